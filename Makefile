@@ -1,0 +1,123 @@
+# spanprobe build.  `make` builds build/spanprobe; `make test` runs every
+# test tier; `make run` builds and traces.  Both install missing Debian
+# packages first (deploy/deps.sh).
+
+VERSION   := 0.1.0
+BUILD     := build
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+ARCH      := x86
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
+             -Iinclude -Iuser -I$(BUILD) -I$(BUILD)/proto -MMD -MP \
+             -DSP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
+LDLIBS    := -lbpf -lelf -lz -lnghttp2 -lprotobuf-c -lssl -lcrypto -lm -pthread
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
+              -Ivmlinux -Iinclude -Ibpf
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+PROTO_SRCS := $(shell find proto -name '*.proto' 2>/dev/null)
+PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTO_SRCS))
+PROTO_OBJS := $(PROTO_C:.c=.o)
+
+USER_SRCS := $(shell find user -name '*.c' ! -name main.c | sort)
+USER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(USER_SRCS))
+LIB       := $(BUILD)/libspanprobe.a
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+PROG_SRCS := $(wildcard tests/programs/*.c)
+PROG_BINS := $(patsubst tests/programs/%.c,$(BUILD)/tests/programs/%,$(PROG_SRCS))
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+RUN_ARGS  ?= trace -u outer -u inner -- $(BUILD)/tests/programs/nested 3
+
+.PHONY: all deps run test unit integration bench clean format lint asan vmlinux
+all: $(BUILD)/spanprobe
+
+deps:
+	@deploy/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all tests-programs
+	$(BUILD)/spanprobe $(RUN_ARGS)
+
+test: deps
+	@$(MAKE) --no-print-directory all tests-build
+	@tests/run.sh
+
+tests-build: $(UNIT_BINS) $(PROG_BINS)
+tests-programs: $(PROG_BINS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(PROG_BINS)
+	@bench/run.sh
+
+# --- BPF objects and skeletons -------------------------------------------
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/common.bpf.h include/spanprobe/events.h $(wildcard bpf/*.bpf.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# --- protobuf-c ------------------------------------------------------------
+$(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/proto
+	protoc-c --proto_path=proto --c_out=$(BUILD)/proto $<
+
+$(BUILD)/proto/%.o: $(BUILD)/proto/%.c
+	$(CC) $(CFLAGS) -w -c $< -o $@
+
+# --- userspace --------------------------------------------------------------
+$(USER_OBJS) $(BUILD)/user/main.o: | $(SKELS) $(PROTO_C)
+
+$(BUILD)/user/%.o: user/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(USER_OBJS) $(PROTO_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/spanprobe: $(BUILD)/user/main.o $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# --- tests and benchmarks ---------------------------------------------------
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests $< -o $@ $(LIB) $(LDLIBS) -lcmocka
+
+# Test programs keep their symbols and frames: they are traced by name.
+$(BUILD)/tests/programs/%: tests/programs/%.c
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -fno-inline -fno-omit-frame-pointer -Wall -Wextra -pthread $< -o $@ -L$(BUILD)/tests/programs -Wl,-rpath,'$$ORIGIN' $(PROG_LDLIBS_$*)
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDLIBS)
+
+# vmlinux.h is committed so builds do not depend on the build host's BTF.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+format:
+	clang-format -i $$(find user include tests bench bpf -name '*.[ch]')
+
+lint: $(SKELS) $(PROTO_C)
+	cppcheck --quiet --enable=warning,performance,portability --inline-suppr \
+	  -Iinclude -Iuser -I$(BUILD) --suppress=missingIncludeSystem user
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all tests-build
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Maps and helpers shared by every spanprobe BPF object.  Each object
+ * declares these maps; the loader creates them once and hands the same file
+ * descriptors to the other objects (bpf_map__reuse_fd), so there is one ring
+ * buffer, one drop table and one set of tracked processes per daemon.
+ */
+#ifndef SPANPROBE_COMMON_BPF_H
+#define SPANPROBE_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "spanprobe/events.h"
+
+/* Size is a setting: the loader overrides max_entries before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} sp_events SEC(".maps");
+
+/* Per-CPU counters indexed by enum sp_drop_reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SP_DROP_REASON_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} sp_drops SEC(".maps");
+
+/* Processes the daemon follows (tgid -> flags).  Size set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} sp_tracked SEC(".maps");
+
+static __always_inline void common__count_drop(__u32 reason)
+{
+	__u64 *count = bpf_map_lookup_elem(&sp_drops, &reason);
+
+	if (count)
+		*count += 1;
+}
+
+static __always_inline int common__is_tracked(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&sp_tracked, &tgid) != NULL;
+}
+
+/*
+ * Reserve a record of `size` bytes and fill its header.  Returns NULL (and
+ * counts the drop) when the ring buffer is full.
+ */
+static __always_inline void *common__reserve(__u16 type, __u16 size)
+{
+	struct sp_event_header *hdr;
+	__u64 pid_tgid;
+
+	hdr = bpf_ringbuf_reserve(&sp_events, size, 0);
+	if (!hdr) {
+		common__count_drop(SP_DROP_RINGBUF_FULL);
+		return NULL;
+	}
+	pid_tgid = bpf_get_current_pid_tgid();
+	hdr->type = type;
+	hdr->size = size;
+	hdr->version = SP_EVENT_VERSION;
+	hdr->flags = 0;
+	hdr->cpu = (__u16)bpf_get_smp_processor_id();
+	hdr->pid = pid_tgid >> 32;
+	hdr->tid = (__u32)pid_tgid;
+	hdr->ts_ns = bpf_ktime_get_ns();
+	return hdr;
+}
+
+#endif /* SPANPROBE_COMMON_BPF_H */

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs the Debian packages spanprobe's build, run and tests need, when
+# they are missing.  Safe to run again: it installs nothing when all are here.
+set -eu
+
+PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+ libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libssl-dev pkg-config
+ libcmocka-dev python3 curl nginx-light nghttp2-client wrk"
+
+missing=""
+for p in $PACKAGES; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$status" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+
+# Node.js may come from another packaging that bundles npm: accept the commands.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing packages:$missing; run this as root (or install them) first" >&2
+		exit 1
+	fi
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

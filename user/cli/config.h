@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Everything the command line and the environment configure.  Parsed once
+ * at start (cli/options.c); read-only afterwards.
+ */
+#ifndef SPANPROBE_CONFIG_H
+#define SPANPROBE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "export/otlp_config.h"
+
+#define SP_MAX_SYMBOLS 64
+
+enum sp_command {
+	SP_CMD_RUN = 0, /* node-wide daemon */
+	SP_CMD_ATTACH,  /* one running process */
+	SP_CMD_TRACE,   /* launch a command and trace it */
+	SP_CMD_PROBES,  /* report kernel hooks and exit */
+	SP_CMD_VERSION,
+	SP_CMD_HELP,
+};
+
+enum sp_output {
+	SP_OUTPUT_TEXT = 0,
+	SP_OUTPUT_OTLP_JSON,
+	SP_OUTPUT_OTLP, /* send to a collector: see cfg.otlp */
+};
+
+struct sp_config {
+	enum sp_command command;
+	int verbose;
+	pid_t pid;                       /* attach -p */
+	const char *symbols[SP_MAX_SYMBOLS]; /* -u SYMBOL or LIBRARY:SYMBOL */
+	size_t n_symbols;
+	char *const *command_argv;        /* trace -- CMD ARGS */
+
+	enum sp_output output;
+	const char *output_file;          /* NULL: stdout */
+	int with_command_line;            /* export process.command_line */
+	const char *service_name;         /* OTEL_SERVICE_NAME */
+	const char *resource_attrs;       /* OTEL_RESOURCE_ATTRIBUTES */
+
+	/* Sizes: every buffer has one, and a policy when full. */
+	uint32_t ringbuf_bytes;           /* BPF ring buffer; full: drop, counted in BPF */
+	uint32_t span_pool;               /* spans in flight; empty: drop, counted */
+	uint32_t max_threads;             /* threads with open calls; full: drop, counted */
+	uint32_t max_depth;               /* open calls per thread; deeper: drop, counted */
+	uint32_t max_processes;           /* tracked processes (BPF map) */
+
+	/* Batch span processor (OTEL_BSP_*). */
+	uint32_t bsp_max_queue;
+	uint32_t bsp_max_batch;
+	uint32_t bsp_delay_ms;
+	uint32_t bsp_export_timeout_ms;
+	uint32_t stats_interval_ms;       /* -v: periodic self-report */
+
+	struct sp_otlp_config otlp;
+};
+
+/* Fill `cfg` with the defaults. */
+void config_defaults(struct sp_config *cfg);
+
+#endif /* SPANPROBE_CONFIG_H */
