@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * BPF life cycle: open -> configure (map sizes) -> load -> attach -> poll
+ * -> close.  The loader owns the maps every BPF object shares (ring buffer
+ * `sp_events`, drop counters `sp_drops`, tracked processes `sp_tracked`):
+ * they are created with the first object and reused by the others.
+ */
+#ifndef SPANPROBE_LOADER_H
+#define SPANPROBE_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "spanprobe/events.h"
+
+struct bpf_object;
+struct bpf_program;
+struct bpf_link;
+struct ring_buffer;
+struct func_bpf;
+struct task_bpf;
+
+/*
+ * Called for every record read from the ring buffer.  `size` is the size of
+ * the record as the kernel delivered it (>= sizeof(struct sp_event_header),
+ * checked by the loader).  Returns 0, or a negative errno to stop polling.
+ */
+typedef int (*sp_event_fn)(void *ctx, const struct sp_event_header *hdr,
+			   size_t size);
+
+struct sp_loader {
+	struct func_bpf *func;
+	struct task_bpf *task;
+	struct ring_buffer *ring;
+	int events_fd, drops_fd, tracked_fd;
+	struct bpf_link **links;
+	size_t n_links, cap_links;
+	sp_event_fn on_event;
+	void *on_event_ctx;
+	uint64_t bad_records; /* shorter than their header says, or unknown */
+};
+
+struct sp_loader_opts {
+	uint32_t ringbuf_bytes; /* power of two, >= page size */
+	uint32_t max_processes; /* entries of sp_tracked */
+	sp_event_fn on_event;
+	void *on_event_ctx;
+};
+
+/*
+ * Open, size and load the base objects (function probes, task life cycle),
+ * attach the task tracepoints and set up the ring-buffer reader.  Returns
+ * 0, or a negative errno with one clear message logged (no root, no BTF,
+ * BPF refused...).
+ */
+int loader_open(struct sp_loader *l, const struct sp_loader_opts *opts);
+
+/*
+ * Make `obj` (opened, not yet loaded) use the shared maps.  Call before
+ * loading any other spanprobe BPF object.  Returns 0 or a negative errno.
+ */
+int loader_share_maps(struct sp_loader *l, struct bpf_object *obj);
+
+/* Keep `link` and destroy it in loader_close().  Returns 0 or -ENOMEM. */
+int loader_keep_link(struct sp_loader *l, struct bpf_link *link);
+
+/* Add / remove a process in sp_tracked.  Return 0 or a negative errno. */
+int loader_track_pid(struct sp_loader *l, pid_t pid);
+int loader_untrack_pid(struct sp_loader *l, pid_t pid);
+
+/*
+ * Attach the function entry and return programs to the function at file
+ * offset `offset` of `path`, for process `pid` (-1: every process), with
+ * `probe_id` as the attach cookie.  Returns 0 or a negative errno.
+ */
+int loader_attach_function(struct sp_loader *l, const char *path,
+			   uint64_t offset, uint32_t probe_id, pid_t pid);
+
+/*
+ * Wait up to `timeout_ms` for records and hand all available ones to the
+ * callback.  Returns the number of records handled, -EINTR when a signal
+ * came, or another negative errno.
+ */
+int loader_poll(struct sp_loader *l, int timeout_ms);
+
+/* Sum the per-CPU drop counters into out[SP_DROP_REASON_MAX]. */
+int loader_read_drops(struct sp_loader *l, uint64_t *out);
+
+/* Detach everything and free.  Accepts a zeroed, never-opened loader. */
+void loader_close(struct sp_loader *l);
+
+#endif /* SPANPROBE_LOADER_H */
