@@ -27,6 +27,7 @@ struct sp_resource {
 	size_t count;
 	size_t cap;
 	struct sp_resattr *attrs;
+	int announced; /* the text console printed it (export thread only) */
 };
 
 /* What the resource of a process is built from (what the daemon knows). */

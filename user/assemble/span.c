@@ -10,7 +10,7 @@ void span_reset(struct sp_span *span)
 	memset(span, 0, offsetof(struct sp_span, attrs));
 }
 
-/* Copy up to `len` bytes into the arena; sets *off/*out_len.  -ENOSPC when cut. */
+/* Copy up to `len` bytes into the arena; sets *off and *out_len.  -ENOSPC when cut. */
 static int arena_put(struct sp_span *span, const char *s, size_t len,
 		     uint16_t *off, uint16_t *out_len)
 {

@@ -2,6 +2,11 @@
 /*
  * OTLP exporter settings: the standard OTEL_EXPORTER_OTLP_* variables and
  * the command-line flags that override them.
+ *
+ * Order of use: otlp_config_defaults(), otlp_config_from_env(), then the
+ * otlp_config_set_*() setters for each flag given (so flags win), then
+ * otlp_config_finish() once, which resolves the endpoint URL.  The config
+ * is read-only afterwards and must outlive the exporter built from it.
  */
 #ifndef SPANPROBE_OTLP_CONFIG_H
 #define SPANPROBE_OTLP_CONFIG_H
@@ -10,6 +15,9 @@
 #include <stdint.h>
 
 #define SP_OTLP_MAX_HEADERS 32
+#define SP_OTLP_DEFAULT_TIMEOUT_MS 10000
+#define SP_OTLP_DEFAULT_GZIP_MIN 1024
+#define SP_OTLP_MAX_BODY (64u << 20) /* split above, before compression */
 
 enum sp_otlp_protocol {
 	SP_OTLP_HTTP_PROTOBUF = 0,
@@ -23,6 +31,14 @@ enum sp_http_version {
 	SP_HTTP_1_1,
 };
 
+/* Where the endpoint setting came from: decides whether /v1/traces is added. */
+enum sp_otlp_endpoint_source {
+	SP_OTLP_EP_DEFAULT = 0,
+	SP_OTLP_EP_GENERIC, /* OTEL_EXPORTER_OTLP_ENDPOINT: path appended */
+	SP_OTLP_EP_TRACES,  /* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: as is */
+	SP_OTLP_EP_FLAG,    /* --otlp-endpoint: as is when it has a path */
+};
+
 struct sp_otlp_header {
 	char *name;
 	char *value;
@@ -30,17 +46,75 @@ struct sp_otlp_header {
 
 struct sp_otlp_config {
 	int enabled;                 /* an endpoint was configured */
-	char *endpoint;              /* full URL of the traces endpoint */
+	char *endpoint;              /* full URL of the traces endpoint (finish) */
 	enum sp_otlp_protocol protocol;
 	enum sp_http_version http_version;
 	int compression_gzip;        /* OTEL_EXPORTER_OTLP_COMPRESSION */
 	uint32_t gzip_min_bytes;     /* smaller bodies are sent uncompressed */
-	uint32_t timeout_ms;         /* OTEL_EXPORTER_OTLP_TIMEOUT */
+	int gzip_level;              /* zlib level, 1 by default */
+	uint32_t timeout_ms;         /* OTEL_EXPORTER_OTLP_TIMEOUT, per export */
 	int insecure;
 	char *ca_file;               /* OTEL_EXPORTER_OTLP_CERTIFICATE */
 	struct sp_otlp_header headers[SP_OTLP_MAX_HEADERS];
 	size_t n_headers;
 	uint32_t connections;        /* pool size */
+	uint32_t connect_timeout_ms; /* capped by what is left of timeout_ms */
+	uint32_t retry_initial_ms;   /* first backoff */
+	uint32_t retry_max_ms;       /* largest backoff */
+	uint32_t max_body_bytes;     /* bodies above this are split */
+
+	/* Inputs resolved by otlp_config_finish(). */
+	char *endpoint_in;
+	enum sp_otlp_endpoint_source endpoint_source;
 };
+
+/* Fill `cfg` with the defaults (no endpoint: disabled). */
+void otlp_config_defaults(struct sp_otlp_config *cfg);
+
+/*
+ * Read the OTEL_EXPORTER_OTLP_* variables from `envp` (NULL: the process
+ * environment); _TRACES_ variants win over the generic ones.  Returns 0,
+ * or -EINVAL after logging which variable is wrong and why (bad protocol,
+ * header syntax, timeout, boolean, unreadable certificate), or -ENOMEM.
+ */
+int otlp_config_from_env(struct sp_otlp_config *cfg, char *const *envp);
+
+/*
+ * Command-line setters; each wins over the environment.  They return 0,
+ * or -EINVAL after logging what is wrong with `arg`, or -ENOMEM.
+ *  endpoint: a URL; /v1/traces is added for HTTP when it has no path.
+ *  protocol: grpc | http/protobuf | http/json.
+ *  header:   "name=value" (value percent-decoded); adds or replaces.
+ *  compression: gzip | none.   timeout: milliseconds, > 0.
+ *  http_version: auto | 2 | 1.1.
+ */
+int otlp_config_set_endpoint(struct sp_otlp_config *cfg, const char *arg);
+int otlp_config_set_protocol(struct sp_otlp_config *cfg, const char *arg);
+int otlp_config_set_header(struct sp_otlp_config *cfg, const char *arg);
+int otlp_config_set_compression(struct sp_otlp_config *cfg, const char *arg);
+int otlp_config_set_timeout(struct sp_otlp_config *cfg, const char *arg);
+int otlp_config_set_http_version(struct sp_otlp_config *cfg, const char *arg);
+
+/*
+ * Parse a headers list ("k1=v1,k2=v2", W3C-baggage-like: blanks around
+ * items trimmed, values percent-decoded, names HTTP tokens) and add the
+ * pairs to `cfg`, replacing same-named ones.  Returns the number of pairs
+ * added, -EINVAL (nothing added; *why points to a static reason) or
+ * -ENOMEM / -E2BIG (more than SP_OTLP_MAX_HEADERS).
+ */
+int otlp_config_parse_headers(struct sp_otlp_config *cfg, const char *list,
+			      const char **why);
+
+/*
+ * Resolve the endpoint URL from what was set: the traces endpoint as is,
+ * the generic one with "v1/traces" appended for HTTP, or the default
+ * (http://localhost:4318/v1/traces, http://localhost:4317 for gRPC).
+ * Checks the URL and the protocol/HTTP-version pair.  Returns 0 or
+ * -EINVAL (logged) or -ENOMEM.
+ */
+int otlp_config_finish(struct sp_otlp_config *cfg);
+
+/* Free what the config owns (not `cfg` itself).  Accepts NULL. */
+void otlp_config_free(struct sp_otlp_config *cfg);
 
 #endif /* SPANPROBE_OTLP_CONFIG_H */

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Batch span processor, with the OpenTelemetry SDK's semantics: a bounded
+ * queue (OTEL_BSP_MAX_QUEUE_SIZE) filled by the consumer thread, drained by
+ * one export thread in batches of at most OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+ * sent when a batch is full or OTEL_BSP_SCHEDULE_DELAY has passed.  A full
+ * queue drops the new span (counted); it never blocks the producer.
+ */
+#ifndef SPANPROBE_BSP_H
+#define SPANPROBE_BSP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "assemble/span.h"
+
+struct sp_exporter;
+struct sp_spanpool;
+
+struct sp_bsp_opts {
+	uint32_t max_queue;
+	uint32_t max_batch;
+	uint32_t delay_ms;
+	uint32_t export_timeout_ms; /* bounds the final drain at shutdown */
+};
+
+struct sp_bsp {
+	struct sp_bsp_opts opts;
+	struct sp_exporter *exporter;
+	struct sp_spanpool *pool;
+	struct sp_span **ring;
+	uint32_t head, count;
+	bool stopping, flush_requested, thread_started;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake, idle;
+	bool exporting;
+	uint64_t shutdown_deadline_ns;
+	/* Counters (under lock). */
+	uint64_t received, dropped_queue_full, dropped_at_shutdown, batches;
+};
+
+/*
+ * Start the export thread.  Spans handed to the exporter go back to `pool`
+ * afterwards.  Returns 0 or a negative errno.
+ */
+int bsp_start(struct sp_bsp *bsp, const struct sp_bsp_opts *opts,
+	      struct sp_exporter *exporter, struct sp_spanpool *pool);
+
+/*
+ * Queue a finished span.  Returns 0, or -ENOSPC when the queue is full: the
+ * span is then given back to the pool and counted as dropped.
+ */
+int bsp_push(struct sp_bsp *bsp, struct sp_span *span);
+
+/* Export everything queued now and wait until it is done. */
+void bsp_flush(struct sp_bsp *bsp);
+
+/*
+ * Export what is queued (bounded by export_timeout_ms; what is left then
+ * is counted as dropped), stop the thread and free the queue.
+ */
+void bsp_shutdown(struct sp_bsp *bsp);
+
+#endif /* SPANPROBE_BSP_H */

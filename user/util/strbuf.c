@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+#include "util/strbuf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void strbuf_init(struct sp_strbuf *b, size_t limit)
+{
+	memset(b, 0, sizeof(*b));
+	b->limit = limit;
+}
+
+void strbuf_free(struct sp_strbuf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+void strbuf_reset(struct sp_strbuf *b)
+{
+	b->len = 0;
+	b->err = 0;
+}
+
+char *strbuf_reserve(struct sp_strbuf *b, size_t len)
+{
+	if (b->err)
+		return NULL;
+	if (len > b->limit || b->len > b->limit - len) {
+		b->err = -E2BIG;
+		return NULL;
+	}
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *n;
+
+		while (cap < b->len + len)
+			cap *= 2;
+		if (cap > b->limit)
+			cap = b->limit;
+		n = realloc(b->data, cap);
+		if (!n) {
+			b->err = -ENOMEM;
+			return NULL;
+		}
+		b->data = n;
+		b->cap = cap;
+	}
+	return b->data + b->len;
+}
+
+int strbuf_add(struct sp_strbuf *b, const void *data, size_t len)
+{
+	char *p = strbuf_reserve(b, len);
+
+	if (!p)
+		return b->err;
+	memcpy(p, data, len);
+	b->len += len;
+	return 0;
+}
+
+int strbuf_addc(struct sp_strbuf *b, char c)
+{
+	return strbuf_add(b, &c, 1);
+}
+
+int strbuf_adds(struct sp_strbuf *b, const char *s)
+{
+	return strbuf_add(b, s, strlen(s));
+}
+
+int strbuf_addf(struct sp_strbuf *b, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return b->err = -EINVAL;
+	return strbuf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n
+							  : sizeof(tmp) - 1);
+}
+
+int strbuf_add_u64(struct sp_strbuf *b, uint64_t v)
+{
+	char tmp[20];
+	int i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return strbuf_add(b, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t avail)
+{
+	size_t n;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, cp = s[0] & 0x1f;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, cp = s[0] & 0x0f;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n > avail)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and values past U+10FFFF are invalid. */
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+	    (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+int strbuf_add_json_str(struct sp_strbuf *b, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t run = i;
+
+		/* Copy runs of plain ASCII in one go. */
+		while (run < len && p[run] >= 0x20 && p[run] < 0x80 &&
+		       p[run] != '"' && p[run] != '\\')
+			run++;
+		if (run > i && strbuf_add(b, s + i, run - i))
+			return b->err;
+		i = run;
+		if (i >= len)
+			break;
+		if (p[i] == '"' || p[i] == '\\') {
+			char esc[2] = { '\\', (char)p[i] };
+
+			strbuf_add(b, esc, 2);
+			i++;
+		} else if (p[i] < 0x20) {
+			strbuf_addf(b, "\\u%04x", p[i]);
+			i++;
+		} else {
+			size_t n = utf8_len(p + i, len - i);
+
+			if (n)
+				strbuf_add(b, s + i, n);
+			else
+				strbuf_add(b, "\xef\xbf\xbd", 3);
+			i += n ? n : 1;
+		}
+	}
+	return b->err;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A growable byte buffer with a hard limit.  Appends past the limit fail
+ * once and latch `err`, so a renderer can append freely and check once.
+ */
+#ifndef SPANPROBE_STRBUF_H
+#define SPANPROBE_STRBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sp_strbuf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t limit;
+	int err; /* 0, -ENOMEM or -E2BIG (limit reached) */
+};
+
+void strbuf_init(struct sp_strbuf *b, size_t limit);
+void strbuf_free(struct sp_strbuf *b);
+void strbuf_reset(struct sp_strbuf *b);
+
+/* Append; on failure set b->err and return it. */
+int strbuf_add(struct sp_strbuf *b, const void *data, size_t len);
+int strbuf_addc(struct sp_strbuf *b, char c);
+int strbuf_adds(struct sp_strbuf *b, const char *s);
+int strbuf_addf(struct sp_strbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int strbuf_add_u64(struct sp_strbuf *b, uint64_t v);
+
+/* Reserve room for `len` more bytes; returns where to write or NULL. */
+char *strbuf_reserve(struct sp_strbuf *b, size_t len);
+
+/*
+ * Append `len` bytes as the inside of a JSON string: quotes, backslashes and
+ * control characters escaped, invalid UTF-8 replaced by U+FFFD.
+ */
+int strbuf_add_json_str(struct sp_strbuf *b, const char *s, size_t len);
+
+#endif /* SPANPROBE_STRBUF_H */
