@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+#include "assemble/pipeline_impl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assemble/spanpool.h"
+#include "assemble/threads.h"
+#include "export/bsp.h"
+#include "util/clock.h"
+#include "util/ids.h"
+#include "util/log.h"
+#include "util/u32map.h"
+
+struct sp_pipeline {
+	struct sp_pipeline_opts opts;
+	struct sp_spanpool *pool;
+	struct sp_bsp *bsp;
+	struct sp_idgen ids;
+	int64_t mono_to_unix;
+	struct sp_threads threads;
+	struct sp_u32map processes; /* pid -> struct sp_resource */
+	struct sp_pipeline_stats stats;
+};
+
+struct sp_pipeline *pipeline_create(const struct sp_pipeline_opts *opts)
+{
+	struct sp_pipeline *p = calloc(1, sizeof(*p));
+	int err = -ENOMEM;
+
+	if (!p)
+		goto fail;
+	p->opts = *opts;
+	p->pool = opts->pool;
+	p->bsp = opts->bsp;
+	p->mono_to_unix = clock_mono_to_real_offset();
+	if (opts->id_seed)
+		idgen_seed(&p->ids, opts->id_seed);
+	else if ((err = idgen_init(&p->ids)))
+		goto fail;
+	err = threads_init(&p->threads, opts->max_threads, opts->max_depth);
+	if (err)
+		goto fail;
+	err = u32map_init(&p->processes, opts->max_processes, true);
+	if (err)
+		goto fail;
+	return p;
+fail:
+	pipeline_destroy(p);
+	errno = -err;
+	return NULL;
+}
+
+static void put_resource(uint32_t pid, void *res, void *arg)
+{
+	resource_put(res);
+}
+
+static void discard_thread(uint32_t tid, void *value, void *arg)
+{
+	struct sp_pipeline *p = arg;
+	struct sp_thread *th = value;
+
+	for (uint32_t i = 0; i < th->depth; i++)
+		if (th->frames[i].kind == SP_FRAME_FUNC)
+			spanpool_put(p->pool, th->frames[i].span);
+}
+
+void pipeline_destroy(struct sp_pipeline *p)
+{
+	if (!p)
+		return;
+	if (p->threads.slab)
+		u32map_each(&p->threads.map, discard_thread, p);
+	threads_destroy(&p->threads);
+	if (p->processes.keys)
+		u32map_each(&p->processes, put_resource, NULL);
+	u32map_destroy(&p->processes);
+	free(p);
+}
+
+int pipeline_set_resource(struct sp_pipeline *p, uint32_t pid,
+			  struct sp_resource *res)
+{
+	struct sp_resource *old = u32map_get(&p->processes, pid);
+	int err = u32map_put(&p->processes, pid, res);
+
+	if (err) {
+		resource_put(res);
+		return err;
+	}
+	resource_put(old);
+	return 0;
+}
+
+/* A process gone before we could read it still gets a resource. */
+static struct sp_resource *fallback_resource(struct sp_pipeline *p, uint32_t pid)
+{
+	struct sp_process_info info = { .pid = (pid_t)pid, .exe_path = "" };
+
+	return resource_build(&info, &p->opts.resource_defaults);
+}
+
+struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid)
+{
+	struct sp_resource *res = u32map_get(&p->processes, pid);
+
+	if (res)
+		return res;
+	res = resource_from_proc((pid_t)pid, &p->opts.resource_defaults);
+	if (!res)
+		res = fallback_resource(p, pid);
+	if (!res)
+		return NULL;
+	if (u32map_put(&p->processes, pid, res)) {
+		/* Table full: the spans keep this resource alive by reference. */
+		sp_warn_once("assemble: more than %u processes traced; resources "
+			     "of the others are read per span (raise --max-processes)",
+			     p->opts.max_processes);
+		res->refs = 0; /* the first span's reference becomes the only one */
+	}
+	return res;
+}
+
+struct sp_span *pipeline_span_start(struct sp_pipeline *p, uint32_t pid,
+				    uint32_t tid, uint64_t mono_ns,
+				    const struct sp_span *parent)
+{
+	struct sp_span *span = spanpool_get(p->pool);
+
+	if (!span) {
+		p->stats.pool_empty++;
+		return NULL;
+	}
+	idgen_span_id(&p->ids, span->span_id);
+	if (parent) {
+		memcpy(span->trace_id, parent->trace_id, 16);
+		memcpy(span->parent_span_id, parent->span_id, 8);
+		span->sampled = parent->sampled;
+	} else {
+		idgen_trace_id(&p->ids, span->trace_id);
+		span->sampled = !p->opts.sample ||
+				p->opts.sample(p->opts.sample_ctx, span->trace_id);
+	}
+	span->start_unix_ns = pipeline_unix_ns(p, mono_ns);
+	span->pid = pid;
+	span->tid = tid;
+	span->resource = resource_get(pipeline_resource(p, pid));
+	p->stats.spans_started++;
+	return span;
+}
+
+void pipeline_span_set_remote_parent(struct sp_span *span,
+				     const uint8_t trace_id[16],
+				     const uint8_t parent_span_id[8],
+				     bool sampled)
+{
+	memcpy(span->trace_id, trace_id, 16);
+	memcpy(span->parent_span_id, parent_span_id, 8);
+	span->sampled = sampled;
+}
+
+void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,
+		       uint64_t mono_ns)
+{
+	span->end_unix_ns = pipeline_unix_ns(p, mono_ns);
+	/* Clock skew between CPUs must not give a negative duration. */
+	if (span->end_unix_ns < span->start_unix_ns)
+		span->end_unix_ns = span->start_unix_ns;
+	if (!span->sampled) {
+		p->stats.spans_not_sampled++;
+		spanpool_put(p->pool, span);
+		return;
+	}
+	p->stats.spans_finished++;
+	if (bsp_push(p->bsp, span) == -ENOSPC)
+		p->stats.queue_full++;
+}
+
+void pipeline_span_discard(struct sp_pipeline *p, struct sp_span *span)
+{
+	spanpool_put(p->pool, span);
+}
+
+uint64_t pipeline_unix_ns(const struct sp_pipeline *p, uint64_t mono_ns)
+{
+	return mono_ns + (uint64_t)p->mono_to_unix;
+}
+
+const struct sp_span *pipeline_thread_context(struct sp_pipeline *p,
+					      uint32_t tid)
+{
+	struct sp_thread *th = threads_find(&p->threads, tid);
+
+	return th && th->depth ? th->frames[th->depth - 1].span : NULL;
+}
+
+int pipeline_thread_push(struct sp_pipeline *p, uint32_t tid,
+			 struct sp_span *span, uint64_t key)
+{
+	struct sp_thread *th = threads_get(&p->threads, tid, span->pid);
+
+	if (!th) {
+		p->stats.threads_full++;
+		return -ENOSPC;
+	}
+	if (th->depth == p->threads.max_depth) {
+		p->stats.depth_exceeded++;
+		return -ENOSPC;
+	}
+	th->frames[th->depth++] = (struct sp_frame){ .key = key, .span = span,
+						     .kind = SP_FRAME_REQUEST };
+	return 0;
+}
+
+void pipeline_thread_pop(struct sp_pipeline *p, uint32_t tid, uint64_t key)
+{
+	struct sp_thread *th = threads_find(&p->threads, tid);
+
+	for (uint32_t i = th ? th->depth : 0; i-- > 0;) {
+		if (th->frames[i].kind == SP_FRAME_REQUEST &&
+		    th->frames[i].key == key) {
+			threads_drop_frame(th, i);
+			break;
+		}
+	}
+	if (th && th->depth == 0)
+		threads_remove(&p->threads, th);
+}
+
+void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid)
+{
+	struct sp_thread *th = threads_find(&p->threads, tid);
+
+	if (th) {
+		/* Calls that never returned: no end time to report, so no span.
+		 * Request frames belong to their source, which ends them. */
+		for (uint32_t i = 0; i < th->depth; i++) {
+			if (th->frames[i].kind != SP_FRAME_FUNC)
+				continue;
+			spanpool_put(p->pool, th->frames[i].span);
+			p->stats.abandoned++;
+		}
+		threads_remove(&p->threads, th);
+	}
+	if (pid == tid)
+		resource_put(u32map_del(&p->processes, pid));
+}
+
+void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid)
+{
+	resource_put(u32map_del(&p->processes, pid));
+}
+
+struct sp_pipeline_stats *pipeline_stats(struct sp_pipeline *p)
+{
+	return &p->stats;
+}
+
+struct sp_threads *pipeline_threads(struct sp_pipeline *p)
+{
+	return &p->threads;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Creating and tearing down the pipeline, and what the daemon (not the
+ * event sources) needs of it: process resources and thread life cycle.
+ */
+#ifndef SPANPROBE_PIPELINE_IMPL_H
+#define SPANPROBE_PIPELINE_IMPL_H
+
+#include <stdbool.h>
+
+#include "assemble/pipeline.h"
+#include "assemble/resource.h"
+
+struct sp_bsp;
+
+/* Keep or drop a new trace, decided from its ID (OTEL_TRACES_SAMPLER). */
+typedef bool (*sp_sample_fn)(void *ctx, const uint8_t trace_id[16]);
+
+struct sp_pipeline_opts {
+	uint32_t span_pool;
+	uint32_t max_threads;
+	uint32_t max_depth;
+	uint32_t max_processes;
+	struct sp_resource_defaults resource_defaults;
+	struct sp_bsp *bsp;        /* where finished spans go */
+	struct sp_spanpool *pool;  /* shared with the batch processor */
+	sp_sample_fn sample;       /* NULL: keep every trace */
+	void *sample_ctx;
+	uint64_t id_seed;          /* 0: seed from getrandom() */
+};
+
+/* Returns NULL with errno set (EINVAL, ENOMEM). */
+struct sp_pipeline *pipeline_create(const struct sp_pipeline_opts *opts);
+void pipeline_destroy(struct sp_pipeline *p); /* accepts NULL */
+
+/*
+ * Use `res` as the resource of `pid` (the pipeline takes the reference).
+ * Returns 0 or -ENOSPC when max_processes are known already.
+ */
+int pipeline_set_resource(struct sp_pipeline *p, uint32_t pid,
+			  struct sp_resource *res);
+
+/* The resource of `pid`: known, or read from /proc now (a borrowed pointer). */
+struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid);
+
+/*
+ * Thread `tid` of `pid` exited: its open spans are abandoned (counted).
+ * When it was the process's main thread, the process's state goes too.
+ */
+void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid);
+
+/* The process exec'd: its resource is read again at the next span. */
+void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid);
+
+struct sp_threads *pipeline_threads(struct sp_pipeline *p);
+
+#endif /* SPANPROBE_PIPELINE_IMPL_H */

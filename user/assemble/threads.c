@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+#include "assemble/threads.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int threads_init(struct sp_threads *t, uint32_t max_threads, uint32_t max_depth)
+{
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	if (!max_threads || !max_depth)
+		return -EINVAL;
+	err = u32map_init(&t->map, max_threads, true);
+	if (err)
+		return err;
+	t->slab = calloc(max_threads, sizeof(*t->slab));
+	t->frames = calloc((size_t)max_threads * max_depth, sizeof(*t->frames));
+	if (!t->slab || !t->frames) {
+		threads_destroy(t);
+		return -ENOMEM;
+	}
+	t->max_depth = max_depth;
+	for (uint32_t i = max_threads; i-- > 0;) {
+		t->slab[i].frames = t->frames + (size_t)i * max_depth;
+		t->slab[i].next_free = t->free_list;
+		t->free_list = &t->slab[i];
+	}
+	return 0;
+}
+
+void threads_destroy(struct sp_threads *t)
+{
+	u32map_destroy(&t->map);
+	free(t->slab);
+	free(t->frames);
+	t->slab = NULL;
+	t->frames = NULL;
+}
+
+struct sp_thread *threads_find(struct sp_threads *t, uint32_t tid)
+{
+	return u32map_get(&t->map, tid);
+}
+
+struct sp_thread *threads_get(struct sp_threads *t, uint32_t tid, uint32_t pid)
+{
+	struct sp_thread *th = u32map_get(&t->map, tid);
+
+	if (th)
+		return th;
+	th = t->free_list;
+	if (!th || u32map_put(&t->map, tid, th))
+		return NULL;
+	t->free_list = th->next_free;
+	th->tid = tid;
+	th->pid = pid;
+	th->depth = 0;
+	return th;
+}
+
+void threads_remove(struct sp_threads *t, struct sp_thread *th)
+{
+	u32map_del(&t->map, th->tid);
+	th->depth = 0;
+	th->next_free = t->free_list;
+	t->free_list = th;
+}
+
+void threads_drop_frame(struct sp_thread *th, uint32_t index)
+{
+	memmove(&th->frames[index], &th->frames[index + 1],
+		(th->depth - index - 1) * sizeof(th->frames[0]));
+	th->depth--;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-thread stacks of open spans (function calls and requests being
+ * served), so that what a thread starts becomes a child of what it is in.
+ * Fixed size: at most max_threads threads, max_depth open spans each.
+ */
+#ifndef SPANPROBE_THREADS_H
+#define SPANPROBE_THREADS_H
+
+#include <stdint.h>
+
+#include "assemble/span.h"
+#include "util/u32map.h"
+
+enum sp_frame_kind { SP_FRAME_FUNC = 1, SP_FRAME_REQUEST = 2 };
+
+struct sp_frame {
+	uint64_t key;         /* FUNC: stack pointer at entry; REQUEST: the source's key */
+	struct sp_span *span;
+	uint8_t kind;         /* enum sp_frame_kind */
+};
+
+struct sp_thread {
+	uint32_t tid;
+	uint32_t pid;
+	uint32_t depth;
+	struct sp_frame *frames; /* max_depth entries */
+	struct sp_thread *next_free;
+};
+
+struct sp_threads {
+	struct sp_u32map map;
+	struct sp_thread *slab;
+	struct sp_frame *frames;
+	struct sp_thread *free_list;
+	uint32_t max_depth;
+};
+
+/* Returns 0, -EINVAL or -ENOMEM. */
+int threads_init(struct sp_threads *t, uint32_t max_threads, uint32_t max_depth);
+void threads_destroy(struct sp_threads *t);
+
+/* The thread, or NULL when it has no open spans. */
+struct sp_thread *threads_find(struct sp_threads *t, uint32_t tid);
+
+/* The thread, added if new; NULL when the table is full. */
+struct sp_thread *threads_get(struct sp_threads *t, uint32_t tid, uint32_t pid);
+
+/* Forget a thread (its frames must have been dealt with). */
+void threads_remove(struct sp_threads *t, struct sp_thread *th);
+
+/* Remove frame `index`, keeping the order of the others. */
+void threads_drop_frame(struct sp_thread *th, uint32_t index);
+
+#endif /* SPANPROBE_THREADS_H */

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+#include "util/u32map.h"
+
+#include <errno.h>
+#include <immintrin.h>
+#include <stdlib.h>
+
+static inline uint32_t home_slot(const struct sp_u32map *m, uint32_t key)
+{
+	return (key * 0x9e3779b1u) & m->mask; /* Fibonacci hashing */
+}
+
+int u32map_init(struct sp_u32map *m, uint32_t max, bool simd)
+{
+	uint32_t slots = 8;
+
+	if (max == 0 || max > (1u << 29))
+		return -EINVAL;
+	while (slots < 2 * max)
+		slots *= 2;
+	/* aligned_alloc: the AVX2 path loads 8 keys from 32-byte groups. */
+	m->keys = aligned_alloc(32, slots * sizeof(uint32_t));
+	m->values = calloc(slots, sizeof(void *));
+	if (!m->keys || !m->values) {
+		free(m->keys);
+		free(m->values);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < slots; i++)
+		m->keys[i] = 0;
+	m->mask = slots - 1;
+	m->count = 0;
+	m->max = max;
+	__builtin_cpu_init();
+	m->simd = simd && __builtin_cpu_supports("avx2");
+	return 0;
+}
+
+void u32map_destroy(struct sp_u32map *m)
+{
+	free(m->keys);
+	free(m->values);
+	m->keys = NULL;
+	m->values = NULL;
+}
+
+static int64_t find_scalar(const struct sp_u32map *m, uint32_t key)
+{
+	for (uint32_t i = home_slot(m, key);; i = (i + 1) & m->mask) {
+		if (m->keys[i] == key)
+			return i;
+		if (m->keys[i] == 0)
+			return -1;
+	}
+}
+
+/*
+ * Scan aligned groups of 8 slots starting with the one holding the home
+ * slot: the first slot (at or after home) that holds the key or is empty
+ * ends the probe, exactly as in the scalar loop.
+ */
+__attribute__((target("avx2"))) static int64_t find_avx2(const struct sp_u32map *m,
+							  uint32_t key)
+{
+	const __m256i want = _mm256_set1_epi32((int)key);
+	const __m256i zero = _mm256_setzero_si256();
+	uint32_t home = home_slot(m, key);
+	uint32_t group = home & ~7u;
+	uint32_t skip = home & 7u; /* slots of the first group before home */
+
+	for (uint32_t seen = 0; seen <= m->mask; seen += 8) {
+		__m256i k = _mm256_load_si256((const __m256i *)(m->keys + group));
+		uint32_t hit = (uint32_t)_mm256_movemask_ps(
+			_mm256_castsi256_ps(_mm256_cmpeq_epi32(k, want)));
+		uint32_t empty = (uint32_t)_mm256_movemask_ps(
+			_mm256_castsi256_ps(_mm256_cmpeq_epi32(k, zero)));
+
+		hit = (hit >> skip) << skip;
+		empty = (empty >> skip) << skip;
+		if (hit && (!empty || __builtin_ctz(hit) < __builtin_ctz(empty)))
+			return group + (uint32_t)__builtin_ctz(hit);
+		if (empty)
+			return -1;
+		skip = 0;
+		group = (group + 8) & m->mask;
+	}
+	return -1;
+}
+
+static int64_t find_slot(const struct sp_u32map *m, uint32_t key)
+{
+	return m->simd ? find_avx2(m, key) : find_scalar(m, key);
+}
+
+void *u32map_get(const struct sp_u32map *m, uint32_t key)
+{
+	int64_t i;
+
+	if (key == 0)
+		return NULL;
+	i = find_slot(m, key);
+	return i < 0 ? NULL : m->values[i];
+}
+
+int u32map_put(struct sp_u32map *m, uint32_t key, void *value)
+{
+	uint32_t i;
+	int64_t at;
+
+	if (key == 0)
+		return -EINVAL;
+	at = find_slot(m, key);
+	if (at >= 0) {
+		m->values[at] = value;
+		return 0;
+	}
+	if (m->count >= m->max)
+		return -ENOSPC;
+	for (i = home_slot(m, key); m->keys[i]; i = (i + 1) & m->mask)
+		;
+	m->keys[i] = key;
+	m->values[i] = value;
+	m->count++;
+	return 0;
+}
+
+void *u32map_del(struct sp_u32map *m, uint32_t key)
+{
+	int64_t at = key ? find_slot(m, key) : -1;
+	uint32_t hole, j;
+	void *value;
+
+	if (at < 0)
+		return NULL;
+	value = m->values[at];
+	hole = (uint32_t)at;
+	/* Backward shift: move later entries of the run into the hole when
+	 * their home slot does not lie cyclically in (hole, j]. */
+	for (j = (hole + 1) & m->mask; m->keys[j]; j = (j + 1) & m->mask) {
+		uint32_t h = home_slot(m, m->keys[j]);
+
+		if (((j - h) & m->mask) >= ((j - hole) & m->mask)) {
+			m->keys[hole] = m->keys[j];
+			m->values[hole] = m->values[j];
+			hole = j;
+		}
+	}
+	m->keys[hole] = 0;
+	m->values[hole] = NULL;
+	m->count--;
+	return value;
+}
+
+void u32map_each(const struct sp_u32map *m,
+		 void (*fn)(uint32_t key, void *value, void *arg), void *arg)
+{
+	for (uint32_t i = 0; i <= m->mask; i++)
+		if (m->keys[i])
+			fn(m->keys[i], m->values[i], arg);
+}
