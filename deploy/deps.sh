@@ -31,3 +31,6 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+
+# The OTLP decoder of the interop tests (npm registry; versions from the lockfile).
+[ -d "$(dirname "$0")/../tests/otlp-node/node_modules" ] || (cd "$(dirname "$0")/../tests/otlp-node" && npm ci --no-audit --no-fund --loglevel=error)

@@ -339,7 +339,114 @@ static void check_batch(struct sp_span *const *spans, size_t count)
 	free(b);
 }
 
+/* --- the interop fixture ----------------------------------------------- */
+
+/*
+ * A known batch for tests/integration/test_otlp_interop_decode.py, which
+ * decodes it with the OpenTelemetry project's own generated code and
+ * expects exactly these values: keep the two in step.
+ */
+static void fixture_build(struct sp_span *s, struct sp_resource **res)
+{
+	res[0] = new_resource();
+	res[1] = new_resource();
+	resource_set_str(res[0], "service.name", "checkout");
+	resource_set_int(res[0], "process.pid", 4242);
+	resource_set_str(res[0], "host.name", "box-1");
+	resource_set_str(res[1], "service.name", "日本-svc");
+	resource_set_int(res[1], "k.min", INT64_MIN);
+
+	for (int i = 0; i < 3; i++)
+		span_reset(&s[i]);
+	for (int i = 0; i < 16; i++) {
+		s[0].trace_id[i] = s[1].trace_id[i] = (uint8_t)(i + 1);
+		s[2].trace_id[i] = 0xff;
+	}
+	for (int i = 0; i < 8; i++) {
+		s[0].span_id[i] = s[1].parent_span_id[i] = (uint8_t)(0xa1 + i);
+		s[1].span_id[i] = (uint8_t)(0xb1 + i);
+		s[2].span_id[i] = (uint8_t)(i + 1);
+	}
+	s[0].resource = s[1].resource = res[0];
+	s[2].resource = res[1];
+
+	span_set_name(&s[0], "GET /api/orders", 15);
+	s[0].kind = SP_KIND_SERVER;
+	s[0].start_unix_ns = 1700000000123456789ULL;
+	s[0].end_unix_ns = 1700000000223456789ULL;
+	s[0].sampled = 1;
+	span_add_cstr(&s[0], "http.request.method", "GET");
+	span_add_int(&s[0], "http.response.status_code", 200);
+	span_add_cstr(&s[0], "url.path", "/api/orders");
+	span_add_bool(&s[0], "error", false);
+	span_add_double(&s[0], "ratio", 0.25);
+	span_add_cstr(&s[0], "empty", "");
+	span_add_int(&s[0], "big", INT64_MAX);
+	span_add_int(&s[0], "neg", -1);
+
+	span_set_name(&s[1], "SELECT orders", 13);
+	s[1].kind = SP_KIND_CLIENT;
+	s[1].start_unix_ns = 1700000000130000000ULL;
+	s[1].end_unix_ns = 1700000000210000000ULL;
+	s[1].sampled = 1;
+	span_set_status(&s[1], SP_STATUS_ERROR, "timeout after 2s");
+	span_add_cstr(&s[1], "db.system", "postgresql");
+	span_add_double(&s[1], "pi", 3.141592653589793);
+	span_add_bool(&s[1], "flag", true);
+
+	/* Empty name, kind unspecified, not sampled: fields left off. */
+	s[2].start_unix_ns = 5;
+	s[2].end_unix_ns = 5;
+	span_set_status(&s[2], SP_STATUS_OK, NULL);
+	span_add_cstr(&s[2], "utf8", "é日本\xf0\x9f\x98\x80");
+	span_add_double(&s[2], "tiny", 1e-300);
+}
+
+/* Write the fixture encoded by `encoder` ("protobuf-c" or "fast"). */
+static int fixture_write(const char *path, const char *encoder)
+{
+	struct sp_span *s = calloc(3, sizeof(*s));
+	struct sp_span *spans[3] = { &s[0], &s[1], &s[2] };
+	struct sp_resource *res[2];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	if (!s)
+		return 1;
+	fixture_build(s, res);
+	if (strcmp(encoder, "fast") == 0)
+		ret = otlp_encode_protobuf_fast(spans, 3, &buf, &len);
+	else
+		ret = otlp_encode_protobuf(spans, 3, &buf, &len);
+	f = ret ? NULL : fopen(path, "wb");
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+		fprintf(stderr, "test_otlp_pb: cannot write %s\n", path);
+		ret = 1;
+	}
+	free(buf);
+	free(s);
+	resource_put(res[0]);
+	resource_put(res[1]);
+	return ret ? 1 : 0;
+}
+
 /* --- tests ---------------------------------------------------------------- */
+
+static void test_fixture_round_trip(void **state)
+{
+	struct sp_span *s = calloc(3, sizeof(*s));
+	struct sp_span *spans[3] = { &s[0], &s[1], &s[2] };
+	struct sp_resource *res[2];
+
+	assert_non_null(s);
+	fixture_build(s, res);
+	check_batch(spans, 3);
+	free(s);
+	resource_put(res[0]);
+	resource_put(res[1]);
+}
 
 static void test_empty_batch(void **state)
 {
@@ -486,15 +593,19 @@ static void test_length_boundaries(void **state)
 	free(s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty_batch),
+		cmocka_unit_test(test_fixture_round_trip),
 		cmocka_unit_test(test_known_bytes),
 		cmocka_unit_test(test_length_boundaries),
 		cmocka_unit_test(test_random_small_batches),
 		cmocka_unit_test(test_random_large_batches),
 	};
 
+	/* test_otlp_pb --write-fixture FILE [protobuf-c|fast] */
+	if (argc >= 3 && strcmp(argv[1], "--write-fixture") == 0)
+		return fixture_write(argv[2], argc >= 4 ? argv[3] : "protobuf-c");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
