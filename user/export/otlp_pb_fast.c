@@ -19,6 +19,7 @@
 #include <assert.h>
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,12 +61,34 @@ enum {
 	TAG_ANY_DOUBLE = TAG(4, WT_I64),
 };
 
-/* Spans sized on the stack up to this many; larger batches malloc. */
-#define STACK_SPANS 128
+/*
+ * Lengths measured by the sizing pass and reused by the writing pass, so
+ * that each string is scanned once: per span, then per span attribute in
+ * batch order.  Below this many bytes the scratch lives on the stack.
+ */
+#define STACK_SCRATCH 4096
+
+struct span_len {
+	size_t size;   /* Span message body */
+	uint16_t name; /* name cut at its first NUL */
+	uint16_t msg;  /* status message, same */
+};
+
+struct attr_len {
+	uint32_t key; /* strlen(key); keys are short static strings */
+	uint32_t str; /* string value cut at its first NUL; 0 otherwise */
+};
 
 static inline size_t varint_size(uint64_t v)
 {
-	return (64 - __builtin_clzll(v | 1) + 6) / 7;
+	/* Branches, not a division: nearly all values here are small. */
+	if (v < (1ULL << 7))
+		return 1;
+	if (v < (1ULL << 14))
+		return 2;
+	if (v < (1ULL << 21))
+		return 3;
+	return (64 - __builtin_clzll(v) + 6) / 7;
 }
 
 /* A one-byte tag, a length and `n` bytes. */
@@ -118,12 +141,12 @@ static inline uint8_t *put_fixed32(uint8_t *p, uint32_t v)
 
 /* --- sizes ---------------------------------------------------------------- */
 
-static size_t any_value_size(const struct sp_span *s, const struct sp_attr *a)
+/* AnyValue body of `a`; `str` is its string length when a string. */
+static inline size_t any_value_size(const struct sp_attr *a, size_t str)
 {
 	switch (a->type) {
 	case SP_ATTR_STRING:
-		return len_field_size(
-			str_cut(span_str(s, a->v.str.off), a->v.str.len));
+		return len_field_size(str);
 	case SP_ATTR_INT:
 		return 1 + varint_size((uint64_t)a->v.i);
 	case SP_ATTR_BOOL:
@@ -146,23 +169,25 @@ static bool span_has_status(const struct sp_span *s)
 	return s->status_code != SP_STATUS_UNSET || s->status_msg_len != 0;
 }
 
-static size_t status_size(const struct sp_span *s)
+static size_t status_size(const struct sp_span *s, size_t msg)
 {
-	size_t msg = str_cut(span_str(s, s->status_msg_off), s->status_msg_len);
-
 	return (msg ? len_field_size(msg) : 0) +
 	       (s->status_code ? 1 + varint_size(s->status_code) : 0);
 }
 
-static size_t span_size(const struct sp_span *s)
+/* Measure span `s` into *sl and its attributes into al[]. */
+static void span_measure(const struct sp_span *s, struct span_len *sl,
+			 struct attr_len *al)
 {
-	size_t name = str_cut(span_str(s, s->name_off), s->name_len);
 	size_t n = len_field_size(16) + len_field_size(8);
 
+	sl->name = (uint16_t)str_cut(span_str(s, s->name_off), s->name_len);
+	sl->msg = (uint16_t)str_cut(span_str(s, s->status_msg_off),
+				    s->status_msg_len);
 	if (span_has_parent(s))
 		n += len_field_size(8);
-	if (name)
-		n += len_field_size(name);
+	if (sl->name)
+		n += len_field_size(sl->name);
 	if (s->kind)
 		n += 1 + varint_size(s->kind);
 	if (s->start_unix_ns)
@@ -172,14 +197,17 @@ static size_t span_size(const struct sp_span *s)
 	for (unsigned i = 0; i < s->n_attrs; i++) {
 		const struct sp_attr *a = &s->attrs[i];
 
+		al[i].key = (uint32_t)strlen(a->key);
+		al[i].str = a->type == SP_ATTR_STRING ?
+			(uint32_t)str_cut(span_str(s, a->v.str.off), a->v.str.len) : 0;
 		n += len_field_size(
-			key_value_size(strlen(a->key), any_value_size(s, a)));
+			key_value_size(al[i].key, any_value_size(a, al[i].str)));
 	}
 	if (span_has_status(s))
-		n += len_field_size(status_size(s));
+		n += len_field_size(status_size(s, sl->msg));
 	if (s->sampled)
 		n += 2 + 4;
-	return n;
+	sl->size = n;
 }
 
 static size_t resattr_value_size(const struct sp_resattr *ra)
@@ -216,14 +244,14 @@ static size_t group_len(struct sp_span *const *spans, size_t count, size_t i)
 }
 
 /* Sizes of a group's ScopeSpans and ResourceSpans bodies. */
-static void group_sizes(struct sp_span *const *spans, const size_t *sizes,
+static void group_sizes(struct sp_span *const *spans, const struct span_len *sl,
 			size_t n, size_t *ss, size_t *rs)
 {
 	const struct sp_resource *r = spans[0]->resource;
 
 	*ss = len_field_size(scope_size());
 	for (size_t i = 0; i < n; i++)
-		*ss += len_field_size(sizes[i]);
+		*ss += len_field_size(sl[i].size);
 	*rs = len_field_size(*ss);
 	if (r)
 		*rs += len_field_size(resource_size(r));
@@ -232,11 +260,10 @@ static void group_sizes(struct sp_span *const *spans, const size_t *sizes,
 /* --- writing -------------------------------------------------------------- */
 
 /* A KeyValue up to the AnyValue's body, as field `tag` of its parent. */
-static uint8_t *put_key_value_head(uint8_t *p, uint8_t tag, const char *key,
-				   size_t vsize)
+static inline uint8_t *put_key_value_head(uint8_t *p, uint8_t tag,
+					  const char *key, size_t klen,
+					  size_t vsize)
 {
-	size_t klen = strlen(key);
-
 	*p++ = tag;
 	p = put_varint(p, key_value_size(klen, vsize));
 	if (klen)
@@ -245,19 +272,18 @@ static uint8_t *put_key_value_head(uint8_t *p, uint8_t tag, const char *key,
 	return put_varint(p, vsize);
 }
 
-static uint8_t *put_span_attr(uint8_t *p, const struct sp_span *s,
-			      const struct sp_attr *a)
+static inline uint8_t *put_span_attr(uint8_t *p, const struct sp_span *s,
+				     const struct sp_attr *a,
+				     const struct attr_len *al)
 {
 	uint64_t bits;
-	size_t len;
 
-	p = put_key_value_head(p, TAG_SPAN_ATTRIBUTES, a->key,
-			       any_value_size(s, a));
+	p = put_key_value_head(p, TAG_SPAN_ATTRIBUTES, a->key, al->key,
+			       any_value_size(a, al->str));
 	switch (a->type) {
 	case SP_ATTR_STRING:
-		len = str_cut(span_str(s, a->v.str.off), a->v.str.len);
 		return put_len_field(p, TAG_ANY_STRING,
-				     span_str(s, a->v.str.off), len);
+				     span_str(s, a->v.str.off), al->str);
 	case SP_ATTR_INT:
 		*p++ = TAG_ANY_INT;
 		return put_varint(p, (uint64_t)a->v.i);
@@ -273,12 +299,10 @@ static uint8_t *put_span_attr(uint8_t *p, const struct sp_span *s,
 	}
 }
 
-static uint8_t *put_status(uint8_t *p, const struct sp_span *s)
+static uint8_t *put_status(uint8_t *p, const struct sp_span *s, size_t msg)
 {
-	size_t msg = str_cut(span_str(s, s->status_msg_off), s->status_msg_len);
-
 	*p++ = TAG_SPAN_STATUS;
-	p = put_varint(p, status_size(s));
+	p = put_varint(p, status_size(s, msg));
 	if (msg)
 		p = put_len_field(p, TAG_STATUS_MESSAGE,
 				  span_str(s, s->status_msg_off), msg);
@@ -289,19 +313,18 @@ static uint8_t *put_status(uint8_t *p, const struct sp_span *s)
 	return p;
 }
 
-static uint8_t *put_span(uint8_t *p, const struct sp_span *s, size_t size)
+static uint8_t *put_span(uint8_t *p, const struct sp_span *s,
+			 const struct span_len *sl, const struct attr_len *al)
 {
-	size_t name = str_cut(span_str(s, s->name_off), s->name_len);
-
 	*p++ = TAG_SS_SPANS;
-	p = put_varint(p, size);
+	p = put_varint(p, sl->size);
 	p = put_len_field(p, TAG_SPAN_TRACE_ID, s->trace_id, 16);
 	p = put_len_field(p, TAG_SPAN_SPAN_ID, s->span_id, 8);
 	if (span_has_parent(s))
 		p = put_len_field(p, TAG_SPAN_PARENT, s->parent_span_id, 8);
-	if (name)
+	if (sl->name)
 		p = put_len_field(p, TAG_SPAN_NAME, span_str(s, s->name_off),
-				  name);
+				  sl->name);
 	if (s->kind) {
 		*p++ = TAG_SPAN_KIND;
 		p = put_varint(p, s->kind);
@@ -311,9 +334,9 @@ static uint8_t *put_span(uint8_t *p, const struct sp_span *s, size_t size)
 	if (s->end_unix_ns)
 		p = put_fixed64(p, TAG_SPAN_END, s->end_unix_ns);
 	for (unsigned i = 0; i < s->n_attrs; i++)
-		p = put_span_attr(p, s, &s->attrs[i]);
+		p = put_span_attr(p, s, &s->attrs[i], &al[i]);
 	if (span_has_status(s))
-		p = put_status(p, s);
+		p = put_status(p, s, sl->msg);
 	/* W3C trace-flags bit 0: the span was sampled. */
 	if (s->sampled)
 		p = put_fixed32(p, 1);
@@ -328,7 +351,7 @@ static uint8_t *put_resource(uint8_t *p, const struct sp_resource *r)
 		const struct sp_resattr *ra = &r->attrs[i];
 
 		p = put_key_value_head(p, TAG_RES_ATTRIBUTES, ra->key,
-				       resattr_value_size(ra));
+				       strlen(ra->key), resattr_value_size(ra));
 		if (ra->type == SP_RES_INT) {
 			*p++ = TAG_ANY_INT;
 			p = put_varint(p, (uint64_t)ra->i);
@@ -351,13 +374,14 @@ static uint8_t *put_scope(uint8_t *p)
 			     strlen(SP_VERSION));
 }
 
-/* One ResourceSpans for spans[0..n), whose body sizes are `sizes`. */
+/* One ResourceSpans for spans[0..n), measured in sl[] and al[]. */
 static uint8_t *put_group(uint8_t *p, struct sp_span *const *spans,
-			  const size_t *sizes, size_t n)
+			  const struct span_len *sl, const struct attr_len *al,
+			  size_t n)
 {
 	size_t ss, rs;
 
-	group_sizes(spans, sizes, n, &ss, &rs);
+	group_sizes(spans, sl, n, &ss, &rs);
 	*p++ = TAG_REQ_RESOURCE_SPANS;
 	p = put_varint(p, rs);
 	if (spans[0]->resource)
@@ -365,58 +389,79 @@ static uint8_t *put_group(uint8_t *p, struct sp_span *const *spans,
 	*p++ = TAG_RS_SCOPE_SPANS;
 	p = put_varint(p, ss);
 	p = put_scope(p);
-	for (size_t i = 0; i < n; i++)
-		p = put_span(p, spans[i], sizes[i]);
+	for (size_t i = 0; i < n; i++) {
+		p = put_span(p, spans[i], &sl[i], al);
+		al += spans[i]->n_attrs;
+	}
 	return p;
 }
 
-/* Size every span into sizes[]; returns the size of the whole request. */
+/* Measure every span into sl[] and al[]; returns the request's size. */
 static size_t size_request(struct sp_span *const *spans, size_t count,
-			   size_t *sizes)
+			   struct span_len *sl, struct attr_len *al)
 {
 	size_t total = 0;
 
-	for (size_t i = 0; i < count; i++)
-		sizes[i] = span_size(spans[i]);
+	for (size_t i = 0; i < count; i++) {
+		span_measure(spans[i], &sl[i], al);
+		al += spans[i]->n_attrs;
+	}
 	for (size_t i = 0, n; i < count; i += n) {
 		size_t ss, rs;
 
 		n = group_len(spans, count, i);
-		group_sizes(spans + i, sizes + i, n, &ss, &rs);
+		group_sizes(spans + i, sl + i, n, &ss, &rs);
 		total += len_field_size(rs);
 	}
 	return total;
 }
 
+/* Write the request measured in sl[]/al[] into buf; returns its end. */
+static uint8_t *put_request(uint8_t *p, struct sp_span *const *spans,
+			    size_t count, const struct span_len *sl,
+			    const struct attr_len *al)
+{
+	for (size_t i = 0, n; i < count; i += n) {
+		n = group_len(spans, count, i);
+		p = put_group(p, spans + i, sl + i, al, n);
+		for (size_t k = i; k < i + n; k++)
+			al += spans[k]->n_attrs;
+	}
+	return p;
+}
+
 int otlp_encode_protobuf_fast(struct sp_span *const *spans, size_t count,
 			      uint8_t **out, size_t *len)
 {
-	size_t stack_sizes[STACK_SPANS];
-	size_t *sizes = stack_sizes;
-	size_t total;
-	uint8_t *buf, *p;
+	_Alignas(max_align_t) char stack[STACK_SCRATCH];
+	size_t attrs = 0, need, total;
+	struct span_len *sl;
+	struct attr_len *al;
+	void *scratch = stack;
+	uint8_t *buf, *end;
 
-	if (count > STACK_SPANS) {
-		sizes = malloc(count * sizeof(*sizes));
-		if (!sizes)
+	for (size_t i = 0; i < count; i++)
+		attrs += spans[i]->n_attrs;
+	need = count * sizeof(*sl) + attrs * sizeof(*al);
+	if (need > sizeof(stack)) {
+		scratch = malloc(need);
+		if (!scratch)
 			return -ENOMEM;
 	}
-	total = size_request(spans, count, sizes);
+	sl = scratch;
+	al = (struct attr_len *)(sl + count);
+	total = size_request(spans, count, sl, al);
 	buf = malloc(total ? total : 1);
-	if (!buf) {
-		if (sizes != stack_sizes)
-			free(sizes);
+	if (buf) {
+		end = put_request(buf, spans, count, sl, al);
+		/* The sizing pass and the writers mirror each other. */
+		assert((size_t)(end - buf) == total);
+		(void)end;
+	}
+	if (scratch != stack)
+		free(scratch);
+	if (!buf)
 		return -ENOMEM;
-	}
-	p = buf;
-	for (size_t i = 0, n; i < count; i += n) {
-		n = group_len(spans, count, i);
-		p = put_group(p, spans + i, sizes + i, n);
-	}
-	/* The sizing pass and the writers mirror each other field by field. */
-	assert((size_t)(p - buf) == total);
-	if (sizes != stack_sizes)
-		free(sizes);
 	*out = buf;
 	*len = total;
 	return 0;

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Encode and compress one OTLP batch of realistic spans, many times.
+ *
+ *   encode [-n RUNS] [-s SPANS]      defaults: 50 runs of 1000 spans
+ *
+ * The batch: HTTP server and client spans with ~12 semantic-convention
+ * attributes each, random trace/span IDs, two resources.  Prints min,
+ * median and max over the runs for both protobuf encoders (protobuf-c and
+ * hand-written) and for gzip at zlib levels 1 and 6 and libdeflate level 1,
+ * with the compression ratio.  Exits non-zero when the two encoders
+ * disagree or a compressed copy does not decompress to the original.
+ */
+#include <errno.h>
+#include <libdeflate.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "assemble/resource.h"
+#include "assemble/span.h"
+#include "export/otlp_encode.h"
+#include "export/otlp_pb_fast.h"
+#include "util/clock.h"
+
+#define MAX_RUNS 10000
+
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 2685821657736338717ULL;
+}
+
+static const char *pick(const char *const *list, size_t n)
+{
+	return list[rnd() % n];
+}
+
+#define PICK(list) pick(list, sizeof(list) / sizeof(list[0]))
+
+static const char *const routes[] = {
+	"/api/v1/orders/{id}", "/api/v1/users/{id}/cart", "/health",
+	"/api/v1/products", "/api/v1/search", "/static/{file}",
+};
+static const char *const methods[] = { "GET", "GET", "GET", "POST", "PUT",
+				       "DELETE" };
+static const char *const agents[] = {
+	"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+	"Chrome/120.0.0.0 Safari/537.36",
+	"curl/7.88.1",
+	"Go-http-client/1.1",
+	"python-requests/2.31.0",
+};
+static const char *const hosts[] = { "shop.example.com", "api.internal",
+				     "10.0.3.17" };
+
+static struct sp_resource *bench_resource(const char *service, int64_t pid)
+{
+	struct sp_resource *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->refs = 1;
+	if (resource_set_str(r, "service.name", service) ||
+	    resource_set_str(r, "host.name", "web-7f9c6d-2xkqp") ||
+	    resource_set_int(r, "process.pid", pid) ||
+	    resource_set_str(r, "process.executable.name", service) ||
+	    resource_set_str(r, "process.executable.path", "/usr/local/bin/app") ||
+	    resource_set_str(r, "telemetry.sdk.name", "spanprobe") ||
+	    resource_set_str(r, "telemetry.sdk.language", "native") ||
+	    resource_set_str(r, "telemetry.sdk.version", SP_VERSION)) {
+		resource_put(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void bench_span(struct sp_span *s, struct sp_resource *res,
+		       uint64_t now)
+{
+	const char *route = PICK(routes), *method = PICK(methods);
+	char buf[256], path[128];
+	uint64_t id = rnd();
+	int64_t status = rnd() % 20 == 0 ? 503 : 200;
+	int n;
+
+	span_reset(s);
+	for (int i = 0; i < 16; i += 8) {
+		uint64_t v = rnd();
+		memcpy(s->trace_id + i, &v, 8);
+	}
+	id = rnd();
+	memcpy(s->span_id, &id, 8);
+	if (rnd() % 3) {
+		id = rnd();
+		memcpy(s->parent_span_id, &id, 8);
+	}
+	s->kind = rnd() % 2 ? SP_KIND_SERVER : SP_KIND_CLIENT;
+	s->start_unix_ns = now + rnd() % 1000000000;
+	s->end_unix_ns = s->start_unix_ns + rnd() % 50000000;
+	s->sampled = 1;
+	s->resource = res;
+	n = snprintf(buf, sizeof(buf), "%s %s", method, route);
+	span_set_name(s, buf, (size_t)n);
+	snprintf(path, sizeof(path), "%.*s%llu", (int)strcspn(route, "{"),
+		 route, (unsigned long long)(rnd() % 1000000));
+	span_add_cstr(s, "http.request.method", method);
+	span_add_cstr(s, "url.path", path);
+	span_add_cstr(s, "url.scheme", "http");
+	span_add_cstr(s, "http.route", route);
+	span_add_int(s, "http.response.status_code", status);
+	span_add_cstr(s, "server.address", PICK(hosts));
+	span_add_int(s, "server.port", 8080);
+	n = snprintf(buf, sizeof(buf), "10.%u.%u.%u", (unsigned)(rnd() % 256),
+		     (unsigned)(rnd() % 256), (unsigned)(rnd() % 256));
+	span_add_str(s, "client.address", buf, (size_t)n);
+	span_add_cstr(s, "user_agent.original", PICK(agents));
+	span_add_cstr(s, "network.protocol.version", "1.1");
+	span_add_int(s, "http.response.body.size", (int64_t)(rnd() % 100000));
+	span_add_int(s, "thread.id", (int64_t)(1000 + rnd() % 64));
+	if (status >= 500)
+		span_set_status(s, SP_STATUS_ERROR, "Service Unavailable");
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Print min/median/max of `runs` timings (ns) and the per-span cost. */
+static void report(const char *what, uint64_t *ns, int runs, size_t spans,
+		   const char *extra)
+{
+	qsort(ns, (size_t)runs, sizeof(*ns), cmp_u64);
+	printf("%-22s min %8.3f  median %8.3f  max %8.3f ms  (%5.0f ns/span)%s\n",
+	       what, ns[0] / 1e6, ns[runs / 2] / 1e6, ns[runs - 1] / 1e6,
+	       (double)ns[runs / 2] / (double)spans, extra);
+}
+
+typedef int (*encode_fn)(struct sp_span *const *, size_t, uint8_t **, size_t *);
+
+static int bench_encode(const char *what, encode_fn fn, struct sp_span **spans,
+			size_t count, int runs, uint64_t *ns)
+{
+	for (int r = -2; r < runs; r++) { /* two warm-up runs */
+		uint8_t *out;
+		size_t len;
+		uint64_t t0 = clock_mono_ns();
+
+		if (fn(spans, count, &out, &len))
+			return -ENOMEM;
+		if (r >= 0)
+			ns[r] = clock_mono_ns() - t0;
+		free(out);
+	}
+	report(what, ns, runs, count, "");
+	return 0;
+}
+
+/* Check that `gz` (gzip) holds exactly `raw`. */
+static int gunzip_matches(const uint8_t *gz, size_t gzlen, const uint8_t *raw,
+			  size_t len)
+{
+	uint8_t *back = malloc(len + 1);
+	z_stream z = { 0 };
+	int ok;
+
+	if (!back || inflateInit2(&z, 15 + 16) != Z_OK) {
+		free(back);
+		return 0;
+	}
+	z.next_in = (uint8_t *)gz;
+	z.avail_in = (uInt)gzlen;
+	z.next_out = back;
+	z.avail_out = (uInt)len + 1;
+	ok = inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == len &&
+	     memcmp(back, raw, len) == 0;
+	inflateEnd(&z);
+	free(back);
+	return ok;
+}
+
+static int bench_zlib(int level, const uint8_t *raw, size_t len, int runs,
+		      uint64_t *ns, size_t spans)
+{
+	size_t cap = compressBound((uLong)len) + 64, gzlen = 0;
+	uint8_t *gz = malloc(cap);
+	z_stream z = { 0 };
+	char what[32], extra[64];
+
+	/* One stream reset per batch, as a long-lived exporter would. */
+	if (!gz || deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8,
+				Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(gz);
+		return -ENOMEM;
+	}
+	for (int r = -2; r < runs; r++) {
+		uint64_t t0 = clock_mono_ns();
+
+		deflateReset(&z);
+		z.next_in = (uint8_t *)raw;
+		z.avail_in = (uInt)len;
+		z.next_out = gz;
+		z.avail_out = (uInt)cap;
+		if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+			break;
+		gzlen = z.total_out;
+		if (r >= 0)
+			ns[r] = clock_mono_ns() - t0;
+	}
+	deflateEnd(&z);
+	if (!gunzip_matches(gz, gzlen, raw, len)) {
+		free(gz);
+		return -EIO;
+	}
+	snprintf(what, sizeof(what), "gzip zlib-%d", level);
+	snprintf(extra, sizeof(extra), "  ratio %.2f (%zu bytes)",
+		 (double)len / (double)gzlen, gzlen);
+	report(what, ns, runs, spans, extra);
+	free(gz);
+	return 0;
+}
+
+static int bench_libdeflate(int level, const uint8_t *raw, size_t len,
+			    int runs, uint64_t *ns, size_t spans)
+{
+	struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
+	size_t cap, gzlen = 0;
+	uint8_t *gz;
+	char what[32], extra[64];
+
+	if (!c)
+		return -ENOMEM;
+	cap = libdeflate_gzip_compress_bound(c, len);
+	gz = malloc(cap);
+	for (int r = -2; gz && r < runs; r++) {
+		uint64_t t0 = clock_mono_ns();
+
+		gzlen = libdeflate_gzip_compress(c, raw, len, gz, cap);
+		if (r >= 0)
+			ns[r] = clock_mono_ns() - t0;
+	}
+	libdeflate_free_compressor(c);
+	if (!gz || !gzlen || !gunzip_matches(gz, gzlen, raw, len)) {
+		free(gz);
+		return -EIO;
+	}
+	snprintf(what, sizeof(what), "gzip libdeflate-%d", level);
+	snprintf(extra, sizeof(extra), "  ratio %.2f (%zu bytes)",
+		 (double)len / (double)gzlen, gzlen);
+	report(what, ns, runs, spans, extra);
+	free(gz);
+	return 0;
+}
+
+/* Build the batch: the first half of the spans on one resource, the rest
+ * on the other (spans of one resource are adjacent, as the contract says). */
+static struct sp_span **bench_batch(size_t count, struct sp_resource **res)
+{
+	struct sp_span *pool = calloc(count, sizeof(*pool));
+	struct sp_span **spans = calloc(count, sizeof(*spans));
+	uint64_t now = clock_real_ns();
+
+	res[0] = bench_resource("checkout", 4242);
+	res[1] = bench_resource("frontend", 977);
+	if (!pool || !spans || !res[0] || !res[1]) {
+		free(pool);
+		free(spans);
+		return NULL;
+	}
+	for (size_t i = 0; i < count; i++) {
+		bench_span(&pool[i], res[i < count / 2 ? 0 : 1], now);
+		spans[i] = &pool[i];
+	}
+	return spans;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: encode [-n RUNS (20..%d)] [-s SPANS]\n", MAX_RUNS);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	static uint64_t ns[MAX_RUNS];
+	struct sp_resource *res[2] = { NULL, NULL };
+	struct sp_span **spans;
+	uint8_t *a, *b;
+	size_t count = 1000, alen, blen;
+	int runs = 50, err = 0;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "-n") == 0)
+			runs = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "-s") == 0)
+			count = (size_t)strtoul(argv[i + 1], NULL, 10);
+		else
+			return usage();
+	}
+	if (argc % 2 == 0 || runs < 20 || runs > MAX_RUNS || count < 2)
+		return usage();
+	spans = bench_batch(count, res);
+	if (!spans)
+		return 1;
+	if (otlp_encode_protobuf(spans, count, &a, &alen) ||
+	    otlp_encode_protobuf_fast(spans, count, &b, &blen))
+		return 1;
+	if (alen != blen || memcmp(a, b, alen) != 0) {
+		fprintf(stderr, "encode: the two encoders disagree\n");
+		return 1;
+	}
+	printf("batch: %zu spans, 2 resources, 12 attributes/span, %zu bytes "
+	       "(%zu B/span), %d runs\n", count, alen, alen / count, runs);
+	err |= bench_encode("encode protobuf-c", otlp_encode_protobuf, spans,
+			    count, runs, ns);
+	err |= bench_encode("encode hand-written", otlp_encode_protobuf_fast,
+			    spans, count, runs, ns);
+	err |= bench_zlib(1, a, alen, runs, ns, count);
+	err |= bench_zlib(6, a, alen, runs, ns, count);
+	err |= bench_libdeflate(1, a, alen, runs, ns, count);
+	if (err)
+		fprintf(stderr, "encode: a benchmark failed (%d)\n", err);
+	free(a);
+	free(b);
+	free(spans[0]);
+	free(spans);
+	resource_put(res[0]);
+	resource_put(res[1]);
+	return err ? 1 : 0;
+}
