@@ -88,6 +88,9 @@ int loader_poll(struct sp_loader *l, int timeout_ms);
 /* Sum the per-CPU drop counters into out[SP_DROP_REASON_MAX]. */
 int loader_read_drops(struct sp_loader *l, uint64_t *out);
 
+/* Detach every program; records already written can still be polled. */
+void loader_detach(struct sp_loader *l);
+
 /* Detach everything and free.  Accepts a zeroed, never-opened loader. */
 void loader_close(struct sp_loader *l);
 

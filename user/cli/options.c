@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+#include "cli/options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+/* Console output is for people watching: a short delay.  OTLP uses the
+ * SDK default (OTEL_BSP_SCHEDULE_DELAY = 5000 ms). */
+#define CONSOLE_DELAY_MS 200
+
+void config_defaults(struct sp_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ringbuf_bytes = 8u << 20;
+	cfg->span_pool = 16384;
+	cfg->max_threads = 4096;
+	cfg->max_depth = 64;
+	cfg->max_processes = 4096;
+	cfg->bsp_max_queue = 2048;
+	cfg->bsp_max_batch = 512;
+	cfg->bsp_delay_ms = 5000;
+	cfg->bsp_export_timeout_ms = 30000;
+	cfg->stats_interval_ms = 10000;
+}
+
+void options_usage(FILE *out)
+{
+	fputs("usage: spanprobe [run] [options]              trace every process on the host\n"
+	      "       spanprobe attach -p PID [-u SYMBOL]... [options]\n"
+	      "       spanprobe trace [-u SYMBOL]... [options] -- COMMAND [ARGS...]\n"
+	      "       spanprobe probes                       what this kernel offers\n"
+	      "       spanprobe version\n"
+	      "\n"
+	      "  -u, --uprobe SYMBOL       span per call of SYMBOL (main executable) or\n"
+	      "                            LIBRARY:SYMBOL (e.g. libc.so.6:getaddrinfo)\n"
+	      "  -p, --pid PID             the process to attach to\n"
+	      "  -o, --output FORMAT       text (default), otlp-json, or otlp (to a collector)\n"
+	      "      --output-file PATH    write console output to PATH\n"
+	      "      --service-name NAME   service.name when the process sets none\n"
+	      "      --with-command-line   export process.command_line (may hold secrets)\n"
+	      "      --ringbuf-size BYTES  BPF ring buffer size (power of two)\n"
+	      "      --span-pool N         spans in flight\n"
+	      "      --max-threads N       threads with open calls\n"
+	      "      --max-depth N         open calls per thread\n"
+	      "      --max-processes N     processes tracked\n"
+	      "  -v, --verbose             start-up report and periodic counters (-vv: libbpf)\n"
+	      "  -h, --help\n"
+	      "\n"
+	      "Environment: OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_MAX_QUEUE_SIZE,\n"
+	      "OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT.\n",
+	      out);
+}
+
+/* Parse a positive number in [1, max].  -EINVAL with a message otherwise. */
+static int parse_u32(const char *what, const char *s, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > max) {
+		sp_err("%s: '%s' is not a number from 1 to %u", what, s, max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int env_u32(const char *name, uint32_t *out)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? parse_u32(name, v, INT32_MAX, out) : 0;
+}
+
+static int parse_env(struct sp_config *cfg)
+{
+	const char *delay = getenv("OTEL_BSP_SCHEDULE_DELAY");
+
+	cfg->service_name = getenv("OTEL_SERVICE_NAME");
+	cfg->resource_attrs = getenv("OTEL_RESOURCE_ATTRIBUTES");
+	if (cfg->output != SP_OUTPUT_OTLP && !(delay && *delay))
+		cfg->bsp_delay_ms = CONSOLE_DELAY_MS;
+	return env_u32("OTEL_BSP_MAX_QUEUE_SIZE", &cfg->bsp_max_queue) ||
+	       env_u32("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &cfg->bsp_max_batch) ||
+	       env_u32("OTEL_BSP_SCHEDULE_DELAY", &cfg->bsp_delay_ms) ||
+	       env_u32("OTEL_BSP_EXPORT_TIMEOUT", &cfg->bsp_export_timeout_ms)
+		       ? -EINVAL
+		       : 0;
+}
+
+static int parse_command(struct sp_config *cfg, int *argc, char ***argv)
+{
+	static const struct { const char *name; enum sp_command cmd; } cmds[] = {
+		{ "run", SP_CMD_RUN },       { "attach", SP_CMD_ATTACH },
+		{ "trace", SP_CMD_TRACE },   { "probes", SP_CMD_PROBES },
+		{ "version", SP_CMD_VERSION }, { "help", SP_CMD_HELP },
+	};
+
+	cfg->command = SP_CMD_RUN;
+	if (*argc < 2 || (*argv)[1][0] == '-')
+		return 0;
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp((*argv)[1], cmds[i].name) == 0) {
+			cfg->command = cmds[i].cmd;
+			(*argc)--;
+			(*argv)++;
+			return 0;
+		}
+	}
+	sp_err("unknown command '%s' (try spanprobe --help)", (*argv)[1]);
+	return -EINVAL;
+}
+
+enum {
+	OPT_OUTPUT_FILE = 256,
+	OPT_SERVICE_NAME,
+	OPT_WITH_CMDLINE,
+	OPT_RINGBUF,
+	OPT_POOL,
+	OPT_THREADS,
+	OPT_DEPTH,
+	OPT_PROCESSES,
+};
+
+static const struct option long_opts[] = {
+	{ "uprobe", required_argument, NULL, 'u' },
+	{ "pid", required_argument, NULL, 'p' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "output-file", required_argument, NULL, OPT_OUTPUT_FILE },
+	{ "service-name", required_argument, NULL, OPT_SERVICE_NAME },
+	{ "with-command-line", no_argument, NULL, OPT_WITH_CMDLINE },
+	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
+	{ "span-pool", required_argument, NULL, OPT_POOL },
+	{ "max-threads", required_argument, NULL, OPT_THREADS },
+	{ "max-depth", required_argument, NULL, OPT_DEPTH },
+	{ "max-processes", required_argument, NULL, OPT_PROCESSES },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_output(struct sp_config *cfg, const char *v)
+{
+	if (strcmp(v, "text") == 0)
+		cfg->output = SP_OUTPUT_TEXT;
+	else if (strcmp(v, "otlp-json") == 0)
+		cfg->output = SP_OUTPUT_OTLP_JSON;
+	else if (strcmp(v, "otlp") == 0)
+		cfg->output = SP_OUTPUT_OTLP;
+	else {
+		sp_err("--output: '%s' is not one of text, otlp-json, otlp", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_one(struct sp_config *cfg, int opt, const char *arg,
+		     const char **service_flag)
+{
+	uint32_t pid;
+
+	switch (opt) {
+	case 'u':
+		if (cfg->n_symbols == SP_MAX_SYMBOLS) {
+			sp_err("-u: at most %d symbols", SP_MAX_SYMBOLS);
+			return -EINVAL;
+		}
+		if (!*arg || arg[strlen(arg) - 1] == ':') {
+			sp_err("-u: '%s' names no function", arg);
+			return -EINVAL;
+		}
+		cfg->symbols[cfg->n_symbols++] = arg;
+		return 0;
+	case 'p':
+		if (parse_u32("-p", arg, INT32_MAX, &pid))
+			return -EINVAL;
+		cfg->pid = (pid_t)pid;
+		return 0;
+	case 'o':
+		return parse_output(cfg, arg);
+	case OPT_OUTPUT_FILE:
+		cfg->output_file = arg;
+		return 0;
+	case OPT_SERVICE_NAME:
+		*service_flag = arg;
+		return 0;
+	case OPT_WITH_CMDLINE:
+		cfg->with_command_line = 1;
+		return 0;
+	case OPT_RINGBUF:
+		if (parse_u32("--ringbuf-size", arg, 1u << 30, &cfg->ringbuf_bytes))
+			return -EINVAL;
+		if (cfg->ringbuf_bytes < 4096 ||
+		    (cfg->ringbuf_bytes & (cfg->ringbuf_bytes - 1))) {
+			sp_err("--ringbuf-size: %s is not a power of two of at least 4096", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_POOL:
+		return parse_u32("--span-pool", arg, 1u << 22, &cfg->span_pool);
+	case OPT_THREADS:
+		return parse_u32("--max-threads", arg, 1u << 20, &cfg->max_threads);
+	case OPT_DEPTH:
+		return parse_u32("--max-depth", arg, 4096, &cfg->max_depth);
+	case OPT_PROCESSES:
+		return parse_u32("--max-processes", arg, 1u << 20, &cfg->max_processes);
+	case 'v':
+		cfg->verbose++;
+		return 0;
+	case 'h':
+		cfg->command = SP_CMD_HELP;
+		return 0;
+	}
+	sp_err("bad option (try spanprobe --help)");
+	return -EINVAL;
+}
+
+static int check_command(const struct sp_config *cfg)
+{
+	if (cfg->command == SP_CMD_ATTACH && cfg->pid == 0) {
+		sp_err("attach: which process? give -p PID");
+		return -EINVAL;
+	}
+	if (cfg->command == SP_CMD_TRACE && !cfg->command_argv) {
+		sp_err("trace: which command? give it after --");
+		return -EINVAL;
+	}
+	if (cfg->command != SP_CMD_TRACE && cfg->command_argv) {
+		sp_err("a command after -- is only for 'spanprobe trace'");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int options_parse(struct sp_config *cfg, int argc, char **argv)
+{
+	const char *service_flag = NULL;
+	int opt;
+
+	config_defaults(cfg);
+	if (parse_command(cfg, &argc, &argv))
+		return -EINVAL;
+	optind = 1;
+	opterr = 0;
+	/* '+': stop at the first non-option, so the traced command's own
+	 * options are left alone. */
+	while ((opt = getopt_long(argc, argv, "+u:p:o:vh", long_opts, NULL)) != -1) {
+		if (opt == '?' || opt == ':') {
+			sp_err("unknown option or missing value: %s (try spanprobe --help)",
+			       argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (parse_one(cfg, opt, optarg, &service_flag))
+			return -EINVAL;
+	}
+	if (optind < argc)
+		cfg->command_argv = &argv[optind];
+	if (parse_env(cfg))
+		return -EINVAL;
+	if (service_flag)
+		cfg->service_name = service_flag;
+	if (cfg->verbose)
+		log_set_level(cfg->verbose > 1 ? SP_LOG_DEBUG : SP_LOG_INFO);
+	return cfg->command == SP_CMD_HELP ? 0 : check_command(cfg);
+}

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The daemon's life cycle: check the kernel, resolve targets, build the
+ * pipeline (pool -> assembly -> batch processor -> exporter), load and
+ * attach the BPF programs, poll the ring buffer until told to stop, then
+ * detach, drain, flush and report.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "assemble/funcspan.h"
+#include "assemble/pipeline_impl.h"
+#include "assemble/spanpool.h"
+#include "daemon/report.h"
+#include "daemon/targets.h"
+#include "export/bsp.h"
+#include "export/exporter.h"
+#include "source/launcher.h"
+#include "source/libpath.h"
+#include "source/loader.h"
+#include "source/probes.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define POLL_MS 100
+
+struct sp_daemon {
+	const struct sp_config *cfg;
+	struct sp_resource_defaults resource_defaults;
+	struct sp_target *targets;
+	const char *names[SP_MAX_SYMBOLS];
+	struct sp_spanpool pool;
+	struct sp_bsp bsp;
+	bool bsp_started;
+	struct sp_exporter *exporter;
+	struct sp_pipeline *pipeline;
+	struct sp_funcspan funcs;
+	struct sp_loader loader;
+	pid_t target_pid;      /* attach: the process; trace: the command */
+	bool target_exited;
+	struct sp_child child; /* trace only */
+	bool child_exec_seen;
+	int exit_status;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = sig;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	/* No SA_RESTART: a signal must interrupt the ring-buffer poll. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
+{
+	struct sp_daemon *d = ctx;
+
+	switch (hdr->type) {
+	case SP_EV_FUNC_ENTRY:
+	case SP_EV_FUNC_RETURN:
+		if (size < sizeof(struct sp_func_event))
+			break;
+		funcspan_handle(&d->funcs, (const struct sp_func_event *)hdr);
+		return 0;
+	case SP_EV_THREAD_EXIT:
+		pipeline_thread_exit(d->pipeline, hdr->pid, hdr->tid);
+		if (hdr->pid == hdr->tid && (pid_t)hdr->pid == d->target_pid)
+			d->target_exited = true;
+		return 0;
+	case SP_EV_PROC_EXEC:
+		/* The launched command's own exec: its resource is known. */
+		if ((pid_t)hdr->pid == d->child.pid && !d->child_exec_seen)
+			d->child_exec_seen = true;
+		else
+			pipeline_process_exec(d->pipeline, hdr->pid);
+		return 0;
+	}
+	d->loader.bad_records++;
+	return 0;
+}
+
+static int build_pipeline(struct sp_daemon *d)
+{
+	const struct sp_config *cfg = d->cfg;
+	struct sp_bsp_opts bo = {
+		.max_queue = cfg->bsp_max_queue,
+		.max_batch = cfg->bsp_max_batch,
+		.delay_ms = cfg->bsp_delay_ms,
+		.export_timeout_ms = cfg->bsp_export_timeout_ms,
+	};
+	struct sp_pipeline_opts po = {
+		.span_pool = cfg->span_pool,
+		.max_threads = cfg->max_threads,
+		.max_depth = cfg->max_depth,
+		.max_processes = cfg->max_processes,
+		.resource_defaults = d->resource_defaults,
+		.bsp = &d->bsp,
+		.pool = &d->pool,
+	};
+	int err;
+
+	err = spanpool_init(&d->pool, cfg->span_pool);
+	if (err)
+		return err;
+	d->exporter = exporter_create(cfg);
+	if (!d->exporter)
+		return -errno ? -errno : -EINVAL;
+	err = bsp_start(&d->bsp, &bo, d->exporter, &d->pool);
+	if (err)
+		return err;
+	d->bsp_started = true;
+	d->pipeline = pipeline_create(&po);
+	if (!d->pipeline)
+		return -errno;
+	for (size_t i = 0; i < cfg->n_symbols; i++)
+		d->names[i] = d->targets[i].function;
+	funcspan_init(&d->funcs, d->pipeline, d->names, cfg->n_symbols);
+	return 0;
+}
+
+static int attach_targets(struct sp_daemon *d, pid_t pid)
+{
+	for (size_t i = 0; i < d->cfg->n_symbols; i++) {
+		const struct sp_target *t = &d->targets[i];
+		int err = loader_attach_function(&d->loader, t->path, t->offset,
+						 (uint32_t)i, pid);
+
+		if (err) {
+			sp_err("bpf: cannot attach to %s in %s: %s", t->function,
+			       t->path, strerror(-err));
+			return err;
+		}
+		sp_info("probe: %s at %s+0x%llx", t->function, t->path,
+			(unsigned long long)t->offset);
+	}
+	return 0;
+}
+
+static int start_attach(struct sp_daemon *d)
+{
+	struct sp_resource *res;
+	int err;
+
+	d->target_pid = d->cfg->pid;
+	res = resource_from_proc(d->target_pid, &d->resource_defaults);
+	if (!res) {
+		sp_err("attach: no process with PID %d", (int)d->target_pid);
+		return -ESRCH;
+	}
+	pipeline_set_resource(d->pipeline, (uint32_t)d->target_pid, res);
+	err = loader_track_pid(&d->loader, d->target_pid);
+	return err ? err : attach_targets(d, d->target_pid);
+}
+
+/* The launched command's resource: its environment is ours. */
+static int set_child_resource(struct sp_daemon *d, const char *exe)
+{
+	char cmdline[4096] = "";
+	struct sp_process_info info = {
+		.pid = d->child.pid,
+		.exe_path = exe,
+		.service_name = getenv("OTEL_SERVICE_NAME"),
+		.own_resource_attrs = getenv("OTEL_RESOURCE_ATTRIBUTES"),
+		.command_line = cmdline,
+	};
+	size_t off = 0;
+	struct sp_resource *res;
+
+	for (char *const *a = d->cfg->command_argv; *a && off < sizeof(cmdline) - 1; a++)
+		off += (size_t)snprintf(cmdline + off, sizeof(cmdline) - off, "%s%s",
+					off ? " " : "", *a);
+	res = resource_build(&info, &d->resource_defaults);
+	if (!res)
+		return -ENOMEM;
+	return pipeline_set_resource(d->pipeline, (uint32_t)d->child.pid, res);
+}
+
+static int start_trace(struct sp_daemon *d, const char *exe)
+{
+	int err = launcher_spawn(exe, d->cfg->command_argv, &d->child);
+
+	if (err) {
+		sp_err("trace: cannot start %s: %s", exe, strerror(-err));
+		return err;
+	}
+	d->target_pid = d->child.pid;
+	err = set_child_resource(d, exe);
+	if (!err)
+		err = loader_track_pid(&d->loader, d->child.pid);
+	if (!err)
+		err = attach_targets(d, d->child.pid);
+	if (err) {
+		launcher_abort(&d->child);
+		return err;
+	}
+	err = launcher_release(&d->child);
+	if (err) {
+		sp_err("trace: cannot run %s: %s", exe, strerror(-err));
+		waitpid(d->child.pid, NULL, 0);
+		d->child.pid = 0;
+		d->exit_status = 127;
+	}
+	return err;
+}
+
+/* True when the traced command or attached process has ended. */
+static bool target_done(struct sp_daemon *d)
+{
+	int status;
+
+	if (d->child.pid > 0) {
+		if (waitpid(d->child.pid, &status, WNOHANG) != d->child.pid)
+			return false;
+		d->exit_status = WIFEXITED(status) ? WEXITSTATUS(status)
+						   : 128 + WTERMSIG(status);
+		d->child.pid = 0;
+		return true;
+	}
+	if (d->cfg->command == SP_CMD_ATTACH &&
+	    (d->target_exited || kill(d->target_pid, 0) == -1)) {
+		sp_info("attach: process %d exited", (int)d->target_pid);
+		return true;
+	}
+	return false;
+}
+
+static void poll_loop(struct sp_daemon *d)
+{
+	uint64_t next_report = clock_mono_ns() + d->cfg->stats_interval_ms * 1000000ULL;
+
+	while (!stop_requested) {
+		int n = loader_poll(&d->loader, POLL_MS);
+
+		if (n < 0 && n != -EINTR) {
+			sp_err("bpf: reading the ring buffer failed: %s", strerror(-n));
+			d->exit_status = 1;
+			break;
+		}
+		if (target_done(d))
+			break;
+		if (d->cfg->verbose && clock_mono_ns() >= next_report) {
+			report_print(stderr, d->pipeline, &d->bsp, d->exporter, &d->loader,
+				     d->funcs.unknown_probe);
+			next_report += d->cfg->stats_interval_ms * 1000000ULL;
+		}
+	}
+}
+
+/* Stop the probes, read what they already wrote, export it all. */
+static void drain_and_flush(struct sp_daemon *d)
+{
+	loader_detach(&d->loader);
+	while (loader_poll(&d->loader, 0) > 0)
+		;
+	bsp_shutdown(&d->bsp);
+	d->bsp_started = false;
+	report_print(stderr, d->pipeline, &d->bsp, d->exporter, &d->loader,
+		     d->funcs.unknown_probe);
+}
+
+static void cleanup(struct sp_daemon *d)
+{
+	if (d->child.pid > 0) {
+		/* Stopped by a signal while the command runs: it got the same
+		 * signal from the terminal, or we leave it running. */
+		waitpid(d->child.pid, NULL, WNOHANG);
+	}
+	if (d->bsp_started)
+		bsp_shutdown(&d->bsp);
+	loader_close(&d->loader);
+	pipeline_destroy(d->pipeline);
+	exporter_destroy(d->exporter);
+	spanpool_destroy(&d->pool);
+	free(d->targets);
+}
+
+/* Which executable `trace` runs; checks it before anything is loaded. */
+static int find_command(const struct sp_config *cfg, char *exe, size_t size)
+{
+	int err = libpath_which(cfg->command_argv[0], exe, size);
+
+	if (err == -ENOENT)
+		sp_err("trace: command '%s' not found", cfg->command_argv[0]);
+	else if (err)
+		sp_err("trace: '%s' is not executable", exe);
+	return err;
+}
+
+static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
+{
+	const struct sp_config *cfg = d->cfg;
+	struct sp_loader_opts lo = {
+		.ringbuf_bytes = cfg->ringbuf_bytes,
+		.max_processes = cfg->max_processes,
+		.on_event = on_event,
+		.on_event_ctx = d,
+	};
+	int err;
+
+	if (cfg->command == SP_CMD_RUN || cfg->n_symbols == 0) {
+		sp_err("nothing to trace: give -u SYMBOL (node-wide HTTP tracing is not built yet)");
+		return -EINVAL;
+	}
+	err = probes_check_required();
+	if (!err && cfg->command == SP_CMD_TRACE)
+		err = find_command(cfg, exe, exe_size);
+	if (err)
+		return err;
+	d->targets = calloc(cfg->n_symbols, sizeof(*d->targets));
+	if (!d->targets)
+		return -ENOMEM;
+	err = targets_resolve(cfg->symbols, cfg->n_symbols,
+			      cfg->command == SP_CMD_ATTACH ? cfg->pid : 0, exe,
+			      d->targets);
+	if (!err)
+		err = build_pipeline(d);
+	if (!err)
+		err = loader_open(&d->loader, &lo);
+	return err;
+}
+
+int daemon_main(const struct sp_config *cfg)
+{
+	struct sp_daemon d = { .cfg = cfg };
+	char exe[PATH_MAX] = "";
+	int err;
+
+	d.resource_defaults = (struct sp_resource_defaults){
+		.service_name = cfg->service_name,
+		.resource_attrs = cfg->resource_attrs,
+		.with_command_line = cfg->with_command_line,
+	};
+	install_signals();
+	err = prepare(&d, exe, sizeof(exe));
+	if (!err && cfg->verbose)
+		probes_report(stderr);
+	if (!err)
+		err = cfg->command == SP_CMD_TRACE ? start_trace(&d, exe)
+						   : start_attach(&d);
+	if (err) {
+		if (!d.exit_status)
+			d.exit_status = 1;
+		cleanup(&d);
+		return d.exit_status;
+	}
+	poll_loop(&d);
+	drain_and_flush(&d);
+	cleanup(&d);
+	return d.exit_status;
+}

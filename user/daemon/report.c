@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/report.h"
+
+#include <pthread.h>
+
+#include "assemble/pipeline.h"
+#include "export/bsp.h"
+#include "export/exporter.h"
+#include "source/loader.h"
+
+void report_print(FILE *out, struct sp_pipeline *p, struct sp_bsp *bsp,
+		  const struct sp_exporter *exp, struct sp_loader *loader,
+		  uint64_t unknown_probe)
+{
+	const struct sp_pipeline_stats *st = pipeline_stats(p);
+	uint64_t drops[SP_DROP_REASON_MAX] = { 0 };
+	uint64_t queue_full, shutdown_drops;
+
+	loader_read_drops(loader, drops);
+	queue_full = __atomic_load_n(&bsp->dropped_queue_full, __ATOMIC_RELAXED);
+	shutdown_drops = __atomic_load_n(&bsp->dropped_at_shutdown, __ATOMIC_RELAXED);
+	fprintf(out,
+		"spanprobe: spans: %llu started, %llu finished, %llu exported, "
+		"%llu failed, %llu not sampled\n"
+		"spanprobe: dropped: %llu queue full, %llu at shutdown, %llu span pool empty, "
+		"%llu thread table full, %llu too deep\n"
+		"spanprobe: events: %llu lost (ring buffer full), %llu unreadable, "
+		"%llu bad records, %llu unmatched returns, %llu calls that never returned\n",
+		(unsigned long long)st->spans_started,
+		(unsigned long long)st->spans_finished,
+		(unsigned long long)exp->stats.spans_exported,
+		(unsigned long long)exp->stats.spans_failed,
+		(unsigned long long)st->spans_not_sampled,
+		(unsigned long long)queue_full, (unsigned long long)shutdown_drops,
+		(unsigned long long)st->pool_empty,
+		(unsigned long long)st->threads_full,
+		(unsigned long long)st->depth_exceeded,
+		(unsigned long long)drops[SP_DROP_RINGBUF_FULL],
+		(unsigned long long)drops[SP_DROP_READ_FAILED],
+		(unsigned long long)(loader->bad_records + unknown_probe),
+		(unsigned long long)st->unmatched_returns,
+		(unsigned long long)st->abandoned);
+	fflush(out);
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SPANPROBE_REPORT_H
+#define SPANPROBE_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct sp_pipeline;
+struct sp_bsp;
+struct sp_exporter;
+struct sp_loader;
+
+/*
+ * The self-report: what was traced, exported, dropped and why, including
+ * the drops the BPF programs counted.  Printed on exit and with -v.
+ */
+void report_print(FILE *out, struct sp_pipeline *p, struct sp_bsp *bsp,
+		  const struct sp_exporter *exp, struct sp_loader *loader,
+		  uint64_t unknown_probe);
+
+#endif /* SPANPROBE_REPORT_H */

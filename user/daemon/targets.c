@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/targets.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "source/elfsym.h"
+#include "source/libpath.h"
+#include "util/log.h"
+
+/* "lib:name" -> lib, name.  A "::" (C++ scope) is not a separator. */
+static void split_symbol(const char *sym, char *lib, size_t lib_size,
+			 const char **name)
+{
+	const char *colon = strchr(sym, ':');
+
+	while (colon && colon[1] == ':')
+		colon = strchr(colon + 2, ':');
+	if (!colon) {
+		lib[0] = 0;
+		*name = sym;
+		return;
+	}
+	snprintf(lib, lib_size, "%.*s", (int)(colon - sym), sym);
+	*name = colon + 1;
+}
+
+static int find_library(const char *lib, pid_t pid, const char *exe,
+			char *out, size_t size)
+{
+	char mapped[PATH_MAX - 64];
+	int err;
+
+	if (pid <= 0) {
+		err = libpath_resolve(exe, lib, out, size);
+		if (err)
+			sp_err("trace: library '%s' not found where the dynamic loader "
+			       "looks (RUNPATH, LD_LIBRARY_PATH, ld.so.cache, /lib, /usr/lib)",
+			       lib);
+		return err;
+	}
+	err = libpath_from_maps(pid, lib, mapped, sizeof(mapped));
+	if (err == -ENOENT)
+		sp_err("attach: process %d has no library '%s' mapped (see /proc/%d/maps)",
+		       (int)pid, lib, (int)pid);
+	else if (err)
+		sp_err("attach: no process with PID %d", (int)pid);
+	/* Through the process's root, so a container's files are found. */
+	if (!err)
+		snprintf(out, size, "/proc/%d/root%s", (int)pid, mapped);
+	return err;
+}
+
+static int resolve_one(const char *sym, pid_t pid, const char *exe,
+		       struct sp_target *t)
+{
+	const char *who = pid > 0 ? "attach" : "trace";
+	char lib[PATH_MAX];
+	const char *name;
+	int err;
+
+	split_symbol(sym, lib, sizeof(lib), &name);
+	snprintf(t->function, sizeof(t->function), "%s", name);
+	if (lib[0]) {
+		err = find_library(lib, pid, exe, t->path, sizeof(t->path));
+		if (err)
+			return err;
+	} else {
+		snprintf(t->path, sizeof(t->path), "%s", exe);
+	}
+	err = elfsym_find(t->path, name, &t->offset);
+	if (err == -ENOENT)
+		sp_err("%s: function '%s' not found in %s (a typo, a stripped binary, "
+		       "or an inlined function?)", who, name, t->path);
+	else if (err == -ENOEXEC)
+		sp_err("%s: %s is not an ELF file; name a compiled program or library",
+		       who, t->path);
+	else if (err)
+		sp_err("%s: cannot read %s: %s", who, t->path, strerror(-err));
+	return err;
+}
+
+int targets_resolve(const char *const *symbols, size_t n, pid_t pid,
+		    const char *exe, struct sp_target *out)
+{
+	char proc_exe[64];
+
+	if (pid > 0) {
+		snprintf(proc_exe, sizeof(proc_exe), "/proc/%d/exe", (int)pid);
+		if (access(proc_exe, F_OK)) {
+			sp_err("attach: no process with PID %d", (int)pid);
+			return -ESRCH;
+		}
+		exe = proc_exe;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int err = resolve_one(symbols[i], pid, exe, &out[i]);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}

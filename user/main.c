@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+/* spanprobe: zero-code distributed tracing with eBPF. */
+#include <stdio.h>
+
+#include "cli/options.h"
+#include "daemon/daemon.h"
+#include "source/probes.h"
+
+int main(int argc, char **argv)
+{
+	struct sp_config cfg;
+
+	if (options_parse(&cfg, argc, argv))
+		return 2;
+	switch (cfg.command) {
+	case SP_CMD_HELP:
+		options_usage(stdout);
+		return 0;
+	case SP_CMD_VERSION:
+		printf("spanprobe %s\n", SP_VERSION);
+		return 0;
+	case SP_CMD_PROBES:
+		probes_report(stdout);
+		return 0;
+	default:
+		return daemon_main(&cfg);
+	}
+}

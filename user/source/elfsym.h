@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading what uprobes need from ELF files: function offsets, RUNPATH. */
+#ifndef SPANPROBE_ELFSYM_H
+#define SPANPROBE_ELFSYM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * File offset of function `name` in the ELF file `path` (from .symtab, else
+ * .dynsym; defined functions only), as uprobes want it.  Returns 0,
+ * -ENOENT when there is no such function, -ENOEXEC when the file is not
+ * ELF, or the negative errno of opening it.
+ */
+int elfsym_find(const char *path, const char *name, uint64_t *offset);
+
+/*
+ * DT_RUNPATH (or, when absent, DT_RPATH) of `path` into `out`, "" when it
+ * has neither; *is_rpath tells which (the loader searches them at different
+ * points).  Returns 0, -ENOEXEC, or a negative errno.
+ */
+int elfsym_runpath(const char *path, char *out, size_t size, int *is_rpath);
+
+#endif /* SPANPROBE_ELFSYM_H */

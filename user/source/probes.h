@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What this kernel offers: probed once at start, cached, reported by
+ * `spanprobe probes` and at start with -v, so users see which hooks
+ * spanprobe chose and why.
+ */
+#ifndef SPANPROBE_PROBES_H
+#define SPANPROBE_PROBES_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct sp_kernel_features {
+	bool privileged;      /* root, or CAP_BPF + CAP_PERFMON */
+	bool btf;             /* kernel BTF: needed for CO-RE */
+	bool ringbuf;
+	bool uprobes;
+	bool kprobes;
+	bool raw_tracepoints;
+	bool tracepoints;     /* tracefs mounted */
+	bool fentry;          /* a fentry program loads */
+	bool attach_cookie;   /* bpf_get_attach_cookie() */
+	bool sock_length_tp;  /* raw tracepoints sock_send_length/sock_recv_length */
+	bool inet_sock_set_state;
+	char release[160];
+};
+
+/* Probe once (later calls return the cached result). */
+const struct sp_kernel_features *probes_get(void);
+
+/*
+ * Check what every mode needs (privileges, BTF, ring buffer, uprobes or
+ * raw tracepoints).  Returns 0, or -EPERM / -ENOTSUP with one line logged
+ * that says what is missing and what to do.
+ */
+int probes_check_required(void);
+
+/* Print the feature table and the hooks spanprobe uses on this kernel. */
+void probes_report(FILE *out);
+
+#endif /* SPANPROBE_PROBES_H */
