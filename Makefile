@@ -31,8 +31,9 @@ LIB       := $(BUILD)/libspanprobe.a
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-PROG_SRCS := $(wildcard tests/programs/*.c)
+PROG_SRCS := $(filter-out tests/programs/lib%.c,$(wildcard tests/programs/*.c))
 PROG_BINS := $(patsubst tests/programs/%.c,$(BUILD)/tests/programs/%,$(PROG_SRCS))
+PROG_LIBS := $(patsubst tests/programs/%.c,$(BUILD)/tests/programs/%.so,$(wildcard tests/programs/lib*.c))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
@@ -52,8 +53,8 @@ test: deps
 	@$(MAKE) --no-print-directory all tests-build
 	@tests/run.sh
 
-tests-build: $(UNIT_BINS) $(PROG_BINS)
-tests-programs: $(PROG_BINS)
+tests-build: $(UNIT_BINS) $(PROG_BINS) $(PROG_LIBS)
+tests-programs: $(PROG_BINS) $(PROG_LIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(PROG_BINS)
@@ -74,6 +75,9 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 
 $(BUILD)/proto/%.o: $(BUILD)/proto/%.c
 	$(CC) $(CFLAGS) -w -c $< -o $@
+
+# A generated .c includes the headers of the .proto files it imports.
+$(PROTO_OBJS): | $(PROTO_C)
 
 # --- userspace --------------------------------------------------------------
 $(USER_OBJS) $(BUILD)/user/main.o: | $(SKELS) $(PROTO_C)
@@ -97,11 +101,22 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 # Test programs keep their symbols and frames: they are traced by name.
 $(BUILD)/tests/programs/%: tests/programs/%.c
 	@mkdir -p $(@D)
-	$(CC) -O1 -g -fno-inline -fno-omit-frame-pointer -Wall -Wextra -pthread $< -o $@ -L$(BUILD)/tests/programs -Wl,-rpath,'$$ORIGIN' $(PROG_LDLIBS_$*)
+	$(CC) -O1 -g -fno-inline -fno-omit-frame-pointer -Wall -Wextra -pthread $< -o $@ -L$(BUILD)/tests/programs -Wl,-rpath,'$$ORIGIN',--enable-new-dtags $(PROG_LDLIBS_$*)
+
+$(BUILD)/tests/programs/%.so: tests/programs/%.c
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -fPIC -shared -Wall -Wextra $< -o $@
+
+# uselib finds libspwork.so through its RUNPATH ($$ORIGIN), as the loader does.
+PROG_LDLIBS_uselib := -lspwork
+$(BUILD)/tests/programs/uselib: $(BUILD)/tests/programs/libspwork.so
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDLIBS)
+
+# The encode benchmark also compares libdeflate's gzip.
+$(BUILD)/bench/encode: LDLIBS += -ldeflate
 
 # vmlinux.h is committed so builds do not depend on the build host's BTF.
 vmlinux:

@@ -5,6 +5,9 @@
  * recurse(DEPTH) (argv[2], default 0) calls itself DEPTH times on the
  * first iteration only.  Every call sleeps `spin_us` (argv[3]) so
  * durations are measurable.  Prints "done" and exits with argv[4] (0).
+ *
+ * `nested stdin`: for each line N read from stdin, run N iterations and
+ * print "ok N"; exit at end of input (for attach tests).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +49,26 @@ __attribute__((noinline)) int recurse(int n)
 	return n <= 0 ? 0 : 1 + recurse(n - 1);
 }
 
+static int from_stdin(void)
+{
+	char line[64];
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("ready\n");
+	while (fgets(line, sizeof(line), stdin)) {
+		int n = atoi(line);
+
+		for (int i = 0; i < n; i++)
+			outer(i);
+		printf("ok %d\n", n);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && argv[1][0] == 's')
+		return from_stdin();
 	int iterations = argc > 1 ? atoi(argv[1]) : 1000;
 	int depth = argc > 2 ? atoi(argv[2]) : 0;
 	int status = argc > 4 ? atoi(argv[4]) : 0;

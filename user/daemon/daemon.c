@@ -293,12 +293,16 @@ static void cleanup(struct sp_daemon *d)
 /* Which executable `trace` runs; checks it before anything is loaded. */
 static int find_command(const struct sp_config *cfg, char *exe, size_t size)
 {
-	int err = libpath_which(cfg->command_argv[0], exe, size);
+	char found[PATH_MAX];
+	int err = libpath_which(cfg->command_argv[0], found, sizeof(found));
 
 	if (err == -ENOENT)
 		sp_err("trace: command '%s' not found", cfg->command_argv[0]);
 	else if (err)
-		sp_err("trace: '%s' is not executable", exe);
+		sp_err("trace: '%s' is not executable", found);
+	/* process.executable.path is absolute, as /proc/PID/exe would say. */
+	else if (!realpath(found, exe))
+		snprintf(exe, size, "%s", found);
 	return err;
 }
 

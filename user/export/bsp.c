@@ -32,15 +32,31 @@ int bsp_push(struct sp_bsp *bsp, struct sp_span *span)
 	return 0;
 }
 
-/* Group spans of one resource together, keeping their order otherwise. */
-static int by_resource(const void *a, const void *b)
+/*
+ * Put spans of one resource next to each other (the encoders make one
+ * ResourceSpans per run), keeping the order in which spans finished.
+ * A batch holds few processes, so a pass per resource is cheap.
+ */
+static void group_by_resource(struct sp_span **batch, struct sp_span **tmp,
+			      uint32_t n)
 {
-	const struct sp_span *x = *(struct sp_span *const *)a;
-	const struct sp_span *y = *(struct sp_span *const *)b;
+	uint32_t out = 0;
 
-	if (x->resource != y->resource)
-		return (uintptr_t)x->resource < (uintptr_t)y->resource ? -1 : 1;
-	return x < y ? -1 : x > y;
+	for (uint32_t i = 0; i < n; i++)
+		batch[i]->next = NULL; /* marks "not yet placed" below */
+	for (uint32_t i = 0; i < n; i++) {
+		const struct sp_resource *res = batch[i]->resource;
+
+		if (batch[i]->next)
+			continue;
+		for (uint32_t j = i; j < n; j++) {
+			if (batch[j]->resource != res || batch[j]->next)
+				continue;
+			batch[j]->next = batch[j]; /* placed */
+			tmp[out++] = batch[j];
+		}
+	}
+	memcpy(batch, tmp, n * sizeof(*batch));
 }
 
 /* Take up to max_batch spans off the queue (lock held). */
@@ -57,9 +73,10 @@ static uint32_t take_batch(struct sp_bsp *bsp, struct sp_span **batch)
 	return n;
 }
 
-static void export_batch(struct sp_bsp *bsp, struct sp_span **batch, uint32_t n)
+static void export_batch(struct sp_bsp *bsp, struct sp_span **batch,
+			 struct sp_span **tmp, uint32_t n)
 {
-	qsort(batch, n, sizeof(*batch), by_resource);
+	group_by_resource(batch, tmp, n);
 	bsp->exporter->ops->export_spans(bsp->exporter, batch, n);
 	for (uint32_t i = 0; i < n; i++)
 		spanpool_put(bsp->pool, batch[i]);
@@ -93,7 +110,8 @@ static void deadline_after(struct timespec *ts, uint32_t ms)
 static void *export_thread(void *arg)
 {
 	struct sp_bsp *bsp = arg;
-	struct sp_span **batch = calloc(bsp->opts.max_batch, sizeof(*batch));
+	/* One allocation: the batch, then scratch room to regroup it. */
+	struct sp_span **batch = calloc(2 * (size_t)bsp->opts.max_batch, sizeof(*batch));
 	struct timespec next;
 
 	pthread_mutex_lock(&bsp->lock);
@@ -122,7 +140,7 @@ static void *export_thread(void *arg)
 		bsp->exporting = true;
 		bsp->batches++;
 		pthread_mutex_unlock(&bsp->lock);
-		export_batch(bsp, batch, n);
+		export_batch(bsp, batch, batch + bsp->opts.max_batch, n);
 		pthread_mutex_lock(&bsp->lock);
 		bsp->exporting = false;
 		if (bsp->count < bsp->opts.max_batch)

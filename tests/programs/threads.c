@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Threads for the tests: THREADS (argv[1]) threads each call work() CALLS
+ * (argv[2]) times; one more thread enters leave() and exits from inside
+ * it with pthread_exit(), so leave() never returns.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static volatile unsigned long sink;
+static int calls;
+
+__attribute__((noinline)) void work(int i)
+{
+	sink += (unsigned long)i;
+	__asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) void leave(void)
+{
+	sink++;
+	pthread_exit(NULL);
+}
+
+static void *worker(void *arg)
+{
+	for (int i = 0; i < calls; i++)
+		work(i);
+	return arg;
+}
+
+static void *leaver(void *arg)
+{
+	leave();
+	return arg;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 4;
+	pthread_t t[65];
+
+	calls = argc > 2 ? atoi(argv[2]) : 100;
+	if (n > 64)
+		n = 64;
+	for (int i = 0; i < n; i++)
+		pthread_create(&t[i], NULL, worker, NULL);
+	pthread_create(&t[n], NULL, leaver, NULL);
+	for (int i = 0; i <= n; i++)
+		pthread_join(t[i], NULL);
+	printf("done\n");
+	return 0;
+}
