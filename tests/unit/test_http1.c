@@ -1,0 +1,758 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP/1 exchange parser: framing, pairing, gaps and bad input. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http/http1.h"
+#include "http/traceparent.h"
+
+#define IN HTTP1_INBOUND
+#define OUT HTTP1_OUTBOUND
+#define MAX_SEEN 16
+
+struct seen {
+	int n;
+	struct http1_exchange x[MAX_SEEN];
+};
+
+static void collect(const struct http1_exchange *x, void *user)
+{
+	struct seen *s = user;
+
+	if (s->n < MAX_SEEN)
+		s->x[s->n] = *x;
+	s->n++;
+}
+
+struct fixture {
+	struct http1_conn c;
+	struct seen s;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	http1_init(&f->c);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+/* Whole chunk captured. */
+static void feed(struct fixture *f, int dir, const char *s, uint64_t ts)
+{
+	assert_int_equal(http1_feed(&f->c, dir, s, strlen(s), strlen(s), ts,
+				    collect, &f->s),
+			 0);
+}
+
+/* Only the first `captured` bytes of a `total`-byte read are known. */
+static void feed_gap(struct fixture *f, int dir, const char *s,
+		     size_t total, uint64_t ts)
+{
+	assert_int_equal(http1_feed(&f->c, dir, s, strlen(s), total, ts,
+				    collect, &f->s),
+			 0);
+}
+
+/* One read per byte; timestamps ts, ts+1, ...  Returns the next ts. */
+static uint64_t feed_bytes(struct fixture *f, int dir, const char *s,
+			   uint64_t ts)
+{
+	for (size_t i = 0; s[i]; i++)
+		assert_int_equal(http1_feed(&f->c, dir, s + i, 1, 1, ts++,
+					    collect, &f->s),
+				 0);
+	return ts;
+}
+
+static void close_conn(struct fixture *f, uint64_t ts)
+{
+	http1_close(&f->c, ts, collect, &f->s);
+}
+
+static const char GET_REQ[] = "GET /users/42?x=1&y=2 HTTP/1.1\r\n"
+			      "Host: example.com:8080\r\n"
+			      "User-Agent: curl/7.88.1\r\n"
+			      "Authorization: Bearer s3cr3t-t0ken\r\n"
+			      "Cookie: session=hunter2\r\n"
+			      "Accept: */*\r\n\r\n";
+static const char OK_RESP[] = "HTTP/1.1 200 OK\r\n"
+			      "Content-Type: application/json\r\n"
+			      "Content-Length: 13\r\n\r\n"
+			      "{\"id\": \"42\"}\n";
+
+static void test_server_get(void **state)
+{
+	struct fixture *f = *state;
+	struct http1_exchange *x = &f->s.x[0];
+
+	feed(f, IN, GET_REQ, 100);
+	assert_int_equal(f->s.n, 0);
+	feed(f, OUT, OK_RESP, 200);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(x->role, HTTP1_ROLE_SERVER);
+	assert_int_equal(x->method, HTTP1_M_GET);
+	assert_string_equal(x->method_original, "");
+	assert_string_equal(x->path, "/users/42");
+	assert_string_equal(x->query, "x=1&y=2");
+	assert_string_equal(x->host, "example.com:8080");
+	assert_string_equal(x->user_agent, "curl/7.88.1");
+	assert_string_equal(x->resp_content_type, "application/json");
+	assert_int_equal(x->req_version, 11);
+	assert_int_equal(x->resp_version, 11);
+	assert_int_equal(x->status, 200);
+	assert_int_equal(x->req_body_size, 0);
+	assert_int_equal(x->resp_body_size, 13);
+	assert_int_equal(x->req_start_ns, 100);
+	assert_int_equal(x->req_end_ns, 100);
+	assert_int_equal(x->resp_start_ns, 200);
+	assert_int_equal(x->resp_end_ns, 200);
+	assert_int_equal(x->flags, 0);
+	assert_int_equal(f->c.stats.exchanges, 1);
+}
+
+/* Secrets are neither copied out nor left in the connection's memory. */
+static void test_secrets_not_kept(void **state)
+{
+	struct fixture *f = *state;
+	const char *mem = (const char *)&f->c;
+
+	feed(f, IN, GET_REQ, 1);
+	assert_null(memmem(mem, sizeof(f->c), "s3cr3t", 6));
+	assert_null(memmem(mem, sizeof(f->c), "hunter2", 7));
+	/* Cut in the middle of the Cookie value by the end of a read. */
+	http1_init(&f->c);
+	feed(f, IN, "GET / HTTP/1.1\r\nCookie: session=hunt", 1);
+	/* (The open line holds "session=hunt" until its end is seen.) */
+	feed(f, IN, "er2\r\n\r\n", 2);
+	assert_null(memmem(mem, sizeof(f->c), "hunt", 4));
+	feed(f, OUT, OK_RESP, 3);
+	assert_int_equal(f->s.n, 1);
+	assert_null(memmem(&f->s.x[0], sizeof(f->s.x[0]), "hunt", 4));
+}
+
+static void test_client_role(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, OUT, "POST /api HTTP/1.1\r\nHost: b\r\nContent-Length: 4"
+		     "\r\nContent-Type: text/plain\r\n\r\nabcd",
+	     10);
+	feed(f, IN, "HTTP/1.1 500 Internal Server Error\r\n"
+		    "Content-Length: 0\r\n\r\n",
+	     20);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(f->s.x[0].role, HTTP1_ROLE_CLIENT);
+	assert_int_equal(f->s.x[0].method, HTTP1_M_POST);
+	assert_string_equal(f->s.x[0].req_content_type, "text/plain");
+	assert_int_equal(f->s.x[0].req_body_size, 4);
+	assert_int_equal(f->s.x[0].status, 500);
+	assert_int_equal(f->s.x[0].resp_body_size, 0);
+}
+
+/* A whole keep-alive conversation, one byte per read in both directions. */
+static void test_keepalive_one_byte(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ts = 1000, r1, r2, r3, e1, e2, e3;
+
+	r1 = ts;
+	ts = feed_bytes(f, IN, GET_REQ, ts);
+	e1 = ts;
+	ts = feed_bytes(f, OUT, OK_RESP, ts);
+	assert_int_equal(f->s.n, 1);
+	r2 = ts;
+	ts = feed_bytes(f, IN, "POST /users HTTP/1.1\r\nHost: x\r\n"
+			       "Content-Length: 11\r\n\r\nhello world", ts);
+	e2 = ts;
+	ts = feed_bytes(f, OUT, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+			ts);
+	assert_int_equal(f->s.n, 2);
+	r3 = ts;
+	ts = feed_bytes(f, IN, "\r\nDELETE /users/42 HTTP/1.1\r\n\r\n", ts);
+	e3 = ts;
+	ts = feed_bytes(f, OUT, "HTTP/1.1 200 OK\r\n"
+				"Transfer-Encoding: chunked\r\n\r\n"
+				"5\r\nhello\r\n10;x=y\r\n0123456789abcdef\r\n"
+				"0\r\nX-Trailer: 1\r\n\r\n", ts);
+	assert_int_equal(f->s.n, 3);
+
+	assert_int_equal(f->s.x[0].status, 200);
+	assert_string_equal(f->s.x[0].path, "/users/42");
+	assert_string_equal(f->s.x[0].host, "example.com:8080");
+	assert_int_equal(f->s.x[0].resp_body_size, 13);
+	assert_int_equal(f->s.x[0].req_start_ns, r1);
+	assert_int_equal(f->s.x[0].req_end_ns, e1 - 1);
+	assert_int_equal(f->s.x[0].resp_start_ns, e1);
+	assert_int_equal(f->s.x[0].resp_end_ns, r2 - 1);
+
+	assert_int_equal(f->s.x[1].method, HTTP1_M_POST);
+	assert_int_equal(f->s.x[1].req_body_size, 11);
+	assert_int_equal(f->s.x[1].status, 201);
+	assert_int_equal(f->s.x[1].req_start_ns, r2);
+	assert_int_equal(f->s.x[1].req_end_ns, e2 - 1);
+
+	assert_int_equal(f->s.x[2].method, HTTP1_M_DELETE);
+	/* The leading empty line is not part of the request. */
+	assert_int_equal(f->s.x[2].req_start_ns, r3 + 2);
+	assert_int_equal(f->s.x[2].resp_body_size, 5 + 16);
+	assert_int_equal(f->s.x[2].resp_start_ns, e3);
+	assert_int_equal(f->s.x[2].resp_end_ns, ts - 1);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(f->s.x[i].flags, 0);
+	assert_int_equal(f->c.stats.desyncs, 0);
+}
+
+static void test_pipelining(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, IN, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"
+		    "GET /c HTTP/1.1\r\n\r\n", 1);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"
+		     "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nBB",
+	     2);
+	feed(f, OUT, "HTTP/1.1 204 No Content\r\n\r\n", 3);
+	assert_int_equal(f->s.n, 3);
+	assert_string_equal(f->s.x[0].path, "/a");
+	assert_int_equal(f->s.x[0].status, 200);
+	assert_int_equal(f->s.x[0].resp_body_size, 1);
+	assert_string_equal(f->s.x[1].path, "/b");
+	assert_int_equal(f->s.x[1].status, 404);
+	assert_int_equal(f->s.x[1].resp_body_size, 2);
+	assert_string_equal(f->s.x[2].path, "/c");
+	assert_int_equal(f->s.x[2].status, 204);
+	assert_int_equal(f->s.x[2].resp_body_size, 0);
+	assert_int_equal(f->s.x[2].resp_start_ns, 3);
+}
+
+/* Two requests more than the FIFO holds: counted, and their responses are
+ * skipped by number, so later exchanges still pair right. */
+static void test_pipeline_overflow(void **state)
+{
+	struct fixture *f = *state;
+	char path[16];
+	int i;
+
+	for (i = 0; i < HTTP1_PIPELINE_MAX + 2; i++) {
+		char req[64];
+
+		snprintf(req, sizeof(req), "GET /%d HTTP/1.1\r\n\r\n", i);
+		feed(f, IN, req, 1);
+	}
+	assert_int_equal(f->c.stats.pipeline_overflows, 2);
+	for (i = 0; i < HTTP1_PIPELINE_MAX + 2; i++) {
+		char resp[64];
+
+		snprintf(resp, sizeof(resp),
+			 "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", 200 + i);
+		feed(f, OUT, resp, 2);
+	}
+	assert_int_equal(f->s.n, HTTP1_PIPELINE_MAX);
+	assert_int_equal(f->c.stats.orphan_responses, 2);
+	feed(f, IN, "GET /next HTTP/1.1\r\n\r\n", 3);
+	feed(f, OUT, "HTTP/1.1 299 Y\r\nContent-Length: 0\r\n\r\n", 4);
+	assert_int_equal(f->s.n, HTTP1_PIPELINE_MAX + 1);
+	for (i = 0; i < HTTP1_PIPELINE_MAX; i++) {
+		snprintf(path, sizeof(path), "/%d", i);
+		assert_string_equal(f->s.x[i].path, path);
+		assert_int_equal(f->s.x[i].status, 200 + i);
+	}
+	assert_string_equal(f->s.x[i].path, "/next");
+	assert_int_equal(f->s.x[i].status, 299);
+	assert_int_equal(f->s.x[i].flags, 0);
+}
+
+/* Chunk-size lines and the CRLF after data split across reads. */
+static void test_chunked_split(void **state)
+{
+	struct fixture *f = *state;
+	static const char *parts[] = {
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+		"1", "a\r", "\n0123456789abcdef0123456789", "\r",
+		"\n5;name=\"v\"\r\nhello\r\n0\r\n", "\r\n",
+	};
+
+	feed(f, IN, "GET /stream HTTP/1.1\r\n\r\n", 1);
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		feed(f, OUT, parts[i], 10 + i);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(f->s.x[0].resp_body_size, 26 + 5);
+	assert_int_equal(f->s.x[0].resp_start_ns, 10);
+	assert_int_equal(f->s.x[0].resp_end_ns, 16);
+	assert_int_equal(f->s.x[0].flags, 0);
+}
+
+/* Large bodies of which only the first bytes of each read are captured. */
+static void test_gap_in_body(void **state)
+{
+	struct fixture *f = *state;
+	char hdr[128];
+	size_t hl;
+
+	feed_gap(f, IN, "PUT /blob HTTP/1.1\r\nContent-Length: 5000\r\n\r\nxx",
+		 44 + 1000, 1);
+	for (int i = 0; i < 4; i++)
+		feed_gap(f, IN, "xxxx", 1000, 2 + i);
+	hl = snprintf(hdr, sizeof(hdr),
+		      "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+	assert_int_equal(f->s.n, 0);
+	feed_gap(f, OUT, hdr, hl + 100000, 10);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(f->s.x[0].req_body_size, 5000);
+	assert_int_equal(f->s.x[0].req_end_ns, 5);
+	assert_int_equal(f->s.x[0].resp_body_size, 100000);
+	assert_int_equal(f->s.x[0].resp_end_ns, 10);
+	assert_int_equal(f->s.x[0].flags, 0);
+	/* Chunked data running past the capture. */
+	feed(f, IN, "GET /c HTTP/1.1\r\n\r\n", 20);
+	/* 47 header bytes, "1000\r\n", 4096 data bytes and their CRLF. */
+	feed_gap(f, OUT, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+			 "1000\r\nabc", 47 + 6 + 4096 + 2, 21);
+	feed(f, OUT, "0\r\n\r\n", 22);
+	assert_int_equal(f->s.n, 2);
+	assert_int_equal(f->s.x[1].resp_body_size, 4096);
+	assert_int_equal(f->s.x[1].flags, 0);
+}
+
+/* A gap in the header block: what was parsed is kept and flagged; the
+ * message then ends where the next one visibly starts. */
+static void test_gap_in_headers(void **state)
+{
+	struct fixture *f = *state;
+
+	feed_gap(f, IN, "GET /big HTTP/1.1\r\nHost: h1\r\nCookie: a=", 4000, 1);
+	feed_gap(f, OUT, "HTTP/1.1 200 OK\r\nServer: x\r\nX-Lo", 9000, 2);
+	assert_int_equal(f->s.n, 0);
+	feed_gap(f, OUT, "more body", 3000, 3);
+	feed(f, IN, "GET /next HTTP/1.1\r\nHost: h2\r\n\r\n", 4);
+	assert_int_equal(f->s.n, 1);
+	assert_string_equal(f->s.x[0].path, "/big");
+	assert_string_equal(f->s.x[0].host, "h1");
+	assert_int_equal(f->s.x[0].status, 200);
+	assert_int_equal(f->s.x[0].req_body_size, -1);
+	assert_int_equal(f->s.x[0].resp_body_size, -1);
+	assert_int_equal(f->s.x[0].req_end_ns, 1);
+	assert_int_equal(f->s.x[0].resp_end_ns, 3);
+	assert_int_equal(f->s.x[0].flags, HTTP1_X_HEADERS_TRUNCATED);
+	feed(f, OUT, "HTTP/1.1 304 Not Modified\r\n\r\n", 5);
+	assert_int_equal(f->s.n, 2);
+	assert_string_equal(f->s.x[1].host, "h2");
+	assert_int_equal(f->s.x[1].flags, 0);
+	assert_int_equal(f->c.stats.truncated_headers, 2);
+	assert_int_equal(f->c.stats.desyncs, 0);
+}
+
+/* A request line longer than the capture. */
+static void test_gap_in_request_line(void **state)
+{
+	struct fixture *f = *state;
+
+	feed_gap(f, IN, "GET /very/long/path?q=", 2000, 1);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 2);
+	assert_int_equal(f->s.n, 1);
+	assert_string_equal(f->s.x[0].path, "/very/long/path");
+	assert_string_equal(f->s.x[0].query, "q=");
+	assert_int_equal(f->s.x[0].req_version, 0);
+	assert_int_equal(f->s.x[0].flags,
+			 HTTP1_X_HEADERS_TRUNCATED | HTTP1_X_FIELD_TRUNCATED);
+}
+
+static void test_expect_100_continue(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, IN, "POST /upload HTTP/1.1\r\nExpect: 100-continue\r\n"
+		    "Content-Length: 5\r\n\r\n", 1);
+	feed(f, OUT, "HTTP/1.1 100 Continue\r\n\r\n", 2);
+	assert_int_equal(f->s.n, 0);
+	feed(f, IN, "hello", 3);
+	feed(f, OUT, "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", 4);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(f->s.x[0].status, 201);
+	assert_int_equal(f->s.x[0].req_body_size, 5);
+	assert_int_equal(f->s.x[0].req_end_ns, 3);
+	assert_int_equal(f->s.x[0].resp_start_ns, 4);
+	assert_int_equal(f->s.x[0].resp_body_size, 2);
+	assert_int_equal(f->s.x[0].flags,
+			 HTTP1_X_INTERIM | HTTP1_X_EXPECT_CONTINUE);
+}
+
+/* HEAD, 204 and 304 responses have no body whatever their headers say. */
+static void test_no_body_responses(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, IN, "HEAD /file HTTP/1.1\r\n\r\n", 1);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", 2);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(f->s.x[0].method, HTTP1_M_HEAD);
+	assert_int_equal(f->s.x[0].resp_body_size, 0);
+	feed(f, IN, "GET /a HTTP/1.1\r\n\r\n", 3);
+	feed(f, OUT, "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", 4);
+	feed(f, IN, "GET /b HTTP/1.1\r\n\r\n", 5);
+	feed(f, OUT, "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked"
+		     "\r\n\r\n", 6);
+	feed(f, IN, "GET /c HTTP/1.1\r\n\r\n", 7);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", 8);
+	assert_int_equal(f->s.n, 4);
+	assert_int_equal(f->s.x[1].status, 204);
+	assert_int_equal(f->s.x[1].resp_body_size, 0);
+	assert_int_equal(f->s.x[2].status, 304);
+	assert_int_equal(f->s.x[3].resp_body_size, 3);
+	assert_int_equal(f->c.stats.desyncs, 0);
+}
+
+static void test_http10_close_delimited(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, IN, "GET /old HTTP/1.0\r\nUser-Agent: Wget/1.0\r\n\r\n", 1);
+	feed(f, OUT, "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html>",
+	     2);
+	feed_gap(f, OUT, "0123456789", 1000, 3);
+	feed(f, OUT, "</html>", 4);
+	assert_int_equal(f->s.n, 0);
+	close_conn(f, 9);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(f->s.x[0].req_version, 10);
+	assert_int_equal(f->s.x[0].resp_version, 10);
+	assert_int_equal(f->s.x[0].resp_body_size, 6 + 1000 + 7);
+	assert_int_equal(f->s.x[0].resp_end_ns, 4);
+	assert_int_equal(f->s.x[0].flags, 0);
+	assert_string_equal(f->s.x[0].resp_content_type, "text/html");
+}
+
+static void test_close_mid_message(void **state)
+{
+	struct fixture *f = *state;
+
+	/* No response at all. */
+	feed(f, OUT, "GET /slow HTTP/1.1\r\n\r\n", 1);
+	close_conn(f, 5);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(f->s.x[0].status, 0);
+	assert_int_equal(f->s.x[0].role, HTTP1_ROLE_CLIENT);
+	assert_int_equal(f->s.x[0].flags, HTTP1_X_INCOMPLETE);
+	/* A response cut in its body. */
+	feed(f, OUT, "GET /cut HTTP/1.1\r\n\r\n", 6);
+	feed(f, IN, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", 7);
+	close_conn(f, 8);
+	assert_int_equal(f->s.n, 2);
+	assert_int_equal(f->s.x[1].status, 200);
+	assert_int_equal(f->s.x[1].resp_body_size, 3);
+	assert_int_equal(f->s.x[1].flags, HTTP1_X_INCOMPLETE);
+	/* A request cut in its body, and one never seen whole. */
+	feed(f, IN, "POST /p HTTP/1.1\r\nContent-Length: 10\r\n\r\n1234", 9);
+	close_conn(f, 10);
+	assert_int_equal(f->s.n, 3);
+	assert_int_equal(f->s.x[2].req_body_size, 4);
+	assert_int_equal(f->s.x[2].flags, HTTP1_X_INCOMPLETE);
+	feed(f, IN, "GET /never-fini", 11);
+	close_conn(f, 12);
+	assert_int_equal(f->s.n, 3);
+}
+
+static void assert_not_http(struct fixture *f, const char *first, size_t n)
+{
+	http1_init(&f->c);
+	assert_int_equal(http1_feed(&f->c, IN, first, n, n, 1, collect, &f->s),
+			 0);
+	assert_true(http1_is_skipped(&f->c));
+	feed(f, IN, GET_REQ, 2);
+	feed(f, OUT, OK_RESP, 3);
+	close_conn(f, 4);
+	assert_int_equal(f->s.n, 0);
+}
+
+static void test_not_http(void **state)
+{
+	struct fixture *f = *state;
+	static const char tls[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+	char bin[4096];
+
+	for (size_t i = 0; i < sizeof(bin); i++)
+		bin[i] = (char)(i * 7 + 3);
+	assert_not_http(f, tls, sizeof(tls) - 1);
+	assert_not_http(f, "SSH-2.0-OpenSSH_9.2\r\n", 21);
+	assert_not_http(f, "*1\r\n$4\r\nPING\r\n", 14);
+	assert_not_http(f, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+	assert_not_http(f, "get / HTTP/1.1\r\n\r\n", 18);
+	assert_not_http(f, bin, sizeof(bin));
+	/* Decided on the first byte even when reads are one byte long. */
+	http1_init(&f->c);
+	assert_int_equal(http1_feed(&f->c, OUT, "\x16", 1, 1, 1, NULL, NULL),
+			 0);
+	assert_true(http1_is_skipped(&f->c));
+}
+
+static void test_long_request_line(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 10240;
+	char *req = malloc(n + 64);
+
+	memcpy(req, "GET /", 5);
+	memset(req + 5, 'a', n);
+	strcpy(req + 5 + n, " HTTP/1.1\r\nHost: h\r\n\r\n");
+	feed(f, IN, req, 1);
+	feed(f, OUT, "HTTP/1.1 414 URI Too Long\r\nContent-Length: 0\r\n\r\n", 2);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(strlen(f->s.x[0].path), HTTP1_PATH_MAX - 1);
+	assert_int_equal(f->s.x[0].path[HTTP1_PATH_MAX - 2], 'a');
+	assert_int_equal(f->s.x[0].req_version, 11);
+	assert_int_equal(f->s.x[0].status, 414);
+	/* Beyond the header limit nothing more is stored. */
+	assert_string_equal(f->s.x[0].host, "");
+	assert_int_equal(f->s.x[0].flags,
+			 HTTP1_X_HEADERS_TRUNCATED | HTTP1_X_FIELD_TRUNCATED);
+
+	/* Without a version it is not a request. */
+	http1_init(&f->c);
+	strcpy(req + 5 + n, "\r\n\r\n");
+	feed(f, IN, req, 3);
+	feed(f, OUT, "HTTP/1.1 400 Bad\r\nContent-Length: 0\r\n\r\n", 4);
+	close_conn(f, 5);
+	assert_int_equal(f->s.n, 1);
+	/* Nor with a control byte inside. */
+	strcpy(req + 5 + n, " HTTP/1.1\r\n\r\n");
+	req[100] = '\x01';
+	feed(f, IN, req, 6);
+	feed(f, OUT, "HTTP/1.1 400 Bad\r\nContent-Length: 0\r\n\r\n", 7);
+	close_conn(f, 8);
+	assert_int_equal(f->s.n, 1);
+	free(req);
+}
+
+/* Headers past HTTP1_HEADER_MAX are not stored, framing still is read. */
+static void test_header_limit(void **state)
+{
+	struct fixture *f = *state;
+	size_t pad = HTTP1_HEADER_MAX + 100;
+	char *req = malloc(pad + 256);
+	int n;
+
+	n = sprintf(req, "POST /x HTTP/1.1\r\nHost: h\r\nX-Pad: ");
+	memset(req + n, 'p', pad);
+	strcpy(req + n + pad, "\r\nUser-Agent: late\r\nContent-Length: 3\r\n\r\nabc");
+	feed(f, IN, req, 1);
+	feed(f, OUT, "HTTP/1.1 431 Too Large\r\nContent-Length: 0\r\n\r\n", 2);
+	assert_int_equal(f->s.n, 1);
+	assert_string_equal(f->s.x[0].host, "h");
+	assert_string_equal(f->s.x[0].user_agent, "");
+	assert_int_equal(f->s.x[0].req_body_size, 3);
+	assert_int_equal(f->s.x[0].flags, HTTP1_X_HEADERS_TRUNCATED);
+	free(req);
+}
+
+static void test_methods_and_targets(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, IN, "PROPFIND /dav/ HTTP/1.1\r\n\r\n", 1);
+	feed(f, OUT, "HTTP/1.1 207 Multi\r\nContent-Length: 0\r\n\r\n", 2);
+	feed(f, IN, "GET http://proxy.example/p/q?z=9 HTTP/1.1\r\n\r\n", 3);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 4);
+	feed(f, IN, "OPTIONS * HTTP/1.1\r\n\r\n", 5);
+	feed(f, OUT, "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 6);
+	assert_int_equal(f->s.n, 3);
+	assert_int_equal(f->s.x[0].method, HTTP1_M_OTHER);
+	assert_string_equal(f->s.x[0].method_original, "PROPFIND");
+	assert_string_equal(http1_method_name(f->s.x[0].method), "_OTHER");
+	assert_string_equal(f->s.x[1].path, "/p/q");
+	assert_string_equal(f->s.x[1].query, "z=9");
+	assert_string_equal(f->s.x[2].path, "*");
+	assert_int_equal(f->s.x[2].method, HTTP1_M_OPTIONS);
+	assert_string_equal(http1_method_name(HTTP1_M_PATCH), "PATCH");
+}
+
+static void test_trace_headers(void **state)
+{
+	struct fixture *f = *state;
+	struct traceparent tp;
+
+	feed(f, IN, "GET / HTTP/1.1\r\n"
+		    "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-"
+		    "00f067aa0ba902b7-01\r\n"
+		    "TraceState: congo=t61rcWkgMzE\r\n\r\n", 1);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 2);
+	assert_int_equal(f->s.n, 1);
+	assert_string_equal(f->s.x[0].tracestate, "congo=t61rcWkgMzE");
+	assert_int_equal(traceparent_parse(f->s.x[0].traceparent,
+					   strlen(f->s.x[0].traceparent), &tp),
+			 0);
+	assert_int_equal(tp.trace_id[0], 0x4b);
+	assert_int_equal(tp.trace_id[15], 0x36);
+	assert_int_equal(tp.parent_id[0], 0x00);
+	assert_int_equal(tp.parent_id[7], 0xb7);
+	assert_int_equal(tp.flags, 1);
+}
+
+static void test_traceparent_parse(void **state)
+{
+	static const char *bad[] = {
+		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+		"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01",
+		"00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0x",
+		"",
+	};
+	struct traceparent tp = { .flags = 0x55 };
+
+	(void)state;
+	assert_int_equal(traceparent_parse("00-4bf92f3577b34da6a3ce929d0e0e4736"
+					   "-00f067aa0ba902b7-00", 55, &tp),
+			 0);
+	assert_int_equal(tp.flags, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(traceparent_parse(bad[i], strlen(bad[i]), &tp),
+				 -EINVAL);
+	assert_int_equal(tp.flags, 0);
+	assert_int_equal(traceparent_parse(NULL, 55, &tp), -EINVAL);
+}
+
+/* Picked up mid-connection: a response without request is skipped. */
+static void test_orphan_response(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, IN, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 1);
+	feed(f, IN, "GET /", 2); /* body bytes that look like a request */
+	assert_int_equal(f->c.stats.orphan_responses, 1);
+	feed(f, OUT, "GET /real HTTP/1.1\r\n\r\n", 3);
+	feed(f, IN, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 4);
+	assert_int_equal(f->s.n, 1);
+	assert_string_equal(f->s.x[0].path, "/real");
+	assert_int_equal(f->s.x[0].role, HTTP1_ROLE_CLIENT);
+}
+
+static void test_upgrade(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, IN, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n"
+		    "Connection: Upgrade\r\n\r\n", 1);
+	feed(f, OUT, "HTTP/1.1 101 Switching Protocols\r\n"
+		     "Upgrade: websocket\r\n\r\n\x81\x05hello", 2);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(f->s.x[0].status, 101);
+	assert_int_equal(f->s.x[0].flags, HTTP1_X_UPGRADED);
+	assert_true(http1_is_skipped(&f->c));
+	feed(f, IN, "GET /x HTTP/1.1\r\n\r\n", 3);
+	close_conn(f, 4);
+	assert_int_equal(f->s.n, 1);
+}
+
+/* The server answers before the request body is in (e.g. 413). */
+static void test_early_response(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, IN, "POST /up HTTP/1.1\r\nContent-Length: 10\r\n\r\n12345", 1);
+	feed(f, OUT, "HTTP/1.1 413 Too Big\r\nContent-Length: 0\r\n\r\n", 2);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(f->s.x[0].flags, HTTP1_X_REQUEST_PARTIAL);
+	feed(f, IN, "67890", 3);
+	feed(f, IN, "GET /after HTTP/1.1\r\n\r\n", 4);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 5);
+	assert_int_equal(f->s.n, 2);
+	assert_string_equal(f->s.x[1].path, "/after");
+	assert_int_equal(f->s.x[1].flags, 0);
+}
+
+/* Broken framing in a known HTTP connection: counted, resumed at the next
+ * chunk that starts a request, flagged until a clean boundary. */
+static void test_desync_recovery(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, IN, "GET /1 HTTP/1.1\r\n\r\n", 1);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 2);
+	feed(f, IN, "\x01\x02garbage\r\n", 3);
+	assert_int_equal(f->c.stats.desyncs, 1);
+	assert_false(http1_is_skipped(&f->c));
+	feed(f, IN, "GET /2 HTTP/1.1\r\n\r\n", 4);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 5);
+	assert_int_equal(f->s.n, 2);
+	assert_string_equal(f->s.x[1].path, "/2");
+	assert_int_equal(f->s.x[1].flags, 0);
+	/* A chunk-size line that is not hex. */
+	feed(f, IN, "GET /3 HTTP/1.1\r\n\r\n", 6);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	     7);
+	feed(f, IN, "GET /4 HTTP/1.1\r\n\r\n", 8);
+	assert_int_equal(f->s.n, 3);
+	assert_int_equal(f->s.x[2].resp_body_size, -1);
+	assert_int_equal(f->c.stats.desyncs, 2);
+}
+
+static void test_bad_arguments(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(http1_feed(NULL, IN, "x", 1, 1, 0, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(http1_feed(&f->c, 7, "x", 1, 1, 0, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(http1_feed(&f->c, IN, "x", 2, 1, 0, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(http1_feed(&f->c, IN, NULL, 1, 1, 0, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(http1_feed(&f->c, IN, NULL, 0, 0, 0, NULL, NULL), 0);
+	http1_close(NULL, 0, NULL, NULL);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_server_get),
+		T(test_secrets_not_kept),
+		T(test_client_role),
+		T(test_keepalive_one_byte),
+		T(test_pipelining),
+		T(test_pipeline_overflow),
+		T(test_chunked_split),
+		T(test_gap_in_body),
+		T(test_gap_in_headers),
+		T(test_gap_in_request_line),
+		T(test_expect_100_continue),
+		T(test_no_body_responses),
+		T(test_http10_close_delimited),
+		T(test_close_mid_message),
+		T(test_not_http),
+		T(test_long_request_line),
+		T(test_header_limit),
+		T(test_methods_and_targets),
+		T(test_trace_headers),
+		T(test_traceparent_parse),
+		T(test_orphan_response),
+		T(test_upgrade),
+		T(test_early_response),
+		T(test_desync_recovery),
+		T(test_bad_arguments),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
