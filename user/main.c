@@ -12,6 +12,8 @@ int main(int argc, char **argv)
 
 	if (options_parse(&cfg, argc, argv))
 		return 2;
+	if (cfg.btf_path)
+		probes_set_btf_path(cfg.btf_path);
 	switch (cfg.command) {
 	case SP_CMD_HELP:
 		options_usage(stdout);

@@ -42,6 +42,7 @@ struct sp_config {
 	int with_command_line;            /* export process.command_line */
 	const char *service_name;         /* OTEL_SERVICE_NAME */
 	const char *resource_attrs;       /* OTEL_RESOURCE_ATTRIBUTES */
+	const char *btf_path;             /* --btf: kernel BTF file, NULL: the kernel's own */
 
 	/* Sizes: every buffer has one, and a policy when full. */
 	uint32_t ringbuf_bytes;           /* BPF ring buffer; full: drop, counted in BPF */

@@ -48,6 +48,7 @@ void options_usage(FILE *out)
 	      "      --max-threads N       threads with open calls\n"
 	      "      --max-depth N         open calls per thread\n"
 	      "      --max-processes N     processes tracked\n"
+	      "      --btf PATH            kernel BTF file, for kernels without /sys/kernel/btf/vmlinux\n"
 	      "  -v, --verbose             start-up report and periodic counters (-vv: libbpf)\n"
 	      "  -h, --help\n"
 	      "\n"
@@ -127,6 +128,7 @@ enum {
 	OPT_THREADS,
 	OPT_DEPTH,
 	OPT_PROCESSES,
+	OPT_BTF,
 };
 
 static const struct option long_opts[] = {
@@ -141,6 +143,7 @@ static const struct option long_opts[] = {
 	{ "max-threads", required_argument, NULL, OPT_THREADS },
 	{ "max-depth", required_argument, NULL, OPT_DEPTH },
 	{ "max-processes", required_argument, NULL, OPT_PROCESSES },
+	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -211,6 +214,9 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 		return parse_u32("--max-depth", arg, 4096, &cfg->max_depth);
 	case OPT_PROCESSES:
 		return parse_u32("--max-processes", arg, 1u << 20, &cfg->max_processes);
+	case OPT_BTF:
+		cfg->btf_path = arg;
+		return 0;
 	case 'v':
 		cfg->verbose++;
 		return 0;

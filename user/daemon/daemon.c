@@ -149,6 +149,7 @@ static int attach_targets(struct sp_daemon *d, pid_t pid)
 		sp_info("probe: %s at %s+0x%llx", t->function, t->path,
 			(unsigned long long)t->offset);
 	}
+	sp_info("tracing %zu functions in process %d", d->cfg->n_symbols, (int)pid);
 	return 0;
 }
 

@@ -85,7 +85,9 @@ static int open_func(struct sp_loader *l, const struct sp_loader_opts *opts)
 {
 	int err;
 
-	l->func = func_bpf__open();
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = probes_btf_custom_path());
+
+	l->func = func_bpf__open_opts(&oo);
 	if (!l->func)
 		return report_load_error("function", -errno);
 	bpf_map__set_max_entries(l->func->maps.sp_events, opts->ringbuf_bytes);
@@ -103,7 +105,9 @@ static int open_task(struct sp_loader *l)
 {
 	int err;
 
-	l->task = task_bpf__open();
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = probes_btf_custom_path());
+
+	l->task = task_bpf__open_opts(&oo);
 	if (!l->task)
 		return report_load_error("task", -errno);
 	err = loader_share_maps(l, l->task->obj);

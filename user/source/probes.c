@@ -62,6 +62,18 @@ static bool has_btf_type(struct btf *vmlinux, const char *name)
 	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
 }
 
+static const char *btf_path = "/sys/kernel/btf/vmlinux";
+
+void probes_set_btf_path(const char *path)
+{
+	btf_path = path;
+}
+
+const char *probes_btf_custom_path(void)
+{
+	return strcmp(btf_path, "/sys/kernel/btf/vmlinux") ? btf_path : NULL;
+}
+
 const struct sp_kernel_features *probes_get(void)
 {
 	static struct sp_kernel_features f;
@@ -73,7 +85,7 @@ const struct sp_kernel_features *probes_get(void)
 		return &f;
 	done = true;
 	f.privileged = probe_privileged();
-	f.btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+	f.btf = access(btf_path, R_OK) == 0;
 	f.uprobes = access("/sys/bus/event_source/devices/uprobe/type", R_OK) == 0;
 	f.kprobes = access("/sys/bus/event_source/devices/kprobe/type", R_OK) == 0;
 	f.tracepoints = access("/sys/kernel/tracing/events", R_OK) == 0 ||
@@ -87,7 +99,7 @@ const struct sp_kernel_features *probes_get(void)
 		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1;
 	f.attach_cookie = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
 						  BPF_FUNC_get_attach_cookie, NULL) == 1;
-	vmlinux = f.btf ? btf__load_vmlinux_btf() : NULL;
+	vmlinux = f.btf ? btf__parse(btf_path, NULL) : NULL;
 	if (vmlinux && libbpf_get_error(vmlinux))
 		vmlinux = NULL;
 	/* Raw tracepoints have a BTF typedef btf_trace_<name>. */
@@ -108,8 +120,9 @@ int probes_check_required(void)
 		return -EPERM;
 	}
 	if (!f->btf) {
-		sp_err("bpf: this kernel has no BTF (/sys/kernel/btf/vmlinux is missing); "
-		       "spanprobe needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		sp_err("bpf: no kernel BTF at %s; spanprobe needs a kernel built with "
+		       "CONFIG_DEBUG_INFO_BTF=y, or the kernel's BTF file given with --btf PATH",
+		       btf_path);
 		return -ENOTSUP;
 	}
 	if (!f->ringbuf) {

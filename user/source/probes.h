@@ -25,6 +25,14 @@ struct sp_kernel_features {
 	char release[160];
 };
 
+/*
+ * Where the kernel's BTF is read from: /sys/kernel/btf/vmlinux unless the
+ * user gave a file (--btf) for a kernel that does not expose it.  Call
+ * before probes_get().  probes_btf_custom_path() is NULL for the default.
+ */
+void probes_set_btf_path(const char *path);
+const char *probes_btf_custom_path(void);
+
 /* Probe once (later calls return the cached result). */
 const struct sp_kernel_features *probes_get(void);
 
