@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One export call: encode the batch (split in halves until each body is
+ * under max_body_bytes), gzip what is large enough, send every part at
+ * once over the pooled client, then retry the retryable parts together
+ * after the longest wait any of them asks for, until the export timeout
+ * would pass.  Failures are logged once per distinct cause, not per batch.
+ */
+#include "export/otlp_exporter.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export/compress.h"
+#include "export/otlp_encode.h"
+#include "export/otlp_pb_fast.h"
+#include "export/otlp_response.h"
+#include "export/retry.h"
+#include "net/grpc.h"
+#include "util/log.h"
+
+#define GRPC_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+#define SEEN_MAX 32       /* distinct failures remembered; then forgotten */
+#define EXTRA_HEADERS 3   /* encoding, grpc-timeout, grpc-accept-encoding */
+
+typedef int (*encode_fn)(struct sp_span *const *spans, size_t count,
+			 uint8_t **out, size_t *len);
+
+struct otlp {
+	const struct sp_otlp_config *cfg;
+	struct net_url url;
+	struct http_client *client;
+	struct sp_retry_policy policy;
+	encode_fn encode;
+	struct http_header *user_headers; /* names lower-cased for HTTP/2 */
+	size_t n_user_headers;
+	uint64_t rng;
+	uint64_t seen[SEEN_MAX]; /* hashes of causes already logged */
+	size_t n_seen;
+	bool failing;            /* the last export lost spans */
+};
+
+/* One request body: a run of the batch's spans. */
+struct part {
+	size_t first, count;
+	uint8_t *wire;
+	size_t raw_len, wire_len;
+	bool gzip, pending;
+	struct http_header headers[SP_OTLP_MAX_HEADERS + EXTRA_HEADERS];
+	char grpc_timeout[24];
+	struct sp_attempt last;
+	char why[320];
+};
+
+static uint32_t otlp_random(struct otlp *o)
+{
+	/* xorshift64*: jitter only needs to differ between agents. */
+	o->rng ^= o->rng >> 12;
+	o->rng ^= o->rng << 25;
+	o->rng ^= o->rng >> 27;
+	return (uint32_t)((o->rng * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Log `msg` unless this cause was already logged since the last recovery. */
+static void log_once(struct otlp *o, const char *msg)
+{
+	uint64_t h = hash_str(msg);
+
+	for (size_t i = 0; i < o->n_seen; i++)
+		if (o->seen[i] == h)
+			return;
+	if (o->n_seen == SEEN_MAX)
+		o->n_seen = 0; /* forget the oldest causes: a repeat is logged again */
+	o->seen[o->n_seen++] = h;
+	sp_warn("%s", msg);
+}
+
+/* Encode spans[first, first+count) into p->wire, splitting when too big. */
+static int encode_parts(struct otlp *o, struct sp_span *const *spans,
+			size_t first, size_t count, struct part **parts,
+			size_t *n, size_t *cap)
+{
+	uint8_t *raw;
+	size_t len;
+	int ret;
+
+	ret = o->encode(spans + first, count, &raw, &len);
+	if (ret)
+		return ret;
+	if (len > o->cfg->max_body_bytes && count > 1) {
+		free(raw);
+		ret = encode_parts(o, spans, first, count / 2, parts, n, cap);
+		if (ret)
+			return ret;
+		return encode_parts(o, spans, first + count / 2, count - count / 2,
+				    parts, n, cap);
+	}
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 4;
+		struct part *grown = realloc(*parts, ncap * sizeof(**parts));
+
+		if (!grown) {
+			free(raw);
+			return -ENOMEM;
+		}
+		*parts = grown;
+		*cap = ncap;
+	}
+	memset(&(*parts)[*n], 0, sizeof(**parts));
+	(*parts)[*n].first = first;
+	(*parts)[*n].count = count;
+	(*parts)[*n].wire = raw;
+	(*parts)[*n].raw_len = len;
+	(*parts)[*n].wire_len = len;
+	(*n)++;
+	return 0;
+}
+
+/* gzip when worth it, then the gRPC prefix when gRPC. */
+static int part_finish_body(struct otlp *o, struct part *p)
+{
+	const struct sp_otlp_config *cfg = o->cfg;
+	uint8_t *z, *framed;
+	size_t zlen;
+	int ret;
+
+	if (cfg->compression_gzip && p->raw_len >= cfg->gzip_min_bytes) {
+		ret = compress_gzip(p->wire, p->raw_len, cfg->gzip_level, &z, &zlen);
+		if (ret)
+			return ret;
+		free(p->wire);
+		p->wire = z;
+		p->wire_len = zlen;
+		p->gzip = true;
+	}
+	if (cfg->protocol != SP_OTLP_GRPC)
+		return 0;
+	framed = malloc(p->wire_len + GRPC_PREFIX);
+	if (!framed)
+		return -ENOMEM;
+	ret = grpc_prefix(framed, p->wire_len, p->gzip);
+	if (ret) {
+		free(framed);
+		return ret;
+	}
+	memcpy(framed + GRPC_PREFIX, p->wire, p->wire_len);
+	free(p->wire);
+	p->wire = framed;
+	p->wire_len += GRPC_PREFIX;
+	return 0;
+}
+
+static const char *content_type(const struct sp_otlp_config *cfg)
+{
+	switch (cfg->protocol) {
+	case SP_OTLP_GRPC:
+		return "application/grpc";
+	case SP_OTLP_HTTP_JSON:
+		return "application/json";
+	default:
+		return "application/x-protobuf";
+	}
+}
+
+static void part_request(struct otlp *o, struct part *p, int64_t deadline,
+			 struct http_request *rq)
+{
+	size_t n = o->n_user_headers;
+	bool grpc = o->cfg->protocol == SP_OTLP_GRPC;
+
+	memcpy(p->headers, o->user_headers, n * sizeof(*p->headers));
+	if (p->gzip)
+		p->headers[n++] = (struct http_header){
+			grpc ? "grpc-encoding" : "content-encoding", "gzip"
+		};
+	if (grpc) {
+		int64_t left = deadline - http_now_ms();
+
+		snprintf(p->grpc_timeout, sizeof(p->grpc_timeout), "%lldm",
+			 (long long)(left > 0 ? left : 1));
+		p->headers[n++] = (struct http_header){ "grpc-timeout",
+							p->grpc_timeout };
+		p->headers[n++] = (struct http_header){ "grpc-accept-encoding",
+							"gzip" };
+	}
+	*rq = (struct http_request){ .content_type = content_type(o->cfg),
+				     .headers = p->headers,
+				     .n_headers = n,
+				     .body = p->wire,
+				     .body_len = p->wire_len,
+				     .grpc = grpc };
+}
+
+static const char *grpc_code_name(int code)
+{
+	static const char *const names[] = {
+		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+		"DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+		"PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+		"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+		"UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+	};
+
+	return code >= 0 && code <= 16 ? names[code] : "?";
+}
+
+/* The answer's message body, gunzipped when the server compressed it. */
+static int answer_payload(struct otlp *o, const struct http_response *r,
+			  uint8_t **buf, const uint8_t **msg, size_t *len)
+{
+	bool grpc = o->cfg->protocol == SP_OTLP_GRPC, z;
+	size_t out_len;
+
+	*buf = NULL;
+	*msg = r->body;
+	*len = r->body_len;
+	if (grpc) {
+		if (grpc_unframe(r->body, r->body_len, msg, len, &z))
+			return -EBADMSG;
+	} else {
+		z = strcasecmp(r->encoding, "gzip") == 0;
+	}
+	if (!z || !*len)
+		return 0;
+	if (compress_gunzip(*msg, *len, HTTP_BODY_MAX, buf, &out_len))
+		return -EBADMSG;
+	*msg = *buf;
+	*len = out_len;
+	return 0;
+}
+
+static void classify_grpc(struct otlp *o, const struct http_response *r,
+			  struct part *p)
+{
+	struct sp_attempt *a = &p->last;
+	char detail[256] = "";
+	int64_t ms;
+
+	a->kind = SP_ATTEMPT_GRPC;
+	if (r->status != 200) {
+		a->grpc_status = retry_grpc_from_http(r->status);
+		snprintf(p->why, sizeof(p->why), "HTTP %d on gRPC call", r->status);
+	} else if (r->grpc_status < 0) {
+		a->kind = SP_ATTEMPT_PROTOCOL;
+		snprintf(p->why, sizeof(p->why), "answer without grpc-status");
+		return;
+	} else {
+		a->grpc_status = r->grpc_status;
+		snprintf(detail, sizeof(detail), "%s", r->grpc_message);
+		grpc_message_decode(detail);
+		if (r->grpc_details[0] &&
+		    grpc_retry_info(r->grpc_details, &ms, NULL, 0) == 0) {
+			a->has_retry_info = true;
+			a->server_delay_ms = ms;
+		}
+		snprintf(p->why, sizeof(p->why), "gRPC status %d (%s)%s%s",
+			 a->grpc_status, grpc_code_name(a->grpc_status),
+			 *detail ? ": " : "", detail);
+	}
+	if (a->grpc_status == SP_GRPC_OK)
+		a->kind = SP_ATTEMPT_OK;
+	(void)o;
+}
+
+static void classify_http(struct otlp *o, const struct http_response *r,
+			  struct part *p)
+{
+	struct sp_attempt *a = &p->last;
+	char detail[200];
+	uint8_t *buf;
+	const uint8_t *msg;
+	size_t len;
+
+	if (r->status >= 200 && r->status < 300) {
+		a->kind = SP_ATTEMPT_OK;
+		return;
+	}
+	a->kind = SP_ATTEMPT_HTTP;
+	a->http_status = r->status;
+	if (r->retry_after[0] &&
+	    retry_parse_after(r->retry_after, time(NULL), &a->server_delay_ms))
+		a->server_delay_ms = -1;
+	detail[0] = '\0';
+	if (answer_payload(o, r, &buf, &msg, &len) == 0) {
+		otlp_response_error_message(msg, len, r->content_type, detail,
+					    sizeof(detail));
+		free(buf);
+	}
+	snprintf(p->why, sizeof(p->why), "HTTP %d%s%s", r->status,
+		 *detail ? ": " : "", detail);
+}
+
+static void classify(struct otlp *o, const struct http_response *r,
+		     struct part *p)
+{
+	struct sp_attempt *a = &p->last;
+
+	memset(a, 0, sizeof(*a));
+	a->server_delay_ms = -1;
+	p->why[0] = '\0';
+	if (r->error) {
+		a->kind = r->error == -ETIMEDOUT ? SP_ATTEMPT_TIMEOUT :
+			  r->error == -EPROTO    ? SP_ATTEMPT_PROTOCOL :
+						   SP_ATTEMPT_LOST;
+		if (r->error == -ETIMEDOUT)
+			snprintf(p->why, sizeof(p->why),
+				 "no answer within the export timeout (%u ms)",
+				 o->cfg->timeout_ms);
+		else if (r->error == -EPROTO)
+			snprintf(p->why, sizeof(p->why),
+				 "unreadable answer or failed TLS handshake");
+		else
+			snprintf(p->why, sizeof(p->why), "connection failed: %s",
+				 strerror(-r->error));
+		return;
+	}
+	if (o->cfg->protocol == SP_OTLP_GRPC)
+		classify_grpc(o, r, p);
+	else
+		classify_http(o, r, p);
+}
+
+/* Delivered: count it, minus what partial_success says was rejected. */
+static void part_delivered(struct otlp *o, struct sp_export_stats *st,
+			   const struct http_response *r, struct part *p)
+{
+	char msg[256] = "", line[640];
+	uint8_t *buf;
+	const uint8_t *body;
+	size_t len;
+	int64_t rejected = 0;
+
+	if (answer_payload(o, r, &buf, &body, &len) == 0) {
+		otlp_response_partial(body, len,
+				      o->cfg->protocol == SP_OTLP_HTTP_JSON,
+				      &rejected, msg, sizeof(msg));
+		free(buf);
+	}
+	if (rejected < 0 || (uint64_t)rejected > p->count)
+		rejected = (int64_t)p->count;
+	st->spans_exported += p->count - (size_t)rejected;
+	st->spans_failed += (uint64_t)rejected;
+	if (rejected || msg[0]) {
+		snprintf(line, sizeof(line), "export: %s accepted part of a batch"
+			 " (%s): %s", o->url.authority,
+			 rejected ? "spans rejected" : "warning",
+			 msg[0] ? msg : "no message");
+		log_once(o, line);
+	}
+}
+
+static void part_failed(struct otlp *o, struct sp_export_stats *st,
+			struct part *p, const char *how)
+{
+	char line[1024];
+
+	st->spans_failed += p->count;
+	snprintf(line, sizeof(line), "export: %s to %s: %s; spans dropped", how,
+		 o->url.authority, p->why);
+	log_once(o, line);
+}
+
+/* One round: send every pending part; returns the wait the retries want. */
+static int64_t send_round(struct otlp *o, struct sp_export_stats *st,
+			  struct part *parts, size_t n, unsigned retry,
+			  int64_t deadline, size_t *left)
+{
+	struct http_request rq[n];
+	struct http_response rs[n];
+	struct part *sent[n];
+	size_t k = 0;
+	int64_t wait = 0, d;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!parts[i].pending)
+			continue;
+		part_request(o, &parts[i], deadline, &rq[k]);
+		memset(&rs[k], 0, sizeof(rs[k]));
+		st->bytes_raw += parts[i].raw_len;
+		st->bytes_sent += parts[i].wire_len;
+		sent[k++] = &parts[i];
+	}
+	http_client_roundtrip(o->client, rq, rs, k, deadline);
+	*left = 0;
+	for (size_t i = 0; i < k; i++) {
+		struct part *p = sent[i];
+
+		classify(o, &rs[i], p);
+		if (p->last.kind == SP_ATTEMPT_OK) {
+			part_delivered(o, st, &rs[i], p);
+			p->pending = false;
+		} else if (!retry_is_retryable(&p->last)) {
+			part_failed(o, st, p, "export failed");
+			p->pending = false;
+		} else {
+			d = retry_delay_ms(&o->policy, retry, &p->last,
+					   otlp_random(o));
+			wait = d > wait ? d : wait;
+			(*left)++;
+			sp_debug("export: %s: %s; retrying in %lld ms",
+				 o->url.authority, p->why, (long long)d);
+		}
+		http_response_reset(&rs[i]);
+	}
+	return wait;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
+			   struct part *parts, size_t n, int64_t deadline)
+{
+	size_t left = n;
+	int64_t wait;
+
+	for (unsigned retry = 0; left; retry++) {
+		wait = send_round(o, st, parts, n, retry, deadline, &left);
+		if (!left)
+			break;
+		if (!retry_fits(http_now_ms(), wait, deadline)) {
+			for (size_t i = 0; i < n; i++) {
+				if (parts[i].pending) {
+					part_failed(o, st, &parts[i],
+						    "export timeout reached while retrying");
+					parts[i].pending = false;
+				}
+			}
+			return -ETIMEDOUT;
+		}
+		sleep_ms(wait);
+		st->requests_retried += left;
+	}
+	return 0;
+}
+
+static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
+		       size_t count)
+{
+	struct otlp *o = exp->state;
+	int64_t deadline = http_now_ms() + o->cfg->timeout_ms;
+	uint64_t failed_before = exp->stats.spans_failed;
+	struct part *parts = NULL;
+	size_t n = 0, cap = 0;
+	int ret;
+
+	if (!count)
+		return 0;
+	ret = encode_parts(o, spans, 0, count, &parts, &n, &cap);
+	for (size_t i = 0; !ret && i < n; i++) {
+		ret = part_finish_body(o, &parts[i]);
+		parts[i].pending = true;
+	}
+	if (ret) {
+		exp->stats.spans_failed += count;
+		sp_warn_once("export: out of memory encoding a batch; %zu spans"
+			     " dropped", count);
+	} else {
+		ret = otlp_send_parts(o, &exp->stats, parts, n, deadline);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(parts[i].wire);
+	free(parts);
+	if (exp->stats.spans_failed != failed_before) {
+		o->failing = true;
+		return ret ? ret : -EIO;
+	}
+	if (o->failing) {
+		sp_warn("export: %s accepts spans again", o->url.authority);
+		o->failing = false;
+		o->n_seen = 0; /* a new outage is worth a new line */
+	}
+	return 0;
+}
+
+static int otlp_flush(struct sp_exporter *exp)
+{
+	return 0; /* nothing is buffered between calls */
+}
+
+static void otlp_destroy(struct sp_exporter *exp)
+{
+	struct otlp *o;
+
+	if (!exp)
+		return;
+	o = exp->state;
+	if (o) {
+		http_client_destroy(o->client);
+		for (size_t i = 0; i < o->n_user_headers; i++)
+			free((char *)o->user_headers[i].name);
+		free(o->user_headers);
+		free(o);
+	}
+	free(exp);
+}
+
+static const struct sp_exporter_ops otlp_ops = {
+	.name = "otlp",
+	.export_spans = otlp_export,
+	.flush = otlp_flush,
+	.destroy = otlp_destroy,
+};
+
+void otlp_exporter_http_stats(const struct sp_exporter *exp,
+			      struct http_client_stats *out)
+{
+	const struct otlp *o = exp->state;
+
+	http_client_get_stats(o->client, out);
+}
+
+/* Lower-cased copies of the configured header names (values shared). */
+static int copy_headers(struct otlp *o, const struct sp_otlp_config *cfg)
+{
+	o->user_headers = calloc(cfg->n_headers + 1, sizeof(*o->user_headers));
+	if (!o->user_headers)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_headers; i++) {
+		char *name = strdup(cfg->headers[i].name);
+
+		if (!name)
+			return -ENOMEM;
+		for (char *c = name; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		o->user_headers[i] = (struct http_header){ name,
+							   cfg->headers[i].value };
+		o->n_user_headers++;
+	}
+	return 0;
+}
+
+static const char *protocol_name(enum sp_otlp_protocol p)
+{
+	return p == SP_OTLP_GRPC ? "grpc" :
+	       p == SP_OTLP_HTTP_JSON ? "http/json" : "http/protobuf";
+}
+
+static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
+{
+	struct http_client_options opts = { 0 };
+	static const enum http_version_pref pref[] = {
+		[SP_HTTP_AUTO] = HTTP_PREF_AUTO,
+		[SP_HTTP_2] = HTTP_PREF_2,
+		[SP_HTTP_1_1] = HTTP_PREF_1_1,
+	};
+
+	o->cfg = cfg;
+	if (!cfg->endpoint || url_parse(cfg->endpoint, &o->url)) {
+		sp_err("export: endpoint \"%s\" is not a valid URL",
+		       cfg->endpoint ? cfg->endpoint : "(none)");
+		return -EINVAL;
+	}
+	if (cfg->protocol == SP_OTLP_GRPC)
+		snprintf(o->url.path, sizeof(o->url.path), "%s", GRPC_PATH);
+	o->encode = cfg->protocol == SP_OTLP_HTTP_JSON ? otlp_encode_json :
+							  otlp_encode_protobuf_fast;
+	o->policy = (struct sp_retry_policy){ .initial_ms = cfg->retry_initial_ms,
+					      .max_ms = cfg->retry_max_ms,
+					      .multiplier_x10 = 15 };
+	o->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+	o->rng |= 1;
+	if (copy_headers(o, cfg))
+		return -ENOMEM;
+	opts.url = &o->url;
+	opts.version = cfg->protocol == SP_OTLP_GRPC ? HTTP_PREF_2 :
+						       pref[cfg->http_version];
+	opts.connections = cfg->connections;
+	opts.ca_file = cfg->ca_file;
+	opts.user_agent = "spanprobe/" SP_VERSION;
+	opts.connect_timeout_ms = (int)cfg->connect_timeout_ms;
+	o->client = http_client_create(&opts);
+	if (!o->client)
+		return -errno;
+	sp_info("export: OTLP %s to %s (%s, %u connection%s)",
+		protocol_name(cfg->protocol), cfg->endpoint,
+		cfg->compression_gzip ? "gzip" : "no compression",
+		cfg->connections, cfg->connections == 1 ? "" : "s");
+	return 0;
+}
+
+struct sp_exporter *otlp_exporter_create(const struct sp_otlp_config *cfg)
+{
+	struct sp_exporter *exp = calloc(1, sizeof(*exp));
+	struct otlp *o = calloc(1, sizeof(*o));
+	int ret;
+
+	if (!exp || !o) {
+		free(exp);
+		free(o);
+		errno = ENOMEM;
+		return NULL;
+	}
+	exp->ops = &otlp_ops;
+	exp->state = o;
+	ret = otlp_setup(o, cfg);
+	if (ret) {
+		otlp_destroy(exp);
+		errno = -ret;
+		return NULL;
+	}
+	return exp;
+}
