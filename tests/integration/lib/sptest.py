@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: MIT
+"""Helpers shared by the integration tests: run spanprobe, read its
+OTLP/JSON output, and report checks as "ok - NAME" / "not ok - NAME"."""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+BUILD = os.path.join(ROOT, os.environ.get("SP_BUILD", "build"))
+SPANPROBE = os.path.join(BUILD, "spanprobe")
+PROGRAMS = os.path.join(BUILD, "tests", "programs")
+
+_failed = 0
+_passed = 0
+
+
+def check(name, cond, detail=""):
+    """Report one check; a failing check prints what was seen."""
+    global _failed, _passed
+    if cond:
+        _passed += 1
+        print(f"ok - {name}")
+    else:
+        _failed += 1
+        print(f"not ok - {name}" + (f": {detail}" if detail else ""))
+    sys.stdout.flush()
+    return cond
+
+
+def finish():
+    print(f"# {_passed} checks passed, {_failed} failed")
+    sys.exit(1 if _failed else 0)
+
+
+def require_root():
+    if os.geteuid() != 0:
+        check("running as root (BPF tests load programs)", False,
+              "run the tests as root")
+        finish()
+
+
+def program(name):
+    return os.path.join(PROGRAMS, name)
+
+
+def run(args, env=None, timeout=120, stdin=None):
+    """Run spanprobe with args; returns (rc, stdout, stderr)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    p = subprocess.run([SPANPROBE] + args, capture_output=True, text=True,
+                       env=full_env, timeout=timeout, input=stdin)
+    return p.returncode, p.stdout, p.stderr
+
+
+def parse_otlp_json(text):
+    """Spans of OTLP/JSON lines, each a dict with '_resource' (attributes as
+    a dict of plain values) and '_attrs' (the span's attributes)."""
+    spans = []
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        req = json.loads(line)
+        for rs in req["resourceSpans"]:
+            res = attrs_to_dict(rs["resource"]["attributes"])
+            for ss in rs["scopeSpans"]:
+                for span in ss["spans"]:
+                    span["_resource"] = res
+                    span["_scope"] = ss["scope"]
+                    span["_attrs"] = attrs_to_dict(span.get("attributes", []))
+                    spans.append(span)
+    return spans
+
+
+def attrs_to_dict(attrs):
+    out = {}
+    for kv in attrs:
+        value = kv["value"]
+        if "stringValue" in value:
+            out[kv["key"]] = value["stringValue"]
+        elif "intValue" in value:
+            out[kv["key"]] = int(value["intValue"])
+        elif "boolValue" in value:
+            out[kv["key"]] = value["boolValue"]
+        elif "doubleValue" in value:
+            out[kv["key"]] = value["doubleValue"]
+    return out
+
+
+def is_hex_id(value, length):
+    return (isinstance(value, str) and len(value) == length
+            and all(c in "0123456789abcdef" for c in value)
+            and value != "0" * length)

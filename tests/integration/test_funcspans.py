@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Function spans, for real: spanprobe loads its BPF programs, traces the
+test programs by uprobes, and the spans it prints are checked exactly."""
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from sptest import (check, finish, is_hex_id, parse_otlp_json, program,  # noqa: E402
+                    require_root, run)
+
+require_root()
+NESTED = program("nested")
+
+
+def by_name(spans, name):
+    return [s for s in spans if s["name"] == name]
+
+
+def test_trace_nesting():
+    before = time.time_ns()
+    rc, out, err = run(["trace", "-o", "otlp-json", "-u", "inner", "-u", "outer",
+                        "--", NESTED, "1000", "0", "0", "3"])
+    after = time.time_ns()
+    spans = parse_otlp_json(out)
+    outer, inner = by_name(spans, "outer"), by_name(spans, "inner")
+    check("trace exits with the command's status", rc == 3, f"rc={rc} {err}")
+    check("1000 outer spans", len(outer) == 1000, len(outer))
+    check("3000 inner spans", len(inner) == 3000, len(inner))
+    check("no other spans", len(spans) == 4000, len(spans))
+    outer_by_id = {s["spanId"]: s for s in outer}
+    children = {}
+    nested_ok = True
+    for s in inner:
+        parent = outer_by_id.get(s.get("parentSpanId"))
+        if (not parent or parent["traceId"] != s["traceId"]
+                or int(s["startTimeUnixNano"]) < int(parent["startTimeUnixNano"])
+                or int(s["endTimeUnixNano"]) > int(parent["endTimeUnixNano"])):
+            nested_ok = False
+        children[s.get("parentSpanId")] = children.get(s.get("parentSpanId"), 0) + 1
+    check("every inner is a child of an outer, same trace, inside its time",
+          nested_ok)
+    check("every outer has exactly 3 children",
+          len(children) == 1000 and set(children.values()) == {3})
+    check("outer spans are roots", all("parentSpanId" not in s for s in outer))
+    check("one trace per outer call", len({s["traceId"] for s in outer}) == 1000)
+    check("trace and span IDs are valid and unique",
+          all(is_hex_id(s["traceId"], 32) and is_hex_id(s["spanId"], 16) for s in spans)
+          and len({s["spanId"] for s in spans}) == 4000)
+    check("start/end are Unix times within the run",
+          all(before <= int(s["startTimeUnixNano"]) <= int(s["endTimeUnixNano"]) <= after
+              for s in spans))
+    s = inner[0]
+    pid = s["_resource"].get("process.pid")
+    check("kind INTERNAL, attributes code.function.name/thread.id/process.pid",
+          s["kind"] == 1 and s["_attrs"] == {"code.function.name": "inner",
+                                             "thread.id": pid, "process.pid": pid},
+          s["_attrs"])
+    res = s["_resource"]
+    expected = {
+        "service.name": "unknown_service:nested",
+        "process.pid": pid,
+        "process.executable.name": "nested",
+        "process.executable.path": os.path.realpath(NESTED),
+        "host.name": socket.gethostname(),
+        "telemetry.sdk.name": "spanprobe",
+        "telemetry.sdk.language": "cpp",
+    }
+    check("resource attributes", all(res.get(k) == v for k, v in expected.items())
+          and res.get("telemetry.sdk.version") and "process.command_line" not in res, res)
+    check("scope is spanprobe", s["_scope"]["name"] == "spanprobe")
+    check("exit report counts 4000 exported, none lost",
+          "4000 exported" in err and "0 lost" in err and "0 unmatched" in err, err)
+
+
+def test_recursion():
+    rc, out, err = run(["trace", "-o", "otlp-json", "-u", "recurse", "--", NESTED, "1", "5"])
+    spans = parse_otlp_json(out)
+    check("recursion: 6 spans for recurse(5)", len(spans) == 6, len(spans))
+    ids = {s["spanId"]: s for s in spans}
+    roots = [s for s in spans if "parentSpanId" not in s]
+    depth_ok = len(roots) == 1
+    for s in spans:
+        if "parentSpanId" in s:
+            p = ids.get(s["parentSpanId"])
+            depth_ok &= p is not None and p["traceId"] == s["traceId"]
+    parents = [s.get("parentSpanId") for s in spans]
+    check("recursion: one chain, each call the child of the one before",
+          depth_ok and len(set(parents)) == 6, parents)
+
+
+def test_text_output():
+    rc, out, err = run(["trace", "-u", "inner", "--", NESTED, "2"])
+    lines = out.splitlines()
+    span_lines = [line for line in lines if " INTERNAL " in line]
+    check("text: one line per span", len(span_lines) == 6, out)
+    check("text: a resource line", sum(1 for line in lines if line.startswith("resource pid=")) == 1)
+    check("text: line names the span, status, IDs and attributes",
+          all(" inner status=UNSET trace=" in line and " span=" in line
+              and 'code.function.name="inner"' in line for line in span_lines))
+
+
+def test_shared_library():
+    rc, out, err = run(["trace", "-o", "otlp-json", "-u", "libspwork.so:lib_work",
+                        "--", program("uselib"), "7"])
+    spans = parse_otlp_json(out)
+    check("shared library (found through RUNPATH): 7 lib_work spans",
+          rc == 0 and len(spans) == 7 and all(s["name"] == "lib_work" for s in spans),
+          f"rc={rc} n={len(spans)} {err}")
+
+
+def test_threads():
+    rc, out, err = run(["trace", "-o", "otlp-json", "-u", "work", "-u", "leave",
+                        "--", program("threads"), "4", "25"])
+    spans = parse_otlp_json(out)
+    work = by_name(spans, "work")
+    pid = work[0]["_resource"]["process.pid"] if work else None
+    tids = {s["_attrs"]["thread.id"] for s in work}
+    check("threads: 100 work spans, none for leave()",
+          len(work) == 100 and not by_name(spans, "leave"), len(spans))
+    check("threads: 4 worker thread ids, none the main thread",
+          len(tids) == 4 and pid not in tids, tids)
+    check("threads: the call that never returned is counted",
+          "1 calls that never returned" in err, err)
+
+
+def test_command_line_opt_in():
+    rc, out, err = run(["trace", "-o", "otlp-json", "--with-command-line", "-u", "inner",
+                        "--", NESTED, "1"])
+    spans = parse_otlp_json(out)
+    check("process.command_line only when asked",
+          spans and spans[0]["_resource"].get("process.command_line") == f"{NESTED} 1",
+          spans[0]["_resource"] if spans else err)
+
+
+def test_resource_env():
+    env = {"OTEL_SERVICE_NAME": "checkout",
+           "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test%20env, team = core"}
+    rc, out, err = run(["trace", "-o", "otlp-json", "-u", "inner", "--", NESTED, "1"], env=env)
+    res = parse_otlp_json(out)[0]["_resource"]
+    check("OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (percent-decoded)",
+          res.get("service.name") == "checkout"
+          and res.get("deployment.environment") == "test env"
+          and res.get("team") == "core", res)
+    rc, out, err = run(["trace", "-o", "otlp-json", "-u", "inner", "--", NESTED, "1"],
+                       env={"OTEL_RESOURCE_ATTRIBUTES": "team=core,broken"})
+    spans = parse_otlp_json(out)
+    check("malformed OTEL_RESOURCE_ATTRIBUTES is reported and ignored as a whole",
+          rc == 0 and len(spans) == 3 and "team" not in spans[0]["_resource"]
+          and "OTEL_RESOURCE_ATTRIBUTES" in err and "malformed" in err, err)
+
+
+for t in (test_trace_nesting, test_recursion, test_text_output, test_shared_library,
+          test_threads, test_command_line_opt_in, test_resource_env):
+    t()
+finish()
