@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""`spanprobe attach` to a running process: exact spans while attached,
+the process's own OTEL_* settings, a flush on SIGTERM, exit when the
+process exits, and libraries found through /proc/PID/maps."""
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from sptest import SPANPROBE, check, finish, parse_otlp_json, program, require_root  # noqa: E402
+
+require_root()
+
+
+class Target:
+    """nested in stdin mode: runs N iterations per line it reads."""
+
+    def __init__(self, env=None):
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen([program("nested"), "stdin"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=full_env)
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def run(self, n):
+        self.proc.stdin.write(f"{n}\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip() == f"ok {n}"
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+class Agent:
+    """spanprobe attach, with stderr watched for the start-up line."""
+
+    def __init__(self, pid, symbols, env=None):
+        args = [SPANPROBE, "attach", "-v", "-o", "otlp-json", "-p", str(pid)]
+        for s in symbols:
+            args += ["-u", s]
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=full_env)
+        self.err = []
+        self.ready = threading.Event()
+        self.reader = threading.Thread(target=self._read_err, daemon=True)
+        self.reader.start()
+        self.out = ""
+        self.started = self.ready.wait(20)
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            self.err.append(line)
+            if "tracing " in line and " functions in process " in line:
+                self.ready.set()
+
+    def wait(self, timeout=30):
+        self.out, _ = self.proc.communicate(timeout=timeout)
+        self.reader.join(5)
+        return self.proc.returncode
+
+
+def test_attach_until_exit():
+    target = Target(env={"OTEL_SERVICE_NAME": "own-service",
+                         "OTEL_RESOURCE_ATTRIBUTES": "team=payments"})
+    check("target ran before attach", target.run(3))
+    agent = Agent(target.proc.pid, ["outer", "inner"], env={"OTEL_SERVICE_NAME": "agent"})
+    check("attach: started", agent.started, "".join(agent.err))
+    check("target ran while attached", target.run(10))
+    target.close()
+    rc = agent.wait()
+    spans = parse_otlp_json(agent.out)
+    outer = [s for s in spans if s["name"] == "outer"]
+    inner = [s for s in spans if s["name"] == "inner"]
+    check("attach exits 0 when the process exits", rc == 0, "".join(agent.err))
+    check("attach: exactly the calls made while attached (10 outer, 30 inner)",
+          len(outer) == 10 and len(inner) == 30, f"{len(outer)} {len(inner)}")
+    ids = {s["spanId"] for s in outer}
+    check("attach: every inner is the child of an outer",
+          all(s.get("parentSpanId") in ids for s in inner))
+    res = spans[0]["_resource"] if spans else {}
+    check("attach: the process's own OTEL_SERVICE_NAME wins, its resource attributes are read",
+          res.get("service.name") == "own-service" and res.get("team") == "payments"
+          and res.get("process.pid") == target.proc.pid, res)
+
+
+def test_attach_sigterm_flushes():
+    target = Target()
+    agent = Agent(target.proc.pid, ["outer", "inner", "libc.so.6:atoi"])
+    check("attach with a library function: started", agent.started, "".join(agent.err))
+    check("target ran while attached", target.run(5) and target.run(2))
+    time.sleep(0.3)
+    agent.proc.send_signal(signal.SIGTERM)
+    rc = agent.wait()
+    spans = parse_otlp_json(agent.out)
+    names = [s["name"] for s in spans]
+    check("SIGTERM: exit 0 with every span flushed (7 outer, 21 inner, 2 atoi)",
+          rc == 0 and names.count("outer") == 7 and names.count("inner") == 21
+          and names.count("atoi") == 2, f"rc={rc} {sorted(set(names))} {len(names)}")
+    check("the process keeps running after spanprobe detaches", target.run(1))
+    target.close()
+
+
+test_attach_until_exit()
+test_attach_sigterm_flushes()
+finish()
