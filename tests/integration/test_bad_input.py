@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Bad input: each case gives one clear line on stderr and a non-zero exit,
+never a libbpf dump or a crash."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from sptest import SPANPROBE, check, finish, program, require_root, run  # noqa: E402
+
+require_root()
+NESTED = program("nested")
+
+
+def one_line_error(name, args, expected, rc_expected=1, env=None, prefix=None):
+    if prefix:
+        p = subprocess.run(prefix + [SPANPROBE] + args, capture_output=True, text=True,
+                           env=env)
+        rc, out, err = p.returncode, p.stdout, p.stderr
+    else:
+        rc, out, err = run(args, env=env)
+    lines = [line for line in err.splitlines() if line.strip()]
+    check(f"{name}: exit {rc_expected}, one line: {expected!r}",
+          rc == rc_expected and len(lines) == 1 and expected in lines[0]
+          and lines[0].startswith("spanprobe: ") and out == "",
+          f"rc={rc} stderr={err!r} stdout={out[:200]!r}")
+
+
+def main():
+    sleeper = subprocess.Popen(["sleep", "60"])
+    tmp = tempfile.mkdtemp()
+    try:
+        script = os.path.join(tmp, "script.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\necho hi\n")
+        os.chmod(script, 0o755)
+        one_line_error("missing PID", ["attach", "-p", "999999", "-u", "main"],
+                       "no process with PID 999999")
+        one_line_error("unknown symbol", ["trace", "-u", "no_such_fn", "--", NESTED, "1"],
+                       "function 'no_such_fn' not found in")
+        one_line_error("unknown symbol in a library",
+                       ["attach", "-p", str(sleeper.pid), "-u", "libc.so.6:no_such_fn"],
+                       "function 'no_such_fn' not found in")
+        one_line_error("library not mapped",
+                       ["attach", "-p", str(sleeper.pid), "-u", "libnope.so:f"],
+                       f"process {sleeper.pid} has no library 'libnope.so' mapped")
+        one_line_error("library not found for trace",
+                       ["trace", "-u", "libnope.so:f", "--", NESTED, "1"],
+                       "library 'libnope.so' not found")
+        one_line_error("non-ELF file", ["trace", "-u", "main", "--", script],
+                       "is not an ELF file")
+        one_line_error("command not found", ["trace", "-u", "main", "--", "no-such-command-x"],
+                       "command 'no-such-command-x' not found")
+        one_line_error("kernel without BTF", ["trace", "--btf", os.path.join(tmp, "none"),
+                                              "-u", "inner", "--", NESTED, "1"],
+                       "no kernel BTF at")
+        if shutil.which("setpriv"):
+            one_line_error("without root", ["trace", "-u", "inner", "--", NESTED, "1"],
+                           "needs root (or CAP_BPF and CAP_PERFMON)",
+                           prefix=["setpriv", "--reuid=65534", "--regid=65534",
+                                   "--clear-groups", "--inh-caps=-all"])
+        else:
+            check("without root: setpriv (util-linux) is needed for this test", False)
+        one_line_error("bad option value", ["trace", "--max-depth", "zero", "-u", "x", "--",
+                                            NESTED], "--max-depth: 'zero' is not a number",
+                       rc_expected=2)
+        one_line_error("attach without -p", ["attach", "-u", "x"], "give -p PID", rc_expected=2)
+        one_line_error("trace without command", ["trace", "-u", "x"], "give it after --",
+                       rc_expected=2)
+        one_line_error("bad OTEL_BSP_MAX_QUEUE_SIZE", ["trace", "-u", "x", "--", NESTED],
+                       "OTEL_BSP_MAX_QUEUE_SIZE: 'lots' is not a number", rc_expected=2,
+                       env=dict(os.environ, OTEL_BSP_MAX_QUEUE_SIZE="lots"))
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        shutil.rmtree(tmp)
+
+
+main()
+finish()
