@@ -27,6 +27,8 @@ enum sp_event_type {
 	SP_EV_FUNC_RETURN = 2, /* struct sp_func_event: a traced function returned */
 	SP_EV_THREAD_EXIT = 3, /* struct sp_task_event: a thread of a tracked process exited */
 	SP_EV_PROC_EXEC = 4,   /* struct sp_task_event: a tracked process called exec */
+	SP_EV_SOCK_DATA = 5,   /* struct sp_sock_data_event: bytes sent or received on a TCP socket */
+	SP_EV_SOCK_CLOSE = 6,  /* struct sp_sock_close_event: a TCP socket we reported on closed */
 	SP_EV_TYPE_MAX,
 };
 
@@ -74,7 +76,75 @@ enum sp_drop_reason {
 	SP_DROP_RINGBUF_FULL = 0,   /* bpf_ringbuf_reserve failed */
 	SP_DROP_READ_FAILED = 1,    /* bpf_probe_read_* failed */
 	SP_DROP_MAP_FULL = 2,       /* a state map had no room */
+	SP_DROP_SOCK_UNKNOWN_CALL = 3, /* socket I/O from a call we cannot decode (io_uring...) */
 	SP_DROP_REASON_MAX = 8,
+};
+
+/*
+ * Socket I/O on a TCP connection (IPv4 or IPv6), from the socket
+ * send/receive tracepoints.  `sock_id` names the connection while it lives
+ * (the kernel's socket, never reused before SP_EV_SOCK_CLOSE); `captured`
+ * payload bytes follow the fixed part, the first bytes the call moved, out
+ * of `total_len`.  Payload is sent only when the bytes may start or
+ * continue an HTTP message; otherwise nothing is sent at all.  Addresses
+ * are in network byte order, IPv4 in the first 4 bytes; ports in host
+ * order.  `total_len` 0 on SP_SOCK_RECV is end of stream (the peer closed).
+ */
+enum sp_sock_dir {
+	SP_SOCK_SEND = 1,
+	SP_SOCK_RECV = 2,
+};
+
+enum sp_sock_flags {
+	SP_SOCK_F_TRUNCATED = 1 << 0, /* reading the payload failed part way */
+	SP_SOCK_F_NO_PAYLOAD = 1 << 1, /* the call has no user buffer (sendfile, splice) */
+};
+
+#define SP_SOCK_CAPTURE_MAX 4096 /* upper bound of the capture setting */
+
+struct sp_sock_data_event {
+	struct sp_event_header hdr;
+	__u64 sock_id;
+	__s32 fd;           /* the process's descriptor, -1 when unknown */
+	__u32 total_len;    /* bytes the call moved */
+	__u16 captured;     /* payload bytes following this struct */
+	__u8 direction;     /* enum sp_sock_dir */
+	__u8 family;        /* AF_INET (2) or AF_INET6 (10) */
+	__u16 local_port;
+	__u16 peer_port;
+	__u16 syscall_nr;   /* the call that moved the bytes (architecture's number) */
+	__u8 sock_flags;    /* enum sp_sock_flags */
+	__u8 reserved[5];
+	__u8 local_addr[16];
+	__u8 peer_addr[16];
+	/* __u8 data[captured] */
+};
+
+/*
+ * Value of the BPF map `sp_sock_conns` (key: sock_id), written by the BPF
+ * side when a connection's bytes look like HTTP and by the daemon when its
+ * parser knows better.  Absent: unknown, each call's first bytes decide.
+ */
+enum sp_sock_conn_state {
+	SP_SOCK_CONN_HTTP = 1,   /* capture every call */
+	SP_SOCK_CONN_IGNORE = 2, /* not HTTP: send nothing until close */
+};
+
+struct sp_sock_conn {
+	__u32 state; /* enum sp_sock_conn_state */
+	__u32 reserved;
+};
+
+/*
+ * The kernel released a TCP socket that had SP_EV_SOCK_DATA records (state
+ * TCP_CLOSE).  hdr.pid/tid name whatever task was running (often a softirq
+ * on behalf of nobody): match by sock_id only.
+ */
+struct sp_sock_close_event {
+	struct sp_event_header hdr;
+	__u64 sock_id;
+	__u8 old_state;     /* TCP state before closing */
+	__u8 reserved[7];
 };
 
 #define SP_ASSERT_LAYOUT(type, size_)                                          \
@@ -85,5 +155,12 @@ SP_ASSERT_LAYOUT(struct sp_func_event, 40);
 SP_ASSERT_LAYOUT(struct sp_task_event, 48);
 _Static_assert(__builtin_offsetof(struct sp_func_event, stack_ptr) == 32,
 	       "sp_func_event.stack_ptr moved");
+SP_ASSERT_LAYOUT(struct sp_sock_data_event, 88);
+SP_ASSERT_LAYOUT(struct sp_sock_close_event, 40);
+SP_ASSERT_LAYOUT(struct sp_sock_conn, 8);
+_Static_assert(__builtin_offsetof(struct sp_sock_data_event, captured) == 40,
+	       "sp_sock_data_event.captured moved");
+_Static_assert(__builtin_offsetof(struct sp_sock_data_event, local_addr) == 56,
+	       "sp_sock_data_event.local_addr moved");
 
 #endif /* SPANPROBE_EVENTS_H */

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Architecture differences of socket capture: the numbers of the calls that
+ * move socket bytes and where the syscall's arguments sit in the saved user
+ * registers.  Everything else in sock.bpf.c is architecture-neutral.
+ */
+#ifndef SPANPROBE_SOCK_BPF_H
+#define SPANPROBE_SOCK_BPF_H
+
+#if defined(__TARGET_ARCH_x86)
+#define SOCK_NR_READ 0
+#define SOCK_NR_WRITE 1
+#define SOCK_NR_READV 19
+#define SOCK_NR_WRITEV 20
+#define SOCK_NR_SENDFILE 40
+#define SOCK_NR_SENDTO 44
+#define SOCK_NR_RECVFROM 45
+#define SOCK_NR_SENDMSG 46
+#define SOCK_NR_RECVMSG 47
+#define SOCK_NR_SPLICE 275
+/* Saved user registers: the syscall number and its first three arguments. */
+#define SOCK_REGS_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define SOCK_REGS_ARG1(regs) BPF_CORE_READ(regs, di)
+#define SOCK_REGS_ARG2(regs) BPF_CORE_READ(regs, si)
+#define SOCK_REGS_ARG3(regs) BPF_CORE_READ(regs, dx)
+#elif defined(__TARGET_ARCH_arm64)
+#define SOCK_NR_READ 63
+#define SOCK_NR_WRITE 64
+#define SOCK_NR_READV 65
+#define SOCK_NR_WRITEV 66
+#define SOCK_NR_SENDFILE 71
+#define SOCK_NR_SENDTO 206
+#define SOCK_NR_RECVFROM 207
+#define SOCK_NR_SENDMSG 211
+#define SOCK_NR_RECVMSG 212
+#define SOCK_NR_SPLICE 76
+/* x0 is overwritten by the return value only at exit: orig_x0 is safe. */
+#define SOCK_REGS_NR(regs) BPF_CORE_READ(regs, syscallno)
+#define SOCK_REGS_ARG1(regs) BPF_CORE_READ(regs, orig_x0)
+#define SOCK_REGS_ARG2(regs) BPF_CORE_READ(regs, regs[1])
+#define SOCK_REGS_ARG3(regs) BPF_CORE_READ(regs, regs[2])
+#else
+#error "sock.bpf.c: unsupported architecture"
+#endif
+
+#define SOCK_AF_INET 2
+#define SOCK_AF_INET6 10
+#define SOCK_IPPROTO_TCP 6
+#define SOCK_MSG_PEEK 2
+#define SOCK_E2BIG 7
+#define SOCK_PF_KTHREAD 0x00200000
+
+/* Segments of a readv/writev/sendmsg/recvmsg walked for the capture. */
+#define SOCK_MAX_IOV 8
+
+#endif /* SPANPROBE_SOCK_BPF_H */

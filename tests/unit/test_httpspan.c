@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP span assembly: names, attributes, status rules and context links. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "assemble/httpspan.h"
+#include "assemble/pipeline_impl.h"
+#include "assemble/span.h"
+#include "assemble/spanpool.h"
+#include "export/bsp.h"
+#include "export/exporter.h"
+
+#define IN HTTP1_INBOUND
+#define OUT HTTP1_OUTBOUND
+#define MAX_SPANS 16
+
+/* An exporter that keeps copies of what it is given. */
+static struct sp_span exported[MAX_SPANS];
+static int n_exported;
+
+static int keep_spans(struct sp_exporter *exp, struct sp_span *const *spans,
+		      size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (n_exported < MAX_SPANS)
+			exported[n_exported] = *spans[i];
+		n_exported++;
+	}
+	return 0;
+}
+
+static int no_flush(struct sp_exporter *exp)
+{
+	return 0;
+}
+
+static void no_destroy(struct sp_exporter *exp)
+{
+}
+
+static const struct sp_exporter_ops keep_ops = {
+	.name = "test", .export_spans = keep_spans, .flush = no_flush,
+	.destroy = no_destroy,
+};
+
+struct fixture {
+	struct sp_spanpool pool;
+	struct sp_bsp bsp;
+	struct sp_exporter exp;
+	struct sp_pipeline *p;
+	struct httpspan *hs;
+	/* Two connections: a client's and, on this host, its server's end. */
+	struct httpspan_conn client, server, other;
+};
+
+static struct httpspan_conn *find_peer(void *ctx, const struct httpspan_conn *c)
+{
+	struct fixture *f = ctx;
+
+	if (c == &f->server)
+		return &f->client;
+	if (c == &f->client)
+		return &f->server;
+	return NULL;
+}
+
+static void set_v4(struct httpspan_addr *a, const char *ip, uint16_t port)
+{
+	a->family = AF_INET;
+	memset(a->addr, 0, sizeof(a->addr));
+	inet_pton(AF_INET, ip, a->addr);
+	a->port = port;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct sp_bsp_opts bopts = { .max_queue = 64, .max_batch = 64,
+				     .delay_ms = 60000, .export_timeout_ms = 1000 };
+	struct sp_pipeline_opts popts = { .span_pool = 32, .max_threads = 16,
+					  .max_depth = 8, .max_processes = 8,
+					  .id_seed = 42 };
+	struct httpspan_opts hopts = { .find_peer = find_peer, .find_peer_ctx = f };
+
+	assert_int_equal(spanpool_init(&f->pool, 32), 0);
+	f->exp.ops = &keep_ops;
+	assert_int_equal(bsp_start(&f->bsp, &bopts, &f->exp, &f->pool), 0);
+	popts.bsp = &f->bsp;
+	popts.pool = &f->pool;
+	f->p = pipeline_create(&popts);
+	assert_non_null(f->p);
+	f->hs = httpspan_create(f->p, &hopts);
+	assert_non_null(f->hs);
+	httpspan_conn_init(&f->client, 0x1000);
+	httpspan_conn_init(&f->server, 0x2000);
+	httpspan_conn_init(&f->other, 0x3000);
+	f->client.pid = f->server.pid = f->other.pid = (uint32_t)getpid();
+	set_v4(&f->client.local, "127.0.0.1", 40000);
+	set_v4(&f->client.peer, "127.0.0.1", 8080);
+	set_v4(&f->server.local, "127.0.0.1", 8080);
+	set_v4(&f->server.peer, "127.0.0.1", 40000);
+	set_v4(&f->other.local, "10.0.0.1", 41000);
+	set_v4(&f->other.peer, "10.0.0.2", 9090);
+	n_exported = 0;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	httpspan_discard(f->hs, &f->client);
+	httpspan_discard(f->hs, &f->server);
+	httpspan_discard(f->hs, &f->other);
+	httpspan_destroy(f->hs);
+	pipeline_destroy(f->p);
+	bsp_shutdown(&f->bsp);
+	spanpool_destroy(&f->pool);
+	free(f);
+	return 0;
+}
+
+static void feed(struct fixture *f, struct httpspan_conn *c, uint32_t tid,
+		 enum http1_dir dir, const char *s, uint64_t ts)
+{
+	assert_int_equal(httpspan_feed(f->hs, c, tid, dir, s, strlen(s), strlen(s), ts), 0);
+}
+
+static void flush(struct fixture *f)
+{
+	bsp_flush(&f->bsp);
+}
+
+static const struct sp_attr *attr(const struct sp_span *s, const char *key)
+{
+	const struct sp_attr *a = span_find_attr(s, key);
+
+	if (!a)
+		fail_msg("attribute %s missing", key);
+	return a;
+}
+
+static void assert_str_attr(const struct sp_span *s, const char *key,
+			    const char *want)
+{
+	const struct sp_attr *a = attr(s, key);
+
+	assert_int_equal(a->type, SP_ATTR_STRING);
+	assert_int_equal(a->v.str.len, strlen(want));
+	assert_memory_equal(span_str(s, a->v.str.off), want, strlen(want));
+}
+
+static void assert_int_attr(const struct sp_span *s, const char *key, int64_t want)
+{
+	const struct sp_attr *a = attr(s, key);
+
+	assert_int_equal(a->type, SP_ATTR_INT);
+	assert_int_equal(a->v.i, want);
+}
+
+static void assert_name(const struct sp_span *s, const char *want)
+{
+	size_t len;
+	const char *name = span_name(s, &len);
+
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(name, want, len);
+}
+
+static const char *GET_USER =
+	"GET /users/123?token=secret HTTP/1.1\r\nHost: shop.example:8080\r\n"
+	"User-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
+
+static void test_server_keepalive(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, &f->server, 7, IN, GET_USER, 1000);
+	feed(f, &f->server, 7, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 2000);
+	feed(f, &f->server, 7, IN, "GET /health HTTP/1.1\r\nHost: shop.example\r\n\r\n", 3000);
+	feed(f, &f->server, 7, OUT, "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n", 4000);
+	flush(f);
+	assert_int_equal(n_exported, 2);
+	assert_name(&exported[0], "GET /users/{id}");
+	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
+	assert_int_equal(exported[0].status_code, SP_STATUS_UNSET);
+	assert_str_attr(&exported[0], "http.request.method", "GET");
+	assert_str_attr(&exported[0], "url.path", "/users/123");
+	assert_null(span_find_attr(&exported[0], "url.query"));
+	assert_str_attr(&exported[0], "url.scheme", "http");
+	assert_int_attr(&exported[0], "http.response.status_code", 200);
+	assert_str_attr(&exported[0], "server.address", "shop.example");
+	assert_int_attr(&exported[0], "server.port", 8080);
+	assert_str_attr(&exported[0], "client.address", "127.0.0.1");
+	assert_int_attr(&exported[0], "client.port", 40000);
+	assert_str_attr(&exported[0], "network.peer.address", "127.0.0.1");
+	assert_int_attr(&exported[0], "network.peer.port", 40000);
+	assert_str_attr(&exported[0], "network.protocol.version", "1.1");
+	assert_str_attr(&exported[0], "user_agent.original", "curl/7.88.1");
+	assert_int_attr(&exported[0], "http.request.body.size", 0);
+	assert_int_attr(&exported[0], "http.response.body.size", 5);
+	assert_false(span_has_parent(&exported[0]));
+	assert_int_equal(exported[0].end_unix_ns - exported[0].start_unix_ns, 1000);
+	/* Host without a port: the scheme's default; 5xx is a server error. */
+	assert_name(&exported[1], "GET /health");
+	assert_int_attr(&exported[1], "server.port", 80);
+	assert_int_equal(exported[1].status_code, SP_STATUS_ERROR);
+	assert_str_attr(&exported[1], "error.type", "500");
+	assert_memory_not_equal(exported[0].trace_id, exported[1].trace_id, 16);
+}
+
+static void test_client_status_rules(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, &f->other, 9, OUT, "POST /api/v1/items HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc", 100);
+	feed(f, &f->other, 9, IN, "HTTP/1.0 404 Not Found\r\nContent-Length: 2\r\n\r\nno", 300);
+	feed(f, &f->other, 9, OUT, "PURGE /cache HTTP/1.1\r\nHost: c\r\n\r\n", 400);
+	httpspan_close(f->hs, &f->other, 900);
+	flush(f);
+	assert_int_equal(n_exported, 2);
+	assert_name(&exported[0], "POST /api/v1/items");
+	assert_int_equal(exported[0].kind, SP_KIND_CLIENT);
+	assert_int_equal(exported[0].status_code, SP_STATUS_ERROR);
+	assert_str_attr(&exported[0], "error.type", "404");
+	assert_str_attr(&exported[0], "url.full", "http://10.0.0.2:9090/api/v1/items");
+	assert_str_attr(&exported[0], "server.address", "10.0.0.2");
+	assert_int_attr(&exported[0], "server.port", 9090);
+	assert_null(span_find_attr(&exported[0], "client.address"));
+	assert_str_attr(&exported[0], "network.protocol.version", "1.0");
+	assert_int_attr(&exported[0], "http.request.body.size", 3);
+	assert_int_attr(&exported[0], "http.response.body.size", 2);
+	/* Unknown method; the connection closed before any response. */
+	assert_name(&exported[1], "HTTP /cache");
+	assert_str_attr(&exported[1], "http.request.method", "_OTHER");
+	assert_str_attr(&exported[1], "http.request.method_original", "PURGE");
+	assert_int_equal(exported[1].status_code, SP_STATUS_ERROR);
+	assert_str_attr(&exported[1], "error.type", "connection_closed");
+	assert_null(span_find_attr(&exported[1], "http.response.status_code"));
+	assert_int_equal(exported[1].end_unix_ns - exported[1].start_unix_ns, 500);
+}
+
+static const char *TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+static void test_traceparent_joins_trace(void **state)
+{
+	struct fixture *f = *state;
+	char req[256];
+	static const uint8_t trace[16] = { 0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd,
+					   0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31, 0x9c };
+	static const uint8_t parent[8] = { 0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31 };
+
+	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: a\r\ntraceparent: %s\r\n\r\n", TP);
+	feed(f, &f->other, 5, IN, req, 10);
+	feed(f, &f->other, 5, OUT, "HTTP/1.1 204 No Content\r\n\r\n", 20);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_memory_equal(exported[0].trace_id, trace, 16);
+	assert_memory_equal(exported[0].parent_span_id, parent, 8);
+	assert_false(span_find_attr(&exported[0], "http.response.body.size") &&
+		     attr(&exported[0], "http.response.body.size")->v.i != 0);
+}
+
+/* nginx-like: serve on one connection, call a backend on another. */
+static void test_thread_and_peer_context(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, &f->other, 7, IN, "GET /front HTTP/1.1\r\nHost: a\r\n\r\n", 10);
+	feed(f, &f->client, 7, OUT, "GET /back HTTP/1.0\r\nHost: b\r\n\r\n", 20);
+	feed(f, &f->server, 8, IN, "GET /back HTTP/1.0\r\nHost: b\r\n\r\n", 30);
+	feed(f, &f->server, 8, OUT, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 40);
+	feed(f, &f->client, 7, IN, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 50);
+	feed(f, &f->other, 7, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 60);
+	flush(f);
+	assert_int_equal(n_exported, 3);
+	/* Finished in order: backend server, nginx client, nginx server. */
+	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
+	assert_int_equal(exported[1].kind, SP_KIND_CLIENT);
+	assert_int_equal(exported[2].kind, SP_KIND_SERVER);
+	assert_false(span_has_parent(&exported[2]));
+	assert_memory_equal(exported[1].trace_id, exported[2].trace_id, 16);
+	assert_memory_equal(exported[1].parent_span_id, exported[2].span_id, 8);
+	assert_memory_equal(exported[0].trace_id, exported[2].trace_id, 16);
+	assert_memory_equal(exported[0].parent_span_id, exported[1].span_id, 8);
+}
+
+static void test_traceparent_wins_over_peer(void **state)
+{
+	struct fixture *f = *state;
+	char req[256];
+
+	snprintf(req, sizeof(req), "GET /x HTTP/1.1\r\ntraceparent: %s\r\n\r\n", TP);
+	feed(f, &f->client, 3, OUT, req, 10);
+	feed(f, &f->server, 4, IN, req, 20);
+	feed(f, &f->server, 4, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 30);
+	feed(f, &f->client, 3, IN, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 40);
+	flush(f);
+	assert_int_equal(n_exported, 2);
+	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
+	assert_memory_not_equal(exported[0].parent_span_id, exported[1].span_id, 8);
+	assert_memory_equal(exported[0].parent_span_id,
+			    "\xb7\xad\x6b\x71\x69\x20\x33\x31", 8);
+}
+
+static void test_pipelined_and_partial(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Two requests in one read; the responses come back in two writes. */
+	feed(f, &f->other, 2, IN, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 10);
+	feed(f, &f->other, 2, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na", 20);
+	/* The second response is bigger than the capture: 41 of 1100 bytes. */
+	assert_int_equal(httpspan_feed(f->hs, &f->other, 2, OUT,
+				       "HTTP/1.1 200 OK\r\nContent-Length: 1059\r\n\r\n",
+				       41, 1100, 30), 0);
+	flush(f);
+	assert_int_equal(n_exported, 2);
+	assert_name(&exported[0], "GET /a");
+	assert_name(&exported[1], "GET /b");
+	assert_int_attr(&exported[1], "http.response.body.size", 1059);
+	assert_int_equal(httpspan_stats(f->hs)->server_spans, 2);
+}
+
+static void test_not_http_is_skipped(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, &f->other, 2, IN, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 binary", 10);
+	assert_true(httpspan_is_skipped(&f->other));
+	assert_false(httpspan_is_http(&f->other));
+	httpspan_close(f->hs, &f->other, 20);
+	flush(f);
+	assert_int_equal(n_exported, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_server_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_status_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_traceparent_joins_trace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_thread_and_peer_context, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_traceparent_wins_over_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_and_partial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_http_is_skipped, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP capture from socket I/O (bpf/sock.bpf.c): loads and attaches the
+ * socket programs on the loader's shared maps, decodes their records into
+ * per-connection state and hands the bytes to the HTTP span assembly.
+ *
+ * Hooks: the raw tracepoints sock_send_length / sock_recv_length (they
+ * fire inside socket send/receive only, so unrelated syscalls pay nothing)
+ * and inet_sock_set_state (socket release).  A kernel without them gets a
+ * clear error; syscall tracepoints are not used as a fallback because they
+ * tax every syscall of every process on the host.
+ */
+#ifndef SPANPROBE_SOCKCAP_H
+#define SPANPROBE_SOCKCAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "spanprobe/events.h"
+
+struct sp_loader;
+struct sp_pipeline;
+struct sockcap;
+
+struct sockcap_opts {
+	uint32_t capture_bytes;   /* payload per read/write, 64..SP_SOCK_CAPTURE_MAX; 0: 1024 */
+	uint32_t max_conns;       /* daemon's connection table; full: evict LRU, counted. 0: 4096 */
+	uint32_t bpf_conns;       /* BPF map of HTTP connections; full: judged per call, counted. 0: 16384 */
+	bool all_processes;       /* node-wide: every process but the daemon, not only tracked ones */
+	bool with_query;          /* export url.query */
+	FILE *debug_dump;         /* non-NULL: print every decoded record there */
+};
+
+/* Records sockcap_handle() takes. */
+static inline bool sockcap_owns(uint16_t type)
+{
+	return type == SP_EV_SOCK_DATA || type == SP_EV_SOCK_CLOSE;
+}
+
+/*
+ * Open, configure, load and attach the socket programs (using the shared
+ * maps of `l`, which must be open) and create the connection table.
+ * Returns NULL with errno set and one message logged: ENOTSUP when the
+ * kernel lacks the socket tracepoints, EINVAL for bad options, ENOMEM, or
+ * what loading/attaching returned.
+ */
+struct sockcap *sockcap_open(struct sp_loader *l, struct sp_pipeline *p,
+			     const struct sockcap_opts *opts);
+
+/*
+ * Handle one SP_EV_SOCK_DATA / SP_EV_SOCK_CLOSE record of `size` bytes.
+ * Returns 0; -EINVAL for a record that is short or inconsistent (counted,
+ * ignored), -ENOENT for another record type.  Never stops the poll loop.
+ */
+int sockcap_handle(struct sockcap *sc, const struct sp_event_header *hdr,
+		   size_t size);
+
+/* Counters: records, connections, evictions, spans, context links. */
+void sockcap_report(struct sockcap *sc, FILE *out);
+
+/* One line for `spanprobe probes`: the hooks HTTP capture uses here. */
+void sockcap_probe_report(FILE *out);
+
+/*
+ * Stop: open connections' spans are dropped (counted), the table freed.
+ * The programs stay attached until loader_close() (the loader owns the
+ * links).  Accepts NULL.
+ */
+void sockcap_close(struct sockcap *sc);
+
+#endif /* SPANPROBE_SOCKCAP_H */
