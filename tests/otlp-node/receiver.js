@@ -9,6 +9,7 @@
 //                  and gRPC handled by hand on the same port, so the
 //                  request's grpc-encoding can be recorded
 //   --grpc PORT    OTLP/gRPC with @grpc/grpc-js
+//   --tls PORT     OTLP/HTTP over TLS, ALPN h2 or http/1.1 (--cert, --key)
 // and appends one JSON line per request to --out FILE:
 //   {"port","fault","httpVersion","contentType","encoding","ua",
 //    "spans":[name...],"services":[service.name...]}
@@ -240,6 +241,18 @@ function startH2c(port) {
   server.listen(Number(port), '127.0.0.1');
 }
 
+// TLS: the same handlers, HTTP/2 or HTTP/1.1 as ALPN decides.
+function startTls(port) {
+  const server = http2.createSecureServer({ cert: fs.readFileSync(opts.cert),
+                                            key: fs.readFileSync(opts.key), allowHTTP1: true });
+  server.on('request', (req, res) => {
+    const send = (status, headers, body) => { res.writeHead(status, headers); res.end(body); };
+    collect(req, (body) => handleOtlpHttp('tls', req.headers, body, req.httpVersion, send,
+                                          () => req.socket.destroy()));
+  });
+  server.listen(Number(port), '127.0.0.1');
+}
+
 function startGrpc(port, ready) {
   const server = new grpc.Server();
   const raw = (x) => x;
@@ -279,6 +292,8 @@ function main() {
     startHttp1(opts.http1);
   if (opts.h2c)
     startH2c(opts.h2c);
+  if (opts.tls)
+    startTls(opts.tls);
   if (opts.grpc)
     startGrpc(opts.grpc, ready);
   else
