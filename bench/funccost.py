@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Cost per traced call: the same program (callbench) untraced and under
+`spanprobe trace -u bench_target`, repeated; prints min/median/max of the
+program's own ns per call, the difference, and spanprobe's CPU per span."""
+import os
+import resource
+import statistics
+import subprocess
+import sys
+
+BUILD = os.environ.get("SP_BUILD", "build")
+PROG = os.path.join(BUILD, "tests", "programs", "callbench")
+SPANPROBE = os.path.join(BUILD, "spanprobe")
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+CALLS = 100000
+
+
+def ns_per_call(out):
+    for line in out.splitlines():
+        if line.startswith("ns_per_call "):
+            return float(line.split()[1])
+    raise SystemExit(f"callbench printed no timing: {out!r}")
+
+
+def untraced():
+    return ns_per_call(subprocess.run([PROG, str(CALLS)], capture_output=True,
+                                      text=True, check=True).stdout)
+
+
+def traced():
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run([SPANPROBE, "trace", "-o", "otlp-json", "--output-file", "/dev/null",
+                        "--span-pool", "262144", "-u", "bench_target", "--", PROG, str(CALLS)],
+                       capture_output=True, text=True, check=True,
+                       env=dict(os.environ, OTEL_BSP_MAX_QUEUE_SIZE="262144"))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if f"{CALLS} exported" not in p.stderr:
+        raise SystemExit(f"not every call became a span: {p.stderr}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return ns_per_call(p.stdout), cpu * 1e9 / CALLS
+
+
+def show(label, values, unit):
+    print(f"{label:44s} min {min(values):9.1f}  median {statistics.median(values):9.1f}  "
+          f"max {max(values):9.1f} {unit}")
+
+
+def main():
+    plain, with_probe, cpu = [], [], []
+    for _ in range(RUNS):
+        plain.append(untraced())
+        t, c = traced()
+        with_probe.append(t)
+        cpu.append(c)
+    print(f"function tracing, {RUNS} runs of {CALLS} calls")
+    show("untraced call", plain, "ns")
+    show("traced call (uprobe + uretprobe + BPF)", with_probe, "ns")
+    show("added per traced call", [t - p for t, p in zip(with_probe, plain)], "ns")
+    show("CPU per span, whole run incl. program", cpu, "ns")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Runs every benchmark; each prints min/median/max of repeated runs.
+set -e
+cd "$(dirname "$0")/.."
+BUILD=${SP_BUILD:-build}
+echo "== function spans: cost per traced call"
+python3 bench/funccost.py
+echo "== userspace assembly"
+"$BUILD"/bench/assembly
+if [ -x "$BUILD"/bench/encode ]; then
+	echo "== OTLP encoding and compression"
+	"$BUILD"/bench/encode
+fi
