@@ -36,6 +36,14 @@ struct {
 	__type(value, __u32);
 } sp_tracked SEC(".maps");
 
+/*
+ * Wake the reader only once this many bytes wait in the ring buffer; below
+ * that it finds them at its next timed poll.  A wake-up per record costs
+ * the traced thread more than the record itself.  0: wake for every record.
+ * Set by the loader.
+ */
+const volatile __u32 sp_wakeup_bytes = 0;
+
 static __always_inline void common__count_drop(__u32 reason)
 {
 	__u64 *count = bpf_map_lookup_elem(&sp_drops, &reason);
@@ -73,6 +81,18 @@ static __always_inline void *common__reserve(__u16 type, __u16 size)
 	hdr->tid = (__u32)pid_tgid;
 	hdr->ts_ns = bpf_ktime_get_ns();
 	return hdr;
+}
+
+/* Submit a record reserved with common__reserve(). */
+static __always_inline void common__submit(void *record)
+{
+	__u64 flags = 0;
+
+	if (sp_wakeup_bytes)
+		flags = bpf_ringbuf_query(&sp_events, BPF_RB_AVAIL_DATA) >= sp_wakeup_bytes
+				? BPF_RB_FORCE_WAKEUP
+				: BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(record, flags);
 }
 
 #endif /* SPANPROBE_COMMON_BPF_H */

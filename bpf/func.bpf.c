@@ -17,7 +17,7 @@ static __always_inline int func__emit(struct pt_regs *ctx, __u16 type)
 	ev->probe_id = (__u32)bpf_get_attach_cookie(ctx);
 	ev->reserved = 0;
 	ev->stack_ptr = PT_REGS_SP(ctx);
-	bpf_ringbuf_submit(ev, 0);
+	common__submit(ev);
 	return 0;
 }
 

@@ -313,6 +313,8 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 	struct sp_loader_opts lo = {
 		.ringbuf_bytes = cfg->ringbuf_bytes,
 		.max_processes = cfg->max_processes,
+		/* Batch wake-ups: the poll timeout bounds the delay. */
+		.wakeup_bytes = cfg->ringbuf_bytes / 8,
 		.on_event = on_event,
 		.on_event_ctx = d,
 	};

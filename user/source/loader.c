@@ -92,6 +92,7 @@ static int open_func(struct sp_loader *l, const struct sp_loader_opts *opts)
 		return report_load_error("function", -errno);
 	bpf_map__set_max_entries(l->func->maps.sp_events, opts->ringbuf_bytes);
 	bpf_map__set_max_entries(l->func->maps.sp_tracked, opts->max_processes);
+	l->func->rodata->sp_wakeup_bytes = opts->wakeup_bytes;
 	err = func_bpf__load(l->func);
 	if (err)
 		return report_load_error("function", err);
@@ -126,6 +127,7 @@ int loader_open(struct sp_loader *l, const struct sp_loader_opts *opts)
 	l->events_fd = l->drops_fd = l->tracked_fd = -1;
 	l->on_event = opts->on_event;
 	l->on_event_ctx = opts->on_event_ctx;
+	l->wakeup_bytes = opts->wakeup_bytes;
 	libbpf_set_print(libbpf_print);
 	err = probes_check_required();
 	if (err)
@@ -185,8 +187,14 @@ int loader_attach_function(struct sp_loader *l, const char *path,
 int loader_poll(struct sp_loader *l, int timeout_ms)
 {
 	int n = ring_buffer__poll(l->ring, timeout_ms);
+	int more;
 
-	return n == -EINTR ? -EINTR : n;
+	if (n < 0)
+		return n;
+	/* Records submitted without a wake-up are not seen by epoll: read
+	 * whatever is there after every wait. */
+	more = ring_buffer__consume(l->ring);
+	return more < 0 ? more : n + more;
 }
 
 int loader_read_drops(struct sp_loader *l, uint64_t *out)
