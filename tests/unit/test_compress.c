@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "export/compress.h"
+
+static void test_round_trip(void **state)
+{
+	size_t n = 300000, zlen, outlen;
+	uint8_t *in = malloc(n), *z, *out;
+
+	for (size_t i = 0; i < n; i++)
+		in[i] = (uint8_t)(i % 251 < 200 ? 'a' + i % 7 : i * 31);
+	for (int level = 1; level <= 9; level += 4) {
+		assert_int_equal(compress_gzip(in, n, level, &z, &zlen), 0);
+		assert_true(zlen < n / 2);
+		assert_int_equal(z[0], 0x1f); /* gzip magic, not a zlib header */
+		assert_int_equal(z[1], 0x8b);
+		assert_int_equal(compress_gunzip(z, zlen, n, &out, &outlen), 0);
+		assert_int_equal(outlen, n);
+		assert_memory_equal(out, in, n);
+		free(out);
+		/* Output bounded: one byte short is refused. */
+		assert_int_equal(compress_gunzip(z, zlen, n - 1, &out, &outlen), -EFBIG);
+		/* Truncated or corrupt input. */
+		assert_int_equal(compress_gunzip(z, zlen / 2, n, &out, &outlen), -EBADMSG);
+		z[zlen / 2] ^= 0xff;
+		assert_int_equal(compress_gunzip(z, zlen, n, &out, &outlen), -EBADMSG);
+		free(z);
+	}
+	assert_int_equal(compress_gzip(in, n, 0, &z, &zlen), -EINVAL);
+	free(in);
+}
+
+static void test_empty(void **state)
+{
+	uint8_t *z, *out;
+	size_t zlen, outlen;
+
+	assert_int_equal(compress_gzip((const uint8_t *)"", 0, 1, &z, &zlen), 0);
+	assert_int_equal(compress_gunzip(z, zlen, 16, &out, &outlen), 0);
+	assert_int_equal(outlen, 0);
+	free(out);
+	free(z);
+	assert_int_equal(compress_gunzip((const uint8_t *)"nope", 4, 16, &out, &outlen),
+			 -EBADMSG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_empty),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
