@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "export/otlp_config.h"
+#include "export/sampler.h"
 
 #define SP_MAX_SYMBOLS 64
 
@@ -59,6 +60,7 @@ struct sp_config {
 	uint32_t stats_interval_ms;       /* -v: periodic self-report */
 
 	struct sp_otlp_config otlp;
+	struct sp_sampler sampler;        /* OTEL_TRACES_SAMPLER */
 };
 
 /* Fill `cfg` with the defaults. */

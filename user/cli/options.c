@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "export/otlp_config.h"
 #include "util/log.h"
 
 /* Console output is for people watching: a short delay.  OTLP uses the
@@ -26,6 +27,8 @@ void config_defaults(struct sp_config *cfg)
 	cfg->bsp_delay_ms = 5000;
 	cfg->bsp_export_timeout_ms = 30000;
 	cfg->stats_interval_ms = 10000;
+	otlp_config_defaults(&cfg->otlp);
+	sampler_defaults(&cfg->sampler);
 }
 
 void options_usage(FILE *out)
@@ -49,11 +52,19 @@ void options_usage(FILE *out)
 	      "      --max-depth N         open calls per thread\n"
 	      "      --max-processes N     processes tracked\n"
 	      "      --btf PATH            kernel BTF file, for kernels without /sys/kernel/btf/vmlinux\n"
+	      "      --otlp-endpoint URL   send spans to an OTLP collector (implies -o otlp)\n"
+	      "      --otlp-protocol P     grpc, http/protobuf (default) or http/json\n"
+	      "      --otlp-header K=V     request header (repeatable), e.g. an API key\n"
+	      "      --otlp-compression C  gzip (default) or none\n"
+	      "      --otlp-timeout MS     per-export timeout\n"
+	      "      --otlp-http-version V auto (h2, falling back to HTTP/1.1), 2, 1.1\n"
 	      "  -v, --verbose             start-up report and periodic counters (-vv: libbpf)\n"
 	      "  -h, --help\n"
 	      "\n"
 	      "Environment: OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_MAX_QUEUE_SIZE,\n"
-	      "OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT.\n",
+	      "OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT,\n"
+	      "OTEL_EXPORTER_OTLP_* (ENDPOINT, TRACES_ENDPOINT, PROTOCOL, HEADERS, COMPRESSION,\n"
+	      "TIMEOUT, INSECURE, CERTIFICATE), OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG.\n",
 	      out);
 }
 
@@ -129,6 +140,18 @@ enum {
 	OPT_DEPTH,
 	OPT_PROCESSES,
 	OPT_BTF,
+	OPT_OTLP_ENDPOINT,
+	OPT_OTLP_PROTOCOL,
+	OPT_OTLP_HEADER,
+	OPT_OTLP_COMPRESSION,
+	OPT_OTLP_TIMEOUT,
+	OPT_OTLP_HTTP_VERSION,
+};
+
+/* OTLP flags are applied after the environment is read, so they win. */
+struct otlp_flag {
+	int opt;
+	const char *arg;
 };
 
 static const struct option long_opts[] = {
@@ -144,6 +167,12 @@ static const struct option long_opts[] = {
 	{ "max-depth", required_argument, NULL, OPT_DEPTH },
 	{ "max-processes", required_argument, NULL, OPT_PROCESSES },
 	{ "btf", required_argument, NULL, OPT_BTF },
+	{ "otlp-endpoint", required_argument, NULL, OPT_OTLP_ENDPOINT },
+	{ "otlp-protocol", required_argument, NULL, OPT_OTLP_PROTOCOL },
+	{ "otlp-header", required_argument, NULL, OPT_OTLP_HEADER },
+	{ "otlp-compression", required_argument, NULL, OPT_OTLP_COMPRESSION },
+	{ "otlp-timeout", required_argument, NULL, OPT_OTLP_TIMEOUT },
+	{ "otlp-http-version", required_argument, NULL, OPT_OTLP_HTTP_VERSION },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -245,9 +274,51 @@ static int check_command(const struct sp_config *cfg)
 	return 0;
 }
 
+static int apply_otlp_flag(struct sp_otlp_config *o, const struct otlp_flag *f)
+{
+	switch (f->opt) {
+	case OPT_OTLP_ENDPOINT:
+		return otlp_config_set_endpoint(o, f->arg);
+	case OPT_OTLP_PROTOCOL:
+		return otlp_config_set_protocol(o, f->arg);
+	case OPT_OTLP_HEADER:
+		return otlp_config_set_header(o, f->arg);
+	case OPT_OTLP_COMPRESSION:
+		return otlp_config_set_compression(o, f->arg);
+	case OPT_OTLP_TIMEOUT:
+		return otlp_config_set_timeout(o, f->arg);
+	default:
+		return otlp_config_set_http_version(o, f->arg);
+	}
+}
+
+/*
+ * The exporter: OTLP when an endpoint is configured (environment or flag)
+ * or -o otlp is given, the console otherwise.
+ */
+static int configure_export(struct sp_config *cfg, const struct otlp_flag *flags,
+			    size_t n_flags, bool output_given)
+{
+	if (otlp_config_from_env(&cfg->otlp, NULL))
+		return -EINVAL;
+	for (size_t i = 0; i < n_flags; i++)
+		if (apply_otlp_flag(&cfg->otlp, &flags[i]))
+			return -EINVAL;
+	if (sampler_from_env(&cfg->sampler, NULL))
+		return -EINVAL;
+	if (!output_given && cfg->otlp.enabled)
+		cfg->output = SP_OUTPUT_OTLP;
+	if (cfg->output != SP_OUTPUT_OTLP)
+		return 0;
+	return otlp_config_finish(&cfg->otlp) ? -EINVAL : 0;
+}
+
 int options_parse(struct sp_config *cfg, int argc, char **argv)
 {
+	struct otlp_flag otlp_flags[SP_OTLP_MAX_HEADERS + 8];
 	const char *service_flag = NULL;
+	size_t n_otlp = 0;
+	bool output_given = false;
 	int opt;
 
 	config_defaults(cfg);
@@ -263,12 +334,21 @@ int options_parse(struct sp_config *cfg, int argc, char **argv)
 			       argv[optind - 1]);
 			return -EINVAL;
 		}
+		if (opt >= OPT_OTLP_ENDPOINT && opt <= OPT_OTLP_HTTP_VERSION) {
+			if (n_otlp == sizeof(otlp_flags) / sizeof(otlp_flags[0])) {
+				sp_err("too many --otlp-* flags");
+				return -EINVAL;
+			}
+			otlp_flags[n_otlp++] = (struct otlp_flag){ opt, optarg };
+			continue;
+		}
+		output_given |= opt == 'o';
 		if (parse_one(cfg, opt, optarg, &service_flag))
 			return -EINVAL;
 	}
 	if (optind < argc)
 		cfg->command_argv = &argv[optind];
-	if (parse_env(cfg))
+	if (configure_export(cfg, otlp_flags, n_otlp, output_given) || parse_env(cfg))
 		return -EINVAL;
 	if (service_flag)
 		cfg->service_name = service_flag;

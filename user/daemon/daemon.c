@@ -21,6 +21,7 @@
 #include "daemon/targets.h"
 #include "export/bsp.h"
 #include "export/exporter.h"
+#include "export/sampler.h"
 #include "source/launcher.h"
 #include "source/libpath.h"
 #include "source/loader.h"
@@ -95,6 +96,12 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 	return 0;
 }
 
+/* Root spans: the configured sampler decides from the new trace ID. */
+static bool sample_root(void *ctx, const uint8_t trace_id[16])
+{
+	return sampler_keep(ctx, trace_id, false, false);
+}
+
 static int build_pipeline(struct sp_daemon *d)
 {
 	const struct sp_config *cfg = d->cfg;
@@ -112,6 +119,8 @@ static int build_pipeline(struct sp_daemon *d)
 		.resource_defaults = d->resource_defaults,
 		.bsp = &d->bsp,
 		.pool = &d->pool,
+		.sample = sample_root,
+		.sample_ctx = (void *)&cfg->sampler,
 	};
 	int err;
 

@@ -3,6 +3,7 @@
 
 #include "cli/config.h"
 #include "export/console.h"
+#include "export/otlp_exporter.h"
 
 struct sp_exporter *exporter_create(const struct sp_config *cfg)
 {
@@ -12,7 +13,7 @@ struct sp_exporter *exporter_create(const struct sp_config *cfg)
 	case SP_OUTPUT_OTLP_JSON:
 		return console_exporter_create(cfg->output_file, 1);
 	case SP_OUTPUT_OTLP:
-		break;
+		return otlp_exporter_create(&cfg->otlp);
 	}
 	return NULL;
 }
