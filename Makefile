@@ -34,6 +34,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 PROG_SRCS := $(filter-out tests/programs/lib%.c,$(wildcard tests/programs/*.c))
 PROG_BINS := $(patsubst tests/programs/%.c,$(BUILD)/tests/programs/%,$(PROG_SRCS))
 PROG_LIBS := $(patsubst tests/programs/%.c,$(BUILD)/tests/programs/%.so,$(wildcard tests/programs/lib*.c))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
@@ -53,7 +55,7 @@ test: deps
 	@$(MAKE) --no-print-directory all tests-build
 	@tests/run.sh
 
-tests-build: $(UNIT_BINS) $(PROG_BINS) $(PROG_LIBS)
+tests-build: $(UNIT_BINS) $(PROG_BINS) $(TOOL_BINS) $(PROG_LIBS)
 tests-programs: $(PROG_BINS) $(PROG_LIBS)
 
 bench: deps
@@ -110,6 +112,11 @@ $(BUILD)/tests/programs/%.so: tests/programs/%.c
 # uselib finds libspwork.so through its RUNPATH ($$ORIGIN), as the loader does.
 PROG_LDLIBS_uselib := -lspwork
 $(BUILD)/tests/programs/uselib: $(BUILD)/tests/programs/libspwork.so
+
+# Test-only tools that drive library code (not traced, not run as tests).
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests $< -o $@ $(LIB) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)

@@ -107,19 +107,18 @@ struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid)
 	struct sp_resource *res = u32map_get(&p->processes, pid);
 
 	if (res)
-		return res;
+		return resource_get(res);
 	res = resource_from_proc((pid_t)pid, &p->opts.resource_defaults);
 	if (!res)
 		res = fallback_resource(p, pid);
 	if (!res)
 		return NULL;
-	if (u32map_put(&p->processes, pid, res)) {
-		/* Table full: the spans keep this resource alive by reference. */
-		sp_warn_once("assemble: more than %u processes traced; resources "
-			     "of the others are read per span (raise --max-processes)",
-			     p->opts.max_processes);
-		res->refs = 0; /* the first span's reference becomes the only one */
-	}
+	if (u32map_put(&p->processes, pid, res) == 0)
+		return resource_get(res); /* one for the table, one for the caller */
+	/* Table full: the caller's reference is the only one. */
+	sp_warn_once("assemble: more than %u processes traced; resources of the "
+		     "others are read per span (raise --max-processes)",
+		     p->opts.max_processes);
 	return res;
 }
 
@@ -146,7 +145,7 @@ struct sp_span *pipeline_span_start(struct sp_pipeline *p, uint32_t pid,
 	span->start_unix_ns = pipeline_unix_ns(p, mono_ns);
 	span->pid = pid;
 	span->tid = tid;
-	span->resource = resource_get(pipeline_resource(p, pid));
+	span->resource = pipeline_resource(p, pid);
 	p->stats.spans_started++;
 	return span;
 }

@@ -40,7 +40,10 @@ void pipeline_destroy(struct sp_pipeline *p); /* accepts NULL */
 int pipeline_set_resource(struct sp_pipeline *p, uint32_t pid,
 			  struct sp_resource *res);
 
-/* The resource of `pid`: known, or read from /proc now (a borrowed pointer). */
+/*
+ * The resource of `pid`: known, or read from /proc now.  Returns a new
+ * reference (resource_put() it), or NULL when out of memory.
+ */
 struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid);
 
 /*

@@ -268,6 +268,7 @@ static const char *env_lookup(const char *block, size_t len, const char *name)
 	return NULL;
 }
 
+/* Static buffers: called only from the ring-buffer consumer thread. */
 struct sp_resource *resource_from_proc(pid_t pid,
 				       const struct sp_resource_defaults *defaults)
 {
