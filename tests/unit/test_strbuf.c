@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/* The bounded buffer: its limit, formatting, and JSON string escaping. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "util/strbuf.h"
+
+static void assert_buf(const struct sp_strbuf *b, const char *want, size_t len)
+{
+	assert_int_equal(b->len, len);
+	assert_memory_equal(b->data, want, len);
+}
+
+static void test_limit_latches(void **state)
+{
+	struct sp_strbuf b;
+
+	(void)state;
+	strbuf_init(&b, 10);
+	assert_int_equal(strbuf_adds(&b, "0123456"), 0);
+	assert_int_equal(strbuf_add(&b, "789", 3), 0); /* exactly the limit */
+	assert_buf(&b, "0123456789", 10);
+	assert_int_equal(strbuf_addc(&b, 'x'), -E2BIG);
+	assert_int_equal(b.err, -E2BIG);
+	/* Latched: later appends fail too, even empty ones, and add nothing. */
+	assert_int_equal(strbuf_add(&b, "", 0), -E2BIG);
+	assert_int_equal(strbuf_add_u64(&b, 1), -E2BIG);
+	assert_int_equal(strbuf_addf(&b, "%d", 1), -E2BIG);
+	assert_int_equal(strbuf_add_json_str(&b, "a", 1), -E2BIG);
+	assert_null(strbuf_reserve(&b, 0));
+	assert_buf(&b, "0123456789", 10);
+	strbuf_reset(&b);
+	assert_int_equal(b.err, 0);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(strbuf_adds(&b, "abc"), 0);
+	assert_buf(&b, "abc", 3);
+	strbuf_free(&b);
+	assert_null(b.data);
+}
+
+static void test_limit_one_big_append(void **state)
+{
+	struct sp_strbuf b;
+	char big[100];
+
+	(void)state;
+	memset(big, 'z', sizeof(big));
+	strbuf_init(&b, 64);
+	assert_int_equal(strbuf_adds(&b, "ab"), 0);
+	/* Too long as a whole: nothing of it is appended. */
+	assert_int_equal(strbuf_add(&b, big, 63), -E2BIG);
+	assert_buf(&b, "ab", 2);
+	strbuf_free(&b);
+	/* A length that would overflow size_t arithmetic is refused too. */
+	strbuf_init(&b, 64);
+	assert_int_equal(strbuf_adds(&b, "ab"), 0);
+	assert_null(strbuf_reserve(&b, SIZE_MAX));
+	assert_int_equal(b.err, -E2BIG);
+	strbuf_free(&b);
+}
+
+static void test_growth(void **state)
+{
+	struct sp_strbuf b;
+	char want[20000];
+
+	(void)state;
+	strbuf_init(&b, 1 << 20);
+	for (size_t i = 0; i < sizeof(want); i++) {
+		want[i] = (char)('a' + i % 26);
+		assert_int_equal(strbuf_addc(&b, want[i]), 0);
+	}
+	assert_buf(&b, want, sizeof(want));
+	assert_true(b.cap >= sizeof(want));
+	assert_true(b.cap <= b.limit);
+	strbuf_free(&b);
+}
+
+static void test_format(void **state)
+{
+	struct sp_strbuf b;
+
+	(void)state;
+	strbuf_init(&b, 4096);
+	strbuf_add_u64(&b, 0);
+	strbuf_addc(&b, ' ');
+	strbuf_add_u64(&b, 1700000000123456789ULL);
+	strbuf_addc(&b, ' ');
+	strbuf_add_u64(&b, UINT64_MAX);
+	strbuf_addf(&b, " %s=%lld", "k", -42LL);
+	assert_int_equal(b.err, 0);
+	assert_buf(&b, "0 1700000000123456789 18446744073709551615 k=-42", 48);
+	strbuf_free(&b);
+}
+
+static void expect_json(const char *in, size_t len, const char *want)
+{
+	struct sp_strbuf b;
+
+	strbuf_init(&b, 4096);
+	assert_int_equal(strbuf_add_json_str(&b, in, len), 0);
+	assert_int_equal(b.len, strlen(want));
+	assert_memory_equal(b.data, want, b.len);
+	strbuf_free(&b);
+}
+
+#define JSON(lit, want) expect_json(lit, sizeof(lit) - 1, want)
+#define FFFD "\xef\xbf\xbd"
+
+static void test_json_escapes(void **state)
+{
+	(void)state;
+	JSON("", "");
+	JSON("plain text 123", "plain text 123");
+	JSON("say \"hi\"", "say \\\"hi\\\"");
+	JSON("C:\\dir\\", "C:\\\\dir\\\\");
+	JSON("/", "/");
+	JSON("a\nb\tc\rd", "a\\u000ab\\u0009c\\u000dd");
+	JSON("\x01\x1f", "\\u0001\\u001f");
+	JSON("nul\0in", "nul\\u0000in");
+	JSON("\x7f", "\x7f"); /* DEL needs no escape in JSON */
+}
+
+static void test_json_utf8(void **state)
+{
+	(void)state;
+	/* Valid sequences of 2, 3 and 4 bytes pass through. */
+	JSON("caf\xc3\xa9", "caf\xc3\xa9");
+	JSON("\xe2\x82\xac 5", "\xe2\x82\xac 5");
+	JSON("\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80");
+	JSON("\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf"); /* U+10FFFF */
+	/* Invalid bytes become U+FFFD, one per byte that starts nothing valid. */
+	JSON("a\x80z", "a" FFFD "z");
+	JSON("\xff\xfe", FFFD FFFD);
+	JSON("\xc3" "A", FFFD "A");              /* missing continuation */
+	JSON("\xc0\xaf", FFFD FFFD);             /* overlong '/' */
+	JSON("\xed\xa0\x80", FFFD FFFD FFFD);    /* surrogate U+D800 */
+	JSON("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD); /* past U+10FFFF */
+	JSON("end\xc3", "end" FFFD);             /* cut at the end */
+	JSON("\"\xff\"", "\\\"" FFFD "\\\"");
+}
+
+static void test_json_limit(void **state)
+{
+	struct sp_strbuf b;
+
+	(void)state;
+	/* Escaping grows the text: the limit applies to the escaped form. */
+	strbuf_init(&b, 5);
+	assert_int_equal(strbuf_add_json_str(&b, "\x01", 1), -E2BIG);
+	assert_int_equal(b.len, 0);
+	strbuf_free(&b);
+	strbuf_init(&b, 6);
+	assert_int_equal(strbuf_add_json_str(&b, "\x01", 1), 0);
+	assert_buf(&b, "\\u0001", 6);
+	strbuf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_limit_latches),
+		cmocka_unit_test(test_limit_one_big_append),
+		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_json_escapes),
+		cmocka_unit_test(test_json_utf8),
+		cmocka_unit_test(test_json_limit),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
