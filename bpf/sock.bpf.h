@@ -51,6 +51,6 @@
 #define SOCK_PF_KTHREAD 0x00200000
 
 /* Segments of a readv/writev/sendmsg/recvmsg walked for the capture. */
-#define SOCK_MAX_IOV 8
+#define SOCK_MAX_IOV 16
 
 #endif /* SPANPROBE_SOCK_BPF_H */

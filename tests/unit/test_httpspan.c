@@ -268,6 +268,7 @@ static void test_traceparent_joins_trace(void **state)
 	assert_int_equal(n_exported, 1);
 	assert_memory_equal(exported[0].trace_id, trace, 16);
 	assert_memory_equal(exported[0].parent_span_id, parent, 8);
+	assert_int_equal(httpspan_stats(f->hs)->ctx_traceparent, 1);
 	assert_false(span_find_attr(&exported[0], "http.response.body.size") &&
 		     attr(&exported[0], "http.response.body.size")->v.i != 0);
 }
@@ -314,6 +315,29 @@ static void test_traceparent_wins_over_peer(void **state)
 			    "\xb7\xad\x6b\x71\x69\x20\x33\x31", 8);
 }
 
+/* A proxy forwards the traceparent it received: the closer parent wins. */
+static void test_forwarded_traceparent_keeps_chain(void **state)
+{
+	struct fixture *f = *state;
+	char req[256];
+
+	snprintf(req, sizeof(req), "GET /x HTTP/1.1\r\ntraceparent: %s\r\n\r\n", TP);
+	feed(f, &f->other, 7, IN, req, 10);
+	feed(f, &f->client, 7, OUT, req, 20);
+	feed(f, &f->server, 8, IN, req, 30);
+	feed(f, &f->server, 8, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 40);
+	feed(f, &f->client, 7, IN, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 50);
+	feed(f, &f->other, 7, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 60);
+	flush(f);
+	assert_int_equal(n_exported, 3);
+	assert_memory_equal(exported[2].parent_span_id,
+			    "\xb7\xad\x6b\x71\x69\x20\x33\x31", 8);
+	assert_true(exported[1].kind == SP_KIND_CLIENT);
+	assert_memory_equal(exported[1].parent_span_id, exported[2].span_id, 8);
+	assert_memory_equal(exported[0].parent_span_id, exported[1].span_id, 8);
+	assert_memory_equal(exported[0].trace_id, exported[2].trace_id, 16);
+}
+
 static void test_pipelined_and_partial(void **state)
 {
 	struct fixture *f = *state;
@@ -353,6 +377,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_traceparent_joins_trace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_and_peer_context, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_wins_over_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forwarded_traceparent_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_http_is_skipped, setup, teardown),
 	};

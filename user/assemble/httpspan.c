@@ -127,18 +127,27 @@ static const struct http1_exchange *pending_exchange(const struct http1_conn *h,
 	return NULL;
 }
 
+/* The exchange's traceparent, when it has a valid one. */
+static bool read_traceparent(struct httpspan *hs, const struct http1_exchange *x,
+			     struct traceparent *tp)
+{
+	if (!x || !x->traceparent[0])
+		return false;
+	if (traceparent_parse(x->traceparent, strlen(x->traceparent), tp)) {
+		hs->stats.bad_traceparent++;
+		return false;
+	}
+	return true;
+}
+
 /* Explicit context: a valid traceparent makes `span` a child of it. */
 static bool apply_traceparent(struct httpspan *hs, struct sp_span *span,
 			      const struct http1_exchange *x)
 {
 	struct traceparent tp;
 
-	if (!x || !x->traceparent[0])
+	if (!read_traceparent(hs, x, &tp))
 		return false;
-	if (traceparent_parse(x->traceparent, strlen(x->traceparent), &tp)) {
-		hs->stats.bad_traceparent++;
-		return false;
-	}
 	pipeline_span_set_remote_parent(span, tp.trace_id, tp.parent_id,
 					tp.flags & 1);
 	return true;
@@ -169,23 +178,35 @@ static struct httpspan_req *peer_client_request(struct httpspan *hs,
 	return NULL;
 }
 
-/* Start the span of server request `seq`; context: traceparent, then peer. */
+/*
+ * Start the span of server request `seq`.  Context: the traceparent, but
+ * the same-host client span when it is in the header's trace already (a
+ * proxy that forwards the header it received: the client span is the
+ * closer parent), else the same-host client span.
+ */
 static struct sp_span *start_server(struct httpspan *hs, struct httpspan_conn *c,
 				    struct httpspan_req *r, uint32_t tid)
 {
 	struct httpspan_req *client = peer_client_request(hs, c);
 	struct sp_span *span;
+	struct traceparent tp;
+	bool has_tp;
 
+	has_tp = read_traceparent(hs, pending_exchange(&c->http, r->seq), &tp);
+	if (client && has_tp && memcmp(client->span->trace_id, tp.trace_id, 16))
+		client = NULL;
 	span = pipeline_span_start(hs->p, c->pid, tid, r->start_ns,
 				   client ? client->span : NULL);
 	if (!span)
 		return NULL;
-	if (apply_traceparent(hs, span, pending_exchange(&c->http, r->seq))) {
-		r->explicit_ctx = 1;
+	if (has_tp && !client) {
+		pipeline_span_set_remote_parent(span, tp.trace_id, tp.parent_id,
+						tp.flags & 1);
 		hs->stats.ctx_traceparent++;
-	} else if (client) {
-		hs->stats.ctx_peer++;
 	}
+	if (client)
+		hs->stats.ctx_peer++;
+	r->explicit_ctx = has_tp;
 	if (!pipeline_thread_push(hs->p, tid, span, request_key(c, r->seq)))
 		r->ctx_tid = tid;
 	return span;
@@ -419,6 +440,7 @@ static void on_exchange(const struct http1_exchange *x, void *user)
 	struct httpspan_req *r = match_request(hs, c, x);
 	struct sp_span *span = r ? r->span : NULL;
 	uint64_t end = x->resp_end_ns ? x->resp_end_ns : ec->ts_ns;
+	bool explicit_ctx = r && r->explicit_ctx;
 
 	if (r) {
 		r->span = NULL; /* ours now: req_pop must not return it */
@@ -432,7 +454,7 @@ static void on_exchange(const struct http1_exchange *x, void *user)
 		}
 	}
 	/* Explicit context wins, even when it came late. */
-	if (server && (!r || !r->explicit_ctx) && apply_traceparent(hs, span, x))
+	if (server && !explicit_ctx && apply_traceparent(hs, span, x))
 		hs->stats.ctx_traceparent++;
 	fill_span(hs, span, c, x, server);
 	if (server)
