@@ -39,7 +39,8 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-RUN_ARGS  ?= trace -u outer -u inner -- $(BUILD)/tests/programs/nested 3
+# Node-wide HTTP tracing; `make run RUN_ARGS="trace -u outer -- prog"` for others.
+RUN_ARGS  ?= run
 
 .PHONY: all deps run test unit integration bench clean format lint asan vmlinux
 all: $(BUILD)/spanprobe

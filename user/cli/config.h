@@ -43,6 +43,10 @@ struct sp_config {
 	int with_command_line;            /* export process.command_line */
 	const char *service_name;         /* OTEL_SERVICE_NAME */
 	const char *resource_attrs;       /* OTEL_RESOURCE_ATTRIBUTES */
+	int no_http;                      /* --no-http: function spans only */
+	int with_query;                   /* export url.query */
+	uint32_t capture_bytes;           /* payload captured per socket read/write */
+	uint32_t max_connections;         /* connections tracked; full: LRU evicted, counted */
 	const char *btf_path;             /* --btf: kernel BTF file, NULL: the kernel's own */
 
 	/* Sizes: every buffer has one, and a policy when full. */

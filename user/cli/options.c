@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "export/otlp_config.h"
+#include "spanprobe/events.h"
 #include "util/log.h"
 
 /* Console output is for people watching: a short delay.  OTLP uses the
@@ -27,6 +28,8 @@ void config_defaults(struct sp_config *cfg)
 	cfg->bsp_delay_ms = 5000;
 	cfg->bsp_export_timeout_ms = 30000;
 	cfg->stats_interval_ms = 10000;
+	cfg->capture_bytes = 1024;
+	cfg->max_connections = 4096;
 	otlp_config_defaults(&cfg->otlp);
 	sampler_defaults(&cfg->sampler);
 }
@@ -51,6 +54,10 @@ void options_usage(FILE *out)
 	      "      --max-threads N       threads with open calls\n"
 	      "      --max-depth N         open calls per thread\n"
 	      "      --max-processes N     processes tracked\n"
+	      "      --no-http             no HTTP capture: function spans only\n"
+	      "      --capture-bytes N     bytes captured per socket read/write (64..4096, default 1024)\n"
+	      "      --max-connections N   connections tracked (default 4096)\n"
+	      "      --with-query          export url.query (off: it may hold secrets)\n"
 	      "      --btf PATH            kernel BTF file, for kernels without /sys/kernel/btf/vmlinux\n"
 	      "      --otlp-endpoint URL   send spans to an OTLP collector (implies -o otlp)\n"
 	      "      --otlp-protocol P     grpc, http/protobuf (default) or http/json\n"
@@ -140,6 +147,10 @@ enum {
 	OPT_DEPTH,
 	OPT_PROCESSES,
 	OPT_BTF,
+	OPT_NO_HTTP,
+	OPT_WITH_QUERY,
+	OPT_CAPTURE,
+	OPT_CONNS,
 	OPT_OTLP_ENDPOINT,
 	OPT_OTLP_PROTOCOL,
 	OPT_OTLP_HEADER,
@@ -167,6 +178,10 @@ static const struct option long_opts[] = {
 	{ "max-depth", required_argument, NULL, OPT_DEPTH },
 	{ "max-processes", required_argument, NULL, OPT_PROCESSES },
 	{ "btf", required_argument, NULL, OPT_BTF },
+	{ "no-http", no_argument, NULL, OPT_NO_HTTP },
+	{ "with-query", no_argument, NULL, OPT_WITH_QUERY },
+	{ "capture-bytes", required_argument, NULL, OPT_CAPTURE },
+	{ "max-connections", required_argument, NULL, OPT_CONNS },
 	{ "otlp-endpoint", required_argument, NULL, OPT_OTLP_ENDPOINT },
 	{ "otlp-protocol", required_argument, NULL, OPT_OTLP_PROTOCOL },
 	{ "otlp-header", required_argument, NULL, OPT_OTLP_HEADER },
@@ -246,6 +261,22 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 	case OPT_BTF:
 		cfg->btf_path = arg;
 		return 0;
+	case OPT_NO_HTTP:
+		cfg->no_http = 1;
+		return 0;
+	case OPT_WITH_QUERY:
+		cfg->with_query = 1;
+		return 0;
+	case OPT_CAPTURE:
+		if (parse_u32("--capture-bytes", arg, SP_SOCK_CAPTURE_MAX, &cfg->capture_bytes))
+			return -EINVAL;
+		if (cfg->capture_bytes < 64) {
+			sp_err("--capture-bytes: at least 64");
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_CONNS:
+		return parse_u32("--max-connections", arg, 1u << 22, &cfg->max_connections);
 	case 'v':
 		cfg->verbose++;
 		return 0;
@@ -259,6 +290,10 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 
 static int check_command(const struct sp_config *cfg)
 {
+	if (cfg->command == SP_CMD_RUN && cfg->pid) {
+		sp_err("run: -p PID is for attach (spanprobe attach -p PID)");
+		return -EINVAL;
+	}
 	if (cfg->command == SP_CMD_ATTACH && cfg->pid == 0) {
 		sp_err("attach: which process? give -p PID");
 		return -EINVAL;

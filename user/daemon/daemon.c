@@ -26,6 +26,7 @@
 #include "source/libpath.h"
 #include "source/loader.h"
 #include "source/probes.h"
+#include "source/sockcap.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -43,6 +44,8 @@ struct sp_daemon {
 	struct sp_pipeline *pipeline;
 	struct sp_funcspan funcs;
 	struct sp_loader loader;
+	struct sockcap *sockcap; /* HTTP capture; NULL when off */
+	bool sockcap_closed;
 	pid_t target_pid;      /* attach: the process; trace: the command */
 	bool target_exited;
 	struct sp_child child; /* trace only */
@@ -90,6 +93,10 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 			d->child_exec_seen = true;
 		else
 			pipeline_process_exec(d->pipeline, hdr->pid);
+		return 0;
+	}
+	if (d->sockcap && sockcap_owns(hdr->type)) {
+		sockcap_handle(d->sockcap, hdr, size);
 		return 0;
 	}
 	d->loader.bad_records++;
@@ -158,7 +165,8 @@ static int attach_targets(struct sp_daemon *d, pid_t pid)
 		sp_info("probe: %s at %s+0x%llx", t->function, t->path,
 			(unsigned long long)t->offset);
 	}
-	sp_info("tracing %zu functions in process %d", d->cfg->n_symbols, (int)pid);
+	sp_info("tracing %zu functions in process %d%s", d->cfg->n_symbols, (int)pid,
+		d->sockcap ? ", and its HTTP" : "");
 	return 0;
 }
 
@@ -229,6 +237,14 @@ static int start_trace(struct sp_daemon *d, const char *exe)
 	return err;
 }
 
+static void report_all(struct sp_daemon *d)
+{
+	if (d->sockcap && !d->sockcap_closed)
+		sockcap_report(d->sockcap, stderr);
+	report_print(stderr, d->pipeline, &d->bsp, d->exporter, &d->loader,
+		     d->funcs.unknown_probe);
+}
+
 /* True when the traced command or attached process has ended. */
 static bool target_done(struct sp_daemon *d)
 {
@@ -265,8 +281,7 @@ static void poll_loop(struct sp_daemon *d)
 		if (target_done(d))
 			break;
 		if (d->cfg->verbose && clock_mono_ns() >= next_report) {
-			report_print(stderr, d->pipeline, &d->bsp, d->exporter, &d->loader,
-				     d->funcs.unknown_probe);
+			report_all(d);
 			next_report += d->cfg->stats_interval_ms * 1000000ULL;
 		}
 	}
@@ -278,10 +293,14 @@ static void drain_and_flush(struct sp_daemon *d)
 	loader_detach(&d->loader);
 	while (loader_poll(&d->loader, 0) > 0)
 		;
+	/* Requests still open have no end: dropped before the flush. */
+	if (d->sockcap)
+		sockcap_report(d->sockcap, stderr);
+	sockcap_close(d->sockcap);
+	d->sockcap_closed = true;
 	bsp_shutdown(&d->bsp);
 	d->bsp_started = false;
-	report_print(stderr, d->pipeline, &d->bsp, d->exporter, &d->loader,
-		     d->funcs.unknown_probe);
+	report_all(d);
 }
 
 static void cleanup(struct sp_daemon *d)
@@ -291,6 +310,8 @@ static void cleanup(struct sp_daemon *d)
 		 * signal from the terminal, or we leave it running. */
 		waitpid(d->child.pid, NULL, WNOHANG);
 	}
+	if (!d->sockcap_closed)
+		sockcap_close(d->sockcap);
 	if (d->bsp_started)
 		bsp_shutdown(&d->bsp);
 	loader_close(&d->loader);
@@ -298,6 +319,30 @@ static void cleanup(struct sp_daemon *d)
 	exporter_destroy(d->exporter);
 	spanpool_destroy(&d->pool);
 	free(d->targets);
+}
+
+/*
+ * HTTP capture: node-wide for `run`, the tracked processes otherwise.  A
+ * kernel without the socket hooks is fatal only when HTTP is all we trace.
+ */
+static int open_http_capture(struct sp_daemon *d)
+{
+	const struct sp_config *cfg = d->cfg;
+	struct sockcap_opts so = {
+		.capture_bytes = cfg->capture_bytes,
+		.max_conns = cfg->max_connections,
+		.all_processes = cfg->command == SP_CMD_RUN,
+		.with_query = cfg->with_query,
+	};
+
+	d->sockcap = sockcap_open(&d->loader, d->pipeline, &so);
+	if (d->sockcap)
+		return 0;
+	if (cfg->n_symbols) {
+		sp_warn("http: HTTP capture is off; tracing the functions only");
+		return 0;
+	}
+	return errno ? -errno : -ENOTSUP;
 }
 
 /* Which executable `trace` runs; checks it before anything is loaded. */
@@ -329,8 +374,12 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 	};
 	int err;
 
-	if (cfg->command == SP_CMD_RUN || cfg->n_symbols == 0) {
-		sp_err("nothing to trace: give -u SYMBOL (node-wide HTTP tracing is not built yet)");
+	if (cfg->command == SP_CMD_RUN && cfg->n_symbols) {
+		sp_err("run: -u SYMBOL needs a process: use attach -p PID or trace -- COMMAND");
+		return -EINVAL;
+	}
+	if (cfg->no_http && cfg->n_symbols == 0) {
+		sp_err("nothing to trace: --no-http and no -u SYMBOL");
 		return -EINVAL;
 	}
 	err = probes_check_required();
@@ -348,6 +397,8 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 		err = build_pipeline(d);
 	if (!err)
 		err = loader_open(&d->loader, &lo);
+	if (!err && !cfg->no_http)
+		err = open_http_capture(d);
 	return err;
 }
 
@@ -366,9 +417,12 @@ int daemon_main(const struct sp_config *cfg)
 	err = prepare(&d, exe, sizeof(exe));
 	if (!err && cfg->verbose)
 		probes_report(stderr);
-	if (!err)
-		err = cfg->command == SP_CMD_TRACE ? start_trace(&d, exe)
-						   : start_attach(&d);
+	if (!err && cfg->command == SP_CMD_TRACE)
+		err = start_trace(&d, exe);
+	else if (!err && cfg->command == SP_CMD_ATTACH)
+		err = start_attach(&d);
+	else if (!err)
+		sp_info("tracing HTTP of every process on this host");
 	if (err) {
 		if (!d.exit_status)
 			d.exit_status = 1;
