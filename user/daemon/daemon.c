@@ -369,6 +369,7 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 		.max_processes = cfg->max_processes,
 		/* Batch wake-ups: the poll timeout bounds the delay. */
 		.wakeup_bytes = cfg->ringbuf_bytes / 8,
+		.follow_children = cfg->command == SP_CMD_TRACE,
 		.on_event = on_event,
 		.on_event_ctx = d,
 	};

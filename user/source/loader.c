@@ -111,6 +111,7 @@ static int open_task(struct sp_loader *l)
 	l->task = task_bpf__open_opts(&oo);
 	if (!l->task)
 		return report_load_error("task", -errno);
+	l->task->rodata->sp_follow_children = l->follow_children;
 	err = loader_share_maps(l, l->task->obj);
 	if (!err)
 		err = task_bpf__load(l->task);
@@ -128,6 +129,7 @@ int loader_open(struct sp_loader *l, const struct sp_loader_opts *opts)
 	l->on_event = opts->on_event;
 	l->on_event_ctx = opts->on_event_ctx;
 	l->wakeup_bytes = opts->wakeup_bytes;
+	l->follow_children = opts->follow_children;
 	libbpf_set_print(libbpf_print);
 	err = probes_check_required();
 	if (err)

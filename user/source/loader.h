@@ -41,12 +41,14 @@ struct sp_loader {
 	void *on_event_ctx;
 	uint64_t bad_records; /* shorter than their header says, or unknown */
 	uint32_t wakeup_bytes; /* for other objects' rodata sp_wakeup_bytes */
+	bool follow_children;
 };
 
 struct sp_loader_opts {
 	uint32_t ringbuf_bytes; /* power of two, >= page size */
 	uint32_t max_processes; /* entries of sp_tracked */
 	uint32_t wakeup_bytes;  /* wake the reader at this fill; 0: every record */
+	bool follow_children;   /* track the new processes of tracked ones */
 	sp_event_fn on_event;
 	void *on_event_ctx;
 };
