@@ -80,11 +80,16 @@ void pipeline_destroy(struct sp_pipeline *p)
 	free(p);
 }
 
+static bool process_filtered(const struct sp_filter *f, const struct sp_resource *res);
+
 int pipeline_set_resource(struct sp_pipeline *p, uint32_t pid,
 			  struct sp_resource *res)
 {
 	struct sp_resource *old = u32map_get(&p->processes, pid);
-	int err = u32map_put(&p->processes, pid, res);
+	int err;
+
+	res->filtered = process_filtered(&p->opts.filter, res);
+	err = u32map_put(&p->processes, pid, res);
 
 	if (err) {
 		resource_put(res);
@@ -102,6 +107,35 @@ static struct sp_resource *fallback_resource(struct sp_pipeline *p, uint32_t pid
 	return resource_build(&info, &p->opts.resource_defaults);
 }
 
+static bool cgroup_matches(const char *paths, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	for (const char *line = paths; line; line = strchr(line, '\n')) {
+		if (*line == '\n')
+			line++;
+		if (strncmp(line, prefix, n) == 0 &&
+		    (line[n] == 0 || line[n] == '/' || line[n] == '\n' || prefix[n - 1] == '/'))
+			return true;
+	}
+	return false;
+}
+
+/* Whether the process of `res` is outside the user's filters. */
+static bool process_filtered(const struct sp_filter *f, const struct sp_resource *res)
+{
+	const struct sp_resattr *exe = resource_find(res, "process.executable.name");
+	bool pid_ok = f->n_pids == 0;
+
+	for (size_t i = 0; i < f->n_pids; i++)
+		pid_ok |= f->pids[i] == res->pid;
+	if (!pid_ok)
+		return true;
+	if (f->exe && (!exe || !exe->str || strcmp(exe->str, f->exe) != 0))
+		return true;
+	return f->cgroup && (!res->cgroup || !cgroup_matches(res->cgroup, f->cgroup));
+}
+
 struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid)
 {
 	struct sp_resource *res = u32map_get(&p->processes, pid);
@@ -113,6 +147,7 @@ struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid)
 		res = fallback_resource(p, pid);
 	if (!res)
 		return NULL;
+	res->filtered = process_filtered(&p->opts.filter, res);
 	if (u32map_put(&p->processes, pid, res) == 0)
 		return resource_get(res); /* one for the table, one for the caller */
 	/* Table full: the caller's reference is the only one. */
@@ -146,6 +181,7 @@ struct sp_span *pipeline_span_start(struct sp_pipeline *p, uint32_t pid,
 	span->pid = pid;
 	span->tid = tid;
 	span->resource = pipeline_resource(p, pid);
+	span->filtered = span->resource && span->resource->filtered;
 	p->stats.spans_started++;
 	return span;
 }
@@ -167,8 +203,16 @@ void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,
 	/* Clock skew between CPUs must not give a negative duration. */
 	if (span->end_unix_ns < span->start_unix_ns)
 		span->end_unix_ns = span->start_unix_ns;
-	if (!span->sampled) {
-		p->stats.spans_not_sampled++;
+	if (!span->filtered && p->opts.filter.port && span->kind >= SP_KIND_SERVER) {
+		const struct sp_attr *port = span_find_attr(span, "server.port");
+
+		span->filtered = !port || port->v.i != p->opts.filter.port;
+	}
+	if (span->filtered || !span->sampled) {
+		if (span->filtered)
+			p->stats.filtered++;
+		else
+			p->stats.spans_not_sampled++;
 		spanpool_put(p->pool, span);
 		return;
 	}

@@ -27,6 +27,7 @@ struct sp_pipeline_stats {
 	uint64_t abandoned;         /* calls that never returned (unwound, exit) */
 	uint64_t depth_exceeded;
 	uint64_t threads_full;
+	uint64_t filtered;          /* outside --pid/--exe/--cgroup/--port */
 };
 
 /*

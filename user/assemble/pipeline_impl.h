@@ -16,6 +16,15 @@ struct sp_bsp;
 /* Keep or drop a new trace, decided from its ID (OTEL_TRACES_SAMPLER). */
 typedef bool (*sp_sample_fn)(void *ctx, const uint8_t trace_id[16]);
 
+/* What `run` is narrowed to (--pid, --exe, --cgroup, --port); empty: all. */
+struct sp_filter {
+	const uint32_t *pids;
+	size_t n_pids;
+	const char *exe;      /* process.executable.name */
+	const char *cgroup;   /* a cgroup path prefix */
+	uint32_t port;        /* HTTP spans whose server.port is this */
+};
+
 struct sp_pipeline_opts {
 	uint32_t span_pool;
 	uint32_t max_threads;
@@ -27,6 +36,7 @@ struct sp_pipeline_opts {
 	sp_sample_fn sample;       /* NULL: keep every trace */
 	void *sample_ctx;
 	uint64_t id_seed;          /* 0: seed from getrandom() */
+	struct sp_filter filter;
 };
 
 /* Returns NULL with errno set (EINVAL, ENOMEM). */

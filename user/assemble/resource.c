@@ -30,6 +30,7 @@ void resource_put(struct sp_resource *res)
 		free(res->attrs[i].str);
 	}
 	free(res->attrs);
+	free(res->cgroup);
 	free(res);
 }
 
@@ -206,6 +207,34 @@ static int add_static_attrs(struct sp_resource *res,
 	return err ? -ENOMEM : 0;
 }
 
+static bool is_hex64(const char *s)
+{
+	for (int i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int resource_container_id(const char *cgroup, char out[65])
+{
+	int found = -ENOENT;
+
+	for (const char *p = cgroup; *p; p++) {
+		/* The id starts a component, or follows the runtime's '-'. */
+		if (p != cgroup && p[-1] != '/' && p[-1] != '-')
+			continue;
+		if (strnlen(p, 64) < 64 || !is_hex64(p))
+			continue;
+		if (p[64] && p[64] != '/' && p[64] != '\n' &&
+		    strncmp(p + 64, ".scope", 6) != 0)
+			continue;
+		memcpy(out, p, 64);
+		out[64] = 0;
+		found = 0;
+	}
+	return found;
+}
+
 struct sp_resource *resource_build(const struct sp_process_info *info,
 				   const struct sp_resource_defaults *defaults)
 {
@@ -219,6 +248,16 @@ struct sp_resource *resource_build(const struct sp_process_info *info,
 	res->pid = (uint32_t)info->pid;
 	if (add_static_attrs(res, info, defaults))
 		goto nomem;
+	if (info->cgroup) {
+		char id[65];
+
+		res->cgroup = strdup(info->cgroup);
+		if (!res->cgroup)
+			goto nomem;
+		if (resource_container_id(info->cgroup, id) == 0 &&
+		    resource_set_str(res, "container.id", id))
+			goto nomem;
+	}
 	/* Precedence (lowest first): spanprobe's attributes, the process's
 	 * own, then service.name from the OTEL_SERVICE_NAME variables, which
 	 * the specification ranks above OTEL_RESOURCE_ATTRIBUTES. */
@@ -268,6 +307,32 @@ static const char *env_lookup(const char *block, size_t len, const char *name)
 	return NULL;
 }
 
+/*
+ * The paths of every line of /proc/PID/cgroup ("ID:CONTROLLERS:PATH"),
+ * one per line: on hybrid hierarchies the v1 controllers may name the
+ * container while the v2 line says "/".
+ */
+static const char *read_cgroup(pid_t pid)
+{
+	static char buf[4096], paths[4096];
+	size_t off = 0;
+	char *save = NULL;
+
+	if (read_proc(pid, "cgroup", buf, sizeof(buf)) <= 0)
+		return NULL;
+	paths[0] = 0;
+	for (char *line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (c2 && off < sizeof(paths))
+			off += (size_t)snprintf(paths + off, sizeof(paths) - off, "%s%s",
+						off ? "\n" : "", c2 + 1);
+	}
+	return paths[0] ? paths : NULL;
+}
+
 /* Static buffers: called only from the ring-buffer consumer thread. */
 struct sp_resource *resource_from_proc(pid_t pid,
 				       const struct sp_resource_defaults *defaults)
@@ -292,6 +357,7 @@ struct sp_resource *resource_from_proc(pid_t pid,
 		info.own_resource_attrs = env_lookup(
 			environ_buf, (size_t)envlen, "OTEL_RESOURCE_ATTRIBUTES");
 	}
+	info.cgroup = read_cgroup(pid);
 	n = defaults->with_command_line
 		    ? read_proc(pid, "cmdline", cmdline, sizeof(cmdline))
 		    : 0;

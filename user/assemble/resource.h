@@ -28,6 +28,8 @@ struct sp_resource {
 	size_t cap;
 	struct sp_resattr *attrs;
 	int announced; /* the text console printed it (export thread only) */
+	int filtered;  /* the process is outside --exe/--cgroup/--pid: no spans */
+	char *cgroup;  /* the process's cgroup paths, one per line */
 };
 
 /* What the resource of a process is built from (what the daemon knows). */
@@ -37,6 +39,7 @@ struct sp_process_info {
 	const char *command_line;  /* NULL unless it should be exported */
 	const char *service_name;  /* process's own OTEL_SERVICE_NAME, or NULL */
 	const char *own_resource_attrs; /* process's OTEL_RESOURCE_ATTRIBUTES */
+	const char *cgroup;        /* cgroup paths, one per line, or NULL */
 };
 
 /* Settings that apply to every resource, from spanprobe's own environment. */
@@ -67,6 +70,13 @@ struct sp_resource *resource_from_proc(pid_t pid,
 
 struct sp_resource *resource_get(struct sp_resource *res);
 void resource_put(struct sp_resource *res); /* accepts NULL */
+
+/*
+ * The container ID in a cgroup path: the last 64-hex-digit run that forms
+ * a path component or a "<runtime>-<id>.scope" name (Docker, containerd,
+ * CRI-O, Kubernetes), copied to out[65].  Returns 0 or -ENOENT.
+ */
+int resource_container_id(const char *cgroup, char out[65]);
 
 /* Look up an attribute; NULL when absent. */
 const struct sp_resattr *resource_find(const struct sp_resource *res,

@@ -34,6 +34,11 @@ struct sp_config {
 	enum sp_command command;
 	int verbose;
 	pid_t pid;                       /* attach -p */
+	uint32_t pids[SP_MAX_SYMBOLS];    /* run -p PID...: narrow to these */
+	size_t n_pids;
+	const char *filter_exe;           /* run --exe NAME */
+	const char *filter_cgroup;        /* run --cgroup PATH */
+	uint32_t filter_port;             /* run --port N */
 	const char *symbols[SP_MAX_SYMBOLS]; /* -u SYMBOL or LIBRARY:SYMBOL */
 	size_t n_symbols;
 	char *const *command_argv;        /* trace -- CMD ARGS */

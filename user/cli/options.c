@@ -44,7 +44,10 @@ void options_usage(FILE *out)
 	      "\n"
 	      "  -u, --uprobe SYMBOL       span per call of SYMBOL (main executable) or\n"
 	      "                            LIBRARY:SYMBOL (e.g. libc.so.6:getaddrinfo)\n"
-	      "  -p, --pid PID             the process to attach to\n"
+	      "  -p, --pid PID             the process to attach to; with run, only these (repeatable)\n"
+	      "      --exe NAME            run: only processes whose executable is NAME\n"
+	      "      --cgroup PATH         run: only processes in cgroup PATH (or below)\n"
+	      "      --port N              run: only HTTP spans whose server.port is N\n"
 	      "  -o, --output FORMAT       text (default), otlp-json, or otlp (to a collector)\n"
 	      "      --output-file PATH    write console output to PATH\n"
 	      "      --service-name NAME   service.name when the process sets none\n"
@@ -151,6 +154,9 @@ enum {
 	OPT_WITH_QUERY,
 	OPT_CAPTURE,
 	OPT_CONNS,
+	OPT_EXE,
+	OPT_CGROUP,
+	OPT_PORT,
 	OPT_OTLP_ENDPOINT,
 	OPT_OTLP_PROTOCOL,
 	OPT_OTLP_HEADER,
@@ -182,6 +188,9 @@ static const struct option long_opts[] = {
 	{ "with-query", no_argument, NULL, OPT_WITH_QUERY },
 	{ "capture-bytes", required_argument, NULL, OPT_CAPTURE },
 	{ "max-connections", required_argument, NULL, OPT_CONNS },
+	{ "exe", required_argument, NULL, OPT_EXE },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "port", required_argument, NULL, OPT_PORT },
 	{ "otlp-endpoint", required_argument, NULL, OPT_OTLP_ENDPOINT },
 	{ "otlp-protocol", required_argument, NULL, OPT_OTLP_PROTOCOL },
 	{ "otlp-header", required_argument, NULL, OPT_OTLP_HEADER },
@@ -228,8 +237,21 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 	case 'p':
 		if (parse_u32("-p", arg, INT32_MAX, &pid))
 			return -EINVAL;
+		if (cfg->n_pids == SP_MAX_SYMBOLS) {
+			sp_err("-p: at most %d processes", SP_MAX_SYMBOLS);
+			return -EINVAL;
+		}
 		cfg->pid = (pid_t)pid;
+		cfg->pids[cfg->n_pids++] = pid;
 		return 0;
+	case OPT_EXE:
+		cfg->filter_exe = arg;
+		return 0;
+	case OPT_CGROUP:
+		cfg->filter_cgroup = arg;
+		return 0;
+	case OPT_PORT:
+		return parse_u32("--port", arg, 65535, &cfg->filter_port);
 	case 'o':
 		return parse_output(cfg, arg);
 	case OPT_OUTPUT_FILE:
@@ -290,8 +312,13 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 
 static int check_command(const struct sp_config *cfg)
 {
-	if (cfg->command == SP_CMD_RUN && cfg->pid) {
-		sp_err("run: -p PID is for attach (spanprobe attach -p PID)");
+	if (cfg->command == SP_CMD_ATTACH && cfg->n_pids > 1) {
+		sp_err("attach: one -p PID (spanprobe run -p PID -p PID... narrows the node-wide mode)");
+		return -EINVAL;
+	}
+	if (cfg->command != SP_CMD_RUN &&
+	    (cfg->filter_exe || cfg->filter_cgroup || cfg->filter_port)) {
+		sp_err("--exe, --cgroup and --port narrow 'spanprobe run'");
 		return -EINVAL;
 	}
 	if (cfg->command == SP_CMD_ATTACH && cfg->pid == 0) {

@@ -128,6 +128,13 @@ static int build_pipeline(struct sp_daemon *d)
 		.pool = &d->pool,
 		.sample = sample_root,
 		.sample_ctx = (void *)&cfg->sampler,
+		.filter = {
+			.pids = cfg->command == SP_CMD_RUN ? cfg->pids : NULL,
+			.n_pids = cfg->command == SP_CMD_RUN ? cfg->n_pids : 0,
+			.exe = cfg->filter_exe,
+			.cgroup = cfg->filter_cgroup,
+			.port = cfg->filter_port,
+		},
 	};
 	int err;
 

@@ -21,7 +21,7 @@ void report_print(FILE *out, struct sp_pipeline *p, struct sp_bsp *bsp,
 	shutdown_drops = __atomic_load_n(&bsp->dropped_at_shutdown, __ATOMIC_RELAXED);
 	fprintf(out,
 		"spanprobe: spans: %llu started, %llu finished, %llu exported, "
-		"%llu failed, %llu not sampled\n"
+		"%llu failed, %llu not sampled, %llu filtered out\n"
 		"spanprobe: dropped: %llu queue full, %llu at shutdown, %llu span pool empty, "
 		"%llu thread table full, %llu too deep\n"
 		"spanprobe: events: %llu lost (ring buffer full), %llu unreadable, "
@@ -31,6 +31,7 @@ void report_print(FILE *out, struct sp_pipeline *p, struct sp_bsp *bsp,
 		(unsigned long long)exp->stats.spans_exported,
 		(unsigned long long)exp->stats.spans_failed,
 		(unsigned long long)st->spans_not_sampled,
+		(unsigned long long)st->filtered,
 		(unsigned long long)queue_full, (unsigned long long)shutdown_drops,
 		(unsigned long long)st->pool_empty,
 		(unsigned long long)st->threads_full,
