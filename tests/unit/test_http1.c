@@ -241,6 +241,56 @@ static void test_pipelining(void **state)
 	assert_int_equal(f->s.x[2].resp_start_ns, 3);
 }
 
+/* Three pipelined requests and their responses, one byte per read. */
+static void test_pipelining_one_byte(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ts = 1;
+
+	ts = feed_bytes(f, OUT, "GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\n"
+				"Content-Length: 3\r\n\r\nxyz"
+				"HEAD /c HTTP/1.1\r\n\r\n", ts);
+	ts = feed_bytes(f, IN, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+			       "HTTP/1.1 201 Created\r\nTransfer-Encoding: "
+			       "chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+			       "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n",
+			ts);
+	assert_int_equal(f->s.n, 3);
+	assert_string_equal(f->s.x[0].path, "/a");
+	assert_int_equal(f->s.x[0].resp_body_size, 2);
+	assert_string_equal(f->s.x[1].path, "/b");
+	assert_int_equal(f->s.x[1].req_body_size, 3);
+	assert_int_equal(f->s.x[1].status, 201);
+	assert_int_equal(f->s.x[1].resp_body_size, 2);
+	assert_string_equal(f->s.x[2].path, "/c");
+	assert_int_equal(f->s.x[2].resp_body_size, 0);
+	assert_int_equal(f->s.x[2].resp_end_ns, ts - 1);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(f->s.x[i].role, HTTP1_ROLE_CLIENT);
+		assert_int_equal(f->s.x[i].flags, 0);
+	}
+}
+
+/* HTTP/1.0 with keep-alive asked for and a Content-Length: not delimited
+ * by the close. */
+static void test_http10_keepalive(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, IN, "GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 1);
+	feed(f, OUT, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"
+		     "Content-Length: 4\r\n\r\nabcd", 2);
+	feed(f, IN, "GET /2 HTTP/1.0\r\n\r\n", 3);
+	feed(f, OUT, "HTTP/1.0 404 Not Found\r\n\r\nnope", 4);
+	assert_int_equal(f->s.n, 1);
+	close_conn(f, 5);
+	assert_int_equal(f->s.n, 2);
+	assert_int_equal(f->s.x[0].resp_body_size, 4);
+	assert_int_equal(f->s.x[1].status, 404);
+	assert_int_equal(f->s.x[1].resp_body_size, 4);
+	assert_int_equal(f->s.x[1].flags, 0);
+}
+
 /* Two requests more than the FIFO holds: counted, and their responses are
  * skipped by number, so later exchanges still pair right. */
 static void test_pipeline_overflow(void **state)
@@ -327,6 +377,29 @@ static void test_gap_in_body(void **state)
 	feed(f, OUT, "0\r\n\r\n", 22);
 	assert_int_equal(f->s.n, 2);
 	assert_int_equal(f->s.x[1].resp_body_size, 4096);
+	assert_int_equal(f->s.x[1].flags, 0);
+}
+
+/* A gap that runs past the end of a body holds the start of another
+ * message: that one is lost, the connection is out of step until the
+ * pipeline drains. */
+static void test_gap_past_body(void **state)
+{
+	struct fixture *f = *state;
+
+	feed_gap(f, IN, "POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nok",
+		 41 + 64, 1);
+	assert_int_equal(f->c.stats.desyncs, 1);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 2);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(f->s.x[0].req_body_size, 2);
+	assert_int_equal(f->s.x[0].flags, HTTP1_X_DESYNC);
+	assert_int_equal(f->c.stats.orphan_responses, 1);
+	feed(f, IN, "GET /b HTTP/1.1\r\n\r\n", 4);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 5);
+	assert_int_equal(f->s.n, 2);
+	assert_string_equal(f->s.x[1].path, "/b");
 	assert_int_equal(f->s.x[1].flags, 0);
 }
 
@@ -732,7 +805,10 @@ int main(void)
 		T(test_client_role),
 		T(test_keepalive_one_byte),
 		T(test_pipelining),
+		T(test_pipelining_one_byte),
 		T(test_pipeline_overflow),
+		T(test_http10_keepalive),
+		T(test_gap_past_body),
 		T(test_chunked_split),
 		T(test_gap_in_body),
 		T(test_gap_in_headers),

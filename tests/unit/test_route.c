@@ -44,7 +44,8 @@ static void test_kept_segments(void **state)
 	expect_route("/c/deadbeefcafe123", "/c/deadbeefcafe123");
 	expect_route("/c/deadbeefcafe1234", "/c/{id}");
 	expect_route("/cafe", "/cafe");
-	expect_route("/blog/2024-best-of-the-year-list-x", "/blog/2024-best-of-the-year-list-x");
+	expect_route("/blog/2024-best-of-the-year-list-x",
+		     "/blog/2024-best-of-the-year-list-x");
 	expect_route("/static/app.v2.js", "/static/app.v2.js");
 	expect_route("/abcdefghijklmnopqrstuvwxyz", "/abcdefghijklmnopqrstuvwxyz");
 	/* Empty segments and trailing slash survive; the query does not. */

@@ -124,11 +124,16 @@ static void half_idle(struct http1_half *h)
 	h->slot_valid = 0;
 }
 
+static int64_t half_body(const struct http1_half *h)
+{
+	return h->body_lost ? -1 : (int64_t)h->body;
+}
+
 /* The half's current message ended with the chunk of h->last_ns. */
 static void message_done(struct feed *f, struct http1_half *h)
 {
 	struct http1_pending *p = half_entry(f->c, h);
-	int64_t body = h->body_lost ? -1 : (int64_t)h->body;
+	int64_t body = half_body(h);
 
 	if (p && h->kind == KIND_REQUEST) {
 		p->x.req_end_ns = h->last_ns;
@@ -163,8 +168,9 @@ static void start_invalid(struct feed *f, struct http1_half *h)
 		return;
 	}
 	h->state = H_RESYNC;
+	c->stats.desyncs++;
 	if (c->role != HTTP1_ROLE_UNKNOWN)
-		set_desync(c);
+		c->desynced = 1;
 }
 
 static void message_begin(struct feed *f, struct http1_half *h)
@@ -180,24 +186,6 @@ static void message_begin(struct feed *f, struct http1_half *h)
 	h->status = 0;
 	h->first_ns = h->last_ns = f->ts;
 	http1_line_reset(h);
-}
-
-static void fill_request(struct http1_pending *p, struct http1_half *h,
-			 const struct http1_reqline *rl)
-{
-	struct http1_exchange *x = &p->x;
-
-	x->method = http1_method_lookup(rl->method, rl->method_len);
-	if (x->method == HTTP1_M_OTHER)
-		http1_copy_field(x->method_original,
-				 sizeof(x->method_original), rl->method,
-				 rl->method_len);
-	x->req_version = rl->version;
-	x->req_start_ns = h->first_ns;
-	x->req_end_ns = h->last_ns;
-	x->req_body_size = -1;
-	x->resp_body_size = -1;
-	http1_fill_target(x, rl->target, rl->target_len, rl->target_cut);
 }
 
 /* A request line was seen whole (or cut by a gap) in `h`. */
@@ -236,7 +224,7 @@ static int request_begin(struct feed *f, struct http1_half *h,
 	p->seq = h->msg_seq;
 	c->count++;
 	h->slot_valid = 1;
-	fill_request(p, h, rl);
+	http1_fill_request(&p->x, h, rl);
 	return 0;
 }
 
@@ -361,10 +349,12 @@ static void headers_done(struct feed *f, struct http1_half *h)
 	} else if (h->chunked == TE_OTHER || h->cl_bad) {
 		/* A request like this is invalid; a response runs until
 		 * close, which is also where an unknown one ends. */
-		if (response && !h->cl_bad)
+		if (response && !h->cl_bad) {
 			h->state = H_BODY_CLOSE;
-		else
+		} else {
+			f->c->stats.desyncs++;
 			lose_framing(h);
+		}
 	} else if (h->has_cl && h->content_length > 0) {
 		h->state = H_BODY_LEN;
 		h->remaining = h->content_length;
@@ -383,35 +373,6 @@ static void mark_truncated(struct feed *f, struct http1_half *h)
 	f->c->stats.truncated_headers++;
 	if (p)
 		p->x.flags |= HTTP1_X_HEADERS_TRUNCATED;
-}
-
-static void store_header(struct http1_pending *p, struct http1_half *h,
-			 int id, const char *v, size_t n)
-{
-	struct http1_exchange *x = &p->x;
-	bool req = h->kind == KIND_REQUEST, cut = false;
-
-	if (id == HDR_HOST && req && !x->host[0])
-		cut = http1_copy_field(x->host, sizeof(x->host), v, n);
-	else if (id == HDR_USER_AGENT && req && !x->user_agent[0])
-		cut = http1_copy_field(x->user_agent, sizeof(x->user_agent), v,
-				       n);
-	else if (id == HDR_TRACEPARENT && req && !x->traceparent[0])
-		cut = http1_copy_field(x->traceparent, sizeof(x->traceparent),
-				       v, n);
-	else if (id == HDR_TRACESTATE && req && !x->tracestate[0])
-		cut = http1_copy_field(x->tracestate, sizeof(x->tracestate), v,
-				       n);
-	else if (id == HDR_CONTENT_TYPE && req && !x->req_content_type[0])
-		cut = http1_copy_field(x->req_content_type,
-				       sizeof(x->req_content_type), v, n);
-	else if (id == HDR_CONTENT_TYPE && !req && !x->resp_content_type[0])
-		cut = http1_copy_field(x->resp_content_type,
-				       sizeof(x->resp_content_type), v, n);
-	else if (id == HDR_EXPECT && req && http1_value_is(v, n, "100-continue"))
-		x->flags |= HTTP1_X_EXPECT_CONTINUE;
-	if (cut || (id != HDR_OTHER && h->line_total > h->line_len))
-		x->flags |= HTTP1_X_FIELD_TRUNCATED;
 }
 
 static void header_line_done(struct feed *f, struct http1_half *h)
@@ -438,7 +399,7 @@ static void header_line_done(struct feed *f, struct http1_half *h)
 	}
 	p = half_entry(f->c, h);
 	if (id > HDR_OTHER && p && h->header_bytes <= HTTP1_HEADER_MAX)
-		store_header(p, h, id, v, n);
+		http1_store_header(&p->x, h, id, v, n);
 	http1_line_reset(h);
 }
 
@@ -510,6 +471,7 @@ static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
 		return used;
 	}
 	if (h->header_bytes > HTTP1_HEADER_HARD_MAX) {
+		f->c->stats.desyncs++;
 		lose_framing(h);
 		return used;
 	}
@@ -786,6 +748,33 @@ static void close_half(struct feed *f, struct http1_half *h)
 		message_done(f, h);
 }
 
+/* Emits every pending exchange as incomplete, with what was seen of it. */
+static void close_pending(struct feed *f)
+{
+	struct http1_conn *c = f->c;
+
+	while (c->count) {
+		struct http1_pending *p = fifo_head(c);
+
+		for (int d = 0; d < 2; d++) {
+			struct http1_half *h = &c->half[d];
+
+			if (half_entry(c, h) != p)
+				continue;
+			if (h->kind == KIND_REQUEST) {
+				p->x.req_end_ns = h->last_ns;
+				p->x.req_body_size = half_body(h);
+			} else {
+				p->x.resp_end_ns = h->last_ns;
+				p->x.resp_body_size = half_body(h);
+			}
+			h->slot_valid = 0;
+		}
+		p->req_done = 1; /* HTTP1_X_INCOMPLETE says it all */
+		emit_head(f, HTTP1_X_INCOMPLETE);
+	}
+}
+
 void http1_close(struct http1_conn *c, uint64_t ts_ns, http1_exchange_cb cb,
 		 void *user)
 {
@@ -802,26 +791,7 @@ void http1_close(struct http1_conn *c, uint64_t ts_ns, http1_exchange_cb cb,
 			close_half(&f, &c->half[rdir]);
 		close_half(&f, &c->half[HTTP1_INBOUND]);
 		close_half(&f, &c->half[HTTP1_OUTBOUND]);
-		while (c->count) {
-			struct http1_pending *p = fifo_head(c);
-
-			for (int d = 0; d < 2; d++) {
-				struct http1_half *h = &c->half[d];
-
-				if (half_entry(c, h) != p)
-					continue;
-				if (h->kind == KIND_REQUEST) {
-					p->x.req_end_ns = h->last_ns;
-					p->x.req_body_size = h->body_lost ? -1 : (int64_t)h->body;
-				} else {
-					p->x.resp_end_ns = h->last_ns;
-					p->x.resp_body_size = h->body_lost ? -1 : (int64_t)h->body;
-				}
-				h->slot_valid = 0;
-			}
-			p->req_done = 1; /* INCOMPLETE says it all */
-			emit_head(&f, HTTP1_X_INCOMPLETE);
-		}
+		close_pending(&f);
 	}
 	http1_init(c);
 }

@@ -66,5 +66,9 @@ bool http1_copy_field(char *dst, size_t size, const char *src, size_t n);
 int http1_parse_content_length(const char *v, size_t n, uint64_t *out);
 int http1_parse_transfer_encoding(const char *v, size_t n);
 bool http1_value_is(const char *v, size_t n, const char *lit);
+void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
+			const struct http1_reqline *rl);
+void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
+			int id, const char *v, size_t n);
 
 #endif /* SPANPROBE_HTTP1_INTERNAL_H */

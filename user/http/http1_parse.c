@@ -49,6 +49,14 @@ static bool target_char(unsigned char c)
 	return c > ' ' && c != 0x7f;
 }
 
+/* The four target forms of RFC 9112 3.2 start with '/' (origin), a letter
+ * (absolute "http://..." or CONNECT's authority) or are "*". */
+static bool target_start(unsigned char c)
+{
+	return c == '/' || c == '*' || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
 static enum http1_class classify_response(const char *p, size_t n)
 {
 	static const char v[] = "HTTP/1.";
@@ -92,7 +100,7 @@ enum http1_class http1_classify(const char *p, size_t n)
 		return CLASS_NO;
 	if (i + 1 == n)
 		return CLASS_MAYBE;
-	return target_char((unsigned char)p[i + 1]) ? CLASS_REQUEST : CLASS_NO;
+	return target_start((unsigned char)p[i + 1]) ? CLASS_REQUEST : CLASS_NO;
 }
 
 /* Keeps the last bytes of a line that overflowed the buffer, so that the
@@ -217,9 +225,11 @@ int http1_parse_request_line(const struct http1_half *h, bool cut,
 			return -1;
 		end = line_overflowed(h) ? l + len : l + len - 9;
 	}
-	if (end <= out->target)
+	if (end <= out->target || !target_start((unsigned char)*out->target))
 		return -1;
 	out->target_len = end - out->target;
+	if (out->target[0] == '*' && out->target_len > 1)
+		return -1;
 	for (size_t i = 0; i < out->target_len; i++)
 		if (!target_char((unsigned char)out->target[i]))
 			return -1;
@@ -419,4 +429,51 @@ int http1_parse_transfer_encoding(const char *v, size_t n)
 bool http1_value_is(const char *v, size_t n, const char *lit)
 {
 	return strlen(lit) == n && strncasecmp(v, lit, n) == 0;
+}
+
+/* Fills the request side of a new exchange from its request line. */
+void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
+			const struct http1_reqline *rl)
+{
+
+	x->method = http1_method_lookup(rl->method, rl->method_len);
+	if (x->method == HTTP1_M_OTHER)
+		http1_copy_field(x->method_original,
+				 sizeof(x->method_original), rl->method,
+				 rl->method_len);
+	x->req_version = rl->version;
+	x->req_start_ns = h->first_ns;
+	x->req_end_ns = h->last_ns;
+	x->req_body_size = -1;
+	x->resp_body_size = -1;
+	http1_fill_target(x, rl->target, rl->target_len, rl->target_cut);
+}
+
+/* Keeps a header that matters; the first occurrence wins. */
+void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
+			int id, const char *v, size_t n)
+{
+	bool req = h->kind == KIND_REQUEST, cut = false;
+
+	if (id == HDR_HOST && req && !x->host[0])
+		cut = http1_copy_field(x->host, sizeof(x->host), v, n);
+	else if (id == HDR_USER_AGENT && req && !x->user_agent[0])
+		cut = http1_copy_field(x->user_agent, sizeof(x->user_agent), v,
+				       n);
+	else if (id == HDR_TRACEPARENT && req && !x->traceparent[0])
+		cut = http1_copy_field(x->traceparent, sizeof(x->traceparent),
+				       v, n);
+	else if (id == HDR_TRACESTATE && req && !x->tracestate[0])
+		cut = http1_copy_field(x->tracestate, sizeof(x->tracestate), v,
+				       n);
+	else if (id == HDR_CONTENT_TYPE && req && !x->req_content_type[0])
+		cut = http1_copy_field(x->req_content_type,
+				       sizeof(x->req_content_type), v, n);
+	else if (id == HDR_CONTENT_TYPE && !req && !x->resp_content_type[0])
+		cut = http1_copy_field(x->resp_content_type,
+				       sizeof(x->resp_content_type), v, n);
+	else if (id == HDR_EXPECT && req && http1_value_is(v, n, "100-continue"))
+		x->flags |= HTTP1_X_EXPECT_CONTINUE;
+	if (cut || (id != HDR_OTHER && h->line_total > h->line_len))
+		x->flags |= HTTP1_X_FIELD_TRUNCATED;
 }
