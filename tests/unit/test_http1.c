@@ -654,6 +654,26 @@ static void test_methods_and_targets(void **state)
 	assert_string_equal(http1_method_name(HTTP1_M_PATCH), "PATCH");
 }
 
+/* The longest method kept (HTTP1_METHOD_MAX - 1 characters) is accepted
+ * however the reads split it; one more character is not HTTP. */
+static void test_method_length_limit(void **state)
+{
+	struct fixture *f = *state;
+	char req[128], method[HTTP1_METHOD_MAX + 1];
+
+	memset(method, 'M', HTTP1_METHOD_MAX - 1);
+	method[HTTP1_METHOD_MAX - 1] = '\0';
+	snprintf(req, sizeof(req), "%s /m HTTP/1.1\r\n\r\n", method);
+	feed_bytes(f, IN, req, 1);
+	feed(f, OUT, "HTTP/1.1 405 No\r\nContent-Length: 0\r\n\r\n", 100);
+	assert_int_equal(f->s.n, 1);
+	assert_string_equal(f->s.x[0].method_original, method);
+	http1_init(&f->c);
+	snprintf(req, sizeof(req), "%sX /m HTTP/1.1\r\n\r\n", method);
+	feed(f, IN, req, 1);
+	assert_true(http1_is_skipped(&f->c));
+}
+
 static void test_trace_headers(void **state)
 {
 	struct fixture *f = *state;
@@ -821,6 +841,7 @@ int main(void)
 		T(test_long_request_line),
 		T(test_header_limit),
 		T(test_methods_and_targets),
+		T(test_method_length_limit),
 		T(test_trace_headers),
 		T(test_traceparent_parse),
 		T(test_orphan_response),

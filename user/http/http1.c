@@ -380,7 +380,7 @@ static void header_line_done(struct feed *f, struct http1_half *h)
 	struct http1_pending *p;
 	const char *v;
 	size_t n;
-	uint64_t cl;
+	uint64_t cl = 0;
 	int id;
 
 	if (http1_line_is_empty(h)) {
@@ -403,12 +403,15 @@ static void header_line_done(struct feed *f, struct http1_half *h)
 	http1_line_reset(h);
 }
 
+static void gap_at_boundary(struct feed *f, struct http1_half *h);
+
 /* The start line or the header block was cut by a gap. */
 static void header_block_cut(struct feed *f, struct http1_half *h)
 {
 	if (h->state == H_START) {
 		if (!h->start_ok) {
-			start_invalid(f, h);
+			/* Too little seen to tell: not proof of non-HTTP. */
+			gap_at_boundary(f, h);
 			return;
 		}
 		start_line_done(f, h, true);

@@ -94,8 +94,8 @@ enum http1_class http1_classify(const char *p, size_t n)
 		if (!method_char(p[i]))
 			return CLASS_NO;
 	}
-	if (i == n)
-		return i < HTTP1_METHOD_MAX - 1 ? CLASS_MAYBE : CLASS_NO;
+	if (i == n) /* the next byte may still be the space */
+		return CLASS_MAYBE;
 	if (i == 0 || p[i] != ' ')
 		return CLASS_NO;
 	if (i + 1 == n)
