@@ -31,6 +31,7 @@ struct fx_cfg {
 	uint32_t max_threads;
 	uint32_t max_depth;
 	uint64_t seed;
+	uint32_t max_queue; /* of the batch processor; max_batch is the same */
 	sp_sample_fn sample;
 	void *sample_ctx;
 };
@@ -47,8 +48,9 @@ struct fx {
 static struct fx *fx_open(const struct fx_cfg *cfg)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct sp_bsp_opts bo = { .max_queue = 4096, .max_batch = 4096,
-				  .delay_ms = 60000, .export_timeout_ms = 5000 };
+	uint32_t queue = cfg->max_queue ? cfg->max_queue : 4096;
+	struct sp_bsp_opts bo = { .max_queue = queue, .max_batch = queue,
+				  .delay_ms = 600000, .export_timeout_ms = 5000 };
 	struct sp_pipeline_opts po = {
 		.span_pool = cfg->pool ? cfg->pool : 64,
 		.max_threads = cfg->max_threads ? cfg->max_threads : 8,
@@ -640,6 +642,95 @@ static void test_ids_deterministic(void **state)
 			assert_memory_not_equal(a[i], a[j], 8);
 }
 
+static void test_queue_full_counted(void **state)
+{
+	struct fx *f = fx_open(&(struct fx_cfg){ .max_queue = 2 });
+	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+
+	(void)state;
+	rec_set_gate(&f->rec, true);
+	/* Two spans fill a batch; the exporter holds them. */
+	for (int i = 0; i < 2; i++) {
+		enter(f, PID, OUTER, 100 + i, 0x4000);
+		leave(f, PID, OUTER, 110 + i, 0x4000);
+	}
+	assert_int_equal(rec_wait_entered(&f->rec, 1, 5000), 1);
+	/* Two more fill the queue, the fifth is dropped and counted. */
+	for (int i = 0; i < 3; i++) {
+		enter(f, PID, INNER, 200 + i, 0x4000);
+		leave(f, PID, INNER, 210 + i, 0x4000);
+	}
+	assert_int_equal(st->spans_finished, 5);
+	assert_int_equal(st->queue_full, 1);
+	assert_int_equal(f->bsp.dropped_queue_full, 1);
+	assert_int_equal(f->pool.in_use, 4);
+	rec_set_gate(&f->rec, false);
+	flush_all(f);
+	assert_int_equal(f->rec.n_spans, 4);
+	fx_close(f);
+}
+
+/* A request being served is the thread's context: calls become its children. */
+static void test_request_frame_parent(void **state)
+{
+	struct fx *f = fx_open(&(struct fx_cfg){ 0 });
+	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	struct sp_span *req;
+	const struct sp_span *r, *o;
+
+	(void)state;
+	req = pipeline_span_start(f->p, PID, PID, 50, NULL);
+	assert_non_null(req);
+	req->kind = SP_KIND_SERVER;
+	span_set_name(req, "GET /", 5);
+	assert_int_equal(pipeline_thread_push(f->p, PID, req, 77), 0);
+	assert_ptr_equal(pipeline_thread_context(f->p, PID), req);
+	enter(f, PID, OUTER, 100, 0x4000);
+	enter(f, PID, INNER, 110, 0x3f00);
+	/* inner's return is lost: outer's return skips the request frame. */
+	leave(f, PID, OUTER, 200, 0x4000);
+	assert_int_equal(st->abandoned, 1);
+	assert_ptr_equal(pipeline_thread_context(f->p, PID), req);
+	pipeline_thread_pop(f->p, PID, 78); /* not open: no-op */
+	assert_ptr_equal(pipeline_thread_context(f->p, PID), req);
+	pipeline_thread_pop(f->p, PID, 77);
+	assert_null(threads_find(pipeline_threads(f->p), PID));
+	pipeline_span_end(f->p, req, 300);
+	flush_all(f);
+
+	assert_int_equal(f->rec.n_spans, 2);
+	o = must_find(f, "outer", 0);
+	r = must_find(f, "GET /", 0);
+	assert_root(r);
+	assert_child_of(o, r);
+	assert_function_span(f, o, "outer", PID, 100, 200);
+	assert_null(rec_find(&f->rec, "inner", 0));
+	fx_close(f);
+}
+
+/* At thread exit, calls are abandoned; the request stays its source's. */
+static void test_thread_exit_with_request(void **state)
+{
+	struct fx *f = fx_open(&(struct fx_cfg){ 0 });
+	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	struct sp_span *req;
+
+	(void)state;
+	req = pipeline_span_start(f->p, PID, PID + 1, 50, NULL);
+	assert_non_null(req);
+	assert_int_equal(pipeline_thread_push(f->p, PID + 1, req, 1), 0);
+	enter(f, PID + 1, OUTER, 100, 0x4000);
+	assert_int_equal(f->pool.in_use, 2);
+	pipeline_thread_exit(f->p, PID, PID + 1);
+	assert_int_equal(st->abandoned, 1);
+	assert_int_equal(f->pool.in_use, 1);
+	assert_null(pipeline_thread_context(f->p, PID + 1));
+	pipeline_span_discard(f->p, req);
+	flush_all(f);
+	assert_int_equal(f->rec.n_spans, 0);
+	fx_close(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -660,6 +751,9 @@ int main(void)
 		cmocka_unit_test(test_return_before_entry_time),
 		cmocka_unit_test(test_not_sampled),
 		cmocka_unit_test(test_ids_deterministic),
+		cmocka_unit_test(test_queue_full_counted),
+		cmocka_unit_test(test_request_frame_parent),
+		cmocka_unit_test(test_thread_exit_with_request),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
