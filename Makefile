@@ -10,7 +10,7 @@ BPFTOOL   ?= bpftool
 ARCH      := x86
 
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
+override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
              -Iinclude -Iuser -I$(BUILD) -I$(BUILD)/proto -MMD -MP \
              -DSP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
 LDLIBS    := -lbpf -lelf -lz -lnghttp2 -lprotobuf-c -lssl -lcrypto -lm -pthread
@@ -23,6 +23,7 @@ SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 PROTO_SRCS := $(shell find proto -name '*.proto' 2>/dev/null)
 PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTO_SRCS))
+PROTO_H    := $(PROTO_C:.c=.h)
 PROTO_OBJS := $(PROTO_C:.c=.o)
 
 USER_SRCS := $(shell find user -name '*.c' ! -name main.c | sort)
@@ -80,10 +81,10 @@ $(BUILD)/proto/%.o: $(BUILD)/proto/%.c
 	$(CC) $(CFLAGS) -w -c $< -o $@
 
 # A generated .c includes the headers of the .proto files it imports.
-$(PROTO_OBJS): | $(PROTO_C)
+$(PROTO_OBJS): | $(PROTO_C) $(PROTO_H)
 
 # --- userspace --------------------------------------------------------------
-$(USER_OBJS) $(BUILD)/user/main.o: | $(SKELS) $(PROTO_C)
+$(USER_OBJS) $(BUILD)/user/main.o: | $(SKELS) $(PROTO_C) $(PROTO_H)
 
 $(BUILD)/user/%.o: user/%.c
 	@mkdir -p $(@D)

@@ -731,6 +731,34 @@ static void test_thread_exit_with_request(void **state)
 	fx_close(f);
 }
 
+/*
+ * outer calls inner twice at the same stack address; the first inner's
+ * return record is lost.  When the second inner enters at the address
+ * where the first one's return address was, the first call is necessarily
+ * over: the second inner is a child of outer, not of the dead call.
+ */
+static void test_reentry_after_lost_return(void **state)
+{
+	struct fx *f = fx_open(&(struct fx_cfg){ 0 });
+	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_span *o, *i;
+
+	(void)state;
+	enter(f, PID, OUTER, 100, 0x4000);
+	enter(f, PID, INNER, 110, 0x3f00);
+	/* return of the first inner lost */
+	enter(f, PID, INNER, 130, 0x3f00);
+	leave(f, PID, INNER, 140, 0x3f00);
+	leave(f, PID, OUTER, 200, 0x4000);
+	flush_all(f);
+	assert_int_equal(f->rec.n_spans, 2);
+	i = must_find(f, "inner", 0);
+	o = must_find(f, "outer", 0);
+	assert_int_equal(st->abandoned, 1);
+	assert_child_of(i, o);
+	fx_close(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -754,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_queue_full_counted),
 		cmocka_unit_test(test_request_frame_parent),
 		cmocka_unit_test(test_thread_exit_with_request),
+		cmocka_unit_test(test_reentry_after_lost_return),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

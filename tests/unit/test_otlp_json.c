@@ -296,6 +296,27 @@ static void test_ids_hex(void **state)
 	free(got);
 }
 
+/* proto3 JSON mapping: non-finite doubles are the strings "NaN", "Infinity", "-Infinity". */
+static void test_double_not_finite(void **state)
+{
+	struct sp_span s;
+	char *got;
+
+	(void)state;
+	mk_span(&s, 1, "x", NULL, 0, 0);
+	span_add_double(&s, "a", NAN);
+	span_add_double(&s, "b", INFINITY);
+	span_add_double(&s, "c", -INFINITY);
+	/* The span's attributes, not the resource's: they follow endTimeUnixNano. */
+	got = render_between(&s, "\"endTimeUnixNano\":\"1700000000000000000\",\"attributes\":[",
+			     "],\"status\"");
+	assert_string_equal(got,
+		"{\"key\":\"a\",\"value\":{\"doubleValue\":\"NaN\"}},"
+		"{\"key\":\"b\",\"value\":{\"doubleValue\":\"Infinity\"}},"
+		"{\"key\":\"c\",\"value\":{\"doubleValue\":\"-Infinity\"}}");
+	free(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +328,7 @@ int main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_parent_only_when_set),
 		cmocka_unit_test(test_ids_hex),
+		cmocka_unit_test(test_double_not_finite),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -162,6 +162,22 @@ static void test_json_limit(void **state)
 	strbuf_free(&b);
 }
 
+/* strbuf_addf appends the whole formatted text, however long. */
+static void test_addf_long(void **state)
+{
+	struct sp_strbuf b;
+	char s[600];
+
+	(void)state;
+	memset(s, 'a', sizeof(s) - 1);
+	s[sizeof(s) - 1] = 0;
+	strbuf_init(&b, 4096);
+	assert_int_equal(strbuf_addf(&b, "(%s)", s), 0);
+	assert_int_equal(b.len, 601);
+	assert_int_equal(b.data[600], ')');
+	strbuf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_json_escapes),
 		cmocka_unit_test(test_json_utf8),
 		cmocka_unit_test(test_json_limit),
+		cmocka_unit_test(test_addf_long),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

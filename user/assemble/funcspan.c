@@ -18,6 +18,25 @@ void funcspan_init(struct sp_funcspan *fs, struct sp_pipeline *p,
 	fs->n_names = n_names;
 }
 
+/*
+ * A call entering at stack pointer `sp` reuses the frame of any open call
+ * that entered there: that call is over (its return record was lost, or it
+ * was unwound) and must not become the new call's parent.  Only an exact
+ * match is safe: frames below `sp` may live on another stack (coroutines,
+ * signal stacks).
+ */
+static void drop_reused_frames(struct sp_pipeline *p, struct sp_thread *th,
+			       uint64_t sp)
+{
+	for (uint32_t i = th->depth; i-- > 0;) {
+		if (th->frames[i].kind != SP_FRAME_FUNC || th->frames[i].key != sp)
+			continue;
+		pipeline_span_discard(p, th->frames[i].span);
+		threads_drop_frame(th, i);
+		pipeline_stats(p)->abandoned++;
+	}
+}
+
 static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
 {
 	struct sp_pipeline *p = fs->pipeline;
@@ -31,6 +50,7 @@ static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
 		st->threads_full++;
 		return;
 	}
+	drop_reused_frames(p, th, ev->stack_ptr);
 	if (th->depth == pipeline_threads(p)->max_depth) {
 		st->depth_exceeded++;
 		return;

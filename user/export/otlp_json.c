@@ -7,6 +7,7 @@
 #include "export/otlp_encode.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,7 +53,14 @@ static void add_span_attr(struct sp_strbuf *b, const struct sp_span *span,
 		strbuf_adds(b, a->v.b ? "\"boolValue\":true" : "\"boolValue\":false");
 		break;
 	case SP_ATTR_DOUBLE:
-		strbuf_addf(b, "\"doubleValue\":%.17g", a->v.d);
+		/* Proto3 JSON spells the non-finite values as strings. */
+		if (isnan(a->v.d))
+			strbuf_adds(b, "\"doubleValue\":\"NaN\"");
+		else if (isinf(a->v.d))
+			strbuf_adds(b, a->v.d > 0 ? "\"doubleValue\":\"Infinity\""
+						  : "\"doubleValue\":\"-Infinity\"");
+		else
+			strbuf_addf(b, "\"doubleValue\":%.17g", a->v.d);
 		break;
 	}
 	strbuf_adds(b, "}}");

@@ -84,8 +84,18 @@ int strbuf_addf(struct sp_strbuf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return b->err = -EINVAL;
-	return strbuf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n
-							  : sizeof(tmp) - 1);
+	if ((size_t)n < sizeof(tmp))
+		return strbuf_add(b, tmp, (size_t)n);
+	/* Longer than the stack buffer: format again, in place. */
+	char *p = strbuf_reserve(b, (size_t)n + 1);
+
+	if (!p)
+		return b->err;
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
 }
 
 int strbuf_add_u64(struct sp_strbuf *b, uint64_t v)

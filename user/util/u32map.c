@@ -7,7 +7,9 @@
 
 static inline uint32_t home_slot(const struct sp_u32map *m, uint32_t key)
 {
-	return (key * 0x9e3779b1u) & m->mask; /* Fibonacci hashing */
+	/* Fibonacci hashing: the high bits of the product are the well-mixed
+	 * ones (low bits would map keys equal modulo the size together). */
+	return (uint32_t)(key * 0x9e3779b1u) >> m->shift;
 }
 
 int u32map_init(struct sp_u32map *m, uint32_t max, bool simd)
@@ -29,6 +31,7 @@ int u32map_init(struct sp_u32map *m, uint32_t max, bool simd)
 	for (uint32_t i = 0; i < slots; i++)
 		m->keys[i] = 0;
 	m->mask = slots - 1;
+	m->shift = (uint8_t)(32 - __builtin_ctz(slots));
 	m->count = 0;
 	m->max = max;
 	__builtin_cpu_init();

@@ -17,6 +17,7 @@ struct sp_u32map {
 	uint32_t mask;  /* slots - 1 (a power of two, >= 8) */
 	uint32_t count;
 	uint32_t max;   /* entries allowed: the size setting */
+	uint8_t shift;  /* 32 - log2(slots) */
 	bool simd;
 };
 
