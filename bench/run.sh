@@ -11,3 +11,7 @@ if [ -x "$BUILD"/bench/encode ]; then
 	echo "== OTLP encoding and compression"
 	"$BUILD"/bench/encode
 fi
+if [ -x "$BUILD"/bench/export ]; then
+	echo "== OTLP export throughput to a local sink (h2c and HTTP/1.1)"
+	"$BUILD"/bench/export
+fi

@@ -575,7 +575,8 @@ static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 	if (cfg->protocol == SP_OTLP_GRPC)
 		snprintf(o->url.path, sizeof(o->url.path), "%s", GRPC_PATH);
 	o->encode = cfg->protocol == SP_OTLP_HTTP_JSON ? otlp_encode_json :
-							  otlp_encode_protobuf_fast;
+		    cfg->encoder_protobuf_c ? otlp_encode_protobuf :
+					      otlp_encode_protobuf_fast;
 	o->policy = (struct sp_retry_policy){ .initial_ms = cfg->retry_initial_ms,
 					      .max_ms = cfg->retry_max_ms,
 					      .multiplier_x10 = 15 };
