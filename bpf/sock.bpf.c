@@ -57,8 +57,7 @@ static __always_inline bool sock__wanted_task(__u32 tgid)
 	if (sp_sock_all) {
 		struct task_struct *task = bpf_get_current_task_btf();
 
-		return tgid != sp_sock_self_tgid &&
-		       !(BPF_CORE_READ(task, flags) & SOCK_PF_KTHREAD);
+		return tgid != sp_sock_self_tgid && !(task->flags & SOCK_PF_KTHREAD);
 	}
 	return common__is_tracked(tgid);
 }
@@ -232,6 +231,17 @@ static __always_inline void sock__fill_header(struct sp_event_header *hdr,
 	hdr->ts_ns = bpf_ktime_get_ns();
 }
 
+/*
+ * Wake the reader only once a batch is waiting: each wakeup is an
+ * interrupt (a costly exit under a hypervisor), and the daemon polls with
+ * a short timeout anyway, which bounds the delay when traffic is light.
+ */
+static __always_inline __u64 sock__wakeup(void)
+{
+	return bpf_ringbuf_query(&sp_events, BPF_RB_AVAIL_DATA) >= SOCK_WAKEUP_BYTES
+		       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /* Remember a connection that carries HTTP; a full map is counted. */
 static __always_inline void sock__mark_http(__u64 id)
 {
@@ -314,7 +324,7 @@ static __always_inline int sock__handle(struct sock *sk, int ret, int flags,
 	if (want > SP_SOCK_CAPTURE_MAX)
 		want = SP_SOCK_CAPTURE_MAX;
 	sock__fill_header(&s->ev.hdr, sizeof(s->ev) + want);
-	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want, 0))
+	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want, sock__wakeup()))
 		common__count_drop(SP_DROP_RINGBUF_FULL);
 	return 0;
 }

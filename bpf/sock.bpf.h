@@ -18,11 +18,15 @@
 #define SOCK_NR_SENDMSG 46
 #define SOCK_NR_RECVMSG 47
 #define SOCK_NR_SPLICE 275
-/* Saved user registers: the syscall number and its first three arguments. */
-#define SOCK_REGS_NR(regs) BPF_CORE_READ(regs, orig_ax)
-#define SOCK_REGS_ARG1(regs) BPF_CORE_READ(regs, di)
-#define SOCK_REGS_ARG2(regs) BPF_CORE_READ(regs, si)
-#define SOCK_REGS_ARG3(regs) BPF_CORE_READ(regs, dx)
+/*
+ * Saved user registers: the syscall number and its first three arguments.
+ * bpf_task_pt_regs() returns a BTF pointer: plain loads (CO-RE relocated)
+ * cost less than a probe read each.
+ */
+#define SOCK_REGS_NR(regs) ((regs)->orig_ax)
+#define SOCK_REGS_ARG1(regs) ((regs)->di)
+#define SOCK_REGS_ARG2(regs) ((regs)->si)
+#define SOCK_REGS_ARG3(regs) ((regs)->dx)
 #elif defined(__TARGET_ARCH_arm64)
 #define SOCK_NR_READ 63
 #define SOCK_NR_WRITE 64
@@ -35,10 +39,10 @@
 #define SOCK_NR_RECVMSG 212
 #define SOCK_NR_SPLICE 76
 /* x0 is overwritten by the return value only at exit: orig_x0 is safe. */
-#define SOCK_REGS_NR(regs) BPF_CORE_READ(regs, syscallno)
-#define SOCK_REGS_ARG1(regs) BPF_CORE_READ(regs, orig_x0)
-#define SOCK_REGS_ARG2(regs) BPF_CORE_READ(regs, regs[1])
-#define SOCK_REGS_ARG3(regs) BPF_CORE_READ(regs, regs[2])
+#define SOCK_REGS_NR(regs) ((regs)->syscallno)
+#define SOCK_REGS_ARG1(regs) ((regs)->orig_x0)
+#define SOCK_REGS_ARG2(regs) ((regs)->regs[1])
+#define SOCK_REGS_ARG3(regs) ((regs)->regs[2])
 #else
 #error "sock.bpf.c: unsupported architecture"
 #endif
@@ -49,6 +53,9 @@
 #define SOCK_MSG_PEEK 2
 #define SOCK_E2BIG 7
 #define SOCK_PF_KTHREAD 0x00200000
+
+/* Data waiting in the ring buffer before the reader is woken. */
+#define SOCK_WAKEUP_BYTES (64 * 1024)
 
 /* Segments of a readv/writev/sendmsg/recvmsg walked for the capture. */
 #define SOCK_MAX_IOV 16
