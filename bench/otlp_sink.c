@@ -283,8 +283,12 @@ static int h1_request_done(struct conn *c, bool close)
 	return h1_answer(c, "200 OK", close);
 }
 
-/* Heads, bodies and pipelined requests in `in`; stops when answers pile up. */
-static int h1_process(struct conn *c)
+/*
+ * Consume heads and bodies from `in`.  Returns 1 when it stopped because
+ * the answers waiting to be written leave no room for another, 0 when it
+ * needs more input, or a negative errno.
+ */
+static int h1_consume(struct conn *c)
 {
 	const uint8_t *end;
 	const char *bad;
@@ -306,8 +310,10 @@ static int h1_process(struct conn *c)
 			}
 			continue;
 		}
-		if (OUT_CAP - out_pending(c) < H1_ANSWER_ROOM)
-			break; /* resumed after a write */
+		if (OUT_CAP - out_pending(c) < H1_ANSWER_ROOM) {
+			ret = 1;
+			break;
+		}
 		end = memmem(c->in + off, c->in_len - off, "\r\n\r\n", 4);
 		if (!end) {
 			if (off == 0 && c->in_len == IN_CAP)
@@ -328,9 +334,25 @@ static int h1_process(struct conn *c)
 	}
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
-	if (!ret)
-		ret = out_flush(c);
 	return ret;
+}
+
+/*
+ * Answer what `in` holds.  Input already read must not wait for the next
+ * EPOLLIN (none may come): when writing freed room, consume again.
+ */
+static int h1_process(struct conn *c)
+{
+	int ret;
+
+	do {
+		ret = h1_consume(c);
+		if (ret < 0)
+			return ret;
+		if (out_flush(c))
+			return -EIO;
+	} while (ret == 1 && !out_pending(c));
+	return 0;
 }
 
 /* --- connections ----------------------------------------------------------- */
