@@ -59,6 +59,8 @@ test: deps
 
 tests-build: $(UNIT_BINS) $(PROG_BINS) $(TOOL_BINS) $(PROG_LIBS)
 tests-programs: $(PROG_BINS) $(PROG_LIBS)
+# The export benchmark's sink and driver have an integration test.
+tests-build: $(BUILD)/bench/otlp_sink $(BUILD)/bench/export
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(PROG_BINS)
