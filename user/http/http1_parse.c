@@ -317,19 +317,22 @@ out:
 		x->flags |= HTTP1_X_FIELD_TRUNCATED;
 }
 
+#define HEADER(s, id) { s, sizeof(s) - 1, id }
 static const struct {
 	const char *name;
+	size_t len; /* compared first: most names differ in length */
 	enum http1_hdr id;
 } header_names[] = {
-	{ "host", HDR_HOST },
-	{ "user-agent", HDR_USER_AGENT },
-	{ "traceparent", HDR_TRACEPARENT },
-	{ "tracestate", HDR_TRACESTATE },
-	{ "content-type", HDR_CONTENT_TYPE },
-	{ "content-length", HDR_CONTENT_LENGTH },
-	{ "transfer-encoding", HDR_TRANSFER_ENCODING },
-	{ "expect", HDR_EXPECT },
+	HEADER("host", HDR_HOST),
+	HEADER("user-agent", HDR_USER_AGENT),
+	HEADER("traceparent", HDR_TRACEPARENT),
+	HEADER("tracestate", HDR_TRACESTATE),
+	HEADER("content-type", HDR_CONTENT_TYPE),
+	HEADER("content-length", HDR_CONTENT_LENGTH),
+	HEADER("transfer-encoding", HDR_TRANSFER_ENCODING),
+	HEADER("expect", HDR_EXPECT),
 };
+#undef HEADER
 
 static bool ows(char c)
 {
@@ -365,7 +368,7 @@ int http1_split_header(const struct http1_half *h, const char **value,
 	*value_len = e - v;
 	for (size_t i = 0; i < sizeof(header_names) / sizeof(header_names[0]);
 	     i++) {
-		size_t n = strlen(header_names[i].name);
+		size_t n = header_names[i].len;
 
 		if ((size_t)(colon - l) == n &&
 		    strncasecmp(l, header_names[i].name, n) == 0)
