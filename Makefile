@@ -129,6 +129,9 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 # The encode benchmark also compares libdeflate's gzip.
 $(BUILD)/bench/encode: LDLIBS += -ldeflate
 
+# The export benchmark runs the sink built next to it.
+$(BUILD)/bench/export: | $(BUILD)/bench/otlp_sink
+
 # vmlinux.h is committed so builds do not depend on the build host's BTF.
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
