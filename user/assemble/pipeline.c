@@ -22,6 +22,7 @@ struct sp_pipeline {
 	struct sp_threads threads;
 	struct sp_u32map processes; /* pid -> struct sp_resource */
 	struct sp_pipeline_stats stats;
+	bool draining;
 };
 
 struct sp_pipeline *pipeline_create(const struct sp_pipeline_opts *opts)
@@ -217,7 +218,7 @@ void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,
 		return;
 	}
 	p->stats.spans_finished++;
-	if (bsp_push(p->bsp, span) == -ENOSPC)
+	if ((p->draining ? bsp_push_wait(p->bsp, span) : bsp_push(p->bsp, span)) == -ENOSPC)
 		p->stats.queue_full++;
 }
 
@@ -299,6 +300,11 @@ void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid)
 struct sp_pipeline_stats *pipeline_stats(struct sp_pipeline *p)
 {
 	return &p->stats;
+}
+
+void pipeline_set_draining(struct sp_pipeline *p)
+{
+	p->draining = true;
 }
 
 struct sp_threads *pipeline_threads(struct sp_pipeline *p)

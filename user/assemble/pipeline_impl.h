@@ -67,4 +67,11 @@ void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid);
 
 struct sp_threads *pipeline_threads(struct sp_pipeline *p);
 
+/*
+ * The probes are detached and what they wrote is being read: from now on a
+ * full export queue makes the reader wait instead of dropping, since
+ * waiting can no longer cost kernel records.
+ */
+void pipeline_set_draining(struct sp_pipeline *p);
+
 #endif /* SPANPROBE_PIPELINE_IMPL_H */

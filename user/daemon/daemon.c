@@ -31,6 +31,7 @@
 #include "util/log.h"
 
 #define POLL_MS 100
+#define WAKEUP_BYTES (32u << 10)
 
 struct sp_daemon {
 	const struct sp_config *cfg;
@@ -298,6 +299,7 @@ static void poll_loop(struct sp_daemon *d)
 static void drain_and_flush(struct sp_daemon *d)
 {
 	loader_detach(&d->loader);
+	pipeline_set_draining(d->pipeline);
 	while (loader_poll(&d->loader, 0) > 0)
 		;
 	/* Requests still open have no end: dropped before the flush. */
@@ -374,8 +376,10 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 	struct sp_loader_opts lo = {
 		.ringbuf_bytes = cfg->ringbuf_bytes,
 		.max_processes = cfg->max_processes,
-		/* Batch wake-ups: the poll timeout bounds the delay. */
-		.wakeup_bytes = cfg->ringbuf_bytes / 8,
+		/* Batch wake-ups (the poll timeout bounds the delay), in
+		 * bursts small enough for the export queue to take. */
+		.wakeup_bytes = WAKEUP_BYTES < cfg->ringbuf_bytes / 8 ? WAKEUP_BYTES
+								      : cfg->ringbuf_bytes / 8,
 		.follow_children = cfg->command == SP_CMD_TRACE,
 		.on_event = on_event,
 		.on_event_ctx = d,

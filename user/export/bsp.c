@@ -11,12 +11,16 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-int bsp_push(struct sp_bsp *bsp, struct sp_span *span)
+static int push(struct sp_bsp *bsp, struct sp_span *span, bool wait)
 {
 	bool wake;
 
 	pthread_mutex_lock(&bsp->lock);
 	bsp->received++;
+	while (wait && bsp->count == bsp->opts.max_queue && !bsp->stopping) {
+		pthread_cond_signal(&bsp->wake);
+		pthread_cond_wait(&bsp->space, &bsp->lock);
+	}
 	if (bsp->count == bsp->opts.max_queue || bsp->stopping) {
 		bsp->dropped_queue_full++;
 		pthread_mutex_unlock(&bsp->lock);
@@ -30,6 +34,16 @@ int bsp_push(struct sp_bsp *bsp, struct sp_span *span)
 	if (wake)
 		pthread_cond_signal(&bsp->wake);
 	return 0;
+}
+
+int bsp_push(struct sp_bsp *bsp, struct sp_span *span)
+{
+	return push(bsp, span, false);
+}
+
+int bsp_push_wait(struct sp_bsp *bsp, struct sp_span *span)
+{
+	return push(bsp, span, true);
 }
 
 /*
@@ -70,6 +84,7 @@ static uint32_t take_batch(struct sp_bsp *bsp, struct sp_span **batch)
 		bsp->head = (bsp->head + 1) % bsp->opts.max_queue;
 	}
 	bsp->count -= n;
+	pthread_cond_broadcast(&bsp->space);
 	return n;
 }
 
@@ -177,6 +192,7 @@ int bsp_start(struct sp_bsp *bsp, const struct sp_bsp_opts *opts,
 	pthread_cond_init(&bsp->wake, &attr);
 	pthread_condattr_destroy(&attr);
 	pthread_cond_init(&bsp->idle, NULL);
+	pthread_cond_init(&bsp->space, NULL);
 	err = pthread_create(&bsp->thread, NULL, export_thread, bsp);
 	if (err) {
 		free(bsp->ring);
@@ -208,6 +224,7 @@ void bsp_shutdown(struct sp_bsp *bsp)
 		clock_mono_ns() + (uint64_t)bsp->opts.export_timeout_ms * 1000000ULL;
 	bsp->stopping = true;
 	pthread_cond_signal(&bsp->wake);
+	pthread_cond_broadcast(&bsp->space);
 	pthread_mutex_unlock(&bsp->lock);
 	if (bsp->thread_started)
 		pthread_join(bsp->thread, NULL);
@@ -219,5 +236,6 @@ void bsp_shutdown(struct sp_bsp *bsp)
 	bsp->ring = NULL;
 	pthread_cond_destroy(&bsp->wake);
 	pthread_cond_destroy(&bsp->idle);
+	pthread_cond_destroy(&bsp->space);
 	pthread_mutex_destroy(&bsp->lock);
 }

@@ -34,7 +34,7 @@ struct sp_bsp {
 	bool stopping, flush_requested, thread_started;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t wake, idle;
+	pthread_cond_t wake, idle, space;
 	bool exporting;
 	uint64_t shutdown_deadline_ns;
 	/* Counters (under lock). */
@@ -53,6 +53,13 @@ int bsp_start(struct sp_bsp *bsp, const struct sp_bsp_opts *opts,
  * span is then given back to the pool and counted as dropped.
  */
 int bsp_push(struct sp_bsp *bsp, struct sp_span *span);
+
+/*
+ * Queue a finished span, waiting for room while the queue is full.  Only
+ * for the final drain, when nothing upstream can be lost by waiting.
+ * Returns 0, or -ENOSPC when shutdown began (span dropped and counted).
+ */
+int bsp_push_wait(struct sp_bsp *bsp, struct sp_span *span);
 
 /* Export everything queued now and wait until it is done. */
 void bsp_flush(struct sp_bsp *bsp);
