@@ -43,7 +43,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 # Node-wide HTTP tracing; `make run RUN_ARGS="trace -u outer -- prog"` for others.
 RUN_ARGS  ?= run
 
-.PHONY: all deps run test unit integration bench clean format lint asan vmlinux
+.PHONY: all deps run test unit integration bench clean format lint asan vmlinux fuzz fuzz-run
 all: $(BUILD)/spanprobe
 
 deps:
@@ -135,6 +135,18 @@ $(BUILD)/bench/export: | $(BUILD)/bench/otlp_sink
 # vmlinux.h is committed so builds do not depend on the build host's BTF.
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+# Fuzzing the HTTP/1.x parser (libFuzzer): `make fuzz-run FUZZ_SECONDS=300`.
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Iuser
+FUZZ_SECONDS ?= 300
+FUZZ_HTTP1   := $(wildcard user/http/*.c) user/util/hex.c
+fuzz: $(BUILD)/fuzz/fuzz_http1
+$(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/http/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP1) -o $@
+fuzz-run: fuzz
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_http1 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http1.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus_http1
 
 format:
 	clang-format -i $$(find user include tests bench bpf -name '*.[ch]')

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/hex.h"
 #include "util/log.h"
 
 #define SP_SDK_NAME "spanprobe"
@@ -93,33 +94,6 @@ int resource_set_int(struct sp_resource *res, const char *key, int64_t val)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decode [s, s+len) into out (NUL-terminated).  -EINVAL on a bad escape. */
-static int percent_decode(const char *s, size_t len, char *out)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] != '%') {
-			out[o++] = s[i];
-			continue;
-		}
-		if (i + 2 >= len || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
-			return -EINVAL;
-		out[o++] = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
-		i += 2;
-	}
-	out[o] = 0;
-	return 0;
-}
-
 static void trim(const char **s, size_t *len)
 {
 	while (*len && (**s == ' ' || **s == '\t'))
@@ -150,7 +124,7 @@ static int parse_pairs(struct sp_resource *res, const char *value, int dry)
 		trim(&v, &vlen);
 		if (klen == 0 || klen >= sizeof(key) || vlen >= sizeof(val))
 			return -EINVAL;
-		if (percent_decode(k, klen, key) || percent_decode(v, vlen, val))
+		if (percent_decode(k, klen, key) < 0 || percent_decode(v, vlen, val) < 0)
 			return -EINVAL;
 		if (!dry && resource_set_str(res, key, val))
 			return -ENOMEM;

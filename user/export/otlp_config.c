@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "net/url.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 extern char **environ;
@@ -135,14 +136,6 @@ static bool is_tchar(unsigned char c)
 	       (c >= 'A' && c <= 'Z') || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Percent-decode [s, s+len) into a new string; control bytes refused. */
 static int decode_value(const char *s, size_t len, char **out, const char **why)
 {
@@ -155,8 +148,8 @@ static int decode_value(const char *s, size_t len, char **out, const char **why)
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '%') {
-			int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+			int hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
+			int lo = i + 2 < len ? hex_digit(s[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0) {
 				*why = "bad percent-encoding";

@@ -9,6 +9,7 @@
  * request is recognised by its number and skipped.
  */
 #include "http/http1_internal.h"
+#include "util/hex.h"
 
 #include <errno.h>
 #include <string.h>
@@ -502,24 +503,13 @@ static void chunk_bad(struct feed *f, struct http1_half *h)
 	lose_framing(h);
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "hex [; ext] CRLF", possibly one byte per chunk: chunk_phase is 0 before
  * the first digit, 1 in digits, 2 in whitespace or extensions. */
 static size_t chunk_size_step(struct feed *f, struct http1_half *h,
 			      const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int v = hex_value(p[i]);
+		int v = hex_digit(p[i]);
 
 		if (++h->line_total > HTTP1_CHUNK_LINE_MAX) {
 			chunk_bad(f, h);

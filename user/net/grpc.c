@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "net/grpc.h"
+#include "util/hex.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,21 +44,13 @@ int grpc_unframe(const uint8_t *body, size_t body_len, const uint8_t **msg,
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 void grpc_message_decode(char *s)
 {
 	char *out = s;
 
 	for (; *s; s++) {
-		if (s[0] == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-			*out++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+		if (s[0] == '%' && hex_digit(s[1]) >= 0 && hex_digit(s[2]) >= 0) {
+			*out++ = (char)(hex_digit(s[1]) * 16 + hex_digit(s[2]));
 			s += 2;
 		} else {
 			*out++ = *s;

@@ -73,7 +73,7 @@ const char *hex_impl(void)
 	return pick_impl() == hex_encode_scalar ? "scalar" : "avx2";
 }
 
-static int nibble(char c)
+int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -87,11 +87,29 @@ static int nibble(char c)
 int hex_decode(uint8_t *out, const char *in, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
-		int h = nibble(in[2 * i]), l = nibble(in[2 * i + 1]);
+		int h = hex_digit(in[2 * i]), l = hex_digit(in[2 * i + 1]);
 
 		if (h < 0 || l < 0)
 			return -EINVAL;
 		out[i] = (uint8_t)(h << 4 | l);
 	}
 	return 0;
+}
+
+int percent_decode(const char *s, size_t len, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '%') {
+			out[o++] = s[i];
+			continue;
+		}
+		if (i + 2 >= len || hex_digit(s[i + 1]) < 0 || hex_digit(s[i + 2]) < 0)
+			return -EINVAL;
+		out[o++] = (char)(hex_digit(s[i + 1]) << 4 | hex_digit(s[i + 2]));
+		i += 2;
+	}
+	out[o] = 0;
+	return (int)o;
 }

@@ -20,6 +20,16 @@ void hex_encode_scalar(char *out, const uint8_t *in, size_t len);
  */
 int hex_decode(uint8_t *out, const char *in, size_t len);
 
+/* Value of one hex digit (either case), or -1. */
+int hex_digit(char c);
+
+/*
+ * Percent-decode (RFC 3986 section 2.1) [s, s+len) into `out`, which has
+ * room for len + 1 bytes; the result is NUL-terminated.  Returns the
+ * decoded length, or -EINVAL on a '%' not followed by two hex digits.
+ */
+int percent_decode(const char *s, size_t len, char *out);
+
 /* Name of the implementation in use: "avx2" or "scalar". */
 const char *hex_impl(void);
 
