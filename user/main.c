@@ -5,6 +5,7 @@
 #include "cli/options.h"
 #include "daemon/daemon.h"
 #include "source/probes.h"
+#include "source/sockcap.h"
 
 int main(int argc, char **argv)
 {
@@ -23,6 +24,7 @@ int main(int argc, char **argv)
 		return 0;
 	case SP_CMD_PROBES:
 		probes_report(stdout);
+		sockcap_probe_report(stdout);
 		return 0;
 	default:
 		return daemon_main(&cfg);

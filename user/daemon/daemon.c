@@ -427,8 +427,10 @@ int daemon_main(const struct sp_config *cfg)
 	};
 	install_signals();
 	err = prepare(&d, exe, sizeof(exe));
-	if (!err && cfg->verbose)
+	if (!err && cfg->verbose) {
 		probes_report(stderr);
+		sockcap_probe_report(stderr);
+	}
 	if (!err && cfg->command == SP_CMD_TRACE)
 		err = start_trace(&d, exe);
 	else if (!err && cfg->command == SP_CMD_ATTACH)

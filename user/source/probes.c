@@ -159,5 +159,5 @@ void probes_report(FILE *out)
 	fprintf(out, "  %-34s %s\n", "inet_sock_set_state", yes_no(f->inet_sock_set_state));
 	fprintf(out, "uses:\n");
 	fprintf(out, "  function spans: uprobe + uretprobe, one program for all symbols (attach cookie)\n");
-	fprintf(out, "  process life cycle: raw tracepoints sched_process_exit, sched_process_exec\n");
+	fprintf(out, "  process life cycle: raw tracepoints sched_process_exit, sched_process_exec, sched_process_fork\n");
 }
