@@ -1,32 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * Life cycle of tracked processes: thread exit (so the daemon frees the
- * thread's open spans), exec (so it refreshes the process's resource) and,
- * for `trace`, fork (children of a tracked process are tracked too).
- * Raw tracepoints: they need no tracefs and fire only on exit/exec, which
- * are rare next to the events we trace.
+ * Life cycle of traced processes: thread exit (so the daemon frees the
+ * thread's open spans and, at process exit, the process's state), exec (so
+ * it knows the new program, even when the process is gone before the
+ * daemon looks at /proc) and, for `trace`, fork (children of a tracked
+ * process are tracked too).  Raw tracepoints: no tracefs needed, and they
+ * fire only on exit/exec/fork, which are rare next to the events we trace.
  */
 #include "common.bpf.h"
 
 /* Set by the loader: track the new processes of tracked processes. */
 const volatile bool sp_follow_children = false;
-
-static __always_inline int task__emit(__u16 type, __u32 exit_code)
-{
-	struct sp_task_event *ev;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	if (!common__is_tracked(tgid))
-		return 0;
-	ev = common__reserve(type, sizeof(*ev));
-	if (!ev)
-		return 0;
-	ev->exit_code = exit_code;
-	ev->reserved = 0;
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	bpf_ringbuf_submit(ev, 0);
-	return 0;
-}
+/* Set by the loader for the node-wide mode: report exec and process exit
+ * of every process, not only tracked ones. */
+const volatile bool sp_task_all = false;
 
 SEC("raw_tracepoint/sched_process_exit")
 int sp_thread_exit(struct bpf_raw_tracepoint_args *ctx)
@@ -34,11 +21,48 @@ int sp_thread_exit(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
+	bool process_exit = (__u32)pid_tgid == tgid;
+	bool tracked = common__is_tracked(tgid);
+	struct sp_task_event *ev;
 
-	task__emit(SP_EV_THREAD_EXIT, BPF_CORE_READ(task, exit_code));
+	if (!tracked && !(sp_task_all && process_exit))
+		return 0;
+	ev = common__reserve(SP_EV_THREAD_EXIT, sizeof(*ev));
+	if (ev) {
+		ev->exit_code = BPF_CORE_READ(task, exit_code);
+		ev->reserved = 0;
+		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+		common__submit(ev);
+	}
 	/* The process is gone: a new process reusing its PID is not ours. */
-	if ((__u32)pid_tgid == tgid)
+	if (tracked && process_exit)
 		bpf_map_delete_elem(&sp_tracked, &tgid);
+	return 0;
+}
+
+/* sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) */
+SEC("raw_tracepoint/sched_process_exec")
+int sp_proc_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct sp_exec_event *ev;
+	const char *filename;
+
+	if (!sp_task_all && !common__is_tracked(tgid))
+		return 0;
+	ev = common__reserve(SP_EV_PROC_EXEC, sizeof(*ev));
+	if (!ev)
+		return 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	filename = BPF_CORE_READ(bprm, filename);
+	if (bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), filename) < 0) {
+		ev->filename[0] = 0;
+		common__count_drop(SP_DROP_READ_FAILED);
+	}
+	/* Wake the reader now: it should look at /proc while the process
+	 * still runs. */
+	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 
@@ -61,12 +85,6 @@ int sp_proc_fork(struct bpf_raw_tracepoint_args *ctx)
 	if (bpf_map_update_elem(&sp_tracked, &ctgid, &one, BPF_ANY))
 		common__count_drop(SP_DROP_MAP_FULL);
 	return 0;
-}
-
-SEC("raw_tracepoint/sched_process_exec")
-int sp_proc_exec(struct bpf_raw_tracepoint_args *ctx)
-{
-	return task__emit(SP_EV_PROC_EXEC, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

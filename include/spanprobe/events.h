@@ -20,13 +20,13 @@
 #include <linux/types.h>
 #endif
 
-#define SP_EVENT_VERSION 1
+#define SP_EVENT_VERSION 2
 
 enum sp_event_type {
 	SP_EV_FUNC_ENTRY = 1,  /* struct sp_func_event: a traced function was entered */
 	SP_EV_FUNC_RETURN = 2, /* struct sp_func_event: a traced function returned */
 	SP_EV_THREAD_EXIT = 3, /* struct sp_task_event: a thread of a tracked process exited */
-	SP_EV_PROC_EXEC = 4,   /* struct sp_task_event: a tracked process called exec */
+	SP_EV_PROC_EXEC = 4,   /* struct sp_exec_event: a process called exec (v2) */
 	SP_EV_SOCK_DATA = 5,   /* struct sp_sock_data_event: bytes sent or received on a TCP socket */
 	SP_EV_SOCK_CLOSE = 6,  /* struct sp_sock_close_event: a TCP socket we reported on closed */
 	SP_EV_TYPE_MAX,
@@ -60,12 +60,24 @@ struct sp_func_event {
 
 #define SP_COMM_LEN 16
 
-/* Thread exit and exec of a tracked process. */
+/* Thread exit of a tracked process (node-wide: process exit of any). */
 struct sp_task_event {
 	struct sp_event_header hdr;
-	__u32 exit_code; /* SP_EV_THREAD_EXIT: task->exit_code */
+	__u32 exit_code; /* task->exit_code */
 	__u32 reserved;
 	char comm[SP_COMM_LEN];
+};
+
+#define SP_EXEC_PATH_LEN 256
+
+/*
+ * A process called exec.  The file name is carried because a short-lived
+ * process may be gone from /proc by the time the daemon reads the record.
+ */
+struct sp_exec_event {
+	struct sp_event_header hdr;
+	char comm[SP_COMM_LEN];
+	char filename[SP_EXEC_PATH_LEN]; /* as given to execve, NUL-terminated */
 };
 
 /*
@@ -153,6 +165,7 @@ struct sp_sock_close_event {
 SP_ASSERT_LAYOUT(struct sp_event_header, 24);
 SP_ASSERT_LAYOUT(struct sp_func_event, 40);
 SP_ASSERT_LAYOUT(struct sp_task_event, 48);
+SP_ASSERT_LAYOUT(struct sp_exec_event, 296);
 _Static_assert(__builtin_offsetof(struct sp_func_event, stack_ptr) == 32,
 	       "sp_func_event.stack_ptr moved");
 SP_ASSERT_LAYOUT(struct sp_sock_data_event, 88);

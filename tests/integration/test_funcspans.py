@@ -3,13 +3,14 @@
 """Function spans, for real: spanprobe loads its BPF programs, traces the
 test programs by uprobes, and the spans it prints are checked exactly."""
 import os
+import re
 import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from sptest import (check, finish, is_hex_id, parse_otlp_json, program,  # noqa: E402
-                    require_root, run)
+from sptest import (check, finish, is_hex_id, program, require_root, run,  # noqa: E402
+                    run_json)
 
 require_root()
 NESTED = program("nested")
@@ -21,10 +22,12 @@ def by_name(spans, name):
 
 def test_trace_nesting():
     before = time.time_ns()
-    rc, out, err = run(["trace", "-o", "otlp-json", "-u", "inner", "-u", "outer",
-                        "--", NESTED, "1000", "0", "0", "3"])
+    # The queue holds the whole run: this test is about structure, not
+    # about the drop policy of a full queue.
+    rc, spans, err = run_json(["trace", "-u", "inner", "-u", "outer",
+                               "--", NESTED, "1000", "0", "0", "3"],
+                              env={"OTEL_BSP_MAX_QUEUE_SIZE": "8192"})
     after = time.time_ns()
-    spans = parse_otlp_json(out)
     outer, inner = by_name(spans, "outer"), by_name(spans, "inner")
     check("trace exits with the command's status", rc == 3, f"rc={rc} {err}")
     check("1000 outer spans", len(outer) == 1000, len(outer))
@@ -76,8 +79,7 @@ def test_trace_nesting():
 
 
 def test_recursion():
-    rc, out, err = run(["trace", "-o", "otlp-json", "-u", "recurse", "--", NESTED, "1", "5"])
-    spans = parse_otlp_json(out)
+    rc, spans, err = run_json(["trace", "-u", "recurse", "--", NESTED, "1", "5"])
     check("recursion: 6 spans for recurse(5)", len(spans) == 6, len(spans))
     ids = {s["spanId"]: s for s in spans}
     roots = [s for s in spans if "parentSpanId" not in s]
@@ -103,18 +105,16 @@ def test_text_output():
 
 
 def test_shared_library():
-    rc, out, err = run(["trace", "-o", "otlp-json", "-u", "libspwork.so:lib_work",
-                        "--", program("uselib"), "7"])
-    spans = parse_otlp_json(out)
+    rc, spans, err = run_json(["trace", "-u", "libspwork.so:lib_work",
+                               "--", program("uselib"), "7"])
     check("shared library (found through RUNPATH): 7 lib_work spans",
           rc == 0 and len(spans) == 7 and all(s["name"] == "lib_work" for s in spans),
           f"rc={rc} n={len(spans)} {err}")
 
 
 def test_threads():
-    rc, out, err = run(["trace", "-o", "otlp-json", "-u", "work", "-u", "leave",
-                        "--", program("threads"), "4", "25"])
-    spans = parse_otlp_json(out)
+    rc, spans, err = run_json(["trace", "-u", "work", "-u", "leave",
+                               "--", program("threads"), "4", "25"])
     work = by_name(spans, "work")
     pid = work[0]["_resource"]["process.pid"] if work else None
     tids = {s["_attrs"]["thread.id"] for s in work}
@@ -127,9 +127,8 @@ def test_threads():
 
 
 def test_command_line_opt_in():
-    rc, out, err = run(["trace", "-o", "otlp-json", "--with-command-line", "-u", "inner",
-                        "--", NESTED, "1"])
-    spans = parse_otlp_json(out)
+    rc, spans, err = run_json(["trace", "--with-command-line", "-u", "inner",
+                               "--", NESTED, "1"])
     check("process.command_line only when asked",
           spans and spans[0]["_resource"].get("process.command_line") == f"{NESTED} 1",
           spans[0]["_resource"] if spans else err)
@@ -138,21 +137,34 @@ def test_command_line_opt_in():
 def test_resource_env():
     env = {"OTEL_SERVICE_NAME": "checkout",
            "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test%20env, team = core"}
-    rc, out, err = run(["trace", "-o", "otlp-json", "-u", "inner", "--", NESTED, "1"], env=env)
-    res = parse_otlp_json(out)[0]["_resource"]
+    rc, spans, err = run_json(["trace", "-u", "inner", "--", NESTED, "1"], env=env)
+    res = spans[0]["_resource"] if spans else {}
     check("OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (percent-decoded)",
           res.get("service.name") == "checkout"
           and res.get("deployment.environment") == "test env"
           and res.get("team") == "core", res)
-    rc, out, err = run(["trace", "-o", "otlp-json", "-u", "inner", "--", NESTED, "1"],
-                       env={"OTEL_RESOURCE_ATTRIBUTES": "team=core,broken"})
-    spans = parse_otlp_json(out)
+    rc, spans, err = run_json(["trace", "-u", "inner", "--", NESTED, "1"],
+                              env={"OTEL_RESOURCE_ATTRIBUTES": "team=core,broken"})
     check("malformed OTEL_RESOURCE_ATTRIBUTES is reported and ignored as a whole",
           rc == 0 and len(spans) == 3 and "team" not in spans[0]["_resource"]
           and "OTEL_RESOURCE_ATTRIBUTES" in err and "malformed" in err, err)
 
 
-for t in (test_trace_nesting, test_recursion, test_text_output, test_shared_library,
+def test_full_queue_is_counted():
+    """A queue too small for the run: every span is either exported or
+    counted as dropped, and the output holds exactly the exported ones."""
+    rc, spans, err = run_json(["trace", "-u", "inner", "-u", "outer", "--", NESTED, "2000"],
+                              env={"OTEL_BSP_MAX_QUEUE_SIZE": "32",
+                                   "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "8"})
+    exported = re.search(r"(\d+) exported", err)
+    dropped = re.search(r"dropped: (\d+) queue full", err)
+    ok = exported and dropped
+    check("full queue: exported + dropped (queue full) = 8000 spans, output = exported",
+          ok and int(exported.group(1)) + int(dropped.group(1)) == 8000
+          and len(spans) == int(exported.group(1)), err)
+
+
+for t in (test_full_queue_is_counted, test_trace_nesting, test_recursion, test_text_output, test_shared_library,
           test_threads, test_command_line_opt_in, test_resource_env):
     t()
 finish()

@@ -292,9 +292,18 @@ void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid)
 		resource_put(u32map_del(&p->processes, pid));
 }
 
-void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid)
+void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
+			   const char *filename)
 {
+	struct sp_process_info info = { .pid = (pid_t)pid, .exe_path = filename };
+	struct sp_resource *res;
+
 	resource_put(u32map_del(&p->processes, pid));
+	res = resource_from_proc((pid_t)pid, &p->opts.resource_defaults);
+	if (!res)
+		res = resource_build(&info, &p->opts.resource_defaults);
+	if (res)
+		pipeline_set_resource(p, pid, res);
 }
 
 struct sp_pipeline_stats *pipeline_stats(struct sp_pipeline *p)

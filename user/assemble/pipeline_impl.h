@@ -62,8 +62,12 @@ struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid);
  */
 void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid);
 
-/* The process exec'd: its resource is read again at the next span. */
-void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid);
+/*
+ * The process exec'd `filename`: its resource is read now from /proc, or,
+ * when the process is already gone, built from the file name.
+ */
+void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
+			   const char *filename);
 
 struct sp_threads *pipeline_threads(struct sp_pipeline *p);
 

@@ -89,11 +89,14 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 			d->target_exited = true;
 		return 0;
 	case SP_EV_PROC_EXEC:
+		if (size < sizeof(struct sp_exec_event))
+			break;
 		/* The launched command's own exec: its resource is known. */
 		if ((pid_t)hdr->pid == d->child.pid && !d->child_exec_seen)
 			d->child_exec_seen = true;
 		else
-			pipeline_process_exec(d->pipeline, hdr->pid);
+			pipeline_process_exec(d->pipeline, hdr->pid,
+					      ((const struct sp_exec_event *)hdr)->filename);
 		return 0;
 	}
 	if (d->sockcap && sockcap_owns(hdr->type)) {
@@ -381,6 +384,7 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 		.wakeup_bytes = WAKEUP_BYTES < cfg->ringbuf_bytes / 8 ? WAKEUP_BYTES
 								      : cfg->ringbuf_bytes / 8,
 		.follow_children = cfg->command == SP_CMD_TRACE,
+		.all_processes = cfg->command == SP_CMD_RUN,
 		.on_event = on_event,
 		.on_event_ctx = d,
 	};

@@ -112,6 +112,7 @@ static int open_task(struct sp_loader *l)
 	if (!l->task)
 		return report_load_error("task", -errno);
 	l->task->rodata->sp_follow_children = l->follow_children;
+	l->task->rodata->sp_task_all = l->all_processes;
 	err = loader_share_maps(l, l->task->obj);
 	if (!err)
 		err = task_bpf__load(l->task);
@@ -130,6 +131,7 @@ int loader_open(struct sp_loader *l, const struct sp_loader_opts *opts)
 	l->on_event_ctx = opts->on_event_ctx;
 	l->wakeup_bytes = opts->wakeup_bytes;
 	l->follow_children = opts->follow_children;
+	l->all_processes = opts->all_processes;
 	libbpf_set_print(libbpf_print);
 	err = probes_check_required();
 	if (err)

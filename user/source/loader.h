@@ -42,6 +42,7 @@ struct sp_loader {
 	uint64_t bad_records; /* shorter than their header says, or unknown */
 	uint32_t wakeup_bytes; /* for other objects' rodata sp_wakeup_bytes */
 	bool follow_children;
+	bool all_processes;
 };
 
 struct sp_loader_opts {
@@ -49,6 +50,7 @@ struct sp_loader_opts {
 	uint32_t max_processes; /* entries of sp_tracked */
 	uint32_t wakeup_bytes;  /* wake the reader at this fill; 0: every record */
 	bool follow_children;   /* track the new processes of tracked ones */
+	bool all_processes;     /* node-wide: exec/exit of every process */
 	sp_event_fn on_event;
 	void *on_event_ctx;
 };

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BUILD = os.path.join(ROOT, os.environ.get("SP_BUILD", "build"))
@@ -51,6 +52,21 @@ def run(args, env=None, timeout=120, stdin=None):
     p = subprocess.run([SPANPROBE] + args, capture_output=True, text=True,
                        env=full_env, timeout=timeout, input=stdin)
     return p.returncode, p.stdout, p.stderr
+
+
+def run_json(args, env=None, timeout=120):
+    """Run spanprobe with OTLP/JSON written to a file (so a traced command's
+    own stdout cannot interleave with it); returns (rc, spans, stderr)."""
+    fd, path = tempfile.mkstemp(suffix=".jsonl")
+    os.close(fd)
+    try:
+        sub = args.index("--") if "--" in args else len(args)
+        full = args[:sub] + ["-o", "otlp-json", "--output-file", path] + args[sub:]
+        rc, _, err = run(full, env=env, timeout=timeout)
+        with open(path) as f:
+            return rc, parse_otlp_json(f.read()), err
+    finally:
+        os.unlink(path)
 
 
 def parse_otlp_json(text):
