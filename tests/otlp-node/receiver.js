@@ -30,6 +30,7 @@ const zlib = require('zlib');
 const grpc = require('@grpc/grpc-js');
 const { Writer } = require('protobufjs/minimal');
 const root = require('@opentelemetry/otlp-transformer/build/src/generated/root');
+const { toJson } = require('./decode');
 
 const v1 = root.opentelemetry.proto.collector.trace.v1;
 const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
@@ -51,6 +52,16 @@ function record(entry) {
 function nextFault() {
   seen += 1;
   return seen <= opts.count ? opts.fault : '';
+}
+
+// --dump FILE: every accepted request in full, as decoded by the generated
+// code (protobuf) or as parsed (OTLP/JSON), one JSON line each.
+function dump(port, decoded, json) {
+  if (!opts.dump)
+    return;
+  const request = json ? decoded
+    : v1.ExportTraceServiceRequest.toObject(decoded, { longs: String, enums: Number, defaults: false });
+  fs.appendFileSync(opts.dump, toJson({ port, json, request }) + '\n');
 }
 
 function summarize(req) {
@@ -138,6 +149,8 @@ function handleOtlpHttp(port, headers, body, httpVersion, send, reset) {
   }
   // Refused requests are recorded without spans: they were not accepted.
   const accepted = !['503', '429', '400'].includes(fault);
+  if (accepted)
+    dump(port, decoded, json);
   record(Object.assign(entry, accepted ? summarize(decoded) : { spans: [], services: [] }));
   httpAnswer(fault, json, send);
 }
@@ -165,8 +178,10 @@ function handleRawGrpc(stream, headers, body) {
   if (body[0] === 1)
     msg = zlib.gunzipSync(msg);
   const st = grpcFaultStatus(fault);
-  record(Object.assign(entry, st ? { spans: [], services: [] }
-                                 : summarize(v1.ExportTraceServiceRequest.decode(msg))));
+  const decoded = st ? null : v1.ExportTraceServiceRequest.decode(msg);
+  if (decoded)
+    dump('h2c-grpc', decoded, false);
+  record(Object.assign(entry, st ? { spans: [], services: [] } : summarize(decoded)));
   const trailers = { 'grpc-status': String(st ? st.code : 0) };
   if (st) {
     trailers['grpc-message'] = encodeURIComponent(st.message);
@@ -267,8 +282,10 @@ function startGrpc(port, ready) {
       const entry = { port: 'grpc', fault, httpVersion: '2.0', contentType: 'application/grpc',
                       encoding: '', ua: String(md['user-agent'] || '') };
       const st = grpcFaultStatus(fault);
-      record(Object.assign(entry, st ? { spans: [], services: [] }
-                                     : summarize(v1.ExportTraceServiceRequest.decode(call.request))));
+      const decoded = st ? null : v1.ExportTraceServiceRequest.decode(call.request);
+      if (decoded)
+        dump('grpc', decoded, false);
+      record(Object.assign(entry, st ? { spans: [], services: [] } : summarize(decoded)));
       if (st)
         return callback({ code: st.code, details: st.message });
       const reply = () => callback(null, Buffer.from(responseBytes(fault)));
