@@ -25,7 +25,8 @@ void report_print(FILE *out, struct sp_pipeline *p, struct sp_bsp *bsp,
 		"spanprobe: dropped: %llu queue full, %llu at shutdown, %llu span pool empty, "
 		"%llu thread table full, %llu too deep\n"
 		"spanprobe: events: %llu lost (ring buffer full), %llu unreadable, "
-		"%llu bad records, %llu unmatched returns, %llu calls that never returned\n",
+		"%llu bad records, %llu unmatched returns, %llu calls that never returned\n"
+		"spanprobe: export: %llu requests retried, %llu bytes encoded, %llu bytes sent\n",
 		(unsigned long long)st->spans_started,
 		(unsigned long long)st->spans_finished,
 		(unsigned long long)exp->stats.spans_exported,
@@ -40,6 +41,9 @@ void report_print(FILE *out, struct sp_pipeline *p, struct sp_bsp *bsp,
 		(unsigned long long)drops[SP_DROP_READ_FAILED],
 		(unsigned long long)(loader->bad_records + unknown_probe),
 		(unsigned long long)st->unmatched_returns,
-		(unsigned long long)st->abandoned);
+		(unsigned long long)st->abandoned,
+		(unsigned long long)exp->stats.requests_retried,
+		(unsigned long long)exp->stats.bytes_raw,
+		(unsigned long long)exp->stats.bytes_sent);
 	fflush(out);
 }

@@ -22,6 +22,7 @@ struct console {
 	FILE *out;
 	int owns_out;
 	int json;
+	uint64_t bytes; /* written */
 	struct sp_strbuf line;
 };
 
@@ -126,6 +127,7 @@ static int write_out(struct console *c, const void *data, size_t len)
 		sp_warn_once("export: writing spans failed: %s", strerror(errno));
 		return -EIO;
 	}
+	c->bytes += len;
 	return 0;
 }
 
@@ -170,6 +172,7 @@ static int console_export(struct sp_exporter *exp, struct sp_span *const *spans,
 		exp->stats.spans_failed += count;
 	else
 		exp->stats.spans_exported += count;
+	exp->stats.bytes_raw = exp->stats.bytes_sent = c->bytes;
 	return err;
 }
 
