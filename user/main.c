@@ -4,15 +4,19 @@
 
 #include "cli/options.h"
 #include "daemon/daemon.h"
+#include "export/otlp_config.h"
 #include "source/probes.h"
 #include "source/sockcap.h"
 
 int main(int argc, char **argv)
 {
 	struct sp_config cfg;
+	int status;
 
-	if (options_parse(&cfg, argc, argv))
+	if (options_parse(&cfg, argc, argv)) {
+		otlp_config_free(&cfg.otlp);
 		return 2;
+	}
 	if (cfg.btf_path)
 		probes_set_btf_path(cfg.btf_path);
 	switch (cfg.command) {
@@ -27,6 +31,8 @@ int main(int argc, char **argv)
 		sockcap_probe_report(stdout);
 		return 0;
 	default:
-		return daemon_main(&cfg);
+		status = daemon_main(&cfg);
+		otlp_config_free(&cfg.otlp);
+		return status;
 	}
 }
