@@ -15,3 +15,5 @@ if [ -x "$BUILD"/bench/export ]; then
 	echo "== OTLP export throughput to a local sink (h2c and HTTP/1.1)"
 	"$BUILD"/bench/export
 fi
+echo "== HTTP server under load (nginx + wrk), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/http_overhead.py
+echo "== node-wide tax on processes without HTTP (syscalls, pipe, sockets)" && SP_BUILD="$BUILD" python3 bench/syscall_tax.py
