@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "util/hex.h"
 #include "util/log.h"
 
 #define CAP_BPF_NR 39
@@ -158,6 +159,7 @@ void probes_report(FILE *out)
 	fprintf(out, "  %-34s %s\n", "sock_send_length/sock_recv_length", yes_no(f->sock_length_tp));
 	fprintf(out, "  %-34s %s\n", "inet_sock_set_state", yes_no(f->inet_sock_set_state));
 	fprintf(out, "uses:\n");
+	fprintf(out, "  ID tables and hex encoding: %s (chosen at run time)\n", hex_impl());
 	fprintf(out, "  function spans: uprobe + uretprobe, one program for all symbols (attach cookie)\n");
 	fprintf(out, "  process life cycle: raw tracepoints sched_process_exit, sched_process_exec, sched_process_fork\n");
 }
