@@ -19,9 +19,11 @@ SEC("raw_tracepoint/sched_process_exit")
 int sp_thread_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32;
-	bool process_exit = (__u32)pid_tgid == tgid;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	/* do_exit() counts the thread out of signal->live before this
+	 * tracepoint: zero means the last thread, whichever it is (the main
+	 * thread may leave first, with pthread_exit). */
+	bool process_exit = BPF_CORE_READ(task, signal, live.counter) == 0;
 	bool tracked = common__is_tracked(tgid);
 	struct sp_task_event *ev;
 
@@ -29,6 +31,7 @@ int sp_thread_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	ev = common__reserve(SP_EV_THREAD_EXIT, sizeof(*ev));
 	if (ev) {
+		ev->hdr.flags = process_exit ? SP_TASK_F_PROCESS_EXIT : 0;
 		ev->exit_code = BPF_CORE_READ(task, exit_code);
 		ev->reserved = 0;
 		bpf_get_current_comm(ev->comm, sizeof(ev->comm));

@@ -60,6 +60,9 @@ struct sp_func_event {
 
 #define SP_COMM_LEN 16
 
+/* sp_task_event.hdr.flags */
+#define SP_TASK_F_PROCESS_EXIT 0x1 /* the last thread of the process exited */
+
 /* Thread exit of a tracked process (node-wide: process exit of any). */
 struct sp_task_event {
 	struct sp_event_header hdr;

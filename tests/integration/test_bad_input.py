@@ -44,6 +44,8 @@ def main():
         one_line_error("unknown symbol in a library",
                        ["attach", "-p", str(sleeper.pid), "-u", "libc.so.6:no_such_fn"],
                        "function 'no_such_fn' not found in")
+        one_line_error("IFUNC symbol", ["trace", "-u", "libc.so.6:memcpy", "--", NESTED, "1"],
+                       "'memcpy' in ")
         one_line_error("library not mapped",
                        ["attach", "-p", str(sleeper.pid), "-u", "libnope.so:f"],
                        f"process {sleeper.pid} has no library 'libnope.so' mapped")

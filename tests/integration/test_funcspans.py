@@ -112,6 +112,13 @@ def test_shared_library():
           f"rc={rc} n={len(spans)} {err}")
 
 
+def test_default_symbol_version():
+    rc, spans, err = run_json(["trace", "-u", "libc.so.6:sched_getaffinity",
+                               "--", program("affinity"), "5"])
+    check("libc symbol with a compat version: the default version is traced (5 spans)",
+          rc == 0 and len(spans) == 5, f"{len(spans)} {err}")
+
+
 def test_threads():
     rc, spans, err = run_json(["trace", "-u", "work", "-u", "leave",
                                "--", program("threads"), "4", "25"])
@@ -164,7 +171,7 @@ def test_full_queue_is_counted():
           and len(spans) == int(exported.group(1)), err)
 
 
-for t in (test_full_queue_is_counted, test_trace_nesting, test_recursion, test_text_output, test_shared_library,
+for t in (test_default_symbol_version, test_full_queue_is_counted, test_trace_nesting, test_recursion, test_text_output, test_shared_library,
           test_threads, test_command_line_opt_in, test_resource_env):
     t()
 finish()

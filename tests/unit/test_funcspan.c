@@ -246,7 +246,7 @@ static void test_resource_attached(void **state)
 	leave(f, PID, OUTER, 20, 0x1000);
 	/* The main thread exits before export: the queued span keeps the
 	 * process's resource alive by its own reference. */
-	pipeline_thread_exit(f->p, PID, PID);
+	pipeline_thread_exit(f->p, PID, PID, true);
 	flush_all(f);
 	assert_int_equal(f->rec.n_spans, 1);
 	a = resource_find(f->rec.spans[0].resource, "service.name");
@@ -406,7 +406,7 @@ static void test_thread_exit_mid_call(void **state)
 	enter(f, tid, OUTER, 100, 0x4000);
 	enter(f, tid, INNER, 110, 0x3f00);
 	assert_int_equal(f->pool.in_use, 2);
-	pipeline_thread_exit(f->p, PID, tid);
+	pipeline_thread_exit(f->p, PID, tid, false);
 	assert_int_equal(st->abandoned, 2);
 	assert_int_equal(f->pool.in_use, 0);
 	assert_null(threads_find(pipeline_threads(f->p), tid));
@@ -721,7 +721,7 @@ static void test_thread_exit_with_request(void **state)
 	assert_int_equal(pipeline_thread_push(f->p, PID + 1, req, 1), 0);
 	enter(f, PID + 1, OUTER, 100, 0x4000);
 	assert_int_equal(f->pool.in_use, 2);
-	pipeline_thread_exit(f->p, PID, PID + 1);
+	pipeline_thread_exit(f->p, PID, PID + 1, false);
 	assert_int_equal(st->abandoned, 1);
 	assert_int_equal(f->pool.in_use, 1);
 	assert_null(pipeline_thread_context(f->p, PID + 1));

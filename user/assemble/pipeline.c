@@ -273,7 +273,8 @@ void pipeline_thread_pop(struct sp_pipeline *p, uint32_t tid, uint64_t key)
 		threads_remove(&p->threads, th);
 }
 
-void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid)
+void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid,
+			  bool process_exit)
 {
 	struct sp_thread *th = threads_find(&p->threads, tid);
 
@@ -288,8 +289,54 @@ void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid)
 		}
 		threads_remove(&p->threads, th);
 	}
-	if (pid == tid)
+	if (process_exit)
 		resource_put(u32map_del(&p->processes, pid));
+}
+
+struct exec_sweep {
+	struct sp_pipeline *p;
+	uint32_t pid;
+	struct sp_thread *dead[64];
+	size_t n;
+};
+
+static void collect_threads_of(uint32_t tid, void *value, void *arg)
+{
+	struct exec_sweep *sw = arg;
+	struct sp_thread *th = value;
+
+	if (th->pid == sw->pid && sw->n < sizeof(sw->dead) / sizeof(sw->dead[0]))
+		sw->dead[sw->n++] = th;
+}
+
+/*
+ * exec ends every call the old program had open (and every thread but
+ * one): their frames go, counted as calls that never returned.  The table
+ * cannot change while it is walked, so threads are collected first.
+ */
+static void drop_calls_of(struct sp_pipeline *p, uint32_t pid)
+{
+	struct exec_sweep sw = { .p = p, .pid = pid };
+
+	do {
+		sw.n = 0;
+		u32map_each(&p->threads.map, collect_threads_of, &sw);
+		for (size_t i = 0; i < sw.n; i++) {
+			struct sp_thread *th = sw.dead[i];
+
+			for (uint32_t f = th->depth; f-- > 0;) {
+				if (th->frames[f].kind != SP_FRAME_FUNC)
+					continue;
+				spanpool_put(p->pool, th->frames[f].span);
+				threads_drop_frame(th, f);
+				p->stats.abandoned++;
+			}
+			if (th->depth == 0)
+				threads_remove(&p->threads, th);
+			else
+				th->pid = 0; /* request frames stay with their source */
+		}
+	} while (sw.n == sizeof(sw.dead) / sizeof(sw.dead[0]));
 }
 
 void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
@@ -298,6 +345,7 @@ void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
 	struct sp_process_info info = { .pid = (pid_t)pid, .exe_path = filename };
 	struct sp_resource *res;
 
+	drop_calls_of(p, pid);
 	resource_put(u32map_del(&p->processes, pid));
 	res = resource_from_proc((pid_t)pid, &p->opts.resource_defaults);
 	if (!res)

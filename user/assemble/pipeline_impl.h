@@ -57,10 +57,12 @@ int pipeline_set_resource(struct sp_pipeline *p, uint32_t pid,
 struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid);
 
 /*
- * Thread `tid` of `pid` exited: its open spans are abandoned (counted).
- * When it was the process's main thread, the process's state goes too.
+ * Thread `tid` of `pid` exited: its open calls are abandoned (counted).
+ * When it was the process's last thread (`process_exit`), the process's
+ * state goes too.
  */
-void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid);
+void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid,
+			  bool process_exit);
 
 /*
  * The process exec'd `filename`: its resource is read now from /proc, or,

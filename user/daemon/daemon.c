@@ -83,11 +83,14 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 			break;
 		funcspan_handle(&d->funcs, (const struct sp_func_event *)hdr);
 		return 0;
-	case SP_EV_THREAD_EXIT:
-		pipeline_thread_exit(d->pipeline, hdr->pid, hdr->tid);
-		if (hdr->pid == hdr->tid && (pid_t)hdr->pid == d->target_pid)
+	case SP_EV_THREAD_EXIT: {
+		bool process_exit = hdr->flags & SP_TASK_F_PROCESS_EXIT;
+
+		pipeline_thread_exit(d->pipeline, hdr->pid, hdr->tid, process_exit);
+		if (process_exit && (pid_t)hdr->pid == d->target_pid)
 			d->target_exited = true;
 		return 0;
+	}
 	case SP_EV_PROC_EXEC:
 		if (size < sizeof(struct sp_exec_event))
 			break;

@@ -74,6 +74,10 @@ static int resolve_one(const char *sym, pid_t pid, const char *exe,
 	if (err == -ENOENT)
 		sp_err("%s: function '%s' not found in %s (a typo, a stripped binary, "
 		       "or an inlined function?)", who, name, t->path);
+	else if (err == -ENOTSUP)
+		sp_err("%s: '%s' in %s is an IFUNC: the loader picks its implementation at "
+		       "start; trace that implementation by its own name instead", who, name,
+		       t->path);
 	else if (err == -ENOEXEC)
 		sp_err("%s: %s is not an ELF file; name a compiled program or library",
 		       who, t->path);

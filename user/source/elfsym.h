@@ -8,9 +8,11 @@
 
 /*
  * File offset of function `name` in the ELF file `path` (from .symtab, else
- * .dynsym; defined functions only), as uprobes want it.  Returns 0,
- * -ENOENT when there is no such function, -ENOEXEC when the file is not
- * ELF, or the negative errno of opening it.
+ * .dynsym; defined functions only; the default symbol version), as
+ * uprobes want it.  Returns 0, -ENOENT when there is no such function,
+ * -ENOTSUP when it is an IFUNC (chosen at load time, not traceable by
+ * name), -ENOEXEC when the file is not ELF, or the negative errno of
+ * opening it.
  */
 int elfsym_find(const char *path, const char *name, uint64_t *offset);
 
