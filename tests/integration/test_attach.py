@@ -108,6 +108,23 @@ def test_attach_sigterm_flushes():
     target.close()
 
 
+def test_main_thread_leaves_first():
+    proc = subprocess.Popen([program("threads"), "main-exit", "20"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    time.sleep(0.2)  # the main thread is gone; the worker waits
+    agent = Agent(proc.pid, ["work"])
+    check("main thread gone: attach started", agent.started, "".join(agent.err))
+    proc.stdin.write("go\n")
+    proc.stdin.close()
+    proc.wait(timeout=10)
+    rc = agent.wait()
+    spans = parse_otlp_json(agent.out)
+    check("main thread gone: the worker's 20 calls traced until the last thread exits",
+          rc == 0 and len(spans) == 20, f"rc={rc} n={len(spans)}")
+
+
 test_attach_until_exit()
 test_attach_sigterm_flushes()
+test_main_thread_leaves_first()
 finish()

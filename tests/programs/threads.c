@@ -3,6 +3,9 @@
  * Threads for the tests: THREADS (argv[1]) threads each call work() CALLS
  * (argv[2]) times; one more thread enters leave() and exits from inside
  * it with pthread_exit(), so leave() never returns.
+ *
+ * `threads main-exit N`: the main thread leaves at once (pthread_exit);
+ * a worker waits for a line on stdin, then calls work() N times.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -36,8 +39,28 @@ static void *leaver(void *arg)
 	return arg;
 }
 
+static void *late_worker(void *arg)
+{
+	char line[16];
+
+	if (fgets(line, sizeof(line), stdin))
+		for (int i = 0; i < calls; i++)
+			work(i);
+	return arg;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2 && argv[1][0] == 'm') {
+		pthread_t t;
+
+		calls = atoi(argv[2]);
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		pthread_create(&t, NULL, late_worker, NULL);
+		printf("ready\n");
+		pthread_exit(NULL);
+	}
+
 	int n = argc > 1 ? atoi(argv[1]) : 4;
 	pthread_t t[65];
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "source/libpath.h"
 #include "util/hex.h"
 #include "util/log.h"
 
@@ -312,11 +313,14 @@ struct sp_resource *resource_from_proc(pid_t pid,
 				       const struct sp_resource_defaults *defaults)
 {
 	static char environ_buf[65536], cmdline[8192];
-	char exe[PATH_MAX], link[64];
+	char exe[PATH_MAX], link[96];
 	struct sp_process_info info = { .pid = pid };
 	ssize_t n, envlen;
 
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	if (libpath_proc_exe(pid, link, sizeof(link))) {
+		errno = ESRCH;
+		return NULL;
+	}
 	n = readlink(link, exe, sizeof(exe) - 1);
 	if (n < 0) {
 		errno = ESRCH;

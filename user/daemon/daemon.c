@@ -197,7 +197,8 @@ static int start_attach(struct sp_daemon *d)
 	}
 	pipeline_set_resource(d->pipeline, (uint32_t)d->target_pid, res);
 	err = loader_track_pid(&d->loader, d->target_pid);
-	return err ? err : attach_targets(d, d->target_pid);
+	/* A main thread that left with pthread_exit cannot take uprobes. */
+	return err ? err : attach_targets(d, libpath_live_task(d->target_pid));
 }
 
 /* The launched command's resource: its environment is ours. */

@@ -89,11 +89,10 @@ static int resolve_one(const char *sym, pid_t pid, const char *exe,
 int targets_resolve(const char *const *symbols, size_t n, pid_t pid,
 		    const char *exe, struct sp_target *out)
 {
-	char proc_exe[64];
+	char proc_exe[96];
 
 	if (pid > 0) {
-		snprintf(proc_exe, sizeof(proc_exe), "/proc/%d/exe", (int)pid);
-		if (access(proc_exe, F_OK)) {
+		if (libpath_proc_exe(pid, proc_exe, sizeof(proc_exe))) {
 			sp_err("attach: no process with PID %d", (int)pid);
 			return -ESRCH;
 		}

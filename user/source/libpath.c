@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "source/libpath.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -162,6 +163,51 @@ int libpath_resolve(const char *exe, const char *lib, char *out, size_t size)
 	if (search_cache(lib, out, size) == 0)
 		return 0;
 	return search_dirs(default_dirs, origin, lib, out, size);
+}
+
+static int link_resolves(const char *link)
+{
+	char target[PATH_MAX];
+
+	return readlink(link, target, sizeof(target)) > 0;
+}
+
+pid_t libpath_live_task(pid_t pid)
+{
+	char path[320];
+	struct dirent *de;
+	pid_t live = -1;
+	DIR *tasks;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (link_resolves(path))
+		return pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	tasks = opendir(path);
+	if (!tasks)
+		return -1;
+	while (live < 0 && (de = readdir(tasks))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/exe", (int)pid, de->d_name);
+		if (link_resolves(path))
+			live = (pid_t)atoi(de->d_name);
+	}
+	closedir(tasks);
+	return live;
+}
+
+int libpath_proc_exe(pid_t pid, char *out, size_t size)
+{
+	pid_t task = libpath_live_task(pid);
+
+	if (task < 0)
+		return -ESRCH;
+	if (task == pid)
+		snprintf(out, size, "/proc/%d/exe", (int)pid);
+	else
+		snprintf(out, size, "/proc/%d/task/%d/exe", (int)pid, (int)task);
+	return 0;
 }
 
 int libpath_which(const char *cmd, char *out, size_t size)
