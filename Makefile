@@ -43,6 +43,9 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 # Node-wide HTTP tracing; `make run RUN_ARGS="trace -u outer -- prog"` for others.
 RUN_ARGS  ?= run
 
+# A recipe that fails leaves no half-written target behind.
+.DELETE_ON_ERROR:
+
 .PHONY: all deps run test unit integration bench clean format lint asan vmlinux fuzz fuzz-run
 all: $(BUILD)/spanprobe
 
@@ -55,7 +58,7 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory all tests-build
-	@tests/run.sh
+	@SP_BUILD=$(BUILD) tests/run.sh
 
 tests-build: $(UNIT_BINS) $(PROG_BINS) $(TOOL_BINS) $(PROG_LIBS)
 tests-programs: $(PROG_BINS) $(PROG_LIBS)
@@ -64,7 +67,7 @@ tests-build: $(BUILD)/bench/otlp_sink $(BUILD)/bench/export
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(PROG_BINS)
-	@bench/run.sh
+	@SP_BUILD=$(BUILD) bench/run.sh
 
 # --- BPF objects and skeletons -------------------------------------------
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/common.bpf.h include/spanprobe/events.h $(wildcard bpf/*.bpf.h)
@@ -72,7 +75,7 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/common.bpf.h include/spanprobe/events.h $(
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
 # --- protobuf-c ------------------------------------------------------------
 $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto

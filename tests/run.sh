@@ -21,8 +21,11 @@ run_one() {
 	"$@" >"$log" 2>&1
 	rc=$?
 	cat "$log"
+	# cmocka names each failed test twice: when it fails, and again in
+	# the list after its summary line; count only the first.
 	ok=$(grep -cE '^\[ +OK +\]|^ok - ' "$log")
-	bad=$(grep -cE '^\[ +FAILED +\] [^0-9]|^not ok - ' "$log")
+	bad=$(sed '/^\[ *FAILED *\] [0-9]* test(s), listed below/,$d' "$log" |
+		grep -cE '^\[ +FAILED +\] |^not ok - ')
 	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
 		echo "!!! $name exited with status $rc"
 		bad=1

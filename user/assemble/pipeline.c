@@ -227,6 +227,11 @@ void pipeline_span_discard(struct sp_pipeline *p, struct sp_span *span)
 	spanpool_put(p->pool, span);
 }
 
+void pipeline_sync_clock(struct sp_pipeline *p)
+{
+	p->mono_to_unix = clock_mono_to_real_offset();
+}
+
 uint64_t pipeline_unix_ns(const struct sp_pipeline *p, uint64_t mono_ns)
 {
 	return mono_ns + (uint64_t)p->mono_to_unix;

@@ -73,6 +73,9 @@ void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
 
 struct sp_threads *pipeline_threads(struct sp_pipeline *p);
 
+/* Measure the monotonic-to-Unix offset again (the wall clock may step). */
+void pipeline_sync_clock(struct sp_pipeline *p);
+
 /*
  * The probes are detached and what they wrote is being read: from now on a
  * full export queue makes the reader wait instead of dropping, since

@@ -32,6 +32,7 @@
 
 #define POLL_MS 100
 #define WAKEUP_BYTES (32u << 10)
+#define CLOCK_SYNC_NS (5ULL * 1000000000ULL)
 
 struct sp_daemon {
 	const struct sp_config *cfg;
@@ -147,7 +148,7 @@ static int build_pipeline(struct sp_daemon *d)
 
 	err = spanpool_init(&d->pool, cfg->span_pool);
 	if (err)
-		return err;
+		goto nomem;
 	d->exporter = exporter_create(cfg);
 	if (!d->exporter)
 		return -errno ? -errno : -EINVAL;
@@ -156,12 +157,19 @@ static int build_pipeline(struct sp_daemon *d)
 		return err;
 	d->bsp_started = true;
 	d->pipeline = pipeline_create(&po);
-	if (!d->pipeline)
-		return -errno;
+	if (!d->pipeline) {
+		err = -errno;
+		goto nomem;
+	}
 	for (size_t i = 0; i < cfg->n_symbols; i++)
 		d->names[i] = d->targets[i].function;
 	funcspan_init(&d->funcs, d->pipeline, d->names, cfg->n_symbols);
 	return 0;
+nomem:
+	sp_err("assemble: cannot allocate %u spans and %u threads x %u calls: %s "
+	       "(lower --span-pool, --max-threads or --max-depth)", cfg->span_pool,
+	       cfg->max_threads, cfg->max_depth, strerror(-err));
+	return err;
 }
 
 static int attach_targets(struct sp_daemon *d, pid_t pid)
@@ -284,6 +292,7 @@ static bool target_done(struct sp_daemon *d)
 static void poll_loop(struct sp_daemon *d)
 {
 	uint64_t next_report = clock_mono_ns() + d->cfg->stats_interval_ms * 1000000ULL;
+	uint64_t next_clock_sync = clock_mono_ns() + CLOCK_SYNC_NS;
 
 	while (!stop_requested) {
 		int n = loader_poll(&d->loader, POLL_MS);
@@ -295,6 +304,11 @@ static void poll_loop(struct sp_daemon *d)
 		}
 		if (target_done(d))
 			break;
+		/* Follow steps of the wall clock (NTP at boot, an admin). */
+		if (clock_mono_ns() >= next_clock_sync) {
+			pipeline_sync_clock(d->pipeline);
+			next_clock_sync = clock_mono_ns() + CLOCK_SYNC_NS;
+		}
 		if (d->cfg->verbose && clock_mono_ns() >= next_report) {
 			report_all(d);
 			next_report += d->cfg->stats_interval_ms * 1000000ULL;

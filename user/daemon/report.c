@@ -29,8 +29,8 @@ void report_print(FILE *out, struct sp_pipeline *p, struct sp_bsp *bsp,
 		"spanprobe: export: %llu requests retried, %llu bytes encoded, %llu bytes sent\n",
 		(unsigned long long)st->spans_started,
 		(unsigned long long)st->spans_finished,
-		(unsigned long long)exp->stats.spans_exported,
-		(unsigned long long)exp->stats.spans_failed,
+		(unsigned long long)__atomic_load_n(&exp->stats.spans_exported, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&exp->stats.spans_failed, __ATOMIC_RELAXED),
 		(unsigned long long)st->spans_not_sampled,
 		(unsigned long long)st->filtered,
 		(unsigned long long)queue_full, (unsigned long long)shutdown_drops,
@@ -42,8 +42,8 @@ void report_print(FILE *out, struct sp_pipeline *p, struct sp_bsp *bsp,
 		(unsigned long long)(loader->bad_records + unknown_probe),
 		(unsigned long long)st->unmatched_returns,
 		(unsigned long long)st->abandoned,
-		(unsigned long long)exp->stats.requests_retried,
-		(unsigned long long)exp->stats.bytes_raw,
-		(unsigned long long)exp->stats.bytes_sent);
+		(unsigned long long)__atomic_load_n(&exp->stats.requests_retried, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&exp->stats.bytes_raw, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&exp->stats.bytes_sent, __ATOMIC_RELAXED));
 	fflush(out);
 }

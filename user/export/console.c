@@ -211,7 +211,7 @@ struct sp_exporter *console_exporter_create(const char *path, int json)
 	c->json = json;
 	c->out = stdout;
 	if (path) {
-		c->out = fopen(path, "a");
+		c->out = fopen(path, "ae"); /* not inherited by a traced command */
 		if (!c->out) {
 			sp_err("export: cannot open output file %s: %s", path,
 			       strerror(errno));

@@ -17,11 +17,21 @@ static void child_main(const char *path, char *const argv[], int go, int err)
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* spanprobe's handlers are not the command's. */
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	/* If spanprobe dies before releasing us, do not run untraced. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (read(go, &byte, 1) != 1)
-		_exit(127);
+	for (;;) {
+		ssize_t n = read(go, &byte, 1);
+
+		if (n == 1)
+			break;
+		if (n < 0 && errno == EINTR)
+			continue;
+		_exit(127); /* spanprobe went away */
+	}
 	prctl(PR_SET_PDEATHSIG, 0);
 	close(go);
 	execv(path, argv);
