@@ -47,7 +47,9 @@ static void add_span_attr(struct sp_strbuf *b, const struct sp_span *span,
 		strbuf_addc(b, '"');
 		break;
 	case SP_ATTR_INT:
-		strbuf_addf(b, "\"intValue\":\"%lld\"", (long long)a->v.i);
+		strbuf_adds(b, "\"intValue\":\"");
+		strbuf_add_i64(b, a->v.i);
+		strbuf_addc(b, '"');
 		break;
 	case SP_ATTR_BOOL:
 		strbuf_adds(b, a->v.b ? "\"boolValue\":true" : "\"boolValue\":false");
@@ -76,7 +78,9 @@ static void add_resource(struct sp_strbuf *b, const struct sp_resource *res)
 			strbuf_addc(b, ',');
 		add_key(b, a->key);
 		if (a->type == SP_RES_INT) {
-			strbuf_addf(b, "\"intValue\":\"%lld\"", (long long)a->i);
+			strbuf_adds(b, "\"intValue\":\"");
+			strbuf_add_i64(b, a->i);
+			strbuf_addc(b, '"');
 		} else {
 			strbuf_adds(b, "\"stringValue\":\"");
 			strbuf_add_json_str(b, a->str, strlen(a->str));
@@ -103,7 +107,9 @@ static void add_span(struct sp_strbuf *b, const struct sp_span *span)
 	}
 	strbuf_adds(b, ",\"name\":\"");
 	strbuf_add_json_str(b, name, name_len);
-	strbuf_addf(b, "\",\"kind\":%u,\"startTimeUnixNano\":\"", span->kind);
+	strbuf_adds(b, "\",\"kind\":");
+	strbuf_add_u64(b, span->kind);
+	strbuf_adds(b, ",\"startTimeUnixNano\":\"");
 	strbuf_add_u64(b, span->start_unix_ns);
 	strbuf_adds(b, "\",\"endTimeUnixNano\":\"");
 	strbuf_add_u64(b, span->end_unix_ns);
@@ -115,7 +121,8 @@ static void add_span(struct sp_strbuf *b, const struct sp_span *span)
 	}
 	strbuf_adds(b, "],\"status\":{");
 	if (span->status_code) {
-		strbuf_addf(b, "\"code\":%u", span->status_code);
+		strbuf_adds(b, "\"code\":");
+		strbuf_add_u64(b, span->status_code);
 		if (span->status_msg_len) {
 			strbuf_adds(b, ",\"message\":\"");
 			strbuf_add_json_str(b, span_str(span, span->status_msg_off),

@@ -68,11 +68,6 @@ int strbuf_addc(struct sp_strbuf *b, char c)
 	return strbuf_add(b, &c, 1);
 }
 
-int strbuf_adds(struct sp_strbuf *b, const char *s)
-{
-	return strbuf_add(b, s, strlen(s));
-}
-
 int strbuf_addf(struct sp_strbuf *b, const char *fmt, ...)
 {
 	char tmp[512];
@@ -108,6 +103,15 @@ int strbuf_add_u64(struct sp_strbuf *b, uint64_t v)
 		v /= 10;
 	} while (v);
 	return strbuf_add(b, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
+int strbuf_add_i64(struct sp_strbuf *b, int64_t v)
+{
+	if (v >= 0)
+		return strbuf_add_u64(b, (uint64_t)v);
+	strbuf_addc(b, '-');
+	/* -(v + 1) + 1 has no overflow for INT64_MIN. */
+	return strbuf_add_u64(b, (uint64_t)(-(v + 1)) + 1);
 }
 
 /* Length of the valid UTF-8 sequence at s (RFC 3629), or 0 if invalid. */

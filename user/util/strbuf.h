@@ -24,10 +24,15 @@ void strbuf_reset(struct sp_strbuf *b);
 /* Append; on failure set b->err and return it. */
 int strbuf_add(struct sp_strbuf *b, const void *data, size_t len);
 int strbuf_addc(struct sp_strbuf *b, char c);
-int strbuf_adds(struct sp_strbuf *b, const char *s);
+/* Inline so that the length of a string literal is known at compile time. */
+static inline int strbuf_adds(struct sp_strbuf *b, const char *s)
+{
+	return strbuf_add(b, s, __builtin_strlen(s));
+}
 int strbuf_addf(struct sp_strbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int strbuf_add_u64(struct sp_strbuf *b, uint64_t v);
+int strbuf_add_i64(struct sp_strbuf *b, int64_t v);
 
 /* Reserve room for `len` more bytes; returns where to write or NULL. */
 char *strbuf_reserve(struct sp_strbuf *b, size_t len);
