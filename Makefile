@@ -46,7 +46,7 @@ RUN_ARGS  ?= run
 # A recipe that fails leaves no half-written target behind.
 .DELETE_ON_ERROR:
 
-.PHONY: all deps run test unit integration bench clean format lint asan vmlinux fuzz fuzz-run
+.PHONY: all deps run test unit integration bench clean format lint asan vmlinux fuzz fuzz-run install
 all: $(BUILD)/spanprobe
 
 deps:
@@ -134,6 +134,14 @@ $(BUILD)/bench/encode: LDLIBS += -ldeflate
 
 # The export benchmark runs the sink built next to it.
 $(BUILD)/bench/export: | $(BUILD)/bench/otlp_sink
+
+# Node-wide service (systemd).  PREFIX and DESTDIR as usual.
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(BUILD)/spanprobe $(DESTDIR)$(PREFIX)/bin/spanprobe
+	install -D -m 0644 deploy/spanprobe.service $(DESTDIR)/etc/systemd/system/spanprobe.service
+	test -e $(DESTDIR)/etc/default/spanprobe || \
+	  install -D -m 0644 deploy/spanprobe.env $(DESTDIR)/etc/default/spanprobe
 
 # vmlinux.h is committed so builds do not depend on the build host's BTF.
 vmlinux:
