@@ -125,6 +125,15 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests $< -o $@ $(LIB) $(LDLIBS)
 
+# The bare uprobe pair the function-tracing benchmark compares against.
+$(BUILD)/bench/bare.bpf.o: bench/bare.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/bench/bare.skel.h: $(BUILD)/bench/bare.bpf.o
+	$(BPFTOOL) gen skeleton $< name bare_bpf > $@.tmp && mv $@.tmp $@
+$(BUILD)/bench/bare_uprobe: $(BUILD)/bench/bare.skel.h
+$(BUILD)/bench/bare_uprobe: CFLAGS += -I$(BUILD)/bench
+
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDLIBS)

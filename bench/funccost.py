@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Cost per traced call: the same program (callbench) untraced and under
-`spanprobe trace -u bench_target`, repeated; prints min/median/max of the
-program's own ns per call, the difference, and spanprobe's CPU per span."""
+"""Cost per traced call: the same program (callbench) untraced, under the
+bare uprobe + uretprobe pair of bench/bare.bpf.c (the floor: one ring-buffer
+record each, nothing else), and under `spanprobe trace -u bench_target`,
+rounds alternating; prints min/median/max of the program's own ns per call,
+spanprobe's cost over the bare pair, and spanprobe's CPU per span."""
 import os
 import resource
 import statistics
@@ -28,6 +30,12 @@ def untraced():
                                       text=True, check=True).stdout)
 
 
+def bare():
+    p = subprocess.run([os.path.join(BUILD, "bench", "bare_uprobe"), PROG, "bench_target",
+                        "--", PROG, str(CALLS)], capture_output=True, text=True, check=True)
+    return ns_per_call(p.stdout)
+
+
 def traced():
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run([SPANPROBE, "trace", "-o", "otlp-json", "--output-file", "/dev/null",
@@ -47,16 +55,19 @@ def show(label, values, unit):
 
 
 def main():
-    plain, with_probe, cpu = [], [], []
+    plain, floor, with_probe, cpu = [], [], [], []
     for _ in range(RUNS):
         plain.append(untraced())
+        floor.append(bare())
         t, c = traced()
         with_probe.append(t)
         cpu.append(c)
-    print(f"function tracing, {RUNS} runs of {CALLS} calls")
+    print(f"function tracing, {RUNS} runs of {CALLS} calls, modes alternating")
     show("untraced call", plain, "ns")
-    show("traced call (uprobe + uretprobe + BPF)", with_probe, "ns")
-    show("added per traced call", [t - p for t, p in zip(with_probe, plain)], "ns")
+    show("bare uprobe + uretprobe (24-byte record each)", floor, "ns")
+    show("spanprobe trace", with_probe, "ns")
+    show("added per call by spanprobe", [t - p for t, p in zip(with_probe, plain)], "ns")
+    show("spanprobe over the bare pair", [t - b for t, b in zip(with_probe, floor)], "ns")
     show("CPU per span, whole run incl. program", cpu, "ns")
 
 
