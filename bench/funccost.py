@@ -50,7 +50,7 @@ def traced():
 
 
 def show(label, values, unit):
-    print(f"{label:44s} min {min(values):9.1f}  median {statistics.median(values):9.1f}  "
+    print(f"{label:48s} min {min(values):9.1f}  median {statistics.median(values):9.1f}  "
           f"max {max(values):9.1f} {unit}")
 
 
