@@ -134,6 +134,7 @@ void h2_session_close(struct http_conn *hc)
 	hc->h2 = NULL;
 	hc->out = NULL;
 	hc->out_len = 0;
+	hc->woff = hc->wlen = 0;
 }
 
 static ssize_t body_read(nghttp2_session *s, int32_t stream_id, uint8_t *buf,
@@ -196,7 +197,7 @@ int h2_submit(struct http_conn *hc, struct http_exchange *x)
 
 bool h2_wants_write(const struct http_conn *hc)
 {
-	return hc->out_len || nghttp2_session_want_write(hc->h2);
+	return hc->out_len || hc->wlen > hc->woff || nghttp2_session_want_write(hc->h2);
 }
 
 /* Can new requests go on this session (no GOAWAY, not finished)? */
@@ -207,26 +208,50 @@ bool h2_usable(const struct http_conn *hc)
 		nghttp2_session_want_write(hc->h2));
 }
 
-int h2_on_writable(struct http_conn *hc)
+/* Copy what nghttp2 has to send into wbuf, up to its size. */
+static int h2_gather(struct http_conn *hc)
 {
-	ssize_t n;
+	while (hc->wlen < sizeof(hc->wbuf)) {
+		size_t take;
 
-	for (;;) {
 		if (!hc->out_len) {
-			n = nghttp2_session_mem_send(hc->h2, &hc->out);
+			ssize_t n = nghttp2_session_mem_send(hc->h2, &hc->out);
+
 			if (n < 0)
 				return -EPROTO;
 			if (n == 0)
-				return 0;
+				break;
 			hc->out_len = (size_t)n;
 		}
-		n = conn_write(&hc->io, hc->out, hc->out_len);
+		take = sizeof(hc->wbuf) - hc->wlen;
+		if (take > hc->out_len)
+			take = hc->out_len;
+		memcpy(hc->wbuf + hc->wlen, hc->out, take);
+		hc->wlen += take;
+		hc->out += take;
+		hc->out_len -= take;
+	}
+	return 0;
+}
+
+int h2_on_writable(struct http_conn *hc)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (hc->woff == hc->wlen) {
+			hc->woff = hc->wlen = 0;
+			if (h2_gather(hc))
+				return -EPROTO;
+			if (hc->wlen == 0)
+				return 0;
+		}
+		n = conn_write(&hc->io, hc->wbuf + hc->woff, hc->wlen - hc->woff);
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
 			return (int)n;
-		hc->out += n;
-		hc->out_len -= (size_t)n;
+		hc->woff += (size_t)n;
 	}
 }
 

@@ -45,6 +45,8 @@ struct h1_state {
 	struct http_exchange *cur;
 };
 
+#define H2_WRITE_BATCH (64 * 1024)
+
 struct http_conn {
 	struct http_client *client;
 	struct net_conn io;
@@ -52,8 +54,12 @@ struct http_conn {
 	bool fresh;          /* nothing received yet */
 	bool settings_seen;  /* HTTP/2 SETTINGS from the server */
 	nghttp2_session *h2;
-	const uint8_t *out;  /* pending HTTP/2 output not yet written */
+	const uint8_t *out;  /* HTTP/2 output from nghttp2 not yet copied */
 	size_t out_len;
+	/* HTTP/2 frames gathered into one send (a 16 KiB DATA frame per
+	 * send() costs a syscall each); wbuf[woff, wlen) is still to write. */
+	uint8_t wbuf[H2_WRITE_BATCH];
+	size_t woff, wlen;
 	struct h1_state h1;
 	size_t active;       /* exchanges started and not done */
 };
