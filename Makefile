@@ -13,7 +13,7 @@ CFLAGS    ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
              -Iinclude -Iuser -I$(BUILD) -I$(BUILD)/proto -MMD -MP \
              -DSP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
-LDLIBS    := -lbpf -lelf -lz -lnghttp2 -lprotobuf-c -lssl -lcrypto -lm -pthread
+LDLIBS    := -lbpf -lelf -ldeflate -lz -lnghttp2 -lprotobuf-c -lssl -lcrypto -lm -pthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
               -Ivmlinux -Iinclude -Ibpf
 
@@ -137,9 +137,6 @@ $(BUILD)/bench/bare_uprobe: CFLAGS += -I$(BUILD)/bench
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDLIBS)
-
-# The encode benchmark also compares libdeflate's gzip.
-$(BUILD)/bench/encode: LDLIBS += -ldeflate
 
 # The export benchmark runs the sink built next to it.
 $(BUILD)/bench/export: | $(BUILD)/bench/otlp_sink

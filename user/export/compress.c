@@ -3,43 +3,45 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 /* windowBits 15 + 16 selects the gzip wrapper instead of zlib's. */
 #define GZIP_WINDOW (15 + 16)
 
+/*
+ * gzip with libdeflate: whole-buffer compression, about 1.5x faster than
+ * zlib at level 1 on OTLP batches, with a slightly better ratio
+ * (bench/encode).  One compressor per thread and level, kept.
+ */
 int compress_gzip(const uint8_t *in, size_t len, int level, uint8_t **out,
 		  size_t *out_len)
 {
-	z_stream zs = { 0 };
-	uLong cap;
+	static __thread struct libdeflate_compressor *comp;
+	static __thread int comp_level;
+	size_t cap, n;
 	uint8_t *buf;
-	int ret;
 
 	if (level < 1 || level > 9)
 		return -EINVAL;
-	if (deflateInit2(&zs, level, Z_DEFLATED, GZIP_WINDOW, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK)
-		return -ENOMEM;
-	/* deflateBound() is exact enough to finish in one call. */
-	cap = deflateBound(&zs, (uLong)len);
-	buf = malloc(cap);
-	if (!buf) {
-		deflateEnd(&zs);
-		return -ENOMEM;
+	if (!comp || comp_level != level) {
+		libdeflate_free_compressor(comp);
+		comp = libdeflate_alloc_compressor(level);
+		comp_level = level;
+		if (!comp)
+			return -ENOMEM;
 	}
-	zs.next_in = (Bytef *)in;
-	zs.avail_in = (uInt)len;
-	zs.next_out = buf;
-	zs.avail_out = (uInt)cap;
-	ret = deflate(&zs, Z_FINISH);
-	deflateEnd(&zs);
-	if (ret != Z_STREAM_END) {
+	cap = libdeflate_gzip_compress_bound(comp, len);
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	n = libdeflate_gzip_compress(comp, in, len, buf, cap);
+	if (n == 0) {
 		free(buf);
 		return -ENOMEM;
 	}
 	*out = buf;
-	*out_len = zs.total_out;
+	*out_len = n;
 	return 0;
 }
 
