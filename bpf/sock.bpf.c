@@ -4,7 +4,8 @@
  *
  * The socket send/receive tracepoints fire inside the kernel's socket
  * send/receive only, after the bytes moved, so unrelated syscalls of every
- * process pay nothing (attaching to sys_enter/sys_exit would tax them all).
+ * process pay nothing (attaching to sys_enter/sys_exit would tax them all;
+ * sock_sys.bpf.c does that, as the fallback for kernels before 6.3).
  * From there the saved user registers give the syscall and its user
  * buffer, which already holds the data for a receive.  Only TCP sockets
  * (IPv4, IPv6) are reported; unix sockets, files, pipes and ttys never
@@ -16,277 +17,17 @@
  * deleted when TCP releases the socket.
  */
 #include "common.bpf.h"
-#include <bpf/bpf_endian.h>
 #include "sock.bpf.h"
-
-/* Settings the loader writes into .rodata before load. */
-const volatile __u32 sp_sock_capture = 1024; /* bytes per call, <= SP_SOCK_CAPTURE_MAX */
-const volatile bool sp_sock_all;             /* every process, not only sp_tracked */
-const volatile __u32 sp_sock_self_tgid;      /* the daemon: never report its own I/O */
-
-/* Size is a setting; when full, connections are still judged per call. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct sp_sock_conn);
-} sp_sock_conns SEC(".maps");
-
-/* The record is built here, then copied to the ring buffer at its size. */
-struct sock_scratch {
-	struct sp_sock_data_event ev;
-	__u8 data[SP_SOCK_CAPTURE_MAX * 2]; /* twice: keeps offset + length in bounds */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sock_scratch);
-} sp_sock_scratch SEC(".maps");
-
-/* Where the bytes of one call are in user memory. */
-struct sock_io {
-	const void *buf;          /* single buffer (read, write, sendto...) */
-	const struct iovec *iov;  /* or a vector (readv, sendmsg...) */
-	__u64 iovcnt;
-};
-
-static __always_inline bool sock__wanted_task(__u32 tgid)
-{
-	if (sp_sock_all) {
-		struct task_struct *task = bpf_get_current_task_btf();
-
-		return tgid != sp_sock_self_tgid && !(task->flags & SOCK_PF_KTHREAD);
-	}
-	return common__is_tracked(tgid);
-}
-
-/* TCP over IPv4 or IPv6: the only sockets HTTP/1.x runs on. */
-static __always_inline int sock__tcp_family(struct sock *sk)
-{
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	__u16 protocol;
-
-	if (family != SOCK_AF_INET && family != SOCK_AF_INET6)
-		return 0;
-	/* A bitfield before 5.6, a __u16 since: the probed read fits both. */
-	protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
-	return protocol == SOCK_IPPROTO_TCP ? family : 0;
-}
-
-/* Byte i (0..15) of the 16 bytes held in w[0], w[1] (little-endian). */
-static __always_inline __u8 sock__byte(const __u64 *w, __u32 i)
-{
-	return (w[i / 8] >> (8 * (i % 8))) & 0xff;
-}
-
-/*
- * The start of a request line ("METHOD /", "METHOD *", "METHOD http...")
- * or of a status line ("HTTP/1.").  `w` holds `n` valid bytes.  Bytes are
- * taken from registers by shifts: the verifier rejects stack indexing
- * that clang turns into pointer arithmetic.
- */
-static __always_inline bool sock__looks_http(const __u64 *w, __u32 n)
-{
-	__u8 c;
-
-	if (n >= 7 && (w[0] & 0x00ffffffffffffffULL) == 0x2e312f50545448ULL)
-		return true; /* "HTTP/1." */
-	for (__u32 i = 0; i < 8; i++) {
-		c = sock__byte(w, i);
-		if (c >= 'A' && c <= 'Z')
-			continue;
-		if (c != ' ' || i < 3 || n < i + 2)
-			return false;
-		c = sock__byte(w, i + 1);
-		return c == '/' || c == '*' || c == 'h';
-	}
-	return false;
-}
-
-/* Fill `io` from the syscall's registers; false for calls without a buffer. */
-static __always_inline bool sock__locate(struct pt_regs *regs, long nr,
-					 struct sock_io *io)
-{
-	struct user_msghdr msg;
-
-	io->buf = NULL;
-	io->iov = NULL;
-	io->iovcnt = 0;
-	switch (nr) {
-	case SOCK_NR_READ:
-	case SOCK_NR_WRITE:
-	case SOCK_NR_SENDTO:
-	case SOCK_NR_RECVFROM:
-		io->buf = (const void *)SOCK_REGS_ARG2(regs);
-		return true;
-	case SOCK_NR_READV:
-	case SOCK_NR_WRITEV:
-		io->iov = (const struct iovec *)SOCK_REGS_ARG2(regs);
-		io->iovcnt = SOCK_REGS_ARG3(regs);
-		return true;
-	case SOCK_NR_SENDMSG:
-	case SOCK_NR_RECVMSG:
-		if (bpf_probe_read_user(&msg, sizeof(msg),
-					(const void *)SOCK_REGS_ARG2(regs)))
-			return false;
-		io->iov = msg.msg_iov;
-		io->iovcnt = msg.msg_iovlen;
-		return true;
-	}
-	return false;
-}
-
-/* Copy `len` user bytes to data[off]; off < CAPTURE_MAX, len <= CAPTURE_MAX. */
-static __always_inline int sock__copy(struct sock_scratch *s, __u32 off,
-				      const void *src, __u32 len)
-{
-	__u64 n = len, at = off;
-
-	/* Bound the very registers the call uses, or clang loses the bound. */
-	if (n > SP_SOCK_CAPTURE_MAX)
-		n = SP_SOCK_CAPTURE_MAX;
-	barrier_var(n);
-	at &= SP_SOCK_CAPTURE_MAX - 1;
-	return bpf_probe_read_user(&s->data[at], n, src);
-}
-
-/* Capture up to `want` bytes of the call; returns the bytes copied. */
-static __always_inline __u32 sock__capture(struct sock_scratch *s,
-					   const struct sock_io *io, __u32 want)
-{
-	struct iovec seg;
-	__u32 got = 0, len;
-
-	if (io->buf) {
-		if (sock__copy(s, 0, io->buf, want))
-			goto failed;
-		return want;
-	}
-	for (__u32 i = 0; i < SOCK_MAX_IOV; i++) {
-		if (i >= io->iovcnt || got >= want)
-			break;
-		if (bpf_probe_read_user(&seg, sizeof(seg), &io->iov[i]))
-			goto failed;
-		len = want - got;
-		if (seg.iov_len < len)
-			len = seg.iov_len;
-		if (sock__copy(s, got, seg.iov_base, len))
-			goto failed;
-		got += len;
-	}
-	return got;
-failed:
-	common__count_drop(SP_DROP_READ_FAILED);
-	s->ev.sock_flags |= SP_SOCK_F_TRUNCATED;
-	return got;
-}
-
-/* The first bytes of the call, for the HTTP check: 16 or fewer. */
-static __always_inline __u32 sock__peek(const struct sock_io *io, __u32 total,
-					__u64 *b)
-{
-	struct iovec seg = {};
-	__u32 n = total < 16 ? total : 16;
-
-	if (io->buf)
-		return bpf_probe_read_user(b, 16, io->buf) ? 0 : n;
-	if (io->iovcnt == 0 ||
-	    bpf_probe_read_user(&seg, sizeof(seg), &io->iov[0]))
-		return 0;
-	if (seg.iov_len < n)
-		n = seg.iov_len;
-	return bpf_probe_read_user(b, 16, seg.iov_base) ? 0 : n;
-}
-
-static __always_inline void sock__fill_addrs(struct sp_sock_data_event *ev,
-					     struct sock *sk, int family)
-{
-	ev->family = family;
-	ev->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	ev->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (family == SOCK_AF_INET) {
-		__builtin_memset(ev->local_addr, 0, 32);
-		bpf_core_read(ev->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(ev->peer_addr, 4, &sk->__sk_common.skc_daddr);
-	} else {
-		bpf_core_read(ev->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(ev->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
-}
-
-static __always_inline void sock__fill_header(struct sp_event_header *hdr,
-					      __u16 size)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
-	hdr->type = SP_EV_SOCK_DATA;
-	hdr->size = size;
-	hdr->version = SP_EVENT_VERSION;
-	hdr->flags = 0;
-	hdr->cpu = (__u16)bpf_get_smp_processor_id();
-	hdr->pid = pid_tgid >> 32;
-	hdr->tid = (__u32)pid_tgid;
-	hdr->ts_ns = bpf_ktime_get_ns();
-}
-
-/*
- * Wake the reader only once a batch is waiting: each wakeup is an
- * interrupt (a costly exit under a hypervisor), and the daemon polls with
- * a short timeout anyway, which bounds the delay when traffic is light.
- */
-static __always_inline __u64 sock__wakeup(void)
-{
-	return bpf_ringbuf_query(&sp_events, BPF_RB_AVAIL_DATA) >= SOCK_WAKEUP_BYTES
-		       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
-
-/* Remember a connection that carries HTTP; a full map is counted. */
-static __always_inline void sock__mark_http(__u64 id)
-{
-	struct sp_sock_conn conn = { .state = SP_SOCK_CONN_HTTP };
-
-	if (bpf_map_update_elem(&sp_sock_conns, &id, &conn, BPF_NOEXIST) == -SOCK_E2BIG)
-		common__count_drop(SP_DROP_MAP_FULL);
-}
-
-/*
- * Decide whether this call is reported: the connection is known HTTP, or
- * its first bytes start an HTTP message, or the call is too short to tell
- * (a one-byte reader still gets its request seen).
- */
-static __always_inline bool sock__wanted_bytes(__u64 id, const struct sock_io *io,
-					       __u32 total, bool has_buf)
-{
-	struct sp_sock_conn *conn = bpf_map_lookup_elem(&sp_sock_conns, &id);
-	__u64 head[2] = {};
-	__u32 n;
-
-	if (conn)
-		return conn->state == SP_SOCK_CONN_HTTP;
-	if (!has_buf || total == 0)
-		return false;
-	n = sock__peek(io, total, head);
-	if (n == 0)
-		return false;
-	if (sock__looks_http(head, n)) {
-		sock__mark_http(id);
-		return true;
-	}
-	return total < 8;
-}
+#include "sock_capture.bpf.h"
 
 static __always_inline int sock__handle(struct sock *sk, int ret, int flags,
 					__u8 dir)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct sock_scratch *s;
 	struct pt_regs *regs;
 	struct sock_io io;
-	__u32 zero = 0, want;
-	__u64 id = (__u64)sk;
 	bool has_buf;
+	__s32 fd;
 	int family;
 	long nr;
 
@@ -298,34 +39,11 @@ static __always_inline int sock__handle(struct sock *sk, int ret, int flags,
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	nr = SOCK_REGS_NR(regs);
 	has_buf = sock__locate(regs, nr, &io);
-	if (!sock__wanted_bytes(id, &io, ret, has_buf))
+	if (!sock__wanted_bytes((__u64)sk, &io, ret, has_buf))
 		return 0;
-	s = bpf_map_lookup_elem(&sp_sock_scratch, &zero);
-	if (!s)
-		return 0;
-	s->ev.sock_id = id;
 	/* Every call here takes the socket first, but splice (its output). */
-	s->ev.fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;
-	s->ev.total_len = ret;
-	s->ev.direction = dir;
-	s->ev.syscall_nr = nr;
-	s->ev.sock_flags = has_buf ? 0 : SP_SOCK_F_NO_PAYLOAD;
-	__builtin_memset(s->ev.reserved, 0, sizeof(s->ev.reserved));
-	sock__fill_addrs(&s->ev, sk, family);
-	if (!has_buf && nr != SOCK_NR_SENDFILE && nr != SOCK_NR_SPLICE)
-		common__count_drop(SP_DROP_SOCK_UNKNOWN_CALL);
-	want = sp_sock_capture;
-	if (want > SP_SOCK_CAPTURE_MAX)
-		want = SP_SOCK_CAPTURE_MAX;
-	if ((__u32)ret < want)
-		want = ret;
-	s->ev.captured = has_buf ? sock__capture(s, &io, want) : 0;
-	want = s->ev.captured;
-	if (want > SP_SOCK_CAPTURE_MAX)
-		want = SP_SOCK_CAPTURE_MAX;
-	sock__fill_header(&s->ev.hdr, sizeof(s->ev) + want);
-	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want, sock__wakeup()))
-		common__count_drop(SP_DROP_RINGBUF_FULL);
+	fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;
+	sock__emit(sk, family, &io, has_buf, fd, nr, ret, dir);
 	return 0;
 }
 
@@ -343,26 +61,10 @@ int sp_sock_recv(struct bpf_raw_tracepoint_args *ctx)
 			    (int)ctx->args[2], SP_SOCK_RECV);
 }
 
-/* TCP released a socket: tell the daemon when it had reported on it. */
 SEC("raw_tracepoint/inet_sock_set_state")
 int sp_sock_state(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct sp_sock_close_event *ev;
-	__u64 id = ctx->args[0];
-
-	if ((int)ctx->args[2] != TCP_CLOSE)
-		return 0;
-	if (!bpf_map_lookup_elem(&sp_sock_conns, &id))
-		return 0;
-	bpf_map_delete_elem(&sp_sock_conns, &id);
-	ev = common__reserve(SP_EV_SOCK_CLOSE, sizeof(*ev));
-	if (!ev)
-		return 0;
-	ev->sock_id = id;
-	ev->old_state = (__u8)ctx->args[1];
-	__builtin_memset(ev->reserved, 0, sizeof(ev->reserved));
-	bpf_ringbuf_submit(ev, 0);
-	return 0;
+	return sock__state_changed(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -27,6 +27,9 @@
 #define SOCK_REGS_ARG1(regs) ((regs)->di)
 #define SOCK_REGS_ARG2(regs) ((regs)->si)
 #define SOCK_REGS_ARG3(regs) ((regs)->dx)
+#define SOCK_REGS_ARG4(regs) ((regs)->r10)
+/* A 32-bit call (int 0x80, compat task) numbers its calls differently. */
+#define SOCK_TASK_COMPAT(task) ((task)->thread_info.status & 0x0002) /* TS_COMPAT */
 #elif defined(__TARGET_ARCH_arm64)
 #define SOCK_NR_READ 63
 #define SOCK_NR_WRITE 64
@@ -43,6 +46,8 @@
 #define SOCK_REGS_ARG1(regs) ((regs)->orig_x0)
 #define SOCK_REGS_ARG2(regs) ((regs)->regs[1])
 #define SOCK_REGS_ARG3(regs) ((regs)->regs[2])
+#define SOCK_REGS_ARG4(regs) ((regs)->regs[3])
+#define SOCK_TASK_COMPAT(task) ((task)->thread_info.flags & (1UL << 22)) /* TIF_32BIT */
 #else
 #error "sock.bpf.c: unsupported architecture"
 #endif
@@ -53,6 +58,8 @@
 #define SOCK_MSG_PEEK 2
 #define SOCK_E2BIG 7
 #define SOCK_PF_KTHREAD 0x00200000
+#define SOCK_S_IFMT 00170000
+#define SOCK_S_IFSOCK 0140000
 
 /* Data waiting in the ring buffer before the reader is woken. */
 #define SOCK_WAKEUP_BYTES (64 * 1024)

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 		return 0;
 	case SP_CMD_PROBES:
 		probes_report(stdout);
-		sockcap_probe_report(stdout);
+		sockcap_probe_report(stdout, cfg.http_hooks);
 		return 0;
 	default:
 		status = daemon_main(&cfg);

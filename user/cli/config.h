@@ -12,6 +12,7 @@
 
 #include "export/otlp_config.h"
 #include "export/sampler.h"
+#include "source/sockcap.h"
 
 #define SP_MAX_SYMBOLS 64
 
@@ -52,6 +53,7 @@ struct sp_config {
 	int with_query;                   /* export url.query */
 	uint32_t capture_bytes;           /* payload captured per socket read/write */
 	uint32_t max_connections;         /* connections tracked; full: LRU evicted, counted */
+	enum sockcap_hooks http_hooks;    /* --http-hooks: kernel hooks of HTTP capture */
 	const char *btf_path;             /* --btf: kernel BTF file, NULL: the kernel's own */
 
 	/* Sizes: every buffer has one, and a policy when full. */

@@ -60,6 +60,9 @@ void options_usage(FILE *out)
 	      "      --no-http             no HTTP capture: function spans only\n"
 	      "      --capture-bytes N     bytes captured per socket read/write (64..4096, default 1024)\n"
 	      "      --max-connections N   connections tracked (default 4096)\n"
+	      "      --http-hooks H        HTTP capture hooks: auto (default: sock if the kernel\n"
+	      "                            has them), sock (socket tracepoints, Linux 6.3+) or\n"
+	      "                            syscalls (sys_exit: slows every syscall on the host)\n"
 	      "      --with-query          export url.query (off: it may hold secrets)\n"
 	      "      --btf PATH            kernel BTF file, for kernels without /sys/kernel/btf/vmlinux\n"
 	      "      --otlp-endpoint URL   send spans to an OTLP collector (implies -o otlp)\n"
@@ -154,6 +157,7 @@ enum {
 	OPT_WITH_QUERY,
 	OPT_CAPTURE,
 	OPT_CONNS,
+	OPT_HTTP_HOOKS,
 	OPT_EXE,
 	OPT_CGROUP,
 	OPT_PORT,
@@ -188,6 +192,7 @@ static const struct option long_opts[] = {
 	{ "with-query", no_argument, NULL, OPT_WITH_QUERY },
 	{ "capture-bytes", required_argument, NULL, OPT_CAPTURE },
 	{ "max-connections", required_argument, NULL, OPT_CONNS },
+	{ "http-hooks", required_argument, NULL, OPT_HTTP_HOOKS },
 	{ "exe", required_argument, NULL, OPT_EXE },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "port", required_argument, NULL, OPT_PORT },
@@ -299,6 +304,12 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 		return 0;
 	case OPT_CONNS:
 		return parse_u32("--max-connections", arg, 1u << 22, &cfg->max_connections);
+	case OPT_HTTP_HOOKS:
+		if (sockcap_hooks_parse(arg, &cfg->http_hooks)) {
+			sp_err("--http-hooks: '%s' is not one of auto, sock, syscalls", arg);
+			return -EINVAL;
+		}
+		return 0;
 	case 'v':
 		cfg->verbose++;
 		return 0;

@@ -363,6 +363,7 @@ static int open_http_capture(struct sp_daemon *d)
 		.max_conns = cfg->max_connections,
 		.all_processes = cfg->command == SP_CMD_RUN,
 		.with_query = cfg->with_query,
+		.hooks = cfg->http_hooks,
 	};
 
 	d->sockcap = sockcap_open(&d->loader, d->pipeline, &so);
@@ -451,7 +452,7 @@ int daemon_main(const struct sp_config *cfg)
 	err = prepare(&d, exe, sizeof(exe));
 	if (!err && cfg->verbose) {
 		probes_report(stderr);
-		sockcap_probe_report(stderr);
+		sockcap_probe_report(stderr, cfg->http_hooks);
 	}
 	if (!err && cfg->command == SP_CMD_TRACE)
 		err = start_trace(&d, exe);

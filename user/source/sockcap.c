@@ -11,6 +11,7 @@
 
 #include "assemble/httpspan.h"
 #include "sock.skel.h"
+#include "sock_sys.skel.h"
 #include "source/loader.h"
 #include "source/probes.h"
 #include "source/sockconn.h"
@@ -31,7 +32,9 @@ struct sockcap_stats {
 
 struct sockcap {
 	struct sp_pipeline *p;
-	struct sock_bpf *skel;
+	struct sock_bpf *skel;         /* SOCKCAP_HOOKS_SOCK */
+	struct sock_sys_bpf *sys_skel; /* SOCKCAP_HOOKS_SYSCALLS */
+	enum sockcap_hooks hooks;      /* the hooks in use */
 	struct httpspan *hs;
 	struct sockconn_table conns;
 	struct sockcap_opts opts;
@@ -63,12 +66,12 @@ static int check_opts(struct sockcap_opts *o)
 	return 0;
 }
 
-/* Attach every program; the loader keeps the links. */
-static int attach_all(struct sockcap *sc, struct sp_loader *l)
+/* Attach every program of `obj`; the loader keeps the links. */
+static int attach_all(struct bpf_object *obj, struct sp_loader *l)
 {
 	struct bpf_program *prog;
 
-	bpf_object__for_each_program(prog, sc->skel->obj) {
+	bpf_object__for_each_program(prog, obj) {
 		struct bpf_link *link = bpf_program__attach(prog);
 		int err = link ? 0 : -errno;
 
@@ -83,45 +86,154 @@ static int attach_all(struct sockcap *sc, struct sp_loader *l)
 	return 0;
 }
 
+/* Both objects take the same settings under the same names. */
+#define SOCKCAP_CONFIGURE(skel, o)                                            \
+	do {                                                                  \
+		(skel)->rodata->sp_sock_capture = (o)->capture_bytes;         \
+		(skel)->rodata->sp_sock_all = (o)->all_processes;             \
+		(skel)->rodata->sp_sock_self_tgid = (uint32_t)getpid();       \
+		bpf_map__set_max_entries((skel)->maps.sp_sock_conns,          \
+					 (o)->bpf_conns);                     \
+	} while (0)
+
+static struct bpf_object *open_sock(struct sockcap *sc)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = probes_btf_custom_path());
+
+	sc->skel = sock_bpf__open_opts(&oo);
+	if (!sc->skel)
+		return NULL;
+	SOCKCAP_CONFIGURE(sc->skel, &sc->opts);
+	return sc->skel->obj;
+}
+
+static struct bpf_object *open_syscalls(struct sockcap *sc)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = probes_btf_custom_path());
+
+	sc->sys_skel = sock_sys_bpf__open_opts(&oo);
+	if (!sc->sys_skel)
+		return NULL;
+	SOCKCAP_CONFIGURE(sc->sys_skel, &sc->opts);
+	return sc->sys_skel->obj;
+}
+
 static int load_bpf(struct sockcap *sc, struct sp_loader *l)
 {
+	bool sys = sc->hooks == SOCKCAP_HOOKS_SYSCALLS;
+	struct bpf_object *obj = sys ? open_syscalls(sc) : open_sock(sc);
 	int err;
 
-	sc->skel = sock_bpf__open();
-	if (!sc->skel) {
+	if (!obj) {
 		err = -errno;
 		sp_err("sockcap: opening the socket programs failed: %s",
 		       strerror(-err));
 		return err;
 	}
-	sc->skel->rodata->sp_sock_capture = sc->opts.capture_bytes;
-	sc->skel->rodata->sp_sock_all = sc->opts.all_processes;
-	sc->skel->rodata->sp_sock_self_tgid = (uint32_t)getpid();
-	bpf_map__set_max_entries(sc->skel->maps.sp_sock_conns, sc->opts.bpf_conns);
-	err = loader_share_maps(l, sc->skel->obj);
+	err = loader_share_maps(l, obj);
 	if (!err)
-		err = sock_bpf__load(sc->skel);
+		err = sys ? sock_sys_bpf__load(sc->sys_skel) : sock_bpf__load(sc->skel);
 	if (err) {
 		sp_err("sockcap: loading the socket programs failed: %s "
 		       "(run with -vv for the verifier's log)", strerror(-err));
 		return err;
 	}
-	sc->conns_map_fd = bpf_map__fd(sc->skel->maps.sp_sock_conns);
-	return attach_all(sc, l);
+	sc->conns_map_fd = bpf_map__fd(sys ? sc->sys_skel->maps.sp_sock_conns
+					   : sc->skel->maps.sp_sock_conns);
+	return attach_all(obj, l);
+}
+
+int sockcap_hooks_parse(const char *name, enum sockcap_hooks *out)
+{
+	static const char *const names[] = {
+		[SOCKCAP_HOOKS_AUTO] = "auto",
+		[SOCKCAP_HOOKS_SOCK] = "sock",
+		[SOCKCAP_HOOKS_SYSCALLS] = "syscalls",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(name, names[i]) == 0) {
+			*out = (enum sockcap_hooks)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/*
+ * The hooks to use when `want` is asked for, or AUTO when the kernel has
+ * none that fits; `why` says how they were chosen, or what is missing.
+ */
+static enum sockcap_hooks hooks_choose(enum sockcap_hooks want, const char **why)
+{
+	const struct sp_kernel_features *f = probes_get();
+	bool sock_ok = f->sock_length_tp && f->inet_sock_set_state;
+	bool sys_ok = f->raw_tracepoints && f->inet_sock_set_state;
+
+	if (!f->inet_sock_set_state) {
+		*why = "this kernel has no inet_sock_set_state tracepoint";
+		return SOCKCAP_HOOKS_AUTO;
+	}
+	switch (want) {
+	case SOCKCAP_HOOKS_SOCK:
+		*why = sock_ok ? "--http-hooks sock"
+			       : "this kernel has no sock_send_length/sock_recv_length "
+				 "tracepoints (Linux 6.3 or later has them)";
+		return sock_ok ? SOCKCAP_HOOKS_SOCK : SOCKCAP_HOOKS_AUTO;
+	case SOCKCAP_HOOKS_SYSCALLS:
+		*why = sys_ok ? "--http-hooks syscalls" : "this kernel has no raw tracepoints";
+		return sys_ok ? SOCKCAP_HOOKS_SYSCALLS : SOCKCAP_HOOKS_AUTO;
+	default:
+		break;
+	}
+	if (sock_ok) {
+		*why = "auto: the kernel has them";
+		return SOCKCAP_HOOKS_SOCK;
+	}
+	*why = sys_ok ? "auto: fallback, this kernel has no sock_send_length/"
+			"sock_recv_length tracepoints (Linux 6.3); every syscall "
+			"on the host pays for it"
+		      : "this kernel has neither the socket nor the raw tracepoints";
+	return sys_ok ? SOCKCAP_HOOKS_SYSCALLS : SOCKCAP_HOOKS_AUTO;
+}
+
+static const char *hooks_describe(enum sockcap_hooks hooks)
+{
+	if (hooks == SOCKCAP_HOOKS_SYSCALLS)
+		return "raw tracepoint sys_exit on every syscall (socket reads and "
+		       "writes decoded from the registers), inet_sock_set_state (release)";
+	return "raw tracepoints sock_send_length + sock_recv_length (payload "
+	       "from the syscall's user buffer), inet_sock_set_state (release)";
+}
+
+/*
+ * Choose the hooks and say which, once: a warning when the fallback is
+ * chosen unasked (every syscall on the host pays for it), an error when
+ * none fits (returns AUTO then).
+ */
+static enum sockcap_hooks hooks_announce(enum sockcap_hooks want)
+{
+	const char *why;
+	enum sockcap_hooks hooks = hooks_choose(want, &why);
+
+	if (hooks == SOCKCAP_HOOKS_AUTO)
+		sp_err("sockcap: %s; HTTP capture is off", why);
+	else if (hooks == SOCKCAP_HOOKS_SYSCALLS && want == SOCKCAP_HOOKS_AUTO)
+		sp_warn("sockcap: HTTP capture through the sys_exit tracepoint: %s", why);
+	else
+		sp_info("sockcap: HTTP capture (%s): %s", why, hooks_describe(hooks));
+	return hooks;
 }
 
 struct sockcap *sockcap_open(struct sp_loader *l, struct sp_pipeline *p,
 			     const struct sockcap_opts *opts)
 {
-	const struct sp_kernel_features *f = probes_get();
+	enum sockcap_hooks hooks = hooks_announce(opts->hooks);
 	struct httpspan_opts hopts = { 0 };
 	struct sockcap *sc;
 	int err = -ENOMEM;
 
-	if (!f->sock_length_tp || !f->inet_sock_set_state) {
-		sp_err("sockcap: this kernel has no sock_send_length/sock_recv_length "
-		       "or inet_sock_set_state tracepoint (Linux 6.3 or later has "
-		       "them); HTTP capture is off");
+	if (hooks == SOCKCAP_HOOKS_AUTO) {
 		errno = ENOTSUP;
 		return NULL;
 	}
@@ -129,6 +241,7 @@ struct sockcap *sockcap_open(struct sp_loader *l, struct sp_pipeline *p,
 	if (!sc)
 		return NULL;
 	sc->p = p;
+	sc->hooks = hooks;
 	sc->opts = *opts;
 	sc->conns_map_fd = -1;
 	if ((err = check_opts(&sc->opts)))
@@ -321,17 +434,20 @@ void sockcap_report(struct sockcap *sc, FILE *out)
 			(unsigned long long)sc->stats.bpf_update_errors);
 }
 
-void sockcap_probe_report(FILE *out)
+void sockcap_probe_report(FILE *out, enum sockcap_hooks hooks)
 {
-	const struct sp_kernel_features *f = probes_get();
+	const char *why;
+	enum sockcap_hooks chosen = hooks_choose(hooks, &why);
 
-	if (f->sock_length_tp && f->inet_sock_set_state)
-		fprintf(out, "  HTTP capture: raw tracepoints sock_send_length + "
-			"sock_recv_length (payload from the syscall's user buffer), "
-			"inet_sock_set_state (release)\n");
-	else
-		fprintf(out, "  HTTP capture: unavailable (needs the sock_send_length, "
-			"sock_recv_length and inet_sock_set_state tracepoints)\n");
+	if (chosen == SOCKCAP_HOOKS_AUTO) {
+		fprintf(out, "  HTTP capture: unavailable (%s)\n", why);
+		return;
+	}
+	fprintf(out, "  HTTP capture (%s): %s\n", why, hooks_describe(chosen));
+	if (chosen == SOCKCAP_HOOKS_SOCK &&
+	    hooks_choose(SOCKCAP_HOOKS_SYSCALLS, &why) == SOCKCAP_HOOKS_SYSCALLS)
+		fprintf(out, "  HTTP capture fallback (--http-hooks syscalls): "
+			"raw tracepoint sys_exit, taxes every syscall on the host\n");
 }
 
 static void discard_conn(struct sockconn *conn, void *arg)
@@ -348,5 +464,6 @@ void sockcap_close(struct sockcap *sc)
 	sockconn_destroy(&sc->conns);
 	httpspan_destroy(sc->hs);
 	sock_bpf__destroy(sc->skel);
+	sock_sys_bpf__destroy(sc->sys_skel);
 	free(sc);
 }

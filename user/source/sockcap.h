@@ -5,10 +5,11 @@
  * per-connection state and hands the bytes to the HTTP span assembly.
  *
  * Hooks: the raw tracepoints sock_send_length / sock_recv_length (they
- * fire inside socket send/receive only, so unrelated syscalls pay nothing)
- * and inet_sock_set_state (socket release).  A kernel without them gets a
- * clear error; syscall tracepoints are not used as a fallback because they
- * tax every syscall of every process on the host.
+ * fire inside socket send/receive only, so unrelated syscalls pay nothing;
+ * Linux 6.3 and later) and inet_sock_set_state (socket release).  Older
+ * kernels get the fallback, bpf/sock_sys.bpf.c on the raw sys_exit
+ * tracepoint: the same records, but every syscall of every process on the
+ * host pays for it, so it is said at start.
  */
 #ifndef SPANPROBE_SOCKCAP_H
 #define SPANPROBE_SOCKCAP_H
@@ -24,11 +25,22 @@ struct sp_loader;
 struct sp_pipeline;
 struct sockcap;
 
+/* Which kernel hooks feed HTTP capture (--http-hooks). */
+enum sockcap_hooks {
+	SOCKCAP_HOOKS_AUTO = 0,  /* the socket tracepoints if present, else syscalls */
+	SOCKCAP_HOOKS_SOCK,      /* sock_send_length / sock_recv_length */
+	SOCKCAP_HOOKS_SYSCALLS,  /* sys_exit: the fallback, taxes every syscall */
+};
+
+/* "auto", "sock" or "syscalls" into `out`.  Returns 0 or -EINVAL. */
+int sockcap_hooks_parse(const char *name, enum sockcap_hooks *out);
+
 struct sockcap_opts {
 	uint32_t capture_bytes;   /* payload per read/write, 64..SP_SOCK_CAPTURE_MAX; 0: 1024 */
 	uint32_t max_conns;       /* daemon's connection table; full: evict LRU, counted. 0: 4096 */
 	uint32_t bpf_conns;       /* BPF map of HTTP connections; full: judged per call, counted. 0: 16384 */
 	bool all_processes;       /* node-wide: every process but the daemon, not only tracked ones */
+	enum sockcap_hooks hooks; /* AUTO: chosen from what the kernel offers */
 	bool with_query;          /* export url.query */
 	FILE *debug_dump;         /* non-NULL: print every decoded record there */
 };
@@ -42,9 +54,10 @@ static inline bool sockcap_owns(uint16_t type)
 /*
  * Open, configure, load and attach the socket programs (using the shared
  * maps of `l`, which must be open) and create the connection table.
- * Returns NULL with errno set and one message logged: ENOTSUP when the
- * kernel lacks the socket tracepoints, EINVAL for bad options, ENOMEM, or
- * what loading/attaching returned.
+ * Says which hooks it uses (-v; a warning when AUTO falls back to the
+ * syscall hooks).  Returns NULL with errno set and one message logged:
+ * ENOTSUP when the kernel lacks the hooks asked for (or any, for AUTO),
+ * EINVAL for bad options, ENOMEM, or what loading/attaching returned.
  */
 struct sockcap *sockcap_open(struct sp_loader *l, struct sp_pipeline *p,
 			     const struct sockcap_opts *opts);
@@ -60,8 +73,11 @@ int sockcap_handle(struct sockcap *sc, const struct sp_event_header *hdr,
 /* Counters: records, connections, evictions, spans, context links. */
 void sockcap_report(struct sockcap *sc, FILE *out);
 
-/* One line for `spanprobe probes`: the hooks HTTP capture uses here. */
-void sockcap_probe_report(FILE *out);
+/*
+ * For `spanprobe probes` and -v: the hooks HTTP capture uses here with
+ * `hooks` asked for, and why; the fallback when the better hooks are used.
+ */
+void sockcap_probe_report(FILE *out, enum sockcap_hooks hooks);
 
 /*
  * Stop: open connections' spans are dropped (counted), the table freed.

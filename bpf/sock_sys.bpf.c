@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Socket I/O capture from the syscall exit: the fallback for kernels
+ * without the socket send/receive tracepoints (before Linux 6.3).
+ *
+ * A program on the raw sys_exit tracepoint runs for every syscall of every
+ * process on the host, so it leaves at once unless the call is one that
+ * moves socket bytes (read, write, readv, writev, sendto, recvfrom,
+ * sendmsg, recvmsg, sendfile, splice), succeeded, and comes from a wanted
+ * task.  Only the exit is hooked: at exit the saved user registers still
+ * hold the call's arguments and the buffer holds the bytes of a receive,
+ * so nothing needs remembering from the entry, and a second program per
+ * syscall would double the tax.  The descriptor is then resolved through
+ * the task's file table; anything but a TCP socket is dropped there.  From
+ * that point on the capture is sock.bpf.c's (sock_capture.bpf.h): same
+ * records, same HTTP check, same connection map, same drop counters.
+ *
+ * Connection release keeps inet_sock_set_state (Linux 4.16, older than
+ * every other hook spanprobe needs).
+ */
+#include "common.bpf.h"
+#include "sock.bpf.h"
+#include "sock_capture.bpf.h"
+
+/* The calls that move socket bytes: everything else leaves at once. */
+static __always_inline bool sys__socket_call(long nr)
+{
+	switch (nr) {
+	case SOCK_NR_READ:
+	case SOCK_NR_WRITE:
+	case SOCK_NR_READV:
+	case SOCK_NR_WRITEV:
+	case SOCK_NR_SENDTO:
+	case SOCK_NR_RECVFROM:
+	case SOCK_NR_SENDMSG:
+	case SOCK_NR_RECVMSG:
+	case SOCK_NR_SENDFILE:
+	case SOCK_NR_SPLICE:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The kernel socket behind descriptor `fd` of `task`, or NULL when it is
+ * not a socket (file, pipe, tty...) or the table changed under us.  The
+ * reads are probed: another thread may be closing or growing the table.
+ */
+static __always_inline struct sock *sys__fd_sock(struct task_struct *task, long fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *file = NULL;
+	struct socket *sock;
+	umode_t mode;
+
+	if (fd < 0 || !fdt || (unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & SOCK_S_IFMT) != SOCK_S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+/* The socket end of a splice: its output, else its input. */
+static __always_inline struct sock *sys__splice_sock(struct task_struct *task,
+						     struct pt_regs *regs,
+						     __s32 *fd, __u8 *dir)
+{
+	struct sock *sk;
+
+	*fd = (__s32)SOCK_REGS_ARG3(regs);
+	*dir = SP_SOCK_SEND;
+	sk = sys__fd_sock(task, *fd);
+	if (sk)
+		return sk;
+	*fd = (__s32)SOCK_REGS_ARG1(regs);
+	*dir = SP_SOCK_RECV;
+	return sys__fd_sock(task, *fd);
+}
+
+/* A receive that only peeks leaves the bytes for the next call. */
+static __always_inline bool sys__peeks(struct pt_regs *regs, long nr)
+{
+	if (nr == SOCK_NR_RECVFROM)
+		return SOCK_REGS_ARG4(regs) & SOCK_MSG_PEEK;
+	if (nr == SOCK_NR_RECVMSG)
+		return SOCK_REGS_ARG3(regs) & SOCK_MSG_PEEK;
+	return false;
+}
+
+static __always_inline __u8 sys__direction(long nr)
+{
+	switch (nr) {
+	case SOCK_NR_READ:
+	case SOCK_NR_READV:
+	case SOCK_NR_RECVFROM:
+	case SOCK_NR_RECVMSG:
+		return SP_SOCK_RECV;
+	}
+	return SP_SOCK_SEND;
+}
+
+/* A wanted task's socket call returned `ret` >= 0 bytes: report it. */
+static __always_inline int sys__handle(long nr, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	struct sock_io io;
+	struct sock *sk;
+	bool has_buf;
+	__s32 fd;
+	__u8 dir;
+	int family;
+
+	if (SOCK_TASK_COMPAT(task))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (nr == SOCK_NR_SPLICE) {
+		sk = sys__splice_sock(task, regs, &fd, &dir);
+	} else {
+		fd = (__s32)SOCK_REGS_ARG1(regs);
+		dir = sys__direction(nr);
+		sk = sys__fd_sock(task, fd);
+	}
+	if (!sk || sys__peeks(regs, nr))
+		return 0;
+	family = sock__tcp_family(sk);
+	if (!family)
+		return 0;
+	has_buf = sock__locate(regs, nr, &io);
+	if (!sock__wanted_bytes((__u64)sk, &io, ret, has_buf))
+		return 0;
+	sock__emit(sk, family, &io, has_buf, fd, nr, ret, dir);
+	return 0;
+}
+
+/*
+ * sys_exit(regs, ret) runs for every syscall on the host: the checks are
+ * ordered cheapest first, and the syscall number is read with one probe
+ * from the registers the tracepoint hands over.
+ */
+SEC("raw_tracepoint/sys_exit")
+int sp_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *uregs = (struct pt_regs *)ctx->args[0];
+	__typeof__(SOCK_REGS_NR(uregs)) nr;
+	long ret = (long)ctx->args[1];
+
+	/* Sizes above INT_MAX do not happen on sockets; the record holds 32 bits. */
+	if (ret < 0 || ret > 0x7fffffff)
+		return 0;
+	if (bpf_core_read(&nr, sizeof(nr), &SOCK_REGS_NR(uregs)) ||
+	    !sys__socket_call(nr))
+		return 0;
+	if (!sock__wanted_task(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	return sys__handle(nr, ret);
+}
+
+SEC("raw_tracepoint/inet_sock_set_state")
+int sp_sys_sock_state(struct bpf_raw_tracepoint_args *ctx)
+{
+	return sock__state_changed(ctx);
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
