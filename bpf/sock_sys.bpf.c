@@ -43,19 +43,23 @@ static __always_inline bool sys__socket_call(long nr)
 
 /*
  * The kernel socket behind descriptor `fd` of `task`, or NULL when it is
- * not a socket (file, pipe, tty...) or the table changed under us.  The
- * reads are probed: another thread may be closing or growing the table.
+ * not a socket (file, pipe, tty...) or the table changed under us.  Every
+ * read or write of a wanted task on a file or a pipe pays for this walk:
+ * the task's own structures are read by plain BTF loads (faults read as
+ * 0), and only what the verifier cannot type (the descriptor array, the
+ * file) takes a probe read.  Another thread may be closing or growing the
+ * table: a stale answer costs one record at most.
  */
 static __always_inline struct sock *sys__fd_sock(struct task_struct *task, long fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct fdtable *fdt = task->files->fdt;
 	struct file **fds, *file = NULL;
 	struct socket *sock;
 	umode_t mode;
 
-	if (fd < 0 || !fdt || (unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || !fdt || (unsigned long)fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return NULL;
 	mode = BPF_CORE_READ(file, f_inode, i_mode);

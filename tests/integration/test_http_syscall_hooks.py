@@ -14,7 +14,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from sptest import check, finish, require_root, run  # noqa: E402
+from sptest import check, finish, require_root, run, run_json  # noqa: E402
 from httptest import (Agent, curl, end_ns, free_port, is_child, nginx_server,  # noqa: E402
                       node_server, python_server, start_ns, status_code)
 
@@ -198,6 +198,18 @@ def test_ipv6(agent, root):
         py6.stop()
 
 
+def test_trace_tracked_only(node):
+    """`trace` follows only the launched command (sp_tracked), not the server."""
+    url = f"http://127.0.0.1:{node.port}/users/5"
+    rc, spans, err = run_json(["trace", "--http-hooks", "syscalls", "--", "curl", "-s",
+                               "-o", "/dev/null", url])
+    check("trace --http-hooks syscalls: exactly curl's CLIENT span, the server untraced",
+          rc == 0 and len(spans) == 1 and spans[0]["kind"] == CLIENT
+          and spans[0]["_attrs"].get("url.full") == url
+          and spans[0]["_attrs"].get("http.response.status_code") == 200,
+          f"{err} {[(s['name'], s['kind'], pid_of(s)) for s in spans]}")
+
+
 def main():
     test_probes_report()
     root = tempfile.mkdtemp(prefix="sp-www-")
@@ -208,22 +220,26 @@ def main():
     nginx = nginx_server(free_port(), root, py.port)
     agent = Agent(extra_args=["--http-hooks", "syscalls", "-v"])
     try:
-        check("servers started", node.ready and py.ready and nginx.ready)
-        ready = agent.wait_ready(node.port)
-        check("spanprobe run --http-hooks syscalls: HTTP capture on", ready, agent.stderr())
-        check("-v says the syscall hooks are in use",
-              "sockcap: HTTP capture (--http-hooks syscalls): " + SYS_HOOKS in agent.stderr()
-              and SOCK_HOOKS not in agent.stderr(), agent.stderr())
-        if ready:
-            test_python_get(agent, py)
-            test_keepalive(agent, node)
-            test_chunked_post_status(agent, node)
-            test_traceparent(agent, node)
-            test_one_byte_at_a_time(agent, node)
-            test_nginx_sendfile(agent, nginx)
-            test_ipv6(agent, root)
+        try:
+            check("servers started", node.ready and py.ready and nginx.ready)
+            ready = agent.wait_ready(node.port)
+            check("spanprobe run --http-hooks syscalls: HTTP capture on", ready, agent.stderr())
+            check("-v says the syscall hooks are in use",
+                  "sockcap: HTTP capture (--http-hooks syscalls): " + SYS_HOOKS in agent.stderr()
+                  and SOCK_HOOKS not in agent.stderr(), agent.stderr())
+            if ready:
+                test_python_get(agent, py)
+                test_keepalive(agent, node)
+                test_chunked_post_status(agent, node)
+                test_traceparent(agent, node)
+                test_one_byte_at_a_time(agent, node)
+                test_nginx_sendfile(agent, nginx)
+                test_ipv6(agent, root)
+        finally:
+            rc = agent.stop()
+        if node.ready:
+            test_trace_tracked_only(node)
     finally:
-        rc = agent.stop()
         for s in (node, py, nginx):
             s.stop()
     check("spanprobe exits 0 on SIGTERM", rc == 0, agent.stderr())
