@@ -6,7 +6,8 @@ write+read (bench/syscall_tax.c), in rounds alternating without and with
 spanprobe running (OTLP/JSON to /dev/null).  Prints min/median/max of the
 runs and the difference of the medians.  Run as root.
 
-Environment: SP_BUILD (build dir), BENCH_RUNS (7)."""
+Environment: SP_BUILD (build dir), BENCH_RUNS (7), BENCH_SPANPROBE_ARGS (more
+options for `spanprobe run`, e.g. "--http-hooks syscalls")."""
 import os
 import signal
 import statistics
@@ -18,6 +19,7 @@ BUILD = os.environ.get("SP_BUILD", "build")
 SPANPROBE = os.path.join(BUILD, "spanprobe")
 PROG = os.path.join(BUILD, "bench", "syscall_tax")
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+EXTRA_ARGS = os.environ.get("BENCH_SPANPROBE_ARGS", "").split()
 READY_LINE = "tracing HTTP of every process on this host"
 OPS = (("getppid_ns", "getppid (no socket)"), ("pipe_ns", "pipe write+read (no socket)"),
        ("unix_ns", "AF_UNIX socketpair write+read"), ("tcp_ns", "loopback TCP write+read"))
@@ -30,8 +32,8 @@ def measure():
 
 def start_spanprobe():
     p = subprocess.Popen([SPANPROBE, "run", "-v", "-o", "otlp-json", "--output-file",
-                          "/dev/null"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         text=True)
+                          "/dev/null", *EXTRA_ARGS], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     for line in p.stderr:
         if READY_LINE in line:
