@@ -107,6 +107,7 @@ const struct sp_kernel_features *probes_get(void)
 	f.sock_length_tp = has_btf_type(vmlinux, "btf_trace_sock_send_length") &&
 			   has_btf_type(vmlinux, "btf_trace_sock_recv_length");
 	f.inet_sock_set_state = has_btf_type(vmlinux, "btf_trace_inet_sock_set_state");
+	f.sys_exit_tp = has_btf_type(vmlinux, "btf_trace_sys_exit");
 	f.fentry = probe_fentry(vmlinux);
 	btf__free(vmlinux);
 	return &f;
@@ -158,6 +159,7 @@ void probes_report(FILE *out)
 	fprintf(out, "  %-34s %s\n", "fentry/fexit", yes_no(f->fentry));
 	fprintf(out, "  %-34s %s\n", "sock_send_length/sock_recv_length", yes_no(f->sock_length_tp));
 	fprintf(out, "  %-34s %s\n", "inet_sock_set_state", yes_no(f->inet_sock_set_state));
+	fprintf(out, "  %-34s %s\n", "sys_exit (syscall tracepoints)", yes_no(f->sys_exit_tp));
 	fprintf(out, "uses:\n");
 	fprintf(out, "  ID tables and hex encoding: %s (chosen at run time)\n", hex_impl());
 	fprintf(out, "  function spans: uprobe + uretprobe, one program for all symbols (attach cookie)\n");

@@ -22,6 +22,7 @@ struct sp_kernel_features {
 	bool attach_cookie;   /* bpf_get_attach_cookie() */
 	bool sock_length_tp;  /* raw tracepoints sock_send_length/sock_recv_length */
 	bool inet_sock_set_state;
+	bool sys_exit_tp;     /* raw tracepoint sys_exit (CONFIG_FTRACE_SYSCALLS) */
 	char release[160];
 };
 

@@ -168,7 +168,7 @@ static enum sockcap_hooks hooks_choose(enum sockcap_hooks want, const char **why
 {
 	const struct sp_kernel_features *f = probes_get();
 	bool sock_ok = f->sock_length_tp && f->inet_sock_set_state;
-	bool sys_ok = f->raw_tracepoints && f->inet_sock_set_state;
+	bool sys_ok = f->raw_tracepoints && f->sys_exit_tp && f->inet_sock_set_state;
 
 	if (!f->inet_sock_set_state) {
 		*why = "this kernel has no inet_sock_set_state tracepoint";
@@ -181,7 +181,8 @@ static enum sockcap_hooks hooks_choose(enum sockcap_hooks want, const char **why
 				 "tracepoints (Linux 6.3 or later has them)";
 		return sock_ok ? SOCKCAP_HOOKS_SOCK : SOCKCAP_HOOKS_AUTO;
 	case SOCKCAP_HOOKS_SYSCALLS:
-		*why = sys_ok ? "--http-hooks syscalls" : "this kernel has no raw tracepoints";
+		*why = sys_ok ? "--http-hooks syscalls"
+			      : "this kernel has no raw sys_exit tracepoint (CONFIG_FTRACE_SYSCALLS)";
 		return sys_ok ? SOCKCAP_HOOKS_SYSCALLS : SOCKCAP_HOOKS_AUTO;
 	default:
 		break;
