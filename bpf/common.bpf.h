@@ -57,21 +57,12 @@ static __always_inline int common__is_tracked(__u32 tgid)
 	return bpf_map_lookup_elem(&sp_tracked, &tgid) != NULL;
 }
 
-/*
- * Reserve a record of `size` bytes and fill its header.  Returns NULL (and
- * counts the drop) when the ring buffer is full.
- */
-static __always_inline void *common__reserve(__u16 type, __u16 size)
+/* Fill the common header of a record about the current task. */
+static __always_inline void common__fill_header(struct sp_event_header *hdr,
+						__u16 type, __u16 size)
 {
-	struct sp_event_header *hdr;
-	__u64 pid_tgid;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	hdr = bpf_ringbuf_reserve(&sp_events, size, 0);
-	if (!hdr) {
-		common__count_drop(SP_DROP_RINGBUF_FULL);
-		return NULL;
-	}
-	pid_tgid = bpf_get_current_pid_tgid();
 	hdr->type = type;
 	hdr->size = size;
 	hdr->version = SP_EVENT_VERSION;
@@ -80,6 +71,21 @@ static __always_inline void *common__reserve(__u16 type, __u16 size)
 	hdr->pid = pid_tgid >> 32;
 	hdr->tid = (__u32)pid_tgid;
 	hdr->ts_ns = bpf_ktime_get_ns();
+}
+
+/*
+ * Reserve a record of `size` bytes and fill its header.  Returns NULL (and
+ * counts the drop) when the ring buffer is full.
+ */
+static __always_inline void *common__reserve(__u16 type, __u16 size)
+{
+	struct sp_event_header *hdr = bpf_ringbuf_reserve(&sp_events, size, 0);
+
+	if (!hdr) {
+		common__count_drop(SP_DROP_RINGBUF_FULL);
+		return NULL;
+	}
+	common__fill_header(hdr, type, size);
 	return hdr;
 }
 

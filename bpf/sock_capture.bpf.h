@@ -210,21 +210,6 @@ static __always_inline void sock__fill_addrs(struct sp_sock_data_event *ev,
 	}
 }
 
-static __always_inline void sock__fill_header(struct sp_event_header *hdr,
-					      __u16 size)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
-	hdr->type = SP_EV_SOCK_DATA;
-	hdr->size = size;
-	hdr->version = SP_EVENT_VERSION;
-	hdr->flags = 0;
-	hdr->cpu = (__u16)bpf_get_smp_processor_id();
-	hdr->pid = pid_tgid >> 32;
-	hdr->tid = (__u32)pid_tgid;
-	hdr->ts_ns = bpf_ktime_get_ns();
-}
-
 /*
  * Wake the reader only once a batch is waiting: each wakeup is an
  * interrupt (a costly exit under a hypervisor), and the daemon polls with
@@ -306,7 +291,7 @@ static __always_inline void sock__emit(struct sock *sk, int family,
 	want = s->ev.captured;
 	if (want > SP_SOCK_CAPTURE_MAX)
 		want = SP_SOCK_CAPTURE_MAX;
-	sock__fill_header(&s->ev.hdr, sizeof(s->ev) + want);
+	common__fill_header(&s->ev.hdr, SP_EV_SOCK_DATA, sizeof(s->ev) + want);
 	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want, sock__wakeup()))
 		common__count_drop(SP_DROP_RINGBUF_FULL);
 }
