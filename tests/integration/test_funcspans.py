@@ -119,6 +119,28 @@ def test_default_symbol_version():
           rc == 0 and len(spans) == 5, f"{len(spans)} {err}")
 
 
+def test_sampling():
+    rc, spans, err = run_json(["trace", "-u", "inner", "-u", "outer", "--", NESTED, "100"],
+                              env={"OTEL_TRACES_SAMPLER": "always_off"})
+    check("always_off: no span exported, 400 not sampled",
+          rc == 0 and not spans and "400 not sampled" in err, err)
+    rc, spans, err = run_json(["trace", "-u", "inner", "-u", "outer", "--", NESTED, "1000"],
+                              env={"OTEL_TRACES_SAMPLER": "traceidratio",
+                                   "OTEL_TRACES_SAMPLER_ARG": "0.5"})
+    kept = re.search(r"(\d+) exported", err)
+    dropped = re.search(r"(\d+) not sampled", err)
+    outer = {s["spanId"] for s in spans if s["name"] == "outer"}
+    inner = [s for s in spans if s["name"] == "inner"]
+    check("traceidratio 0.5: whole traces kept or dropped, counts add up to 4000",
+          kept and dropped and int(kept.group(1)) + int(dropped.group(1)) == 4000
+          and 0 < len(outer) < 1000 and len(inner) == 3 * len(outer)
+          and all(s["parentSpanId"] in outer for s in inner), err)
+    rc, spans, err = run_json(["trace", "-u", "inner", "--", NESTED, "2"],
+                              env={"OTEL_TRACES_SAMPLER": "jaeger_remote"})
+    check("an unsupported sampler is reported and the default used",
+          rc == 0 and len(spans) == 6 and "jaeger_remote" in err, err)
+
+
 def test_threads():
     rc, spans, err = run_json(["trace", "-u", "work", "-u", "leave",
                                "--", program("threads"), "4", "25"])
@@ -171,7 +193,7 @@ def test_full_queue_is_counted():
           and len(spans) == int(exported.group(1)), err)
 
 
-for t in (test_default_symbol_version, test_full_queue_is_counted, test_trace_nesting, test_recursion, test_text_output, test_shared_library,
+for t in (test_sampling, test_default_symbol_version, test_full_queue_is_counted, test_trace_nesting, test_recursion, test_text_output, test_shared_library,
           test_threads, test_command_line_opt_in, test_resource_env):
     t()
 finish()

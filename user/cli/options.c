@@ -377,8 +377,9 @@ static int configure_export(struct sp_config *cfg, const struct otlp_flag *flags
 	for (size_t i = 0; i < n_flags; i++)
 		if (apply_otlp_flag(&cfg->otlp, &flags[i]))
 			return -EINVAL;
-	if (sampler_from_env(&cfg->sampler, NULL))
-		return -EINVAL;
+	/* A sampler setting it cannot use is reported and replaced by the
+	 * default (the SDK specification), not fatal. */
+	sampler_from_env(&cfg->sampler, NULL);
 	if (!output_given && cfg->otlp.enabled)
 		cfg->output = SP_OUTPUT_OTLP;
 	if (cfg->output != SP_OUTPUT_OTLP)

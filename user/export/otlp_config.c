@@ -20,6 +20,7 @@
 #include "net/url.h"
 #include "util/hex.h"
 #include "util/log.h"
+#include "util/env.h"
 
 extern char **environ;
 
@@ -37,18 +38,6 @@ void otlp_config_defaults(struct sp_otlp_config *cfg)
 	cfg->retry_initial_ms = 1000;
 	cfg->retry_max_ms = 5000;
 	cfg->max_body_bytes = SP_OTLP_MAX_BODY;
-}
-
-static const char *env_get(char *const *envp, const char *name)
-{
-	size_t len = strlen(name);
-
-	if (!envp)
-		envp = environ;
-	for (; envp && *envp; envp++)
-		if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
-			return *envp + len + 1;
-	return NULL;
 }
 
 /* The _TRACES_ variant when set (even empty is "set"), else the generic one. */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/env.h"
 
 extern char **environ;
 
@@ -87,18 +88,6 @@ int sampler_parse(struct sp_sampler *s, const char *name, const char *arg)
 		ret = -EINVAL;
 	}
 	return ret;
-}
-
-static const char *env_get(char *const *envp, const char *name)
-{
-	size_t len = strlen(name);
-
-	if (!envp)
-		envp = environ;
-	for (; envp && *envp; envp++)
-		if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
-			return *envp + len + 1;
-	return NULL;
 }
 
 int sampler_from_env(struct sp_sampler *s, char *const *envp)
