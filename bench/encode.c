@@ -23,109 +23,9 @@
 #include "export/otlp_encode.h"
 #include "export/otlp_pb_fast.h"
 #include "util/clock.h"
+#include "batch.h"
 
 #define MAX_RUNS 10000
-
-static uint64_t rng = 0x2545f4914f6cdd1dULL;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 2685821657736338717ULL;
-}
-
-static const char *pick(const char *const *list, size_t n)
-{
-	return list[rnd() % n];
-}
-
-#define PICK(list) pick(list, sizeof(list) / sizeof(list[0]))
-
-static const char *const routes[] = {
-	"/api/v1/orders/{id}", "/api/v1/users/{id}/cart", "/health",
-	"/api/v1/products", "/api/v1/search", "/static/{file}",
-};
-static const char *const methods[] = { "GET", "GET", "GET", "POST", "PUT",
-				       "DELETE" };
-static const char *const agents[] = {
-	"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-	"Chrome/120.0.0.0 Safari/537.36",
-	"curl/7.88.1",
-	"Go-http-client/1.1",
-	"python-requests/2.31.0",
-};
-static const char *const hosts[] = { "shop.example.com", "api.internal",
-				     "10.0.3.17" };
-
-static struct sp_resource *bench_resource(const char *service, int64_t pid)
-{
-	struct sp_resource *r = calloc(1, sizeof(*r));
-
-	if (!r)
-		return NULL;
-	r->refs = 1;
-	if (resource_set_str(r, "service.name", service) ||
-	    resource_set_str(r, "host.name", "web-7f9c6d-2xkqp") ||
-	    resource_set_int(r, "process.pid", pid) ||
-	    resource_set_str(r, "process.executable.name", service) ||
-	    resource_set_str(r, "process.executable.path", "/usr/local/bin/app") ||
-	    resource_set_str(r, "telemetry.sdk.name", "spanprobe") ||
-	    resource_set_str(r, "telemetry.sdk.language", "native") ||
-	    resource_set_str(r, "telemetry.sdk.version", SP_VERSION)) {
-		resource_put(r);
-		return NULL;
-	}
-	return r;
-}
-
-static void bench_span(struct sp_span *s, struct sp_resource *res,
-		       uint64_t now)
-{
-	const char *route = PICK(routes), *method = PICK(methods);
-	char buf[256], path[128];
-	uint64_t id = rnd();
-	int64_t status = rnd() % 20 == 0 ? 503 : 200;
-	int n;
-
-	span_reset(s);
-	for (int i = 0; i < 16; i += 8) {
-		uint64_t v = rnd();
-		memcpy(s->trace_id + i, &v, 8);
-	}
-	id = rnd();
-	memcpy(s->span_id, &id, 8);
-	if (rnd() % 3) {
-		id = rnd();
-		memcpy(s->parent_span_id, &id, 8);
-	}
-	s->kind = rnd() % 2 ? SP_KIND_SERVER : SP_KIND_CLIENT;
-	s->start_unix_ns = now + rnd() % 1000000000;
-	s->end_unix_ns = s->start_unix_ns + rnd() % 50000000;
-	s->sampled = 1;
-	s->resource = res;
-	n = snprintf(buf, sizeof(buf), "%s %s", method, route);
-	span_set_name(s, buf, (size_t)n);
-	snprintf(path, sizeof(path), "%.*s%llu", (int)strcspn(route, "{"),
-		 route, (unsigned long long)(rnd() % 1000000));
-	span_add_cstr(s, "http.request.method", method);
-	span_add_cstr(s, "url.path", path);
-	span_add_cstr(s, "url.scheme", "http");
-	span_add_cstr(s, "http.route", route);
-	span_add_int(s, "http.response.status_code", status);
-	span_add_cstr(s, "server.address", PICK(hosts));
-	span_add_int(s, "server.port", 8080);
-	n = snprintf(buf, sizeof(buf), "10.%u.%u.%u", (unsigned)(rnd() % 256),
-		     (unsigned)(rnd() % 256), (unsigned)(rnd() % 256));
-	span_add_str(s, "client.address", buf, (size_t)n);
-	span_add_cstr(s, "user_agent.original", PICK(agents));
-	span_add_cstr(s, "network.protocol.version", "1.1");
-	span_add_int(s, "http.response.body.size", (int64_t)(rnd() % 100000));
-	span_add_int(s, "thread.id", (int64_t)(1000 + rnd() % 64));
-	if (status >= 500)
-		span_set_status(s, SP_STATUS_ERROR, "Service Unavailable");
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -260,26 +160,14 @@ static int bench_libdeflate(int level, const uint8_t *raw, size_t len,
 	return 0;
 }
 
-/* Build the batch: the first half of the spans on one resource, the rest
- * on the other (spans of one resource are adjacent, as the contract says). */
+/* One batch of `count` realistic spans over two resources (bench/batch.h). */
 static struct sp_span **bench_batch(size_t count, struct sp_resource **res)
 {
-	struct sp_span *pool = calloc(count, sizeof(*pool));
-	struct sp_span **spans = calloc(count, sizeof(*spans));
-	uint64_t now = clock_real_ns();
-
-	res[0] = bench_resource("checkout", 4242);
-	res[1] = bench_resource("frontend", 977);
-	if (!pool || !spans || !res[0] || !res[1]) {
-		free(pool);
-		free(spans);
+	res[0] = batch_resource("checkout", 4242);
+	res[1] = batch_resource("frontend", 977);
+	if (!res[0] || !res[1])
 		return NULL;
-	}
-	for (size_t i = 0; i < count; i++) {
-		bench_span(&pool[i], res[i < count / 2 ? 0 : 1], now);
-		spans[i] = &pool[i];
-	}
-	return spans;
+	return batch_build(1, count, res);
 }
 
 static int usage(void)
@@ -330,8 +218,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "encode: a benchmark failed (%d)\n", err);
 	free(a);
 	free(b);
-	free(spans[0]);
-	free(spans);
+	batch_free(spans);
 	resource_put(res[0]);
 	resource_put(res[1]);
 	return err ? 1 : 0;
