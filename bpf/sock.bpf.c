@@ -31,10 +31,12 @@ static __always_inline int sock__handle(struct sock *sk, int ret, int flags,
 	int family;
 	long nr;
 
-	if (ret < 0 || (flags & SOCK_MSG_PEEK) || !sock__wanted_task(tgid))
+	if (ret < 0 || (flags & SOCK_MSG_PEEK))
 		return 0;
+	/* The family first: one read, and it turns away the local (AF_UNIX)
+	 * traffic every desktop and container runtime is full of. */
 	family = sock__tcp_family(sk);
-	if (!family)
+	if (!family || !sock__wanted_task(tgid))
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	nr = SOCK_REGS_NR(regs);
