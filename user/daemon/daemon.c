@@ -21,6 +21,7 @@
 #include "daemon/targets.h"
 #include "export/bsp.h"
 #include "export/exporter.h"
+#include "export/otlp_exporter.h"
 #include "export/sampler.h"
 #include "source/launcher.h"
 #include "source/libpath.h"
@@ -266,6 +267,14 @@ static void report_all(struct sp_daemon *d)
 		sockcap_report(d->sockcap, stderr);
 	report_print(stderr, d->pipeline, &d->bsp, d->exporter, &d->loader,
 		     d->funcs.unknown_probe);
+	if (d->cfg->output == SP_OUTPUT_OTLP) {
+		struct http_client_stats hs;
+
+		otlp_exporter_http_stats(d->exporter, &hs);
+		fprintf(stderr, "spanprobe: export: %llu connections opened, %llu requests, "
+			"%llu fell back to HTTP/1.1\n", (unsigned long long)hs.connects,
+			(unsigned long long)hs.requests, (unsigned long long)hs.h1_fallbacks);
+	}
 }
 
 /* True when the traced command or attached process has ended. */
