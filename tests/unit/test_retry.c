@@ -159,6 +159,11 @@ static void test_grpc_retry_info(void **state)
 	assert_int_equal(grpc_retry_info("CAgSBXF1b3Rh", &ms, NULL, 0), -ENOENT);
 	assert_int_equal(grpc_retry_info("CAgSBX", &ms, NULL, 0), -EBADMSG);
 	assert_int_equal(grpc_retry_info("**", &ms, NULL, 0), -EBADMSG);
+	/* A RetryInfo Any without a value: no delay given (was NULL + 0). */
+	ms = -1;
+	assert_int_equal(grpc_retry_info("CAgaKgoodHlwZS5nb29nbGVhcGlzLmNvbS9n"
+					 "b29nbGUucnBjLlJldHJ5SW5mbw", &ms, NULL, 0), 0);
+	assert_int_equal(ms, 0);
 }
 
 static void test_partial_success(void **state)

@@ -26,7 +26,9 @@ static inline void pb_reader_init(struct pb_reader *r, const uint8_t *p,
 				  size_t len)
 {
 	r->p = p;
-	r->end = p + len;
+	/* An empty body may come as NULL (no bytes received); NULL + 0 is
+	 * undefined in C. */
+	r->end = len ? p + len : p;
 }
 
 /* Next field: 1 when one was read, 0 at the end, -EBADMSG when malformed. */
