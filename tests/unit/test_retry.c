@@ -205,6 +205,34 @@ static void test_partial_success(void **state)
 	assert_string_equal(msg, "line1 line2");
 }
 
+/*
+ * A JSON key at the very start of the text was checked by indexing
+ * before the buffer (undefined; seen with -fsanitize=undefined), and an
+ * empty body arrives as NULL (NULL + 0 is undefined too).
+ */
+static void test_response_edges(void **state)
+{
+	const char *bare = "message\":\"x\"";
+	const char *quoted = "\"message\":\"x\"";
+	int64_t rejected = 9;
+	char msg[16];
+
+	otlp_response_error_message((const uint8_t *)bare, strlen(bare),
+				    "application/json", msg, sizeof(msg));
+	assert_string_equal(msg, bare); /* no key: the text itself */
+	otlp_response_error_message((const uint8_t *)quoted, strlen(quoted),
+				    "application/json", msg, sizeof(msg));
+	assert_string_equal(msg, "x");
+	assert_int_equal(otlp_response_partial(NULL, 0, false, &rejected, msg,
+					       sizeof(msg)), 0);
+	assert_int_equal(rejected, 0);
+	assert_string_equal(msg, "");
+	rejected = 9;
+	assert_int_equal(otlp_response_partial(NULL, 0, true, &rejected, msg,
+					       sizeof(msg)), 0);
+	assert_int_equal(rejected, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_grpc_framing),
 		cmocka_unit_test(test_grpc_retry_info),
 		cmocka_unit_test(test_partial_success),
+		cmocka_unit_test(test_response_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

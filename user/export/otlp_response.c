@@ -35,9 +35,10 @@ static const char *json_value(const char *from, const char *end,
 
 	while ((p = memmem(p, (size_t)(end - p), key, kl))) {
 		const char *q = p + kl;
+		bool quoted = p > from && p[-1] == '"';
 
 		p = q;
-		if (p - kl - 1 < from || p[-kl - 1] != '"' || q >= end || *q != '"')
+		if (!quoted || q >= end || *q != '"')
 			continue;
 		q++;
 		while (q < end && (*q == ' ' || *q == ':'))
@@ -96,6 +97,8 @@ int otlp_response_partial(const uint8_t *body, size_t len, bool json,
 	*rejected = 0;
 	if (msg_size)
 		msg[0] = '\0';
+	if (!len)
+		return 0; /* no body (maybe NULL): nothing rejected */
 	if (json)
 		return partial_json(body, len, rejected, msg, msg_size);
 	pb_reader_init(&r, body, len);
