@@ -90,6 +90,26 @@ static bool header_is(const char *line, size_t name_len, const char *name)
 	return strlen(name) == name_len && strncasecmp(line, name, name_len) == 0;
 }
 
+/*
+ * Content-Length (RFC 9110 8.6): digits only, read within the field value
+ * (strtoull would skip the line end and read on into the body).  A value
+ * that is not a number is a framing error (RFC 9112 6.3).
+ */
+static int parse_length(const char *v, const char *ve, uint64_t *out)
+{
+	uint64_t n = 0;
+
+	if (v == ve || ve - v > 19)
+		return -EPROTO;
+	for (; v < ve; v++) {
+		if (*v < '0' || *v > '9')
+			return -EPROTO;
+		n = n * 10 + (uint64_t)(*v - '0');
+	}
+	*out = n;
+	return 0;
+}
+
 /* Parse the head at in[0, len) (ends with the blank line). */
 static int parse_head(struct http_conn *hc, struct http_exchange *x,
 		      const char *in, size_t len)
@@ -119,8 +139,9 @@ static int parse_head(struct http_conn *hc, struct http_exchange *x,
 		while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;
 		if (header_is(p, (size_t)(colon - p), "content-length")) {
+			if (parse_length(v, ve, &length))
+				return -EPROTO;
 			have_length = true;
-			length = strtoull(v, NULL, 10);
 		} else if (header_is(p, (size_t)(colon - p), "transfer-encoding")) {
 			chunked = ve - v >= 7 && strncasecmp(ve - 7, "chunked", 7) == 0;
 		} else if (header_is(p, (size_t)(colon - p), "connection")) {
