@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for the HTTP/1.1 client's answer parser (net/h1.c),
+ * driven through its real entry points: h1_start() puts a request on a
+ * connection whose socket is one end of a socketpair, the fuzz input is
+ * written to the other end, and h1_on_readable() reads and parses it as
+ * it would a collector's answer.  The first input byte is the size of
+ * the pieces the answer is written in for the second play (the first
+ * writes it whole); both must give the same response, since where reads
+ * split an answer must not change it.  The end of the input is the end
+ * of the stream.
+ *
+ *   make fuzz && build/fuzz/fuzz_net_h1 -dict=tests/fuzz/net_h1.dict \
+ *     tests/fuzz/corpus_net_h1
+ */
+#include "net/http_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			abort();                                               \
+	} while (0)
+
+struct outcome {
+	int ret;       /* last h1_on_readable() result that ended the play */
+	bool done;     /* the exchange was finished by the parser */
+	struct http_response resp;
+};
+
+static struct http_client client;
+static struct http_conn conn;
+
+static void check_string(const char *s, size_t size)
+{
+	CHECK(memchr(s, '\0', size) != NULL);
+}
+
+/* Write what the socket takes; returns how much. */
+static size_t push(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t n = write(fd, p, len);
+
+	if (n < 0) {
+		CHECK(errno == EAGAIN);
+		return 0;
+	}
+	return (size_t)n;
+}
+
+/* Play the answer in pieces of `piece` bytes (0: as much as fits). */
+static void play(const uint8_t *data, size_t size, size_t piece,
+		 struct outcome *o)
+{
+	static const struct http_request rq = {
+		.content_type = "application/x-protobuf",
+		.body = (const uint8_t *)"x",
+		.body_len = 1,
+	};
+	struct http_exchange x = { .req = &rq, .resp = &o->resp, .conn = &conn };
+	int fds[2];
+	size_t off = 0;
+
+	http_response_reset(&o->resp);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0);
+	conn.io.fd = fds[0];
+	conn.proto = HTTP_CONN_H1;
+	conn.fresh = true;
+	CHECK(h1_start(&conn, &x) == 0);
+	o->ret = 0;
+	while (off < size && o->ret == 0 && !x.done) {
+		size_t want = piece && piece < size - off ? piece : size - off;
+
+		off += push(fds[1], data + off, want);
+		o->ret = h1_on_readable(&conn);
+	}
+	if (o->ret == 0 && !x.done) {
+		shutdown(fds[1], SHUT_WR);
+		o->ret = h1_on_readable(&conn);
+	}
+	o->done = x.done;
+	CHECK(o->ret == 0 || o->ret == 1 || o->ret == -EPROTO ||
+	      o->ret == -ECONNRESET || o->ret == -ENOMEM);
+	h1_reset(&conn);
+	close(fds[0]);
+	close(fds[1]);
+	conn.io.fd = -1;
+}
+
+static void check_response(const struct outcome *o)
+{
+	const struct http_response *r = &o->resp;
+
+	check_string(r->retry_after, sizeof(r->retry_after));
+	check_string(r->content_type, sizeof(r->content_type));
+	check_string(r->encoding, sizeof(r->encoding));
+	check_string(r->grpc_message, sizeof(r->grpc_message));
+	check_string(r->grpc_details, sizeof(r->grpc_details));
+	CHECK(r->body_len <= HTTP_BODY_MAX);
+	CHECK(r->body_len == 0 || r->body);
+	if (o->done) {
+		CHECK(r->error == 0 && r->version == 1);
+		CHECK(r->status >= 200 && r->status <= 999);
+	}
+}
+
+/* The same answer, read in other pieces. */
+static void check_same(const struct outcome *a, const struct outcome *b)
+{
+	const struct http_response *ra = &a->resp, *rb = &b->resp;
+
+	CHECK(a->done == b->done);
+	if (!a->done)
+		return;
+	CHECK(ra->status == rb->status && ra->grpc_status == rb->grpc_status);
+	CHECK(ra->body_len == rb->body_len &&
+	      ra->body_truncated == rb->body_truncated);
+	CHECK(ra->body_len == 0 || memcmp(ra->body, rb->body, ra->body_len) == 0);
+	CHECK(strcmp(ra->retry_after, rb->retry_after) == 0);
+	CHECK(strcmp(ra->content_type, rb->content_type) == 0);
+	CHECK(strcmp(ra->encoding, rb->encoding) == 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct outcome whole, pieces;
+
+	if (size < 1)
+		return 0;
+	if (!client.user_agent) {
+		CHECK(url_parse("http://collector:4318/v1/traces", &client.url) == 0);
+		client.user_agent = "spanprobe-fuzz";
+		conn.client = &client;
+		conn.io.fd = -1;
+	}
+	play(data + 1, size - 1, 0, &whole);
+	check_response(&whole);
+	play(data + 1, size - 1, (size_t)data[0] + 1, &pieces);
+	check_response(&pieces);
+	check_same(&whole, &pieces);
+	return 0;
+}
