@@ -164,6 +164,11 @@ static void test_grpc_retry_info(void **state)
 	assert_int_equal(grpc_retry_info("CAgaKgoodHlwZS5nb29nbGVhcGlzLmNvbS9n"
 					 "b29nbGUucnBjLlJldHJ5SW5mbw", &ms, NULL, 0), 0);
 	assert_int_equal(ms, 0);
+	/* retry_delay { seconds: 2^62 }: cut to a year, not overflowed. */
+	assert_int_equal(grpc_retry_info("CAgaOAoodHlwZS5nb29nbGVhcGlzLmNvbS9n"
+					 "b29nbGUucnBjLlJldHJ5SW5mbxIMCgoIgICAgICA"
+					 "gIBA", &ms, NULL, 0), 0);
+	assert_int_equal(ms, 86400LL * 365 * 1000);
 }
 
 static void test_partial_success(void **state)

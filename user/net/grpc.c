@@ -9,6 +9,9 @@
 #include "net/pbwire.h"
 
 #define RETRY_INFO_TYPE "google.rpc.RetryInfo"
+/* Longer server delays are cut to this: no export waits that long, and
+ * the milliseconds then fit in any sum with a clock value. */
+#define RETRY_DELAY_MAX_S (86400 * 365)
 
 int grpc_prefix(uint8_t out[GRPC_PREFIX], size_t len, bool compressed)
 {
@@ -114,6 +117,10 @@ static int duration_ms(const uint8_t *p, size_t len, int64_t *ms)
 	}
 	if (ret < 0 || secs < 0 || nanos < 0)
 		return -EBADMSG;
+	if (secs >= RETRY_DELAY_MAX_S) {
+		secs = RETRY_DELAY_MAX_S;
+		nanos = 0;
+	}
 	*ms = secs * 1000 + nanos / 1000000;
 	return 0;
 }
