@@ -126,7 +126,7 @@ static int parse_head(struct http_conn *hc, struct http_exchange *x,
 	http10 = p[7] == '0';
 	status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
 	h->close_after = http10;
-	p = memchr(p, '\n', len) + 1;
+	p = (const char *)memchr(p, '\n', len) + 1;
 	for (; p < end && (eol = memchr(p, '\n', (size_t)(end - p))); p = eol + 1) {
 		const char *colon = memchr(p, ':', (size_t)(eol - p));
 		const char *v, *ve = eol;
