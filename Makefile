@@ -157,23 +157,23 @@ vmlinux:
 # FUZZ_SECONDS=300` runs each in turn for that long.
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
 FUZZ_SECONDS ?= 300
-FUZZ_HTTP1   := $(wildcard user/http/*.c) user/util/hex.c
+FUZZ_HTTP1   := $(wildcard user/protocol/http1*.c) user/assemble/route.c user/assemble/traceparent.c user/util/hex.c
 fuzz: $(BUILD)/fuzz/fuzz_http1
-$(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/http/*.h)
+$(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/protocol/*.h user/assemble/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP1) -o $@
 # The exporter's parsers of a collector's answers and of its settings:
 # tests/fuzz/fuzz_<name>.c with FUZZ_SRCS_<name>, a seed corpus
 # tests/fuzz/corpus_<name>/ and a dictionary tests/fuzz/<name>.dict.
 FUZZ_EXPORT := otlp_response net_h1 config
-FUZZ_SRCS_otlp_response := user/export/otlp_response.c user/net/pbwire.c user/net/grpc.c user/util/hex.c
-FUZZ_SRCS_net_h1 := user/net/h1.c user/net/h2.c user/net/http_client.c user/net/conn.c user/net/url.c user/util/log.c
+FUZZ_SRCS_otlp_response := user/export/otlp_response.c user/transport/pbwire.c user/transport/grpc.c user/util/hex.c
+FUZZ_SRCS_net_h1 := user/transport/h1.c user/transport/h2.c user/transport/http_client.c user/transport/conn.c user/transport/url.c user/util/log.c
 FUZZ_LIBS_net_h1 := -lnghttp2 -lssl -lcrypto
-FUZZ_SRCS_config := user/export/otlp_config.c user/export/retry.c user/net/url.c user/util/hex.c user/util/env.c
+FUZZ_SRCS_config := user/export/otlp_config.c user/export/retry.c user/transport/url.c user/util/hex.c user/util/env.c
 FUZZ_EXPORT_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_EXPORT))
 fuzz: $(FUZZ_EXPORT_BINS)
 $(foreach t,$(FUZZ_EXPORT),$(eval $(BUILD)/fuzz/fuzz_$(t): $(FUZZ_SRCS_$(t))))
-$(FUZZ_EXPORT_BINS): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard user/net/*.h user/export/*.h user/util/*.h)
+$(FUZZ_EXPORT_BINS): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard user/transport/*.h user/export/*.h user/util/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_SRCS_$*) -o $@ $(FUZZ_LIBS_$*)
 fuzz-run: fuzz

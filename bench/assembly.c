@@ -11,8 +11,8 @@
 
 #include "assemble/funcspan.h"
 #include "assemble/pipeline_impl.h"
-#include "assemble/spanpool.h"
-#include "export/bsp.h"
+#include "span/spanpool.h"
+#include "export/batch.h"
 #include "export/exporter.h"
 #include "util/clock.h"
 
@@ -68,7 +68,7 @@ int main(void)
 	static const char *const names[] = { "outer", "inner" };
 	struct sp_exporter exp = { .ops = &count_ops };
 	struct sp_spanpool pool;
-	struct sp_bsp bsp;
+	struct sp_batch bsp;
 	struct sp_bsp_opts bo = { .max_queue = CALLS, .max_batch = 512,
 				  .delay_ms = 1, .export_timeout_ms = 10000 };
 	struct sp_process_info info = { .pid = 4242, .exe_path = "/usr/bin/bench" };
@@ -80,7 +80,7 @@ int main(void)
 	struct sp_pipeline *p;
 	double ns[RUNS];
 
-	if (spanpool_init(&pool, CALLS) || bsp_start(&bsp, &bo, &exp, &pool))
+	if (spanpool_init(&pool, CALLS) || batch_start(&bsp, &bo, &exp, &pool))
 		return 1;
 	p = pipeline_create(&po);
 	if (!p)
@@ -89,7 +89,7 @@ int main(void)
 	funcspan_init(&fs, p, names, 2);
 	for (int r = 0; r < RUNS; r++) {
 		ns[r] = run_once(&fs);
-		bsp_flush(&bsp);
+		batch_flush(&bsp);
 	}
 	qsort(ns, RUNS, sizeof(ns[0]), cmp_double);
 	printf("assembly: ns per span (entry + return + queue), %d runs of %d spans: "
@@ -98,7 +98,7 @@ int main(void)
 	printf("assembly: %llu spans exported, %llu dropped\n",
 	       (unsigned long long)exp.stats.spans_exported,
 	       (unsigned long long)pipeline_stats(p)->queue_full);
-	bsp_shutdown(&bsp);
+	batch_shutdown(&bsp);
 	pipeline_destroy(p);
 	spanpool_destroy(&pool);
 	return 0;

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "bare.skel.h"
-#include "source/elfsym.h"
+#include "capture/elfsym.h"
 
 static int count_record(void *ctx, void *data, size_t size)
 {

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "assemble/resource.h"
-#include "assemble/span.h"
+#include "span/resource.h"
+#include "span/span.h"
 #include "util/clock.h"
 
 static uint64_t batch_rng = 0x2545f4914f6cdd1dULL;

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "assemble/resource.h"
-#include "assemble/span.h"
+#include "span/resource.h"
+#include "span/span.h"
 #include "export/otlp_encode.h"
 #include "export/otlp_pb_fast.h"
 #include "util/clock.h"

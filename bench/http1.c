@@ -5,8 +5,8 @@
  * pipelined burst, and the worst case of one byte per read.  Also the
  * cost of skipping a connection already known not to be HTTP.
  */
-#include "http/http1.h"
-#include "http/route.h"
+#include "protocol/http1.h"
+#include "assemble/route.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,8 +5,8 @@
 #include "cli/options.h"
 #include "daemon/daemon.h"
 #include "export/otlp_config.h"
-#include "source/probes.h"
-#include "source/sockcap.h"
+#include "capture/features.h"
+#include "capture/sockcap.h"
 
 int main(int argc, char **argv)
 {
@@ -18,7 +18,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (cfg.btf_path)
-		probes_set_btf_path(cfg.btf_path);
+		features_set_btf_path(cfg.btf_path);
 	switch (cfg.command) {
 	case SP_CMD_HELP:
 		options_usage(stdout);
@@ -27,7 +27,7 @@ int main(int argc, char **argv)
 		printf("spanprobe %s\n", SP_VERSION);
 		return 0;
 	case SP_CMD_PROBES:
-		probes_report(stdout);
+		features_report(stdout);
 		sockcap_probe_report(stdout, cfg.http_hooks);
 		return 0;
 	default:

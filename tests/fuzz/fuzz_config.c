@@ -13,7 +13,7 @@
  */
 #include "export/otlp_config.h"
 #include "export/retry.h"
-#include "net/url.h"
+#include "transport/url.h"
 #include "util/log.h"
 
 #include <errno.h>

@@ -7,13 +7,13 @@
  * Exchanges are checked for the invariants the daemon relies on.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iuser \
- *     tests/fuzz/fuzz_http1.c user/http/http1.c user/http/http1_parse.c \
- *     user/http/route.c user/http/traceparent.c -o fuzz_http1
+ *     tests/fuzz/fuzz_http1.c user/protocol/http1.c user/protocol/http1_parse.c \
+ *     user/assemble/route.c user/assemble/traceparent.c -o fuzz_http1
  *   ./fuzz_http1 -dict=tests/fuzz/http1.dict tests/fuzz/corpus_http1
  */
-#include "http/http1.h"
-#include "http/route.h"
-#include "http/traceparent.h"
+#include "protocol/http1.h"
+#include "assemble/route.h"
+#include "assemble/traceparent.h"
 
 #include <stddef.h>
 #include <stdlib.h>

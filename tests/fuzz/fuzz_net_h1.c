@@ -13,7 +13,7 @@
  *   make fuzz && build/fuzz/fuzz_net_h1 -dict=tests/fuzz/net_h1.dict \
  *     tests/fuzz/corpus_net_h1
  */
-#include "net/http_internal.h"
+#include "transport/http_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

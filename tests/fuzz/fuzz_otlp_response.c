@@ -12,8 +12,8 @@
  *   make fuzz && build/fuzz/fuzz_otlp_response tests/fuzz/corpus_otlp_response
  */
 #include "export/otlp_response.h"
-#include "net/grpc.h"
-#include "net/pbwire.h"
+#include "transport/grpc.h"
+#include "transport/pbwire.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "assemble/resource.h"
-#include "assemble/span.h"
+#include "span/resource.h"
+#include "span/span.h"
 #include "export/otlp_config.h"
 #include "export/otlp_exporter.h"
 #include "util/log.h"

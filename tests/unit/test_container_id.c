@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <errno.h>
 
-#include "assemble/resource.h"
+#include "span/resource.h"
 
 #define ID "3f6a2b1c9d8e7f605142332415061728394a5b6c7d8e9f0a1b2c3d4e5f607182"
 

@@ -14,9 +14,9 @@
 
 #include "assemble/funcspan.h"
 #include "assemble/pipeline_impl.h"
-#include "assemble/spanpool.h"
+#include "span/spanpool.h"
 #include "assemble/threads.h"
-#include "export/bsp.h"
+#include "export/batch.h"
 #include "unit/unit_helpers.h"
 
 #define PID 100
@@ -39,7 +39,7 @@ struct fx_cfg {
 struct fx {
 	struct sp_spanpool pool;
 	struct recorder rec;
-	struct sp_bsp bsp;
+	struct sp_batch bsp;
 	struct sp_pipeline *p;
 	struct sp_funcspan fs;
 	struct sp_resource *res; /* borrowed: the pipeline holds it */
@@ -67,7 +67,7 @@ static struct fx *fx_open(const struct fx_cfg *cfg)
 	assert_non_null(f);
 	assert_int_equal(spanpool_init(&f->pool, po.span_pool), 0);
 	rec_init(&f->rec);
-	assert_int_equal(bsp_start(&f->bsp, &bo, &f->rec.exp, &f->pool), 0);
+	assert_int_equal(batch_start(&f->bsp, &bo, &f->rec.exp, &f->pool), 0);
 	po.bsp = &f->bsp;
 	po.pool = &f->pool;
 	f->p = pipeline_create(&po);
@@ -82,7 +82,7 @@ static struct fx *fx_open(const struct fx_cfg *cfg)
 static void fx_close(struct fx *f)
 {
 	pipeline_destroy(f->p);
-	bsp_shutdown(&f->bsp);
+	batch_shutdown(&f->bsp);
 	assert_int_equal(f->pool.in_use, 0);
 	rec_destroy(&f->rec.exp);
 	spanpool_destroy(&f->pool);
@@ -122,7 +122,7 @@ static void leave(struct fx *f, uint32_t tid, uint32_t probe, uint64_t ts,
 /* Export everything queued; the pool must then be empty again. */
 static void flush_all(struct fx *f)
 {
-	bsp_flush(&f->bsp);
+	batch_flush(&f->bsp);
 	assert_int_equal(f->pool.in_use, 0);
 }
 
@@ -531,7 +531,7 @@ static void test_many_threads_no_leak(void **state)
 		enter(f, 1000 + t, INNER, 10 * t + 1, 0x3f00);
 		leave(f, 1000 + t, INNER, 10 * t + 2, 0x3f00);
 		leave(f, 1000 + t, OUTER, 10 * t + 3, 0x4000);
-		bsp_flush(&f->bsp);
+		batch_flush(&f->bsp);
 	}
 	flush_all(f);
 	assert_int_equal(st->threads_full, 0);

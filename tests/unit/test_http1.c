@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "http/http1.h"
-#include "http/traceparent.h"
+#include "protocol/http1.h"
+#include "assemble/traceparent.h"
 
 #define IN HTTP1_INBOUND
 #define OUT HTTP1_OUTBOUND

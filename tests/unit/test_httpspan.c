@@ -15,9 +15,9 @@
 
 #include "assemble/httpspan.h"
 #include "assemble/pipeline_impl.h"
-#include "assemble/span.h"
-#include "assemble/spanpool.h"
-#include "export/bsp.h"
+#include "span/span.h"
+#include "span/spanpool.h"
+#include "export/batch.h"
 #include "export/exporter.h"
 
 #define IN HTTP1_INBOUND
@@ -55,7 +55,7 @@ static const struct sp_exporter_ops keep_ops = {
 
 struct fixture {
 	struct sp_spanpool pool;
-	struct sp_bsp bsp;
+	struct sp_batch bsp;
 	struct sp_exporter exp;
 	struct sp_pipeline *p;
 	struct httpspan *hs;
@@ -94,7 +94,7 @@ static int setup(void **state)
 
 	assert_int_equal(spanpool_init(&f->pool, 32), 0);
 	f->exp.ops = &keep_ops;
-	assert_int_equal(bsp_start(&f->bsp, &bopts, &f->exp, &f->pool), 0);
+	assert_int_equal(batch_start(&f->bsp, &bopts, &f->exp, &f->pool), 0);
 	popts.bsp = &f->bsp;
 	popts.pool = &f->pool;
 	f->p = pipeline_create(&popts);
@@ -125,7 +125,7 @@ static int teardown(void **state)
 	httpspan_discard(f->hs, &f->other);
 	httpspan_destroy(f->hs);
 	pipeline_destroy(f->p);
-	bsp_shutdown(&f->bsp);
+	batch_shutdown(&f->bsp);
 	spanpool_destroy(&f->pool);
 	free(f);
 	return 0;
@@ -139,7 +139,7 @@ static void feed(struct fixture *f, struct httpspan_conn *c, uint32_t tid,
 
 static void flush(struct fixture *f)
 {
-	bsp_flush(&f->bsp);
+	batch_flush(&f->bsp);
 }
 
 static const struct sp_attr *attr(const struct sp_span *s, const char *key)

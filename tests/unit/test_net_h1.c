@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "net/http_internal.h"
+#include "transport/http_internal.h"
 
 static struct http_client client;
 static struct http_conn conn;

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "export/otlp_config.h"
-#include "net/url.h"
+#include "transport/url.h"
 
 static int load(struct sp_otlp_config *cfg, char *const *env)
 {

@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "assemble/resource.h"
-#include "assemble/span.h"
+#include "span/resource.h"
+#include "span/span.h"
 #include "export/otlp_encode.h"
 #include "export/otlp_pb_fast.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"

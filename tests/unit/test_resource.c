@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "assemble/resource.h"
+#include "span/resource.h"
 #include "unit/unit_helpers.h"
 
 static void assert_res_str(const struct sp_resource *res, const char *key,

@@ -10,7 +10,7 @@
 
 #include "export/otlp_response.h"
 #include "export/retry.h"
-#include "net/grpc.h"
+#include "transport/grpc.h"
 
 static struct sp_attempt http(int status)
 {

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "assemble/resource.h"
-#include "assemble/span.h"
+#include "span/resource.h"
+#include "span/span.h"
 #include "export/exporter.h"
 
 #define REC_MAX_SPANS 4096

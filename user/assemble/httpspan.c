@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "assemble/pipeline.h"
-#include "assemble/span.h"
-#include "http/route.h"
-#include "http/traceparent.h"
+#include "span/span.h"
+#include "assemble/route.h"
+#include "assemble/traceparent.h"
 
 struct httpspan {
 	struct sp_pipeline *p;

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http/http1.h"
+#include "protocol/http1.h"
 
 struct sp_pipeline;
 struct sp_span;

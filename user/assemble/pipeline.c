@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "assemble/spanpool.h"
+#include "span/spanpool.h"
 #include "assemble/threads.h"
-#include "export/bsp.h"
+#include "export/batch.h"
 #include "util/clock.h"
 #include "util/ids.h"
 #include "util/log.h"
@@ -16,7 +16,7 @@
 struct sp_pipeline {
 	struct sp_pipeline_opts opts;
 	struct sp_spanpool *pool;
-	struct sp_bsp *bsp;
+	struct sp_batch *bsp;
 	struct sp_idgen ids;
 	int64_t mono_to_unix;
 	struct sp_threads threads;
@@ -218,7 +218,7 @@ void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,
 		return;
 	}
 	p->stats.spans_finished++;
-	if ((p->draining ? bsp_push_wait(p->bsp, span) : bsp_push(p->bsp, span)) == -ENOSPC)
+	if ((p->draining ? batch_push_wait(p->bsp, span) : batch_push(p->bsp, span)) == -ENOSPC)
 		p->stats.queue_full++;
 }
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "assemble/span.h"
+#include "span/span.h"
 
 struct sp_pipeline;
 

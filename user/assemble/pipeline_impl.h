@@ -9,9 +9,9 @@
 #include <stdbool.h>
 
 #include "assemble/pipeline.h"
-#include "assemble/resource.h"
+#include "span/resource.h"
 
-struct sp_bsp;
+struct sp_batch;
 
 /* Keep or drop a new trace, decided from its ID (OTEL_TRACES_SAMPLER). */
 typedef bool (*sp_sample_fn)(void *ctx, const uint8_t trace_id[16]);
@@ -31,7 +31,7 @@ struct sp_pipeline_opts {
 	uint32_t max_depth;
 	uint32_t max_processes;
 	struct sp_resource_defaults resource_defaults;
-	struct sp_bsp *bsp;        /* where finished spans go */
+	struct sp_batch *bsp;        /* where finished spans go */
 	struct sp_spanpool *pool;  /* shared with the batch processor */
 	sp_sample_fn sample;       /* NULL: keep every trace */
 	void *sample_ctx;

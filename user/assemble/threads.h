@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "assemble/span.h"
+#include "span/span.h"
 #include "util/u32map.h"
 
 enum sp_frame_kind { SP_FRAME_FUNC = 1, SP_FRAME_REQUEST = 2 };

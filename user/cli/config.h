@@ -12,7 +12,7 @@
 
 #include "export/otlp_config.h"
 #include "export/sampler.h"
-#include "source/sockcap.h"
+#include "capture/sockcap.h"
 
 #define SP_MAX_SYMBOLS 64
 
@@ -64,10 +64,10 @@ struct sp_config {
 	uint32_t max_processes;           /* tracked processes (BPF map) */
 
 	/* Batch span processor (OTEL_BSP_*). */
-	uint32_t bsp_max_queue;
-	uint32_t bsp_max_batch;
-	uint32_t bsp_delay_ms;
-	uint32_t bsp_export_timeout_ms;
+	uint32_t batch_max_queue;
+	uint32_t batch_max_batch;
+	uint32_t batch_delay_ms;
+	uint32_t batch_export_timeout_ms;
 	uint32_t stats_interval_ms;       /* -v: periodic self-report */
 
 	struct sp_otlp_config otlp;

@@ -23,10 +23,10 @@ void config_defaults(struct sp_config *cfg)
 	cfg->max_threads = 4096;
 	cfg->max_depth = 64;
 	cfg->max_processes = 4096;
-	cfg->bsp_max_queue = 2048;
-	cfg->bsp_max_batch = 512;
-	cfg->bsp_delay_ms = 5000;
-	cfg->bsp_export_timeout_ms = 30000;
+	cfg->batch_max_queue = 2048;
+	cfg->batch_max_batch = 512;
+	cfg->batch_delay_ms = 5000;
+	cfg->batch_export_timeout_ms = 30000;
 	cfg->stats_interval_ms = 10000;
 	cfg->capture_bytes = 1024;
 	cfg->max_connections = 4096;
@@ -111,11 +111,11 @@ static int parse_env(struct sp_config *cfg)
 	cfg->service_name = getenv("OTEL_SERVICE_NAME");
 	cfg->resource_attrs = getenv("OTEL_RESOURCE_ATTRIBUTES");
 	if (cfg->output != SP_OUTPUT_OTLP && !(delay && *delay))
-		cfg->bsp_delay_ms = CONSOLE_DELAY_MS;
-	return env_u32("OTEL_BSP_MAX_QUEUE_SIZE", &cfg->bsp_max_queue) ||
-	       env_u32("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &cfg->bsp_max_batch) ||
-	       env_u32("OTEL_BSP_SCHEDULE_DELAY", &cfg->bsp_delay_ms) ||
-	       env_u32("OTEL_BSP_EXPORT_TIMEOUT", &cfg->bsp_export_timeout_ms)
+		cfg->batch_delay_ms = CONSOLE_DELAY_MS;
+	return env_u32("OTEL_BSP_MAX_QUEUE_SIZE", &cfg->batch_max_queue) ||
+	       env_u32("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &cfg->batch_max_batch) ||
+	       env_u32("OTEL_BSP_SCHEDULE_DELAY", &cfg->batch_delay_ms) ||
+	       env_u32("OTEL_BSP_EXPORT_TIMEOUT", &cfg->batch_export_timeout_ms)
 		       ? -EINVAL
 		       : 0;
 }

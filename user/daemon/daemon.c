@@ -16,18 +16,18 @@
 
 #include "assemble/funcspan.h"
 #include "assemble/pipeline_impl.h"
-#include "assemble/spanpool.h"
+#include "span/spanpool.h"
 #include "daemon/report.h"
 #include "daemon/targets.h"
-#include "export/bsp.h"
+#include "export/batch.h"
 #include "export/exporter.h"
 #include "export/otlp_exporter.h"
 #include "export/sampler.h"
-#include "source/launcher.h"
-#include "source/libpath.h"
-#include "source/loader.h"
-#include "source/probes.h"
-#include "source/sockcap.h"
+#include "capture/launcher.h"
+#include "capture/libpath.h"
+#include "capture/loader.h"
+#include "capture/features.h"
+#include "capture/sockcap.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -41,8 +41,8 @@ struct sp_daemon {
 	struct sp_target *targets;
 	const char *names[SP_MAX_SYMBOLS];
 	struct sp_spanpool pool;
-	struct sp_bsp bsp;
-	bool bsp_started;
+	struct sp_batch bsp;
+	bool batch_started;
 	struct sp_exporter *exporter;
 	struct sp_pipeline *pipeline;
 	struct sp_funcspan funcs;
@@ -122,10 +122,10 @@ static int build_pipeline(struct sp_daemon *d)
 {
 	const struct sp_config *cfg = d->cfg;
 	struct sp_bsp_opts bo = {
-		.max_queue = cfg->bsp_max_queue,
-		.max_batch = cfg->bsp_max_batch,
-		.delay_ms = cfg->bsp_delay_ms,
-		.export_timeout_ms = cfg->bsp_export_timeout_ms,
+		.max_queue = cfg->batch_max_queue,
+		.max_batch = cfg->batch_max_batch,
+		.delay_ms = cfg->batch_delay_ms,
+		.export_timeout_ms = cfg->batch_export_timeout_ms,
 	};
 	struct sp_pipeline_opts po = {
 		.span_pool = cfg->span_pool,
@@ -153,10 +153,10 @@ static int build_pipeline(struct sp_daemon *d)
 	d->exporter = exporter_create(cfg);
 	if (!d->exporter)
 		return -errno ? -errno : -EINVAL;
-	err = bsp_start(&d->bsp, &bo, d->exporter, &d->pool);
+	err = batch_start(&d->bsp, &bo, d->exporter, &d->pool);
 	if (err)
 		return err;
-	d->bsp_started = true;
+	d->batch_started = true;
 	d->pipeline = pipeline_create(&po);
 	if (!d->pipeline) {
 		err = -errno;
@@ -337,8 +337,8 @@ static void drain_and_flush(struct sp_daemon *d)
 		sockcap_report(d->sockcap, stderr);
 	sockcap_close(d->sockcap);
 	d->sockcap_closed = true;
-	bsp_shutdown(&d->bsp);
-	d->bsp_started = false;
+	batch_shutdown(&d->bsp);
+	d->batch_started = false;
 	report_all(d);
 }
 
@@ -351,8 +351,8 @@ static void cleanup(struct sp_daemon *d)
 	}
 	if (!d->sockcap_closed)
 		sockcap_close(d->sockcap);
-	if (d->bsp_started)
-		bsp_shutdown(&d->bsp);
+	if (d->batch_started)
+		batch_shutdown(&d->bsp);
 	loader_close(&d->loader);
 	pipeline_destroy(d->pipeline);
 	exporter_destroy(d->exporter);
@@ -426,7 +426,7 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 		sp_err("nothing to trace: --no-http and no -u SYMBOL");
 		return -EINVAL;
 	}
-	err = probes_check_required();
+	err = features_check_required();
 	if (!err && cfg->command == SP_CMD_TRACE)
 		err = find_command(cfg, exe, exe_size);
 	if (err)
@@ -460,7 +460,7 @@ int daemon_main(const struct sp_config *cfg)
 	install_signals();
 	err = prepare(&d, exe, sizeof(exe));
 	if (!err && cfg->verbose) {
-		probes_report(stderr);
+		features_report(stderr);
 		sockcap_probe_report(stderr, cfg->http_hooks);
 	}
 	if (!err && cfg->command == SP_CMD_TRACE)

@@ -4,11 +4,11 @@
 #include <pthread.h>
 
 #include "assemble/pipeline.h"
-#include "export/bsp.h"
+#include "export/batch.h"
 #include "export/exporter.h"
-#include "source/loader.h"
+#include "capture/loader.h"
 
-void report_print(FILE *out, struct sp_pipeline *p, struct sp_bsp *bsp,
+void report_print(FILE *out, struct sp_pipeline *p, struct sp_batch *bsp,
 		  const struct sp_exporter *exp, struct sp_loader *loader,
 		  uint64_t unknown_probe)
 {

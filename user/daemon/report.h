@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 struct sp_pipeline;
-struct sp_bsp;
+struct sp_batch;
 struct sp_exporter;
 struct sp_loader;
 
@@ -14,7 +14,7 @@ struct sp_loader;
  * The self-report: what was traced, exported, dropped and why, including
  * the drops the BPF programs counted.  Printed on exit and with -v.
  */
-void report_print(FILE *out, struct sp_pipeline *p, struct sp_bsp *bsp,
+void report_print(FILE *out, struct sp_pipeline *p, struct sp_batch *bsp,
 		  const struct sp_exporter *exp, struct sp_loader *loader,
 		  uint64_t unknown_probe);
 

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "source/elfsym.h"
-#include "source/libpath.h"
+#include "capture/elfsym.h"
+#include "capture/libpath.h"
 #include "util/log.h"
 
 /* "lib:name" -> lib, name.  A "::" (C++ scope) is not a separator. */

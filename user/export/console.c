@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "assemble/resource.h"
+#include "span/resource.h"
 #include "export/otlp_encode.h"
 #include "util/hex.h"
 #include "util/log.h"

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "assemble/span.h"
+#include "span/span.h"
 
 struct sp_config;
 struct sp_exporter;

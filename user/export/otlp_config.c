@@ -17,7 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "net/url.h"
+#include "transport/url.h"
 #include "util/hex.h"
 #include "util/log.h"
 #include "util/env.h"

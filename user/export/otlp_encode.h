@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "assemble/span.h"
+#include "span/span.h"
 
 /* Instrumentation scope of every span spanprobe makes. */
 #define SP_SCOPE_NAME "spanprobe"

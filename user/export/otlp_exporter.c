@@ -22,7 +22,7 @@
 #include "export/otlp_pb_fast.h"
 #include "export/otlp_response.h"
 #include "export/retry.h"
-#include "net/grpc.h"
+#include "transport/grpc.h"
 #include "util/log.h"
 
 #define GRPC_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"

@@ -8,7 +8,7 @@
 
 #include "export/exporter.h"
 #include "export/otlp_config.h"
-#include "net/http.h"
+#include "transport/http.h"
 
 /*
  * Create the exporter for a finished config (otlp_config_finish()); `cfg`

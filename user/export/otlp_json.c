@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "assemble/resource.h"
+#include "span/resource.h"
 #include "util/hex.h"
 #include "util/strbuf.h"
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "assemble/resource.h"
+#include "span/resource.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest

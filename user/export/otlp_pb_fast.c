@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "assemble/resource.h"
+#include "span/resource.h"
 #include "export/otlp_encode.h"
 
 /* Wire types (protobuf encoding guide). */

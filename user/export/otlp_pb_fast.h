@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "assemble/span.h"
+#include "span/span.h"
 
 /*
  * Same contract as otlp_encode_protobuf(): on success returns 0 and a

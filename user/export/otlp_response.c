@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/pbwire.h"
+#include "transport/pbwire.h"
 
 static void copy_printable(char *dst, size_t size, const uint8_t *s, size_t len)
 {

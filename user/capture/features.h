@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What this kernel offers: probed once at start, cached, reported by
+ * `spanprobe probes` and at start with -v, so users see which hooks
+ * spanprobe chose and why.
+ */
+#ifndef SPANPROBE_FEATURES_H
+#define SPANPROBE_FEATURES_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct sp_kernel_features {
+	bool privileged;      /* root, or CAP_BPF + CAP_PERFMON */
+	bool btf;             /* kernel BTF: needed for CO-RE */
+	bool ringbuf;
+	bool uprobes;
+	bool kprobes;
+	bool raw_tracepoints;
+	bool tracepoints;     /* tracefs mounted */
+	bool fentry;          /* a fentry program loads */
+	bool attach_cookie;   /* bpf_get_attach_cookie() */
+	bool sock_length_tp;  /* raw tracepoints sock_send_length/sock_recv_length */
+	bool inet_sock_set_state;
+	bool sys_exit_tp;     /* raw tracepoint sys_exit (CONFIG_FTRACE_SYSCALLS) */
+	char release[160];
+};
+
+/*
+ * Where the kernel's BTF is read from: /sys/kernel/btf/vmlinux unless the
+ * user gave a file (--btf) for a kernel that does not expose it.  Call
+ * before features_get().  features_btf_custom_path() is NULL for the default.
+ */
+void features_set_btf_path(const char *path);
+const char *features_btf_custom_path(void);
+
+/* Probe once (later calls return the cached result). */
+const struct sp_kernel_features *features_get(void);
+
+/*
+ * Check what every mode needs (privileges, BTF, ring buffer, uprobes or
+ * raw tracepoints).  Returns 0, or -EPERM / -ENOTSUP with one line logged
+ * that says what is missing and what to do.
+ */
+int features_check_required(void);
+
+/* Print the feature table and the hooks spanprobe uses on this kernel. */
+void features_report(FILE *out);
+
+#endif /* SPANPROBE_FEATURES_H */

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+#include "capture/loader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "func.skel.h"
+#include "capture/features.h"
+#include "task.skel.h"
+#include "util/log.h"
+
+/* libbpf speaks only at -vv; its last warning explains a failure. */
+static char last_libbpf_msg[256];
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (level <= LIBBPF_WARN)
+		snprintf(last_libbpf_msg, sizeof(last_libbpf_msg), "%.250s", msg);
+	if (log_get_level() >= SP_LOG_DEBUG)
+		fprintf(stderr, "libbpf: %s", msg);
+	return 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct sp_loader *l = ctx;
+	const struct sp_event_header *hdr = data;
+
+	if (size < sizeof(*hdr) || hdr->size > size || hdr->size < sizeof(*hdr) ||
+	    hdr->type == 0 || hdr->type >= SP_EV_TYPE_MAX) {
+		l->bad_records++;
+		return 0;
+	}
+	return l->on_event(l->on_event_ctx, hdr, hdr->size);
+}
+
+int loader_share_maps(struct sp_loader *l, struct bpf_object *obj)
+{
+	static const char *const names[] = { "sp_events", "sp_drops", "sp_tracked" };
+	const int fds[] = { l->events_fd, l->drops_fd, l->tracked_fd };
+
+	for (size_t i = 0; i < 3; i++) {
+		struct bpf_map *map = bpf_object__find_map_by_name(obj, names[i]);
+		int err = map ? bpf_map__reuse_fd(map, fds[i]) : -ENOENT;
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int loader_keep_link(struct sp_loader *l, struct bpf_link *link)
+{
+	if (l->n_links == l->cap_links) {
+		size_t cap = l->cap_links ? l->cap_links * 2 : 16;
+		struct bpf_link **n = realloc(l->links, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->links = n;
+		l->cap_links = cap;
+	}
+	l->links[l->n_links++] = link;
+	return 0;
+}
+
+static int report_load_error(const char *what, int err)
+{
+	sp_err("bpf: loading the %s programs failed: %s%s%s", what, strerror(-err),
+	       last_libbpf_msg[0] ? " — libbpf: " : "", last_libbpf_msg);
+	return err;
+}
+
+static int open_func(struct sp_loader *l, const struct sp_loader_opts *opts)
+{
+	int err;
+
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = features_btf_custom_path());
+
+	l->func = func_bpf__open_opts(&oo);
+	if (!l->func)
+		return report_load_error("function", -errno);
+	bpf_map__set_max_entries(l->func->maps.sp_events, opts->ringbuf_bytes);
+	bpf_map__set_max_entries(l->func->maps.sp_tracked, opts->max_processes);
+	l->func->rodata->sp_wakeup_bytes = opts->wakeup_bytes;
+	err = func_bpf__load(l->func);
+	if (err)
+		return report_load_error("function", err);
+	l->events_fd = bpf_map__fd(l->func->maps.sp_events);
+	l->drops_fd = bpf_map__fd(l->func->maps.sp_drops);
+	l->tracked_fd = bpf_map__fd(l->func->maps.sp_tracked);
+	return 0;
+}
+
+static int open_task(struct sp_loader *l)
+{
+	int err;
+
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = features_btf_custom_path());
+
+	l->task = task_bpf__open_opts(&oo);
+	if (!l->task)
+		return report_load_error("task", -errno);
+	l->task->rodata->sp_follow_children = l->follow_children;
+	l->task->rodata->sp_task_all = l->all_processes;
+	err = loader_share_maps(l, l->task->obj);
+	if (!err)
+		err = task_bpf__load(l->task);
+	if (!err)
+		err = task_bpf__attach(l->task);
+	return err ? report_load_error("task", err) : 0;
+}
+
+int loader_open(struct sp_loader *l, const struct sp_loader_opts *opts)
+{
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	l->events_fd = l->drops_fd = l->tracked_fd = -1;
+	l->on_event = opts->on_event;
+	l->on_event_ctx = opts->on_event_ctx;
+	l->wakeup_bytes = opts->wakeup_bytes;
+	l->follow_children = opts->follow_children;
+	l->all_processes = opts->all_processes;
+	libbpf_set_print(libbpf_print);
+	err = features_check_required();
+	if (err)
+		return err;
+	err = open_func(l, opts);
+	if (!err)
+		err = open_task(l);
+	if (err)
+		return err;
+	l->ring = ring_buffer__new(l->events_fd, on_record, l, NULL);
+	if (!l->ring) {
+		err = -errno;
+		sp_err("bpf: cannot read the ring buffer: %s", strerror(-err));
+	}
+	return err;
+}
+
+int loader_track_pid(struct sp_loader *l, pid_t pid)
+{
+	__u32 key = (__u32)pid, one = 1;
+
+	return bpf_map_update_elem(l->tracked_fd, &key, &one, BPF_ANY) ? -errno : 0;
+}
+
+int loader_untrack_pid(struct sp_loader *l, pid_t pid)
+{
+	__u32 key = (__u32)pid;
+
+	return bpf_map_delete_elem(l->tracked_fd, &key) ? -errno : 0;
+}
+
+static int attach_one(struct sp_loader *l, struct bpf_program *prog, bool ret,
+		      const char *path, uint64_t offset, uint32_t probe_id,
+		      pid_t pid)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret, .bpf_cookie = probe_id);
+	struct bpf_link *link;
+
+	link = bpf_program__attach_uprobe_opts(prog, pid, path, (size_t)offset, &uo);
+	if (!link)
+		return -errno;
+	return loader_keep_link(l, link);
+}
+
+int loader_attach_function(struct sp_loader *l, const char *path,
+			   uint64_t offset, uint32_t probe_id, pid_t pid)
+{
+	int err = attach_one(l, l->func->progs.sp_func_entry, false, path,
+			     offset, probe_id, pid);
+
+	if (!err)
+		err = attach_one(l, l->func->progs.sp_func_return, true, path,
+				 offset, probe_id, pid);
+	return err;
+}
+
+int loader_poll(struct sp_loader *l, int timeout_ms)
+{
+	int n = ring_buffer__poll(l->ring, timeout_ms);
+	int more;
+
+	if (n < 0)
+		return n;
+	/* Records submitted without a wake-up are not seen by epoll: read
+	 * whatever is there after every wait. */
+	more = ring_buffer__consume(l->ring);
+	return more < 0 ? more : n + more;
+}
+
+int loader_read_drops(struct sp_loader *l, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+
+	memset(out, 0, SP_DROP_REASON_MAX * sizeof(*out));
+	if (ncpu <= 0 || l->drops_fd < 0)
+		return -EINVAL;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 k = 0; k < SP_DROP_REASON_MAX; k++) {
+		if (bpf_map_lookup_elem(l->drops_fd, &k, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+void loader_detach(struct sp_loader *l)
+{
+	for (size_t i = 0; i < l->n_links; i++)
+		bpf_link__destroy(l->links[i]);
+	free(l->links);
+	l->links = NULL;
+	l->n_links = l->cap_links = 0;
+	/* The task tracepoints are skeleton links, not in l->links. */
+	if (l->task)
+		task_bpf__detach(l->task);
+}
+
+void loader_close(struct sp_loader *l)
+{
+	loader_detach(l);
+	ring_buffer__free(l->ring);
+	l->ring = NULL;
+	task_bpf__destroy(l->task);
+	func_bpf__destroy(l->func);
+	l->task = NULL;
+	l->func = NULL;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Batch span processor, with the OpenTelemetry SDK's semantics: a bounded
+ * queue (OTEL_BSP_MAX_QUEUE_SIZE) filled by the consumer thread, drained by
+ * one export thread in batches of at most OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+ * sent when a batch is full or OTEL_BSP_SCHEDULE_DELAY has passed.  A full
+ * queue drops the new span (counted); it never blocks the producer.
+ */
+#ifndef SPANPROBE_BATCH_H
+#define SPANPROBE_BATCH_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "span/span.h"
+
+struct sp_exporter;
+struct sp_spanpool;
+
+struct sp_bsp_opts {
+	uint32_t max_queue;
+	uint32_t max_batch;
+	uint32_t delay_ms;
+	uint32_t export_timeout_ms; /* bounds the final drain at shutdown */
+};
+
+struct sp_batch {
+	struct sp_bsp_opts opts;
+	struct sp_exporter *exporter;
+	struct sp_spanpool *pool;
+	struct sp_span **ring;
+	uint32_t head, count;
+	bool stopping, flush_requested, thread_started;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake, idle, space;
+	bool exporting;
+	uint64_t shutdown_deadline_ns;
+	/* Counters (under lock). */
+	uint64_t received, dropped_queue_full, dropped_at_shutdown, batches;
+};
+
+/*
+ * Start the export thread.  Spans handed to the exporter go back to `pool`
+ * afterwards.  Returns 0 or a negative errno.
+ */
+int batch_start(struct sp_batch *bsp, const struct sp_bsp_opts *opts,
+	      struct sp_exporter *exporter, struct sp_spanpool *pool);
+
+/*
+ * Queue a finished span.  Returns 0, or -ENOSPC when the queue is full: the
+ * span is then given back to the pool and counted as dropped.
+ */
+int batch_push(struct sp_batch *bsp, struct sp_span *span);
+
+/*
+ * Queue a finished span, waiting for room while the queue is full.  Only
+ * for the final drain, when nothing upstream can be lost by waiting.
+ * Returns 0, or -ENOSPC when shutdown began (span dropped and counted).
+ */
+int batch_push_wait(struct sp_batch *bsp, struct sp_span *span);
+
+/* Export everything queued now and wait until it is done. */
+void batch_flush(struct sp_batch *bsp);
+
+/*
+ * Export what is queued (bounded by export_timeout_ms; what is left then
+ * is counted as dropped), stop the thread and free the queue.
+ */
+void batch_shutdown(struct sp_batch *bsp);
+
+#endif /* SPANPROBE_BATCH_H */

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+#include "protocol/conntable.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* --- the two open-addressing indexes ------------------------------------ */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+static int index_init(struct sockconn_index *ix, uint32_t max)
+{
+	uint32_t slots = 16;
+
+	while (slots < 2 * max)
+		slots *= 2;
+	ix->keys = calloc(slots, sizeof(*ix->keys));
+	ix->values = calloc(slots, sizeof(*ix->values));
+	ix->mask = slots - 1;
+	return ix->keys && ix->values ? 0 : -ENOMEM;
+}
+
+static void index_destroy(struct sockconn_index *ix)
+{
+	free(ix->keys);
+	free(ix->values);
+	memset(ix, 0, sizeof(*ix));
+}
+
+static struct sockconn *index_get(const struct sockconn_index *ix, uint64_t key)
+{
+	for (uint32_t i = mix64(key) & ix->mask;; i = (i + 1) & ix->mask) {
+		if (ix->keys[i] == key)
+			return ix->values[i];
+		if (!ix->keys[i])
+			return NULL;
+	}
+}
+
+/* Insert or replace.  The table never fills: slots >= 2 * entries. */
+static void index_put(struct sockconn_index *ix, uint64_t key,
+		      struct sockconn *value)
+{
+	uint32_t i = mix64(key) & ix->mask;
+
+	while (ix->keys[i] && ix->keys[i] != key)
+		i = (i + 1) & ix->mask;
+	ix->keys[i] = key;
+	ix->values[i] = value;
+}
+
+/* Remove `key` when it maps to `value`; backward-shift keeps probes short. */
+static void index_del(struct sockconn_index *ix, uint64_t key,
+		      const struct sockconn *value)
+{
+	uint32_t i = mix64(key) & ix->mask, j, home;
+
+	while (ix->keys[i] != key) {
+		if (!ix->keys[i])
+			return;
+		i = (i + 1) & ix->mask;
+	}
+	if (ix->values[i] != value)
+		return;
+	for (j = (i + 1) & ix->mask; ix->keys[j]; j = (j + 1) & ix->mask) {
+		home = mix64(ix->keys[j]) & ix->mask;
+		/* Move j back to i unless its home lies in (i, j]. */
+		if (((j - home) & ix->mask) >= ((j - i) & ix->mask)) {
+			ix->keys[i] = ix->keys[j];
+			ix->values[i] = ix->values[j];
+			i = j;
+		}
+	}
+	ix->keys[i] = 0;
+	ix->values[i] = NULL;
+}
+
+/* --- least recently used order ----------------------------------------- */
+
+static void lru_unlink(struct sockconn_table *t, struct sockconn *c)
+{
+	if (c->lru_prev)
+		c->lru_prev->lru_next = c->lru_next;
+	else
+		t->lru_head = c->lru_next;
+	if (c->lru_next)
+		c->lru_next->lru_prev = c->lru_prev;
+	else
+		t->lru_tail = c->lru_prev;
+	c->lru_prev = c->lru_next = NULL;
+}
+
+static void lru_push_front(struct sockconn_table *t, struct sockconn *c)
+{
+	c->lru_prev = NULL;
+	c->lru_next = t->lru_head;
+	if (t->lru_head)
+		t->lru_head->lru_prev = c;
+	t->lru_head = c;
+	if (!t->lru_tail)
+		t->lru_tail = c;
+}
+
+/* --- the table ---------------------------------------------------------- */
+
+int sockconn_init(struct sockconn_table *t, uint32_t max)
+{
+	memset(t, 0, sizeof(*t));
+	if (max == 0 || max > (1u << 24))
+		return -EINVAL;
+	t->max = max;
+	if (index_init(&t->by_id, max) || index_init(&t->by_tuple, max)) {
+		sockconn_destroy(t);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void sockconn_destroy(struct sockconn_table *t)
+{
+	struct sockconn *c = t->lru_head, *next;
+
+	for (; c; c = next) {
+		next = c->lru_next;
+		free(c);
+	}
+	index_destroy(&t->by_id);
+	index_destroy(&t->by_tuple);
+	t->lru_head = t->lru_tail = NULL;
+	t->count = 0;
+}
+
+struct sockconn *sockconn_find(struct sockconn_table *t, uint64_t sock_id)
+{
+	struct sockconn *c = sock_id ? index_get(&t->by_id, sock_id) : NULL;
+
+	if (c && c != t->lru_head) {
+		lru_unlink(t, c);
+		lru_push_front(t, c);
+	}
+	return c;
+}
+
+void sockconn_remove(struct sockconn_table *t, struct sockconn *c)
+{
+	index_del(&t->by_id, c->hc.sock_id, c);
+	if (c->tuple_key)
+		index_del(&t->by_tuple, c->tuple_key, c);
+	c->tuple_key = 0;
+	lru_unlink(t, c);
+	t->count--;
+}
+
+void sockconn_free(struct sockconn *c)
+{
+	free(c);
+}
+
+struct sockconn *sockconn_add(struct sockconn_table *t, uint64_t sock_id,
+			      struct sockconn **evicted)
+{
+	struct sockconn *c;
+
+	*evicted = NULL;
+	if (!sock_id)
+		return NULL;
+	if (t->count == t->max) {
+		*evicted = t->lru_tail;
+		sockconn_remove(t, *evicted);
+		t->evictions++;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		t->alloc_failures++;
+		return NULL;
+	}
+	c->hc.sock_id = sock_id;
+	index_put(&t->by_id, sock_id, c);
+	lru_push_front(t, c);
+	t->count++;
+	return c;
+}
+
+/* IPv4 as IPv4-mapped IPv6, so a v4 client matches a dual-stack server. */
+static void addr_normal(const struct httpspan_addr *a, uint8_t out[16])
+{
+	if (a->family == AF_INET) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, a->addr, 4);
+	} else {
+		memcpy(out, a->addr, 16);
+	}
+}
+
+static uint64_t tuple_key(const struct httpspan_addr *local,
+			  const struct httpspan_addr *peer)
+{
+	uint8_t a[16], b[16];
+	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
+
+	addr_normal(local, a);
+	addr_normal(peer, b);
+	for (int i = 0; i < 16; i += 8) {
+		memcpy(&w, a + i, 8);
+		h = mix64(h ^ w);
+		memcpy(&w, b + i, 8);
+		h = mix64(h ^ w);
+	}
+	h = mix64(h ^ ((uint64_t)local->port << 16 | peer->port));
+	return h ? h : 1;
+}
+
+static bool same_end(const struct httpspan_addr *x, const struct httpspan_addr *y)
+{
+	uint8_t a[16], b[16];
+
+	addr_normal(x, a);
+	addr_normal(y, b);
+	return x->port == y->port && !memcmp(a, b, 16);
+}
+
+void sockconn_index_tuple(struct sockconn_table *t, struct sockconn *c)
+{
+	uint64_t key = tuple_key(&c->hc.local, &c->hc.peer);
+
+	if (c->tuple_key == key)
+		return;
+	if (c->tuple_key)
+		index_del(&t->by_tuple, c->tuple_key, c);
+	c->tuple_key = key;
+	index_put(&t->by_tuple, key, c);
+}
+
+struct sockconn *sockconn_find_peer(struct sockconn_table *t,
+				    const struct httpspan_conn *c)
+{
+	struct sockconn *p = index_get(&t->by_tuple, tuple_key(&c->peer, &c->local));
+
+	/* A 64-bit hash may collide: check the addresses themselves. */
+	if (!p || &p->hc == c || !same_end(&p->hc.local, &c->peer) ||
+	    !same_end(&p->hc.peer, &c->local))
+		return NULL;
+	return p;
+}
+
+void sockconn_each(struct sockconn_table *t,
+		   void (*fn)(struct sockconn *conn, void *arg), void *arg)
+{
+	for (struct sockconn *c = t->lru_head; c; c = c->lru_next)
+		fn(c, arg);
+}

@@ -1,0 +1,790 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/1.x exchanges from captured socket chunks: one state machine per
+ * direction (struct http1_half), a FIFO of pending exchanges shared by the
+ * two.  A request enters the FIFO when its request line is complete; a
+ * final response pairs with the FIFO head and pops it when complete.
+ * Request and response numbers (req_seq, resp_seq) keep the pairing exact
+ * when pipelined requests overflow the FIFO: the response to a dropped
+ * request is recognised by its number and skipped.
+ */
+#include "protocol/http1_internal.h"
+#include "util/hex.h"
+
+#include <errno.h>
+#include <string.h>
+
+enum conn_state { C_SNIFF = 0, C_HTTP, C_NOT_HTTP, C_UPGRADED };
+
+enum half_state {
+	H_IDLE = 0, /* between messages */
+	H_START, /* request or status line */
+	H_HEADERS,
+	H_BODY_LEN, /* Content-Length bytes left in `remaining` */
+	H_CHUNK_SIZE,
+	H_CHUNK_DATA,
+	H_CHUNK_END, /* the CRLF after chunk data */
+	H_TRAILERS,
+	H_BODY_CLOSE, /* until the connection closes */
+	H_BODY_UNKNOWN, /* framing lost: ends where the next message starts */
+	H_RESYNC, /* no message: wait for a chunk that opens one */
+};
+
+struct feed {
+	struct http1_conn *c;
+	uint64_t ts;
+	http1_exchange_cb cb;
+	void *user;
+};
+
+void http1_init(struct http1_conn *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+int http1_is_skipped(const struct http1_conn *c)
+{
+	return c->state == C_NOT_HTTP || c->state == C_UPGRADED;
+}
+
+static int half_dir(const struct http1_conn *c, const struct http1_half *h)
+{
+	return h == &c->half[HTTP1_OUTBOUND] ? HTTP1_OUTBOUND : HTTP1_INBOUND;
+}
+
+static struct http1_half *other_half(struct http1_conn *c,
+				     struct http1_half *h)
+{
+	return &c->half[!half_dir(c, h)];
+}
+
+/* The requests' direction, or -1 while the role is unknown. */
+static int request_dir(const struct http1_conn *c)
+{
+	if (c->role == HTTP1_ROLE_SERVER)
+		return HTTP1_INBOUND;
+	if (c->role == HTTP1_ROLE_CLIENT)
+		return HTTP1_OUTBOUND;
+	return -1;
+}
+
+static struct http1_pending *fifo_head(struct http1_conn *c)
+{
+	return c->count ? &c->fifo[c->head] : NULL;
+}
+
+/* The pending exchange of the half's current message, NULL when it was
+ * dropped, is an orphan, or was already emitted. */
+static struct http1_pending *half_entry(struct http1_conn *c,
+					struct http1_half *h)
+{
+	if (!h->slot_valid)
+		return NULL;
+	for (unsigned i = 0; i < c->count; i++) {
+		struct http1_pending *p =
+			&c->fifo[(c->head + i) % HTTP1_PIPELINE_MAX];
+
+		if (p->seq == h->msg_seq)
+			return p;
+	}
+	h->slot_valid = 0;
+	return NULL;
+}
+
+static void set_desync(struct http1_conn *c)
+{
+	c->desynced = 1;
+	c->stats.desyncs++;
+}
+
+static void emit_head(struct feed *f, uint32_t flags)
+{
+	struct http1_conn *c = f->c;
+	struct http1_pending *p = fifo_head(c);
+
+	if (!p)
+		return;
+	p->x.flags |= flags;
+	if (c->desynced)
+		p->x.flags |= HTTP1_X_DESYNC;
+	if (!p->req_done && p->x.status)
+		p->x.flags |= HTTP1_X_REQUEST_PARTIAL;
+	p->x.role = c->role;
+	c->stats.exchanges++;
+	if (f->cb)
+		f->cb(&p->x, f->user);
+	c->head = (c->head + 1) % HTTP1_PIPELINE_MAX;
+	c->count--;
+}
+
+static void half_idle(struct http1_half *h)
+{
+	http1_line_reset(h);
+	h->state = H_IDLE;
+	h->kind = KIND_NONE;
+	h->slot_valid = 0;
+}
+
+static int64_t half_body(const struct http1_half *h)
+{
+	return h->body_lost ? -1 : (int64_t)h->body;
+}
+
+/* The half's current message ended with the chunk of h->last_ns. */
+static void message_done(struct feed *f, struct http1_half *h)
+{
+	struct http1_pending *p = half_entry(f->c, h);
+	int64_t body = half_body(h);
+
+	if (p && h->kind == KIND_REQUEST) {
+		p->x.req_end_ns = h->last_ns;
+		p->x.req_body_size = body;
+		p->req_done = 1;
+	} else if (p && h->kind == KIND_RESPONSE) {
+		p->x.resp_end_ns = h->last_ns;
+		p->x.resp_body_size = body;
+		emit_head(f, 0);
+	}
+	half_idle(h);
+}
+
+/* Framing is gone mid-message: keep the message, end it at the next
+ * visible start. */
+static void lose_framing(struct http1_half *h)
+{
+	h->body_lost = 1;
+	h->state = H_BODY_UNKNOWN;
+	http1_line_reset(h);
+}
+
+/* Bytes that cannot start the expected message. */
+static void start_invalid(struct feed *f, struct http1_half *h)
+{
+	struct http1_conn *c = f->c;
+
+	http1_line_reset(h);
+	h->kind = KIND_NONE;
+	if (c->state == C_SNIFF && !c->seen_http) {
+		c->state = C_NOT_HTTP;
+		return;
+	}
+	h->state = H_RESYNC;
+	c->stats.desyncs++;
+	if (c->role != HTTP1_ROLE_UNKNOWN)
+		c->desynced = 1;
+}
+
+static void message_begin(struct feed *f, struct http1_half *h)
+{
+	h->state = H_START;
+	h->kind = KIND_NONE;
+	h->start_ok = 0;
+	h->slot_valid = 0;
+	h->body = h->remaining = h->content_length = 0;
+	h->header_bytes = 0;
+	h->has_cl = h->chunked = h->cl_bad = h->no_body = h->connect = 0;
+	h->body_lost = 0;
+	h->status = 0;
+	h->first_ns = h->last_ns = f->ts;
+	http1_line_reset(h);
+}
+
+/* A request line was seen whole (or cut by a gap) in `h`. */
+static int request_begin(struct feed *f, struct http1_half *h,
+			 const struct http1_reqline *rl)
+{
+	struct http1_conn *c = f->c;
+	int dir = half_dir(c, h);
+	struct http1_half *o = other_half(c, h);
+	struct http1_pending *p;
+
+	if (c->role == HTTP1_ROLE_UNKNOWN)
+		c->role = dir == HTTP1_INBOUND ? HTTP1_ROLE_SERVER
+					       : HTTP1_ROLE_CLIENT;
+	else if (request_dir(c) != dir)
+		return -1;
+	c->state = C_HTTP;
+	c->seen_http = 1;
+	/* Without framing the response ran until this request (no
+	 * pipelining assumed then). */
+	if (o->state == H_BODY_UNKNOWN && o->kind == KIND_RESPONSE)
+		message_done(f, o);
+	if (c->desynced && c->count == 0 && o->state == H_IDLE &&
+	    c->req_seq == c->resp_seq)
+		c->desynced = 0;
+	h->kind = KIND_REQUEST;
+	h->msg_seq = c->req_seq++;
+	if (c->count == HTTP1_PIPELINE_MAX) {
+		/* Counted and skipped; its response is recognised by
+		 * number and skipped too, so pairing stays exact. */
+		c->stats.pipeline_overflows++;
+		return 0;
+	}
+	p = &c->fifo[(c->head + c->count) % HTTP1_PIPELINE_MAX];
+	memset(p, 0, sizeof(*p));
+	p->seq = h->msg_seq;
+	c->count++;
+	h->slot_valid = 1;
+	http1_fill_request(&p->x, h, rl);
+	return 0;
+}
+
+static void pair_response(struct http1_half *h, struct http1_pending *p,
+			  uint8_t version)
+{
+	h->slot_valid = 1;
+	h->msg_seq = p->seq;
+	p->x.status = h->status;
+	p->x.resp_version = version;
+	p->x.resp_start_ns = h->first_ns;
+	p->x.resp_end_ns = h->last_ns;
+	p->x.resp_body_size = -1;
+	if (p->x.method == HTTP1_M_HEAD)
+		h->no_body = 1;
+	if (p->x.method == HTTP1_M_CONNECT && h->status / 100 == 2)
+		h->connect = 1;
+}
+
+/*
+ * A status line was seen in `h`.  Interim responses (1xx but 101) attach
+ * to the head without consuming it.  A final response pairs with the head
+ * when the head's number is not ahead of it; otherwise it answers a
+ * dropped request and is parsed only to be skipped.
+ */
+static int response_begin(struct feed *f, struct http1_half *h,
+			  uint8_t version)
+{
+	struct http1_conn *c = f->c;
+	struct http1_half *o = other_half(c, h);
+	struct http1_pending *p = fifo_head(c);
+	bool interim = h->status < 200 && h->status != 101;
+
+	if (request_dir(c) == half_dir(c, h))
+		return -1;
+	c->state = C_HTTP;
+	c->seen_http = 1;
+	h->kind = KIND_RESPONSE;
+	if (h->status / 100 == 1 || h->status == 204 || h->status == 304)
+		h->no_body = 1;
+	if (interim) {
+		if (p && p->seq <= c->resp_seq)
+			p->x.flags |= HTTP1_X_INTERIM;
+		return 0;
+	}
+	/* Without framing the request ran until its final response. */
+	if (o->state == H_BODY_UNKNOWN && o->kind == KIND_REQUEST &&
+	    p && half_entry(c, o) == p)
+		message_done(f, o);
+	if (p && p->seq <= c->resp_seq) {
+		c->resp_seq = p->seq + 1;
+		pair_response(h, p, version);
+		return 0;
+	}
+	if (p || c->req_seq > c->resp_seq)
+		c->resp_seq++;
+	c->stats.orphan_responses++;
+	return 0;
+}
+
+static void mark_truncated(struct feed *f, struct http1_half *h);
+
+static void start_line_done(struct feed *f, struct http1_half *h, bool cut)
+{
+	struct http1_reqline rl;
+	uint8_t version = 0;
+	int err;
+
+	if (h->kind == KIND_REQUEST) {
+		err = http1_parse_request_line(h, cut, &rl);
+		if (!err)
+			err = request_begin(f, h, &rl);
+	} else {
+		err = http1_parse_status_line(h, cut, &version, &h->status);
+		if (!err)
+			err = response_begin(f, h, version);
+	}
+	if (err) {
+		start_invalid(f, h);
+		return;
+	}
+	h->state = H_HEADERS;
+	http1_line_reset(h);
+	if (h->header_bytes > HTTP1_HEADER_MAX)
+		mark_truncated(f, h);
+}
+
+static void finish_upgrade(struct feed *f, struct http1_half *h)
+{
+	struct http1_pending *p = half_entry(f->c, h);
+
+	if (p) {
+		p->x.resp_end_ns = h->last_ns;
+		p->x.resp_body_size = 0;
+		emit_head(f, HTTP1_X_UPGRADED);
+	}
+	f->c->state = C_UPGRADED;
+}
+
+/* The empty line after the headers: choose the body framing (RFC 9112
+ * 6.3). */
+static void headers_done(struct feed *f, struct http1_half *h)
+{
+	bool response = h->kind == KIND_RESPONSE;
+
+	http1_line_reset(h);
+	if (response && (h->status == 101 || h->connect)) {
+		finish_upgrade(f, h);
+		return;
+	}
+	if (response && h->status < 200) {
+		half_idle(h); /* interim: the final response follows */
+		return;
+	}
+	if (response && h->no_body) {
+		message_done(f, h);
+	} else if (h->chunked == TE_CHUNKED) {
+		h->state = H_CHUNK_SIZE;
+		h->chunk_phase = 0;
+		h->remaining = 0;
+		h->line_total = 0;
+	} else if (h->chunked == TE_OTHER || h->cl_bad) {
+		/* A request like this is invalid; a response runs until
+		 * close, which is also where an unknown one ends. */
+		if (response && !h->cl_bad) {
+			h->state = H_BODY_CLOSE;
+		} else {
+			f->c->stats.desyncs++;
+			lose_framing(h);
+		}
+	} else if (h->has_cl && h->content_length > 0) {
+		h->state = H_BODY_LEN;
+		h->remaining = h->content_length;
+	} else if (h->has_cl || !response) {
+		message_done(f, h);
+	} else {
+		h->state = H_BODY_CLOSE;
+	}
+}
+
+/* The headers of the current message stop being complete. */
+static void mark_truncated(struct feed *f, struct http1_half *h)
+{
+	struct http1_pending *p = half_entry(f->c, h);
+
+	f->c->stats.truncated_headers++;
+	if (p)
+		p->x.flags |= HTTP1_X_HEADERS_TRUNCATED;
+}
+
+static void header_line_done(struct feed *f, struct http1_half *h)
+{
+	struct http1_pending *p;
+	const char *v;
+	size_t n;
+	uint64_t cl = 0;
+	int id;
+
+	if (http1_line_is_empty(h)) {
+		headers_done(f, h);
+		return;
+	}
+	id = http1_split_header(h, &v, &n);
+	if (id == HDR_CONTENT_LENGTH) {
+		if (http1_parse_content_length(v, n, &cl) ||
+		    (h->has_cl && cl != h->content_length))
+			h->cl_bad = 1;
+		h->has_cl = 1;
+		h->content_length = cl;
+	} else if (id == HDR_TRANSFER_ENCODING) {
+		h->chunked = http1_parse_transfer_encoding(v, n);
+	}
+	p = half_entry(f->c, h);
+	if (id > HDR_OTHER && p && h->header_bytes <= HTTP1_HEADER_MAX)
+		http1_store_header(&p->x, h, id, v, n);
+	http1_line_reset(h);
+}
+
+static void gap_at_boundary(struct feed *f, struct http1_half *h);
+
+/* The start line or the header block was cut by a gap. */
+static void header_block_cut(struct feed *f, struct http1_half *h)
+{
+	if (h->state == H_START) {
+		if (!h->start_ok) {
+			/* Too little seen to tell: not proof of non-HTTP. */
+			gap_at_boundary(f, h);
+			return;
+		}
+		start_line_done(f, h, true);
+		if (h->state != H_HEADERS)
+			return;
+	}
+	mark_truncated(f, h);
+	/* Responses that have no body end with their headers anyway. */
+	if (h->kind == KIND_RESPONSE && (h->no_body || h->status == 101 ||
+					 h->connect)) {
+		headers_done(f, h);
+		return;
+	}
+	lose_framing(h);
+}
+
+/* In H_START before the line is known to be HTTP: sniff its first bytes. */
+static void start_sniff(struct feed *f, struct http1_half *h)
+{
+	enum http1_class cls = http1_classify(h->line, h->line_len);
+	int rdir = request_dir(f->c);
+
+	if (cls == CLASS_MAYBE)
+		return;
+	if (cls == CLASS_NO ||
+	    (rdir >= 0 && (cls == CLASS_REQUEST) != (rdir == half_dir(f->c, h)))) {
+		start_invalid(f, h);
+		return;
+	}
+	h->start_ok = 1;
+	h->kind = cls == CLASS_REQUEST ? KIND_REQUEST : KIND_RESPONSE;
+}
+
+static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
+			size_t n)
+{
+	const char *lf = memchr(p, '\n', n);
+	size_t seg = lf ? (size_t)(lf - p) : n, used = lf ? seg + 1 : n;
+	uint32_t before = h->header_bytes;
+
+	http1_line_append(h, p, seg);
+	h->header_bytes = before + used < before ? UINT32_MAX : before + used;
+	/* A start line over the limit is marked once it is parsed. */
+	if (before <= HTTP1_HEADER_MAX && h->header_bytes > HTTP1_HEADER_MAX &&
+	    h->state == H_HEADERS)
+		mark_truncated(f, h);
+	if (h->state == H_START) {
+		if (!h->start_ok)
+			start_sniff(f, h);
+		if (h->state != H_START)
+			return used;
+		if (!lf && h->line_total > HTTP1_START_HARD_MAX) {
+			start_invalid(f, h);
+			return used;
+		}
+		if (lf && h->start_ok)
+			start_line_done(f, h, false);
+		else if (lf)
+			start_invalid(f, h);
+		return used;
+	}
+	if (h->header_bytes > HTTP1_HEADER_HARD_MAX) {
+		f->c->stats.desyncs++;
+		lose_framing(h);
+		return used;
+	}
+	if (lf)
+		header_line_done(f, h);
+	return used;
+}
+
+static size_t idle_step(struct feed *f, struct http1_half *h, const char *p,
+			size_t n)
+{
+	size_t i = 0;
+
+	/* RFC 9112 2.2: empty lines before a start line are ignored. */
+	while (i < n && (p[i] == '\r' || p[i] == '\n'))
+		i++;
+	if (i < n)
+		message_begin(f, h);
+	return i;
+}
+
+static void chunk_bad(struct feed *f, struct http1_half *h)
+{
+	f->c->stats.desyncs++;
+	lose_framing(h);
+}
+
+/* "hex [; ext] CRLF", possibly one byte per chunk: chunk_phase is 0 before
+ * the first digit, 1 in digits, 2 in whitespace or extensions. */
+static size_t chunk_size_step(struct feed *f, struct http1_half *h,
+			      const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int v = hex_digit(p[i]);
+
+		if (++h->line_total > HTTP1_CHUNK_LINE_MAX) {
+			chunk_bad(f, h);
+			return i + 1;
+		}
+		if (v >= 0 && h->chunk_phase < 2) {
+			if (h->remaining > (1ULL << 56)) {
+				chunk_bad(f, h);
+				return i + 1;
+			}
+			h->remaining = h->remaining * 16 + v;
+			h->chunk_phase = 1;
+		} else if (h->chunk_phase == 0) {
+			chunk_bad(f, h);
+			return i + 1;
+		} else if (p[i] == '\n') {
+			h->line_total = 0;
+			h->chunk_phase = 0;
+			h->state = h->remaining ? H_CHUNK_DATA : H_TRAILERS;
+			return i + 1;
+		} else {
+			h->chunk_phase = 2;
+		}
+	}
+	return n;
+}
+
+static size_t chunk_end_step(struct feed *f, struct http1_half *h,
+			     const char *p, size_t n)
+{
+	if (p[0] == '\r' && h->chunk_phase == 0) {
+		h->chunk_phase = 1;
+	} else if (p[0] == '\n') {
+		h->chunk_phase = 0;
+		h->line_total = 0;
+		h->state = H_CHUNK_SIZE;
+	} else {
+		chunk_bad(f, h);
+	}
+	return 1;
+}
+
+static size_t trailers_step(struct feed *f, struct http1_half *h,
+			    const char *p, size_t n)
+{
+	const char *lf = memchr(p, '\n', n);
+	size_t seg = lf ? (size_t)(lf - p) : n;
+
+	http1_line_append(h, p, seg);
+	if (!lf)
+		return n;
+	if (http1_line_is_empty(h))
+		message_done(f, h);
+	else
+		http1_line_reset(h);
+	return seg + 1;
+}
+
+static size_t body_step(struct feed *f, struct http1_half *h, size_t n)
+{
+	size_t take = n < h->remaining ? n : (size_t)h->remaining;
+
+	h->body += take;
+	h->remaining -= take;
+	if (h->remaining == 0) {
+		if (h->state == H_BODY_LEN) {
+			message_done(f, h);
+		} else {
+			h->state = H_CHUNK_END;
+			h->chunk_phase = 0;
+		}
+	}
+	return take;
+}
+
+/* Consumes a prefix of the chunk's captured bytes; returns its length. */
+static size_t half_step(struct feed *f, struct http1_half *h, const char *p,
+			size_t n)
+{
+	if (h->state != H_IDLE && h->state != H_RESYNC)
+		h->last_ns = f->ts;
+	switch (h->state) {
+	case H_IDLE:
+		return idle_step(f, h, p, n);
+	case H_START:
+	case H_HEADERS:
+		return line_step(f, h, p, n);
+	case H_BODY_LEN:
+	case H_CHUNK_DATA:
+		return body_step(f, h, n);
+	case H_CHUNK_SIZE:
+		return chunk_size_step(f, h, p, n);
+	case H_CHUNK_END:
+		return chunk_end_step(f, h, p, n);
+	case H_TRAILERS:
+		return trailers_step(f, h, p, n);
+	case H_BODY_CLOSE:
+	case H_BODY_UNKNOWN:
+		h->body += n;
+		return n;
+	default: /* H_RESYNC */
+		return n;
+	}
+}
+
+/* A gap where the half expected the start of a message: whatever began
+ * there is lost. */
+static void gap_at_boundary(struct feed *f, struct http1_half *h)
+{
+	half_idle(h);
+	h->state = H_RESYNC;
+	if (f->c->role != HTTP1_ROLE_UNKNOWN)
+		set_desync(f->c);
+}
+
+/* A gap in the CRLF after chunk data: assume it held the CRLF when it is
+ * exactly that long. */
+static void chunk_end_gap(struct feed *f, struct http1_half *h, uint64_t g)
+{
+	uint64_t need = h->chunk_phase == 0 ? 2 : 1;
+
+	if (g == need) {
+		h->state = H_CHUNK_SIZE;
+		h->chunk_phase = 0;
+		h->line_total = 0;
+	} else {
+		lose_framing(h);
+	}
+}
+
+static void half_gap(struct feed *f, struct http1_half *h, uint64_t g)
+{
+	uint64_t take;
+
+	if (h->state != H_IDLE && h->state != H_RESYNC)
+		h->last_ns = f->ts;
+	switch (h->state) {
+	case H_IDLE:
+		gap_at_boundary(f, h);
+		break;
+	case H_START:
+	case H_HEADERS:
+		header_block_cut(f, h);
+		break;
+	case H_BODY_LEN:
+	case H_CHUNK_DATA:
+		take = g < h->remaining ? g : h->remaining;
+		body_step(f, h, take);
+		g -= take;
+		if (g && h->state == H_IDLE)
+			gap_at_boundary(f, h);
+		else if (g && h->state == H_CHUNK_END)
+			chunk_end_gap(f, h, g);
+		break;
+	case H_CHUNK_END:
+		chunk_end_gap(f, h, g);
+		break;
+	case H_CHUNK_SIZE:
+		lose_framing(h);
+		break;
+	case H_TRAILERS:
+		/* The last chunk was seen: the gap holds the end of the
+		 * trailers, most often just the final CRLF. */
+		message_done(f, h);
+		break;
+	case H_BODY_CLOSE:
+	case H_BODY_UNKNOWN:
+		h->body += g;
+		break;
+	default:
+		break;
+	}
+}
+
+/* In resync or with lost framing, a chunk that opens with a start line of
+ * the direction's kind begins a new message. */
+static void chunk_opening(struct feed *f, struct http1_half *h,
+			  const char *p, size_t n)
+{
+	enum http1_class cls;
+	int rdir = request_dir(f->c);
+
+	if (h->state != H_RESYNC && h->state != H_BODY_UNKNOWN)
+		return;
+	cls = http1_classify(p, n < HTTP1_METHOD_MAX ? n : HTTP1_METHOD_MAX);
+	if (cls == CLASS_NO || cls == CLASS_MAYBE)
+		return;
+	if (rdir >= 0 && (cls == CLASS_REQUEST) != (rdir == half_dir(f->c, h)))
+		return;
+	if (h->state == H_BODY_UNKNOWN)
+		message_done(f, h);
+	else
+		half_idle(h);
+}
+
+int http1_feed(struct http1_conn *c, enum http1_dir dir, const void *data,
+	       size_t captured, size_t total_len, uint64_t ts_ns,
+	       http1_exchange_cb cb, void *user)
+{
+	struct feed f = { .c = c, .ts = ts_ns, .cb = cb, .user = user };
+	const char *p = data;
+	size_t gap = total_len - captured;
+	struct http1_half *h;
+
+	if (!c || (dir != HTTP1_INBOUND && dir != HTTP1_OUTBOUND) ||
+	    captured > total_len || (captured && !data))
+		return -EINVAL;
+	if (http1_is_skipped(c))
+		return 0;
+	h = &c->half[dir];
+	if (captured)
+		chunk_opening(&f, h, p, captured);
+	while (captured && !http1_is_skipped(c)) {
+		size_t used = half_step(&f, h, p, captured);
+
+		p += used;
+		captured -= used;
+	}
+	if (gap && !http1_is_skipped(c))
+		half_gap(&f, h, gap);
+	return 0;
+}
+
+/* Ends what the close ends: close-delimited bodies, lost framing. */
+static void close_half(struct feed *f, struct http1_half *h)
+{
+	if (h->state == H_BODY_CLOSE || h->state == H_BODY_UNKNOWN ||
+	    (h->kind == KIND_REQUEST && h->state == H_TRAILERS))
+		message_done(f, h);
+}
+
+/* Emits every pending exchange as incomplete, with what was seen of it. */
+static void close_pending(struct feed *f)
+{
+	struct http1_conn *c = f->c;
+
+	while (c->count) {
+		struct http1_pending *p = fifo_head(c);
+
+		for (int d = 0; d < 2; d++) {
+			struct http1_half *h = &c->half[d];
+
+			if (half_entry(c, h) != p)
+				continue;
+			if (h->kind == KIND_REQUEST) {
+				p->x.req_end_ns = h->last_ns;
+				p->x.req_body_size = half_body(h);
+			} else {
+				p->x.resp_end_ns = h->last_ns;
+				p->x.resp_body_size = half_body(h);
+			}
+			h->slot_valid = 0;
+		}
+		p->req_done = 1; /* HTTP1_X_INCOMPLETE says it all */
+		emit_head(f, HTTP1_X_INCOMPLETE);
+	}
+}
+
+void http1_close(struct http1_conn *c, uint64_t ts_ns, http1_exchange_cb cb,
+		 void *user)
+{
+	struct feed f = { .c = c, .ts = ts_ns, .cb = cb, .user = user };
+	int rdir;
+
+	if (!c)
+		return;
+	rdir = request_dir(c);
+	if (c->state == C_HTTP) {
+		/* Requests first: a response completed here must see its
+		 * request done. */
+		if (rdir >= 0)
+			close_half(&f, &c->half[rdir]);
+		close_half(&f, &c->half[HTTP1_INBOUND]);
+		close_half(&f, &c->half[HTTP1_OUTBOUND]);
+		close_pending(&f);
+	}
+	http1_init(c);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared between http1.c (the per-connection state machine) and
+ * http1_parse.c (start lines, header lines, the bounded line buffer).
+ * Not part of the module's interface.
+ */
+#ifndef SPANPROBE_HTTP1_INTERNAL_H
+#define SPANPROBE_HTTP1_INTERNAL_H
+
+#include "protocol/http1.h"
+
+#include <stdbool.h>
+
+/* A start line longer than this is not HTTP (servers stop near 8 KiB). */
+#define HTTP1_START_HARD_MAX 65536
+/* A header block longer than this is treated as cut by a gap. */
+#define HTTP1_HEADER_HARD_MAX (1u << 20)
+/* A chunk-size line (with extensions) longer than this breaks framing. */
+#define HTTP1_CHUNK_LINE_MAX 4096
+
+enum http1_kind { KIND_NONE = 0, KIND_REQUEST = 1, KIND_RESPONSE = 2 };
+
+/* What the first bytes of a message say. */
+enum http1_class { CLASS_NO = -1, CLASS_MAYBE = 0, CLASS_REQUEST = 1,
+		   CLASS_RESPONSE = 2 };
+
+/* A request line split into its parts (pointers into the line buffer). */
+struct http1_reqline {
+	const char *method, *target;
+	size_t method_len, target_len;
+	uint8_t version; /* 10, 11, or 0 when the line was cut */
+	bool target_cut; /* the target's end was not kept */
+};
+
+/* Framing-relevant and kept headers, by name. */
+enum http1_hdr {
+	HDR_OTHER = 0,
+	HDR_HOST,
+	HDR_USER_AGENT,
+	HDR_TRACEPARENT,
+	HDR_TRACESTATE,
+	HDR_CONTENT_TYPE,
+	HDR_CONTENT_LENGTH,
+	HDR_TRANSFER_ENCODING,
+	HDR_EXPECT,
+};
+
+/* Values of struct http1_half.chunked */
+enum { TE_NONE = 0, TE_CHUNKED = 1, TE_OTHER = 2 };
+
+enum http1_class http1_classify(const char *p, size_t n);
+void http1_line_append(struct http1_half *h, const char *p, size_t n);
+void http1_line_reset(struct http1_half *h);
+bool http1_line_is_empty(const struct http1_half *h);
+int http1_parse_request_line(const struct http1_half *h, bool cut,
+			     struct http1_reqline *out);
+int http1_parse_status_line(const struct http1_half *h, bool cut,
+			    uint8_t *version, uint16_t *status);
+enum http1_method http1_method_lookup(const char *m, size_t len);
+void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
+		       bool cut);
+/* Splits a header line; returns its name's id, or -1 when malformed. */
+int http1_split_header(const struct http1_half *h, const char **value,
+		       size_t *value_len);
+bool http1_copy_field(char *dst, size_t size, const char *src, size_t n);
+int http1_parse_content_length(const char *v, size_t n, uint64_t *out);
+int http1_parse_transfer_encoding(const char *v, size_t n);
+bool http1_value_is(const char *v, size_t n, const char *lit);
+void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
+			const struct http1_reqline *rl);
+void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
+			int id, const char *v, size_t n);
+
+#endif /* SPANPROBE_HTTP1_INTERNAL_H */

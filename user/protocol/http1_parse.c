@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Lines of an HTTP/1 message: the bounded line buffer, the start-line
+ * sniffer, request and status lines, header lines (RFC 9112 sections 3,
+ * 4 and 5).  Everything here works on what one line buffer holds.
+ */
+#include "protocol/http1_internal.h"
+
+#include <string.h>
+#include <strings.h>
+
+static const char *const method_names[] = {
+	[HTTP1_M_OTHER] = "_OTHER",   [HTTP1_M_GET] = "GET",
+	[HTTP1_M_HEAD] = "HEAD",      [HTTP1_M_POST] = "POST",
+	[HTTP1_M_PUT] = "PUT",	      [HTTP1_M_DELETE] = "DELETE",
+	[HTTP1_M_CONNECT] = "CONNECT", [HTTP1_M_OPTIONS] = "OPTIONS",
+	[HTTP1_M_TRACE] = "TRACE",    [HTTP1_M_PATCH] = "PATCH",
+};
+
+/* Returns the semantic-convention name of `m` ("_OTHER" when unknown). */
+const char *http1_method_name(enum http1_method m)
+{
+	if ((unsigned)m >= sizeof(method_names) / sizeof(method_names[0]))
+		return "_OTHER";
+	return method_names[m];
+}
+
+/* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET. */
+enum http1_method http1_method_lookup(const char *m, size_t len)
+{
+	for (size_t i = 1; i < sizeof(method_names) / sizeof(method_names[0]);
+	     i++) {
+		if (strlen(method_names[i]) == len &&
+		    memcmp(method_names[i], m, len) == 0)
+			return (enum http1_method)i;
+	}
+	return HTTP1_M_OTHER;
+}
+
+/* Real methods are upper-case tokens; accepting every tchar would let too
+ * much binary data look like a request. */
+static bool method_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+}
+
+static bool target_char(unsigned char c)
+{
+	return c > ' ' && c != 0x7f;
+}
+
+/* The four target forms of RFC 9112 3.2 start with '/' (origin), a letter
+ * (absolute "http://..." or CONNECT's authority) or are "*". */
+static bool target_start(unsigned char c)
+{
+	return c == '/' || c == '*' || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
+static enum http1_class classify_response(const char *p, size_t n)
+{
+	static const char v[] = "HTTP/1.";
+	size_t i;
+
+	for (i = 0; i < n && i < 7; i++)
+		if (p[i] != v[i])
+			return CLASS_NO;
+	if (n <= 7)
+		return CLASS_MAYBE;
+	if (p[7] != '0' && p[7] != '1')
+		return CLASS_NO;
+	if (n == 8)
+		return CLASS_MAYBE;
+	return p[8] == ' ' ? CLASS_RESPONSE : CLASS_NO;
+}
+
+/*
+ * Decides from the first bytes of a message whether it can be a request
+ * ("TOKEN SP target") or a response ("HTTP/1.x SP").  Needs at most
+ * HTTP1_METHOD_MAX + 1 bytes; CLASS_MAYBE when `n` is too short to tell.
+ */
+enum http1_class http1_classify(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return CLASS_MAYBE;
+	/* No method starts with "HT". */
+	if (p[0] == 'H' && (n == 1 || p[1] == 'T'))
+		return classify_response(p, n);
+	for (i = 0; i < n && i < HTTP1_METHOD_MAX - 1; i++) {
+		if (p[i] == ' ')
+			break;
+		if (!method_char(p[i]))
+			return CLASS_NO;
+	}
+	if (i == n) /* the next byte may still be the space */
+		return CLASS_MAYBE;
+	if (i == 0 || p[i] != ' ')
+		return CLASS_NO;
+	if (i + 1 == n)
+		return CLASS_MAYBE;
+	return target_start((unsigned char)p[i + 1]) ? CLASS_REQUEST : CLASS_NO;
+}
+
+/* Keeps the last bytes of a line that overflowed the buffer, so that the
+ * version at the end of a long request line can still be checked. */
+static void tail_append(struct http1_half *h, const char *p, size_t n)
+{
+	size_t keep = sizeof(h->tail);
+
+	if (n >= keep) {
+		memcpy(h->tail, p + n - keep, keep);
+		h->tail_len = keep;
+		return;
+	}
+	if (h->tail_len + n > keep) {
+		size_t drop = h->tail_len + n - keep;
+
+		memmove(h->tail, h->tail + drop, h->tail_len - drop);
+		h->tail_len -= drop;
+	}
+	memcpy(h->tail + h->tail_len, p, n);
+	h->tail_len += n;
+}
+
+/* Appends to the current line; the first HTTP1_LINE_MAX bytes are kept,
+ * of the rest only the last sizeof(tail). */
+void http1_line_append(struct http1_half *h, const char *p, size_t n)
+{
+	size_t room = HTTP1_LINE_MAX - h->line_len;
+	size_t take = n < room ? n : room;
+
+	memcpy(h->line + h->line_len, p, take);
+	h->line_len += take;
+	h->line_total = h->line_total + n < h->line_total ? UINT32_MAX
+							  : h->line_total + n;
+	if (take < n)
+		tail_append(h, p + take, n - take);
+}
+
+/* Wipes the line: it may have held an Authorization or Cookie value. */
+void http1_line_reset(struct http1_half *h)
+{
+	memset(h->line, 0, h->line_len);
+	memset(h->tail, 0, sizeof(h->tail));
+	h->line_len = 0;
+	h->line_total = 0;
+	h->tail_len = 0;
+}
+
+bool http1_line_is_empty(const struct http1_half *h)
+{
+	return h->line_total == 0 || (h->line_total == 1 && h->line[0] == '\r');
+}
+
+static bool line_overflowed(const struct http1_half *h)
+{
+	return h->line_total > h->line_len;
+}
+
+/* The last bytes of the whole line (at most 16), CR removed. */
+static size_t line_suffix(const struct http1_half *h, char out[16])
+{
+	size_t n;
+
+	if (!line_overflowed(h)) {
+		n = h->line_len < 16 ? h->line_len : 16;
+		memcpy(out, h->line + h->line_len - n, n);
+	} else {
+		size_t from_line = 16 - h->tail_len;
+
+		if (from_line > h->line_len)
+			from_line = h->line_len;
+		memcpy(out, h->line + h->line_len - from_line, from_line);
+		memcpy(out + from_line, h->tail, h->tail_len);
+		n = from_line + h->tail_len;
+	}
+	if (n && out[n - 1] == '\r')
+		n--;
+	return n;
+}
+
+static int check_version(const char *suf, size_t n, uint8_t *version)
+{
+	if (n < 9 || memcmp(suf + n - 9, " HTTP/1.", 8) != 0)
+		return -1;
+	if (suf[n - 1] != '0' && suf[n - 1] != '1')
+		return -1;
+	*version = suf[n - 1] == '1' ? 11 : 10;
+	return 0;
+}
+
+/*
+ * Splits "METHOD SP target SP HTTP/1.x" held in `h`.  With `cut` (a gap
+ * took the rest of the line) the version is unknown and the target is what
+ * was kept.  Returns 0, or -1 when the line is not a request line.
+ */
+int http1_parse_request_line(const struct http1_half *h, bool cut,
+			     struct http1_reqline *out)
+{
+	const char *l = h->line, *sp, *end;
+	size_t len = h->line_len;
+	char suf[16];
+
+	if (!cut && !line_overflowed(h) && len && l[len - 1] == '\r')
+		len--;
+	sp = memchr(l, ' ', len < HTTP1_METHOD_MAX ? len : HTTP1_METHOD_MAX);
+	if (!sp || sp == l)
+		return -1;
+	for (const char *m = l; m < sp; m++)
+		if (!method_char(*m))
+			return -1;
+	out->method = l;
+	out->method_len = sp - l;
+	out->target = sp + 1;
+	out->version = 0;
+	out->target_cut = cut || line_overflowed(h);
+	if (cut) {
+		end = memchr(out->target, ' ', l + len - out->target);
+		if (!end)
+			end = l + len;
+	} else {
+		if (check_version(suf, line_suffix(h, suf), &out->version))
+			return -1;
+		end = line_overflowed(h) ? l + len : l + len - 9;
+	}
+	if (end <= out->target || !target_start((unsigned char)*out->target))
+		return -1;
+	out->target_len = end - out->target;
+	if (out->target[0] == '*' && out->target_len > 1)
+		return -1;
+	for (size_t i = 0; i < out->target_len; i++)
+		if (!target_char((unsigned char)out->target[i]))
+			return -1;
+	return 0;
+}
+
+/* "HTTP/1.x SP 3DIGIT [SP reason]"; the reason is ignored.  With `cut` the
+ * line may end after the code.  Returns 0 or -1. */
+int http1_parse_status_line(const struct http1_half *h, bool cut,
+			    uint8_t *version, uint16_t *status)
+{
+	const char *l = h->line;
+	size_t len = h->line_len;
+	unsigned code = 0;
+
+	if (!line_overflowed(h) && len && l[len - 1] == '\r')
+		len--;
+	if (len < 12 || classify_response(l, len) != CLASS_RESPONSE)
+		return -1;
+	for (int i = 9; i < 12; i++) {
+		if (l[i] < '0' || l[i] > '9')
+			return -1;
+		code = code * 10 + (l[i] - '0');
+	}
+	if (len > 12 && l[12] != ' ' && !(cut && len == 12))
+		return -1;
+	if (code < 100 || code > 599)
+		return -1;
+	*version = l[7] == '1' ? 11 : 10;
+	*status = code;
+	return 0;
+}
+
+/* Copies at most size-1 bytes, NUL-terminated; true when `src` was cut. */
+bool http1_copy_field(char *dst, size_t size, const char *src, size_t n)
+{
+	size_t take = n < size - 1 ? n : size - 1;
+
+	memcpy(dst, src, take);
+	dst[take] = '\0';
+	return take < n;
+}
+
+static bool has_prefix_ci(const char *t, size_t n, const char *lit)
+{
+	size_t l = strlen(lit);
+
+	return n >= l && strncasecmp(t, lit, l) == 0;
+}
+
+/* Origin form "/p?q" is split at '?'.  Absolute form "http://h/p?q" loses
+ * its scheme and authority; others ("*", CONNECT's "host:port") are kept
+ * whole as the path. */
+void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
+		       bool cut)
+{
+	const char *q;
+	size_t skip = 0;
+	bool trunc = cut;
+
+	if (has_prefix_ci(t, len, "http://"))
+		skip = 7;
+	else if (has_prefix_ci(t, len, "https://"))
+		skip = 8;
+	if (skip) {
+		while (skip < len && t[skip] != '/' && t[skip] != '?')
+			skip++;
+		t += skip;
+		len -= skip;
+		if (len == 0 || t[0] == '?') {
+			strcpy(x->path, "/");
+			if (len == 0)
+				goto out;
+		}
+	}
+	q = memchr(t, '?', len);
+	if (t[0] != '?')
+		trunc |= http1_copy_field(x->path, sizeof(x->path), t,
+					  q ? (size_t)(q - t) : len);
+	if (q)
+		trunc |= http1_copy_field(x->query, sizeof(x->query), q + 1,
+					  len - (q + 1 - t));
+out:
+	if (trunc)
+		x->flags |= HTTP1_X_FIELD_TRUNCATED;
+}
+
+#define HEADER(s, id) { s, sizeof(s) - 1, id }
+static const struct {
+	const char *name;
+	size_t len; /* compared first: most names differ in length */
+	enum http1_hdr id;
+} header_names[] = {
+	HEADER("host", HDR_HOST),
+	HEADER("user-agent", HDR_USER_AGENT),
+	HEADER("traceparent", HDR_TRACEPARENT),
+	HEADER("tracestate", HDR_TRACESTATE),
+	HEADER("content-type", HDR_CONTENT_TYPE),
+	HEADER("content-length", HDR_CONTENT_LENGTH),
+	HEADER("transfer-encoding", HDR_TRANSFER_ENCODING),
+	HEADER("expect", HDR_EXPECT),
+};
+#undef HEADER
+
+static bool ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * "name: value" held in `h` (RFC 9112 section 5).  The value is trimmed of
+ * whitespace; when the line overflowed it is the kept part.  Returns the
+ * name's enum http1_hdr, or -1 for a line with no colon, an empty name or
+ * whitespace before the colon, and for obsolete folded lines.
+ */
+int http1_split_header(const struct http1_half *h, const char **value,
+		       size_t *value_len)
+{
+	const char *l = h->line, *colon, *v, *e;
+	size_t len = h->line_len;
+
+	if (!line_overflowed(h) && len && l[len - 1] == '\r')
+		len--;
+	if (len == 0 || ows(l[0]))
+		return -1;
+	colon = memchr(l, ':', len);
+	if (!colon || colon == l || ows(colon[-1]))
+		return -1;
+	v = colon + 1;
+	e = l + len;
+	while (v < e && ows(*v))
+		v++;
+	while (e > v && ows(e[-1]))
+		e--;
+	*value = v;
+	*value_len = e - v;
+	for (size_t i = 0; i < sizeof(header_names) / sizeof(header_names[0]);
+	     i++) {
+		size_t n = header_names[i].len;
+
+		if ((size_t)(colon - l) == n &&
+		    strncasecmp(l, header_names[i].name, n) == 0)
+			return header_names[i].id;
+	}
+	return HDR_OTHER;
+}
+
+/* Content-Length is digits; a list of equal values ("5, 5") is allowed
+ * (RFC 9110 8.6).  Returns 0, or -1 when invalid or over 2^60. */
+int http1_parse_content_length(const char *v, size_t n, uint64_t *out)
+{
+	uint64_t first = 0;
+	bool have = false;
+
+	for (size_t i = 0; i <= n; i++) {
+		size_t s = i, e;
+		uint64_t val = 0;
+
+		while (i < n && v[i] != ',')
+			i++;
+		e = i;
+		while (s < e && ows(v[s]))
+			s++;
+		while (e > s && ows(v[e - 1]))
+			e--;
+		if (s == e)
+			return -1;
+		for (size_t k = s; k < e; k++) {
+			if (v[k] < '0' || v[k] > '9' || val > (1ULL << 60) / 10)
+				return -1;
+			val = val * 10 + (v[k] - '0');
+		}
+		if (have && val != first)
+			return -1;
+		first = val;
+		have = true;
+	}
+	*out = first;
+	return 0;
+}
+
+/* TE_CHUNKED when "chunked" is the last coding (RFC 9112 6.3), TE_OTHER
+ * otherwise. */
+int http1_parse_transfer_encoding(const char *v, size_t n)
+{
+	const char *last = v;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == ',')
+			last = v + i + 1;
+	n -= last - v;
+	while (n && ows(*last)) {
+		last++;
+		n--;
+	}
+	return http1_value_is(last, n, "chunked") ? TE_CHUNKED : TE_OTHER;
+}
+
+/* Case-insensitive equality of a value with a lower-case literal. */
+bool http1_value_is(const char *v, size_t n, const char *lit)
+{
+	return strlen(lit) == n && strncasecmp(v, lit, n) == 0;
+}
+
+/* Fills the request side of a new exchange from its request line. */
+void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
+			const struct http1_reqline *rl)
+{
+
+	x->method = http1_method_lookup(rl->method, rl->method_len);
+	if (x->method == HTTP1_M_OTHER)
+		http1_copy_field(x->method_original,
+				 sizeof(x->method_original), rl->method,
+				 rl->method_len);
+	x->req_version = rl->version;
+	x->req_start_ns = h->first_ns;
+	x->req_end_ns = h->last_ns;
+	x->req_body_size = -1;
+	x->resp_body_size = -1;
+	http1_fill_target(x, rl->target, rl->target_len, rl->target_cut);
+}
+
+/* Keeps a header that matters; the first occurrence wins. */
+void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
+			int id, const char *v, size_t n)
+{
+	bool req = h->kind == KIND_REQUEST, cut = false;
+
+	if (id == HDR_HOST && req && !x->host[0])
+		cut = http1_copy_field(x->host, sizeof(x->host), v, n);
+	else if (id == HDR_USER_AGENT && req && !x->user_agent[0])
+		cut = http1_copy_field(x->user_agent, sizeof(x->user_agent), v,
+				       n);
+	else if (id == HDR_TRACEPARENT && req && !x->traceparent[0])
+		cut = http1_copy_field(x->traceparent, sizeof(x->traceparent),
+				       v, n);
+	else if (id == HDR_TRACESTATE && req && !x->tracestate[0])
+		cut = http1_copy_field(x->tracestate, sizeof(x->tracestate), v,
+				       n);
+	else if (id == HDR_CONTENT_TYPE && req && !x->req_content_type[0])
+		cut = http1_copy_field(x->req_content_type,
+				       sizeof(x->req_content_type), v, n);
+	else if (id == HDR_CONTENT_TYPE && !req && !x->resp_content_type[0])
+		cut = http1_copy_field(x->resp_content_type,
+				       sizeof(x->resp_content_type), v, n);
+	else if (id == HDR_EXPECT && req && http1_value_is(v, n, "100-continue"))
+		x->flags |= HTTP1_X_EXPECT_CONTINUE;
+	if (cut || (id != HDR_OTHER && h->line_total > h->line_len))
+		x->flags |= HTTP1_X_FIELD_TRUNCATED;
+}

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+#include "span/resource.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capture/libpath.h"
+#include "util/hex.h"
+#include "util/log.h"
+
+#define SP_SDK_NAME "spanprobe"
+#define SP_SDK_LANGUAGE "cpp" /* closest value the semantic conventions list for C */
+
+struct sp_resource *resource_get(struct sp_resource *res)
+{
+	if (res)
+		__atomic_add_fetch(&res->refs, 1, __ATOMIC_RELAXED);
+	return res;
+}
+
+void resource_put(struct sp_resource *res)
+{
+	if (!res || __atomic_sub_fetch(&res->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	for (size_t i = 0; i < res->count; i++) {
+		free(res->attrs[i].key);
+		free(res->attrs[i].str);
+	}
+	free(res->attrs);
+	free(res->cgroup);
+	free(res);
+}
+
+const struct sp_resattr *resource_find(const struct sp_resource *res,
+				       const char *key)
+{
+	for (size_t i = 0; i < res->count; i++)
+		if (strcmp(res->attrs[i].key, key) == 0)
+			return &res->attrs[i];
+	return NULL;
+}
+
+/* The slot for `key`: the existing one (emptied) or a new one. */
+static struct sp_resattr *slot_for(struct sp_resource *res, const char *key)
+{
+	struct sp_resattr *a = (struct sp_resattr *)resource_find(res, key);
+
+	if (a) {
+		free(a->str);
+		a->str = NULL;
+		return a;
+	}
+	if (res->count == res->cap) {
+		size_t cap = res->cap ? res->cap * 2 : 16;
+		struct sp_resattr *n = realloc(res->attrs, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		res->attrs = n;
+		res->cap = cap;
+	}
+	a = &res->attrs[res->count];
+	memset(a, 0, sizeof(*a));
+	a->key = strdup(key);
+	if (!a->key)
+		return NULL;
+	res->count++;
+	return a;
+}
+
+int resource_set_str(struct sp_resource *res, const char *key, const char *val)
+{
+	struct sp_resattr *a = slot_for(res, key);
+
+	if (!a)
+		return -ENOMEM;
+	a->type = SP_RES_STRING;
+	a->str = strdup(val);
+	return a->str ? 0 : -ENOMEM;
+}
+
+int resource_set_int(struct sp_resource *res, const char *key, int64_t val)
+{
+	struct sp_resattr *a = slot_for(res, key);
+
+	if (!a)
+		return -ENOMEM;
+	a->type = SP_RES_INT;
+	a->i = val;
+	return 0;
+}
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len && (**s == ' ' || **s == '\t'))
+		(*s)++, (*len)--;
+	while (*len && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+/* Split "k=v,..." into decoded pairs; calls add() for each unless dry. */
+static int parse_pairs(struct sp_resource *res, const char *value, int dry)
+{
+	const char *p = value;
+	int added = 0;
+
+	while (*p) {
+		const char *end = strchrnul(p, ',');
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		const char *k = p, *v;
+		size_t klen, vlen;
+		char key[256], val[1024];
+
+		if (!eq)
+			return -EINVAL;
+		klen = (size_t)(eq - p);
+		v = eq + 1;
+		vlen = (size_t)(end - v);
+		trim(&k, &klen);
+		trim(&v, &vlen);
+		if (klen == 0 || klen >= sizeof(key) || vlen >= sizeof(val))
+			return -EINVAL;
+		if (percent_decode(k, klen, key) < 0 || percent_decode(v, vlen, val) < 0)
+			return -EINVAL;
+		if (!dry && resource_set_str(res, key, val))
+			return -ENOMEM;
+		added++;
+		p = *end ? end + 1 : end;
+	}
+	return added;
+}
+
+int resource_parse_env(struct sp_resource *res, const char *value)
+{
+	int ret;
+
+	/* Validate everything first: a malformed value is ignored as a whole. */
+	ret = parse_pairs(res, value, 1);
+	if (ret < 0)
+		return ret;
+	return parse_pairs(res, value, 0);
+}
+
+static void add_env_attrs(struct sp_resource *res, const char *value,
+			  const char *whose)
+{
+	if (!value || !*value)
+		return;
+	if (resource_parse_env(res, value) == -EINVAL)
+		sp_warn("resource: OTEL_RESOURCE_ATTRIBUTES of %s is malformed "
+			"(expected key=value,...); ignored as a whole", whose);
+}
+
+static int add_static_attrs(struct sp_resource *res,
+			    const struct sp_process_info *info,
+			    const struct sp_resource_defaults *defaults)
+{
+	const char *exe = info->exe_path ? info->exe_path : "";
+	const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+	char host[256] = "";
+	char unknown[300];
+	int err = 0;
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(unknown, sizeof(unknown), "unknown_service:%s", base);
+	err |= resource_set_str(res, "service.name", unknown);
+	err |= resource_set_int(res, "process.pid", info->pid);
+	err |= resource_set_str(res, "process.executable.name", base);
+	err |= resource_set_str(res, "process.executable.path", exe);
+	if (info->command_line && defaults->with_command_line)
+		err |= resource_set_str(res, "process.command_line",
+					info->command_line);
+	err |= resource_set_str(res, "host.name", host);
+	err |= resource_set_str(res, "telemetry.sdk.name", SP_SDK_NAME);
+	err |= resource_set_str(res, "telemetry.sdk.version", SP_VERSION);
+	err |= resource_set_str(res, "telemetry.sdk.language", SP_SDK_LANGUAGE);
+	return err ? -ENOMEM : 0;
+}
+
+static bool is_hex64(const char *s)
+{
+	for (int i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int resource_container_id(const char *cgroup, char out[65])
+{
+	int found = -ENOENT;
+
+	for (const char *p = cgroup; *p; p++) {
+		/* The id starts a component, or follows the runtime's '-'. */
+		if (p != cgroup && p[-1] != '/' && p[-1] != '-')
+			continue;
+		if (strnlen(p, 64) < 64 || !is_hex64(p))
+			continue;
+		if (p[64] && p[64] != '/' && p[64] != '\n' &&
+		    strncmp(p + 64, ".scope", 6) != 0)
+			continue;
+		memcpy(out, p, 64);
+		out[64] = 0;
+		found = 0;
+	}
+	return found;
+}
+
+struct sp_resource *resource_build(const struct sp_process_info *info,
+				   const struct sp_resource_defaults *defaults)
+{
+	struct sp_resource *res = calloc(1, sizeof(*res));
+	const char *service = NULL;
+	char whose[64];
+
+	if (!res)
+		goto nomem;
+	res->refs = 1;
+	res->pid = (uint32_t)info->pid;
+	if (add_static_attrs(res, info, defaults))
+		goto nomem;
+	if (info->cgroup) {
+		char id[65];
+
+		res->cgroup = strdup(info->cgroup);
+		if (!res->cgroup)
+			goto nomem;
+		if (resource_container_id(info->cgroup, id) == 0 &&
+		    resource_set_str(res, "container.id", id))
+			goto nomem;
+	}
+	/* Precedence (lowest first): spanprobe's attributes, the process's
+	 * own, then service.name from the OTEL_SERVICE_NAME variables, which
+	 * the specification ranks above OTEL_RESOURCE_ATTRIBUTES. */
+	add_env_attrs(res, defaults->resource_attrs, "spanprobe");
+	snprintf(whose, sizeof(whose), "process %d", (int)info->pid);
+	add_env_attrs(res, info->own_resource_attrs, whose);
+	if (defaults->service_name && *defaults->service_name)
+		service = defaults->service_name;
+	if (info->service_name && *info->service_name)
+		service = info->service_name;
+	if (service && resource_set_str(res, "service.name", service))
+		goto nomem;
+	return res;
+nomem:
+	resource_put(res);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* Read a whole /proc file (bounded: 64 KiB is plenty for environ/cmdline). */
+static ssize_t read_proc(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n, total = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while ((size_t)total < size - 1 &&
+	       (n = read(fd, buf + total, size - 1 - (size_t)total)) > 0)
+		total += n;
+	close(fd);
+	buf[total] = 0;
+	return total;
+}
+
+/* Value of NAME in a NUL-separated environ block, or NULL. */
+static const char *env_lookup(const char *block, size_t len, const char *name)
+{
+	size_t nlen = strlen(name);
+
+	for (const char *p = block; p < block + len; p += strlen(p) + 1)
+		if (strncmp(p, name, nlen) == 0 && p[nlen] == '=')
+			return p + nlen + 1;
+	return NULL;
+}
+
+/*
+ * The paths of every line of /proc/PID/cgroup ("ID:CONTROLLERS:PATH"),
+ * one per line: on hybrid hierarchies the v1 controllers may name the
+ * container while the v2 line says "/".
+ */
+static const char *read_cgroup(pid_t pid)
+{
+	static char buf[4096], paths[4096];
+	size_t off = 0;
+	char *save = NULL;
+
+	if (read_proc(pid, "cgroup", buf, sizeof(buf)) <= 0)
+		return NULL;
+	paths[0] = 0;
+	for (char *line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (c2 && off < sizeof(paths))
+			off += (size_t)snprintf(paths + off, sizeof(paths) - off, "%s%s",
+						off ? "\n" : "", c2 + 1);
+	}
+	return paths[0] ? paths : NULL;
+}
+
+/* Static buffers: called only from the ring-buffer consumer thread. */
+struct sp_resource *resource_from_proc(pid_t pid,
+				       const struct sp_resource_defaults *defaults)
+{
+	static char environ_buf[65536], cmdline[8192];
+	char exe[PATH_MAX], link[96];
+	struct sp_process_info info = { .pid = pid };
+	ssize_t n, envlen;
+
+	if (libpath_proc_exe(pid, link, sizeof(link))) {
+		errno = ESRCH;
+		return NULL;
+	}
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n < 0) {
+		errno = ESRCH;
+		return NULL;
+	}
+	exe[n] = 0;
+	info.exe_path = exe;
+	envlen = read_proc(pid, "environ", environ_buf, sizeof(environ_buf));
+	if (envlen > 0) {
+		info.service_name = env_lookup(environ_buf, (size_t)envlen,
+					       "OTEL_SERVICE_NAME");
+		info.own_resource_attrs = env_lookup(
+			environ_buf, (size_t)envlen, "OTEL_RESOURCE_ATTRIBUTES");
+	}
+	info.cgroup = read_cgroup(pid);
+	n = defaults->with_command_line
+		    ? read_proc(pid, "cmdline", cmdline, sizeof(cmdline))
+		    : 0;
+	for (ssize_t i = 0; i + 1 < n; i++)
+		if (cmdline[i] == 0)
+			cmdline[i] = ' ';
+	if (n > 0)
+		info.command_line = cmdline;
+	return resource_build(&info, defaults);
+}

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+#include "span/span.h"
+
+#include <errno.h>
+#include <string.h>
+
+void span_reset(struct sp_span *span)
+{
+	/* The arena is not cleared: only [0, arena_used) is ever read. */
+	memset(span, 0, offsetof(struct sp_span, attrs));
+}
+
+/* Copy up to `len` bytes into the arena; sets *off and *out_len.  -ENOSPC when cut. */
+static int arena_put(struct sp_span *span, const char *s, size_t len,
+		     uint16_t *off, uint16_t *out_len)
+{
+	size_t room = SP_SPAN_ARENA - span->arena_used;
+	int ret = 0;
+
+	if (len > room) {
+		len = room;
+		ret = -ENOSPC;
+	}
+	memcpy(span->arena + span->arena_used, s, len);
+	*off = span->arena_used;
+	*out_len = (uint16_t)len;
+	span->arena_used += (uint16_t)len;
+	return ret;
+}
+
+int span_set_name(struct sp_span *span, const char *name, size_t len)
+{
+	return arena_put(span, name, len, &span->name_off, &span->name_len);
+}
+
+int span_set_status(struct sp_span *span, enum sp_status_code code,
+		    const char *msg)
+{
+	span->status_code = (uint8_t)code;
+	if (!msg)
+		return 0;
+	return arena_put(span, msg, strlen(msg), &span->status_msg_off,
+			 &span->status_msg_len);
+}
+
+static struct sp_attr *attr_slot(struct sp_span *span, const char *key,
+				 uint8_t type)
+{
+	struct sp_attr *a;
+
+	if (span->n_attrs >= SP_SPAN_MAX_ATTRS)
+		return NULL;
+	a = &span->attrs[span->n_attrs++];
+	a->key = key;
+	a->type = type;
+	return a;
+}
+
+int span_add_str(struct sp_span *span, const char *key, const char *val,
+		 size_t len)
+{
+	struct sp_attr *a = attr_slot(span, key, SP_ATTR_STRING);
+
+	if (!a)
+		return -ENOSPC;
+	return arena_put(span, val, len, &a->v.str.off, &a->v.str.len);
+}
+
+int span_add_cstr(struct sp_span *span, const char *key, const char *val)
+{
+	return span_add_str(span, key, val, strlen(val));
+}
+
+int span_add_int(struct sp_span *span, const char *key, int64_t val)
+{
+	struct sp_attr *a = attr_slot(span, key, SP_ATTR_INT);
+
+	if (!a)
+		return -ENOSPC;
+	a->v.i = val;
+	return 0;
+}
+
+int span_add_bool(struct sp_span *span, const char *key, bool val)
+{
+	struct sp_attr *a = attr_slot(span, key, SP_ATTR_BOOL);
+
+	if (!a)
+		return -ENOSPC;
+	a->v.b = val;
+	return 0;
+}
+
+int span_add_double(struct sp_span *span, const char *key, double val)
+{
+	struct sp_attr *a = attr_slot(span, key, SP_ATTR_DOUBLE);
+
+	if (!a)
+		return -ENOSPC;
+	a->v.d = val;
+	return 0;
+}
+
+const struct sp_attr *span_find_attr(const struct sp_span *span,
+				     const char *key)
+{
+	for (size_t i = 0; i < span->n_attrs; i++)
+		if (strcmp(span->attrs[i].key, key) == 0)
+			return &span->attrs[i];
+	return NULL;
+}

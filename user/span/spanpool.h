@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Preallocated spans.  The consumer thread takes spans, the export thread
+ * gives them back; when the pool is empty a new span is dropped (and the
+ * caller counts it) rather than allocated.
+ */
+#ifndef SPANPROBE_SPANPOOL_H
+#define SPANPROBE_SPANPOOL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "span/span.h"
+
+struct sp_spanpool {
+	struct sp_span *slab;
+	struct sp_span *free_list;
+	uint32_t size;
+	uint32_t in_use;
+	pthread_mutex_t lock;
+};
+
+/* Allocate `size` spans up front.  Returns 0, -EINVAL or -ENOMEM. */
+int spanpool_init(struct sp_spanpool *pool, uint32_t size);
+void spanpool_destroy(struct sp_spanpool *pool);
+
+/* A reset span, or NULL when the pool is empty. */
+struct sp_span *spanpool_get(struct sp_spanpool *pool);
+
+/* Give `span` back; drops its resource reference.  Accepts NULL. */
+void spanpool_put(struct sp_spanpool *pool, struct sp_span *span);
+
+#endif /* SPANPROBE_SPANPOOL_H */

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One non-blocking TCP connection, optionally under TLS (OpenSSL, peer
+ * verification always on).  Opening blocks up to a timeout; reads and
+ * writes never block and say what they wait for in `wants`.
+ */
+#ifndef SPANPROBE_NET_CONN_H
+#define SPANPROBE_NET_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "transport/url.h"
+
+struct net_conn {
+	int fd;            /* -1 when closed */
+	SSL *ssl;          /* NULL for cleartext */
+	short wants;       /* POLLIN/POLLOUT the last -EAGAIN waits for */
+	char alpn[16];     /* protocol the TLS server chose, "" if none */
+};
+
+/*
+ * TLS context verifying peers against `ca_file` (NULL: the system store).
+ * Returns NULL (logged) when the CA file cannot be loaded.
+ */
+SSL_CTX *conn_tls_ctx_create(const char *ca_file);
+void conn_tls_ctx_destroy(SSL_CTX *ctx); /* accepts NULL */
+
+/*
+ * Connect to u->host:u->port within `timeout_ms`, then (ctx non-NULL) run
+ * the TLS handshake offering `alpn` (wire format, NULL: none) and
+ * checking the host name.  Returns 0, -ECONNREFUSED, -ETIMEDOUT,
+ * -EHOSTUNREACH (name not resolved), -EPROTO (TLS failed, logged at
+ * debug level with OpenSSL's reason), or another negative errno.
+ */
+int conn_open(struct net_conn *c, const struct net_url *u, SSL_CTX *ctx,
+	      const uint8_t *alpn, size_t alpn_len, int timeout_ms);
+
+/* > 0 bytes, 0 at end of stream, -EAGAIN (see wants), or -errno. */
+ssize_t conn_read(struct net_conn *c, void *buf, size_t len);
+ssize_t conn_write(struct net_conn *c, const void *buf, size_t len);
+
+/* Close; safe on a closed connection. */
+void conn_close(struct net_conn *c);
+
+/* Reason of the last TLS failure (static buffer), for messages. */
+const char *conn_tls_error(void);
+
+#endif /* SPANPROBE_NET_CONN_H */

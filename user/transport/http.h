@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small HTTP client for one endpoint: a pool of persistent connections
+ * reused across calls, HTTP/2 (h2c with prior knowledge for http://, ALPN
+ * for https://) with several requests multiplexed per connection, and
+ * HTTP/1.1 keep-alive when asked for or when an http:// server does not
+ * speak h2c.  Requests are POSTs; calls are synchronous and bounded by a
+ * deadline.  Not thread-safe: one caller (the export thread) at a time.
+ */
+#ifndef SPANPROBE_NET_HTTP_H
+#define SPANPROBE_NET_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport/url.h"
+
+#define HTTP_BODY_MAX (1u << 20) /* response bytes kept; the rest dropped */
+
+enum http_version_pref {
+	HTTP_PREF_AUTO = 0, /* h2, falling back to HTTP/1.1 */
+	HTTP_PREF_2,
+	HTTP_PREF_1_1,
+};
+
+struct http_header {
+	const char *name;  /* lower case (HTTP/2 requires it) */
+	const char *value;
+};
+
+struct http_request {
+	const char *content_type;
+	const struct http_header *headers; /* added as given */
+	size_t n_headers;
+	const uint8_t *body;
+	size_t body_len;
+	bool grpc; /* HTTP/2 only: te: trailers, grpc-timeout */
+};
+
+struct http_response {
+	int error;   /* 0: an answer came; else why not (-ECONNREFUSED...) */
+	int status;  /* HTTP status, 0 when none */
+	int version; /* 1 (HTTP/1.x) or 2 */
+	char retry_after[64];
+	char content_type[64];
+	char encoding[16];      /* content-encoding, or grpc-encoding */
+	int grpc_status;        /* -1: none (headers or trailers) */
+	char grpc_message[256]; /* percent-encoded as sent */
+	char grpc_details[2048]; /* grpc-status-details-bin (base64) */
+	uint8_t *body;
+	size_t body_len;
+	bool body_truncated;
+};
+
+struct http_client_options {
+	const struct net_url *url;
+	enum http_version_pref version;
+	unsigned connections;   /* pool size, >= 1 */
+	const char *ca_file;    /* https: NULL for the system store */
+	const char *user_agent;
+	int connect_timeout_ms;
+};
+
+/* Counters for self-reports and tests. */
+struct http_client_stats {
+	uint64_t connects;     /* connections opened */
+	uint64_t h1_fallbacks; /* h2c refused, HTTP/1.1 used instead */
+	uint64_t requests;     /* requests put on a connection */
+};
+
+/* Returns a client (no connection opened yet) or NULL with errno set. */
+struct http_client *http_client_create(const struct http_client_options *o);
+void http_client_destroy(struct http_client *c); /* accepts NULL */
+
+/*
+ * Send `n` requests at once (spread over the pool, multiplexed on HTTP/2)
+ * and wait for every answer until `deadline_ms` (http_now_ms() clock).
+ * Each resps[i] is reset, then holds the answer or its error: -ETIMEDOUT
+ * (deadline), -ECONNREFUSED, -ECONNRESET (connection lost), -EHOSTUNREACH,
+ * -EPROTO (unreadable answer or TLS failure).  Returns 0; the outcome of
+ * each request is in its response.  The caller frees bodies with
+ * http_response_reset().
+ */
+int http_client_roundtrip(struct http_client *c, const struct http_request *reqs,
+			  struct http_response *resps, size_t n,
+			  int64_t deadline_ms);
+
+void http_client_get_stats(const struct http_client *c,
+			   struct http_client_stats *out);
+
+/* Free the body and clear the fields.  Safe on a zeroed response. */
+void http_response_reset(struct http_response *r);
+
+/* Monotonic milliseconds, the clock of deadlines. */
+int64_t http_now_ms(void);
+
+#endif /* SPANPROBE_NET_HTTP_H */
