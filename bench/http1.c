@@ -6,7 +6,7 @@
  * cost of skipping a connection already known not to be HTTP.
  */
 #include "protocol/http1.h"
-#include "assemble/route.h"
+#include "protocol/route.h"
 
 #include <stdio.h>
 #include <string.h>

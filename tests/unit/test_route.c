@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "assemble/route.h"
+#include "protocol/route.h"
 
 static void expect_route(const char *path, const char *want)
 {

@@ -9,53 +9,29 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "assemble/httpspan.h"
 #include "sock.skel.h"
 #include "sock_sys.skel.h"
 #include "capture/loader.h"
 #include "capture/features.h"
-#include "protocol/conntable.h"
 #include "util/log.h"
 
 #define SOCKCAP_DEFAULT_CAPTURE 1024
-#define SOCKCAP_DEFAULT_CONNS 4096
 #define SOCKCAP_DEFAULT_BPF_CONNS 16384
 
-struct sockcap_stats {
-	uint64_t data_records;
-	uint64_t close_records;
-	uint64_t bad_records;
-	uint64_t payload_bytes;   /* captured bytes received from BPF */
-	uint64_t feed_errors;
-	uint64_t bpf_update_errors;
-};
-
 struct sockcap {
-	struct sp_pipeline *p;
 	struct sock_bpf *skel;         /* SOCKCAP_HOOKS_SOCK */
 	struct sock_sys_bpf *sys_skel; /* SOCKCAP_HOOKS_SYSCALLS */
 	enum sockcap_hooks hooks;      /* the hooks in use */
-	struct httpspan *hs;
-	struct sockconn_table conns;
+	struct stream_sink sink;       /* NULL data: records are counted only */
 	struct sockcap_opts opts;
 	struct sockcap_stats stats;
 	int conns_map_fd;
 };
 
-static struct httpspan_conn *find_peer(void *ctx, const struct httpspan_conn *c)
-{
-	struct sockcap *sc = ctx;
-	struct sockconn *peer = sockconn_find_peer(&sc->conns, c);
-
-	return peer ? &peer->hc : NULL;
-}
-
 static int check_opts(struct sockcap_opts *o)
 {
 	if (!o->capture_bytes)
 		o->capture_bytes = SOCKCAP_DEFAULT_CAPTURE;
-	if (!o->max_conns)
-		o->max_conns = SOCKCAP_DEFAULT_CONNS;
 	if (!o->bpf_conns)
 		o->bpf_conns = SOCKCAP_DEFAULT_BPF_CONNS;
 	if (o->capture_bytes < 64 || o->capture_bytes > SP_SOCK_CAPTURE_MAX) {
@@ -226,11 +202,9 @@ static enum sockcap_hooks hooks_announce(enum sockcap_hooks want)
 	return hooks;
 }
 
-struct sockcap *sockcap_open(struct sp_loader *l, struct sp_pipeline *p,
-			     const struct sockcap_opts *opts)
+struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opts)
 {
 	enum sockcap_hooks hooks = hooks_announce(opts->hooks);
-	struct httpspan_opts hopts = { 0 };
 	struct sockcap *sc;
 	int err = -ENOMEM;
 
@@ -241,22 +215,11 @@ struct sockcap *sockcap_open(struct sp_loader *l, struct sp_pipeline *p,
 	sc = calloc(1, sizeof(*sc));
 	if (!sc)
 		return NULL;
-	sc->p = p;
 	sc->hooks = hooks;
 	sc->opts = *opts;
 	sc->conns_map_fd = -1;
 	if ((err = check_opts(&sc->opts)))
 		goto fail;
-	if ((err = sockconn_init(&sc->conns, sc->opts.max_conns)))
-		goto fail;
-	hopts.with_query = sc->opts.with_query;
-	hopts.find_peer = find_peer;
-	hopts.find_peer_ctx = sc;
-	sc->hs = httpspan_create(p, &hopts);
-	if (!sc->hs) {
-		err = -ENOMEM;
-		goto fail;
-	}
 	if ((err = load_bpf(sc, l)))
 		goto fail;
 	return sc;
@@ -266,27 +229,41 @@ fail:
 	return NULL;
 }
 
-/* Tell BPF what the parser learnt, once per connection and state. */
-static void sync_bpf_state(struct sockcap *sc, struct sockconn *conn)
+void sockcap_set_sink(struct sockcap *sc, struct stream_sink sink)
 {
+	sc->sink = sink;
+}
+
+/*
+ * A decoder took the connection (the kernel side then copies every call)
+ * or none wants it (nothing more is sent until it closes).  "Decode" must
+ * not overwrite what BPF may have decided meanwhile.
+ */
+int sockcap_verdict(void *ctx, uint64_t conn_id, enum stream_verdict verdict)
+{
+	struct sockcap *sc = ctx;
 	struct sp_sock_conn v = { 0 };
 	uint64_t flags = BPF_ANY;
 
-	if (httpspan_is_skipped(&conn->hc)) {
+	if (verdict == STREAM_VERDICT_IGNORE) {
 		v.state = SP_SOCK_CONN_IGNORE;
-	} else if (httpspan_is_http(&conn->hc)) {
+	} else if (verdict == STREAM_VERDICT_DECODE) {
 		v.state = SP_SOCK_CONN_HTTP;
-		flags = BPF_NOEXIST; /* BPF may know better meanwhile */
+		flags = BPF_NOEXIST;
+	} else {
+		return -EINVAL;
 	}
-	if (!v.state || conn->bpf_state == v.state || sc->conns_map_fd < 0)
-		return;
-	conn->bpf_state = v.state;
-	if (bpf_map_update_elem(sc->conns_map_fd, &conn->hc.sock_id, &v, flags) &&
-	    errno != EEXIST)
+	if (sc->conns_map_fd < 0)
+		return -EBADF;
+	if (bpf_map_update_elem(sc->conns_map_fd, &conn_id, &v, flags) &&
+	    errno != EEXIST) {
 		sc->stats.bpf_update_errors++;
+		return -errno;
+	}
+	return 0;
 }
 
-static void set_addr(struct httpspan_addr *a, uint8_t family,
+static void set_addr(struct stream_addr *a, uint8_t family,
 		     const uint8_t *addr, uint16_t port)
 {
 	a->family = family;
@@ -294,31 +271,9 @@ static void set_addr(struct httpspan_addr *a, uint8_t family,
 	a->port = port;
 }
 
-static struct sockconn *conn_for(struct sockcap *sc,
-				 const struct sp_sock_data_event *ev)
-{
-	struct sockconn *conn = sockconn_find(&sc->conns, ev->sock_id), *old;
-
-	if (!conn) {
-		conn = sockconn_add(&sc->conns, ev->sock_id, &old);
-		if (old) {
-			httpspan_discard(sc->hs, &old->hc);
-			sockconn_free(old);
-		}
-		if (!conn)
-			return NULL;
-		httpspan_conn_init(&conn->hc, ev->sock_id);
-		set_addr(&conn->hc.local, ev->family, ev->local_addr, ev->local_port);
-		set_addr(&conn->hc.peer, ev->family, ev->peer_addr, ev->peer_port);
-		sockconn_index_tuple(&sc->conns, conn);
-	}
-	conn->hc.pid = ev->hdr.pid;
-	return conn;
-}
-
 static void dump_data(FILE *out, const struct sp_sock_data_event *ev)
 {
-	struct httpspan_addr l, r;
+	struct stream_addr l, r;
 	char la[INET6_ADDRSTRLEN], ra[INET6_ADDRSTRLEN];
 	const unsigned char *d = (const unsigned char *)(ev + 1);
 
@@ -329,9 +284,9 @@ static void dump_data(FILE *out, const struct sp_sock_data_event *ev)
 		ev->direction == SP_SOCK_SEND ? "send" : "recv", ev->hdr.pid,
 		ev->hdr.tid, (unsigned long long)ev->sock_id, ev->fd,
 		ev->syscall_nr, ev->total_len, ev->captured, ev->sock_flags,
-		httpspan_addr_str(&l, la, sizeof(la)), l.port,
+		stream_addr_str(&l, la, sizeof(la)), l.port,
 		ev->direction == SP_SOCK_SEND ? "->" : "<-",
-		httpspan_addr_str(&r, ra, sizeof(ra)), r.port);
+		stream_addr_str(&r, ra, sizeof(ra)), r.port);
 	for (unsigned i = 0; i < ev->captured && i < 64; i++) {
 		bool plain = d[i] >= 0x20 && d[i] < 0x7f && d[i] != '"' && d[i] != '\\';
 
@@ -344,8 +299,8 @@ static int handle_data(struct sockcap *sc, const struct sp_event_header *hdr,
 		       size_t size)
 {
 	const struct sp_sock_data_event *ev = (const void *)hdr;
-	struct sockconn *conn;
-	enum http1_dir dir;
+	struct stream_addr local, peer;
+	struct stream_chunk ch;
 
 	if (size < sizeof(*ev) || sizeof(*ev) + ev->captured > size ||
 	    ev->captured > ev->total_len ||
@@ -357,16 +312,18 @@ static int handle_data(struct sockcap *sc, const struct sp_event_header *hdr,
 	sc->stats.payload_bytes += ev->captured;
 	if (sc->opts.debug_dump)
 		dump_data(sc->opts.debug_dump, ev);
-	if (ev->total_len == 0)
-		return 0; /* end of stream: the socket's release ends the exchange */
-	conn = conn_for(sc, ev);
-	if (!conn)
+	if (!sc->sink.data)
 		return 0;
-	dir = ev->direction == SP_SOCK_SEND ? HTTP1_OUTBOUND : HTTP1_INBOUND;
-	if (httpspan_feed(sc->hs, &conn->hc, hdr->tid, dir, ev + 1, ev->captured,
-			  ev->total_len, hdr->ts_ns))
-		sc->stats.feed_errors++;
-	sync_bpf_state(sc, conn);
+	set_addr(&local, ev->family, ev->local_addr, ev->local_port);
+	set_addr(&peer, ev->family, ev->peer_addr, ev->peer_port);
+	ch = (struct stream_chunk){
+		.conn_id = ev->sock_id, .ts_ns = hdr->ts_ns,
+		.pid = hdr->pid, .tid = hdr->tid,
+		.dir = ev->direction == SP_SOCK_SEND ? STREAM_OUT : STREAM_IN,
+		.local = &local, .peer = &peer,
+		.data = ev + 1, .captured = ev->captured, .total_len = ev->total_len,
+	};
+	sc->sink.data(sc->sink.ctx, &ch);
 	return 0;
 }
 
@@ -374,7 +331,6 @@ static int handle_close(struct sockcap *sc, const struct sp_event_header *hdr,
 			size_t size)
 {
 	const struct sp_sock_close_event *ev = (const void *)hdr;
-	struct sockconn *conn;
 
 	if (size < sizeof(*ev)) {
 		sc->stats.bad_records++;
@@ -384,12 +340,8 @@ static int handle_close(struct sockcap *sc, const struct sp_event_header *hdr,
 	if (sc->opts.debug_dump)
 		fprintf(sc->opts.debug_dump, "sock close sock=%llx state=%u\n",
 			(unsigned long long)ev->sock_id, ev->old_state);
-	conn = sockconn_find(&sc->conns, ev->sock_id);
-	if (!conn)
-		return 0;
-	httpspan_close(sc->hs, &conn->hc, hdr->ts_ns);
-	sockconn_remove(&sc->conns, conn);
-	sockconn_free(conn);
+	if (sc->sink.close)
+		sc->sink.close(sc->sink.ctx, ev->sock_id, hdr->ts_ns);
 	return 0;
 }
 
@@ -405,34 +357,23 @@ int sockcap_handle(struct sockcap *sc, const struct sp_event_header *hdr,
 	return -ENOENT;
 }
 
-void sockcap_report(struct sockcap *sc, FILE *out)
+void sockcap_report(const struct sockcap *sc, FILE *out)
 {
-	const struct httpspan_stats *h;
-
 	if (!sc)
 		return;
-	h = httpspan_stats(sc->hs);
 	fprintf(out, "sockcap: %llu data records (%llu payload bytes), %llu closes, "
-		"%llu bad; %u connections open, %llu evicted, %llu not allocated\n",
-		(unsigned long long)sc->stats.data_records,
+		"%llu bad\n", (unsigned long long)sc->stats.data_records,
 		(unsigned long long)sc->stats.payload_bytes,
 		(unsigned long long)sc->stats.close_records,
-		(unsigned long long)sc->stats.bad_records, sc->conns.count,
-		(unsigned long long)sc->conns.evictions,
-		(unsigned long long)sc->conns.alloc_failures);
-	fprintf(out, "sockcap: spans %llu server, %llu client, %llu lost (pool "
-		"empty), %llu dropped unfinished; context: %llu traceparent, "
-		"%llu thread, %llu same-host peer, %llu bad traceparent\n",
-		(unsigned long long)h->server_spans,
-		(unsigned long long)h->client_spans,
-		(unsigned long long)h->no_span, (unsigned long long)h->discarded,
-		(unsigned long long)h->ctx_traceparent,
-		(unsigned long long)h->ctx_thread, (unsigned long long)h->ctx_peer,
-		(unsigned long long)h->bad_traceparent);
-	if (sc->stats.feed_errors || sc->stats.bpf_update_errors)
-		fprintf(out, "sockcap: %llu parser refusals, %llu BPF map updates failed\n",
-			(unsigned long long)sc->stats.feed_errors,
+		(unsigned long long)sc->stats.bad_records);
+	if (sc->stats.bpf_update_errors)
+		fprintf(out, "sockcap: %llu BPF map updates failed\n",
 			(unsigned long long)sc->stats.bpf_update_errors);
+}
+
+void sockcap_stats(const struct sockcap *sc, struct sockcap_stats *out)
+{
+	*out = sc->stats;
 }
 
 void sockcap_probe_report(FILE *out, enum sockcap_hooks hooks)
@@ -451,19 +392,10 @@ void sockcap_probe_report(FILE *out, enum sockcap_hooks hooks)
 			"raw tracepoint sys_exit, taxes every syscall on the host\n");
 }
 
-static void discard_conn(struct sockconn *conn, void *arg)
-{
-	httpspan_discard(arg, &conn->hc);
-}
-
 void sockcap_close(struct sockcap *sc)
 {
 	if (!sc)
 		return;
-	if (sc->hs && sc->conns.by_id.keys)
-		sockconn_each(&sc->conns, discard_conn, sc->hs);
-	sockconn_destroy(&sc->conns);
-	httpspan_destroy(sc->hs);
 	sock_bpf__destroy(sc->skel);
 	sock_sys_bpf__destroy(sc->sys_skel);
 	free(sc);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * HTTP capture from socket I/O (bpf/sock.bpf.c): loads and attaches the
- * socket programs on the loader's shared maps, decodes their records into
- * per-connection state and hands the bytes to the HTTP span assembly.
+ * Stream capture from socket I/O (bpf/sock.bpf.c): loads and attaches the
+ * socket programs on the loader's shared maps and turns their records into
+ * stream data (capture/stream.h) for the sink it is given; the protocol
+ * stage's verdicts reach the kernel side through sockcap_verdict().
  *
  * Hooks: the raw tracepoints sock_send_length / sock_recv_length (they
  * fire inside socket send/receive only, so unrelated syscalls pay nothing;
@@ -19,10 +20,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "capture/stream.h"
 #include "spanprobe/events.h"
 
 struct sp_loader;
-struct sp_pipeline;
 struct sockcap;
 
 /* Which kernel hooks feed HTTP capture (--http-hooks). */
@@ -37,11 +38,9 @@ int sockcap_hooks_parse(const char *name, enum sockcap_hooks *out);
 
 struct sockcap_opts {
 	uint32_t capture_bytes;   /* payload per read/write, 64..SP_SOCK_CAPTURE_MAX; 0: 1024 */
-	uint32_t max_conns;       /* daemon's connection table; full: evict LRU, counted. 0: 4096 */
 	uint32_t bpf_conns;       /* BPF map of HTTP connections; full: judged per call, counted. 0: 16384 */
 	bool all_processes;       /* node-wide: every process but the daemon, not only tracked ones */
 	enum sockcap_hooks hooks; /* AUTO: chosen from what the kernel offers */
-	bool with_query;          /* export url.query */
 	FILE *debug_dump;         /* non-NULL: print every decoded record there */
 };
 
@@ -53,14 +52,19 @@ static inline bool sockcap_owns(uint16_t type)
 
 /*
  * Open, configure, load and attach the socket programs (using the shared
- * maps of `l`, which must be open) and create the connection table.
+ * maps of `l`, which must be open).
  * Says which hooks it uses (-v; a warning when AUTO falls back to the
  * syscall hooks).  Returns NULL with errno set and one message logged:
  * ENOTSUP when the kernel lacks the hooks asked for (or any, for AUTO),
  * EINVAL for bad options, ENOMEM, or what loading/attaching returned.
  */
-struct sockcap *sockcap_open(struct sp_loader *l, struct sp_pipeline *p,
-			     const struct sockcap_opts *opts);
+struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opts);
+
+/* Where stream data goes from now on (before: counted only). */
+void sockcap_set_sink(struct sockcap *sc, struct stream_sink sink);
+
+/* A stream_verdict_fn: `ctx` is the struct sockcap. */
+int sockcap_verdict(void *ctx, uint64_t conn_id, enum stream_verdict verdict);
 
 /*
  * Handle one SP_EV_SOCK_DATA / SP_EV_SOCK_CLOSE record of `size` bytes.
@@ -70,8 +74,18 @@ struct sockcap *sockcap_open(struct sp_loader *l, struct sp_pipeline *p,
 int sockcap_handle(struct sockcap *sc, const struct sp_event_header *hdr,
 		   size_t size);
 
-/* Counters: records, connections, evictions, spans, context links. */
-void sockcap_report(struct sockcap *sc, FILE *out);
+struct sockcap_stats {
+	uint64_t data_records;
+	uint64_t close_records;
+	uint64_t bad_records;
+	uint64_t payload_bytes;   /* captured bytes received from BPF */
+	uint64_t bpf_update_errors;
+};
+
+void sockcap_stats(const struct sockcap *sc, struct sockcap_stats *out);
+
+/* Counters: records, payload bytes, map updates that failed. */
+void sockcap_report(const struct sockcap *sc, FILE *out);
 
 /*
  * For `spanprobe probes` and -v: the hooks HTTP capture uses here with
@@ -80,9 +94,8 @@ void sockcap_report(struct sockcap *sc, FILE *out);
 void sockcap_probe_report(FILE *out, enum sockcap_hooks hooks);
 
 /*
- * Stop: open connections' spans are dropped (counted), the table freed.
- * The programs stay attached until loader_close() (the loader owns the
- * links).  Accepts NULL.
+ * Stop reading: the programs stay attached until loader_close() (the
+ * loader owns the links).  Accepts NULL.
  */
 void sockcap_close(struct sockcap *sc);
 

@@ -28,6 +28,7 @@
 #include "capture/loader.h"
 #include "capture/features.h"
 #include "capture/sockcap.h"
+#include "assemble/exchange.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -48,6 +49,7 @@ struct sp_daemon {
 	struct sp_funcspan funcs;
 	struct sp_loader loader;
 	struct sockcap *sockcap; /* HTTP capture; NULL when off */
+	struct exchange_spans *exchanges; /* its decoders and spans */
 	bool sockcap_closed;
 	pid_t target_pid;      /* attach: the process; trace: the command */
 	bool target_exited;
@@ -261,10 +263,26 @@ static int start_trace(struct sp_daemon *d, const char *exe)
 	return err;
 }
 
+static void http_report(const struct sp_daemon *d)
+{
+	if (!d->sockcap)
+		return;
+	sockcap_report(d->sockcap, stderr);
+	exchange_report(d->exchanges, stderr);
+}
+
+/* Requests still open have no end: their spans are dropped (counted). */
+static void http_close(struct sp_daemon *d)
+{
+	exchange_destroy(d->exchanges);
+	sockcap_close(d->sockcap);
+	d->sockcap_closed = true;
+}
+
 static void report_all(struct sp_daemon *d)
 {
-	if (d->sockcap && !d->sockcap_closed)
-		sockcap_report(d->sockcap, stderr);
+	if (!d->sockcap_closed)
+		http_report(d);
 	report_print(stderr, d->pipeline, &d->bsp, d->exporter, &d->loader,
 		     d->funcs.unknown_probe);
 	if (d->cfg->output == SP_OUTPUT_OTLP) {
@@ -333,10 +351,8 @@ static void drain_and_flush(struct sp_daemon *d)
 	while (loader_poll(&d->loader, 0) > 0)
 		;
 	/* Requests still open have no end: dropped before the flush. */
-	if (d->sockcap)
-		sockcap_report(d->sockcap, stderr);
-	sockcap_close(d->sockcap);
-	d->sockcap_closed = true;
+	http_report(d);
+	http_close(d);
 	batch_shutdown(&d->bsp);
 	d->batch_started = false;
 	report_all(d);
@@ -350,7 +366,7 @@ static void cleanup(struct sp_daemon *d)
 		waitpid(d->child.pid, NULL, WNOHANG);
 	}
 	if (!d->sockcap_closed)
-		sockcap_close(d->sockcap);
+		http_close(d);
 	if (d->batch_started)
 		batch_shutdown(&d->bsp);
 	loader_close(&d->loader);
@@ -369,15 +385,26 @@ static int open_http_capture(struct sp_daemon *d)
 	const struct sp_config *cfg = d->cfg;
 	struct sockcap_opts so = {
 		.capture_bytes = cfg->capture_bytes,
-		.max_conns = cfg->max_connections,
 		.all_processes = cfg->command == SP_CMD_RUN,
-		.with_query = cfg->with_query,
 		.hooks = cfg->http_hooks,
 	};
+	struct proto_streams_opts po = {
+		.max_conns = cfg->max_connections,
+		.decode.with_query = cfg->with_query,
+		.verdict = sockcap_verdict,
+	};
 
-	d->sockcap = sockcap_open(&d->loader, d->pipeline, &so);
-	if (d->sockcap)
+	d->sockcap = sockcap_open(&d->loader, &so);
+	if (d->sockcap) {
+		po.verdict_ctx = d->sockcap;
+		d->exchanges = exchange_create(d->pipeline, &po);
+		if (!d->exchanges) {
+			sp_err("http: out of memory for %u connections", po.max_conns);
+			return -ENOMEM;
+		}
+		sockcap_set_sink(d->sockcap, exchange_sink(d->exchanges));
 		return 0;
+	}
 	if (cfg->n_symbols) {
 		sp_warn("http: HTTP capture is off; tracing the functions only");
 		return 0;

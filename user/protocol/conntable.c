@@ -18,7 +18,7 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 33);
 }
 
-static int index_init(struct sockconn_index *ix, uint32_t max)
+static int index_init(struct conntable_index *ix, uint32_t max)
 {
 	uint32_t slots = 16;
 
@@ -30,14 +30,14 @@ static int index_init(struct sockconn_index *ix, uint32_t max)
 	return ix->keys && ix->values ? 0 : -ENOMEM;
 }
 
-static void index_destroy(struct sockconn_index *ix)
+static void index_destroy(struct conntable_index *ix)
 {
 	free(ix->keys);
 	free(ix->values);
 	memset(ix, 0, sizeof(*ix));
 }
 
-static struct sockconn *index_get(const struct sockconn_index *ix, uint64_t key)
+static struct proto_conn *index_get(const struct conntable_index *ix, uint64_t key)
 {
 	for (uint32_t i = mix64(key) & ix->mask;; i = (i + 1) & ix->mask) {
 		if (ix->keys[i] == key)
@@ -48,8 +48,8 @@ static struct sockconn *index_get(const struct sockconn_index *ix, uint64_t key)
 }
 
 /* Insert or replace.  The table never fills: slots >= 2 * entries. */
-static void index_put(struct sockconn_index *ix, uint64_t key,
-		      struct sockconn *value)
+static void index_put(struct conntable_index *ix, uint64_t key,
+		      struct proto_conn *value)
 {
 	uint32_t i = mix64(key) & ix->mask;
 
@@ -60,8 +60,8 @@ static void index_put(struct sockconn_index *ix, uint64_t key,
 }
 
 /* Remove `key` when it maps to `value`; backward-shift keeps probes short. */
-static void index_del(struct sockconn_index *ix, uint64_t key,
-		      const struct sockconn *value)
+static void index_del(struct conntable_index *ix, uint64_t key,
+		      const struct proto_conn *value)
 {
 	uint32_t i = mix64(key) & ix->mask, j, home;
 
@@ -87,7 +87,7 @@ static void index_del(struct sockconn_index *ix, uint64_t key,
 
 /* --- least recently used order ----------------------------------------- */
 
-static void lru_unlink(struct sockconn_table *t, struct sockconn *c)
+static void lru_unlink(struct conntable *t, struct proto_conn *c)
 {
 	if (c->lru_prev)
 		c->lru_prev->lru_next = c->lru_next;
@@ -100,7 +100,7 @@ static void lru_unlink(struct sockconn_table *t, struct sockconn *c)
 	c->lru_prev = c->lru_next = NULL;
 }
 
-static void lru_push_front(struct sockconn_table *t, struct sockconn *c)
+static void lru_push_front(struct conntable *t, struct proto_conn *c)
 {
 	c->lru_prev = NULL;
 	c->lru_next = t->lru_head;
@@ -113,22 +113,23 @@ static void lru_push_front(struct sockconn_table *t, struct sockconn *c)
 
 /* --- the table ---------------------------------------------------------- */
 
-int sockconn_init(struct sockconn_table *t, uint32_t max)
+int conntable_init(struct conntable *t, uint32_t max, size_t user_size)
 {
 	memset(t, 0, sizeof(*t));
-	if (max == 0 || max > (1u << 24))
+	if (max == 0 || max > (1u << 24) || user_size > (1u << 20))
 		return -EINVAL;
 	t->max = max;
+	t->user_size = user_size;
 	if (index_init(&t->by_id, max) || index_init(&t->by_tuple, max)) {
-		sockconn_destroy(t);
+		conntable_destroy(t);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-void sockconn_destroy(struct sockconn_table *t)
+void conntable_destroy(struct conntable *t)
 {
-	struct sockconn *c = t->lru_head, *next;
+	struct proto_conn *c = t->lru_head, *next;
 
 	for (; c; c = next) {
 		next = c->lru_next;
@@ -140,9 +141,9 @@ void sockconn_destroy(struct sockconn_table *t)
 	t->count = 0;
 }
 
-struct sockconn *sockconn_find(struct sockconn_table *t, uint64_t sock_id)
+struct proto_conn *conntable_find(struct conntable *t, uint64_t sock_id)
 {
-	struct sockconn *c = sock_id ? index_get(&t->by_id, sock_id) : NULL;
+	struct proto_conn *c = sock_id ? index_get(&t->by_id, sock_id) : NULL;
 
 	if (c && c != t->lru_head) {
 		lru_unlink(t, c);
@@ -151,9 +152,9 @@ struct sockconn *sockconn_find(struct sockconn_table *t, uint64_t sock_id)
 	return c;
 }
 
-void sockconn_remove(struct sockconn_table *t, struct sockconn *c)
+void conntable_remove(struct conntable *t, struct proto_conn *c)
 {
-	index_del(&t->by_id, c->hc.sock_id, c);
+	index_del(&t->by_id, c->id, c);
 	if (c->tuple_key)
 		index_del(&t->by_tuple, c->tuple_key, c);
 	c->tuple_key = 0;
@@ -161,30 +162,35 @@ void sockconn_remove(struct sockconn_table *t, struct sockconn *c)
 	t->count--;
 }
 
-void sockconn_free(struct sockconn *c)
+void conntable_free(struct proto_conn *c)
 {
 	free(c);
 }
 
-struct sockconn *sockconn_add(struct sockconn_table *t, uint64_t sock_id,
-			      struct sockconn **evicted)
+void *proto_conn_user(struct proto_conn *c)
 {
-	struct sockconn *c;
+	return (char *)c + CONNTABLE_USER_OFFSET;
+}
+
+struct proto_conn *conntable_add(struct conntable *t, uint64_t sock_id,
+				 struct proto_conn **evicted)
+{
+	struct proto_conn *c;
 
 	*evicted = NULL;
 	if (!sock_id)
 		return NULL;
 	if (t->count == t->max) {
 		*evicted = t->lru_tail;
-		sockconn_remove(t, *evicted);
+		conntable_remove(t, *evicted);
 		t->evictions++;
 	}
-	c = calloc(1, sizeof(*c));
+	c = calloc(1, CONNTABLE_USER_OFFSET + t->user_size);
 	if (!c) {
 		t->alloc_failures++;
 		return NULL;
 	}
-	c->hc.sock_id = sock_id;
+	c->id = sock_id;
 	index_put(&t->by_id, sock_id, c);
 	lru_push_front(t, c);
 	t->count++;
@@ -192,7 +198,7 @@ struct sockconn *sockconn_add(struct sockconn_table *t, uint64_t sock_id,
 }
 
 /* IPv4 as IPv4-mapped IPv6, so a v4 client matches a dual-stack server. */
-static void addr_normal(const struct httpspan_addr *a, uint8_t out[16])
+static void addr_normal(const struct stream_addr *a, uint8_t out[16])
 {
 	if (a->family == AF_INET) {
 		memset(out, 0, 10);
@@ -203,8 +209,8 @@ static void addr_normal(const struct httpspan_addr *a, uint8_t out[16])
 	}
 }
 
-static uint64_t tuple_key(const struct httpspan_addr *local,
-			  const struct httpspan_addr *peer)
+static uint64_t tuple_key(const struct stream_addr *local,
+			  const struct stream_addr *peer)
 {
 	uint8_t a[16], b[16];
 	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
@@ -221,7 +227,7 @@ static uint64_t tuple_key(const struct httpspan_addr *local,
 	return h ? h : 1;
 }
 
-static bool same_end(const struct httpspan_addr *x, const struct httpspan_addr *y)
+static bool same_end(const struct stream_addr *x, const struct stream_addr *y)
 {
 	uint8_t a[16], b[16];
 
@@ -230,9 +236,9 @@ static bool same_end(const struct httpspan_addr *x, const struct httpspan_addr *
 	return x->port == y->port && !memcmp(a, b, 16);
 }
 
-void sockconn_index_tuple(struct sockconn_table *t, struct sockconn *c)
+void conntable_index_tuple(struct conntable *t, struct proto_conn *c)
 {
-	uint64_t key = tuple_key(&c->hc.local, &c->hc.peer);
+	uint64_t key = tuple_key(&c->local, &c->peer);
 
 	if (c->tuple_key == key)
 		return;
@@ -242,21 +248,21 @@ void sockconn_index_tuple(struct sockconn_table *t, struct sockconn *c)
 	index_put(&t->by_tuple, key, c);
 }
 
-struct sockconn *sockconn_find_peer(struct sockconn_table *t,
-				    const struct httpspan_conn *c)
+struct proto_conn *conntable_find_peer(struct conntable *t,
+				       const struct proto_conn *c)
 {
-	struct sockconn *p = index_get(&t->by_tuple, tuple_key(&c->peer, &c->local));
+	struct proto_conn *p = index_get(&t->by_tuple, tuple_key(&c->peer, &c->local));
 
 	/* A 64-bit hash may collide: check the addresses themselves. */
-	if (!p || &p->hc == c || !same_end(&p->hc.local, &c->peer) ||
-	    !same_end(&p->hc.peer, &c->local))
+	if (!p || p == c || !same_end(&p->local, &c->peer) ||
+	    !same_end(&p->peer, &c->local))
 		return NULL;
 	return p;
 }
 
-void sockconn_each(struct sockconn_table *t,
-		   void (*fn)(struct sockconn *conn, void *arg), void *arg)
+void conntable_each(struct conntable *t,
+		    void (*fn)(struct proto_conn *conn, void *arg), void *arg)
 {
-	for (struct sockconn *c = t->lru_head; c; c = c->lru_next)
+	for (struct proto_conn *c = t->lru_head; c; c = c->lru_next)
 		fn(c, arg);
 }

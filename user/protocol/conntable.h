@@ -1,73 +1,90 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's table of TCP connections that carry (or may carry) HTTP:
- * keyed by the kernel socket (sock_id), with a second index by address
- * pair so that the two ends of a connection on this host find each other.
- * Fixed capacity; when full, the connection idle the longest is evicted
- * (counted) to make room.  Entries are allocated on first use and freed on
- * removal, so an idle daemon holds little memory.
+ * The table of connections the decoders follow: keyed by the kernel
+ * socket (conn id), with a second index by address pair so that the two
+ * ends of a connection on this host find each other.  Fixed capacity;
+ * when full, the connection idle the longest is evicted (counted) to make
+ * room.  Entries are allocated on first use and freed on removal, so an
+ * idle daemon holds little memory.  Each entry carries `user_size` bytes
+ * for the stage above (proto_conn_user()), zeroed when the entry is made.
  */
 #ifndef SPANPROBE_CONNTABLE_H
 #define SPANPROBE_CONNTABLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "assemble/httpspan.h"
+#include "capture/stream.h"
+#include "protocol/protocol.h"
 
-struct sockconn {
-	struct httpspan_conn hc; /* hc.sock_id is the key */
-	struct sockconn *lru_prev, *lru_next; /* most recent first */
-	uint64_t tuple_key;  /* 0: not in the address index */
-	uint8_t bpf_state;   /* enum sp_sock_conn_state told to BPF, 0: none */
+struct proto_conn {
+	uint64_t id;                 /* the kernel socket: the key */
+	uint32_t pid;                /* process doing the I/O (latest seen) */
+	uint32_t requests;           /* ops->requests_started() at last look */
+	struct stream_addr local, peer;
+	const struct proto_ops *ops; /* NULL: no decoder chosen yet */
+	uint8_t ignored;             /* no decoder wants it */
+	uint8_t verdict;             /* enum stream_verdict told to capture */
+	struct proto_conn *lru_prev, *lru_next; /* most recent first */
+	uint64_t tuple_key;          /* 0: not in the address index */
+	union proto_state st;
 };
 
+/* Where the user area starts in an entry. */
+#define CONNTABLE_USER_OFFSET \
+	((sizeof(struct proto_conn) + 15) & ~(size_t)15)
+
+/* The stage above's bytes of `c`. */
+void *proto_conn_user(struct proto_conn *c);
+
 /* Open-addressing map from a non-zero 64-bit key to a pointer. */
-struct sockconn_index {
+struct conntable_index {
 	uint64_t *keys; /* 0: empty */
-	struct sockconn **values;
+	struct proto_conn **values;
 	uint32_t mask;
 };
 
-struct sockconn_table {
-	struct sockconn_index by_id, by_tuple;
-	struct sockconn *lru_head, *lru_tail;
+struct conntable {
+	struct conntable_index by_id, by_tuple;
+	struct proto_conn *lru_head, *lru_tail;
 	uint32_t count, max;
+	size_t user_size;
 	uint64_t evictions;
 	uint64_t alloc_failures;
 };
 
 /* Room for `max` connections.  Returns 0, -EINVAL or -ENOMEM. */
-int sockconn_init(struct sockconn_table *t, uint32_t max);
+int conntable_init(struct conntable *t, uint32_t max, size_t user_size);
 
 /* Free every entry (their spans must have been dealt with) and the table. */
-void sockconn_destroy(struct sockconn_table *t);
+void conntable_destroy(struct conntable *t);
 
 /* The connection, or NULL.  Marks it most recently used. */
-struct sockconn *sockconn_find(struct sockconn_table *t, uint64_t sock_id);
+struct proto_conn *conntable_find(struct conntable *t, uint64_t id);
 
 /*
- * A new entry for `sock_id` (caller fills hc).  When the table is full,
+ * A new entry for `id` (zeroed but for the id).  When the table is full,
  * `evicted` receives the least recently used entry, already unlinked: the
- * caller ends its spans and frees it (sockconn_free).  Returns NULL when
+ * caller ends its spans and frees it (conntable_free).  Returns NULL when
  * memory is short (counted).
  */
-struct sockconn *sockconn_add(struct sockconn_table *t, uint64_t sock_id,
-			      struct sockconn **evicted);
+struct proto_conn *conntable_add(struct conntable *t, uint64_t id,
+				 struct proto_conn **evicted);
 
 /* Unlink `conn` from the table (does not free it). */
-void sockconn_remove(struct sockconn_table *t, struct sockconn *conn);
+void conntable_remove(struct conntable *t, struct proto_conn *conn);
 
-void sockconn_free(struct sockconn *conn);
+void conntable_free(struct proto_conn *conn);
 
-/* Index `conn` by its address pair (hc.local, hc.peer); call when set. */
-void sockconn_index_tuple(struct sockconn_table *t, struct sockconn *conn);
+/* Index `conn` by its address pair (local, peer); call when set. */
+void conntable_index_tuple(struct conntable *t, struct proto_conn *conn);
 
 /* The connection whose local end is `c`'s peer and peer is `c`'s local end. */
-struct sockconn *sockconn_find_peer(struct sockconn_table *t,
-				    const struct httpspan_conn *c);
+struct proto_conn *conntable_find_peer(struct conntable *t,
+				       const struct proto_conn *c);
 
 /* Call fn for every entry; fn may not change the table. */
-void sockconn_each(struct sockconn_table *t,
-		   void (*fn)(struct sockconn *conn, void *arg), void *arg);
+void conntable_each(struct conntable *t,
+		    void (*fn)(struct proto_conn *conn, void *arg), void *arg);
 
 #endif /* SPANPROBE_CONNTABLE_H */

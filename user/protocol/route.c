@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "assemble/route.h"
+#include "protocol/route.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* HTTP span assembly: names, attributes, status rules and context links. */
+/*
+ * Exchanges to spans through the protocol stage, fed as capture feeds it:
+ * HTTP/1.x names, attributes, status rules, context links and verdicts.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -13,15 +16,15 @@
 
 #include <cmocka.h>
 
-#include "assemble/httpspan.h"
+#include "assemble/exchange.h"
 #include "assemble/pipeline_impl.h"
 #include "span/span.h"
 #include "span/spanpool.h"
 #include "export/batch.h"
 #include "export/exporter.h"
 
-#define IN HTTP1_INBOUND
-#define OUT HTTP1_OUTBOUND
+#define IN STREAM_IN
+#define OUT STREAM_OUT
 #define MAX_SPANS 16
 
 /* An exporter that keeps copies of what it is given. */
@@ -53,28 +56,35 @@ static const struct sp_exporter_ops keep_ops = {
 	.destroy = no_destroy,
 };
 
+struct test_conn {
+	uint64_t id;
+	struct stream_addr local, peer;
+};
+
 struct fixture {
 	struct sp_spanpool pool;
 	struct sp_batch bsp;
 	struct sp_exporter exp;
 	struct sp_pipeline *p;
-	struct httpspan *hs;
+	struct exchange_spans *xs;
+	struct stream_sink sink;
 	/* Two connections: a client's and, on this host, its server's end. */
-	struct httpspan_conn client, server, other;
+	struct test_conn client, server, other;
+	/* The last verdict told per connection (index: id >> 12). */
+	enum stream_verdict verdicts[4];
+	int n_verdicts;
 };
 
-static struct httpspan_conn *find_peer(void *ctx, const struct httpspan_conn *c)
+static int record_verdict(void *ctx, uint64_t conn_id, enum stream_verdict v)
 {
 	struct fixture *f = ctx;
 
-	if (c == &f->server)
-		return &f->client;
-	if (c == &f->client)
-		return &f->server;
-	return NULL;
+	f->verdicts[(conn_id >> 12) & 3] = v;
+	f->n_verdicts++;
+	return 0;
 }
 
-static void set_v4(struct httpspan_addr *a, const char *ip, uint16_t port)
+static void set_v4(struct stream_addr *a, const char *ip, uint16_t port)
 {
 	a->family = AF_INET;
 	memset(a->addr, 0, sizeof(a->addr));
@@ -90,7 +100,9 @@ static int setup(void **state)
 	struct sp_pipeline_opts popts = { .span_pool = 32, .max_threads = 16,
 					  .max_depth = 8, .max_processes = 8,
 					  .id_seed = 42 };
-	struct httpspan_opts hopts = { .find_peer = find_peer, .find_peer_ctx = f };
+	struct proto_streams_opts sopts = { .max_conns = 8,
+					    .verdict = record_verdict,
+					    .verdict_ctx = f };
 
 	assert_int_equal(spanpool_init(&f->pool, 32), 0);
 	f->exp.ops = &keep_ops;
@@ -99,12 +111,12 @@ static int setup(void **state)
 	popts.pool = &f->pool;
 	f->p = pipeline_create(&popts);
 	assert_non_null(f->p);
-	f->hs = httpspan_create(f->p, &hopts);
-	assert_non_null(f->hs);
-	httpspan_conn_init(&f->client, 0x1000);
-	httpspan_conn_init(&f->server, 0x2000);
-	httpspan_conn_init(&f->other, 0x3000);
-	f->client.pid = f->server.pid = f->other.pid = (uint32_t)getpid();
+	f->xs = exchange_create(f->p, &sopts);
+	assert_non_null(f->xs);
+	f->sink = exchange_sink(f->xs);
+	f->client.id = 0x1000;
+	f->server.id = 0x2000;
+	f->other.id = 0x3000;
 	set_v4(&f->client.local, "127.0.0.1", 40000);
 	set_v4(&f->client.peer, "127.0.0.1", 8080);
 	set_v4(&f->server.local, "127.0.0.1", 8080);
@@ -120,10 +132,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	httpspan_discard(f->hs, &f->client);
-	httpspan_discard(f->hs, &f->server);
-	httpspan_discard(f->hs, &f->other);
-	httpspan_destroy(f->hs);
+	exchange_destroy(f->xs);
 	pipeline_destroy(f->p);
 	batch_shutdown(&f->bsp);
 	spanpool_destroy(&f->pool);
@@ -131,10 +140,37 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void feed(struct fixture *f, struct httpspan_conn *c, uint32_t tid,
-		 enum http1_dir dir, const char *s, uint64_t ts)
+/* One read or write of `tid` on `c`: `captured` of `total` bytes. */
+static void feed_part(struct fixture *f, struct test_conn *c, uint32_t tid,
+		      enum stream_dir dir, const char *s, size_t captured,
+		      size_t total, uint64_t ts)
 {
-	assert_int_equal(httpspan_feed(f->hs, c, tid, dir, s, strlen(s), strlen(s), ts), 0);
+	struct stream_chunk ch = {
+		.conn_id = c->id, .ts_ns = ts, .pid = (uint32_t)getpid(),
+		.tid = tid, .dir = dir, .local = &c->local, .peer = &c->peer,
+		.data = s, .captured = captured, .total_len = total,
+	};
+
+	f->sink.data(f->sink.ctx, &ch);
+}
+
+static void feed(struct fixture *f, struct test_conn *c, uint32_t tid,
+		 enum stream_dir dir, const char *s, uint64_t ts)
+{
+	feed_part(f, c, tid, dir, s, strlen(s), strlen(s), ts);
+}
+
+static void close_conn(struct fixture *f, struct test_conn *c, uint64_t ts)
+{
+	f->sink.close(f->sink.ctx, c->id, ts);
+}
+
+static struct exchange_stats stats(struct fixture *f)
+{
+	struct exchange_stats st;
+
+	exchange_stats(f->xs, &st);
+	return st;
 }
 
 static void flush(struct fixture *f)
@@ -227,7 +263,7 @@ static void test_client_status_rules(void **state)
 	feed(f, &f->other, 9, OUT, "POST /api/v1/items HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc", 100);
 	feed(f, &f->other, 9, IN, "HTTP/1.0 404 Not Found\r\nContent-Length: 2\r\n\r\nno", 300);
 	feed(f, &f->other, 9, OUT, "PURGE /cache HTTP/1.1\r\nHost: c\r\n\r\n", 400);
-	httpspan_close(f->hs, &f->other, 900);
+	close_conn(f, &f->other, 900);
 	flush(f);
 	assert_int_equal(n_exported, 2);
 	assert_name(&exported[0], "POST /api/v1/items");
@@ -268,7 +304,7 @@ static void test_traceparent_joins_trace(void **state)
 	assert_int_equal(n_exported, 1);
 	assert_memory_equal(exported[0].trace_id, trace, 16);
 	assert_memory_equal(exported[0].parent_span_id, parent, 8);
-	assert_int_equal(httpspan_stats(f->hs)->ctx_traceparent, 1);
+	assert_int_equal(stats(f).ctx_traceparent, 1);
 	assert_false(span_find_attr(&exported[0], "http.response.body.size") &&
 		     attr(&exported[0], "http.response.body.size")->v.i != 0);
 }
@@ -346,15 +382,14 @@ static void test_pipelined_and_partial(void **state)
 	feed(f, &f->other, 2, IN, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 10);
 	feed(f, &f->other, 2, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na", 20);
 	/* The second response is bigger than the capture: 41 of 1100 bytes. */
-	assert_int_equal(httpspan_feed(f->hs, &f->other, 2, OUT,
-				       "HTTP/1.1 200 OK\r\nContent-Length: 1059\r\n\r\n",
-				       41, 1100, 30), 0);
+	feed_part(f, &f->other, 2, OUT,
+		  "HTTP/1.1 200 OK\r\nContent-Length: 1059\r\n\r\n", 41, 1100, 30);
 	flush(f);
 	assert_int_equal(n_exported, 2);
 	assert_name(&exported[0], "GET /a");
 	assert_name(&exported[1], "GET /b");
 	assert_int_attr(&exported[1], "http.response.body.size", 1059);
-	assert_int_equal(httpspan_stats(f->hs)->server_spans, 2);
+	assert_int_equal(stats(f).server_spans, 2);
 }
 
 static void test_not_http_is_skipped(void **state)
@@ -362,9 +397,15 @@ static void test_not_http_is_skipped(void **state)
 	struct fixture *f = *state;
 
 	feed(f, &f->other, 2, IN, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 binary", 10);
-	assert_true(httpspan_is_skipped(&f->other));
-	assert_false(httpspan_is_http(&f->other));
-	httpspan_close(f->hs, &f->other, 20);
+	/* Capture is told once to stop sending it; an HTTP one to keep on. */
+	assert_int_equal(f->n_verdicts, 1);
+	assert_int_equal(f->verdicts[3], STREAM_VERDICT_IGNORE);
+	feed(f, &f->other, 2, IN, "GET / HTTP/1.1\r\n\r\n", 15);
+	assert_int_equal(f->n_verdicts, 1);
+	feed(f, &f->client, 3, OUT, "GET / HTTP/1.1\r\n\r\n", 16);
+	assert_int_equal(f->n_verdicts, 2);
+	assert_int_equal(f->verdicts[1], STREAM_VERDICT_DECODE);
+	close_conn(f, &f->other, 20);
 	flush(f);
 	assert_int_equal(n_exported, 0);
 }

@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Exchanges -> spans.  A decoder reports an exchange only once its
+ * response is complete, but a span's IDs must exist as soon as its request
+ * is seen: a client call made while the request is served becomes its
+ * child, and a server on this host reading a client's request becomes the
+ * client's child.  So a span is started when the decoder's request counter
+ * moves, kept in a per-connection FIFO, and filled and ended when the
+ * exchange comes out (in the same order).
+ */
+#include "assemble/exchange.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assemble/pipeline.h"
+#include "assemble/traceparent.h"
+#include "span/span.h"
+
+/* A request whose span is open. */
+struct exchange_req {
+	struct sp_span *span;
+	uint64_t start_ns;
+	uint32_t seq;          /* the decoder's request number */
+	uint32_t ctx_tid;      /* server: thread it is context of (0: none) */
+	uint8_t explicit_ctx;  /* traceparent applied */
+	uint8_t linked;        /* client: a server span on this host took it as parent */
+};
+
+/* This stage's part of a connection: its open requests, oldest first. */
+struct exchange_conn {
+	uint8_t head, count;
+	struct exchange_req reqs[PROTO_INFLIGHT];
+};
+
+struct exchange_spans {
+	struct sp_pipeline *p;
+	struct proto_streams *streams;
+	struct exchange_stats stats;
+};
+
+static struct exchange_conn *xconn(struct proto_conn *c)
+{
+	return proto_conn_user(c);
+}
+
+/* Thread-context key of request `seq` on `c`: unique per request. */
+static uint64_t request_key(const struct proto_conn *c, uint32_t seq)
+{
+	return c->id ^ ((uint64_t)seq * 0x9e3779b97f4a7c15ULL);
+}
+
+static struct exchange_req *fifo_at(struct exchange_conn *x, unsigned i)
+{
+	return &x->reqs[(x->head + i) % PROTO_INFLIGHT];
+}
+
+/* Forget the FIFO head: its thread context goes, its span is returned. */
+static void req_pop(struct exchange_spans *xs, struct proto_conn *c, bool discard)
+{
+	struct exchange_conn *x = xconn(c);
+	struct exchange_req *r = fifo_at(x, 0);
+
+	if (r->ctx_tid)
+		pipeline_thread_pop(xs->p, r->ctx_tid, request_key(c, r->seq));
+	if (discard && r->span) {
+		pipeline_span_discard(xs->p, r->span);
+		xs->stats.discarded++;
+	}
+	memset(r, 0, sizeof(*r));
+	x->head = (x->head + 1) % PROTO_INFLIGHT;
+	x->count--;
+}
+
+/* A valid traceparent in `raw` (NULL: none). */
+static bool read_traceparent(struct exchange_spans *xs, const char *raw,
+			     struct traceparent *tp)
+{
+	if (!raw || !raw[0])
+		return false;
+	if (traceparent_parse(raw, strlen(raw), tp)) {
+		xs->stats.bad_traceparent++;
+		return false;
+	}
+	return true;
+}
+
+/* Explicit context: a valid traceparent makes `span` a child of it. */
+static bool apply_traceparent(struct exchange_spans *xs, struct sp_span *span,
+			      const char *raw)
+{
+	struct traceparent tp;
+
+	if (!read_traceparent(xs, raw, &tp))
+		return false;
+	pipeline_span_set_remote_parent(span, tp.trace_id, tp.parent_id,
+					tp.flags & 1);
+	return true;
+}
+
+static const char *request_traceparent(const struct proto_conn *c, uint32_t seq)
+{
+	return c->ops->request_traceparent(&c->st, seq);
+}
+
+/*
+ * The oldest client request on the other end of `c` (same host) that no
+ * server span has taken as parent yet.
+ */
+static struct exchange_req *peer_client_request(struct exchange_spans *xs,
+						struct proto_conn *c)
+{
+	struct proto_conn *peer = proto_streams_peer(xs->streams, c);
+	struct exchange_conn *px;
+
+	if (!peer || !peer->ops || peer->ops->role(&peer->st) != PROTO_ROLE_CLIENT)
+		return NULL;
+	px = xconn(peer);
+	for (unsigned i = 0; i < px->count; i++) {
+		struct exchange_req *r = fifo_at(px, i);
+
+		if (!r->linked && r->span) {
+			r->linked = 1;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Start the span of server request `seq`.  Context: the traceparent, but
+ * the same-host client span when it is in the header's trace already (a
+ * proxy that forwards the header it received: the client span is the
+ * closer parent), else the same-host client span.
+ */
+static struct sp_span *start_server(struct exchange_spans *xs,
+				    struct proto_conn *c,
+				    struct exchange_req *r, uint32_t tid)
+{
+	struct exchange_req *client = peer_client_request(xs, c);
+	struct sp_span *span;
+	struct traceparent tp;
+	bool has_tp;
+
+	has_tp = read_traceparent(xs, request_traceparent(c, r->seq), &tp);
+	if (client && has_tp && memcmp(client->span->trace_id, tp.trace_id, 16))
+		client = NULL;
+	span = pipeline_span_start(xs->p, c->pid, tid, r->start_ns,
+				   client ? client->span : NULL);
+	if (!span)
+		return NULL;
+	if (has_tp && !client) {
+		pipeline_span_set_remote_parent(span, tp.trace_id, tp.parent_id,
+						tp.flags & 1);
+		xs->stats.ctx_traceparent++;
+	}
+	if (client)
+		xs->stats.ctx_peer++;
+	r->explicit_ctx = has_tp;
+	if (!pipeline_thread_push(xs->p, tid, span, request_key(c, r->seq)))
+		r->ctx_tid = tid;
+	return span;
+}
+
+static struct sp_span *start_client(struct exchange_spans *xs,
+				    struct proto_conn *c,
+				    struct exchange_req *r, uint32_t tid)
+{
+	const struct sp_span *parent = pipeline_thread_context(xs->p, tid);
+
+	if (parent)
+		xs->stats.ctx_thread++;
+	return pipeline_span_start(xs->p, c->pid, tid, r->start_ns, parent);
+}
+
+/* The decoder saw request `seq` start in a chunk of `tid` at `ts_ns`. */
+static void on_request(void *ctx, struct proto_conn *c, uint32_t seq,
+		       uint32_t tid, enum stream_dir dir, uint64_t ts_ns)
+{
+	struct exchange_spans *xs = ctx;
+	struct exchange_conn *x = xconn(c);
+	struct exchange_req *r;
+
+	if (x->count == PROTO_INFLIGHT)
+		req_pop(xs, c, true);
+	r = fifo_at(x, x->count);
+	memset(r, 0, sizeof(*r));
+	r->seq = seq;
+	r->start_ns = ts_ns;
+	r->span = dir == STREAM_IN ? start_server(xs, c, r, tid)
+				   : start_client(xs, c, r, tid);
+	if (!r->span)
+		xs->stats.no_span++;
+	x->count++;
+}
+
+/* A traceparent that came in a later chunk than the request line. */
+static void on_updated(void *ctx, struct proto_conn *c)
+{
+	struct exchange_spans *xs = ctx;
+	struct exchange_conn *x = xconn(c);
+	struct exchange_req *r;
+
+	if (!x->count || c->ops->role(&c->st) != PROTO_ROLE_SERVER)
+		return;
+	r = fifo_at(x, x->count - 1);
+	if (r->span && !r->explicit_ctx &&
+	    apply_traceparent(xs, r->span, request_traceparent(c, r->seq))) {
+		r->explicit_ctx = 1;
+		xs->stats.ctx_traceparent++;
+	}
+}
+
+/* The open request of exchange `ex`: the FIFO head, unless it is stale. */
+static struct exchange_req *match_request(struct exchange_spans *xs,
+					  struct proto_conn *c,
+					  const struct proto_exchange *ex)
+{
+	struct exchange_conn *x = xconn(c);
+
+	while (x->count) {
+		struct exchange_req *r = fifo_at(x, 0);
+
+		if (r->start_ns == ex->req_start_ns)
+			return r;
+		if (r->start_ns > ex->req_start_ns)
+			return NULL;
+		/* The decoder dropped that request (pipeline overflow). */
+		req_pop(xs, c, true);
+	}
+	return NULL;
+}
+
+static void fill_span(struct sp_span *span, const struct proto_exchange *ex)
+{
+	span_set_name(span, ex->name, ex->name_len);
+	span->kind = ex->server ? SP_KIND_SERVER : SP_KIND_CLIENT;
+	for (uint32_t i = 0; i < ex->n_attrs; i++) {
+		const struct proto_attr *a = &ex->attrs[i];
+
+		if (a->is_int)
+			span_add_int(span, a->key, a->i);
+		else
+			span_add_str(span, a->key, a->str, a->len);
+	}
+	if (ex->error && ex->status_message)
+		span_set_status(span, SP_STATUS_ERROR, ex->status_message);
+	else if (ex->error)
+		span->status_code = SP_STATUS_ERROR;
+}
+
+static void on_exchange(void *ctx, struct proto_conn *c,
+			const struct proto_exchange *ex)
+{
+	struct exchange_spans *xs = ctx;
+	struct exchange_req *r = match_request(xs, c, ex);
+	struct sp_span *span = r ? r->span : NULL;
+	bool explicit_ctx = r && r->explicit_ctx;
+
+	if (r) {
+		r->span = NULL; /* ours now: req_pop must not return it */
+		req_pop(xs, c, false);
+	} else {
+		/* Its request was never opened here: no context to give. */
+		span = pipeline_span_start(xs->p, c->pid, 0, ex->req_start_ns, NULL);
+		if (!span) {
+			xs->stats.no_span++;
+			return;
+		}
+	}
+	/* Explicit context wins, even when it came late. */
+	if (ex->server && !explicit_ctx &&
+	    apply_traceparent(xs, span, ex->traceparent))
+		xs->stats.ctx_traceparent++;
+	fill_span(span, ex);
+	if (ex->server)
+		xs->stats.server_spans++;
+	else
+		xs->stats.client_spans++;
+	pipeline_span_end(xs->p, span, ex->end_ns);
+}
+
+/* Requests the decoder did not emit (start line never whole) are dropped. */
+static void on_release(void *ctx, struct proto_conn *c)
+{
+	struct exchange_spans *xs = ctx;
+
+	while (xconn(c)->count)
+		req_pop(xs, c, true);
+}
+
+struct exchange_spans *exchange_create(struct sp_pipeline *p,
+				       const struct proto_streams_opts *opts)
+{
+	struct exchange_spans *xs = calloc(1, sizeof(*xs));
+	struct proto_events ev = {
+		.request = on_request,
+		.updated = on_updated,
+		.exchange = on_exchange,
+		.release = on_release,
+		.ctx = xs,
+		.user_size = sizeof(struct exchange_conn),
+	};
+
+	if (!xs)
+		return NULL;
+	xs->p = p;
+	xs->streams = proto_streams_create(opts, &ev);
+	if (!xs->streams) {
+		free(xs);
+		return NULL;
+	}
+	return xs;
+}
+
+void exchange_destroy(struct exchange_spans *xs)
+{
+	if (!xs)
+		return;
+	proto_streams_destroy(xs->streams);
+	free(xs);
+}
+
+struct stream_sink exchange_sink(struct exchange_spans *xs)
+{
+	return proto_streams_sink(xs->streams);
+}
+
+void exchange_stats(const struct exchange_spans *xs, struct exchange_stats *out)
+{
+	*out = xs->stats;
+}
+
+void exchange_report(const struct exchange_spans *xs, FILE *out)
+{
+	const struct exchange_stats *h = &xs->stats;
+	struct proto_streams_stats s;
+
+	proto_streams_stats(xs->streams, &s);
+	fprintf(out, "protocol: %u connections open, %llu evicted, %llu not "
+		"allocated, %llu not recognised\n", s.open,
+		(unsigned long long)s.evictions,
+		(unsigned long long)s.alloc_failures,
+		(unsigned long long)s.not_recognised);
+	if (s.feed_errors || s.verdict_errors)
+		fprintf(out, "protocol: %llu decoder refusals, %llu verdicts not "
+			"told to the kernel\n", (unsigned long long)s.feed_errors,
+			(unsigned long long)s.verdict_errors);
+	fprintf(out, "spans: %llu server, %llu client, %llu lost (pool "
+		"empty), %llu dropped unfinished; context: %llu traceparent, "
+		"%llu thread, %llu same-host peer, %llu bad traceparent\n",
+		(unsigned long long)h->server_spans,
+		(unsigned long long)h->client_spans,
+		(unsigned long long)h->no_span, (unsigned long long)h->discarded,
+		(unsigned long long)h->ctx_traceparent,
+		(unsigned long long)h->ctx_thread, (unsigned long long)h->ctx_peer,
+		(unsigned long long)h->bad_traceparent);
+}

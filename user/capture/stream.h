@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What capture hands up for connections: stream data (one read or write
+ * of a connection, its first bytes or only its size) and the end of a
+ * connection, whatever kernel hook saw them.  Capture knows no protocol;
+ * the protocol layer implements struct stream_sink and tells capture, per
+ * connection, whether the kernel side should keep sending its bytes
+ * (stream_verdict_fn).
+ */
+#ifndef SPANPROBE_STREAM_H
+#define SPANPROBE_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Direction as the traced process sees it. */
+enum stream_dir { STREAM_IN = 0, STREAM_OUT = 1 };
+
+/* One end of a TCP connection.  IPv4 is stored as family 2, 4 bytes. */
+struct stream_addr {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint16_t port;
+};
+
+/* One read or write: the first `captured` of `total_len` bytes. */
+struct stream_chunk {
+	uint64_t conn_id; /* the kernel socket: unique while it lives */
+	uint64_t ts_ns;   /* CLOCK_MONOTONIC */
+	uint32_t pid, tid;
+	enum stream_dir dir;
+	const struct stream_addr *local, *peer;
+	const void *data;
+	size_t captured, total_len;
+};
+
+struct stream_sink {
+	void (*data)(void *ctx, const struct stream_chunk *chunk);
+	/* The socket was released at `ts_ns`. */
+	void (*close)(void *ctx, uint64_t conn_id, uint64_t ts_ns);
+	void *ctx;
+};
+
+/* What the kernel side should do with a connection's further I/O. */
+enum stream_verdict {
+	STREAM_VERDICT_NONE = 0, /* undecided: keep looking at first bytes */
+	STREAM_VERDICT_DECODE,   /* a decoder takes it: send its bytes */
+	STREAM_VERDICT_IGNORE,   /* no decoder wants it: sizes only, or nothing */
+};
+
+/*
+ * Tell the kernel side the verdict on `conn_id`.  Returns 0 or a negative
+ * errno (the kernel side then keeps judging by itself).
+ */
+typedef int (*stream_verdict_fn)(void *ctx, uint64_t conn_id,
+				 enum stream_verdict verdict);
+
+/* Format `a`'s address (IPv4-mapped IPv6 as IPv4) into `buf` (>= 46
+ * bytes).  Returns buf (empty when it cannot be formatted). */
+const char *stream_addr_str(const struct stream_addr *a, char *buf, size_t size);
+
+#endif /* SPANPROBE_STREAM_H */

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: MIT
+/*
+ * HTTP/1.x behind the protocol interface: the parser (http1.c) decodes,
+ * this file says what an exchange means as a span (stable HTTP semantic
+ * conventions: name, attributes, status).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/conntable.h"
+#include "protocol/http1_internal.h"
+#include "protocol/protocol.h"
+#include "protocol/route.h"
+
+/* What an exchange callback of the parser needs. */
+struct http1_emit_ctx {
+	struct proto_conn *c;
+	const struct proto_emit *emit;
+	uint64_t ts_ns; /* time of the chunk (or close) that completed it */
+};
+
+static enum proto_guess http1_recognise(const void *data, size_t len,
+					enum stream_dir dir)
+{
+	switch (http1_classify(data, len)) {
+	case CLASS_NO:
+		return PROTO_NO;
+	case CLASS_MAYBE:
+		return PROTO_MAYBE;
+	default:
+		return PROTO_YES;
+	}
+}
+
+static const char *method_name(const struct http1_exchange *x)
+{
+	return x->method == HTTP1_M_OTHER ? "_OTHER"
+					  : http1_method_name(x->method);
+}
+
+/* Host header "name", "name:port" or "[v6]:port" -> name and port. */
+static void split_host(const char *host, const char **name, size_t *len,
+		       long *port)
+{
+	const char *colon, *end;
+
+	*port = -1;
+	*name = host;
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (!end) {
+			*len = strlen(host);
+			return;
+		}
+		*name = host + 1;
+		*len = (size_t)(end - host - 1);
+		colon = end[1] == ':' ? end + 1 : NULL;
+	} else {
+		colon = strrchr(host, ':');
+		*len = colon ? (size_t)(colon - host) : strlen(host);
+	}
+	if (colon && colon[1]) {
+		char *stop;
+		long p = strtol(colon + 1, &stop, 10);
+
+		if (*stop == '\0' && p > 0 && p < 65536)
+			*port = p;
+	}
+}
+
+static const char *addr_text(struct proto_exchange *o, const struct stream_addr *a)
+{
+	char buf[64];
+
+	return proto_text(o, "%s", stream_addr_str(a, buf, sizeof(buf)));
+}
+
+/* server.address/port: from Host, else the server's end of the socket. */
+static void add_server_address(struct proto_exchange *o,
+			       const struct http1_exchange *x,
+			       const struct stream_addr *server_end)
+{
+	const char *name;
+	size_t len;
+	long port;
+
+	if (x->host[0]) {
+		split_host(x->host, &name, &len, &port);
+		proto_attr_str(o, "server.address", name, len, false);
+		/* A Host without a port means the scheme's default. */
+		proto_attr_int(o, "server.port", port > 0 ? port : 80);
+		return;
+	}
+	proto_attr_cstr(o, "server.address", addr_text(o, server_end));
+	proto_attr_int(o, "server.port", server_end->port);
+}
+
+static void add_url(struct proto_exchange *o, const struct proto_conn *c,
+		    const struct http1_exchange *x, bool server, bool with_query)
+{
+	bool query = with_query && x->query[0];
+	char buf[64];
+
+	if (x->path[0])
+		proto_attr_cstr(o, "url.path", x->path);
+	if (query)
+		proto_attr_cstr(o, "url.query", x->query);
+	proto_attr_cstr(o, "url.scheme", "http");
+	if (server)
+		return;
+	/* Clients must say url.full; the query only when allowed. */
+	if (x->host[0])
+		proto_attr_cstr(o, "url.full",
+				proto_text(o, "http://%s%s%s%s", x->host, x->path,
+					   query ? "?" : "", query ? x->query : ""));
+	else
+		proto_attr_cstr(o, "url.full",
+				proto_text(o, "http://%s:%u%s%s%s",
+					   stream_addr_str(&c->peer, buf, sizeof(buf)),
+					   c->peer.port, x->path, query ? "?" : "",
+					   query ? x->query : ""));
+}
+
+static void add_peer(struct proto_exchange *o, const struct proto_conn *c,
+		     bool server)
+{
+	const char *peer = addr_text(o, &c->peer);
+
+	if (server) {
+		proto_attr_cstr(o, "client.address", peer);
+		proto_attr_int(o, "client.port", c->peer.port);
+	}
+	proto_attr_cstr(o, "network.peer.address", peer);
+	proto_attr_int(o, "network.peer.port", c->peer.port);
+}
+
+/*
+ * Status: 5xx is an error on both sides, 4xx on the client only; a client
+ * whose connection closed before a response (or mid-response) failed.
+ */
+static void set_status(struct proto_exchange *o, const struct http1_exchange *x,
+		       bool server)
+{
+	if (x->status >= 500 || (!server && x->status >= 400)) {
+		proto_attr_cstr(o, "error.type", proto_text(o, "%u", x->status));
+		o->error = true;
+	} else if (!server && (x->flags & HTTP1_X_INCOMPLETE)) {
+		proto_attr_cstr(o, "error.type", "connection_closed");
+		o->error = true;
+		o->status_message = x->status ? "connection closed during the response"
+					      : "connection closed before a response";
+	}
+}
+
+static void set_name(struct proto_exchange *o, const struct http1_exchange *x)
+{
+	char route[HTTP1_PATH_MAX];
+
+	route_template(x->path, route, sizeof(route));
+	/* Semantic conventions: "HTTP" stands for a method we do not know. */
+	o->name = proto_text(o, "%s %s",
+			     x->method == HTTP1_M_OTHER ? "HTTP" : method_name(x),
+			     route);
+	o->name_len = strlen(o->name);
+}
+
+static void describe(struct proto_exchange *o, const struct proto_conn *c,
+		     const struct http1_exchange *x, bool with_query)
+{
+	bool server = o->server;
+	uint8_t version = x->req_version ? x->req_version : x->resp_version;
+
+	set_name(o, x);
+	proto_attr_cstr(o, "http.request.method", method_name(x));
+	if (x->method == HTTP1_M_OTHER && x->method_original[0])
+		proto_attr_cstr(o, "http.request.method_original",
+				x->method_original);
+	add_url(o, c, x, server, with_query);
+	if (x->status)
+		proto_attr_int(o, "http.response.status_code", x->status);
+	add_server_address(o, x, server ? &c->local : &c->peer);
+	add_peer(o, c, server);
+	if (version)
+		proto_attr_cstr(o, "network.protocol.version",
+				version == 10 ? "1.0" : "1.1");
+	if (x->user_agent[0])
+		proto_attr_cstr(o, "user_agent.original", x->user_agent);
+	if (x->req_body_size >= 0)
+		proto_attr_int(o, "http.request.body.size", x->req_body_size);
+	if (x->status && x->resp_body_size >= 0)
+		proto_attr_int(o, "http.response.body.size", x->resp_body_size);
+	set_status(o, x, server);
+}
+
+static void on_exchange(const struct http1_exchange *x, void *user)
+{
+	struct http1_emit_ctx *ec = user;
+	struct proto_exchange o;
+
+	o.server = x->role == HTTP1_ROLE_SERVER;
+	o.error = false;
+	o.status_message = NULL;
+	o.n_attrs = o.text_used = 0;
+	o.req_start_ns = x->req_start_ns;
+	o.end_ns = x->resp_end_ns ? x->resp_end_ns : ec->ts_ns;
+	if ((x->flags & HTTP1_X_INCOMPLETE) && ec->ts_ns > o.end_ns)
+		o.end_ns = ec->ts_ns;
+	o.traceparent = x->traceparent[0] ? x->traceparent : NULL;
+	describe(&o, ec->c, x, ec->emit->opts && ec->emit->opts->with_query);
+	ec->emit->exchange(ec->emit->ctx, ec->c, &o);
+}
+
+static void http1_proto_init(union proto_state *st)
+{
+	http1_init(&st->http1);
+}
+
+static int http1_proto_feed(struct proto_conn *c, const struct stream_chunk *ch,
+			    const struct proto_emit *emit)
+{
+	struct http1_emit_ctx ec = { .c = c, .emit = emit, .ts_ns = ch->ts_ns };
+
+	return http1_feed(&c->st.http1,
+			  ch->dir == STREAM_OUT ? HTTP1_OUTBOUND : HTTP1_INBOUND,
+			  ch->data, ch->captured, ch->total_len, ch->ts_ns,
+			  on_exchange, &ec);
+}
+
+static void http1_proto_close(struct proto_conn *c, uint64_t ts_ns,
+			      const struct proto_emit *emit)
+{
+	struct http1_emit_ctx ec = { .c = c, .emit = emit, .ts_ns = ts_ns };
+
+	http1_close(&c->st.http1, ts_ns, on_exchange, &ec);
+}
+
+static uint32_t http1_requests_started(const union proto_state *st)
+{
+	return st->http1.req_seq;
+}
+
+static enum proto_role http1_role(const union proto_state *st)
+{
+	switch (st->http1.role) {
+	case HTTP1_ROLE_SERVER:
+		return PROTO_ROLE_SERVER;
+	case HTTP1_ROLE_CLIENT:
+		return PROTO_ROLE_CLIENT;
+	default:
+		return PROTO_ROLE_UNKNOWN;
+	}
+}
+
+static enum stream_verdict http1_verdict(const union proto_state *st)
+{
+	if (http1_is_skipped(&st->http1))
+		return STREAM_VERDICT_IGNORE;
+	return st->http1.seen_http ? STREAM_VERDICT_DECODE : STREAM_VERDICT_NONE;
+}
+
+/* The parser's exchange for request `seq`, while it waits for a response. */
+static const char *http1_request_traceparent(const union proto_state *st,
+					     uint32_t seq)
+{
+	const struct http1_conn *h = &st->http1;
+
+	for (unsigned i = 0; i < h->count; i++) {
+		const struct http1_pending *p =
+			&h->fifo[(h->head + i) % HTTP1_PIPELINE_MAX];
+
+		if (p->seq == seq)
+			return p->x.traceparent[0] ? p->x.traceparent : NULL;
+	}
+	return NULL;
+}
+
+const struct proto_ops proto_http1 = {
+	.name = "http1",
+	.recognise = http1_recognise,
+	.init = http1_proto_init,
+	.feed = http1_proto_feed,
+	.close = http1_proto_close,
+	.requests_started = http1_requests_started,
+	.role = http1_role,
+	.verdict = http1_verdict,
+	.request_traceparent = http1_request_traceparent,
+};

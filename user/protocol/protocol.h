@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * protocol/: the stream decoders and the per-connection state.  Stream
+ * data from capture/ (capture/stream.h) goes in; out come request starts
+ * and complete exchanges, already in the terms of the semantic
+ * conventions (span name, kind, attributes, status), so the assembly
+ * stage needs to know no protocol.  May include capture/ (for the stream
+ * types) and util/ only.
+ *
+ * A decoder is one struct proto_ops; adding a protocol is one file here
+ * and one line in the registry (protocol/registry.c).
+ */
+#ifndef SPANPROBE_PROTOCOL_H
+#define SPANPROBE_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture/stream.h"
+#include "protocol/http1.h"
+
+/* Requests one connection may have in flight, whatever the decoder. */
+#define PROTO_INFLIGHT HTTP1_PIPELINE_MAX
+
+/* Which side of the connection the traced process is. */
+enum proto_role { PROTO_ROLE_UNKNOWN = 0, PROTO_ROLE_SERVER, PROTO_ROLE_CLIENT };
+
+/* What the first bytes of a direction say about a protocol. */
+enum proto_guess { PROTO_NO = -1, PROTO_MAYBE = 0, PROTO_YES = 1 };
+
+/* Decoder state of one connection: one member per decoder. */
+union proto_state {
+	struct http1_conn http1;
+};
+
+#define PROTO_ATTRS_MAX 20
+#define PROTO_TEXT_MAX 1536
+
+/* One attribute: a string (str, len) or, when is_int, an integer. */
+struct proto_attr {
+	const char *key;
+	const char *str;
+	uint32_t len;
+	uint8_t is_int;
+	int64_t i;
+};
+
+/*
+ * One request and its response, as a span sees it.  Strings point into
+ * the decoder's state or into `text`; they live until the callback that
+ * receives the exchange returns.
+ */
+struct proto_exchange {
+	uint64_t req_start_ns; /* names the request its start announced */
+	uint64_t end_ns;
+	bool server;           /* a SERVER span; else CLIENT */
+	bool error;            /* span status ERROR */
+	const char *status_message; /* with error; NULL: none */
+	const char *traceparent;    /* raw W3C header of the request, or NULL */
+	const char *name;
+	size_t name_len;
+	uint32_t n_attrs;
+	uint32_t text_used;
+	struct proto_attr attrs[PROTO_ATTRS_MAX];
+	char text[PROTO_TEXT_MAX];
+};
+
+/*
+ * Add an attribute to `x`; `str` is copied into x->text when `copy`.
+ * An attribute that does not fit is left out (the limits are sized for
+ * the decoders' bounded fields).
+ */
+void proto_attr_str(struct proto_exchange *x, const char *key, const char *str,
+		    size_t len, bool copy);
+void proto_attr_cstr(struct proto_exchange *x, const char *key, const char *str);
+void proto_attr_int(struct proto_exchange *x, const char *key, int64_t value);
+/* printf into x->text; returns the string, or "" when it does not fit. */
+const char *proto_text(struct proto_exchange *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+struct proto_conn;
+
+/* Settings every decoder reads. */
+struct proto_opts {
+	bool with_query; /* export url.query (off: never) */
+};
+
+/* Completed exchanges leave a decoder through this; `opts` shape them. */
+struct proto_emit {
+	void (*exchange)(void *ctx, struct proto_conn *c,
+			 const struct proto_exchange *x);
+	void *ctx;
+	const struct proto_opts *opts;
+};
+
+struct proto_ops {
+	const char *name;
+	/* From the first bytes of a connection in direction `dir`. */
+	enum proto_guess (*recognise)(const void *data, size_t len,
+				      enum stream_dir dir);
+	void (*init)(union proto_state *st);
+	/* One chunk, in order.  Returns 0 or -EINVAL (chunk ignored). */
+	int (*feed)(struct proto_conn *c, const struct stream_chunk *chunk,
+		    const struct proto_emit *emit);
+	/* The connection ended at `ts_ns`; the state is reset after. */
+	void (*close)(struct proto_conn *c, uint64_t ts_ns,
+		      const struct proto_emit *emit);
+	/* Requests started so far (wraps); a span opens for each new one. */
+	uint32_t (*requests_started)(const union proto_state *st);
+	enum proto_role (*role)(const union proto_state *st);
+	/* DECODE once the protocol is certain, IGNORE once it is not it. */
+	enum stream_verdict (*verdict)(const union proto_state *st);
+	/* The raw traceparent of request `seq` while in flight, or NULL. */
+	const char *(*request_traceparent)(const union proto_state *st,
+					   uint32_t seq);
+};
+
+/* The registered decoders, NULL-terminated, in order of preference. */
+extern const struct proto_ops *const proto_registry[];
+
+/*
+ * The decoder for a connection whose first bytes are `data`: the first
+ * that says YES, else the first that says MAYBE (it decides later), else
+ * NULL (no decoder wants it).
+ */
+const struct proto_ops *proto_recognise(const void *data, size_t len,
+					enum stream_dir dir);
+
+#endif /* SPANPROBE_PROTOCOL_H */

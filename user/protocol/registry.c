@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+/* The decoders, and what every decoder shares: recognition, attributes. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol/protocol.h"
+
+extern const struct proto_ops proto_http1;
+
+/* A new protocol: its file, and one line here. */
+const struct proto_ops *const proto_registry[] = {
+	&proto_http1,
+	NULL,
+};
+
+const struct proto_ops *proto_recognise(const void *data, size_t len,
+					enum stream_dir dir)
+{
+	const struct proto_ops *maybe = NULL;
+
+	for (const struct proto_ops *const *p = proto_registry; *p; p++) {
+		enum proto_guess g = (*p)->recognise(data, len, dir);
+
+		if (g == PROTO_YES)
+			return *p;
+		if (g == PROTO_MAYBE && !maybe)
+			maybe = *p;
+	}
+	return maybe;
+}
+
+static struct proto_attr *attr_slot(struct proto_exchange *x, const char *key)
+{
+	struct proto_attr *a;
+
+	if (x->n_attrs == PROTO_ATTRS_MAX)
+		return NULL;
+	a = &x->attrs[x->n_attrs++];
+	memset(a, 0, sizeof(*a));
+	a->key = key;
+	return a;
+}
+
+const char *proto_text(struct proto_exchange *x, const char *fmt, ...)
+{
+	size_t room = sizeof(x->text) - x->text_used;
+	char *out = x->text + x->text_used;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		return "";
+	x->text_used += (uint32_t)n + 1;
+	return out;
+}
+
+void proto_attr_str(struct proto_exchange *x, const char *key, const char *str,
+		    size_t len, bool copy)
+{
+	struct proto_attr *a;
+
+	if (copy)
+		str = proto_text(x, "%.*s", (int)len, str);
+	a = attr_slot(x, key);
+	if (!a)
+		return;
+	a->str = str;
+	a->len = (uint32_t)strnlen(str, len);
+}
+
+void proto_attr_cstr(struct proto_exchange *x, const char *key, const char *str)
+{
+	proto_attr_str(x, key, str, strlen(str), false);
+}
+
+void proto_attr_int(struct proto_exchange *x, const char *key, int64_t value)
+{
+	struct proto_attr *a = attr_slot(x, key);
+
+	if (!a)
+		return;
+	a->is_int = 1;
+	a->i = value;
+}

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+#include "protocol/streams.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct proto_streams {
+	struct conntable conns;
+	struct proto_streams_opts opts;
+	struct proto_events ev;
+	struct proto_emit emit;
+	struct proto_streams_stats stats;
+};
+
+static void on_exchange(void *ctx, struct proto_conn *c,
+			const struct proto_exchange *x)
+{
+	struct proto_streams *s = ctx;
+
+	s->ev.exchange(s->ev.ctx, c, x);
+}
+
+struct proto_streams *proto_streams_create(const struct proto_streams_opts *opts,
+					   const struct proto_events *events)
+{
+	struct proto_streams *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return NULL;
+	s->opts = *opts;
+	s->ev = *events;
+	err = conntable_init(&s->conns, opts->max_conns, events->user_size);
+	if (err) {
+		free(s);
+		errno = -err;
+		return NULL;
+	}
+	s->emit.exchange = on_exchange;
+	s->emit.ctx = s;
+	s->emit.opts = &s->opts.decode;
+	return s;
+}
+
+/* The connection leaves the table: its decoder and the stage above let go. */
+static void release(struct proto_streams *s, struct proto_conn *c)
+{
+	s->ev.release(s->ev.ctx, c);
+	conntable_free(c);
+}
+
+static void release_each(struct proto_conn *c, void *arg)
+{
+	struct proto_streams *s = arg;
+
+	s->ev.release(s->ev.ctx, c);
+}
+
+void proto_streams_destroy(struct proto_streams *s)
+{
+	if (!s)
+		return;
+	conntable_each(&s->conns, release_each, s);
+	conntable_destroy(&s->conns);
+	free(s);
+}
+
+/* Tell capture what the decoders learnt, once per connection and verdict. */
+static void tell_verdict(struct proto_streams *s, struct proto_conn *c)
+{
+	enum stream_verdict v = c->ignored ? STREAM_VERDICT_IGNORE
+			      : c->ops    ? c->ops->verdict(&c->st)
+					  : STREAM_VERDICT_NONE;
+
+	if (v == STREAM_VERDICT_NONE || c->verdict == v || !s->opts.verdict)
+		return;
+	c->verdict = (uint8_t)v;
+	if (s->opts.verdict(s->opts.verdict_ctx, c->id, v))
+		s->stats.verdict_errors++;
+}
+
+static struct proto_conn *conn_for(struct proto_streams *s,
+				   const struct stream_chunk *ch)
+{
+	struct proto_conn *c = conntable_find(&s->conns, ch->conn_id), *old;
+
+	if (!c) {
+		c = conntable_add(&s->conns, ch->conn_id, &old);
+		if (old)
+			release(s, old);
+		if (!c)
+			return NULL;
+		c->local = *ch->local;
+		c->peer = *ch->peer;
+		conntable_index_tuple(&s->conns, c);
+	}
+	c->pid = ch->pid;
+	return c;
+}
+
+/* The first bytes choose the decoder; none that fits: ignored for good. */
+static bool choose_decoder(struct proto_streams *s, struct proto_conn *c,
+			   const struct stream_chunk *ch)
+{
+	if (c->ops || c->ignored)
+		return c->ops != NULL;
+	c->ops = proto_recognise(ch->data, ch->captured, ch->dir);
+	if (!c->ops) {
+		c->ignored = 1;
+		s->stats.not_recognised++;
+		return false;
+	}
+	c->ops->init(&c->st);
+	c->requests = c->ops->requests_started(&c->st);
+	return true;
+}
+
+static void on_data(void *ctx, const struct stream_chunk *ch)
+{
+	struct proto_streams *s = ctx;
+	struct proto_conn *c;
+	uint32_t now;
+
+	s->stats.chunks++;
+	if (ch->total_len == 0)
+		return; /* end of stream: the socket's release ends the exchange */
+	c = conn_for(s, ch);
+	if (!c)
+		return;
+	if (choose_decoder(s, c, ch)) {
+		if (c->ops->feed(c, ch, &s->emit))
+			s->stats.feed_errors++;
+		now = c->ops->requests_started(&c->st);
+		for (; c->requests != now; c->requests++)
+			s->ev.request(s->ev.ctx, c, c->requests, ch->tid, ch->dir,
+				      ch->ts_ns);
+		if (ch->dir == STREAM_IN)
+			s->ev.updated(s->ev.ctx, c);
+	}
+	tell_verdict(s, c);
+}
+
+static void on_close(void *ctx, uint64_t conn_id, uint64_t ts_ns)
+{
+	struct proto_streams *s = ctx;
+	struct proto_conn *c = conntable_find(&s->conns, conn_id);
+
+	s->stats.closes++;
+	if (!c)
+		return;
+	if (c->ops)
+		c->ops->close(c, ts_ns, &s->emit);
+	conntable_remove(&s->conns, c);
+	release(s, c);
+}
+
+struct stream_sink proto_streams_sink(struct proto_streams *s)
+{
+	return (struct stream_sink){ .data = on_data, .close = on_close, .ctx = s };
+}
+
+struct proto_conn *proto_streams_peer(struct proto_streams *s,
+				      const struct proto_conn *c)
+{
+	return conntable_find_peer(&s->conns, c);
+}
+
+void proto_streams_stats(const struct proto_streams *s,
+			 struct proto_streams_stats *out)
+{
+	*out = s->stats;
+	out->open = s->conns.count;
+	out->evictions = s->conns.evictions;
+	out->alloc_failures = s->conns.alloc_failures;
+}
