@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs every test tier and closes with "N passed, N failed".
 #  - unit tests: build/tests/test_* (cmocka; one line per test case)
+#  - lint tests: tests/lint/test_* (the include-layer check)
 #  - integration tests: tests/integration/test_* (as root; they print
 #    "ok - NAME" / "not ok - NAME" per check)
 # A test binary that crashes or exits non-zero without reporting a failure
@@ -35,6 +36,10 @@ run_one() {
 }
 
 for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	run_one "$(basename "$t")" "$t"
+done
+for t in tests/lint/test_*; do
 	[ -x "$t" ] || continue
 	run_one "$(basename "$t")" "$t"
 done
