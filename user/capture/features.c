@@ -22,7 +22,7 @@ static bool has_cap(const struct __user_cap_data_struct *d, int cap)
 	return d[cap / 32].effective & (1u << (cap % 32));
 }
 
-static bool probe_privileged(void)
+static bool detect_privileged(void)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2] = { 0 };
@@ -37,7 +37,7 @@ static bool probe_privileged(void)
 
 /* A fentry program is the real test: some kernels list the type but refuse
  * to load it (seen: EPERM under some security policies). */
-static bool probe_fentry(struct btf *vmlinux)
+static bool detect_fentry(struct btf *vmlinux)
 {
 	struct bpf_insn prog[] = {
 		{ .code = 0xb7, .dst_reg = 0, .imm = 0 }, /* r0 = 0 */
@@ -51,7 +51,7 @@ static bool probe_fentry(struct btf *vmlinux)
 
 	if (id <= 0)
 		return false;
-	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "sp_probe", "GPL", prog, 2, &o);
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "sp_detect", "GPL", prog, 2, &o);
 	if (fd < 0)
 		return false;
 	close(fd);
@@ -85,7 +85,7 @@ const struct sp_kernel_features *features_get(void)
 	if (done)
 		return &f;
 	done = true;
-	f.privileged = probe_privileged();
+	f.privileged = detect_privileged();
 	f.btf = access(btf_path, R_OK) == 0;
 	f.uprobes = access("/sys/bus/event_source/devices/uprobe/type", R_OK) == 0;
 	f.kprobes = access("/sys/bus/event_source/devices/kprobe/type", R_OK) == 0;
@@ -108,7 +108,7 @@ const struct sp_kernel_features *features_get(void)
 			   has_btf_type(vmlinux, "btf_trace_sock_recv_length");
 	f.inet_sock_set_state = has_btf_type(vmlinux, "btf_trace_inet_sock_set_state");
 	f.sys_exit_tp = has_btf_type(vmlinux, "btf_trace_sys_exit");
-	f.fentry = probe_fentry(vmlinux);
+	f.fentry = detect_fentry(vmlinux);
 	btf__free(vmlinux);
 	return &f;
 }

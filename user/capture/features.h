@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What this kernel offers: probed once at start, cached, reported by
+ * What this kernel offers: detected once at start, cached, reported by
  * `spanprobe probes` and at start with -v, so users see which hooks
  * spanprobe chose and why.
  */
