@@ -4,7 +4,7 @@
 
   - a folder includes a folder that is not below it in LAYERS (a back
     edge: a lower stage reaching up, or two stages of one rank reaching
-    sideways), or
+    sideways), or one its stage does not use (MAY_INCLUDE), or
   - a generated or shared header is included where it does not belong
     (EXTERNAL), or
   - files include each other in a circle.
@@ -33,6 +33,18 @@ LAYERS = {
     "cli": 5,        # settings, parsed once
     "daemon": 6,     # the life cycle: wires the stages together
     "main": 7,       # user/main.c
+}
+
+# Stages that may use fewer of the folders below them than their layer
+# allows (besides their own): the pipeline's data flows one way.
+MAY_INCLUDE = {
+    "util": set(),
+    "span": {"util"},
+    "transport": {"util"},
+    "capture": {"util"},
+    "protocol": {"capture", "util"},
+    "assemble": {"protocol", "capture", "span", "util"},
+    "export": {"span", "transport", "util"},
 }
 
 # Headers from outside user/: the prefix, and the folders that may use it.
@@ -132,6 +144,9 @@ def check(root, ranks):
             elif ranks[dst] >= ranks[src]:
                 problems.append(f"{where}: {src}/ (layer {ranks[src]}) may not "
                                 f"include {dst}/ (layer {ranks[dst]})")
+            elif src in MAY_INCLUDE and dst not in MAY_INCLUDE[src]:
+                problems.append(f"{where}: {src}/ may include only "
+                                + ", ".join(sorted(MAY_INCLUDE[src])) + f" (not {dst}/)")
     folder_graph = {}
     for s, d in edges:
         folder_graph.setdefault(s, set()).add(d)

@@ -69,6 +69,10 @@ check("export/ including assemble/ (sideways, same layer) fails",
 rc, out = planted(add_include("util/log.c", "span/span.h"))
 check("util/ including span/ fails", rc == 1 and "util/ (layer 0)" in out, out)
 
+rc, out = planted(add_include("capture/loader.c", "transport/url.h"))
+check("capture/ including transport/ (lower, but not its input) fails",
+      rc == 1 and "capture/ may include only util" in out, out)
+
 rc, out = planted(add_include("protocol/streams.c", "sock.skel.h"))
 check("a BPF skeleton outside capture/ fails",
       rc == 1 and "protocol/ may not use this header" in out, out)
