@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * daemon/: the life cycle.  Builds the stages from the settings and wires
+ * them (capture -> protocol -> assemble -> export), runs the reader loop,
+ * drains and reports at the end.  The top of user/: may include every
+ * stage below it, never the reverse.
+ */
 #ifndef SPANPROBE_DAEMON_H
 #define SPANPROBE_DAEMON_H
 
