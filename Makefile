@@ -157,7 +157,7 @@ vmlinux:
 # FUZZ_SECONDS=300` runs each in turn for that long.
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
 FUZZ_SECONDS ?= 300
-FUZZ_HTTP1   := $(wildcard user/protocol/http1*.c) user/protocol/route.c user/assemble/traceparent.c user/util/hex.c
+FUZZ_HTTP1   := user/protocol/http1.c user/protocol/http1_parse.c user/protocol/route.c user/assemble/traceparent.c user/util/hex.c
 fuzz: $(BUILD)/fuzz/fuzz_http1
 $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/protocol/*.h user/assemble/*.h)
 	@mkdir -p $(@D)
