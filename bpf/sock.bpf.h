@@ -61,9 +61,6 @@
 #define SOCK_S_IFMT 00170000
 #define SOCK_S_IFSOCK 0140000
 
-/* Data waiting in the ring buffer before the reader is woken. */
-#define SOCK_WAKEUP_BYTES (64 * 1024)
-
 /* Segments of a readv/writev/sendmsg/recvmsg walked for the capture. */
 #define SOCK_MAX_IOV 16
 

@@ -210,17 +210,6 @@ static __always_inline void sock__fill_addrs(struct sp_sock_data_event *ev,
 	}
 }
 
-/*
- * Wake the reader only once a batch is waiting: each wakeup is an
- * interrupt (a costly exit under a hypervisor), and the daemon polls with
- * a short timeout anyway, which bounds the delay when traffic is light.
- */
-static __always_inline __u64 sock__wakeup(void)
-{
-	return bpf_ringbuf_query(&sp_events, BPF_RB_AVAIL_DATA) >= SOCK_WAKEUP_BYTES
-		       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
-
 /* Remember a connection that carries HTTP; a full map is counted. */
 static __always_inline void sock__mark_http(__u64 id)
 {
@@ -292,7 +281,8 @@ static __always_inline void sock__emit(struct sock *sk, int family,
 	if (want > SP_SOCK_CAPTURE_MAX)
 		want = SP_SOCK_CAPTURE_MAX;
 	common__fill_header(&s->ev.hdr, SP_EV_SOCK_DATA, sizeof(s->ev) + want);
-	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want, sock__wakeup()))
+	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want,
+			       common__wakeup_flags(SP_EV_SOCK_DATA)))
 		common__count_drop(SP_DROP_RINGBUF_FULL);
 }
 
@@ -316,7 +306,7 @@ static __always_inline int sock__state_changed(struct bpf_raw_tracepoint_args *c
 	ev->sock_id = id;
 	ev->old_state = (__u8)ctx->args[1];
 	__builtin_memset(ev->reserved, 0, sizeof(ev->reserved));
-	bpf_ringbuf_submit(ev, 0);
+	common__submit(ev);
 	return 0;
 }
 

@@ -40,7 +40,7 @@ struct sp_loader {
 	sp_event_fn on_event;
 	void *on_event_ctx;
 	uint64_t bad_records; /* shorter than their header says, or unknown */
-	uint32_t wakeup_bytes; /* for other objects' rodata sp_wakeup_bytes */
+	uint32_t wakeup_bytes; /* every object's rodata sp_wakeup_bytes */
 	bool follow_children;
 	bool all_processes;
 };
@@ -48,12 +48,33 @@ struct sp_loader {
 struct sp_loader_opts {
 	uint32_t ringbuf_bytes; /* power of two, >= page size */
 	uint32_t max_processes; /* entries of sp_tracked */
-	uint32_t wakeup_bytes;  /* wake the reader at this fill; 0: every record */
 	bool follow_children;   /* track the new processes of tracked ones */
 	bool all_processes;     /* node-wide: exec/exit of every process */
 	sp_event_fn on_event;
 	void *on_event_ctx;
 };
+
+/*
+ * The wake-up setting of every BPF object (their rodata sp_wakeup_bytes):
+ * the reader is woken once LOADER_WAKEUP_MAX bytes wait in the ring buffer,
+ * or an eighth of the ring buffer when that is less; below it, the
+ * reader's timed poll finds the records.  Batching spares the traced
+ * threads a wake-up per record; the cap keeps each burst small enough for
+ * the export queue, the eighth leaves a small ring room to fill while the
+ * reader wakes.  An exec record still wakes the reader at once
+ * (bpf/common.bpf.h).
+ */
+#define LOADER_WAKEUP_MAX (32u << 10)
+
+/* The wake-up setting for a ring buffer of `ringbuf_bytes` (rule above). */
+uint32_t loader_wakeup_for(uint32_t ringbuf_bytes);
+
+/*
+ * The wake-up setting loader_open() computed and gave its own objects;
+ * the loader of any other object sets it as that object's rodata
+ * sp_wakeup_bytes before load.
+ */
+uint32_t loader_wakeup_bytes(const struct sp_loader *l);
 
 /*
  * Open, size and load the base objects (function probes, task life cycle),
