@@ -34,14 +34,12 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct sp_loader *l = ctx;
-	const struct sp_event_header *hdr = data;
 
-	if (size < sizeof(*hdr) || hdr->size > size || hdr->size < sizeof(*hdr) ||
-	    hdr->type == 0 || hdr->type >= SP_EV_TYPE_MAX) {
+	if (records_validate(&l->records, data, size)) {
 		l->bad_records++;
 		return 0;
 	}
-	return l->on_event(l->on_event_ctx, hdr, hdr->size);
+	return l->on_event(l->on_event_ctx, data, size);
 }
 
 uint32_t loader_wakeup_for(uint32_t ringbuf_bytes)
@@ -54,6 +52,11 @@ uint32_t loader_wakeup_for(uint32_t ringbuf_bytes)
 uint32_t loader_wakeup_bytes(const struct sp_loader *l)
 {
 	return l->wakeup_bytes;
+}
+
+const struct records_stats *loader_record_stats(const struct sp_loader *l)
+{
+	return &l->records;
 }
 
 int loader_share_maps(struct sp_loader *l, struct bpf_object *obj)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "capture/records.h"
 #include "spanprobe/events.h"
 
 struct bpf_object;
@@ -23,9 +24,10 @@ struct func_bpf;
 struct task_bpf;
 
 /*
- * Called for every record read from the ring buffer.  `size` is the size of
- * the record as the kernel delivered it (>= sizeof(struct sp_event_header),
- * checked by the loader).  Returns 0, or a negative errno to stop polling.
+ * Called for every record read from the ring buffer that passed
+ * records_check() (capture/records.h): `size` is the record's size, which
+ * its header states too, and fits its type.  Refused records never reach
+ * it.  Returns 0, or a negative errno to stop polling.
  */
 typedef int (*sp_event_fn)(void *ctx, const struct sp_event_header *hdr,
 			   size_t size);
@@ -39,7 +41,8 @@ struct sp_loader {
 	size_t n_links, cap_links;
 	sp_event_fn on_event;
 	void *on_event_ctx;
-	uint64_t bad_records; /* shorter than their header says, or unknown */
+	uint64_t bad_records; /* refused by records_check() or by no handler */
+	struct records_stats records; /* refused records, per reason */
 	uint32_t wakeup_bytes; /* every object's rodata sp_wakeup_bytes */
 	bool follow_children;
 	bool all_processes;
@@ -75,6 +78,9 @@ uint32_t loader_wakeup_for(uint32_t ringbuf_bytes);
  * sp_wakeup_bytes before load.
  */
 uint32_t loader_wakeup_bytes(const struct sp_loader *l);
+
+/* Records refused before any handler, per reason (see capture/records.h). */
+const struct records_stats *loader_record_stats(const struct sp_loader *l);
 
 /*
  * Open, size and load the base objects (function probes, task life cycle),
