@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * capture/: the kernel hooks -- choosing, loading and attaching them, the
+ * ring-buffer reader, kernel feature detection (features.c), reading /proc.
+ * It knows no protocol and may include only util/ and the kernel records
+ * of include/spanprobe/.
+ *
  * BPF life cycle: open -> configure (map sizes) -> load -> attach -> poll
  * -> close.  The loader owns the maps every BPF object shares (ring buffer
  * `sp_events`, drop counters `sp_drops`, tracked processes `sp_tracked`):
