@@ -38,9 +38,11 @@ struct {
 
 /*
  * Wake the reader only once this many bytes wait in the ring buffer; below
- * that it finds them at its next timed poll.  A wake-up per record costs
- * the traced thread more than the record itself.  0: wake for every record.
- * Set by the loader.
+ * that it finds them at its next timed poll, which bounds the delay.  A
+ * wake-up per record costs the traced thread more than the record itself.
+ * 0: the ring buffer's own choice (wake when the reader has caught up).
+ * The one wake-up setting of every object: the loader computes it from the
+ * ring-buffer size (loader_wakeup_bytes()) and sets it before load.
  */
 const volatile __u32 sp_wakeup_bytes = 0;
 
@@ -89,16 +91,30 @@ static __always_inline void *common__reserve(__u16 type, __u16 size)
 	return hdr;
 }
 
+/*
+ * The submit flags for a record of `type`: the one wake-up policy of every
+ * object, for bpf_ringbuf_submit() and bpf_ringbuf_output() alike.
+ */
+static __always_inline __u64 common__wakeup_flags(__u16 type)
+{
+	/* The one exception: an exec wakes the reader at once, which reads
+	 * /proc/PID (command line, cgroup) for the new program's resource
+	 * while the process still runs; a short-lived one would be gone by
+	 * the next timed poll.  Execs are rare next to the other records. */
+	if (type == SP_EV_PROC_EXEC)
+		return BPF_RB_FORCE_WAKEUP;
+	if (!sp_wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&sp_events, BPF_RB_AVAIL_DATA) >= sp_wakeup_bytes
+		       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /* Submit a record reserved with common__reserve(). */
 static __always_inline void common__submit(void *record)
 {
-	__u64 flags = 0;
+	const struct sp_event_header *hdr = record;
 
-	if (sp_wakeup_bytes)
-		flags = bpf_ringbuf_query(&sp_events, BPF_RB_AVAIL_DATA) >= sp_wakeup_bytes
-				? BPF_RB_FORCE_WAKEUP
-				: BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(record, flags);
+	bpf_ringbuf_submit(record, common__wakeup_flags(hdr->type));
 }
 
 #endif /* SPANPROBE_COMMON_BPF_H */

@@ -16,8 +16,6 @@
  * whose first bytes look like the start of an HTTP message.  The entry is
  * deleted when TCP releases the socket.
  */
-#include "common.bpf.h"
-#include "sock.bpf.h"
 #include "sock_capture.bpf.h"
 
 static __always_inline int sock__handle(struct sock *sk, int ret, int flags,
@@ -35,17 +33,17 @@ static __always_inline int sock__handle(struct sock *sk, int ret, int flags,
 		return 0;
 	/* The family first: one read, and it turns away the local (AF_UNIX)
 	 * traffic every desktop and container runtime is full of. */
-	family = sock__tcp_family(sk);
-	if (!family || !sock__wanted_task(tgid))
+	family = sock_capture__tcp_family(sk);
+	if (!family || !sock_capture__wanted_task(tgid))
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	nr = SOCK_REGS_NR(regs);
-	has_buf = sock__locate(regs, nr, &io);
-	if (!sock__wanted_bytes((__u64)sk, &io, ret, has_buf))
+	has_buf = sock_capture__locate(regs, nr, &io);
+	if (!sock_capture__wanted_bytes((__u64)sk, &io, ret, has_buf))
 		return 0;
 	/* Every call here takes the socket first, but splice (its output). */
 	fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;
-	sock__emit(sk, family, &io, has_buf, fd, nr, ret, dir);
+	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir);
 	return 0;
 }
 
@@ -66,7 +64,7 @@ int sp_sock_recv(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tracepoint/inet_sock_set_state")
 int sp_sock_state(struct bpf_raw_tracepoint_args *ctx)
 {
-	return sock__state_changed(ctx);
+	return sock_capture__state_changed(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -2,16 +2,43 @@
 /*
  * The capture of socket bytes, shared by both hook sets: sock.bpf.c (the
  * socket send/receive tracepoints) and sock_sys.bpf.c (the syscall exit
- * fallback).  Each finds the kernel socket and the syscall's registers its
- * own way, then hands them here, so both write the very same
- * SP_EV_SOCK_DATA / SP_EV_SOCK_CLOSE records and the daemon cannot tell
- * them apart.  Include after common.bpf.h and sock.bpf.h; only one of the
- * two objects is loaded, so the maps below exist once.
+ * fallback), so both write the very same SP_EV_SOCK_DATA /
+ * SP_EV_SOCK_CLOSE records and the daemon cannot tell them apart.  Only
+ * one of the two objects is loaded, so the maps below exist once.
+ *
+ * What an object provides is only its hooks: each finds, its own way, the
+ * kernel socket, the syscall's saved registers and number, the descriptor
+ * and the direction of a call, then goes through this interface:
+ *   sock_capture__wanted_task()   is the current process one we report on?
+ *   sock_capture__tcp_family()    is the socket TCP (IPv4/IPv6)?
+ *   sock_capture__locate()        where are the call's bytes in user memory?
+ *   sock_capture__wanted_bytes()  does the connection or call look like HTTP?
+ *   sock_capture__emit()          write the SP_EV_SOCK_DATA record;
+ *   sock_capture__state_changed() inet_sock_set_state: SP_EV_SOCK_CLOSE.
+ * Everything used here comes from this header, common.bpf.h (shared maps,
+ * record header, wake-up policy) and sock_arch.bpf.h (syscall numbers and
+ * registers per architecture).
  */
 #ifndef SPANPROBE_SOCK_CAPTURE_BPF_H
 #define SPANPROBE_SOCK_CAPTURE_BPF_H
 
+#include "common.bpf.h"
+#include "sock_arch.bpf.h"
 #include <bpf/bpf_endian.h>
+
+/*
+ * Kernel values vmlinux.h does not carry (macros, not BTF types).  The
+ * objects' own checks use SOCK_MSG_PEEK too.
+ */
+#define SOCK_AF_INET 2
+#define SOCK_AF_INET6 10
+#define SOCK_IPPROTO_TCP 6
+#define SOCK_MSG_PEEK 2
+#define SOCK_E2BIG 7
+#define SOCK_PF_KTHREAD 0x00200000
+
+/* Segments of a readv/writev/sendmsg/recvmsg walked for the capture. */
+#define SOCK_MAX_IOV 16
 
 /* Settings the loader writes into .rodata before load. */
 const volatile __u32 sp_sock_capture = 1024; /* bytes per call, <= SP_SOCK_CAPTURE_MAX */
@@ -46,7 +73,7 @@ struct sock_io {
 	__u64 iovcnt;
 };
 
-static __always_inline bool sock__wanted_task(__u32 tgid)
+static __always_inline bool sock_capture__wanted_task(__u32 tgid)
 {
 	if (sp_sock_all) {
 		struct task_struct *task = bpf_get_current_task_btf();
@@ -57,7 +84,7 @@ static __always_inline bool sock__wanted_task(__u32 tgid)
 }
 
 /* TCP over IPv4 or IPv6: the only sockets HTTP/1.x runs on. */
-static __always_inline int sock__tcp_family(struct sock *sk)
+static __always_inline int sock_capture__tcp_family(struct sock *sk)
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	__u16 protocol;
@@ -70,7 +97,7 @@ static __always_inline int sock__tcp_family(struct sock *sk)
 }
 
 /* Byte i (0..15) of the 16 bytes held in w[0], w[1] (little-endian). */
-static __always_inline __u8 sock__byte(const __u64 *w, __u32 i)
+static __always_inline __u8 sock_capture__byte(const __u64 *w, __u32 i)
 {
 	return (w[i / 8] >> (8 * (i % 8))) & 0xff;
 }
@@ -81,26 +108,26 @@ static __always_inline __u8 sock__byte(const __u64 *w, __u32 i)
  * taken from registers by shifts: the verifier rejects stack indexing
  * that clang turns into pointer arithmetic.
  */
-static __always_inline bool sock__looks_http(const __u64 *w, __u32 n)
+static __always_inline bool sock_capture__looks_http(const __u64 *w, __u32 n)
 {
 	__u8 c;
 
 	if (n >= 7 && (w[0] & 0x00ffffffffffffffULL) == 0x2e312f50545448ULL)
 		return true; /* "HTTP/1." */
 	for (__u32 i = 0; i < 8; i++) {
-		c = sock__byte(w, i);
+		c = sock_capture__byte(w, i);
 		if (c >= 'A' && c <= 'Z')
 			continue;
 		if (c != ' ' || i < 3 || n < i + 2)
 			return false;
-		c = sock__byte(w, i + 1);
+		c = sock_capture__byte(w, i + 1);
 		return c == '/' || c == '*' || c == 'h';
 	}
 	return false;
 }
 
 /* Fill `io` from the syscall's registers; false for calls without a buffer. */
-static __always_inline bool sock__locate(struct pt_regs *regs, long nr,
+static __always_inline bool sock_capture__locate(struct pt_regs *regs, long nr,
 					 struct sock_io *io)
 {
 	struct user_msghdr msg;
@@ -133,7 +160,7 @@ static __always_inline bool sock__locate(struct pt_regs *regs, long nr,
 }
 
 /* Copy `len` user bytes to data[off]; off < CAPTURE_MAX, len <= CAPTURE_MAX. */
-static __always_inline int sock__copy(struct sock_scratch *s, __u32 off,
+static __always_inline int sock_capture__copy(struct sock_scratch *s, __u32 off,
 				      const void *src, __u32 len)
 {
 	__u64 n = len, at = off;
@@ -147,14 +174,14 @@ static __always_inline int sock__copy(struct sock_scratch *s, __u32 off,
 }
 
 /* Capture up to `want` bytes of the call; returns the bytes copied. */
-static __always_inline __u32 sock__capture(struct sock_scratch *s,
+static __always_inline __u32 sock_capture__capture(struct sock_scratch *s,
 					   const struct sock_io *io, __u32 want)
 {
 	struct iovec seg;
 	__u32 got = 0, len;
 
 	if (io->buf) {
-		if (sock__copy(s, 0, io->buf, want))
+		if (sock_capture__copy(s, 0, io->buf, want))
 			goto failed;
 		return want;
 	}
@@ -166,7 +193,7 @@ static __always_inline __u32 sock__capture(struct sock_scratch *s,
 		len = want - got;
 		if (seg.iov_len < len)
 			len = seg.iov_len;
-		if (sock__copy(s, got, seg.iov_base, len))
+		if (sock_capture__copy(s, got, seg.iov_base, len))
 			goto failed;
 		got += len;
 	}
@@ -178,7 +205,7 @@ failed:
 }
 
 /* The first bytes of the call, for the HTTP check: 16 or fewer. */
-static __always_inline __u32 sock__peek(const struct sock_io *io, __u32 total,
+static __always_inline __u32 sock_capture__peek(const struct sock_io *io, __u32 total,
 					__u64 *b)
 {
 	struct iovec seg = {};
@@ -194,7 +221,7 @@ static __always_inline __u32 sock__peek(const struct sock_io *io, __u32 total,
 	return bpf_probe_read_user(b, 16, seg.iov_base) ? 0 : n;
 }
 
-static __always_inline void sock__fill_addrs(struct sp_sock_data_event *ev,
+static __always_inline void sock_capture__fill_addrs(struct sp_sock_data_event *ev,
 					     struct sock *sk, int family)
 {
 	ev->family = family;
@@ -210,19 +237,8 @@ static __always_inline void sock__fill_addrs(struct sp_sock_data_event *ev,
 	}
 }
 
-/*
- * Wake the reader only once a batch is waiting: each wakeup is an
- * interrupt (a costly exit under a hypervisor), and the daemon polls with
- * a short timeout anyway, which bounds the delay when traffic is light.
- */
-static __always_inline __u64 sock__wakeup(void)
-{
-	return bpf_ringbuf_query(&sp_events, BPF_RB_AVAIL_DATA) >= SOCK_WAKEUP_BYTES
-		       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
-
 /* Remember a connection that carries HTTP; a full map is counted. */
-static __always_inline void sock__mark_http(__u64 id)
+static __always_inline void sock_capture__mark_http(__u64 id)
 {
 	struct sp_sock_conn conn = { .state = SP_SOCK_CONN_HTTP };
 
@@ -235,7 +251,7 @@ static __always_inline void sock__mark_http(__u64 id)
  * its first bytes start an HTTP message, or the call is too short to tell
  * (a one-byte reader still gets its request seen).
  */
-static __always_inline bool sock__wanted_bytes(__u64 id, const struct sock_io *io,
+static __always_inline bool sock_capture__wanted_bytes(__u64 id, const struct sock_io *io,
 					       __u32 total, bool has_buf)
 {
 	struct sp_sock_conn *conn = bpf_map_lookup_elem(&sp_sock_conns, &id);
@@ -246,11 +262,11 @@ static __always_inline bool sock__wanted_bytes(__u64 id, const struct sock_io *i
 		return conn->state == SP_SOCK_CONN_HTTP;
 	if (!has_buf || total == 0)
 		return false;
-	n = sock__peek(io, total, head);
+	n = sock_capture__peek(io, total, head);
 	if (n == 0)
 		return false;
-	if (sock__looks_http(head, n)) {
-		sock__mark_http(id);
+	if (sock_capture__looks_http(head, n)) {
+		sock_capture__mark_http(id);
 		return true;
 	}
 	return total < 8;
@@ -258,11 +274,11 @@ static __always_inline bool sock__wanted_bytes(__u64 id, const struct sock_io *i
 
 /*
  * Send the record of one call that moved `ret` bytes on TCP socket `sk`
- * (`family` from sock__tcp_family()), already judged wanted: fixed part,
+ * (`family` from sock_capture__tcp_family()), already judged wanted: fixed part,
  * addresses and up to sp_sock_capture bytes from `io`.  `fd` is the
  * process's descriptor (-1: unknown).  A full ring buffer is counted.
  */
-static __always_inline void sock__emit(struct sock *sk, int family,
+static __always_inline void sock_capture__emit(struct sock *sk, int family,
 				       const struct sock_io *io, bool has_buf,
 				       __s32 fd, long nr, int ret, __u8 dir)
 {
@@ -279,7 +295,7 @@ static __always_inline void sock__emit(struct sock *sk, int family,
 	s->ev.syscall_nr = nr;
 	s->ev.sock_flags = has_buf ? 0 : SP_SOCK_F_NO_PAYLOAD;
 	__builtin_memset(s->ev.reserved, 0, sizeof(s->ev.reserved));
-	sock__fill_addrs(&s->ev, sk, family);
+	sock_capture__fill_addrs(&s->ev, sk, family);
 	if (!has_buf && nr != SOCK_NR_SENDFILE && nr != SOCK_NR_SPLICE)
 		common__count_drop(SP_DROP_SOCK_UNKNOWN_CALL);
 	want = sp_sock_capture;
@@ -287,12 +303,13 @@ static __always_inline void sock__emit(struct sock *sk, int family,
 		want = SP_SOCK_CAPTURE_MAX;
 	if ((__u32)ret < want)
 		want = ret;
-	s->ev.captured = has_buf ? sock__capture(s, io, want) : 0;
+	s->ev.captured = has_buf ? sock_capture__capture(s, io, want) : 0;
 	want = s->ev.captured;
 	if (want > SP_SOCK_CAPTURE_MAX)
 		want = SP_SOCK_CAPTURE_MAX;
 	common__fill_header(&s->ev.hdr, SP_EV_SOCK_DATA, sizeof(s->ev) + want);
-	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want, sock__wakeup()))
+	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want,
+			       common__wakeup_flags(SP_EV_SOCK_DATA)))
 		common__count_drop(SP_DROP_RINGBUF_FULL);
 }
 
@@ -300,7 +317,7 @@ static __always_inline void sock__emit(struct sock *sk, int family,
  * inet_sock_set_state(sk, oldstate, newstate): TCP released a socket;
  * tell the daemon when it had reported on it.
  */
-static __always_inline int sock__state_changed(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline int sock_capture__state_changed(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct sp_sock_close_event *ev;
 	__u64 id = ctx->args[0];
@@ -316,7 +333,7 @@ static __always_inline int sock__state_changed(struct bpf_raw_tracepoint_args *c
 	ev->sock_id = id;
 	ev->old_state = (__u8)ctx->args[1];
 	__builtin_memset(ev->reserved, 0, sizeof(ev->reserved));
-	bpf_ringbuf_submit(ev, 0);
+	common__submit(ev);
 	return 0;
 }
 

@@ -12,15 +12,18 @@
  * so nothing needs remembering from the entry, and a second program per
  * syscall would double the tax.  The descriptor is then resolved through
  * the task's file table; anything but a TCP socket is dropped there.  From
- * that point on the capture is sock.bpf.c's (sock_capture.bpf.h): same
- * records, same HTTP check, same connection map, same drop counters.
+ * that point on the capture is the one sock.bpf.c uses too
+ * (sock_capture.bpf.h): same records, same HTTP check, same connection
+ * map, same drop counters.
  *
  * Connection release keeps inet_sock_set_state (Linux 4.16, older than
  * every other hook spanprobe needs).
  */
-#include "common.bpf.h"
-#include "sock.bpf.h"
 #include "sock_capture.bpf.h"
+
+/* File types of an inode's mode (UAPI macros, not in vmlinux.h). */
+#define SYS_S_IFMT 00170000
+#define SYS_S_IFSOCK 0140000
 
 /* The calls that move socket bytes: everything else leaves at once. */
 static __always_inline bool sys__socket_call(long nr)
@@ -63,7 +66,7 @@ static __always_inline struct sock *sys__fd_sock(struct task_struct *task, long 
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return NULL;
 	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & SOCK_S_IFMT) != SOCK_S_IFSOCK)
+	if ((mode & SYS_S_IFMT) != SYS_S_IFSOCK)
 		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
@@ -132,13 +135,13 @@ static __always_inline int sys__handle(long nr, long ret)
 	}
 	if (!sk || sys__peeks(regs, nr))
 		return 0;
-	family = sock__tcp_family(sk);
+	family = sock_capture__tcp_family(sk);
 	if (!family)
 		return 0;
-	has_buf = sock__locate(regs, nr, &io);
-	if (!sock__wanted_bytes((__u64)sk, &io, ret, has_buf))
+	has_buf = sock_capture__locate(regs, nr, &io);
+	if (!sock_capture__wanted_bytes((__u64)sk, &io, ret, has_buf))
 		return 0;
-	sock__emit(sk, family, &io, has_buf, fd, nr, ret, dir);
+	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir);
 	return 0;
 }
 
@@ -160,7 +163,7 @@ int sp_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (bpf_core_read(&nr, sizeof(nr), &SOCK_REGS_NR(uregs)) ||
 	    !sys__socket_call(nr))
 		return 0;
-	if (!sock__wanted_task(bpf_get_current_pid_tgid() >> 32))
+	if (!sock_capture__wanted_task(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	return sys__handle(nr, ret);
 }
@@ -168,7 +171,7 @@ int sp_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tracepoint/inet_sock_set_state")
 int sp_sys_sock_state(struct bpf_raw_tracepoint_args *ctx)
 {
-	return sock__state_changed(ctx);
+	return sock_capture__state_changed(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

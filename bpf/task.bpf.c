@@ -63,9 +63,8 @@ int sp_proc_exec(struct bpf_raw_tracepoint_args *ctx)
 		ev->filename[0] = 0;
 		common__count_drop(SP_DROP_READ_FAILED);
 	}
-	/* Wake the reader now: it should look at /proc while the process
-	 * still runs. */
-	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
+	/* Woken at once (see common__wakeup_flags()). */
+	common__submit(ev);
 	return 0;
 }
 

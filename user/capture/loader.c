@@ -34,14 +34,29 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct sp_loader *l = ctx;
-	const struct sp_event_header *hdr = data;
 
-	if (size < sizeof(*hdr) || hdr->size > size || hdr->size < sizeof(*hdr) ||
-	    hdr->type == 0 || hdr->type >= SP_EV_TYPE_MAX) {
+	if (records_validate(&l->records, data, size)) {
 		l->bad_records++;
 		return 0;
 	}
-	return l->on_event(l->on_event_ctx, hdr, hdr->size);
+	return l->on_event(l->on_event_ctx, data, size);
+}
+
+uint32_t loader_wakeup_for(uint32_t ringbuf_bytes)
+{
+	uint32_t eighth = ringbuf_bytes / 8;
+
+	return eighth < LOADER_WAKEUP_MAX ? eighth : LOADER_WAKEUP_MAX;
+}
+
+uint32_t loader_wakeup_bytes(const struct sp_loader *l)
+{
+	return l->wakeup_bytes;
+}
+
+const struct records_stats *loader_record_stats(const struct sp_loader *l)
+{
+	return &l->records;
 }
 
 int loader_share_maps(struct sp_loader *l, struct bpf_object *obj)
@@ -92,7 +107,7 @@ static int open_func(struct sp_loader *l, const struct sp_loader_opts *opts)
 		return report_load_error("function", -errno);
 	bpf_map__set_max_entries(l->func->maps.sp_events, opts->ringbuf_bytes);
 	bpf_map__set_max_entries(l->func->maps.sp_tracked, opts->max_processes);
-	l->func->rodata->sp_wakeup_bytes = opts->wakeup_bytes;
+	l->func->rodata->sp_wakeup_bytes = l->wakeup_bytes;
 	err = func_bpf__load(l->func);
 	if (err)
 		return report_load_error("function", err);
@@ -113,6 +128,7 @@ static int open_task(struct sp_loader *l)
 		return report_load_error("task", -errno);
 	l->task->rodata->sp_follow_children = l->follow_children;
 	l->task->rodata->sp_task_all = l->all_processes;
+	l->task->rodata->sp_wakeup_bytes = l->wakeup_bytes;
 	err = loader_share_maps(l, l->task->obj);
 	if (!err)
 		err = task_bpf__load(l->task);
@@ -129,7 +145,7 @@ int loader_open(struct sp_loader *l, const struct sp_loader_opts *opts)
 	l->events_fd = l->drops_fd = l->tracked_fd = -1;
 	l->on_event = opts->on_event;
 	l->on_event_ctx = opts->on_event_ctx;
-	l->wakeup_bytes = opts->wakeup_bytes;
+	l->wakeup_bytes = loader_wakeup_for(opts->ringbuf_bytes);
 	l->follow_children = opts->follow_children;
 	l->all_processes = opts->all_processes;
 	libbpf_set_print(libbpf_print);

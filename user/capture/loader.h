@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * capture/: the kernel hooks -- choosing, loading and attaching them, the
+ * ring-buffer reader, kernel feature detection (features.c), reading /proc.
+ * It knows no protocol and may include only util/ and the kernel records
+ * of include/spanprobe/.
+ *
  * BPF life cycle: open -> configure (map sizes) -> load -> attach -> poll
  * -> close.  The loader owns the maps every BPF object shares (ring buffer
  * `sp_events`, drop counters `sp_drops`, tracked processes `sp_tracked`):
@@ -13,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "capture/records.h"
 #include "spanprobe/events.h"
 
 struct bpf_object;
@@ -23,9 +29,10 @@ struct func_bpf;
 struct task_bpf;
 
 /*
- * Called for every record read from the ring buffer.  `size` is the size of
- * the record as the kernel delivered it (>= sizeof(struct sp_event_header),
- * checked by the loader).  Returns 0, or a negative errno to stop polling.
+ * Called for every record read from the ring buffer that passed
+ * records_check() (capture/records.h): `size` is the record's size, which
+ * its header states too, and fits its type.  Refused records never reach
+ * it.  Returns 0, or a negative errno to stop polling.
  */
 typedef int (*sp_event_fn)(void *ctx, const struct sp_event_header *hdr,
 			   size_t size);
@@ -39,8 +46,9 @@ struct sp_loader {
 	size_t n_links, cap_links;
 	sp_event_fn on_event;
 	void *on_event_ctx;
-	uint64_t bad_records; /* shorter than their header says, or unknown */
-	uint32_t wakeup_bytes; /* for other objects' rodata sp_wakeup_bytes */
+	uint64_t bad_records; /* refused by records_check() or by no handler */
+	struct records_stats records; /* refused records, per reason */
+	uint32_t wakeup_bytes; /* every object's rodata sp_wakeup_bytes */
 	bool follow_children;
 	bool all_processes;
 };
@@ -48,12 +56,36 @@ struct sp_loader {
 struct sp_loader_opts {
 	uint32_t ringbuf_bytes; /* power of two, >= page size */
 	uint32_t max_processes; /* entries of sp_tracked */
-	uint32_t wakeup_bytes;  /* wake the reader at this fill; 0: every record */
 	bool follow_children;   /* track the new processes of tracked ones */
 	bool all_processes;     /* node-wide: exec/exit of every process */
 	sp_event_fn on_event;
 	void *on_event_ctx;
 };
+
+/*
+ * The wake-up setting of every BPF object (their rodata sp_wakeup_bytes):
+ * the reader is woken once LOADER_WAKEUP_MAX bytes wait in the ring buffer,
+ * or an eighth of the ring buffer when that is less; below it, the
+ * reader's timed poll finds the records.  Batching spares the traced
+ * threads a wake-up per record; the cap keeps each burst small enough for
+ * the export queue, the eighth leaves a small ring room to fill while the
+ * reader wakes.  An exec record still wakes the reader at once
+ * (bpf/common.bpf.h).
+ */
+#define LOADER_WAKEUP_MAX (32u << 10)
+
+/* The wake-up setting for a ring buffer of `ringbuf_bytes` (rule above). */
+uint32_t loader_wakeup_for(uint32_t ringbuf_bytes);
+
+/*
+ * The wake-up setting loader_open() computed and gave its own objects;
+ * the loader of any other object sets it as that object's rodata
+ * sp_wakeup_bytes before load.
+ */
+uint32_t loader_wakeup_bytes(const struct sp_loader *l);
+
+/* Records refused before any handler, per reason (see capture/records.h). */
+const struct records_stats *loader_record_stats(const struct sp_loader *l);
 
 /*
  * Open, size and load the base objects (function probes, task life cycle),

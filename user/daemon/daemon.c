@@ -33,7 +33,6 @@
 #include "util/log.h"
 
 #define POLL_MS 100
-#define WAKEUP_BYTES (32u << 10)
 #define CLOCK_SYNC_NS (5ULL * 1000000000ULL)
 
 struct sp_daemon {
@@ -434,10 +433,6 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 	struct sp_loader_opts lo = {
 		.ringbuf_bytes = cfg->ringbuf_bytes,
 		.max_processes = cfg->max_processes,
-		/* Batch wake-ups (the poll timeout bounds the delay), in
-		 * bursts small enough for the export queue to take. */
-		.wakeup_bytes = WAKEUP_BYTES < cfg->ringbuf_bytes / 8 ? WAKEUP_BYTES
-								      : cfg->ringbuf_bytes / 8,
 		.follow_children = cfg->command == SP_CMD_TRACE,
 		.all_processes = cfg->command == SP_CMD_RUN,
 		.on_event = on_event,

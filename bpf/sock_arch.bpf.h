@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * Architecture differences of socket capture: the numbers of the calls that
- * move socket bytes and where the syscall's arguments sit in the saved user
- * registers.  Everything else in sock.bpf.c is architecture-neutral.
+ * move socket bytes, where the syscall's arguments sit in the saved user
+ * registers, and how a 32-bit (compat) task is told.  Everything else in
+ * sock_capture.bpf.h, sock.bpf.c and sock_sys.bpf.c is
+ * architecture-neutral.
  */
-#ifndef SPANPROBE_SOCK_BPF_H
-#define SPANPROBE_SOCK_BPF_H
+#ifndef SPANPROBE_SOCK_ARCH_BPF_H
+#define SPANPROBE_SOCK_ARCH_BPF_H
 
 #if defined(__TARGET_ARCH_x86)
 #define SOCK_NR_READ 0
@@ -49,22 +51,7 @@
 #define SOCK_REGS_ARG4(regs) ((regs)->regs[3])
 #define SOCK_TASK_COMPAT(task) ((task)->thread_info.flags & (1UL << 22)) /* TIF_32BIT */
 #else
-#error "sock.bpf.c: unsupported architecture"
+#error "socket capture: unsupported architecture"
 #endif
 
-#define SOCK_AF_INET 2
-#define SOCK_AF_INET6 10
-#define SOCK_IPPROTO_TCP 6
-#define SOCK_MSG_PEEK 2
-#define SOCK_E2BIG 7
-#define SOCK_PF_KTHREAD 0x00200000
-#define SOCK_S_IFMT 00170000
-#define SOCK_S_IFSOCK 0140000
-
-/* Data waiting in the ring buffer before the reader is woken. */
-#define SOCK_WAKEUP_BYTES (64 * 1024)
-
-/* Segments of a readv/writev/sendmsg/recvmsg walked for the capture. */
-#define SOCK_MAX_IOV 16
-
-#endif /* SPANPROBE_SOCK_BPF_H */
+#endif /* SPANPROBE_SOCK_ARCH_BPF_H */
