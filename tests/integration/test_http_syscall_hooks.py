@@ -244,7 +244,7 @@ def main():
             s.stop()
     check("spanprobe exits 0 on SIGTERM", rc == 0, agent.stderr())
     err = agent.stderr()
-    check("no bad records", " 0 bad\n" in err and "0 bad records" in err, err[-800:])
+    check("no bad records", "0 bad records" in err, err[-800:])
     finish()
 
 

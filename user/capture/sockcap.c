@@ -63,8 +63,9 @@ static int attach_all(struct bpf_object *obj, struct sp_loader *l)
 }
 
 /* Both objects take the same settings under the same names. */
-#define SOCKCAP_CONFIGURE(skel, o)                                            \
+#define SOCKCAP_CONFIGURE(skel, o, l)                                         \
 	do {                                                                  \
+		(skel)->rodata->sp_wakeup_bytes = loader_wakeup_bytes(l);     \
 		(skel)->rodata->sp_sock_capture = (o)->capture_bytes;         \
 		(skel)->rodata->sp_sock_all = (o)->all_processes;             \
 		(skel)->rodata->sp_sock_self_tgid = (uint32_t)getpid();       \
@@ -72,32 +73,32 @@ static int attach_all(struct bpf_object *obj, struct sp_loader *l)
 					 (o)->bpf_conns);                     \
 	} while (0)
 
-static struct bpf_object *open_sock(struct sockcap *sc)
+static struct bpf_object *open_sock(struct sockcap *sc, const struct sp_loader *l)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = features_btf_custom_path());
 
 	sc->skel = sock_bpf__open_opts(&oo);
 	if (!sc->skel)
 		return NULL;
-	SOCKCAP_CONFIGURE(sc->skel, &sc->opts);
+	SOCKCAP_CONFIGURE(sc->skel, &sc->opts, l);
 	return sc->skel->obj;
 }
 
-static struct bpf_object *open_syscalls(struct sockcap *sc)
+static struct bpf_object *open_syscalls(struct sockcap *sc, const struct sp_loader *l)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = features_btf_custom_path());
 
 	sc->sys_skel = sock_sys_bpf__open_opts(&oo);
 	if (!sc->sys_skel)
 		return NULL;
-	SOCKCAP_CONFIGURE(sc->sys_skel, &sc->opts);
+	SOCKCAP_CONFIGURE(sc->sys_skel, &sc->opts, l);
 	return sc->sys_skel->obj;
 }
 
 static int load_bpf(struct sockcap *sc, struct sp_loader *l)
 {
 	bool sys = sc->hooks == SOCKCAP_HOOKS_SYSCALLS;
-	struct bpf_object *obj = sys ? open_syscalls(sc) : open_sock(sc);
+	struct bpf_object *obj = sys ? open_syscalls(sc, l) : open_sock(sc, l);
 	int err;
 
 	if (!obj) {
@@ -302,12 +303,6 @@ static int handle_data(struct sockcap *sc, const struct sp_event_header *hdr,
 	struct stream_addr local, peer;
 	struct stream_chunk ch;
 
-	if (size < sizeof(*ev) || sizeof(*ev) + ev->captured > size ||
-	    ev->captured > ev->total_len ||
-	    (ev->direction != SP_SOCK_SEND && ev->direction != SP_SOCK_RECV)) {
-		sc->stats.bad_records++;
-		return -EINVAL;
-	}
 	sc->stats.data_records++;
 	sc->stats.payload_bytes += ev->captured;
 	if (sc->opts.debug_dump)
@@ -332,10 +327,6 @@ static int handle_close(struct sockcap *sc, const struct sp_event_header *hdr,
 {
 	const struct sp_sock_close_event *ev = (const void *)hdr;
 
-	if (size < sizeof(*ev)) {
-		sc->stats.bad_records++;
-		return -EINVAL;
-	}
 	sc->stats.close_records++;
 	if (sc->opts.debug_dump)
 		fprintf(sc->opts.debug_dump, "sock close sock=%llx state=%u\n",
@@ -361,11 +352,10 @@ void sockcap_report(const struct sockcap *sc, FILE *out)
 {
 	if (!sc)
 		return;
-	fprintf(out, "sockcap: %llu data records (%llu payload bytes), %llu closes, "
-		"%llu bad\n", (unsigned long long)sc->stats.data_records,
+	fprintf(out, "sockcap: %llu data records (%llu payload bytes), %llu closes\n",
+		(unsigned long long)sc->stats.data_records,
 		(unsigned long long)sc->stats.payload_bytes,
-		(unsigned long long)sc->stats.close_records,
-		(unsigned long long)sc->stats.bad_records);
+		(unsigned long long)sc->stats.close_records);
 	if (sc->stats.bpf_update_errors)
 		fprintf(out, "sockcap: %llu BPF map updates failed\n",
 			(unsigned long long)sc->stats.bpf_update_errors);

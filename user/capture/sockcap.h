@@ -67,9 +67,9 @@ void sockcap_set_sink(struct sockcap *sc, struct stream_sink sink);
 int sockcap_verdict(void *ctx, uint64_t conn_id, enum stream_verdict verdict);
 
 /*
- * Handle one SP_EV_SOCK_DATA / SP_EV_SOCK_CLOSE record of `size` bytes.
- * Returns 0; -EINVAL for a record that is short or inconsistent (counted,
- * ignored), -ENOENT for another record type.  Never stops the poll loop.
+ * Handle one SP_EV_SOCK_DATA / SP_EV_SOCK_CLOSE record of `size` bytes,
+ * already validated by the loader (capture/records.h).  Returns 0, or
+ * -ENOENT for another record type.  Never stops the poll loop.
  */
 int sockcap_handle(struct sockcap *sc, const struct sp_event_header *hdr,
 		   size_t size);
@@ -77,7 +77,6 @@ int sockcap_handle(struct sockcap *sc, const struct sp_event_header *hdr,
 struct sockcap_stats {
 	uint64_t data_records;
 	uint64_t close_records;
-	uint64_t bad_records;
 	uint64_t payload_bytes;   /* captured bytes received from BPF */
 	uint64_t bpf_update_errors;
 };

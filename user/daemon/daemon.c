@@ -82,8 +82,6 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 	switch (hdr->type) {
 	case SP_EV_FUNC_ENTRY:
 	case SP_EV_FUNC_RETURN:
-		if (size < sizeof(struct sp_func_event))
-			break;
 		funcspan_handle(&d->funcs, (const struct sp_func_event *)hdr);
 		return 0;
 	case SP_EV_THREAD_EXIT: {
@@ -95,8 +93,6 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 		return 0;
 	}
 	case SP_EV_PROC_EXEC:
-		if (size < sizeof(struct sp_exec_event))
-			break;
 		/* The launched command's own exec: its resource is known. */
 		if ((pid_t)hdr->pid == d->child.pid && !d->child_exec_seen)
 			d->child_exec_seen = true;
