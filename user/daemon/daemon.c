@@ -133,7 +133,7 @@ static int build_pipeline(struct sp_daemon *d)
 		.max_depth = cfg->max_depth,
 		.max_processes = cfg->max_processes,
 		.resource_defaults = d->resource_defaults,
-		.bsp = &d->bsp,
+		.sink = batch_sink(&d->bsp),
 		.pool = &d->pool,
 		.sample = sample_root,
 		.sample_ctx = (void *)&cfg->sampler,
