@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "span/spanpool.h"
+#include "assemble/process.h"
 #include "assemble/threads.h"
 #include "util/clock.h"
 #include "util/ids.h"
@@ -139,7 +140,7 @@ struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid)
 
 	if (res)
 		return resource_get(res);
-	res = resource_from_proc((pid_t)pid, &p->opts.resource_defaults);
+	res = process_read_resource((pid_t)pid, &p->opts.resource_defaults);
 	if (!res)
 		res = fallback_resource(p, pid);
 	if (!res)
@@ -337,7 +338,7 @@ void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
 
 	drop_calls_of(p, pid);
 	resource_put(u32map_del(&p->processes, pid));
-	res = resource_from_proc((pid_t)pid, &p->opts.resource_defaults);
+	res = process_read_resource((pid_t)pid, &p->opts.resource_defaults);
 	if (!res)
 		res = resource_build(&info, &p->opts.resource_defaults);
 	if (res)
