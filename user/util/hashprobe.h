@@ -101,4 +101,51 @@ static inline void hashprobe_remove(void *keys, void **values, uint32_t mask,
 	values[hole] = NULL;
 }
 
+/* A map's fields as the functions below see them (built per call). */
+struct hashprobe {
+	void *keys;
+	void **values;
+	uint32_t *count;
+	uint32_t mask;
+	uint32_t max;
+	uint8_t shift;
+	uint8_t width;
+};
+
+/*
+ * Store `value` for non-zero `key`, which hashprobe_find() found at `at`
+ * (-1: absent).  Returns 0 or -ENOSPC when `max` entries are held.
+ */
+static inline int hashprobe_store(const struct hashprobe *hp, int64_t at,
+				  uint64_t key, void *value)
+{
+	uint32_t i;
+
+	if (at >= 0) {
+		hp->values[at] = value;
+		return 0;
+	}
+	if (*hp->count >= hp->max)
+		return -ENOSPC;
+	i = hashprobe_free_slot(hp->keys, hp->mask, hp->shift, key, hp->width);
+	hashprobe_set_key(hp->keys, i, key, hp->width);
+	hp->values[i] = value;
+	(*hp->count)++;
+	return 0;
+}
+
+/* Remove the entry at `at` (-1: none); returns its value or NULL. */
+static inline void *hashprobe_take(const struct hashprobe *hp, int64_t at)
+{
+	void *value;
+
+	if (at < 0)
+		return NULL;
+	value = hp->values[at];
+	hashprobe_remove(hp->keys, hp->values, hp->mask, hp->shift, (uint32_t)at,
+			 hp->width);
+	(*hp->count)--;
+	return value;
+}
+
 #endif /* SPANPROBE_HASHPROBE_H */

@@ -96,38 +96,28 @@ void *u32map_get(const struct sp_u32map *m, uint32_t key)
 	return i < 0 ? NULL : m->values[i];
 }
 
+static struct hashprobe probe_of(struct sp_u32map *m)
+{
+	return (struct hashprobe){ .keys = m->keys, .values = m->values,
+				   .count = &m->count, .mask = m->mask,
+				   .max = m->max, .shift = m->shift,
+				   .width = KEY_WIDTH };
+}
+
 int u32map_put(struct sp_u32map *m, uint32_t key, void *value)
 {
-	uint32_t i;
-	int64_t at;
+	struct hashprobe hp = probe_of(m);
 
 	if (key == 0)
 		return -EINVAL;
-	at = find_slot(m, key);
-	if (at >= 0) {
-		m->values[at] = value;
-		return 0;
-	}
-	if (m->count >= m->max)
-		return -ENOSPC;
-	i = hashprobe_free_slot(m->keys, m->mask, m->shift, key, KEY_WIDTH);
-	m->keys[i] = key;
-	m->values[i] = value;
-	m->count++;
-	return 0;
+	return hashprobe_store(&hp, find_slot(m, key), key, value);
 }
 
 void *u32map_del(struct sp_u32map *m, uint32_t key)
 {
-	int64_t at = key ? find_slot(m, key) : -1;
-	void *value;
+	struct hashprobe hp = probe_of(m);
 
-	if (at < 0)
-		return NULL;
-	value = m->values[at];
-	hashprobe_remove(m->keys, m->values, m->mask, m->shift, (uint32_t)at, KEY_WIDTH);
-	m->count--;
-	return value;
+	return hashprobe_take(&hp, key ? find_slot(m, key) : -1);
 }
 
 void u32map_each(const struct sp_u32map *m,

@@ -37,48 +37,40 @@ void u64map_destroy(struct sp_u64map *m)
 	m->values = NULL;
 }
 
+static struct hashprobe probe_of(struct sp_u64map *m)
+{
+	return (struct hashprobe){ .keys = m->keys, .values = m->values,
+				   .count = &m->count, .mask = m->mask,
+				   .max = m->max, .shift = m->shift,
+				   .width = KEY_WIDTH };
+}
+
+static int64_t find_slot(const struct sp_u64map *m, uint64_t key)
+{
+	return key ? hashprobe_find(m->keys, m->mask, m->shift, key, KEY_WIDTH) : -1;
+}
+
 void *u64map_get(const struct sp_u64map *m, uint64_t key)
 {
-	int64_t i;
+	int64_t i = find_slot(m, key);
 
-	if (key == 0)
-		return NULL;
-	i = hashprobe_find(m->keys, m->mask, m->shift, key, KEY_WIDTH);
 	return i < 0 ? NULL : m->values[i];
 }
 
 int u64map_put(struct sp_u64map *m, uint64_t key, void *value)
 {
-	uint32_t i;
-	int64_t at;
+	struct hashprobe hp = probe_of(m);
 
 	if (key == 0)
 		return -EINVAL;
-	at = hashprobe_find(m->keys, m->mask, m->shift, key, KEY_WIDTH);
-	if (at >= 0) {
-		m->values[at] = value;
-		return 0;
-	}
-	if (m->count >= m->max)
-		return -ENOSPC;
-	i = hashprobe_free_slot(m->keys, m->mask, m->shift, key, KEY_WIDTH);
-	m->keys[i] = key;
-	m->values[i] = value;
-	m->count++;
-	return 0;
+	return hashprobe_store(&hp, find_slot(m, key), key, value);
 }
 
 void *u64map_del(struct sp_u64map *m, uint64_t key)
 {
-	int64_t at = key ? hashprobe_find(m->keys, m->mask, m->shift, key, KEY_WIDTH) : -1;
-	void *value;
+	struct hashprobe hp = probe_of(m);
 
-	if (at < 0)
-		return NULL;
-	value = m->values[at];
-	hashprobe_remove(m->keys, m->values, m->mask, m->shift, (uint32_t)at, KEY_WIDTH);
-	m->count--;
-	return value;
+	return hashprobe_take(&hp, find_slot(m, key));
 }
 
 void u64map_each(const struct sp_u64map *m,

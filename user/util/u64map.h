@@ -19,25 +19,16 @@ struct sp_u64map {
 };
 
 /*
- * Room for `max` entries (slots: a power of two >= 2 * max).  Returns 0,
- * -EINVAL or -ENOMEM.
+ * The functions of u32map (util/u32map.h) with the same contracts, for
+ * 64-bit keys: init returns 0, -EINVAL or -ENOMEM; get returns NULL when
+ * absent; put returns 0, -EINVAL (key 0) or -ENOSPC (`max` held); del
+ * returns the value removed or NULL; the table must not change during each.
  */
 int u64map_init(struct sp_u64map *m, uint32_t max);
 void u64map_destroy(struct sp_u64map *m); /* also after a failed init */
-
-/* The value for `key`, or NULL. */
 void *u64map_get(const struct sp_u64map *m, uint64_t key);
-
-/*
- * Insert or replace.  Returns 0, -EINVAL for key 0, -ENOSPC when the table
- * holds `max` entries already (the caller decides what to drop).
- */
 int u64map_put(struct sp_u64map *m, uint64_t key, void *value);
-
-/* Remove `key`; returns its value or NULL when absent. */
 void *u64map_del(struct sp_u64map *m, uint64_t key);
-
-/* Call fn for every entry (the table must not change meanwhile). */
 void u64map_each(const struct sp_u64map *m,
 		 void (*fn)(uint64_t key, void *value, void *arg), void *arg);
 
