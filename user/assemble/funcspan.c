@@ -21,6 +21,7 @@ void funcspan_init(struct sp_funcspan *fs, struct sp_pipeline *p,
 static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
 {
 	struct sp_pipeline *p = fs->pipeline;
+	uint64_t entry_sp = ev->stack_ptr;
 	struct sp_thread *th;
 	struct sp_span *span;
 	const char *name = fs->names[ev->probe_id];
@@ -35,7 +36,7 @@ static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
 	 * lost, or it was unwound) and must not become the new call's parent.
 	 * Only an exact match is safe: frames below may live on another stack
 	 * (coroutines, signal stacks). */
-	pipeline_abandon_calls(p, th, 0, &(uint64_t){ ev->stack_ptr });
+	pipeline_abandon_calls(p, th, 0, &entry_sp);
 	if (th->depth == pipeline_threads(p)->max_depth) {
 		pipeline_count_depth_exceeded(p);
 		return;
