@@ -75,7 +75,8 @@ int main(void)
 	struct sp_resource_defaults rd = { 0 };
 	struct sp_pipeline_opts po = { .span_pool = CALLS, .max_threads = 64,
 				       .max_depth = 64, .max_processes = 64,
-				       .bsp = &bsp, .pool = &pool, .id_seed = 1 };
+				       .sink = batch_sink(&bsp), .pool = &pool,
+				       .id_seed = 1 };
 	struct sp_funcspan fs;
 	struct sp_pipeline *p;
 	double ns[RUNS];

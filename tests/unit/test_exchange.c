@@ -107,7 +107,7 @@ static int setup(void **state)
 	assert_int_equal(spanpool_init(&f->pool, 32), 0);
 	f->exp.ops = &keep_ops;
 	assert_int_equal(batch_start(&f->bsp, &bopts, &f->exp, &f->pool), 0);
-	popts.bsp = &f->bsp;
+	popts.sink = batch_sink(&f->bsp);
 	popts.pool = &f->pool;
 	f->p = pipeline_create(&popts);
 	assert_non_null(f->p);

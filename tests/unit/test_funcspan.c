@@ -68,7 +68,7 @@ static struct fx *fx_open(const struct fx_cfg *cfg)
 	assert_int_equal(spanpool_init(&f->pool, po.span_pool), 0);
 	rec_init(&f->rec);
 	assert_int_equal(batch_start(&f->bsp, &bo, &f->rec.exp, &f->pool), 0);
-	po.bsp = &f->bsp;
+	po.sink = batch_sink(&f->bsp);
 	po.pool = &f->pool;
 	f->p = pipeline_create(&po);
 	assert_non_null(f->p);
@@ -203,7 +203,7 @@ static void assert_function_span(struct fx *f, const struct sp_span *s,
 static void test_nesting(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ 0 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 	const struct sp_span *outer, *inner;
 
 	(void)state;
@@ -320,7 +320,7 @@ static void test_threads_interleaved(void **state)
 static void test_lost_entry(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ 0 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 
 	(void)state;
 	/* A return on a thread with nothing open. */
@@ -345,7 +345,7 @@ static void test_lost_entry(void **state)
 static void test_lost_return(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ 0 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 
 	(void)state;
 	enter(f, PID, OUTER, 100, 0x4000);
@@ -368,7 +368,7 @@ static void test_lost_return(void **state)
 static void test_longjmp_unwinding(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ 0 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 	const struct sp_span *o, *i;
 
 	(void)state;
@@ -399,7 +399,7 @@ static void test_longjmp_unwinding(void **state)
 static void test_thread_exit_mid_call(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ 0 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 	const uint32_t tid = PID + 7;
 
 	(void)state;
@@ -439,7 +439,7 @@ static void test_open_calls_at_destroy(void **state)
 static void test_pool_exhausted(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ .pool = 2 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 
 	(void)state;
 	enter(f, PID, OUTER, 100, 0x4000);
@@ -472,7 +472,7 @@ static void test_pool_exhausted(void **state)
 static void test_depth_limit(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ .max_depth = 3 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 
 	(void)state;
 	for (int k = 0; k < 4; k++)
@@ -495,7 +495,7 @@ static void test_depth_limit(void **state)
 static void test_thread_table_full(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ .max_threads = 2 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 
 	(void)state;
 	enter(f, 201, OUTER, 100, 0x4000);
@@ -522,7 +522,7 @@ static void test_thread_table_full(void **state)
 static void test_many_threads_no_leak(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ .max_threads = 4, .pool = 8 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 
 	(void)state;
 	/* 1000 short-lived threads: a slot per thread would run out at 4. */
@@ -582,7 +582,7 @@ static void test_not_sampled(void **state)
 	int decisions = 0;
 	struct fx *f = fx_open(&(struct fx_cfg){ .sample = drop_all,
 						 .sample_ctx = &decisions });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 
 	(void)state;
 	enter(f, PID, OUTER, 100, 0x4000);
@@ -645,7 +645,7 @@ static void test_ids_deterministic(void **state)
 static void test_queue_full_counted(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ .max_queue = 2 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 
 	(void)state;
 	rec_set_gate(&f->rec, true);
@@ -674,7 +674,7 @@ static void test_queue_full_counted(void **state)
 static void test_request_frame_parent(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ 0 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 	struct sp_span *req;
 	const struct sp_span *r, *o;
 
@@ -712,7 +712,7 @@ static void test_request_frame_parent(void **state)
 static void test_thread_exit_with_request(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ 0 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 	struct sp_span *req;
 
 	(void)state;
@@ -740,7 +740,7 @@ static void test_thread_exit_with_request(void **state)
 static void test_reentry_after_lost_return(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ 0 });
-	struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
 	const struct sp_span *o, *i;
 
 	(void)state;

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "assemble/process.h"
 #include "span/resource.h"
 #include "unit/unit_helpers.h"
 
@@ -307,7 +308,7 @@ static void test_from_proc(void **state)
 					     .with_command_line = 1 };
 	char want_path[PATH_MAX];
 	pid_t pid = spawn_sleep(envp);
-	struct sp_resource *res = resource_from_proc(pid, &defs);
+	struct sp_resource *res = process_read_resource(pid, &defs);
 	const struct sp_resattr *a;
 
 	(void)state;
@@ -331,7 +332,7 @@ static void test_from_proc(void **state)
 	envp[1] = "X=1";
 	reap(pid);
 	pid = spawn_sleep(envp);
-	res = resource_from_proc(pid, &defs);
+	res = process_read_resource(pid, &defs);
 	assert_non_null(res);
 	assert_res_str(res, "service.name", "agent");
 	assert_null(resource_find(res, "process.command_line"));
@@ -346,7 +347,7 @@ static void test_from_proc_gone(void **state)
 	(void)state;
 	errno = 0;
 	/* Above any pid_max the kernel allows (4194304). */
-	assert_null(resource_from_proc(INT_MAX, &defs));
+	assert_null(process_read_resource(INT_MAX, &defs));
 	assert_int_equal(errno, ESRCH);
 }
 

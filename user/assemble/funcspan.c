@@ -18,41 +18,27 @@ void funcspan_init(struct sp_funcspan *fs, struct sp_pipeline *p,
 	fs->n_names = n_names;
 }
 
-/*
- * A call entering at stack pointer `sp` reuses the frame of any open call
- * that entered there: that call is over (its return record was lost, or it
- * was unwound) and must not become the new call's parent.  Only an exact
- * match is safe: frames below `sp` may live on another stack (coroutines,
- * signal stacks).
- */
-static void drop_reused_frames(struct sp_pipeline *p, struct sp_thread *th,
-			       uint64_t sp)
-{
-	for (uint32_t i = th->depth; i-- > 0;) {
-		if (th->frames[i].kind != SP_FRAME_FUNC || th->frames[i].key != sp)
-			continue;
-		pipeline_span_discard(p, th->frames[i].span);
-		threads_drop_frame(th, i);
-		pipeline_stats(p)->abandoned++;
-	}
-}
-
 static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
 {
 	struct sp_pipeline *p = fs->pipeline;
-	struct sp_pipeline_stats *st = pipeline_stats(p);
+	uint64_t entry_sp = ev->stack_ptr;
 	struct sp_thread *th;
 	struct sp_span *span;
 	const char *name = fs->names[ev->probe_id];
 
 	th = threads_get(pipeline_threads(p), ev->hdr.tid, ev->hdr.pid);
 	if (!th) {
-		st->threads_full++;
+		pipeline_count_threads_full(p);
 		return;
 	}
-	drop_reused_frames(p, th, ev->stack_ptr);
+	/* A call entering at this stack pointer reuses the frame of any open
+	 * call that entered there: that call is over (its return record was
+	 * lost, or it was unwound) and must not become the new call's parent.
+	 * Only an exact match is safe: frames below may live on another stack
+	 * (coroutines, signal stacks). */
+	pipeline_abandon_calls(p, th, 0, &entry_sp);
 	if (th->depth == pipeline_threads(p)->max_depth) {
-		st->depth_exceeded++;
+		pipeline_count_depth_exceeded(p);
 		return;
 	}
 	span = pipeline_span_start(p, ev->hdr.pid, ev->hdr.tid, ev->hdr.ts_ns,
@@ -75,7 +61,6 @@ static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
 static void on_return(struct sp_funcspan *fs, const struct sp_func_event *ev)
 {
 	struct sp_pipeline *p = fs->pipeline;
-	struct sp_pipeline_stats *st = pipeline_stats(p);
 	struct sp_thread *th = threads_find(pipeline_threads(p), ev->hdr.tid);
 	uint64_t entry_sp = ev->stack_ptr - RETURN_SP_DELTA;
 	uint32_t i = th ? th->depth : 0;
@@ -85,18 +70,12 @@ static void on_return(struct sp_funcspan *fs, const struct sp_func_event *ev)
 		if (th->frames[i].kind == SP_FRAME_FUNC && th->frames[i].key == entry_sp)
 			break;
 	if (!th || i == UINT32_MAX) {
-		st->unmatched_returns++;
+		pipeline_count_unmatched_return(p);
 		return;
 	}
 	span = th->frames[i].span;
 	/* Calls opened above this one are unwound without a return. */
-	for (uint32_t j = th->depth; j-- > i + 1;) {
-		if (th->frames[j].kind != SP_FRAME_FUNC)
-			continue;
-		pipeline_span_discard(p, th->frames[j].span);
-		threads_drop_frame(th, j);
-		st->abandoned++;
-	}
+	pipeline_abandon_calls(p, th, i + 1, NULL);
 	threads_drop_frame(th, i);
 	if (th->depth == 0)
 		threads_remove(pipeline_threads(p), th);

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "span/spanpool.h"
+#include "assemble/process.h"
 #include "assemble/threads.h"
-#include "export/batch.h"
 #include "util/clock.h"
 #include "util/ids.h"
 #include "util/log.h"
@@ -16,7 +16,7 @@
 struct sp_pipeline {
 	struct sp_pipeline_opts opts;
 	struct sp_spanpool *pool;
-	struct sp_batch *bsp;
+	struct sp_span_sink sink;
 	struct sp_idgen ids;
 	int64_t mono_to_unix;
 	struct sp_threads threads;
@@ -34,7 +34,7 @@ struct sp_pipeline *pipeline_create(const struct sp_pipeline_opts *opts)
 		goto fail;
 	p->opts = *opts;
 	p->pool = opts->pool;
-	p->bsp = opts->bsp;
+	p->sink = opts->sink;
 	p->mono_to_unix = clock_mono_to_real_offset();
 	if (opts->id_seed)
 		idgen_seed(&p->ids, opts->id_seed);
@@ -61,11 +61,8 @@ static void put_resource(uint32_t pid, void *res, void *arg)
 static void discard_thread(uint32_t tid, void *value, void *arg)
 {
 	struct sp_pipeline *p = arg;
-	struct sp_thread *th = value;
 
-	for (uint32_t i = 0; i < th->depth; i++)
-		if (th->frames[i].kind == SP_FRAME_FUNC)
-			spanpool_put(p->pool, th->frames[i].span);
+	threads_abandon_calls(value, 0, NULL, p->pool);
 }
 
 void pipeline_destroy(struct sp_pipeline *p)
@@ -143,7 +140,7 @@ struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid)
 
 	if (res)
 		return resource_get(res);
-	res = resource_from_proc((pid_t)pid, &p->opts.resource_defaults);
+	res = process_read_resource((pid_t)pid, &p->opts.resource_defaults);
 	if (!res)
 		res = fallback_resource(p, pid);
 	if (!res)
@@ -218,7 +215,8 @@ void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,
 		return;
 	}
 	p->stats.spans_finished++;
-	if ((p->draining ? batch_push_wait(p->bsp, span) : batch_push(p->bsp, span)) == -ENOSPC)
+	if ((p->draining ? p->sink.push_wait(p->sink.ctx, span)
+			 : p->sink.push(p->sink.ctx, span)) == -ENOSPC)
 		p->stats.queue_full++;
 }
 
@@ -284,14 +282,8 @@ void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid,
 	struct sp_thread *th = threads_find(&p->threads, tid);
 
 	if (th) {
-		/* Calls that never returned: no end time to report, so no span.
-		 * Request frames belong to their source, which ends them. */
-		for (uint32_t i = 0; i < th->depth; i++) {
-			if (th->frames[i].kind != SP_FRAME_FUNC)
-				continue;
-			spanpool_put(p->pool, th->frames[i].span);
-			p->stats.abandoned++;
-		}
+		/* Calls that never returned: no end time to report, so no span. */
+		pipeline_abandon_calls(p, th, 0, NULL);
 		threads_remove(&p->threads, th);
 	}
 	if (process_exit)
@@ -329,13 +321,7 @@ static void drop_calls_of(struct sp_pipeline *p, uint32_t pid)
 		for (size_t i = 0; i < sw.n; i++) {
 			struct sp_thread *th = sw.dead[i];
 
-			for (uint32_t f = th->depth; f-- > 0;) {
-				if (th->frames[f].kind != SP_FRAME_FUNC)
-					continue;
-				spanpool_put(p->pool, th->frames[f].span);
-				threads_drop_frame(th, f);
-				p->stats.abandoned++;
-			}
+			pipeline_abandon_calls(p, th, 0, NULL);
 			if (th->depth == 0)
 				threads_remove(&p->threads, th);
 			else
@@ -352,16 +338,40 @@ void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
 
 	drop_calls_of(p, pid);
 	resource_put(u32map_del(&p->processes, pid));
-	res = resource_from_proc((pid_t)pid, &p->opts.resource_defaults);
+	res = process_read_resource((pid_t)pid, &p->opts.resource_defaults);
 	if (!res)
 		res = resource_build(&info, &p->opts.resource_defaults);
 	if (res)
 		pipeline_set_resource(p, pid, res);
 }
 
-struct sp_pipeline_stats *pipeline_stats(struct sp_pipeline *p)
+const struct sp_pipeline_stats *pipeline_stats(const struct sp_pipeline *p)
 {
 	return &p->stats;
+}
+
+uint32_t pipeline_abandon_calls(struct sp_pipeline *p, struct sp_thread *th,
+				uint32_t from, const uint64_t *sp)
+{
+	uint32_t n = threads_abandon_calls(th, from, sp, p->pool);
+
+	p->stats.abandoned += n;
+	return n;
+}
+
+void pipeline_count_unmatched_return(struct sp_pipeline *p)
+{
+	p->stats.unmatched_returns++;
+}
+
+void pipeline_count_threads_full(struct sp_pipeline *p)
+{
+	p->stats.threads_full++;
+}
+
+void pipeline_count_depth_exceeded(struct sp_pipeline *p)
+{
+	p->stats.depth_exceeded++;
 }
 
 void pipeline_set_draining(struct sp_pipeline *p)

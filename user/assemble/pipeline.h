@@ -2,7 +2,7 @@
 /*
  * The assembly stage every event source feeds: spans come from a
  * preallocated pool, get IDs and wall-clock times here, and leave through
- * the batch span processor.  All functions are called from the ring-buffer
+ * a span sink (the batch span processor, wired by the daemon).  All functions are called from the ring-buffer
  * consumer thread only (the pool's release side is the export thread).
  */
 #ifndef SPANPROBE_PIPELINE_H
@@ -19,7 +19,7 @@ struct sp_pipeline;
 /* Counters of the assembly stage (reported on exit and with -v). */
 struct sp_pipeline_stats {
 	uint64_t spans_started;
-	uint64_t spans_finished;    /* handed to the batch processor */
+	uint64_t spans_finished;    /* handed to the span sink */
 	uint64_t spans_not_sampled;
 	uint64_t pool_empty;        /* a span could not start: pool exhausted */
 	uint64_t queue_full;        /* a finished span was dropped: queue full */
@@ -48,8 +48,8 @@ void pipeline_span_set_remote_parent(struct sp_span *span,
 				     bool sampled);
 
 /*
- * Finish `span` at `mono_ns` and hand it to the batch processor (or back to
- * the pool when not sampled).  The caller must not touch `span` afterwards.
+ * Finish `span` at `mono_ns` and hand it to the span sink (or back to the
+ * pool when not sampled).  The caller must not touch `span` afterwards.
  */
 void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,
 		       uint64_t mono_ns);
@@ -77,6 +77,7 @@ int pipeline_thread_push(struct sp_pipeline *p, uint32_t tid,
 			 struct sp_span *span, uint64_t key);
 void pipeline_thread_pop(struct sp_pipeline *p, uint32_t tid, uint64_t key);
 
-struct sp_pipeline_stats *pipeline_stats(struct sp_pipeline *p);
+/* The counters, read-only; they change as events are handled. */
+const struct sp_pipeline_stats *pipeline_stats(const struct sp_pipeline *p);
 
 #endif /* SPANPROBE_PIPELINE_H */

@@ -11,7 +11,7 @@
 #include "assemble/pipeline.h"
 #include "span/resource.h"
 
-struct sp_batch;
+struct sp_thread;
 
 /* Keep or drop a new trace, decided from its ID (OTEL_TRACES_SAMPLER). */
 typedef bool (*sp_sample_fn)(void *ctx, const uint8_t trace_id[16]);
@@ -31,7 +31,7 @@ struct sp_pipeline_opts {
 	uint32_t max_depth;
 	uint32_t max_processes;
 	struct sp_resource_defaults resource_defaults;
-	struct sp_batch *bsp;        /* where finished spans go */
+	struct sp_span_sink sink;  /* where finished spans go */
 	struct sp_spanpool *pool;  /* shared with the batch processor */
 	sp_sample_fn sample;       /* NULL: keep every trace */
 	void *sample_ctx;
@@ -72,6 +72,18 @@ void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
 			   const char *filename);
 
 struct sp_threads *pipeline_threads(struct sp_pipeline *p);
+
+/*
+ * threads_abandon_calls() on `th`, with the pipeline's pool, counting the
+ * calls removed as abandoned.  Returns their number.
+ */
+uint32_t pipeline_abandon_calls(struct sp_pipeline *p, struct sp_thread *th,
+				uint32_t from, const uint64_t *sp);
+
+/* What the function-span source counts in the pipeline's stats. */
+void pipeline_count_unmatched_return(struct sp_pipeline *p);
+void pipeline_count_threads_full(struct sp_pipeline *p);
+void pipeline_count_depth_exceeded(struct sp_pipeline *p);
 
 /* Measure the monotonic-to-Unix offset again (the wall clock may step). */
 void pipeline_sync_clock(struct sp_pipeline *p);

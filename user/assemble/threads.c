@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "span/spanpool.h"
+
 int threads_init(struct sp_threads *t, uint32_t max_threads, uint32_t max_depth)
 {
 	int err;
@@ -73,4 +75,20 @@ void threads_drop_frame(struct sp_thread *th, uint32_t index)
 	memmove(&th->frames[index], &th->frames[index + 1],
 		(th->depth - index - 1) * sizeof(th->frames[0]));
 	th->depth--;
+}
+
+uint32_t threads_abandon_calls(struct sp_thread *th, uint32_t from, const uint64_t *sp,
+			       struct sp_spanpool *pool)
+{
+	uint32_t n = 0;
+
+	/* From the top down, so that dropping a frame moves none still to see. */
+	for (uint32_t i = th->depth; i-- > from;) {
+		if (th->frames[i].kind != SP_FRAME_FUNC || (sp && th->frames[i].key != *sp))
+			continue;
+		spanpool_put(pool, th->frames[i].span);
+		threads_drop_frame(th, i);
+		n++;
+	}
+	return n;
 }

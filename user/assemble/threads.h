@@ -12,6 +12,8 @@
 #include "span/span.h"
 #include "util/u32map.h"
 
+struct sp_spanpool;
+
 enum sp_frame_kind { SP_FRAME_FUNC = 1, SP_FRAME_REQUEST = 2 };
 
 struct sp_frame {
@@ -51,5 +53,15 @@ void threads_remove(struct sp_threads *t, struct sp_thread *th);
 
 /* Remove frame `index`, keeping the order of the others. */
 void threads_drop_frame(struct sp_thread *th, uint32_t index);
+
+/*
+ * Calls that will never return (unwound, their thread or program gone, or
+ * their stack slot reused): remove the function-call frames at index
+ * `from` and above, or, when `sp` is not NULL, only those that entered at
+ * stack pointer *sp, and give their spans back to `pool`.  Request frames
+ * stay: their source ends them.  Returns how many calls were removed.
+ */
+uint32_t threads_abandon_calls(struct sp_thread *th, uint32_t from, const uint64_t *sp,
+			       struct sp_spanpool *pool);
 
 #endif /* SPANPROBE_THREADS_H */

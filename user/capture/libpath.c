@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "capture/libpath.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "capture/elfsym.h"
+#include "capture/procfs.h"
 
 static int name_matches(const char *path, const char *lib)
 {
@@ -28,29 +28,30 @@ static int name_matches(const char *path, const char *lib)
 	return strncmp(base, lib, n) == 0 && (base[n] == '.' || base[n] == '-');
 }
 
+struct maps_search {
+	const char *lib;
+	char *out;
+	size_t size;
+};
+
+static int copy_if_matches(const char *path, void *arg)
+{
+	struct maps_search *ms = arg;
+
+	if (!name_matches(path, ms->lib))
+		return 0;
+	snprintf(ms->out, ms->size, "%s", path);
+	return 1;
+}
+
 int libpath_from_maps(pid_t pid, const char *lib, char *out, size_t size)
 {
-	char line[PATH_MAX + 128], maps[64];
-	int found = -ENOENT;
-	FILE *f;
+	struct maps_search ms = { .lib = lib, .out = out, .size = size };
+	int ret = procfs_maps_each(pid, copy_if_matches, &ms);
 
-	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
-	f = fopen(maps, "re");
-	if (!f)
-		return -ESRCH;
-	while (found && fgets(line, sizeof(line), f)) {
-		char *path = strchr(line, '/');
-
-		if (!path)
-			continue;
-		path[strcspn(path, "\n")] = 0;
-		if (name_matches(path, lib)) {
-			snprintf(out, size, "%s", path);
-			found = 0;
-		}
-	}
-	fclose(f);
-	return found;
+	if (ret < 0)
+		return ret;
+	return ret ? 0 : -ENOENT;
 }
 
 static int is_file(const char *path)
@@ -163,51 +164,6 @@ int libpath_resolve(const char *exe, const char *lib, char *out, size_t size)
 	if (search_cache(lib, out, size) == 0)
 		return 0;
 	return search_dirs(default_dirs, origin, lib, out, size);
-}
-
-static int link_resolves(const char *link)
-{
-	char target[PATH_MAX];
-
-	return readlink(link, target, sizeof(target)) > 0;
-}
-
-pid_t libpath_live_task(pid_t pid)
-{
-	char path[320];
-	struct dirent *de;
-	pid_t live = -1;
-	DIR *tasks;
-
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	if (link_resolves(path))
-		return pid;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	tasks = opendir(path);
-	if (!tasks)
-		return -1;
-	while (live < 0 && (de = readdir(tasks))) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/exe", (int)pid, de->d_name);
-		if (link_resolves(path))
-			live = (pid_t)atoi(de->d_name);
-	}
-	closedir(tasks);
-	return live;
-}
-
-int libpath_proc_exe(pid_t pid, char *out, size_t size)
-{
-	pid_t task = libpath_live_task(pid);
-
-	if (task < 0)
-		return -ESRCH;
-	if (task == pid)
-		snprintf(out, size, "/proc/%d/exe", (int)pid);
-	else
-		snprintf(out, size, "/proc/%d/task/%d/exe", (int)pid, (int)task);
-	return 0;
 }
 
 int libpath_which(const char *cmd, char *out, size_t size)

@@ -24,21 +24,6 @@ int libpath_from_maps(pid_t pid, const char *lib, char *out, size_t size);
 int libpath_resolve(const char *exe, const char *lib, char *out, size_t size);
 
 /*
- * A /proc link to the executable of process `pid` that resolves:
- * /proc/PID/exe, or, when the main thread has exited (pthread_exit) and
- * its link is gone, /proc/PID/task/TID/exe of a thread still running.
- * Returns 0 or -ESRCH.
- */
-int libpath_proc_exe(pid_t pid, char *out, size_t size);
-
-/*
- * A task of process `pid` that still runs its program: `pid` itself, or a
- * thread when the main thread has exited.  Uprobes are attached through it
- * (they then fire in every thread of the process).  Returns -1 when none.
- */
-pid_t libpath_live_task(pid_t pid);
-
-/*
  * `cmd` searched in PATH as execvp() does (a name with '/' is taken as is).
  * Returns 0, -ENOENT, or -EACCES when found but not executable.
  */

@@ -16,6 +16,7 @@
 
 #include "assemble/funcspan.h"
 #include "assemble/pipeline_impl.h"
+#include "assemble/process.h"
 #include "span/spanpool.h"
 #include "daemon/report.h"
 #include "daemon/targets.h"
@@ -25,6 +26,7 @@
 #include "export/sampler.h"
 #include "capture/launcher.h"
 #include "capture/libpath.h"
+#include "capture/procfs.h"
 #include "capture/loader.h"
 #include "capture/features.h"
 #include "capture/sockcap.h"
@@ -130,7 +132,7 @@ static int build_pipeline(struct sp_daemon *d)
 		.max_depth = cfg->max_depth,
 		.max_processes = cfg->max_processes,
 		.resource_defaults = d->resource_defaults,
-		.bsp = &d->bsp,
+		.sink = batch_sink(&d->bsp),
 		.pool = &d->pool,
 		.sample = sample_root,
 		.sample_ctx = (void *)&cfg->sampler,
@@ -196,7 +198,7 @@ static int start_attach(struct sp_daemon *d)
 	int err;
 
 	d->target_pid = d->cfg->pid;
-	res = resource_from_proc(d->target_pid, &d->resource_defaults);
+	res = process_read_resource(d->target_pid, &d->resource_defaults);
 	if (!res) {
 		sp_err("attach: no process with PID %d", (int)d->target_pid);
 		return -ESRCH;
@@ -204,7 +206,7 @@ static int start_attach(struct sp_daemon *d)
 	pipeline_set_resource(d->pipeline, (uint32_t)d->target_pid, res);
 	err = loader_track_pid(&d->loader, d->target_pid);
 	/* A main thread that left with pthread_exit cannot take uprobes. */
-	return err ? err : attach_targets(d, libpath_live_task(d->target_pid));
+	return err ? err : attach_targets(d, procfs_live_task(d->target_pid));
 }
 
 /* The launched command's resource: its environment is ours. */

@@ -8,17 +8,16 @@
 #include "export/exporter.h"
 #include "capture/loader.h"
 
-void report_print(FILE *out, struct sp_pipeline *p, struct sp_batch *bsp,
-		  const struct sp_exporter *exp, struct sp_loader *loader,
-		  uint64_t unknown_probe)
+void report_print(FILE *out, const struct sp_pipeline *p,
+		  const struct sp_batch *bsp, const struct sp_exporter *exp,
+		  struct sp_loader *loader, uint64_t unknown_probe)
 {
 	const struct sp_pipeline_stats *st = pipeline_stats(p);
 	uint64_t drops[SP_DROP_REASON_MAX] = { 0 };
-	uint64_t queue_full, shutdown_drops;
+	struct sp_batch_stats bs;
 
 	loader_read_drops(loader, drops);
-	queue_full = __atomic_load_n(&bsp->dropped_queue_full, __ATOMIC_RELAXED);
-	shutdown_drops = __atomic_load_n(&bsp->dropped_at_shutdown, __ATOMIC_RELAXED);
+	batch_get_stats(bsp, &bs);
 	fprintf(out,
 		"spanprobe: spans: %llu started, %llu finished, %llu exported, "
 		"%llu failed, %llu not sampled, %llu filtered out\n"
@@ -33,7 +32,8 @@ void report_print(FILE *out, struct sp_pipeline *p, struct sp_batch *bsp,
 		(unsigned long long)__atomic_load_n(&exp->stats.spans_failed, __ATOMIC_RELAXED),
 		(unsigned long long)st->spans_not_sampled,
 		(unsigned long long)st->filtered,
-		(unsigned long long)queue_full, (unsigned long long)shutdown_drops,
+		(unsigned long long)bs.dropped_queue_full,
+		(unsigned long long)bs.dropped_at_shutdown,
 		(unsigned long long)st->pool_empty,
 		(unsigned long long)st->threads_full,
 		(unsigned long long)st->depth_exceeded,

@@ -8,6 +8,7 @@
 
 #include "capture/elfsym.h"
 #include "capture/libpath.h"
+#include "capture/procfs.h"
 #include "util/log.h"
 
 /* "lib:name" -> lib, name.  A "::" (C++ scope) is not a separator. */
@@ -92,7 +93,7 @@ int targets_resolve(const char *const *symbols, size_t n, pid_t pid,
 	char proc_exe[96];
 
 	if (pid > 0) {
-		if (libpath_proc_exe(pid, proc_exe, sizeof(proc_exe))) {
+		if (procfs_exe_link(pid, proc_exe, sizeof(proc_exe))) {
 			sp_err("attach: no process with PID %d", (int)pid);
 			return -ESRCH;
 		}

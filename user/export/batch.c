@@ -46,6 +46,31 @@ int batch_push_wait(struct sp_batch *bsp, struct sp_span *span)
 	return push(bsp, span, true);
 }
 
+static int sink_push(void *ctx, struct sp_span *span)
+{
+	return push(ctx, span, false);
+}
+
+static int sink_push_wait(void *ctx, struct sp_span *span)
+{
+	return push(ctx, span, true);
+}
+
+struct sp_span_sink batch_sink(struct sp_batch *bsp)
+{
+	return (struct sp_span_sink){ .push = sink_push,
+				      .push_wait = sink_push_wait, .ctx = bsp };
+}
+
+/* Relaxed loads: the writers hold the lock, a report needs no snapshot. */
+void batch_get_stats(const struct sp_batch *bsp, struct sp_batch_stats *out)
+{
+	out->received = __atomic_load_n(&bsp->received, __ATOMIC_RELAXED);
+	out->dropped_queue_full = __atomic_load_n(&bsp->dropped_queue_full, __ATOMIC_RELAXED);
+	out->dropped_at_shutdown = __atomic_load_n(&bsp->dropped_at_shutdown, __ATOMIC_RELAXED);
+	out->batches = __atomic_load_n(&bsp->batches, __ATOMIC_RELAXED);
+}
+
 /*
  * Put spans of one resource next to each other (the encoders make one
  * ResourceSpans per run), keeping the order in which spans finished.

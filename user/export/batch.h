@@ -61,6 +61,20 @@ int batch_push(struct sp_batch *bsp, struct sp_span *span);
  */
 int batch_push_wait(struct sp_batch *bsp, struct sp_span *span);
 
+/* The processor as the sink of finished spans (batch_push, batch_push_wait). */
+struct sp_span_sink batch_sink(struct sp_batch *bsp);
+
+/* Counters of the processor, copied at one moment. */
+struct sp_batch_stats {
+	uint64_t received;
+	uint64_t dropped_queue_full;
+	uint64_t dropped_at_shutdown;
+	uint64_t batches;
+};
+
+/* Copy the counters to `out`; any thread may call it. */
+void batch_get_stats(const struct sp_batch *bsp, struct sp_batch_stats *out);
+
 /* Export everything queued now and wait until it is done. */
 void batch_flush(struct sp_batch *bsp);
 

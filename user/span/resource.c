@@ -2,14 +2,11 @@
 #include "span/resource.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "capture/libpath.h"
 #include "util/hex.h"
 #include "util/log.h"
 
@@ -250,99 +247,4 @@ nomem:
 	resource_put(res);
 	errno = ENOMEM;
 	return NULL;
-}
-
-/* Read a whole /proc file (bounded: 64 KiB is plenty for environ/cmdline). */
-static ssize_t read_proc(pid_t pid, const char *name, char *buf, size_t size)
-{
-	char path[64];
-	ssize_t n, total = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while ((size_t)total < size - 1 &&
-	       (n = read(fd, buf + total, size - 1 - (size_t)total)) > 0)
-		total += n;
-	close(fd);
-	buf[total] = 0;
-	return total;
-}
-
-/* Value of NAME in a NUL-separated environ block, or NULL. */
-static const char *env_lookup(const char *block, size_t len, const char *name)
-{
-	size_t nlen = strlen(name);
-
-	for (const char *p = block; p < block + len; p += strlen(p) + 1)
-		if (strncmp(p, name, nlen) == 0 && p[nlen] == '=')
-			return p + nlen + 1;
-	return NULL;
-}
-
-/*
- * The paths of every line of /proc/PID/cgroup ("ID:CONTROLLERS:PATH"),
- * one per line: on hybrid hierarchies the v1 controllers may name the
- * container while the v2 line says "/".
- */
-static const char *read_cgroup(pid_t pid)
-{
-	static char buf[4096], paths[4096];
-	size_t off = 0;
-	char *save = NULL;
-
-	if (read_proc(pid, "cgroup", buf, sizeof(buf)) <= 0)
-		return NULL;
-	paths[0] = 0;
-	for (char *line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *c1 = strchr(line, ':');
-		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-
-		if (c2 && off < sizeof(paths))
-			off += (size_t)snprintf(paths + off, sizeof(paths) - off, "%s%s",
-						off ? "\n" : "", c2 + 1);
-	}
-	return paths[0] ? paths : NULL;
-}
-
-/* Static buffers: called only from the ring-buffer consumer thread. */
-struct sp_resource *resource_from_proc(pid_t pid,
-				       const struct sp_resource_defaults *defaults)
-{
-	static char environ_buf[65536], cmdline[8192];
-	char exe[PATH_MAX], link[96];
-	struct sp_process_info info = { .pid = pid };
-	ssize_t n, envlen;
-
-	if (libpath_proc_exe(pid, link, sizeof(link))) {
-		errno = ESRCH;
-		return NULL;
-	}
-	n = readlink(link, exe, sizeof(exe) - 1);
-	if (n < 0) {
-		errno = ESRCH;
-		return NULL;
-	}
-	exe[n] = 0;
-	info.exe_path = exe;
-	envlen = read_proc(pid, "environ", environ_buf, sizeof(environ_buf));
-	if (envlen > 0) {
-		info.service_name = env_lookup(environ_buf, (size_t)envlen,
-					       "OTEL_SERVICE_NAME");
-		info.own_resource_attrs = env_lookup(
-			environ_buf, (size_t)envlen, "OTEL_RESOURCE_ATTRIBUTES");
-	}
-	info.cgroup = read_cgroup(pid);
-	n = defaults->with_command_line
-		    ? read_proc(pid, "cmdline", cmdline, sizeof(cmdline))
-		    : 0;
-	for (ssize_t i = 0; i + 1 < n; i++)
-		if (cmdline[i] == 0)
-			cmdline[i] = ' ';
-	if (n > 0)
-		info.command_line = cmdline;
-	return resource_build(&info, defaults);
 }

@@ -60,14 +60,6 @@ struct sp_resource_defaults {
 struct sp_resource *resource_build(const struct sp_process_info *info,
 				   const struct sp_resource_defaults *defaults);
 
-/*
- * Read exe, environ and (if asked) cmdline of a live process from /proc and
- * build its resource.  Returns NULL with errno ESRCH when the process is
- * gone, or ENOMEM.
- */
-struct sp_resource *resource_from_proc(pid_t pid,
-				       const struct sp_resource_defaults *defaults);
-
 struct sp_resource *resource_get(struct sp_resource *res);
 void resource_put(struct sp_resource *res); /* accepts NULL */
 

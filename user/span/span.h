@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * span/: the span model shared by assemble/ (which builds spans) and
+ * export/ (which sends them): the span and its attributes, the process
+ * resource, the span pool, and the sink through which finished spans leave
+ * assembly.  It may include util/ only, so that neither stage needs the
+ * other.
+ *
  * The span as the daemon assembles it: fixed size, no pointers into
  * anything that may go away (strings live in the span's own arena), so a
  * span can be preallocated, queued and exported without malloc.
@@ -119,6 +125,19 @@ static inline const char *span_name(const struct sp_span *span, size_t *len)
 /* Look up an attribute by key; NULL when absent. */
 const struct sp_attr *span_find_attr(const struct sp_span *span,
 				     const char *key);
+
+/*
+ * Where finished spans go (the batch span processor; a test's recorder).
+ * Both functions take over `span`: they return 0, or -ENOSPC when the span
+ * was dropped (given back to its pool; the sink counts it).  push never
+ * blocks; push_wait waits for room, for when nothing upstream can be lost
+ * by waiting (the final drain).
+ */
+struct sp_span_sink {
+	int (*push)(void *ctx, struct sp_span *span);
+	int (*push_wait)(void *ctx, struct sp_span *span);
+	void *ctx;
+};
 
 static inline bool span_has_parent(const struct sp_span *span)
 {

@@ -5,21 +5,21 @@
 #include <immintrin.h>
 #include <stdlib.h>
 
+#include "util/hashprobe.h"
+
+#define KEY_WIDTH 4
+
 static inline uint32_t home_slot(const struct sp_u32map *m, uint32_t key)
 {
-	/* Fibonacci hashing: the high bits of the product are the well-mixed
-	 * ones (low bits would map keys equal modulo the size together). */
-	return (uint32_t)(key * 0x9e3779b1u) >> m->shift;
+	return hashprobe_home(key, m->shift, KEY_WIDTH);
 }
 
 int u32map_init(struct sp_u32map *m, uint32_t max, bool simd)
 {
-	uint32_t slots = 8;
+	uint32_t slots;
 
-	if (max == 0 || max > (1u << 29))
+	if (hashprobe_slots(max, &slots))
 		return -EINVAL;
-	while (slots < 2 * max)
-		slots *= 2;
 	/* aligned_alloc: the AVX2 path loads 8 keys from 32-byte groups. */
 	m->keys = aligned_alloc(32, slots * sizeof(uint32_t));
 	m->values = calloc(slots, sizeof(void *));
@@ -45,16 +45,6 @@ void u32map_destroy(struct sp_u32map *m)
 	free(m->values);
 	m->keys = NULL;
 	m->values = NULL;
-}
-
-static int64_t find_scalar(const struct sp_u32map *m, uint32_t key)
-{
-	for (uint32_t i = home_slot(m, key);; i = (i + 1) & m->mask) {
-		if (m->keys[i] == key)
-			return i;
-		if (m->keys[i] == 0)
-			return -1;
-	}
 }
 
 /*
@@ -92,7 +82,8 @@ __attribute__((target("avx2"))) static int64_t find_avx2(const struct sp_u32map 
 
 static int64_t find_slot(const struct sp_u32map *m, uint32_t key)
 {
-	return m->simd ? find_avx2(m, key) : find_scalar(m, key);
+	return m->simd ? find_avx2(m, key)
+		       : hashprobe_find(m->keys, m->mask, m->shift, key, KEY_WIDTH);
 }
 
 void *u32map_get(const struct sp_u32map *m, uint32_t key)
@@ -105,53 +96,28 @@ void *u32map_get(const struct sp_u32map *m, uint32_t key)
 	return i < 0 ? NULL : m->values[i];
 }
 
+static struct hashprobe probe_of(struct sp_u32map *m)
+{
+	return (struct hashprobe){ .keys = m->keys, .values = m->values,
+				   .count = &m->count, .mask = m->mask,
+				   .max = m->max, .shift = m->shift,
+				   .width = KEY_WIDTH };
+}
+
 int u32map_put(struct sp_u32map *m, uint32_t key, void *value)
 {
-	uint32_t i;
-	int64_t at;
+	struct hashprobe hp = probe_of(m);
 
 	if (key == 0)
 		return -EINVAL;
-	at = find_slot(m, key);
-	if (at >= 0) {
-		m->values[at] = value;
-		return 0;
-	}
-	if (m->count >= m->max)
-		return -ENOSPC;
-	for (i = home_slot(m, key); m->keys[i]; i = (i + 1) & m->mask)
-		;
-	m->keys[i] = key;
-	m->values[i] = value;
-	m->count++;
-	return 0;
+	return hashprobe_store(&hp, find_slot(m, key), key, value);
 }
 
 void *u32map_del(struct sp_u32map *m, uint32_t key)
 {
-	int64_t at = key ? find_slot(m, key) : -1;
-	uint32_t hole, j;
-	void *value;
+	struct hashprobe hp = probe_of(m);
 
-	if (at < 0)
-		return NULL;
-	value = m->values[at];
-	hole = (uint32_t)at;
-	/* Backward shift: move later entries of the run into the hole when
-	 * their home slot does not lie cyclically in (hole, j]. */
-	for (j = (hole + 1) & m->mask; m->keys[j]; j = (j + 1) & m->mask) {
-		uint32_t h = home_slot(m, m->keys[j]);
-
-		if (((j - h) & m->mask) >= ((j - hole) & m->mask)) {
-			m->keys[hole] = m->keys[j];
-			m->values[hole] = m->values[j];
-			hole = j;
-		}
-	}
-	m->keys[hole] = 0;
-	m->values[hole] = NULL;
-	m->count--;
-	return value;
+	return hashprobe_take(&hp, key ? find_slot(m, key) : -1);
 }
 
 void u32map_each(const struct sp_u32map *m,

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT
+#include "capture/procfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+ssize_t procfs_read(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n, total = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while ((size_t)total < size - 1 &&
+	       (n = read(fd, buf + total, size - 1 - (size_t)total)) > 0)
+		total += n;
+	close(fd);
+	buf[total] = 0;
+	return total;
+}
+
+static int link_resolves(const char *link)
+{
+	char target[PATH_MAX];
+
+	return readlink(link, target, sizeof(target)) > 0;
+}
+
+pid_t procfs_live_task(pid_t pid)
+{
+	char path[320];
+	struct dirent *de;
+	pid_t live = -1;
+	DIR *tasks;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (link_resolves(path))
+		return pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	tasks = opendir(path);
+	if (!tasks)
+		return -1;
+	while (live < 0 && (de = readdir(tasks))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/exe", (int)pid, de->d_name);
+		if (link_resolves(path))
+			live = (pid_t)atoi(de->d_name);
+	}
+	closedir(tasks);
+	return live;
+}
+
+int procfs_exe_link(pid_t pid, char *out, size_t size)
+{
+	pid_t task = procfs_live_task(pid);
+
+	if (task < 0)
+		return -ESRCH;
+	if (task == pid)
+		snprintf(out, size, "/proc/%d/exe", (int)pid);
+	else
+		snprintf(out, size, "/proc/%d/task/%d/exe", (int)pid, (int)task);
+	return 0;
+}
+
+int procfs_maps_each(pid_t pid, int (*fn)(const char *path, void *arg), void *arg)
+{
+	char line[PATH_MAX + 128], maps[64];
+	int ret = 0;
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return -ESRCH;
+	while (!ret && fgets(line, sizeof(line), f)) {
+		char *path = strchr(line, '/');
+
+		if (!path)
+			continue;
+		path[strcspn(path, "\n")] = 0;
+		ret = fn(path, arg);
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Value of NAME in a NUL-separated environ block, or NULL. */
+static const char *env_lookup(const char *block, size_t len, const char *name)
+{
+	size_t nlen = strlen(name);
+
+	for (const char *p = block; p < block + len; p += strlen(p) + 1)
+		if (strncmp(p, name, nlen) == 0 && p[nlen] == '=')
+			return p + nlen + 1;
+	return NULL;
+}
+
+/*
+ * The paths of every line of /proc/PID/cgroup ("ID:CONTROLLERS:PATH"),
+ * one per line: on hybrid hierarchies the v1 controllers may name the
+ * container while the v2 line says "/".
+ */
+static const char *read_cgroup(pid_t pid, char *paths, size_t size)
+{
+	char buf[4096];
+	size_t off = 0;
+	char *save = NULL;
+
+	if (procfs_read(pid, "cgroup", buf, sizeof(buf)) <= 0)
+		return NULL;
+	paths[0] = 0;
+	for (char *line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (c2 && off < size)
+			off += (size_t)snprintf(paths + off, size - off, "%s%s",
+						off ? "\n" : "", c2 + 1);
+	}
+	return paths[0] ? paths : NULL;
+}
+
+/* The NUL-separated arguments, joined by spaces; NULL when unreadable. */
+static const char *read_cmdline(pid_t pid, char *buf, size_t size)
+{
+	ssize_t n = procfs_read(pid, "cmdline", buf, size);
+
+	for (ssize_t i = 0; i + 1 < n; i++)
+		if (buf[i] == 0)
+			buf[i] = ' ';
+	return n > 0 ? buf : NULL;
+}
+
+int procfs_read_process(pid_t pid, bool with_cmdline, struct sp_procfs_process *out)
+{
+	char link[96];
+	ssize_t n;
+
+	out->service_name = out->resource_attrs = NULL;
+	out->cgroup = out->command_line = NULL;
+	if (procfs_exe_link(pid, link, sizeof(link)))
+		return -ESRCH;
+	n = readlink(link, out->exe, sizeof(out->exe) - 1);
+	if (n < 0)
+		return -ESRCH;
+	out->exe[n] = 0;
+	n = procfs_read(pid, "environ", out->environ, sizeof(out->environ));
+	if (n > 0) {
+		out->service_name = env_lookup(out->environ, (size_t)n, "OTEL_SERVICE_NAME");
+		out->resource_attrs = env_lookup(out->environ, (size_t)n,
+						 "OTEL_RESOURCE_ATTRIBUTES");
+	}
+	out->cgroup = read_cgroup(pid, out->cgroups, sizeof(out->cgroups));
+	if (with_cmdline)
+		out->command_line = read_cmdline(pid, out->cmdline, sizeof(out->cmdline));
+	return 0;
+}
