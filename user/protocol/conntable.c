@@ -7,8 +7,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* --- the two open-addressing indexes ------------------------------------ */
+#include "util/u64map.h"
 
+/* Mixes the address pair into one key of the address index. */
 static uint64_t mix64(uint64_t x)
 {
 	x ^= x >> 33;
@@ -18,71 +19,12 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 33);
 }
 
-static int index_init(struct conntable_index *ix, uint32_t max)
-{
-	uint32_t slots = 16;
-
-	while (slots < 2 * max)
-		slots *= 2;
-	ix->keys = calloc(slots, sizeof(*ix->keys));
-	ix->values = calloc(slots, sizeof(*ix->values));
-	ix->mask = slots - 1;
-	return ix->keys && ix->values ? 0 : -ENOMEM;
-}
-
-static void index_destroy(struct conntable_index *ix)
-{
-	free(ix->keys);
-	free(ix->values);
-	memset(ix, 0, sizeof(*ix));
-}
-
-static struct proto_conn *index_get(const struct conntable_index *ix, uint64_t key)
-{
-	for (uint32_t i = mix64(key) & ix->mask;; i = (i + 1) & ix->mask) {
-		if (ix->keys[i] == key)
-			return ix->values[i];
-		if (!ix->keys[i])
-			return NULL;
-	}
-}
-
-/* Insert or replace.  The table never fills: slots >= 2 * entries. */
-static void index_put(struct conntable_index *ix, uint64_t key,
-		      struct proto_conn *value)
-{
-	uint32_t i = mix64(key) & ix->mask;
-
-	while (ix->keys[i] && ix->keys[i] != key)
-		i = (i + 1) & ix->mask;
-	ix->keys[i] = key;
-	ix->values[i] = value;
-}
-
-/* Remove `key` when it maps to `value`; backward-shift keeps probes short. */
-static void index_del(struct conntable_index *ix, uint64_t key,
+/* Remove `key` when it maps to `value` (another entry may have taken it). */
+static void index_del(struct sp_u64map *ix, uint64_t key,
 		      const struct proto_conn *value)
 {
-	uint32_t i = mix64(key) & ix->mask, j, home;
-
-	while (ix->keys[i] != key) {
-		if (!ix->keys[i])
-			return;
-		i = (i + 1) & ix->mask;
-	}
-	if (ix->values[i] != value)
-		return;
-	for (j = (i + 1) & ix->mask; ix->keys[j]; j = (j + 1) & ix->mask) {
-		home = mix64(ix->keys[j]) & ix->mask;
-		/* Move j back to i unless its home lies in (i, j]. */
-		if (((j - home) & ix->mask) >= ((j - i) & ix->mask)) {
-			ix->keys[i] = ix->keys[j];
-			ix->values[i] = ix->values[j];
-			i = j;
-		}
-	}
-	ix->keys[i] = 0;
-	ix->values[i] = NULL;
+	if (u64map_get(ix, key) == value)
+		u64map_del(ix, key);
 }
 
 /* --- least recently used order ----------------------------------------- */
@@ -120,7 +62,7 @@ int conntable_init(struct conntable *t, uint32_t max, size_t user_size)
 		return -EINVAL;
 	t->max = max;
 	t->user_size = user_size;
-	if (index_init(&t->by_id, max) || index_init(&t->by_tuple, max)) {
+	if (u64map_init(&t->by_id, max) || u64map_init(&t->by_tuple, max)) {
 		conntable_destroy(t);
 		return -ENOMEM;
 	}
@@ -135,15 +77,15 @@ void conntable_destroy(struct conntable *t)
 		next = c->lru_next;
 		free(c);
 	}
-	index_destroy(&t->by_id);
-	index_destroy(&t->by_tuple);
+	u64map_destroy(&t->by_id);
+	u64map_destroy(&t->by_tuple);
 	t->lru_head = t->lru_tail = NULL;
 	t->count = 0;
 }
 
 struct proto_conn *conntable_find(struct conntable *t, uint64_t sock_id)
 {
-	struct proto_conn *c = sock_id ? index_get(&t->by_id, sock_id) : NULL;
+	struct proto_conn *c = sock_id ? u64map_get(&t->by_id, sock_id) : NULL;
 
 	if (c && c != t->lru_head) {
 		lru_unlink(t, c);
@@ -191,7 +133,8 @@ struct proto_conn *conntable_add(struct conntable *t, uint64_t sock_id,
 		return NULL;
 	}
 	c->id = sock_id;
-	index_put(&t->by_id, sock_id, c);
+	/* Cannot fail: the table holds fewer than max entries here. */
+	u64map_put(&t->by_id, sock_id, c);
 	lru_push_front(t, c);
 	t->count++;
 	return c;
@@ -245,13 +188,13 @@ void conntable_index_tuple(struct conntable *t, struct proto_conn *c)
 	if (c->tuple_key)
 		index_del(&t->by_tuple, c->tuple_key, c);
 	c->tuple_key = key;
-	index_put(&t->by_tuple, key, c);
+	u64map_put(&t->by_tuple, key, c); /* entries <= connections <= max */
 }
 
 struct proto_conn *conntable_find_peer(struct conntable *t,
 				       const struct proto_conn *c)
 {
-	struct proto_conn *p = index_get(&t->by_tuple, tuple_key(&c->peer, &c->local));
+	struct proto_conn *p = u64map_get(&t->by_tuple, tuple_key(&c->peer, &c->local));
 
 	/* A 64-bit hash may collide: check the addresses themselves. */
 	if (!p || p == c || !same_end(&p->local, &c->peer) ||

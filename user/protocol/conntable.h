@@ -16,6 +16,7 @@
 
 #include "capture/stream.h"
 #include "protocol/protocol.h"
+#include "util/u64map.h"
 
 struct proto_conn {
 	uint64_t id;                 /* the kernel socket: the key */
@@ -37,15 +38,8 @@ struct proto_conn {
 /* The stage above's bytes of `c`. */
 void *proto_conn_user(struct proto_conn *c);
 
-/* Open-addressing map from a non-zero 64-bit key to a pointer. */
-struct conntable_index {
-	uint64_t *keys; /* 0: empty */
-	struct proto_conn **values;
-	uint32_t mask;
-};
-
 struct conntable {
-	struct conntable_index by_id, by_tuple;
+	struct sp_u64map by_id, by_tuple; /* conn id, address pair -> entry */
 	struct proto_conn *lru_head, *lru_tail;
 	uint32_t count, max;
 	size_t user_size;
