@@ -93,3 +93,8 @@ void funcspan_handle(struct sp_funcspan *fs, const struct sp_func_event *ev)
 	else
 		on_return(fs, ev);
 }
+
+uint64_t funcspan_unknown_probes(const struct sp_funcspan *fs)
+{
+	return fs->unknown_probe;
+}

@@ -32,4 +32,7 @@ void funcspan_init(struct sp_funcspan *fs, struct sp_pipeline *p,
  */
 void funcspan_handle(struct sp_funcspan *fs, const struct sp_func_event *ev);
 
+/* Records that named no known probe (reported with the bad records). */
+uint64_t funcspan_unknown_probes(const struct sp_funcspan *fs);
+
 #endif /* SPANPROBE_FUNCSPAN_H */

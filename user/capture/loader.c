@@ -54,6 +54,16 @@ uint32_t loader_wakeup_bytes(const struct sp_loader *l)
 	return l->wakeup_bytes;
 }
 
+uint64_t loader_bad_records(const struct sp_loader *l)
+{
+	return l->bad_records;
+}
+
+void loader_count_unhandled(struct sp_loader *l)
+{
+	l->bad_records++;
+}
+
 const struct records_stats *loader_record_stats(const struct sp_loader *l)
 {
 	return &l->records;

@@ -87,6 +87,12 @@ uint32_t loader_wakeup_bytes(const struct sp_loader *l);
 /* Records refused before any handler, per reason (see capture/records.h). */
 const struct records_stats *loader_record_stats(const struct sp_loader *l);
 
+/* Records refused by the table or by every handler, in all. */
+uint64_t loader_bad_records(const struct sp_loader *l);
+
+/* A valid record that no handler takes (its stage is off): counted bad. */
+void loader_count_unhandled(struct sp_loader *l);
+
 /*
  * Open, size and load the base objects (function probes, task life cycle),
  * attach the task tracepoints and set up the ring-buffer reader.  Returns

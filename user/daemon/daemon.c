@@ -107,7 +107,7 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 		sockcap_handle(d->sockcap, hdr, size);
 		return 0;
 	}
-	d->loader.bad_records++;
+	loader_count_unhandled(&d->loader);
 	return 0;
 }
 
@@ -281,7 +281,7 @@ static void report_all(struct sp_daemon *d)
 	if (!d->sockcap_closed)
 		http_report(d);
 	report_print(stderr, d->pipeline, &d->bsp, d->exporter, &d->loader,
-		     d->funcs.unknown_probe);
+		     funcspan_unknown_probes(&d->funcs));
 	if (d->cfg->output == SP_OUTPUT_OTLP) {
 		struct http_client_stats hs;
 
