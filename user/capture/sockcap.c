@@ -73,10 +73,18 @@ static int attach_all(struct bpf_object *obj, struct sp_loader *l)
 					 (o)->bpf_conns);                     \
 	} while (0)
 
-static struct bpf_object *open_sock(struct sockcap *sc, const struct sp_loader *l)
+/* Open the object of the chosen hooks and configure it; NULL: errno set. */
+static struct bpf_object *open_object(struct sockcap *sc, const struct sp_loader *l)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = features_btf_custom_path());
 
+	if (sc->hooks == SOCKCAP_HOOKS_SYSCALLS) {
+		sc->sys_skel = sock_sys_bpf__open_opts(&oo);
+		if (!sc->sys_skel)
+			return NULL;
+		SOCKCAP_CONFIGURE(sc->sys_skel, &sc->opts, l);
+		return sc->sys_skel->obj;
+	}
 	sc->skel = sock_bpf__open_opts(&oo);
 	if (!sc->skel)
 		return NULL;
@@ -84,21 +92,10 @@ static struct bpf_object *open_sock(struct sockcap *sc, const struct sp_loader *
 	return sc->skel->obj;
 }
 
-static struct bpf_object *open_syscalls(struct sockcap *sc, const struct sp_loader *l)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = features_btf_custom_path());
-
-	sc->sys_skel = sock_sys_bpf__open_opts(&oo);
-	if (!sc->sys_skel)
-		return NULL;
-	SOCKCAP_CONFIGURE(sc->sys_skel, &sc->opts, l);
-	return sc->sys_skel->obj;
-}
-
 static int load_bpf(struct sockcap *sc, struct sp_loader *l)
 {
 	bool sys = sc->hooks == SOCKCAP_HOOKS_SYSCALLS;
-	struct bpf_object *obj = sys ? open_syscalls(sc, l) : open_sock(sc, l);
+	struct bpf_object *obj = open_object(sc, l);
 	int err;
 
 	if (!obj) {
