@@ -23,6 +23,7 @@
 #include "export/otlp_response.h"
 #include "export/retry.h"
 #include "transport/grpc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define GRPC_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -189,7 +190,7 @@ static void part_request(struct otlp *o, struct part *p, int64_t deadline,
 			grpc ? "grpc-encoding" : "content-encoding", "gzip"
 		};
 	if (grpc) {
-		int64_t left = deadline - http_now_ms();
+		int64_t left = deadline - clock_mono_ms();
 
 		snprintf(p->grpc_timeout, sizeof(p->grpc_timeout), "%lldm",
 			 (long long)(left > 0 ? left : 1));
@@ -439,7 +440,7 @@ static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
 		wait = send_round(o, st, parts, n, retry, deadline, &left);
 		if (!left)
 			break;
-		if (!retry_fits(http_now_ms(), wait, deadline)) {
+		if (!retry_fits(clock_mono_ms(), wait, deadline)) {
 			for (size_t i = 0; i < n; i++) {
 				if (parts[i].pending) {
 					part_failed(o, st, &parts[i],
@@ -459,7 +460,7 @@ static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
 		       size_t count)
 {
 	struct otlp *o = exp->state;
-	int64_t deadline = http_now_ms() + o->cfg->timeout_ms;
+	int64_t deadline = clock_mono_ms() + o->cfg->timeout_ms;
 	uint64_t failed_before = exp->stats.spans_failed;
 	struct part *parts = NULL;
 	size_t n = 0, cap = 0;

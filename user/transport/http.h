@@ -75,7 +75,7 @@ void http_client_destroy(struct http_client *c); /* accepts NULL */
 
 /*
  * Send `n` requests at once (spread over the pool, multiplexed on HTTP/2)
- * and wait for every answer until `deadline_ms` (http_now_ms() clock).
+ * and wait for every answer until `deadline_ms` (clock_mono_ms(), util/clock.h).
  * Each resps[i] is reset, then holds the answer or its error: -ETIMEDOUT
  * (deadline), -ECONNREFUSED, -ECONNRESET (connection lost), -EHOSTUNREACH,
  * -EPROTO (unreadable answer or TLS failure).  Returns 0; the outcome of
@@ -91,8 +91,5 @@ void http_client_get_stats(const struct http_client *c,
 
 /* Free the body and clear the fields.  Safe on a zeroed response. */
 void http_response_reset(struct http_response *r);
-
-/* Monotonic milliseconds, the clock of deadlines. */
-int64_t http_now_ms(void);
 
 #endif /* SPANPROBE_NET_HTTP_H */

@@ -12,18 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "transport/http_internal.h"
+#include "util/clock.h"
 #include "util/log.h"
-
-int64_t http_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void http_response_reset(struct http_response *r)
 {
@@ -169,7 +161,7 @@ static int conn_connect(struct http_client *c, struct http_conn *hc,
 {
 	const uint8_t *alpn = alpn_auto;
 	size_t alpn_len = sizeof(alpn_auto) - 1;
-	int64_t left = deadline - http_now_ms();
+	int64_t left = deadline - clock_mono_ms();
 	bool h1;
 	int ret;
 
@@ -371,7 +363,7 @@ static void roundtrip_poll(struct roundtrip *rt)
 	struct http_client *c = rt->c;
 	struct pollfd pfd[c->n_conns];
 	struct http_conn *who[c->n_conns];
-	int64_t left = rt->deadline - http_now_ms();
+	int64_t left = rt->deadline - clock_mono_ms();
 	nfds_t n = 0;
 
 	for (unsigned i = 0; i < c->n_conns; i++) {
@@ -411,7 +403,7 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 		rt.x[i].conn = &c->conns[i % c->n_conns];
 	}
 	while (roundtrip_pending(&rt)) {
-		if (http_now_ms() >= deadline_ms) {
+		if (clock_mono_ms() >= deadline_ms) {
 			roundtrip_expire(&rt);
 			break;
 		}
