@@ -15,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "export/compress.h"
 #include "export/otlp_encode.h"
@@ -24,6 +23,7 @@
 #include "export/retry.h"
 #include "transport/grpc.h"
 #include "util/clock.h"
+#include "util/ids.h"
 #include "util/log.h"
 
 #define GRPC_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -41,7 +41,7 @@ struct otlp {
 	encode_fn encode;
 	struct http_header *user_headers; /* names lower-cased for HTTP/2 */
 	size_t n_user_headers;
-	uint64_t rng;
+	struct sp_idgen rng;     /* retry jitter; the export thread's own */
 	uint64_t seen[SEEN_MAX]; /* hashes of causes already logged */
 	size_t n_seen;
 	bool failing;            /* the last export lost spans */
@@ -58,15 +58,6 @@ struct part {
 	struct sp_attempt last;
 	char why[320];
 };
-
-static uint32_t otlp_random(struct otlp *o)
-{
-	/* xorshift64*: jitter only needs to differ between agents. */
-	o->rng ^= o->rng >> 12;
-	o->rng ^= o->rng << 25;
-	o->rng ^= o->rng >> 27;
-	return (uint32_t)((o->rng * 0x2545F4914F6CDD1DULL) >> 32);
-}
 
 static uint64_t hash_str(const char *s)
 {
@@ -410,7 +401,7 @@ static int64_t send_round(struct otlp *o, struct sp_export_stats *st,
 			p->pending = false;
 		} else {
 			d = retry_delay_ms(&o->policy, retry, &p->last,
-					   otlp_random(o));
+					   (uint32_t)(idgen_next(&o->rng) >> 32));
 			wait = d > wait ? d : wait;
 			(*left)++;
 			sp_debug("export: %s: %s; retrying in %lld ms",
@@ -561,6 +552,7 @@ static const char *protocol_name(enum sp_otlp_protocol p)
 static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 {
 	struct http_client_options opts = { 0 };
+	int ret;
 	static const enum http_version_pref pref[] = {
 		[SP_HTTP_AUTO] = HTTP_PREF_AUTO,
 		[SP_HTTP_2] = HTTP_PREF_2,
@@ -581,8 +573,13 @@ static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 	o->policy = (struct sp_retry_policy){ .initial_ms = cfg->retry_initial_ms,
 					      .max_ms = cfg->retry_max_ms,
 					      .multiplier_x10 = 15 };
-	o->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
-	o->rng |= 1;
+	/*
+	 * Not the assembly thread's generator: ids.h wants one per thread,
+	 * and this one is used only by the export thread.
+	 */
+	ret = idgen_init(&o->rng);
+	if (ret)
+		return ret;
 	if (copy_headers(o, cfg))
 		return -ENOMEM;
 	opts.url = &o->url;
