@@ -195,7 +195,7 @@ static void part_request(struct otlp *o, struct part *p, int64_t deadline,
 				     .n_headers = n,
 				     .body = p->wire,
 				     .body_len = p->wire_len,
-				     .grpc = grpc };
+				     .trailers = grpc };
 }
 
 static const char *grpc_code_name(int code)
@@ -225,7 +225,9 @@ static int answer_payload(struct otlp *o, const struct http_response *r,
 		if (grpc_unframe(r->body, r->body_len, msg, len, &z))
 			return -EBADMSG;
 	} else {
-		z = strcasecmp(r->encoding, "gzip") == 0;
+		const char *enc = http_response_field(r, "content-encoding");
+
+		z = enc && strcasecmp(enc, "gzip") == 0;
 	}
 	if (!z || !*len)
 		return 0;
@@ -240,29 +242,28 @@ static void classify_grpc(struct otlp *o, const struct http_response *r,
 			  struct part *p)
 {
 	struct sp_attempt *a = &p->last;
-	char detail[256] = "";
+	struct grpc_status st;
 	int64_t ms;
 
 	a->kind = SP_ATTEMPT_GRPC;
+	grpc_status_read(r, &st);
 	if (r->status != 200) {
 		a->grpc_status = retry_grpc_from_http(r->status);
 		snprintf(p->why, sizeof(p->why), "HTTP %d on gRPC call", r->status);
-	} else if (r->grpc_status < 0) {
+	} else if (st.code < 0) {
 		a->kind = SP_ATTEMPT_PROTOCOL;
 		snprintf(p->why, sizeof(p->why), "answer without grpc-status");
 		return;
 	} else {
-		a->grpc_status = r->grpc_status;
-		snprintf(detail, sizeof(detail), "%s", r->grpc_message);
-		grpc_message_decode(detail);
-		if (r->grpc_details[0] &&
-		    grpc_retry_info(r->grpc_details, &ms, NULL, 0) == 0) {
+		a->grpc_status = st.code;
+		if (st.details[0] &&
+		    grpc_retry_info(st.details, &ms, NULL, 0) == 0) {
 			a->has_retry_info = true;
 			a->server_delay_ms = ms;
 		}
 		snprintf(p->why, sizeof(p->why), "gRPC status %d (%s)%s%s",
 			 a->grpc_status, grpc_code_name(a->grpc_status),
-			 *detail ? ": " : "", detail);
+			 st.message[0] ? ": " : "", st.message);
 	}
 	if (a->grpc_status == SP_GRPC_OK)
 		a->kind = SP_ATTEMPT_OK;
@@ -273,6 +274,7 @@ static void classify_http(struct otlp *o, const struct http_response *r,
 			  struct part *p)
 {
 	struct sp_attempt *a = &p->last;
+	const char *retry_after = http_response_field(r, "retry-after");
 	char detail[200];
 	uint8_t *buf;
 	const uint8_t *msg;
@@ -284,13 +286,14 @@ static void classify_http(struct otlp *o, const struct http_response *r,
 	}
 	a->kind = SP_ATTEMPT_HTTP;
 	a->http_status = r->status;
-	if (r->retry_after[0] &&
-	    retry_parse_after(r->retry_after, time(NULL), &a->server_delay_ms))
+	if (retry_after && retry_after[0] &&
+	    retry_parse_after(retry_after, time(NULL), &a->server_delay_ms))
 		a->server_delay_ms = -1;
 	detail[0] = '\0';
 	if (answer_payload(o, r, &buf, &msg, &len) == 0) {
-		otlp_response_error_message(msg, len, r->content_type, detail,
-					    sizeof(detail));
+		otlp_response_error_message(msg, len,
+					    http_response_field(r, "content-type"),
+					    detail, sizeof(detail));
 		free(buf);
 	}
 	snprintf(p->why, sizeof(p->why), "HTTP %d%s%s", r->status,

@@ -17,6 +17,7 @@
 #include "transport/url.h"
 
 #define HTTP_BODY_MAX (1u << 20) /* response bytes kept; the rest dropped */
+#define HTTP_FIELDS_MAX (64u << 10) /* header + trailer bytes kept */
 
 enum http_version_pref {
 	HTTP_PREF_AUTO = 0, /* h2, falling back to HTTP/1.1 */
@@ -35,19 +36,15 @@ struct http_request {
 	size_t n_headers;
 	const uint8_t *body;
 	size_t body_len;
-	bool grpc; /* HTTP/2 only: te: trailers, grpc-timeout */
+	bool trailers; /* HTTP/2 only: "te: trailers", no content-length */
 };
 
 struct http_response {
 	int error;   /* 0: an answer came; else why not (-ECONNREFUSED...) */
 	int status;  /* HTTP status, 0 when none */
 	int version; /* 1 (HTTP/1.x) or 2 */
-	char retry_after[64];
-	char content_type[64];
-	char encoding[16];      /* content-encoding, or grpc-encoding */
-	int grpc_status;        /* -1: none (headers or trailers) */
-	char grpc_message[256]; /* percent-encoded as sent */
-	char grpc_details[2048]; /* grpc-status-details-bin (base64) */
+	char *fields;      /* header and trailer fields: http_response_field() */
+	size_t fields_len;
 	uint8_t *body;
 	size_t body_len;
 	bool body_truncated;
@@ -89,7 +86,15 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 void http_client_get_stats(const struct http_client *c,
 			   struct http_client_stats *out);
 
-/* Free the body and clear the fields.  Safe on a zeroed response. */
+/* Free the body and the fields, clear the rest.  Safe on a zeroed response. */
 void http_response_reset(struct http_response *r);
+
+/*
+ * The value of the answer's header or trailer field `name` (any case; the
+ * last one when repeated, so a trailer wins over a header), or NULL.
+ * Valid until http_response_reset().
+ */
+const char *http_response_field(const struct http_response *r,
+				const char *name);
 
 #endif /* SPANPROBE_NET_HTTP_H */
