@@ -62,7 +62,6 @@ struct sp_otlp_config {
 	uint32_t retry_initial_ms;   /* first backoff */
 	uint32_t retry_max_ms;       /* largest backoff */
 	uint32_t max_body_bytes;     /* bodies above this are split */
-	int encoder_protobuf_c;      /* 1: protobuf-c, 0: hand-written (same bytes) */
 
 	/* Inputs resolved by otlp_config_finish(). */
 	char *endpoint_in;

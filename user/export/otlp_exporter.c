@@ -30,15 +30,12 @@
 #define SEEN_MAX 32       /* distinct failures remembered; then forgotten */
 #define EXTRA_HEADERS 3   /* encoding, grpc-timeout, grpc-accept-encoding */
 
-typedef int (*encode_fn)(struct sp_span *const *spans, size_t count,
-			 uint8_t **out, size_t *len);
-
 struct otlp {
 	const struct sp_otlp_config *cfg;
 	struct net_url url;
 	struct http_client *client;
 	struct sp_retry_policy policy;
-	encode_fn encode;
+	otlp_encode_fn encode;
 	struct http_header *user_headers; /* names lower-cased for HTTP/2 */
 	size_t n_user_headers;
 	struct sp_idgen rng;     /* retry jitter; the export thread's own */
@@ -518,6 +515,13 @@ static const struct sp_exporter_ops otlp_ops = {
 	.destroy = otlp_destroy,
 };
 
+void otlp_exporter_set_encoder(struct sp_exporter *exp, otlp_encode_fn encode)
+{
+	struct otlp *o = exp->state;
+
+	o->encode = encode;
+}
+
 void otlp_exporter_http_stats(const struct sp_exporter *exp,
 			      struct http_client_stats *out)
 {
@@ -570,9 +574,9 @@ static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 	}
 	if (cfg->protocol == SP_OTLP_GRPC)
 		snprintf(o->url.path, sizeof(o->url.path), "%s", GRPC_PATH);
+	/* Protobuf is always the hand-written encoder: see otlp_pb_fast.h. */
 	o->encode = cfg->protocol == SP_OTLP_HTTP_JSON ? otlp_encode_json :
-		    cfg->encoder_protobuf_c ? otlp_encode_protobuf :
-					      otlp_encode_protobuf_fast;
+							  otlp_encode_protobuf_fast;
 	o->policy = (struct sp_retry_policy){ .initial_ms = cfg->retry_initial_ms,
 					      .max_ms = cfg->retry_max_ms,
 					      .multiplier_x10 = 15 };
