@@ -559,6 +559,7 @@ static const char *protocol_name(enum sp_otlp_protocol p)
 static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 {
 	struct http_client_options opts = { 0 };
+	char url[sizeof(o->url.authority) + sizeof(o->url.path) + 8];
 	int ret;
 	static const enum http_version_pref pref[] = {
 		[SP_HTTP_AUTO] = HTTP_PREF_AUTO,
@@ -567,11 +568,11 @@ static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 	};
 
 	o->cfg = cfg;
-	if (!cfg->endpoint || url_parse(cfg->endpoint, &o->url)) {
-		sp_err("export: endpoint \"%s\" is not a valid URL",
-		       cfg->endpoint ? cfg->endpoint : "(none)");
+	if (!cfg->endpoint.host[0]) {
+		sp_err("export: no endpoint: the OTLP settings were not finished");
 		return -EINVAL;
 	}
+	o->url = cfg->endpoint;
 	if (cfg->protocol == SP_OTLP_GRPC)
 		snprintf(o->url.path, sizeof(o->url.path), "%s", GRPC_PATH);
 	/* Protobuf is always the hand-written encoder: see otlp_pb_fast.h. */
@@ -600,7 +601,8 @@ static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 	if (!o->client)
 		return -errno;
 	sp_info("export: OTLP %s to %s (%s, %u connection%s)",
-		protocol_name(cfg->protocol), cfg->endpoint,
+		protocol_name(cfg->protocol),
+		url_format(&cfg->endpoint, url, sizeof(url)),
 		cfg->compression_gzip ? "gzip" : "no compression",
 		cfg->connections, cfg->connections == 1 ? "" : "s");
 	return 0;

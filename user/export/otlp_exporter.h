@@ -13,8 +13,8 @@
 /*
  * Create the exporter for a finished config (otlp_config_finish()); `cfg`
  * must outlive it.  No connection is opened yet: an endpoint that is down
- * is not an error here.  Returns NULL with errno set (EINVAL: bad URL or
- * CA file, logged; ENOMEM).
+ * is not an error here.  Returns NULL with errno set (EINVAL: no endpoint
+ * or a bad CA file, logged; ENOMEM).
  */
 struct sp_exporter *otlp_exporter_create(const struct sp_otlp_config *cfg);
 
