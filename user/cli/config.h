@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * cli/: settings parsed once into typed values.  It may include every
+ * stage below it (export/, capture/ and the others, for their option
+ * types) and util/.
+ *
  * Everything the command line and the environment configure.  Parsed once
  * at start (cli/options.c); read-only afterwards.
  */

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * export/: the batch span processor, the console, the OTLP encoders and
+ * the OTLP exporter.  It may include span/, transport/ and util/.
+ *
  * Exporters: where finished spans go.  Each exporter is one file and one
  * entry in the table of exporter.c; the batch processor calls it from its
  * own thread, never from the ring-buffer consumer.

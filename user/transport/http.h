@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * transport/: the exporter's HTTP/1.1, HTTP/2 and gRPC client.  It may
+ * include util/ only; export/ drives it.
+ *
  * A small HTTP client for one endpoint: a pool of persistent connections
  * reused across calls, HTTP/2 (h2c with prior knowledge for http://, ALPN
  * for https://) with several requests multiplexed per connection, and
