@@ -59,7 +59,7 @@ void grpc_status_read(const struct http_response *r, struct grpc_status *st)
 	if (code) {
 		/* Codes are 0-16: three digits are plenty. */
 		st->code = 0;
-		for (size_t i = 0; code[i] && i < 3; i++)
+		for (size_t i = 0; i < 3 && code[i]; i++)
 			st->code = st->code * 10 + (code[i] - '0');
 	}
 	snprintf(st->message, sizeof(st->message), "%s", message ? message : "");
