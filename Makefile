@@ -166,8 +166,8 @@ $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/
 # tests/fuzz/fuzz_<name>.c with FUZZ_SRCS_<name>, a seed corpus
 # tests/fuzz/corpus_<name>/ and a dictionary tests/fuzz/<name>.dict.
 FUZZ_EXPORT := otlp_response net_h1 config
-FUZZ_SRCS_otlp_response := user/export/otlp_response.c user/transport/pbwire.c user/transport/grpc.c user/util/hex.c
-FUZZ_SRCS_net_h1 := user/transport/h1.c user/transport/h2.c user/transport/http_client.c user/transport/conn.c user/transport/url.c user/util/log.c
+FUZZ_SRCS_otlp_response := user/export/otlp_response.c user/transport/pbwire.c user/transport/grpc.c user/transport/exchange.c user/util/hex.c
+FUZZ_SRCS_net_h1 := user/transport/h1.c user/transport/exchange.c user/transport/conn.c user/transport/url.c user/util/clock.c user/util/log.c
 FUZZ_LIBS_net_h1 := -lnghttp2 -lssl -lcrypto
 FUZZ_SRCS_config := user/export/otlp_config.c user/export/retry.c user/transport/url.c user/util/hex.c user/util/env.c
 FUZZ_EXPORT_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_EXPORT))

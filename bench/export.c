@@ -32,6 +32,7 @@
 
 #include "batch.h"
 #include "export/otlp_config.h"
+#include "export/otlp_encode.h"
 #include "export/otlp_exporter.h"
 #include "util/log.h"
 
@@ -131,14 +132,17 @@ static int variant_open(struct variant *v, int port)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
 	otlp_config_defaults(&v->cfg);
 	v->cfg.connections = 1;
-	v->cfg.encoder_protobuf_c = v->protobuf_c;
 	if (otlp_config_set_endpoint(&v->cfg, url) ||
 	    otlp_config_set_http_version(&v->cfg, v->http_version) ||
 	    otlp_config_set_compression(&v->cfg, v->gzip ? "gzip" : "none") ||
 	    otlp_config_finish(&v->cfg))
 		return -EINVAL;
 	v->exp = otlp_exporter_create(&v->cfg);
-	return v->exp ? 0 : -errno;
+	if (!v->exp)
+		return -errno;
+	if (v->protobuf_c)
+		otlp_exporter_set_encoder(v->exp, otlp_encode_protobuf);
+	return 0;
 }
 
 /* Export every batch once; run < 0 is the warm-up (not recorded). */

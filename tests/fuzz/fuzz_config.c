@@ -135,8 +135,12 @@ static void fuzz_env(char **values, size_t n)
 	CHECK(ret == 0 || ret == -EINVAL || ret == -ENOMEM);
 	if (ret == 0 && otlp_config_finish(&cfg) == 0) {
 		struct net_url u;
+		char url[1400];
 
-		CHECK(cfg.endpoint && url_parse(cfg.endpoint, &u) == 0);
+		/* The parsed endpoint is a URL that parses back the same. */
+		CHECK(cfg.endpoint.host[0] && cfg.endpoint_in == NULL);
+		CHECK(url_parse(url_format(&cfg.endpoint, url, sizeof(url)), &u) == 0);
+		CHECK(strcmp(u.authority, cfg.endpoint.authority) == 0);
 		CHECK(cfg.timeout_ms > 0);
 	}
 	otlp_config_free(&cfg);

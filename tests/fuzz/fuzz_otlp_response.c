@@ -8,10 +8,13 @@
  * size); the rest is the body.  The same bytes are also base64-encoded
  * and read as grpc-status-details-bin, so the fuzzer reaches RetryInfo
  * through real protobuf structure, and read as the base64 text itself.
+ * The text and its base64 are also an answer's grpc-* fields, read back
+ * by grpc_status_read().
  *
  *   make fuzz && build/fuzz/fuzz_otlp_response tests/fuzz/corpus_otlp_response
  */
 #include "export/otlp_response.h"
+#include "transport/exchange.h"
 #include "transport/grpc.h"
 #include "transport/pbwire.h"
 
@@ -136,6 +139,25 @@ static void fuzz_grpc_message(const char *s, size_t len)
 	free(copy);
 }
 
+/* The status fields of an answer, as the HTTP/2 part stores them. */
+static void fuzz_grpc_status(const char *text, const char *b64)
+{
+	struct http_response r = { 0 };
+	struct grpc_status st;
+
+	http_response_add_field(&r, "grpc-status", 11, text, strlen(text));
+	http_response_add_field(&r, "Grpc-Message", 12, text, strlen(text));
+	http_response_add_field(&r, "grpc-status-details-bin", 23, b64,
+				strlen(b64));
+	grpc_status_read(&r, &st);
+	/* Any code may come (digits are not checked, as before): just read. */
+	CHECK(st.code >= -1 || text[0]);
+	CHECK(memchr(st.message, '\0', sizeof(st.message)));
+	CHECK(memchr(st.details, '\0', sizeof(st.details)));
+	CHECK(strncmp(st.details, b64, sizeof(st.details) - 1) == 0);
+	http_response_reset(&r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *types[] = { NULL, "application/x-protobuf",
@@ -173,9 +195,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	fuzz_grpc_message(text, strlen(text));
 	fuzz_details(text, msg_size);
-	free(text);
 	b64 = base64(body, len);
 	fuzz_details(b64, msg_size);
+	fuzz_grpc_status(text, b64);
+	free(text);
 	free(b64);
 	return 0;
 }

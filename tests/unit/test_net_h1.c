@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The HTTP/1.1 client's answer parser (net/h1.c), fed through a socketpair
+ * The HTTP/1.1 client's answer parser (transport/h1.c), fed through a socketpair
  * as a collector's answer would arrive.
  */
 #include <errno.h>
@@ -14,14 +14,15 @@
 
 #include <cmocka.h>
 
-#include "transport/http_internal.h"
+#include "transport/exchange.h"
+#include "transport/h1.h"
 
-static struct http_client client;
+static struct http_target target;
 static struct http_conn conn;
 
 /*
  * Send `answer` on a fresh connection (then end the stream) and parse
- * it.  Returns what h1_on_readable() last returned; *done says whether
+ * it.  Returns what h1_ops.on_readable() last returned; *done says whether
  * the answer was complete.
  */
 static int answer(const char *text, struct http_response *resp, bool *done)
@@ -34,22 +35,22 @@ static int answer(const char *text, struct http_response *resp, bool *done)
 	struct http_exchange x = { .req = &rq, .resp = resp, .conn = &conn };
 	int fds[2], ret;
 
-	assert_int_equal(url_parse("http://collector:4318/v1/traces", &client.url), 0);
-	client.user_agent = "test";
-	conn.client = &client;
+	assert_int_equal(url_parse("http://collector:4318/v1/traces", &target.url), 0);
+	target.user_agent = "test";
+	conn.target = &target;
 	http_response_reset(resp);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
 	conn.io.fd = fds[0];
-	conn.proto = HTTP_CONN_H1;
-	assert_int_equal(h1_start(&conn, &x), 0);
+	conn.ops = &h1_ops;
+	assert_int_equal(h1_ops.start(&conn, &x), 0);
 	assert_int_equal(write(fds[1], text, strlen(text)), (ssize_t)strlen(text));
-	ret = h1_on_readable(&conn);
+	ret = h1_ops.on_readable(&conn);
 	if (ret == 0 && !x.done) {
 		shutdown(fds[1], SHUT_WR);
-		ret = h1_on_readable(&conn);
+		ret = h1_ops.on_readable(&conn);
 	}
 	*done = x.done;
-	h1_reset(&conn);
+	h1_ops.close(&conn);
 	close(fds[0]);
 	close(fds[1]);
 	return ret;
@@ -72,7 +73,7 @@ static void test_content_length(void **state)
 	assert_true(done);
 	assert_int_equal(r.status, 503);
 	assert_int_equal(r.body_len, 2);
-	assert_string_equal(r.retry_after, "7");
+	assert_string_equal(http_response_field(&r, "retry-after"), "7");
 	http_response_reset(&r);
 }
 

@@ -11,6 +11,14 @@
 #include "export/otlp_config.h"
 #include "transport/url.h"
 
+/* The parsed endpoint, written back as a URL. */
+static const char *endpoint(const struct sp_otlp_config *cfg)
+{
+	static char buf[1400];
+
+	return url_format(&cfg->endpoint, buf, sizeof(buf));
+}
+
 static int load(struct sp_otlp_config *cfg, char *const *env)
 {
 	otlp_config_defaults(cfg);
@@ -26,7 +34,7 @@ static void test_defaults(void **state)
 
 	assert_int_equal(load(&cfg, env), 0);
 	assert_int_equal(cfg.enabled, 0);
-	assert_string_equal(cfg.endpoint, "http://localhost:4318/v1/traces");
+	assert_string_equal(endpoint(&cfg), "http://localhost:4318/v1/traces");
 	assert_int_equal(cfg.timeout_ms, 10000);
 	assert_int_equal(cfg.compression_gzip, 1);
 	assert_int_equal(cfg.protocol, SP_OTLP_HTTP_PROTOBUF);
@@ -35,7 +43,7 @@ static void test_defaults(void **state)
 
 	char *grpc[] = { "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", NULL };
 	assert_int_equal(load(&cfg, grpc), 0);
-	assert_string_equal(cfg.endpoint, "http://localhost:4317");
+	assert_string_equal(endpoint(&cfg), "http://localhost:4317");
 	otlp_config_free(&cfg);
 }
 
@@ -55,19 +63,19 @@ static void test_endpoint_rules(void **state)
 
 	assert_int_equal(load(&cfg, generic), 0);
 	assert_int_equal(cfg.enabled, 1);
-	assert_string_equal(cfg.endpoint, "http://c:4318/v1/traces");
+	assert_string_equal(endpoint(&cfg), "http://c:4318/v1/traces");
 	otlp_config_free(&cfg);
 	assert_int_equal(load(&cfg, slash), 0);
-	assert_string_equal(cfg.endpoint, "https://c/base/v1/traces");
+	assert_string_equal(endpoint(&cfg), "https://c/base/v1/traces");
 	otlp_config_free(&cfg);
 	assert_int_equal(load(&cfg, traces), 0);
-	assert_string_equal(cfg.endpoint, "http://t:9/custom");
+	assert_string_equal(endpoint(&cfg), "http://t:9/custom");
 	otlp_config_free(&cfg);
 	assert_int_equal(load(&cfg, grpc), 0);
-	assert_string_equal(cfg.endpoint, "http://c:4317");
+	assert_string_equal(endpoint(&cfg), "http://c:4317");
 	otlp_config_free(&cfg);
 	assert_int_equal(load(&cfg, bare), 0);
-	assert_string_equal(cfg.endpoint, "http://c:4317");
+	assert_string_equal(endpoint(&cfg), "http://c:4317");
 	otlp_config_free(&cfg);
 	assert_int_equal(load(&cfg, bad), -EINVAL);
 	otlp_config_free(&cfg);
@@ -171,7 +179,7 @@ static void test_flags_win(void **state)
 	assert_int_equal(otlp_config_set_compression(&cfg, "none"), 0);
 	assert_int_equal(otlp_config_set_http_version(&cfg, "1.1"), 0);
 	assert_int_equal(otlp_config_finish(&cfg), 0);
-	assert_string_equal(cfg.endpoint, "http://flag:4318/v1/traces");
+	assert_string_equal(endpoint(&cfg), "http://flag:4318/v1/traces");
 	assert_int_equal(cfg.protocol, SP_OTLP_HTTP_PROTOBUF);
 	assert_string_equal(cfg.headers[0].value, "flag");
 	assert_int_equal(cfg.timeout_ms, 2500);
@@ -180,7 +188,7 @@ static void test_flags_win(void **state)
 	/* A flag URL with a path is used as is. */
 	assert_int_equal(otlp_config_set_endpoint(&cfg, "http://flag/x/traces"), 0);
 	assert_int_equal(otlp_config_finish(&cfg), 0);
-	assert_string_equal(cfg.endpoint, "http://flag/x/traces");
+	assert_string_equal(endpoint(&cfg), "http://flag/x/traces");
 	assert_int_equal(otlp_config_set_protocol(&cfg, "thrift"), -EINVAL);
 	assert_int_equal(otlp_config_set_timeout(&cfg, "-1"), -EINVAL);
 	assert_int_equal(otlp_config_set_http_version(&cfg, "3"), -EINVAL);

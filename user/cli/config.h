@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * cli/: settings parsed once into typed values.  It may include every
+ * stage below it (export/, capture/ and the others, for their option
+ * types) and util/.
+ *
  * Everything the command line and the environment configure.  Parsed once
  * at start (cli/options.c); read-only afterwards.
  */
@@ -10,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "export/exporter.h"
 #include "export/otlp_config.h"
 #include "export/sampler.h"
 #include "capture/sockcap.h"
@@ -25,12 +30,6 @@ enum sp_command {
 	SP_CMD_HELP,
 };
 
-enum sp_output {
-	SP_OUTPUT_TEXT = 0,
-	SP_OUTPUT_OTLP_JSON,
-	SP_OUTPUT_OTLP, /* send to a collector: see cfg.otlp */
-};
-
 struct sp_config {
 	enum sp_command command;
 	int verbose;
@@ -44,7 +43,7 @@ struct sp_config {
 	size_t n_symbols;
 	char *const *command_argv;        /* trace -- CMD ARGS */
 
-	enum sp_output output;
+	enum sp_output output;            /* the exporter (export/exporter.h) */
 	const char *output_file;          /* NULL: stdout */
 	int with_command_line;            /* export process.command_line */
 	const char *service_name;         /* OTEL_SERVICE_NAME */

@@ -149,7 +149,9 @@ static int build_pipeline(struct sp_daemon *d)
 	err = spanpool_init(&d->pool, cfg->span_pool);
 	if (err)
 		goto nomem;
-	d->exporter = exporter_create(cfg);
+	d->exporter = exporter_create(&(struct sp_exporter_options){
+		.output = cfg->output, .output_file = cfg->output_file,
+		.otlp = &cfg->otlp });
 	if (!d->exporter)
 		return -errno ? -errno : -EINVAL;
 	err = batch_start(&d->bsp, &bo, d->exporter, &d->pool);

@@ -138,7 +138,7 @@ static void drop_rest(struct sp_batch *bsp)
 
 static void deadline_after(struct timespec *ts, uint32_t ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
+	clock_mono_timespec(ts);
 	ts->tv_sec += ms / 1000;
 	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
 	if (ts->tv_nsec >= 1000000000L) {

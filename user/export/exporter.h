@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * export/: the batch span processor, the console, the OTLP encoders and
+ * the OTLP exporter.  It may include span/, transport/ and util/.
+ *
  * Exporters: where finished spans go.  Each exporter is one file and one
  * entry in the table of exporter.c; the batch processor calls it from its
  * own thread, never from the ring-buffer consumer.
@@ -13,8 +16,23 @@
 
 #include "span/span.h"
 
-struct sp_config;
 struct sp_exporter;
+struct sp_otlp_config;
+
+/* Where spans go. */
+enum sp_output {
+	SP_OUTPUT_TEXT = 0,
+	SP_OUTPUT_OTLP_JSON,
+	SP_OUTPUT_OTLP, /* send to a collector: see otlp */
+};
+
+/* What exporter_create() builds; filled by whoever read the settings. */
+struct sp_exporter_options {
+	enum sp_output output;
+	const char *output_file;           /* console: NULL for stdout */
+	const struct sp_otlp_config *otlp; /* SP_OUTPUT_OTLP: finished, and
+					    * outliving the exporter */
+};
 
 /* Counters every exporter keeps; read by the self-report. */
 struct sp_export_stats {
@@ -49,11 +67,11 @@ struct sp_exporter {
 };
 
 /*
- * Create the exporter that `cfg` asks for (console text, console OTLP/JSON,
+ * Create the exporter that `o` asks for (console text, console OTLP/JSON,
  * OTLP over HTTP or gRPC).  Returns NULL with errno set and a message
  * logged when it cannot be created.
  */
-struct sp_exporter *exporter_create(const struct sp_config *cfg);
+struct sp_exporter *exporter_create(const struct sp_exporter_options *o);
 void exporter_destroy(struct sp_exporter *exp); /* accepts NULL */
 
 #endif /* SPANPROBE_EXPORTER_H */

@@ -412,58 +412,83 @@ static int grpc_add_scheme(struct sp_otlp_config *cfg, char **url)
 	return 0;
 }
 
-static int build_endpoint(struct sp_otlp_config *cfg, char **url)
+/* The URL as set, or the default, before any signal path is added. */
+static int endpoint_base(struct sp_otlp_config *cfg, char **url)
 {
-	const char *in = cfg->endpoint_in;
-	size_t len;
-
-	if (cfg->endpoint_source == SP_OTLP_EP_DEFAULT || !in) {
-		in = cfg->protocol == SP_OTLP_GRPC ? "http://localhost:4317" :
-						     "http://localhost:4318/v1/traces";
-		return set_string(url, in);
-	}
+	if (cfg->endpoint_source == SP_OTLP_EP_DEFAULT || !cfg->endpoint_in)
+		return set_string(url, cfg->protocol == SP_OTLP_GRPC ?
+				  "http://localhost:4317" :
+				  "http://localhost:4318/v1/traces");
 	if (cfg->protocol == SP_OTLP_GRPC)
 		return grpc_add_scheme(cfg, url);
-	if (cfg->endpoint_source == SP_OTLP_EP_TRACES)
-		return set_string(url, in);
-	if (cfg->endpoint_source == SP_OTLP_EP_FLAG) {
-		struct net_url u;
+	return set_string(url, cfg->endpoint_in);
+}
 
-		if (url_parse(in, &u) == 0 && u.has_path)
-			return set_string(url, in);
-	}
-	/* Generic endpoint: the spec appends "v1/traces" to the base path. */
-	len = strlen(in);
-	if (asprintf(url, "%s%sv1/traces", in,
-		     len && in[len - 1] == '/' ? "" : "/") < 0)
-		return -ENOMEM;
+/*
+ * The generic endpoint gets "v1/traces" appended to its base path (the
+ * spec); so does a flag's URL without a path.  A traces endpoint, a
+ * default and a gRPC endpoint are used as they are.
+ */
+static bool wants_signal_path(const struct sp_otlp_config *cfg,
+			      const struct net_url *u)
+{
+	if (cfg->protocol == SP_OTLP_GRPC || !cfg->endpoint_in)
+		return false;
+	if (cfg->endpoint_source == SP_OTLP_EP_GENERIC)
+		return true;
+	return cfg->endpoint_source == SP_OTLP_EP_FLAG && !u->has_path;
+}
+
+static int add_signal_path(struct net_url *u)
+{
+	size_t len = strlen(u->path);
+	const char *sep = len && u->path[len - 1] == '/' ? "" : "/";
+
+	if (snprintf(u->path + len, sizeof(u->path) - len, "%sv1/traces", sep) >=
+	    (int)(sizeof(u->path) - len))
+		return -EINVAL;
+	u->has_path = true;
 	return 0;
 }
 
-int otlp_config_finish(struct sp_otlp_config *cfg)
+/* Parse the endpoint once, into cfg->endpoint. */
+static int resolve_endpoint(struct sp_otlp_config *cfg)
 {
 	struct net_url u;
 	char *url = NULL;
-	int ret = build_endpoint(cfg, &url);
+	int ret = endpoint_base(cfg, &url);
 
 	if (ret)
 		return ret;
-	if (url_parse(url, &u)) {
+	if (url_parse(url, &u) ||
+	    (wants_signal_path(cfg, &u) && add_signal_path(&u))) {
 		sp_err("export: endpoint \"%s\" is not a valid http:// or https://"
 		       " URL", url);
 		free(url);
 		return -EINVAL;
 	}
+	free(url);
+	cfg->endpoint = u;
+	return 0;
+}
+
+int otlp_config_finish(struct sp_otlp_config *cfg)
+{
+	int ret = resolve_endpoint(cfg);
+
+	if (ret)
+		return ret;
 	if (cfg->protocol == SP_OTLP_GRPC && cfg->http_version == SP_HTTP_1_1) {
 		sp_err("export: OTLP/gRPC needs HTTP/2; --otlp-http-version 1.1"
 		       " only applies to http/protobuf and http/json");
-		free(url);
 		return -EINVAL;
 	}
 	if (cfg->connections == 0)
 		cfg->connections = 1;
-	free(cfg->endpoint);
-	cfg->endpoint = url;
+	/* From here on the parsed URL is the only copy of the setting. */
+	free(cfg->endpoint_in);
+	cfg->endpoint_in = NULL;
+	cfg->endpoint_source = SP_OTLP_EP_DEFAULT;
 	return 0;
 }
 
@@ -471,13 +496,12 @@ void otlp_config_free(struct sp_otlp_config *cfg)
 {
 	if (!cfg)
 		return;
-	free(cfg->endpoint);
 	free(cfg->endpoint_in);
 	free(cfg->ca_file);
 	for (size_t i = 0; i < cfg->n_headers; i++) {
 		free(cfg->headers[i].name);
 		free(cfg->headers[i].value);
 	}
-	cfg->endpoint = cfg->endpoint_in = cfg->ca_file = NULL;
+	cfg->endpoint_in = cfg->ca_file = NULL;
 	cfg->n_headers = 0;
 }

@@ -5,14 +5,17 @@
  *
  * Order of use: otlp_config_defaults(), otlp_config_from_env(), then the
  * otlp_config_set_*() setters for each flag given (so flags win), then
- * otlp_config_finish() once, which resolves the endpoint URL.  The config
- * is read-only afterwards and must outlive the exporter built from it.
+ * otlp_config_finish() once, which resolves and parses the endpoint URL:
+ * from then on `endpoint` is the setting's only copy.  The config is
+ * read-only afterwards and must outlive the exporter built from it.
  */
 #ifndef SPANPROBE_OTLP_CONFIG_H
 #define SPANPROBE_OTLP_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "transport/url.h"
 
 #define SP_OTLP_MAX_HEADERS 32
 #define SP_OTLP_DEFAULT_TIMEOUT_MS 10000
@@ -46,7 +49,7 @@ struct sp_otlp_header {
 
 struct sp_otlp_config {
 	int enabled;                 /* an endpoint was configured */
-	char *endpoint;              /* full URL of the traces endpoint (finish) */
+	struct net_url endpoint;     /* the traces endpoint, parsed (finish) */
 	enum sp_otlp_protocol protocol;
 	enum sp_http_version http_version;
 	int compression_gzip;        /* OTEL_EXPORTER_OTLP_COMPRESSION */
@@ -62,9 +65,8 @@ struct sp_otlp_config {
 	uint32_t retry_initial_ms;   /* first backoff */
 	uint32_t retry_max_ms;       /* largest backoff */
 	uint32_t max_body_bytes;     /* bodies above this are split */
-	int encoder_protobuf_c;      /* 1: protobuf-c, 0: hand-written (same bytes) */
 
-	/* Inputs resolved by otlp_config_finish(). */
+	/* The endpoint as set, until otlp_config_finish() parses it. */
 	char *endpoint_in;
 	enum sp_otlp_endpoint_source endpoint_source;
 };
@@ -110,8 +112,8 @@ int otlp_config_parse_headers(struct sp_otlp_config *cfg, const char *list,
  * Resolve the endpoint URL from what was set: the traces endpoint as is,
  * the generic one with "v1/traces" appended for HTTP, or the default
  * (http://localhost:4318/v1/traces, http://localhost:4317 for gRPC).
- * Checks the URL and the protocol/HTTP-version pair.  Returns 0 or
- * -EINVAL (logged) or -ENOMEM.
+ * Parses the URL into cfg->endpoint, then drops the input, and checks the
+ * protocol/HTTP-version pair.  Returns 0 or -EINVAL (logged) or -ENOMEM.
  */
 int otlp_config_finish(struct sp_otlp_config *cfg);
 

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "export/compress.h"
 #include "export/otlp_encode.h"
@@ -23,24 +22,23 @@
 #include "export/otlp_response.h"
 #include "export/retry.h"
 #include "transport/grpc.h"
+#include "util/clock.h"
+#include "util/ids.h"
 #include "util/log.h"
 
 #define GRPC_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 #define SEEN_MAX 32       /* distinct failures remembered; then forgotten */
 #define EXTRA_HEADERS 3   /* encoding, grpc-timeout, grpc-accept-encoding */
 
-typedef int (*encode_fn)(struct sp_span *const *spans, size_t count,
-			 uint8_t **out, size_t *len);
-
 struct otlp {
 	const struct sp_otlp_config *cfg;
 	struct net_url url;
 	struct http_client *client;
 	struct sp_retry_policy policy;
-	encode_fn encode;
+	otlp_encode_fn encode;
 	struct http_header *user_headers; /* names lower-cased for HTTP/2 */
 	size_t n_user_headers;
-	uint64_t rng;
+	struct sp_idgen rng;     /* retry jitter; the export thread's own */
 	uint64_t seen[SEEN_MAX]; /* hashes of causes already logged */
 	size_t n_seen;
 	bool failing;            /* the last export lost spans */
@@ -57,15 +55,6 @@ struct part {
 	struct sp_attempt last;
 	char why[320];
 };
-
-static uint32_t otlp_random(struct otlp *o)
-{
-	/* xorshift64*: jitter only needs to differ between agents. */
-	o->rng ^= o->rng >> 12;
-	o->rng ^= o->rng << 25;
-	o->rng ^= o->rng >> 27;
-	return (uint32_t)((o->rng * 0x2545F4914F6CDD1DULL) >> 32);
-}
 
 static uint64_t hash_str(const char *s)
 {
@@ -189,7 +178,7 @@ static void part_request(struct otlp *o, struct part *p, int64_t deadline,
 			grpc ? "grpc-encoding" : "content-encoding", "gzip"
 		};
 	if (grpc) {
-		int64_t left = deadline - http_now_ms();
+		int64_t left = deadline - clock_mono_ms();
 
 		snprintf(p->grpc_timeout, sizeof(p->grpc_timeout), "%lldm",
 			 (long long)(left > 0 ? left : 1));
@@ -203,7 +192,7 @@ static void part_request(struct otlp *o, struct part *p, int64_t deadline,
 				     .n_headers = n,
 				     .body = p->wire,
 				     .body_len = p->wire_len,
-				     .grpc = grpc };
+				     .trailers = grpc };
 }
 
 static const char *grpc_code_name(int code)
@@ -233,7 +222,9 @@ static int answer_payload(struct otlp *o, const struct http_response *r,
 		if (grpc_unframe(r->body, r->body_len, msg, len, &z))
 			return -EBADMSG;
 	} else {
-		z = strcasecmp(r->encoding, "gzip") == 0;
+		const char *enc = http_response_field(r, "content-encoding");
+
+		z = enc && strcasecmp(enc, "gzip") == 0;
 	}
 	if (!z || !*len)
 		return 0;
@@ -248,29 +239,28 @@ static void classify_grpc(struct otlp *o, const struct http_response *r,
 			  struct part *p)
 {
 	struct sp_attempt *a = &p->last;
-	char detail[256] = "";
+	struct grpc_status st;
 	int64_t ms;
 
 	a->kind = SP_ATTEMPT_GRPC;
+	grpc_status_read(r, &st);
 	if (r->status != 200) {
 		a->grpc_status = retry_grpc_from_http(r->status);
 		snprintf(p->why, sizeof(p->why), "HTTP %d on gRPC call", r->status);
-	} else if (r->grpc_status < 0) {
+	} else if (st.code < 0) {
 		a->kind = SP_ATTEMPT_PROTOCOL;
 		snprintf(p->why, sizeof(p->why), "answer without grpc-status");
 		return;
 	} else {
-		a->grpc_status = r->grpc_status;
-		snprintf(detail, sizeof(detail), "%s", r->grpc_message);
-		grpc_message_decode(detail);
-		if (r->grpc_details[0] &&
-		    grpc_retry_info(r->grpc_details, &ms, NULL, 0) == 0) {
+		a->grpc_status = st.code;
+		if (st.details[0] &&
+		    grpc_retry_info(st.details, &ms, NULL, 0) == 0) {
 			a->has_retry_info = true;
 			a->server_delay_ms = ms;
 		}
 		snprintf(p->why, sizeof(p->why), "gRPC status %d (%s)%s%s",
 			 a->grpc_status, grpc_code_name(a->grpc_status),
-			 *detail ? ": " : "", detail);
+			 st.message[0] ? ": " : "", st.message);
 	}
 	if (a->grpc_status == SP_GRPC_OK)
 		a->kind = SP_ATTEMPT_OK;
@@ -281,6 +271,7 @@ static void classify_http(struct otlp *o, const struct http_response *r,
 			  struct part *p)
 {
 	struct sp_attempt *a = &p->last;
+	const char *retry_after = http_response_field(r, "retry-after");
 	char detail[200];
 	uint8_t *buf;
 	const uint8_t *msg;
@@ -292,13 +283,14 @@ static void classify_http(struct otlp *o, const struct http_response *r,
 	}
 	a->kind = SP_ATTEMPT_HTTP;
 	a->http_status = r->status;
-	if (r->retry_after[0] &&
-	    retry_parse_after(r->retry_after, time(NULL), &a->server_delay_ms))
+	if (retry_after && retry_after[0] &&
+	    retry_parse_after(retry_after, time(NULL), &a->server_delay_ms))
 		a->server_delay_ms = -1;
 	detail[0] = '\0';
 	if (answer_payload(o, r, &buf, &msg, &len) == 0) {
-		otlp_response_error_message(msg, len, r->content_type, detail,
-					    sizeof(detail));
+		otlp_response_error_message(msg, len,
+					    http_response_field(r, "content-type"),
+					    detail, sizeof(detail));
 		free(buf);
 	}
 	snprintf(p->why, sizeof(p->why), "HTTP %d%s%s", r->status,
@@ -409,7 +401,7 @@ static int64_t send_round(struct otlp *o, struct sp_export_stats *st,
 			p->pending = false;
 		} else {
 			d = retry_delay_ms(&o->policy, retry, &p->last,
-					   otlp_random(o));
+					   (uint32_t)(idgen_next(&o->rng) >> 32));
 			wait = d > wait ? d : wait;
 			(*left)++;
 			sp_debug("export: %s: %s; retrying in %lld ms",
@@ -439,7 +431,7 @@ static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
 		wait = send_round(o, st, parts, n, retry, deadline, &left);
 		if (!left)
 			break;
-		if (!retry_fits(http_now_ms(), wait, deadline)) {
+		if (!retry_fits(clock_mono_ms(), wait, deadline)) {
 			for (size_t i = 0; i < n; i++) {
 				if (parts[i].pending) {
 					part_failed(o, st, &parts[i],
@@ -459,7 +451,7 @@ static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
 		       size_t count)
 {
 	struct otlp *o = exp->state;
-	int64_t deadline = http_now_ms() + o->cfg->timeout_ms;
+	int64_t deadline = clock_mono_ms() + o->cfg->timeout_ms;
 	uint64_t failed_before = exp->stats.spans_failed;
 	struct part *parts = NULL;
 	size_t n = 0, cap = 0;
@@ -523,6 +515,13 @@ static const struct sp_exporter_ops otlp_ops = {
 	.destroy = otlp_destroy,
 };
 
+void otlp_exporter_set_encoder(struct sp_exporter *exp, otlp_encode_fn encode)
+{
+	struct otlp *o = exp->state;
+
+	o->encode = encode;
+}
+
 void otlp_exporter_http_stats(const struct sp_exporter *exp,
 			      struct http_client_stats *out)
 {
@@ -560,6 +559,8 @@ static const char *protocol_name(enum sp_otlp_protocol p)
 static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 {
 	struct http_client_options opts = { 0 };
+	char url[sizeof(o->url.authority) + sizeof(o->url.path) + 8];
+	int ret;
 	static const enum http_version_pref pref[] = {
 		[SP_HTTP_AUTO] = HTTP_PREF_AUTO,
 		[SP_HTTP_2] = HTTP_PREF_2,
@@ -567,21 +568,26 @@ static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 	};
 
 	o->cfg = cfg;
-	if (!cfg->endpoint || url_parse(cfg->endpoint, &o->url)) {
-		sp_err("export: endpoint \"%s\" is not a valid URL",
-		       cfg->endpoint ? cfg->endpoint : "(none)");
+	if (!cfg->endpoint.host[0]) {
+		sp_err("export: no endpoint: the OTLP settings were not finished");
 		return -EINVAL;
 	}
+	o->url = cfg->endpoint;
 	if (cfg->protocol == SP_OTLP_GRPC)
 		snprintf(o->url.path, sizeof(o->url.path), "%s", GRPC_PATH);
+	/* Protobuf is always the hand-written encoder: see otlp_pb_fast.h. */
 	o->encode = cfg->protocol == SP_OTLP_HTTP_JSON ? otlp_encode_json :
-		    cfg->encoder_protobuf_c ? otlp_encode_protobuf :
-					      otlp_encode_protobuf_fast;
+							  otlp_encode_protobuf_fast;
 	o->policy = (struct sp_retry_policy){ .initial_ms = cfg->retry_initial_ms,
 					      .max_ms = cfg->retry_max_ms,
 					      .multiplier_x10 = 15 };
-	o->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
-	o->rng |= 1;
+	/*
+	 * Not the assembly thread's generator: ids.h wants one per thread,
+	 * and this one is used only by the export thread.
+	 */
+	ret = idgen_init(&o->rng);
+	if (ret)
+		return ret;
 	if (copy_headers(o, cfg))
 		return -ENOMEM;
 	opts.url = &o->url;
@@ -595,7 +601,8 @@ static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 	if (!o->client)
 		return -errno;
 	sp_info("export: OTLP %s to %s (%s, %u connection%s)",
-		protocol_name(cfg->protocol), cfg->endpoint,
+		protocol_name(cfg->protocol),
+		url_format(&cfg->endpoint, url, sizeof(url)),
 		cfg->compression_gzip ? "gzip" : "no compression",
 		cfg->connections, cfg->connections == 1 ? "" : "s");
 	return 0;

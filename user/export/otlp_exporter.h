@@ -13,10 +13,21 @@
 /*
  * Create the exporter for a finished config (otlp_config_finish()); `cfg`
  * must outlive it.  No connection is opened yet: an endpoint that is down
- * is not an error here.  Returns NULL with errno set (EINVAL: bad URL or
- * CA file, logged; ENOMEM).
+ * is not an error here.  Returns NULL with errno set (EINVAL: no endpoint
+ * or a bad CA file, logged; ENOMEM).
  */
 struct sp_exporter *otlp_exporter_create(const struct sp_otlp_config *cfg);
+
+typedef int (*otlp_encode_fn)(struct sp_span *const *spans, size_t count,
+			      uint8_t **out, size_t *len);
+
+/*
+ * Benchmarks only: encode with `encode` (e.g. the protobuf-c reference,
+ * otlp_encode_protobuf()) instead of the exporter's own choice.  The
+ * daemon never calls this, so it always sends the hand-written encoder's
+ * bytes.  Call before the first export.
+ */
+void otlp_exporter_set_encoder(struct sp_exporter *exp, otlp_encode_fn encode);
 
 /* Connection counters of the exporter's client (tests, self-report). */
 void otlp_exporter_http_stats(const struct sp_exporter *exp,

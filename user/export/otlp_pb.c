@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * OTLP protobuf encoding through protobuf-c: the reference encoder.
+ * OTLP protobuf encoding through protobuf-c: the reference encoder.  Not
+ * used by the daemon, which sends otlp_pb_fast.c's bytes: kept as the
+ * oracle the unit tests and benchmarks compare that encoder with, byte
+ * for byte.
  *
  * The message tree of a whole batch is built in one arena (a single
  * malloc sized by a counting pass), packed into a second malloc'd buffer,

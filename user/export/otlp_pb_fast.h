@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * The daemon's one protobuf encoder: the OTLP exporter always uses it.
+ *
  * Hand-written OTLP protobuf encoder for the export hot path.  It writes
  * the same bytes as otlp_encode_protobuf() (the protobuf-c reference, which
  * the unit tests compare it with), without building a message tree.

@@ -10,12 +10,12 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 static char tls_reason[256];
@@ -64,14 +64,6 @@ void conn_tls_ctx_destroy(SSL_CTX *ctx)
 	SSL_CTX_free(ctx);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for `events` on fd until `deadline`; 0, -ETIMEDOUT or -errno. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
@@ -79,7 +71,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	int left, n;
 
 	for (;;) {
-		left = (int)(deadline - now_ms());
+		left = (int)(deadline - clock_mono_ms());
 		if (left <= 0)
 			return -ETIMEDOUT;
 		n = poll(&p, 1, left);
@@ -192,7 +184,7 @@ static int tls_handshake(struct net_conn *c, const struct net_url *u,
 int conn_open(struct net_conn *c, const struct net_url *u, SSL_CTX *ctx,
 	      const uint8_t *alpn, size_t alpn_len, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_mono_ms() + timeout_ms;
 	int ret;
 
 	memset(c, 0, sizeof(*c));

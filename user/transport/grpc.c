@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "transport/grpc.h"
-#include "util/hex.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/hex.h"
 
 #include "transport/pbwire.h"
 
@@ -45,6 +47,24 @@ int grpc_unframe(const uint8_t *body, size_t body_len, const uint8_t **msg,
 	*len = n;
 	*compressed = body[0] == 1;
 	return 0;
+}
+
+void grpc_status_read(const struct http_response *r, struct grpc_status *st)
+{
+	const char *code = http_response_field(r, "grpc-status");
+	const char *message = http_response_field(r, "grpc-message");
+	const char *details = http_response_field(r, "grpc-status-details-bin");
+
+	st->code = -1;
+	if (code) {
+		/* Codes are 0-16: three digits are plenty. */
+		st->code = 0;
+		for (size_t i = 0; i < 3 && code[i]; i++)
+			st->code = st->code * 10 + (code[i] - '0');
+	}
+	snprintf(st->message, sizeof(st->message), "%s", message ? message : "");
+	grpc_message_decode(st->message);
+	snprintf(st->details, sizeof(st->details), "%s", details ? details : "");
 }
 
 void grpc_message_decode(char *s)

@@ -11,7 +11,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "transport/http.h"
+
 #define GRPC_PREFIX 5
+
+/* The outcome of a call, as its answer's trailers (or headers) say. */
+struct grpc_status {
+	int code;           /* grpc-status; -1 when the answer has none */
+	char message[256];  /* grpc-message, percent-decoded */
+	char details[2048]; /* grpc-status-details-bin (base64), "" if none */
+};
+
+/* Read the gRPC status fields of an answer into *st. */
+void grpc_status_read(const struct http_response *r, struct grpc_status *st);
 
 /*
  * Write the prefix (compressed flag, 4-byte big-endian length) for a

@@ -4,6 +4,8 @@
  * keep-alive unless the server says otherwise, answers delimited by
  * Content-Length, chunked coding or (HTTP/1.0 style) the end of stream.
  */
+#include "transport/h1.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -11,20 +13,20 @@
 #include <string.h>
 #include <strings.h>
 
-#include "transport/http_internal.h"
+#include "transport/exchange.h"
 
-void h1_reset(struct http_conn *hc)
+static void h1_close(struct http_conn *hc)
 {
 	free(hc->h1.head);
 	free(hc->h1.in);
 	memset(&hc->h1, 0, sizeof(hc->h1));
 }
 
-int h1_start(struct http_conn *hc, struct http_exchange *x)
+static int h1_start(struct http_conn *hc, struct http_exchange *x)
 {
-	const struct http_client *c = hc->client;
+	const struct http_target *t = hc->target;
 	const struct http_request *rq = x->req;
-	size_t cap = 512 + strlen(c->url.path);
+	size_t cap = 512 + strlen(t->url.path);
 	char *head;
 	int len;
 
@@ -36,7 +38,7 @@ int h1_start(struct http_conn *hc, struct http_exchange *x)
 	len = snprintf(head, cap,
 		       "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
 		       "Content-Type: %s\r\nContent-Length: %zu\r\n",
-		       c->url.path, c->url.authority, c->user_agent,
+		       t->url.path, t->url.authority, t->user_agent,
 		       rq->content_type, rq->body_len);
 	for (size_t i = 0; i < rq->n_headers; i++)
 		len += snprintf(head + len, cap - (size_t)len, "%s: %s\r\n",
@@ -53,7 +55,7 @@ int h1_start(struct http_conn *hc, struct http_exchange *x)
 	return 0;
 }
 
-bool h1_wants_write(const struct http_conn *hc)
+static bool h1_wants_write(const struct http_conn *hc)
 {
 	const struct http_exchange *x = hc->h1.cur;
 
@@ -61,7 +63,7 @@ bool h1_wants_write(const struct http_conn *hc)
 		     x->body_off < x->req->body_len);
 }
 
-int h1_on_writable(struct http_conn *hc)
+static int h1_on_writable(struct http_conn *hc)
 {
 	struct http_exchange *x = hc->h1.cur;
 	ssize_t n;
@@ -150,8 +152,8 @@ static int parse_head(struct http_conn *hc, struct http_exchange *x,
 			else if (ve - v == 10 && strncasecmp(v, "keep-alive", 10) == 0)
 				h->close_after = false;
 		} else {
-			http_response_header(x->resp, p, (size_t)(colon - p), v,
-					     (size_t)(ve - v));
+			http_response_add_field(x->resp, p, (size_t)(colon - p),
+						v, (size_t)(ve - v));
 		}
 	}
 	if (status < 200)
@@ -294,7 +296,7 @@ static int in_reserve(struct h1_state *h, size_t more)
  * or a negative errno when the connection failed: -ECONNRESET when it
  * ended mid-answer, -EPROTO for an unreadable answer.
  */
-int h1_on_readable(struct http_conn *hc)
+static int h1_on_readable(struct http_conn *hc)
 {
 	struct h1_state *h = &hc->h1;
 	struct http_exchange *x;
@@ -332,3 +334,30 @@ int h1_on_readable(struct http_conn *hc)
 		}
 	}
 }
+
+static bool h1_usable(const struct http_conn *hc)
+{
+	return true; /* a close is seen when reading */
+}
+
+static bool h1_has_room(const struct http_conn *hc)
+{
+	return !hc->h1.cur; /* one at a time; the next goes after this one */
+}
+
+static bool h1_abandon(struct http_conn *hc, struct http_exchange *x)
+{
+	return false; /* HTTP/1.1 cannot abandon an answer */
+}
+
+const struct http_proto_ops h1_ops = {
+	.version = 1,
+	.start = h1_start,
+	.on_readable = h1_on_readable,
+	.on_writable = h1_on_writable,
+	.wants_write = h1_wants_write,
+	.usable = h1_usable,
+	.has_room = h1_has_room,
+	.abandon = h1_abandon,
+	.close = h1_close,
+};

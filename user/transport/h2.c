@@ -4,12 +4,14 @@
  * interface: we own the socket (and TLS) and move bytes between it and
  * the session ourselves, so the pool can poll every connection at once.
  */
+#include "transport/h2.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "transport/http_internal.h"
+#include "transport/exchange.h"
 #include "util/log.h"
 
 #define MAKE_NV(n, v, vlen)                                                    \
@@ -42,8 +44,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame,
 			x->resp->status = status;
 		return 0;
 	}
-	http_response_header(x->resp, (const char *)name, name_len,
-			     (const char *)value, value_len);
+	http_response_add_field(x->resp, (const char *)name, name_len,
+				(const char *)value, value_len);
 	return 0;
 }
 
@@ -95,7 +97,9 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id,
 	return 0;
 }
 
-int h2_session_open(struct http_conn *hc)
+static void h2_close(struct http_conn *hc);
+
+static int h2_open(struct http_conn *hc)
 {
 	nghttp2_session_callbacks *cbs;
 	nghttp2_settings_entry iv[] = {
@@ -120,15 +124,14 @@ int h2_session_open(struct http_conn *hc)
 	/* The client preface (magic + SETTINGS) goes out with the first send. */
 	if (nghttp2_submit_settings(hc->h2, NGHTTP2_FLAG_NONE, iv,
 				    sizeof(iv) / sizeof(iv[0]))) {
-		h2_session_close(hc);
+		h2_close(hc);
 		return -ENOMEM;
 	}
-	hc->proto = HTTP_CONN_H2;
 	hc->settings_seen = false;
 	return 0;
 }
 
-void h2_session_close(struct http_conn *hc)
+static void h2_close(struct http_conn *hc)
 {
 	nghttp2_session_del(hc->h2);
 	hc->h2 = NULL;
@@ -154,28 +157,28 @@ static ssize_t body_read(nghttp2_session *s, int32_t stream_id, uint8_t *buf,
 
 #define H2_MAX_NV 48
 
-int h2_submit(struct http_conn *hc, struct http_exchange *x)
+static int h2_submit(struct http_conn *hc, struct http_exchange *x)
 {
-	const struct http_client *c = hc->client;
+	const struct http_target *t = hc->target;
 	const struct http_request *rq = x->req;
 	char length[24];
 	nghttp2_nv nv[H2_MAX_NV];
 	size_t n = 0;
 	nghttp2_data_provider prd = { .source.ptr = x,
 				      .read_callback = body_read };
-	const char *scheme = c->url.tls ? "https" : "http";
+	const char *scheme = t->url.tls ? "https" : "http";
 	int32_t id;
 
 	nv[n++] = (nghttp2_nv)MAKE_NV(":method", "POST", 4);
 	nv[n++] = (nghttp2_nv)MAKE_NV(":scheme", scheme, strlen(scheme));
-	nv[n++] = (nghttp2_nv)MAKE_NV(":authority", c->url.authority,
-				      strlen(c->url.authority));
-	nv[n++] = (nghttp2_nv)MAKE_NV(":path", c->url.path, strlen(c->url.path));
+	nv[n++] = (nghttp2_nv)MAKE_NV(":authority", t->url.authority,
+				      strlen(t->url.authority));
+	nv[n++] = (nghttp2_nv)MAKE_NV(":path", t->url.path, strlen(t->url.path));
 	nv[n++] = (nghttp2_nv)MAKE_NV("content-type", rq->content_type,
 				      strlen(rq->content_type));
-	nv[n++] = (nghttp2_nv)MAKE_NV("user-agent", c->user_agent,
-				      strlen(c->user_agent));
-	if (rq->grpc) {
+	nv[n++] = (nghttp2_nv)MAKE_NV("user-agent", t->user_agent,
+				      strlen(t->user_agent));
+	if (rq->trailers) {
 		nv[n++] = (nghttp2_nv)MAKE_NV("te", "trailers", 8);
 	} else {
 		snprintf(length, sizeof(length), "%zu", rq->body_len);
@@ -195,13 +198,13 @@ int h2_submit(struct http_conn *hc, struct http_exchange *x)
 	return 0;
 }
 
-bool h2_wants_write(const struct http_conn *hc)
+static bool h2_wants_write(const struct http_conn *hc)
 {
 	return hc->out_len || hc->wlen > hc->woff || nghttp2_session_want_write(hc->h2);
 }
 
 /* Can new requests go on this session (no GOAWAY, not finished)? */
-bool h2_usable(const struct http_conn *hc)
+static bool h2_usable(const struct http_conn *hc)
 {
 	return hc->h2 && nghttp2_session_check_request_allowed(hc->h2) &&
 	       (nghttp2_session_want_read(hc->h2) ||
@@ -234,7 +237,7 @@ static int h2_gather(struct http_conn *hc)
 	return 0;
 }
 
-int h2_on_writable(struct http_conn *hc)
+static int h2_on_writable(struct http_conn *hc)
 {
 	for (;;) {
 		ssize_t n;
@@ -255,7 +258,7 @@ int h2_on_writable(struct http_conn *hc)
 	}
 }
 
-int h2_on_readable(struct http_conn *hc)
+static int h2_on_readable(struct http_conn *hc)
 {
 	uint8_t buf[16384];
 	ssize_t n, used;
@@ -273,7 +276,7 @@ int h2_on_readable(struct http_conn *hc)
 		used = nghttp2_session_mem_recv(hc->h2, buf, (size_t)n);
 		if (used < 0) {
 			sp_debug("export: HTTP/2 protocol error from %s: %s",
-				 hc->client->url.authority,
+				 hc->target->url.authority,
 				 nghttp2_strerror((int)used));
 			return -EPROTO;
 		}
@@ -281,3 +284,30 @@ int h2_on_readable(struct http_conn *hc)
 	/* SETTINGS acks and WINDOW_UPDATEs go out at once. */
 	return h2_on_writable(hc);
 }
+
+static bool h2_has_room(const struct http_conn *hc)
+{
+	return true; /* streams are multiplexed */
+}
+
+/* Keep the connection; only this stream is abandoned. */
+static bool h2_abandon(struct http_conn *hc, struct http_exchange *x)
+{
+	nghttp2_session_set_stream_user_data(hc->h2, x->stream_id, NULL);
+	nghttp2_submit_rst_stream(hc->h2, NGHTTP2_FLAG_NONE, x->stream_id,
+				  NGHTTP2_CANCEL);
+	return true;
+}
+
+const struct http_proto_ops h2_ops = {
+	.version = 2,
+	.open = h2_open,
+	.start = h2_submit,
+	.on_readable = h2_on_readable,
+	.on_writable = h2_on_writable,
+	.wants_write = h2_wants_write,
+	.usable = h2_usable,
+	.has_room = h2_has_room,
+	.abandon = h2_abandon,
+	.close = h2_close,
+};

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * transport/: the exporter's HTTP/1.1, HTTP/2 and gRPC client.  It may
+ * include util/ only; export/ drives it.
+ *
  * A small HTTP client for one endpoint: a pool of persistent connections
  * reused across calls, HTTP/2 (h2c with prior knowledge for http://, ALPN
  * for https://) with several requests multiplexed per connection, and
@@ -17,6 +20,7 @@
 #include "transport/url.h"
 
 #define HTTP_BODY_MAX (1u << 20) /* response bytes kept; the rest dropped */
+#define HTTP_FIELDS_MAX (64u << 10) /* header + trailer bytes kept */
 
 enum http_version_pref {
 	HTTP_PREF_AUTO = 0, /* h2, falling back to HTTP/1.1 */
@@ -35,19 +39,15 @@ struct http_request {
 	size_t n_headers;
 	const uint8_t *body;
 	size_t body_len;
-	bool grpc; /* HTTP/2 only: te: trailers, grpc-timeout */
+	bool trailers; /* HTTP/2 only: "te: trailers", no content-length */
 };
 
 struct http_response {
 	int error;   /* 0: an answer came; else why not (-ECONNREFUSED...) */
 	int status;  /* HTTP status, 0 when none */
 	int version; /* 1 (HTTP/1.x) or 2 */
-	char retry_after[64];
-	char content_type[64];
-	char encoding[16];      /* content-encoding, or grpc-encoding */
-	int grpc_status;        /* -1: none (headers or trailers) */
-	char grpc_message[256]; /* percent-encoded as sent */
-	char grpc_details[2048]; /* grpc-status-details-bin (base64) */
+	char *fields;      /* header and trailer fields: http_response_field() */
+	size_t fields_len;
 	uint8_t *body;
 	size_t body_len;
 	bool body_truncated;
@@ -75,7 +75,7 @@ void http_client_destroy(struct http_client *c); /* accepts NULL */
 
 /*
  * Send `n` requests at once (spread over the pool, multiplexed on HTTP/2)
- * and wait for every answer until `deadline_ms` (http_now_ms() clock).
+ * and wait for every answer until `deadline_ms` (clock_mono_ms(), util/clock.h).
  * Each resps[i] is reset, then holds the answer or its error: -ETIMEDOUT
  * (deadline), -ECONNREFUSED, -ECONNRESET (connection lost), -EHOSTUNREACH,
  * -EPROTO (unreadable answer or TLS failure).  Returns 0; the outcome of
@@ -89,10 +89,15 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 void http_client_get_stats(const struct http_client *c,
 			   struct http_client_stats *out);
 
-/* Free the body and clear the fields.  Safe on a zeroed response. */
+/* Free the body and the fields, clear the rest.  Safe on a zeroed response. */
 void http_response_reset(struct http_response *r);
 
-/* Monotonic milliseconds, the clock of deadlines. */
-int64_t http_now_ms(void);
+/*
+ * The value of the answer's header or trailer field `name` (any case; the
+ * last one when repeated, so a trailer wins over a header), or NULL.
+ * Valid until http_response_reset().
+ */
+const char *http_response_field(const struct http_response *r,
+				const char *name);
 
 #endif /* SPANPROBE_NET_HTTP_H */

@@ -6,97 +6,32 @@
  * found dead, and polls every busy connection until all answers are in
  * or the deadline passes.
  */
+#include "transport/http.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include "transport/http_internal.h"
+#include "transport/exchange.h"
+#include "transport/h1.h"
+#include "transport/h2.h"
+#include "util/clock.h"
 #include "util/log.h"
 
-int64_t http_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void http_response_reset(struct http_response *r)
-{
-	free(r->body);
-	memset(r, 0, sizeof(*r));
-	r->grpc_status = -1;
-}
-
-void http_response_append(struct http_response *r, const uint8_t *p, size_t n)
-{
-	size_t room = HTTP_BODY_MAX - r->body_len;
-	uint8_t *grown;
-
-	if (n > room) {
-		r->body_truncated = true;
-		n = room;
-	}
-	if (!n)
-		return;
-	grown = realloc(r->body, r->body_len + n);
-	if (!grown) {
-		r->body_truncated = true;
-		return;
-	}
-	r->body = grown;
-	memcpy(r->body + r->body_len, p, n);
-	r->body_len += n;
-}
-
-static void copy_value(char *dst, size_t size, const char *v, size_t len)
-{
-	if (len >= size)
-		len = size - 1;
-	memcpy(dst, v, len);
-	dst[len] = '\0';
-}
-
-void http_response_header(struct http_response *r, const char *name,
-			  size_t name_len, const char *value, size_t value_len)
-{
-#define IS(n) (name_len == sizeof(n) - 1 && strncasecmp(name, n, name_len) == 0)
-	if (IS("retry-after"))
-		copy_value(r->retry_after, sizeof(r->retry_after), value, value_len);
-	else if (IS("content-type"))
-		copy_value(r->content_type, sizeof(r->content_type), value,
-			   value_len);
-	else if (IS("content-encoding") || IS("grpc-encoding"))
-		copy_value(r->encoding, sizeof(r->encoding), value, value_len);
-	else if (IS("grpc-message"))
-		copy_value(r->grpc_message, sizeof(r->grpc_message), value,
-			   value_len);
-	else if (IS("grpc-status-details-bin"))
-		copy_value(r->grpc_details, sizeof(r->grpc_details), value,
-			   value_len);
-	else if (IS("grpc-status")) {
-		r->grpc_status = 0;
-		for (size_t i = 0; i < value_len && i < 3; i++)
-			r->grpc_status = r->grpc_status * 10 + (value[i] - '0');
-	}
-#undef IS
-}
-
-void http_exchange_finish(struct http_exchange *x, int error)
-{
-	if (x->done)
-		return;
-	x->done = true;
-	x->resp->error = error;
-	if (error == 0 && x->conn)
-		x->resp->version = x->conn->proto == HTTP_CONN_H2 ? 2 : 1;
-	if (x->started && x->conn && x->conn->active)
-		x->conn->active--;
-}
+struct http_client {
+	struct http_target target;
+	enum http_version_pref version;
+	int connect_timeout_ms;
+	SSL_CTX *tls;
+	bool h1_only;        /* learned: the server does not speak h2c */
+	struct http_conn *conns;
+	unsigned n_conns;
+	unsigned next_conn;  /* round-robin start */
+	struct http_client_stats stats;
+};
 
 struct http_client *http_client_create(const struct http_client_options *o)
 {
@@ -104,19 +39,19 @@ struct http_client *http_client_create(const struct http_client_options *o)
 
 	if (!c)
 		return NULL;
-	c->url = *o->url;
+	c->target.url = *o->url;
 	c->version = o->version;
 	c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
 	c->n_conns = o->connections ? o->connections : 1;
-	c->user_agent = strdup(o->user_agent ? o->user_agent : "spanprobe");
+	c->target.user_agent = strdup(o->user_agent ? o->user_agent : "spanprobe");
 	c->conns = calloc(c->n_conns, sizeof(*c->conns));
-	if (!c->user_agent || !c->conns)
+	if (!c->target.user_agent || !c->conns)
 		goto fail;
 	for (unsigned i = 0; i < c->n_conns; i++) {
-		c->conns[i].client = c;
+		c->conns[i].target = &c->target;
 		c->conns[i].io.fd = -1;
 	}
-	if (c->url.tls) {
+	if (c->target.url.tls) {
 		c->tls = conn_tls_ctx_create(o->ca_file);
 		if (!c->tls) {
 			errno = EINVAL;
@@ -133,11 +68,10 @@ fail:
 
 static void conn_drop(struct http_conn *hc)
 {
-	if (hc->h2)
-		h2_session_close(hc);
-	h1_reset(hc);
+	if (hc->ops)
+		hc->ops->close(hc);
 	conn_close(&hc->io);
-	hc->proto = HTTP_CONN_CLOSED;
+	hc->ops = NULL;
 	hc->active = 0;
 }
 
@@ -149,7 +83,7 @@ void http_client_destroy(struct http_client *c)
 		conn_drop(&c->conns[i]);
 	conn_tls_ctx_destroy(c->tls);
 	free(c->conns);
-	free(c->user_agent);
+	free(c->target.user_agent);
 	free(c);
 }
 
@@ -169,7 +103,7 @@ static int conn_connect(struct http_client *c, struct http_conn *hc,
 {
 	const uint8_t *alpn = alpn_auto;
 	size_t alpn_len = sizeof(alpn_auto) - 1;
-	int64_t left = deadline - http_now_ms();
+	int64_t left = deadline - clock_mono_ms();
 	bool h1;
 	int ret;
 
@@ -184,7 +118,7 @@ static int conn_connect(struct http_client *c, struct http_conn *hc,
 		alpn = alpn_h1;
 		alpn_len = sizeof(alpn_h1) - 1;
 	}
-	ret = conn_open(&hc->io, &c->url, c->tls, alpn, alpn_len, (int)left);
+	ret = conn_open(&hc->io, &c->target.url, c->tls, alpn, alpn_len, (int)left);
 	if (ret)
 		return ret;
 	c->stats.connects++;
@@ -195,17 +129,16 @@ static int conn_connect(struct http_client *c, struct http_conn *hc,
 		h1 = c->version == HTTP_PREF_1_1 || c->h1_only;
 	if (h1 && c->version == HTTP_PREF_2) {
 		sp_debug("export: %s did not agree to HTTP/2 in ALPN",
-			 c->url.authority);
+			 c->target.url.authority);
 		conn_close(&hc->io);
 		return -EPROTO;
 	}
-	if (h1) {
-		hc->proto = HTTP_CONN_H1;
-		return 0;
-	}
-	ret = h2_session_open(hc);
-	if (ret)
+	hc->ops = h1 ? &h1_ops : &h2_ops;
+	ret = hc->ops->open ? hc->ops->open(hc) : 0;
+	if (ret) {
+		hc->ops = NULL;
 		conn_close(&hc->io);
+	}
 	return ret;
 }
 
@@ -216,11 +149,10 @@ static bool conn_alive(struct http_conn *hc)
 	int ret = 0;
 
 	if (poll(&p, 1, 0) == 1)
-		ret = hc->proto == HTTP_CONN_H2 ? h2_on_readable(hc) :
-						  h1_on_readable(hc);
+		ret = hc->ops->on_readable(hc);
 	if (ret)
 		return false;
-	return hc->proto == HTTP_CONN_H1 || h2_usable(hc);
+	return hc->ops->usable(hc);
 }
 
 struct roundtrip {
@@ -246,9 +178,9 @@ static void conn_start_work(struct roundtrip *rt, struct http_conn *hc)
 {
 	int ret = 0;
 
-	if (hc->proto != HTTP_CONN_CLOSED && hc->active == 0 && !conn_alive(hc))
+	if (hc->ops && hc->active == 0 && !conn_alive(hc))
 		conn_drop(hc);
-	if (hc->proto == HTTP_CONN_CLOSED)
+	if (!hc->ops)
 		ret = conn_connect(rt->c, hc, rt->deadline);
 	if (ret) {
 		fail_on_conn(rt, hc, ret, false);
@@ -259,9 +191,9 @@ static void conn_start_work(struct roundtrip *rt, struct http_conn *hc)
 
 		if (x->conn != hc || x->done || x->started)
 			continue;
-		if (hc->proto == HTTP_CONN_H1 && hc->h1.cur)
-			break; /* one at a time; the next goes after this one */
-		ret = hc->proto == HTTP_CONN_H2 ? h2_submit(hc, x) : h1_start(hc, x);
+		if (!hc->ops->has_room(hc))
+			break;
+		ret = hc->ops->start(hc, x);
 		if (ret) {
 			http_exchange_finish(x, ret);
 			continue;
@@ -277,13 +209,13 @@ static bool try_h1_fallback(struct roundtrip *rt, struct http_conn *hc, int err)
 {
 	struct http_client *c = rt->c;
 
-	if (hc->proto != HTTP_CONN_H2 || !hc->fresh || c->tls ||
+	if (hc->ops != &h2_ops || !hc->fresh || c->tls ||
 	    c->version != HTTP_PREF_AUTO ||
 	    (err != -EPROTONOSUPPORT && err != -ECONNRESET && err != -EPIPE))
 		return false;
 	if (!c->h1_only)
 		sp_info("export: %s does not speak HTTP/2 without TLS (h2c);"
-			" using HTTP/1.1", c->url.authority);
+			" using HTTP/1.1", c->target.url.authority);
 	c->h1_only = true;
 	c->stats.h1_fallbacks++;
 	for (size_t i = 0; i < rt->n; i++) {
@@ -301,14 +233,13 @@ static bool try_h1_fallback(struct roundtrip *rt, struct http_conn *hc, int err)
 static void conn_on_events(struct roundtrip *rt, struct http_conn *hc,
 			   short revents)
 {
-	bool h2 = hc->proto == HTTP_CONN_H2;
 	int ret = 0;
 
 	if (revents & (POLLIN | POLLHUP | POLLERR))
-		ret = h2 ? h2_on_readable(hc) : h1_on_readable(hc);
+		ret = hc->ops->on_readable(hc);
 	if (ret == 0 && (revents & POLLOUT))
-		ret = h2 ? h2_on_writable(hc) : h1_on_writable(hc);
-	if (ret == 0 && h2 && !h2_usable(hc))
+		ret = hc->ops->on_writable(hc);
+	if (ret == 0 && !hc->ops->usable(hc))
 		ret = 1; /* GOAWAY: what was refused is failed by nghttp2 */
 	if (ret == 0)
 		return;
@@ -329,22 +260,16 @@ static void roundtrip_expire(struct roundtrip *rt)
 
 		if (x->done)
 			continue;
-		if (x->started && hc->proto == HTTP_CONN_H2) {
-			/* Keep the connection; only this stream is abandoned. */
-			nghttp2_session_set_stream_user_data(hc->h2, x->stream_id,
-							     NULL);
-			nghttp2_submit_rst_stream(hc->h2, NGHTTP2_FLAG_NONE,
-						  x->stream_id, NGHTTP2_CANCEL);
-		} else if (x->started) {
-			conn_drop(hc); /* HTTP/1.1 cannot abandon an answer */
-		}
+		if (x->started && (!hc->ops || !hc->ops->abandon(hc, x)))
+			conn_drop(hc);
 		http_exchange_finish(x, -ETIMEDOUT);
 	}
 	for (unsigned i = 0; i < rt->c->n_conns; i++) {
 		struct http_conn *hc = &rt->c->conns[i];
 
 		hc->active = 0;
-		if (hc->proto == HTTP_CONN_H2 && h2_on_writable(hc))
+		/* Send what abandoning queued (HTTP/2 RST_STREAM). */
+		if (hc->ops && hc->ops->on_writable(hc))
 			conn_drop(hc);
 	}
 }
@@ -371,17 +296,16 @@ static void roundtrip_poll(struct roundtrip *rt)
 	struct http_client *c = rt->c;
 	struct pollfd pfd[c->n_conns];
 	struct http_conn *who[c->n_conns];
-	int64_t left = rt->deadline - http_now_ms();
+	int64_t left = rt->deadline - clock_mono_ms();
 	nfds_t n = 0;
 
 	for (unsigned i = 0; i < c->n_conns; i++) {
 		struct http_conn *hc = &c->conns[i];
 		bool out;
 
-		if (hc->proto == HTTP_CONN_CLOSED || !hc->active)
+		if (!hc->ops || !hc->active)
 			continue;
-		out = hc->proto == HTTP_CONN_H2 ? h2_wants_write(hc) :
-						  h1_wants_write(hc);
+		out = hc->ops->wants_write(hc);
 		pfd[n] = (struct pollfd){ .fd = hc->io.fd,
 					  .events = POLLIN | (out ? POLLOUT : 0) };
 		who[n++] = hc;
@@ -411,7 +335,7 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 		rt.x[i].conn = &c->conns[i % c->n_conns];
 	}
 	while (roundtrip_pending(&rt)) {
-		if (http_now_ms() >= deadline_ms) {
+		if (clock_mono_ms() >= deadline_ms) {
 			roundtrip_expire(&rt);
 			break;
 		}
@@ -419,7 +343,7 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 			struct http_conn *hc = &c->conns[i];
 
 			if (has_waiting(&rt, hc) &&
-			    (hc->proto != HTTP_CONN_H1 || !hc->h1.cur))
+			    (!hc->ops || hc->ops->has_room(hc)))
 				conn_start_work(&rt, hc);
 		}
 		roundtrip_poll(&rt);

@@ -110,3 +110,10 @@ int url_parse(const char *s, struct net_url *u)
 			return -EINVAL;
 	return 0;
 }
+
+const char *url_format(const struct net_url *u, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s://%s%s", u->tls ? "https" : "http",
+		 u->authority, u->has_path ? u->path : "");
+	return buf;
+}

@@ -7,6 +7,7 @@
 #define SPANPROBE_NET_URL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct net_url {
 	bool tls;            /* https */
@@ -23,5 +24,11 @@ struct net_url {
  * fragment is present, or a part does not fit.
  */
 int url_parse(const char *s, struct net_url *u);
+
+/*
+ * Write `u` as a URL (scheme://authority, then the path if it named one)
+ * into buf of `size` bytes (cut to fit), for messages.  Returns buf.
+ */
+const char *url_format(const struct net_url *u, char *buf, size_t size);
 
 #endif /* SPANPROBE_NET_URL_H */

@@ -1,14 +1,22 @@
 // SPDX-License-Identifier: MIT
 #include "util/clock.h"
 
-#include <time.h>
-
 static uint64_t read_ns(clockid_t id)
 {
 	struct timespec ts;
 
 	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void clock_mono_timespec(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+int64_t clock_mono_ms(void)
+{
+	return (int64_t)(clock_mono_ns() / 1000000);
 }
 
 uint64_t clock_mono_ns(void)
