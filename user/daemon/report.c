@@ -15,9 +15,11 @@ void report_print(FILE *out, const struct sp_pipeline *p,
 	const struct sp_pipeline_stats *st = pipeline_stats(p);
 	uint64_t drops[SP_DROP_REASON_MAX] = { 0 };
 	struct sp_batch_stats bs;
+	struct sp_export_stats es;
 
 	loader_read_drops(loader, drops);
 	batch_get_stats(bsp, &bs);
+	exporter_get_stats(exp, &es);
 	fprintf(out,
 		"spanprobe: spans: %llu started, %llu finished, %llu exported, "
 		"%llu failed, %llu not sampled, %llu filtered out\n"
@@ -28,8 +30,8 @@ void report_print(FILE *out, const struct sp_pipeline *p,
 		"spanprobe: export: %llu requests retried, %llu bytes encoded, %llu bytes sent\n",
 		(unsigned long long)st->spans_started,
 		(unsigned long long)st->spans_finished,
-		(unsigned long long)__atomic_load_n(&exp->stats.spans_exported, __ATOMIC_RELAXED),
-		(unsigned long long)__atomic_load_n(&exp->stats.spans_failed, __ATOMIC_RELAXED),
+		(unsigned long long)es.spans_exported,
+		(unsigned long long)es.spans_failed,
 		(unsigned long long)st->spans_not_sampled,
 		(unsigned long long)st->filtered,
 		(unsigned long long)bs.dropped_queue_full,
@@ -42,8 +44,8 @@ void report_print(FILE *out, const struct sp_pipeline *p,
 		(unsigned long long)(loader_bad_records(loader) + unknown_probe),
 		(unsigned long long)st->unmatched_returns,
 		(unsigned long long)st->abandoned,
-		(unsigned long long)__atomic_load_n(&exp->stats.requests_retried, __ATOMIC_RELAXED),
-		(unsigned long long)__atomic_load_n(&exp->stats.bytes_raw, __ATOMIC_RELAXED),
-		(unsigned long long)__atomic_load_n(&exp->stats.bytes_sent, __ATOMIC_RELAXED));
+		(unsigned long long)es.requests_retried,
+		(unsigned long long)es.bytes_raw,
+		(unsigned long long)es.bytes_sent);
 	fflush(out);
 }

@@ -25,3 +25,15 @@ void exporter_destroy(struct sp_exporter *exp)
 	if (exp)
 		exp->ops->destroy(exp);
 }
+
+void exporter_get_stats(const struct sp_exporter *exp, struct sp_export_stats *out)
+{
+	const struct sp_export_stats *st = &exp->stats;
+
+	/* The export thread writes them; relaxed loads do not tear. */
+	out->spans_exported = __atomic_load_n(&st->spans_exported, __ATOMIC_RELAXED);
+	out->spans_failed = __atomic_load_n(&st->spans_failed, __ATOMIC_RELAXED);
+	out->requests_retried = __atomic_load_n(&st->requests_retried, __ATOMIC_RELAXED);
+	out->bytes_raw = __atomic_load_n(&st->bytes_raw, __ATOMIC_RELAXED);
+	out->bytes_sent = __atomic_load_n(&st->bytes_sent, __ATOMIC_RELAXED);
+}

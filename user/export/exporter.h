@@ -66,6 +66,9 @@ struct sp_exporter {
 	void *state; /* the exporter's own */
 };
 
+/* A consistent-enough copy of `exp`'s counters, from any thread. */
+void exporter_get_stats(const struct sp_exporter *exp, struct sp_export_stats *out);
+
 /*
  * Create the exporter that `o` asks for (console text, console OTLP/JSON,
  * OTLP over HTTP or gRPC).  Returns NULL with errno set and a message
