@@ -23,7 +23,7 @@
 #include "export/otlp_encode.h"
 #include "export/otlp_pb_fast.h"
 #include "util/clock.h"
-#include "batch.h"
+#include "spans.h"
 
 #define MAX_RUNS 10000
 
@@ -160,14 +160,14 @@ static int bench_libdeflate(int level, const uint8_t *raw, size_t len,
 	return 0;
 }
 
-/* One batch of `count` realistic spans over two resources (bench/batch.h). */
+/* One batch of `count` realistic spans over two resources (bench/spans.h). */
 static struct sp_span **bench_batch(size_t count, struct sp_resource **res)
 {
-	res[0] = batch_resource("checkout", 4242);
-	res[1] = batch_resource("frontend", 977);
+	res[0] = spans_resource("checkout", 4242);
+	res[1] = spans_resource("frontend", 977);
 	if (!res[0] || !res[1])
 		return NULL;
-	return batch_build(1, count, res);
+	return spans_build(1, count, res);
 }
 
 static int usage(void)
@@ -218,7 +218,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "encode: a benchmark failed (%d)\n", err);
 	free(a);
 	free(b);
-	batch_free(spans);
+	spans_free(spans);
 	resource_put(res[0]);
 	resource_put(res[1]);
 	return err ? 1 : 0;

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "batch.h"
+#include "spans.h"
 #include "export/otlp_config.h"
 #include "export/otlp_encode.h"
 #include "export/otlp_exporter.h"
@@ -309,9 +309,9 @@ int main(int argc, char **argv)
 	    batches > 1000 || count < 2 || count > 100000)
 		return usage();
 	signal(SIGPIPE, SIG_IGN);
-	res[0] = batch_resource("checkout", 4242);
-	res[1] = batch_resource("frontend", 977);
-	spans = res[0] && res[1] ? batch_build(batches, count, res) : NULL;
+	res[0] = spans_resource("checkout", 4242);
+	res[1] = spans_resource("frontend", 977);
+	spans = res[0] && res[1] ? spans_build(batches, count, res) : NULL;
 	if (!spans)
 		return 1;
 	if (sink_start(&sink, sink_path)) {
@@ -347,7 +347,7 @@ int main(int argc, char **argv)
 			vs[i].exp->ops->destroy(vs[i].exp);
 		otlp_config_free(&vs[i].cfg);
 	}
-	batch_free(spans);
+	spans_free(spans);
 	resource_put(res[0]);
 	resource_put(res[1]);
 	if (err)
