@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The assembly stage every event source feeds: spans come from a
- * preallocated pool, get IDs and wall-clock times here, and leave through
- * a span sink (the batch span processor, wired by the daemon).  All functions are called from the ring-buffer
- * consumer thread only (the pool's release side is the export thread).
+ * assemble/: function calls (capture/) and exchanges (protocol/) become
+ * spans of the span model (span/), with context.  It may include
+ * protocol/, capture/, span/ and util/; never export/.
+ *
+ * The pipeline every source feeds: spans come from a preallocated pool,
+ * get IDs and wall-clock times here, and leave through a span sink (the
+ * batch span processor, wired by the daemon).  All functions are called
+ * from the ring-buffer reader thread only (the pool's release side is the
+ * export thread).
  */
 #ifndef SPANPROBE_PIPELINE_H
 #define SPANPROBE_PIPELINE_H

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * util/: what every stage uses -- messages, the clock, the hash tables,
+ * the random ID generator, strings, hex.  It includes nothing of the
+ * project's own folders.
+ *
  * Messages to the user, on stderr.  Lines start with the module that
  * speaks ("export: ...").  sp_warn_once() says a recurring problem once.
  */
