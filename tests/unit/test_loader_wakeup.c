@@ -15,12 +15,13 @@
 static void wakeup_scales_with_the_ring(void **state)
 {
 	(void)state;
-	/* The default ring (8 MiB) keeps the value it always had. */
-	assert_int_equal(loader_wakeup_for(8u << 20), 32u << 10);
-	assert_int_equal(loader_wakeup_for(1u << 20), 32u << 10);
-	assert_int_equal(loader_wakeup_for(64u << 20), 32u << 10);
+	/* The default ring (8 MiB): the socket objects' value of old. */
+	assert_int_equal(loader_wakeup_for(8u << 20), 64u << 10);
+	assert_int_equal(loader_wakeup_for(1u << 20), 64u << 10);
+	assert_int_equal(loader_wakeup_for(64u << 20), 64u << 10);
 	assert_int_equal(loader_wakeup_for(1u << 30), LOADER_WAKEUP_MAX);
 	/* Small rings: an eighth, so the ring has room while the reader wakes. */
+	assert_int_equal(loader_wakeup_for(512u << 10), 64u << 10);
 	assert_int_equal(loader_wakeup_for(256u << 10), 32u << 10);
 	assert_int_equal(loader_wakeup_for(64u << 10), 8u << 10);
 	assert_int_equal(loader_wakeup_for(4096), 512);

@@ -72,7 +72,7 @@ struct sp_loader_opts {
  * reader wakes.  An exec record still wakes the reader at once
  * (bpf/common.bpf.h).
  */
-#define LOADER_WAKEUP_MAX (32u << 10)
+#define LOADER_WAKEUP_MAX (64u << 10)
 
 /* The wake-up setting for a ring buffer of `ringbuf_bytes` (rule above). */
 uint32_t loader_wakeup_for(uint32_t ringbuf_bytes);

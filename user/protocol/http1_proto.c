@@ -4,6 +4,7 @@
  * this file says what an exchange means as a span (stable HTTP semantic
  * conventions: name, attributes, status).
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,11 +70,12 @@ static void split_host(const char *host, const char **name, size_t *len,
 	}
 }
 
+/* The address as text, kept in the exchange (formatted straight there). */
 static const char *addr_text(struct proto_exchange *o, const struct stream_addr *a)
 {
-	char buf[64];
+	char *out = proto_text_alloc(o, INET6_ADDRSTRLEN);
 
-	return proto_text(o, "%s", stream_addr_str(a, buf, sizeof(buf)));
+	return out ? stream_addr_str(a, out, INET6_ADDRSTRLEN) : "";
 }
 
 /* server.address/port: from Host, else the server's end of the socket. */

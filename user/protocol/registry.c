@@ -42,6 +42,16 @@ static struct proto_attr *attr_slot(struct proto_exchange *x, const char *key)
 	return a;
 }
 
+char *proto_text_alloc(struct proto_exchange *x, size_t size)
+{
+	char *out = x->text + x->text_used;
+
+	if (size > sizeof(x->text) - x->text_used)
+		return NULL;
+	x->text_used += (uint32_t)size;
+	return out;
+}
+
 const char *proto_text(struct proto_exchange *x, const char *fmt, ...)
 {
 	size_t room = sizeof(x->text) - x->text_used;
