@@ -198,17 +198,14 @@ static void describe(struct proto_exchange *o, const struct proto_conn *c,
 static void on_exchange(const struct http1_exchange *x, void *user)
 {
 	struct http1_emit_ctx *ec = user;
+	uint64_t end = x->resp_end_ns ? x->resp_end_ns : ec->ts_ns;
 	struct proto_exchange o;
 
-	o.server = x->role == HTTP1_ROLE_SERVER;
-	o.error = false;
-	o.status_message = NULL;
-	o.n_attrs = o.text_used = 0;
-	o.req_start_ns = x->req_start_ns;
-	o.end_ns = x->resp_end_ns ? x->resp_end_ns : ec->ts_ns;
-	if ((x->flags & HTTP1_X_INCOMPLETE) && ec->ts_ns > o.end_ns)
-		o.end_ns = ec->ts_ns;
-	o.traceparent = x->traceparent[0] ? x->traceparent : NULL;
+	if ((x->flags & HTTP1_X_INCOMPLETE) && ec->ts_ns > end)
+		end = ec->ts_ns;
+	proto_exchange_begin(&o, x->role == HTTP1_ROLE_SERVER, x->req_start_ns, end);
+	if (x->traceparent[0])
+		o.traceparent = x->traceparent;
 	describe(&o, ec->c, x, ec->emit->opts && ec->emit->opts->with_query);
 	ec->emit->exchange(ec->emit->ctx, ec->c, &o);
 }

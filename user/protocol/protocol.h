@@ -66,6 +66,10 @@ struct proto_exchange {
 	char text[PROTO_TEXT_MAX];
 };
 
+/* Start `x`: no attributes, no text, status unset, no traceparent. */
+void proto_exchange_begin(struct proto_exchange *x, bool server,
+			  uint64_t req_start_ns, uint64_t end_ns);
+
 /*
  * Add an attribute to `x`; `str` is copied into x->text when `copy`.
  * An attribute that does not fit is left out (the limits are sized for

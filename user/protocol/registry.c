@@ -30,6 +30,23 @@ const struct proto_ops *proto_recognise(const void *data, size_t len,
 	return maybe;
 }
 
+void proto_exchange_begin(struct proto_exchange *x, bool server,
+			  uint64_t req_start_ns, uint64_t end_ns)
+{
+	/* Not the whole struct: the attribute slots and text are written
+	 * before they are read. */
+	x->req_start_ns = req_start_ns;
+	x->end_ns = end_ns;
+	x->server = server;
+	x->error = false;
+	x->status_message = NULL;
+	x->traceparent = NULL;
+	x->name = "";
+	x->name_len = 0;
+	x->n_attrs = 0;
+	x->text_used = 0;
+}
+
 static struct proto_attr *attr_slot(struct proto_exchange *x, const char *key)
 {
 	struct proto_attr *a;
