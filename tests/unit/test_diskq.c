@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: MIT
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "export/diskq.h"
+
+#define PAYLOAD 100 /* record i: PAYLOAD bytes of value i, i + 1 spans */
+#define RECORD (DISKQ_HEADER + PAYLOAD)
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/diskq-test-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static struct diskq *open_q(uint64_t max_bytes, uint64_t segment_bytes)
+{
+	struct diskq_opts o = { .dir = dir, .max_bytes = max_bytes,
+				.segment_bytes = segment_bytes };
+	struct diskq *q = diskq_open(&o);
+
+	assert_non_null(q);
+	return q;
+}
+
+static void append(struct diskq *q, int i)
+{
+	uint8_t data[PAYLOAD];
+
+	memset(data, i, sizeof(data));
+	assert_int_equal(diskq_append(q, data, sizeof(data), (uint32_t)i + 1, 7), 0);
+}
+
+/* The next record is number i: its bytes, spans and flags. */
+static void expect_next(struct diskq *q, int i)
+{
+	struct diskq_record r;
+	uint8_t data[PAYLOAD];
+
+	memset(data, i, sizeof(data));
+	assert_int_equal(diskq_peek(q, &r), 0);
+	assert_int_equal(r.len, PAYLOAD);
+	assert_int_equal(r.spans, i + 1);
+	assert_int_equal(r.flags, 7);
+	assert_memory_equal(r.data, data, PAYLOAD);
+	assert_int_equal(diskq_pop(q), 0);
+}
+
+static void expect_empty(struct diskq *q)
+{
+	struct diskq_record r;
+
+	assert_true(diskq_empty(q));
+	assert_int_equal(diskq_peek(q, &r), -ENOENT);
+	assert_int_equal(diskq_pop(q), -ENOENT);
+}
+
+/* The path of the only (or the first) segment file. */
+static void first_segment(char *path, size_t size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char best[sizeof(e->d_name)] = "";
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strstr(e->d_name, ".spq") && (!best[0] || strcmp(e->d_name, best) < 0))
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	closedir(d);
+	assert_true(best[0]);
+	snprintf(path, size, "%s/%s", dir, best);
+}
+
+static int count_segments(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while ((e = readdir(d)))
+		n += strstr(e->d_name, ".spq") != NULL;
+	closedir(d);
+	return n;
+}
+
+static void test_order_and_counts(void **state)
+{
+	struct diskq *q = open_q(1 << 20, 0);
+	struct diskq_stats st;
+
+	expect_empty(q);
+	for (int i = 0; i < 5; i++)
+		append(q, i);
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.pending, 5);
+	assert_int_equal(st.pending_spans, 15);
+	assert_int_equal(st.pending_bytes, 5 * RECORD);
+	for (int i = 0; i < 5; i++)
+		expect_next(q, i);
+	expect_empty(q);
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.appended, 5);
+	assert_int_equal(st.sent, 5);
+	assert_int_equal(st.sent_spans, 15);
+	assert_int_equal(st.pending_bytes, 0);
+	assert_int_equal(st.dropped + st.corrupt, 0);
+	diskq_close(q);
+}
+
+/* A restart resumes after the last record sent, without closing first
+ * (as after kill -9: only what was written counts). */
+static void test_restart_resumes(void **state)
+{
+	struct diskq *q = open_q(1 << 20, 0), *q2;
+	struct diskq_stats st;
+
+	for (int i = 0; i < 6; i++)
+		append(q, i);
+	expect_next(q, 0);
+	expect_next(q, 1);
+	q2 = open_q(1 << 20, 0); /* q is left open, unsynced */
+	diskq_get_stats(q2, &st);
+	assert_int_equal(st.pending, 4);
+	assert_int_equal(st.pending_spans, 3 + 4 + 5 + 6);
+	expect_next(q2, 2);
+	append(q2, 6);
+	diskq_close(q2);
+	diskq_close(q);
+	q = open_q(1 << 20, 0);
+	for (int i = 3; i <= 6; i++)
+		expect_next(q, i);
+	expect_empty(q);
+	diskq_close(q);
+}
+
+/* A record cut short by a crash: cut off at open, counted, appends go on. */
+static void test_truncated_tail(void **state)
+{
+	struct diskq *q = open_q(1 << 20, 0);
+	struct diskq_stats st;
+	char path[128];
+	struct stat sb;
+
+	for (int i = 0; i < 3; i++)
+		append(q, i);
+	diskq_close(q);
+	first_segment(path, sizeof(path));
+	assert_int_equal(truncate(path, 3 * RECORD - 7), 0);
+	q = open_q(1 << 20, 0);
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.pending, 2);
+	assert_int_equal(st.corrupt, 1);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 2 * RECORD);
+	append(q, 9);
+	expect_next(q, 0);
+	expect_next(q, 1);
+	expect_next(q, 9);
+	expect_empty(q);
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.corrupt, 1);
+	diskq_close(q);
+}
+
+static void flip_byte(const char *path, off_t off)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t b;
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, off), 1);
+	b ^= 0x10;
+	assert_int_equal(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+}
+
+/* One flipped byte, in a payload or in a length: that record is skipped
+ * (counted once), the next valid one is found. */
+static void test_flipped_byte(void **state)
+{
+	static const off_t where[] = { RECORD + DISKQ_HEADER + 50, /* payload */
+				       RECORD + 5 };               /* length */
+
+	for (size_t k = 0; k < sizeof(where) / sizeof(where[0]); k++) {
+		struct diskq *q = open_q(1 << 20, 0);
+		struct diskq_stats st;
+		char path[128];
+
+		for (int i = 0; i < 4; i++)
+			append(q, i);
+		diskq_close(q);
+		first_segment(path, sizeof(path));
+		flip_byte(path, where[k]);
+		q = open_q(1 << 20, 0);
+		diskq_get_stats(q, &st);
+		assert_int_equal(st.pending, 3);
+		expect_next(q, 0);
+		expect_next(q, 2);
+		expect_next(q, 3);
+		expect_empty(q);
+		diskq_get_stats(q, &st);
+		assert_int_equal(st.corrupt, 1);
+		diskq_close(q);
+		teardown(state);
+		setup(state);
+	}
+}
+
+/* A full budget drops the oldest records, counted with their spans; a
+ * record larger than the budget is refused and counted. */
+static void test_budget_drops_oldest(void **state)
+{
+	struct diskq *q = open_q(3 * RECORD, 0);
+	struct diskq_stats st;
+	uint8_t big[3 * RECORD];
+
+	for (int i = 0; i < 5; i++)
+		append(q, i);
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.pending, 3);
+	assert_int_equal(st.pending_bytes, 3 * RECORD);
+	assert_int_equal(st.dropped, 2);
+	assert_int_equal(st.dropped_spans, 1 + 2);
+	memset(big, 0, sizeof(big));
+	assert_int_equal(diskq_append(q, big, sizeof(big), 40, 0), -E2BIG);
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.dropped, 3);
+	assert_int_equal(st.dropped_spans, 1 + 2 + 40);
+	diskq_close(q);
+	q = open_q(3 * RECORD, 0); /* the drops were persisted */
+	for (int i = 2; i < 5; i++)
+		expect_next(q, i);
+	expect_empty(q);
+	diskq_close(q);
+}
+
+/* Segments roll at their size and go once read; the cursor survives it. */
+static void test_segments_roll_and_go(void **state)
+{
+	struct diskq *q = open_q(1 << 20, 2 * RECORD);
+
+	for (int i = 0; i < 10; i++)
+		append(q, i);
+	assert_int_equal(count_segments(), 5);
+	for (int i = 0; i < 5; i++)
+		expect_next(q, i);
+	assert_int_equal(count_segments(), 3);
+	diskq_close(q);
+	q = open_q(1 << 20, 2 * RECORD);
+	for (int i = 5; i < 10; i++)
+		expect_next(q, i);
+	expect_empty(q);
+	assert_int_equal(count_segments(), 1);
+	diskq_close(q);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_order_and_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_tail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_drops_oldest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_segments_roll_and_go, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
