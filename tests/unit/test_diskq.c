@@ -155,6 +155,33 @@ static void test_restart_resumes(void **state)
 	diskq_close(q);
 }
 
+/* Stopped while sending: the next run sends that record again and counts
+ * it as a possible duplicate; a record peeked but not being sent is not. */
+static void test_stopped_while_sending(void **state)
+{
+	struct diskq *q = open_q(1 << 20, 0), *q2;
+	struct diskq_record r;
+	struct diskq_stats st;
+
+	for (int i = 0; i < 3; i++)
+		append(q, i);
+	expect_next(q, 0);
+	assert_int_equal(diskq_peek(q, &r), 0);
+	q2 = open_q(1 << 20, 0);
+	diskq_get_stats(q2, &st);
+	assert_int_equal(st.maybe_resent, 0);
+	diskq_close(q2);
+	assert_int_equal(diskq_mark_sending(q), 0);
+	q2 = open_q(1 << 20, 0);
+	diskq_get_stats(q2, &st);
+	assert_int_equal(st.maybe_resent, 1);
+	assert_int_equal(st.maybe_resent_spans, 2);
+	expect_next(q2, 1);
+	expect_next(q2, 2);
+	diskq_close(q2);
+	diskq_close(q);
+}
+
 /* A record cut short by a crash: cut off at open, counted, appends go on. */
 static void test_truncated_tail(void **state)
 {
@@ -281,6 +308,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_order_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stopped_while_sending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_drops_oldest, setup, teardown),

@@ -71,6 +71,10 @@ void options_usage(FILE *out)
 	      "      --otlp-compression C  gzip (default) or none\n"
 	      "      --otlp-timeout MS     per-export timeout\n"
 	      "      --otlp-http-version V auto (h2, falling back to HTTP/1.1), 2, 1.1\n"
+	      "      --queue-dir DIR       keep batches the collector cannot take in DIR, send\n"
+	      "                            them in order when it is back (off by default)\n"
+	      "      --queue-max-bytes N   budget of that queue (K/M/G; default 256M): when\n"
+	      "                            full, the oldest batches are dropped and counted\n"
 	      "  -v, --verbose             start-up report and periodic counters (-vv: libbpf)\n"
 	      "  -h, --help\n"
 	      "\n"
@@ -167,6 +171,8 @@ enum {
 	OPT_OTLP_COMPRESSION,
 	OPT_OTLP_TIMEOUT,
 	OPT_OTLP_HTTP_VERSION,
+	OPT_QUEUE_DIR,
+	OPT_QUEUE_MAX_BYTES,
 };
 
 /* OTLP flags are applied after the environment is read, so they win. */
@@ -202,6 +208,8 @@ static const struct option long_opts[] = {
 	{ "otlp-compression", required_argument, NULL, OPT_OTLP_COMPRESSION },
 	{ "otlp-timeout", required_argument, NULL, OPT_OTLP_TIMEOUT },
 	{ "otlp-http-version", required_argument, NULL, OPT_OTLP_HTTP_VERSION },
+	{ "queue-dir", required_argument, NULL, OPT_QUEUE_DIR },
+	{ "queue-max-bytes", required_argument, NULL, OPT_QUEUE_MAX_BYTES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -360,6 +368,11 @@ static int apply_otlp_flag(struct sp_otlp_config *o, const struct otlp_flag *f)
 		return otlp_config_set_compression(o, f->arg);
 	case OPT_OTLP_TIMEOUT:
 		return otlp_config_set_timeout(o, f->arg);
+	case OPT_QUEUE_DIR:
+		o->queue_dir = f->arg;
+		return 0;
+	case OPT_QUEUE_MAX_BYTES:
+		return otlp_config_set_queue_max_bytes(o, f->arg);
 	default:
 		return otlp_config_set_http_version(o, f->arg);
 	}
@@ -382,8 +395,11 @@ static int configure_export(struct sp_config *cfg, const struct otlp_flag *flags
 	sampler_from_env(&cfg->sampler, NULL);
 	if (!output_given && cfg->otlp.enabled)
 		cfg->output = SP_OUTPUT_OTLP;
-	if (cfg->output != SP_OUTPUT_OTLP)
+	if (cfg->output != SP_OUTPUT_OTLP) {
+		if (cfg->otlp.queue_dir)
+			sp_info("--queue-dir: not used, spans go to the console");
 		return 0;
+	}
 	return otlp_config_finish(&cfg->otlp) ? -EINVAL : 0;
 }
 
@@ -408,7 +424,7 @@ int options_parse(struct sp_config *cfg, int argc, char **argv)
 			       argv[optind - 1]);
 			return -EINVAL;
 		}
-		if (opt >= OPT_OTLP_ENDPOINT && opt <= OPT_OTLP_HTTP_VERSION) {
+		if (opt >= OPT_OTLP_ENDPOINT && opt <= OPT_QUEUE_MAX_BYTES) {
 			if (n_otlp == sizeof(otlp_flags) / sizeof(otlp_flags[0])) {
 				sp_err("too many --otlp-* flags");
 				return -EINVAL;

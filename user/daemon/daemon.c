@@ -278,6 +278,26 @@ static void http_close(struct sp_daemon *d)
 	d->sockcap_closed = true;
 }
 
+/* The disk queue (--queue-dir): every batch in it, out or dropped. */
+static void queue_report(const struct sp_daemon *d)
+{
+	struct diskq_stats q;
+
+	if (otlp_exporter_queue_stats(d->exporter, &q))
+		return;
+	fprintf(stderr, "spanprobe: queue: %llu batches (%llu spans) queued, "
+		"%llu (%llu spans) sent from the queue, %llu (%llu spans) dropped "
+		"(budget full), %llu corrupt skipped, %llu (%llu spans) sent again "
+		"after a stop while sending, %llu (%llu spans, %llu bytes) waiting\n",
+		(unsigned long long)q.appended, (unsigned long long)q.appended_spans,
+		(unsigned long long)q.sent, (unsigned long long)q.sent_spans,
+		(unsigned long long)q.dropped, (unsigned long long)q.dropped_spans,
+		(unsigned long long)q.corrupt,
+		(unsigned long long)q.maybe_resent, (unsigned long long)q.maybe_resent_spans,
+		(unsigned long long)q.pending, (unsigned long long)q.pending_spans,
+		(unsigned long long)q.pending_bytes);
+}
+
 static void report_all(struct sp_daemon *d)
 {
 	if (!d->sockcap_closed)
@@ -291,6 +311,7 @@ static void report_all(struct sp_daemon *d)
 		fprintf(stderr, "spanprobe: export: %llu connections opened, %llu requests, "
 			"%llu fell back to HTTP/1.1\n", (unsigned long long)hs.connects,
 			(unsigned long long)hs.requests, (unsigned long long)hs.h1_fallbacks);
+		queue_report(d);
 	}
 }
 

@@ -147,6 +147,16 @@ static void deadline_after(struct timespec *ts, uint32_t ms)
 	}
 }
 
+/* Nothing to export: the exporter's own work, outside the lock (held). */
+static void exporter_idle(struct sp_batch *bsp)
+{
+	if (!bsp->exporter->ops->idle)
+		return;
+	pthread_mutex_unlock(&bsp->lock);
+	bsp->exporter->ops->idle(bsp->exporter);
+	pthread_mutex_lock(&bsp->lock);
+}
+
 static void *export_thread(void *arg)
 {
 	struct sp_batch *bsp = arg;
@@ -168,6 +178,7 @@ static void *export_thread(void *arg)
 			pthread_cond_broadcast(&bsp->idle);
 			if (bsp->stopping)
 				break;
+			exporter_idle(bsp);
 			deadline_after(&next, bsp->opts.delay_ms);
 			continue;
 		}

@@ -21,7 +21,7 @@
 
 #define RECORD_MAGIC 0x51505331u /* "1SPQ" on disk */
 #define CURSOR_MAGIC 0x43505331u /* "1SPC" */
-#define CURSOR_SIZE 24u          /* magic, seq, offset, crc */
+#define CURSOR_SIZE 28u          /* magic, seq, offset, sending, crc */
 #define SEGMENT_MIN (64u << 10)
 #define SEGMENT_MAX (64u << 20)
 #define SCAN_CHUNK (64u << 10)
@@ -42,6 +42,7 @@ struct diskq {
 	uint8_t *buf;         /* the record read last */
 	size_t buf_cap;
 	bool peeked, dir_dirty;
+	bool was_sending;     /* the last run stopped while sending the head */
 	uint32_t peek_spans;
 	uint64_t peek_bytes;
 	uint32_t unsynced;
@@ -264,15 +265,27 @@ static void maybe_sync(struct diskq *q)
 	}
 }
 
-static int cursor_write(struct diskq *q)
+/* `sending`: the record at the cursor may be at the collector already. */
+static int cursor_write_as(struct diskq *q, uint32_t sending)
 {
 	uint8_t c[CURSOR_SIZE];
 
 	put32(c, CURSOR_MAGIC);
 	put64(c + 4, q->n_segs ? q->segs[0].seq : 0);
 	put64(c + 12, q->roff);
-	put32(c + 20, (uint32_t)crc32(0L, c, 20));
+	put32(c + 20, sending);
+	put32(c + 24, (uint32_t)crc32(0L, c, 24));
 	return full_pwrite(q->cursor_fd, c, sizeof(c), 0);
+}
+
+static int cursor_write(struct diskq *q)
+{
+	return cursor_write_as(q, 0);
+}
+
+int diskq_mark_sending(struct diskq *q)
+{
+	return q->peeked ? cursor_write_as(q, 1) : -ENOENT;
 }
 
 /* Forget the oldest segment: every record of it was sent or dropped. */
@@ -472,9 +485,15 @@ bool diskq_empty(const struct diskq *q)
 	return q->st.pending == 0;
 }
 
+/* Relaxed loads: one thread writes, a report needs no snapshot. */
 void diskq_get_stats(const struct diskq *q, struct diskq_stats *out)
 {
-	*out = q->st;
+	const uint64_t *src = (const uint64_t *)&q->st;
+	uint64_t *dst = (uint64_t *)out;
+
+	_Static_assert(sizeof(*out) % sizeof(uint64_t) == 0, "counters only");
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
 void diskq_close(struct diskq *q)
@@ -545,7 +564,7 @@ static void cursor_read(struct diskq *q)
 	if (n == 0)
 		return; /* a new queue */
 	if (n != (ssize_t)sizeof(c) || get32(c) != CURSOR_MAGIC ||
-	    get32(c + 20) != (uint32_t)crc32(0L, c, 20)) {
+	    get32(c + 24) != (uint32_t)crc32(0L, c, 24)) {
 		q->st.corrupt++;
 		sp_warn("diskq: unreadable cursor in %s; resending from the oldest segment",
 			q->dir);
@@ -557,6 +576,7 @@ static void cursor_read(struct diskq *q)
 		head_remove(q);
 	if (q->n_segs && q->segs[0].seq == seq)
 		q->roff = off < q->segs[0].size ? off : q->segs[0].size;
+	q->was_sending = get32(c + 20) && q->n_segs && q->segs[0].seq == seq;
 }
 
 /* Count the valid records of segment i from `off`; cut a torn tail. */
@@ -615,6 +635,10 @@ static int diskq_load(struct diskq *q)
 		ret = segment_scan(q, i, i ? 0 : q->roff);
 	if (ret)
 		return ret;
+	if (q->was_sending && record_read(q, head_fd(q), q->segs[0].size, q->roff) == 0) {
+		q->st.maybe_resent++;
+		q->st.maybe_resent_spans += get32(q->buf + 8);
+	}
 	if (q->n_segs) {
 		q->wfd = segment_open(q, q->segs[q->n_segs - 1].seq, O_WRONLY);
 		if (q->wfd < 0)

@@ -12,7 +12,8 @@
  * and the payload, so a flipped byte anywhere is caught.  The payload is
  * opaque here (the exporter stores gzipped request bodies).  A file
  * "cursor" holds where the oldest unsent record starts (segment, offset,
- * CRC), rewritten after every record sent, so a restart resumes in order.
+ * whether it is being sent, CRC), rewritten before and after every record
+ * sent, so a restart resumes in order and knows what may be a duplicate.
  *
  * Appends are written at once (a kill -9 loses nothing written) and
  * fsynced in groups: every `sync_every` records or `sync_ms`, whichever
@@ -48,6 +49,9 @@ struct diskq_stats {
 	uint64_t sent, sent_spans;             /* records taken off (diskq_pop) */
 	uint64_t dropped, dropped_spans;       /* oldest, dropped for the budget */
 	uint64_t corrupt;                      /* bad records or torn tails skipped */
+	uint64_t maybe_resent, maybe_resent_spans; /* sending when the last run
+						    * stopped: sent again, the
+						    * collector may have it twice */
 	uint64_t pending, pending_spans, pending_bytes; /* in the queue now */
 };
 
@@ -83,6 +87,14 @@ int diskq_append(struct diskq *q, const void *data, size_t len,
  * -ENOMEM, or the -errno of a failed read.
  */
 int diskq_peek(struct diskq *q, struct diskq_record *rec);
+
+/*
+ * The record diskq_peek() returned is about to be sent: written in the
+ * cursor, so a run stopped before diskq_pop() is counted (maybe_resent)
+ * by the next diskq_open().  Returns 0, -ENOENT when nothing was peeked,
+ * or -errno.
+ */
+int diskq_mark_sending(struct diskq *q);
 
 /*
  * Take off the record diskq_peek() returned (it was sent) and persist the

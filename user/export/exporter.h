@@ -56,6 +56,12 @@ struct sp_exporter_ops {
 			    size_t count);
 	/* Push out anything buffered.  Returns 0 or a negative errno. */
 	int (*flush)(struct sp_exporter *exp);
+	/*
+	 * Optional: the export thread had nothing to export for a schedule
+	 * delay; time for work of the exporter's own (sending what it queued
+	 * on disk).  Must return within about a second.
+	 */
+	void (*idle)(struct sp_exporter *exp);
 	/* Free everything; `exp` itself included. */
 	void (*destroy)(struct sp_exporter *exp);
 };

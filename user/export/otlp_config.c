@@ -38,6 +38,7 @@ void otlp_config_defaults(struct sp_otlp_config *cfg)
 	cfg->retry_initial_ms = 1000;
 	cfg->retry_max_ms = 5000;
 	cfg->max_body_bytes = SP_OTLP_MAX_BODY;
+	cfg->queue_max_bytes = SP_OTLP_DEFAULT_QUEUE_BYTES;
 }
 
 /* The _TRACES_ variant when set (even empty is "set"), else the generic one. */
@@ -397,6 +398,30 @@ int otlp_config_set_http_version(struct sp_otlp_config *cfg, const char *arg)
 		       arg);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int otlp_config_set_queue_max_bytes(struct sp_otlp_config *cfg, const char *arg)
+{
+	static const char units[] = "KMG";
+	unsigned long long v;
+	const char *u;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (*end && end[1] == '\0' && (u = strchr(units, *end)) && *end) {
+		for (long shift = 10 * (u - units + 1); shift; shift -= 10)
+			v = v > (ULLONG_MAX >> 10) ? ULLONG_MAX : v << 10;
+		end++;
+	}
+	if (errno || end == arg || *end || arg[0] == '-' || v < (64u << 10) ||
+	    v == ULLONG_MAX) {
+		sp_err("export: --queue-max-bytes %s: expected bytes (K, M, G"
+		       " suffixes), at least 64K", arg);
+		return -EINVAL;
+	}
+	cfg->queue_max_bytes = v;
 	return 0;
 }
 

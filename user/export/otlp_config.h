@@ -21,6 +21,7 @@
 #define SP_OTLP_DEFAULT_TIMEOUT_MS 10000
 #define SP_OTLP_DEFAULT_GZIP_MIN 1024
 #define SP_OTLP_MAX_BODY (64u << 20) /* split above, before compression */
+#define SP_OTLP_DEFAULT_QUEUE_BYTES (256ull << 20)
 
 enum sp_otlp_protocol {
 	SP_OTLP_HTTP_PROTOBUF = 0,
@@ -65,6 +66,8 @@ struct sp_otlp_config {
 	uint32_t retry_initial_ms;   /* first backoff */
 	uint32_t retry_max_ms;       /* largest backoff */
 	uint32_t max_body_bytes;     /* bodies above this are split */
+	const char *queue_dir;       /* disk queue (export/diskq.h); NULL: off */
+	uint64_t queue_max_bytes;    /* its budget: full, the oldest go */
 
 	/* The endpoint as set, until otlp_config_finish() parses it. */
 	char *endpoint_in;
@@ -90,6 +93,8 @@ int otlp_config_from_env(struct sp_otlp_config *cfg, char *const *envp);
  *  header:   "name=value" (value percent-decoded); adds or replaces.
  *  compression: gzip | none.   timeout: milliseconds, > 0.
  *  http_version: auto | 2 | 1.1.
+ *  queue_max_bytes: bytes, with an optional K, M or G suffix (powers of
+ *  1024), at least 64K.
  */
 int otlp_config_set_endpoint(struct sp_otlp_config *cfg, const char *arg);
 int otlp_config_set_protocol(struct sp_otlp_config *cfg, const char *arg);
@@ -97,6 +102,7 @@ int otlp_config_set_header(struct sp_otlp_config *cfg, const char *arg);
 int otlp_config_set_compression(struct sp_otlp_config *cfg, const char *arg);
 int otlp_config_set_timeout(struct sp_otlp_config *cfg, const char *arg);
 int otlp_config_set_http_version(struct sp_otlp_config *cfg, const char *arg);
+int otlp_config_set_queue_max_bytes(struct sp_otlp_config *cfg, const char *arg);
 
 /*
  * Parse a headers list ("k1=v1,k2=v2", W3C-baggage-like: blanks around

@@ -19,6 +19,7 @@
 #include "export/compress.h"
 #include "export/otlp_encode.h"
 #include "export/otlp_pb_fast.h"
+#include "export/otlp_queue.h"
 #include "export/otlp_response.h"
 #include "export/retry.h"
 #include "transport/grpc.h"
@@ -29,6 +30,7 @@
 #define GRPC_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 #define SEEN_MAX 32       /* distinct failures remembered; then forgotten */
 #define EXTRA_HEADERS 3   /* encoding, grpc-timeout, grpc-accept-encoding */
+#define QUEUE_SLICE_MS 1000 /* sending from the disk queue, per call */
 
 struct otlp {
 	const struct sp_otlp_config *cfg;
@@ -42,6 +44,9 @@ struct otlp {
 	uint64_t seen[SEEN_MAX]; /* hashes of causes already logged */
 	size_t n_seen;
 	bool failing;            /* the last export lost spans */
+	struct diskq *queue;     /* --queue-dir; NULL: off */
+	int64_t queue_next_ms;   /* when to try the collector again */
+	unsigned queue_retry;
 };
 
 /* One request body: a run of the batch's spans. */
@@ -120,24 +125,13 @@ static int encode_parts(struct otlp *o, struct sp_span *const *spans,
 	return 0;
 }
 
-/* gzip when worth it, then the gRPC prefix when gRPC. */
-static int part_finish_body(struct otlp *o, struct part *p)
+/* The gRPC prefix, when gRPC. */
+static int part_frame(struct otlp *o, struct part *p)
 {
-	const struct sp_otlp_config *cfg = o->cfg;
-	uint8_t *z, *framed;
-	size_t zlen;
+	uint8_t *framed;
 	int ret;
 
-	if (cfg->compression_gzip && p->raw_len >= cfg->gzip_min_bytes) {
-		ret = compress_gzip(p->wire, p->raw_len, cfg->gzip_level, &z, &zlen);
-		if (ret)
-			return ret;
-		free(p->wire);
-		p->wire = z;
-		p->wire_len = zlen;
-		p->gzip = true;
-	}
-	if (cfg->protocol != SP_OTLP_GRPC)
+	if (o->cfg->protocol != SP_OTLP_GRPC)
 		return 0;
 	framed = malloc(p->wire_len + GRPC_PREFIX);
 	if (!framed)
@@ -152,6 +146,26 @@ static int part_finish_body(struct otlp *o, struct part *p)
 	p->wire = framed;
 	p->wire_len += GRPC_PREFIX;
 	return 0;
+}
+
+/* gzip when worth it, then the gRPC prefix when gRPC. */
+static int part_finish_body(struct otlp *o, struct part *p)
+{
+	const struct sp_otlp_config *cfg = o->cfg;
+	uint8_t *z;
+	size_t zlen;
+	int ret;
+
+	if (cfg->compression_gzip && p->raw_len >= cfg->gzip_min_bytes) {
+		ret = compress_gzip(p->wire, p->raw_len, cfg->gzip_level, &z, &zlen);
+		if (ret)
+			return ret;
+		free(p->wire);
+		p->wire = z;
+		p->wire_len = zlen;
+		p->gzip = true;
+	}
+	return part_frame(o, p);
 }
 
 static const char *content_type(const struct sp_otlp_config *cfg)
@@ -378,6 +392,7 @@ static int64_t send_round(struct otlp *o, struct sp_export_stats *st,
 	size_t k = 0;
 	int64_t wait = 0, d;
 
+	memset(rq, 0, sizeof(rq)); /* gcc cannot see that k parts are set */
 	for (size_t i = 0; i < n; i++) {
 		if (!parts[i].pending)
 			continue;
@@ -421,6 +436,38 @@ static void sleep_ms(int64_t ms)
 		;
 }
 
+/* Not taken, but not refused for good: to the disk queue, if there is one. */
+static void part_queue(struct otlp *o, struct sp_export_stats *st,
+		       struct part *p, const char *how)
+{
+	size_t skip = o->cfg->protocol == SP_OTLP_GRPC ? GRPC_PREFIX : 0;
+	char line[1024];
+	int ret;
+
+	p->pending = false;
+	if (!o->queue) {
+		part_failed(o, st, p, how);
+		return;
+	}
+	ret = otlp_queue_put(o->queue, o->cfg, p->wire + skip, p->wire_len - skip,
+			     p->gzip, (uint32_t)p->count);
+	if (ret == -E2BIG) {
+		sp_warn_once("export: a batch larger than --queue-max-bytes was"
+			     " dropped (counted in the queue's drops)");
+	} else if (ret) {
+		snprintf(p->why + strlen(p->why), sizeof(p->why) - strlen(p->why),
+			 "; the disk queue failed: %s", strerror(-ret));
+		part_failed(o, st, p, how);
+		return;
+	}
+	snprintf(line, sizeof(line), "export: %s to %s: %s; batches kept in %s",
+		 how, o->url.authority, p->why, o->cfg->queue_dir);
+	log_once(o, line);
+	o->failing = true;
+	if (o->queue_next_ms < clock_mono_ms())
+		o->queue_next_ms = clock_mono_ms() + o->cfg->retry_initial_ms;
+}
+
 static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
 			   struct part *parts, size_t n, int64_t deadline)
 {
@@ -432,19 +479,86 @@ static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
 		if (!left)
 			break;
 		if (!retry_fits(clock_mono_ms(), wait, deadline)) {
-			for (size_t i = 0; i < n; i++) {
-				if (parts[i].pending) {
-					part_failed(o, st, &parts[i],
-						    "export timeout reached while retrying");
-					parts[i].pending = false;
-				}
-			}
+			for (size_t i = 0; i < n; i++)
+				if (parts[i].pending)
+					part_queue(o, st, &parts[i],
+						   "export timeout reached while retrying");
 			return -ETIMEDOUT;
 		}
 		sleep_ms(wait);
 		st->requests_retried += left;
 	}
 	return 0;
+}
+
+/*
+ * Send the oldest queued batch, once.  Returns 0 when it left the queue
+ * (delivered, or refused for good and counted), -EAGAIN when it is to be
+ * tried again later, -ENOENT when the queue is empty, or another -errno.
+ */
+static int queue_send_one(struct otlp *o, struct sp_export_stats *st)
+{
+	struct diskq_record rec;
+	struct part p = { .pending = true };
+	size_t left = 0;
+	int ret;
+
+	ret = diskq_peek(o->queue, &rec);
+	if (ret)
+		return ret;
+	p.count = rec.spans;
+	ret = otlp_queue_body(o->cfg, &rec, &p.wire, &p.wire_len, &p.gzip);
+	if (ret == -EPROTO || ret == -EBADMSG) {
+		snprintf(p.why, sizeof(p.why), "a batch in %s was queued for another"
+			 " protocol or does not decompress", o->cfg->queue_dir);
+		part_failed(o, st, &p, "queued batch not sent");
+		return diskq_pop(o->queue);
+	}
+	p.raw_len = p.wire_len;
+	if (!ret)
+		ret = part_frame(o, &p);
+	if (!ret)
+		ret = diskq_mark_sending(o->queue);
+	if (!ret)
+		send_round(o, st, &p, 1, o->queue_retry,
+			   clock_mono_ms() + o->cfg->timeout_ms, &left);
+	free(p.wire);
+	if (ret)
+		return ret;
+	if (left) {
+		o->queue_next_ms = clock_mono_ms() +
+			retry_delay_ms(&o->policy, o->queue_retry++, &p.last,
+				       (uint32_t)(idgen_next(&o->rng) >> 32));
+		return -EAGAIN;
+	}
+	o->queue_retry = 0;
+	return diskq_pop(o->queue);
+}
+
+/* Send queued batches, oldest first, for at most QUEUE_SLICE_MS. */
+static void queue_drain(struct otlp *o, struct sp_export_stats *st)
+{
+	int64_t end = clock_mono_ms() + QUEUE_SLICE_MS;
+	int ret = 0;
+
+	if (!o->queue)
+		return;
+	while (clock_mono_ms() >= o->queue_next_ms && clock_mono_ms() < end) {
+		ret = queue_send_one(o, st);
+		if (ret)
+			break;
+	}
+	if (ret && ret != -EAGAIN && ret != -ENOENT) {
+		sp_warn_once("export: reading the disk queue in %s failed: %s",
+			     o->cfg->queue_dir, strerror(-ret));
+		o->queue_next_ms = clock_mono_ms() + o->cfg->retry_max_ms;
+	}
+	if (ret == -ENOENT && o->failing) {
+		sp_warn("export: %s accepts spans again; disk queue sent",
+			o->url.authority);
+		o->failing = false;
+		o->n_seen = 0;
+	}
 }
 
 static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
@@ -468,12 +582,19 @@ static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
 		exp->stats.spans_failed += count;
 		sp_warn_once("export: out of memory encoding a batch; %zu spans"
 			     " dropped", count);
+	} else if (o->queue && !diskq_empty(o->queue)) {
+		/* Behind the queued batches, so the order is kept. */
+		for (size_t i = 0; i < n; i++)
+			part_queue(o, &exp->stats, &parts[i], "earlier batches wait");
 	} else {
 		ret = otlp_send_parts(o, &exp->stats, parts, n, deadline);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(parts[i].wire);
 	free(parts);
+	queue_drain(o, &exp->stats);
+	if (o->queue && !diskq_empty(o->queue))
+		return -EAGAIN;
 	if (exp->stats.spans_failed != failed_before) {
 		o->failing = true;
 		return ret ? ret : -EIO;
@@ -486,9 +607,22 @@ static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
 	return 0;
 }
 
+/* Only the disk queue is kept between calls: send some, sync the rest. */
 static int otlp_flush(struct sp_exporter *exp)
 {
-	return 0; /* nothing is buffered between calls */
+	struct otlp *o = exp->state;
+
+	if (!o->queue)
+		return 0;
+	queue_drain(o, &exp->stats);
+	return diskq_sync(o->queue);
+}
+
+static void otlp_idle(struct sp_exporter *exp)
+{
+	struct otlp *o = exp->state;
+
+	queue_drain(o, &exp->stats);
 }
 
 static void otlp_destroy(struct sp_exporter *exp)
@@ -500,6 +634,7 @@ static void otlp_destroy(struct sp_exporter *exp)
 	o = exp->state;
 	if (o) {
 		http_client_destroy(o->client);
+		diskq_close(o->queue);
 		for (size_t i = 0; i < o->n_user_headers; i++)
 			free((char *)o->user_headers[i].name);
 		free(o->user_headers);
@@ -512,6 +647,7 @@ static const struct sp_exporter_ops otlp_ops = {
 	.name = "otlp",
 	.export_spans = otlp_export,
 	.flush = otlp_flush,
+	.idle = otlp_idle,
 	.destroy = otlp_destroy,
 };
 
@@ -520,6 +656,17 @@ void otlp_exporter_set_encoder(struct sp_exporter *exp, otlp_encode_fn encode)
 	struct otlp *o = exp->state;
 
 	o->encode = encode;
+}
+
+int otlp_exporter_queue_stats(const struct sp_exporter *exp,
+			      struct diskq_stats *out)
+{
+	const struct otlp *o = exp->state;
+
+	if (!o->queue)
+		return -ENOENT;
+	diskq_get_stats(o->queue, out);
+	return 0;
 }
 
 void otlp_exporter_http_stats(const struct sp_exporter *exp,
@@ -599,6 +746,9 @@ static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 	opts.connect_timeout_ms = (int)cfg->connect_timeout_ms;
 	o->client = http_client_create(&opts);
 	if (!o->client)
+		return -errno;
+	o->queue = otlp_queue_open(cfg);
+	if (!o->queue && errno)
 		return -errno;
 	sp_info("export: OTLP %s to %s (%s, %u connection%s)",
 		protocol_name(cfg->protocol),

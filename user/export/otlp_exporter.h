@@ -6,6 +6,7 @@
 #ifndef SPANPROBE_OTLP_EXPORTER_H
 #define SPANPROBE_OTLP_EXPORTER_H
 
+#include "export/diskq.h"
 #include "export/exporter.h"
 #include "export/otlp_config.h"
 #include "transport/http.h"
@@ -32,5 +33,10 @@ void otlp_exporter_set_encoder(struct sp_exporter *exp, otlp_encode_fn encode);
 /* Connection counters of the exporter's client (tests, self-report). */
 void otlp_exporter_http_stats(const struct sp_exporter *exp,
 			      struct http_client_stats *out);
+
+/* Counters of the disk queue (--queue-dir).  Returns 0, or -ENOENT when
+ * the exporter has none. */
+int otlp_exporter_queue_stats(const struct sp_exporter *exp,
+			      struct diskq_stats *out);
 
 #endif /* SPANPROBE_OTLP_EXPORTER_H */
