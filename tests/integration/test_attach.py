@@ -8,63 +8,13 @@ import select
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from sptest import SPANPROBE, check, finish, parse_otlp_json, program, require_root  # noqa: E402
+from sptest import (Agent, Target, check, finish, parse_otlp_json, program,  # noqa: E402
+                    require_root)
 
 require_root()
-
-
-class Target:
-    """nested in stdin mode: runs N iterations per line it reads."""
-
-    def __init__(self, env=None):
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        self.proc = subprocess.Popen([program("nested"), "stdin"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=full_env)
-        assert self.proc.stdout.readline().strip() == "ready"
-
-    def run(self, n):
-        self.proc.stdin.write(f"{n}\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().strip() == f"ok {n}"
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-
-
-class Agent:
-    """spanprobe attach, with stderr watched for the start-up line."""
-
-    def __init__(self, pid, symbols, env=None):
-        args = [SPANPROBE, "attach", "-v", "-o", "otlp-json", "-p", str(pid)]
-        for s in symbols:
-            args += ["-u", s]
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=full_env)
-        self.err = []
-        self.ready = threading.Event()
-        self.reader = threading.Thread(target=self._read_err, daemon=True)
-        self.reader.start()
-        self.out = ""
-        self.started = self.ready.wait(20)
-
-    def _read_err(self):
-        for line in self.proc.stderr:
-            self.err.append(line)
-            if "tracing " in line and " functions in process " in line:
-                self.ready.set()
-
-    def wait(self, timeout=30):
-        self.out, _ = self.proc.communicate(timeout=timeout)
-        self.reader.join(5)
-        return self.proc.returncode
 
 
 def test_attach_until_exit():

@@ -4,7 +4,6 @@
 receiver over h2c, HTTP/1.1 and gRPC, with and without gzip, protobuf and
 JSON, and every field and attribute survives, as decoded by the
 OpenTelemetry project's own generated code (tests/otlp-node)."""
-import json
 import os
 import socket
 import subprocess
@@ -13,39 +12,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from sptest import ROOT, SPANPROBE, check, finish, program, require_root, run  # noqa: E402
+from sptest import SPANPROBE, check, finish, program, require_root, run  # noqa: E402
+from otlprx import Receiver, attrs, spans_of  # noqa: E402
 
 require_root()
 NESTED = program("nested")
-NODE_DIR = os.path.join(ROOT, "tests", "otlp-node")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def value(v):
-    for k in ("stringValue", "boolValue", "doubleValue"):
-        if k in v:
-            return v[k]
-    return int(v["intValue"]) if "intValue" in v else None
-
-
-def attrs(lst):
-    return {a["key"]: value(a["value"]) for a in lst or []}
-
-
-def spans_of(dumps):
-    out = []
-    for d in dumps:
-        for rs in d["request"]["resourceSpans"]:
-            res = attrs(rs["resource"]["attributes"])
-            for ss in rs["scopeSpans"]:
-                for s in ss["spans"]:
-                    out.append((res, ss["scope"], s))
-    return out
 
 
 def check_spans(label, spans, service, n_outer, before, after):
@@ -72,33 +43,6 @@ def check_spans(label, spans, service, n_outer, before, after):
           and res.get("host.name") == socket.gethostname()
           and res.get("telemetry.sdk.name") == "spanprobe"
           and scope.get("name") == "spanprobe" and scope.get("version"), (res, scope))
-
-
-class Receiver:
-    def __init__(self, tmp):
-        self.ports = {"h2c": free_port(), "h1": free_port(), "grpc": free_port()}
-        self.out = os.path.join(tmp, "requests.jsonl")
-        self.dump = os.path.join(tmp, "dump.jsonl")
-        self.proc = subprocess.Popen(
-            ["node", os.path.join(NODE_DIR, "receiver.js"), "--h2c", str(self.ports["h2c"]),
-             "--http1", str(self.ports["h1"]), "--grpc", str(self.ports["grpc"]),
-             "--out", self.out, "--dump", self.dump],
-            stdout=subprocess.PIPE, text=True)
-        self.ready = self.proc.stdout.readline().strip() == "ready"
-
-    def take(self):
-        """Requests and full dumps received since the last call."""
-        reqs, dumps = [], []
-        for path, dest in ((self.out, reqs), (self.dump, dumps)):
-            if os.path.exists(path):
-                with open(path) as f:
-                    dest.extend(json.loads(line) for line in f if line.strip())
-                os.unlink(path)
-        return reqs, dumps
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
 
 
 CASES = [

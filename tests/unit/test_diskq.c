@@ -171,7 +171,13 @@ static void test_stopped_while_sending(void **state)
 	diskq_get_stats(q2, &st);
 	assert_int_equal(st.maybe_resent, 0);
 	diskq_close(q2);
-	assert_int_equal(diskq_mark_sending(q), 0);
+	assert_int_equal(diskq_mark_sending(q, true), 0);
+	assert_int_equal(diskq_mark_sending(q, false), 0); /* the send failed */
+	q2 = open_q(1 << 20, 0);
+	diskq_get_stats(q2, &st);
+	assert_int_equal(st.maybe_resent, 0);
+	diskq_close(q2);
+	assert_int_equal(diskq_mark_sending(q, true), 0);
 	q2 = open_q(1 << 20, 0);
 	diskq_get_stats(q2, &st);
 	assert_int_equal(st.maybe_resent, 1);

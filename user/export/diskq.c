@@ -283,9 +283,9 @@ static int cursor_write(struct diskq *q)
 	return cursor_write_as(q, 0);
 }
 
-int diskq_mark_sending(struct diskq *q)
+int diskq_mark_sending(struct diskq *q, bool sending)
 {
-	return q->peeked ? cursor_write_as(q, 1) : -ENOENT;
+	return q->peeked ? cursor_write_as(q, sending) : -ENOENT;
 }
 
 /* Forget the oldest segment: every record of it was sent or dropped. */

@@ -89,12 +89,12 @@ int diskq_append(struct diskq *q, const void *data, size_t len,
 int diskq_peek(struct diskq *q, struct diskq_record *rec);
 
 /*
- * The record diskq_peek() returned is about to be sent: written in the
- * cursor, so a run stopped before diskq_pop() is counted (maybe_resent)
- * by the next diskq_open().  Returns 0, -ENOENT when nothing was peeked,
- * or -errno.
+ * The record diskq_peek() returned is about to be sent (`sending`), or
+ * its send failed (!sending): written in the cursor, so a run stopped
+ * while sending is counted (maybe_resent) by the next diskq_open().
+ * Returns 0, -ENOENT when nothing was peeked, or -errno.
  */
-int diskq_mark_sending(struct diskq *q);
+int diskq_mark_sending(struct diskq *q, bool sending);
 
 /*
  * Take off the record diskq_peek() returned (it was sent) and persist the

@@ -436,7 +436,10 @@ static void sleep_ms(int64_t ms)
 		;
 }
 
-/* Not taken, but not refused for good: to the disk queue, if there is one. */
+/*
+ * Not taken, but not refused for good: to the disk queue, if there is one
+ * (`how` the failure logged, NULL when the part only follows queued ones).
+ */
 static void part_queue(struct otlp *o, struct sp_export_stats *st,
 		       struct part *p, const char *how)
 {
@@ -456,16 +459,19 @@ static void part_queue(struct otlp *o, struct sp_export_stats *st,
 			     " dropped (counted in the queue's drops)");
 	} else if (ret) {
 		snprintf(p->why + strlen(p->why), sizeof(p->why) - strlen(p->why),
-			 "; the disk queue failed: %s", strerror(-ret));
-		part_failed(o, st, p, how);
+			 "%sthe disk queue failed: %s", p->why[0] ? "; " : "",
+			 strerror(-ret));
+		part_failed(o, st, p, how ? how : "export");
 		return;
 	}
+	if (!how)
+		return;
 	snprintf(line, sizeof(line), "export: %s to %s: %s; batches kept in %s",
 		 how, o->url.authority, p->why, o->cfg->queue_dir);
 	log_once(o, line);
 	o->failing = true;
-	if (o->queue_next_ms < clock_mono_ms())
-		o->queue_next_ms = clock_mono_ms() + o->cfg->retry_initial_ms;
+	/* It just failed: the queue waits before trying again. */
+	o->queue_next_ms = clock_mono_ms() + o->cfg->retry_initial_ms;
 }
 
 static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
@@ -518,7 +524,7 @@ static int queue_send_one(struct otlp *o, struct sp_export_stats *st)
 	if (!ret)
 		ret = part_frame(o, &p);
 	if (!ret)
-		ret = diskq_mark_sending(o->queue);
+		ret = diskq_mark_sending(o->queue, true);
 	if (!ret)
 		send_round(o, st, &p, 1, o->queue_retry,
 			   clock_mono_ms() + o->cfg->timeout_ms, &left);
@@ -526,6 +532,7 @@ static int queue_send_one(struct otlp *o, struct sp_export_stats *st)
 	if (ret)
 		return ret;
 	if (left) {
+		diskq_mark_sending(o->queue, false);
 		o->queue_next_ms = clock_mono_ms() +
 			retry_delay_ms(&o->policy, o->queue_retry++, &p.last,
 				       (uint32_t)(idgen_next(&o->rng) >> 32));
@@ -585,7 +592,7 @@ static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
 	} else if (o->queue && !diskq_empty(o->queue)) {
 		/* Behind the queued batches, so the order is kept. */
 		for (size_t i = 0; i < n; i++)
-			part_queue(o, &exp->stats, &parts[i], "earlier batches wait");
+			part_queue(o, &exp->stats, &parts[i], NULL);
 	} else {
 		ret = otlp_send_parts(o, &exp->stats, parts, n, deadline);
 	}

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BUILD = os.path.join(ROOT, os.environ.get("SP_BUILD", "build"))
@@ -43,6 +44,66 @@ def require_root():
 
 def program(name):
     return os.path.join(PROGRAMS, name)
+
+
+class Target:
+    """nested in stdin mode: runs N iterations per line it reads."""
+
+    def __init__(self, env=None):
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen([program("nested"), "stdin"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=full_env)
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def run(self, n):
+        self.proc.stdin.write(f"{n}\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip() == f"ok {n}"
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+class Agent:
+    """spanprobe attach, with stderr watched for the start-up line; `output`
+    says where spans go (OTLP/JSON on stdout by default)."""
+
+    def __init__(self, pid, symbols, env=None, output=("-o", "otlp-json")):
+        args = [SPANPROBE, "attach", "-v", *output, "-p", str(pid)]
+        for s in symbols:
+            args += ["-u", s]
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=full_env)
+        self.err = []
+        self.out_parts = []
+        self.ready = threading.Event()
+        # Both pipes read by threads: communicate() would race the stderr reader.
+        self.readers = [threading.Thread(target=self._read_err, daemon=True),
+                        threading.Thread(target=self._read_out, daemon=True)]
+        for r in self.readers:
+            r.start()
+        self.out = ""
+        self.started = self.ready.wait(20)
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            self.err.append(line)
+            if "tracing " in line and " functions in process " in line:
+                self.ready.set()
+
+    def _read_out(self):
+        self.out_parts.append(self.proc.stdout.read())
+
+    def wait(self, timeout=30):
+        self.proc.wait(timeout=timeout)
+        for r in self.readers:
+            r.join(5)
+        self.out = "".join(self.out_parts)
+        return self.proc.returncode
 
 
 def run(args, env=None, timeout=120, stdin=None):
