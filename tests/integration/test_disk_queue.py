@@ -139,6 +139,8 @@ def test_outage_and_kill(tmp):
     got.poll()
     ids = [s["spanId"] for s in got.spans]
     q = queue_counts(err)
+    print(f"# outage: {produced} spans made, {len(set(ids))} received, "
+          f"{len(ids) - len(set(ids))} duplicates, {q[5] if q else '?'} dropped by the budget")
     check(f"outage: collector down {outage:.0f} s", outage >= OUTAGE_S, f"{outage:.1f}")
     check(f"outage: every span made ({produced}) received", len(set(ids)) == produced,
           f"{len(set(ids))} distinct of {produced}")
@@ -189,6 +191,8 @@ def test_tiny_budget(tmp):
     stop_agent(a, target)
     target.close()
     rx.stop()
+    print(f"# tiny budget: {produced} spans made, {q[5] if q else '?'} dropped by the budget, "
+          f"{waiting} kept, {len(got.spans)} received")
     # The spans kept are the newest: from the line of the oldest received on,
     # every line's 200 spans arrived (batches leave the queue whole).  A
     # span belongs to the last line fed before it (lines are 250 ms apart,

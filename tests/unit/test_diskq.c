@@ -77,6 +77,19 @@ static void expect_empty(struct diskq *q)
 	assert_int_equal(diskq_pop(q), -ENOENT);
 }
 
+/* The queue holds records ids[0..3) and nothing else; one corruption seen. */
+static void expect_three_then_empty(struct diskq *q, const int ids[3])
+{
+	struct diskq_stats st;
+
+	for (int i = 0; i < 3; i++)
+		expect_next(q, ids[i]);
+	expect_empty(q);
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.corrupt, 1);
+	diskq_close(q);
+}
+
 /* The path of the only (or the first) segment file. */
 static void first_segment(char *path, size_t size)
 {
@@ -208,13 +221,7 @@ static void test_truncated_tail(void **state)
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_size, 2 * RECORD);
 	append(q, 9);
-	expect_next(q, 0);
-	expect_next(q, 1);
-	expect_next(q, 9);
-	expect_empty(q);
-	diskq_get_stats(q, &st);
-	assert_int_equal(st.corrupt, 1);
-	diskq_close(q);
+	expect_three_then_empty(q, (const int[]){ 0, 1, 9 });
 }
 
 static void flip_byte(const char *path, off_t off)
@@ -249,13 +256,7 @@ static void test_flipped_byte(void **state)
 		q = open_q(1 << 20, 0);
 		diskq_get_stats(q, &st);
 		assert_int_equal(st.pending, 3);
-		expect_next(q, 0);
-		expect_next(q, 2);
-		expect_next(q, 3);
-		expect_empty(q);
-		diskq_get_stats(q, &st);
-		assert_int_equal(st.corrupt, 1);
-		diskq_close(q);
+		expect_three_then_empty(q, (const int[]){ 0, 2, 3 });
 		teardown(state);
 		setup(state);
 	}
