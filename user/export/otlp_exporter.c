@@ -444,12 +444,13 @@ static void part_queue(struct otlp *o, struct sp_export_stats *st,
 		       struct part *p, const char *how)
 {
 	size_t skip = o->cfg->protocol == SP_OTLP_GRPC ? GRPC_PREFIX : 0;
+	const char *failure = how ? how : "export";
 	char line[1024];
 	int ret;
 
 	p->pending = false;
 	if (!o->queue) {
-		part_failed(o, st, p, how);
+		part_failed(o, st, p, failure);
 		return;
 	}
 	ret = otlp_queue_put(o->queue, o->cfg, p->wire + skip, p->wire_len - skip,
@@ -461,7 +462,7 @@ static void part_queue(struct otlp *o, struct sp_export_stats *st,
 		snprintf(p->why + strlen(p->why), sizeof(p->why) - strlen(p->why),
 			 "%sthe disk queue failed: %s", p->why[0] ? "; " : "",
 			 strerror(-ret));
-		part_failed(o, st, p, how ? how : "export");
+		part_failed(o, st, p, failure);
 		return;
 	}
 	if (!how)
