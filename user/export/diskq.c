@@ -239,6 +239,8 @@ int diskq_sync(struct diskq *q)
 {
 	int ret = 0;
 
+	if (!q->unsynced && !q->dir_dirty)
+		return 0;
 	if (q->wfd >= 0 && fsync(q->wfd))
 		ret = -errno;
 	if (q->cursor_fd >= 0 && fsync(q->cursor_fd))

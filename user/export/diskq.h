@@ -104,7 +104,8 @@ int diskq_pop(struct diskq *q);
 
 bool diskq_empty(const struct diskq *q);
 
-/* fsync what is written and not yet synced.  Returns 0 or -errno. */
+/* fsync what is written and not yet synced (nothing: no call).  Returns
+ * 0 or -errno. */
 int diskq_sync(struct diskq *q);
 
 void diskq_get_stats(const struct diskq *q, struct diskq_stats *out);

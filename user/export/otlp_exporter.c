@@ -630,7 +630,10 @@ static void otlp_idle(struct sp_exporter *exp)
 {
 	struct otlp *o = exp->state;
 
+	if (!o->queue)
+		return;
 	queue_drain(o, &exp->stats);
+	diskq_sync(o->queue); /* the last group of appends, when writes stop */
 }
 
 static void otlp_destroy(struct sp_exporter *exp)
