@@ -547,6 +547,7 @@ static int queue_send_one(struct otlp *o, struct sp_export_stats *st)
 static void queue_drain(struct otlp *o, struct sp_export_stats *st)
 {
 	int64_t end = clock_mono_ms() + QUEUE_SLICE_MS;
+	bool sent = false;
 	int ret = 0;
 
 	if (!o->queue)
@@ -555,13 +556,14 @@ static void queue_drain(struct otlp *o, struct sp_export_stats *st)
 		ret = queue_send_one(o, st);
 		if (ret)
 			break;
+		sent = true;
 	}
 	if (ret && ret != -EAGAIN && ret != -ENOENT) {
 		sp_warn_once("export: reading the disk queue in %s failed: %s",
 			     o->cfg->queue_dir, strerror(-ret));
 		o->queue_next_ms = clock_mono_ms() + o->cfg->retry_max_ms;
 	}
-	if (ret == -ENOENT && o->failing) {
+	if (sent && diskq_empty(o->queue) && o->failing) {
 		sp_warn("export: %s accepts spans again; disk queue sent",
 			o->url.authority);
 		o->failing = false;
