@@ -31,11 +31,15 @@
 #include "capture/features.h"
 #include "capture/sockcap.h"
 #include "assemble/exchange.h"
+#include "protocol/ownconns.h"
+#include "transport/conn.h"
 #include "util/clock.h"
 #include "util/log.h"
 
 #define POLL_MS 100
 #define CLOCK_SYNC_NS (5ULL * 1000000000ULL)
+/* Export connections remembered: the pool's, and closed ones for a while. */
+#define OWN_CONNS_MAX 256
 
 struct sp_daemon {
 	const struct sp_config *cfg;
@@ -51,6 +55,7 @@ struct sp_daemon {
 	struct sp_loader loader;
 	struct sockcap *sockcap; /* HTTP capture; NULL when off */
 	struct exchange_spans *exchanges; /* its decoders and spans */
+	struct ownconns *own_conns; /* the exporter's connections; NULL: none */
 	bool sockcap_closed;
 	pid_t target_pid;      /* attach: the process; trace: the command */
 	bool target_exited;
@@ -117,6 +122,38 @@ static bool sample_root(void *ctx, const uint8_t trace_id[16])
 	return sampler_keep(ctx, trace_id, false, false);
 }
 
+static void own_conn_opened(void *ctx, const struct sockaddr *local,
+			    const struct sockaddr *peer)
+{
+	ownconns_add(ctx, local, peer); /* full: counted and reported */
+}
+
+static void own_conn_closed(void *ctx, const struct sockaddr *local,
+			    const struct sockaddr *peer)
+{
+	ownconns_remove(ctx, local, peer);
+}
+
+/*
+ * The exporter's connections are left out of HTTP capture at both ends:
+ * a collector on this host would otherwise yield a span per export
+ * request, exported in the next one, forever.
+ */
+static int watch_own_conns(struct sp_daemon *d)
+{
+	if (d->cfg->output != SP_OUTPUT_OTLP)
+		return 0;
+	d->own_conns = ownconns_create(OWN_CONNS_MAX);
+	if (!d->own_conns) {
+		sp_err("export: out of memory for %u own connections", OWN_CONNS_MAX);
+		return -ENOMEM;
+	}
+	conn_set_observer(&(struct conn_observer){ .opened = own_conn_opened,
+						   .closed = own_conn_closed,
+						   .ctx = d->own_conns });
+	return 0;
+}
+
 static int build_pipeline(struct sp_daemon *d)
 {
 	const struct sp_config *cfg = d->cfg;
@@ -149,6 +186,9 @@ static int build_pipeline(struct sp_daemon *d)
 	err = spanpool_init(&d->pool, cfg->span_pool);
 	if (err)
 		goto nomem;
+	err = watch_own_conns(d);
+	if (err)
+		return err;
 	d->exporter = exporter_create(&(struct sp_exporter_options){
 		.output = cfg->output, .output_file = cfg->output_file,
 		.otlp = &cfg->otlp });
@@ -268,6 +308,8 @@ static void http_report(const struct sp_daemon *d)
 		return;
 	sockcap_report(d->sockcap, stderr);
 	exchange_report(d->exchanges, stderr);
+	if (d->own_conns)
+		ownconns_report(d->own_conns, stderr);
 }
 
 /* Requests still open have no end: their spans are dropped (counted). */
@@ -371,6 +413,8 @@ static void cleanup(struct sp_daemon *d)
 	loader_close(&d->loader);
 	pipeline_destroy(d->pipeline);
 	exporter_destroy(d->exporter);
+	conn_set_observer(NULL);
+	ownconns_destroy(d->own_conns);
 	spanpool_destroy(&d->pool);
 	free(d->targets);
 }
@@ -391,6 +435,7 @@ static int open_http_capture(struct sp_daemon *d)
 		.max_conns = cfg->max_connections,
 		.decode.with_query = cfg->with_query,
 		.verdict = sockcap_verdict,
+		.own = d->own_conns,
 	};
 
 	d->sockcap = sockcap_open(&d->loader, &so);
