@@ -68,7 +68,7 @@ static void add_text_attrs(struct sp_strbuf *b, const struct sp_span *span)
 		strbuf_addf(b, " %s=", a->key);
 		if (a->type == SP_ATTR_STRING) {
 			strbuf_addc(b, '"');
-			strbuf_add_json_str(b, span_str(span, a->v.str.off),
+			strbuf_add_text_str(b, span_str(span, a->v.str.off),
 					    a->v.str.len);
 			strbuf_addc(b, '"');
 		} else if (a->type == SP_ATTR_INT) {
@@ -87,11 +87,14 @@ static void add_resource_line(struct sp_strbuf *b, const struct sp_resource *res
 	for (size_t i = 0; i < res->count; i++) {
 		const struct sp_resattr *a = &res->attrs[i];
 
-		if (a->type == SP_RES_INT)
-			strbuf_addf(b, " %s=%lld", a->key, (long long)a->i);
-		else {
-			strbuf_addf(b, " %s=\"", a->key);
-			strbuf_add_json_str(b, a->str, strlen(a->str));
+		/* Keys too: OTEL_RESOURCE_ATTRIBUTES is the process's to set. */
+		strbuf_addc(b, ' ');
+		strbuf_add_text_str(b, a->key, strlen(a->key));
+		if (a->type == SP_RES_INT) {
+			strbuf_addf(b, "=%lld", (long long)a->i);
+		} else {
+			strbuf_adds(b, "=\"");
+			strbuf_add_text_str(b, a->str, strlen(a->str));
 			strbuf_addc(b, '"');
 		}
 	}
@@ -108,11 +111,14 @@ static void add_text_span(struct sp_strbuf *b, const struct sp_span *span)
 	add_time(b, span->start_unix_ns);
 	strbuf_addf(b, " %10.3fus %-8s ", (double)dur / 1000.0,
 		    kind_name(span->kind));
-	strbuf_add_json_str(b, name, name_len);
+	strbuf_add_text_str(b, name, name_len);
 	strbuf_addf(b, " status=%s", status_name(span->status_code));
-	if (span->status_msg_len)
-		strbuf_addf(b, "(%.*s)", span->status_msg_len,
-			    span_str(span, span->status_msg_off));
+	if (span->status_msg_len) {
+		strbuf_addc(b, '(');
+		strbuf_add_text_str(b, span_str(span, span->status_msg_off),
+				    span->status_msg_len);
+		strbuf_addc(b, ')');
+	}
 	add_id(b, "trace", span->trace_id, 16);
 	add_id(b, "span", span->span_id, 8);
 	if (span_has_parent(span))
