@@ -176,7 +176,8 @@ static int build_pipeline(struct sp_daemon *d)
 		.filter = {
 			.pids = cfg->command == SP_CMD_RUN ? cfg->pids : NULL,
 			.n_pids = cfg->command == SP_CMD_RUN ? cfg->n_pids : 0,
-			.exe = cfg->filter_exe,
+			.exes = cfg->filter_exes,
+			.n_exes = cfg->n_exes,
 			.cgroup = cfg->filter_cgroup,
 			.port = cfg->filter_port,
 		},
@@ -472,6 +473,28 @@ static int find_command(const struct sp_config *cfg, char *exe, size_t size)
 	return err;
 }
 
+/* What the user named exists: a process to attach to, a cgroup to narrow to. */
+static int check_targets(const struct sp_config *cfg)
+{
+	int err;
+
+	if (cfg->command == SP_CMD_ATTACH)
+		return targets_check_pid(cfg->pid);
+	if (!cfg->filter_cgroup)
+		return 0;
+	err = cfg->filter_cgroup[0] == '/' ? procfs_cgroup_exists(cfg->filter_cgroup)
+					   : -ENOENT;
+	if (err == -ENOENT) {
+		sp_err("--cgroup: no cgroup %s here (give the path /proc/PID/cgroup shows, "
+		       "starting with /)", cfg->filter_cgroup);
+		return err;
+	}
+	if (err)
+		sp_warn("--cgroup: no cgroup file system mounted to check %s in",
+			cfg->filter_cgroup);
+	return 0;
+}
+
 static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 {
 	const struct sp_config *cfg = d->cfg;
@@ -493,6 +516,9 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 		sp_err("nothing to trace: --no-http and no -u SYMBOL");
 		return -EINVAL;
 	}
+	err = check_targets(cfg);
+	if (err)
+		return err;
 	err = features_check_required();
 	if (!err && cfg->command == SP_CMD_TRACE)
 		err = find_command(cfg, exe, exe_size);
