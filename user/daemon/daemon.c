@@ -8,6 +8,7 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +359,17 @@ static bool target_done(struct sp_daemon *d)
 	return false;
 }
 
+/* Spans could not be written (the console said why): stop, and fail. */
+static bool output_failed(struct sp_daemon *d)
+{
+	struct sp_export_stats st;
+
+	exporter_get_stats(d->exporter, &st);
+	if (st.write_errors)
+		d->exit_status = 1;
+	return st.write_errors != 0;
+}
+
 static void poll_loop(struct sp_daemon *d)
 {
 	uint64_t next_report = clock_mono_ns() + d->cfg->stats_interval_ms * 1000000ULL;
@@ -371,7 +383,7 @@ static void poll_loop(struct sp_daemon *d)
 			d->exit_status = 1;
 			break;
 		}
-		if (target_done(d))
+		if (target_done(d) || output_failed(d))
 			break;
 		/* Follow steps of the wall clock (NTP at boot, an admin). */
 		if (clock_mono_ns() >= next_clock_sync) {
@@ -539,6 +551,34 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 	return err;
 }
 
+/*
+ * A closed standard stream would be taken by the next file we open (a BPF
+ * map, a socket), and console output written into that: hold it with
+ * /dev/null, unless spans were to go there.
+ */
+static int reserve_stdio(const struct sp_config *cfg)
+{
+	int fd;
+
+	for (int std = 0; std <= 2; std++) {
+		if (fcntl(std, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if (std == STDOUT_FILENO && cfg->output != SP_OUTPUT_OTLP &&
+		    !cfg->output_file) {
+			sp_err("export: writing spans failed: standard output is closed "
+			       "(give --output-file PATH)");
+			return -EBADF;
+		}
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC); /* the lowest: std */
+		if (fd != std) {
+			if (fd >= 0)
+				close(fd);
+			return -EBADF;
+		}
+	}
+	return 0;
+}
+
 int daemon_main(const struct sp_config *cfg)
 {
 	struct sp_daemon d = { .cfg = cfg };
@@ -551,6 +591,9 @@ int daemon_main(const struct sp_config *cfg)
 		.with_command_line = cfg->with_command_line,
 	};
 	install_signals();
+	err = reserve_stdio(cfg);
+	if (err)
+		return 1;
 	err = prepare(&d, exe, sizeof(exe));
 	if (!err && cfg->verbose) {
 		features_report(stderr);
@@ -570,6 +613,7 @@ int daemon_main(const struct sp_config *cfg)
 	}
 	poll_loop(&d);
 	drain_and_flush(&d);
+	output_failed(&d); /* the last spans count too */
 	cleanup(&d);
 	return d.exit_status;
 }

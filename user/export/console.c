@@ -23,6 +23,7 @@ struct console {
 	int owns_out;
 	int json;
 	uint64_t bytes; /* written */
+	int failed;     /* a write failed: said once, nothing written after */
 	struct sp_strbuf line;
 };
 
@@ -127,10 +128,17 @@ static void add_text_span(struct sp_strbuf *b, const struct sp_span *span)
 	strbuf_addc(b, '\n');
 }
 
+/*
+ * Output that failed once (disk full, a closed pipe) is not tried again:
+ * the spans have nowhere to go, and the daemon stops on write_errors.
+ */
 static int write_out(struct console *c, const void *data, size_t len)
 {
+	if (c->failed)
+		return -EIO;
 	if (fwrite(data, 1, len, c->out) != len || fflush(c->out)) {
-		sp_warn_once("export: writing spans failed: %s", strerror(errno));
+		sp_err("export: writing spans failed: %s", strerror(errno));
+		c->failed = 1;
 		return -EIO;
 	}
 	c->bytes += len;
@@ -174,6 +182,8 @@ static int console_export(struct sp_exporter *exp, struct sp_span *const *spans,
 			free(json);
 		}
 	}
+	if (err == -EIO)
+		__atomic_add_fetch(&exp->stats.write_errors, 1, __ATOMIC_RELAXED);
 	if (err)
 		exp->stats.spans_failed += count;
 	else
