@@ -99,18 +99,21 @@ static void test_format(void **state)
 	strbuf_free(&b);
 }
 
-static void expect_json(const char *in, size_t len, const char *want)
+typedef int (*escape_fn)(struct sp_strbuf *b, const char *s, size_t len);
+
+static void expect_escaped(escape_fn add, const char *in, size_t len, const char *want)
 {
 	struct sp_strbuf b;
 
 	strbuf_init(&b, 4096);
-	assert_int_equal(strbuf_add_json_str(&b, in, len), 0);
+	assert_int_equal(add(&b, in, len), 0);
 	assert_int_equal(b.len, strlen(want));
 	assert_memory_equal(b.data, want, b.len);
 	strbuf_free(&b);
 }
 
-#define JSON(lit, want) expect_json(lit, sizeof(lit) - 1, want)
+#define JSON(lit, want) expect_escaped(strbuf_add_json_str, lit, sizeof(lit) - 1, want)
+#define TEXT(lit, want) expect_escaped(strbuf_add_text_str, lit, sizeof(lit) - 1, want)
 #define FFFD "\xef\xbf\xbd"
 
 static void test_json_escapes(void **state)
@@ -163,19 +166,6 @@ static void test_json_limit(void **state)
 }
 
 /* strbuf_addf appends the whole formatted text, however long. */
-static void expect_text(const char *in, size_t len, const char *want)
-{
-	struct sp_strbuf b;
-
-	strbuf_init(&b, 4096);
-	assert_int_equal(strbuf_add_text_str(&b, in, len), 0);
-	assert_int_equal(b.len, strlen(want));
-	assert_memory_equal(b.data, want, b.len);
-	strbuf_free(&b);
-}
-
-#define TEXT(lit, want) expect_text(lit, sizeof(lit) - 1, want)
-
 /* What a terminal acts on is escaped; other characters stay as they are. */
 static void test_text_terminal_controls(void **state)
 {
