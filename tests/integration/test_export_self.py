@@ -7,6 +7,7 @@ so on forever.  One curl request seeds the loop; the collector (the Node
 receiver, over HTTP/1.1, h2c and gRPC) must receive the curl request's
 span and no span of an export request."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import SPANPROBE, check, finish, require_root  # noqa: E402
+import test_export_otlp  # noqa: E402
 from test_export_otlp import Receiver, free_port  # noqa: E402
 from httptest import curl, python_server, wait_port  # noqa: E402
 
@@ -63,4 +65,5 @@ try:
         run_variant(*v, web_port)
 finally:
     web.stop()
+    shutil.rmtree(test_export_otlp.tmp, ignore_errors=True)
 finish()
