@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -15,8 +16,16 @@ from sptest import SPANPROBE, check, finish, parse_otlp_json, require_root  # no
 require_root()
 
 
+# The servers run through a link named python3 to the interpreter's real
+# file (python3.11 or so), as on Debian: /proc/PID/exe names the file.
+LINK_DIR = tempfile.mkdtemp(prefix="sp-filters-")
+PYTHON3 = os.path.join(LINK_DIR, "python3")
+os.symlink(os.path.realpath(sys.executable), PYTHON3)
+EXE_NAME = os.path.basename(os.path.realpath(sys.executable))
+
+
 def start_server():
-    p = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1",
+    p = subprocess.Popen([PYTHON3, "-m", "http.server", "0", "--bind", "127.0.0.1",
                           "-d", os.path.dirname(__file__)],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = p.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N (...)"
@@ -43,8 +52,22 @@ def traced(args, traffic):
     return agent.returncode, parse_otlp_json(out), err
 
 
+def cgroup_mount():
+    """A mounted cgroup hierarchy (v1 or v2) to make an empty cgroup in."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields, fstype = line.split(" - ")[0].split(), line.split(" - ")[1].split()[0]
+            if fstype in ("cgroup", "cgroup2"):
+                return fields[4]
+    return None
+
+
 def main():
     (s1, port1), (s2, port2) = start_server(), start_server()
+    mount = cgroup_mount()
+    check("a cgroup file system is mounted", mount is not None)
+    empty_cgroup = f"/sp-filters-{os.getpid()}"
+    os.mkdir(mount + empty_cgroup)
     try:
         def traffic():
             for i in range(3):
@@ -70,13 +93,33 @@ def main():
               len(spans) == 2 and all(s["kind"] == 2 and s["_resource"]["process.pid"] == s2.pid
                                       for s in spans), len(spans))
 
-        rc, spans, err = traced(["--cgroup", "/no/such/cgroup"], traffic)
-        check("--cgroup that holds nothing: no spans, 10 filtered out",
-              len(spans) == 0 and "10 filtered out" in err, err)
+        # -p keeps these exact under other traffic on the host; --exe
+        # decides between the two servers and nothing else.
+        servers = ["-p", str(s1.pid), "-p", str(s2.pid)]
+
+        def exe_check(args, what):
+            rc, spans, err = traced(args + servers, traffic)
+            got = sorted(s["kind"] for s in spans)
+            check(f"{' '.join(args)}: {what}", rc == 0 and got == [2] * 5,
+                  f"{got} {[s['_resource']['process.executable.name'] for s in spans]}")
+
+        check("the servers' executable is not named python3", EXE_NAME != "python3", EXE_NAME)
+        exe_check(["--exe", "python3"], "the link they ran: the 5 SERVER spans")
+        exe_check(["--exe", "py*3"], "a glob on the link's name: the 5 SERVER spans")
+        exe_check(["--exe", EXE_NAME], "the executable's name: the 5 SERVER spans")
+        exe_check(["--exe", "python3", "--exe", "curl"], "two given: either, 5 SERVER spans")
+        exe_check(["--exe", "nothing-here", "--exe", "python3", "--exe", "cur?"],
+                  "three given: any of them, 5 SERVER spans")
+
+        rc, spans, err = traced(["--cgroup", empty_cgroup], traffic)
+        filtered = [int(w.split()[-1]) for w in err.split(" filtered out")[:-1]]
+        check("--cgroup that holds nothing: no spans, at least our 10 filtered out",
+              rc == 0 and len(spans) == 0 and filtered and filtered[-1] >= 10, err)
     finally:
         for s in (s1, s2):
             s.kill()
             s.wait()
+        os.rmdir(mount + empty_cgroup)
 
 
 main()

@@ -99,18 +99,21 @@ static void test_format(void **state)
 	strbuf_free(&b);
 }
 
-static void expect_json(const char *in, size_t len, const char *want)
+typedef int (*escape_fn)(struct sp_strbuf *b, const char *s, size_t len);
+
+static void expect_escaped(escape_fn add, const char *in, size_t len, const char *want)
 {
 	struct sp_strbuf b;
 
 	strbuf_init(&b, 4096);
-	assert_int_equal(strbuf_add_json_str(&b, in, len), 0);
+	assert_int_equal(add(&b, in, len), 0);
 	assert_int_equal(b.len, strlen(want));
 	assert_memory_equal(b.data, want, b.len);
 	strbuf_free(&b);
 }
 
-#define JSON(lit, want) expect_json(lit, sizeof(lit) - 1, want)
+#define JSON(lit, want) expect_escaped(strbuf_add_json_str, lit, sizeof(lit) - 1, want)
+#define TEXT(lit, want) expect_escaped(strbuf_add_text_str, lit, sizeof(lit) - 1, want)
 #define FFFD "\xef\xbf\xbd"
 
 static void test_json_escapes(void **state)
@@ -163,6 +166,23 @@ static void test_json_limit(void **state)
 }
 
 /* strbuf_addf appends the whole formatted text, however long. */
+/* What a terminal acts on is escaped; other characters stay as they are. */
+static void test_text_terminal_controls(void **state)
+{
+	(void)state;
+	TEXT("curl/8 \x1b[2J", "curl/8 \\u001b[2J");
+	TEXT("a\x7f", "a\\u007f");
+	TEXT("\xc2\x80\xc2\x9b" "31m\xc2\x9f", "\\u0080\\u009b31m\\u009f");
+	TEXT("\xc2\xa0", "\xc2\xa0"); /* U+00A0 is printable */
+	TEXT("x\xe2\x80\xaagpj.exe", "x\\u202agpj.exe");
+	TEXT("\xe2\x80\xae\xe2\x81\xa6\xe2\x81\xa9", "\\u202e\\u2066\\u2069");
+	TEXT("\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xaa", "\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xaa");
+	TEXT("caf\xc3\xa9 \"q\"", "caf\xc3\xa9 \\\"q\\\"");
+	TEXT("\xc2", FFFD);
+	/* JSON keeps them as they are: a JSON reader is no terminal. */
+	JSON("\xc2\x9b\xe2\x80\xae\x7f", "\xc2\x9b\xe2\x80\xae\x7f");
+}
+
 static void test_addf_long(void **state)
 {
 	struct sp_strbuf b;
@@ -189,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_json_utf8),
 		cmocka_unit_test(test_json_limit),
 		cmocka_unit_test(test_addf_long),
+		cmocka_unit_test(test_text_terminal_controls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

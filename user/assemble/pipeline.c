@@ -2,6 +2,7 @@
 #include "assemble/pipeline_impl.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,17 +120,41 @@ static bool cgroup_matches(const char *paths, const char *prefix)
 	return false;
 }
 
+/* Whether `name` is one of --exe's globs. */
+static bool exe_glob_matches(const struct sp_filter *f, const char *name)
+{
+	for (size_t i = 0; name && *name && i < f->n_exes; i++)
+		if (fnmatch(f->exes[i], name, 0) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * --exe: what a user types for a process is the executable's name, or the
+ * link they ran (python3 for python3.11), which argv[0] and comm keep.
+ */
+static bool exe_matches(const struct sp_filter *f, const struct sp_resource *res)
+{
+	const struct sp_resattr *exe = resource_find(res, "process.executable.name");
+	struct process_names names;
+
+	if (exe_glob_matches(f, exe ? exe->str : NULL))
+		return true;
+	if (process_read_names((pid_t)res->pid, &names))
+		return false;
+	return exe_glob_matches(f, names.link) || exe_glob_matches(f, names.comm);
+}
+
 /* Whether the process of `res` is outside the user's filters. */
 static bool process_filtered(const struct sp_filter *f, const struct sp_resource *res)
 {
-	const struct sp_resattr *exe = resource_find(res, "process.executable.name");
 	bool pid_ok = f->n_pids == 0;
 
 	for (size_t i = 0; i < f->n_pids; i++)
 		pid_ok |= f->pids[i] == res->pid;
 	if (!pid_ok)
 		return true;
-	if (f->exe && (!exe || !exe->str || strcmp(exe->str, f->exe) != 0))
+	if (f->n_exes && !exe_matches(f, res))
 		return true;
 	return f->cgroup && (!res->cgroup || !cgroup_matches(res->cgroup, f->cgroup));
 }

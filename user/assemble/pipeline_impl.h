@@ -20,7 +20,8 @@ typedef bool (*sp_sample_fn)(void *ctx, const uint8_t trace_id[16]);
 struct sp_filter {
 	const uint32_t *pids;
 	size_t n_pids;
-	const char *exe;      /* process.executable.name */
+	const char *const *exes; /* globs: the executable, its link or comm */
+	size_t n_exes;
 	const char *cgroup;   /* a cgroup path prefix */
 	uint32_t port;        /* HTTP spans whose server.port is this */
 };

@@ -16,4 +16,13 @@
 struct sp_resource *process_read_resource(pid_t pid,
 					  const struct sp_resource_defaults *defaults);
 
+/* What a user may call process `pid` by, each "" when unknown. */
+struct process_names {
+	char link[256]; /* the name it was started by: argv[0]'s last part */
+	char comm[64];  /* the kernel's task name */
+};
+
+/* Read the names of live process `pid`.  Returns 0 or -ESRCH. */
+int process_read_names(pid_t pid, struct process_names *out);
+
 #endif /* SPANPROBE_PROCESS_H */

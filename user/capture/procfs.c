@@ -4,9 +4,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 ssize_t procfs_read(pid_t pid, const char *name, char *buf, size_t size)
@@ -70,6 +72,80 @@ int procfs_exe_link(pid_t pid, char *out, size_t size)
 	else
 		snprintf(out, size, "/proc/%d/task/%d/exe", (int)pid, (int)task);
 	return 0;
+}
+
+/* include/linux/sched.h: the task is a kernel thread. */
+#define PF_KTHREAD 0x00200000u
+
+int procfs_read_stat(pid_t pid, struct sp_procfs_stat *out)
+{
+	char buf[1024];
+	const char *open_paren, *close_paren;
+	unsigned int flags = 0;
+	ssize_t n = procfs_read(pid, "stat", buf, sizeof(buf));
+
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (int)n;
+	/* "pid (comm) state ppid pgrp session tty tpgid flags": comm may hold
+	 * spaces and parentheses, so the last ')' ends it. */
+	open_paren = strchr(buf, '(');
+	close_paren = strrchr(buf, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren ||
+	    sscanf(close_paren + 1, " %c %*d %*d %*d %*d %*d %u", &out->state,
+		   &flags) != 2)
+		return -EPROTO;
+	snprintf(out->comm, sizeof(out->comm), "%.*s",
+		 (int)(close_paren - open_paren - 1), open_paren + 1);
+	out->kernel_thread = flags & PF_KTHREAD;
+	return 0;
+}
+
+int procfs_exe_error(pid_t pid)
+{
+	char path[64], target[PATH_MAX];
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+
+	if (readlink(path, target, sizeof(target)) > 0)
+		return 0;
+	err = -errno;
+	if (err == -ENOENT && kill(pid, 0) && errno == ESRCH)
+		return -ESRCH;
+	return err;
+}
+
+/* The mount point of a mountinfo line whose file system is cgroup(2). */
+static bool cgroup_mount(const char *line, char *dir, size_t size)
+{
+	const char *sep = strstr(line, " - ");
+	char fmt[32], fstype[16];
+
+	snprintf(fmt, sizeof(fmt), "%%*s %%*s %%*s %%*s %%%zus", size - 1);
+	return sep && sscanf(sep + 3, "%15s", fstype) == 1 &&
+	       (!strcmp(fstype, "cgroup") || !strcmp(fstype, "cgroup2")) &&
+	       sscanf(line, fmt, dir) == 1;
+}
+
+int procfs_cgroup_exists(const char *path)
+{
+	char line[4096], dir[1024], full[PATH_MAX];
+	struct stat st;
+	int found = -ENODEV;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return -ENODEV;
+	while (found != 0 && fgets(line, sizeof(line), f)) {
+		if (!cgroup_mount(line, dir, sizeof(dir)))
+			continue;
+		found = -ENOENT;
+		if ((size_t)snprintf(full, sizeof(full), "%s%s", dir, path) < sizeof(full) &&
+		    stat(full, &st) == 0 && S_ISDIR(st.st_mode))
+			found = 0;
+	}
+	fclose(f);
+	return found;
 }
 
 int procfs_maps_each(pid_t pid, int (*fn)(const char *path, void *arg), void *arg)

@@ -35,6 +35,31 @@ pid_t procfs_live_task(pid_t pid);
  */
 int procfs_exe_link(pid_t pid, char *out, size_t size);
 
+/* What /proc/PID/stat says a process is. */
+struct sp_procfs_stat {
+	char state;          /* R, S, D, Z (zombie), X (dead)... */
+	bool kernel_thread;  /* PF_KTHREAD: no program, no user memory */
+	char comm[64];       /* the task's name (the file name it ran) */
+};
+
+/* Read /proc/PID/stat.  Returns 0, -ESRCH, -EACCES or -EPROTO (unparsable). */
+int procfs_read_stat(pid_t pid, struct sp_procfs_stat *out);
+
+/*
+ * Why the executable of process `pid` cannot be resolved: 0 (it can),
+ * or the negative errno of reading its exe link (-EACCES: not allowed,
+ * -ENOENT: no program, -ESRCH: no such process).
+ */
+int procfs_exe_error(pid_t pid);
+
+/*
+ * Whether `path` (as /proc/PID/cgroup shows it, e.g. /system.slice/x.service)
+ * is a cgroup of a hierarchy mounted here (cgroup or cgroup2 in
+ * /proc/self/mountinfo).  Returns 0, -ENOENT, or -ENODEV when no cgroup
+ * file system is mounted to look in.
+ */
+int procfs_cgroup_exists(const char *path);
+
 /*
  * Call fn with the path of every file mapped by process `pid`
  * (/proc/PID/maps), in order, until fn returns non-zero.  Returns what fn

@@ -10,6 +10,7 @@
 #ifndef SPANPROBE_STREAM_H
 #define SPANPROBE_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,5 +59,17 @@ typedef int (*stream_verdict_fn)(void *ctx, uint64_t conn_id,
 /* Format `a`'s address (IPv4-mapped IPv6 as IPv4) into `buf` (>= 46
  * bytes).  Returns buf (empty when it cannot be formatted). */
 const char *stream_addr_str(const struct stream_addr *a, char *buf, size_t size);
+
+/* `a`'s address as 16 bytes, IPv4 as IPv4-mapped IPv6 (so a v4 client
+ * matches a dual-stack server). */
+void stream_addr_v6(const struct stream_addr *a, uint8_t out[16]);
+
+/* True when `x` and `y` are one address and port (IPv4 or mapped). */
+bool stream_addr_same(const struct stream_addr *x, const struct stream_addr *y);
+
+struct sockaddr;
+
+/* `sa` (AF_INET or AF_INET6) as a stream_addr.  Returns 0 or -EAFNOSUPPORT. */
+int stream_addr_from_sockaddr(const struct sockaddr *sa, struct stream_addr *out);
 
 #endif /* SPANPROBE_STREAM_H */

@@ -20,6 +20,7 @@
 #include "capture/sockcap.h"
 
 #define SP_MAX_SYMBOLS 64
+#define SP_MAX_EXES 16 /* --exe given at most this often */
 
 enum sp_command {
 	SP_CMD_RUN = 0, /* node-wide daemon */
@@ -36,7 +37,8 @@ struct sp_config {
 	pid_t pid;                       /* attach -p */
 	uint32_t pids[SP_MAX_SYMBOLS];    /* run -p PID...: narrow to these */
 	size_t n_pids;
-	const char *filter_exe;           /* run --exe NAME */
+	const char *filter_exes[SP_MAX_EXES]; /* run --exe NAME (globs; any of them) */
+	size_t n_exes;
 	const char *filter_cgroup;        /* run --cgroup PATH */
 	uint32_t filter_port;             /* run --port N */
 	const char *symbols[SP_MAX_SYMBOLS]; /* -u SYMBOL or LIBRARY:SYMBOL */

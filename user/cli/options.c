@@ -45,7 +45,8 @@ void options_usage(FILE *out)
 	      "  -u, --uprobe SYMBOL       span per call of SYMBOL (main executable) or\n"
 	      "                            LIBRARY:SYMBOL (e.g. libc.so.6:getaddrinfo)\n"
 	      "  -p, --pid PID             the process to attach to; with run, only these (repeatable)\n"
-	      "      --exe NAME            run: only processes whose executable is NAME\n"
+	      "      --exe NAME            run: only processes whose executable, the link it was\n"
+	      "                            started by, or comm is NAME (a glob; repeatable)\n"
 	      "      --cgroup PATH         run: only processes in cgroup PATH (or below)\n"
 	      "      --port N              run: only HTTP spans whose server.port is N\n"
 	      "  -o, --output FORMAT       text (default), otlp-json, or otlp (to a collector)\n"
@@ -258,7 +259,15 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 		cfg->pids[cfg->n_pids++] = pid;
 		return 0;
 	case OPT_EXE:
-		cfg->filter_exe = arg;
+		if (cfg->n_exes == SP_MAX_EXES) {
+			sp_err("--exe: at most %d names", SP_MAX_EXES);
+			return -EINVAL;
+		}
+		if (!*arg) {
+			sp_err("--exe: an empty name matches no process");
+			return -EINVAL;
+		}
+		cfg->filter_exes[cfg->n_exes++] = arg;
 		return 0;
 	case OPT_CGROUP:
 		cfg->filter_cgroup = arg;
@@ -336,7 +345,7 @@ static int check_command(const struct sp_config *cfg)
 		return -EINVAL;
 	}
 	if (cfg->command != SP_CMD_RUN &&
-	    (cfg->filter_exe || cfg->filter_cgroup || cfg->filter_port)) {
+	    (cfg->n_exes || cfg->filter_cgroup || cfg->filter_port)) {
 		sp_err("--exe, --cgroup and --port narrow 'spanprobe run'");
 		return -EINVAL;
 	}
@@ -385,11 +394,22 @@ static int apply_otlp_flag(struct sp_otlp_config *o, const struct otlp_flag *f)
 static int configure_export(struct sp_config *cfg, const struct otlp_flag *flags,
 			    size_t n_flags, bool output_given)
 {
+	bool endpoint_flag = false;
+
 	if (otlp_config_from_env(&cfg->otlp, NULL))
 		return -EINVAL;
-	for (size_t i = 0; i < n_flags; i++)
+	for (size_t i = 0; i < n_flags; i++) {
 		if (apply_otlp_flag(&cfg->otlp, &flags[i]))
 			return -EINVAL;
+		endpoint_flag |= flags[i].opt == OPT_OTLP_ENDPOINT;
+	}
+	/* Spans go to one place: an endpoint asked for is not dropped unsaid. */
+	if (endpoint_flag && output_given && cfg->output != SP_OUTPUT_OTLP) {
+		sp_err("--otlp-endpoint sends spans to a collector, -o %s to the "
+		       "console: give one of them",
+		       cfg->output == SP_OUTPUT_TEXT ? "text" : "otlp-json");
+		return -EINVAL;
+	}
 	/* A sampler setting it cannot use is reported and replaced by the
 	 * default (the SDK specification), not fatal. */
 	sampler_from_env(&cfg->sampler, NULL);

@@ -8,6 +8,7 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,15 @@
 #include "capture/features.h"
 #include "capture/sockcap.h"
 #include "assemble/exchange.h"
+#include "protocol/ownconns.h"
+#include "transport/conn.h"
 #include "util/clock.h"
 #include "util/log.h"
 
 #define POLL_MS 100
 #define CLOCK_SYNC_NS (5ULL * 1000000000ULL)
+/* Export connections remembered: the pool's, and closed ones for a while. */
+#define OWN_CONNS_MAX 256
 
 struct sp_daemon {
 	const struct sp_config *cfg;
@@ -51,6 +56,7 @@ struct sp_daemon {
 	struct sp_loader loader;
 	struct sockcap *sockcap; /* HTTP capture; NULL when off */
 	struct exchange_spans *exchanges; /* its decoders and spans */
+	struct ownconns *own_conns; /* the exporter's connections; NULL: none */
 	bool sockcap_closed;
 	pid_t target_pid;      /* attach: the process; trace: the command */
 	bool target_exited;
@@ -117,6 +123,38 @@ static bool sample_root(void *ctx, const uint8_t trace_id[16])
 	return sampler_keep(ctx, trace_id, false, false);
 }
 
+static void own_conn_opened(void *ctx, const struct sockaddr *local,
+			    const struct sockaddr *peer)
+{
+	ownconns_add(ctx, local, peer); /* full: counted and reported */
+}
+
+static void own_conn_closed(void *ctx, const struct sockaddr *local,
+			    const struct sockaddr *peer)
+{
+	ownconns_remove(ctx, local, peer);
+}
+
+/*
+ * The exporter's connections are left out of HTTP capture at both ends:
+ * a collector on this host would otherwise yield a span per export
+ * request, exported in the next one, forever.
+ */
+static int watch_own_conns(struct sp_daemon *d)
+{
+	if (d->cfg->output != SP_OUTPUT_OTLP)
+		return 0;
+	d->own_conns = ownconns_create(OWN_CONNS_MAX);
+	if (!d->own_conns) {
+		sp_err("export: out of memory for %u own connections", OWN_CONNS_MAX);
+		return -ENOMEM;
+	}
+	conn_set_observer(&(struct conn_observer){ .opened = own_conn_opened,
+						   .closed = own_conn_closed,
+						   .ctx = d->own_conns });
+	return 0;
+}
+
 static int build_pipeline(struct sp_daemon *d)
 {
 	const struct sp_config *cfg = d->cfg;
@@ -139,7 +177,8 @@ static int build_pipeline(struct sp_daemon *d)
 		.filter = {
 			.pids = cfg->command == SP_CMD_RUN ? cfg->pids : NULL,
 			.n_pids = cfg->command == SP_CMD_RUN ? cfg->n_pids : 0,
-			.exe = cfg->filter_exe,
+			.exes = cfg->filter_exes,
+			.n_exes = cfg->n_exes,
 			.cgroup = cfg->filter_cgroup,
 			.port = cfg->filter_port,
 		},
@@ -149,6 +188,9 @@ static int build_pipeline(struct sp_daemon *d)
 	err = spanpool_init(&d->pool, cfg->span_pool);
 	if (err)
 		goto nomem;
+	err = watch_own_conns(d);
+	if (err)
+		return err;
 	d->exporter = exporter_create(&(struct sp_exporter_options){
 		.output = cfg->output, .output_file = cfg->output_file,
 		.otlp = &cfg->otlp });
@@ -268,6 +310,8 @@ static void http_report(const struct sp_daemon *d)
 		return;
 	sockcap_report(d->sockcap, stderr);
 	exchange_report(d->exchanges, stderr);
+	if (d->own_conns)
+		ownconns_report(d->own_conns, stderr);
 }
 
 /* Requests still open have no end: their spans are dropped (counted). */
@@ -336,6 +380,17 @@ static bool target_done(struct sp_daemon *d)
 	return false;
 }
 
+/* Spans could not be written (the console said why): stop, and fail. */
+static bool output_failed(struct sp_daemon *d)
+{
+	struct sp_export_stats st;
+
+	exporter_get_stats(d->exporter, &st);
+	if (st.write_errors)
+		d->exit_status = 1;
+	return st.write_errors != 0;
+}
+
 static void poll_loop(struct sp_daemon *d)
 {
 	uint64_t next_report = clock_mono_ns() + d->cfg->stats_interval_ms * 1000000ULL;
@@ -349,7 +404,7 @@ static void poll_loop(struct sp_daemon *d)
 			d->exit_status = 1;
 			break;
 		}
-		if (target_done(d))
+		if (target_done(d) || output_failed(d))
 			break;
 		/* Follow steps of the wall clock (NTP at boot, an admin). */
 		if (clock_mono_ns() >= next_clock_sync) {
@@ -392,6 +447,8 @@ static void cleanup(struct sp_daemon *d)
 	loader_close(&d->loader);
 	pipeline_destroy(d->pipeline);
 	exporter_destroy(d->exporter);
+	conn_set_observer(NULL);
+	ownconns_destroy(d->own_conns);
 	spanpool_destroy(&d->pool);
 	free(d->targets);
 }
@@ -412,6 +469,7 @@ static int open_http_capture(struct sp_daemon *d)
 		.max_conns = cfg->max_connections,
 		.decode.with_query = cfg->with_query,
 		.verdict = sockcap_verdict,
+		.own = d->own_conns,
 	};
 
 	d->sockcap = sockcap_open(&d->loader, &so);
@@ -448,6 +506,28 @@ static int find_command(const struct sp_config *cfg, char *exe, size_t size)
 	return err;
 }
 
+/* What the user named exists: a process to attach to, a cgroup to narrow to. */
+static int check_targets(const struct sp_config *cfg)
+{
+	int err;
+
+	if (cfg->command == SP_CMD_ATTACH)
+		return targets_check_pid(cfg->pid);
+	if (!cfg->filter_cgroup)
+		return 0;
+	err = cfg->filter_cgroup[0] == '/' ? procfs_cgroup_exists(cfg->filter_cgroup)
+					   : -ENOENT;
+	if (err == -ENOENT) {
+		sp_err("--cgroup: no cgroup %s here (give the path /proc/PID/cgroup shows, "
+		       "starting with /)", cfg->filter_cgroup);
+		return err;
+	}
+	if (err)
+		sp_warn("--cgroup: no cgroup file system mounted to check %s in",
+			cfg->filter_cgroup);
+	return 0;
+}
+
 static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 {
 	const struct sp_config *cfg = d->cfg;
@@ -469,6 +549,9 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 		sp_err("nothing to trace: --no-http and no -u SYMBOL");
 		return -EINVAL;
 	}
+	err = check_targets(cfg);
+	if (err)
+		return err;
 	err = features_check_required();
 	if (!err && cfg->command == SP_CMD_TRACE)
 		err = find_command(cfg, exe, exe_size);
@@ -489,6 +572,34 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 	return err;
 }
 
+/*
+ * A closed standard stream would be taken by the next file we open (a BPF
+ * map, a socket), and console output written into that: hold it with
+ * /dev/null, unless spans were to go there.
+ */
+static int reserve_stdio(const struct sp_config *cfg)
+{
+	int fd;
+
+	for (int std = 0; std <= 2; std++) {
+		if (fcntl(std, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if (std == STDOUT_FILENO && cfg->output != SP_OUTPUT_OTLP &&
+		    !cfg->output_file) {
+			sp_err("export: writing spans failed: standard output is closed "
+			       "(give --output-file PATH)");
+			return -EBADF;
+		}
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC); /* the lowest: std */
+		if (fd != std) {
+			if (fd >= 0)
+				close(fd);
+			return -EBADF;
+		}
+	}
+	return 0;
+}
+
 int daemon_main(const struct sp_config *cfg)
 {
 	struct sp_daemon d = { .cfg = cfg };
@@ -501,6 +612,9 @@ int daemon_main(const struct sp_config *cfg)
 		.with_command_line = cfg->with_command_line,
 	};
 	install_signals();
+	err = reserve_stdio(cfg);
+	if (err)
+		return 1;
 	err = prepare(&d, exe, sizeof(exe));
 	if (!err && cfg->verbose) {
 		features_report(stderr);
@@ -520,6 +634,7 @@ int daemon_main(const struct sp_config *cfg)
 	}
 	poll_loop(&d);
 	drain_and_flush(&d);
+	output_failed(&d); /* the last spans count too */
 	cleanup(&d);
 	return d.exit_status;
 }

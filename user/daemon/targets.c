@@ -107,3 +107,54 @@ int targets_resolve(const char *const *symbols, size_t n, pid_t pid,
 	}
 	return 0;
 }
+
+/* A live process whose program we may read, or the reason why not. */
+static int check_exe(pid_t pid, const struct sp_procfs_stat *st)
+{
+	int err;
+
+	if (procfs_live_task(pid) > 0)
+		return 0;
+	if (st->state == 'Z' || st->state == 'X') {
+		sp_err("attach: process %d (%s) is a zombie: it has exited and waits "
+		       "for its parent to collect it", (int)pid, st->comm);
+		return -EINVAL;
+	}
+	err = procfs_exe_error(pid);
+	if (err == -EACCES || err == -EPERM)
+		sp_err("attach: not allowed to read process %d (%s): /proc/%d/exe: %s "
+		       "(another user namespace, or a process protected from us)",
+		       (int)pid, st->comm, (int)pid, strerror(-err));
+	else if (err == -ESRCH)
+		sp_err("attach: no process with PID %d (it has just exited)", (int)pid);
+	else
+		sp_err("attach: cannot read the program of process %d (%s): %s",
+		       (int)pid, st->comm, strerror(err ? -err : ENOENT));
+	return err ? err : -ENOENT;
+}
+
+int targets_check_pid(pid_t pid)
+{
+	struct sp_procfs_stat st;
+	int err;
+
+	if (pid == getpid()) {
+		sp_err("attach: PID %d is spanprobe itself", (int)pid);
+		return -EINVAL;
+	}
+	err = procfs_read_stat(pid, &st);
+	if (err == -ESRCH) {
+		sp_err("attach: no process with PID %d", (int)pid);
+		return err;
+	}
+	if (err) {
+		sp_err("attach: cannot read /proc/%d/stat: %s", (int)pid, strerror(-err));
+		return err;
+	}
+	if (st.kernel_thread) {
+		sp_err("attach: PID %d (%s) is a kernel thread: it runs no program to probe",
+		       (int)pid, st.comm);
+		return -EINVAL;
+	}
+	return check_exe(pid, &st);
+}

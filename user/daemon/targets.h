@@ -25,4 +25,12 @@ struct sp_target {
 int targets_resolve(const char *const *symbols, size_t n, pid_t pid,
 		    const char *exe, struct sp_target *out);
 
+/*
+ * Whether `attach` can trace process `pid`.  Returns 0, or a negative
+ * errno with one line logged saying what is wrong: no such process
+ * (-ESRCH), spanprobe itself (-EINVAL), a kernel thread or a zombie (no
+ * program to probe: -EINVAL), or not allowed to read it (-EACCES).
+ */
+int targets_check_pid(pid_t pid);
+
 #endif /* SPANPROBE_TARGETS_H */

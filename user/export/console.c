@@ -23,6 +23,7 @@ struct console {
 	int owns_out;
 	int json;
 	uint64_t bytes; /* written */
+	int failed;     /* a write failed: said once, nothing written after */
 	struct sp_strbuf line;
 };
 
@@ -68,7 +69,7 @@ static void add_text_attrs(struct sp_strbuf *b, const struct sp_span *span)
 		strbuf_addf(b, " %s=", a->key);
 		if (a->type == SP_ATTR_STRING) {
 			strbuf_addc(b, '"');
-			strbuf_add_json_str(b, span_str(span, a->v.str.off),
+			strbuf_add_text_str(b, span_str(span, a->v.str.off),
 					    a->v.str.len);
 			strbuf_addc(b, '"');
 		} else if (a->type == SP_ATTR_INT) {
@@ -87,11 +88,14 @@ static void add_resource_line(struct sp_strbuf *b, const struct sp_resource *res
 	for (size_t i = 0; i < res->count; i++) {
 		const struct sp_resattr *a = &res->attrs[i];
 
-		if (a->type == SP_RES_INT)
-			strbuf_addf(b, " %s=%lld", a->key, (long long)a->i);
-		else {
-			strbuf_addf(b, " %s=\"", a->key);
-			strbuf_add_json_str(b, a->str, strlen(a->str));
+		/* Keys too: OTEL_RESOURCE_ATTRIBUTES is the process's to set. */
+		strbuf_addc(b, ' ');
+		strbuf_add_text_str(b, a->key, strlen(a->key));
+		if (a->type == SP_RES_INT) {
+			strbuf_addf(b, "=%lld", (long long)a->i);
+		} else {
+			strbuf_adds(b, "=\"");
+			strbuf_add_text_str(b, a->str, strlen(a->str));
 			strbuf_addc(b, '"');
 		}
 	}
@@ -108,11 +112,14 @@ static void add_text_span(struct sp_strbuf *b, const struct sp_span *span)
 	add_time(b, span->start_unix_ns);
 	strbuf_addf(b, " %10.3fus %-8s ", (double)dur / 1000.0,
 		    kind_name(span->kind));
-	strbuf_add_json_str(b, name, name_len);
+	strbuf_add_text_str(b, name, name_len);
 	strbuf_addf(b, " status=%s", status_name(span->status_code));
-	if (span->status_msg_len)
-		strbuf_addf(b, "(%.*s)", span->status_msg_len,
-			    span_str(span, span->status_msg_off));
+	if (span->status_msg_len) {
+		strbuf_addc(b, '(');
+		strbuf_add_text_str(b, span_str(span, span->status_msg_off),
+				    span->status_msg_len);
+		strbuf_addc(b, ')');
+	}
 	add_id(b, "trace", span->trace_id, 16);
 	add_id(b, "span", span->span_id, 8);
 	if (span_has_parent(span))
@@ -121,10 +128,17 @@ static void add_text_span(struct sp_strbuf *b, const struct sp_span *span)
 	strbuf_addc(b, '\n');
 }
 
+/*
+ * Output that failed once (disk full, a closed pipe) is not tried again:
+ * the spans have nowhere to go, and the daemon stops on write_errors.
+ */
 static int write_out(struct console *c, const void *data, size_t len)
 {
+	if (c->failed)
+		return -EIO;
 	if (fwrite(data, 1, len, c->out) != len || fflush(c->out)) {
-		sp_warn_once("export: writing spans failed: %s", strerror(errno));
+		sp_err("export: writing spans failed: %s", strerror(errno));
+		c->failed = 1;
 		return -EIO;
 	}
 	c->bytes += len;
@@ -168,6 +182,8 @@ static int console_export(struct sp_exporter *exp, struct sp_span *const *spans,
 			free(json);
 		}
 	}
+	if (err == -EIO)
+		__atomic_add_fetch(&exp->stats.write_errors, 1, __ATOMIC_RELAXED);
 	if (err)
 		exp->stats.spans_failed += count;
 	else

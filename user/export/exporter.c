@@ -36,4 +36,5 @@ void exporter_get_stats(const struct sp_exporter *exp, struct sp_export_stats *o
 	out->requests_retried = __atomic_load_n(&st->requests_retried, __ATOMIC_RELAXED);
 	out->bytes_raw = __atomic_load_n(&st->bytes_raw, __ATOMIC_RELAXED);
 	out->bytes_sent = __atomic_load_n(&st->bytes_sent, __ATOMIC_RELAXED);
+	out->write_errors = __atomic_load_n(&st->write_errors, __ATOMIC_RELAXED);
 }

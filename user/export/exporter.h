@@ -41,6 +41,7 @@ struct sp_export_stats {
 	uint64_t requests_retried;
 	uint64_t bytes_raw;        /* before compression */
 	uint64_t bytes_sent;       /* after compression */
+	uint64_t write_errors;     /* console: output failed; spanprobe stops */
 };
 
 struct sp_exporter_ops {

@@ -140,26 +140,14 @@ struct proto_conn *conntable_add(struct conntable *t, uint64_t sock_id,
 	return c;
 }
 
-/* IPv4 as IPv4-mapped IPv6, so a v4 client matches a dual-stack server. */
-static void addr_normal(const struct stream_addr *a, uint8_t out[16])
-{
-	if (a->family == AF_INET) {
-		memset(out, 0, 10);
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, a->addr, 4);
-	} else {
-		memcpy(out, a->addr, 16);
-	}
-}
-
 static uint64_t tuple_key(const struct stream_addr *local,
 			  const struct stream_addr *peer)
 {
 	uint8_t a[16], b[16];
 	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
 
-	addr_normal(local, a);
-	addr_normal(peer, b);
+	stream_addr_v6(local, a);
+	stream_addr_v6(peer, b);
 	for (int i = 0; i < 16; i += 8) {
 		memcpy(&w, a + i, 8);
 		h = mix64(h ^ w);
@@ -168,15 +156,6 @@ static uint64_t tuple_key(const struct stream_addr *local,
 	}
 	h = mix64(h ^ ((uint64_t)local->port << 16 | peer->port));
 	return h ? h : 1;
-}
-
-static bool same_end(const struct stream_addr *x, const struct stream_addr *y)
-{
-	uint8_t a[16], b[16];
-
-	addr_normal(x, a);
-	addr_normal(y, b);
-	return x->port == y->port && !memcmp(a, b, 16);
 }
 
 void conntable_index_tuple(struct conntable *t, struct proto_conn *c)
@@ -197,8 +176,8 @@ struct proto_conn *conntable_find_peer(struct conntable *t,
 	struct proto_conn *p = u64map_get(&t->by_tuple, tuple_key(&c->peer, &c->local));
 
 	/* A 64-bit hash may collide: check the addresses themselves. */
-	if (!p || p == c || !same_end(&p->local, &c->peer) ||
-	    !same_end(&p->peer, &c->local))
+	if (!p || p == c || !stream_addr_same(&p->local, &c->peer) ||
+	    !stream_addr_same(&p->peer, &c->local))
 		return NULL;
 	return p;
 }

@@ -99,12 +99,20 @@ static struct proto_conn *conn_for(struct proto_streams *s,
 	return c;
 }
 
-/* The first bytes choose the decoder; none that fits: ignored for good. */
+/*
+ * The first bytes choose the decoder; none that fits: ignored for good.
+ * So is a connection of our own exporter, at either end: tracing it
+ * would export a span for every export request, forever.
+ */
 static bool choose_decoder(struct proto_streams *s, struct proto_conn *c,
 			   const struct stream_chunk *ch)
 {
 	if (c->ops || c->ignored)
 		return c->ops != NULL;
+	if (s->opts.own && ownconns_match(s->opts.own, &c->local, &c->peer, ch->ts_ns)) {
+		c->ignored = 1;
+		return false;
+	}
 	c->ops = proto_recognise(ch->data, ch->captured, ch->dir);
 	if (!c->ops) {
 		c->ignored = 1;

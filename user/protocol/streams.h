@@ -2,7 +2,8 @@
 /*
  * The protocol stage's front: takes capture's stream data (it is the
  * struct stream_sink capture feeds), keeps the connection table, chooses
- * a decoder per connection from its first bytes, feeds it, tells capture
+ * a decoder per connection from its first bytes (spanprobe's own
+ * connections, at either end, get none), feeds it, tells capture
  * the verdict on each connection (so the kernel stops sending what no
  * decoder wants), and hands what comes out to the stage above through
  * struct proto_events.  Called from the ring-buffer reader thread only.
@@ -15,6 +16,7 @@
 
 #include "capture/stream.h"
 #include "protocol/conntable.h"
+#include "protocol/ownconns.h"
 #include "protocol/protocol.h"
 
 /* What the stage above hears about each connection. */
@@ -38,6 +40,7 @@ struct proto_streams_opts {
 	struct proto_opts decode;
 	stream_verdict_fn verdict; /* NULL: the kernel side is not told */
 	void *verdict_ctx;
+	struct ownconns *own; /* spanprobe's own connections: left out; NULL: none */
 };
 
 struct proto_streams_stats {

@@ -19,6 +19,26 @@
 #include "util/log.h"
 
 static char tls_reason[256];
+static struct conn_observer observer;
+
+void conn_set_observer(const struct conn_observer *o)
+{
+	observer = o ? *o : (struct conn_observer){ 0 };
+}
+
+/* Tell the observer before anything is sent, so it cannot race our bytes. */
+static void observe_open(struct net_conn *c)
+{
+	socklen_t ll = sizeof(c->local), pl = sizeof(c->peer);
+
+	if (!observer.opened ||
+	    getsockname(c->fd, (struct sockaddr *)&c->local, &ll) ||
+	    getpeername(c->fd, (struct sockaddr *)&c->peer, &pl))
+		return;
+	observer.opened(observer.ctx, (struct sockaddr *)&c->local,
+			(struct sockaddr *)&c->peer);
+	c->observed = true;
+}
 
 const char *conn_tls_error(void)
 {
@@ -194,6 +214,7 @@ int conn_open(struct net_conn *c, const struct net_url *u, SSL_CTX *ctx,
 		c->fd = -1;
 		return ret;
 	}
+	observe_open(c);
 	if (ctx) {
 		ret = tls_handshake(c, u, ctx, alpn, alpn_len, deadline);
 		if (ret) {
@@ -268,6 +289,10 @@ void conn_close(struct net_conn *c)
 	}
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->observed && observer.closed)
+		observer.closed(observer.ctx, (struct sockaddr *)&c->local,
+				(struct sockaddr *)&c->peer);
+	c->observed = false;
 	c->fd = -1;
 	c->alpn[0] = '\0';
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <openssl/ssl.h>
@@ -21,7 +22,28 @@ struct net_conn {
 	SSL *ssl;          /* NULL for cleartext */
 	short wants;       /* POLLIN/POLLOUT the last -EAGAIN waits for */
 	char alpn[16];     /* protocol the TLS server chose, "" if none */
+	struct sockaddr_storage local, peer; /* set once connected */
+	bool observed;     /* the observer was told of the opening */
 };
+
+/*
+ * Told of every TCP connection this process opens: once connected, before
+ * its first byte is sent (TLS included), and when it is closed, with its
+ * local and peer address.  Called from the thread opening/closing it.
+ */
+struct conn_observer {
+	void (*opened)(void *ctx, const struct sockaddr *local,
+		       const struct sockaddr *peer);
+	void (*closed)(void *ctx, const struct sockaddr *local,
+		       const struct sockaddr *peer);
+	void *ctx;
+};
+
+/*
+ * Set the process's observer (copied; NULL: none).  Call before any
+ * connection is opened: it is read without a lock.
+ */
+void conn_set_observer(const struct conn_observer *o);
 
 /*
  * TLS context verifying peers against `ca_file` (NULL: the system store).

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,20 +115,23 @@ int strbuf_add_i64(struct sp_strbuf *b, int64_t v)
 	return strbuf_add_u64(b, (uint64_t)(-(v + 1)) + 1);
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t avail)
+/*
+ * Length of the valid UTF-8 sequence at s (RFC 3629), or 0 if invalid;
+ * its code point in *cp.
+ */
+static size_t utf8_len(const unsigned char *s, size_t avail, uint32_t *cp)
 {
 	size_t n;
-	uint32_t cp;
 
+	*cp = s[0];
 	if (s[0] < 0x80)
 		return 1;
 	if ((s[0] & 0xe0) == 0xc0)
-		n = 2, cp = s[0] & 0x1f;
+		n = 2, *cp = s[0] & 0x1f;
 	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3, cp = s[0] & 0x0f;
+		n = 3, *cp = s[0] & 0x0f;
 	else if ((s[0] & 0xf8) == 0xf0)
-		n = 4, cp = s[0] & 0x07;
+		n = 4, *cp = s[0] & 0x07;
 	else
 		return 0;
 	if (n > avail)
@@ -135,17 +139,54 @@ static size_t utf8_len(const unsigned char *s, size_t avail)
 	for (size_t i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
+		*cp = *cp << 6 | (s[i] & 0x3f);
 	}
 	/* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-	    (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
+	if ((n == 2 && *cp < 0x80) || (n == 3 && *cp < 0x800) ||
+	    (n == 4 && *cp < 0x10000) || *cp > 0x10ffff ||
+	    (*cp >= 0xd800 && *cp <= 0xdfff))
 		return 0;
 	return n;
 }
 
-int strbuf_add_json_str(struct sp_strbuf *b, const char *s, size_t len)
+/*
+ * Code points a terminal acts on besides C0: DEL, the C1 controls (U+009B
+ * is an 8-bit CSI) and the bidirectional embeddings, overrides and
+ * isolates, which reorder what is displayed after them.
+ */
+static bool terminal_control(uint32_t cp)
+{
+	return cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* One non-ASCII-run character at p: escaped, copied, or U+FFFD. */
+static size_t add_escaped_char(struct sp_strbuf *b, const unsigned char *p,
+			       size_t avail, bool for_terminal)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (p[0] == '"' || p[0] == '\\') {
+		char esc[2] = { '\\', (char)p[0] };
+
+		strbuf_add(b, esc, 2);
+		return 1;
+	}
+	n = utf8_len(p, avail, &cp);
+	if (!n) {
+		strbuf_add(b, "\xef\xbf\xbd", 3);
+		return 1;
+	}
+	if (cp < 0x20 || (for_terminal && terminal_control(cp)))
+		strbuf_addf(b, "\\u%04x", (unsigned)cp);
+	else
+		strbuf_add(b, (const char *)p, n);
+	return n;
+}
+
+static int add_escaped(struct sp_strbuf *b, const char *s, size_t len,
+		       bool for_terminal)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
@@ -154,31 +195,24 @@ int strbuf_add_json_str(struct sp_strbuf *b, const char *s, size_t len)
 		size_t run = i;
 
 		/* Copy runs of plain ASCII in one go. */
-		while (run < len && p[run] >= 0x20 && p[run] < 0x80 &&
+		while (run < len && p[run] >= 0x20 && p[run] < 0x7f &&
 		       p[run] != '"' && p[run] != '\\')
 			run++;
 		if (run > i && strbuf_add(b, s + i, run - i))
 			return b->err;
 		i = run;
-		if (i >= len)
-			break;
-		if (p[i] == '"' || p[i] == '\\') {
-			char esc[2] = { '\\', (char)p[i] };
-
-			strbuf_add(b, esc, 2);
-			i++;
-		} else if (p[i] < 0x20) {
-			strbuf_addf(b, "\\u%04x", p[i]);
-			i++;
-		} else {
-			size_t n = utf8_len(p + i, len - i);
-
-			if (n)
-				strbuf_add(b, s + i, n);
-			else
-				strbuf_add(b, "\xef\xbf\xbd", 3);
-			i += n ? n : 1;
-		}
+		if (i < len)
+			i += add_escaped_char(b, p + i, len - i, for_terminal);
 	}
 	return b->err;
+}
+
+int strbuf_add_json_str(struct sp_strbuf *b, const char *s, size_t len)
+{
+	return add_escaped(b, s, len, false);
+}
+
+int strbuf_add_text_str(struct sp_strbuf *b, const char *s, size_t len)
+{
+	return add_escaped(b, s, len, true);
 }

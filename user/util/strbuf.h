@@ -43,4 +43,11 @@ char *strbuf_reserve(struct sp_strbuf *b, size_t len);
  */
 int strbuf_add_json_str(struct sp_strbuf *b, const char *s, size_t len);
 
+/*
+ * The same for a terminal: also escapes (as \uXXXX) DEL, the C1 controls
+ * U+0080..U+009F and the bidirectional controls U+202A..U+202E and
+ * U+2066..U+2069, which a terminal would act on or reorder text by.
+ */
+int strbuf_add_text_str(struct sp_strbuf *b, const char *s, size_t len);
+
 #endif /* SPANPROBE_STRBUF_H */
