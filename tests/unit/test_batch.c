@@ -16,6 +16,7 @@
 
 #include "span/spanpool.h"
 #include "export/batch.h"
+#include "util/clock.h"
 #include "unit/unit_helpers.h"
 
 #define LONG_DELAY_MS 600000 /* never reached by a test */
@@ -297,6 +298,93 @@ static void test_shutdown_timeout_drops(void **state)
 	fx_close(f);
 }
 
+static int push_span(struct fx *f, bool wait)
+{
+	struct sp_span *s = spanpool_get(&f->pool);
+
+	assert_non_null(s);
+	return wait ? batch_push_wait(&f->bsp, s) : batch_push(&f->bsp, s);
+}
+
+static void *push_waiting(void *arg)
+{
+	return (void *)(intptr_t)push_span(arg, true);
+}
+
+/* A drain waiting for room in a full queue: batch_abort() ends the wait. */
+static void test_abort_ends_a_waiting_push(void **state)
+{
+	struct fx *f = fx_open(2, 2, LONG_DELAY_MS, 600000);
+	pthread_t pusher;
+	void *ret;
+	uint64_t t0;
+
+	(void)state;
+	rec_set_gate(&f->rec, true);
+	assert_int_equal(push_span(f, false), 0);
+	assert_int_equal(push_span(f, false), 0);
+	assert_int_equal(rec_wait_entered(&f->rec, 1, WAIT_MS), 1);
+	assert_int_equal(push_span(f, false), 0);
+	assert_int_equal(push_span(f, false), 0); /* the queue is full */
+	batch_begin_shutdown(&f->bsp);  /* ten minutes to go */
+	assert_int_equal(pthread_create(&pusher, NULL, push_waiting, f), 0);
+	usleep(100 * 1000);
+	t0 = clock_mono_ns();
+	batch_abort(&f->bsp);
+	pthread_join(pusher, &ret);
+	assert_true(clock_mono_ns() - t0 < 1000000000ULL);
+	assert_int_equal((intptr_t)ret, -ENOSPC);
+	rec_set_gate(&f->rec, false);
+	assert_int_equal(batch_shutdown(&f->bsp), 0);
+	/* The batch in the exporter went out; the rest was out of time. */
+	assert_int_equal(f->rec.n_spans, 2);
+	assert_int_equal(f->bsp.dropped_at_shutdown, 3);
+	assert_int_equal(f->bsp.dropped_queue_full, 0);
+	fx_close(f);
+}
+
+static void *open_gate_after(void *arg)
+{
+	usleep(1500 * 1000);
+	rec_set_gate(arg, false);
+	return NULL;
+}
+
+/* An export that ignores the deadline: shutdown still ends in time. */
+static void test_shutdown_bounded_by_a_stuck_export(void **state)
+{
+	struct fx *f = fx_open(10, 2, LONG_DELAY_MS, 50);
+	pthread_t helper;
+	uint64_t t0;
+
+	(void)state;
+	rec_set_gate(&f->rec, true);
+	assert_int_equal(push_span(f, false), 0);
+	assert_int_equal(push_span(f, false), 0);
+	assert_int_equal(rec_wait_entered(&f->rec, 1, WAIT_MS), 1);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(push_span(f, false), 0);
+	t0 = clock_mono_ns();
+	assert_int_equal(batch_shutdown(&f->bsp), -ETIMEDOUT);
+	assert_true(clock_mono_ns() - t0 <
+		    (50 + BATCH_SHUTDOWN_MARGIN_MS + 300) * 1000000ULL);
+	assert_int_equal(f->bsp.dropped_at_shutdown, 5);
+	assert_int_equal(batch_shutdown(&f->bsp), -ETIMEDOUT); /* no-op */
+	/* Let the left-behind thread end before the fixture goes. */
+	assert_int_equal(pthread_create(&helper, NULL, open_gate_after, &f->rec), 0);
+	pthread_join(helper, NULL);
+	for (int i = 0; i < 500 && !__atomic_load_n(&f->bsp.thread_done, __ATOMIC_ACQUIRE); i++)
+		usleep(10 * 1000);
+	/* Set under the lock: once we hold it, the thread is done with it. */
+	pthread_mutex_lock(&f->bsp.lock);
+	assert_true(f->bsp.thread_done);
+	pthread_mutex_unlock(&f->bsp.lock);
+	free(f->bsp.ring);
+	rec_destroy(&f->rec.exp);
+	spanpool_destroy(&f->pool);
+	free(f);
+}
+
 static void test_grouped_by_resource(void **state)
 {
 	struct fx *f = fx_open(100, 50, LONG_DELAY_MS, 5000);
@@ -335,6 +423,8 @@ int main(void)
 		cmocka_unit_test(test_batch_clamped_to_queue),
 		cmocka_unit_test(test_shutdown_exports_queued),
 		cmocka_unit_test(test_shutdown_timeout_drops),
+		cmocka_unit_test(test_abort_ends_a_waiting_push),
+		cmocka_unit_test(test_shutdown_bounded_by_a_stuck_export),
 		cmocka_unit_test(test_grouped_by_resource),
 	};
 
