@@ -67,6 +67,24 @@ static int push(struct fx *f, struct sp_resource *res)
 	return batch_push(&f->bsp, s);
 }
 
+/*
+ * A batch of max_batch held in the (gated) exporter and `queued` spans
+ * behind it: the state every shutdown test starts from.
+ */
+static struct fx *fx_open_stuck(uint32_t max_queue, uint32_t max_batch,
+				uint32_t timeout_ms, int queued)
+{
+	struct fx *f = fx_open(max_queue, max_batch, LONG_DELAY_MS, timeout_ms);
+
+	rec_set_gate(&f->rec, true);
+	for (uint32_t i = 0; i < max_batch; i++)
+		assert_int_equal(push(f, NULL), 0);
+	assert_int_equal(rec_wait_entered(&f->rec, 1, WAIT_MS), 1);
+	for (int i = 0; i < queued; i++)
+		assert_int_equal(push(f, NULL), 0);
+	return f;
+}
+
 static uint64_t id_of(const struct sp_span *s)
 {
 	uint64_t id;
@@ -278,16 +296,10 @@ static void *open_gate_late(void *arg)
 
 static void test_shutdown_timeout_drops(void **state)
 {
-	struct fx *f = fx_open(10, 2, LONG_DELAY_MS, 50);
+	struct fx *f = fx_open_stuck(10, 2, 50, 3);
 	pthread_t helper;
 
 	(void)state;
-	rec_set_gate(&f->rec, true);
-	assert_int_equal(push(f, NULL), 0);
-	assert_int_equal(push(f, NULL), 0);
-	assert_int_equal(rec_wait_entered(&f->rec, 1, WAIT_MS), 1);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(push(f, NULL), 0);
 	assert_int_equal(pthread_create(&helper, NULL, open_gate_late, f), 0);
 	/* The batch in the exporter finishes; the 3 queued are out of time. */
 	batch_shutdown(&f->bsp);
@@ -298,34 +310,24 @@ static void test_shutdown_timeout_drops(void **state)
 	fx_close(f);
 }
 
-static int push_span(struct fx *f, bool wait)
+static void *push_waiting(void *arg)
 {
+	struct fx *f = arg;
 	struct sp_span *s = spanpool_get(&f->pool);
 
 	assert_non_null(s);
-	return wait ? batch_push_wait(&f->bsp, s) : batch_push(&f->bsp, s);
-}
-
-static void *push_waiting(void *arg)
-{
-	return (void *)(intptr_t)push_span(arg, true);
+	return (void *)(intptr_t)batch_push_wait(&f->bsp, s);
 }
 
 /* A drain waiting for room in a full queue: batch_abort() ends the wait. */
 static void test_abort_ends_a_waiting_push(void **state)
 {
-	struct fx *f = fx_open(2, 2, LONG_DELAY_MS, 600000);
+	struct fx *f = fx_open_stuck(2, 2, 600000, 2); /* the queue is full */
 	pthread_t pusher;
 	void *ret;
 	uint64_t t0;
 
 	(void)state;
-	rec_set_gate(&f->rec, true);
-	assert_int_equal(push_span(f, false), 0);
-	assert_int_equal(push_span(f, false), 0);
-	assert_int_equal(rec_wait_entered(&f->rec, 1, WAIT_MS), 1);
-	assert_int_equal(push_span(f, false), 0);
-	assert_int_equal(push_span(f, false), 0); /* the queue is full */
 	batch_begin_shutdown(&f->bsp);  /* ten minutes to go */
 	assert_int_equal(pthread_create(&pusher, NULL, push_waiting, f), 0);
 	usleep(100 * 1000);
@@ -353,17 +355,11 @@ static void *open_gate_after(void *arg)
 /* An export that ignores the deadline: shutdown still ends in time. */
 static void test_shutdown_bounded_by_a_stuck_export(void **state)
 {
-	struct fx *f = fx_open(10, 2, LONG_DELAY_MS, 50);
+	struct fx *f = fx_open_stuck(10, 2, 50, 3);
 	pthread_t helper;
 	uint64_t t0;
 
 	(void)state;
-	rec_set_gate(&f->rec, true);
-	assert_int_equal(push_span(f, false), 0);
-	assert_int_equal(push_span(f, false), 0);
-	assert_int_equal(rec_wait_entered(&f->rec, 1, WAIT_MS), 1);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(push_span(f, false), 0);
 	t0 = clock_mono_ns();
 	assert_int_equal(batch_shutdown(&f->bsp), -ETIMEDOUT);
 	assert_true(clock_mono_ns() - t0 <
