@@ -216,10 +216,15 @@ def test_open_at_exit_counted():
 
 def test_ringbuf_loss_accounted():
     """A ring buffer far too small for a fast loop: records are lost, and
-    still every span started is accounted for."""
-    rc, out, err = run(["trace", "--ringbuf-size", "4096", "-u", "inner", "-u", "outer",
-                        "-o", "otlp-json", "--output-file", os.devnull, "--", NESTED, "20000"])
-    c = check_report_sums("ring-buffer loss", err)
+    still every span started is accounted for.  A reader that keeps up on
+    an idle machine loses nothing: the run is repeated until it does."""
+    for attempt in range(5):
+        rc, out, err = run(["trace", "--ringbuf-size", "4096", "-u", "inner", "-u", "outer",
+                            "-o", "otlp-json", "--output-file", os.devnull,
+                            "--", NESTED, "50000"])
+        c = check_report_sums(f"ring-buffer loss (run {attempt + 1})", err)
+        if c.get("events: lost (ring buffer full)", 0) > 0:
+            break
     check("ring-buffer loss: records were lost, spans were started",
           c.get("events: lost (ring buffer full)", 0) > 0 and c.get("spans: started", 0) > 0,
           str(c))
