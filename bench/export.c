@@ -53,7 +53,7 @@ struct sink {
 	pid_t pid;
 	FILE *out;
 	int port;
-	uint64_t requests, h2, h1, body_bytes, connections, errors, cpu_ms;
+	uint64_t requests, h2, h1, body_bytes, connections, errors, wire_bytes, cpu_ms;
 };
 
 static uint64_t thread_cpu_ns(void)
@@ -103,12 +103,12 @@ static int sink_stop(struct sink *s)
 	if (fgets(line, sizeof(line), s->out))
 		n = sscanf(line, "requests %" SCNu64 " h2 %" SCNu64 " h1 %" SCNu64
 			   " body_bytes %" SCNu64 " connections %" SCNu64
-			   " errors %" SCNu64 " cpu_ms %" SCNu64,
+			   " errors %" SCNu64 " wire_bytes %" SCNu64 " cpu_ms %" SCNu64,
 			   &s->requests, &s->h2, &s->h1, &s->body_bytes,
-			   &s->connections, &s->errors, &s->cpu_ms);
+			   &s->connections, &s->errors, &s->wire_bytes, &s->cpu_ms);
 	fclose(s->out);
 	waitpid(s->pid, &status, 0);
-	return n == 7 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+	return n == 8 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
 /* The sink is built next to this program. */
@@ -233,13 +233,14 @@ static int check_totals(struct variant *vs, const struct sink *s)
 			err = -EIO;
 		}
 	}
-	if (s->requests != requests || s->h2 != h2 || s->body_bytes != bytes ||
+	/* bytes_sent is what our sockets took: the sink read exactly that. */
+	if (s->requests != requests || s->h2 != h2 || s->wire_bytes != bytes ||
 	    s->errors || s->connections != N_VARIANTS) {
 		fprintf(stderr, "export: the sink got %" PRIu64 " requests (%"
 			PRIu64 " h2), %" PRIu64 " bytes, %" PRIu64 " connections,"
 			" %" PRIu64 " errors; sent %" PRIu64 " (%" PRIu64
 			" h2), %" PRIu64 " bytes on %d\n", s->requests, s->h2,
-			s->body_bytes, s->connections, s->errors, requests, h2,
+			s->wire_bytes, s->connections, s->errors, requests, h2,
 			bytes, N_VARIANTS);
 		err = -EIO;
 	}

@@ -12,7 +12,8 @@
  * Listens on 127.0.0.1 (PORT 0, the default, picks a free one) and prints
  * "listening PORT" once ready.  Stops on SIGTERM or SIGINT or after the
  * time limit (600 s by default) and prints one line of counters:
- *   requests N h2 N h1 N body_bytes N connections N errors N cpu_ms N
+ *   requests N h2 N h1 N body_bytes N connections N errors N wire_bytes N cpu_ms N
+ * (wire_bytes: every byte read, framing included).
  * One thread, epoll.  Every buffer is bounded: a request head that does
  * not fit the input buffer is answered 431 and the connection closed;
  * input is not read while answers wait to be written; connections beyond
@@ -61,7 +62,7 @@ struct conn {
 };
 
 static struct {
-	uint64_t requests, h2, h1, body_bytes, connections, errors;
+	uint64_t requests, h2, h1, body_bytes, connections, errors, wire_bytes;
 } stats;
 
 static struct conn *conns[MAX_CONNS];
@@ -401,8 +402,10 @@ static int conn_event(struct conn *c, uint32_t ev)
 			return -ECONNRESET; /* the client is done */
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			return -errno;
-		if (n > 0)
+		if (n > 0) {
 			c->in_len += (size_t)n;
+			stats.wire_bytes += (uint64_t)n;
+		}
 	}
 	ret = conn_process(c);
 	if (ret)
@@ -528,9 +531,9 @@ static void sink_report(void)
 	getrusage(RUSAGE_SELF, &ru);
 	printf("requests %" PRIu64 " h2 %" PRIu64 " h1 %" PRIu64
 	       " body_bytes %" PRIu64 " connections %" PRIu64 " errors %" PRIu64
-	       " cpu_ms %ld\n",
+	       " wire_bytes %" PRIu64 " cpu_ms %ld\n",
 	       stats.requests, stats.h2, stats.h1, stats.body_bytes,
-	       stats.connections, stats.errors,
+	       stats.connections, stats.errors, stats.wire_bytes,
 	       (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
 		       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000L);
 	fflush(stdout);

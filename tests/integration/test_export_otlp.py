@@ -7,14 +7,22 @@ counts of what was delivered, retried and dropped.  The push driver
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'lib'))
+from sptest import check_report_sums, exit_report  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BUILD = os.path.join(ROOT, os.environ.get('SP_BUILD', 'build'))
 PUSH = os.path.join(BUILD, 'tests', 'tools', 'otlp_push')
+SPANPROBE = os.path.join(BUILD, 'spanprobe')
+NESTED = os.path.join(BUILD, 'tests', 'programs', 'nested')
 NODE_DIR = os.path.join(ROOT, 'tests', 'otlp-node')
 failures = 0
 tmp = tempfile.mkdtemp(prefix='sp-export-')
@@ -93,6 +101,8 @@ def test_transports():
         # h2c with prior knowledge, one warm connection for both batches; gzip above 1 KiB.
         st, _ = push(f'http://127.0.0.1:{h2c}', [5, 700], args=['--connections', '1'])
         expect('h2c: counters', st[-1], exported=705, failed=0, retried=0, connects=1, requests=2)
+        check('h2c: bytes sent are the bytes the sockets took (framing included)',
+              st[-1]['bytes_sent'] == st[-1].get('bytes_written') and st[-1]['bytes_sent'] > 0, str(st[-1]))
         recs = r.records()
         check('h2c: every span once', sorted(r.spans()) == sorted(names(0, 5) + names(1, 700)))
         check('h2c: HTTP/2, gzip, protobuf, user agent',
@@ -197,11 +207,16 @@ def test_faults():
     r, ep = fault('delay', 1, '--delay-ms', '3000')
     try:
         st, err = push(ep['h2c'], [5, 6], env={'OTEL_EXPORTER_OTLP_TIMEOUT': '1000'}, args=fast)
-        expect('answer past the timeout: first batch failed, not retried', st[0], exported=0,
-               failed=5, retried=0)
+        # The collector has the spans; only the answer came late.
+        expect('answer past the timeout: timed out, outcome unknown (not failed), not retried',
+               st[0], exported=0, failed=0, timed_out=5, retried=0)
         expect('answer past the timeout: same connection serves the next batch', st[1],
-               exported=6, failed=5, retried=0, connects=1)
-        check('timeout: logged', 'no answer within the export timeout' in err, err)
+               exported=6, failed=0, timed_out=5, retried=0, connects=1)
+        check('timeout: the collector did receive the timed-out batch',
+              [x['spans'] for x in r.records()] == [names(0, 5), names(1, 6)],
+              str(r.records()))
+        check('timeout: logged as outcome unknown',
+              'no answer within the export timeout (1000 ms); outcome unknown' in err, err)
     finally:
         r.stop()
 
@@ -239,6 +254,9 @@ def test_endpoint_down():
     env = {'OTEL_EXPORTER_OTLP_TIMEOUT': '800'}
     st, err = push(ep, [3, 3], env=env, args=['--retry-initial', '100', '--retry-max', '200'])
     expect('endpoint down: spans failed', st[-1], exported=0, failed=6)
+    # Nothing reached a socket: no byte counted sent, though bodies were encoded.
+    expect('endpoint down: 0 bytes sent, 0 written', st[-1], bytes_sent=0, bytes_written=0)
+    check('endpoint down: bodies encoded all the same', st[-1]['bytes_raw'] > 0, str(st))
     check('endpoint down: one line for two batches',
           err.count('Connection refused') == 1, err)
     # Down at start, up within the export timeout: delivered by the retries.
@@ -280,6 +298,116 @@ def test_tls():
         r.stop()
 
 
+class Traced:
+    """spanprobe attached to `nested stdin` (ours), exporting to `endpoint`
+    only at shutdown (the schedule delay is never reached)."""
+
+    def __init__(self, endpoint, env):
+        self.prog = subprocess.Popen([NESTED, 'stdin'], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.prog.stdout.readline()  # ready
+        e = {k: v for k, v in os.environ.items() if not k.startswith('OTEL_')}
+        e.update({'OTEL_BSP_SCHEDULE_DELAY': '600000'}, **env)
+        self.sp = subprocess.Popen([SPANPROBE, 'attach', '-p', str(self.prog.pid), '-u', 'inner',
+                                    '-u', 'outer', '--no-http', '--otlp-endpoint', endpoint],
+                                   stderr=subprocess.PIPE, text=True, env=e)
+        self.err, self.started = [], threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.sp.stderr:
+            self.err.append(line)
+            if 'tracing 2 functions' in line:
+                self.started.set()
+        self.started.set()
+
+    def calls(self, n):
+        """n outer calls (4 n spans); returns once spanprobe can have read them."""
+        self.started.wait(30)
+        self.prog.stdin.write(f'{n}\n')
+        self.prog.stdin.flush()
+        self.prog.stdout.readline()
+        time.sleep(0.5)  # the reader polls every 100 ms
+
+    def stop(self, second_after=None, limit=20):
+        """SIGTERM (and another after `second_after` s); returns the seconds
+        from the first (or the second) signal to spanprobe's exit."""
+        t0 = time.monotonic()
+        self.sp.send_signal(signal.SIGTERM)
+        if second_after is not None:
+            time.sleep(second_after)
+            t0 = time.monotonic()
+            self.sp.send_signal(signal.SIGTERM)
+        try:
+            self.sp.wait(limit)
+        except subprocess.TimeoutExpired:
+            self.sp.kill()
+            self.sp.wait()
+        took = time.monotonic() - t0
+        self.prog.kill()
+        self.prog.wait()
+        time.sleep(0.1)  # the reader thread has the last lines
+        return took, ''.join(self.err)
+
+
+def shutdown_case(name, receiver_args, port, env, bound, want, second_after=None,
+                  received=None):
+    r, ep = fault(*receiver_args)
+    try:
+        t = Traced(ep[port], env)
+        t.calls(100)
+        took, err = t.stop(second_after)
+        check(f'shutdown, {name}: {took:.1f} s, within {bound} s', took < bound, err[-1500:])
+        c = check_report_sums(f'shutdown, {name}', err)
+        got = {k: c.get(k) for k in want}
+        check(f'shutdown, {name}: counters', got == want, f'got {got} want {want}')
+        if received is not None:
+            check(f'shutdown, {name}: the collector got {received} spans',
+                  len(r.spans()) == received, str(len(r.spans())))
+    finally:
+        r.stop()
+
+
+def test_shutdown():
+    # Every case: 400 spans queued when SIGTERM comes; the shutdown must end
+    # within OTEL_BSP_EXPORT_TIMEOUT (2 s) plus the fixed margin (1 s).
+    bsp = {'OTEL_BSP_EXPORT_TIMEOUT': '2000'}
+    queued = {'spans: started': 400, 'spans: finished': 400, 'spans: exported': 0,
+              'spans: failed': 0}
+    shutdown_case('503 + Retry-After: 1, forever', ('503', 100000, '--retry-after', '1'),
+                  'h2c', bsp, 3.0, dict(queued, **{'dropped: at shutdown': 400}))
+    shutdown_case('a collector that never answers, OTEL_EXPORTER_OTLP_TIMEOUT=60000',
+                  ('delay', 100000, '--delay-ms', '600000'), 'h2c',
+                  dict(bsp, OTEL_EXPORTER_OTLP_TIMEOUT='60000'), 3.0,
+                  dict(queued, **{'spans: timed out (outcome unknown)': 400,
+                                  'dropped: at shutdown': 0}), received=400)
+    shutdown_case('gRPC UNAVAILABLE storm, OTEL_EXPORTER_OTLP_TIMEOUT=60000',
+                  ('unavailable', 100000, '--retry-after', '0'), 'grpc',
+                  dict(bsp, OTEL_EXPORTER_OTLP_PROTOCOL='grpc',
+                       OTEL_EXPORTER_OTLP_TIMEOUT='60000'), 3.0,
+                  dict(queued, **{'dropped: at shutdown': 400}))
+    # Default export timeout (30 s): a second SIGTERM ends it at once.
+    long = {'OTEL_EXPORTER_OTLP_TIMEOUT': '60000'}
+    shutdown_case('second SIGTERM while waiting out Retry-After: 10',
+                  ('503', 100000, '--retry-after', '10'), 'h2c', long, 0.5,
+                  dict(queued, **{'dropped: at shutdown': 400}), second_after=1.0)
+    shutdown_case('second SIGTERM while the collector hangs',
+                  ('delay', 100000, '--delay-ms', '600000'), 'h2c', long, 0.5,
+                  dict(queued, **{'spans: timed out (outcome unknown)': 400}),
+                  second_after=1.0, received=400)
+
+
+def test_collector_down_bytes():
+    # Nothing listens: the daemon encodes, retries, and sends no byte.
+    t = Traced(f'http://127.0.0.1:{free_port()}', {'OTEL_BSP_EXPORT_TIMEOUT': '1500'})
+    t.calls(10)
+    took, err = t.stop()
+    c = check_report_sums('collector down', err)
+    check('collector down: 0 bytes sent, bytes encoded, 40 spans at shutdown',
+          c.get('export: bytes sent') == 0 and c.get('export: bytes encoded', 0) > 0 and
+          c.get('dropped: at shutdown') == 40, str(c))
+
+
 def main():
     if not os.path.exists(PUSH):
         print(f'not ok - otlp_push missing: build {PUSH} (make tests-build)')
@@ -289,7 +417,8 @@ def main():
     if not shutil.which('node') or not os.path.isdir(os.path.join(NODE_DIR, 'node_modules')):
         print('not ok - node and tests/otlp-node/node_modules are needed (npm ci)')
         return 1
-    tests = [test_transports, test_faults, test_grpc_faults, test_endpoint_down, test_tls]
+    tests = [test_transports, test_faults, test_grpc_faults, test_endpoint_down, test_tls,
+             test_shutdown, test_collector_down_bytes]
     only = sys.argv[1:]
     for t in tests:
         if not only or t.__name__ in only:

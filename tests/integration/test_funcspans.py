@@ -4,13 +4,15 @@
 test programs by uprobes, and the spans it prints are checked exactly."""
 import os
 import re
+import signal
 import socket
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from sptest import (check, finish, is_hex_id, program, require_root, run,  # noqa: E402
-                    run_json)
+from sptest import (SPANPROBE, check, check_report_sums, finish, is_hex_id,  # noqa: E402
+                    program, require_root, run, run_json)
 
 require_root()
 NESTED = program("nested")
@@ -193,7 +195,43 @@ def test_full_queue_is_counted():
           and len(spans) == int(exported.group(1)), err)
 
 
-for t in (test_sampling, test_default_symbol_version, test_full_queue_is_counted, test_trace_nesting, test_recursion, test_text_output, test_shared_library,
+def test_open_at_exit_counted():
+    """Stopped inside a call: that call has no end and no span, but it was
+    started, so the report counts it (open at exit) and adds up."""
+    # outer() lasts 400 ms (100 ms per spin), one after the other: a
+    # signal always finds exactly one open.
+    prog = subprocess.Popen([NESTED, "1000", "0", "100000"], stdout=subprocess.DEVNULL)
+    sp = subprocess.Popen([SPANPROBE, "attach", "-p", str(prog.pid), "-u", "outer",
+                           "--no-http", "-o", "otlp-json", "--output-file", os.devnull],
+                          stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    sp.send_signal(signal.SIGINT)
+    _, err = sp.communicate(timeout=30)
+    prog.kill()
+    prog.wait()
+    c = check_report_sums("stopped inside a call", err)
+    check("stopped inside a call: exactly 1 call open at exit, spans finished",
+          c.get("events: calls open at exit") == 1 and c.get("spans: finished", 0) >= 2, str(c))
+
+
+def test_ringbuf_loss_accounted():
+    """A ring buffer far too small for a fast loop: records are lost, and
+    still every span started is accounted for.  A reader that keeps up on
+    an idle machine loses nothing: the run is repeated until it does."""
+    for attempt in range(5):
+        rc, out, err = run(["trace", "--ringbuf-size", "4096", "-u", "inner", "-u", "outer",
+                            "-o", "otlp-json", "--output-file", os.devnull,
+                            "--", NESTED, "50000"])
+        c = check_report_sums(f"ring-buffer loss (run {attempt + 1})", err)
+        if c.get("events: lost (ring buffer full)", 0) > 0:
+            break
+    check("ring-buffer loss: records were lost, spans were started",
+          c.get("events: lost (ring buffer full)", 0) > 0 and c.get("spans: started", 0) > 0,
+          str(c))
+
+
+for t in (test_open_at_exit_counted, test_ringbuf_loss_accounted,
+          test_sampling, test_default_symbol_version, test_full_queue_is_counted, test_trace_nesting, test_recursion, test_text_output, test_shared_library,
           test_threads, test_command_line_opt_in, test_resource_env):
     t()
 finish()

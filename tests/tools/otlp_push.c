@@ -71,12 +71,16 @@ static int send_batch(struct sp_exporter *exp, struct sp_resource *res,
 	ret = exp->ops->export_spans(exp, ptrs, n);
 	otlp_exporter_http_stats(exp, &hs);
 	printf("{\"ret\":%d,\"exported\":%" PRIu64 ",\"failed\":%" PRIu64
+	       ",\"timed_out\":%" PRIu64 ",\"cut_off\":%" PRIu64
 	       ",\"retried\":%" PRIu64 ",\"bytes_raw\":%" PRIu64
-	       ",\"bytes_sent\":%" PRIu64 ",\"connects\":%" PRIu64
+	       ",\"bytes_sent\":%" PRIu64 ",\"bytes_written\":%" PRIu64
+	       ",\"connects\":%" PRIu64
 	       ",\"h1_fallbacks\":%" PRIu64 ",\"requests\":%" PRIu64 "}\n",
 	       ret, exp->stats.spans_exported, exp->stats.spans_failed,
+	       exp->stats.spans_timed_out, exp->stats.spans_cut_off,
 	       exp->stats.requests_retried, exp->stats.bytes_raw,
-	       exp->stats.bytes_sent, hs.connects, hs.h1_fallbacks, hs.requests);
+	       exp->stats.bytes_sent, hs.bytes_written, hs.connects,
+	       hs.h1_fallbacks, hs.requests);
 	fflush(stdout);
 	free(spans);
 	free(ptrs);

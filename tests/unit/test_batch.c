@@ -16,6 +16,7 @@
 
 #include "span/spanpool.h"
 #include "export/batch.h"
+#include "util/clock.h"
 #include "unit/unit_helpers.h"
 
 #define LONG_DELAY_MS 600000 /* never reached by a test */
@@ -64,6 +65,24 @@ static int push(struct fx *f, struct sp_resource *res)
 	span_set_name(s, "s", 1);
 	s->resource = resource_get(res);
 	return batch_push(&f->bsp, s);
+}
+
+/*
+ * A batch of max_batch held in the (gated) exporter and `queued` spans
+ * behind it: the state every shutdown test starts from.
+ */
+static struct fx *fx_open_stuck(uint32_t max_queue, uint32_t max_batch,
+				uint32_t timeout_ms, int queued)
+{
+	struct fx *f = fx_open(max_queue, max_batch, LONG_DELAY_MS, timeout_ms);
+
+	rec_set_gate(&f->rec, true);
+	for (uint32_t i = 0; i < max_batch; i++)
+		assert_int_equal(push(f, NULL), 0);
+	assert_int_equal(rec_wait_entered(&f->rec, 1, WAIT_MS), 1);
+	for (int i = 0; i < queued; i++)
+		assert_int_equal(push(f, NULL), 0);
+	return f;
 }
 
 static uint64_t id_of(const struct sp_span *s)
@@ -277,16 +296,10 @@ static void *open_gate_late(void *arg)
 
 static void test_shutdown_timeout_drops(void **state)
 {
-	struct fx *f = fx_open(10, 2, LONG_DELAY_MS, 50);
+	struct fx *f = fx_open_stuck(10, 2, 50, 3);
 	pthread_t helper;
 
 	(void)state;
-	rec_set_gate(&f->rec, true);
-	assert_int_equal(push(f, NULL), 0);
-	assert_int_equal(push(f, NULL), 0);
-	assert_int_equal(rec_wait_entered(&f->rec, 1, WAIT_MS), 1);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(push(f, NULL), 0);
 	assert_int_equal(pthread_create(&helper, NULL, open_gate_late, f), 0);
 	/* The batch in the exporter finishes; the 3 queued are out of time. */
 	batch_shutdown(&f->bsp);
@@ -295,6 +308,77 @@ static void test_shutdown_timeout_drops(void **state)
 	assert_int_equal(f->bsp.dropped_at_shutdown, 3);
 	assert_int_equal(f->pool.in_use, 0);
 	fx_close(f);
+}
+
+static void *push_waiting(void *arg)
+{
+	struct fx *f = arg;
+	struct sp_span *s = spanpool_get(&f->pool);
+
+	assert_non_null(s);
+	return (void *)(intptr_t)batch_push_wait(&f->bsp, s);
+}
+
+/* A drain waiting for room in a full queue: batch_abort() ends the wait. */
+static void test_abort_ends_a_waiting_push(void **state)
+{
+	struct fx *f = fx_open_stuck(2, 2, 600000, 2); /* the queue is full */
+	pthread_t pusher;
+	void *ret;
+	uint64_t t0;
+
+	(void)state;
+	batch_begin_shutdown(&f->bsp);  /* ten minutes to go */
+	assert_int_equal(pthread_create(&pusher, NULL, push_waiting, f), 0);
+	usleep(100 * 1000);
+	t0 = clock_mono_ns();
+	batch_abort(&f->bsp);
+	pthread_join(pusher, &ret);
+	assert_true(clock_mono_ns() - t0 < 1000000000ULL);
+	assert_int_equal((intptr_t)ret, -ENOSPC);
+	rec_set_gate(&f->rec, false);
+	assert_int_equal(batch_shutdown(&f->bsp), 0);
+	/* The batch in the exporter went out; the rest was out of time. */
+	assert_int_equal(f->rec.n_spans, 2);
+	assert_int_equal(f->bsp.dropped_at_shutdown, 3);
+	assert_int_equal(f->bsp.dropped_queue_full, 0);
+	fx_close(f);
+}
+
+static void *open_gate_after(void *arg)
+{
+	usleep(1500 * 1000);
+	rec_set_gate(arg, false);
+	return NULL;
+}
+
+/* An export that ignores the deadline: shutdown still ends in time. */
+static void test_shutdown_bounded_by_a_stuck_export(void **state)
+{
+	struct fx *f = fx_open_stuck(10, 2, 50, 3);
+	pthread_t helper;
+	uint64_t t0;
+
+	(void)state;
+	t0 = clock_mono_ns();
+	assert_int_equal(batch_shutdown(&f->bsp), -ETIMEDOUT);
+	assert_true(clock_mono_ns() - t0 <
+		    (50 + BATCH_SHUTDOWN_MARGIN_MS + 300) * 1000000ULL);
+	assert_int_equal(f->bsp.dropped_at_shutdown, 5);
+	assert_int_equal(batch_shutdown(&f->bsp), -ETIMEDOUT); /* no-op */
+	/* Let the left-behind thread end before the fixture goes. */
+	assert_int_equal(pthread_create(&helper, NULL, open_gate_after, &f->rec), 0);
+	pthread_join(helper, NULL);
+	for (int i = 0; i < 500 && !__atomic_load_n(&f->bsp.thread_done, __ATOMIC_ACQUIRE); i++)
+		usleep(10 * 1000);
+	/* Set under the lock: once we hold it, the thread is done with it. */
+	pthread_mutex_lock(&f->bsp.lock);
+	assert_true(f->bsp.thread_done);
+	pthread_mutex_unlock(&f->bsp.lock);
+	free(f->bsp.ring);
+	rec_destroy(&f->rec.exp);
+	spanpool_destroy(&f->pool);
+	free(f);
 }
 
 static void test_grouped_by_resource(void **state)
@@ -335,6 +419,8 @@ int main(void)
 		cmocka_unit_test(test_batch_clamped_to_queue),
 		cmocka_unit_test(test_shutdown_exports_queued),
 		cmocka_unit_test(test_shutdown_timeout_drops),
+		cmocka_unit_test(test_abort_ends_a_waiting_push),
+		cmocka_unit_test(test_shutdown_bounded_by_a_stuck_export),
 		cmocka_unit_test(test_grouped_by_resource),
 	};
 

@@ -247,6 +247,7 @@ void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,
 
 void pipeline_span_discard(struct sp_pipeline *p, struct sp_span *span)
 {
+	p->stats.discarded++;
 	spanpool_put(p->pool, span);
 }
 
@@ -397,6 +398,18 @@ void pipeline_count_threads_full(struct sp_pipeline *p)
 void pipeline_count_depth_exceeded(struct sp_pipeline *p)
 {
 	p->stats.depth_exceeded++;
+}
+
+static void end_open_calls(uint32_t tid, void *value, void *arg)
+{
+	struct sp_pipeline *p = arg;
+
+	p->stats.open_at_exit += threads_abandon_calls(value, 0, NULL, p->pool);
+}
+
+void pipeline_end_open_calls(struct sp_pipeline *p)
+{
+	u32map_each(&p->threads.map, end_open_calls, p);
 }
 
 void pipeline_set_draining(struct sp_pipeline *p)

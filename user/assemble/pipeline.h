@@ -33,6 +33,8 @@ struct sp_pipeline_stats {
 	uint64_t depth_exceeded;
 	uint64_t threads_full;
 	uint64_t filtered;          /* outside --pid/--exe/--cgroup/--port */
+	uint64_t open_at_exit;      /* calls still open when tracing ended */
+	uint64_t discarded;         /* dropped unfinished by their source */
 };
 
 /*
@@ -59,7 +61,7 @@ void pipeline_span_set_remote_parent(struct sp_span *span,
 void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,
 		       uint64_t mono_ns);
 
-/* Give an unfinished span back to the pool without exporting it. */
+/* Give an unfinished span back to the pool without exporting it (counted). */
 void pipeline_span_discard(struct sp_pipeline *p, struct sp_span *span);
 
 /* CLOCK_MONOTONIC nanoseconds -> Unix nanoseconds. */

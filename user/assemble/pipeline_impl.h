@@ -96,4 +96,11 @@ void pipeline_sync_clock(struct sp_pipeline *p);
  */
 void pipeline_set_draining(struct sp_pipeline *p);
 
+/*
+ * Tracing ended with these calls open (their return, or their thread's
+ * exit, never read): they have no end, so no span; counted open_at_exit,
+ * so that every span started is accounted for in the report.
+ */
+void pipeline_end_open_calls(struct sp_pipeline *p);
+
 #endif /* SPANPROBE_PIPELINE_IMPL_H */

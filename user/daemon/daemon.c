@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,19 +65,44 @@ struct sp_daemon {
 	struct sp_child child; /* trace only */
 	bool child_exec_seen;
 	int exit_status;
+	pthread_t watcher;        /* during shutdown: waits for the signal
+				   * that ends it at once */
+	bool watching;
+	int signals_to_abort;
+	bool export_stuck; /* the export thread outlived shutdown: it still
+			    * uses the exporter and the pool */
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t signals_seen;
+/* The handler writes a byte: shutdown's watcher wakes up (self-pipe). */
+static int signal_pipe[2] = { -1, -1 };
+
+/* Wake the watcher; a full pipe means a wake-up is pending anyway. */
+static void signal_pipe_poke(void)
+{
+	ssize_t n = signal_pipe[1] >= 0 ? write(signal_pipe[1], "", 1) : 0;
+
+	(void)n;
+}
 
 static void on_signal(int sig)
 {
+	int saved = errno;
+
 	stop_requested = sig;
+	signals_seen++;
+	signal_pipe_poke();
+	errno = saved;
 }
 
 static void install_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 
+	if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC))
+		sp_warn("daemon: no pipe for signals (%s): a second signal will "
+			"not hurry the shutdown", strerror(errno));
 	/* No SA_RESTART: a signal must interrupt the ring-buffer poll. */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -418,9 +445,61 @@ static void poll_loop(struct sp_daemon *d)
 	}
 }
 
-/* Stop the probes, read what they already wrote, export it all. */
+/*
+ * Shutdown's watcher: one more SIGINT/SIGTERM (the first when shutdown
+ * did not come from a signal) cuts the export short.  A thread, because
+ * the waits it must wake take locks no signal handler may touch.
+ */
+static void *watch_signals(void *arg)
+{
+	struct sp_daemon *d = arg;
+	struct pollfd p = { .fd = signal_pipe[0], .events = POLLIN };
+	char buf[64];
+
+	while (__atomic_load_n(&d->watching, __ATOMIC_ACQUIRE)) {
+		if (signals_seen >= d->signals_to_abort) {
+			sp_warn("daemon: signal during shutdown: stopping now");
+			batch_abort(&d->bsp);
+			break;
+		}
+		poll(&p, 1, -1);
+		while (read(signal_pipe[0], buf, sizeof(buf)) > 0)
+			;
+	}
+	return NULL;
+}
+
+static void watch_start(struct sp_daemon *d)
+{
+	/* Told to stop by a signal: the next one; else the first. */
+	d->signals_to_abort = stop_requested ? 2 : signals_seen + 1;
+	if (signal_pipe[0] < 0)
+		return;
+	d->watching = true;
+	if (pthread_create(&d->watcher, NULL, watch_signals, d)) {
+		sp_warn("daemon: a second signal will not hurry the shutdown");
+		d->watching = false;
+	}
+}
+
+static void watch_stop(struct sp_daemon *d)
+{
+	if (!d->watching)
+		return;
+	__atomic_store_n(&d->watching, false, __ATOMIC_RELEASE);
+	signal_pipe_poke();
+	pthread_join(d->watcher, NULL);
+}
+
+/*
+ * Stop the probes, read what they already wrote, export it all: within
+ * the export timeout from the moment we were told to stop, whatever the
+ * collector does, or at once on another signal.
+ */
 static void drain_and_flush(struct sp_daemon *d)
 {
+	batch_begin_shutdown(&d->bsp);
+	watch_start(d);
 	loader_detach(&d->loader);
 	pipeline_set_draining(d->pipeline);
 	while (loader_poll(&d->loader, 0) > 0)
@@ -428,8 +507,11 @@ static void drain_and_flush(struct sp_daemon *d)
 	/* Requests still open have no end: dropped before the flush. */
 	http_report(d);
 	http_close(d);
-	batch_shutdown(&d->bsp);
+	pipeline_end_open_calls(d->pipeline);
+	if (batch_shutdown(&d->bsp))
+		d->export_stuck = true;
 	d->batch_started = false;
+	watch_stop(d);
 	report_all(d);
 }
 
@@ -445,6 +527,10 @@ static void cleanup(struct sp_daemon *d)
 	if (d->batch_started)
 		batch_shutdown(&d->bsp);
 	loader_close(&d->loader);
+	if (d->export_stuck) {
+		free(d->targets);
+		return; /* the exit frees the rest */
+	}
 	pipeline_destroy(d->pipeline);
 	exporter_destroy(d->exporter);
 	conn_set_observer(NULL);

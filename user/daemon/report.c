@@ -20,30 +20,41 @@ void report_print(FILE *out, const struct sp_pipeline *p,
 	loader_read_drops(loader, drops);
 	batch_get_stats(bsp, &bs);
 	exporter_get_stats(exp, &es);
+	/*
+	 * Every span started is counted once: finished, not sampled,
+	 * filtered out, or dropped unfinished / never returned / open at
+	 * exit; every span finished once: exported, failed, timed out, queue
+	 * full or at shutdown (queued, or cut off by the shutdown deadline).
+	 */
 	fprintf(out,
 		"spanprobe: spans: %llu started, %llu finished, %llu exported, "
-		"%llu failed, %llu not sampled, %llu filtered out\n"
+		"%llu failed, %llu timed out (outcome unknown), %llu not sampled, "
+		"%llu filtered out\n"
 		"spanprobe: dropped: %llu queue full, %llu at shutdown, %llu span pool empty, "
-		"%llu thread table full, %llu too deep\n"
+		"%llu thread table full, %llu too deep, %llu unfinished\n"
 		"spanprobe: events: %llu lost (ring buffer full), %llu unreadable, "
-		"%llu bad records, %llu unmatched returns, %llu calls that never returned\n"
+		"%llu bad records, %llu unmatched returns, %llu calls that never returned, "
+		"%llu calls open at exit\n"
 		"spanprobe: export: %llu requests retried, %llu bytes encoded, %llu bytes sent\n",
 		(unsigned long long)st->spans_started,
 		(unsigned long long)st->spans_finished,
 		(unsigned long long)es.spans_exported,
 		(unsigned long long)es.spans_failed,
+		(unsigned long long)es.spans_timed_out,
 		(unsigned long long)st->spans_not_sampled,
 		(unsigned long long)st->filtered,
 		(unsigned long long)bs.dropped_queue_full,
-		(unsigned long long)bs.dropped_at_shutdown,
+		(unsigned long long)(bs.dropped_at_shutdown + es.spans_cut_off),
 		(unsigned long long)st->pool_empty,
 		(unsigned long long)st->threads_full,
 		(unsigned long long)st->depth_exceeded,
+		(unsigned long long)st->discarded,
 		(unsigned long long)drops[SP_DROP_RINGBUF_FULL],
 		(unsigned long long)drops[SP_DROP_READ_FAILED],
 		(unsigned long long)(loader_bad_records(loader) + unknown_probe),
 		(unsigned long long)st->unmatched_returns,
 		(unsigned long long)st->abandoned,
+		(unsigned long long)st->open_at_exit,
 		(unsigned long long)es.requests_retried,
 		(unsigned long long)es.bytes_raw,
 		(unsigned long long)es.bytes_sent);

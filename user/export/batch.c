@@ -11,18 +11,49 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+/* Shutdown began and its deadline passed (lock held). */
+static bool out_of_time(const struct sp_batch *bsp)
+{
+	return bsp->shutdown_deadline_ns && clock_mono_ns() >= bsp->shutdown_deadline_ns;
+}
+
+static void timespec_of_ns(struct timespec *ts, uint64_t ns)
+{
+	ts->tv_sec = (time_t)(ns / 1000000000ULL);
+	ts->tv_nsec = (long)(ns % 1000000000ULL);
+}
+
+/* Wait for room; never past the shutdown deadline (lock held). */
+static void wait_for_room(struct sp_batch *bsp)
+{
+	struct timespec until;
+
+	while (bsp->count == bsp->opts.max_queue && !bsp->stopping &&
+	       !out_of_time(bsp)) {
+		pthread_cond_signal(&bsp->wake);
+		if (!bsp->shutdown_deadline_ns) {
+			pthread_cond_wait(&bsp->space, &bsp->lock);
+			continue;
+		}
+		timespec_of_ns(&until, bsp->shutdown_deadline_ns);
+		pthread_cond_timedwait(&bsp->space, &bsp->lock, &until);
+	}
+}
+
 static int push(struct sp_batch *bsp, struct sp_span *span, bool wait)
 {
-	bool wake;
+	bool wake, late;
 
 	pthread_mutex_lock(&bsp->lock);
 	bsp->received++;
-	while (wait && bsp->count == bsp->opts.max_queue && !bsp->stopping) {
-		pthread_cond_signal(&bsp->wake);
-		pthread_cond_wait(&bsp->space, &bsp->lock);
-	}
-	if (bsp->count == bsp->opts.max_queue || bsp->stopping) {
-		bsp->dropped_queue_full++;
+	if (wait)
+		wait_for_room(bsp);
+	late = bsp->stopping || out_of_time(bsp);
+	if (bsp->count == bsp->opts.max_queue || late) {
+		if (late)
+			bsp->dropped_at_shutdown++;
+		else
+			bsp->dropped_queue_full++;
 		pthread_mutex_unlock(&bsp->lock);
 		spanpool_put(bsp->pool, span);
 		return -ENOSPC;
@@ -117,6 +148,7 @@ static void export_batch(struct sp_batch *bsp, struct sp_span **batch,
 			 struct sp_span **tmp, uint32_t n)
 {
 	group_by_resource(batch, tmp, n);
+	/* The exporter counts these spans itself, whatever comes of them. */
 	bsp->exporter->ops->export_spans(bsp->exporter, batch, n);
 	for (uint32_t i = 0; i < n; i++)
 		spanpool_put(bsp->pool, batch[i]);
@@ -182,13 +214,14 @@ static void *export_thread(void *arg)
 			deadline_after(&next, bsp->opts.delay_ms);
 			continue;
 		}
-		if (bsp->stopping && clock_mono_ns() > bsp->shutdown_deadline_ns) {
+		if (out_of_time(bsp)) {
 			drop_rest(bsp);
 			continue;
 		}
 		uint32_t n = take_batch(bsp, batch);
 
 		bsp->exporting = true;
+		bsp->in_export = n;
 		bsp->batches++;
 		pthread_mutex_unlock(&bsp->lock);
 		export_batch(bsp, batch, batch + bsp->opts.max_batch, n);
@@ -197,6 +230,8 @@ static void *export_thread(void *arg)
 		if (bsp->count < bsp->opts.max_batch)
 			deadline_after(&next, bsp->opts.delay_ms);
 	}
+	bsp->thread_done = true;
+	pthread_cond_broadcast(&bsp->idle);
 	pthread_mutex_unlock(&bsp->lock);
 	if (!batch)
 		sp_err("export: out of memory for the export batch; exporting stopped");
@@ -225,10 +260,11 @@ int batch_start(struct sp_batch *bsp, const struct sp_bsp_opts *opts,
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	/* Every timed wait is on CLOCK_MONOTONIC, as the deadlines are. */
 	pthread_cond_init(&bsp->wake, &attr);
+	pthread_cond_init(&bsp->idle, &attr);
+	pthread_cond_init(&bsp->space, &attr);
 	pthread_condattr_destroy(&attr);
-	pthread_cond_init(&bsp->idle, NULL);
-	pthread_cond_init(&bsp->space, NULL);
 	err = pthread_create(&bsp->thread, NULL, export_thread, bsp);
 	if (err) {
 		free(bsp->ring);
@@ -251,27 +287,90 @@ void batch_flush(struct sp_batch *bsp)
 		bsp->exporter->ops->flush(bsp->exporter);
 }
 
-void batch_shutdown(struct sp_batch *bsp)
+/* Move the shutdown deadline to `ns` and tell everyone who waits (lock held). */
+static void set_deadline(struct sp_batch *bsp, uint64_t ns)
+{
+	bsp->shutdown_deadline_ns = ns;
+	exporter_set_deadline(bsp->exporter, (int64_t)(ns / 1000000ULL));
+	pthread_cond_broadcast(&bsp->space);
+	pthread_cond_signal(&bsp->wake);
+}
+
+void batch_begin_shutdown(struct sp_batch *bsp)
 {
 	if (!bsp->ring)
 		return;
 	pthread_mutex_lock(&bsp->lock);
-	bsp->shutdown_deadline_ns =
-		clock_mono_ns() + (uint64_t)bsp->opts.export_timeout_ms * 1000000ULL;
+	if (!bsp->shutdown_deadline_ns)
+		set_deadline(bsp, clock_mono_ns() +
+				  (uint64_t)bsp->opts.export_timeout_ms * 1000000ULL);
+	pthread_mutex_unlock(&bsp->lock);
+}
+
+void batch_abort(struct sp_batch *bsp)
+{
+	if (!bsp->thread_started)
+		return;
+	pthread_mutex_lock(&bsp->lock);
+	if (bsp->ring)
+		set_deadline(bsp, clock_mono_ns());
+	pthread_mutex_unlock(&bsp->lock);
+}
+
+/*
+ * Wait for the export thread until the deadline and the margin have
+ * passed.  Returns false when it is still in an export that ignores the
+ * deadline (a name lookup, a TLS handshake): its spans are then counted
+ * at shutdown and the thread is left to the process's exit.
+ */
+static bool join_in_time(struct sp_batch *bsp)
+{
+	struct timespec until;
+	bool done;
+
+	timespec_of_ns(&until, bsp->shutdown_deadline_ns +
+			       BATCH_SHUTDOWN_MARGIN_MS * 1000000ULL);
+	pthread_mutex_lock(&bsp->lock);
+	while (!bsp->thread_done &&
+	       pthread_cond_timedwait(&bsp->idle, &bsp->lock, &until) != ETIMEDOUT)
+		;
+	done = bsp->thread_done;
+	if (!done) {
+		/* The spans stay out of the pool: the thread may still put them. */
+		bsp->abandoned = true;
+		bsp->dropped_at_shutdown += bsp->in_export + bsp->count;
+		bsp->count = 0;
+		sp_warn("export: an export still runs past the shutdown deadline; "
+			"its %u spans counted dropped at shutdown", bsp->in_export);
+	}
+	pthread_mutex_unlock(&bsp->lock);
+	if (done)
+		pthread_join(bsp->thread, NULL);
+	else
+		pthread_detach(bsp->thread);
+	return done;
+}
+
+int batch_shutdown(struct sp_batch *bsp)
+{
+	if (!bsp->ring || bsp->abandoned)
+		return bsp->abandoned ? -ETIMEDOUT : 0;
+	batch_begin_shutdown(bsp);
+	pthread_mutex_lock(&bsp->lock);
 	bsp->stopping = true;
 	pthread_cond_signal(&bsp->wake);
 	pthread_cond_broadcast(&bsp->space);
 	pthread_mutex_unlock(&bsp->lock);
-	if (bsp->thread_started)
-		pthread_join(bsp->thread, NULL);
+	if (bsp->thread_started && !join_in_time(bsp))
+		return -ETIMEDOUT; /* the thread may still use the queue */
 	if (bsp->exporter->ops->flush)
 		bsp->exporter->ops->flush(bsp->exporter);
-	/* Spans pushed after the thread ended (none by contract) go back. */
+	/* Spans pushed after the thread ended (none by contract) go back.
+	 * The lock and conditions stay: batch_abort() may still come. */
+	pthread_mutex_lock(&bsp->lock);
 	drop_rest(bsp);
 	free(bsp->ring);
 	bsp->ring = NULL;
-	pthread_cond_destroy(&bsp->wake);
-	pthread_cond_destroy(&bsp->idle);
-	pthread_cond_destroy(&bsp->space);
-	pthread_mutex_destroy(&bsp->lock);
+	pthread_mutex_unlock(&bsp->lock);
+	return 0;
 }

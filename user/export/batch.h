@@ -18,6 +18,12 @@
 struct sp_exporter;
 struct sp_spanpool;
 
+/*
+ * Shutdown ends this long after the export timeout at the latest, even
+ * when an export ignores its deadline.
+ */
+#define BATCH_SHUTDOWN_MARGIN_MS 1000
+
 struct sp_bsp_opts {
 	uint32_t max_queue;
 	uint32_t max_batch;
@@ -36,7 +42,9 @@ struct sp_batch {
 	pthread_mutex_t lock;
 	pthread_cond_t wake, idle, space;
 	bool exporting;
-	uint64_t shutdown_deadline_ns;
+	uint32_t in_export;      /* spans of the batch being exported */
+	bool thread_done, abandoned;
+	uint64_t shutdown_deadline_ns; /* 0 until shutdown begins */
 	/* Counters (under lock). */
 	uint64_t received, dropped_queue_full, dropped_at_shutdown, batches;
 };
@@ -56,8 +64,9 @@ int batch_push(struct sp_batch *bsp, struct sp_span *span);
 
 /*
  * Queue a finished span, waiting for room while the queue is full.  Only
- * for the final drain, when nothing upstream can be lost by waiting.
- * Returns 0, or -ENOSPC when shutdown began (span dropped and counted).
+ * for the final drain, when nothing upstream can be lost by waiting; never
+ * past the shutdown deadline.  Returns 0, or -ENOSPC when the deadline
+ * passed or the queue stopped (span dropped, counted at shutdown).
  */
 int batch_push_wait(struct sp_batch *bsp, struct sp_span *span);
 
@@ -79,9 +88,27 @@ void batch_get_stats(const struct sp_batch *bsp, struct sp_batch_stats *out);
 void batch_flush(struct sp_batch *bsp);
 
 /*
- * Export what is queued (bounded by export_timeout_ms; what is left then
- * is counted as dropped), stop the thread and free the queue.
+ * Shutdown begins: from now on, export_timeout_ms bounds everything, the
+ * export in progress and waits for room included; what is not exported
+ * by then is counted dropped at shutdown.  A second call changes nothing.
  */
-void batch_shutdown(struct sp_batch *bsp);
+void batch_begin_shutdown(struct sp_batch *bsp);
+
+/*
+ * Shutdown must end now (a second signal): the deadline becomes now, the
+ * export in progress is cut off, what is queued is counted at shutdown.
+ * Any thread may call it.
+ */
+void batch_abort(struct sp_batch *bsp);
+
+/*
+ * Export what is queued until the shutdown deadline (batch_begin_shutdown(),
+ * called here if it was not), stop the thread and free the queue.  Returns
+ * 0, or -ETIMEDOUT when the export thread was still busy
+ * BATCH_SHUTDOWN_MARGIN_MS after the deadline: it is then left running,
+ * its spans counted at shutdown, and the exporter and the pool must not
+ * be freed.  A second call does nothing.
+ */
+int batch_shutdown(struct sp_batch *bsp);
 
 #endif /* SPANPROBE_BATCH_H */

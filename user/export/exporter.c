@@ -26,6 +26,12 @@ void exporter_destroy(struct sp_exporter *exp)
 		exp->ops->destroy(exp);
 }
 
+void exporter_set_deadline(struct sp_exporter *exp, int64_t deadline_ms)
+{
+	if (exp->ops->set_deadline)
+		exp->ops->set_deadline(exp, deadline_ms);
+}
+
 void exporter_get_stats(const struct sp_exporter *exp, struct sp_export_stats *out)
 {
 	const struct sp_export_stats *st = &exp->stats;
@@ -33,6 +39,8 @@ void exporter_get_stats(const struct sp_exporter *exp, struct sp_export_stats *o
 	/* The export thread writes them; relaxed loads do not tear. */
 	out->spans_exported = __atomic_load_n(&st->spans_exported, __ATOMIC_RELAXED);
 	out->spans_failed = __atomic_load_n(&st->spans_failed, __ATOMIC_RELAXED);
+	out->spans_timed_out = __atomic_load_n(&st->spans_timed_out, __ATOMIC_RELAXED);
+	out->spans_cut_off = __atomic_load_n(&st->spans_cut_off, __ATOMIC_RELAXED);
 	out->requests_retried = __atomic_load_n(&st->requests_retried, __ATOMIC_RELAXED);
 	out->bytes_raw = __atomic_load_n(&st->bytes_raw, __ATOMIC_RELAXED);
 	out->bytes_sent = __atomic_load_n(&st->bytes_sent, __ATOMIC_RELAXED);

@@ -38,9 +38,12 @@ struct sp_exporter_options {
 struct sp_export_stats {
 	uint64_t spans_exported;
 	uint64_t spans_failed;    /* given up after retries / rejected */
+	uint64_t spans_timed_out; /* sent, no answer in time: outcome unknown */
+	uint64_t spans_cut_off;   /* not sent (again): the deadline of
+				   * exporter_set_deadline() came first */
 	uint64_t requests_retried;
 	uint64_t bytes_raw;        /* before compression */
-	uint64_t bytes_sent;       /* after compression */
+	uint64_t bytes_sent;       /* written to sockets (framing included) */
 	uint64_t write_errors;     /* console: output failed; spanprobe stops */
 };
 
@@ -63,6 +66,8 @@ struct sp_exporter_ops {
 	 * on disk).  Must return within about a second.
 	 */
 	void (*idle)(struct sp_exporter *exp);
+	/* See exporter_set_deadline(); NULL when exports never wait. */
+	void (*set_deadline)(struct sp_exporter *exp, int64_t deadline_ms);
 	/* Free everything; `exp` itself included. */
 	void (*destroy)(struct sp_exporter *exp);
 };
@@ -72,6 +77,14 @@ struct sp_exporter {
 	struct sp_export_stats stats;
 	void *state; /* the exporter's own */
 };
+
+/*
+ * Shutdown: no export, the one in progress included, goes on past
+ * `deadline_ms` (clock_mono_ms(), util/clock.h); a deadline already
+ * passed ends the current one at once.  What is then not sent is counted
+ * in spans_cut_off.  The one call another thread may make during an export.
+ */
+void exporter_set_deadline(struct sp_exporter *exp, int64_t deadline_ms);
 
 /* A consistent-enough copy of `exp`'s counters, from any thread. */
 void exporter_get_stats(const struct sp_exporter *exp, struct sp_export_stats *out);

@@ -370,15 +370,60 @@ static void part_delivered(struct otlp *o, struct sp_export_stats *st,
 	}
 }
 
-static void part_failed(struct otlp *o, struct sp_export_stats *st,
-			struct part *p, const char *how)
+/* Not delivered: count the part's spans in `counter`, say why once. */
+static void part_lost(struct otlp *o, uint64_t *counter, struct part *p,
+		      const char *how, const char *fate)
 {
 	char line[1024];
 
-	st->spans_failed += p->count;
-	snprintf(line, sizeof(line), "export: %s to %s: %s; spans dropped", how,
-		 o->url.authority, p->why);
+	*counter += p->count;
+	snprintf(line, sizeof(line), "export: %s to %s: %s; %s", how,
+		 o->url.authority, p->why, fate);
 	log_once(o, line);
+}
+
+static void part_failed(struct otlp *o, struct sp_export_stats *st,
+			struct part *p, const char *how)
+{
+	part_lost(o, &st->spans_failed, p, how, "spans dropped");
+}
+
+/* Sooner of the export's own deadline and the shutdown deadline. */
+static int64_t export_deadline(const struct otlp *o, int64_t deadline)
+{
+	int64_t cutoff = http_client_cutoff(o->client);
+
+	return cutoff < deadline ? cutoff : deadline;
+}
+
+static bool cutoff_passed(const struct otlp *o)
+{
+	return clock_mono_ms() >= http_client_cutoff(o->client);
+}
+
+static void part_queue(struct otlp *o, struct sp_export_stats *st,
+		       struct part *p, const char *how);
+
+/* What one round left undelivered: counted, or kept for a retry (true). */
+static bool part_settle(struct otlp *o, struct sp_export_stats *st,
+			struct part *p, bool sent, bool cut)
+{
+	/* Sent and unanswered: the collector may well have the spans. */
+	if (p->last.kind == SP_ATTEMPT_TIMEOUT && sent)
+		part_lost(o, &st->spans_timed_out, p, "export timed out",
+			  "outcome unknown");
+	else if (!retry_is_retryable(&p->last) &&
+		 (p->last.kind != SP_ATTEMPT_TIMEOUT || !cut))
+		part_failed(o, st, p, "export failed");
+	else if (cut && o->queue)
+		part_queue(o, st, p, "shutdown deadline reached");
+	else if (cut)
+		part_lost(o, &st->spans_cut_off, p, "shutdown deadline reached",
+			  "spans not sent");
+	else
+		return true;
+	p->pending = false;
+	return false;
 }
 
 /* One round: send every pending part; returns the wait the retries want. */
@@ -389,8 +434,10 @@ static int64_t send_round(struct otlp *o, struct sp_export_stats *st,
 	struct http_request rq[n];
 	struct http_response rs[n];
 	struct part *sent[n];
+	struct http_client_stats before, after;
 	size_t k = 0;
 	int64_t wait = 0, d;
+	bool cut;
 
 	memset(rq, 0, sizeof(rq)); /* gcc cannot see that k parts are set */
 	for (size_t i = 0; i < n; i++) {
@@ -399,10 +446,14 @@ static int64_t send_round(struct otlp *o, struct sp_export_stats *st,
 		part_request(o, &parts[i], deadline, &rq[k]);
 		memset(&rs[k], 0, sizeof(rs[k]));
 		st->bytes_raw += parts[i].raw_len;
-		st->bytes_sent += parts[i].wire_len;
 		sent[k++] = &parts[i];
 	}
+	http_client_get_stats(o->client, &before);
 	http_client_roundtrip(o->client, rq, rs, k, deadline);
+	http_client_get_stats(o->client, &after);
+	/* What reached a socket, not what we meant to send. */
+	st->bytes_sent += after.bytes_written - before.bytes_written;
+	cut = cutoff_passed(o);
 	*left = 0;
 	for (size_t i = 0; i < k; i++) {
 		struct part *p = sent[i];
@@ -411,10 +462,7 @@ static int64_t send_round(struct otlp *o, struct sp_export_stats *st,
 		if (p->last.kind == SP_ATTEMPT_OK) {
 			part_delivered(o, st, &rs[i], p);
 			p->pending = false;
-		} else if (!retry_is_retryable(&p->last)) {
-			part_failed(o, st, p, "export failed");
-			p->pending = false;
-		} else {
+		} else if (part_settle(o, st, p, rs[i].sent, cut)) {
 			d = retry_delay_ms(&o->policy, retry, &p->last,
 					   (uint32_t)(idgen_next(&o->rng) >> 32));
 			wait = d > wait ? d : wait;
@@ -427,13 +475,27 @@ static int64_t send_round(struct otlp *o, struct sp_export_stats *st,
 	return wait;
 }
 
-static void sleep_ms(int64_t ms)
+/*
+ * No retry fits: every part still pending goes to the disk queue when
+ * there is one (a restart sends it), else it is counted, as cut off by
+ * the shutdown deadline or failed.
+ */
+static void give_up(struct otlp *o, struct sp_export_stats *st,
+		    struct part *parts, size_t n, bool cut)
 {
-	struct timespec ts = { .tv_sec = ms / 1000,
-			       .tv_nsec = (ms % 1000) * 1000000L };
+	const char *how = cut ? "shutdown deadline reached while retrying"
+			      : "export timeout reached while retrying";
 
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
+	for (size_t i = 0; i < n; i++) {
+		if (!parts[i].pending)
+			continue;
+		if (cut && !o->queue)
+			part_lost(o, &st->spans_cut_off, &parts[i], how,
+				  "spans not sent");
+		else
+			part_queue(o, st, &parts[i], how);
+		parts[i].pending = false;
+	}
 }
 
 /*
@@ -479,20 +541,23 @@ static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
 			   struct part *parts, size_t n, int64_t deadline)
 {
 	size_t left = n;
-	int64_t wait;
+	int64_t wait, now;
 
 	for (unsigned retry = 0; left; retry++) {
-		wait = send_round(o, st, parts, n, retry, deadline, &left);
+		wait = send_round(o, st, parts, n, retry,
+				  export_deadline(o, deadline), &left);
 		if (!left)
 			break;
-		if (!retry_fits(clock_mono_ms(), wait, deadline)) {
-			for (size_t i = 0; i < n; i++)
-				if (parts[i].pending)
-					part_queue(o, st, &parts[i],
-						   "export timeout reached while retrying");
+		now = clock_mono_ms();
+		if (!retry_fits(now, wait, export_deadline(o, deadline))) {
+			give_up(o, st, parts, n, retry_fits(now, wait, deadline));
 			return -ETIMEDOUT;
 		}
-		sleep_ms(wait);
+		http_client_pause(o->client, now + wait);
+		if (cutoff_passed(o)) {
+			give_up(o, st, parts, n, true);
+			return -ECANCELED;
+		}
 		st->requests_retried += left;
 	}
 	return 0;
@@ -571,12 +636,18 @@ static void queue_drain(struct otlp *o, struct sp_export_stats *st)
 	}
 }
 
+/* Spans counted as not delivered, whatever the reason. */
+static uint64_t spans_lost(const struct sp_export_stats *st)
+{
+	return st->spans_failed + st->spans_timed_out + st->spans_cut_off;
+}
+
 static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
 		       size_t count)
 {
 	struct otlp *o = exp->state;
 	int64_t deadline = clock_mono_ms() + o->cfg->timeout_ms;
-	uint64_t failed_before = exp->stats.spans_failed;
+	uint64_t lost_before = spans_lost(&exp->stats);
 	struct part *parts = NULL;
 	size_t n = 0, cap = 0;
 	int ret;
@@ -605,7 +676,7 @@ static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
 	queue_drain(o, &exp->stats);
 	if (o->queue && !diskq_empty(o->queue))
 		return -EAGAIN;
-	if (exp->stats.spans_failed != failed_before) {
+	if (spans_lost(&exp->stats) != lost_before) {
 		o->failing = true;
 		return ret ? ret : -EIO;
 	}
@@ -638,6 +709,13 @@ static void otlp_idle(struct sp_exporter *exp)
 	diskq_sync(o->queue); /* the last group of appends, when writes stop */
 }
 
+static void otlp_set_deadline(struct sp_exporter *exp, int64_t deadline_ms)
+{
+	struct otlp *o = exp->state;
+
+	http_client_set_cutoff(o->client, deadline_ms);
+}
+
 static void otlp_destroy(struct sp_exporter *exp)
 {
 	struct otlp *o;
@@ -661,6 +739,7 @@ static const struct sp_exporter_ops otlp_ops = {
 	.export_spans = otlp_export,
 	.flush = otlp_flush,
 	.idle = otlp_idle,
+	.set_deadline = otlp_set_deadline,
 	.destroy = otlp_destroy,
 };
 

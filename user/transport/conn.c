@@ -273,11 +273,15 @@ ssize_t conn_write(struct net_conn *c, const void *buf, size_t len)
 	if (c->ssl) {
 		errno = 0;
 		n = SSL_write(c->ssl, buf, (int)len);
-		return n > 0 ? n : tls_result(c, (int)n);
+		if (n <= 0)
+			return tls_result(c, (int)n);
+	} else {
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	}
-	n = send(c->fd, buf, len, MSG_NOSIGNAL);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (c->written)
+		*c->written += (uint64_t)n;
 	return n;
 }
 

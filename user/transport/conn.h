@@ -24,6 +24,8 @@ struct net_conn {
 	char alpn[16];     /* protocol the TLS server chose, "" if none */
 	struct sockaddr_storage local, peer; /* set once connected */
 	bool observed;     /* the observer was told of the opening */
+	uint64_t *written; /* NULL, or counts bytes accepted by the socket
+			    * (by TLS before encryption) */
 };
 
 /*
@@ -62,7 +64,10 @@ void conn_tls_ctx_destroy(SSL_CTX *ctx); /* accepts NULL */
 int conn_open(struct net_conn *c, const struct net_url *u, SSL_CTX *ctx,
 	      const uint8_t *alpn, size_t alpn_len, int timeout_ms);
 
-/* > 0 bytes, 0 at end of stream, -EAGAIN (see wants), or -errno. */
+/*
+ * > 0 bytes, 0 at end of stream, -EAGAIN (see wants), or -errno.  A write
+ * adds what it wrote to *c->written.
+ */
 ssize_t conn_read(struct net_conn *c, void *buf, size_t len);
 ssize_t conn_write(struct net_conn *c, const void *buf, size_t len);
 

@@ -51,6 +51,8 @@ struct http_response {
 	uint8_t *body;
 	size_t body_len;
 	bool body_truncated;
+	bool sent; /* the request was put on a connection: with -ETIMEDOUT,
+		    * the server may have it (outcome unknown) */
 };
 
 struct http_client_options {
@@ -67,6 +69,7 @@ struct http_client_stats {
 	uint64_t connects;     /* connections opened */
 	uint64_t h1_fallbacks; /* h2c refused, HTTP/1.1 used instead */
 	uint64_t requests;     /* requests put on a connection */
+	uint64_t bytes_written; /* accepted by the sockets (before TLS) */
 };
 
 /* Returns a client (no connection opened yet) or NULL with errno set. */
@@ -77,7 +80,7 @@ void http_client_destroy(struct http_client *c); /* accepts NULL */
  * Send `n` requests at once (spread over the pool, multiplexed on HTTP/2)
  * and wait for every answer until `deadline_ms` (clock_mono_ms(), util/clock.h).
  * Each resps[i] is reset, then holds the answer or its error: -ETIMEDOUT
- * (deadline), -ECONNREFUSED, -ECONNRESET (connection lost), -EHOSTUNREACH,
+ * (deadline or cutoff passed; see `sent`), -ECONNREFUSED, -ECONNRESET (connection lost), -EHOSTUNREACH,
  * -EPROTO (unreadable answer or TLS failure).  Returns 0; the outcome of
  * each request is in its response.  The caller frees bodies with
  * http_response_reset().
@@ -88,6 +91,22 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 
 void http_client_get_stats(const struct http_client *c,
 			   struct http_client_stats *out);
+
+/*
+ * From now on no call waits past `cutoff_ms` (clock_mono_ms()), the one
+ * in progress included: it is woken and ends as if its deadline had
+ * passed.  The only function another thread may call while a call runs.
+ */
+void http_client_set_cutoff(struct http_client *c, int64_t cutoff_ms);
+
+/* The cutoff set by http_client_set_cutoff(), INT64_MAX when none. */
+int64_t http_client_cutoff(const struct http_client *c);
+
+/*
+ * Sleep until `until_ms` (a wait before a retry), ending early when the
+ * cutoff comes first or is moved.
+ */
+void http_client_pause(struct http_client *c, int64_t until_ms);
 
 /* Free the body and the fields, clear the rest.  Safe on a zeroed response. */
 void http_response_reset(struct http_response *r);

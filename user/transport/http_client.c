@@ -4,7 +4,8 @@
  * pool slot (round-robin from slot 0, so a lone request always reuses the
  * same warm connection), opens the slot's connection if it is closed or
  * found dead, and polls every busy connection until all answers are in
- * or the deadline passes.
+ * or the deadline passes.  Another thread may move the cutoff (shutdown):
+ * an eventfd wakes the poll, which then ends at the cutoff.
  */
 #include "transport/http.h"
 
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "transport/exchange.h"
 #include "transport/h1.h"
@@ -31,6 +34,8 @@ struct http_client {
 	unsigned n_conns;
 	unsigned next_conn;  /* round-robin start */
 	struct http_client_stats stats;
+	int64_t cutoff;      /* no wait past it; atomic: any thread moves it */
+	int wake_fd;         /* eventfd: the cutoff moved */
 };
 
 struct http_client *http_client_create(const struct http_client_options *o)
@@ -43,6 +48,10 @@ struct http_client *http_client_create(const struct http_client_options *o)
 	c->version = o->version;
 	c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
 	c->n_conns = o->connections ? o->connections : 1;
+	c->cutoff = INT64_MAX;
+	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->wake_fd < 0)
+		goto fail;
 	c->target.user_agent = strdup(o->user_agent ? o->user_agent : "spanprobe");
 	c->conns = calloc(c->n_conns, sizeof(*c->conns));
 	if (!c->target.user_agent || !c->conns)
@@ -82,6 +91,8 @@ void http_client_destroy(struct http_client *c)
 	for (unsigned i = 0; c->conns && i < c->n_conns; i++)
 		conn_drop(&c->conns[i]);
 	conn_tls_ctx_destroy(c->tls);
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
 	free(c->conns);
 	free(c->target.user_agent);
 	free(c);
@@ -91,6 +102,46 @@ void http_client_get_stats(const struct http_client *c,
 			   struct http_client_stats *out)
 {
 	*out = c->stats;
+}
+
+void http_client_set_cutoff(struct http_client *c, int64_t cutoff_ms)
+{
+	uint64_t one = 1;
+
+	__atomic_store_n(&c->cutoff, cutoff_ms, __ATOMIC_RELEASE);
+	if (write(c->wake_fd, &one, sizeof(one)) < 0)
+		sp_debug("export: cannot wake the export thread: %s", strerror(errno));
+}
+
+int64_t http_client_cutoff(const struct http_client *c)
+{
+	return __atomic_load_n(&c->cutoff, __ATOMIC_ACQUIRE);
+}
+
+/* Sooner of `deadline` and the cutoff. */
+static int64_t cut(const struct http_client *c, int64_t deadline)
+{
+	int64_t cutoff = http_client_cutoff(c);
+
+	return cutoff < deadline ? cutoff : deadline;
+}
+
+static void wake_drain(struct http_client *c)
+{
+	uint64_t n;
+
+	if (read(c->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		sp_debug("export: reading the wake-up failed: %s", strerror(errno));
+}
+
+void http_client_pause(struct http_client *c, int64_t until_ms)
+{
+	struct pollfd p = { .fd = c->wake_fd, .events = POLLIN };
+	int64_t left;
+
+	while ((left = cut(c, until_ms) - clock_mono_ms()) > 0)
+		if (poll(&p, 1, (int)left) > 0)
+			wake_drain(c);
 }
 
 /* ALPN lists in wire format. */
@@ -121,6 +172,7 @@ static int conn_connect(struct http_client *c, struct http_conn *hc,
 	ret = conn_open(&hc->io, &c->target.url, c->tls, alpn, alpn_len, (int)left);
 	if (ret)
 		return ret;
+	hc->io.written = &c->stats.bytes_written;
 	c->stats.connects++;
 	hc->fresh = true;
 	if (c->tls)
@@ -181,7 +233,7 @@ static void conn_start_work(struct roundtrip *rt, struct http_conn *hc)
 	if (hc->ops && hc->active == 0 && !conn_alive(hc))
 		conn_drop(hc);
 	if (!hc->ops)
-		ret = conn_connect(rt->c, hc, rt->deadline);
+		ret = conn_connect(rt->c, hc, cut(rt->c, rt->deadline));
 	if (ret) {
 		fail_on_conn(rt, hc, ret, false);
 		return;
@@ -294,9 +346,9 @@ static size_t roundtrip_pending(const struct roundtrip *rt)
 static void roundtrip_poll(struct roundtrip *rt)
 {
 	struct http_client *c = rt->c;
-	struct pollfd pfd[c->n_conns];
+	struct pollfd pfd[c->n_conns + 1];
 	struct http_conn *who[c->n_conns];
-	int64_t left = rt->deadline - clock_mono_ms();
+	int64_t left = cut(c, rt->deadline) - clock_mono_ms();
 	nfds_t n = 0;
 
 	for (unsigned i = 0; i < c->n_conns; i++) {
@@ -312,8 +364,11 @@ static void roundtrip_poll(struct roundtrip *rt)
 	}
 	if (n == 0 || left <= 0)
 		return;
-	if (poll(pfd, n, (int)left) <= 0)
+	pfd[n] = (struct pollfd){ .fd = c->wake_fd, .events = POLLIN };
+	if (poll(pfd, n + 1, (int)left) <= 0)
 		return;
+	if (pfd[n].revents)
+		wake_drain(c);
 	for (nfds_t i = 0; i < n; i++)
 		if (pfd[i].revents)
 			conn_on_events(rt, who[i], pfd[i].revents);
@@ -335,7 +390,7 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 		rt.x[i].conn = &c->conns[i % c->n_conns];
 	}
 	while (roundtrip_pending(&rt)) {
-		if (clock_mono_ms() >= deadline_ms) {
+		if (clock_mono_ms() >= cut(c, deadline_ms)) {
 			roundtrip_expire(&rt);
 			break;
 		}
@@ -348,6 +403,8 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 		}
 		roundtrip_poll(&rt);
 	}
+	for (size_t i = 0; i < n; i++)
+		resps[i].sent = rt.x[i].started;
 	free(rt.x);
 	return 0;
 }

@@ -3,6 +3,7 @@
 OTLP/JSON output, and report checks as "ok - NAME" / "not ok - NAME"."""
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -168,3 +169,43 @@ def is_hex_id(value, length):
     return (isinstance(value, str) and len(value) == length
             and all(c in "0123456789abcdef" for c in value)
             and value != "0" * length)
+
+
+REPORT_LINE = re.compile(r"^spanprobe: (spans|dropped|events|export): (.*)$")
+
+
+def exit_report(err):
+    """The counters of the last report spanprobe printed, keyed
+    "line: name" ("spans: started", "dropped: at shutdown", ...)."""
+    counters = {}
+    for line in err.splitlines():
+        m = REPORT_LINE.match(line)
+        if not m:
+            continue
+        for part in m.group(2).split(", "):
+            num, _, name = part.partition(" ")
+            if num.isdigit():
+                counters[f"{m.group(1)}: {name}"] = int(num)
+    return counters
+
+
+def check_report_sums(name, err):
+    """Check that the exit report adds up: every span started is counted
+    once where it ended, every span finished once where it went.  Returns
+    the counters (empty when no report was printed)."""
+    c = exit_report(err)
+    need = ("spans: started", "events: calls open at exit", "dropped: at shutdown")
+    if not check(f"{name}: exit report printed", all(k in c for k in need), err[-2000:]):
+        return {}
+    ended = (c["spans: finished"] + c["spans: not sampled"] + c["spans: filtered out"]
+             + c["dropped: unfinished"] + c["events: calls that never returned"]
+             + c["events: calls open at exit"])
+    check(f"{name}: started = finished + not sampled + filtered + unfinished"
+          " + never returned + open at exit", c["spans: started"] == ended,
+          f"{c['spans: started']} != {ended}: {c}")
+    gone = (c["spans: exported"] + c["spans: failed"]
+            + c["spans: timed out (outcome unknown)"] + c["dropped: queue full"]
+            + c["dropped: at shutdown"])
+    check(f"{name}: finished = exported + failed + timed out + queue full + at shutdown",
+          c["spans: finished"] == gone, f"{c['spans: finished']} != {gone}: {c}")
+    return c
