@@ -9,6 +9,7 @@
 #include "span/spanpool.h"
 #include "export/exporter.h"
 #include "util/clock.h"
+#include "util/counter.h"
 #include "util/log.h"
 
 static int push(struct sp_batch *bsp, struct sp_span *span, bool wait)
@@ -16,13 +17,13 @@ static int push(struct sp_batch *bsp, struct sp_span *span, bool wait)
 	bool wake;
 
 	pthread_mutex_lock(&bsp->lock);
-	bsp->received++;
+	counter_add(&bsp->received, 1);
 	while (wait && bsp->count == bsp->opts.max_queue && !bsp->stopping) {
 		pthread_cond_signal(&bsp->wake);
 		pthread_cond_wait(&bsp->space, &bsp->lock);
 	}
 	if (bsp->count == bsp->opts.max_queue || bsp->stopping) {
-		bsp->dropped_queue_full++;
+		counter_add(&bsp->dropped_queue_full, 1);
 		pthread_mutex_unlock(&bsp->lock);
 		spanpool_put(bsp->pool, span);
 		return -ENOSPC;
@@ -62,13 +63,13 @@ struct sp_span_sink batch_sink(struct sp_batch *bsp)
 				      .push_wait = sink_push_wait, .ctx = bsp };
 }
 
-/* Relaxed loads: the writers hold the lock, a report needs no snapshot. */
+/* Without the lock: the counters are atomic (util/counter.h). */
 void batch_get_stats(const struct sp_batch *bsp, struct sp_batch_stats *out)
 {
-	out->received = __atomic_load_n(&bsp->received, __ATOMIC_RELAXED);
-	out->dropped_queue_full = __atomic_load_n(&bsp->dropped_queue_full, __ATOMIC_RELAXED);
-	out->dropped_at_shutdown = __atomic_load_n(&bsp->dropped_at_shutdown, __ATOMIC_RELAXED);
-	out->batches = __atomic_load_n(&bsp->batches, __ATOMIC_RELAXED);
+	out->received = counter_get(&bsp->received);
+	out->dropped_queue_full = counter_get(&bsp->dropped_queue_full);
+	out->dropped_at_shutdown = counter_get(&bsp->dropped_at_shutdown);
+	out->batches = counter_get(&bsp->batches);
 }
 
 /*
@@ -132,7 +133,7 @@ static void drop_rest(struct sp_batch *bsp)
 		spanpool_put(bsp->pool, bsp->ring[bsp->head]);
 		bsp->head = (bsp->head + 1) % bsp->opts.max_queue;
 		bsp->count--;
-		bsp->dropped_at_shutdown++;
+		counter_add(&bsp->dropped_at_shutdown, 1);
 	}
 }
 
@@ -178,7 +179,7 @@ static void *export_thread(void *arg)
 		uint32_t n = take_batch(bsp, batch);
 
 		bsp->exporting = true;
-		bsp->batches++;
+		counter_add(&bsp->batches, 1);
 		pthread_mutex_unlock(&bsp->lock);
 		export_batch(bsp, batch, batch + bsp->opts.max_batch, n);
 		pthread_mutex_lock(&bsp->lock);

@@ -37,7 +37,7 @@ struct sp_batch {
 	pthread_cond_t wake, idle, space;
 	bool exporting;
 	uint64_t shutdown_deadline_ns;
-	/* Counters (under lock). */
+	/* Counters: written under lock, always atomically (util/counter.h). */
 	uint64_t received, dropped_queue_full, dropped_at_shutdown, batches;
 };
 

@@ -23,6 +23,7 @@
 #include "export/retry.h"
 #include "transport/grpc.h"
 #include "util/clock.h"
+#include "util/counter.h"
 #include "util/ids.h"
 #include "util/log.h"
 
@@ -345,8 +346,8 @@ static void part_delivered(struct otlp *o, struct sp_export_stats *st,
 	}
 	if (rejected < 0 || (uint64_t)rejected > p->count)
 		rejected = (int64_t)p->count;
-	st->spans_exported += p->count - (size_t)rejected;
-	st->spans_failed += (uint64_t)rejected;
+	counter_add(&st->spans_exported, p->count - (size_t)rejected);
+	counter_add(&st->spans_failed, (uint64_t)rejected);
 	if (rejected || msg[0]) {
 		snprintf(line, sizeof(line), "export: %s accepted part of a batch"
 			 " (%s): %s", o->url.authority,
@@ -361,7 +362,7 @@ static void part_failed(struct otlp *o, struct sp_export_stats *st,
 {
 	char line[1024];
 
-	st->spans_failed += p->count;
+	counter_add(&st->spans_failed, p->count);
 	snprintf(line, sizeof(line), "export: %s to %s: %s; spans dropped", how,
 		 o->url.authority, p->why);
 	log_once(o, line);
@@ -383,8 +384,8 @@ static int64_t send_round(struct otlp *o, struct sp_export_stats *st,
 			continue;
 		part_request(o, &parts[i], deadline, &rq[k]);
 		memset(&rs[k], 0, sizeof(rs[k]));
-		st->bytes_raw += parts[i].raw_len;
-		st->bytes_sent += parts[i].wire_len;
+		counter_add(&st->bytes_raw, parts[i].raw_len);
+		counter_add(&st->bytes_sent, parts[i].wire_len);
 		sent[k++] = &parts[i];
 	}
 	http_client_roundtrip(o->client, rq, rs, k, deadline);
@@ -442,7 +443,7 @@ static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
 			return -ETIMEDOUT;
 		}
 		sleep_ms(wait);
-		st->requests_retried += left;
+		counter_add(&st->requests_retried, left);
 	}
 	return 0;
 }
@@ -452,7 +453,7 @@ static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
 {
 	struct otlp *o = exp->state;
 	int64_t deadline = clock_mono_ms() + o->cfg->timeout_ms;
-	uint64_t failed_before = exp->stats.spans_failed;
+	uint64_t failed_before = counter_get(&exp->stats.spans_failed);
 	struct part *parts = NULL;
 	size_t n = 0, cap = 0;
 	int ret;
@@ -465,7 +466,7 @@ static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
 		parts[i].pending = true;
 	}
 	if (ret) {
-		exp->stats.spans_failed += count;
+		counter_add(&exp->stats.spans_failed, count);
 		sp_warn_once("export: out of memory encoding a batch; %zu spans"
 			     " dropped", count);
 	} else {
@@ -474,7 +475,7 @@ static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
 	for (size_t i = 0; i < n; i++)
 		free(parts[i].wire);
 	free(parts);
-	if (exp->stats.spans_failed != failed_before) {
+	if (counter_get(&exp->stats.spans_failed) != failed_before) {
 		o->failing = true;
 		return ret ? ret : -EIO;
 	}
