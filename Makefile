@@ -46,7 +46,7 @@ RUN_ARGS  ?= run
 # A recipe that fails leaves no half-written target behind.
 .DELETE_ON_ERROR:
 
-.PHONY: all deps run test unit integration bench clean format lint asan tsan vmlinux fuzz fuzz-run install
+.PHONY: all deps run test unit integration bench soak clean format lint asan tsan vmlinux fuzz fuzz-run install
 all: $(BUILD)/spanprobe
 
 deps:
@@ -70,6 +70,13 @@ tests-build: $(BUILD)/bench/otlp_sink $(BUILD)/bench/export
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(PROG_BINS)
 	@SP_BUILD=$(BUILD) bench/run.sh
+
+# 30 minutes of mixed load and a flapping collector (bench/soak.py);
+# SOAK_SECONDS=180 for a trial.
+SOAK_SECONDS ?= 1800
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@SP_BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) python3 bench/soak.py
 
 # --- BPF objects and skeletons -------------------------------------------
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/common.bpf.h include/spanprobe/events.h $(wildcard bpf/*.bpf.h)
@@ -166,7 +173,7 @@ vmlinux:
 # Fuzzing (libFuzzer, clang's runtime from libclang-rt-14-dev): `make fuzz`
 # builds every target, `make fuzz-run FUZZ_SECONDS=300` runs each in turn
 # for that long; `make test` runs each for FUZZ_TEST_SECONDS (tests/run.sh).
-FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Itests
 FUZZ_SECONDS ?= 300
 FUZZ_HTTP1   := user/protocol/http1.c user/protocol/http1_parse.c user/protocol/route.c user/assemble/traceparent.c user/util/hex.c
 fuzz: $(BUILD)/fuzz/fuzz_http1
@@ -187,7 +194,7 @@ FUZZ_SRCS_config := user/export/otlp_config.c user/export/retry.c user/transport
 FUZZ_EXPORT_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_EXPORT))
 fuzz: $(FUZZ_EXPORT_BINS)
 $(foreach t,$(FUZZ_EXPORT),$(eval $(BUILD)/fuzz/fuzz_$(t): $(FUZZ_SRCS_$(t))))
-$(FUZZ_EXPORT_BINS): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard user/transport/*.h user/export/*.h user/util/*.h)
+$(FUZZ_EXPORT_BINS): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h user/transport/*.h user/export/*.h user/util/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_SRCS_$*) -o $@ $(FUZZ_LIBS_$*)
 fuzz-run: fuzz

@@ -20,18 +20,13 @@
  */
 #include "transport/exchange.h"
 #include "transport/h2.h"
+#include "fuzz/fuzz_net.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			abort();                                               \
-	} while (0)
 
 #define MAX_REQ 3
 
@@ -57,17 +52,6 @@ static void drain(int fd)
 {
 	while (read(fd, sink, sizeof(sink)) > 0)
 		;
-}
-
-static size_t push(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t n = write(fd, p, len);
-
-	if (n < 0) {
-		CHECK(errno == EAGAIN);
-		return 0;
-	}
-	return (size_t)n;
 }
 
 /* The pool's part: what the connection could not answer ends as lost. */
@@ -114,7 +98,7 @@ static void play(const uint8_t *data, size_t size, size_t piece, size_t n,
 	while (off < size && o->ret == 0) {
 		size_t want = piece && piece < size - off ? piece : size - off;
 
-		off += push(fds[1], data + off, want);
+		off += fuzz_push(fds[1], data + off, want);
 		o->ret = h2_ops.on_readable(&conn);
 		drain(fds[1]);
 	}
@@ -133,16 +117,9 @@ static void play(const uint8_t *data, size_t size, size_t piece, size_t n,
 	conn.io.fd = -1;
 }
 
-/* Fields are "name\0value\0" pairs within the bound. */
 static void check_response(const struct http_response *r)
 {
-	size_t strings = 0;
-
-	CHECK(r->fields_len <= HTTP_FIELDS_MAX);
-	CHECK(r->fields_len == 0 || r->fields[r->fields_len - 1] == '\0');
-	for (size_t off = 0; off < r->fields_len; strings++)
-		off += strlen(r->fields + off) + 1;
-	CHECK(strings % 2 == 0);
+	fuzz_check_fields(r, false);
 	CHECK(r->body_len <= HTTP_BODY_MAX);
 	CHECK(r->body_len == 0 || r->body);
 	if (r->error == 0) {
@@ -162,13 +139,7 @@ static void check_same(const struct outcome *a, const struct outcome *b)
 		CHECK(ra->error == rb->error);
 		if (ra->error)
 			continue;
-		CHECK(ra->status == rb->status);
-		CHECK(ra->body_len == rb->body_len);
-		CHECK(ra->body_len == 0 ||
-		      memcmp(ra->body, rb->body, ra->body_len) == 0);
-		CHECK(ra->fields_len == rb->fields_len);
-		CHECK(ra->fields_len == 0 ||
-		      memcmp(ra->fields, rb->fields, ra->fields_len) == 0);
+		fuzz_check_same(ra, rb);
 	}
 }
 
@@ -179,12 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return 0;
-	if (!target.user_agent) {
-		CHECK(url_parse("http://collector:4318/v1/traces", &target.url) == 0);
-		target.user_agent = "spanprobe-fuzz";
-		conn.target = &target;
-		conn.io.fd = -1;
-	}
+	fuzz_conn_init(&target, &conn);
 	n = 1 + data[1] % MAX_REQ;
 	play(data + 2, size - 2, 0, n, &whole);
 	play(data + 2, size - 2, (size_t)data[0] + 1, n, &pieces);
