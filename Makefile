@@ -46,7 +46,7 @@ RUN_ARGS  ?= run
 # A recipe that fails leaves no half-written target behind.
 .DELETE_ON_ERROR:
 
-.PHONY: all deps run test unit integration bench clean format lint asan vmlinux fuzz fuzz-run install
+.PHONY: all deps run test unit integration bench soak clean format lint asan tsan vmlinux fuzz fuzz-run install
 all: $(BUILD)/spanprobe
 
 deps:
@@ -56,9 +56,11 @@ run: deps
 	@$(MAKE) --no-print-directory all tests-programs
 	$(BUILD)/spanprobe $(RUN_ARGS)
 
+# The fuzz targets run FUZZ_TEST_SECONDS each in the test run (a crash fails).
+FUZZ_TEST_SECONDS ?= 10
 test: deps
-	@$(MAKE) --no-print-directory all tests-build
-	@SP_BUILD=$(BUILD) tests/run.sh
+	@$(MAKE) --no-print-directory all tests-build fuzz
+	@SP_BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) tests/run.sh
 
 tests-build: $(UNIT_BINS) $(PROG_BINS) $(TOOL_BINS) $(PROG_LIBS)
 tests-programs: $(PROG_BINS) $(PROG_LIBS)
@@ -68,6 +70,13 @@ tests-build: $(BUILD)/bench/otlp_sink $(BUILD)/bench/export
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(PROG_BINS)
 	@SP_BUILD=$(BUILD) bench/run.sh
+
+# 30 minutes of mixed load and a flapping collector (bench/soak.py);
+# SOAK_SECONDS=180 for a trial.
+SOAK_SECONDS ?= 1800
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@SP_BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) python3 bench/soak.py
 
 # --- BPF objects and skeletons -------------------------------------------
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/common.bpf.h include/spanprobe/events.h $(wildcard bpf/*.bpf.h)
@@ -106,6 +115,14 @@ $(BUILD)/spanprobe: $(BUILD)/user/main.o $(LIB)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests $< -o $@ $(LIB) $(LDLIBS) -lcmocka
+
+# The counters threads share, under ThreadSanitizer in every build: the
+# files that write and read them are compiled into the test instrumented
+# (the library's uninstrumented copies are then not linked in).
+TSAN_UNIT_SRCS := user/export/batch.c user/export/exporter.c user/export/console.c
+$(BUILD)/tests/test_stats_race: tests/unit/test_stats_race.c $(TSAN_UNIT_SRCS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fsanitize=thread -Itests $< $(TSAN_UNIT_SRCS) -o $@ $(LIB) $(LDLIBS) -lcmocka
 
 # Test programs keep their symbols and frames: they are traced by name.
 $(BUILD)/tests/programs/%: tests/programs/%.c
@@ -153,27 +170,31 @@ install: all
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
 
-# Fuzzing (libFuzzer): `make fuzz` builds every target, `make fuzz-run
-# FUZZ_SECONDS=300` runs each in turn for that long.
-FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser
+# Fuzzing (libFuzzer, clang's runtime from libclang-rt-14-dev): `make fuzz`
+# builds every target, `make fuzz-run FUZZ_SECONDS=300` runs each in turn
+# for that long; `make test` runs each for FUZZ_TEST_SECONDS (tests/run.sh).
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Itests
 FUZZ_SECONDS ?= 300
 FUZZ_HTTP1   := user/protocol/http1.c user/protocol/http1_parse.c user/protocol/route.c user/assemble/traceparent.c user/util/hex.c
 fuzz: $(BUILD)/fuzz/fuzz_http1
 $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/protocol/*.h user/assemble/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP1) -o $@
-# The exporter's parsers of a collector's answers and of its settings:
+# The exporter's parsers of a collector's answers (HTTP/1.1, HTTP/2 and
+# what nghttp2 hands h2.c's callbacks, OTLP responses) and of its settings:
 # tests/fuzz/fuzz_<name>.c with FUZZ_SRCS_<name>, a seed corpus
 # tests/fuzz/corpus_<name>/ and a dictionary tests/fuzz/<name>.dict.
-FUZZ_EXPORT := otlp_response net_h1 config
+FUZZ_EXPORT := otlp_response net_h1 net_h2 config
 FUZZ_SRCS_otlp_response := user/export/otlp_response.c user/transport/pbwire.c user/transport/grpc.c user/transport/exchange.c user/util/hex.c
 FUZZ_SRCS_net_h1 := user/transport/h1.c user/transport/exchange.c user/transport/conn.c user/transport/url.c user/util/clock.c user/util/log.c
 FUZZ_LIBS_net_h1 := -lnghttp2 -lssl -lcrypto
+FUZZ_SRCS_net_h2 := user/transport/h2.c user/transport/exchange.c user/transport/conn.c user/transport/url.c user/util/clock.c user/util/log.c
+FUZZ_LIBS_net_h2 := -lnghttp2 -lssl -lcrypto
 FUZZ_SRCS_config := user/export/otlp_config.c user/export/retry.c user/transport/url.c user/util/hex.c user/util/env.c
 FUZZ_EXPORT_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_EXPORT))
 fuzz: $(FUZZ_EXPORT_BINS)
 $(foreach t,$(FUZZ_EXPORT),$(eval $(BUILD)/fuzz/fuzz_$(t): $(FUZZ_SRCS_$(t))))
-$(FUZZ_EXPORT_BINS): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard user/transport/*.h user/export/*.h user/util/*.h)
+$(FUZZ_EXPORT_BINS): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h user/transport/*.h user/export/*.h user/util/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_SRCS_$*) -o $@ $(FUZZ_LIBS_$*)
 fuzz-run: fuzz
@@ -201,7 +222,12 @@ lint:
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all tests-build
 
+# The reader, batch and export threads share state: run the suite on this
+# build with TSAN_OPTIONS=halt_on_error=1:exitcode=66 (SP_BUILD=build-tsan).
+tsan:
+	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" all tests-build
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-tsan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

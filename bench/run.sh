@@ -1,5 +1,7 @@
 #!/bin/sh
 # Runs every benchmark; each prints min/median/max of repeated runs.
+# The soak (bench/soak.py, 30 minutes) runs only with SOAK=1, or alone
+# with `make soak`.
 set -e
 cd "$(dirname "$0")/.."
 BUILD=${SP_BUILD:-build}
@@ -17,3 +19,6 @@ if [ -x "$BUILD"/bench/export ]; then
 fi
 echo "== HTTP server under load (nginx + wrk), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/http_overhead.py
 echo "== node-wide tax on processes without HTTP (syscalls, pipe, sockets)" && SP_BUILD="$BUILD" python3 bench/syscall_tax.py
+if [ "${SOAK:-0}" = 1 ]; then
+	echo "== soak: mixed load and a flapping collector, RSS and counters" && SP_BUILD="$BUILD" python3 bench/soak.py
+fi

@@ -5,7 +5,8 @@ set -eu
 
 PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
  libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libssl-dev pkg-config
- libcmocka-dev python3 curl openssl nginx-light nghttp2-client wrk libdeflate-dev"
+ libcmocka-dev python3 curl openssl nginx-light nghttp2-client wrk libdeflate-dev
+ libclang-rt-14-dev libgcc-12-dev"
 
 missing=""
 for p in $PACKAGES; do

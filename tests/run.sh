@@ -4,6 +4,9 @@
 #  - lint tests: tests/lint/test_* (the include-layer check)
 #  - integration tests: tests/integration/test_* (as root; they print
 #    "ok - NAME" / "not ok - NAME" per check)
+#  - fuzz targets: $BUILD/fuzz/fuzz_* (make fuzz), each for FUZZ_SECONDS
+#    (default 10; 0 skips them) from its seed corpus and dictionary, one
+#    check each: a crash, leak or failed invariant fails it
 # A test binary that crashes or exits non-zero without reporting a failure
 # counts as one failure.
 set -u
@@ -50,6 +53,32 @@ for t in tests/integration/test_*; do
 	fi
 	run_one "$(basename "$t")" timeout 600 "$t"
 done
+
+# libFuzzer target fuzz_NAME: seeds tests/fuzz/corpus_NAME, words
+# tests/fuzz/NAME.dict; what it finds goes to a scratch corpus, an input
+# that fails to $BUILD/fuzz/crash-NAME-*.
+fuzz_one() {
+	bin=$1
+	name=${bin##*/fuzz_}
+	scratch=$(mktemp -d)
+	if "$bin" -max_total_time="$FUZZ_SECONDS" -dict="tests/fuzz/$name.dict" \
+		-artifact_prefix="$BUILD/fuzz/crash-$name-" "$scratch" "tests/fuzz/corpus_$name" \
+		>"$scratch/log" 2>&1; then
+		echo "ok - fuzz_$name: $(grep -o 'Done [0-9]* runs' "$scratch/log"), no crash"
+	else
+		tail -n 30 "$scratch/log"
+		echo "not ok - fuzz_$name: failed; reproduce with $bin $BUILD/fuzz/crash-$name-*"
+	fi
+	rm -rf "$scratch"
+}
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+if [ "$FUZZ_SECONDS" -gt 0 ] && [ -z "${SP_TEST_FILTER:-}" ]; then
+	for t in "$BUILD"/fuzz/fuzz_*; do
+		[ -x "$t" ] || continue
+		run_one "$(basename "$t")" fuzz_one "$t"
+	done
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -15,6 +15,7 @@
  */
 #include "transport/exchange.h"
 #include "transport/h1.h"
+#include "fuzz/fuzz_net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,12 +23,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			abort();                                               \
-	} while (0)
 
 struct outcome {
 	int ret;       /* last h1_ops.on_readable() result that ended the play */
@@ -37,36 +32,6 @@ struct outcome {
 
 static struct http_target target;
 static struct http_conn conn;
-
-/* Fields are "name\0value\0" pairs, names lower case, within the bound. */
-static void check_fields(const struct http_response *r)
-{
-	size_t strings = 0;
-
-	CHECK(r->fields_len <= HTTP_FIELDS_MAX);
-	CHECK(r->fields_len == 0 || r->fields[r->fields_len - 1] == '\0');
-	for (size_t off = 0; off < r->fields_len; strings++) {
-		const char *s = r->fields + off;
-
-		if (strings % 2 == 0)
-			for (const char *c = s; *c; c++)
-				CHECK(!(*c >= 'A' && *c <= 'Z'));
-		off += strlen(s) + 1;
-	}
-	CHECK(strings % 2 == 0);
-}
-
-/* Write what the socket takes; returns how much. */
-static size_t push(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t n = write(fd, p, len);
-
-	if (n < 0) {
-		CHECK(errno == EAGAIN);
-		return 0;
-	}
-	return (size_t)n;
-}
 
 /* Play the answer in pieces of `piece` bytes (0: as much as fits). */
 static void play(const uint8_t *data, size_t size, size_t piece,
@@ -91,7 +56,7 @@ static void play(const uint8_t *data, size_t size, size_t piece,
 	while (off < size && o->ret == 0 && !x.done) {
 		size_t want = piece && piece < size - off ? piece : size - off;
 
-		off += push(fds[1], data + off, want);
+		off += fuzz_push(fds[1], data + off, want);
 		o->ret = h1_ops.on_readable(&conn);
 	}
 	if (o->ret == 0 && !x.done) {
@@ -111,7 +76,7 @@ static void check_response(const struct outcome *o)
 {
 	const struct http_response *r = &o->resp;
 
-	check_fields(r);
+	fuzz_check_fields(r, true);
 	CHECK(r->body_len <= HTTP_BODY_MAX);
 	CHECK(r->body_len == 0 || r->body);
 	if (o->done) {
@@ -128,13 +93,7 @@ static void check_same(const struct outcome *a, const struct outcome *b)
 	CHECK(a->done == b->done);
 	if (!a->done)
 		return;
-	CHECK(ra->status == rb->status);
-	CHECK(ra->body_len == rb->body_len &&
-	      ra->body_truncated == rb->body_truncated);
-	CHECK(ra->body_len == 0 || memcmp(ra->body, rb->body, ra->body_len) == 0);
-	CHECK(ra->fields_len == rb->fields_len);
-	CHECK(ra->fields_len == 0 ||
-	      memcmp(ra->fields, rb->fields, ra->fields_len) == 0);
+	fuzz_check_same(ra, rb);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -143,12 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	if (!target.user_agent) {
-		CHECK(url_parse("http://collector:4318/v1/traces", &target.url) == 0);
-		target.user_agent = "spanprobe-fuzz";
-		conn.target = &target;
-		conn.io.fd = -1;
-	}
+	fuzz_conn_init(&target, &conn);
 	play(data + 1, size - 1, 0, &whole);
 	check_response(&whole);
 	play(data + 1, size - 1, (size_t)data[0] + 1, &pieces);

@@ -7,6 +7,7 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,17 +79,62 @@ static bool is_hidden_version(Elf_Data *versym, size_t i)
 	return versym && gelf_getversym(versym, (int)i, &v) && (v & 0x8000);
 }
 
-/*
- * Look for a defined function `name` in the symbol table `type`.  The
- * default version wins over hidden compat versions, as the dynamic linker
- * would bind it.  Returns 0, -ENOENT, or -ENOTSUP for an IFUNC (its
- * address is the resolver, not the function that runs).
- */
-static int find_in_table(Elf *elf, Elf64_Word type, const char *name,
-			 uint64_t *vaddr)
+/* What one pass has seen of one wanted name. */
+struct sym_state {
+	uint64_t vaddr;
+	bool found;          /* a default (or unversioned) definition */
+	bool compat;         /* only a hidden compat version so far */
+	bool ifunc, ifunc_default;
+};
+
+struct sym_want {
+	const char *name;
+	size_t index;        /* into the caller's arrays */
+};
+
+static int want_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sym_want *)a)->name,
+		      ((const struct sym_want *)b)->name);
+}
+
+/* Record symbol `i` of the table for its wanted name.  The default version
+ * wins over hidden compat versions, as the dynamic linker would bind it. */
+static void note_symbol(struct sym_state *st, const GElf_Sym *sym, bool hidden)
+{
+	if (GELF_ST_TYPE(sym->st_info) == STT_GNU_IFUNC) {
+		st->ifunc = true;
+		st->ifunc_default |= !hidden;
+		return;
+	}
+	if (st->found)
+		return;
+	if (!hidden) {
+		st->vaddr = sym->st_value;
+		st->found = true;
+	} else if (!st->compat) {
+		st->vaddr = sym->st_value;
+		st->compat = true;
+	}
+}
+
+/* A name asked for twice sits next to itself in the sorted `want`. */
+static void note_all(const struct sym_want *want, size_t n, size_t k,
+		     struct sym_state *st, const GElf_Sym *sym, bool hidden)
+{
+	size_t first = k;
+
+	while (first > 0 && !strcmp(want[first - 1].name, want[k].name))
+		first--;
+	for (size_t j = first; j < n && !strcmp(want[j].name, want[k].name); j++)
+		note_symbol(&st[j], sym, hidden);
+}
+
+/* One pass over the symbol tables of `type`, for every wanted name at once. */
+static void scan_table(Elf *elf, Elf64_Word type, const struct sym_want *want,
+		       size_t n, struct sym_state *st)
 {
 	Elf_Scn *scn = NULL;
-	bool ifunc = false, ifunc_default = false, compat = false;
 
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
@@ -99,8 +145,8 @@ static int find_in_table(Elf *elf, Elf64_Word type, const char *name,
 		data = elf_getdata(scn, NULL);
 		versym = versym_for(elf, elf_ndxscn(scn));
 		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+			struct sym_want key, *w;
 			GElf_Sym sym;
-			const char *s;
 			int kind;
 
 			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
@@ -109,45 +155,90 @@ static int find_in_table(Elf *elf, Elf64_Word type, const char *name,
 			kind = GELF_ST_TYPE(sym.st_info);
 			if (kind != STT_FUNC && kind != STT_GNU_IFUNC)
 				continue;
-			s = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (!s || strcmp(s, name) != 0)
-				continue;
-			if (kind == STT_GNU_IFUNC) {
-				ifunc = true;
-				ifunc_default |= !is_hidden_version(versym, i);
-				continue;
-			}
-			if (!is_hidden_version(versym, i)) {
-				*vaddr = sym.st_value;
-				return 0;
-			}
-			if (!compat)
-				*vaddr = sym.st_value;
-			compat = true;
+			key.name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			w = key.name ? bsearch(&key, want, n, sizeof(*want), want_cmp) : NULL;
+			if (w)
+				note_all(want, n, w - want, st, &sym,
+					 is_hidden_version(versym, i));
 		}
 	}
-	/* What a program calls by this name is the default version. */
-	if (ifunc_default || (ifunc && !compat))
+}
+
+/* -ENOTSUP for an IFUNC: its address is the resolver, not the function that
+ * runs; what a program calls by this name is the default version. */
+static int state_result(const struct sym_state *st)
+{
+	if (st->found)
+		return 0;
+	if (st->ifunc_default || (st->ifunc && !st->compat))
 		return -ENOTSUP;
-	return compat ? 0 : -ENOENT;
+	return st->compat ? 0 : -ENOENT;
+}
+
+/* .dynsym only for the names .symtab lacks, each as one name alone did;
+ * `want` and `st` have room for `n` more entries after the first `n`. */
+static void scan_dynsym_for_missing(Elf *elf, struct sym_want *want, size_t n,
+				    struct sym_state *st)
+{
+	struct sym_want *miss = want + n;
+	struct sym_state *miss_st = st + n;
+	size_t m = 0;
+
+	for (size_t k = 0; k < n; k++)
+		if (state_result(&st[k]) == -ENOENT)
+			miss[m++] = (struct sym_want){ want[k].name, k };
+	if (!m)
+		return;
+	scan_table(elf, SHT_DYNSYM, miss, m, miss_st);
+	for (size_t j = 0; j < m; j++)
+		st[miss[j].index] = miss_st[j];
+}
+
+static void resolve_wanted(Elf *elf, struct sym_want *want, size_t n,
+			   struct sym_state *st, uint64_t *offsets, int *errs)
+{
+	scan_table(elf, SHT_SYMTAB, want, n, st);
+	scan_dynsym_for_missing(elf, want, n, st);
+	for (size_t k = 0; k < n; k++) {
+		size_t i = want[k].index;
+
+		errs[i] = state_result(&st[k]);
+		if (!errs[i])
+			errs[i] = vaddr_to_offset(elf, st[k].vaddr, &offsets[i]);
+	}
+}
+
+int elfsym_find_all(const char *path, const char *const *names, size_t n,
+		    uint64_t *offsets, int *errs)
+{
+	/* Twice `n`: the second half holds the names .symtab lacks. */
+	struct sym_want *want = calloc(2 * n + 1, sizeof(*want));
+	struct sym_state *st = calloc(2 * n + 1, sizeof(*st));
+	int fd, err = 0;
+	Elf *elf = NULL;
+
+	if (!want || !st)
+		err = -ENOMEM;
+	else
+		elf = open_elf(path, &fd, &err);
+	if (elf) {
+		for (size_t i = 0; i < n; i++)
+			want[i] = (struct sym_want){ names[i], i };
+		qsort(want, n, sizeof(*want), want_cmp);
+		resolve_wanted(elf, want, n, st, offsets, errs);
+		elf_end(elf);
+		close(fd);
+	}
+	free(want);
+	free(st);
+	return err;
 }
 
 int elfsym_find(const char *path, const char *name, uint64_t *offset)
 {
-	uint64_t vaddr;
-	int fd, err;
-	Elf *elf = open_elf(path, &fd, &err);
+	int sym_err, err = elfsym_find_all(path, &name, 1, offset, &sym_err);
 
-	if (!elf)
-		return err;
-	err = find_in_table(elf, SHT_SYMTAB, name, &vaddr);
-	if (err == -ENOENT)
-		err = find_in_table(elf, SHT_DYNSYM, name, &vaddr);
-	if (!err)
-		err = vaddr_to_offset(elf, vaddr, offset);
-	elf_end(elf);
-	close(fd);
-	return err;
+	return err ? err : sym_err;
 }
 
 int elfsym_runpath(const char *path, char *out, size_t size, int *is_rpath)

@@ -17,6 +17,15 @@
 int elfsym_find(const char *path, const char *name, uint64_t *offset);
 
 /*
+ * elfsym_find() for `n` names of one file in one pass over its symbol
+ * tables: offsets[i] and errs[i] (0, -ENOENT, -ENOTSUP) for names[i].
+ * Returns 0, or for the whole file -ENOEXEC, -ENOMEM or the negative
+ * errno of opening it.
+ */
+int elfsym_find_all(const char *path, const char *const *names, size_t n,
+		    uint64_t *offsets, int *errs);
+
+/*
  * DT_RUNPATH (or, when absent, DT_RPATH) of `path` into `out`, "" when it
  * has neither; *is_rpath tells which (the loader searches them at different
  * points).  Returns 0, -ENOEXEC, or a negative errno.

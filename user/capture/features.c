@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "capture/umulti.h"
 #include "util/hex.h"
 #include "util/log.h"
 
@@ -100,6 +101,7 @@ const struct sp_kernel_features *features_get(void)
 		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1;
 	f.attach_cookie = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
 						  BPF_FUNC_get_attach_cookie, NULL) == 1;
+	f.uprobe_multi = umulti_supported();
 	vmlinux = f.btf ? btf__parse(btf_path, NULL) : NULL;
 	if (vmlinux && libbpf_get_error(vmlinux))
 		vmlinux = NULL;
@@ -153,6 +155,7 @@ void features_report(FILE *out)
 	fprintf(out, "  %-34s %s\n", "ring buffer", yes_no(f->ringbuf));
 	fprintf(out, "  %-34s %s\n", "uprobes / uretprobes", yes_no(f->uprobes));
 	fprintf(out, "  %-34s %s\n", "attach cookies", yes_no(f->attach_cookie));
+	fprintf(out, "  %-34s %s\n", "uprobe-multi links", yes_no(f->uprobe_multi));
 	fprintf(out, "  %-34s %s\n", "raw tracepoints", yes_no(f->raw_tracepoints));
 	fprintf(out, "  %-34s %s\n", "tracepoints (tracefs mounted)", yes_no(f->tracepoints));
 	fprintf(out, "  %-34s %s\n", "kprobes", yes_no(f->kprobes));
@@ -162,6 +165,8 @@ void features_report(FILE *out)
 	fprintf(out, "  %-34s %s\n", "sys_exit (syscall tracepoints)", yes_no(f->sys_exit_tp));
 	fprintf(out, "uses:\n");
 	fprintf(out, "  ID tables and hex encoding: %s (chosen at run time)\n", hex_impl());
-	fprintf(out, "  function spans: uprobe + uretprobe, one program for all symbols (attach cookie)\n");
+	fprintf(out, "  function spans: uprobe + uretprobe, one program for all symbols (attach cookie), %s\n",
+		f->uprobe_multi ? "one uprobe-multi link per file and direction"
+				: "one perf-event link per symbol and direction");
 	fprintf(out, "  process life cycle: raw tracepoints sched_process_exit, sched_process_exec, sched_process_fork\n");
 }

@@ -20,6 +20,7 @@ struct sp_kernel_features {
 	bool tracepoints;     /* tracefs mounted */
 	bool fentry;          /* a fentry program loads */
 	bool attach_cookie;   /* bpf_get_attach_cookie() */
+	bool uprobe_multi;    /* uprobe-multi links (Linux 6.6) */
 	bool sock_length_tp;  /* raw tracepoints sock_send_length/sock_recv_length */
 	bool inet_sock_set_state;
 	bool sys_exit_tp;     /* raw tracepoint sys_exit (CONFIG_FTRACE_SYSCALLS) */

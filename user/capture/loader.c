@@ -12,6 +12,7 @@
 
 #include "func.skel.h"
 #include "capture/features.h"
+#include "capture/umulti.h"
 #include "task.skel.h"
 #include "util/log.h"
 
@@ -118,6 +119,14 @@ static int open_func(struct sp_loader *l, const struct sp_loader_opts *opts)
 	bpf_map__set_max_entries(l->func->maps.sp_events, opts->ringbuf_bytes);
 	bpf_map__set_max_entries(l->func->maps.sp_tracked, opts->max_processes);
 	l->func->rodata->sp_wakeup_bytes = l->wakeup_bytes;
+	/* A program loaded for multi links cannot take perf-event ones. */
+	l->multi = umulti_supported();
+	if (l->multi) {
+		bpf_program__set_expected_attach_type(l->func->progs.sp_func_entry,
+						      UMULTI_ATTACH_TYPE);
+		bpf_program__set_expected_attach_type(l->func->progs.sp_func_return,
+						      UMULTI_ATTACH_TYPE);
+	}
 	err = func_bpf__load(l->func);
 	if (err)
 		return report_load_error("function", err);
@@ -202,15 +211,53 @@ static int attach_one(struct sp_loader *l, struct bpf_program *prog, bool ret,
 	return loader_keep_link(l, link);
 }
 
-int loader_attach_function(struct sp_loader *l, const char *path,
-			   uint64_t offset, uint32_t probe_id, pid_t pid)
+static int keep_multi_fd(struct sp_loader *l, int fd)
 {
-	int err = attach_one(l, l->func->progs.sp_func_entry, false, path,
-			     offset, probe_id, pid);
+	if (l->n_multi == l->cap_multi) {
+		size_t cap = l->cap_multi ? l->cap_multi * 2 : 8;
+		int *n = realloc(l->multi_fds, cap * sizeof(*n));
 
-	if (!err)
-		err = attach_one(l, l->func->progs.sp_func_return, true, path,
-				 offset, probe_id, pid);
+		if (!n) {
+			close(fd);
+			return -ENOMEM;
+		}
+		l->multi_fds = n;
+		l->cap_multi = cap;
+	}
+	l->multi_fds[l->n_multi++] = fd;
+	return 0;
+}
+
+static int attach_multi(struct sp_loader *l, struct bpf_program *prog, bool ret,
+			const char *path, const uint64_t *offsets,
+			const uint64_t *probe_ids, size_t n, pid_t pid)
+{
+	int fd = umulti_attach(bpf_program__fd(prog), path, offsets, probe_ids, n,
+			       pid > 0 ? pid : 0, ret);
+
+	return fd < 0 ? fd : keep_multi_fd(l, fd);
+}
+
+int loader_attach_functions(struct sp_loader *l, const char *path,
+			    const uint64_t *offsets, const uint64_t *probe_ids,
+			    size_t n, pid_t pid)
+{
+	struct bpf_program *entry = l->func->progs.sp_func_entry;
+	struct bpf_program *ret = l->func->progs.sp_func_return;
+	int err = 0;
+
+	if (l->multi) {
+		err = attach_multi(l, entry, false, path, offsets, probe_ids, n, pid);
+		return err ? err : attach_multi(l, ret, true, path, offsets, probe_ids,
+						n, pid);
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		err = attach_one(l, entry, false, path, offsets[i],
+				 (uint32_t)probe_ids[i], pid);
+		if (!err)
+			err = attach_one(l, ret, true, path, offsets[i],
+					 (uint32_t)probe_ids[i], pid);
+	}
 	return err;
 }
 
@@ -253,6 +300,11 @@ void loader_detach(struct sp_loader *l)
 	for (size_t i = 0; i < l->n_links; i++)
 		bpf_link__destroy(l->links[i]);
 	free(l->links);
+	for (size_t i = 0; i < l->n_multi; i++)
+		close(l->multi_fds[i]);
+	free(l->multi_fds);
+	l->multi_fds = NULL;
+	l->n_multi = l->cap_multi = 0;
 	l->links = NULL;
 	l->n_links = l->cap_links = 0;
 	/* The task tracepoints are skeleton links, not in l->links. */

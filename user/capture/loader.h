@@ -44,6 +44,9 @@ struct sp_loader {
 	int events_fd, drops_fd, tracked_fd;
 	struct bpf_link **links;
 	size_t n_links, cap_links;
+	int *multi_fds;       /* uprobe-multi links (capture/umulti.h) */
+	size_t n_multi, cap_multi;
+	bool multi;           /* function programs attach by uprobe-multi links */
 	sp_event_fn on_event;
 	void *on_event_ctx;
 	uint64_t bad_records; /* refused by records_check() or by no handler */
@@ -115,12 +118,15 @@ int loader_track_pid(struct sp_loader *l, pid_t pid);
 int loader_untrack_pid(struct sp_loader *l, pid_t pid);
 
 /*
- * Attach the function entry and return programs to the function at file
- * offset `offset` of `path`, for process `pid` (-1: every process), with
- * `probe_id` as the attach cookie.  Returns 0 or a negative errno.
+ * Attach the function entry and return programs to the `n` functions at
+ * file offsets `offsets` of `path`, for process `pid` (-1: every
+ * process), with `probe_ids` as their attach cookies.  Where the kernel
+ * has uprobe-multi links that is two links for all of them, else two
+ * perf-event links per function.  Returns 0 or a negative errno.
  */
-int loader_attach_function(struct sp_loader *l, const char *path,
-			   uint64_t offset, uint32_t probe_id, pid_t pid);
+int loader_attach_functions(struct sp_loader *l, const char *path,
+			    const uint64_t *offsets, const uint64_t *probe_ids,
+			    size_t n, pid_t pid);
 
 /*
  * Wait up to `timeout_ms` for records and hand all available ones to the

@@ -243,24 +243,65 @@ nomem:
 	return err;
 }
 
+/* Targets of one file (those of target `first` not attached yet) go in
+ * one call: on kernels with uprobe-multi links that is one link each way. */
+static int attach_file(struct sp_daemon *d, size_t first, bool *done, pid_t pid)
+{
+	size_t n = d->cfg->n_symbols, m = 0;
+	const char *path = d->targets[first].path;
+	uint64_t *offsets = calloc(n, sizeof(*offsets));
+	uint64_t *ids = calloc(n, sizeof(*ids));
+	int err = -ENOMEM;
+
+	if (offsets && ids) {
+		for (size_t i = first; i < n; i++)
+			if (!done[i] && !strcmp(d->targets[i].path, path)) {
+				offsets[m] = d->targets[i].offset;
+				ids[m++] = i;
+				done[i] = true;
+			}
+		err = loader_attach_functions(&d->loader, path, offsets, ids, m, pid);
+	}
+	if (err)
+		sp_err("bpf: cannot attach to %zu functions in %s (%s first): %s", m,
+		       path, d->targets[first].function, strerror(-err));
+	for (size_t k = 0; k < m && !err; k++)
+		sp_info("probe: %s at %s+0x%llx", d->targets[ids[k]].function, path,
+			(unsigned long long)offsets[k]);
+	free(offsets);
+	free(ids);
+	return err;
+}
+
 static int attach_targets(struct sp_daemon *d, pid_t pid)
 {
-	for (size_t i = 0; i < d->cfg->n_symbols; i++) {
-		const struct sp_target *t = &d->targets[i];
-		int err = loader_attach_function(&d->loader, t->path, t->offset,
-						 (uint32_t)i, pid);
+	bool *done = calloc(d->cfg->n_symbols + 1, sizeof(*done));
+	int err = done ? 0 : -ENOMEM;
 
-		if (err) {
-			sp_err("bpf: cannot attach to %s in %s: %s", t->function,
-			       t->path, strerror(-err));
-			return err;
-		}
-		sp_info("probe: %s at %s+0x%llx", t->function, t->path,
-			(unsigned long long)t->offset);
-	}
+	for (size_t i = 0; i < d->cfg->n_symbols && !err; i++)
+		if (!done[i])
+			err = attach_file(d, i, done, pid);
+	free(done);
+	if (err)
+		return err;
 	sp_info("tracing %zu functions in process %d%s", d->cfg->n_symbols, (int)pid,
 		d->sockcap ? ", and its HTTP" : "");
 	return 0;
+}
+
+/*
+ * A main thread that left with pthread_exit cannot take perf-event
+ * uprobes: they go to a live thread.  A multi link wants the process, and
+ * the kernel matches it by its main thread's memory: without a main
+ * thread it goes to every process (0), the BPF side keeping the tracked.
+ */
+static pid_t attach_pid(struct sp_daemon *d)
+{
+	pid_t live = procfs_live_task(d->target_pid);
+
+	if (!d->loader.multi)
+		return live;
+	return live == d->target_pid ? live : 0;
 }
 
 static int start_attach(struct sp_daemon *d)
@@ -276,8 +317,7 @@ static int start_attach(struct sp_daemon *d)
 	}
 	pipeline_set_resource(d->pipeline, (uint32_t)d->target_pid, res);
 	err = loader_track_pid(&d->loader, d->target_pid);
-	/* A main thread that left with pthread_exit cannot take uprobes. */
-	return err ? err : attach_targets(d, procfs_live_task(d->target_pid));
+	return err ? err : attach_targets(d, attach_pid(d));
 }
 
 /* The launched command's resource: its environment is ours. */

@@ -2,7 +2,9 @@
 #include "daemon/targets.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -54,43 +56,92 @@ static int find_library(const char *lib, pid_t pid, const char *exe,
 	return err;
 }
 
-static int resolve_one(const char *sym, pid_t pid, const char *exe,
-		       struct sp_target *t)
+static void report_symbol_error(const char *who, const char *name,
+				const char *path, int err)
 {
-	const char *who = pid > 0 ? "attach" : "trace";
-	char lib[PATH_MAX];
-	const char *name;
-	int err;
-
-	split_symbol(sym, lib, sizeof(lib), &name);
-	snprintf(t->function, sizeof(t->function), "%s", name);
-	if (lib[0]) {
-		err = find_library(lib, pid, exe, t->path, sizeof(t->path));
-		if (err)
-			return err;
-	} else {
-		snprintf(t->path, sizeof(t->path), "%s", exe);
-	}
-	err = elfsym_find(t->path, name, &t->offset);
 	if (err == -ENOENT)
 		sp_err("%s: function '%s' not found in %s (a typo, a stripped binary, "
-		       "or an inlined function?)", who, name, t->path);
+		       "or an inlined function?)", who, name, path);
 	else if (err == -ENOTSUP)
 		sp_err("%s: '%s' in %s is an IFUNC: the loader picks its implementation at "
 		       "start; trace that implementation by its own name instead", who, name,
-		       t->path);
+		       path);
 	else if (err == -ENOEXEC)
 		sp_err("%s: %s is not an ELF file; name a compiled program or library",
-		       who, t->path);
+		       who, path);
 	else if (err)
-		sp_err("%s: cannot read %s: %s", who, t->path, strerror(-err));
+		sp_err("%s: cannot read %s: %s", who, path, strerror(-err));
+}
+
+/* The file of symbol `i`; a library named before is not looked up again. */
+static int locate_one(const char *const *symbols, size_t i, pid_t pid,
+		      const char *exe, struct sp_target *out)
+{
+	char lib[PATH_MAX], prev[PATH_MAX];
+	const char *name;
+
+	split_symbol(symbols[i], lib, sizeof(lib), &name);
+	snprintf(out[i].function, sizeof(out[i].function), "%s", name);
+	if (!lib[0]) {
+		snprintf(out[i].path, sizeof(out[i].path), "%s", exe);
+		return 0;
+	}
+	for (size_t j = 0; j < i; j++) {
+		const char *prev_name;
+
+		split_symbol(symbols[j], prev, sizeof(prev), &prev_name);
+		if (!strcmp(prev, lib)) {
+			memcpy(out[i].path, out[j].path, sizeof(out[i].path)); /* j < i */
+			return 0;
+		}
+	}
+	return find_library(lib, pid, exe, out[i].path, sizeof(out[i].path));
+}
+
+/*
+ * Offsets of every target whose file is that of target `first` (and not
+ * done yet), in one pass over that file.  Returns 0 or the first error.
+ */
+static int resolve_file(struct sp_target *t, size_t n, size_t first, bool *done,
+			const char *who)
+{
+	const char **names = calloc(n, sizeof(*names));
+	uint64_t *offsets = calloc(n, sizeof(*offsets));
+	size_t *which = calloc(n, sizeof(*which));
+	int *errs = calloc(n, sizeof(*errs));
+	size_t m = 0;
+	int err = -ENOMEM;
+
+	if (!names || !offsets || !which || !errs)
+		goto out;
+	for (size_t i = first; i < n; i++)
+		if (!done[i] && !strcmp(t[i].path, t[first].path)) {
+			names[m] = t[i].function;
+			which[m++] = i;
+			done[i] = true;
+		}
+	err = elfsym_find_all(t[first].path, names, m, offsets, errs);
+	report_symbol_error(who, t[first].function, t[first].path, err);
+	for (size_t k = 0; k < m && !err; k++) {
+		t[which[k]].offset = offsets[k];
+		err = errs[k];
+		report_symbol_error(who, names[k], t[first].path, err);
+	}
+out:
+	free(names);
+	free(offsets);
+	free(which);
+	free(errs);
 	return err;
 }
 
 int targets_resolve(const char *const *symbols, size_t n, pid_t pid,
 		    const char *exe, struct sp_target *out)
 {
+	const char *who = pid > 0 ? "attach" : "trace";
 	char proc_exe[96];
+	bool *done;
+	int err = 0;
 
 	if (pid > 0) {
 		if (procfs_exe_link(pid, proc_exe, sizeof(proc_exe))) {
@@ -99,13 +150,16 @@ int targets_resolve(const char *const *symbols, size_t n, pid_t pid,
 		}
 		exe = proc_exe;
 	}
-	for (size_t i = 0; i < n; i++) {
-		int err = resolve_one(symbols[i], pid, exe, &out[i]);
-
-		if (err)
-			return err;
-	}
-	return 0;
+	for (size_t i = 0; i < n && !err; i++)
+		err = locate_one(symbols, i, pid, exe, out);
+	done = calloc(n ? n : 1, sizeof(*done));
+	if (!done)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !err; i++)
+		if (!done[i])
+			err = resolve_file(out, n, i, done, who);
+	free(done);
+	return err;
 }
 
 /* A live process whose program we may read, or the reason why not. */

@@ -9,6 +9,7 @@
 #include "span/spanpool.h"
 #include "export/exporter.h"
 #include "util/clock.h"
+#include "util/counter.h"
 #include "util/log.h"
 
 /* Shutdown began and its deadline passed (lock held). */
@@ -45,15 +46,15 @@ static int push(struct sp_batch *bsp, struct sp_span *span, bool wait)
 	bool wake, late;
 
 	pthread_mutex_lock(&bsp->lock);
-	bsp->received++;
+	counter_add(&bsp->received, 1);
 	if (wait)
 		wait_for_room(bsp);
 	late = bsp->stopping || out_of_time(bsp);
 	if (bsp->count == bsp->opts.max_queue || late) {
 		if (late)
-			bsp->dropped_at_shutdown++;
+			counter_add(&bsp->dropped_at_shutdown, 1);
 		else
-			bsp->dropped_queue_full++;
+			counter_add(&bsp->dropped_queue_full, 1);
 		pthread_mutex_unlock(&bsp->lock);
 		spanpool_put(bsp->pool, span);
 		return -ENOSPC;
@@ -93,13 +94,13 @@ struct sp_span_sink batch_sink(struct sp_batch *bsp)
 				      .push_wait = sink_push_wait, .ctx = bsp };
 }
 
-/* Relaxed loads: the writers hold the lock, a report needs no snapshot. */
+/* Without the lock: the counters are atomic (util/counter.h). */
 void batch_get_stats(const struct sp_batch *bsp, struct sp_batch_stats *out)
 {
-	out->received = __atomic_load_n(&bsp->received, __ATOMIC_RELAXED);
-	out->dropped_queue_full = __atomic_load_n(&bsp->dropped_queue_full, __ATOMIC_RELAXED);
-	out->dropped_at_shutdown = __atomic_load_n(&bsp->dropped_at_shutdown, __ATOMIC_RELAXED);
-	out->batches = __atomic_load_n(&bsp->batches, __ATOMIC_RELAXED);
+	out->received = counter_get(&bsp->received);
+	out->dropped_queue_full = counter_get(&bsp->dropped_queue_full);
+	out->dropped_at_shutdown = counter_get(&bsp->dropped_at_shutdown);
+	out->batches = counter_get(&bsp->batches);
 }
 
 /*
@@ -164,7 +165,7 @@ static void drop_rest(struct sp_batch *bsp)
 		spanpool_put(bsp->pool, bsp->ring[bsp->head]);
 		bsp->head = (bsp->head + 1) % bsp->opts.max_queue;
 		bsp->count--;
-		bsp->dropped_at_shutdown++;
+		counter_add(&bsp->dropped_at_shutdown, 1);
 	}
 }
 
@@ -222,7 +223,7 @@ static void *export_thread(void *arg)
 
 		bsp->exporting = true;
 		bsp->in_export = n;
-		bsp->batches++;
+		counter_add(&bsp->batches, 1);
 		pthread_mutex_unlock(&bsp->lock);
 		export_batch(bsp, batch, batch + bsp->opts.max_batch, n);
 		pthread_mutex_lock(&bsp->lock);
@@ -338,7 +339,7 @@ static bool join_in_time(struct sp_batch *bsp)
 	if (!done) {
 		/* The spans stay out of the pool: the thread may still put them. */
 		bsp->abandoned = true;
-		bsp->dropped_at_shutdown += bsp->in_export + bsp->count;
+		counter_add(&bsp->dropped_at_shutdown, bsp->in_export + bsp->count);
 		bsp->count = 0;
 		sp_warn("export: an export still runs past the shutdown deadline; "
 			"its %u spans counted dropped at shutdown", bsp->in_export);

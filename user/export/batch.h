@@ -45,7 +45,7 @@ struct sp_batch {
 	uint32_t in_export;      /* spans of the batch being exported */
 	bool thread_done, abandoned;
 	uint64_t shutdown_deadline_ns; /* 0 until shutdown begins */
-	/* Counters (under lock). */
+	/* Counters: written under lock, always atomically (util/counter.h). */
 	uint64_t received, dropped_queue_full, dropped_at_shutdown, batches;
 };
 

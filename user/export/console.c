@@ -14,6 +14,7 @@
 
 #include "span/resource.h"
 #include "export/otlp_encode.h"
+#include "util/counter.h"
 #include "util/hex.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -183,12 +184,13 @@ static int console_export(struct sp_exporter *exp, struct sp_span *const *spans,
 		}
 	}
 	if (err == -EIO)
-		__atomic_add_fetch(&exp->stats.write_errors, 1, __ATOMIC_RELAXED);
+		counter_add(&exp->stats.write_errors, 1);
 	if (err)
-		exp->stats.spans_failed += count;
+		counter_add(&exp->stats.spans_failed, count);
 	else
-		exp->stats.spans_exported += count;
-	exp->stats.bytes_raw = exp->stats.bytes_sent = c->bytes;
+		counter_add(&exp->stats.spans_exported, count);
+	counter_set(&exp->stats.bytes_raw, c->bytes);
+	counter_set(&exp->stats.bytes_sent, c->bytes);
 	return err;
 }
 

@@ -5,6 +5,7 @@
 
 #include "export/console.h"
 #include "export/otlp_exporter.h"
+#include "util/counter.h"
 
 struct sp_exporter *exporter_create(const struct sp_exporter_options *o)
 {
@@ -36,13 +37,13 @@ void exporter_get_stats(const struct sp_exporter *exp, struct sp_export_stats *o
 {
 	const struct sp_export_stats *st = &exp->stats;
 
-	/* The export thread writes them; relaxed loads do not tear. */
-	out->spans_exported = __atomic_load_n(&st->spans_exported, __ATOMIC_RELAXED);
-	out->spans_failed = __atomic_load_n(&st->spans_failed, __ATOMIC_RELAXED);
-	out->spans_timed_out = __atomic_load_n(&st->spans_timed_out, __ATOMIC_RELAXED);
-	out->spans_cut_off = __atomic_load_n(&st->spans_cut_off, __ATOMIC_RELAXED);
-	out->requests_retried = __atomic_load_n(&st->requests_retried, __ATOMIC_RELAXED);
-	out->bytes_raw = __atomic_load_n(&st->bytes_raw, __ATOMIC_RELAXED);
-	out->bytes_sent = __atomic_load_n(&st->bytes_sent, __ATOMIC_RELAXED);
-	out->write_errors = __atomic_load_n(&st->write_errors, __ATOMIC_RELAXED);
+	/* The export thread writes them (util/counter.h). */
+	out->spans_exported = counter_get(&st->spans_exported);
+	out->spans_failed = counter_get(&st->spans_failed);
+	out->spans_timed_out = counter_get(&st->spans_timed_out);
+	out->spans_cut_off = counter_get(&st->spans_cut_off);
+	out->requests_retried = counter_get(&st->requests_retried);
+	out->bytes_raw = counter_get(&st->bytes_raw);
+	out->bytes_sent = counter_get(&st->bytes_sent);
+	out->write_errors = counter_get(&st->write_errors);
 }

@@ -24,6 +24,7 @@
 #include "export/retry.h"
 #include "transport/grpc.h"
 #include "util/clock.h"
+#include "util/counter.h"
 #include "util/ids.h"
 #include "util/log.h"
 
@@ -359,8 +360,8 @@ static void part_delivered(struct otlp *o, struct sp_export_stats *st,
 	}
 	if (rejected < 0 || (uint64_t)rejected > p->count)
 		rejected = (int64_t)p->count;
-	st->spans_exported += p->count - (size_t)rejected;
-	st->spans_failed += (uint64_t)rejected;
+	counter_add(&st->spans_exported, p->count - (size_t)rejected);
+	counter_add(&st->spans_failed, (uint64_t)rejected);
 	if (rejected || msg[0]) {
 		snprintf(line, sizeof(line), "export: %s accepted part of a batch"
 			 " (%s): %s", o->url.authority,
@@ -376,7 +377,7 @@ static void part_lost(struct otlp *o, uint64_t *counter, struct part *p,
 {
 	char line[1024];
 
-	*counter += p->count;
+	counter_add(counter, p->count);
 	snprintf(line, sizeof(line), "export: %s to %s: %s; %s", how,
 		 o->url.authority, p->why, fate);
 	log_once(o, line);
@@ -445,14 +446,14 @@ static int64_t send_round(struct otlp *o, struct sp_export_stats *st,
 			continue;
 		part_request(o, &parts[i], deadline, &rq[k]);
 		memset(&rs[k], 0, sizeof(rs[k]));
-		st->bytes_raw += parts[i].raw_len;
+		counter_add(&st->bytes_raw, parts[i].raw_len);
 		sent[k++] = &parts[i];
 	}
 	http_client_get_stats(o->client, &before);
 	http_client_roundtrip(o->client, rq, rs, k, deadline);
 	http_client_get_stats(o->client, &after);
 	/* What reached a socket, not what we meant to send. */
-	st->bytes_sent += after.bytes_written - before.bytes_written;
+	counter_add(&st->bytes_sent, after.bytes_written - before.bytes_written);
 	cut = cutoff_passed(o);
 	*left = 0;
 	for (size_t i = 0; i < k; i++) {
@@ -558,7 +559,7 @@ static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
 			give_up(o, st, parts, n, true);
 			return -ECANCELED;
 		}
-		st->requests_retried += left;
+		counter_add(&st->requests_retried, left);
 	}
 	return 0;
 }
@@ -639,7 +640,8 @@ static void queue_drain(struct otlp *o, struct sp_export_stats *st)
 /* Spans counted as not delivered, whatever the reason. */
 static uint64_t spans_lost(const struct sp_export_stats *st)
 {
-	return st->spans_failed + st->spans_timed_out + st->spans_cut_off;
+	return counter_get(&st->spans_failed) + counter_get(&st->spans_timed_out) +
+	       counter_get(&st->spans_cut_off);
 }
 
 static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
@@ -660,7 +662,7 @@ static int otlp_export(struct sp_exporter *exp, struct sp_span *const *spans,
 		parts[i].pending = true;
 	}
 	if (ret) {
-		exp->stats.spans_failed += count;
+		counter_add(&exp->stats.spans_failed, count);
 		sp_warn_once("export: out of memory encoding a batch; %zu spans"
 			     " dropped", count);
 	} else if (o->queue && !diskq_empty(o->queue)) {
