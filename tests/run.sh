@@ -22,9 +22,11 @@ run_one() {
 	name=$1
 	shift
 	echo "=== $name"
+	start=$(date +%s)
 	"$@" >"$log" 2>&1
 	rc=$?
 	cat "$log"
+	echo "--- $name: $(($(date +%s) - start)) s"
 	# cmocka names each failed test twice: when it fails, and again in
 	# the list after its summary line; count only the first.
 	ok=$(grep -cE '^\[ +OK +\]|^ok - ' "$log")
