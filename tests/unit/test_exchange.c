@@ -392,6 +392,31 @@ static void test_pipelined_and_partial(void **state)
 	assert_int_equal(stats(f).server_spans, 2);
 }
 
+/* Five pipelined requests in one read (one chunk time for all): five
+ * spans, in order, none dropped. */
+static void test_pipelined_five(void **state)
+{
+	struct fixture *f = *state;
+	char req[256] = "", resp[512] = "", want[16];
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(req + strlen(req), sizeof(req) - strlen(req),
+			 "GET /p/%d HTTP/1.1\r\nHost: h\r\n\r\n", i);
+		snprintf(resp + strlen(resp), sizeof(resp) - strlen(resp),
+			 "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n%d", i);
+	}
+	feed(f, &f->other, 2, IN, req, 10);
+	feed(f, &f->other, 2, OUT, resp, 20);
+	flush(f);
+	assert_int_equal(n_exported, 5);
+	for (int i = 0; i < 5; i++) {
+		snprintf(want, sizeof(want), "/p/%d", i);
+		assert_str_attr(&exported[i], "url.path", want);
+	}
+	assert_int_equal(stats(f).discarded, 0);
+	assert_int_equal(stats(f).over_inflight, 0);
+}
+
 static void test_not_http_is_skipped(void **state)
 {
 	struct fixture *f = *state;
@@ -420,6 +445,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_traceparent_wins_over_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_traceparent_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_partial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_five, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_http_is_skipped, setup, teardown),
 	};
 

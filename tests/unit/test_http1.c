@@ -16,7 +16,7 @@
 
 #define IN HTTP1_INBOUND
 #define OUT HTTP1_OUTBOUND
-#define MAX_SEEN 16
+#define MAX_SEEN (HTTP1_PIPELINE_MAX + 16)
 
 struct seen {
 	int n;

@@ -12,6 +12,7 @@
 #include "util/hex.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 enum conn_state { C_SNIFF = 0, C_HTTP, C_NOT_HTTP, C_UPGRADED };
@@ -39,7 +40,7 @@ struct feed {
 
 void http1_init(struct http1_conn *c)
 {
-	memset(c, 0, sizeof(*c));
+	memset(c, 0, offsetof(struct http1_conn, fifo));
 }
 
 int http1_is_skipped(const struct http1_conn *c)

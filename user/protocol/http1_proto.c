@@ -21,6 +21,11 @@ struct http1_emit_ctx {
 	uint64_t ts_ns; /* time of the chunk (or close) that completed it */
 };
 
+/* Losses of closed connections (reader thread only), for the report. */
+static struct {
+	uint64_t pipeline_overflows, orphan_responses, desyncs;
+} http1_totals;
+
 static enum proto_guess http1_recognise(const void *data, size_t len,
 					enum stream_dir dir)
 {
@@ -230,7 +235,11 @@ static void http1_proto_close(struct proto_conn *c, uint64_t ts_ns,
 			      const struct proto_emit *emit)
 {
 	struct http1_emit_ctx ec = { .c = c, .emit = emit, .ts_ns = ts_ns };
+	const struct http1_stats *st = &c->st.http1.stats;
 
+	http1_totals.pipeline_overflows += st->pipeline_overflows;
+	http1_totals.orphan_responses += st->orphan_responses;
+	http1_totals.desyncs += st->desyncs;
 	http1_close(&c->st.http1, ts_ns, on_exchange, &ec);
 }
 
@@ -274,6 +283,18 @@ static const char *http1_request_traceparent(const union proto_state *st,
 	return NULL;
 }
 
+/* Responses to requests never seen are the requests a capture gap hid
+ * (a read longer than --capture-bytes cut in the middle of a pipeline). */
+static void http1_report(FILE *out)
+{
+	fprintf(out, "http1: %llu requests past the pipelining limit (%u), "
+		"%llu responses to requests not seen, %llu framing losses\n",
+		(unsigned long long)http1_totals.pipeline_overflows,
+		(unsigned)HTTP1_PIPELINE_MAX,
+		(unsigned long long)http1_totals.orphan_responses,
+		(unsigned long long)http1_totals.desyncs);
+}
+
 const struct proto_ops proto_http1 = {
 	.name = "http1",
 	.recognise = http1_recognise,
@@ -284,4 +305,5 @@ const struct proto_ops proto_http1 = {
 	.role = http1_role,
 	.verdict = http1_verdict,
 	.request_traceparent = http1_request_traceparent,
+	.report = http1_report,
 };

@@ -164,6 +164,7 @@ error_log {dir}/error.log;
 events {{ worker_connections 128; }}
 http {{
     access_log off;
+    {extra}
     sendfile on;
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
@@ -180,12 +181,13 @@ http {{
 """
 
 
-def nginx_server(port, root, backend_port):
+def nginx_server(port, root, backend_port, extra=""):
     """nginx (one process: the tests know its PID) serving `root` and
-    proxying /api/ to backend_port."""
+    proxying /api/ to backend_port; `extra`: more http-level directives."""
     d = tempfile.mkdtemp(prefix="sp-nginx-")
     with open(os.path.join(d, "nginx.conf"), "w") as f:
-        f.write(NGINX_CONF.format(dir=d, port=port, root=root, backend=backend_port))
+        f.write(NGINX_CONF.format(dir=d, port=port, root=root, backend=backend_port,
+                                  extra=extra))
     s = Server([shutil.which("nginx") or "/usr/sbin/nginx", "-c", os.path.join(d, "nginx.conf"),
                 "-e", os.path.join(d, "error.log")], port, wait_line=None)
     s.tmpdir = d
