@@ -92,6 +92,9 @@ static void set_v4(struct stream_addr *a, const char *ip, uint16_t port)
 	a->port = port;
 }
 
+/* --port of the next setup(); 0: no filter. */
+static uint32_t setup_filter_port;
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -109,6 +112,7 @@ static int setup(void **state)
 	assert_int_equal(batch_start(&f->bsp, &bopts, &f->exp, &f->pool), 0);
 	popts.sink = batch_sink(&f->bsp);
 	popts.pool = &f->pool;
+	popts.filter.port = setup_filter_port;
 	f->p = pipeline_create(&popts);
 	assert_non_null(f->p);
 	f->xs = exchange_create(f->p, &sopts);
@@ -128,6 +132,12 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup_port_8080(void **state)
+{
+	setup_filter_port = 8080;
+	return setup(state);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -137,6 +147,7 @@ static int teardown(void **state)
 	batch_shutdown(&f->bsp);
 	spanpool_destroy(&f->pool);
 	free(f);
+	setup_filter_port = 0;
 	return 0;
 }
 
@@ -417,6 +428,21 @@ static void test_pipelined_five(void **state)
 	assert_int_equal(stats(f).over_inflight, 0);
 }
 
+/* --port 8080 keeps the server span of the socket on 8080 whatever its Host
+ * says, and leaves out one on port 9090 whose Host names 8080. */
+static void test_port_filter_uses_socket(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, &f->server, 2, IN, "GET /in HTTP/1.1\r\nHost: x\r\n\r\n", 10);
+	feed(f, &f->server, 2, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 20);
+	feed(f, &f->other, 3, OUT, "GET /out HTTP/1.1\r\nHost: x:8080\r\n\r\n", 30);
+	feed(f, &f->other, 3, IN, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 40);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_str_attr(&exported[0], "url.path", "/in");
+}
+
 static void test_not_http_is_skipped(void **state)
 {
 	struct fixture *f = *state;
@@ -446,6 +472,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forwarded_traceparent_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_five, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port_filter_uses_socket, setup_port_8080,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_not_http_is_skipped, setup, teardown),
 	};
 

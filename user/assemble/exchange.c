@@ -278,6 +278,9 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 	    apply_traceparent(xs, span, ex->traceparent))
 		xs->stats.ctx_traceparent++;
 	fill_span(span, ex);
+	/* The listening port: ours for a server, the peer's for a client. */
+	pipeline_span_filter_port(xs->p, span,
+				  ex->server ? c->local.port : c->peer.port);
 	if (ex->server)
 		xs->stats.server_spans++;
 	else

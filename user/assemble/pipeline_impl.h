@@ -22,7 +22,7 @@ struct sp_filter {
 	size_t n_pids;
 	const char *exe;      /* process.executable.name */
 	const char *cgroup;   /* a cgroup path prefix */
-	uint32_t port;        /* HTTP spans whose server.port is this */
+	uint32_t port;        /* HTTP spans whose server socket has this port */
 };
 
 struct sp_pipeline_opts {
