@@ -237,11 +237,40 @@ static __always_inline void sock_capture__fill_addrs(struct sp_sock_data_event *
 	}
 }
 
+/* The ports of `sk`, as struct sp_sock_conn and the data records have them. */
+static __always_inline void sock_capture__ports(struct sock *sk,
+						struct sp_sock_conn *c)
+{
+	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	c->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+/*
+ * The map's entry for socket `sk`, or NULL.  An entry made for another
+ * connection (the socket was freed, and a verdict written after its close
+ * brought its entry back) is deleted: the new connection starts clean.
+ */
+static __always_inline struct sp_sock_conn *sock_capture__conn(__u64 id,
+							       struct sock *sk)
+{
+	struct sp_sock_conn *conn = bpf_map_lookup_elem(&sp_sock_conns, &id);
+	struct sp_sock_conn now = {};
+
+	if (!conn)
+		return NULL;
+	sock_capture__ports(sk, &now);
+	if (conn->local_port == now.local_port && conn->peer_port == now.peer_port)
+		return conn;
+	bpf_map_delete_elem(&sp_sock_conns, &id);
+	return NULL;
+}
+
 /* Remember a connection that carries HTTP; a full map is counted. */
-static __always_inline void sock_capture__mark_http(__u64 id)
+static __always_inline void sock_capture__mark_http(__u64 id, struct sock *sk)
 {
 	struct sp_sock_conn conn = { .state = SP_SOCK_CONN_HTTP };
 
+	sock_capture__ports(sk, &conn);
 	if (bpf_map_update_elem(&sp_sock_conns, &id, &conn, BPF_NOEXIST) == -SOCK_E2BIG)
 		common__count_drop(SP_DROP_MAP_FULL);
 }
@@ -251,10 +280,11 @@ static __always_inline void sock_capture__mark_http(__u64 id)
  * its first bytes start an HTTP message, or the call is too short to tell
  * (a one-byte reader still gets its request seen).
  */
-static __always_inline bool sock_capture__wanted_bytes(__u64 id, const struct sock_io *io,
+static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, const struct sock_io *io,
 					       __u32 total, bool has_buf)
 {
-	struct sp_sock_conn *conn = bpf_map_lookup_elem(&sp_sock_conns, &id);
+	__u64 id = (__u64)sk;
+	struct sp_sock_conn *conn = sock_capture__conn(id, sk);
 	__u64 head[2] = {};
 	__u32 n;
 
@@ -266,7 +296,7 @@ static __always_inline bool sock_capture__wanted_bytes(__u64 id, const struct so
 	if (n == 0)
 		return false;
 	if (sock_capture__looks_http(head, n)) {
-		sock_capture__mark_http(id);
+		sock_capture__mark_http(id, sk);
 		return true;
 	}
 	return total < 8;
@@ -324,6 +354,8 @@ static __always_inline int sock_capture__state_changed(struct bpf_raw_tracepoint
 
 	if ((int)ctx->args[2] != TCP_CLOSE)
 		return 0;
+	/* No port check here: TCP has given the local port back by now.
+	 * An entry left for a dead socket goes at the next lookup. */
 	if (!bpf_map_lookup_elem(&sp_sock_conns, &id))
 		return 0;
 	bpf_map_delete_elem(&sp_sock_conns, &id);

@@ -75,7 +75,8 @@ struct fixture {
 	int n_verdicts;
 };
 
-static int record_verdict(void *ctx, uint64_t conn_id, enum stream_verdict v)
+static int record_verdict(void *ctx, uint64_t conn_id, uint16_t local_port,
+			  uint16_t peer_port, enum stream_verdict v)
 {
 	struct fixture *f = ctx;
 

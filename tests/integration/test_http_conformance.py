@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""HTTP/1.x messages that are valid but unusual, each on its own connection
+over real sockets: after a CONNECT tunnel or a 101 upgrade the next
+connections still get their spans; a CONNECT's tunnel bytes in the same
+write; an empty line before the request line; M-SEARCH * (a method with a
+hyphen).  Every span the message allows must come out, exactly once."""
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from sptest import check, finish, require_root  # noqa: E402
+from httptest import PROGRAM_SOURCES, Agent, Server, free_port  # noqa: E402
+
+require_root()
+SERVER = 2
+
+
+def exchange(port, data, until=b"ok", linger=0.0):
+    """Send `data` on a new connection, read until `until`; returns
+    (reply, the client's port)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    mine = sock.getsockname()[1]
+    sock.sendall(data)
+    reply = b""
+    sock.settimeout(5)
+    try:
+        while until not in reply:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    except socket.timeout:
+        pass
+    time.sleep(linger)
+    sock.close()
+    return reply, mine
+
+
+def spans_of(agent, client_port, want=1):
+    got = agent.wait_for(lambda s: s["_attrs"].get("client.port") == client_port
+                         and s["kind"] == SERVER, want)
+    time.sleep(0.2)
+    return [s for s in agent.snapshot() if s["_attrs"].get("client.port") == client_port
+            and s["kind"] == SERVER] or got
+
+
+def get(port, path):
+    return exchange(port, f"GET {path} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
+
+
+def test_after_connect(agent, port):
+    for i in range(5):
+        reply, cport = exchange(port, b"CONNECT home.example:443 HTTP/1.1\r\n"
+                                b"Host: home.example:443\r\n\r\n", b"established")
+        tunnel = spans_of(agent, cport)
+        _, nport = get(port, f"/after-connect/{i}")
+        after = spans_of(agent, nport)
+        check(f"CONNECT run {i}: one span, CONNECT 200",
+              len(tunnel) == 1 and tunnel[0]["_attrs"].get("http.request.method") == "CONNECT"
+              and tunnel[0]["_attrs"].get("http.response.status_code") == 200,
+              [s["_attrs"] for s in tunnel])
+        check(f"CONNECT run {i}: the next connection has its span",
+              [s["_attrs"].get("url.path") for s in after] == [f"/after-connect/{i}"],
+              [s["_attrs"] for s in after])
+
+
+def test_after_upgrade(agent, port):
+    for i in range(5):
+        reply, cport = exchange(port, b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+                                b"Connection: Upgrade\r\n\r\n", b"\r\n\r\n")
+        sock_spans = spans_of(agent, cport)
+        later = [get(port, f"/after-upgrade/{i}/{j}")[1] for j in range(3)]
+        paths = [[s["_attrs"].get("url.path") for s in spans_of(agent, p)] for p in later]
+        check(f"101 run {i}: one span, status 101",
+              len(sock_spans) == 1
+              and sock_spans[0]["_attrs"].get("http.response.status_code") == 101,
+              [s["_attrs"] for s in sock_spans])
+        check(f"101 run {i}: the 3 later connections have their spans",
+              paths == [[f"/after-upgrade/{i}/{j}"] for j in range(3)], paths)
+
+
+def main():
+    port = free_port()
+    server = Server(["python3", os.path.join(PROGRAM_SOURCES, "http_raw_server.py"), str(port)],
+                    port)
+    agent = Agent(["-p", str(server.pid)])
+    try:
+        check("raw server started", server.ready)
+        ready = agent.wait_ready(port)
+        check("spanprobe run: HTTP capture on", ready, agent.stderr())
+        if ready:
+            test_after_connect(agent, port)
+            test_after_upgrade(agent, port)
+    finally:
+        rc = agent.stop()
+        server.stop()
+    check("spanprobe exits 0", rc == 0, agent.stderr()[-600:])
+    finish()
+
+
+main()
