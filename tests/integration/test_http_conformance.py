@@ -83,6 +83,24 @@ def test_after_upgrade(agent, port):
               paths == [[f"/after-upgrade/{i}/{j}"] for j in range(3)], paths)
 
 
+def test_empty_line_first(agent, port):
+    reply, cport = exchange(port, b"\r\nGET /after-crlf HTTP/1.1\r\nHost: h\r\n\r\n")
+    spans = spans_of(agent, cport)
+    check("CRLF before the request line: one span",
+          reply.endswith(b"ok") and [s["_attrs"].get("url.path") for s in spans] == ["/after-crlf"],
+          [s["_attrs"] for s in spans])
+
+
+def test_m_search(agent, port):
+    ok = 0
+    for i in range(7):
+        reply, cport = exchange(port, b"M-SEARCH * HTTP/1.1\r\nHost: h\r\n\r\n")
+        spans = spans_of(agent, cport)
+        ok += (len(spans) == 1
+               and spans[0]["_attrs"].get("http.request.method_original") == "M-SEARCH")
+    check("M-SEARCH * HTTP/1.1: a span in each of 7 runs", ok == 7, ok)
+
+
 def main():
     port = free_port()
     server = Server(["python3", os.path.join(PROGRAM_SOURCES, "http_raw_server.py"), str(port)],
@@ -95,6 +113,8 @@ def main():
         if ready:
             test_after_connect(agent, port)
             test_after_upgrade(agent, port)
+            test_empty_line_first(agent, port)
+            test_m_search(agent, port)
     finally:
         rc = agent.stop()
         server.stop()

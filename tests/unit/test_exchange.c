@@ -444,6 +444,34 @@ static void test_port_filter_uses_socket(void **state)
 	assert_str_attr(&exported[0], "url.path", "/in");
 }
 
+/* RFC 9112 2.2: an empty line before the first request line. */
+static void test_empty_line_before_request(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, &f->other, 2, IN, "\r\nGET /crlf HTTP/1.1\r\n\r\n", 10);
+	feed(f, &f->other, 2, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 20);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_str_attr(&exported[0], "url.path", "/crlf");
+}
+
+/* A method with a hyphen, and a method longer than the first-bytes rule
+ * allows (21 characters: not HTTP, as the kernel side judges it). */
+static void test_method_first_bytes(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, &f->other, 2, IN, "M-SEARCH * HTTP/1.1\r\nHost: h\r\n\r\n", 10);
+	feed(f, &f->other, 2, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 20);
+	feed(f, &f->server, 3, IN, "ABCDEFGHIJKLMNOPQRSTU / HTTP/1.1\r\n\r\n", 30);
+	feed(f, &f->server, 3, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 40);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_str_attr(&exported[0], "http.request.method_original", "M-SEARCH");
+	assert_str_attr(&exported[0], "http.request.method", "_OTHER");
+}
+
 static void test_not_http_is_skipped(void **state)
 {
 	struct fixture *f = *state;
@@ -475,6 +503,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pipelined_five, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_filter_uses_socket, setup_port_8080,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_empty_line_before_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_method_first_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_http_is_skipped, setup, teardown),
 	};
 

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/http1.h"
+#include "protocol/http1_internal.h"
 #include "assemble/traceparent.h"
 
 #define IN HTTP1_INBOUND
@@ -654,15 +654,16 @@ static void test_methods_and_targets(void **state)
 	assert_string_equal(http1_method_name(HTTP1_M_PATCH), "PATCH");
 }
 
-/* The longest method kept (HTTP1_METHOD_MAX - 1 characters) is accepted
- * however the reads split it; one more character is not HTTP. */
+/* The longest method of the first-bytes rule (HTTP1_CLASSIFY_METHOD_MAX
+ * characters, as the kernel side's) is accepted however the reads split
+ * it; one more character is not HTTP. */
 static void test_method_length_limit(void **state)
 {
 	struct fixture *f = *state;
-	char req[128], method[HTTP1_METHOD_MAX + 1];
+	char req[128], method[HTTP1_CLASSIFY_METHOD_MAX + 1];
 
-	memset(method, 'M', HTTP1_METHOD_MAX - 1);
-	method[HTTP1_METHOD_MAX - 1] = '\0';
+	memset(method, 'M', HTTP1_CLASSIFY_METHOD_MAX);
+	method[HTTP1_CLASSIFY_METHOD_MAX] = '\0';
 	snprintf(req, sizeof(req), "%s /m HTTP/1.1\r\n\r\n", method);
 	feed_bytes(f, IN, req, 1);
 	feed(f, OUT, "HTTP/1.1 405 No\r\nContent-Length: 0\r\n\r\n", 100);

@@ -18,6 +18,11 @@
 /* A chunk-size line (with extensions) longer than this breaks framing. */
 #define HTTP1_CHUNK_LINE_MAX 4096
 
+/* The first-bytes rule, as the kernel side's (SOCK_HTTP_EMPTY_MAX and
+ * SOCK_HTTP_METHOD_MAX in bpf/sock_capture.bpf.h). */
+#define HTTP1_CLASSIFY_EMPTY_MAX 2
+#define HTTP1_CLASSIFY_METHOD_MAX 20
+
 enum http1_kind { KIND_NONE = 0, KIND_REQUEST = 1, KIND_RESPONSE = 2 };
 
 /* What the first bytes of a message say. */

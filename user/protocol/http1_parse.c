@@ -76,19 +76,27 @@ static enum http1_class classify_response(const char *p, size_t n)
 
 /*
  * Decides from the first bytes of a message whether it can be a request
- * ("TOKEN SP target") or a response ("HTTP/1.x SP").  Needs at most
- * HTTP1_METHOD_MAX + 1 bytes; CLASS_MAYBE when `n` is too short to tell.
+ * ("TOKEN SP target", after up to HTTP1_CLASSIFY_EMPTY_MAX CR or LF bytes:
+ * RFC 9112 2.2) or a response ("HTTP/1.x SP").  The kernel side applies
+ * the same rule to an undecided connection (bpf/sock_capture.bpf.h): keep
+ * the two alike.  CLASS_MAYBE when `n` is too short to tell.
  */
 enum http1_class http1_classify(const char *p, size_t n)
 {
-	size_t i;
+	size_t i, k = 0;
 
+	while (k < n && k < HTTP1_CLASSIFY_EMPTY_MAX &&
+	       (p[k] == '\r' || p[k] == '\n'))
+		k++;
+	p += k;
+	n -= k;
 	if (n == 0)
 		return CLASS_MAYBE;
-	/* No method starts with "HT". */
+	/* No method starts with "HT"; no empty line comes before a status
+	 * line. */
 	if (p[0] == 'H' && (n == 1 || p[1] == 'T'))
-		return classify_response(p, n);
-	for (i = 0; i < n && i < HTTP1_METHOD_MAX - 1; i++) {
+		return k ? CLASS_NO : classify_response(p, n);
+	for (i = 0; i < n && i < HTTP1_CLASSIFY_METHOD_MAX; i++) {
 		if (p[i] == ' ')
 			break;
 		if (!method_char(p[i]))
