@@ -15,7 +15,8 @@ from sptest import check, finish, require_root  # noqa: E402
 from httptest import PROGRAM_SOURCES, Agent, Server, free_port  # noqa: E402
 
 require_root()
-SERVER = 2
+SERVER, CLIENT = 2, 3
+ME = os.getpid()
 
 
 def exchange(port, data, until=b"ok", linger=0.0):
@@ -101,11 +102,49 @@ def test_m_search(agent, port):
     check("M-SEARCH * HTTP/1.1: a span in each of 7 runs", ok == 7, ok)
 
 
+def test_connect_with_tunnel_bytes(agent, port):
+    reply, cport = exchange(port, b"CONNECT home.example:443 HTTP/1.1\r\nHost: home.example:443"
+                            b"\r\n\r\n\x16\x03\x01\x00\x05hello", b"hello")
+    spans = spans_of(agent, cport)
+    check("CONNECT with tunnel bytes in the same write: one span",
+          len(spans) == 1 and spans[0]["_attrs"].get("http.request.method") == "CONNECT"
+          and spans[0]["name"] == "CONNECT", [(s["name"], s["_attrs"]) for s in spans])
+    clients = agent.wait_for(lambda s: s["_attrs"].get("network.peer.port") == port
+                             and s["kind"] == CLIENT
+                             and s["_attrs"].get("http.request.method") == "CONNECT", 1)
+    check("CONNECT: the client's url.full is the authority",
+          [s["_attrs"].get("url.full") for s in clients][-1:] == ["http://home.example:443"],
+          [s["_attrs"].get("url.full") for s in clients])
+
+
+def test_credentials(agent, port, redacted):
+    reply, cport = exchange(port, b"GET /cart;jsessionid=S3CR3T;" + redacted.encode()
+                            + b"=X/pay;v=2 HTTP/1.1\r\nHost: alice:pw@shop.example:8080\r\n\r\n")
+    servers = spans_of(agent, cport)
+    clients = agent.wait_for(lambda s: s["_attrs"].get("client.port") is None
+                             and s["_attrs"].get("network.peer.port") == port
+                             and s["_attrs"].get("url.path", "").startswith("/cart"), 1)
+    spans = servers + clients
+    text = repr([s["_attrs"] for s in spans])
+    check("Host with userinfo: server.address is the host alone, on both spans",
+          len(servers) == 1 and len(clients) == 1
+          and {s["_attrs"].get("server.address") for s in spans} == {"shop.example"}, text)
+    check("userinfo and session IDs never exported",
+          "pw@" not in text and "alice" not in text and "S3CR3T" not in text, text)
+    check("url.path and url.full without the redacted path parameters",
+          [s["_attrs"].get("url.path") for s in spans] == ["/cart/pay;v=2"] * 2
+          and clients[0]["_attrs"].get("url.full") == "http://shop.example:8080/cart/pay;v=2",
+          text)
+
+
 def main():
     port = free_port()
     server = Server(["python3", os.path.join(PROGRAM_SOURCES, "http_raw_server.py"), str(port)],
                     port)
-    agent = Agent(["-p", str(server.pid)])
+    # This process's own requests too (CLIENT spans), and one more path
+    # parameter to remove, given through the environment.
+    os.environ["SPANPROBE_REDACT_PATH_PARAMS"] = "sso_token"
+    agent = Agent(["-p", str(server.pid), "-p", str(ME)])
     try:
         check("raw server started", server.ready)
         ready = agent.wait_ready(port)
@@ -115,6 +154,8 @@ def main():
             test_after_upgrade(agent, port)
             test_empty_line_first(agent, port)
             test_m_search(agent, port)
+            test_connect_with_tunnel_bytes(agent, port)
+            test_credentials(agent, port, "sso_token")
     finally:
         rc = agent.stop()
         server.stop()

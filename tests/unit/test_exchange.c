@@ -472,6 +472,43 @@ static void test_method_first_bytes(void **state)
 	assert_str_attr(&exported[0], "http.request.method", "_OTHER");
 }
 
+/* Userinfo in Host never leaves; session IDs in path parameters neither. */
+static void test_credentials_redacted(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, &f->client, 2, OUT, "GET /a;jsessionid=S3CR3T/b;v=1;JSESSIONID=X HTTP/1.1\r\n"
+	     "Host: user:pw@shop.example:8080\r\n\r\n", 10);
+	feed(f, &f->client, 2, IN, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 20);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_str_attr(&exported[0], "server.address", "shop.example");
+	assert_int_attr(&exported[0], "server.port", 8080);
+	assert_str_attr(&exported[0], "url.path", "/a/b;v=1");
+	assert_str_attr(&exported[0], "url.full", "http://shop.example:8080/a/b;v=1");
+	assert_null(memmem(&exported[0], sizeof(exported[0]), "pw@", 3));
+	assert_null(memmem(&exported[0], sizeof(exported[0]), "S3CR3T", 6));
+}
+
+/* A CONNECT's target is an authority: url.full is it, the name is the
+ * method alone; the tunnel's bytes in the same write do not hide it. */
+static void test_connect_authority(void **state)
+{
+	struct fixture *f = *state;
+	static const char req[] = "CONNECT home.example:443 HTTP/1.1\r\n\r\n"
+				  "\x16\x03\x01\x00\x05hello";
+
+	feed_part(f, &f->client, 2, OUT, req, sizeof(req) - 1, sizeof(req) - 1, 10);
+	feed(f, &f->client, 2, IN, "HTTP/1.1 200 Connection established\r\n\r\n", 20);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_name(&exported[0], "CONNECT");
+	assert_str_attr(&exported[0], "url.full", "http://home.example:443");
+	assert_str_attr(&exported[0], "server.address", "home.example");
+	assert_int_attr(&exported[0], "server.port", 443);
+	assert_int_attr(&exported[0], "http.response.status_code", 200);
+}
+
 static void test_not_http_is_skipped(void **state)
 {
 	struct fixture *f = *state;
@@ -505,6 +542,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_empty_line_before_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_method_first_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_credentials_redacted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_authority, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_http_is_skipped, setup, teardown),
 	};
 

@@ -68,6 +68,8 @@ void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
 int http1_split_header(const struct http1_half *h, const char **value,
 		       size_t *value_len);
 bool http1_copy_field(char *dst, size_t size, const char *src, size_t n);
+/* `v` (n bytes, updated) past its last '@': no userinfo. */
+const char *http1_skip_userinfo(const char *v, size_t *n);
 int http1_parse_content_length(const char *v, size_t n, uint64_t *out);
 int http1_parse_transfer_encoding(const char *v, size_t n);
 bool http1_value_is(const char *v, size_t n, const char *lit);

@@ -457,7 +457,30 @@ void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
 	x->req_end_ns = h->last_ns;
 	x->req_body_size = -1;
 	x->resp_body_size = -1;
+	if (x->method == HTTP1_M_CONNECT) {
+		/* Authority form (RFC 9112 3.2.3): no path, no userinfo. */
+		const char *t = rl->target;
+		size_t n = rl->target_len;
+
+		t = http1_skip_userinfo(t, &n);
+		if (http1_copy_field(x->host, sizeof(x->host), t, n) ||
+		    rl->target_cut)
+			x->flags |= HTTP1_X_FIELD_TRUNCATED;
+		return;
+	}
 	http1_fill_target(x, rl->target, rl->target_len, rl->target_cut);
+}
+
+/* An authority without its "user:password@", which is never kept. */
+const char *http1_skip_userinfo(const char *v, size_t *n)
+{
+	for (size_t i = *n; i > 0; i--) {
+		if (v[i - 1] == '@') {
+			*n -= i;
+			return v + i;
+		}
+	}
+	return v;
 }
 
 /* Keeps a header that matters; the first occurrence wins. */
@@ -466,6 +489,8 @@ void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
 {
 	bool req = h->kind == KIND_REQUEST, cut = false;
 
+	if (id == HDR_HOST)
+		v = http1_skip_userinfo(v, &n);
 	if (id == HDR_HOST && req && !x->host[0])
 		cut = http1_copy_field(x->host, sizeof(x->host), v, n);
 	else if (id == HDR_USER_AGENT && req && !x->user_agent[0])

@@ -109,6 +109,14 @@ static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 	bool query = with_query && x->query[0];
 	char buf[64];
 
+	if (x->method == HTTP1_M_CONNECT) {
+		/* The target is an authority: a client's URL is just that. */
+		proto_attr_cstr(o, "url.scheme", "http");
+		if (!server && x->host[0])
+			proto_attr_cstr(o, "url.full",
+					proto_text(o, "http://%s", x->host));
+		return;
+	}
 	if (x->path[0])
 		proto_attr_cstr(o, "url.path", x->path);
 	if (query)
@@ -164,6 +172,11 @@ static void set_name(struct proto_exchange *o, const struct http1_exchange *x)
 {
 	char route[HTTP1_PATH_MAX];
 
+	if (x->method == HTTP1_M_CONNECT) {
+		o->name = "CONNECT"; /* no route: the target is an authority */
+		o->name_len = strlen(o->name);
+		return;
+	}
 	route_template(x->path, route, sizeof(route));
 	/* Semantic conventions: "HTTP" stands for a method we do not know. */
 	o->name = proto_text(o, "%s %s",
@@ -203,7 +216,9 @@ static void describe(struct proto_exchange *o, const struct proto_conn *c,
 static void on_exchange(const struct http1_exchange *x, void *user)
 {
 	struct http1_emit_ctx *ec = user;
+	const struct proto_opts *opts = ec->emit->opts;
 	uint64_t end = x->resp_end_ns ? x->resp_end_ns : ec->ts_ns;
+	struct http1_exchange r = *x;
 	struct proto_exchange o;
 
 	if ((x->flags & HTTP1_X_INCOMPLETE) && ec->ts_ns > end)
@@ -211,7 +226,10 @@ static void on_exchange(const struct http1_exchange *x, void *user)
 	proto_exchange_begin(&o, x->role == HTTP1_ROLE_SERVER, x->req_start_ns, end);
 	if (x->traceparent[0])
 		o.traceparent = x->traceparent;
-	describe(&o, ec->c, x, ec->emit->opts && ec->emit->opts->with_query);
+	/* Session IDs in path parameters never leave. */
+	route_redact_params(x->path, opts ? opts->redact_params : NULL, r.path,
+			    sizeof(r.path));
+	describe(&o, ec->c, &r, opts && opts->with_query);
 	ec->emit->exchange(ec->emit->ctx, ec->c, &o);
 }
 

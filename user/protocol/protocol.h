@@ -91,6 +91,9 @@ struct proto_conn;
 /* Settings every decoder reads. */
 struct proto_opts {
 	bool with_query; /* export url.query (off: never) */
+	/* Path parameters removed besides ROUTE_REDACT_DEFAULT (route.h):
+	 * comma-separated names, NULL: none. */
+	const char *redact_params;
 };
 
 /* Completed exchanges leave a decoder through this; `opts` shape them. */
