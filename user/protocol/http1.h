@@ -150,6 +150,7 @@ struct http1_half {
 	uint64_t remaining; /* body or chunk bytes still to come */
 	uint64_t body; /* body bytes of the current message */
 	uint64_t content_length;
+	uint64_t framing; /* chunk-size lines, CRLFs and trailers seen */
 	uint64_t first_ns; /* chunk that held the message's first byte */
 	uint64_t last_ns; /* chunk that held the message's latest byte */
 	uint32_t header_bytes;
