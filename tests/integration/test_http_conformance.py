@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import check, finish, require_root  # noqa: E402
-from httptest import PROGRAM_SOURCES, Agent, Server, free_port  # noqa: E402
+from httptest import PROGRAM_SOURCES, Agent, Server, capture_on, free_port  # noqa: E402
 
 require_root()
 SERVER, CLIENT = 2, 3
@@ -146,10 +146,7 @@ def main():
     os.environ["SPANPROBE_REDACT_PATH_PARAMS"] = "sso_token"
     agent = Agent(["-p", str(server.pid), "-p", str(ME)])
     try:
-        check("raw server started", server.ready)
-        ready = agent.wait_ready(port)
-        check("spanprobe run: HTTP capture on", ready, agent.stderr())
-        if ready:
+        if capture_on(agent, server, "raw server"):
             test_after_connect(agent, port)
             test_after_upgrade(agent, port)
             test_empty_line_first(agent, port)

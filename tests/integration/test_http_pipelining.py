@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import check, finish, require_root  # noqa: E402
-from httptest import Agent, free_port, nginx_server  # noqa: E402
+from httptest import Agent, capture_on, free_port, nginx_server  # noqa: E402
 
 require_root()
 SERVER = 2
@@ -68,10 +68,7 @@ def main():
     os.environ["OTEL_BSP_MAX_QUEUE_SIZE"] = "20000"
     agent = Agent(["-p", str(nginx.pid)])
     try:
-        check("nginx started", nginx.ready)
-        ready = agent.wait_ready(port)
-        check("spanprobe run: HTTP capture on", ready, agent.stderr())
-        if ready:
+        if capture_on(agent, nginx, "nginx"):
             for n in (5, 50, 10000):
                 test_pipeline(agent, port, n)
     finally:

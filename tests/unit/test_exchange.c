@@ -429,16 +429,24 @@ static void test_pipelined_five(void **state)
 	assert_int_equal(stats(f).over_inflight, 0);
 }
 
+/* Request `req` on `c` (served when `dir` is IN, sent when OUT) at `ts`,
+ * answered by an empty 200 at ts + 10. */
+static void exchange_200(struct fixture *f, struct test_conn *c, uint32_t tid,
+			 enum stream_dir dir, const char *req, uint64_t ts)
+{
+	feed(f, c, tid, dir, req, ts);
+	feed(f, c, tid, dir == IN ? OUT : IN,
+	     "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", ts + 10);
+}
+
 /* --port 8080 keeps the server span of the socket on 8080 whatever its Host
  * says, and leaves out one on port 9090 whose Host names 8080. */
 static void test_port_filter_uses_socket(void **state)
 {
 	struct fixture *f = *state;
 
-	feed(f, &f->server, 2, IN, "GET /in HTTP/1.1\r\nHost: x\r\n\r\n", 10);
-	feed(f, &f->server, 2, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 20);
-	feed(f, &f->other, 3, OUT, "GET /out HTTP/1.1\r\nHost: x:8080\r\n\r\n", 30);
-	feed(f, &f->other, 3, IN, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 40);
+	exchange_200(f, &f->server, 2, IN, "GET /in HTTP/1.1\r\nHost: x\r\n\r\n", 10);
+	exchange_200(f, &f->other, 3, OUT, "GET /out HTTP/1.1\r\nHost: x:8080\r\n\r\n", 30);
 	flush(f);
 	assert_int_equal(n_exported, 1);
 	assert_str_attr(&exported[0], "url.path", "/in");
@@ -449,8 +457,7 @@ static void test_empty_line_before_request(void **state)
 {
 	struct fixture *f = *state;
 
-	feed(f, &f->other, 2, IN, "\r\nGET /crlf HTTP/1.1\r\n\r\n", 10);
-	feed(f, &f->other, 2, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 20);
+	exchange_200(f, &f->other, 2, IN, "\r\nGET /crlf HTTP/1.1\r\n\r\n", 10);
 	flush(f);
 	assert_int_equal(n_exported, 1);
 	assert_str_attr(&exported[0], "url.path", "/crlf");
@@ -462,10 +469,8 @@ static void test_method_first_bytes(void **state)
 {
 	struct fixture *f = *state;
 
-	feed(f, &f->other, 2, IN, "M-SEARCH * HTTP/1.1\r\nHost: h\r\n\r\n", 10);
-	feed(f, &f->other, 2, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 20);
-	feed(f, &f->server, 3, IN, "ABCDEFGHIJKLMNOPQRSTU / HTTP/1.1\r\n\r\n", 30);
-	feed(f, &f->server, 3, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 40);
+	exchange_200(f, &f->other, 2, IN, "M-SEARCH * HTTP/1.1\r\nHost: h\r\n\r\n", 10);
+	exchange_200(f, &f->server, 3, IN, "ABCDEFGHIJKLMNOPQRSTU / HTTP/1.1\r\n\r\n", 30);
 	flush(f);
 	assert_int_equal(n_exported, 1);
 	assert_str_attr(&exported[0], "http.request.method_original", "M-SEARCH");

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 
-from sptest import ROOT, SPANPROBE, attrs_to_dict
+from sptest import ROOT, SPANPROBE, attrs_to_dict, check
 
 PROGRAM_SOURCES = os.path.join(ROOT, "tests", "programs")
 WAIT_S = 20  # upper bound when waiting for spans; a pass never waits this long
@@ -127,6 +127,15 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def capture_on(agent, server, what):
+    """Checks that `server` (named `what`) started and that the agent sees
+    its requests; returns whether both hold."""
+    check(f"{what} started", server.ready)
+    ready = agent.wait_ready(server.port)
+    check("spanprobe run: HTTP capture on", ready, agent.stderr())
+    return ready
 
 
 def wait_port(host, port):
