@@ -39,7 +39,7 @@ static __always_inline int sock__handle(struct sock *sk, int ret, int flags,
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	nr = SOCK_REGS_NR(regs);
 	has_buf = sock_capture__locate(regs, nr, &io);
-	if (!sock_capture__wanted_bytes((__u64)sk, &io, ret, has_buf))
+	if (!sock_capture__wanted_bytes(sk, &io, ret, has_buf))
 		return 0;
 	/* Every call here takes the socket first, but splice (its output). */
 	fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;

@@ -96,32 +96,75 @@ static __always_inline int sock_capture__tcp_family(struct sock *sk)
 	return protocol == SOCK_IPPROTO_TCP ? family : 0;
 }
 
-/* Byte i (0..15) of the 16 bytes held in w[0], w[1] (little-endian). */
+/*
+ * The first-bytes rule, the same as the daemon's (http1_classify() in
+ * user/protocol/http1_parse.c): up to SOCK_HTTP_EMPTY_MAX CR or LF bytes
+ * (RFC 9112 2.2: a server ignores an empty line before a request line),
+ * then a method of SOCK_HTTP_METHOD_MAX or fewer capitals, '-' or '_'
+ * ("M-SEARCH"), a space and the start of a target.
+ */
+#define SOCK_HTTP_EMPTY_MAX 2
+#define SOCK_HTTP_METHOD_MAX 20
+#define SOCK_HTTP_PEEK (SOCK_HTTP_EMPTY_MAX + SOCK_HTTP_METHOD_MAX + 2)
+
+/* Byte i (0..23) of the 24 bytes held in w[0..2] (little-endian); `i`
+ * must be a constant once loops are unrolled. */
 static __always_inline __u8 sock_capture__byte(const __u64 *w, __u32 i)
 {
 	return (w[i / 8] >> (8 * (i % 8))) & 0xff;
 }
 
-/*
- * The start of a request line ("METHOD /", "METHOD *", "METHOD http...")
- * or of a status line ("HTTP/1.").  `w` holds `n` valid bytes.  Bytes are
- * taken from registers by shifts: the verifier rejects stack indexing
- * that clang turns into pointer arithmetic.
- */
-static __always_inline bool sock_capture__looks_http(const __u64 *w, __u32 n)
+/* Drop the first `k` (0..7) bytes of the window, in registers. */
+static __always_inline void sock_capture__skip(__u64 *w, __u32 k)
 {
+	if (k == 0)
+		return;
+	w[0] = (w[0] >> (8 * k)) | (w[1] << (64 - 8 * k));
+	w[1] = (w[1] >> (8 * k)) | (w[2] << (64 - 8 * k));
+	w[2] >>= 8 * k;
+}
+
+static __always_inline bool sock_capture__method_char(__u8 c)
+{
+	return (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+}
+
+/* A target starts with '/', '*' or a letter (absolute or authority form). */
+static __always_inline bool sock_capture__target_start(__u8 c)
+{
+	return c == '/' || c == '*' || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * The start of a request line or of a status line ("HTTP/1.").  `w` holds
+ * `n` valid bytes.  Bytes are taken from registers by shifts: the verifier
+ * rejects stack indexing that clang turns into pointer arithmetic.
+ */
+static __always_inline bool sock_capture__looks_http(__u64 *w, __u32 n)
+{
+	__u32 k = 0;
 	__u8 c;
 
 	if (n >= 7 && (w[0] & 0x00ffffffffffffffULL) == 0x2e312f50545448ULL)
 		return true; /* "HTTP/1." */
-	for (__u32 i = 0; i < 8; i++) {
+	for (__u32 i = 0; i < SOCK_HTTP_EMPTY_MAX; i++) {
 		c = sock_capture__byte(w, i);
-		if (c >= 'A' && c <= 'Z')
+		if (c != '\r' && c != '\n')
+			break;
+		k++;
+	}
+	sock_capture__skip(w, k);
+	if (n < k)
+		return false;
+	n -= k;
+	for (__u32 i = 0; i <= SOCK_HTTP_METHOD_MAX; i++) {
+		c = sock_capture__byte(w, i);
+		if (sock_capture__method_char(c) && i < SOCK_HTTP_METHOD_MAX)
 			continue;
-		if (c != ' ' || i < 3 || n < i + 2)
+		if (c != ' ' || i == 0 || n < i + 2)
 			return false;
-		c = sock_capture__byte(w, i + 1);
-		return c == '/' || c == '*' || c == 'h';
+		return sock_capture__target_start(sock_capture__byte(w, i + 1));
 	}
 	return false;
 }
@@ -204,21 +247,21 @@ failed:
 	return got;
 }
 
-/* The first bytes of the call, for the HTTP check: 16 or fewer. */
+/* The first bytes of the call, for the HTTP check: SOCK_HTTP_PEEK or fewer. */
 static __always_inline __u32 sock_capture__peek(const struct sock_io *io, __u32 total,
 					__u64 *b)
 {
 	struct iovec seg = {};
-	__u32 n = total < 16 ? total : 16;
+	__u32 n = total < SOCK_HTTP_PEEK ? total : SOCK_HTTP_PEEK;
 
 	if (io->buf)
-		return bpf_probe_read_user(b, 16, io->buf) ? 0 : n;
+		return bpf_probe_read_user(b, SOCK_HTTP_PEEK, io->buf) ? 0 : n;
 	if (io->iovcnt == 0 ||
 	    bpf_probe_read_user(&seg, sizeof(seg), &io->iov[0]))
 		return 0;
 	if (seg.iov_len < n)
 		n = seg.iov_len;
-	return bpf_probe_read_user(b, 16, seg.iov_base) ? 0 : n;
+	return bpf_probe_read_user(b, SOCK_HTTP_PEEK, seg.iov_base) ? 0 : n;
 }
 
 static __always_inline void sock_capture__fill_addrs(struct sp_sock_data_event *ev,
@@ -237,11 +280,40 @@ static __always_inline void sock_capture__fill_addrs(struct sp_sock_data_event *
 	}
 }
 
+/* The ports of `sk`, as struct sp_sock_conn and the data records have them. */
+static __always_inline void sock_capture__ports(struct sock *sk,
+						struct sp_sock_conn *c)
+{
+	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	c->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+/*
+ * The map's entry for socket `sk`, or NULL.  An entry made for another
+ * connection (the socket was freed, and a verdict written after its close
+ * brought its entry back) is deleted: the new connection starts clean.
+ */
+static __always_inline struct sp_sock_conn *sock_capture__conn(__u64 id,
+							       struct sock *sk)
+{
+	struct sp_sock_conn *conn = bpf_map_lookup_elem(&sp_sock_conns, &id);
+	struct sp_sock_conn now = {};
+
+	if (!conn)
+		return NULL;
+	sock_capture__ports(sk, &now);
+	if (conn->local_port == now.local_port && conn->peer_port == now.peer_port)
+		return conn;
+	bpf_map_delete_elem(&sp_sock_conns, &id);
+	return NULL;
+}
+
 /* Remember a connection that carries HTTP; a full map is counted. */
-static __always_inline void sock_capture__mark_http(__u64 id)
+static __always_inline void sock_capture__mark_http(__u64 id, struct sock *sk)
 {
 	struct sp_sock_conn conn = { .state = SP_SOCK_CONN_HTTP };
 
+	sock_capture__ports(sk, &conn);
 	if (bpf_map_update_elem(&sp_sock_conns, &id, &conn, BPF_NOEXIST) == -SOCK_E2BIG)
 		common__count_drop(SP_DROP_MAP_FULL);
 }
@@ -251,11 +323,12 @@ static __always_inline void sock_capture__mark_http(__u64 id)
  * its first bytes start an HTTP message, or the call is too short to tell
  * (a one-byte reader still gets its request seen).
  */
-static __always_inline bool sock_capture__wanted_bytes(__u64 id, const struct sock_io *io,
+static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, const struct sock_io *io,
 					       __u32 total, bool has_buf)
 {
-	struct sp_sock_conn *conn = bpf_map_lookup_elem(&sp_sock_conns, &id);
-	__u64 head[2] = {};
+	__u64 id = (__u64)sk;
+	struct sp_sock_conn *conn = sock_capture__conn(id, sk);
+	__u64 head[3] = {};
 	__u32 n;
 
 	if (conn)
@@ -266,10 +339,11 @@ static __always_inline bool sock_capture__wanted_bytes(__u64 id, const struct so
 	if (n == 0)
 		return false;
 	if (sock_capture__looks_http(head, n)) {
-		sock_capture__mark_http(id);
+		sock_capture__mark_http(id, sk);
 		return true;
 	}
-	return total < 8;
+	/* Too short to tell, and an empty line may come alone. */
+	return total < SOCK_HTTP_EMPTY_MAX + 6;
 }
 
 /*
@@ -324,6 +398,8 @@ static __always_inline int sock_capture__state_changed(struct bpf_raw_tracepoint
 
 	if ((int)ctx->args[2] != TCP_CLOSE)
 		return 0;
+	/* No port check here: TCP has given the local port back by now.
+	 * An entry left for a dead socket goes at the next lookup. */
 	if (!bpf_map_lookup_elem(&sp_sock_conns, &id))
 		return 0;
 	bpf_map_delete_elem(&sp_sock_conns, &id);

@@ -139,7 +139,7 @@ static __always_inline int sys__handle(long nr, long ret)
 	if (!family)
 		return 0;
 	has_buf = sock_capture__locate(regs, nr, &io);
-	if (!sock_capture__wanted_bytes((__u64)sk, &io, ret, has_buf))
+	if (!sock_capture__wanted_bytes(sk, &io, ret, has_buf))
 		return 0;
 	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir);
 	return 0;

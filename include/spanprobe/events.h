@@ -139,6 +139,9 @@ struct sp_sock_data_event {
  * Value of the BPF map `sp_sock_conns` (key: sock_id), written by the BPF
  * side when a connection's bytes look like HTTP and by the daemon when its
  * parser knows better.  Absent: unknown, each call's first bytes decide.
+ * The ports name the connection the entry is for: a kernel socket freed and
+ * reused at the same address for a new connection must not inherit it (a
+ * verdict can reach the map after its socket closed).
  */
 enum sp_sock_conn_state {
 	SP_SOCK_CONN_HTTP = 1,   /* capture every call */
@@ -147,7 +150,7 @@ enum sp_sock_conn_state {
 
 struct sp_sock_conn {
 	__u32 state; /* enum sp_sock_conn_state */
-	__u32 reserved;
+	__u16 local_port, peer_port; /* host order, as in the data records */
 };
 
 /*

@@ -61,9 +61,15 @@ static void check_exchange(const struct http1_exchange *x, void *user)
 	} else {
 		CHECK(x->flags & HTTP1_X_INCOMPLETE);
 	}
-	/* Nothing invented: the path came from a request target. */
-	CHECK(x->path[0] || x->query[0] || (x->flags & HTTP1_X_FIELD_TRUNCATED));
+	/* Nothing invented: the path came from a request target (a
+	 * CONNECT's is its authority, kept as the host). */
+	CHECK(x->path[0] || x->query[0] || (x->flags & HTTP1_X_FIELD_TRUNCATED) ||
+	      (x->method == HTTP1_M_CONNECT && x->host[0]));
+	/* Userinfo is never kept. */
+	CHECK(!strchr(x->host, '@'));
 	CHECK(route_template(x->path, route, sizeof(route)) == 0);
+	route_redact_params(x->path, "a,,b", route, sizeof(route));
+	CHECK(strlen(route) <= strlen(x->path));
 	traceparent_parse(x->traceparent, strlen(x->traceparent), &tp);
 }
 

@@ -113,6 +113,15 @@ def test_chunked_and_post(agent, node):
           and servers[0]["_attrs"].get("http.response.body.size") == 19
           and clients[0]["_attrs"].get("http.response.body.size") == 19,
           [s["_attrs"] for s in servers + clients])
+    rc, out, pid = curl(f"http://127.0.0.1:{node.port}/big-chunked")
+    servers, clients = exchange(agent, node.pid, pid, 1, out)
+    servers = [s for s in servers if s["_attrs"].get("url.path") == "/big-chunked"]
+    check("chunked past the captured bytes (5000 + 3000 in one write): body size 8020 "
+          "(data and chunk framing), both sides",
+          len(servers) == 1 and len(clients) == 1
+          and servers[0]["_attrs"].get("http.response.body.size") == 8020
+          and clients[0]["_attrs"].get("http.response.body.size") == 8020,
+          [s["_attrs"] for s in servers + clients])
     with tempfile.NamedTemporaryFile() as body:
         body.write(b"x" * 3000)
         body.flush()

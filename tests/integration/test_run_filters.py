@@ -32,8 +32,8 @@ def start_server():
     return p, int(line.split(" port ")[1].split()[0])
 
 
-def curl(port, path):
-    subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"],
+def curl(port, path, *args):
+    subprocess.run(["curl", "-s", "-o", "/dev/null", *args, f"http://127.0.0.1:{port}{path}"],
                    check=True)
 
 
@@ -81,6 +81,16 @@ def main():
         check("--port: only the 3 requests to that port, server and client side",
               rc == 0 and ports == {port1} and kinds == [2, 2, 2, 3, 3, 3], f"{ports} {kinds}")
         check("--port: the others are counted as filtered out", "4 filtered out" in err, err)
+
+        def forged_hosts():
+            curl(port1, "/host/kept", "-H", "Host: x")
+            curl(port2, "/host/forged", "-H", f"Host: x:{port1}")
+
+        rc, spans, err = traced(["--port", str(port1)], forged_hosts)
+        paths = sorted((s["_attrs"].get("url.path"), s["kind"]) for s in spans
+                       if s["_attrs"].get("url.path", "").startswith("/host/"))
+        check("--port: the socket's port decides, not the Host header",
+              paths == [("/host/kept", 2), ("/host/kept", 3)], paths)
 
         rc, spans, err = traced(["--exe", "curl"], traffic)
         check("--exe curl: the 5 CLIENT spans of curl only",

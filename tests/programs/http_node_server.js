@@ -3,6 +3,7 @@
 // listening on 127.0.0.1:PORT.  Routes:
 //   /users/ID     200, JSON body {"id":"ID"} with Content-Length
 //   /chunked      200, body "hello chunked world" in three chunks
+//   /big-chunked  200, chunked: res.write(5000 bytes), res.end(3000 bytes)
 //   /fail         500, body "oops"
 //   POST /echo    200, body: the number of request body bytes received
 //   anything else 404, body "not found"
@@ -22,6 +23,10 @@ function handle(req, res, body) {
 		res.writeHead(200, { 'Content-Type': 'text/plain' });
 		res.write('hello ');
 		setTimeout(() => { res.write('chunked '); res.end('world'); }, 20);
+	} else if (path === '/big-chunked') {
+		res.writeHead(200, { 'Content-Type': 'text/plain' });
+		res.write('x'.repeat(5000));
+		res.end('y'.repeat(3000));
 	} else if (path === '/fail') {
 		res.writeHead(500, { 'Content-Length': 4 });
 		res.end('oops');

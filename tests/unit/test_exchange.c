@@ -75,7 +75,8 @@ struct fixture {
 	int n_verdicts;
 };
 
-static int record_verdict(void *ctx, uint64_t conn_id, enum stream_verdict v)
+static int record_verdict(void *ctx, uint64_t conn_id, uint16_t local_port,
+			  uint16_t peer_port, enum stream_verdict v)
 {
 	struct fixture *f = ctx;
 
@@ -91,6 +92,9 @@ static void set_v4(struct stream_addr *a, const char *ip, uint16_t port)
 	inet_pton(AF_INET, ip, a->addr);
 	a->port = port;
 }
+
+/* --port of the next setup(); 0: no filter. */
+static uint32_t setup_filter_port;
 
 static int setup(void **state)
 {
@@ -109,6 +113,7 @@ static int setup(void **state)
 	assert_int_equal(batch_start(&f->bsp, &bopts, &f->exp, &f->pool), 0);
 	popts.sink = batch_sink(&f->bsp);
 	popts.pool = &f->pool;
+	popts.filter.port = setup_filter_port;
 	f->p = pipeline_create(&popts);
 	assert_non_null(f->p);
 	f->xs = exchange_create(f->p, &sopts);
@@ -128,6 +133,12 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup_port_8080(void **state)
+{
+	setup_filter_port = 8080;
+	return setup(state);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -137,6 +148,7 @@ static int teardown(void **state)
 	batch_shutdown(&f->bsp);
 	spanpool_destroy(&f->pool);
 	free(f);
+	setup_filter_port = 0;
 	return 0;
 }
 
@@ -392,6 +404,116 @@ static void test_pipelined_and_partial(void **state)
 	assert_int_equal(stats(f).server_spans, 2);
 }
 
+/* Five pipelined requests in one read (one chunk time for all): five
+ * spans, in order, none dropped. */
+static void test_pipelined_five(void **state)
+{
+	struct fixture *f = *state;
+	char req[256] = "", resp[512] = "", want[16];
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(req + strlen(req), sizeof(req) - strlen(req),
+			 "GET /p/%d HTTP/1.1\r\nHost: h\r\n\r\n", i);
+		snprintf(resp + strlen(resp), sizeof(resp) - strlen(resp),
+			 "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n%d", i);
+	}
+	feed(f, &f->other, 2, IN, req, 10);
+	feed(f, &f->other, 2, OUT, resp, 20);
+	flush(f);
+	assert_int_equal(n_exported, 5);
+	for (int i = 0; i < 5; i++) {
+		snprintf(want, sizeof(want), "/p/%d", i);
+		assert_str_attr(&exported[i], "url.path", want);
+	}
+	assert_int_equal(stats(f).discarded, 0);
+	assert_int_equal(stats(f).over_inflight, 0);
+}
+
+/* Request `req` on `c` (served when `dir` is IN, sent when OUT) at `ts`,
+ * answered by an empty 200 at ts + 10. */
+static void exchange_200(struct fixture *f, struct test_conn *c, uint32_t tid,
+			 enum stream_dir dir, const char *req, uint64_t ts)
+{
+	feed(f, c, tid, dir, req, ts);
+	feed(f, c, tid, dir == IN ? OUT : IN,
+	     "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", ts + 10);
+}
+
+/* --port 8080 keeps the server span of the socket on 8080 whatever its Host
+ * says, and leaves out one on port 9090 whose Host names 8080. */
+static void test_port_filter_uses_socket(void **state)
+{
+	struct fixture *f = *state;
+
+	exchange_200(f, &f->server, 2, IN, "GET /in HTTP/1.1\r\nHost: x\r\n\r\n", 10);
+	exchange_200(f, &f->other, 3, OUT, "GET /out HTTP/1.1\r\nHost: x:8080\r\n\r\n", 30);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_str_attr(&exported[0], "url.path", "/in");
+}
+
+/* RFC 9112 2.2: an empty line before the first request line. */
+static void test_empty_line_before_request(void **state)
+{
+	struct fixture *f = *state;
+
+	exchange_200(f, &f->other, 2, IN, "\r\nGET /crlf HTTP/1.1\r\n\r\n", 10);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_str_attr(&exported[0], "url.path", "/crlf");
+}
+
+/* A method with a hyphen, and a method longer than the first-bytes rule
+ * allows (21 characters: not HTTP, as the kernel side judges it). */
+static void test_method_first_bytes(void **state)
+{
+	struct fixture *f = *state;
+
+	exchange_200(f, &f->other, 2, IN, "M-SEARCH * HTTP/1.1\r\nHost: h\r\n\r\n", 10);
+	exchange_200(f, &f->server, 3, IN, "ABCDEFGHIJKLMNOPQRSTU / HTTP/1.1\r\n\r\n", 30);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_str_attr(&exported[0], "http.request.method_original", "M-SEARCH");
+	assert_str_attr(&exported[0], "http.request.method", "_OTHER");
+}
+
+/* Userinfo in Host never leaves; session IDs in path parameters neither. */
+static void test_credentials_redacted(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, &f->client, 2, OUT, "GET /a;jsessionid=S3CR3T/b;v=1;JSESSIONID=X HTTP/1.1\r\n"
+	     "Host: user:pw@shop.example:8080\r\n\r\n", 10);
+	feed(f, &f->client, 2, IN, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 20);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_str_attr(&exported[0], "server.address", "shop.example");
+	assert_int_attr(&exported[0], "server.port", 8080);
+	assert_str_attr(&exported[0], "url.path", "/a/b;v=1");
+	assert_str_attr(&exported[0], "url.full", "http://shop.example:8080/a/b;v=1");
+	assert_null(memmem(&exported[0], sizeof(exported[0]), "pw@", 3));
+	assert_null(memmem(&exported[0], sizeof(exported[0]), "S3CR3T", 6));
+}
+
+/* A CONNECT's target is an authority: url.full is it, the name is the
+ * method alone; the tunnel's bytes in the same write do not hide it. */
+static void test_connect_authority(void **state)
+{
+	struct fixture *f = *state;
+	static const char req[] = "CONNECT home.example:443 HTTP/1.1\r\n\r\n"
+				  "\x16\x03\x01\x00\x05hello";
+
+	feed_part(f, &f->client, 2, OUT, req, sizeof(req) - 1, sizeof(req) - 1, 10);
+	feed(f, &f->client, 2, IN, "HTTP/1.1 200 Connection established\r\n\r\n", 20);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_name(&exported[0], "CONNECT");
+	assert_str_attr(&exported[0], "url.full", "http://home.example:443");
+	assert_str_attr(&exported[0], "server.address", "home.example");
+	assert_int_attr(&exported[0], "server.port", 443);
+	assert_int_attr(&exported[0], "http.response.status_code", 200);
+}
+
 static void test_not_http_is_skipped(void **state)
 {
 	struct fixture *f = *state;
@@ -420,6 +542,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_traceparent_wins_over_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_traceparent_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_partial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_five, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port_filter_uses_socket, setup_port_8080,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_empty_line_before_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_method_first_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_credentials_redacted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_authority, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_http_is_skipped, setup, teardown),
 	};
 

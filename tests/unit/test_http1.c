@@ -11,12 +11,12 @@
 
 #include <cmocka.h>
 
-#include "protocol/http1.h"
+#include "protocol/http1_internal.h"
 #include "assemble/traceparent.h"
 
 #define IN HTTP1_INBOUND
 #define OUT HTTP1_OUTBOUND
-#define MAX_SEEN 16
+#define MAX_SEEN (HTTP1_PIPELINE_MAX + 16)
 
 struct seen {
 	int n;
@@ -326,6 +326,40 @@ static void test_pipeline_overflow(void **state)
 	assert_string_equal(f->s.x[i].path, "/next");
 	assert_int_equal(f->s.x[i].status, 299);
 	assert_int_equal(f->s.x[i].flags, 0);
+}
+
+/* Node's res.write(5000 bytes) then res.end(3000 bytes), 64 bytes of each
+ * write captured: the gaps hold the data, the CRLFs and the last chunk,
+ * and the body size is still 8000. */
+static void test_chunked_past_capture(void **state)
+{
+	struct fixture *f = *state;
+	static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+				   "\r\n1388\r\nxxxxxxxx";
+
+	feed(f, IN, "GET /big HTTP/1.1\r\n\r\n", 1);
+	feed_gap(f, OUT, head, strlen(head) - 8 + 5000 + 2, 2);
+	feed_gap(f, OUT, "bb8\r\nyyyy", 5 + 3000 + 2 + 5, 3);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(f->s.x[0].resp_body_size, 8000);
+	assert_int_equal(f->s.x[0].resp_end_ns, 3);
+}
+
+/* The same in one write (Node's writev), captured up to the data: the
+ * chunk framing is in the gap, so the body size is every byte after the
+ * headers, 8000 of data and 20 of framing, once the close ends it. */
+static void test_chunked_framing_in_gap(void **state)
+{
+	struct fixture *f = *state;
+	static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+				   "\r\n1388\r\nxxxxxxxx";
+
+	feed(f, IN, "GET /big HTTP/1.1\r\n\r\n", 1);
+	feed_gap(f, OUT, head, strlen(head) - 8 + 5000 + 2 + 5 + 3000 + 2 + 5, 2);
+	assert_int_equal(f->s.n, 0);
+	http1_close(&f->c, 9, collect, &f->s);
+	assert_int_equal(f->s.n, 1);
+	assert_int_equal(f->s.x[0].resp_body_size, 8020);
 }
 
 /* Chunk-size lines and the CRLF after data split across reads. */
@@ -654,15 +688,16 @@ static void test_methods_and_targets(void **state)
 	assert_string_equal(http1_method_name(HTTP1_M_PATCH), "PATCH");
 }
 
-/* The longest method kept (HTTP1_METHOD_MAX - 1 characters) is accepted
- * however the reads split it; one more character is not HTTP. */
+/* The longest method of the first-bytes rule (HTTP1_CLASSIFY_METHOD_MAX
+ * characters, as the kernel side's) is accepted however the reads split
+ * it; one more character is not HTTP. */
 static void test_method_length_limit(void **state)
 {
 	struct fixture *f = *state;
-	char req[128], method[HTTP1_METHOD_MAX + 1];
+	char req[128], method[HTTP1_CLASSIFY_METHOD_MAX + 1];
 
-	memset(method, 'M', HTTP1_METHOD_MAX - 1);
-	method[HTTP1_METHOD_MAX - 1] = '\0';
+	memset(method, 'M', HTTP1_CLASSIFY_METHOD_MAX);
+	method[HTTP1_CLASSIFY_METHOD_MAX] = '\0';
 	snprintf(req, sizeof(req), "%s /m HTTP/1.1\r\n\r\n", method);
 	feed_bytes(f, IN, req, 1);
 	feed(f, OUT, "HTTP/1.1 405 No\r\nContent-Length: 0\r\n\r\n", 100);
@@ -829,6 +864,8 @@ int main(void)
 		T(test_pipeline_overflow),
 		T(test_http10_keepalive),
 		T(test_gap_past_body),
+		T(test_chunked_past_capture),
+		T(test_chunked_framing_in_gap),
 		T(test_chunked_split),
 		T(test_gap_in_body),
 		T(test_gap_in_headers),

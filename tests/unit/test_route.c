@@ -54,6 +54,20 @@ static void test_kept_segments(void **state)
 	expect_route("*", "*");
 }
 
+static void test_redact_params(void **state)
+{
+	char out[64];
+
+	route_redact_params("/a;jsessionid=S/b;v=1;Sid=2;token=t", NULL, out,
+			    sizeof(out));
+	assert_string_equal(out, "/a/b;v=1;token=t");
+	route_redact_params("/a;jsessionid=S/b;v=1;Sid=2;token=t", "v,token",
+			    out, sizeof(out));
+	assert_string_equal(out, "/a/b");
+	route_redact_params("/x;jsessionid", "", out, 3);
+	assert_string_equal(out, "/x");
+}
+
 static void test_small_buffer(void **state)
 {
 	char out[8];
@@ -77,6 +91,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_examples),
 		cmocka_unit_test(test_kept_segments),
+		cmocka_unit_test(test_redact_params),
 		cmocka_unit_test(test_small_buffer),
 	};
 

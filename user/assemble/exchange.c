@@ -30,7 +30,7 @@ struct exchange_req {
 
 /* This stage's part of a connection: its open requests, oldest first. */
 struct exchange_conn {
-	uint8_t head, count;
+	uint16_t head, count;
 	struct exchange_req reqs[PROTO_INFLIGHT];
 };
 
@@ -182,8 +182,12 @@ static void on_request(void *ctx, struct proto_conn *c, uint32_t seq,
 	struct exchange_conn *x = xconn(c);
 	struct exchange_req *r;
 
-	if (x->count == PROTO_INFLIGHT)
-		req_pop(xs, c, true);
+	if (x->count == PROTO_INFLIGHT) {
+		/* The decoder drops this request too (same limit): the open
+		 * ones keep their spans. */
+		xs->stats.over_inflight++;
+		return;
+	}
 	r = fifo_at(x, x->count);
 	memset(r, 0, sizeof(*r));
 	r->seq = seq;
@@ -274,6 +278,9 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 	    apply_traceparent(xs, span, ex->traceparent))
 		xs->stats.ctx_traceparent++;
 	fill_span(span, ex);
+	/* The listening port: ours for a server, the peer's for a client. */
+	pipeline_span_filter_port(xs->p, span,
+				  ex->server ? c->local.port : c->peer.port);
 	if (ex->server)
 		xs->stats.server_spans++;
 	else
@@ -347,12 +354,17 @@ void exchange_report(const struct exchange_spans *xs, FILE *out)
 		fprintf(out, "protocol: %llu decoder refusals, %llu verdicts not "
 			"told to the kernel\n", (unsigned long long)s.feed_errors,
 			(unsigned long long)s.verdict_errors);
+	for (const struct proto_ops *const *o = proto_registry; *o; o++)
+		if ((*o)->report)
+			(*o)->report(out);
 	fprintf(out, "spans: %llu server, %llu client, %llu lost (pool "
-		"empty), %llu dropped unfinished; context: %llu traceparent, "
+		"empty), %llu dropped unfinished, %llu over the pipelining "
+		"limit (%u requests in flight); context: %llu traceparent, "
 		"%llu thread, %llu same-host peer, %llu bad traceparent\n",
 		(unsigned long long)h->server_spans,
 		(unsigned long long)h->client_spans,
 		(unsigned long long)h->no_span, (unsigned long long)h->discarded,
+		(unsigned long long)h->over_inflight, (unsigned)PROTO_INFLIGHT,
 		(unsigned long long)h->ctx_traceparent,
 		(unsigned long long)h->ctx_thread, (unsigned long long)h->ctx_peer,
 		(unsigned long long)h->bad_traceparent);

@@ -35,6 +35,7 @@ struct exchange_stats {
 	uint64_t ctx_peer;         /* server spans under a same-host client span */
 	uint64_t bad_traceparent;  /* header present but invalid: ignored */
 	uint64_t discarded;        /* open spans dropped (eviction, no response) */
+	uint64_t over_inflight;    /* requests past PROTO_INFLIGHT: no span */
 };
 
 /*

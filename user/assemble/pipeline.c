@@ -226,11 +226,6 @@ void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,
 	/* Clock skew between CPUs must not give a negative duration. */
 	if (span->end_unix_ns < span->start_unix_ns)
 		span->end_unix_ns = span->start_unix_ns;
-	if (!span->filtered && p->opts.filter.port && span->kind >= SP_KIND_SERVER) {
-		const struct sp_attr *port = span_find_attr(span, "server.port");
-
-		span->filtered = !port || port->v.i != p->opts.filter.port;
-	}
 	if (span->filtered || !span->sampled) {
 		if (span->filtered)
 			p->stats.filtered++;
@@ -243,6 +238,13 @@ void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,
 	if ((p->draining ? p->sink.push_wait(p->sink.ctx, span)
 			 : p->sink.push(p->sink.ctx, span)) == -ENOSPC)
 		p->stats.queue_full++;
+}
+
+void pipeline_span_filter_port(struct sp_pipeline *p, struct sp_span *span,
+				uint16_t server_port)
+{
+	if (p->opts.filter.port && server_port != p->opts.filter.port)
+		span->filtered = 1;
 }
 
 void pipeline_span_discard(struct sp_pipeline *p, struct sp_span *span)

@@ -61,6 +61,14 @@ void pipeline_span_set_remote_parent(struct sp_span *span,
 void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,
 		       uint64_t mono_ns);
 
+/*
+ * --port: `span` (SERVER or CLIENT) is left out unless `server_port`, the
+ * server's port of its socket, is the one asked for.  Never the Host
+ * header's port: a client names what it likes there.
+ */
+void pipeline_span_filter_port(struct sp_pipeline *p, struct sp_span *span,
+			       uint16_t server_port);
+
 /* Give an unfinished span back to the pool without exporting it (counted). */
 void pipeline_span_discard(struct sp_pipeline *p, struct sp_span *span);
 

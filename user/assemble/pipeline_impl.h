@@ -23,7 +23,7 @@ struct sp_filter {
 	const char *const *exes; /* globs: the executable, its link or comm */
 	size_t n_exes;
 	const char *cgroup;   /* a cgroup path prefix */
-	uint32_t port;        /* HTTP spans whose server.port is this */
+	uint32_t port;        /* HTTP spans whose server socket has this port */
 };
 
 struct sp_pipeline_opts {

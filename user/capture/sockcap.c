@@ -237,10 +237,12 @@ void sockcap_set_sink(struct sockcap *sc, struct stream_sink sink)
  * or none wants it (nothing more is sent until it closes).  "Decode" must
  * not overwrite what BPF may have decided meanwhile.
  */
-int sockcap_verdict(void *ctx, uint64_t conn_id, enum stream_verdict verdict)
+int sockcap_verdict(void *ctx, uint64_t conn_id, uint16_t local_port,
+		    uint16_t peer_port, enum stream_verdict verdict)
 {
 	struct sockcap *sc = ctx;
-	struct sp_sock_conn v = { 0 };
+	struct sp_sock_conn v = { .local_port = local_port,
+				  .peer_port = peer_port };
 	uint64_t flags = BPF_ANY;
 
 	if (verdict == STREAM_VERDICT_IGNORE) {

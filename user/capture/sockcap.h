@@ -64,7 +64,8 @@ struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opt
 void sockcap_set_sink(struct sockcap *sc, struct stream_sink sink);
 
 /* A stream_verdict_fn: `ctx` is the struct sockcap. */
-int sockcap_verdict(void *ctx, uint64_t conn_id, enum stream_verdict verdict);
+int sockcap_verdict(void *ctx, uint64_t conn_id, uint16_t local_port,
+		    uint16_t peer_port, enum stream_verdict verdict);
 
 /*
  * Handle one SP_EV_SOCK_DATA / SP_EV_SOCK_CLOSE record of `size` bytes,

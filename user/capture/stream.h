@@ -50,10 +50,13 @@ enum stream_verdict {
 };
 
 /*
- * Tell the kernel side the verdict on `conn_id`.  Returns 0 or a negative
- * errno (the kernel side then keeps judging by itself).
+ * Tell the kernel side the verdict on `conn_id`, the connection between
+ * `local_port` and `peer_port` (a later socket at the same address is
+ * another connection).  Returns 0 or a negative errno (the kernel side
+ * then keeps judging by itself).
  */
 typedef int (*stream_verdict_fn)(void *ctx, uint64_t conn_id,
+				 uint16_t local_port, uint16_t peer_port,
 				 enum stream_verdict verdict);
 
 /* Format `a`'s address (IPv4-mapped IPv6 as IPv4) into `buf` (>= 46

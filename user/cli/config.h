@@ -52,6 +52,7 @@ struct sp_config {
 	const char *resource_attrs;       /* OTEL_RESOURCE_ATTRIBUTES */
 	int no_http;                      /* --no-http: function spans only */
 	int with_query;                   /* export url.query */
+	const char *redact_params;        /* more path parameters removed, comma-separated */
 	uint32_t capture_bytes;           /* payload captured per socket read/write */
 	uint32_t max_connections;         /* connections tracked; full: LRU evicted, counted */
 	enum sockcap_hooks http_hooks;    /* --http-hooks: kernel hooks of HTTP capture */

@@ -65,6 +65,9 @@ void options_usage(FILE *out)
 	      "                            has them), sock (socket tracepoints, Linux 6.3+) or\n"
 	      "                            syscalls (sys_exit: slows every syscall on the host)\n"
 	      "      --with-query          export url.query (off: it may hold secrets)\n"
+	      "      --redact-path-params LIST  path parameters removed besides jsessionid,\n"
+	      "                            phpsessid, sessionid, sid (names, comma-separated;\n"
+	      "                            default: $SPANPROBE_REDACT_PATH_PARAMS)\n"
 	      "      --btf PATH            kernel BTF file, for kernels without /sys/kernel/btf/vmlinux\n"
 	      "      --otlp-endpoint URL   send spans to an OTLP collector (implies -o otlp)\n"
 	      "      --otlp-protocol P     grpc, http/protobuf (default) or http/json\n"
@@ -115,6 +118,8 @@ static int parse_env(struct sp_config *cfg)
 
 	cfg->service_name = getenv("OTEL_SERVICE_NAME");
 	cfg->resource_attrs = getenv("OTEL_RESOURCE_ATTRIBUTES");
+	if (!cfg->redact_params) /* the command line wins */
+		cfg->redact_params = getenv("SPANPROBE_REDACT_PATH_PARAMS");
 	if (cfg->output != SP_OUTPUT_OTLP && !(delay && *delay))
 		cfg->batch_delay_ms = CONSOLE_DELAY_MS;
 	return env_u32("OTEL_BSP_MAX_QUEUE_SIZE", &cfg->batch_max_queue) ||
@@ -160,6 +165,7 @@ enum {
 	OPT_BTF,
 	OPT_NO_HTTP,
 	OPT_WITH_QUERY,
+	OPT_REDACT_PARAMS,
 	OPT_CAPTURE,
 	OPT_CONNS,
 	OPT_HTTP_HOOKS,
@@ -197,6 +203,7 @@ static const struct option long_opts[] = {
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "no-http", no_argument, NULL, OPT_NO_HTTP },
 	{ "with-query", no_argument, NULL, OPT_WITH_QUERY },
+	{ "redact-path-params", required_argument, NULL, OPT_REDACT_PARAMS },
 	{ "capture-bytes", required_argument, NULL, OPT_CAPTURE },
 	{ "max-connections", required_argument, NULL, OPT_CONNS },
 	{ "http-hooks", required_argument, NULL, OPT_HTTP_HOOKS },
@@ -310,6 +317,9 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 		return 0;
 	case OPT_WITH_QUERY:
 		cfg->with_query = 1;
+		return 0;
+	case OPT_REDACT_PARAMS:
+		cfg->redact_params = arg;
 		return 0;
 	case OPT_CAPTURE:
 		if (parse_u32("--capture-bytes", arg, SP_SOCK_CAPTURE_MAX, &cfg->capture_bytes))

@@ -594,6 +594,7 @@ static int open_http_capture(struct sp_daemon *d)
 	struct proto_streams_opts po = {
 		.max_conns = cfg->max_connections,
 		.decode.with_query = cfg->with_query,
+		.decode.redact_params = cfg->redact_params,
 		.verdict = sockcap_verdict,
 		.own = d->own_conns,
 	};

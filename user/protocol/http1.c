@@ -12,6 +12,7 @@
 #include "util/hex.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 enum conn_state { C_SNIFF = 0, C_HTTP, C_NOT_HTTP, C_UPGRADED };
@@ -39,7 +40,7 @@ struct feed {
 
 void http1_init(struct http1_conn *c)
 {
-	memset(c, 0, sizeof(*c));
+	memset(c, 0, offsetof(struct http1_conn, fifo));
 }
 
 int http1_is_skipped(const struct http1_conn *c)
@@ -180,7 +181,7 @@ static void message_begin(struct feed *f, struct http1_half *h)
 	h->kind = KIND_NONE;
 	h->start_ok = 0;
 	h->slot_valid = 0;
-	h->body = h->remaining = h->content_length = 0;
+	h->body = h->remaining = h->content_length = h->framing = 0;
 	h->header_bytes = 0;
 	h->has_cl = h->chunked = h->cl_bad = h->no_body = h->connect = 0;
 	h->body_lost = 0;
@@ -589,6 +590,8 @@ static size_t body_step(struct feed *f, struct http1_half *h, size_t n)
 static size_t half_step(struct feed *f, struct http1_half *h, const char *p,
 			size_t n)
 {
+	size_t used;
+
 	if (h->state != H_IDLE && h->state != H_RESYNC)
 		h->last_ns = f->ts;
 	switch (h->state) {
@@ -601,8 +604,11 @@ static size_t half_step(struct feed *f, struct http1_half *h, const char *p,
 	case H_CHUNK_DATA:
 		return body_step(f, h, n);
 	case H_CHUNK_SIZE:
-		return chunk_size_step(f, h, p, n);
+		used = chunk_size_step(f, h, p, n);
+		h->framing += used;
+		return used;
 	case H_CHUNK_END:
+		h->framing++;
 		return chunk_end_step(f, h, p, n);
 	case H_TRAILERS:
 		return trailers_step(f, h, p, n);
@@ -625,8 +631,27 @@ static void gap_at_boundary(struct feed *f, struct http1_half *h)
 		set_desync(f->c);
 }
 
-/* A gap in the CRLF after chunk data: assume it held the CRLF when it is
- * exactly that long. */
+/*
+ * A gap of `g` bytes hides chunk framing: the body goes on being counted
+ * in bytes transferred after the headers (the semantic conventions' body
+ * size), framing included since it can no longer be told from the data.
+ */
+static void chunks_in_gap(struct http1_half *h, uint64_t g)
+{
+	lose_framing(h);
+	h->body_lost = 0;
+	h->body += h->framing + g;
+}
+
+/* The last chunk without trailers: "0" CRLF CRLF. */
+#define LAST_CHUNK_LEN 5
+
+/*
+ * A gap in the CRLF after chunk data: assume it held the CRLF when it is
+ * exactly that long, and the CRLF and the last chunk when it is exactly
+ * that long (a writer's final call: no other chunk fits in 5 bytes), so
+ * the body's size is still known.
+ */
 static void chunk_end_gap(struct feed *f, struct http1_half *h, uint64_t g)
 {
 	uint64_t need = h->chunk_phase == 0 ? 2 : 1;
@@ -635,8 +660,10 @@ static void chunk_end_gap(struct feed *f, struct http1_half *h, uint64_t g)
 		h->state = H_CHUNK_SIZE;
 		h->chunk_phase = 0;
 		h->line_total = 0;
+	} else if (g == need + LAST_CHUNK_LEN) {
+		message_done(f, h);
 	} else {
-		lose_framing(h);
+		chunks_in_gap(h, g);
 	}
 }
 
@@ -668,7 +695,7 @@ static void half_gap(struct feed *f, struct http1_half *h, uint64_t g)
 		chunk_end_gap(f, h, g);
 		break;
 	case H_CHUNK_SIZE:
-		lose_framing(h);
+		chunks_in_gap(h, g);
 		break;
 	case H_TRAILERS:
 		/* The last chunk was seen: the gap holds the end of the

@@ -32,9 +32,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Requests sent before the first response: more are dropped and counted. */
+/*
+ * Requests one connection may have waiting for their responses (HTTP/1.1
+ * pipelining): more are dropped and counted (pipeline_overflows).  Browsers
+ * and pipelining benchmarks stay at 32 or fewer, and a server answers what
+ * one read brought before it reads again.  Each slot is a struct
+ * http1_pending (about 1.2 KiB), allocated with its connection, so
+ * --max-connections bounds the total.
+ */
 #ifndef HTTP1_PIPELINE_MAX
-#define HTTP1_PIPELINE_MAX 4
+#define HTTP1_PIPELINE_MAX 64
 #endif
 /* Bytes of one start or header line kept; the rest of a line is skipped. */
 #ifndef HTTP1_LINE_MAX
@@ -143,6 +150,7 @@ struct http1_half {
 	uint64_t remaining; /* body or chunk bytes still to come */
 	uint64_t body; /* body bytes of the current message */
 	uint64_t content_length;
+	uint64_t framing; /* chunk-size lines, CRLFs and trailers seen */
 	uint64_t first_ns; /* chunk that held the message's first byte */
 	uint64_t last_ns; /* chunk that held the message's latest byte */
 	uint32_t header_bytes;
@@ -171,10 +179,12 @@ struct http1_conn {
 	uint8_t role; /* enum http1_role */
 	uint8_t seen_http; /* some message start looked like HTTP */
 	uint8_t desynced;
-	uint8_t head, count; /* FIFO of pending exchanges */
+	uint16_t head, count; /* FIFO of pending exchanges */
 	uint32_t req_seq, resp_seq; /* next request / final response number */
 	struct http1_stats stats;
 	struct http1_half half[2]; /* indexed by enum http1_dir */
+	/* Last: http1_init() leaves it alone, a slot is cleared when used,
+	 * so an idle connection touches no more of it than it needs. */
 	struct http1_pending fifo[HTTP1_PIPELINE_MAX];
 };
 

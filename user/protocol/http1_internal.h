@@ -18,6 +18,11 @@
 /* A chunk-size line (with extensions) longer than this breaks framing. */
 #define HTTP1_CHUNK_LINE_MAX 4096
 
+/* The first-bytes rule, as the kernel side's (SOCK_HTTP_EMPTY_MAX and
+ * SOCK_HTTP_METHOD_MAX in bpf/sock_capture.bpf.h). */
+#define HTTP1_CLASSIFY_EMPTY_MAX 2
+#define HTTP1_CLASSIFY_METHOD_MAX 20
+
 enum http1_kind { KIND_NONE = 0, KIND_REQUEST = 1, KIND_RESPONSE = 2 };
 
 /* What the first bytes of a message say. */
@@ -63,6 +68,8 @@ void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
 int http1_split_header(const struct http1_half *h, const char **value,
 		       size_t *value_len);
 bool http1_copy_field(char *dst, size_t size, const char *src, size_t n);
+/* `v` (n bytes, updated) past its last '@': no userinfo. */
+const char *http1_skip_userinfo(const char *v, size_t *n);
 int http1_parse_content_length(const char *v, size_t n, uint64_t *out);
 int http1_parse_transfer_encoding(const char *v, size_t n);
 bool http1_value_is(const char *v, size_t n, const char *lit);

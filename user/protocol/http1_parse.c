@@ -76,19 +76,27 @@ static enum http1_class classify_response(const char *p, size_t n)
 
 /*
  * Decides from the first bytes of a message whether it can be a request
- * ("TOKEN SP target") or a response ("HTTP/1.x SP").  Needs at most
- * HTTP1_METHOD_MAX + 1 bytes; CLASS_MAYBE when `n` is too short to tell.
+ * ("TOKEN SP target", after up to HTTP1_CLASSIFY_EMPTY_MAX CR or LF bytes:
+ * RFC 9112 2.2) or a response ("HTTP/1.x SP").  The kernel side applies
+ * the same rule to an undecided connection (bpf/sock_capture.bpf.h): keep
+ * the two alike.  CLASS_MAYBE when `n` is too short to tell.
  */
 enum http1_class http1_classify(const char *p, size_t n)
 {
-	size_t i;
+	size_t i, k = 0;
 
+	while (k < n && k < HTTP1_CLASSIFY_EMPTY_MAX &&
+	       (p[k] == '\r' || p[k] == '\n'))
+		k++;
+	p += k;
+	n -= k;
 	if (n == 0)
 		return CLASS_MAYBE;
-	/* No method starts with "HT". */
+	/* No method starts with "HT"; no empty line comes before a status
+	 * line. */
 	if (p[0] == 'H' && (n == 1 || p[1] == 'T'))
-		return classify_response(p, n);
-	for (i = 0; i < n && i < HTTP1_METHOD_MAX - 1; i++) {
+		return k ? CLASS_NO : classify_response(p, n);
+	for (i = 0; i < n && i < HTTP1_CLASSIFY_METHOD_MAX; i++) {
 		if (p[i] == ' ')
 			break;
 		if (!method_char(p[i]))
@@ -449,7 +457,30 @@ void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
 	x->req_end_ns = h->last_ns;
 	x->req_body_size = -1;
 	x->resp_body_size = -1;
+	if (x->method == HTTP1_M_CONNECT) {
+		/* Authority form (RFC 9112 3.2.3): no path, no userinfo. */
+		const char *t = rl->target;
+		size_t n = rl->target_len;
+
+		t = http1_skip_userinfo(t, &n);
+		if (http1_copy_field(x->host, sizeof(x->host), t, n) ||
+		    rl->target_cut)
+			x->flags |= HTTP1_X_FIELD_TRUNCATED;
+		return;
+	}
 	http1_fill_target(x, rl->target, rl->target_len, rl->target_cut);
+}
+
+/* An authority without its "user:password@", which is never kept. */
+const char *http1_skip_userinfo(const char *v, size_t *n)
+{
+	for (size_t i = *n; i > 0; i--) {
+		if (v[i - 1] == '@') {
+			*n -= i;
+			return v + i;
+		}
+	}
+	return v;
 }
 
 /* Keeps a header that matters; the first occurrence wins. */
@@ -458,6 +489,8 @@ void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
 {
 	bool req = h->kind == KIND_REQUEST, cut = false;
 
+	if (id == HDR_HOST)
+		v = http1_skip_userinfo(v, &n);
 	if (id == HDR_HOST && req && !x->host[0])
 		cut = http1_copy_field(x->host, sizeof(x->host), v, n);
 	else if (id == HDR_USER_AGENT && req && !x->user_agent[0])

@@ -21,6 +21,11 @@ struct http1_emit_ctx {
 	uint64_t ts_ns; /* time of the chunk (or close) that completed it */
 };
 
+/* Losses of closed connections (reader thread only), for the report. */
+static struct {
+	uint64_t pipeline_overflows, orphan_responses, desyncs;
+} http1_totals;
+
 static enum proto_guess http1_recognise(const void *data, size_t len,
 					enum stream_dir dir)
 {
@@ -104,6 +109,14 @@ static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 	bool query = with_query && x->query[0];
 	char buf[64];
 
+	if (x->method == HTTP1_M_CONNECT) {
+		/* The target is an authority: a client's URL is just that. */
+		proto_attr_cstr(o, "url.scheme", "http");
+		if (!server && x->host[0])
+			proto_attr_cstr(o, "url.full",
+					proto_text(o, "http://%s", x->host));
+		return;
+	}
 	if (x->path[0])
 		proto_attr_cstr(o, "url.path", x->path);
 	if (query)
@@ -159,6 +172,11 @@ static void set_name(struct proto_exchange *o, const struct http1_exchange *x)
 {
 	char route[HTTP1_PATH_MAX];
 
+	if (x->method == HTTP1_M_CONNECT) {
+		o->name = "CONNECT"; /* no route: the target is an authority */
+		o->name_len = strlen(o->name);
+		return;
+	}
 	route_template(x->path, route, sizeof(route));
 	/* Semantic conventions: "HTTP" stands for a method we do not know. */
 	o->name = proto_text(o, "%s %s",
@@ -198,7 +216,9 @@ static void describe(struct proto_exchange *o, const struct proto_conn *c,
 static void on_exchange(const struct http1_exchange *x, void *user)
 {
 	struct http1_emit_ctx *ec = user;
+	const struct proto_opts *opts = ec->emit->opts;
 	uint64_t end = x->resp_end_ns ? x->resp_end_ns : ec->ts_ns;
+	struct http1_exchange r = *x;
 	struct proto_exchange o;
 
 	if ((x->flags & HTTP1_X_INCOMPLETE) && ec->ts_ns > end)
@@ -206,7 +226,10 @@ static void on_exchange(const struct http1_exchange *x, void *user)
 	proto_exchange_begin(&o, x->role == HTTP1_ROLE_SERVER, x->req_start_ns, end);
 	if (x->traceparent[0])
 		o.traceparent = x->traceparent;
-	describe(&o, ec->c, x, ec->emit->opts && ec->emit->opts->with_query);
+	/* Session IDs in path parameters never leave. */
+	route_redact_params(x->path, opts ? opts->redact_params : NULL, r.path,
+			    sizeof(r.path));
+	describe(&o, ec->c, &r, opts && opts->with_query);
 	ec->emit->exchange(ec->emit->ctx, ec->c, &o);
 }
 
@@ -230,7 +253,11 @@ static void http1_proto_close(struct proto_conn *c, uint64_t ts_ns,
 			      const struct proto_emit *emit)
 {
 	struct http1_emit_ctx ec = { .c = c, .emit = emit, .ts_ns = ts_ns };
+	const struct http1_stats *st = &c->st.http1.stats;
 
+	http1_totals.pipeline_overflows += st->pipeline_overflows;
+	http1_totals.orphan_responses += st->orphan_responses;
+	http1_totals.desyncs += st->desyncs;
 	http1_close(&c->st.http1, ts_ns, on_exchange, &ec);
 }
 
@@ -274,6 +301,18 @@ static const char *http1_request_traceparent(const union proto_state *st,
 	return NULL;
 }
 
+/* Responses to requests never seen are the requests a capture gap hid
+ * (a read longer than --capture-bytes cut in the middle of a pipeline). */
+static void http1_report(FILE *out)
+{
+	fprintf(out, "http1: %llu requests past the pipelining limit (%u), "
+		"%llu responses to requests not seen, %llu framing losses\n",
+		(unsigned long long)http1_totals.pipeline_overflows,
+		(unsigned)HTTP1_PIPELINE_MAX,
+		(unsigned long long)http1_totals.orphan_responses,
+		(unsigned long long)http1_totals.desyncs);
+}
+
 const struct proto_ops proto_http1 = {
 	.name = "http1",
 	.recognise = http1_recognise,
@@ -284,4 +323,5 @@ const struct proto_ops proto_http1 = {
 	.role = http1_role,
 	.verdict = http1_verdict,
 	.request_traceparent = http1_request_traceparent,
+	.report = http1_report,
 };

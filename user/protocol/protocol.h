@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "capture/stream.h"
 #include "protocol/http1.h"
@@ -90,6 +91,9 @@ struct proto_conn;
 /* Settings every decoder reads. */
 struct proto_opts {
 	bool with_query; /* export url.query (off: never) */
+	/* Path parameters removed besides ROUTE_REDACT_DEFAULT (route.h):
+	 * comma-separated names, NULL: none. */
+	const char *redact_params;
 };
 
 /* Completed exchanges leave a decoder through this; `opts` shape them. */
@@ -120,6 +124,9 @@ struct proto_ops {
 	/* The raw traceparent of request `seq` while in flight, or NULL. */
 	const char *(*request_traceparent)(const union proto_state *st,
 					   uint32_t seq);
+	/* A line of the decoder's own drop counters, summed over the
+	 * connections closed so far; NULL: it has none. */
+	void (*report)(FILE *out);
 };
 
 /* The registered decoders, NULL-terminated, in order of preference. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #define HEX_ID_MIN 16
 #define TOKEN_ID_MIN 20
@@ -97,4 +98,43 @@ int route_template(const char *path, char *out, size_t outsize)
 		i += seg;
 	}
 	return fits ? 0 : -ENOSPC;
+}
+
+/* Is `name` (n bytes) one of the comma-separated `list`? */
+static bool in_list(const char *list, const char *name, size_t n)
+{
+	while (list && *list) {
+		const char *end = strchr(list, ',');
+		size_t len = end ? (size_t)(end - list) : strlen(list);
+
+		if (len == n && n && strncasecmp(list, name, n) == 0)
+			return true;
+		list = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+void route_redact_params(const char *path, const char *extra, char *out,
+			 size_t outsize)
+{
+	size_t o = 0;
+
+	while (*path && o + 1 < outsize) {
+		size_t param, name;
+
+		if (*path != ';') {
+			out[o++] = *path++;
+			continue;
+		}
+		param = 1 + strcspn(path + 1, ";/");
+		name = strcspn(path + 1, "=;/");
+		if (in_list(ROUTE_REDACT_DEFAULT, path + 1, name) ||
+		    in_list(extra, path + 1, name)) {
+			path += param;
+			continue;
+		}
+		while (param-- && o + 1 < outsize)
+			out[o++] = *path++;
+	}
+	out[o] = '\0';
 }

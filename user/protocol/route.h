@@ -26,4 +26,17 @@
  */
 int route_template(const char *path, char *out, size_t outsize);
 
+/* Path parameters removed from every exported path: session IDs. */
+#define ROUTE_REDACT_DEFAULT "jsessionid,phpsessid,sessionid,sid"
+
+/*
+ * Copies `path` to `out` (outsize > 0) without its path parameters
+ * (";name" or ";name=value", up to the next ';' or '/') whose name,
+ * compared without case, is in ROUTE_REDACT_DEFAULT or in `extra` (a
+ * comma-separated list; NULL: none).  "/a;jsessionid=X/b" gives "/a/b".
+ * The result is never longer than the path.
+ */
+void route_redact_params(const char *path, const char *extra, char *out,
+			 size_t outsize);
+
 #endif /* SPANPROBE_ROUTE_H */

@@ -76,7 +76,8 @@ static void tell_verdict(struct proto_streams *s, struct proto_conn *c)
 	if (v == STREAM_VERDICT_NONE || c->verdict == v || !s->opts.verdict)
 		return;
 	c->verdict = (uint8_t)v;
-	if (s->opts.verdict(s->opts.verdict_ctx, c->id, v))
+	if (s->opts.verdict(s->opts.verdict_ctx, c->id, c->local.port,
+			    c->peer.port, v))
 		s->stats.verdict_errors++;
 }
 

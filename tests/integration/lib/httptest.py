@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 
-from sptest import ROOT, SPANPROBE, attrs_to_dict
+from sptest import ROOT, SPANPROBE, attrs_to_dict, check
 
 PROGRAM_SOURCES = os.path.join(ROOT, "tests", "programs")
 WAIT_S = 20  # upper bound when waiting for spans; a pass never waits this long
@@ -129,6 +129,15 @@ class Server:
                 self.proc.wait()
 
 
+def capture_on(agent, server, what):
+    """Checks that `server` (named `what`) started and that the agent sees
+    its requests; returns whether both hold."""
+    check(f"{what} started", server.ready)
+    ready = agent.wait_ready(server.port)
+    check("spanprobe run: HTTP capture on", ready, agent.stderr())
+    return ready
+
+
 def wait_port(host, port):
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
@@ -164,6 +173,7 @@ error_log {dir}/error.log;
 events {{ worker_connections 128; }}
 http {{
     access_log off;
+    {extra}
     sendfile on;
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
@@ -180,12 +190,13 @@ http {{
 """
 
 
-def nginx_server(port, root, backend_port):
+def nginx_server(port, root, backend_port, extra=""):
     """nginx (one process: the tests know its PID) serving `root` and
-    proxying /api/ to backend_port."""
+    proxying /api/ to backend_port; `extra`: more http-level directives."""
     d = tempfile.mkdtemp(prefix="sp-nginx-")
     with open(os.path.join(d, "nginx.conf"), "w") as f:
-        f.write(NGINX_CONF.format(dir=d, port=port, root=root, backend=backend_port))
+        f.write(NGINX_CONF.format(dir=d, port=port, root=root, backend=backend_port,
+                                  extra=extra))
     s = Server([shutil.which("nginx") or "/usr/sbin/nginx", "-c", os.path.join(d, "nginx.conf"),
                 "-e", os.path.join(d, "error.log")], port, wait_line=None)
     s.tmpdir = d
