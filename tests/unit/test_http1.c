@@ -48,7 +48,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	free(*state);
+	struct fixture *f = *state;
+
+	http1_release(&f->c);
+	free(f);
 	return 0;
 }
 
@@ -306,6 +309,9 @@ static void test_pipeline_overflow(void **state)
 		feed(f, IN, req, 1);
 	}
 	assert_int_equal(f->c.stats.pipeline_overflows, 2);
+	/* The pending requests outgrew the inline slots, up to the limit. */
+	assert_ptr_not_equal(f->c.fifo, f->c.inline_fifo);
+	assert_int_equal(f->c.cap, HTTP1_PIPELINE_MAX);
 	for (i = 0; i < HTTP1_PIPELINE_MAX + 2; i++) {
 		char resp[64];
 
@@ -315,6 +321,9 @@ static void test_pipeline_overflow(void **state)
 	}
 	assert_int_equal(f->s.n, HTTP1_PIPELINE_MAX);
 	assert_int_equal(f->c.stats.orphan_responses, 2);
+	/* Nothing pending: back to the inline slots. */
+	assert_ptr_equal(f->c.fifo, f->c.inline_fifo);
+	assert_int_equal(f->c.cap, HTTP1_FIFO_INLINE);
 	feed(f, IN, "GET /next HTTP/1.1\r\n\r\n", 3);
 	feed(f, OUT, "HTTP/1.1 299 Y\r\nContent-Length: 0\r\n\r\n", 4);
 	assert_int_equal(f->s.n, HTTP1_PIPELINE_MAX + 1);

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum conn_state { C_SNIFF = 0, C_HTTP, C_NOT_HTTP, C_UPGRADED };
@@ -40,7 +41,64 @@ struct feed {
 
 void http1_init(struct http1_conn *c)
 {
+	/* The inline slots are cleared when taken. */
 	memset(c, 0, offsetof(struct http1_conn, fifo));
+	c->fifo = c->inline_fifo;
+	c->cap = HTTP1_FIFO_INLINE;
+}
+
+void http1_release(struct http1_conn *c)
+{
+	if (!c)
+		return;
+	if (c->fifo != c->inline_fifo)
+		free(c->fifo);
+	http1_init(c);
+}
+
+static struct http1_pending *fifo_at(struct http1_conn *c, unsigned i)
+{
+	return &c->fifo[(c->head + i) % c->cap];
+}
+
+/*
+ * Room for one more pending exchange: the ring doubles (up to
+ * HTTP1_PIPELINE_MAX), its entries copied in order.  Returns 0, or
+ * -ENOSPC at the limit, -ENOMEM.
+ */
+static int fifo_grow(struct http1_conn *c)
+{
+	unsigned cap = c->cap * 2u;
+	struct http1_pending *ring;
+
+	if (c->count < c->cap)
+		return 0;
+	if (c->cap >= HTTP1_PIPELINE_MAX)
+		return -ENOSPC;
+	if (cap > HTTP1_PIPELINE_MAX)
+		cap = HTTP1_PIPELINE_MAX;
+	ring = malloc(cap * sizeof(*ring));
+	if (!ring)
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->count; i++)
+		ring[i] = *fifo_at(c, i);
+	if (c->fifo != c->inline_fifo)
+		free(c->fifo);
+	c->fifo = ring;
+	c->cap = (uint16_t)cap;
+	c->head = 0;
+	return 0;
+}
+
+/* Nothing pending: back to the inline slots, the heap ring freed. */
+static void fifo_shrink(struct http1_conn *c)
+{
+	if (c->count || c->fifo == c->inline_fifo)
+		return;
+	free(c->fifo);
+	c->fifo = c->inline_fifo;
+	c->cap = HTTP1_FIFO_INLINE;
+	c->head = 0;
 }
 
 int http1_is_skipped(const struct http1_conn *c)
@@ -82,8 +140,7 @@ static struct http1_pending *half_entry(struct http1_conn *c,
 	if (!h->slot_valid)
 		return NULL;
 	for (unsigned i = 0; i < c->count; i++) {
-		struct http1_pending *p =
-			&c->fifo[(c->head + i) % HTTP1_PIPELINE_MAX];
+		struct http1_pending *p = fifo_at(c, i);
 
 		if (p->seq == h->msg_seq)
 			return p;
@@ -114,8 +171,9 @@ static void emit_head(struct feed *f, uint32_t flags)
 	c->stats.exchanges++;
 	if (f->cb)
 		f->cb(&p->x, f->user);
-	c->head = (c->head + 1) % HTTP1_PIPELINE_MAX;
+	c->head = (c->head + 1) % c->cap;
 	c->count--;
+	fifo_shrink(c);
 }
 
 static void half_idle(struct http1_half *h)
@@ -198,6 +256,7 @@ static int request_begin(struct feed *f, struct http1_half *h,
 	int dir = half_dir(c, h);
 	struct http1_half *o = other_half(c, h);
 	struct http1_pending *p;
+	int err;
 
 	if (c->role == HTTP1_ROLE_UNKNOWN)
 		c->role = dir == HTTP1_INBOUND ? HTTP1_ROLE_SERVER
@@ -215,13 +274,17 @@ static int request_begin(struct feed *f, struct http1_half *h,
 		c->desynced = 0;
 	h->kind = KIND_REQUEST;
 	h->msg_seq = c->req_seq++;
-	if (c->count == HTTP1_PIPELINE_MAX) {
+	err = fifo_grow(c);
+	if (err) {
 		/* Counted and skipped; its response is recognised by
 		 * number and skipped too, so pairing stays exact. */
-		c->stats.pipeline_overflows++;
+		if (err == -ENOSPC)
+			c->stats.pipeline_overflows++;
+		else
+			c->stats.fifo_no_memory++;
 		return 0;
 	}
-	p = &c->fifo[(c->head + c->count) % HTTP1_PIPELINE_MAX];
+	p = fifo_at(c, c->count);
 	memset(p, 0, sizeof(*p));
 	p->seq = h->msg_seq;
 	c->count++;
@@ -813,5 +876,5 @@ void http1_close(struct http1_conn *c, uint64_t ts_ns, http1_exchange_cb cb,
 		close_half(&f, &c->half[HTTP1_OUTBOUND]);
 		close_pending(&f);
 	}
-	http1_init(c);
+	http1_release(c);
 }

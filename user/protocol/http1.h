@@ -40,6 +40,8 @@
  * http1_pending (about 1.2 KiB), allocated with its connection, so
  * --max-connections bounds the total.
  */
+/* Pending exchanges kept inside struct http1_conn; more are allocated. */
+#define HTTP1_FIFO_INLINE 4
 #ifndef HTTP1_PIPELINE_MAX
 #define HTTP1_PIPELINE_MAX 64
 #endif
@@ -140,6 +142,7 @@ typedef void (*http1_exchange_cb)(const struct http1_exchange *x, void *user);
 struct http1_stats {
 	uint32_t exchanges;
 	uint32_t pipeline_overflows; /* requests dropped: FIFO full */
+	uint32_t fifo_no_memory; /* requests dropped: the FIFO could not grow */
 	uint32_t orphan_responses; /* responses without a known request */
 	uint32_t desyncs; /* framing lost in a direction */
 	uint32_t truncated_headers;
@@ -180,16 +183,24 @@ struct http1_conn {
 	uint8_t seen_http; /* some message start looked like HTTP */
 	uint8_t desynced;
 	uint16_t head, count; /* FIFO of pending exchanges */
+	uint16_t cap;         /* slots of `fifo`: the inline ones or more */
 	uint32_t req_seq, resp_seq; /* next request / final response number */
 	struct http1_stats stats;
 	struct http1_half half[2]; /* indexed by enum http1_dir */
-	/* Last: http1_init() leaves it alone, a slot is cleared when used,
-	 * so an idle connection touches no more of it than it needs. */
-	struct http1_pending fifo[HTTP1_PIPELINE_MAX];
+	/* `fifo` is `inline_fifo` until more requests are pending; then a
+	 * heap ring that doubles up to HTTP1_PIPELINE_MAX and goes when the
+	 * connection is idle again, so memory follows what is pending. */
+	struct http1_pending *fifo;
+	struct http1_pending inline_fifo[HTTP1_FIFO_INLINE];
 };
 
-/* Reset `c` for a new connection.  Never fails. */
+/* Set up `c` for a new connection (its memory may hold anything, so a
+ * `c` in use must be released first).  Never fails. */
 void http1_init(struct http1_conn *c);
+
+/* Free what `c` allocated (pending requests beyond the inline ones); `c`
+ * is then as after http1_init().  Accepts NULL. */
+void http1_release(struct http1_conn *c);
 
 /*
  * Feed one chunk: `dir` is the direction of the read or write, `data` its

@@ -23,7 +23,7 @@ struct http1_emit_ctx {
 
 /* Losses of closed connections (reader thread only), for the report. */
 static struct {
-	uint64_t pipeline_overflows, orphan_responses, desyncs;
+	uint64_t pipeline_overflows, fifo_no_memory, orphan_responses, desyncs;
 } http1_totals;
 
 static enum proto_guess http1_recognise(const void *data, size_t len,
@@ -249,16 +249,29 @@ static int http1_proto_feed(struct proto_conn *c, const struct stream_chunk *ch,
 			  on_exchange, &ec);
 }
 
+/* The connection's losses join the totals (its state is reset after). */
+static void add_totals(const struct http1_stats *st)
+{
+	http1_totals.pipeline_overflows += st->pipeline_overflows;
+	http1_totals.fifo_no_memory += st->fifo_no_memory;
+	http1_totals.orphan_responses += st->orphan_responses;
+	http1_totals.desyncs += st->desyncs;
+}
+
 static void http1_proto_close(struct proto_conn *c, uint64_t ts_ns,
 			      const struct proto_emit *emit)
 {
 	struct http1_emit_ctx ec = { .c = c, .emit = emit, .ts_ns = ts_ns };
-	const struct http1_stats *st = &c->st.http1.stats;
 
-	http1_totals.pipeline_overflows += st->pipeline_overflows;
-	http1_totals.orphan_responses += st->orphan_responses;
-	http1_totals.desyncs += st->desyncs;
+	add_totals(&c->st.http1.stats);
 	http1_close(&c->st.http1, ts_ns, on_exchange, &ec);
+}
+
+/* Evicted or shut down without a close: its losses still count. */
+static void http1_proto_release(union proto_state *st)
+{
+	add_totals(&st->http1.stats);
+	http1_release(&st->http1);
 }
 
 static uint32_t http1_requests_started(const union proto_state *st)
@@ -292,8 +305,7 @@ static const char *http1_request_traceparent(const union proto_state *st,
 	const struct http1_conn *h = &st->http1;
 
 	for (unsigned i = 0; i < h->count; i++) {
-		const struct http1_pending *p =
-			&h->fifo[(h->head + i) % HTTP1_PIPELINE_MAX];
+		const struct http1_pending *p = &h->fifo[(h->head + i) % h->cap];
 
 		if (p->seq == seq)
 			return p->x.traceparent[0] ? p->x.traceparent : NULL;
@@ -306,9 +318,11 @@ static const char *http1_request_traceparent(const union proto_state *st,
 static void http1_report(FILE *out)
 {
 	fprintf(out, "http1: %llu requests past the pipelining limit (%u), "
+		"%llu not kept for want of memory, "
 		"%llu responses to requests not seen, %llu framing losses\n",
 		(unsigned long long)http1_totals.pipeline_overflows,
 		(unsigned)HTTP1_PIPELINE_MAX,
+		(unsigned long long)http1_totals.fifo_no_memory,
 		(unsigned long long)http1_totals.orphan_responses,
 		(unsigned long long)http1_totals.desyncs);
 }
@@ -317,6 +331,7 @@ const struct proto_ops proto_http1 = {
 	.name = "http1",
 	.recognise = http1_recognise,
 	.init = http1_proto_init,
+	.release = http1_proto_release,
 	.feed = http1_proto_feed,
 	.close = http1_proto_close,
 	.requests_started = http1_requests_started,

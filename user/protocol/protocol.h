@@ -110,6 +110,8 @@ struct proto_ops {
 	enum proto_guess (*recognise)(const void *data, size_t len,
 				      enum stream_dir dir);
 	void (*init)(union proto_state *st);
+	/* The connection goes: free what the state holds (after close too). */
+	void (*release)(union proto_state *st);
 	/* One chunk, in order.  Returns 0 or -EINVAL (chunk ignored). */
 	int (*feed)(struct proto_conn *c, const struct stream_chunk *chunk,
 		    const struct proto_emit *emit);

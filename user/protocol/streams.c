@@ -43,18 +43,24 @@ struct proto_streams *proto_streams_create(const struct proto_streams_opts *opts
 	return s;
 }
 
-/* The connection leaves the table: its decoder and the stage above let go. */
-static void release(struct proto_streams *s, struct proto_conn *c)
+/* The stage above and the decoder let go of `c`. */
+static void let_go(struct proto_streams *s, struct proto_conn *c)
 {
 	s->ev.release(s->ev.ctx, c);
+	if (c->ops && c->ops->release)
+		c->ops->release(&c->st);
+}
+
+/* The connection leaves the table. */
+static void release(struct proto_streams *s, struct proto_conn *c)
+{
+	let_go(s, c);
 	conntable_free(c);
 }
 
 static void release_each(struct proto_conn *c, void *arg)
 {
-	struct proto_streams *s = arg;
-
-	s->ev.release(s->ev.ctx, c);
+	let_go(arg, c);
 }
 
 void proto_streams_destroy(struct proto_streams *s)
