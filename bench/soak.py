@@ -17,14 +17,14 @@ Every SOAK_SAMPLE s (10) it samples spanprobe's VmRSS and its counters
   - RSS growth after warm-up < 5 %: the highest RSS after the warm-up
     (SOAK_WARMUP s, default 180, at most a third of the run) against the
     first sample after it;
-  - the counters add up: started = finished + filtered out + not sampled
-    + dropped unfinished; finished = exported + failed + dropped (queue
-    full, at shutdown); what the receiver got lies between exported and
-    exported + failed; started >= requests answered.
+  - the counters add up, as the tests check them (report_sums of
+    tests/integration/lib/sptest.py): every span started is counted once
+    where it ended, every span finished once where it went; what the
+    receiver got lies between exported and exported + failed; started >=
+    requests answered.
 Exits 0 when both hold.  `make soak` runs it; SOAK_SECONDS=180 for a trial.
 """
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -37,6 +37,7 @@ import json
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "lib"))
 from httptest import free_port, node_server  # noqa: E402
+from sptest import report_line_counters, report_sums  # noqa: E402
 
 BUILD = os.path.join(ROOT, os.environ.get("SP_BUILD", "build"))
 SPANPROBE = os.path.join(BUILD, "spanprobe")
@@ -48,10 +49,6 @@ FLAP_UP = int(os.environ.get("SOAK_FLAP_UP", "40"))
 FLAP_DOWN = int(os.environ.get("SOAK_FLAP_DOWN", "20"))
 MAX_GROWTH = 0.05
 
-SPANS_RE = re.compile(r"spans: (\d+) started, (\d+) finished, (\d+) exported, "
-                      r"(\d+) failed, (\d+) not sampled, (\d+) filtered out")
-DROPPED_RE = re.compile(r"dropped: (\d+) queue full, (\d+) at shutdown")
-UNFINISHED_RE = re.compile(r"(\d+) dropped unfinished")
 
 
 class Load:
@@ -165,8 +162,7 @@ class Agent:
             [SPANPROBE, "run", "-v", "--port", str(server_port),
              "--otlp-endpoint", f"http://127.0.0.1:{collector_port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-        self.spans = self.dropped = None
-        self.unfinished = 0
+        self.counters = {}  # of the latest report (-v every 10 s, and at exit)
         self.err = []
         self.reader = threading.Thread(target=self.read, daemon=True)
         self.reader.start()
@@ -174,15 +170,7 @@ class Agent:
     def read(self):
         for line in self.proc.stderr:
             self.err.append(line)
-            m = SPANS_RE.search(line)
-            if m:
-                self.spans = [int(v) for v in m.groups()]
-            m = DROPPED_RE.search(line)
-            if m:
-                self.dropped = [int(v) for v in m.groups()]
-            m = UNFINISHED_RE.search(line)
-            if m:
-                self.unfinished = int(m.group(1))
+            report_line_counters(line.rstrip("\n"), self.counters)
 
     def rss_kib(self):
         try:
@@ -210,10 +198,11 @@ def sample_loop(agent, start, deadline):
     next_at = start + SAMPLE
     while time.monotonic() < deadline and agent.proc.poll() is None:
         time.sleep(max(0.0, min(next_at, deadline) - time.monotonic()))
-        spans = agent.spans or [0] * 6
-        dropped = agent.dropped or [0, 0]
-        rows.append((round(time.monotonic() - start), agent.rss_kib(), spans[0],
-                     spans[2], spans[3], sum(dropped)))
+        c = agent.counters
+        rows.append((round(time.monotonic() - start), agent.rss_kib(),
+                     c.get("spans: started", 0), c.get("spans: exported", 0),
+                     c.get("spans: failed", 0),
+                     c.get("dropped: queue full", 0) + c.get("dropped: at shutdown", 0)))
         next_at += SAMPLE
     return rows
 
@@ -237,19 +226,19 @@ def rss_verdict(rows):
 
 
 def counters_verdict(agent, received, requests):
-    if not agent.spans or not agent.dropped:
-        return False, "no final counters from spanprobe"
-    started, finished, exported, failed, not_sampled, filtered = agent.spans
-    queue_full, at_shutdown = agent.dropped
-    ended = finished + filtered + not_sampled + agent.unfinished
-    left = exported + failed + queue_full + at_shutdown
-    ok = (started == ended and finished == left
+    c = agent.counters
+    try:
+        started, ended, finished, gone = report_sums(c)
+    except KeyError as e:
+        return False, f"no final counters from spanprobe (missing {e})"
+    exported, failed = c["spans: exported"], c["spans: failed"]
+    ok = (started == ended and finished == gone
           and exported <= received <= exported + failed and started >= requests)
-    return ok, (f"started {started} = finished {finished} + filtered {filtered} + "
-                f"not sampled {not_sampled} + dropped unfinished {agent.unfinished} "
-                f"({ended}); finished = exported {exported} + failed {failed} + "
-                f"queue full {queue_full} + at shutdown {at_shutdown} ({left}); "
-                f"receiver got {received}; started >= requests {requests}")
+    return ok, (f"started {started} = ended {ended} (finished + not sampled + filtered + "
+                f"unfinished + never returned + open at exit); finished {finished} = "
+                f"gone {gone} (exported {exported} + failed {failed} + timed out + "
+                f"queue full + at shutdown); receiver got {received}; "
+                f"started >= requests {requests}")
 
 
 def main():

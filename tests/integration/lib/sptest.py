@@ -179,33 +179,47 @@ def exit_report(err):
     "line: name" ("spans: started", "dropped: at shutdown", ...)."""
     counters = {}
     for line in err.splitlines():
-        m = REPORT_LINE.match(line)
-        if not m:
-            continue
-        for part in m.group(2).split(", "):
-            num, _, name = part.partition(" ")
-            if num.isdigit():
-                counters[f"{m.group(1)}: {name}"] = int(num)
+        report_line_counters(line, counters)
     return counters
 
 
+def report_line_counters(line, counters):
+    """Add the counters of one report line to `counters` (keyed as
+    exit_report() keys them); False when the line is not a report line."""
+    m = REPORT_LINE.match(line)
+    if not m:
+        return False
+    for part in m.group(2).split(", "):
+        num, _, name = part.partition(" ")
+        if num.isdigit():
+            counters[f"{m.group(1)}: {name}"] = int(num)
+    return True
+
+
+def report_sums(c):
+    """The two identities of an exit report, as (started, ended, finished,
+    gone): every span started is counted once where it ended, every span
+    finished once where it went."""
+    ended = (c["spans: finished"] + c["spans: not sampled"] + c["spans: filtered out"]
+             + c["dropped: unfinished"] + c["events: calls that never returned"]
+             + c["events: calls open at exit"])
+    gone = (c["spans: exported"] + c["spans: failed"]
+            + c["spans: timed out (outcome unknown)"] + c["dropped: queue full"]
+            + c["dropped: at shutdown"])
+    return c["spans: started"], ended, c["spans: finished"], gone
+
+
 def check_report_sums(name, err):
-    """Check that the exit report adds up: every span started is counted
-    once where it ended, every span finished once where it went.  Returns
-    the counters (empty when no report was printed)."""
+    """Check that the exit report adds up (report_sums).  Returns the
+    counters (empty when no report was printed)."""
     c = exit_report(err)
     need = ("spans: started", "events: calls open at exit", "dropped: at shutdown")
     if not check(f"{name}: exit report printed", all(k in c for k in need), err[-2000:]):
         return {}
-    ended = (c["spans: finished"] + c["spans: not sampled"] + c["spans: filtered out"]
-             + c["dropped: unfinished"] + c["events: calls that never returned"]
-             + c["events: calls open at exit"])
+    started, ended, finished, gone = report_sums(c)
     check(f"{name}: started = finished + not sampled + filtered + unfinished"
-          " + never returned + open at exit", c["spans: started"] == ended,
-          f"{c['spans: started']} != {ended}: {c}")
-    gone = (c["spans: exported"] + c["spans: failed"]
-            + c["spans: timed out (outcome unknown)"] + c["dropped: queue full"]
-            + c["dropped: at shutdown"])
+          " + never returned + open at exit", started == ended,
+          f"{started} != {ended}: {c}")
     check(f"{name}: finished = exported + failed + timed out + queue full + at shutdown",
-          c["spans: finished"] == gone, f"{c['spans: finished']} != {gone}: {c}")
+          finished == gone, f"{finished} != {gone}: {c}")
     return c
