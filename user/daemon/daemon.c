@@ -73,8 +73,10 @@ struct sp_daemon {
 			    * uses the exporter and the pool */
 };
 
-static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t signals_seen;
+/* Set by the signal handler, read by the main and the watcher threads:
+ * atomic accesses (a volatile sig_atomic_t is only safe for one thread). */
+static int stop_requested;
+static int signals_seen;
 /* The handler writes a byte: shutdown's watcher wakes up (self-pipe). */
 static int signal_pipe[2] = { -1, -1 };
 
@@ -90,8 +92,8 @@ static void on_signal(int sig)
 {
 	int saved = errno;
 
-	stop_requested = sig;
-	signals_seen++;
+	__atomic_store_n(&stop_requested, sig, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&signals_seen, 1, __ATOMIC_RELAXED);
 	signal_pipe_poke();
 	errno = saved;
 }
@@ -463,7 +465,7 @@ static void poll_loop(struct sp_daemon *d)
 	uint64_t next_report = clock_mono_ns() + d->cfg->stats_interval_ms * 1000000ULL;
 	uint64_t next_clock_sync = clock_mono_ns() + CLOCK_SYNC_NS;
 
-	while (!stop_requested) {
+	while (!__atomic_load_n(&stop_requested, __ATOMIC_RELAXED)) {
 		int n = loader_poll(&d->loader, POLL_MS);
 
 		if (n < 0 && n != -EINTR) {
@@ -497,7 +499,7 @@ static void *watch_signals(void *arg)
 	char buf[64];
 
 	while (__atomic_load_n(&d->watching, __ATOMIC_ACQUIRE)) {
-		if (signals_seen >= d->signals_to_abort) {
+		if (__atomic_load_n(&signals_seen, __ATOMIC_RELAXED) >= d->signals_to_abort) {
 			sp_warn("daemon: signal during shutdown: stopping now");
 			batch_abort(&d->bsp);
 			break;
@@ -512,7 +514,8 @@ static void *watch_signals(void *arg)
 static void watch_start(struct sp_daemon *d)
 {
 	/* Told to stop by a signal: the next one; else the first. */
-	d->signals_to_abort = stop_requested ? 2 : signals_seen + 1;
+	d->signals_to_abort = __atomic_load_n(&stop_requested, __ATOMIC_RELAXED)
+				      ? 2 : __atomic_load_n(&signals_seen, __ATOMIC_RELAXED) + 1;
 	if (signal_pipe[0] < 0)
 		return;
 	d->watching = true;

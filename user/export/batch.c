@@ -231,7 +231,9 @@ static void *export_thread(void *arg)
 		if (bsp->count < bsp->opts.max_batch)
 			deadline_after(&next, bsp->opts.delay_ms);
 	}
-	bsp->thread_done = true;
+	/* Atomic: batch_shutdown() may look without the lock (a thread left
+	 * behind past the deadline). */
+	__atomic_store_n(&bsp->thread_done, true, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&bsp->idle);
 	pthread_mutex_unlock(&bsp->lock);
 	if (!batch)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "util/counter.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -329,7 +330,7 @@ int diskq_peek(struct diskq *q, struct diskq_record *rec)
 		ret = record_resync(q, fd, q->segs[0].size, q->roff, &next);
 		if (ret)
 			return ret;
-		q->st.corrupt++;
+		counter_add(&q->st.corrupt, 1);
 		sp_warn("diskq: corrupt record in segment %016llx at %llu; skipped %llu bytes",
 			(unsigned long long)q->segs[0].seq,
 			(unsigned long long)q->roff,
@@ -355,16 +356,16 @@ static int take(struct diskq *q, bool sent)
 	q->peeked = false;
 	q->roff += q->peek_bytes;
 	if (q->st.pending) {
-		q->st.pending--;
-		q->st.pending_spans -= q->peek_spans;
-		q->st.pending_bytes -= q->peek_bytes;
+		counter_sub(&q->st.pending, 1);
+		counter_sub(&q->st.pending_spans, q->peek_spans);
+		counter_sub(&q->st.pending_bytes, q->peek_bytes);
 	}
 	if (sent) {
-		q->st.sent++;
-		q->st.sent_spans += q->peek_spans;
+		counter_add(&q->st.sent, 1);
+		counter_add(&q->st.sent_spans, q->peek_spans);
 	} else {
-		q->st.dropped++;
-		q->st.dropped_spans += q->peek_spans;
+		counter_add(&q->st.dropped, 1);
+		counter_add(&q->st.dropped_spans, q->peek_spans);
 	}
 	if (q->roff >= q->segs[0].size && q->n_segs > 1)
 		head_remove(q);
@@ -465,26 +466,26 @@ int diskq_append(struct diskq *q, const void *data, size_t len,
 	int ret;
 
 	if (need > q->opts.max_bytes || len > DISKQ_MAX_RECORD) {
-		q->st.dropped++;
-		q->st.dropped_spans += spans;
+		counter_add(&q->st.dropped, 1);
+		counter_add(&q->st.dropped_spans, spans);
 		return -E2BIG;
 	}
 	budget_make_room(q, need);
 	ret = record_write(q, data, len, spans, flags);
 	if (ret)
 		return ret;
-	q->st.appended++;
-	q->st.appended_spans += spans;
-	q->st.pending++;
-	q->st.pending_spans += spans;
-	q->st.pending_bytes += need;
+	counter_add(&q->st.appended, 1);
+	counter_add(&q->st.appended_spans, spans);
+	counter_add(&q->st.pending, 1);
+	counter_add(&q->st.pending_spans, spans);
+	counter_add(&q->st.pending_bytes, need);
 	maybe_sync(q);
 	return 0;
 }
 
 bool diskq_empty(const struct diskq *q)
 {
-	return q->st.pending == 0;
+	return counter_get(&q->st.pending) == 0;
 }
 
 /* Relaxed loads: one thread writes, a report needs no snapshot. */
@@ -495,7 +496,7 @@ void diskq_get_stats(const struct diskq *q, struct diskq_stats *out)
 
 	_Static_assert(sizeof(*out) % sizeof(uint64_t) == 0, "counters only");
 	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+		dst[i] = counter_get(&src[i]);
 }
 
 void diskq_close(struct diskq *q)
@@ -567,7 +568,7 @@ static void cursor_read(struct diskq *q)
 		return; /* a new queue */
 	if (n != (ssize_t)sizeof(c) || get32(c) != CURSOR_MAGIC ||
 	    get32(c + 24) != (uint32_t)crc32(0L, c, 24)) {
-		q->st.corrupt++;
+		counter_add(&q->st.corrupt, 1);
 		sp_warn("diskq: unreadable cursor in %s; resending from the oldest segment",
 			q->dir);
 		return;
@@ -593,9 +594,9 @@ static int segment_scan(struct diskq *q, size_t i, uint64_t off)
 	while (off < s->size) {
 		ret = record_read(q, fd, s->size, off);
 		if (ret == 0) {
-			q->st.pending++;
-			q->st.pending_spans += get32(q->buf + 8);
-			q->st.pending_bytes += DISKQ_HEADER + (uint64_t)get32(q->buf + 4);
+			counter_add(&q->st.pending, 1);
+			counter_add(&q->st.pending_spans, get32(q->buf + 8));
+			counter_add(&q->st.pending_bytes, DISKQ_HEADER + (uint64_t)get32(q->buf + 4));
 			off += DISKQ_HEADER + (uint64_t)get32(q->buf + 4);
 			continue;
 		}
@@ -606,7 +607,7 @@ static int segment_scan(struct diskq *q, size_t i, uint64_t off)
 			continue;
 		}
 		/* Nothing valid follows in the newest segment: a torn tail. */
-		q->st.corrupt++;
+		counter_add(&q->st.corrupt, 1);
 		sp_warn("diskq: torn tail of %llu bytes in segment %016llx cut off",
 			(unsigned long long)(s->size - off), (unsigned long long)s->seq);
 		if (ftruncate(fd, (off_t)off))
@@ -638,8 +639,8 @@ static int diskq_load(struct diskq *q)
 	if (ret)
 		return ret;
 	if (q->was_sending && record_read(q, head_fd(q), q->segs[0].size, q->roff) == 0) {
-		q->st.maybe_resent++;
-		q->st.maybe_resent_spans += get32(q->buf + 8);
+		counter_add(&q->st.maybe_resent, 1);
+		counter_add(&q->st.maybe_resent_spans, get32(q->buf + 8));
 	}
 	if (q->n_segs) {
 		q->wfd = segment_open(q, q->segs[q->n_segs - 1].seq, O_WRONLY);

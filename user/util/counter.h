@@ -15,6 +15,11 @@ static inline void counter_add(uint64_t *c, uint64_t n)
 	__atomic_add_fetch(c, n, __ATOMIC_RELAXED);
 }
 
+static inline void counter_sub(uint64_t *c, uint64_t n)
+{
+	__atomic_sub_fetch(c, n, __ATOMIC_RELAXED);
+}
+
 static inline void counter_set(uint64_t *c, uint64_t v)
 {
 	__atomic_store_n(c, v, __ATOMIC_RELAXED);
