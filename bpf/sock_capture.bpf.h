@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * The capture of socket bytes, shared by both hook sets: sock.bpf.c (the
- * socket send/receive tracepoints) and sock_sys.bpf.c (the syscall exit
- * fallback), so both write the very same SP_EV_SOCK_DATA /
- * SP_EV_SOCK_CLOSE records and the daemon cannot tell them apart.  Only
- * one of the two objects is loaded, so the maps below exist once.
+ * The capture of socket bytes, shared by every hook set: sock.bpf.c (the
+ * socket send/receive tracepoints), sock_fexit.bpf.c (fexit on the TCP
+ * send/receive functions), sock_kprobe.bpf.c (kprobes + kretprobes on the
+ * same functions) and sock_sys.bpf.c (the syscall exit fallback), so all
+ * write the very same SP_EV_SOCK_DATA / SP_EV_SOCK_CLOSE records and the
+ * daemon cannot tell them apart.  Only one of the objects is loaded, so
+ * the maps below exist once.
  *
  * What an object provides is only its hooks: each finds, its own way, the
  * kernel socket, the syscall's saved registers and number, the descriptor
@@ -14,6 +16,8 @@
  *   sock_capture__locate()        where are the call's bytes in user memory?
  *   sock_capture__wanted_bytes()  does the connection or call look like HTTP?
  *   sock_capture__emit()          write the SP_EV_SOCK_DATA record;
+ *   sock_capture__in_call()       all of the above, for the hooks that run
+ *                                 inside the socket call (all but sys_exit);
  *   sock_capture__state_changed() inet_sock_set_state: SP_EV_SOCK_CLOSE.
  * Everything used here comes from this header, common.bpf.h (shared maps,
  * record header, wake-up policy) and sock_arch.bpf.h (syscall numbers and
@@ -385,6 +389,41 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family,
 	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want,
 			       common__wakeup_flags(SP_EV_SOCK_DATA)))
 		common__count_drop(SP_DROP_RINGBUF_FULL);
+}
+
+/*
+ * A send or receive on `sk` that moved `ret` bytes (`flags`: the receive's
+ * flags), seen from inside the socket call: the tracepoints, fexit and
+ * kretprobes all end here.  The syscall's saved registers give the call
+ * and its user buffer, which already holds the bytes of a receive.
+ */
+static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int flags,
+						 __u8 dir)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pt_regs *regs;
+	struct sock_io io;
+	bool has_buf;
+	__s32 fd;
+	int family;
+	long nr;
+
+	if (ret < 0 || (flags & SOCK_MSG_PEEK))
+		return 0;
+	/* The family first: one read, and it turns away the local (AF_UNIX)
+	 * traffic every desktop and container runtime is full of. */
+	family = sock_capture__tcp_family(sk);
+	if (!family || !sock_capture__wanted_task(tgid))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	nr = SOCK_REGS_NR(regs);
+	has_buf = sock_capture__locate(regs, nr, &io);
+	if (!sock_capture__wanted_bytes(sk, &io, ret, has_buf))
+		return 0;
+	/* Every call here takes the socket first, but splice (its output). */
+	fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;
+	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir);
+	return 0;
 }
 
 /*

@@ -6,7 +6,7 @@
 #include "daemon/daemon.h"
 #include "export/otlp_config.h"
 #include "capture/features.h"
-#include "capture/sockcap.h"
+#include "capture/sockhooks.h"
 
 int main(int argc, char **argv)
 {
@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 		return 0;
 	case SP_CMD_PROBES:
 		features_report(stdout);
-		sockcap_probe_report(stdout, cfg.http_hooks);
+		sockhooks_probe_report(stdout, cfg.http_hooks);
 		return 0;
 	default:
 		status = daemon_main(&cfg);

@@ -71,6 +71,11 @@ void features_set_btf_path(const char *path)
 	btf_path = path;
 }
 
+const char *features_btf_path(void)
+{
+	return btf_path;
+}
+
 const char *features_btf_custom_path(void)
 {
 	return strcmp(btf_path, "/sys/kernel/btf/vmlinux") ? btf_path : NULL;
@@ -101,6 +106,8 @@ const struct sp_kernel_features *features_get(void)
 		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1;
 	f.attach_cookie = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
 						  BPF_FUNC_get_attach_cookie, NULL) == 1;
+	f.task_pt_regs = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
+						 BPF_FUNC_task_pt_regs, NULL) == 1;
 	f.uprobe_multi = umulti_supported();
 	vmlinux = f.btf ? btf__parse(btf_path, NULL) : NULL;
 	if (vmlinux && libbpf_get_error(vmlinux))
@@ -133,11 +140,18 @@ int features_check_required(void)
 		sp_err("bpf: this kernel has no BPF ring buffer (Linux 5.8 or later needed)");
 		return -ENOTSUP;
 	}
-	if (!f->uprobes || !f->attach_cookie) {
-		sp_err("bpf: this kernel lacks uprobes with attach cookies (Linux 5.15 or later needed)");
-		return -ENOTSUP;
-	}
 	return 0;
+}
+
+int features_check_functions(void)
+{
+	const struct sp_kernel_features *f = features_get();
+
+	if (f->uprobes && f->attach_cookie)
+		return 0;
+	sp_err("bpf: function spans are off: this kernel lacks %s (Linux 5.15 or later has them)",
+	       f->uprobes ? "uprobe attach cookies" : "uprobes");
+	return -ENOTSUP;
 }
 
 static const char *yes_no(bool v)
@@ -155,6 +169,7 @@ void features_report(FILE *out)
 	fprintf(out, "  %-34s %s\n", "ring buffer", yes_no(f->ringbuf));
 	fprintf(out, "  %-34s %s\n", "uprobes / uretprobes", yes_no(f->uprobes));
 	fprintf(out, "  %-34s %s\n", "attach cookies", yes_no(f->attach_cookie));
+	fprintf(out, "  %-34s %s\n", "bpf_task_pt_regs()", yes_no(f->task_pt_regs));
 	fprintf(out, "  %-34s %s\n", "uprobe-multi links", yes_no(f->uprobe_multi));
 	fprintf(out, "  %-34s %s\n", "raw tracepoints", yes_no(f->raw_tracepoints));
 	fprintf(out, "  %-34s %s\n", "tracepoints (tracefs mounted)", yes_no(f->tracepoints));

@@ -19,7 +19,8 @@ struct sp_kernel_features {
 	bool raw_tracepoints;
 	bool tracepoints;     /* tracefs mounted */
 	bool fentry;          /* a fentry program loads */
-	bool attach_cookie;   /* bpf_get_attach_cookie() */
+	bool attach_cookie;   /* bpf_get_attach_cookie() (Linux 5.15) */
+	bool task_pt_regs;    /* bpf_task_pt_regs() (Linux 5.15) */
 	bool uprobe_multi;    /* uprobe-multi links (Linux 6.6) */
 	bool sock_length_tp;  /* raw tracepoints sock_send_length/sock_recv_length */
 	bool inet_sock_set_state;
@@ -34,16 +35,23 @@ struct sp_kernel_features {
  */
 void features_set_btf_path(const char *path);
 const char *features_btf_custom_path(void);
+const char *features_btf_path(void);
 
 /* Probe once (later calls return the cached result). */
 const struct sp_kernel_features *features_get(void);
 
 /*
- * Check what every mode needs (privileges, BTF, ring buffer, uprobes or
- * raw tracepoints).  Returns 0, or -EPERM / -ENOTSUP with one line logged
+ * Check what every mode needs (privileges, BTF, ring buffer).  Returns 0, or -EPERM / -ENOTSUP with one line logged
  * that says what is missing and what to do.
  */
 int features_check_required(void);
+
+/*
+ * Function spans need uprobes with attach cookies (one program serves
+ * every symbol).  Returns 0, or -ENOTSUP with one line logged; the rest
+ * (HTTP capture) runs without them.
+ */
+int features_check_functions(void);
 
 /* Print the feature table and the hooks spanprobe uses on this kernel. */
 void features_report(FILE *out);

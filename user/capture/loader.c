@@ -32,6 +32,21 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	return 0;
 }
 
+void loader_quiet_libbpf(void)
+{
+	libbpf_set_print(libbpf_print);
+}
+
+const char *loader_libbpf_last(void)
+{
+	return last_libbpf_msg;
+}
+
+void loader_libbpf_forget(void)
+{
+	last_libbpf_msg[0] = '\0';
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct sp_loader *l = ctx;
@@ -127,6 +142,12 @@ static int open_func(struct sp_loader *l, const struct sp_loader_opts *opts)
 		bpf_program__set_expected_attach_type(l->func->progs.sp_func_return,
 						      UMULTI_ATTACH_TYPE);
 	}
+	/* Without attach cookies the object still makes the shared maps;
+	 * function spans are off then (features_check_functions()). */
+	if (!features_get()->attach_cookie || !features_get()->uprobes) {
+		bpf_program__set_autoload(l->func->progs.sp_func_entry, false);
+		bpf_program__set_autoload(l->func->progs.sp_func_return, false);
+	}
 	err = func_bpf__load(l->func);
 	if (err)
 		return report_load_error("function", err);
@@ -167,7 +188,7 @@ int loader_open(struct sp_loader *l, const struct sp_loader_opts *opts)
 	l->wakeup_bytes = loader_wakeup_for(opts->ringbuf_bytes);
 	l->follow_children = opts->follow_children;
 	l->all_processes = opts->all_processes;
-	libbpf_set_print(libbpf_print);
+	loader_quiet_libbpf();
 	err = features_check_required();
 	if (err)
 		return err;

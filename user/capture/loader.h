@@ -78,6 +78,16 @@ struct sp_loader_opts {
 #define LOADER_WAKEUP_MAX (64u << 10)
 
 /* The wake-up setting for a ring buffer of `ringbuf_bytes` (rule above). */
+/*
+ * libbpf's messages go to stderr at -vv only; the last warning is kept to
+ * explain a failure (loader_libbpf_last(), "" when none since the last
+ * loader_libbpf_forget()).  loader_open() installs this; code that loads
+ * programs without a loader calls loader_quiet_libbpf() first.
+ */
+void loader_quiet_libbpf(void);
+const char *loader_libbpf_last(void);
+void loader_libbpf_forget(void);
+
 uint32_t loader_wakeup_for(uint32_t ringbuf_bytes);
 
 /*

@@ -56,6 +56,7 @@ struct sp_config {
 	uint32_t capture_bytes;           /* payload captured per socket read/write */
 	uint32_t max_connections;         /* connections tracked; full: LRU evicted, counted */
 	enum sockcap_hooks http_hooks;    /* --http-hooks: kernel hooks of HTTP capture */
+	bool http_hooks_given;            /* on the command line: the environment loses */
 	const char *btf_path;             /* --btf: kernel BTF file, NULL: the kernel's own */
 
 	/* Sizes: every buffer has one, and a policy when full. */

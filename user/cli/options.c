@@ -61,9 +61,11 @@ void options_usage(FILE *out)
 	      "      --no-http             no HTTP capture: function spans only\n"
 	      "      --capture-bytes N     bytes captured per socket read/write (64..4096, default 1024)\n"
 	      "      --max-connections N   connections tracked (default 4096)\n"
-	      "      --http-hooks H        HTTP capture hooks: auto (default: sock if the kernel\n"
-	      "                            has them), sock (socket tracepoints, Linux 6.3+) or\n"
-	      "                            syscalls (sys_exit: slows every syscall on the host)\n"
+	      "      --http-hooks H        HTTP capture hooks: auto (default: the first that works\n"
+	      "                            of the next four), sock (socket tracepoints, Linux 6.3+),\n"
+	      "                            fentry (fexit on the TCP functions), kprobes, or\n"
+	      "                            syscalls (sys_exit: slows every syscall on the host);\n"
+	      "                            default: $SPANPROBE_HTTP_HOOKS\n"
 	      "      --with-query          export url.query (off: it may hold secrets)\n"
 	      "      --redact-path-params LIST  path parameters removed besides jsessionid,\n"
 	      "                            phpsessid, sessionid, sid (names, comma-separated;\n"
@@ -112,6 +114,20 @@ static int env_u32(const char *name, uint32_t *out)
 	return v && *v ? parse_u32(name, v, INT32_MAX, out) : 0;
 }
 
+/* $SPANPROBE_HTTP_HOOKS: --http-hooks for a whole fleet (the option wins). */
+static int env_http_hooks(struct sp_config *cfg)
+{
+	const char *v = getenv("SPANPROBE_HTTP_HOOKS");
+
+	if (cfg->http_hooks_given || !v || !*v)
+		return 0;
+	if (sockhooks_parse(v, &cfg->http_hooks)) {
+		sp_err("SPANPROBE_HTTP_HOOKS: '%s' is not one of %s", v, sockhooks_names());
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_env(struct sp_config *cfg)
 {
 	const char *delay = getenv("OTEL_BSP_SCHEDULE_DELAY");
@@ -122,7 +138,8 @@ static int parse_env(struct sp_config *cfg)
 		cfg->redact_params = getenv("SPANPROBE_REDACT_PATH_PARAMS");
 	if (cfg->output != SP_OUTPUT_OTLP && !(delay && *delay))
 		cfg->batch_delay_ms = CONSOLE_DELAY_MS;
-	return env_u32("OTEL_BSP_MAX_QUEUE_SIZE", &cfg->batch_max_queue) ||
+	return env_http_hooks(cfg) ||
+	       env_u32("OTEL_BSP_MAX_QUEUE_SIZE", &cfg->batch_max_queue) ||
 	       env_u32("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &cfg->batch_max_batch) ||
 	       env_u32("OTEL_BSP_SCHEDULE_DELAY", &cfg->batch_delay_ms) ||
 	       env_u32("OTEL_BSP_EXPORT_TIMEOUT", &cfg->batch_export_timeout_ms)
@@ -332,10 +349,11 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 	case OPT_CONNS:
 		return parse_u32("--max-connections", arg, 1u << 22, &cfg->max_connections);
 	case OPT_HTTP_HOOKS:
-		if (sockcap_hooks_parse(arg, &cfg->http_hooks)) {
-			sp_err("--http-hooks: '%s' is not one of auto, sock, syscalls", arg);
+		if (sockhooks_parse(arg, &cfg->http_hooks)) {
+			sp_err("--http-hooks: '%s' is not one of %s", arg, sockhooks_names());
 			return -EINVAL;
 		}
+		cfg->http_hooks_given = true;
 		return 0;
 	case 'v':
 		cfg->verbose++;

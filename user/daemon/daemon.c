@@ -55,6 +55,7 @@ struct sp_daemon {
 	struct sp_exporter *exporter;
 	struct sp_pipeline *pipeline;
 	struct sp_funcspan funcs;
+	bool funcs_off;          /* the kernel cannot trace functions */
 	struct sp_loader loader;
 	struct sockcap *sockcap; /* HTTP capture; NULL when off */
 	struct exchange_spans *exchanges; /* its decoders and spans */
@@ -277,8 +278,13 @@ static int attach_file(struct sp_daemon *d, size_t first, bool *done, pid_t pid)
 
 static int attach_targets(struct sp_daemon *d, pid_t pid)
 {
-	bool *done = calloc(d->cfg->n_symbols + 1, sizeof(*done));
-	int err = done ? 0 : -ENOMEM;
+	bool *done;
+	int err;
+
+	if (d->funcs_off)
+		return 0;
+	done = calloc(d->cfg->n_symbols + 1, sizeof(*done));
+	err = done ? 0 : -ENOMEM;
 
 	for (size_t i = 0; i < d->cfg->n_symbols && !err; i++)
 		if (!done[i])
@@ -613,7 +619,7 @@ static int open_http_capture(struct sp_daemon *d)
 		sockcap_set_sink(d->sockcap, exchange_sink(d->exchanges));
 		return 0;
 	}
-	if (cfg->n_symbols) {
+	if (cfg->n_symbols && !d->funcs_off) {
 		sp_warn("http: HTTP capture is off; tracing the functions only");
 		return 0;
 	}
@@ -683,6 +689,12 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 	if (err)
 		return err;
 	err = features_check_required();
+	if (!err && cfg->n_symbols && features_check_functions()) {
+		/* said by features_check_functions(); HTTP may still run */
+		d->funcs_off = true;
+		if (cfg->no_http)
+			err = -ENOTSUP;
+	}
 	if (!err && cfg->command == SP_CMD_TRACE)
 		err = find_command(cfg, exe, exe_size);
 	if (err)
@@ -746,10 +758,8 @@ int daemon_main(const struct sp_config *cfg)
 	if (err)
 		return 1;
 	err = prepare(&d, exe, sizeof(exe));
-	if (!err && cfg->verbose) {
-		features_report(stderr);
-		sockcap_probe_report(stderr, cfg->http_hooks);
-	}
+	if (!err && cfg->verbose)
+		features_report(stderr); /* the HTTP hooks are said when chosen */
 	if (!err && cfg->command == SP_CMD_TRACE)
 		err = start_trace(&d, exe);
 	else if (!err && cfg->command == SP_CMD_ATTACH)

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""HTTP capture through the fallback hooks (`--http-hooks syscalls`: the raw
-sys_exit tracepoint, for kernels without the socket tracepoints), forced on
-a kernel that has both: the same spans as the default hooks, counted
-exactly, for Python's http.server, a Node.js server (keep-alive, chunked,
-POST, traceparent, a client writing one byte at a time), nginx (HTTP/1.0
-body sent with sendfile) and IPv6.  Also checks that `spanprobe probes` and
--v name the hooks in use."""
+"""HTTP capture through one hook set, forced with --http-hooks: `syscalls`
+(the raw sys_exit tracepoint, the last resort) unless $SPANPROBE_HTTP_HOOKS
+names another (the kernel matrix runs this test so with fentry and
+kprobes).  Every set must give the same spans as the default hooks,
+counted exactly, for Python's http.server, a Node.js server (keep-alive,
+chunked, POST, traceparent, a client writing one byte at a time), nginx
+(HTTP/1.0 body sent with sendfile) and IPv6.  Also checks that `spanprobe
+probes` tries every set in order and names the one chosen, that -v names
+the hooks in use, and that a set this kernel lacks is refused clearly."""
 import os
 import socket
 import sys
@@ -20,8 +22,17 @@ from httptest import (Agent, curl, end_ns, free_port, is_child, nginx_server,  #
 
 require_root()
 SERVER, CLIENT = 2, 3
-SOCK_HOOKS = "raw tracepoints sock_send_length + sock_recv_length"
-SYS_HOOKS = "raw tracepoint sys_exit on every syscall"
+ORDER = ("sock", "fentry", "kprobes", "syscalls")
+DESCRIBE = {
+    "sock": "raw tracepoints sock_send_length + sock_recv_length",
+    "fentry": "fexit on tcp_sendmsg, tcp_sendpage, inet_recvmsg, inet6_recvmsg",
+    "kprobes": "kprobes + kretprobes on tcp_sendmsg, tcp_sendpage, inet_recvmsg",
+    "syscalls": "raw tracepoint sys_exit on every syscall",
+}
+HOOKS = os.environ.get("SPANPROBE_HTTP_HOOKS") or "syscalls"
+NO_ENV = {"SPANPROBE_HTTP_HOOKS": ""}  # empty: as if unset
+if HOOKS not in DESCRIBE:
+    raise SystemExit(f"SPANPROBE_HTTP_HOOKS={HOOKS}: not one of {', '.join(ORDER)}")
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
 
@@ -40,22 +51,54 @@ def exchange(agent, server_pid, client_pid, n, curl_out):
     return sorted(servers, key=start_ns), sorted(clients, key=start_ns)
 
 
+def hook_sets(out):
+    """{name: "yes..." or "no: why"} from the probes report's table."""
+    sets = {}
+    for line in out.splitlines():
+        parts = line.split(None, 1)
+        if line.startswith("    ") and len(parts) == 2 and parts[0] in DESCRIBE:
+            sets[parts[0]] = parts[1]
+    return sets
+
+
 def test_probes_report():
-    rc, out, err = run(["probes"])
+    rc, out, err = run(["probes"], env=NO_ENV)
+    sets = hook_sets(out)
+    works = [k for k in ORDER if sets.get(k, "").startswith("yes")]
     line = [x for x in out.splitlines() if x.startswith("  HTTP capture (")]
-    check("probes: auto picks the socket tracepoints here, names the fallback",
-          rc == 0 and len(line) == 1 and "(auto: the kernel has them)" in line[0]
-          and SOCK_HOOKS in line[0]
-          and "  HTTP capture fallback (--http-hooks syscalls): raw tracepoint sys_exit" in out,
-          out)
-    rc, out, err = run(["probes", "--http-hooks", "syscalls"])
-    line = [x for x in out.splitlines() if x.startswith("  HTTP capture")]
-    check("probes --http-hooks syscalls: names sys_exit as the hooks in use",
+    check("probes: tries the four hook sets in order, each says yes or why not",
+          rc == 0 and list(sets) == list(ORDER)
+          and all(v.startswith("yes") or v.startswith("no: ") for v in sets.values()), out)
+    check("probes: auto chooses the first set that works here",
+          len(works) > 0 and len(line) == 1
+          and line[0] == f"  HTTP capture (auto: {works[0]}): " + line[0].split("): ", 1)[1]
+          and DESCRIBE[works[0]] in line[0], out)
+    check(f"probes: the set under test ({HOOKS}) works on this kernel", HOOKS in works, out)
+    rc, out, err = run(["probes", "--http-hooks", HOOKS], env=NO_ENV)
+    line = [x for x in out.splitlines() if x.startswith("  HTTP capture (")]
+    check(f"probes --http-hooks {HOOKS}: names it as the hooks in use",
           rc == 0 and len(line) == 1 and line[0].startswith(
-              "  HTTP capture (--http-hooks syscalls): " + SYS_HOOKS), out)
-    rc, out, err = run(["probes", "--http-hooks", "kprobes"])
+              f"  HTTP capture (--http-hooks {HOOKS}): " + DESCRIBE[HOOKS]), out)
+    rc, out, err = run(["probes"], env={"SPANPROBE_HTTP_HOOKS": HOOKS})
+    check(f"SPANPROBE_HTTP_HOOKS={HOOKS} chooses as --http-hooks does",
+          f"  HTTP capture (--http-hooks {HOOKS}): " in out, out)
+    other = "sock" if HOOKS != "sock" else "syscalls"
+    rc, out, err = run(["probes", "--http-hooks", other], env={"SPANPROBE_HTTP_HOOKS": HOOKS})
+    check("--http-hooks wins over SPANPROBE_HTTP_HOOKS",
+          f"  HTTP capture (--http-hooks {other}): " in out
+          or (other not in works and "  HTTP capture: unavailable" in out), out)
+    rc, out, err = run(["probes", "--http-hooks", "kernelhooks"])
     check("--http-hooks with an unknown value is refused",
-          rc == 2 and "--http-hooks: 'kprobes' is not one of auto, sock, syscalls" in err, err)
+          rc == 2 and "--http-hooks: 'kernelhooks' is not one of auto, sock, fentry, "
+          "kprobes, syscalls" in err, err)
+    missing = [k for k in ORDER if k not in works]
+    for name in missing[:1]:
+        why = sets[name][len("no: "):]
+        rc, out, err = run(["run", "--http-hooks", name], timeout=60)
+        check(f"run --http-hooks {name} on a kernel without it: refused, says why",
+              rc != 0 and f"sockcap: --http-hooks {name}: {why}; HTTP capture is off" in err,
+              err)
+
 
 
 def test_python_get(agent, py):
@@ -201,9 +244,9 @@ def test_ipv6(agent, root):
 def test_trace_tracked_only(node):
     """`trace` follows only the launched command (sp_tracked), not the server."""
     url = f"http://127.0.0.1:{node.port}/users/5"
-    rc, spans, err = run_json(["trace", "--http-hooks", "syscalls", "--", "curl", "-s",
+    rc, spans, err = run_json(["trace", "--http-hooks", HOOKS, "--", "curl", "-s",
                                "-o", "/dev/null", url])
-    check("trace --http-hooks syscalls: exactly curl's CLIENT span, the server untraced",
+    check(f"trace --http-hooks {HOOKS}: exactly curl's CLIENT span, the server untraced",
           rc == 0 and len(spans) == 1 and spans[0]["kind"] == CLIENT
           and spans[0]["_attrs"].get("url.full") == url
           and spans[0]["_attrs"].get("http.response.status_code") == 200,
@@ -218,15 +261,15 @@ def main():
     node = node_server(free_port())
     py = python_server(free_port(), root)
     nginx = nginx_server(free_port(), root, py.port)
-    agent = Agent(extra_args=["--http-hooks", "syscalls", "-v"])
+    agent = Agent(extra_args=["--http-hooks", HOOKS, "-v"])
     try:
         try:
             check("servers started", node.ready and py.ready and nginx.ready)
             ready = agent.wait_ready(node.port)
-            check("spanprobe run --http-hooks syscalls: HTTP capture on", ready, agent.stderr())
-            check("-v says the syscall hooks are in use",
-                  "sockcap: HTTP capture (--http-hooks syscalls): " + SYS_HOOKS in agent.stderr()
-                  and SOCK_HOOKS not in agent.stderr(), agent.stderr())
+            check(f"spanprobe run --http-hooks {HOOKS}: HTTP capture on", ready, agent.stderr())
+            check(f"-v says the {HOOKS} hooks are in use",
+                  f"sockcap: HTTP capture (--http-hooks {HOOKS}): " + DESCRIBE[HOOKS]
+                  in agent.stderr(), agent.stderr())
             if ready:
                 test_python_get(agent, py)
                 test_keepalive(agent, node)
