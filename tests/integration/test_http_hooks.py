@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import check, finish, require_root, run, run_json  # noqa: E402
-from httptest import (Agent, curl, end_ns, free_port, is_child, nginx_server,  # noqa: E402
+from httptest import (Agent, bracket_times, brackets, curl, end_ns, free_port, is_child, nginx_server,  # noqa: E402
                       node_server, python_server, start_ns, status_code)
 
 require_root()
@@ -128,7 +128,7 @@ def test_python_get(agent, py):
     check("curl: client span attributes",
           {k: c["_attrs"].get(k) for k in want_c} == want_c, c["_attrs"])
     check("same connection: the server span is the client span's child, inside it",
-          is_child(s, c) and start_ns(c) <= start_ns(s) <= end_ns(s) <= end_ns(c))
+          is_child(s, c) and brackets(c, s), bracket_times(c, s))
 
 
 def test_keepalive(agent, node):

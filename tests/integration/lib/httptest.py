@@ -16,6 +16,21 @@ from sptest import ROOT, SPANPROBE, attrs_to_dict, check
 
 PROGRAM_SOURCES = os.path.join(ROOT, "tests", "programs")
 WAIT_S = 20  # upper bound when waiting for spans; a pass never waits this long
+# The socket hooks run when a send has returned (the tracepoints, fexit,
+# kretprobes, sys_exit): on loopback the peer may read the bytes a little
+# before the sender's hook runs, so a client span brackets its server span
+# within this skew.  An emulated CPU (the kernel matrix) widens it.
+HOOK_SKEW_NS = int(float(os.environ.get("SP_TEST_HOOK_SKEW_MS", "2")) * 1_000_000)
+
+
+def brackets(c, s):
+    """The client span c brackets the server span s, within HOOK_SKEW_NS."""
+    return (start_ns(c) - HOOK_SKEW_NS <= start_ns(s) <= end_ns(s)
+            <= end_ns(c) + HOOK_SKEW_NS)
+
+
+def bracket_times(c, s):
+    return f"client {start_ns(c)}..{end_ns(c)}, server {start_ns(s)}..{end_ns(s)}"
 
 
 def free_port():
