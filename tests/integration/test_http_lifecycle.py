@@ -19,8 +19,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import check, finish, require_root  # noqa: E402
-from httptest import (PROGRAM_SOURCES, WAIT_S, Agent, Server, curl, end_ns,  # noqa: E402
-                      free_port, is_child, python_server, start_ns)
+from httptest import (PROGRAM_SOURCES, WAIT_S, Agent, Server, brackets, curl,  # noqa: E402
+                      end_ns, free_port, is_child, python_server, start_ns)
 
 require_root()
 SERVER, CLIENT = 2, 3
@@ -216,12 +216,11 @@ def test_pid_reuse(agent, root):
 
 def bracketed(servers, clients):
     """Every server span is the child of one client span that starts before
-    it and ends after it (so lasts at least as long)."""
+    it and ends after it, within the hooks' skew (httptest.brackets)."""
     by_id = {c["spanId"]: c for c in clients}
     for s in servers:
         c = by_id.get(s.get("parentSpanId"))
-        if not c or not is_child(s, c) or not (start_ns(c) <= start_ns(s) <= end_ns(s)
-                                                <= end_ns(c)):
+        if not c or not is_child(s, c) or not brackets(c, s):
             return False
     return True
 

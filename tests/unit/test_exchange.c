@@ -345,6 +345,63 @@ static void test_thread_and_peer_context(void **state)
 	assert_memory_equal(exported[0].parent_span_id, exported[1].span_id, 8);
 }
 
+/*
+ * The hooks run when a send has returned: the server's record of the
+ * request may come before the client's.  The server span, still a root
+ * without children, takes the client span as parent when it comes.
+ */
+static void test_late_client_record_adopts_server(void **state)
+{
+	struct fixture *f = *state;
+	const char *req = "GET /late HTTP/1.1\r\nHost: b\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	feed(f, &f->server, 8, IN, req, 20);
+	feed(f, &f->client, 7, OUT, req, 21);
+	feed(f, &f->server, 8, OUT, resp, 40);
+	feed(f, &f->client, 7, IN, resp, 50);
+	/* The next request on the connection, in the usual order. */
+	feed(f, &f->client, 7, OUT, req, 60);
+	feed(f, &f->server, 8, IN, req, 61);
+	feed(f, &f->server, 8, OUT, resp, 70);
+	feed(f, &f->client, 7, IN, resp, 80);
+	flush(f);
+	assert_int_equal(n_exported, 4);
+	for (int i = 0; i < 4; i += 2) {
+		assert_int_equal(exported[i].kind, SP_KIND_SERVER);
+		assert_int_equal(exported[i + 1].kind, SP_KIND_CLIENT);
+		assert_memory_equal(exported[i].trace_id, exported[i + 1].trace_id, 16);
+		assert_memory_equal(exported[i].parent_span_id, exported[i + 1].span_id, 8);
+	}
+	assert_memory_not_equal(exported[0].trace_id, exported[2].trace_id, 16);
+	assert_int_equal(stats(f).ctx_peer, 2);
+}
+
+/* A server span that already gave its trace to a child keeps it. */
+static void test_late_client_record_after_child(void **state)
+{
+	struct fixture *f = *state;
+	const char *req = "GET /late HTTP/1.1\r\nHost: b\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	feed(f, &f->server, 8, IN, req, 20);
+	/* The server thread calls out before the client's record comes. */
+	feed(f, &f->other, 8, OUT, "GET /dep HTTP/1.1\r\nHost: c\r\n\r\n", 22);
+	feed(f, &f->client, 7, OUT, req, 23);
+	feed(f, &f->other, 8, IN, resp, 30);
+	feed(f, &f->server, 8, OUT, resp, 40);
+	feed(f, &f->client, 7, IN, resp, 50);
+	flush(f);
+	assert_int_equal(n_exported, 3);
+	assert_int_equal(exported[0].kind, SP_KIND_CLIENT); /* the call out */
+	assert_int_equal(exported[1].kind, SP_KIND_SERVER);
+	assert_int_equal(exported[2].kind, SP_KIND_CLIENT);
+	assert_memory_equal(exported[0].trace_id, exported[1].trace_id, 16);
+	assert_memory_equal(exported[0].parent_span_id, exported[1].span_id, 8);
+	assert_false(span_has_parent(&exported[1]));
+	assert_int_equal(stats(f).ctx_peer, 0);
+}
+
 static void test_traceparent_wins_over_peer(void **state)
 {
 	struct fixture *f = *state;
@@ -539,6 +596,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_status_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_joins_trace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_and_peer_context, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_client_record_adopts_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_client_record_after_child, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_wins_over_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_traceparent_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_partial, setup, teardown),

@@ -26,6 +26,7 @@ struct exchange_req {
 	uint32_t ctx_tid;      /* server: thread it is context of (0: none) */
 	uint8_t explicit_ctx;  /* traceparent applied */
 	uint8_t linked;        /* client: a server span on this host took it as parent */
+	uint8_t orphan;        /* server: no context yet; its same-host client may come late */
 };
 
 /* This stage's part of a connection: its open requests, oldest first. */
@@ -158,20 +159,56 @@ static struct sp_span *start_server(struct exchange_spans *xs,
 	if (client)
 		xs->stats.ctx_peer++;
 	r->explicit_ctx = has_tp;
+	r->orphan = !client && !has_tp;
 	if (!pipeline_thread_push(xs->p, tid, span, request_key(c, r->seq)))
 		r->ctx_tid = tid;
 	return span;
+}
+
+/*
+ * A client request on this host whose server already started: the hooks
+ * run when a send has returned, so the server may have read the bytes (and
+ * its record come first) before the client's record was written.  The
+ * oldest server request on the other end that is still a root without
+ * children takes the client span as parent after all.
+ */
+static void adopt_orphan(struct exchange_spans *xs, struct proto_conn *c,
+			 struct exchange_req *client)
+{
+	struct proto_conn *peer = proto_streams_peer(xs->streams, c);
+	struct exchange_conn *px;
+
+	if (!peer || !peer->ops || peer->ops->role(&peer->st) != PROTO_ROLE_SERVER)
+		return;
+	px = xconn(peer);
+	for (unsigned i = 0; i < px->count; i++) {
+		struct exchange_req *r = fifo_at(px, i);
+
+		if (!r->orphan || !r->span)
+			continue;
+		r->orphan = 0;
+		if (r->span->has_children || r->explicit_ctx)
+			return;
+		pipeline_span_adopt(r->span, client->span);
+		client->linked = 1;
+		client->span->has_children = 1;
+		xs->stats.ctx_peer++;
+		return;
+	}
 }
 
 static struct sp_span *start_client(struct exchange_spans *xs,
 				    struct proto_conn *c,
 				    struct exchange_req *r, uint32_t tid)
 {
-	const struct sp_span *parent = pipeline_thread_context(xs->p, tid);
+	struct sp_span *parent = pipeline_thread_context(xs->p, tid);
 
 	if (parent)
 		xs->stats.ctx_thread++;
-	return pipeline_span_start(xs->p, c->pid, tid, r->start_ns, parent);
+	r->span = pipeline_span_start(xs->p, c->pid, tid, r->start_ns, parent);
+	if (r->span)
+		adopt_orphan(xs, c, r);
+	return r->span;
 }
 
 /* The decoder saw request `seq` start in a chunk of `tid` at `ts_ns`. */

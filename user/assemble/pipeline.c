@@ -182,7 +182,7 @@ struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid)
 
 struct sp_span *pipeline_span_start(struct sp_pipeline *p, uint32_t pid,
 				    uint32_t tid, uint64_t mono_ns,
-				    const struct sp_span *parent)
+				    struct sp_span *parent)
 {
 	struct sp_span *span = spanpool_get(p->pool);
 
@@ -195,6 +195,7 @@ struct sp_span *pipeline_span_start(struct sp_pipeline *p, uint32_t pid,
 		memcpy(span->trace_id, parent->trace_id, 16);
 		memcpy(span->parent_span_id, parent->span_id, 8);
 		span->sampled = parent->sampled;
+		parent->has_children = 1;
 	} else {
 		idgen_trace_id(&p->ids, span->trace_id);
 		span->sampled = !p->opts.sample ||
@@ -207,6 +208,13 @@ struct sp_span *pipeline_span_start(struct sp_pipeline *p, uint32_t pid,
 	span->filtered = span->resource && span->resource->filtered;
 	p->stats.spans_started++;
 	return span;
+}
+
+void pipeline_span_adopt(struct sp_span *span, const struct sp_span *parent)
+{
+	memcpy(span->trace_id, parent->trace_id, 16);
+	memcpy(span->parent_span_id, parent->span_id, 8);
+	span->sampled = parent->sampled;
 }
 
 void pipeline_span_set_remote_parent(struct sp_span *span,
@@ -263,8 +271,7 @@ uint64_t pipeline_unix_ns(const struct sp_pipeline *p, uint64_t mono_ns)
 	return mono_ns + (uint64_t)p->mono_to_unix;
 }
 
-const struct sp_span *pipeline_thread_context(struct sp_pipeline *p,
-					      uint32_t tid)
+struct sp_span *pipeline_thread_context(struct sp_pipeline *p, uint32_t tid)
 {
 	struct sp_thread *th = threads_find(&p->threads, tid);
 

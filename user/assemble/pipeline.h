@@ -42,11 +42,18 @@ struct sp_pipeline_stats {
  * (CLOCK_MONOTONIC, as bpf_ktime_get_ns()).  The span has a fresh span ID,
  * the process's resource, and, when `parent` is non-NULL, the parent's
  * trace ID and parent span ID; otherwise a fresh trace ID (sampling decided
- * from it).  Returns NULL (and counts pool_empty) when the pool is empty.
+ * from it; the parent is marked has_children).  Returns NULL (and counts
+ * pool_empty) when the pool is empty.
  */
 struct sp_span *pipeline_span_start(struct sp_pipeline *p, uint32_t pid,
 				    uint32_t tid, uint64_t mono_ns,
-				    const struct sp_span *parent);
+				    struct sp_span *parent);
+
+/*
+ * Give a span that started as a root, and has no children yet, its parent
+ * after all (a same-host client whose record came after the server's).
+ */
+void pipeline_span_adopt(struct sp_span *span, const struct sp_span *parent);
 
 /* Make `span` a child of the remote parent `trace_id`/`parent_span_id`. */
 void pipeline_span_set_remote_parent(struct sp_span *span,
@@ -80,8 +87,7 @@ uint64_t pipeline_unix_ns(const struct sp_pipeline *p, uint64_t mono_ns);
  * or a request being served), or NULL.  Sources use it as the parent of
  * what the thread starts.
  */
-const struct sp_span *pipeline_thread_context(struct sp_pipeline *p,
-					      uint32_t tid);
+struct sp_span *pipeline_thread_context(struct sp_pipeline *p, uint32_t tid);
 
 /*
  * Open / close a request span as thread context (a server request is being

@@ -77,6 +77,7 @@ struct sp_span {
 	uint8_t status_code; /* enum sp_status_code */
 	uint8_t sampled;     /* 0: assembled for context only, not exported */
 	uint8_t filtered;    /* outside the user's filters: context only */
+	uint8_t has_children; /* a span took it as parent: its trace ID is given */
 	uint8_t n_attrs;
 	uint16_t name_off, name_len;
 	uint16_t status_msg_off, status_msg_len;
