@@ -178,7 +178,9 @@ class Boot:
             rc, secs = words[2], words[3]
             self.times.append((self.test, float(secs)))
             where = f"[{self.label}] {self.test}"
-            if rc == "timeout":
+            if rc == "guest-stopped":
+                self.tally.report(False, f"{where}: the guest stopped during the test")
+            elif rc == "timeout":
                 self.tally.report(False, f"{where}: timed out after {TEST_TIMEOUT} s, killed")
             elif rc != "0" and self.bad == 0:
                 self.tally.report(False, f"{where}: exited with status {rc}, no failed check")
