@@ -46,7 +46,7 @@ RUN_ARGS  ?= run
 # A recipe that fails leaves no half-written target behind.
 .DELETE_ON_ERROR:
 
-.PHONY: all deps run test unit integration bench soak clean format lint asan tsan vmlinux fuzz fuzz-run install
+.PHONY: all deps run test unit integration bench bench-kernels soak clean format lint asan tsan vmlinux fuzz fuzz-run install
 all: $(BUILD)/spanprobe
 
 deps:
@@ -70,6 +70,12 @@ tests-build: $(BUILD)/bench/otlp_sink $(BUILD)/bench/export
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(PROG_BINS)
 	@SP_BUILD=$(BUILD) bench/run.sh
+
+# The node-wide tax inside each kernel of the kernel matrix (QEMU), per
+# HTTP capture path: the ratio with/without spanprobe (bench/kernels.py).
+bench-kernels: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/syscall_tax
+	@SP_BUILD=$(BUILD) python3 bench/kernels.py
 
 # 30 minutes of mixed load and a flapping collector (bench/soak.py);
 # SOAK_SECONDS=180 for a trial.

@@ -6,8 +6,13 @@ write+read (bench/syscall_tax.c), in rounds alternating without and with
 spanprobe running (OTLP/JSON to /dev/null).  Prints min/median/max of the
 runs and the difference of the medians.  Run as root.
 
+Also prints, per operation, the ratio with/without of each pair of runs
+(min/median/max): the figure that still means something where absolute
+times do not (an emulated CPU, bench/kernels.py).
+
 Environment: SP_BUILD (build dir), BENCH_RUNS (7), BENCH_SPANPROBE_ARGS (more
-options for `spanprobe run`, e.g. "--http-hooks syscalls")."""
+options for `spanprobe run`, e.g. "--http-hooks syscalls"), BENCH_ITERATIONS
+(getppid calls per run, a tenth of that per write+read; 1000000)."""
 import os
 import signal
 import statistics
@@ -20,13 +25,15 @@ SPANPROBE = os.path.join(BUILD, "spanprobe")
 PROG = os.path.join(BUILD, "bench", "syscall_tax")
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 EXTRA_ARGS = os.environ.get("BENCH_SPANPROBE_ARGS", "").split()
+ITERATIONS = os.environ.get("BENCH_ITERATIONS", "1000000")
 READY_LINE = "tracing HTTP of every process on this host"
 OPS = (("getppid_ns", "getppid (no socket)"), ("pipe_ns", "pipe write+read (no socket)"),
        ("unix_ns", "AF_UNIX socketpair write+read"), ("tcp_ns", "loopback TCP write+read"))
 
 
 def measure():
-    out = subprocess.run([PROG], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([PROG, ITERATIONS], capture_output=True, text=True,
+                         check=True).stdout
     return {k: float(v) for k, v in (line.split() for line in out.splitlines())}
 
 
@@ -80,6 +87,10 @@ def main():
         a = min(r[key] for r in plain)
         b = min(r[key] for r in traced)
         print(f"  {'added (min - min)':34s} {b - a:+.1f} ns ({100 * (b - a) / a:+.1f}%)")
+        # Each traced run against the plain run just before it.
+        ratios = [t[key] / p[key] for p, t in zip(plain, traced)]
+        print(f"  {'ratio with/without (paired runs)':34s} min {min(ratios):8.3f}  "
+              f"median {statistics.median(ratios):8.3f}  max {max(ratios):8.3f}")
 
 
 if __name__ == "__main__":

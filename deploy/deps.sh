@@ -6,7 +6,8 @@ set -eu
 PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
  libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libssl-dev pkg-config
  libcmocka-dev python3 curl openssl nginx-light nghttp2-client wrk libdeflate-dev
- libclang-rt-14-dev libgcc-12-dev"
+ libclang-rt-14-dev libgcc-12-dev
+ qemu-system-x86 busybox-static cpio xz-utils binutils"
 
 missing=""
 for p in $PACKAGES; do
@@ -35,3 +36,11 @@ fi
 
 # The OTLP decoder of the interop tests (npm registry; versions from the lockfile).
 [ -d "$(dirname "$0")/../tests/otlp-node/node_modules" ] || (cd "$(dirname "$0")/../tests/otlp-node" && npm ci --no-audit --no-fund --loglevel=error)
+
+# The kernel matrix (tests/kernels/) boots Debian's kernels under QEMU: their
+# packages are fetched into the build tree when missing, never installed.
+# SP_KERNEL_MATRIX=0 skips the matrix and this download.
+if [ "${SP_KERNEL_MATRIX:-1}" != 0 ]; then
+	"$(dirname "$0")/../tests/kernels/fetch.sh" ||
+		echo "deps: some kernel packages are missing; the kernel matrix will fail for them" >&2
+fi

@@ -4,6 +4,8 @@
 #  - lint tests: tests/lint/test_* (the include-layer check)
 #  - integration tests: tests/integration/test_* (as root; they print
 #    "ok - NAME" / "not ok - NAME" per check)
+#  - the kernel matrix: integration tests inside other kernels under QEMU
+#    (tests/kernels/; SP_KERNEL_MATRIX=0 skips it)
 #  - fuzz targets: $BUILD/fuzz/fuzz_* (make fuzz), each for FUZZ_SECONDS
 #    (default 10; 0 skips them) from its seed corpus and dictionary, one
 #    check each: a crash, leak or failed invariant fails it
@@ -55,6 +57,17 @@ for t in tests/integration/test_*; do
 	fi
 	run_one "$(basename "$t")" timeout 600 "$t"
 done
+
+# The kernel matrix: the BPF integration tests again, inside Debian's 6.1
+# and 6.12 kernels under QEMU, once per HTTP capture path each offers
+# (tests/kernels/matrix.py; about 15 minutes).  SP_KERNEL_MATRIX=0 skips it;
+# SP_TEST_FILTER picks its tests as it picks the integration tests, by
+# their name in tests/kernels/ ("kernels" runs all of them).
+if [ "${SP_KERNEL_MATRIX:-1}" = 0 ]; then
+	echo "=== kernel matrix: skipped (SP_KERNEL_MATRIX=0)"
+else
+	run_one "kernel matrix" tests/kernels/matrix.py
+fi
 
 # libFuzzer target fuzz_NAME: seeds tests/fuzz/corpus_NAME, words
 # tests/fuzz/NAME.dict; what it finds goes to a scratch corpus, an input

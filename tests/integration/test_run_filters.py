@@ -4,6 +4,7 @@
 spans asked for come out, with the exact count, and the rest is counted
 as filtered."""
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -25,10 +26,19 @@ EXE_NAME = os.path.basename(os.path.realpath(sys.executable))
 
 
 def start_server():
+    # http.server prints its port with print(): unbuffered, or the line
+    # stays in the server's buffer when stdout is a pipe.
     p = subprocess.Popen([PYTHON3, "-m", "http.server", "0", "--bind", "127.0.0.1",
                           "-d", os.path.dirname(__file__)],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = p.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N (...)"
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    line = ""
+    if select.select([p.stdout], [], [], 20)[0]:
+        line = p.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N (...)"
+    if not check("a python3 http.server started and said its port", " port " in line,
+                 repr(line)):
+        p.kill()
+        finish()
     return p, int(line.split(" port ")[1].split()[0])
 
 
