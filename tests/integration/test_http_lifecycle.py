@@ -19,8 +19,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import check, finish, require_root  # noqa: E402
-from httptest import (PROGRAM_SOURCES, WAIT_S, Agent, Server, brackets, curl,  # noqa: E402
-                      end_ns, free_port, is_child, python_server, start_ns)
+from httptest import (HOOK_SKEW_NS, PROGRAM_SOURCES, WAIT_S, Agent, Server, brackets,  # noqa: E402
+                      curl, end_ns, free_port, is_child, python_server, start_ns)
 
 require_root()
 SERVER, CLIENT = 2, 3
