@@ -6,7 +6,8 @@ kernel offers.
 
 Per kernel (kernels.list, or SP_KERNELS), the first boot prints
 `spanprobe probes`, finds which capture paths the kernel offers and runs
-the kernel-wide tests (function spans, attaching, HTTP servers, filters)
+the kernel-wide tests (function spans, attaching, many symbols, HTTP
+servers, filters)
 with the hooks `auto` chooses; then one boot
 per capture path runs the HTTP tests with SPANPROBE_HTTP_HOOKS set to that
 path.  The `syscalls` fallback runs only on kernels without the socket
@@ -39,8 +40,10 @@ import guest  # noqa: E402
 
 PATHS = ("sock", "fentry", "kprobes", "syscalls")
 # Tests of what every kernel must do, with the hooks `auto` chooses there:
-# function spans, attaching, HTTP servers of every kind, the filters.
-KERNEL_TESTS = ["test_funcspans", "test_attach", "test_http_servers", "test_run_filters"]
+# function spans, attaching, many symbols, HTTP servers of every kind, the
+# filters.
+KERNEL_TESTS = ["test_funcspans", "test_attach", "test_startup", "test_http_servers",
+                "test_run_filters"]
 # The HTTP test set, run once per capture path: every server and client
 # kind through the forced hooks (test_http_hooks), context propagation,
 # and the process life cycle under load.
