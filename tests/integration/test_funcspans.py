@@ -201,12 +201,22 @@ def test_open_at_exit_counted():
     # outer() lasts 400 ms (100 ms per spin), one after the other: a
     # signal always finds exactly one open.
     prog = subprocess.Popen([NESTED, "1000", "0", "100000"], stdout=subprocess.DEVNULL)
-    sp = subprocess.Popen([SPANPROBE, "attach", "-p", str(prog.pid), "-u", "outer",
+    sp = subprocess.Popen([SPANPROBE, "attach", "-v", "-p", str(prog.pid), "-u", "outer",
                            "--no-http", "-o", "otlp-json", "--output-file", os.devnull],
                           stderr=subprocess.PIPE, text=True)
+    # From the moment the probes are in (slow to come on an emulated CPU):
+    # 2.5 s is five calls of outer() or more.
+    head = ""
+    deadline = time.monotonic() + 60
+    while "tracing 1 functions" not in head and time.monotonic() < deadline:
+        line = sp.stderr.readline()
+        if not line:
+            break
+        head += line
     time.sleep(2.5)
     sp.send_signal(signal.SIGINT)
     _, err = sp.communicate(timeout=30)
+    err = head + err
     prog.kill()
     prog.wait()
     c = check_report_sums("stopped inside a call", err)
