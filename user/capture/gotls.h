@@ -63,7 +63,7 @@ struct gotls_func {
 struct gotls_facts {
 	enum gotls_verdict verdict;
 	bool is_go;
-	bool has_symbols;      /* a .symtab with entries */
+	bool has_symbols;      /* a .symtab with entries (looked for in Go only) */
 	bool regabi;           /* Go 1.17 or later: arguments in registers */
 	char version[64];      /* "go1.19.8"; "" when not Go */
 	int major, minor;      /* 1 and 19; 0 when unknown */
