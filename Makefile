@@ -35,6 +35,13 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 PROG_SRCS := $(filter-out tests/programs/lib%.c,$(wildcard tests/programs/*.c))
 PROG_BINS := $(patsubst tests/programs/%.c,$(BUILD)/tests/programs/%,$(PROG_SRCS))
 PROG_LIBS := $(patsubst tests/programs/%.c,$(BUILD)/tests/programs/%.so,$(wildcard tests/programs/lib*.c))
+# Go test programs, when the Go toolchain is here (deploy/deps.sh installs
+# golang-go); each also as NAME.stripped, without its symbol table.
+GO        ?= $(shell command -v go 2>/dev/null)
+ifneq ($(GO),)
+GO_BINS   := $(patsubst tests/programs/%.go,$(BUILD)/tests/programs/%,$(wildcard tests/programs/*.go))
+PROG_BINS += $(GO_BINS) $(addsuffix .stripped,$(GO_BINS))
+endif
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard bench/*.c))
@@ -134,6 +141,19 @@ $(BUILD)/tests/test_stats_race: tests/unit/test_stats_race.c $(TSAN_UNIT_SRCS) $
 $(BUILD)/tests/programs/%: tests/programs/%.c
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -fno-inline -fno-omit-frame-pointer -Wall -Wextra -pthread $< -o $@ -L$(BUILD)/tests/programs -Wl,-rpath,'$$ORIGIN',--enable-new-dtags $(PROG_LDLIBS_$*)
+
+# Go programs: standard library only, built offline, with the toolchain's
+# caches in the build tree (nothing written to $$HOME); no cgo, so the
+# result does not depend on the C toolchain.  -s drops the symbol table as
+# `go build -ldflags=-s` users ship it.
+GO_ENV := GOCACHE=$(abspath $(BUILD))/go/cache GOPATH=$(abspath $(BUILD))/go/path \
+	  GOENV=off GOPROXY=off GOTOOLCHAIN=local GOFLAGS= CGO_ENABLED=0
+$(BUILD)/tests/programs/%: tests/programs/%.go
+	@mkdir -p $(@D)
+	$(GO_ENV) $(GO) build -o $@ $<
+$(BUILD)/tests/programs/%.stripped: tests/programs/%.go
+	@mkdir -p $(@D)
+	$(GO_ENV) $(GO) build -ldflags=-s -o $@ $<
 
 $(BUILD)/tests/programs/%.so: tests/programs/%.c
 	@mkdir -p $(@D)
