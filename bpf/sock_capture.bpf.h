@@ -28,6 +28,7 @@
 
 #include "common.bpf.h"
 #include "sock_arch.bpf.h"
+#include "tls_link.bpf.h"
 #include <bpf/bpf_endian.h>
 
 /*
@@ -171,6 +172,57 @@ static __always_inline bool sock_capture__looks_http(__u64 *w, __u32 n)
 		return sock_capture__target_start(sock_capture__byte(w, i + 1));
 	}
 	return false;
+}
+
+/* File types of an inode's mode (UAPI macros, not in vmlinux.h). */
+#define SOCK_S_IFMT 00170000
+#define SOCK_S_IFSOCK 0140000
+
+/* The calls that move socket bytes: everything else leaves at once. */
+static __always_inline bool sys__socket_call(long nr)
+{
+	switch (nr) {
+	case SOCK_NR_READ:
+	case SOCK_NR_WRITE:
+	case SOCK_NR_READV:
+	case SOCK_NR_WRITEV:
+	case SOCK_NR_SENDTO:
+	case SOCK_NR_RECVFROM:
+	case SOCK_NR_SENDMSG:
+	case SOCK_NR_RECVMSG:
+	case SOCK_NR_SENDFILE:
+	case SOCK_NR_SPLICE:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The kernel socket behind descriptor `fd` of `task`, or NULL when it is
+ * not a socket (file, pipe, tty...) or the table changed under us.  Every
+ * read or write of a wanted task on a file or a pipe pays for this walk:
+ * the task's own structures are read by plain BTF loads (faults read as
+ * 0), and only what the verifier cannot type (the descriptor array, the
+ * file) takes a probe read.  Another thread may be closing or growing the
+ * table: a stale answer costs one record at most.
+ */
+static __always_inline struct sock *sock_capture__fd_sock(struct task_struct *task, long fd)
+{
+	struct fdtable *fdt = task->files->fdt;
+	struct file **fds, *file = NULL;
+	struct socket *sock;
+	umode_t mode;
+
+	if (fd < 0 || !fdt || (unsigned long)fd >= fdt->max_fds)
+		return NULL;
+	fds = fdt->fd;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & SOCK_S_IFMT) != SOCK_S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
 /* Fill `io` from the syscall's registers; false for calls without a buffer. */
@@ -323,17 +375,19 @@ static __always_inline void sock_capture__mark_http(__u64 id, struct sock *sk)
 }
 
 /*
- * Decide whether this call is reported: the connection is known HTTP, or
+ * Decide whether this call is reported (`id`: the stream, see
+ * sock_capture__stream_id()): the connection is known HTTP, or
  * its first bytes start an HTTP message, or the call is too short to tell
  * (a one-byte reader still gets its request seen).
  */
-static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, const struct sock_io *io,
-					       __u32 total, bool has_buf)
+static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u64 id,
+						       const struct sock_io *io,
+						       __u32 total, bool has_buf)
 {
-	__u64 id = (__u64)sk;
 	struct sp_sock_conn *conn = sock_capture__conn(id, sk);
 	__u64 head[3] = {};
 	__u32 n;
+	__u8 c;
 
 	if (conn)
 		return conn->state == SP_SOCK_CONN_HTTP;
@@ -346,19 +400,35 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, const st
 		sock_capture__mark_http(id, sk);
 		return true;
 	}
-	/* Too short to tell, and an empty line may come alone. */
-	return total < SOCK_HTTP_EMPTY_MAX + 6;
+	/* Too short to tell (an empty line may come alone, a client may write
+	 * a byte at a time), if it is text: not the 5-byte record header a
+	 * TLS library reads first (content type 20..23). */
+	c = head[0] & 0xff;
+	return total < SOCK_HTTP_EMPTY_MAX + 6 &&
+	       ((c >= 0x20 && c < 0x7f) || c == '\r' || c == '\n' || c == '\t');
+}
+
+/*
+ * The stream of bytes on socket `sk`: what the socket carries, or with
+ * `tls` the plaintext a TLS library read or wrote on it (a stream of its
+ * own: the socket's ciphertext is another).  Sockets are aligned, so the
+ * low bit is free.
+ */
+static __always_inline __u64 sock_capture__stream_id(struct sock *sk, bool tls)
+{
+	return (__u64)sk | (tls ? 1 : 0);
 }
 
 /*
  * Send the record of one call that moved `ret` bytes on TCP socket `sk`
  * (`family` from sock_capture__tcp_family()), already judged wanted: fixed part,
  * addresses and up to sp_sock_capture bytes from `io`.  `fd` is the
- * process's descriptor (-1: unknown).  A full ring buffer is counted.
+ * process's descriptor (-1: unknown); `tls`: the bytes are the plaintext
+ * of a TLS library call (nr 0).  A full ring buffer is counted.
  */
 static __always_inline void sock_capture__emit(struct sock *sk, int family,
 				       const struct sock_io *io, bool has_buf,
-				       __s32 fd, long nr, int ret, __u8 dir)
+				       __s32 fd, long nr, int ret, __u8 dir, bool tls)
 {
 	struct sock_scratch *s;
 	__u32 zero = 0, want;
@@ -366,15 +436,15 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family,
 	s = bpf_map_lookup_elem(&sp_sock_scratch, &zero);
 	if (!s)
 		return;
-	s->ev.sock_id = (__u64)sk;
+	s->ev.sock_id = sock_capture__stream_id(sk, tls);
 	s->ev.fd = fd;
 	s->ev.total_len = ret;
 	s->ev.direction = dir;
 	s->ev.syscall_nr = nr;
-	s->ev.sock_flags = has_buf ? 0 : SP_SOCK_F_NO_PAYLOAD;
+	s->ev.sock_flags = (has_buf ? 0 : SP_SOCK_F_NO_PAYLOAD) | (tls ? SP_SOCK_F_TLS : 0);
 	__builtin_memset(s->ev.reserved, 0, sizeof(s->ev.reserved));
 	sock_capture__fill_addrs(&s->ev, sk, family);
-	if (!has_buf && nr != SOCK_NR_SENDFILE && nr != SOCK_NR_SPLICE)
+	if (!has_buf && !tls && nr != SOCK_NR_SENDFILE && nr != SOCK_NR_SPLICE)
 		common__count_drop(SP_DROP_SOCK_UNKNOWN_CALL);
 	want = sp_sock_capture;
 	if (want > SP_SOCK_CAPTURE_MAX)
@@ -385,6 +455,11 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family,
 	want = s->ev.captured;
 	if (want > SP_SOCK_CAPTURE_MAX)
 		want = SP_SOCK_CAPTURE_MAX;
+	/* A bound the verifier sees whatever registers clang picks (it lost
+	 * the one above where this is inlined into the TLS return probe);
+	 * no-op for want <= SP_SOCK_CAPTURE_MAX. */
+	barrier_var(want);
+	want &= SP_SOCK_CAPTURE_MAX * 2 - 1;
 	common__fill_header(&s->ev.hdr, SP_EV_SOCK_DATA, sizeof(s->ev) + want);
 	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want,
 			       common__wakeup_flags(SP_EV_SOCK_DATA)))
@@ -415,14 +490,15 @@ static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int f
 	family = sock_capture__tcp_family(sk);
 	if (!family || !sock_capture__wanted_task(tgid))
 		return 0;
+	tls_link__note_socket(sk);
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	nr = SOCK_REGS_NR(regs);
 	has_buf = sock_capture__locate(regs, nr, &io);
-	if (!sock_capture__wanted_bytes(sk, &io, ret, has_buf))
+	if (!sock_capture__wanted_bytes(sk, (__u64)sk, &io, ret, has_buf))
 		return 0;
 	/* Every call here takes the socket first, but splice (its output). */
 	fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;
-	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir);
+	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir, false);
 	return 0;
 }
 
@@ -435,13 +511,18 @@ static __always_inline int sock_capture__state_changed(struct bpf_raw_tracepoint
 	struct sp_sock_close_event *ev;
 	__u64 id = ctx->args[0];
 
+	__u64 tls_id = id | 1;
+	bool plain, tls;
+
 	if ((int)ctx->args[2] != TCP_CLOSE)
 		return 0;
 	/* No port check here: TCP has given the local port back by now.
-	 * An entry left for a dead socket goes at the next lookup. */
-	if (!bpf_map_lookup_elem(&sp_sock_conns, &id))
+	 * An entry left for a dead socket goes at the next lookup.  The
+	 * record closes the socket's plaintext stream too, if any. */
+	plain = bpf_map_delete_elem(&sp_sock_conns, &id) == 0;
+	tls = bpf_map_delete_elem(&sp_sock_conns, &tls_id) == 0;
+	if (!plain && !tls)
 		return 0;
-	bpf_map_delete_elem(&sp_sock_conns, &id);
 	ev = common__reserve(SP_EV_SOCK_CLOSE, sizeof(*ev));
 	if (!ev)
 		return 0;

@@ -21,57 +21,6 @@
  */
 #include "sock_capture.bpf.h"
 
-/* File types of an inode's mode (UAPI macros, not in vmlinux.h). */
-#define SYS_S_IFMT 00170000
-#define SYS_S_IFSOCK 0140000
-
-/* The calls that move socket bytes: everything else leaves at once. */
-static __always_inline bool sys__socket_call(long nr)
-{
-	switch (nr) {
-	case SOCK_NR_READ:
-	case SOCK_NR_WRITE:
-	case SOCK_NR_READV:
-	case SOCK_NR_WRITEV:
-	case SOCK_NR_SENDTO:
-	case SOCK_NR_RECVFROM:
-	case SOCK_NR_SENDMSG:
-	case SOCK_NR_RECVMSG:
-	case SOCK_NR_SENDFILE:
-	case SOCK_NR_SPLICE:
-		return true;
-	}
-	return false;
-}
-
-/*
- * The kernel socket behind descriptor `fd` of `task`, or NULL when it is
- * not a socket (file, pipe, tty...) or the table changed under us.  Every
- * read or write of a wanted task on a file or a pipe pays for this walk:
- * the task's own structures are read by plain BTF loads (faults read as
- * 0), and only what the verifier cannot type (the descriptor array, the
- * file) takes a probe read.  Another thread may be closing or growing the
- * table: a stale answer costs one record at most.
- */
-static __always_inline struct sock *sys__fd_sock(struct task_struct *task, long fd)
-{
-	struct fdtable *fdt = task->files->fdt;
-	struct file **fds, *file = NULL;
-	struct socket *sock;
-	umode_t mode;
-
-	if (fd < 0 || !fdt || (unsigned long)fd >= fdt->max_fds)
-		return NULL;
-	fds = fdt->fd;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return NULL;
-	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & SYS_S_IFMT) != SYS_S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	return sock ? BPF_CORE_READ(sock, sk) : NULL;
-}
-
 /* The socket end of a splice: its output, else its input. */
 static __always_inline struct sock *sys__splice_sock(struct task_struct *task,
 						     struct pt_regs *regs,
@@ -81,12 +30,12 @@ static __always_inline struct sock *sys__splice_sock(struct task_struct *task,
 
 	*fd = (__s32)SOCK_REGS_ARG3(regs);
 	*dir = SP_SOCK_SEND;
-	sk = sys__fd_sock(task, *fd);
+	sk = sock_capture__fd_sock(task, *fd);
 	if (sk)
 		return sk;
 	*fd = (__s32)SOCK_REGS_ARG1(regs);
 	*dir = SP_SOCK_RECV;
-	return sys__fd_sock(task, *fd);
+	return sock_capture__fd_sock(task, *fd);
 }
 
 /* A receive that only peeks leaves the bytes for the next call. */
@@ -131,17 +80,18 @@ static __always_inline int sys__handle(long nr, long ret)
 	} else {
 		fd = (__s32)SOCK_REGS_ARG1(regs);
 		dir = sys__direction(nr);
-		sk = sys__fd_sock(task, fd);
+		sk = sock_capture__fd_sock(task, fd);
 	}
 	if (!sk || sys__peeks(regs, nr))
 		return 0;
 	family = sock_capture__tcp_family(sk);
 	if (!family)
 		return 0;
+	tls_link__note_socket(sk);
 	has_buf = sock_capture__locate(regs, nr, &io);
-	if (!sock_capture__wanted_bytes(sk, &io, ret, has_buf))
+	if (!sock_capture__wanted_bytes(sk, (__u64)sk, &io, ret, has_buf))
 		return 0;
-	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir);
+	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir, false);
 	return 0;
 }
 

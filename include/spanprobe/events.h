@@ -29,6 +29,7 @@ enum sp_event_type {
 	SP_EV_PROC_EXEC = 4,   /* struct sp_exec_event: a process called exec (v2) */
 	SP_EV_SOCK_DATA = 5,   /* struct sp_sock_data_event: bytes sent or received on a TCP socket */
 	SP_EV_SOCK_CLOSE = 6,  /* struct sp_sock_close_event: a TCP socket we reported on closed */
+	SP_EV_LIB_LOADED = 7,  /* struct sp_lib_event: a process loaded a library (dlopen) */
 	SP_EV_TYPE_MAX,
 };
 
@@ -92,6 +93,7 @@ enum sp_drop_reason {
 	SP_DROP_READ_FAILED = 1,    /* bpf_probe_read_* failed */
 	SP_DROP_MAP_FULL = 2,       /* a state map had no room */
 	SP_DROP_SOCK_UNKNOWN_CALL = 3, /* socket I/O from a call we cannot decode (io_uring...) */
+	SP_DROP_TLS_NO_SOCKET = 4,  /* TLS plaintext of a session whose socket was never seen */
 	SP_DROP_REASON_MAX = 8,
 };
 
@@ -113,13 +115,14 @@ enum sp_sock_dir {
 enum sp_sock_flags {
 	SP_SOCK_F_TRUNCATED = 1 << 0, /* reading the payload failed part way */
 	SP_SOCK_F_NO_PAYLOAD = 1 << 1, /* the call has no user buffer (sendfile, splice) */
+	SP_SOCK_F_TLS = 1 << 2,        /* plaintext of a TLS library call (sock_id | 1) */
 };
 
 #define SP_SOCK_CAPTURE_MAX 4096 /* upper bound of the capture setting */
 
 struct sp_sock_data_event {
 	struct sp_event_header hdr;
-	__u64 sock_id;
+	__u64 sock_id;       /* the kernel socket; | 1: the plaintext of its TLS (SP_SOCK_F_TLS) */
 	__s32 fd;           /* the process's descriptor, -1 when unknown */
 	__u32 total_len;    /* bytes the call moved */
 	__u16 captured;     /* payload bytes following this struct */
@@ -153,9 +156,14 @@ struct sp_sock_conn {
 	__u16 local_port, peer_port; /* host order, as in the data records */
 };
 
+/* dlopen returned a library in process hdr.pid: its maps changed. */
+struct sp_lib_event {
+	struct sp_event_header hdr;
+};
+
 /*
  * The kernel released a TCP socket that had SP_EV_SOCK_DATA records (state
- * TCP_CLOSE).  hdr.pid/tid name whatever task was running (often a softirq
+ * TCP_CLOSE); its TLS plaintext stream (sock_id | 1), if any, ends too.  hdr.pid/tid name whatever task was running (often a softirq
  * on behalf of nobody): match by sock_id only.
  */
 struct sp_sock_close_event {
@@ -172,6 +180,7 @@ SP_ASSERT_LAYOUT(struct sp_event_header, 24);
 SP_ASSERT_LAYOUT(struct sp_func_event, 40);
 SP_ASSERT_LAYOUT(struct sp_task_event, 48);
 SP_ASSERT_LAYOUT(struct sp_exec_event, 296);
+SP_ASSERT_LAYOUT(struct sp_lib_event, 24);
 _Static_assert(__builtin_offsetof(struct sp_func_event, stack_ptr) == 32,
 	       "sp_func_event.stack_ptr moved");
 SP_ASSERT_LAYOUT(struct sp_sock_data_event, 88);

@@ -69,6 +69,11 @@ fail:
 	return NULL;
 }
 
+const struct sockhooks *sockcap_hooks(const struct sockcap *sc)
+{
+	return sc->hooks;
+}
+
 void sockcap_set_sink(struct sockcap *sc, struct stream_sink sink)
 {
 	sc->sink = sink;
@@ -158,6 +163,7 @@ static int handle_data(struct sockcap *sc, const struct sp_event_header *hdr,
 		.dir = ev->direction == SP_SOCK_SEND ? STREAM_OUT : STREAM_IN,
 		.local = &local, .peer = &peer,
 		.data = ev + 1, .captured = ev->captured, .total_len = ev->total_len,
+		.tls = ev->sock_flags & SP_SOCK_F_TLS,
 	};
 	sc->sink.data(sc->sink.ctx, &ch);
 	return 0;
@@ -172,8 +178,11 @@ static int handle_close(struct sockcap *sc, const struct sp_event_header *hdr,
 	if (sc->opts.debug_dump)
 		fprintf(sc->opts.debug_dump, "sock close sock=%llx state=%u\n",
 			(unsigned long long)ev->sock_id, ev->old_state);
-	if (sc->sink.close)
+	if (sc->sink.close) {
 		sc->sink.close(sc->sink.ctx, ev->sock_id, hdr->ts_ns);
+		/* the socket's TLS plaintext stream, if it had one */
+		sc->sink.close(sc->sink.ctx, ev->sock_id | 1, hdr->ts_ns);
+	}
 	return 0;
 }
 

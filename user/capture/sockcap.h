@@ -45,6 +45,9 @@ static inline bool sockcap_owns(uint16_t type)
  */
 struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opts);
 
+/* The hook set in use (for objects that share its maps). */
+const struct sockhooks *sockcap_hooks(const struct sockcap *sc);
+
 /* Where stream data goes from now on (before: counted only). */
 void sockcap_set_sink(struct sockcap *sc, struct stream_sink sink);
 

@@ -103,6 +103,13 @@ int sockhooks_conns_fd(const struct sockhooks *h)
 	return bpf_map__fd(h->conns);
 }
 
+int sockhooks_map_fd(const struct sockhooks *h, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(h->obj, name);
+
+	return m ? bpf_map__fd(m) : -1;
+}
+
 /* What the kernel must offer for `kind`, before anything is loaded;
  * NULL when it does, else what it lacks. */
 static const char *kernel_lacks(enum sockcap_hooks kind)

@@ -64,6 +64,9 @@ enum sockcap_hooks sockhooks_kind(const struct sockhooks *h);
 /* The per-connection verdict map (sp_sock_conns). */
 int sockhooks_conns_fd(const struct sockhooks *h);
 
+/* A map of the loaded object by name (for objects that share it), or -1. */
+int sockhooks_map_fd(const struct sockhooks *h, const char *name);
+
 /* Accepts NULL.  The links stay with the loader. */
 void sockhooks_destroy(struct sockhooks *h);
 

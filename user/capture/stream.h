@@ -33,6 +33,7 @@ struct stream_chunk {
 	const struct stream_addr *local, *peer;
 	const void *data;
 	size_t captured, total_len;
+	bool tls;         /* plaintext read or written at a TLS library */
 };
 
 struct stream_sink {

@@ -33,6 +33,7 @@
 #include "capture/loader.h"
 #include "capture/features.h"
 #include "capture/sockcap.h"
+#include "capture/tlscap.h"
 #include "assemble/exchange.h"
 #include "protocol/ownconns.h"
 #include "transport/conn.h"
@@ -58,6 +59,7 @@ struct sp_daemon {
 	bool funcs_off;          /* the kernel cannot trace functions */
 	struct sp_loader loader;
 	struct sockcap *sockcap; /* HTTP capture; NULL when off */
+	struct tlscap *tlscap;   /* its TLS plaintext; NULL when off */
 	struct exchange_spans *exchanges; /* its decoders and spans */
 	struct ownconns *own_conns; /* the exporter's connections; NULL: none */
 	bool sockcap_closed;
@@ -131,6 +133,8 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 		return 0;
 	}
 	case SP_EV_PROC_EXEC:
+		if (d->tlscap) /* its TLS libraries, once the loader mapped them */
+			tlscap_rescan_later(d->tlscap, (pid_t)hdr->pid, clock_mono_ms());
 		/* The launched command's own exec: its resource is known. */
 		if ((pid_t)hdr->pid == d->child.pid && !d->child_exec_seen)
 			d->child_exec_seen = true;
@@ -141,6 +145,10 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 	}
 	if (d->sockcap && sockcap_owns(hdr->type)) {
 		sockcap_handle(d->sockcap, hdr, size);
+		return 0;
+	}
+	if (d->tlscap && tlscap_owns(hdr->type)) {
+		tlscap_handle(d->tlscap, hdr, clock_mono_ms());
 		return 0;
 	}
 	loader_count_unhandled(&d->loader);
@@ -324,6 +332,8 @@ static int start_attach(struct sp_daemon *d)
 		return -ESRCH;
 	}
 	pipeline_set_resource(d->pipeline, (uint32_t)d->target_pid, res);
+	if (d->tlscap)
+		tlscap_scan_process(d->tlscap, d->target_pid);
 	err = loader_track_pid(&d->loader, d->target_pid);
 	return err ? err : attach_targets(d, attach_pid(d));
 }
@@ -384,6 +394,7 @@ static void http_report(const struct sp_daemon *d)
 	if (!d->sockcap)
 		return;
 	sockcap_report(d->sockcap, stderr);
+	tlscap_report(d->tlscap, stderr);
 	exchange_report(d->exchanges, stderr);
 	if (d->own_conns)
 		ownconns_report(d->own_conns, stderr);
@@ -393,6 +404,8 @@ static void http_report(const struct sp_daemon *d)
 static void http_close(struct sp_daemon *d)
 {
 	exchange_destroy(d->exchanges);
+	tlscap_close(d->tlscap);
+	d->tlscap = NULL;
 	sockcap_close(d->sockcap);
 	d->sockcap_closed = true;
 }
@@ -481,6 +494,8 @@ static void poll_loop(struct sp_daemon *d)
 		}
 		if (target_done(d) || output_failed(d))
 			break;
+		if (d->tlscap)
+			tlscap_tick(d->tlscap, clock_mono_ms());
 		/* Follow steps of the wall clock (NTP at boot, an admin). */
 		if (clock_mono_ns() >= next_clock_sync) {
 			pipeline_sync_clock(d->pipeline);
@@ -589,6 +604,29 @@ static void cleanup(struct sp_daemon *d)
 }
 
 /*
+ * TLS plaintext, on top of the socket hooks.  Without it HTTP capture
+ * still sees clear text: a failure is a warning.  `run` probes the TLS
+ * files of every process now; `attach` and `trace` those of their process
+ * when it starts (start_attach(), the exec record).
+ */
+static void open_tls_capture(struct sp_daemon *d)
+{
+	struct tlscap_opts to = {
+		.capture_bytes = d->cfg->capture_bytes ? d->cfg->capture_bytes : 1024,
+		.all_processes = d->cfg->command == SP_CMD_RUN,
+	};
+
+	d->tlscap = tlscap_open(&d->loader, sockcap_hooks(d->sockcap), &to);
+	if (!d->tlscap) {
+		sp_warn("tls: TLS plaintext capture is off");
+		return;
+	}
+	tlscap_scan_system(d->tlscap);
+	if (d->cfg->command == SP_CMD_RUN)
+		tlscap_scan_all(d->tlscap);
+}
+
+/*
  * HTTP capture: node-wide for `run`, the tracked processes otherwise.  A
  * kernel without the socket hooks is fatal only when HTTP is all we trace.
  */
@@ -599,6 +637,7 @@ static int open_http_capture(struct sp_daemon *d)
 		.capture_bytes = cfg->capture_bytes,
 		.all_processes = cfg->command == SP_CMD_RUN,
 		.hooks = cfg->http_hooks,
+		.debug_dump = cfg->verbose >= 3 ? stderr : NULL, /* -vvv: every record */
 	};
 	struct proto_streams_opts po = {
 		.max_conns = cfg->max_connections,
@@ -617,6 +656,7 @@ static int open_http_capture(struct sp_daemon *d)
 			return -ENOMEM;
 		}
 		sockcap_set_sink(d->sockcap, exchange_sink(d->exchanges));
+		open_tls_capture(d);
 		return 0;
 	}
 	if (cfg->n_symbols && !d->funcs_off) {

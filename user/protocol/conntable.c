@@ -140,11 +140,13 @@ struct proto_conn *conntable_add(struct conntable *t, uint64_t sock_id,
 	return c;
 }
 
+/* The address pair, and whether the stream is a TLS plaintext one (the
+ * socket's ciphertext stream has the same addresses). */
 static uint64_t tuple_key(const struct stream_addr *local,
-			  const struct stream_addr *peer)
+			  const struct stream_addr *peer, bool tls)
 {
 	uint8_t a[16], b[16];
-	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
+	uint64_t h = tls ? 0x7f4a7c159e3779b9ULL : 0x9e3779b97f4a7c15ULL, w;
 
 	stream_addr_v6(local, a);
 	stream_addr_v6(peer, b);
@@ -160,7 +162,7 @@ static uint64_t tuple_key(const struct stream_addr *local,
 
 void conntable_index_tuple(struct conntable *t, struct proto_conn *c)
 {
-	uint64_t key = tuple_key(&c->local, &c->peer);
+	uint64_t key = tuple_key(&c->local, &c->peer, c->tls);
 
 	if (c->tuple_key == key)
 		return;
@@ -173,10 +175,10 @@ void conntable_index_tuple(struct conntable *t, struct proto_conn *c)
 struct proto_conn *conntable_find_peer(struct conntable *t,
 				       const struct proto_conn *c)
 {
-	struct proto_conn *p = u64map_get(&t->by_tuple, tuple_key(&c->peer, &c->local));
+	struct proto_conn *p = u64map_get(&t->by_tuple, tuple_key(&c->peer, &c->local, c->tls));
 
 	/* A 64-bit hash may collide: check the addresses themselves. */
-	if (!p || p == c || !stream_addr_same(&p->local, &c->peer) ||
+	if (!p || p == c || p->tls != c->tls || !stream_addr_same(&p->local, &c->peer) ||
 	    !stream_addr_same(&p->peer, &c->local))
 		return NULL;
 	return p;

@@ -26,6 +26,7 @@ struct proto_conn {
 	const struct proto_ops *ops; /* NULL: no decoder chosen yet */
 	uint8_t ignored;             /* no decoder wants it */
 	uint8_t verdict;             /* enum stream_verdict told to capture */
+	uint8_t tls;                 /* the plaintext of a TLS connection */
 	struct proto_conn *lru_prev, *lru_next; /* most recent first */
 	uint64_t tuple_key;          /* 0: not in the address index */
 	union proto_state st;

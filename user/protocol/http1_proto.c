@@ -107,31 +107,32 @@ static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 		    const struct http1_exchange *x, bool server, bool with_query)
 {
 	bool query = with_query && x->query[0];
+	const char *scheme = c->tls ? "https" : "http";
 	char buf[64];
 
 	if (x->method == HTTP1_M_CONNECT) {
 		/* The target is an authority: a client's URL is just that. */
-		proto_attr_cstr(o, "url.scheme", "http");
+		proto_attr_cstr(o, "url.scheme", scheme);
 		if (!server && x->host[0])
 			proto_attr_cstr(o, "url.full",
-					proto_text(o, "http://%s", x->host));
+					proto_text(o, "%s://%s", scheme, x->host));
 		return;
 	}
 	if (x->path[0])
 		proto_attr_cstr(o, "url.path", x->path);
 	if (query)
 		proto_attr_cstr(o, "url.query", x->query);
-	proto_attr_cstr(o, "url.scheme", "http");
+	proto_attr_cstr(o, "url.scheme", scheme);
 	if (server)
 		return;
 	/* Clients must say url.full; the query only when allowed. */
 	if (x->host[0])
 		proto_attr_cstr(o, "url.full",
-				proto_text(o, "http://%s%s%s%s", x->host, x->path,
+				proto_text(o, "%s://%s%s%s%s", scheme, x->host, x->path,
 					   query ? "?" : "", query ? x->query : ""));
 	else
 		proto_attr_cstr(o, "url.full",
-				proto_text(o, "http://%s:%u%s%s%s",
+				proto_text(o, "%s://%s:%u%s%s%s", scheme,
 					   stream_addr_str(&c->peer, buf, sizeof(buf)),
 					   c->peer.port, x->path, query ? "?" : "",
 					   query ? x->query : ""));

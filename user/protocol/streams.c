@@ -100,6 +100,7 @@ static struct proto_conn *conn_for(struct proto_streams *s,
 			return NULL;
 		c->local = *ch->local;
 		c->peer = *ch->peer;
+		c->tls = ch->tls;
 		conntable_index_tuple(&s->conns, c);
 	}
 	c->pid = ch->pid;

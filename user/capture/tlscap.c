@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: MIT
+#include "capture/tlscap.h"
+
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tls.skel.h"
+#include "capture/elfsym.h"
+#include "capture/features.h"
+#include "capture/gotls.h"
+#include "capture/loader.h"
+#include "capture/procfs.h"
+#include "capture/sockhooks.h"
+#include "util/log.h"
+#include "util/u64map.h"
+
+#define TLSCAP_DEFAULT_FILES 4096
+#define TLSCAP_PENDING 256       /* processes waiting for a rescan */
+#define TLSCAP_RESCAN_MS 50      /* after exec: the loader maps libraries first */
+
+/* What a file is, once looked at (values of the file map). */
+#define FILE_TLS ((void *)1)     /* probed */
+#define FILE_OTHER ((void *)2)   /* no TLS library functions, or probing failed */
+
+struct pending {
+	pid_t pid;
+	uint64_t due_ms;
+};
+
+struct tlscap {
+	struct tls_bpf *skel;
+	struct sp_loader *loader;
+	struct sp_u64map files;      /* (device, inode) -> FILE_* */
+	uint32_t max_files;
+	struct pending pending[TLSCAP_PENDING];
+	unsigned n_pending;
+	struct {
+		uint64_t files_probed, files_other, attach_failed, rescans,
+			rescans_dropped, files_forgotten, go_probed, go_unprobeable;
+	} stats;
+};
+
+/* The functions probed in a TLS file (SSL_read and SSL_write are required). */
+static const char *const tls_funcs[] = { "SSL_read", "SSL_write", "SSL_read_ex",
+					 "SSL_write_ex", "SSL_free" };
+enum { F_READ, F_WRITE, F_READ_EX, F_WRITE_EX, F_FREE, F_COUNT };
+
+static struct bpf_program *entry_prog(struct tlscap *t, int f)
+{
+	switch (f) {
+	case F_READ:
+		return t->skel->progs.sp_tls_read;
+	case F_WRITE:
+		return t->skel->progs.sp_tls_write;
+	case F_READ_EX:
+		return t->skel->progs.sp_tls_read_ex;
+	case F_WRITE_EX:
+		return t->skel->progs.sp_tls_write_ex;
+	default:
+		return t->skel->progs.sp_tls_free;
+	}
+}
+
+static int attach_at(struct tlscap *t, struct bpf_program *prog, bool ret,
+		     const char *path, uint64_t off)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret);
+	struct bpf_link *link = bpf_program__attach_uprobe_opts(prog, -1, path, off, &uo);
+	int err = link ? 0 : -errno;
+
+	if (!err && (err = loader_keep_link(t->loader, link)))
+		bpf_link__destroy(link);
+	return err;
+}
+
+/*
+ * Probe the TLS functions of `path`: SSL_read and SSL_write must be
+ * there (and not be IFUNCs); the _ex calls (OpenSSL 1.1.1+) and SSL_free
+ * where present.  -ENOENT: not a TLS library.
+ */
+static int probe_file(struct tlscap *t, const char *path)
+{
+	uint64_t off[F_COUNT];
+	int errs[F_COUNT], err;
+
+	err = elfsym_find_all(path, tls_funcs, F_COUNT, off, errs);
+	if (err)
+		return err;
+	if (errs[F_READ] || errs[F_WRITE])
+		return -ENOENT;
+	for (int f = 0; f < F_COUNT && !err; f++) {
+		if (errs[f])
+			continue;
+		err = attach_at(t, entry_prog(t, f), false, path, off[f]);
+		if (!err && f != F_FREE)
+			err = attach_at(t, t->skel->progs.sp_tls_return, true, path, off[f]);
+	}
+	return err;
+}
+
+#if defined(__x86_64__)
+/* Read: its entry and every return; Write (sent at entry): its entry. */
+static int attach_go_func(struct tlscap *t, struct bpf_program *entry,
+			  const struct gotls_func *fn, const char *path, bool returns)
+{
+	int err = attach_at(t, entry, false, path, fn->entry);
+
+	for (size_t i = 0; returns && i < fn->n_returns && !err; i++)
+		err = attach_at(t, t->skel->progs.sp_gotls_return, false, path,
+				fn->returns[i]);
+	return err;
+}
+#endif
+
+/*
+ * A Go executable: crypto/tls's Read and Write, entry and every return.
+ * -ENOENT when it is not Go or has no TLS; a Go program whose TLS cannot
+ * be probed (no symbols, before Go 1.17...) is said once.
+ */
+static int probe_go(struct tlscap *t, const char *path, const char *shown)
+{
+	struct gotls_facts f;
+	char why[512];
+	int err = gotls_inspect(path, &f);
+
+	if (err || f.verdict == GOTLS_NOT_GO || f.verdict == GOTLS_NOT_ELF ||
+	    f.verdict == GOTLS_NO_TLS)
+		return -ENOENT;
+	if (f.verdict != GOTLS_PROBEABLE) {
+		gotls_describe(shown, &f, why, sizeof(why));
+		sp_warn("tls: %s; its TLS is not decrypted", why);
+		t->stats.go_unprobeable++;
+		return -ENOENT;
+	}
+#if defined(__x86_64__)
+	err = attach_go_func(t, t->skel->progs.sp_gotls_read, &f.read, path, true);
+	if (!err)
+		err = attach_go_func(t, t->skel->progs.sp_gotls_write, &f.write, path, false);
+	if (!err) {
+		t->stats.go_probed++;
+		sp_info("tls: probing Go %s crypto/tls in %s", f.version, shown);
+	}
+	return err;
+#else
+	return -ENOENT;
+#endif
+}
+
+/* libc's (or old glibc's libdl's) dlopen: a library loaded later. */
+static int probe_dlopen(struct tlscap *t, const char *path)
+{
+	uint64_t off;
+	int err = elfsym_find(path, "dlopen", &off);
+
+	return err ? err : attach_at(t, t->skel->progs.sp_tls_dlopen, true, path, off);
+}
+
+static bool basename_starts(const char *path, const char *prefix)
+{
+	const char *base = strrchr(path, '/');
+
+	return strncmp(base ? base + 1 : path, prefix, strlen(prefix)) == 0;
+}
+
+struct scan {
+	struct tlscap *t;
+	pid_t pid;
+	char exe[4096];
+};
+
+/* Remember what `key` is; a full table starts over (files are looked at again). */
+static void remember(struct tlscap *t, uint64_t key, void *what)
+{
+	if (u64map_put(&t->files, key, what) == -ENOSPC) {
+		t->stats.files_forgotten += t->max_files;
+		u64map_destroy(&t->files);
+		if (u64map_init(&t->files, t->max_files) == 0)
+			u64map_put(&t->files, key, what);
+	}
+}
+
+/* Probe one file of interest; 0 when probed, -ENOENT when it has no TLS. */
+static int probe_any(struct tlscap *t, const char *path, const char *shown,
+		     bool libc, bool exe)
+{
+	int err;
+
+	if (libc)
+		return probe_dlopen(t, path);
+	err = probe_file(t, path);
+	if (!err) {
+		sp_info("tls: probing OpenSSL in %s", shown);
+		return 0;
+	}
+	return err == -ENOENT && exe ? probe_go(t, path, shown) : err;
+}
+
+/* Look at one file, each (device, inode) once; `path` opens it from here. */
+static void consider(struct tlscap *t, const char *path, const char *shown, bool libc,
+		     bool exe)
+{
+	struct stat st;
+	uint64_t key;
+	int err;
+
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return;
+	key = (uint64_t)st.st_ino ^ ((uint64_t)st.st_dev * 0x9e3779b97f4a7c15ULL);
+	if (!key || u64map_get(&t->files, key))
+		return;
+	err = probe_any(t, path, shown, libc, exe);
+	if (!libc && !err)
+		t->stats.files_probed++;
+	else if (!libc && err == -ENOENT)
+		t->stats.files_other++;
+	else if (!libc) {
+		t->stats.attach_failed++;
+		sp_warn("tls: cannot probe %s: %s", shown, strerror(-err));
+	}
+	remember(t, key, err ? FILE_OTHER : FILE_TLS);
+}
+
+static bool is_libssl(const char *path)
+{
+	return basename_starts(path, "libssl.so");
+}
+
+static bool is_libc(const char *path)
+{
+	return basename_starts(path, "libc.so") || basename_starts(path, "libdl.so");
+}
+
+/*
+ * One mapped file of a process: probed when it is libssl, the process's
+ * executable (Node.js with its own OpenSSL, a Go program), or libc
+ * (dlopen).
+ */
+static int scan_file(const char *mapped, void *arg)
+{
+	struct scan *s = arg;
+	char path[4096 + 32];
+	bool exe = strcmp(mapped, s->exe) == 0;
+
+	if (!(is_libssl(mapped) || is_libc(mapped) || exe) || strstr(mapped, " (deleted)"))
+		return 0;
+	/* The process's own view: it may live in another mount namespace. */
+	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)s->pid, mapped);
+	consider(s->t, path, mapped, is_libc(mapped), exe);
+	return 0;
+}
+
+int tlscap_scan_process(struct tlscap *t, pid_t pid)
+{
+	struct scan s = { .t = t, .pid = pid };
+	char link[64];
+	ssize_t n;
+	int err;
+
+	/* The executable as the maps name it: the link's target. */
+	if (procfs_exe_link(pid, link, sizeof(link)) == 0 &&
+	    (n = readlink(link, s.exe, sizeof(s.exe) - 1)) > 0)
+		s.exe[n] = '\0';
+	err = procfs_maps_each(pid, scan_file, &s);
+	return err < 0 ? err : 0;
+}
+
+/*
+ * The host's own libssl and libc in the usual library folders, mapped by
+ * no process yet: a short-lived client (curl) started later would be
+ * done before its maps are read.
+ */
+void tlscap_scan_system(struct tlscap *t)
+{
+	static const char *const dirs[] = {
+		"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+		"/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
+		"/usr/local/lib",
+	};
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+		char path[4096];
+
+		if (!d)
+			continue;
+		while ((e = readdir(d))) {
+			if (!is_libssl(e->d_name) && strcmp(e->d_name, "libc.so.6"))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dirs[i], e->d_name);
+			consider(t, path, path, is_libc(path), false);
+		}
+		closedir(d);
+	}
+}
+
+void tlscap_scan_all(struct tlscap *t)
+{
+	DIR *d;
+	struct dirent *e;
+
+	d = opendir("/proc");
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		pid_t pid = (pid_t)strtol(e->d_name, NULL, 10);
+
+		if (pid > 0 && pid != getpid())
+			tlscap_scan_process(t, pid);
+	}
+	closedir(d);
+}
+
+void tlscap_rescan_later(struct tlscap *t, pid_t pid, uint64_t now_ms)
+{
+	for (unsigned i = 0; i < t->n_pending; i++)
+		if (t->pending[i].pid == pid)
+			return;
+	if (t->n_pending == TLSCAP_PENDING) {
+		t->stats.rescans_dropped++;
+		return;
+	}
+	t->pending[t->n_pending++] = (struct pending){ pid, now_ms + TLSCAP_RESCAN_MS };
+}
+
+void tlscap_tick(struct tlscap *t, uint64_t now_ms)
+{
+	unsigned i = 0;
+
+	while (i < t->n_pending) {
+		if (t->pending[i].due_ms > now_ms) {
+			i++;
+			continue;
+		}
+		t->stats.rescans++;
+		tlscap_scan_process(t, t->pending[i].pid);
+		t->pending[i] = t->pending[--t->n_pending];
+	}
+}
+
+bool tlscap_owns(uint16_t type)
+{
+	return type == SP_EV_LIB_LOADED;
+}
+
+void tlscap_handle(struct tlscap *t, const void *record, uint64_t now_ms)
+{
+	const struct sp_event_header *hdr = record;
+
+	/* dlopen has returned: the library is mapped already. */
+	tlscap_rescan_later(t, (pid_t)hdr->pid, now_ms - TLSCAP_RESCAN_MS);
+}
+
+static int load(struct tlscap *t, const struct sockhooks *h, const struct tlscap_opts *o)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = features_btf_custom_path());
+	int err;
+
+	t->skel = tls_bpf__open_opts(&oo);
+	if (!t->skel)
+		return -errno;
+	t->skel->rodata->sp_wakeup_bytes = loader_wakeup_bytes(t->loader);
+	t->skel->rodata->sp_sock_capture = o->capture_bytes;
+	t->skel->rodata->sp_sock_all = o->all_processes;
+	t->skel->rodata->sp_sock_self_tgid = (uint32_t)getpid();
+	t->skel->rodata->sp_go_conn_data = GOTLS_TLSCONN_CONN + GOTLS_IFACE_DATA;
+	t->skel->rodata->sp_go_netfd = GOTLS_TCPCONN_FD;
+	t->skel->rodata->sp_go_sysfd = GOTLS_NETFD_PFD + GOTLS_POLLFD_SYSFD;
+	err = loader_share_maps(t->loader, t->skel->obj);
+	if (!err)
+		err = bpf_map__reuse_fd(t->skel->maps.sp_sock_conns,
+					sockhooks_map_fd(h, "sp_sock_conns"));
+	if (!err)
+		err = bpf_map__reuse_fd(t->skel->maps.sp_tls_calls,
+					sockhooks_map_fd(h, "sp_tls_calls"));
+	if (!err)
+		err = bpf_map__reuse_fd(t->skel->maps.sp_tls_procs,
+					sockhooks_map_fd(h, "sp_tls_procs"));
+	if (!err)
+		err = bpf_map__reuse_fd(t->skel->maps.sp_tls_last,
+					sockhooks_map_fd(h, "sp_tls_last"));
+	return err ? err : tls_bpf__load(t->skel);
+}
+
+struct tlscap *tlscap_open(struct sp_loader *l, const struct sockhooks *h,
+			   const struct tlscap_opts *opts)
+{
+	struct tlscap *t = calloc(1, sizeof(*t));
+	int err = -ENOMEM;
+
+	if (!t)
+		goto fail;
+	t->loader = l;
+	t->max_files = opts->max_files ? opts->max_files : TLSCAP_DEFAULT_FILES;
+	if (u64map_init(&t->files, t->max_files))
+		goto fail;
+	err = load(t, h, opts);
+	if (err) {
+		sp_err("tls: loading the TLS programs failed: %s — libbpf: %s", strerror(-err),
+		       loader_libbpf_last());
+		goto fail;
+	}
+	return t;
+fail:
+	tlscap_close(t);
+	errno = -err;
+	return NULL;
+}
+
+void tlscap_report(const struct tlscap *t, FILE *out)
+{
+	if (!t)
+		return;
+	fprintf(out, "tls: %llu files probed (%llu Go), %llu Go not probeable, %llu without "
+		"TLS functions, %llu failed; %llu rescans, %llu not done (queue full), "
+		"%llu files forgotten (table full)\n",
+		(unsigned long long)t->stats.files_probed,
+		(unsigned long long)t->stats.go_probed,
+		(unsigned long long)t->stats.go_unprobeable,
+		(unsigned long long)t->stats.files_other,
+		(unsigned long long)t->stats.attach_failed,
+		(unsigned long long)t->stats.rescans,
+		(unsigned long long)t->stats.rescans_dropped,
+		(unsigned long long)t->stats.files_forgotten);
+}
+
+void tlscap_close(struct tlscap *t)
+{
+	if (!t)
+		return;
+	tls_bpf__destroy(t->skel);
+	u64map_destroy(&t->files);
+	free(t);
+}
