@@ -375,6 +375,37 @@ static __always_inline void sock_capture__mark_http(__u64 id, struct sock *sk)
 }
 
 /*
+ * A TLS record header of a handshake (content type 22, version 3.x):
+ * what a TLS connection's first bytes are, both ways.
+ */
+static __always_inline bool sock_capture__tls_handshake(const __u64 *w, __u32 n)
+{
+	return n >= 3 && (w[0] & 0xffff) == 0x0316 && ((w[0] >> 16) & 0xff) <= 4;
+}
+
+/*
+ * A connection that starts a TLS handshake: said once (the daemon tells
+ * whether the process's TLS library is probed), then ignored, so later
+ * calls skip the first-bytes check.
+ */
+static __always_inline void sock_capture__tls_seen(__u64 id, struct sock *sk, __u8 dir)
+{
+	struct sp_sock_conn conn = { .state = SP_SOCK_CONN_IGNORE };
+	struct sp_tls_seen_event *ev;
+
+	sock_capture__ports(sk, &conn);
+	if (bpf_map_update_elem(&sp_sock_conns, &id, &conn, BPF_NOEXIST) == -SOCK_E2BIG)
+		common__count_drop(SP_DROP_MAP_FULL);
+	ev = common__reserve(SP_EV_TLS_SEEN, sizeof(*ev));
+	if (!ev)
+		return;
+	ev->sock_id = id;
+	ev->direction = dir;
+	__builtin_memset(ev->reserved, 0, sizeof(ev->reserved));
+	common__submit(ev);
+}
+
+/*
  * Decide whether this call is reported (`id`: the stream, see
  * sock_capture__stream_id()): the connection is known HTTP, or
  * its first bytes start an HTTP message, or the call is too short to tell
@@ -382,7 +413,7 @@ static __always_inline void sock_capture__mark_http(__u64 id, struct sock *sk)
  */
 static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u64 id,
 						       const struct sock_io *io,
-						       __u32 total, bool has_buf)
+						       __u32 total, bool has_buf, __u8 dir)
 {
 	struct sp_sock_conn *conn = sock_capture__conn(id, sk);
 	__u64 head[3] = {};
@@ -396,6 +427,10 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u64 id
 	n = sock_capture__peek(io, total, head);
 	if (n == 0)
 		return false;
+	if (!(id & 1) && sock_capture__tls_handshake(head, n)) {
+		sock_capture__tls_seen(id, sk, dir);
+		return false;
+	}
 	if (sock_capture__looks_http(head, n)) {
 		sock_capture__mark_http(id, sk);
 		return true;
@@ -494,7 +529,7 @@ static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int f
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	nr = SOCK_REGS_NR(regs);
 	has_buf = sock_capture__locate(regs, nr, &io);
-	if (!sock_capture__wanted_bytes(sk, (__u64)sk, &io, ret, has_buf))
+	if (!sock_capture__wanted_bytes(sk, (__u64)sk, &io, ret, has_buf, dir))
 		return 0;
 	/* Every call here takes the socket first, but splice (its output). */
 	fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;

@@ -30,6 +30,7 @@ enum sp_event_type {
 	SP_EV_SOCK_DATA = 5,   /* struct sp_sock_data_event: bytes sent or received on a TCP socket */
 	SP_EV_SOCK_CLOSE = 6,  /* struct sp_sock_close_event: a TCP socket we reported on closed */
 	SP_EV_LIB_LOADED = 7,  /* struct sp_lib_event: a process loaded a library (dlopen) */
+	SP_EV_TLS_SEEN = 8,    /* struct sp_tls_seen_event: a connection starts a TLS handshake */
 	SP_EV_TYPE_MAX,
 };
 
@@ -156,6 +157,18 @@ struct sp_sock_conn {
 	__u16 local_port, peer_port; /* host order, as in the data records */
 };
 
+/*
+ * The first bytes of a TCP connection of process hdr.pid are a TLS
+ * handshake record: its plaintext is seen only if a probed TLS library
+ * handles it.  Once per connection (the connection is then ignored).
+ */
+struct sp_tls_seen_event {
+	struct sp_event_header hdr;
+	__u64 sock_id;
+	__u8 direction;     /* enum sp_sock_dir of the call that carried it */
+	__u8 reserved[7];
+};
+
 /* dlopen returned a library in process hdr.pid: its maps changed. */
 struct sp_lib_event {
 	struct sp_event_header hdr;
@@ -181,6 +194,7 @@ SP_ASSERT_LAYOUT(struct sp_func_event, 40);
 SP_ASSERT_LAYOUT(struct sp_task_event, 48);
 SP_ASSERT_LAYOUT(struct sp_exec_event, 296);
 SP_ASSERT_LAYOUT(struct sp_lib_event, 24);
+SP_ASSERT_LAYOUT(struct sp_tls_seen_event, 40);
 _Static_assert(__builtin_offsetof(struct sp_func_event, stack_ptr) == 32,
 	       "sp_func_event.stack_ptr moved");
 SP_ASSERT_LAYOUT(struct sp_sock_data_event, 88);

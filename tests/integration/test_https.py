@@ -8,7 +8,8 @@ executable); a Go program (crypto/tls, probed at its return instructions).
 Clients: curl (libssl, short-lived), Node.js, Go.  Every exchange gives
 exactly one SERVER and one CLIENT span with url.scheme https, the client's
 url.full https://..., linked on the same host; the ciphertext is never
-decoded as HTTP; a stripped Go program is named as not decrypted; `trace`
+decoded as HTTP; a stripped Go program is named as not decrypted, with
+its connections counted; `trace`
 follows the TLS of its own command only."""
 import os
 import subprocess
@@ -164,6 +165,10 @@ def main():
     check("the report names the files probed: libssl, node, one Go program; one Go not",
           "(1 Go), 1 Go not probeable" in err and "tls: probing OpenSSL in /usr/bin/node" in err
           and "libssl.so" in err, [x for x in err.splitlines() if "tls" in x])
+    blind = [x for x in err.splitlines() if x.startswith("tls: TLS traffic not decrypted")]
+    check("the report names the one program whose TLS was not decrypted, with its one "
+          "connection", blind == [f"tls: TLS traffic not decrypted: "
+                                  f"{os.path.realpath(GO_STRIPPED)}, 1 connections"], blind)
     if go.ready:
         test_trace(go)
     for s in servers:

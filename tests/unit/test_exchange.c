@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "assemble/exchange.h"
+#include "assemble/latelink.h"
 #include "assemble/pipeline_impl.h"
 #include "span/span.h"
 #include "span/spanpool.h"
@@ -190,6 +191,13 @@ static void flush(struct fixture *f)
 	batch_flush(&f->bsp);
 }
 
+/* Past every wait for a late same-host client, then flush. */
+static void settle(struct fixture *f)
+{
+	exchange_tick(f->xs, UINT64_MAX / 2);
+	flush(f);
+}
+
 static const struct sp_attr *attr(const struct sp_span *s, const char *key)
 {
 	const struct sp_attr *a = span_find_attr(s, key);
@@ -238,7 +246,7 @@ static void test_server_keepalive(void **state)
 	feed(f, &f->server, 7, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 2000);
 	feed(f, &f->server, 7, IN, "GET /health HTTP/1.1\r\nHost: shop.example\r\n\r\n", 3000);
 	feed(f, &f->server, 7, OUT, "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n", 4000);
-	flush(f);
+	settle(f);
 	assert_int_equal(n_exported, 2);
 	assert_name(&exported[0], "GET /users/{id}");
 	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
@@ -377,6 +385,54 @@ static void test_late_client_record_adopts_server(void **state)
 	assert_int_equal(stats(f).ctx_peer, 2);
 }
 
+/*
+ * The client's record comes after the server has answered: the finished
+ * server span waits (assemble/latelink.h) and takes the client as parent.
+ */
+static void test_late_client_after_server_finished(void **state)
+{
+	struct fixture *f = *state;
+	const char *req = "GET /late HTTP/1.1\r\nHost: b\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	feed(f, &f->server, 8, IN, req, 20);
+	feed(f, &f->server, 8, OUT, resp, 40);
+	flush(f);
+	assert_int_equal(n_exported, 0); /* held */
+	feed(f, &f->client, 7, OUT, req, 21);
+	feed(f, &f->client, 7, IN, resp, 50);
+	flush(f);
+	assert_int_equal(n_exported, 2);
+	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
+	assert_int_equal(exported[1].kind, SP_KIND_CLIENT);
+	assert_memory_equal(exported[0].trace_id, exported[1].trace_id, 16);
+	assert_memory_equal(exported[0].parent_span_id, exported[1].span_id, 8);
+	assert_int_equal(stats(f).ctx_peer, 1);
+}
+
+/* Nobody comes: a held server span ends as it is once its wait is over. */
+static void test_held_server_span_expires(void **state)
+{
+	struct fixture *f = *state;
+	const char *req = "GET /alone HTTP/1.1\r\nHost: b\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	feed(f, &f->server, 8, IN, req, 20);
+	feed(f, &f->server, 8, OUT, resp, 40);
+	exchange_tick(f->xs, 40 + LATELINK_WAIT_NS - 1);
+	flush(f);
+	assert_int_equal(n_exported, 0);
+	exchange_tick(f->xs, 40 + LATELINK_WAIT_NS);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_false(span_has_parent(&exported[0]));
+	/* A remote peer is never held. */
+	feed(f, &f->other, 9, IN, req, 60);
+	feed(f, &f->other, 9, OUT, resp, 70);
+	flush(f);
+	assert_int_equal(n_exported, 2);
+}
+
 /* A server span that already gave its trace to a child keeps it. */
 static void test_late_client_record_after_child(void **state)
 {
@@ -504,7 +560,7 @@ static void test_port_filter_uses_socket(void **state)
 
 	exchange_200(f, &f->server, 2, IN, "GET /in HTTP/1.1\r\nHost: x\r\n\r\n", 10);
 	exchange_200(f, &f->other, 3, OUT, "GET /out HTTP/1.1\r\nHost: x:8080\r\n\r\n", 30);
-	flush(f);
+	settle(f);
 	assert_int_equal(n_exported, 1);
 	assert_str_attr(&exported[0], "url.path", "/in");
 }
@@ -598,6 +654,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_thread_and_peer_context, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_client_record_adopts_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_client_record_after_child, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_client_after_server_finished, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_server_span_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_wins_over_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_traceparent_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_partial, setup, teardown),

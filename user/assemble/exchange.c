@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "assemble/latelink.h"
 #include "assemble/pipeline.h"
 #include "assemble/traceparent.h"
 #include "span/span.h"
@@ -39,6 +40,7 @@ struct exchange_spans {
 	struct sp_pipeline *p;
 	struct proto_streams *streams;
 	struct exchange_stats stats;
+	struct latelink late;  /* finished server spans waiting for their client */
 };
 
 static struct exchange_conn *xconn(struct proto_conn *c)
@@ -172,12 +174,38 @@ static struct sp_span *start_server(struct exchange_spans *xs,
  * oldest server request on the other end that is still a root without
  * children takes the client span as parent after all.
  */
+static void adopt(struct exchange_spans *xs, struct sp_span *server,
+		  struct exchange_req *client)
+{
+	pipeline_span_adopt(server, client->span);
+	client->linked = 1;
+	client->span->has_children = 1;
+	xs->stats.ctx_peer++;
+}
+
+/* A finished server span held for its client (latelink.h): end it now. */
+static bool adopt_held(struct exchange_spans *xs, struct proto_conn *c,
+		       struct exchange_req *client)
+{
+	uint64_t end_ns;
+	struct sp_span *span = latelink_take(&xs->late, &c->local, &c->peer, c->tls, &end_ns);
+
+	if (!span)
+		return false;
+	if (!span->has_children)
+		adopt(xs, span, client);
+	pipeline_span_end(xs->p, span, end_ns);
+	return true;
+}
+
 static void adopt_orphan(struct exchange_spans *xs, struct proto_conn *c,
 			 struct exchange_req *client)
 {
 	struct proto_conn *peer = proto_streams_peer(xs->streams, c);
 	struct exchange_conn *px;
 
+	if (adopt_held(xs, c, client))
+		return;
 	if (!peer || !peer->ops || peer->ops->role(&peer->st) != PROTO_ROLE_SERVER)
 		return;
 	px = xconn(peer);
@@ -187,12 +215,8 @@ static void adopt_orphan(struct exchange_spans *xs, struct proto_conn *c,
 		if (!r->orphan || !r->span)
 			continue;
 		r->orphan = 0;
-		if (r->span->has_children || r->explicit_ctx)
-			return;
-		pipeline_span_adopt(r->span, client->span);
-		client->linked = 1;
-		client->span->has_children = 1;
-		xs->stats.ctx_peer++;
+		if (!r->span->has_children && !r->explicit_ctx)
+			adopt(xs, r->span, client);
 		return;
 	}
 }
@@ -298,6 +322,7 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 	struct exchange_req *r = match_request(xs, c, ex);
 	struct sp_span *span = r ? r->span : NULL;
 	bool explicit_ctx = r && r->explicit_ctx;
+	bool orphan = r && r->orphan;
 
 	if (r) {
 		r->span = NULL; /* ours now: req_pop must not return it */
@@ -322,7 +347,25 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 		xs->stats.server_spans++;
 	else
 		xs->stats.client_spans++;
+	/* No parent yet, and the client may be on this host: wait for it. */
+	if (ex->server && orphan && !span_has_parent(span) && !span->has_children &&
+	    latelink_same_host(&c->local, &c->peer) &&
+	    latelink_hold(&xs->late, span, ex->end_ns, &c->local, &c->peer, c->tls))
+		return;
 	pipeline_span_end(xs->p, span, ex->end_ns);
+}
+
+static void end_held(void *ctx, struct sp_span *span, uint64_t end_ns)
+{
+	struct exchange_spans *xs = ctx;
+
+	pipeline_span_end(xs->p, span, end_ns);
+}
+
+void exchange_tick(struct exchange_spans *xs, uint64_t now_ns)
+{
+	if (xs->late.n)
+		latelink_expire(&xs->late, now_ns, end_held, xs);
 }
 
 /* Requests the decoder did not emit (start line never whole) are dropped. */
@@ -362,6 +405,7 @@ void exchange_destroy(struct exchange_spans *xs)
 {
 	if (!xs)
 		return;
+	latelink_expire(&xs->late, UINT64_MAX, end_held, xs);
 	proto_streams_destroy(xs->streams);
 	free(xs);
 }
@@ -397,12 +441,14 @@ void exchange_report(const struct exchange_spans *xs, FILE *out)
 	fprintf(out, "spans: %llu server, %llu client, %llu lost (pool "
 		"empty), %llu dropped unfinished, %llu over the pipelining "
 		"limit (%u requests in flight); context: %llu traceparent, "
-		"%llu thread, %llu same-host peer, %llu bad traceparent\n",
+		"%llu thread, %llu same-host peer, %llu bad traceparent; "
+		"%llu held for a late client, %llu of them linked\n",
 		(unsigned long long)h->server_spans,
 		(unsigned long long)h->client_spans,
 		(unsigned long long)h->no_span, (unsigned long long)h->discarded,
 		(unsigned long long)h->over_inflight, (unsigned)PROTO_INFLIGHT,
 		(unsigned long long)h->ctx_traceparent,
 		(unsigned long long)h->ctx_thread, (unsigned long long)h->ctx_peer,
-		(unsigned long long)h->bad_traceparent);
+		(unsigned long long)h->bad_traceparent,
+		(unsigned long long)xs->late.held, (unsigned long long)xs->late.adopted);
 }

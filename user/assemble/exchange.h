@@ -46,8 +46,16 @@ struct exchange_stats {
 struct exchange_spans *exchange_create(struct sp_pipeline *p,
 				       const struct proto_streams_opts *opts);
 
-/* Open spans are dropped (counted), then everything freed.  Accepts NULL. */
+/* Held spans end, open ones are dropped (counted), then everything is
+ * freed.  Accepts NULL. */
 void exchange_destroy(struct exchange_spans *xs);
+
+/*
+ * End the finished server spans held for a same-host client longer than
+ * LATELINK_WAIT_NS (assemble/latelink.h) at `now_ns` (CLOCK_MONOTONIC).
+ * Call from the reader's loop.
+ */
+void exchange_tick(struct exchange_spans *xs, uint64_t now_ns);
 
 /* Where capture hands stream data. */
 struct stream_sink exchange_sink(struct exchange_spans *xs);

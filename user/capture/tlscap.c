@@ -17,11 +17,24 @@
 #include "capture/procfs.h"
 #include "capture/sockhooks.h"
 #include "util/log.h"
+#include "util/u32map.h"
 #include "util/u64map.h"
 
 #define TLSCAP_DEFAULT_FILES 4096
 #define TLSCAP_PENDING 256       /* processes waiting for a rescan */
 #define TLSCAP_RESCAN_MS 50      /* after exec: the loader maps libraries first */
+#define TLSCAP_PROCS 4096        /* processes whose TLS was judged */
+#define TLSCAP_BLIND 32          /* executables named with TLS not decrypted */
+
+/* Values of the process map: its TLS is probed, or not. */
+#define PROC_PROBED ((void *)1)
+#define PROC_BLIND ((void *)2)
+
+/* An executable whose TLS connections go undecrypted, and how many. */
+struct blind {
+	char exe[256];
+	uint64_t conns;
+};
 
 /* What a file is, once looked at (values of the file map). */
 #define FILE_TLS ((void *)1)     /* probed */
@@ -39,6 +52,10 @@ struct tlscap {
 	uint32_t max_files;
 	struct pending pending[TLSCAP_PENDING];
 	unsigned n_pending;
+	struct sp_u32map procs;      /* pid -> PROC_* */
+	struct blind blind[TLSCAP_BLIND];
+	unsigned n_blind;
+	uint64_t blind_other;        /* connections of executables past the table */
 	struct {
 		uint64_t files_probed, files_other, attach_failed, rescans,
 			rescans_dropped, files_forgotten, go_probed, go_unprobeable;
@@ -170,6 +187,7 @@ static bool basename_starts(const char *path, const char *prefix)
 struct scan {
 	struct tlscap *t;
 	pid_t pid;
+	bool tls;      /* a probed TLS file is mapped */
 	char exe[4096];
 };
 
@@ -200,19 +218,24 @@ static int probe_any(struct tlscap *t, const char *path, const char *shown,
 	return err == -ENOENT && exe ? probe_go(t, path, shown) : err;
 }
 
-/* Look at one file, each (device, inode) once; `path` opens it from here. */
-static void consider(struct tlscap *t, const char *path, const char *shown, bool libc,
+/*
+ * Look at one file, each (device, inode) once; `path` opens it from here.
+ * Returns whether its TLS functions are probed.
+ */
+static bool consider(struct tlscap *t, const char *path, const char *shown, bool libc,
 		     bool exe)
 {
 	struct stat st;
 	uint64_t key;
+	void *known;
 	int err;
 
 	if (stat(path, &st) || !S_ISREG(st.st_mode))
-		return;
+		return false;
 	key = (uint64_t)st.st_ino ^ ((uint64_t)st.st_dev * 0x9e3779b97f4a7c15ULL);
-	if (!key || u64map_get(&t->files, key))
-		return;
+	known = key ? u64map_get(&t->files, key) : FILE_OTHER;
+	if (known)
+		return known == FILE_TLS && !libc;
 	err = probe_any(t, path, shown, libc, exe);
 	if (!libc && !err)
 		t->stats.files_probed++;
@@ -223,6 +246,7 @@ static void consider(struct tlscap *t, const char *path, const char *shown, bool
 		sp_warn("tls: cannot probe %s: %s", shown, strerror(-err));
 	}
 	remember(t, key, err ? FILE_OTHER : FILE_TLS);
+	return !err && !libc;
 }
 
 static bool is_libssl(const char *path)
@@ -250,11 +274,13 @@ static int scan_file(const char *mapped, void *arg)
 		return 0;
 	/* The process's own view: it may live in another mount namespace. */
 	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)s->pid, mapped);
-	consider(s->t, path, mapped, is_libc(mapped), exe);
+	if (consider(s->t, path, mapped, is_libc(mapped), exe))
+		s->tls = true;
 	return 0;
 }
 
-int tlscap_scan_process(struct tlscap *t, pid_t pid)
+/* Probe what `pid` maps; *tls: whether a probed TLS file is among them. */
+static int scan_process(struct tlscap *t, pid_t pid, bool *tls, char *exe, size_t size)
 {
 	struct scan s = { .t = t, .pid = pid };
 	char link[64];
@@ -266,7 +292,16 @@ int tlscap_scan_process(struct tlscap *t, pid_t pid)
 	    (n = readlink(link, s.exe, sizeof(s.exe) - 1)) > 0)
 		s.exe[n] = '\0';
 	err = procfs_maps_each(pid, scan_file, &s);
+	if (tls)
+		*tls = s.tls;
+	if (exe)
+		snprintf(exe, size, "%.*s", (int)size - 1, s.exe[0] ? s.exe : "(unknown executable)");
 	return err < 0 ? err : 0;
+}
+
+int tlscap_scan_process(struct tlscap *t, pid_t pid)
+{
+	return scan_process(t, pid, NULL, NULL, 0);
 }
 
 /*
@@ -345,13 +380,72 @@ void tlscap_tick(struct tlscap *t, uint64_t now_ms)
 
 bool tlscap_owns(uint16_t type)
 {
-	return type == SP_EV_LIB_LOADED;
+	return type == SP_EV_LIB_LOADED || type == SP_EV_TLS_SEEN;
+}
+
+/* Count a TLS connection of an executable whose TLS is not probed. */
+static void count_blind(struct tlscap *t, const char *exe)
+{
+	unsigned i;
+
+	for (i = 0; i < t->n_blind && strcmp(t->blind[i].exe, exe); i++)
+		;
+	if (i == t->n_blind) {
+		if (t->n_blind == TLSCAP_BLIND) {
+			t->blind_other++;
+			return;
+		}
+		snprintf(t->blind[t->n_blind++].exe, sizeof(t->blind[0].exe), "%s", exe);
+		sp_info("tls: TLS traffic of %s is not decrypted (no probed TLS library)", exe);
+	}
+	t->blind[i].conns++;
+}
+
+/*
+ * A connection of `pid` starts a TLS handshake: is its TLS library probed?
+ * The process's files are looked at once (which probes any new one).
+ */
+static void tls_seen(struct tlscap *t, pid_t pid)
+{
+	void *known = u32map_get(&t->procs, (uint32_t)pid);
+	char exe[256];
+	bool tls = false;
+
+	if (!known) {
+		if (scan_process(t, pid, &tls, exe, sizeof(exe)))
+			return; /* gone already */
+		known = tls ? PROC_PROBED : PROC_BLIND;
+		if (u32map_put(&t->procs, (uint32_t)pid, known) == -ENOSPC) {
+			u32map_destroy(&t->procs); /* full: judge again from now on */
+			if (u32map_init(&t->procs, TLSCAP_PROCS, false) == 0)
+				u32map_put(&t->procs, (uint32_t)pid, known);
+		}
+		if (known == PROC_BLIND)
+			count_blind(t, exe);
+		return;
+	}
+	if (known == PROC_BLIND && procfs_exe_link(pid, exe, sizeof(exe)) == 0) {
+		char target[256];
+		ssize_t n = readlink(exe, target, sizeof(target) - 1);
+
+		target[n > 0 ? n : 0] = '\0';
+		count_blind(t, n > 0 ? target : "(unknown executable)");
+	}
+}
+
+void tlscap_process_exit(struct tlscap *t, pid_t pid)
+{
+	u32map_del(&t->procs, (uint32_t)pid);
 }
 
 void tlscap_handle(struct tlscap *t, const void *record, uint64_t now_ms)
 {
 	const struct sp_event_header *hdr = record;
 
+	if (hdr->type == SP_EV_TLS_SEEN) {
+		tls_seen(t, (pid_t)hdr->pid);
+		return;
+	}
 	/* dlopen has returned: the library is mapped already. */
 	tlscap_rescan_later(t, (pid_t)hdr->pid, now_ms - TLSCAP_RESCAN_MS);
 }
@@ -397,7 +491,7 @@ struct tlscap *tlscap_open(struct sp_loader *l, const struct sockhooks *h,
 		goto fail;
 	t->loader = l;
 	t->max_files = opts->max_files ? opts->max_files : TLSCAP_DEFAULT_FILES;
-	if (u64map_init(&t->files, t->max_files))
+	if (u64map_init(&t->files, t->max_files) || u32map_init(&t->procs, TLSCAP_PROCS, false))
 		goto fail;
 	err = load(t, h, opts);
 	if (err) {
@@ -427,6 +521,12 @@ void tlscap_report(const struct tlscap *t, FILE *out)
 		(unsigned long long)t->stats.rescans,
 		(unsigned long long)t->stats.rescans_dropped,
 		(unsigned long long)t->stats.files_forgotten);
+	for (unsigned i = 0; i < t->n_blind; i++)
+		fprintf(out, "tls: TLS traffic not decrypted: %s, %llu connections\n",
+			t->blind[i].exe, (unsigned long long)t->blind[i].conns);
+	if (t->blind_other)
+		fprintf(out, "tls: TLS traffic not decrypted: %llu connections of other "
+			"executables\n", (unsigned long long)t->blind_other);
 }
 
 void tlscap_close(struct tlscap *t)
@@ -435,5 +535,6 @@ void tlscap_close(struct tlscap *t)
 		return;
 	tls_bpf__destroy(t->skel);
 	u64map_destroy(&t->files);
+	u32map_destroy(&t->procs);
 	free(t);
 }

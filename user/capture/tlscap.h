@@ -60,7 +60,15 @@ void tlscap_rescan_later(struct tlscap *t, pid_t pid, uint64_t now_ms);
 /* Do the rescans that are due (call from the poll loop). */
 void tlscap_tick(struct tlscap *t, uint64_t now_ms);
 
-/* Does record type `type` belong to tlscap_handle()? */
+/* Process `pid` exited (its TLS will be judged again if the PID comes back). */
+void tlscap_process_exit(struct tlscap *t, pid_t pid);
+
+/*
+ * Does record type `type` belong to tlscap_handle()?  SP_EV_LIB_LOADED
+ * (rescan), SP_EV_TLS_SEEN (a TLS connection: counted per executable
+ * when the process has no probed TLS library, "TLS traffic not
+ * decrypted: EXE, N connections" in the report).
+ */
 bool tlscap_owns(uint16_t type);
 void tlscap_handle(struct tlscap *t, const void *record, uint64_t now_ms);
 

@@ -128,6 +128,8 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 		bool process_exit = hdr->flags & SP_TASK_F_PROCESS_EXIT;
 
 		pipeline_thread_exit(d->pipeline, hdr->pid, hdr->tid, process_exit);
+		if (process_exit && d->tlscap)
+			tlscap_process_exit(d->tlscap, (pid_t)hdr->pid);
 		if (process_exit && (pid_t)hdr->pid == d->target_pid)
 			d->target_exited = true;
 		return 0;
@@ -496,6 +498,8 @@ static void poll_loop(struct sp_daemon *d)
 			break;
 		if (d->tlscap)
 			tlscap_tick(d->tlscap, clock_mono_ms());
+		if (d->exchanges)
+			exchange_tick(d->exchanges, clock_mono_ns());
 		/* Follow steps of the wall clock (NTP at boot, an admin). */
 		if (clock_mono_ns() >= next_clock_sync) {
 			pipeline_sync_clock(d->pipeline);

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Server spans held back a moment for their same-host client.  The socket
+ * hooks and TLS return probes run when a send has returned, so on one
+ * host the server may read, answer and finish a request before the
+ * client's record of sending it arrives: the server span would leave as a
+ * root.  A finished server span that found no parent, on a connection
+ * whose peer may be this host (loopback, or the same address at both
+ * ends), waits here up to LATELINK_WAIT_NS for the client span on the
+ * other end; past that, or when the table is full, it ends as it is.
+ */
+#ifndef SPANPROBE_LATELINK_H
+#define SPANPROBE_LATELINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capture/stream.h"
+
+#define LATELINK_SLOTS 64
+#define LATELINK_WAIT_NS 20000000ULL /* 20 ms */
+
+struct sp_span;
+
+struct latelink_slot {
+	struct sp_span *span;
+	uint64_t end_ns;            /* the span's end, CLOCK_MONOTONIC */
+	struct stream_addr local, peer;
+	bool tls;
+};
+
+struct latelink {
+	struct latelink_slot slots[LATELINK_SLOTS];
+	unsigned n;
+	uint64_t held, adopted;     /* counters */
+};
+
+/* May the peer of (local, peer) be a process of this host? */
+bool latelink_same_host(const struct stream_addr *local, const struct stream_addr *peer);
+
+/*
+ * Hold finished server span `span` (ending at `end_ns`) of connection
+ * (local, peer, tls).  False when the table is full: end it now.
+ */
+bool latelink_hold(struct latelink *ll, struct sp_span *span, uint64_t end_ns,
+		   const struct stream_addr *local, const struct stream_addr *peer, bool tls);
+
+/*
+ * The held server span on the other end of client connection (local,
+ * peer, tls), taken out of the table, its end in *end_ns; or NULL.
+ */
+struct sp_span *latelink_take(struct latelink *ll, const struct stream_addr *local,
+			      const struct stream_addr *peer, bool tls, uint64_t *end_ns);
+
+/*
+ * Hand `end` every span held since before now_ns - LATELINK_WAIT_NS (all
+ * with now_ns UINT64_MAX), taking them out.
+ */
+void latelink_expire(struct latelink *ll, uint64_t now_ns,
+		     void (*end)(void *ctx, struct sp_span *span, uint64_t end_ns), void *ctx);
+
+#endif /* SPANPROBE_LATELINK_H */
