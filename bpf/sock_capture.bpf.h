@@ -375,6 +375,17 @@ static __always_inline void sock_capture__mark_http(__u64 id, struct sock *sk)
 }
 
 /*
+ * The stream of bytes on socket `sk`: what the socket carries, or with
+ * `tls` the plaintext a TLS library read or wrote on it (a stream of its
+ * own: the socket's ciphertext is another).  Sockets are aligned, so the
+ * low bit is free.
+ */
+static __always_inline __u64 sock_capture__stream_id(struct sock *sk, bool tls)
+{
+	return (__u64)sk | (tls ? 1 : 0);
+}
+
+/*
  * A TLS record header of a handshake (content type 22, version 3.x):
  * what a TLS connection's first bytes are, both ways.
  */
@@ -406,15 +417,17 @@ static __always_inline void sock_capture__tls_seen(__u64 id, struct sock *sk, __
 }
 
 /*
- * Decide whether this call is reported (`id`: the stream, see
- * sock_capture__stream_id()): the connection is known HTTP, or
+ * Decide whether this call is reported (`tls`: on the socket's TLS
+ * plaintext stream, see sock_capture__stream_id()): the connection is
+ * known HTTP, or
  * its first bytes start an HTTP message, or the call is too short to tell
  * (a one-byte reader still gets its request seen).
  */
-static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u64 id,
+static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, bool tls,
 						       const struct sock_io *io,
 						       __u32 total, bool has_buf, __u8 dir)
 {
+	__u64 id = sock_capture__stream_id(sk, tls);
 	struct sp_sock_conn *conn = sock_capture__conn(id, sk);
 	__u64 head[3] = {};
 	__u32 n;
@@ -427,7 +440,8 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u64 id
 	n = sock_capture__peek(io, total, head);
 	if (n == 0)
 		return false;
-	if (!(id & 1) && sock_capture__tls_handshake(head, n)) {
+	/* (No pointer arithmetic on `id`: fexit's socket is a typed pointer.) */
+	if (!tls && sock_capture__tls_handshake(head, n)) {
 		sock_capture__tls_seen(id, sk, dir);
 		return false;
 	}
@@ -443,16 +457,6 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u64 id
 	       ((c >= 0x20 && c < 0x7f) || c == '\r' || c == '\n' || c == '\t');
 }
 
-/*
- * The stream of bytes on socket `sk`: what the socket carries, or with
- * `tls` the plaintext a TLS library read or wrote on it (a stream of its
- * own: the socket's ciphertext is another).  Sockets are aligned, so the
- * low bit is free.
- */
-static __always_inline __u64 sock_capture__stream_id(struct sock *sk, bool tls)
-{
-	return (__u64)sk | (tls ? 1 : 0);
-}
 
 /*
  * Send the record of one call that moved `ret` bytes on TCP socket `sk`
@@ -529,7 +533,7 @@ static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int f
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	nr = SOCK_REGS_NR(regs);
 	has_buf = sock_capture__locate(regs, nr, &io);
-	if (!sock_capture__wanted_bytes(sk, (__u64)sk, &io, ret, has_buf, dir))
+	if (!sock_capture__wanted_bytes(sk, false, &io, ret, has_buf, dir))
 		return 0;
 	/* Every call here takes the socket first, but splice (its output). */
 	fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;

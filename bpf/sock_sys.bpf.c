@@ -89,7 +89,7 @@ static __always_inline int sys__handle(long nr, long ret)
 		return 0;
 	tls_link__note_socket(sk);
 	has_buf = sock_capture__locate(regs, nr, &io);
-	if (!sock_capture__wanted_bytes(sk, (__u64)sk, &io, ret, has_buf, dir))
+	if (!sock_capture__wanted_bytes(sk, false, &io, ret, has_buf, dir))
 		return 0;
 	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir, false);
 	return 0;

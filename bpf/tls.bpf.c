@@ -115,8 +115,7 @@ static __always_inline int tls__leave(long ret)
 	if (!family)
 		return 0;
 	io.buf = (const void *)c.buf;
-	if (!sock_capture__wanted_bytes(sk, sock_capture__stream_id(sk, true), &io, n, true,
-					c.dir))
+	if (!sock_capture__wanted_bytes(sk, true, &io, n, true, c.dir))
 		return 0;
 	sock_capture__emit(sk, family, &io, true, -1, 0, n, c.dir, true);
 	return 0;
@@ -241,7 +240,7 @@ static __always_inline int gotls__emit(__u64 conn, __u64 buf, long n, __u8 dir)
 	}
 	family = sock_capture__tcp_family(sk);
 	if (!family ||
-	    !sock_capture__wanted_bytes(sk, sock_capture__stream_id(sk, true), &io, n, true, dir))
+	    !sock_capture__wanted_bytes(sk, true, &io, n, true, dir))
 		return 0;
 	sock_capture__emit(sk, family, &io, true, -1, 0, n, dir, true);
 	return 0;
