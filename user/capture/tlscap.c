@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "tls.skel.h"
-#include "capture/elfsym.h"
 #include "capture/features.h"
 #include "capture/gotls.h"
 #include "capture/loader.h"
+#include "capture/tlsprobe.h"
 #include "capture/procfs.h"
 #include "capture/sockhooks.h"
 #include "util/log.h"
@@ -48,6 +48,7 @@ struct pending {
 struct tlscap {
 	struct tls_bpf *skel;
 	struct sp_loader *loader;
+	struct tlsprobe probe;       /* the probes put into files */
 	struct sp_u64map files;      /* (device, inode) -> FILE_* */
 	uint32_t max_files;
 	struct pending pending[TLSCAP_PENDING];
@@ -58,124 +59,9 @@ struct tlscap {
 	uint64_t blind_other;        /* connections of executables past the table */
 	struct {
 		uint64_t files_probed, files_other, attach_failed, rescans,
-			rescans_dropped, files_forgotten, go_probed, go_unprobeable;
+			rescans_dropped, files_forgotten;
 	} stats;
 };
-
-/* The functions probed in a TLS file (SSL_read and SSL_write are required). */
-static const char *const tls_funcs[] = { "SSL_read", "SSL_write", "SSL_read_ex",
-					 "SSL_write_ex", "SSL_free" };
-enum { F_READ, F_WRITE, F_READ_EX, F_WRITE_EX, F_FREE, F_COUNT };
-
-static struct bpf_program *entry_prog(struct tlscap *t, int f)
-{
-	switch (f) {
-	case F_READ:
-		return t->skel->progs.sp_tls_read;
-	case F_WRITE:
-		return t->skel->progs.sp_tls_write;
-	case F_READ_EX:
-		return t->skel->progs.sp_tls_read_ex;
-	case F_WRITE_EX:
-		return t->skel->progs.sp_tls_write_ex;
-	default:
-		return t->skel->progs.sp_tls_free;
-	}
-}
-
-static int attach_at(struct tlscap *t, struct bpf_program *prog, bool ret,
-		     const char *path, uint64_t off)
-{
-	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret);
-	struct bpf_link *link = bpf_program__attach_uprobe_opts(prog, -1, path, off, &uo);
-	int err = link ? 0 : -errno;
-
-	if (!err && (err = loader_keep_link(t->loader, link)))
-		bpf_link__destroy(link);
-	return err;
-}
-
-/*
- * Probe the TLS functions of `path`: SSL_read and SSL_write must be
- * there (and not be IFUNCs); the _ex calls (OpenSSL 1.1.1+) and SSL_free
- * where present.  -ENOENT: not a TLS library.
- */
-static int probe_file(struct tlscap *t, const char *path)
-{
-	uint64_t off[F_COUNT];
-	int errs[F_COUNT], err;
-
-	err = elfsym_find_all(path, tls_funcs, F_COUNT, off, errs);
-	if (err)
-		return err;
-	if (errs[F_READ] || errs[F_WRITE])
-		return -ENOENT;
-	for (int f = 0; f < F_COUNT && !err; f++) {
-		if (errs[f])
-			continue;
-		err = attach_at(t, entry_prog(t, f), false, path, off[f]);
-		if (!err && f != F_FREE)
-			err = attach_at(t, t->skel->progs.sp_tls_return, true, path, off[f]);
-	}
-	return err;
-}
-
-#if defined(__x86_64__)
-/* Read: its entry and every return; Write (sent at entry): its entry. */
-static int attach_go_func(struct tlscap *t, struct bpf_program *entry,
-			  const struct gotls_func *fn, const char *path, bool returns)
-{
-	int err = attach_at(t, entry, false, path, fn->entry);
-
-	for (size_t i = 0; returns && i < fn->n_returns && !err; i++)
-		err = attach_at(t, t->skel->progs.sp_gotls_return, false, path,
-				fn->returns[i]);
-	return err;
-}
-#endif
-
-/*
- * A Go executable: crypto/tls's Read and Write, entry and every return.
- * -ENOENT when it is not Go or has no TLS; a Go program whose TLS cannot
- * be probed (no symbols, before Go 1.17...) is said once.
- */
-static int probe_go(struct tlscap *t, const char *path, const char *shown)
-{
-	struct gotls_facts f;
-	char why[512];
-	int err = gotls_inspect(path, &f);
-
-	if (err || f.verdict == GOTLS_NOT_GO || f.verdict == GOTLS_NOT_ELF ||
-	    f.verdict == GOTLS_NO_TLS)
-		return -ENOENT;
-	if (f.verdict != GOTLS_PROBEABLE) {
-		gotls_describe(shown, &f, why, sizeof(why));
-		sp_warn("tls: %s; its TLS is not decrypted", why);
-		t->stats.go_unprobeable++;
-		return -ENOENT;
-	}
-#if defined(__x86_64__)
-	err = attach_go_func(t, t->skel->progs.sp_gotls_read, &f.read, path, true);
-	if (!err)
-		err = attach_go_func(t, t->skel->progs.sp_gotls_write, &f.write, path, false);
-	if (!err) {
-		t->stats.go_probed++;
-		sp_info("tls: probing Go %s crypto/tls in %s", f.version, shown);
-	}
-	return err;
-#else
-	return -ENOENT;
-#endif
-}
-
-/* libc's (or old glibc's libdl's) dlopen: a library loaded later. */
-static int probe_dlopen(struct tlscap *t, const char *path)
-{
-	uint64_t off;
-	int err = elfsym_find(path, "dlopen", &off);
-
-	return err ? err : attach_at(t, t->skel->progs.sp_tls_dlopen, true, path, off);
-}
 
 static bool basename_starts(const char *path, const char *prefix)
 {
@@ -202,22 +88,6 @@ static void remember(struct tlscap *t, uint64_t key, void *what)
 	}
 }
 
-/* Probe one file of interest; 0 when probed, -ENOENT when it has no TLS. */
-static int probe_any(struct tlscap *t, const char *path, const char *shown,
-		     bool libc, bool exe)
-{
-	int err;
-
-	if (libc)
-		return probe_dlopen(t, path);
-	err = probe_file(t, path);
-	if (!err) {
-		sp_info("tls: probing OpenSSL in %s", shown);
-		return 0;
-	}
-	return err == -ENOENT && exe ? probe_go(t, path, shown) : err;
-}
-
 /*
  * Look at one file, each (device, inode) once; `path` opens it from here.
  * Returns whether its TLS functions are probed.
@@ -236,7 +106,7 @@ static bool consider(struct tlscap *t, const char *path, const char *shown, bool
 	known = key ? u64map_get(&t->files, key) : FILE_OTHER;
 	if (known)
 		return known == FILE_TLS && !libc;
-	err = probe_any(t, path, shown, libc, exe);
+	err = tlsprobe_file(&t->probe, path, shown, libc, exe);
 	if (!libc && !err)
 		t->stats.files_probed++;
 	else if (!libc && err == -ENOENT)
@@ -499,6 +369,7 @@ struct tlscap *tlscap_open(struct sp_loader *l, const struct sockhooks *h,
 		       loader_libbpf_last());
 		goto fail;
 	}
+	t->probe = (struct tlsprobe){ .skel = t->skel, .loader = l };
 	return t;
 fail:
 	tlscap_close(t);
@@ -514,8 +385,8 @@ void tlscap_report(const struct tlscap *t, FILE *out)
 		"TLS functions, %llu failed; %llu rescans, %llu not done (queue full), "
 		"%llu files forgotten (table full)\n",
 		(unsigned long long)t->stats.files_probed,
-		(unsigned long long)t->stats.go_probed,
-		(unsigned long long)t->stats.go_unprobeable,
+		(unsigned long long)t->probe.go_probed,
+		(unsigned long long)t->probe.go_unprobeable,
 		(unsigned long long)t->stats.files_other,
 		(unsigned long long)t->stats.attach_failed,
 		(unsigned long long)t->stats.rescans,
