@@ -57,6 +57,7 @@ struct sp_daemon {
 	struct sp_pipeline *pipeline;
 	struct sp_funcspan funcs;
 	bool funcs_off;          /* the kernel cannot trace functions */
+	uint64_t stop_ns;        /* told to stop then (CLOCK_MONOTONIC); 0: running */
 	struct sp_loader loader;
 	struct sockcap *sockcap; /* HTTP capture; NULL when off */
 	struct tlscap *tlscap;   /* its TLS plaintext; NULL when off */
@@ -122,7 +123,11 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 	switch (hdr->type) {
 	case SP_EV_FUNC_ENTRY:
 	case SP_EV_FUNC_RETURN:
-		funcspan_handle(&d->funcs, (const struct sp_func_event *)hdr);
+		/* Removing the probes takes a while (a grace period per link):
+		 * what ran after the stop is not part of the trace, so a call
+		 * in flight stays open (counted at exit). */
+		if (!d->stop_ns || hdr->ts_ns <= d->stop_ns)
+			funcspan_handle(&d->funcs, (const struct sp_func_event *)hdr);
 		return 0;
 	case SP_EV_THREAD_EXIT: {
 		bool process_exit = hdr->flags & SP_TASK_F_PROCESS_EXIT;
@@ -566,6 +571,7 @@ static void watch_stop(struct sp_daemon *d)
  */
 static void drain_and_flush(struct sp_daemon *d)
 {
+	d->stop_ns = clock_mono_ns();
 	batch_begin_shutdown(&d->bsp);
 	watch_start(d);
 	loader_detach(&d->loader);
