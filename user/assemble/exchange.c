@@ -315,6 +315,13 @@ static void fill_span(struct sp_span *span, const struct proto_exchange *ex)
 		span->status_code = SP_STATUS_ERROR;
 }
 
+static void end_held(void *ctx, struct sp_span *span, uint64_t end_ns)
+{
+	struct exchange_spans *xs = ctx;
+
+	pipeline_span_end(xs->p, span, end_ns);
+}
+
 static void on_exchange(void *ctx, struct proto_conn *c,
 			const struct proto_exchange *ex)
 {
@@ -349,17 +356,13 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 		xs->stats.client_spans++;
 	/* No parent yet, and the client may be on this host: wait for it. */
 	if (ex->server && orphan && !span_has_parent(span) && !span->has_children &&
-	    latelink_same_host(&c->local, &c->peer) &&
-	    latelink_hold(&xs->late, span, ex->end_ns, &c->local, &c->peer, c->tls))
-		return;
+	    latelink_same_host(&c->local, &c->peer)) {
+		if (xs->late.n == LATELINK_SLOTS)
+			latelink_expire_oldest(&xs->late, end_held, xs);
+		if (latelink_hold(&xs->late, span, ex->end_ns, &c->local, &c->peer, c->tls))
+			return;
+	}
 	pipeline_span_end(xs->p, span, ex->end_ns);
-}
-
-static void end_held(void *ctx, struct sp_span *span, uint64_t end_ns)
-{
-	struct exchange_spans *xs = ctx;
-
-	pipeline_span_end(xs->p, span, end_ns);
 }
 
 void exchange_tick(struct exchange_spans *xs, uint64_t now_ns)

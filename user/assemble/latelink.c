@@ -32,9 +32,12 @@ bool latelink_hold(struct latelink *ll, struct sp_span *span, uint64_t end_ns,
 	return true;
 }
 
+/* Out of the table, the others keeping their order (spans leave in the
+ * order they finished). */
 static void take_slot(struct latelink *ll, unsigned i)
 {
-	ll->slots[i] = ll->slots[--ll->n];
+	memmove(&ll->slots[i], &ll->slots[i + 1], (ll->n - i - 1) * sizeof(ll->slots[0]));
+	ll->n--;
 }
 
 struct sp_span *latelink_take(struct latelink *ll, const struct stream_addr *local,
@@ -53,6 +56,19 @@ struct sp_span *latelink_take(struct latelink *ll, const struct stream_addr *loc
 		return span;
 	}
 	return NULL;
+}
+
+void latelink_expire_oldest(struct latelink *ll,
+			    void (*end)(void *ctx, struct sp_span *span, uint64_t end_ns),
+			    void *ctx)
+{
+	struct latelink_slot s;
+
+	if (!ll->n)
+		return;
+	s = ll->slots[0];
+	take_slot(ll, 0);
+	end(ctx, s.span, s.end_ns);
 }
 
 void latelink_expire(struct latelink *ll, uint64_t now_ns,

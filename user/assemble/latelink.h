@@ -7,7 +7,8 @@
  * root.  A finished server span that found no parent, on a connection
  * whose peer may be this host (loopback, or the same address at both
  * ends), waits here up to LATELINK_WAIT_NS for the client span on the
- * other end; past that, or when the table is full, it ends as it is.
+ * other end; past that it ends as it is.  Spans leave in the order they
+ * finished: a full table ends its oldest to make room.
  */
 #ifndef SPANPROBE_LATELINK_H
 #define SPANPROBE_LATELINK_H
@@ -40,7 +41,8 @@ bool latelink_same_host(const struct stream_addr *local, const struct stream_add
 
 /*
  * Hold finished server span `span` (ending at `end_ns`) of connection
- * (local, peer, tls).  False when the table is full: end it now.
+ * (local, peer, tls).  False when the table is full (make room first with
+ * latelink_expire_oldest()).
  */
 bool latelink_hold(struct latelink *ll, struct sp_span *span, uint64_t end_ns,
 		   const struct stream_addr *local, const struct stream_addr *peer, bool tls);
@@ -51,6 +53,11 @@ bool latelink_hold(struct latelink *ll, struct sp_span *span, uint64_t end_ns,
  */
 struct sp_span *latelink_take(struct latelink *ll, const struct stream_addr *local,
 			      const struct stream_addr *peer, bool tls, uint64_t *end_ns);
+
+/* Hand `end` the span held longest (to make room), taking it out. */
+void latelink_expire_oldest(struct latelink *ll,
+			    void (*end)(void *ctx, struct sp_span *span, uint64_t end_ns),
+			    void *ctx);
 
 /*
  * Hand `end` every span held since before now_ns - LATELINK_WAIT_NS (all
