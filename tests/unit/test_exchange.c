@@ -433,6 +433,47 @@ static void test_held_server_span_expires(void **state)
 	assert_int_equal(n_exported, 2);
 }
 
+/*
+ * Pipelined requests: a span that needs no client (here explicit context)
+ * finishing behind a held one waits behind it, so the connection's spans
+ * leave in order, at once when the first one's client comes.
+ */
+static void test_held_spans_keep_their_order(void **state)
+{
+	struct fixture *f = *state;
+	const char *req_a = "GET /a HTTP/1.1\r\nHost: b\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	char req_b[256];
+
+	snprintf(req_b, sizeof(req_b), "GET /b HTTP/1.1\r\ntraceparent: %s\r\n\r\n", TP);
+	for (int round = 0; round < 2; round++) {
+		uint64_t t = 100 + round * 2 * LATELINK_WAIT_NS;
+
+		n_exported = 0;
+		feed(f, &f->server, 8, IN, req_a, t + 1);
+		feed(f, &f->server, 8, OUT, resp, t + 2);
+		feed(f, &f->server, 8, IN, req_b, t + 3);
+		feed(f, &f->server, 8, OUT, resp, t + 4);
+		flush(f);
+		assert_int_equal(n_exported, 0);
+		if (round == 0) {
+			/* Nobody comes: both leave when the first one's wait ends. */
+			exchange_tick(f->xs, t + 2 + LATELINK_WAIT_NS);
+		} else {
+			/* The client of /a comes: both leave at once. */
+			feed(f, &f->client, 7, OUT, req_a, t + 5);
+		}
+		flush(f);
+		assert_int_equal(n_exported, 2);
+		assert_str_attr(&exported[0], "url.path", "/a");
+		assert_str_attr(&exported[1], "url.path", "/b");
+		assert_int_equal(exported[0].kind, SP_KIND_SERVER);
+		assert_int_equal(exported[1].kind, SP_KIND_SERVER);
+		assert_true(span_has_parent(&exported[1]));
+		assert_int_equal(span_has_parent(&exported[0]), round == 1);
+	}
+}
+
 /* A server span that already gave its trace to a child keeps it. */
 static void test_late_client_record_after_child(void **state)
 {
@@ -656,6 +697,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_late_client_record_after_child, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_client_after_server_finished, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_server_span_expires, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_spans_keep_their_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_wins_over_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_traceparent_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_partial, setup, teardown),

@@ -183,7 +183,15 @@ static void adopt(struct exchange_spans *xs, struct sp_span *server,
 	xs->stats.ctx_peer++;
 }
 
-/* A finished server span held for its client (latelink.h): end it now. */
+static void end_held(void *ctx, struct sp_span *span, uint64_t end_ns)
+{
+	struct exchange_spans *xs = ctx;
+
+	pipeline_span_end(xs->p, span, end_ns);
+}
+
+/* A finished server span held for its client (latelink.h): end it now,
+ * and the spans of its connection that were held only behind it. */
 static bool adopt_held(struct exchange_spans *xs, struct proto_conn *c,
 		       struct exchange_req *client)
 {
@@ -195,6 +203,7 @@ static bool adopt_held(struct exchange_spans *xs, struct proto_conn *c,
 	if (!span->has_children)
 		adopt(xs, span, client);
 	pipeline_span_end(xs->p, span, end_ns);
+	latelink_release(&xs->late, &c->peer, &c->local, c->tls, end_held, xs);
 	return true;
 }
 
@@ -315,11 +324,26 @@ static void fill_span(struct sp_span *span, const struct proto_exchange *ex)
 		span->status_code = SP_STATUS_ERROR;
 }
 
-static void end_held(void *ctx, struct sp_span *span, uint64_t end_ns)
+/*
+ * A finished server span with no parent yet, whose client may be on this
+ * host, waits for it (latelink.h); one on a connection with spans waiting
+ * waits behind them, so that the connection's spans keep their order.
+ */
+static bool hold_server_span(struct exchange_spans *xs, struct proto_conn *c,
+			     struct sp_span *span, uint64_t end_ns, bool orphan)
 {
-	struct exchange_spans *xs = ctx;
+	bool waits = orphan && !span_has_parent(span) && !span->has_children &&
+		     latelink_same_host(&c->local, &c->peer);
+	bool ready = !waits && latelink_holds(&xs->late, &c->local, &c->peer, c->tls);
 
-	pipeline_span_end(xs->p, span, end_ns);
+	if (!waits && !ready)
+		return false;
+	if (xs->late.n == LATELINK_SLOTS) {
+		latelink_expire_oldest(&xs->late, end_held, xs);
+		if (ready && !latelink_holds(&xs->late, &c->local, &c->peer, c->tls))
+			return false; /* nothing left to wait behind */
+	}
+	return latelink_hold(&xs->late, span, end_ns, &c->local, &c->peer, c->tls, ready);
 }
 
 static void on_exchange(void *ctx, struct proto_conn *c,
@@ -354,14 +378,8 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 		xs->stats.server_spans++;
 	else
 		xs->stats.client_spans++;
-	/* No parent yet, and the client may be on this host: wait for it. */
-	if (ex->server && orphan && !span_has_parent(span) && !span->has_children &&
-	    latelink_same_host(&c->local, &c->peer)) {
-		if (xs->late.n == LATELINK_SLOTS)
-			latelink_expire_oldest(&xs->late, end_held, xs);
-		if (latelink_hold(&xs->late, span, ex->end_ns, &c->local, &c->peer, c->tls))
-			return;
-	}
+	if (ex->server && hold_server_span(xs, c, span, ex->end_ns, orphan))
+		return;
 	pipeline_span_end(xs->p, span, ex->end_ns);
 }
 

@@ -8,7 +8,9 @@
  * whose peer may be this host (loopback, or the same address at both
  * ends), waits here up to LATELINK_WAIT_NS for the client span on the
  * other end; past that it ends as it is.  Spans leave in the order they
- * finished: a full table ends its oldest to make room.
+ * finished: a full table ends its oldest to make room, and a server span
+ * of a connection that has spans held is held behind them, "ready" (it
+ * needs no client), so pipelined requests' spans keep their order.
  */
 #ifndef SPANPROBE_LATELINK_H
 #define SPANPROBE_LATELINK_H
@@ -28,6 +30,7 @@ struct latelink_slot {
 	uint64_t end_ns;            /* the span's end, CLOCK_MONOTONIC */
 	struct stream_addr local, peer;
 	bool tls;
+	bool ready;                 /* waits only for the spans before it */
 };
 
 struct latelink {
@@ -39,31 +42,45 @@ struct latelink {
 /* May the peer of (local, peer) be a process of this host? */
 bool latelink_same_host(const struct stream_addr *local, const struct stream_addr *peer);
 
-/*
- * Hold finished server span `span` (ending at `end_ns`) of connection
- * (local, peer, tls).  False when the table is full (make room first with
- * latelink_expire_oldest()).
- */
-bool latelink_hold(struct latelink *ll, struct sp_span *span, uint64_t end_ns,
-		   const struct stream_addr *local, const struct stream_addr *peer, bool tls);
+typedef void latelink_end_fn(void *ctx, struct sp_span *span, uint64_t end_ns);
 
 /*
- * The held server span on the other end of client connection (local,
- * peer, tls), taken out of the table, its end in *end_ns; or NULL.
+ * Hold finished server span `span` (ending at `end_ns`) of connection
+ * (local, peer, tls); `ready` when it waits for no client, only for the
+ * spans held before it.  False when the table is full (make room first
+ * with latelink_expire_oldest()).
+ */
+bool latelink_hold(struct latelink *ll, struct sp_span *span, uint64_t end_ns,
+		   const struct stream_addr *local, const struct stream_addr *peer, bool tls,
+		   bool ready);
+
+/* Does server connection (local, peer, tls) have spans held? */
+bool latelink_holds(const struct latelink *ll, const struct stream_addr *local,
+		    const struct stream_addr *peer, bool tls);
+
+/*
+ * The first server span waiting for a client on the other end of client
+ * connection (local, peer, tls), taken out of the table, its end in
+ * *end_ns; or NULL.  The caller ends it, then calls latelink_release().
  */
 struct sp_span *latelink_take(struct latelink *ll, const struct stream_addr *local,
 			      const struct stream_addr *peer, bool tls, uint64_t *end_ns);
 
-/* Hand `end` the span held longest (to make room), taking it out. */
-void latelink_expire_oldest(struct latelink *ll,
-			    void (*end)(void *ctx, struct sp_span *span, uint64_t end_ns),
-			    void *ctx);
+/*
+ * Hand `end` the ready spans of server connection (local, peer, tls) that
+ * no longer wait behind another, taking them out.
+ */
+void latelink_release(struct latelink *ll, const struct stream_addr *local,
+		      const struct stream_addr *peer, bool tls, latelink_end_fn *end, void *ctx);
+
+/* Hand `end` the span held longest (to make room), taking it out, and the
+ * ready spans that waited behind it. */
+void latelink_expire_oldest(struct latelink *ll, latelink_end_fn *end, void *ctx);
 
 /*
  * Hand `end` every span held since before now_ns - LATELINK_WAIT_NS (all
- * with now_ns UINT64_MAX), taking them out.
+ * with now_ns UINT64_MAX), and the ready spans behind them, taking them out.
  */
-void latelink_expire(struct latelink *ll, uint64_t now_ns,
-		     void (*end)(void *ctx, struct sp_span *span, uint64_t end_ns), void *ctx);
+void latelink_expire(struct latelink *ll, uint64_t now_ns, latelink_end_fn *end, void *ctx);
 
 #endif /* SPANPROBE_LATELINK_H */
