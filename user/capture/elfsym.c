@@ -130,11 +130,10 @@ static void note_all(const struct sym_want *want, size_t n, size_t k,
 		note_symbol(&st[j], sym, hidden);
 }
 
-/* One pass over the symbol tables of `type`, for every wanted name at once. */
-static void scan_table(Elf *elf, Elf64_Word type, const struct sym_want *want,
-		       size_t n, struct sym_state *st)
+size_t elfsym_each(Elf *elf, Elf64_Word type, elfsym_visit_fn *visit, void *ctx)
 {
 	Elf_Scn *scn = NULL;
+	size_t entries = 0;
 
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
@@ -144,24 +143,50 @@ static void scan_table(Elf *elf, Elf64_Word type, const struct sym_want *want,
 			continue;
 		data = elf_getdata(scn, NULL);
 		versym = versym_for(elf, elf_ndxscn(scn));
+		entries += sh.sh_size / sh.sh_entsize;
 		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
-			struct sym_want key, *w;
 			GElf_Sym sym;
-			int kind;
+			const char *name;
 
-			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
-			    sym.st_value == 0)
+			if (!gelf_getsym(data, (int)i, &sym) ||
+			    !(name = elf_strptr(elf, sh.sh_link, sym.st_name)) ||
+			    !*name)
 				continue;
-			kind = GELF_ST_TYPE(sym.st_info);
-			if (kind != STT_FUNC && kind != STT_GNU_IFUNC)
-				continue;
-			key.name = elf_strptr(elf, sh.sh_link, sym.st_name);
-			w = key.name ? bsearch(&key, want, n, sizeof(*want), want_cmp) : NULL;
-			if (w)
-				note_all(want, n, w - want, st, &sym,
-					 is_hidden_version(versym, i));
+			if (visit(ctx, name, &sym, is_hidden_version(versym, i)))
+				return entries;
 		}
 	}
+	return entries;
+}
+
+struct scan_ctx {
+	const struct sym_want *want;
+	size_t n;
+	struct sym_state *st;
+};
+
+static bool scan_one(void *ctx, const char *name, const GElf_Sym *sym, bool hidden)
+{
+	struct scan_ctx *c = ctx;
+	struct sym_want key = { .name = name }, *w;
+	int kind = GELF_ST_TYPE(sym->st_info);
+
+	if (sym->st_shndx == SHN_UNDEF || sym->st_value == 0 ||
+	    (kind != STT_FUNC && kind != STT_GNU_IFUNC))
+		return false;
+	w = bsearch(&key, c->want, c->n, sizeof(*c->want), want_cmp);
+	if (w)
+		note_all(c->want, c->n, w - c->want, c->st, sym, hidden);
+	return false;
+}
+
+/* One pass over the symbol tables of `type`, for every wanted name at once. */
+static void scan_table(Elf *elf, Elf64_Word type, const struct sym_want *want,
+		       size_t n, struct sym_state *st)
+{
+	struct scan_ctx c = { want, n, st };
+
+	elfsym_each(elf, type, scan_one, &c);
 }
 
 /* -ENOTSUP for an IFUNC: its address is the resolver, not the function that

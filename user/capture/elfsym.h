@@ -3,6 +3,8 @@
 #ifndef SPANPROBE_ELFSYM_H
 #define SPANPROBE_ELFSYM_H
 
+#include <gelf.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +26,15 @@ int elfsym_find(const char *path, const char *name, uint64_t *offset);
  */
 int elfsym_find_all(const char *path, const char *const *names, size_t n,
 		    uint64_t *offsets, int *errs);
+
+/*
+ * Each named symbol of the tables of `type` (SHT_SYMTAB or SHT_DYNSYM) of
+ * the open ELF `elf`, handed to `visit` with whether it is a hidden
+ * (non-default) version; `visit` returns true to stop.  Returns how many
+ * entries the tables hold, the null entry each starts with included.
+ */
+typedef bool elfsym_visit_fn(void *ctx, const char *name, const GElf_Sym *sym, bool hidden);
+size_t elfsym_each(Elf *elf, Elf64_Word type, elfsym_visit_fn *visit, void *ctx);
 
 /*
  * DT_RUNPATH (or, when absent, DT_RPATH) of `path` into `out`, "" when it

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture/elfsym.h"
+
 #define MAGIC "\xff Go buildinf:"
 #define MAGIC_LEN 14
 #define HEADER_LEN 32
@@ -137,29 +139,22 @@ static int from_buildinfo(Elf *elf, Elf_Scn *scn, char *out, size_t size)
 			 ptrsize, flags & FLAG_BIG_ENDIAN, out, size);
 }
 
+static bool is_build_version(void *ctx, const char *name, const GElf_Sym *sym, bool hidden)
+{
+	(void)hidden;
+	if (!sym->st_value || strcmp(name, "runtime.buildVersion"))
+		return false;
+	*(uint64_t *)ctx = sym->st_value;
+	return true;
+}
+
 /* runtime.buildVersion's address, from .symtab; 0 when absent. */
 static uint64_t build_version_symbol(Elf *elf)
 {
-	Elf_Scn *scn = NULL;
+	uint64_t addr = 0;
 
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
-			continue;
-		d = elf_getdata(scn, NULL);
-		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *name;
-
-			if (gelf_getsym(d, (int)i, &sym) && sym.st_value &&
-			    (name = elf_strptr(elf, sh.sh_link, sym.st_name)) &&
-			    !strcmp(name, "runtime.buildVersion"))
-				return sym.st_value;
-		}
-	}
-	return 0;
+	elfsym_each(elf, SHT_SYMTAB, is_build_version, &addr);
+	return addr;
 }
 
 int gobuildinfo_version(Elf *elf, char *out, size_t size)

@@ -21,36 +21,25 @@
 /* Read and Write are a few hundred bytes; a larger size is a bad symbol. */
 #define MAX_FUNC_BYTES (1 << 20)
 
-/* Whether .symtab has entries, and the sizes of Read and Write in it. */
-static bool symtab_sizes(Elf *elf, uint64_t *read_size, uint64_t *write_size)
+static bool note_size(void *ctx, const char *name, const GElf_Sym *sym, bool hidden)
 {
-	Elf_Scn *scn = NULL;
-	bool any = false;
+	struct gotls_facts *f = ctx;
 
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
+	(void)hidden;
+	if (GELF_ST_TYPE(sym->st_info) != STT_FUNC)
+		return false;
+	if (!strcmp(name, READ_SYM))
+		f->read.size = sym->st_size;
+	else if (!strcmp(name, WRITE_SYM))
+		f->write.size = sym->st_size;
+	return false;
+}
 
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
-			continue;
-		d = elf_getdata(scn, NULL);
-		/* Entry 0 is the null symbol every table starts with. */
-		any |= sh.sh_size / sh.sh_entsize > 1;
-		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *name;
-
-			if (!gelf_getsym(d, (int)i, &sym) ||
-			    GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-			    !(name = elf_strptr(elf, sh.sh_link, sym.st_name)))
-				continue;
-			if (!strcmp(name, READ_SYM))
-				*read_size = sym.st_size;
-			else if (!strcmp(name, WRITE_SYM))
-				*write_size = sym.st_size;
-		}
-	}
-	return any;
+/* Whether .symtab has entries (past the null one every table starts
+ * with), and the sizes of Read and Write in it. */
+static bool symtab_sizes(Elf *elf, struct gotls_facts *f)
+{
+	return elfsym_each(elf, SHT_SYMTAB, note_size, f) > 1;
 }
 
 /* The Go facts that need only the ELF headers: which verdict so far. */
@@ -67,7 +56,7 @@ static enum gotls_verdict check_go(Elf *elf, struct gotls_facts *f)
 	if (gobuildinfo_release(f->version, &f->major, &f->minor))
 		return GOTLS_NO_VERSION;
 	f->regabi = f->major > 1 || f->minor >= REGABI_MINOR;
-	f->has_symbols = symtab_sizes(elf, &f->read.size, &f->write.size);
+	f->has_symbols = symtab_sizes(elf, f);
 	if (!f->has_symbols)
 		return GOTLS_NO_SYMBOLS;
 	return f->regabi ? GOTLS_PROBEABLE : GOTLS_OLD_ABI;

@@ -74,6 +74,11 @@ const struct sockhooks *sockcap_hooks(const struct sockcap *sc)
 	return sc->hooks;
 }
 
+uint32_t sockcap_capture_bytes(const struct sockcap *sc)
+{
+	return sc->opts.capture_bytes;
+}
+
 void sockcap_set_sink(struct sockcap *sc, struct stream_sink sink)
 {
 	sc->sink = sink;

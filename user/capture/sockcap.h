@@ -48,6 +48,9 @@ struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opt
 /* The hook set in use (for objects that share its maps). */
 const struct sockhooks *sockcap_hooks(const struct sockcap *sc);
 
+/* Bytes captured per read/write, the default resolved (TLS uses the same). */
+uint32_t sockcap_capture_bytes(const struct sockcap *sc);
+
 /* Where stream data goes from now on (before: counted only). */
 void sockcap_set_sink(struct sockcap *sc, struct stream_sink sink);
 

@@ -27,8 +27,10 @@
 #define TLSCAP_BLIND 32          /* executables named with TLS not decrypted */
 
 /* Values of the process map: its TLS is probed, or not. */
+/* Values of the process map: probed, or blind (its struct blind, or this
+ * when the table of them is full). */
 #define PROC_PROBED ((void *)1)
-#define PROC_BLIND ((void *)2)
+#define PROC_BLIND_OTHER ((void *)2)
 
 /* An executable whose TLS connections go undecrypted, and how many. */
 struct blind {
@@ -157,15 +159,17 @@ static int scan_process(struct tlscap *t, pid_t pid, bool *tls, char *exe, size_
 	ssize_t n;
 	int err;
 
-	/* The executable as the maps name it: the link's target. */
-	if (procfs_exe_link(pid, link, sizeof(link)) == 0 &&
-	    (n = readlink(link, s.exe, sizeof(s.exe) - 1)) > 0)
-		s.exe[n] = '\0';
+	/* The executable as the maps name it: the link's target.  Without it
+	 * the process has exited (a zombie maps nothing): no verdict. */
+	if (procfs_exe_link(pid, link, sizeof(link)) ||
+	    (n = readlink(link, s.exe, sizeof(s.exe) - 1)) <= 0)
+		return -ESRCH;
+	s.exe[n] = '\0';
 	err = procfs_maps_each(pid, scan_file, &s);
 	if (tls)
 		*tls = s.tls;
 	if (exe)
-		snprintf(exe, size, "%.*s", (int)size - 1, s.exe[0] ? s.exe : "(unknown executable)");
+		snprintf(exe, size, "%.*s", (int)size - 1, s.exe);
 	return err < 0 ? err : 0;
 }
 
@@ -253,27 +257,31 @@ bool tlscap_owns(uint16_t type)
 	return type == SP_EV_LIB_LOADED || type == SP_EV_TLS_SEEN;
 }
 
-/* Count a TLS connection of an executable whose TLS is not probed. */
-static void count_blind(struct tlscap *t, const char *exe)
+/*
+ * The entry of an executable whose TLS is not probed (made, and said, the
+ * first time), or PROC_BLIND_OTHER past the table: what the process's
+ * verdict holds, so that its later connections are counted without
+ * looking at the process again.
+ */
+static void *blind_entry(struct tlscap *t, const char *exe)
 {
 	unsigned i;
 
 	for (i = 0; i < t->n_blind && strcmp(t->blind[i].exe, exe); i++)
 		;
-	if (i == t->n_blind) {
-		if (t->n_blind == TLSCAP_BLIND) {
-			t->blind_other++;
-			return;
-		}
-		snprintf(t->blind[t->n_blind++].exe, sizeof(t->blind[0].exe), "%s", exe);
-		sp_info("tls: TLS traffic of %s is not decrypted (no probed TLS library)", exe);
-	}
-	t->blind[i].conns++;
+	if (i < t->n_blind)
+		return &t->blind[i];
+	if (t->n_blind == TLSCAP_BLIND)
+		return PROC_BLIND_OTHER;
+	snprintf(t->blind[t->n_blind].exe, sizeof(t->blind[0].exe), "%s", exe);
+	sp_info("tls: TLS traffic of %s is not decrypted (no probed TLS library)", exe);
+	return &t->blind[t->n_blind++];
 }
 
 /*
  * A connection of `pid` starts a TLS handshake: is its TLS library probed?
- * The process's files are looked at once (which probes any new one).
+ * The process's files are looked at once (which probes any new one); the
+ * verdict, and for a blind one its executable's entry, is kept.
  */
 static void tls_seen(struct tlscap *t, pid_t pid)
 {
@@ -284,23 +292,17 @@ static void tls_seen(struct tlscap *t, pid_t pid)
 	if (!known) {
 		if (scan_process(t, pid, &tls, exe, sizeof(exe)))
 			return; /* gone already */
-		known = tls ? PROC_PROBED : PROC_BLIND;
+		known = tls ? PROC_PROBED : blind_entry(t, exe);
 		if (u32map_put(&t->procs, (uint32_t)pid, known) == -ENOSPC) {
 			u32map_destroy(&t->procs); /* full: judge again from now on */
 			if (u32map_init(&t->procs, TLSCAP_PROCS, false) == 0)
 				u32map_put(&t->procs, (uint32_t)pid, known);
 		}
-		if (known == PROC_BLIND)
-			count_blind(t, exe);
-		return;
 	}
-	if (known == PROC_BLIND && procfs_exe_link(pid, exe, sizeof(exe)) == 0) {
-		char target[256];
-		ssize_t n = readlink(exe, target, sizeof(target) - 1);
-
-		target[n > 0 ? n : 0] = '\0';
-		count_blind(t, n > 0 ? target : "(unknown executable)");
-	}
+	if (known == PROC_BLIND_OTHER)
+		t->blind_other++;
+	else if (known != PROC_PROBED)
+		((struct blind *)known)->conns++;
 }
 
 void tlscap_process_exit(struct tlscap *t, pid_t pid)

@@ -622,7 +622,7 @@ static void cleanup(struct sp_daemon *d)
 static void open_tls_capture(struct sp_daemon *d)
 {
 	struct tlscap_opts to = {
-		.capture_bytes = d->cfg->capture_bytes ? d->cfg->capture_bytes : 1024,
+		.capture_bytes = sockcap_capture_bytes(d->sockcap),
 		.all_processes = d->cfg->command == SP_CMD_RUN,
 	};
 
