@@ -191,9 +191,11 @@ static void flush(struct fixture *f)
 	batch_flush(&f->bsp);
 }
 
-/* Past every wait for a late same-host client, then flush. */
+/* Past every wait for a late same-host client (the second read after
+ * the spans were held), then flush. */
 static void settle(struct fixture *f)
 {
+	exchange_tick(f->xs, UINT64_MAX / 2);
 	exchange_tick(f->xs, UINT64_MAX / 2);
 	flush(f);
 }
@@ -458,6 +460,7 @@ static void test_held_spans_keep_their_order(void **state)
 		assert_int_equal(n_exported, 0);
 		if (round == 0) {
 			/* Nobody comes: both leave when the first one's wait ends. */
+			exchange_tick(f->xs, t + 2 + LATELINK_WAIT_NS - 1);
 			exchange_tick(f->xs, t + 2 + LATELINK_WAIT_NS);
 		} else {
 			/* The client of /a comes: both leave at once. */
@@ -472,6 +475,31 @@ static void test_held_spans_keep_their_order(void **state)
 		assert_true(span_has_parent(&exported[1]));
 		assert_int_equal(span_has_parent(&exported[0]), round == 1);
 	}
+}
+
+/*
+ * The daemon lagged: it reads the server's records when the wait is over
+ * already.  The span still waits for the next read of the ring buffer,
+ * where its client's record may be.
+ */
+static void test_held_span_waits_one_read_when_late(void **state)
+{
+	struct fixture *f = *state;
+	const char *req = "GET /lag HTTP/1.1\r\nHost: b\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	feed(f, &f->server, 8, IN, req, 20);
+	feed(f, &f->server, 8, OUT, resp, 40);
+	exchange_tick(f->xs, 40 + 10 * LATELINK_WAIT_NS); /* the tick after that read */
+	flush(f);
+	assert_int_equal(n_exported, 0);
+	feed(f, &f->client, 7, OUT, req, 21); /* in the next read */
+	feed(f, &f->client, 7, IN, resp, 50);
+	exchange_tick(f->xs, 40 + 11 * LATELINK_WAIT_NS);
+	flush(f);
+	assert_int_equal(n_exported, 2);
+	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
+	assert_memory_equal(exported[0].parent_span_id, exported[1].span_id, 8);
 }
 
 /* A server span that already gave its trace to a child keeps it. */
@@ -698,6 +726,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_late_client_after_server_finished, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_server_span_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_spans_keep_their_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_span_waits_one_read_when_late, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_wins_over_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_traceparent_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_partial, setup, teardown),

@@ -28,7 +28,8 @@ bool latelink_hold(struct latelink *ll, struct sp_span *span, uint64_t end_ns,
 		return false;
 	s = &ll->slots[ll->n++];
 	*s = (struct latelink_slot){ .span = span, .end_ns = end_ns, .local = *local,
-				     .peer = *peer, .tls = tls, .ready = ready };
+				     .peer = *peer, .tls = tls, .ready = ready,
+				     .tick = ll->ticks };
 	ll->held++;
 	return true;
 }
@@ -120,12 +121,15 @@ static bool waits_behind(const struct latelink *ll, unsigned i)
 
 void latelink_expire(struct latelink *ll, uint64_t now_ns, latelink_end_fn *end, void *ctx)
 {
+	uint64_t tick = ++ll->ticks;
 	unsigned i = 0;
 
 	while (i < ll->n) {
 		struct latelink_slot s = ll->slots[i];
 		bool due = s.ready ? !waits_behind(ll, i)
-				   : now_ns == UINT64_MAX || s.end_ns + LATELINK_WAIT_NS <= now_ns;
+				   : now_ns == UINT64_MAX ||
+					     (s.end_ns + LATELINK_WAIT_NS <= now_ns &&
+					      s.tick + 1 < tick);
 
 		if (!due) {
 			i++;

@@ -31,11 +31,13 @@ struct latelink_slot {
 	struct stream_addr local, peer;
 	bool tls;
 	bool ready;                 /* waits only for the spans before it */
+	uint64_t tick;              /* latelink_expire() calls before it came */
 };
 
 struct latelink {
 	struct latelink_slot slots[LATELINK_SLOTS];
 	unsigned n;
+	uint64_t ticks;             /* latelink_expire() calls so far */
 	uint64_t held, adopted;     /* counters */
 };
 
@@ -78,8 +80,11 @@ void latelink_release(struct latelink *ll, const struct stream_addr *local,
 void latelink_expire_oldest(struct latelink *ll, latelink_end_fn *end, void *ctx);
 
 /*
- * Hand `end` every span held since before now_ns - LATELINK_WAIT_NS (all
- * with now_ns UINT64_MAX), and the ready spans behind them, taking them out.
+ * Hand `end` every span that ended before now_ns - LATELINK_WAIT_NS and
+ * was held before this call's previous one (all with now_ns UINT64_MAX),
+ * and the ready spans behind them, taking them out.  The daemon calls it
+ * after reading the ring buffer: a span it held while lagging behind the
+ * kernel still sees one more read, where its client's record may be.
  */
 void latelink_expire(struct latelink *ll, uint64_t now_ns, latelink_end_fn *end, void *ctx);
 
