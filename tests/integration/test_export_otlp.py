@@ -308,8 +308,10 @@ class Traced:
         self.prog.stdout.readline()  # ready
         e = {k: v for k, v in os.environ.items() if not k.startswith('OTEL_')}
         e.update({'OTEL_BSP_SCHEDULE_DELAY': '600000'}, **env)
-        self.sp = subprocess.Popen([SPANPROBE, 'attach', '-p', str(self.prog.pid), '-u', 'inner',
-                                    '-u', 'outer', '--no-http', '--otlp-endpoint', endpoint],
+        # -v: it says when the probes are in ('tracing 2 functions').
+        self.sp = subprocess.Popen([SPANPROBE, 'attach', '-v', '-p', str(self.prog.pid),
+                                    '-u', 'inner', '-u', 'outer', '--no-http',
+                                    '--otlp-endpoint', endpoint],
                                    stderr=subprocess.PIPE, text=True, env=e)
         self.err, self.started = [], threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
@@ -323,7 +325,8 @@ class Traced:
 
     def calls(self, n):
         """n outer calls (4 n spans); returns once spanprobe can have read them."""
-        self.started.wait(30)
+        if not self.started.wait(30):
+            print('# spanprobe did not say it was tracing within 30 s')
         self.prog.stdin.write(f'{n}\n')
         self.prog.stdin.flush()
         self.prog.stdout.readline()

@@ -27,17 +27,22 @@ BUILD = os.path.join(REPO, os.environ.get("SP_BUILD", "build"))
 CACHE = os.environ.get("SP_KERNELS_CACHE", os.path.join(BUILD, "kernels"))
 QEMU = "qemu-system-x86_64"
 MEMORY_MB = int(os.environ.get("SP_GUEST_MEMORY_MB", "4096"))
+# Two emulated CPUs, each on a thread of its own (QEMU's multi-threaded
+# TCG), so a guest uses both cores of this machine.
+CPUS = int(os.environ.get("SP_GUEST_CPUS", "2"))
 UP_MARK = "spguest: up "  # the job's first line: the guest has booted
 
 
 class Result:
     """status: the command's exit status, None when it did not finish
     (then `reason` says why); boot_s: seconds until the command started;
-    total_s: seconds until the guest was gone; console: its serial log."""
+    total_s: seconds until the guest was gone; console: its serial log;
+    panicked: whether the guest's kernel panicked."""
 
     def __init__(self):
         self.status = None
         self.reason = ""
+        self.panicked = False
         self.boot_s = None
         self.total_s = None
         self.console = ""
@@ -85,7 +90,7 @@ def job_script(command, env):
     return "\n".join(lines) + "\n"
 
 
-def boot(kdir, command, env=None, timeout=600, on_line=print):
+def boot(kdir, command, env=None, timeout=600, on_line=print, cpus=CPUS):
     """Boot the kernel unpacked in kdir and run command (a shell string or an
     argument list) in the repository's directory with env added; every line
     it prints goes to on_line as it comes (the first one is the UP_MARK
@@ -103,7 +108,7 @@ def boot(kdir, command, env=None, timeout=600, on_line=print):
             f.write(job_script(command, env or {}))
         out_path = os.path.join(job, "out")
         console_path = os.path.join(job, "console.log")
-        args = [QEMU, "-accel", "tcg", "-cpu", "max", "-m", str(MEMORY_MB), "-smp", "2",
+        args = [QEMU, "-accel", "tcg", "-cpu", "max", "-m", str(MEMORY_MB), "-smp", str(cpus),
                 "-nographic", "-no-reboot", "-kernel", kernel, "-initrd", initrd,
                 "-append", "console=ttyS0 panic=-1 quiet",
                 "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,"
@@ -116,6 +121,7 @@ def boot(kdir, command, env=None, timeout=600, on_line=print):
         res.total_s = time.monotonic() - start
         with open(console_path, errors="replace") as f:
             res.console = f.read()
+        res.panicked = "Kernel panic - not syncing" in res.console
         status_path = os.path.join(job, "status")
         if res.reason:
             pass
@@ -174,7 +180,14 @@ def _console_reason(console):
 
 
 def _tail(text, n=15):
-    return " | ".join(ln.strip() for ln in text.strip().splitlines()[-n:])
+    """The console's last n lines; for a kernel that crashed, the lines
+    from the first report of the crash (what it hit, where) instead."""
+    lines = text.strip().splitlines()
+    for i, ln in enumerate(lines):
+        if any(w in ln for w in ("BUG:", "Oops", "general protection", "invalid opcode",
+                                 "kernel BUG", "Kernel panic")):
+            return " | ".join(x.strip() for x in lines[i:i + n])
+    return " | ".join(ln.strip() for ln in lines[-n:])
 
 
 def kernels_sh(function, *args):

@@ -6,12 +6,16 @@ kernel offers.
 
 Per kernel (kernels.list, or SP_KERNELS), the first boot prints
 `spanprobe probes`, finds which capture paths the kernel offers and runs
-the kernel-wide tests (function spans, attaching, many symbols, HTTP
-servers, filters)
-with the hooks `auto` chooses; then one boot
-per capture path runs the HTTP tests with SPANPROBE_HTTP_HOOKS set to that
-path.  The `syscalls` fallback runs only on kernels without the socket
-tracepoints (it is the path such a kernel used to get by default).
+the kernel-wide tests (function spans, HTTP servers, the process life
+cycle) and the HTTP tests with the hooks `auto` chooses; then
+one boot per other capture path runs the HTTP tests with
+SPANPROBE_HTTP_HOOKS set to that path.  The `syscalls` fallback runs only
+on kernels without the socket tracepoints (it is the path such a kernel
+used to get by default).
+
+A boot's lines are printed when it ends.  Inside the guests the tests
+leave out their checks that do not depend on the kernel (the host's run
+has them): SP_KERNEL_MATRIX_GUEST=1.
 
 Every check line of a guest's tests comes back as
     ok - [KERNEL PATH] TEST: CHECK
@@ -26,11 +30,15 @@ Settings (environment):
                       instead of the rule above (e.g. "sock syscalls")
   SP_TEST_FILTER      only the tests whose tests/kernels/NAME contains it
   SP_KERNEL_TEST_TIMEOUT  seconds one test may take in a guest (300)
+  SP_KERNEL_FULL      1: also attaching, many symbols and the filters
+  SP_KERNEL_JOBS      kernels run at once (1)
+  SP_GUEST_CPUS       emulated CPUs per guest (2; tests/kernels/guest.py)
 """
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,16 +48,19 @@ import guest  # noqa: E402
 
 PATHS = ("sock", "fentry", "kprobes", "syscalls")
 # Tests of what every kernel must do, with the hooks `auto` chooses there:
-# function spans, attaching, many symbols, HTTP servers of every kind, the
-# filters.
-KERNEL_TESTS = ["test_funcspans", "test_attach", "test_startup", "test_http_servers",
-                "test_run_filters"]
+# function spans, HTTP servers of every kind, the process life cycle
+# under load.  SP_KERNEL_FULL=1 adds attaching, many symbols and the
+# filters (the host runs them on every `make test`).
+KERNEL_TESTS = ["test_funcspans", "test_http_servers", "test_http_lifecycle"]
+FULL_TESTS = ["test_attach", "test_startup", "test_run_filters"]
+if os.environ.get("SP_KERNEL_FULL") == "1":
+    KERNEL_TESTS += FULL_TESTS
 # The HTTP test set, run once per capture path: every server and client
-# kind through the forced hooks (test_http_hooks), context propagation,
-# and the process life cycle under load.
-HTTP_TESTS = ["test_http_hooks", "test_http_context", "test_http_lifecycle"]
+# kind through the forced hooks (test_http_hooks), and context propagation.
+HTTP_TESTS = ["test_http_hooks", "test_http_context"]
 TEST_TIMEOUT = int(os.environ.get("SP_KERNEL_TEST_TIMEOUT", "300"))
 GUEST_HOOK_SKEW_MS = os.environ.get("SP_GUEST_HOOK_SKEW_MS", "20")
+JOBS = int(os.environ.get("SP_KERNEL_JOBS", "1"))
 GUEST_CMD = ["python3", "tests/kernels/matrix.py", "--in-guest"]
 
 MARK = "spguest-matrix: "
@@ -65,18 +76,25 @@ def spanprobe(*args, env=None):
     return p.returncode, p.stdout, p.stderr
 
 
+AUTO = re.compile(r"^  HTTP capture \(auto: (\w+)\)")
+
+
 def guest_probe():
     """Print `spanprobe probes` and, per capture path, one MARK line from
     its table of hook sets: "path P available yes..." or "path P
     unavailable WHY"; "path P unknown" when this build of spanprobe does
-    not list it."""
+    not list it; then "auto P", the set `auto` chose.  Returns P."""
     rc, out, err = spanprobe("probes", env={"SPANPROBE_HTTP_HOOKS": ""})
     print(out + err, end="")
     table = {}
+    chosen = ""
     for line in out.splitlines():
         words = line.split(None, 1)
         if line.startswith("    ") and len(words) == 2 and words[0] in PATHS:
             table[words[0]] = words[1]
+        m = AUTO.match(line)
+        if m:
+            chosen = {"sys_exit": "syscalls"}.get(m.group(1), m.group(1))
     for p in PATHS:
         said = table.get(p)
         if said is None:
@@ -85,15 +103,18 @@ def guest_probe():
             print(f"{MARK}path {p} available {said}")
         else:
             print(f"{MARK}path {p} unavailable {said}")
+    print(f"{MARK}auto {chosen or 'none'}", flush=True)
+    return chosen
 
 
-def guest_run_tests(tests):
+def guest_run_tests(tests, env=None):
     for t in tests:
         print(f"{MARK}begin {t}", flush=True)
         start = time.monotonic()
         try:
             p = subprocess.run([os.path.join("tests", "integration", t + ".py")],
-                               stderr=subprocess.STDOUT, timeout=TEST_TIMEOUT)
+                               stderr=subprocess.STDOUT, timeout=TEST_TIMEOUT,
+                               env=dict(os.environ, **(env or {})))
             rc = p.returncode
         except subprocess.TimeoutExpired:
             rc = "timeout"
@@ -101,40 +122,74 @@ def guest_run_tests(tests):
 
 
 def in_guest(argv):
-    """--in-guest [--probe] TEST ... (the path comes in SPANPROBE_HTTP_HOOKS)"""
-    probe = "--probe" in argv
+    """--in-guest TEST ... [--auto TEST ...]: the tests before --auto with
+    the environment as given (the path comes in SPANPROBE_HTTP_HOOKS);
+    with --auto, `probes` first, and the tests after it with
+    SPANPROBE_HTTP_HOOKS set to the set `auto` chose."""
     tests = [a for a in argv if a.startswith("test_")]
-    if probe:
-        guest_probe()
-    guest_run_tests(tests)
+    if "--auto" not in argv:
+        guest_run_tests(tests)
+        return
+    chosen = guest_probe()
+    cut = argv.index("--auto")
+    guest_run_tests([a for a in argv[:cut] if a.startswith("test_")])
+    later = [a for a in argv[cut:] if a.startswith("test_")]
+    if chosen in PATHS:
+        guest_run_tests(later, {"SPANPROBE_HTTP_HOOKS": chosen})
 
 
 # --- on the host --------------------------------------------------------------
 
 class Tally:
+    """The counts of every kernel's checks, and the printing of the report:
+    each boot's lines are held and printed together when it ends, so that
+    kernels run side by side (SP_KERNEL_JOBS) do not mix their reports."""
+
     def __init__(self):
         self.passed = 0
         self.failed = 0
+        self.lock = threading.Lock()
 
-    def report(self, ok, text):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        print(f"{'ok' if ok else 'not ok'} - {text}", flush=True)
+    def count(self, ok, kernel=None):
+        """Count a check, in `kernel`'s [passed, failed] too."""
+        with self.lock:
+            if ok:
+                self.passed += 1
+            else:
+                self.failed += 1
+            if kernel is not None:
+                kernel[0 if ok else 1] += 1
+
+    def report(self, ok, text, out, kernel=None):
+        """Count a check and hold its line in `out`."""
+        self.count(ok, kernel)
+        out.append(f"{'ok' if ok else 'not ok'} - {text}")
+
+    def flush(self, out):
+        with self.lock:
+            if out:
+                print("\n".join(out), flush=True)
+        out.clear()
 
 
 class Boot:
-    """One guest boot's lines, turned into the report as they come."""
+    """One guest boot's lines, turned into report lines as they come; its
+    checks are counted only when the boot is kept (boot_once())."""
 
-    def __init__(self, label, tally):
+    def __init__(self, label):
         self.label = label
-        self.tally = tally
+        self.out = []
+        self.results = []
         self.test = None
         self.checks = 0
         self.bad = 0
         self.paths = {}
+        self.auto = None
         self.times = []
+
+    def report(self, ok, text):
+        self.results.append(ok)
+        self.out.append(f"{'ok' if ok else 'not ok'} - {text}")
 
     def line(self, text):
         m = CHECK.match(text)
@@ -142,51 +197,75 @@ class Boot:
             where = f"[{self.label}] " + (f"{self.test}: " if self.test else "")
             self.checks += 1
             self.bad += m.group(1) == "not ok"
-            self.tally.report(m.group(1) == "ok", where + m.group(2))
+            self.report(m.group(1) == "ok", where + m.group(2))
         elif text.startswith(MARK):
             self.marker(text[len(MARK):].split(" ", 3))
         else:
-            print(f"  {text}", flush=True)
+            self.out.append(f"  {text}")
 
     def marker(self, words):
         if words[0] == "path":
             self.paths[words[1]] = (words[2], words[3] if len(words) > 3 else "")
+        elif words[0] == "auto":
+            self.auto = words[1]
         elif words[0] == "begin":
             self.test, self.checks, self.bad = words[1], 0, 0
-            print(f"=== [{self.label}] {self.test}", flush=True)
+            self.out.append(f"=== [{self.label}] {self.test}")
         elif words[0] == "end":
             rc, secs = words[2], words[3]
             self.times.append((self.test, float(secs)))
             where = f"[{self.label}] {self.test}"
             if rc == "guest-stopped":
-                self.tally.report(False, f"{where}: the guest stopped during the test")
+                self.report(False, f"{where}: the guest stopped during the test")
             elif rc == "timeout":
-                self.tally.report(False, f"{where}: timed out after {TEST_TIMEOUT} s, killed")
+                self.report(False, f"{where}: timed out after {TEST_TIMEOUT} s, killed")
             elif rc != "0" and self.bad == 0:
-                self.tally.report(False, f"{where}: exited with status {rc}, no failed check")
+                self.report(False, f"{where}: exited with status {rc}, no failed check")
             elif self.checks == 0:
-                self.tally.report(False, f"{where}: reported no check")
-            print(f"--- [{self.label}] {self.test}: {secs} s", flush=True)
+                self.report(False, f"{where}: reported no check")
+            self.out.append(f"--- [{self.label}] {self.test}: {secs} s")
             self.test = None
 
 
-def boot_once(label, kdir, args, env, tally, timeout):
-    b = Boot(label, tally)
-    print(f"### [{label}] boot: {' '.join(args)}"
-          + "".join(f" {k}={v}" for k, v in env.items()), flush=True)
+def boot_guest(label, kdir, args, env, timeout):
+    b = Boot(label)
+    b.out.append(f"### [{label}] boot: {' '.join(args)}"
+                 + "".join(f" {k}={v}" for k, v in env.items()))
     # An emulated CPU, sharing this machine's: the hooks' client/server
     # skew grows from microseconds to milliseconds (tests/integration/lib/httptest.py).
-    env = dict({"SP_TEST_HOOK_SKEW_MS": GUEST_HOOK_SKEW_MS}, **env)
+    # The tests leave the checks that do not depend on the kernel to the
+    # host (tests/integration/lib/sptest.py).
+    env = dict({"SP_TEST_HOOK_SKEW_MS": GUEST_HOOK_SKEW_MS,
+                "SP_KERNEL_MATRIX_GUEST": "1"}, **env)
     res = guest.boot(kdir, GUEST_CMD + args, env=env, timeout=timeout, on_line=b.line)
     if b.test:
         b.line(f"{MARK}end {b.test} guest-stopped 0")
     if res.status is None:
-        tally.report(False, f"[{label}] guest: {res.reason}")
+        b.report(False, f"[{label}] guest: {res.reason}")
     elif res.status != 0:
-        tally.report(False, f"[{label}] guest: the tests' runner exited with status "
-                            f"{res.status}")
-    print(f"--- [{label}] guest: boot {res.boot_s or 0:.1f} s, in all {res.total_s:.1f} s",
-          flush=True)
+        b.report(False, f"[{label}] guest: the tests' runner exited with status "
+                        f"{res.status}")
+    b.out.append(f"--- [{label}] guest: boot {res.boot_s or 0:.1f} s, in all "
+                 f"{res.total_s:.1f} s")
+    return b, res
+
+
+def boot_once(label, kdir, args, env, tally, kernel, timeout):
+    """One boot, its checks counted.  A guest whose kernel panicked is
+    booted once more: under emulation a kernel now and then crashes while
+    probes are attached (its RIP inside code just patched), which no BPF
+    program can cause; its report is kept, shown but not counted.  A
+    second panic counts."""
+    b, res = boot_guest(label, kdir, args, env, timeout)
+    if res.panicked:
+        first = ["  | " + x for x in b.out]
+        first.insert(0, f"# [{label}] the guest's kernel panicked; booting it again. "
+                        f"The first boot's report, not counted:")
+        tally.flush(first)
+        b, res = boot_guest(label, kdir, args, env, timeout)
+    for ok in b.results:
+        tally.count(ok, kernel)
+    tally.flush(b.out)
     return b, res
 
 
@@ -197,56 +276,65 @@ def wanted(tests):
     return [t for t in tests if f in "tests/kernels/" + t]
 
 
-def paths_to_run(offered):
-    """The capture paths a kernel's HTTP tests run on: SP_KERNEL_PATHS, or
-    every path it offers but the syscalls fallback where it has the socket
-    tracepoints.  Paths this build of spanprobe does not know are listed
-    too, to be reported as skipped."""
+def paths_to_run(offered, auto):
+    """The capture paths a kernel's HTTP tests run on in boots of their own:
+    SP_KERNEL_PATHS, or every path it offers but the one `auto` chose (its
+    HTTP tests ran in the first boot) and the syscalls fallback where it
+    has the socket tracepoints.  Paths this build of spanprobe does not
+    know are listed too, to be reported as skipped."""
     chosen = os.environ.get("SP_KERNEL_PATHS", "").split()
     if chosen:
         return chosen
     return [p for p in PATHS if offered.get(p, ("",))[0] in ("available", "unknown")
+            and p != auto
             and not (p == "syscalls" and offered.get("sock", ("",))[0] == "available")]
 
 
 def run_kernel(regex, tally):
     package = guest.resolve(regex)
     name = guest.kernel_dir(package) if package else ""
+    note = []
     if not package or not os.path.exists(os.path.join(name, ".unpacked")):
         tally.report(False, f"[{regex}] kernel package: none matching is unpacked in "
-                            f"{guest.CACHE} (tests/kernels/fetch.sh, run by deploy/deps.sh)")
+                            f"{guest.CACHE} (tests/kernels/fetch.sh, run by deploy/deps.sh)",
+                     note)
+        tally.flush(note)
         return
     short = guest.kernels_sh("kernels_short", package)
-    before = (tally.passed, tally.failed)
-    timeout = TEST_TIMEOUT * (max(len(HTTP_TESTS), len(KERNEL_TESTS)) + 1) + 120
-    first, res = boot_once(short, name, ["--probe"] + wanted(KERNEL_TESTS), {}, tally,
-                           timeout)
+    kernel = [0, 0]
+    timeout = TEST_TIMEOUT * (len(HTTP_TESTS) + len(KERNEL_TESTS) + 1) + 120
+    auto_http = [] if os.environ.get("SP_KERNEL_PATHS") else wanted(HTTP_TESTS)
+    first, res = boot_once(short, name, wanted(KERNEL_TESTS) + ["--auto"] + auto_http, {},
+                           tally, kernel, timeout)
     times = [("boot", res.boot_s or 0)] + first.times
     if not first.paths and res.status is not None:
-        tally.report(False, f"[{short}] spanprobe probes: no capture path reported")
+        tally.report(False, f"[{short}] spanprobe probes: no capture path reported", note,
+                     kernel)
     for p, (state, what) in first.paths.items():
-        print(f"# [{short}] --http-hooks {p}: {state} {what}")
-    for p in paths_to_run(first.paths):
+        note.append(f"# [{short}] --http-hooks {p}: {state} {what}")
+    if first.auto:
+        note.append(f"# [{short}] auto chose {first.auto}; its HTTP tests ran in the first boot")
+    tally.flush(note)
+    timeout = TEST_TIMEOUT * (len(HTTP_TESTS) + 1) + 120
+    for p in paths_to_run(first.paths, first.auto):
         state = first.paths.get(p, ("unavailable", ""))[0]
         if state == "unknown":
             # Asked for by name but this build of spanprobe has no such value.
-            print(f"# [{short} {p}] skipped: this spanprobe has no --http-hooks {p}")
+            note.append(f"# [{short} {p}] skipped: this spanprobe has no --http-hooks {p}")
             continue
         if state != "available" and os.environ.get("SP_KERNEL_PATHS"):
             tally.report(False, f"[{short} {p}] the kernel does not offer {p}: "
-                                f"{first.paths.get(p, ('', 'not probed'))[1]}")
+                                f"{first.paths.get(p, ('', 'not probed'))[1]}", note, kernel)
             continue
         tests = wanted(HTTP_TESTS)
         if not tests:
             continue
         b, res = boot_once(f"{short} {p}", name, tests,
-                           {"SPANPROBE_HTTP_HOOKS": p}, tally, timeout)
+                           {"SPANPROBE_HTTP_HOOKS": p}, tally, kernel, timeout)
         times += [("boot " + p, res.boot_s or 0)] + [(f"{t} {p}", s) for t, s in b.times]
-    print(f"# [{short}] seconds: " + ", ".join(f"{t} {s:.0f}" for t, s in times))
-    print(f"kernel {short}: {tally.passed - before[0]} passed, "
-          f"{tally.failed - before[1]} failed", flush=True)
-
-
+    note.append(f"# [{short}] seconds: " + ", ".join(f"{t} {s:.0f}" for t, s in times))
+    note.append(f"kernel {short}: {kernel[0]} passed, {kernel[1]} failed")
+    tally.flush(note)
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--in-guest":
         in_guest(sys.argv[2:])
@@ -255,19 +343,37 @@ def main():
         print("kernel matrix: no test matches SP_TEST_FILTER; nothing run")
         return
     tally = Tally()
+    out = []
     start = time.monotonic()
     missing = guest.missing_tools()
     if missing:
         tally.report(False, f"kernel matrix: {', '.join(missing)} not installed "
-                            "(deploy/deps.sh installs them)")
+                            "(deploy/deps.sh installs them)", out)
     elif not os.access(os.path.join(guest.BUILD, "spanprobe"), os.X_OK):
-        tally.report(False, f"kernel matrix: no {guest.BUILD}/spanprobe (make all tests-build)")
+        tally.report(False, f"kernel matrix: no {guest.BUILD}/spanprobe (make all tests-build)",
+                     out)
     else:
         regexes = guest.kernels_sh("kernels_patterns").split()
         if not regexes:
-            tally.report(False, "kernel matrix: no kernel listed (kernels.list, SP_KERNELS)")
-        for r in regexes:
-            run_kernel(r, tally)
+            tally.report(False, "kernel matrix: no kernel listed (kernels.list, SP_KERNELS)", out)
+        # A worker per kernel, JOBS at a time; each prints as its boots end.
+        todo = list(regexes)
+        lock = threading.Lock()
+
+        def worker():
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    r = todo.pop(0)
+                run_kernel(r, tally)
+
+        workers = [threading.Thread(target=worker) for _ in range(max(1, JOBS))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    tally.flush(out)
     print(f"kernel matrix: {time.monotonic() - start:.0f} s")
     sys.exit(1 if tally.failed or not tally.passed else 0)
 

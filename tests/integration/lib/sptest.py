@@ -13,6 +13,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")
 BUILD = os.path.join(ROOT, os.environ.get("SP_BUILD", "build"))
 SPANPROBE = os.path.join(BUILD, "spanprobe")
 PROGRAMS = os.path.join(BUILD, "tests", "programs")
+# Inside a guest of the kernel matrix (tests/kernels/matrix.py sets it),
+# where time is dear: checks that do not depend on the kernel (options,
+# output formats, settings) are left to the run on the host.
+IN_KERNEL_MATRIX = os.environ.get("SP_KERNEL_MATRIX_GUEST") == "1"
 
 _failed = 0
 _passed = 0
