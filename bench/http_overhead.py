@@ -156,19 +156,24 @@ class Daemon:
 
 
 def other_spanprobes():
-    """PIDs of the spanprobe processes running (call it while the
-    benchmark's own is not): their probes fire in every round, so an
-    "untraced" round is not untraced while one runs."""
+    """PIDs of the node-wide spanprobe processes running (`run`, or no
+    subcommand; call it while the benchmark's own is not): their probes
+    fire in every round, so an "untraced" round is not untraced while one
+    runs."""
     pids = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
             with open(f"/proc/{d}/comm") as f:
-                if f.read().strip() == "spanprobe":
-                    pids.append(int(d))
+                if f.read().strip() != "spanprobe":
+                    continue
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")[1:]
         except OSError:
-            pass
+            continue
+        if not {"trace", "attach", "probes"} & set(args):
+            pids.append(int(d))
     return pids
 
 
