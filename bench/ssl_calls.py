@@ -13,7 +13,8 @@ call, and with spanprobe the socket hooks it meets.  Prints min/median/max
 of the runs and what each tracer adds per call, each run against the
 untraced run before it.  Checks that spanprobe probed the very libssl the
 program maps and made one CLIENT and one SERVER span of every HTTP round
-trip (exit status 1 when not).  Run as root.
+trip (a shortfall is noted with spanprobe's drop counters; the file not
+probed or less than half of the spans is exit status 1).  Run as root.
 
 Environment: SP_BUILD (build dir), BENCH_RUNS (5), BENCH_ROUND_TRIPS (2000
 per pass; three passes per payload, the best counts)."""
@@ -91,6 +92,8 @@ def traced(libssl, tmp):
         err = d.stop()
     st = os.stat(libssl)
     r["probed"] = (st.st_dev, st.st_ino) in probed_files(err)
+    r["drops"] = "; ".join(line.removeprefix("spanprobe: ") for line in err.splitlines()
+                           if line.startswith(("spanprobe: dropped:", "spanprobe: events:")))
     r.update(count_spans(spans))
     os.unlink(spans)
     return r
@@ -102,16 +105,21 @@ def show(label, values):
 
 
 def check(runs, libssl):
-    """Problems with the traced runs: the file not probed, spans missing."""
-    bad = []
+    """Returns (notes, failures) of the traced runs: spans missing are
+    noted with spanprobe's drop counters; the file not probed, or less
+    than half of the spans, means the run measured no tracing."""
+    notes, failures = [], []
     for i, r in enumerate(runs, 1):
         if not r["probed"]:
-            bad.append(f"run {i}: spanprobe did not say it probed {libssl}")
+            failures.append(f"run {i}: spanprobe did not say it probed {libssl}")
         want = int(r["http_exchanges"])
         for kind in ("CLIENT", "SERVER"):
-            if r[kind] != want:
-                bad.append(f"run {i}: {r[kind]} {kind} spans for {want} HTTP round trips")
-    return bad
+            line = f"run {i}: {r[kind]} {kind} spans for {want} HTTP round trips"
+            if r[kind] < want / 2:
+                failures.append(line)
+            elif r[kind] != want:
+                notes.append(f"{line} ({r['drops']})")
+    return notes, failures
 
 
 def main():
@@ -145,9 +153,11 @@ def main():
     if disturbed:
         print(f"note: another spanprobe ran in {disturbed} of {RUNS} runs: its probes fire in "
               "the untraced runs too")
-    bad = check(with_sp, libssl)
-    if bad:
-        print("ssl_calls: spanprobe did not trace every call:\n  " + "\n  ".join(bad),
+    notes, failures = check(with_sp, libssl)
+    for line in notes:
+        print(f"note: {line}")
+    if failures:
+        print("ssl_calls: spanprobe did not trace the calls:\n  " + "\n  ".join(failures),
               file=sys.stderr)
         return 1
     return 0
