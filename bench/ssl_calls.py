@@ -16,7 +16,7 @@ program maps and made one CLIENT and one SERVER span of every HTTP round
 trip (a shortfall is noted with spanprobe's drop counters; the file not
 probed or less than half of the spans is exit status 1).  Run as root.
 
-Environment: SP_BUILD (build dir), BENCH_RUNS (5), BENCH_ROUND_TRIPS (2000
+Environment: SP_BUILD (build dir), BENCH_RUNS (5), BENCH_ROUND_TRIPS (1000
 per pass; three passes per payload, the best counts)."""
 import os
 import re
@@ -32,7 +32,7 @@ BUILD = os.environ.get("SP_BUILD", "build")
 PROG = os.path.join(BUILD, "bench", "ssl_calls")
 BARE = os.path.join(BUILD, "bench", "bare_uprobe")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-ROUND_TRIPS = os.environ.get("BENCH_ROUND_TRIPS", "2000")
+ROUND_TRIPS = os.environ.get("BENCH_ROUND_TRIPS", "1000")
 CALLS = (("http_write_ns", "SSL_write, HTTP (captured)"),
          ("http_read_ns", "SSL_read, HTTP (captured)"),
          ("other_write_ns", "SSL_write, not HTTP (left alone)"),
