@@ -158,6 +158,14 @@ static int set_blocking(int fd, bool on)
 	return fcntl(fd, F_SETFL, on ? fl & ~O_NONBLOCK : fl | O_NONBLOCK);
 }
 
+/* A handshake step that waits for the peer (or for room to write). */
+static bool handshake_waits(SSL *ssl, int rc)
+{
+	int err = SSL_get_error(ssl, rc);
+
+	return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE;
+}
+
 /* Drive both ends' handshakes on non-blocking sockets, then make the
  * sockets blocking again.  Returns 0, or -1 when a side fails. */
 static int handshake(SSL *client, SSL *server, const int fds[2])
@@ -172,13 +180,13 @@ static int handshake(SSL *client, SSL *server, const int fds[2])
 		if (!c_done) {
 			rc = SSL_do_handshake(client);
 			c_done = rc == 1;
-			if (rc <= 0 && SSL_get_error(client, rc) != SSL_ERROR_WANT_READ)
+			if (rc <= 0 && !handshake_waits(client, rc))
 				return -1;
 		}
 		if (!s_done) {
 			rc = SSL_do_handshake(server);
 			s_done = rc == 1;
-			if (rc <= 0 && SSL_get_error(server, rc) != SSL_ERROR_WANT_READ)
+			if (rc <= 0 && !handshake_waits(server, rc))
 				return -1;
 		}
 	}
