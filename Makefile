@@ -53,7 +53,7 @@ RUN_ARGS  ?= run
 # A recipe that fails leaves no half-written target behind.
 .DELETE_ON_ERROR:
 
-.PHONY: all deps run test unit integration bench bench-kernels soak clean format lint asan tsan vmlinux fuzz fuzz-run install
+.PHONY: all deps run test unit integration bench bench-https bench-kernels soak clean format lint asan tsan vmlinux fuzz fuzz-run install
 all: $(BUILD)/spanprobe
 
 deps:
@@ -77,6 +77,13 @@ tests-build: $(BUILD)/bench/otlp_sink $(BUILD)/bench/export
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(PROG_BINS)
 	@SP_BUILD=$(BUILD) bench/run.sh
+
+# HTTPS: what tracing adds per request to nginx + TLS under wrk, and ns per
+# SSL_write/SSL_read untraced, under a bare uprobe pair and under spanprobe.
+bench-https: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/ssl_calls $(BUILD)/bench/bare_uprobe
+	@SP_BUILD=$(BUILD) python3 bench/https_overhead.py
+	@SP_BUILD=$(BUILD) python3 bench/ssl_calls.py
 
 # The node-wide tax inside each kernel of the kernel matrix (QEMU), per
 # HTTP capture path: the ratio with/without spanprobe (bench/kernels.py).

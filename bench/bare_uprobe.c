@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * Runs a command with the bare uprobe + uretprobe pair of bare.bpf.c on
- * FUNCTION of EXE: `bare_uprobe EXE FUNCTION -- COMMAND...`.  The records
- * are drained after the command ends, so no reader competes with it.
- * Exits with the command's status; prints how many records were written.
+ * each FUNCTION of EXE: `bare_uprobe EXE FUNCTION[,FUNCTION...] -- COMMAND...`
+ * (EXE may be a shared library).  The records are drained after the
+ * command ends, so no reader competes with it.  Exits with the command's
+ * status; prints how many records were written.
  */
 #include <bpf/libbpf.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -20,27 +22,48 @@ static int count_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Both probes on each comma-separated function of `exe`; false (and a
+ * message) when one is missing or cannot be attached. */
+static bool attach_all(struct bare_bpf *skel, const char *exe, char *functions)
+{
+	char *save = NULL;
+
+	for (char *fn = strtok_r(functions, ",", &save); fn; fn = strtok_r(NULL, ",", &save)) {
+		uint64_t off;
+
+		if (elfsym_find(exe, fn, &off)) {
+			fprintf(stderr, "bare_uprobe: %s not found in %s\n", fn, exe);
+			return false;
+		}
+		/* The links live as long as the process. */
+		if (!bpf_program__attach_uprobe(skel->progs.bare_entry, false, -1, exe, off) ||
+		    !bpf_program__attach_uprobe(skel->progs.bare_return, true, -1, exe, off)) {
+			fprintf(stderr, "bare_uprobe: cannot attach to %s of %s\n", fn, exe);
+			return false;
+		}
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	struct bare_bpf *skel;
 	struct ring_buffer *rb;
-	uint64_t off;
 	long records = 0;
 	int status = 1;
 	pid_t child;
 
 	if (argc < 5 || strcmp(argv[3], "--") != 0) {
-		fprintf(stderr, "usage: bare_uprobe EXE FUNCTION -- COMMAND...\n");
-		return 2;
-	}
-	if (elfsym_find(argv[1], argv[2], &off)) {
-		fprintf(stderr, "bare_uprobe: %s not found in %s\n", argv[2], argv[1]);
+		fprintf(stderr, "usage: bare_uprobe EXE FUNCTION[,FUNCTION...] -- COMMAND...\n");
 		return 2;
 	}
 	skel = bare_bpf__open_and_load();
-	if (!skel || !bpf_program__attach_uprobe(skel->progs.bare_entry, false, -1, argv[1], off) ||
-	    !bpf_program__attach_uprobe(skel->progs.bare_return, true, -1, argv[1], off)) {
-		fprintf(stderr, "bare_uprobe: cannot load or attach (root needed)\n");
+	if (!skel) {
+		fprintf(stderr, "bare_uprobe: cannot load (root needed)\n");
+		return 2;
+	}
+	if (!attach_all(skel, argv[1], argv[2])) {
+		bare_bpf__destroy(skel);
 		return 2;
 	}
 	child = fork();

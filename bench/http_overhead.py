@@ -155,6 +155,28 @@ class Daemon:
         return self.stderr()
 
 
+def other_spanprobes():
+    """PIDs of the node-wide spanprobe processes running (`run`, or no
+    subcommand; call it while the benchmark's own is not): their probes
+    fire in every round, so an "untraced" round is not untraced while one
+    runs."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/comm") as f:
+                if f.read().strip() != "spanprobe":
+                    continue
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")[1:]
+        except OSError:
+            continue
+        if not {"trace", "attach", "probes"} & set(args):
+            pids.append(int(d))
+    return pids
+
+
 def counter(text, pattern):
     m = re.search(pattern, text)
     return int(m.group(1)) if m else -1
@@ -226,17 +248,22 @@ def main():
     tmp = tempfile.mkdtemp(prefix="sp-bench-nginx-")
     nginx, port = start_nginx(tmp)
     results = {name: [] for name, _ in MODES}
+    others = set()
     try:
         print(f"HTTP server overhead: nginx (1 worker) serving {len(BODY)} bytes on loopback, "
               f"wrk -t{THREADS} -c{CONNECTIONS}, {ROUNDS} rounds of {SECONDS} s per mode, "
               f"modes alternating; load average before: {os.getloadavg()[0]:.2f}")
         for _ in range(ROUNDS):
             for name, args in MODES:
+                others.update(other_spanprobes())
                 if args is None:
                     results[name].append(untraced_round(port, nginx.pid))
                 else:
                     results[name].append(traced_round(args, port, nginx.pid, tmp))
         report(results)
+        if others:
+            print(f"note: other spanprobe processes ran during the rounds ({len(others)}): "
+                  "their probes fire in the untraced rounds too")
     finally:
         nginx.terminate()
         nginx.wait()
