@@ -677,6 +677,32 @@ static void test_credentials_redacted(void **state)
 	assert_null(memmem(&exported[0], sizeof(exported[0]), "S3CR3T", 6));
 }
 
+/* Over TLS a Host without a port means 443, and the URL is https. */
+static void test_https_default_port(void **state)
+{
+	struct fixture *f = *state;
+	struct stream_chunk ch = {
+		.conn_id = f->client.id, .ts_ns = 10, .pid = (uint32_t)getpid(), .tid = 2,
+		.dir = OUT, .local = &f->client.local, .peer = &f->client.peer, .tls = true,
+	};
+	const char *req = "GET /s HTTP/1.1\r\nHost: shop.example\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	ch.data = req;
+	ch.captured = ch.total_len = strlen(req);
+	f->sink.data(f->sink.ctx, &ch);
+	ch.dir = IN;
+	ch.ts_ns = 20;
+	ch.data = resp;
+	ch.captured = ch.total_len = strlen(resp);
+	f->sink.data(f->sink.ctx, &ch);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_int_attr(&exported[0], "server.port", 443);
+	assert_str_attr(&exported[0], "url.scheme", "https");
+	assert_str_attr(&exported[0], "url.full", "https://shop.example/s");
+}
+
 /* A CONNECT's target is an authority: url.full is it, the name is the
  * method alone; the tunnel's bytes in the same write do not hide it. */
 static void test_connect_authority(void **state)
@@ -726,6 +752,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_late_client_after_server_finished, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_server_span_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_spans_keep_their_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_https_default_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_span_waits_one_read_when_late, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_wins_over_peer, setup, teardown),
