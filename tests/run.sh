@@ -60,7 +60,7 @@ done
 
 # The kernel matrix: the BPF integration tests again, inside Debian's 6.1
 # and 6.12 kernels under QEMU, once per HTTP capture path each offers
-# (tests/kernels/matrix.py; about 15 minutes).  SP_KERNEL_MATRIX=0 skips it;
+# (tests/kernels/matrix.py; about 6 minutes).  SP_KERNEL_MATRIX=0 skips it;
 # SP_TEST_FILTER picks its tests as it picks the integration tests, by
 # their name in tests/kernels/ ("kernels" runs all of them).
 if [ "${SP_KERNEL_MATRIX:-1}" = 0 ]; then

@@ -6,12 +6,12 @@ kernel offers.
 
 Per kernel (kernels.list, or SP_KERNELS), the first boot prints
 `spanprobe probes`, finds which capture paths the kernel offers and runs
-the kernel-wide tests (function spans, HTTP servers, the process life
-cycle) and the HTTP tests with the hooks `auto` chooses; then
-one boot per other capture path runs the HTTP tests with
-SPANPROBE_HTTP_HOOKS set to that path.  The `syscalls` fallback runs only
-on kernels without the socket tracepoints (it is the path such a kernel
-used to get by default).
+the kernel-wide tests (function spans, the process life cycle) and the
+HTTP tests (every server and client kind, context propagation) with the
+hooks `auto` chooses; then one boot per other capture path runs the HTTP
+servers and clients test with SPANPROBE_HTTP_HOOKS set to that path.  The
+`syscalls` fallback runs only on kernels without the socket tracepoints
+(it is the path such a kernel used to get by default).
 
 A boot's lines are printed when it ends.  Inside the guests the tests
 leave out their checks that do not depend on the kernel (the host's run
@@ -48,16 +48,18 @@ import guest  # noqa: E402
 
 PATHS = ("sock", "fentry", "kprobes", "syscalls")
 # Tests of what every kernel must do, with the hooks `auto` chooses there:
-# function spans, HTTP servers of every kind, the process life cycle
-# under load.  SP_KERNEL_FULL=1 adds attaching, many symbols and the
-# filters (the host runs them on every `make test`).
-KERNEL_TESTS = ["test_funcspans", "test_http_servers", "test_http_lifecycle"]
-FULL_TESTS = ["test_attach", "test_startup", "test_run_filters"]
+# function spans and the process life cycle under load.  SP_KERNEL_FULL=1
+# adds attaching, many symbols, HTTP servers of every kind and the filters
+# (the host runs them on every `make test`).
+KERNEL_TESTS = ["test_funcspans", "test_http_lifecycle"]
+FULL_TESTS = ["test_attach", "test_startup", "test_http_servers", "test_run_filters"]
 if os.environ.get("SP_KERNEL_FULL") == "1":
     KERNEL_TESTS += FULL_TESTS
 # The HTTP test set, run once per capture path: every server and client
-# kind through the forced hooks (test_http_hooks), and context propagation.
-HTTP_TESTS = ["test_http_hooks", "test_http_context"]
+# kind through the forced hooks; with the hooks `auto` chose, context
+# propagation too.
+HTTP_TESTS = ["test_http_hooks"]
+AUTO_HTTP_TESTS = ["test_http_hooks", "test_http_context"]
 TEST_TIMEOUT = int(os.environ.get("SP_KERNEL_TEST_TIMEOUT", "300"))
 GUEST_HOOK_SKEW_MS = os.environ.get("SP_GUEST_HOOK_SKEW_MS", "20")
 JOBS = int(os.environ.get("SP_KERNEL_JOBS", "1"))
@@ -302,8 +304,8 @@ def run_kernel(regex, tally):
         return
     short = guest.kernels_sh("kernels_short", package)
     kernel = [0, 0]
-    timeout = TEST_TIMEOUT * (len(HTTP_TESTS) + len(KERNEL_TESTS) + 1) + 120
-    auto_http = [] if os.environ.get("SP_KERNEL_PATHS") else wanted(HTTP_TESTS)
+    timeout = TEST_TIMEOUT * (len(AUTO_HTTP_TESTS) + len(KERNEL_TESTS) + 1) + 120
+    auto_http = [] if os.environ.get("SP_KERNEL_PATHS") else wanted(AUTO_HTTP_TESTS)
     first, res = boot_once(short, name, wanted(KERNEL_TESTS) + ["--auto"] + auto_http, {},
                            tally, kernel, timeout)
     times = [("boot", res.boot_s or 0)] + first.times
@@ -339,7 +341,7 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--in-guest":
         in_guest(sys.argv[2:])
         return
-    if not wanted(KERNEL_TESTS + HTTP_TESTS):
+    if not wanted(KERNEL_TESTS + AUTO_HTTP_TESTS):
         print("kernel matrix: no test matches SP_TEST_FILTER; nothing run")
         return
     tally = Tally()
