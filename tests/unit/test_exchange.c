@@ -60,6 +60,7 @@ static const struct sp_exporter_ops keep_ops = {
 struct test_conn {
 	uint64_t id;
 	struct stream_addr local, peer;
+	bool tls;  /* the plaintext of a TLS connection */
 };
 
 struct fixture {
@@ -161,7 +162,7 @@ static void feed_part(struct fixture *f, struct test_conn *c, uint32_t tid,
 	struct stream_chunk ch = {
 		.conn_id = c->id, .ts_ns = ts, .pid = (uint32_t)getpid(),
 		.tid = tid, .dir = dir, .local = &c->local, .peer = &c->peer,
-		.data = s, .captured = captured, .total_len = total,
+		.data = s, .captured = captured, .total_len = total, .tls = c->tls,
 	};
 
 	f->sink.data(f->sink.ctx, &ch);
@@ -274,6 +275,27 @@ static void test_server_keepalive(void **state)
 	assert_int_equal(exported[1].status_code, SP_STATUS_ERROR);
 	assert_str_attr(&exported[1], "error.type", "500");
 	assert_memory_not_equal(exported[0].trace_id, exported[1].trace_id, 16);
+}
+
+/* HTTPS: a Host without a port means 443, on both ends. */
+static void test_tls_default_port(void **state)
+{
+	struct fixture *f = *state;
+
+	f->client.tls = f->server.tls = true;
+	feed(f, &f->client, 3, OUT, "GET /s HTTP/1.1\r\nHost: shop.example\r\n\r\n", 1000);
+	feed(f, &f->server, 7, IN, "GET /s HTTP/1.1\r\nHost: shop.example\r\n\r\n", 1100);
+	feed(f, &f->server, 7, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1200);
+	feed(f, &f->client, 3, IN, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1300);
+	settle(f);
+	assert_int_equal(n_exported, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_str_attr(&exported[i], "url.scheme", "https");
+		assert_str_attr(&exported[i], "server.address", "shop.example");
+		assert_int_attr(&exported[i], "server.port", 443);
+	}
+	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
+	assert_str_attr(&exported[1], "url.full", "https://shop.example/s");
 }
 
 static void test_client_status_rules(void **state)
@@ -649,6 +671,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_server_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_default_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_status_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_joins_trace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_and_peer_context, setup, teardown),
