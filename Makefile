@@ -169,6 +169,8 @@ $(BUILD)/tests/programs/%.so: tests/programs/%.c
 # uselib finds libspwork.so through its RUNPATH ($$ORIGIN), as the loader does.
 PROG_LDLIBS_uselib := -lspwork
 $(BUILD)/tests/programs/uselib: $(BUILD)/tests/programs/libspwork.so
+# tls_dlopen loads libssl itself, later (dlopen is in libdl before glibc 2.34).
+PROG_LDLIBS_tls_dlopen := -ldl
 
 # Test-only tools that drive library code (not traced, not run as tests).
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)

@@ -16,6 +16,11 @@
  *   sock_capture__locate()        where are the call's bytes in user memory?
  *   sock_capture__wanted_bytes()  does the connection or call look like HTTP?
  *   sock_capture__emit()          write the SP_EV_SOCK_DATA record;
+ *   sock_capture__plaintext()     a TLS library's plaintext: the last two
+ *                                 on the socket's TLS stream;
+ *   sock_capture__tls_send()      a socket hook's part in TLS: note the
+ *                                 socket of a library call, send a write's
+ *                                 plaintext from inside its socket send;
  *   sock_capture__in_call()       all of the above, for the hooks that run
  *                                 inside the socket call (all but sys_exit);
  *   sock_capture__state_changed() inet_sock_set_state: SP_EV_SOCK_CLOSE.
@@ -506,6 +511,63 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family,
 }
 
 /*
+ * `n` bytes of plaintext at `buf` that a TLS library read or wrote on TCP
+ * socket `sk` (`family` from sock_capture__tcp_family()): a record on the
+ * socket's TLS stream, if the stream is HTTP or starts like it.
+ */
+static __always_inline void sock_capture__plaintext(struct sock *sk, int family, __u64 buf,
+						    long n, __u8 dir)
+{
+	struct sock_io io = { .buf = (const void *)buf };
+
+	if (n <= 0 || n > 0x7fffffff ||
+	    !sock_capture__wanted_bytes(sk, true, &io, n, true, dir))
+		return;
+	sock_capture__emit(sk, family, &io, true, -1, 0, n, dir, true);
+}
+
+/* TLS's application-data record type (RFC 8446 5.1; every record of TLS
+ * 1.3 after the ServerHello carries it on the wire). */
+#define SOCK_TLS_APPLICATION_DATA 23
+
+/*
+ * A socket call on `sk` that moved `ret` bytes from `io` (`dir`) while
+ * the thread may be inside a TLS library call (tls_link.bpf.h): note the
+ * socket for the call, and when the call is a write and this is its first
+ * send of encrypted data, send the write's plaintext now, from inside the
+ * socket call, as a clear-text send is sent.  At the library call's
+ * return would be too late: the peer may have read the bytes and answered
+ * by then (on one CPU the woken reader runs before the writer returns),
+ * and its records would come first, a same-host server's request before
+ * its client's.  A handshake record going out first (a write that starts
+ * the handshake) waits for the send that carries data.  The return probe
+ * (tls.bpf.c) counts what was sent here against what the call wrote.
+ */
+static __always_inline void sock_capture__tls_send(struct sock *sk, int family,
+						   const struct sock_io *io, bool has_buf,
+						   int ret, __u8 dir)
+{
+	struct tls_call *call = tls_link__note_socket(sk);
+	__u64 head[3] = {};
+	struct sock *tls_sk;
+
+	if (!call || dir != SP_SOCK_SEND || call->dir != SP_SOCK_SEND || call->sent ||
+	    call->num <= call->skip || ret <= 0 || !has_buf)
+		return;
+	if (!sock_capture__peek(io, ret, head) ||
+	    (head[0] & 0xff) != SOCK_TLS_APPLICATION_DATA)
+		return;
+	call->sent = 1;
+	/* The call's socket as the map holds it (the one its return would
+	 * use), loaded from there: fexit's socket is a typed pointer, and
+	 * the TLS stream's id (socket | 1) is arithmetic the verifier
+	 * refuses on one. */
+	tls_sk = (struct sock *)*(volatile __u64 *)&call->sk;
+	sock_capture__plaintext(tls_sk, family, call->buf + call->skip,
+				call->num - call->skip, SP_SOCK_SEND);
+}
+
+/*
  * A send or receive on `sk` that moved `ret` bytes (`flags`: the receive's
  * flags), seen from inside the socket call: the tracepoints, fexit and
  * kretprobes all end here.  The syscall's saved registers give the call
@@ -529,10 +591,10 @@ static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int f
 	family = sock_capture__tcp_family(sk);
 	if (!family || !sock_capture__wanted_task(tgid))
 		return 0;
-	tls_link__note_socket(sk);
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	nr = SOCK_REGS_NR(regs);
 	has_buf = sock_capture__locate(regs, nr, &io);
+	sock_capture__tls_send(sk, family, &io, has_buf, ret, dir);
 	if (!sock_capture__wanted_bytes(sk, false, &io, ret, has_buf, dir))
 		return 0;
 	/* Every call here takes the socket first, but splice (its output). */

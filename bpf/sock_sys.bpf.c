@@ -87,8 +87,8 @@ static __always_inline int sys__handle(long nr, long ret)
 	family = sock_capture__tcp_family(sk);
 	if (!family)
 		return 0;
-	tls_link__note_socket(sk);
 	has_buf = sock_capture__locate(regs, nr, &io);
+	sock_capture__tls_send(sk, family, &io, has_buf, ret, dir);
 	if (!sock_capture__wanted_bytes(sk, false, &io, ret, has_buf, dir))
 		return 0;
 	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir, false);

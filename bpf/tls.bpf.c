@@ -5,11 +5,14 @@
  * carries its own OpenSSL and exports them, as Node.js does), entry and
  * return.  The entry notes the call for the thread (tls_link.bpf.h); the
  * socket hooks fill in the socket the library reads or writes inside it;
- * the return sends the plaintext as the socket's TLS stream (sock_id | 1,
+ * the plaintext goes out as the socket's TLS stream (sock_id | 1,
  * SP_SOCK_F_TLS), through the same first-bytes check, verdict map and
- * record as clear text (sock_capture.bpf.h), so the same decoders read it.
- * A call served from the library's buffer uses no socket: the session's
- * socket is remembered from its earlier calls.  SSL_free forgets it.
+ * record as clear text (sock_capture.bpf.h), so the same decoders read it:
+ * a read's at the return, a write's from inside the socket send that
+ * carries it (else at the return: a library on memory buffers sends
+ * outside the call).  A call served from the library's buffer uses no
+ * socket: the session's socket is remembered from its earlier calls.
+ * SSL_free forgets it.
  * (BPF_KPROBE/BPF_KRETPROBE are libbpf's argument macros; they serve
  * uprobes alike.)
  */
@@ -30,20 +33,47 @@ struct {
 	__type(value, __u64);
 } sp_tls_socks SEC(".maps");
 
-static __always_inline int tls__enter(void *ssl, const void *buf, void *len_out, __u8 dir)
+/*
+ * Session -> bytes of plaintext sent from inside a socket send (see
+ * sock_capture__tls_send()) that the write has not returned as written:
+ * it stopped short (a non-blocking socket full: OpenSSL wants the same
+ * write again; or a partial write), and the call that retries it must
+ * not send them twice.  Rare, and gone once a write catches up; LRU.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct tls_session);
+	__type(value, __u32);
+} sp_tls_ahead SEC(".maps");
+
+/* A write's size as the call record keeps it (the record holds 31 bits). */
+static __always_inline __u32 tls__size(__u64 num)
+{
+	return num > 0x7fffffff ? 0x7fffffff : (__u32)num;
+}
+
+static __always_inline int tls__enter(void *ssl, const void *buf, __u64 num, void *len_out,
+				      __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call call = {
 		.ssl = (__u64)ssl, .buf = (__u64)buf, .len_out = (__u64)len_out, .dir = dir,
 	};
-
-	__u32 tgid = id >> 32;
+	struct tls_session key = { .tgid = id >> 32, .ssl = (__u64)ssl };
+	__u32 tgid = id >> 32, *ahead;
 	__u8 one = 1;
 
 	if (!sock_capture__wanted_task(tgid))
 		return 0;
 	if (!bpf_map_lookup_elem(&sp_tls_procs, &tgid))
 		bpf_map_update_elem(&sp_tls_procs, &tgid, &one, BPF_ANY);
+	if (dir == SP_SOCK_SEND) {
+		call.num = tls__size(num);
+		ahead = bpf_map_lookup_elem(&sp_tls_ahead, &key);
+		if (ahead)
+			call.skip = *ahead < call.num ? *ahead : call.num;
+	}
 	bpf_map_update_elem(&sp_tls_calls, &id, &call, BPF_ANY);
 	return 0;
 }
@@ -89,13 +119,33 @@ static __always_inline struct sock *tls__socket(const struct tls_call *c, __u64 
 	return (struct sock *)*sk;
 }
 
+/*
+ * A write returned having written `n` bytes: of its first `sent` bytes
+ * (sent before its return: from inside its socket send, or by the call
+ * it retries) what it did not write is ahead for the next write of the
+ * session; returns the bytes left to send now, at its return.
+ */
+static __always_inline long tls__written(const struct tls_call *c, __u64 id, long n)
+{
+	struct tls_session key = { .tgid = id >> 32, .ssl = c->ssl };
+	__u32 sent = c->sent ? c->num : c->skip;
+	__u32 ahead = n < sent ? sent - (__u32)n : 0;
+
+	if (ahead)
+		bpf_map_update_elem(&sp_tls_ahead, &key, &ahead, BPF_ANY);
+	else if (c->skip)
+		bpf_map_delete_elem(&sp_tls_ahead, &key);
+	return n > sent ? n - sent : 0;
+}
+
 static __always_inline int tls__leave(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call *p = bpf_map_lookup_elem(&sp_tls_calls, &id);
-	struct sock_io io = {};
 	struct tls_call c;
 	struct sock *sk;
+	bool counted;
+	__u64 buf;
 	int family;
 	long n;
 
@@ -104,45 +154,54 @@ static __always_inline int tls__leave(long ret)
 	c = *p;
 	bpf_map_delete_elem(&sp_tls_calls, &id);
 	n = tls__moved(&c, ret);
-	if (n <= 0)
+	counted = c.dir == SP_SOCK_SEND && (c.sent || c.skip);
+	if (n <= 0) {
+		if (counted)
+			tls__written(&c, id, 0);
 		return 0;
+	}
 	sk = tls__socket(&c, id);
+	buf = c.buf;
+	if (counted) {
+		long left = tls__written(&c, id, n);
+
+		buf += n - left;
+		n = left;
+		if (n == 0)
+			return 0;
+	}
 	if (!sk) {
 		common__count_drop(SP_DROP_TLS_NO_SOCKET);
 		return 0;
 	}
 	family = sock_capture__tcp_family(sk);
-	if (!family)
-		return 0;
-	io.buf = (const void *)c.buf;
-	if (!sock_capture__wanted_bytes(sk, true, &io, n, true, c.dir))
-		return 0;
-	sock_capture__emit(sk, family, &io, true, -1, 0, n, c.dir, true);
+	if (family)
+		sock_capture__plaintext(sk, family, buf, n, c.dir);
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(sp_tls_write, void *ssl, const void *buf)
+int BPF_KPROBE(sp_tls_write, void *ssl, const void *buf, int num)
 {
-	return tls__enter(ssl, buf, NULL, SP_SOCK_SEND);
+	return tls__enter(ssl, buf, num > 0 ? num : 0, NULL, SP_SOCK_SEND);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(sp_tls_read, void *ssl, void *buf)
 {
-	return tls__enter(ssl, buf, NULL, SP_SOCK_RECV);
+	return tls__enter(ssl, buf, 0, NULL, SP_SOCK_RECV);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(sp_tls_write_ex, void *ssl, const void *buf, __u64 num, void *written)
 {
-	return tls__enter(ssl, buf, written, SP_SOCK_SEND);
+	return tls__enter(ssl, buf, num, written, SP_SOCK_SEND);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(sp_tls_read_ex, void *ssl, void *buf, __u64 num, void *readbytes)
 {
-	return tls__enter(ssl, buf, readbytes, SP_SOCK_RECV);
+	return tls__enter(ssl, buf, 0, readbytes, SP_SOCK_RECV);
 }
 
 /* One return probe for the four: the entry said which kind it was. */
@@ -160,6 +219,7 @@ int BPF_KPROBE(sp_tls_free, void *ssl)
 	};
 
 	bpf_map_delete_elem(&sp_tls_socks, &key);
+	bpf_map_delete_elem(&sp_tls_ahead, &key);
 	return 0;
 }
 
@@ -227,7 +287,6 @@ static __always_inline long gotls__fd(__u64 conn)
 /* Go's plaintext of the connection `conn`: `n` bytes at `buf`. */
 static __always_inline int gotls__emit(__u64 conn, __u64 buf, long n, __u8 dir)
 {
-	struct sock_io io = { .buf = (const void *)buf };
 	struct sock *sk;
 	int family;
 
@@ -239,10 +298,8 @@ static __always_inline int gotls__emit(__u64 conn, __u64 buf, long n, __u8 dir)
 		return 0;
 	}
 	family = sock_capture__tcp_family(sk);
-	if (!family ||
-	    !sock_capture__wanted_bytes(sk, true, &io, n, true, dir))
-		return 0;
-	sock_capture__emit(sk, family, &io, true, -1, 0, n, dir, true);
+	if (family)
+		sock_capture__plaintext(sk, family, buf, n, dir);
 	return 0;
 }
 

@@ -4,7 +4,9 @@
  * library's entry probe (tls.bpf.c) notes the call per thread; a socket
  * hook that fires on that thread while the call runs (the library reads or
  * writes the ciphertext inside it) fills in the kernel socket; the return
- * probe then knows which connection the plaintext belongs to.  Every
+ * probe then knows which connection the plaintext belongs to.  A write's
+ * plaintext is sent by the socket hook itself, from inside the send that
+ * carries it (sock_capture__tls_send() in sock_capture.bpf.h).  Every
  * socket object includes this header so that all of them can fill it in;
  * the map is created once and shared (the loader reuses its descriptor).
  */
@@ -19,8 +21,13 @@ struct tls_call {
 	__u64 buf;      /* the plaintext buffer */
 	__u64 len_out;  /* SSL_read_ex/SSL_write_ex: where the count goes; 0 */
 	__u64 sk;       /* the socket a socket call inside it used; 0: none */
+	__u32 num;      /* a write: the bytes it was asked to write */
+	__u32 skip;     /* a write: its first bytes, sent already by the call
+			 * it retries (tls.bpf.c, sp_tls_ahead) */
 	__u8 dir;       /* enum sp_sock_dir */
-	__u8 pad[7];
+	__u8 sent;      /* a write: its bytes from `skip` on were sent from
+			 * inside its socket send */
+	__u8 pad[6];
 };
 
 /*
@@ -56,8 +63,11 @@ struct {
 	__type(value, __u64);
 } sp_tls_last SEC(".maps");
 
-/* A socket hook saw `sk` used by the current thread: inside a TLS call? */
-static __always_inline void tls_link__note_socket(void *sk)
+/*
+ * A socket hook saw `sk` used by the current thread: inside a TLS call?
+ * Returns the call in flight on the thread, or NULL.
+ */
+static __always_inline struct tls_call *tls_link__note_socket(void *sk)
 {
 	__u64 tid = bpf_get_current_pid_tgid();
 	__u32 tgid = tid >> 32;
@@ -68,6 +78,7 @@ static __always_inline void tls_link__note_socket(void *sk)
 		call->sk = (__u64)sk;
 	if (bpf_map_lookup_elem(&sp_tls_procs, &tgid))
 		bpf_map_update_elem(&sp_tls_last, &tid, &last, BPF_ANY);
+	return call;
 }
 
 #endif /* SPANPROBE_TLS_LINK_BPF_H */

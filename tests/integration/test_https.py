@@ -18,7 +18,8 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import check, finish, program, require_root, run_json  # noqa: E402
-from httptest import Agent, Server, free_port, is_child, python_server  # noqa: E402
+from httptest import (Agent, Server, free_port, is_child, make_cert,  # noqa: E402
+                      python_server)
 
 require_root()
 SERVER, CLIENT = 2, 3
@@ -28,14 +29,6 @@ PY_SERVER = os.path.join(PROGRAMS, "https_server.py")
 NODE = os.path.join(PROGRAMS, "https_node.js")
 GO = program("tls_server")
 GO_STRIPPED = program("tls_server.stripped")
-
-
-def make_cert(d):
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                    "-out", cert, "-days", "1", "-subj", "/CN=localhost"], check=True,
-                   capture_output=True)
-    return cert, key
 
 
 def spans_of(agent, pid, kind, n):

@@ -2,7 +2,11 @@
 # SPDX-License-Identifier: MIT
 """An HTTPS server on Python's ssl module (OpenSSL, libssl loaded when
 `ssl` is imported): https_server.py PORT CERT KEY.  GET answers 200 with
-"py-tls <path>\\n", keep-alive; prints "ready" once listening."""
+"py-tls <path>\\n", but GET /bytes/N with N bytes of "x", and GET
+/stream/N with N bytes of "s" and no Content-Length (the end of the body is
+the connection's close); POST reads its Content-Length body and answers
+"py-tls POST <path> <bytes read>\\n"; keep-alive; prints "ready" once
+listening."""
 import http.server
 import ssl
 import sys
@@ -12,7 +16,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
-        body = f"py-tls {self.path}\n".encode()
+        if self.path.startswith("/bytes/"):
+            self.answer(b"x" * int(self.path[len("/bytes/"):]))
+        elif self.path.startswith("/stream/"):
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"s" * int(self.path[len("/stream/"):]))
+            self.close_connection = True
+        else:
+            self.answer(f"py-tls {self.path}\n".encode())
+
+    def do_POST(self):
+        left = int(self.headers.get("Content-Length", "0"))
+        got = 0
+        while left > 0:
+            chunk = self.rfile.read(min(left, 65536))
+            if not chunk:
+                break
+            got += len(chunk)
+            left -= len(chunk)
+        self.answer(f"py-tls POST {self.path} {got}\n".encode())
+
+    def answer(self, body):
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

@@ -60,6 +60,7 @@ static const struct sp_exporter_ops keep_ops = {
 struct test_conn {
 	uint64_t id;
 	struct stream_addr local, peer;
+	bool tls;  /* the plaintext of a TLS connection */
 };
 
 struct fixture {
@@ -161,7 +162,7 @@ static void feed_part(struct fixture *f, struct test_conn *c, uint32_t tid,
 	struct stream_chunk ch = {
 		.conn_id = c->id, .ts_ns = ts, .pid = (uint32_t)getpid(),
 		.tid = tid, .dir = dir, .local = &c->local, .peer = &c->peer,
-		.data = s, .captured = captured, .total_len = total,
+		.data = s, .captured = captured, .total_len = total, .tls = c->tls,
 	};
 
 	f->sink.data(f->sink.ctx, &ch);
@@ -276,6 +277,27 @@ static void test_server_keepalive(void **state)
 	assert_int_equal(exported[1].status_code, SP_STATUS_ERROR);
 	assert_str_attr(&exported[1], "error.type", "500");
 	assert_memory_not_equal(exported[0].trace_id, exported[1].trace_id, 16);
+}
+
+/* HTTPS: a Host without a port means 443, on both ends. */
+static void test_tls_default_port(void **state)
+{
+	struct fixture *f = *state;
+
+	f->client.tls = f->server.tls = true;
+	feed(f, &f->client, 3, OUT, "GET /s HTTP/1.1\r\nHost: shop.example\r\n\r\n", 1000);
+	feed(f, &f->server, 7, IN, "GET /s HTTP/1.1\r\nHost: shop.example\r\n\r\n", 1100);
+	feed(f, &f->server, 7, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1200);
+	feed(f, &f->client, 3, IN, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1300);
+	settle(f);
+	assert_int_equal(n_exported, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_str_attr(&exported[i], "url.scheme", "https");
+		assert_str_attr(&exported[i], "server.address", "shop.example");
+		assert_int_attr(&exported[i], "server.port", 443);
+	}
+	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
+	assert_str_attr(&exported[1], "url.full", "https://shop.example/s");
 }
 
 static void test_client_status_rules(void **state)
@@ -677,32 +699,6 @@ static void test_credentials_redacted(void **state)
 	assert_null(memmem(&exported[0], sizeof(exported[0]), "S3CR3T", 6));
 }
 
-/* Over TLS a Host without a port means 443, and the URL is https. */
-static void test_https_default_port(void **state)
-{
-	struct fixture *f = *state;
-	struct stream_chunk ch = {
-		.conn_id = f->client.id, .ts_ns = 10, .pid = (uint32_t)getpid(), .tid = 2,
-		.dir = OUT, .local = &f->client.local, .peer = &f->client.peer, .tls = true,
-	};
-	const char *req = "GET /s HTTP/1.1\r\nHost: shop.example\r\n\r\n";
-	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-
-	ch.data = req;
-	ch.captured = ch.total_len = strlen(req);
-	f->sink.data(f->sink.ctx, &ch);
-	ch.dir = IN;
-	ch.ts_ns = 20;
-	ch.data = resp;
-	ch.captured = ch.total_len = strlen(resp);
-	f->sink.data(f->sink.ctx, &ch);
-	flush(f);
-	assert_int_equal(n_exported, 1);
-	assert_int_attr(&exported[0], "server.port", 443);
-	assert_str_attr(&exported[0], "url.scheme", "https");
-	assert_str_attr(&exported[0], "url.full", "https://shop.example/s");
-}
-
 /* A CONNECT's target is an authority: url.full is it, the name is the
  * method alone; the tunnel's bytes in the same write do not hide it. */
 static void test_connect_authority(void **state)
@@ -744,6 +740,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_server_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_default_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_status_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_joins_trace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_and_peer_context, setup, teardown),
@@ -752,7 +749,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_late_client_after_server_finished, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_server_span_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_spans_keep_their_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_https_default_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_span_waits_one_read_when_late, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_wins_over_peer, setup, teardown),

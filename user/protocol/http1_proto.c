@@ -83,7 +83,10 @@ static const char *addr_text(struct proto_exchange *o, const struct stream_addr 
 	return out ? stream_addr_str(a, out, INET6_ADDRSTRLEN) : "";
 }
 
-/* server.address/port: from Host, else the server's end of the socket. */
+/*
+ * server.address/port: from Host, else the server's end of the socket;
+ * `tls`: the scheme is https.
+ */
 static void add_server_address(struct proto_exchange *o,
 			       const struct http1_exchange *x,
 			       const struct stream_addr *server_end, bool tls)
@@ -95,7 +98,8 @@ static void add_server_address(struct proto_exchange *o,
 	if (x->host[0]) {
 		split_host(x->host, &name, &len, &port);
 		proto_attr_str(o, "server.address", name, len, false);
-		/* A Host without a port means the scheme's default. */
+		/* A Host without a port means the scheme's default (RFC 9110
+		 * sections 4.2.1 and 4.2.2: 80 for http, 443 for https). */
 		proto_attr_int(o, "server.port", port > 0 ? port : tls ? 443 : 80);
 		return;
 	}

@@ -196,7 +196,8 @@ http {{
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{listen};
+        {server_extra}
         root {root};
         location /api/ {{ proxy_pass http://127.0.0.1:{backend}/; }}
         location = /boom {{ return 500; }}
@@ -205,17 +206,32 @@ http {{
 """
 
 
-def nginx_server(port, root, backend_port, extra=""):
+def nginx_server(port, root, backend_port, extra="", server_extra="", tls=None):
     """nginx (one process: the tests know its PID) serving `root` and
-    proxying /api/ to backend_port; `extra`: more http-level directives."""
+    proxying /api/ to backend_port; `extra`: more http-level directives,
+    `server_extra` more in the server; `tls`: (certificate, key) files,
+    the port then speaks HTTPS."""
     d = tempfile.mkdtemp(prefix="sp-nginx-")
+    listen = ""
+    if tls:
+        listen = " ssl"
+        server_extra = f"ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]};\n" + server_extra
     with open(os.path.join(d, "nginx.conf"), "w") as f:
         f.write(NGINX_CONF.format(dir=d, port=port, root=root, backend=backend_port,
-                                  extra=extra))
+                                  extra=extra, listen=listen, server_extra=server_extra))
     s = Server([shutil.which("nginx") or "/usr/sbin/nginx", "-c", os.path.join(d, "nginx.conf"),
                 "-e", os.path.join(d, "error.log")], port, wait_line=None)
     s.tmpdir = d
     return s
+
+
+def make_cert(d):
+    """A self-signed certificate for localhost in directory d: (cert, key)."""
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "1", "-subj", "/CN=localhost"], check=True,
+                   capture_output=True)
+    return cert, key
 
 
 def curl(*args):
