@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import check, finish, program, require_root, run_json  # noqa: E402
@@ -78,6 +79,52 @@ def test_curl_python(agent, py, what):
         pids.append(pid)
     check_exchanges(agent, f"curl -> python ({what})", py, pids, py.port,
                     [f"/{what}/1", f"/{what}/2"])
+
+
+def seconds_until_out(agent, since, preds, limit=5.0):
+    """Seconds from `since` until the agent's output has a span matching
+    each of preds (polled every 2 ms), or None past `limit`."""
+    while True:
+        got = agent.snapshot()
+        now = time.monotonic()
+        if all(any(p(s) for s in got) for p in preds):
+            return now - since
+        if now - since > limit:
+            return None
+        time.sleep(0.002)
+
+
+def test_curl_each(agent, server, what):
+    """curl -k against a server: its SERVER span and curl's CLIENT span,
+    method, path, status and size exact, out within a second."""
+    path = f"/curl-{what}"
+    p = subprocess.Popen(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                          f"https://127.0.0.1:{server.port}{path}"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out, _ = p.communicate(timeout=60)
+    exited = time.monotonic()
+    code, size = (int(x) for x in out.split()) if p.returncode == 0 else (0, -1)
+    check(f"curl -k -> {what}: 200", code == 200, out)
+
+    def is_server(s):
+        return (s["_resource"].get("process.pid") == server.pid and s["kind"] == SERVER
+                and s["_attrs"].get("url.path") == path)
+
+    def is_client(s):
+        return s["_resource"].get("process.pid") == p.pid and s["kind"] == CLIENT
+
+    delay = seconds_until_out(agent, exited, [is_server, is_client])
+    check(f"curl -k -> {what}: both spans out within 1 s of curl's exit",
+          delay is not None and delay < 1.0, f"{delay} s")
+    pair = [s for s in agent.snapshot() if is_server(s) or is_client(s)]
+    want = {"http.request.method": "GET", "url.scheme": "https",
+            "http.response.status_code": 200, "http.response.body.size": size,
+            "server.port": server.port}
+    check(f"curl -k -> {what}: one span each side, GET {path} 200, {size} bytes, https",
+          len(pair) == 2 and all({k: s["_attrs"].get(k) for k in want} == want for s in pair)
+          and any(s["_attrs"].get("url.full") == f"https://127.0.0.1:{server.port}{path}"
+                  for s in pair if s["kind"] == CLIENT),
+          [(s["kind"], s["_attrs"]) for s in pair])
 
 
 def test_node(agent, node):
@@ -149,6 +196,8 @@ def main():
         test_curl_python(agent, py_after, "after")
         test_node(agent, node)
         test_go(agent, go)
+        for server, what in ((py_after, "python"), (node, "node"), (go, "go")):
+            test_curl_each(agent, server, what)
         test_no_ciphertext_spans(agent, {s.port for s in (py_before, py_after, node, go)})
         test_stripped_go(agent)
     finally:
