@@ -173,6 +173,32 @@ def test_trace(go):
           f"{err[-800:]} {[(s['name'], s['kind']) for s in spans]}")
 
 
+def test_filters(node, go):
+    """The filters apply to TLS plaintext as to clear text: --port keeps
+    the exchanges with that server port (both ends), -p that process."""
+    for args, what, want in ((["--port", str(node.port)], f"--port {node.port}",
+                              {(SERVER, node.port), (CLIENT, node.port)}),
+                             (["-p", str(go.pid)], f"-p {go.pid} (the Go server)",
+                              {(SERVER, go.port)})):
+        agent = Agent(extra_args=args + ["-v"])
+        try:
+            deadline = time.monotonic() + 20
+            while ("tracing HTTP" not in agent.stderr() and time.monotonic() < deadline
+                   and agent.proc.poll() is None):
+                time.sleep(0.05)
+            for server in (node, go):
+                run_client(["curl", "-sk", f"https://127.0.0.1:{server.port}/filter"])
+            agent.wait_for(lambda s: "/filter" in s["_attrs"].get("url.path", "")
+                           + s["_attrs"].get("url.full", ""), len(want))
+            time.sleep(0.3)  # anything more would be out by now
+        finally:
+            agent.stop()
+        got = [(s["kind"], s["_attrs"].get("server.port")) for s in agent.snapshot()
+               if "/filter" in s["_attrs"].get("url.path", "") + s["_attrs"].get("url.full", "")]
+        check(f"filters over TLS, {what}: exactly the spans it keeps",
+              sorted(got) == sorted(want), got)
+
+
 def main():
     d = tempfile.mkdtemp(prefix="sp-tls-")
     cert, key = make_cert(d)
@@ -217,6 +243,8 @@ def main():
                                   f"{os.path.realpath(GO_STRIPPED)}, 1 connections"], blind)
     if go.ready:
         test_trace(go)
+    if go.ready and node.ready:
+        test_filters(node, go)
     for s in servers:
         s.stop()
     finish()

@@ -524,6 +524,31 @@ static void test_held_span_waits_one_read_when_late(void **state)
 	assert_memory_equal(exported[0].parent_span_id, exported[1].span_id, 8);
 }
 
+/*
+ * A server that reads one byte of the next request first (Go's does): the
+ * request line ends a chunk later, and the span is still the child of its
+ * client and starts at the first byte.
+ */
+static void test_request_line_over_two_reads(void **state)
+{
+	struct fixture *f = *state;
+	const char *req = "GET /g HTTP/1.1\r\nHost: b\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	feed(f, &f->client, 7, OUT, req, 10);
+	feed(f, &f->server, 8, IN, "G", 20);
+	feed(f, &f->server, 9, IN, req + 1, 30);
+	feed(f, &f->server, 9, OUT, resp, 40);
+	feed(f, &f->client, 7, IN, resp, 50);
+	settle(f);
+	assert_int_equal(n_exported, 2);
+	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
+	assert_int_equal(exported[0].start_unix_ns - exported[1].start_unix_ns, 10);
+	assert_memory_equal(exported[0].trace_id, exported[1].trace_id, 16);
+	assert_memory_equal(exported[0].parent_span_id, exported[1].span_id, 8);
+	assert_int_equal(stats(f).ctx_peer, 1);
+}
+
 /* A server span that already gave its trace to a child keeps it. */
 static void test_late_client_record_after_child(void **state)
 {
@@ -749,6 +774,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_late_client_after_server_finished, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_server_span_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_spans_keep_their_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_line_over_two_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_span_waits_one_read_when_late, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_wins_over_peer, setup, teardown),

@@ -304,18 +304,32 @@ static enum stream_verdict http1_verdict(const union proto_state *st)
 }
 
 /* The parser's exchange for request `seq`, while it waits for a response. */
-static const char *http1_request_traceparent(const union proto_state *st,
-					     uint32_t seq)
+static const struct http1_exchange *pending_exchange(const struct http1_conn *h, uint32_t seq)
 {
-	const struct http1_conn *h = &st->http1;
-
 	for (unsigned i = 0; i < h->count; i++) {
 		const struct http1_pending *p = &h->fifo[(h->head + i) % h->cap];
 
 		if (p->seq == seq)
-			return p->x.traceparent[0] ? p->x.traceparent : NULL;
+			return &p->x;
 	}
 	return NULL;
+}
+
+static const char *http1_request_traceparent(const union proto_state *st,
+					     uint32_t seq)
+{
+	const struct http1_exchange *x = pending_exchange(&st->http1, seq);
+
+	return x && x->traceparent[0] ? x->traceparent : NULL;
+}
+
+/* A request line may end chunks after its first byte (a server that reads
+ * one byte first, as Go's does between requests): the span starts there. */
+static uint64_t http1_request_start_ns(const union proto_state *st, uint32_t seq)
+{
+	const struct http1_exchange *x = pending_exchange(&st->http1, seq);
+
+	return x ? x->req_start_ns : 0;
 }
 
 /* Responses to requests never seen are the requests a capture gap hid
@@ -343,5 +357,6 @@ const struct proto_ops proto_http1 = {
 	.role = http1_role,
 	.verdict = http1_verdict,
 	.request_traceparent = http1_request_traceparent,
+	.request_start_ns = http1_request_start_ns,
 	.report = http1_report,
 };

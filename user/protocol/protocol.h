@@ -126,6 +126,10 @@ struct proto_ops {
 	/* The raw traceparent of request `seq` while in flight, or NULL. */
 	const char *(*request_traceparent)(const union proto_state *st,
 					   uint32_t seq);
+	/* When request `seq` (in flight) began: its first byte's chunk, the
+	 * start its exchange will carry; 0: unknown (the chunk that
+	 * announced it stands in). */
+	uint64_t (*request_start_ns)(const union proto_state *st, uint32_t seq);
 	/* A line of the decoder's own drop counters, summed over the
 	 * connections closed so far; NULL: it has none. */
 	void (*report)(FILE *out);

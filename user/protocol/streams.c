@@ -148,9 +148,14 @@ static void on_data(void *ctx, const struct stream_chunk *ch)
 		if (c->ops->feed(c, ch, &s->emit))
 			s->stats.feed_errors++;
 		now = c->ops->requests_started(&c->st);
-		for (; c->requests != now; c->requests++)
+		for (; c->requests != now; c->requests++) {
+			uint64_t start = c->ops->request_start_ns
+						 ? c->ops->request_start_ns(&c->st, c->requests)
+						 : 0;
+
 			s->ev.request(s->ev.ctx, c, c->requests, ch->tid, ch->dir,
-				      ch->ts_ns);
+				      start ? start : ch->ts_ns);
+		}
 		if (ch->dir == STREAM_IN)
 			s->ev.updated(s->ev.ctx, c);
 	}
