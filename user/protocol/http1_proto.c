@@ -192,6 +192,7 @@ static void http1_report(FILE *out)
 
 const struct proto_ops proto_http1 = {
 	.name = "http1",
+	.inflight_max = HTTP1_PIPELINE_MAX,
 	.recognise = http1_recognise,
 	.init = http1_proto_init,
 	.release = http1_proto_release,

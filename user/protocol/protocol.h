@@ -21,7 +21,8 @@
 #include "capture/stream.h"
 #include "protocol/http1.h"
 
-/* Requests one connection may have in flight, whatever the decoder. */
+/* Requests one connection may have in flight, whatever the decoder (each
+ * says its own limit in struct proto_ops.inflight_max). */
 #define PROTO_INFLIGHT HTTP1_PIPELINE_MAX
 
 /* Which side of the connection the traced process is. */
@@ -55,6 +56,12 @@ struct proto_attr {
 struct proto_exchange {
 	uint64_t req_start_ns; /* names the request its start announced */
 	uint64_t end_ns;
+	/* A decoder whose exchanges end in any order (HTTP/2 streams) names
+	 * the request by the number requests_started() gave it instead:
+	 * `unordered`, and `seq` when `announced` (else none was opened). */
+	bool unordered;
+	bool announced;
+	uint32_t seq;
 	bool server;           /* a SERVER span; else CLIENT */
 	bool error;            /* span status ERROR */
 	const char *status_message; /* with error; NULL: none */
@@ -106,6 +113,9 @@ struct proto_emit {
 
 struct proto_ops {
 	const char *name;
+	/* Requests one connection may have open (<= PROTO_INFLIGHT): the
+	 * stage above opens no span past it, as the decoder keeps none. */
+	uint32_t inflight_max;
 	/* From the first bytes of a connection in direction `dir`. */
 	enum proto_guess (*recognise)(const void *data, size_t len,
 				      enum stream_dir dir);

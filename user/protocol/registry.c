@@ -37,6 +37,9 @@ void proto_exchange_begin(struct proto_exchange *x, bool server,
 	 * before they are read. */
 	x->req_start_ns = req_start_ns;
 	x->end_ns = end_ns;
+	x->unordered = false;
+	x->announced = false;
+	x->seq = 0;
 	x->server = server;
 	x->error = false;
 	x->status_message = NULL;
