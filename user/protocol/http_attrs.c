@@ -46,9 +46,8 @@ const char *http_attrs_addr_text(struct proto_exchange *o,
 	return out ? stream_addr_str(a, out, INET6_ADDRSTRLEN) : "";
 }
 
-/* server.address/port: from the host, else the server's end of the socket. */
-static void add_server_address(struct proto_exchange *o, const char *host,
-			       const struct stream_addr *server_end, bool tls)
+void http_attrs_server(struct proto_exchange *o, const char *host,
+		       const struct stream_addr *server_end, bool tls)
 {
 	const char *name;
 	size_t len;
@@ -100,7 +99,7 @@ static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 					   query ? m->query : ""));
 }
 
-static void add_peer(struct proto_exchange *o, const struct proto_conn *c,
+void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
 		     bool server)
 {
 	const char *peer = http_attrs_addr_text(o, &c->peer);
@@ -144,15 +143,18 @@ void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 	bool server = o->server;
 
 	set_name(o, m);
-	proto_attr_cstr(o, "http.request.method", m->method ? m->method : "_OTHER");
+	/* Neither: the method was not seen (headers left out). */
+	if (m->method || m->method_original[0])
+		proto_attr_cstr(o, "http.request.method",
+				m->method ? m->method : "_OTHER");
 	if (!m->method && m->method_original[0])
 		proto_attr_cstr(o, "http.request.method_original",
 				m->method_original);
 	add_url(o, c, m, server, with_query);
 	if (m->status)
 		proto_attr_int(o, "http.response.status_code", m->status);
-	add_server_address(o, m->host, server ? &c->local : &c->peer, c->tls);
-	add_peer(o, c, server);
+	http_attrs_server(o, m->host, server ? &c->local : &c->peer, c->tls);
+	http_attrs_peer(o, c, server);
 	if (m->version)
 		proto_attr_cstr(o, "network.protocol.version", m->version);
 	if (m->user_agent[0])

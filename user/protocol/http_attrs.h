@@ -20,7 +20,8 @@
  * absent; `path` is already free of the parameters that are redacted. */
 struct http_attrs_msg {
 	const char *method;          /* a known method's name; NULL: unknown */
-	const char *method_original; /* the unknown method as sent, or "" */
+	const char *method_original; /* the unknown method as sent; "" with
+					method NULL: no method seen */
 	bool connect;                /* CONNECT: the target is an authority */
 	const char *path, *query;
 	const char *host;            /* Host or :authority, without userinfo */
@@ -46,6 +47,15 @@ void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
  * only (error.type the code).  Returns true when it made `o` an error.
  */
 bool http_attrs_status(struct proto_exchange *o, uint16_t status, bool server);
+
+/* server.address and server.port: from `host` (the port, when it has
+ * none, the scheme's default), else from the server's end of the socket. */
+void http_attrs_server(struct proto_exchange *o, const char *host,
+		       const struct stream_addr *server_end, bool tls);
+
+/* network.peer.address/port, and client.address/port on a server. */
+void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
+		     bool server);
 
 /* `a`'s address as text, kept in `o`'s text ("" when it is full). */
 const char *http_attrs_addr_text(struct proto_exchange *o,

@@ -20,10 +20,12 @@
 
 #include "capture/stream.h"
 #include "protocol/http1.h"
+#include "protocol/http2.h"
 
 /* Requests one connection may have in flight, whatever the decoder (each
  * says its own limit in struct proto_ops.inflight_max). */
-#define PROTO_INFLIGHT HTTP1_PIPELINE_MAX
+#define PROTO_INFLIGHT \
+	(HTTP1_PIPELINE_MAX > HTTP2_STREAMS_MAX ? HTTP1_PIPELINE_MAX : HTTP2_STREAMS_MAX)
 
 /* Which side of the connection the traced process is. */
 enum proto_role { PROTO_ROLE_UNKNOWN = 0, PROTO_ROLE_SERVER, PROTO_ROLE_CLIENT };
@@ -34,6 +36,7 @@ enum proto_guess { PROTO_NO = -1, PROTO_MAYBE = 0, PROTO_YES = 1 };
 /* Decoder state of one connection: one member per decoder. */
 union proto_state {
 	struct http1_conn http1;
+	struct http2_conn http2;
 };
 
 #define PROTO_ATTRS_MAX 20
@@ -107,6 +110,11 @@ struct proto_opts {
 struct proto_emit {
 	void (*exchange)(void *ctx, struct proto_conn *c,
 			 const struct proto_exchange *x);
+	/* The requests started so far (requests_started()) are told to the
+	 * stage above now, as after each chunk: for an exchange that ends
+	 * in the very chunk its request started (an HTTP/2 stream reset at
+	 * once), which the decoder emits after calling this. */
+	void (*announce)(void *ctx, struct proto_conn *c);
 	void *ctx;
 	const struct proto_opts *opts;
 };

@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/2 and gRPC: frames and header blocks made here with nghttp2's
+ * deflater, fed as capture feeds them, through the protocol stage into
+ * spans (names, attributes, statuses, timing); and the decoder alone for
+ * its counters (full stream table, lost step, picked up mid-stream).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <nghttp2/nghttp2.h>
+
+#include "assemble/exchange.h"
+#include "assemble/pipeline_impl.h"
+#include "export/batch.h"
+#include "export/exporter.h"
+#include "protocol/http2.h"
+#include "protocol/protocol.h"
+#include "span/span.h"
+#include "span/spanpool.h"
+
+#define IN STREAM_IN
+#define OUT STREAM_OUT
+#define MAX_SPANS 32
+
+/* --- bytes on the wire --------------------------------------------------- */
+
+struct wire {
+	uint8_t b[1 << 16];
+	size_t n;
+};
+
+static void put(struct wire *w, const void *p, size_t len)
+{
+	assert_true(w->n + len <= sizeof(w->b));
+	memcpy(w->b + w->n, p, len);
+	w->n += len;
+}
+
+static void frame(struct wire *w, uint8_t type, uint8_t flags, uint32_t stream,
+		  const void *payload, size_t len)
+{
+	uint8_t h[9] = { (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len,
+			 type, flags, (uint8_t)(stream >> 24), (uint8_t)(stream >> 16),
+			 (uint8_t)(stream >> 8), (uint8_t)stream };
+
+	put(w, h, 9);
+	if (len)
+		put(w, payload, len);
+}
+
+static void preface(struct wire *w)
+{
+	put(w, H2_PREFACE, H2_PREFACE_LEN);
+}
+
+/* SETTINGS with one HEADER_TABLE_SIZE parameter (0: none). */
+static void settings(struct wire *w, uint32_t table)
+{
+	uint8_t p[6] = { 0, 1, (uint8_t)(table >> 24), (uint8_t)(table >> 16),
+			 (uint8_t)(table >> 8), (uint8_t)table };
+
+	frame(w, H2_SETTINGS, 0, 0, p, table ? 6 : 0);
+}
+
+static nghttp2_nv nv(const char *name, const char *value)
+{
+	return (nghttp2_nv){ (uint8_t *)name, (uint8_t *)value, strlen(name),
+			     strlen(value), NGHTTP2_NV_FLAG_NONE };
+}
+
+/* A header block of `n` fields from deflater `d`; returns its length. */
+static size_t hpack(nghttp2_hd_deflater *d, const nghttp2_nv *fields, size_t n,
+		    uint8_t *out, size_t cap)
+{
+	ssize_t len = nghttp2_hd_deflate_hd(d, out, cap, (nghttp2_nv *)fields, n);
+
+	assert_true(len > 0);
+	return (size_t)len;
+}
+
+/* One HEADERS frame (END_HEADERS) holding the whole block. */
+static void headers(struct wire *w, nghttp2_hd_deflater *d, uint32_t stream,
+		    uint8_t flags, const nghttp2_nv *fields, size_t n)
+{
+	uint8_t block[4096];
+	size_t len = hpack(d, fields, n, block, sizeof(block));
+
+	frame(w, H2_HEADERS, flags | H2_FLAG_END_HEADERS, stream, block, len);
+}
+
+/* A DATA frame of `len` bytes ('d'). */
+static void data(struct wire *w, uint32_t stream, uint8_t flags, size_t len)
+{
+	static uint8_t bytes[1 << 14];
+
+	memset(bytes, 'd', sizeof(bytes));
+	assert_true(len <= sizeof(bytes));
+	frame(w, H2_DATA, flags, stream, bytes, len);
+}
+
+static void rst(struct wire *w, uint32_t stream, uint32_t code)
+{
+	uint8_t p[4] = { (uint8_t)(code >> 24), (uint8_t)(code >> 16),
+			 (uint8_t)(code >> 8), (uint8_t)code };
+
+	frame(w, H2_RST_STREAM, 0, stream, p, 4);
+}
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- the span fixture (as test_exchange.c's) ------------------------------ */
+
+static struct sp_span exported[MAX_SPANS];
+static int n_exported;
+
+static int keep_spans(struct sp_exporter *exp, struct sp_span *const *spans,
+		      size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (n_exported < MAX_SPANS)
+			exported[n_exported] = *spans[i];
+		n_exported++;
+	}
+	return 0;
+}
+
+static int no_flush(struct sp_exporter *exp)
+{
+	return 0;
+}
+
+static void no_destroy(struct sp_exporter *exp)
+{
+}
+
+static const struct sp_exporter_ops keep_ops = {
+	.name = "test", .export_spans = keep_spans, .flush = no_flush,
+	.destroy = no_destroy,
+};
+
+struct test_conn {
+	uint64_t id;
+	struct stream_addr local, peer;
+};
+
+struct fixture {
+	struct sp_spanpool pool;
+	struct sp_batch bsp;
+	struct sp_exporter exp;
+	struct sp_pipeline *p;
+	struct exchange_spans *xs;
+	struct stream_sink sink;
+	struct test_conn client, server;
+	nghttp2_hd_deflater *req_hd, *resp_hd; /* the client's, the server's */
+	struct wire w;
+};
+
+static void set_v4(struct stream_addr *a, const char *ip, uint16_t port)
+{
+	a->family = AF_INET;
+	memset(a->addr, 0, sizeof(a->addr));
+	inet_pton(AF_INET, ip, a->addr);
+	a->port = port;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct sp_bsp_opts bopts = { .max_queue = 64, .max_batch = 64,
+				     .delay_ms = 60000, .export_timeout_ms = 1000 };
+	struct sp_pipeline_opts popts = { .span_pool = 32, .max_threads = 16,
+					  .max_depth = 8, .max_processes = 8,
+					  .id_seed = 42 };
+	struct proto_streams_opts sopts = { .max_conns = 8 };
+
+	assert_int_equal(spanpool_init(&f->pool, 32), 0);
+	f->exp.ops = &keep_ops;
+	assert_int_equal(batch_start(&f->bsp, &bopts, &f->exp, &f->pool), 0);
+	popts.sink = batch_sink(&f->bsp);
+	popts.pool = &f->pool;
+	f->p = pipeline_create(&popts);
+	assert_non_null(f->p);
+	f->xs = exchange_create(f->p, &sopts);
+	assert_non_null(f->xs);
+	f->sink = exchange_sink(f->xs);
+	/* Hosts apart: no same-host wait for a client (latelink.h). */
+	f->client.id = 0x1000;
+	f->server.id = 0x2000;
+	set_v4(&f->client.local, "10.0.0.1", 40000);
+	set_v4(&f->client.peer, "10.0.0.2", 8443);
+	set_v4(&f->server.local, "10.0.0.2", 8443);
+	set_v4(&f->server.peer, "10.0.0.3", 50000);
+	assert_int_equal(nghttp2_hd_deflate_new(&f->req_hd, 4096), 0);
+	assert_int_equal(nghttp2_hd_deflate_new(&f->resp_hd, 4096), 0);
+	n_exported = 0;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	exchange_destroy(f->xs);
+	pipeline_destroy(f->p);
+	batch_shutdown(&f->bsp);
+	spanpool_destroy(&f->pool);
+	nghttp2_hd_deflate_del(f->req_hd);
+	nghttp2_hd_deflate_del(f->resp_hd);
+	free(f);
+	return 0;
+}
+
+/* One read or write on `c`: the first `captured` of `total` bytes of `p`. */
+static void feed_part(struct fixture *f, struct test_conn *c, enum stream_dir dir,
+		      const uint8_t *p, size_t captured, size_t total, uint64_t ts)
+{
+	struct stream_chunk ch = {
+		.conn_id = c->id, .ts_ns = ts, .pid = (uint32_t)getpid(),
+		.tid = 7, .dir = dir, .local = &c->local, .peer = &c->peer,
+		.data = p, .captured = captured, .total_len = total,
+	};
+
+	f->sink.data(f->sink.ctx, &ch);
+}
+
+/* What f->w holds goes in one chunk, and f->w is emptied. */
+static void send_wire(struct fixture *f, struct test_conn *c, enum stream_dir dir,
+		      uint64_t ts)
+{
+	feed_part(f, c, dir, f->w.b, f->w.n, f->w.n, ts);
+	f->w.n = 0;
+}
+
+static void close_conn(struct fixture *f, struct test_conn *c, uint64_t ts)
+{
+	f->sink.close(f->sink.ctx, c->id, ts);
+}
+
+static void flush(struct fixture *f)
+{
+	batch_flush(&f->bsp);
+}
+
+static const struct sp_attr *attr(const struct sp_span *s, const char *key)
+{
+	const struct sp_attr *a = span_find_attr(s, key);
+
+	if (!a)
+		fail_msg("attribute %s missing", key);
+	return a;
+}
+
+static void assert_str_attr(const struct sp_span *s, const char *key,
+			    const char *want)
+{
+	const struct sp_attr *a = attr(s, key);
+
+	assert_int_equal(a->type, SP_ATTR_STRING);
+	assert_int_equal(a->v.str.len, strlen(want));
+	assert_memory_equal(span_str(s, a->v.str.off), want, strlen(want));
+}
+
+static void assert_int_attr(const struct sp_span *s, const char *key, int64_t want)
+{
+	const struct sp_attr *a = attr(s, key);
+
+	assert_int_equal(a->type, SP_ATTR_INT);
+	assert_int_equal(a->v.i, want);
+}
+
+static void assert_name(const struct sp_span *s, const char *want)
+{
+	size_t len;
+	const char *name = span_name(s, &len);
+
+	if (len != strlen(want) || memcmp(name, want, len))
+		fail_msg("span name '%.*s', want '%s'", (int)len, name, want);
+}
+
+static uint64_t duration(const struct sp_span *s)
+{
+	return s->end_unix_ns - s->start_unix_ns;
+}
+
+/* The span whose url.path or rpc.method is `v`. */
+static const struct sp_span *span_with(const char *key, const char *v)
+{
+	for (int i = 0; i < n_exported && i < MAX_SPANS; i++) {
+		const struct sp_attr *a = span_find_attr(&exported[i], key);
+
+		if (a && a->type == SP_ATTR_STRING && a->v.str.len == strlen(v) &&
+		    !memcmp(span_str(&exported[i], a->v.str.off), v, a->v.str.len))
+			return &exported[i];
+	}
+	fail_msg("no span with %s %s", key, v);
+	return NULL;
+}
+
+/* --- plain HTTP/2 ---------------------------------------------------------- */
+
+static void test_get_server(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv req[] = {
+		nv(":method", "GET"), nv(":scheme", "http"),
+		nv(":authority", "shop.example:8443"), nv(":path", "/users/123?token=x"),
+		nv("user-agent", "curl/8.0"), nv("cookie", "secret=1"),
+	};
+	const nghttp2_nv resp[] = { nv(":status", "200"), nv("content-type", "text/plain") };
+
+	preface(&f->w);
+	settings(&f->w, 0);
+	headers(&f->w, f->req_hd, 1, H2_FLAG_END_STREAM, req, N(req));
+	send_wire(f, &f->server, IN, 1000);
+	settings(&f->w, 0);
+	headers(&f->w, f->resp_hd, 1, 0, resp, N(resp));
+	data(&f->w, 1, H2_FLAG_END_STREAM, 5);
+	send_wire(f, &f->server, OUT, 4000);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_name(&exported[0], "GET /users/{id}");
+	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
+	assert_int_equal(exported[0].status_code, SP_STATUS_UNSET);
+	assert_str_attr(&exported[0], "http.request.method", "GET");
+	assert_str_attr(&exported[0], "url.path", "/users/123");
+	assert_null(span_find_attr(&exported[0], "url.query"));
+	assert_str_attr(&exported[0], "url.scheme", "http");
+	assert_int_attr(&exported[0], "http.response.status_code", 200);
+	assert_str_attr(&exported[0], "server.address", "shop.example");
+	assert_int_attr(&exported[0], "server.port", 8443);
+	assert_str_attr(&exported[0], "client.address", "10.0.0.3");
+	assert_int_attr(&exported[0], "client.port", 50000);
+	assert_str_attr(&exported[0], "network.peer.address", "10.0.0.3");
+	assert_str_attr(&exported[0], "network.protocol.version", "2");
+	assert_str_attr(&exported[0], "user_agent.original", "curl/8.0");
+	assert_int_attr(&exported[0], "http.request.body.size", 0);
+	assert_int_attr(&exported[0], "http.response.body.size", 5);
+	assert_null(span_find_attr(&exported[0], "spanprobe.partial"));
+	assert_int_equal(duration(&exported[0]), 3000);
+}
+
+static void test_post_client_body_sizes(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv req[] = {
+		nv(":method", "POST"), nv(":scheme", "http"),
+		nv(":authority", "api.example"), nv(":path", "/api/items"),
+	};
+	const nghttp2_nv resp[] = { nv(":status", "201") };
+
+	preface(&f->w);
+	settings(&f->w, 0);
+	headers(&f->w, f->req_hd, 1, 0, req, N(req));
+	data(&f->w, 1, 0, 3);
+	send_wire(f, &f->client, OUT, 100);
+	data(&f->w, 1, H2_FLAG_END_STREAM, 4);
+	send_wire(f, &f->client, OUT, 200);
+	settings(&f->w, 0);
+	frame(&f->w, H2_SETTINGS, 0x1, 0, NULL, 0); /* ACK */
+	headers(&f->w, f->resp_hd, 1, 0, resp, N(resp));
+	data(&f->w, 1, 0, 10);
+	send_wire(f, &f->client, IN, 300);
+	data(&f->w, 1, H2_FLAG_END_STREAM, 0);
+	send_wire(f, &f->client, IN, 400);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_name(&exported[0], "POST /api/items");
+	assert_int_equal(exported[0].kind, SP_KIND_CLIENT);
+	assert_str_attr(&exported[0], "url.full", "http://api.example/api/items");
+	assert_str_attr(&exported[0], "server.address", "api.example");
+	assert_int_attr(&exported[0], "server.port", 80);
+	assert_null(span_find_attr(&exported[0], "client.address"));
+	assert_int_attr(&exported[0], "http.response.status_code", 201);
+	assert_int_attr(&exported[0], "http.request.body.size", 7);
+	assert_int_attr(&exported[0], "http.response.body.size", 10);
+	assert_int_equal(duration(&exported[0]), 300);
+}
+
+/* Three streams in one read; answered out of order, each its own span. */
+static void test_interleaved_streams(void **state)
+{
+	struct fixture *f = *state;
+	const char *paths[] = { "/a", "/b", "/c" };
+	const nghttp2_nv ok[] = { nv(":status", "200") };
+
+	preface(&f->w);
+	settings(&f->w, 0);
+	for (int i = 0; i < 3; i++) {
+		const nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+					   nv(":authority", "h"), nv(":path", paths[i]) };
+
+		headers(&f->w, f->req_hd, 1 + 2 * i, H2_FLAG_END_STREAM, req, N(req));
+	}
+	send_wire(f, &f->server, IN, 1000);
+	headers(&f->w, f->resp_hd, 3, 0, ok, N(ok));
+	data(&f->w, 5, 0, 1); /* DATA before HEADERS: not for a known response */
+	send_wire(f, &f->server, OUT, 2000);
+	headers(&f->w, f->resp_hd, 1, 0, ok, N(ok));
+	data(&f->w, 3, H2_FLAG_END_STREAM, 2);
+	send_wire(f, &f->server, OUT, 3000);
+	headers(&f->w, f->resp_hd, 5, H2_FLAG_END_STREAM, ok, N(ok));
+	data(&f->w, 1, H2_FLAG_END_STREAM, 1);
+	send_wire(f, &f->server, OUT, 5000);
+	flush(f);
+	assert_int_equal(n_exported, 3);
+	assert_name(&exported[0], "GET /b");
+	assert_int_equal(duration(span_with("url.path", "/b")), 2000);
+	assert_int_equal(duration(span_with("url.path", "/a")), 4000);
+	assert_int_equal(duration(span_with("url.path", "/c")), 4000);
+	assert_int_attr(span_with("url.path", "/c"), "http.response.body.size", 1);
+	assert_memory_not_equal(exported[0].trace_id, exported[1].trace_id, 16);
+}
+
+/*
+ * A client's stream the server resets: an error named after the code; a
+ * server's stream the client cancels is not the server's error; a client
+ * whose connection closes before the response failed.
+ */
+static void test_reset_and_closed(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				   nv(":authority", "h"), nv(":path", "/slow") };
+	const nghttp2_nv req2[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				    nv(":authority", "h"), nv(":path", "/never") };
+
+	preface(&f->w);
+	settings(&f->w, 0);
+	headers(&f->w, f->req_hd, 1, H2_FLAG_END_STREAM, req, N(req));
+	send_wire(f, &f->client, OUT, 10);
+	rst(&f->w, 1, 2); /* INTERNAL_ERROR */
+	send_wire(f, &f->client, IN, 50);
+	headers(&f->w, f->req_hd, 3, H2_FLAG_END_STREAM, req2, N(req2));
+	send_wire(f, &f->client, OUT, 60);
+	close_conn(f, &f->client, 90);
+	/* The server's side: the client cancels. */
+	nghttp2_hd_deflate_del(f->req_hd);
+	assert_int_equal(nghttp2_hd_deflate_new(&f->req_hd, 4096), 0);
+	preface(&f->w);
+	headers(&f->w, f->req_hd, 1, H2_FLAG_END_STREAM, req, N(req));
+	send_wire(f, &f->server, IN, 100);
+	rst(&f->w, 1, 8); /* CANCEL */
+	send_wire(f, &f->server, IN, 170);
+	flush(f);
+	assert_int_equal(n_exported, 3);
+	assert_name(&exported[0], "GET /slow");
+	assert_int_equal(exported[0].kind, SP_KIND_CLIENT);
+	assert_int_equal(exported[0].status_code, SP_STATUS_ERROR);
+	assert_str_attr(&exported[0], "error.type", "INTERNAL_ERROR");
+	assert_null(span_find_attr(&exported[0], "http.response.status_code"));
+	assert_int_equal(duration(&exported[0]), 40);
+	assert_name(&exported[1], "GET /never");
+	assert_int_equal(exported[1].status_code, SP_STATUS_ERROR);
+	assert_str_attr(&exported[1], "error.type", "connection_closed");
+	assert_int_equal(duration(&exported[1]), 30);
+	assert_int_equal(exported[2].kind, SP_KIND_SERVER);
+	assert_int_equal(exported[2].status_code, SP_STATUS_UNSET);
+	assert_null(span_find_attr(&exported[2], "error.type"));
+	assert_int_equal(duration(&exported[2]), 70);
+}
+
+/* --- gRPC ------------------------------------------------------------------ */
+
+static void grpc_request(struct fixture *f, uint32_t stream, const char *path,
+			 const char *timeout)
+{
+	nghttp2_nv req[] = {
+		nv(":method", "POST"), nv(":scheme", "http"), nv(":path", path),
+		nv(":authority", "greeter.svc:50051"),
+		nv("content-type", "application/grpc"), nv("te", "trailers"),
+		nv("grpc-timeout", timeout ? timeout : ""),
+	};
+
+	headers(&f->w, f->req_hd, stream, 0, req, N(req) - (timeout ? 0 : 1));
+	data(&f->w, stream, H2_FLAG_END_STREAM, 12);
+}
+
+static void grpc_response(struct fixture *f, uint32_t stream, const char *status,
+			  const char *message)
+{
+	const nghttp2_nv head[] = { nv(":status", "200"),
+				    nv("content-type", "application/grpc+proto") };
+	nghttp2_nv trailers[] = { nv("grpc-status", status),
+				  nv("grpc-message", message ? message : "") };
+
+	headers(&f->w, f->resp_hd, stream, 0, head, N(head));
+	data(&f->w, stream, 0, 20);
+	headers(&f->w, f->resp_hd, stream, H2_FLAG_END_STREAM, trailers,
+		N(trailers) - (message ? 0 : 1));
+}
+
+static void test_grpc_unary_ok(void **state)
+{
+	struct fixture *f = *state;
+
+	preface(&f->w);
+	settings(&f->w, 0);
+	grpc_request(f, 1, "/helloworld.Greeter/SayHello", NULL);
+	send_wire(f, &f->client, OUT, 10);
+	grpc_response(f, 1, "0", NULL);
+	send_wire(f, &f->client, IN, 30);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_name(&exported[0], "helloworld.Greeter/SayHello");
+	assert_int_equal(exported[0].kind, SP_KIND_CLIENT);
+	assert_int_equal(exported[0].status_code, SP_STATUS_UNSET);
+	assert_str_attr(&exported[0], "rpc.system", "grpc");
+	assert_str_attr(&exported[0], "rpc.service", "helloworld.Greeter");
+	assert_str_attr(&exported[0], "rpc.method", "SayHello");
+	assert_int_attr(&exported[0], "rpc.grpc.status_code", 0);
+	assert_str_attr(&exported[0], "server.address", "greeter.svc");
+	assert_int_attr(&exported[0], "server.port", 50051);
+	assert_null(span_find_attr(&exported[0], "http.request.method"));
+	assert_null(span_find_attr(&exported[0], "error.type"));
+	assert_int_equal(duration(&exported[0]), 20);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_get_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_post_client_body_sizes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interleaved_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_and_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grpc_unary_ok, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
