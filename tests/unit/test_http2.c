@@ -526,6 +526,247 @@ static void test_grpc_unary_ok(void **state)
 	assert_int_equal(duration(&exported[0]), 20);
 }
 
+/* A header block over HEADERS and two CONTINUATION frames, in two reads. */
+static void test_continuation(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv req[] = {
+		nv(":method", "DELETE"), nv(":scheme", "http"), nv(":authority", "h"),
+		nv(":path", "/items/42"), nv("user-agent", "a-rather-long-agent/1.0"),
+	};
+	const nghttp2_nv resp[] = { nv(":status", "204") };
+	uint8_t block[512];
+	size_t len = hpack(f->req_hd, req, N(req), block, sizeof(block));
+	size_t a = len / 3, b = 2 * len / 3;
+
+	preface(&f->w);
+	frame(&f->w, H2_HEADERS, H2_FLAG_END_STREAM, 1, block, a);
+	frame(&f->w, H2_CONTINUATION, 0, 1, block + a, b - a);
+	send_wire(f, &f->server, IN, 10);
+	frame(&f->w, H2_CONTINUATION, H2_FLAG_END_HEADERS, 1, block + b, len - b);
+	send_wire(f, &f->server, IN, 20);
+	headers(&f->w, f->resp_hd, 1, H2_FLAG_END_STREAM, resp, N(resp));
+	send_wire(f, &f->server, OUT, 50);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_name(&exported[0], "DELETE /items/{id}");
+	assert_str_attr(&exported[0], "user_agent.original", "a-rather-long-agent/1.0");
+	assert_int_attr(&exported[0], "http.response.status_code", 204);
+	assert_int_equal(duration(&exported[0]), 40);
+}
+
+/* Padded HEADERS with a priority, padded DATA: padding is not body. */
+static void test_padding_and_priority(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv req[] = { nv(":method", "PUT"), nv(":scheme", "http"),
+				   nv(":authority", "h"), nv(":path", "/p") };
+	const nghttp2_nv resp[] = { nv(":status", "200") };
+	uint8_t payload[600] = { 4 }, block[512];
+	size_t len = hpack(f->req_hd, req, N(req), block, sizeof(block));
+	uint8_t body[1 + 5 + 3] = { 3, 'h', 'e', 'l', 'l', 'o' };
+
+	/* pad length, exclusive bit + dependency, weight, block, padding */
+	payload[1] = 0x80;
+	payload[4] = 3;
+	payload[5] = 15;
+	memcpy(payload + 6, block, len);
+	preface(&f->w);
+	frame(&f->w, H2_HEADERS, H2_FLAG_END_HEADERS | H2_FLAG_PADDED | H2_FLAG_PRIORITY,
+	      1, payload, 6 + len + 4);
+	frame(&f->w, H2_DATA, H2_FLAG_PADDED | H2_FLAG_END_STREAM, 1, body, sizeof(body));
+	send_wire(f, &f->server, IN, 10);
+	headers(&f->w, f->resp_hd, 1, 0, resp, N(resp));
+	frame(&f->w, H2_DATA, H2_FLAG_PADDED | H2_FLAG_END_STREAM, 1, body, sizeof(body));
+	send_wire(f, &f->server, OUT, 20);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_name(&exported[0], "PUT /p");
+	assert_int_attr(&exported[0], "http.request.body.size", 5);
+	assert_int_attr(&exported[0], "http.response.body.size", 5);
+}
+
+/* Every byte in a read of its own: frames and the preface split anywhere. */
+static void test_split_byte_by_byte(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				   nv(":authority", "h:81"), nv(":path", "/x?y=1") };
+	const nghttp2_nv resp[] = { nv(":status", "404") };
+	struct wire out = { .n = 0 };
+	uint64_t ts = 1;
+
+	preface(&f->w);
+	settings(&f->w, 8192);
+	headers(&f->w, f->req_hd, 1, 0, req, N(req));
+	data(&f->w, 1, H2_FLAG_END_STREAM, 300);
+	/* "PRI" first: fewer bytes are left to HTTP/1.x (test_recognise). */
+	feed_part(f, &f->client, OUT, f->w.b, 3, 3, ts++);
+	for (size_t i = 3; i < f->w.n; i++)
+		feed_part(f, &f->client, OUT, f->w.b + i, 1, 1, ts++);
+	headers(&out, f->resp_hd, 1, 0, resp, N(resp));
+	data(&out, 1, H2_FLAG_END_STREAM, 9);
+	for (size_t i = 0; i < out.n; i++)
+		feed_part(f, &f->client, IN, out.b + i, 1, 1, ts++);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_name(&exported[0], "GET /x");
+	assert_int_equal(exported[0].status_code, SP_STATUS_ERROR);
+	assert_str_attr(&exported[0], "error.type", "404");
+	assert_str_attr(&exported[0], "url.full", "http://h:81/x");
+	assert_int_attr(&exported[0], "server.port", 81);
+	assert_int_attr(&exported[0], "http.request.body.size", 300);
+	assert_int_attr(&exported[0], "http.response.body.size", 9);
+	/* From the read of the HEADERS frame's first byte to the last. */
+	assert_int_equal(duration(&exported[0]), ts - 1 - (1 + H2_PREFACE_LEN - 3 + 15 + 1));
+}
+
+/*
+ * A large write of which only the first bytes were captured: the DATA
+ * frame is counted by its header's length, and the walker keeps its step.
+ */
+static void test_data_not_captured(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				   nv(":authority", "h"), nv(":path", "/big") };
+	const nghttp2_nv resp[] = { nv(":status", "200") };
+	size_t head;
+
+	preface(&f->w);
+	headers(&f->w, f->req_hd, 1, H2_FLAG_END_STREAM, req, N(req));
+	send_wire(f, &f->client, OUT, 10);
+	headers(&f->w, f->resp_hd, 1, 0, resp, N(resp));
+	head = f->w.n + 9 + 100;
+	data(&f->w, 1, 0, 16000);
+	feed_part(f, &f->client, IN, f->w.b, head, f->w.n, 20);
+	f->w.n = 0;
+	data(&f->w, 1, 0, 16000);
+	feed_part(f, &f->client, IN, f->w.b, 9, f->w.n, 25);
+	f->w.n = 0;
+	data(&f->w, 1, H2_FLAG_END_STREAM, 5);
+	send_wire(f, &f->client, IN, 30);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_int_attr(&exported[0], "http.response.body.size", 32005);
+	assert_null(span_find_attr(&exported[0], "spanprobe.partial"));
+}
+
+/* The client's traceparent: the server span joins that trace. */
+static void test_traceparent(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv req[] = {
+		nv(":method", "GET"), nv(":scheme", "http"), nv(":authority", "h"),
+		nv(":path", "/"),
+		nv("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+	};
+	const nghttp2_nv resp[] = { nv(":status", "200") };
+	static const uint8_t trace[16] = { 0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd,
+					   0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31, 0x9c };
+	static const uint8_t parent[8] = { 0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31 };
+	struct exchange_stats st;
+
+	preface(&f->w);
+	headers(&f->w, f->req_hd, 1, H2_FLAG_END_STREAM, req, N(req));
+	send_wire(f, &f->server, IN, 10);
+	headers(&f->w, f->resp_hd, 1, H2_FLAG_END_STREAM, resp, N(resp));
+	send_wire(f, &f->server, OUT, 20);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_memory_equal(exported[0].trace_id, trace, 16);
+	assert_memory_equal(exported[0].parent_span_id, parent, 8);
+	exchange_stats(f->xs, &st);
+	assert_int_equal(st.ctx_traceparent, 1);
+}
+
+/* A server's GOAWAY: the streams past its last one were refused. */
+static void test_goaway_refuses(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv resp[] = { nv(":status", "200") };
+	uint8_t goaway[8] = { 0, 0, 0, 1, 0, 0, 0, 0 };
+
+	preface(&f->w);
+	for (int i = 0; i < 2; i++) {
+		const nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+					   nv(":authority", "h"),
+					   nv(":path", i ? "/second" : "/first") };
+
+		headers(&f->w, f->req_hd, 1 + 2 * i, H2_FLAG_END_STREAM, req, N(req));
+	}
+	send_wire(f, &f->client, OUT, 10);
+	frame(&f->w, H2_GOAWAY, 0, 0, goaway, sizeof(goaway));
+	headers(&f->w, f->resp_hd, 1, H2_FLAG_END_STREAM, resp, N(resp));
+	send_wire(f, &f->client, IN, 20);
+	flush(f);
+	assert_int_equal(n_exported, 2);
+	assert_name(&exported[0], "GET /second");
+	assert_int_equal(exported[0].status_code, SP_STATUS_ERROR);
+	assert_str_attr(&exported[0], "error.type", "REFUSED_STREAM");
+	assert_name(&exported[1], "GET /first");
+	assert_int_equal(exported[1].status_code, SP_STATUS_UNSET);
+}
+
+/*
+ * A block nghttp2 cannot inflate: what it gave before the failure stays,
+ * the span says its headers are partial.  The next block is inflated
+ * from an empty table: a field it would take from the lost table fails
+ * it too (never a wrong value), one sent whole decodes.
+ */
+static void test_bad_hpack_block_partial(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				   nv(":authority", "h"), nv(":path", "/a") };
+	nghttp2_nv fresh[] = { nv(":method", "GET"), nv(":scheme", "http"),
+			       nv(":authority", "fresh.example"), nv(":path", "/fresh") };
+	const nghttp2_nv ok[] = { nv(":status", "200") };
+	/* GET (static index 2), then an index past every table. */
+	static const uint8_t bad[] = { 0x82, 0xfe };
+
+	for (size_t i = 0; i < N(fresh); i++)
+		fresh[i].flags = NGHTTP2_NV_FLAG_NO_INDEX;
+	preface(&f->w);
+	headers(&f->w, f->req_hd, 1, H2_FLAG_END_STREAM, req, N(req));
+	frame(&f->w, H2_HEADERS, H2_FLAG_END_HEADERS | H2_FLAG_END_STREAM, 3, bad,
+	      sizeof(bad));
+	headers(&f->w, f->req_hd, 5, H2_FLAG_END_STREAM, req, N(req));
+	headers(&f->w, f->req_hd, 7, H2_FLAG_END_STREAM, fresh, N(fresh));
+	send_wire(f, &f->server, IN, 10);
+	for (uint32_t id = 1; id <= 7; id += 2) {
+		headers(&f->w, f->resp_hd, id, H2_FLAG_END_STREAM, ok, N(ok));
+		send_wire(f, &f->server, OUT, 10 + id);
+	}
+	flush(f);
+	assert_int_equal(n_exported, 4);
+	assert_name(&exported[0], "GET /a");
+	assert_null(span_find_attr(&exported[0], "spanprobe.partial"));
+	for (int i = 1; i <= 2; i++) {
+		assert_name(&exported[i], "GET");
+		assert_str_attr(&exported[i], "http.request.method", "GET");
+		assert_null(span_find_attr(&exported[i], "url.path"));
+		assert_str_attr(&exported[i], "spanprobe.partial", "request_headers");
+		assert_int_attr(&exported[i], "http.response.status_code", 200);
+	}
+	assert_name(&exported[3], "GET /fresh");
+	assert_str_attr(&exported[3], "server.address", "fresh.example");
+	assert_null(span_find_attr(&exported[3], "spanprobe.partial"));
+}
+
+/* HTTP/2's preface goes to the HTTP/2 decoder, a request line to HTTP/1. */
+static void test_recognise(void **state)
+{
+	const char *get = "GET / HTTP/1.1\r\n";
+
+	assert_string_equal(proto_recognise(H2_PREFACE, H2_PREFACE_LEN, IN)->name, "http2");
+	assert_string_equal(proto_recognise("PRI * HTTP/2", 12, OUT)->name, "http2");
+	assert_string_equal(proto_recognise(get, strlen(get), IN)->name, "http1");
+	assert_string_equal(proto_recognise("HTTP/1.1 200 OK\r\n", 17, IN)->name, "http1");
+	assert_string_equal(proto_recognise("P", 1, IN)->name, "http1");
+	assert_null(proto_recognise("\x16\x03\x01\x02\x00", 5, OUT));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +774,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_post_client_body_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interleaved_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_and_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_continuation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_padding_and_priority, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_byte_by_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_not_captured, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_traceparent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_goaway_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_hpack_block_partial, setup, teardown),
+		cmocka_unit_test(test_recognise),
 		cmocka_unit_test_setup_teardown(test_grpc_unary_ok, setup, teardown),
 	};
 

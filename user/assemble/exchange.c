@@ -380,6 +380,7 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 	struct sp_span *span = r ? r->span : NULL;
 	bool explicit_ctx = r && r->explicit_ctx;
 	bool orphan = r && r->orphan;
+	uint64_t opened_ns = r ? r->start_ns : 0;
 
 	if (r) {
 		r->span = NULL; /* ours now: req_remove must not return it */
@@ -392,6 +393,10 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 			return;
 		}
 	}
+	/* Its request began in an earlier chunk than the one that told of it
+	 * (an HTTP/2 header block that ended in a later read). */
+	if (opened_ns && ex->req_start_ns < opened_ns)
+		span->start_unix_ns = pipeline_unix_ns(xs->p, ex->req_start_ns);
 	/* Explicit context wins, even when it came late. */
 	if (ex->server && !explicit_ctx &&
 	    apply_traceparent(xs, span, ex->traceparent))

@@ -287,7 +287,7 @@ static void block_begin(struct walk *k, const struct h2_frame *f)
 
 	h->in_block = 1;
 	h->block_stream = f->stream;
-	h->block_ns = k->c->now_ns;
+	h->block_ns = f->first_ns;
 	h->block_push = f->type == H2_PUSH_PROMISE;
 	h->block_end_stream = f->type == H2_HEADERS && (f->flags & H2_FLAG_END_STREAM);
 	h->block_bad = 0;
@@ -519,7 +519,7 @@ int http2_feed(struct http2_conn *c, enum http2_dir dir, const void *data,
 	c->now_ns = ts_ns;
 	c->told = c->req_seq; /* the stage above heard of the earlier ones */
 	k = (struct walk){ .c = c, .h = &c->half[dir], .dir = dir, .cb = cb };
-	http2_frame_walk(&k.h->w, data, captured, total, &walk_ops, &k);
+	http2_frame_walk(&k.h->w, data, captured, total, ts_ns, &walk_ops, &k);
 	return 0;
 }
 

@@ -226,6 +226,7 @@ static void frame_begin(struct h2_walker *w, const struct h2_frame_ops *ops,
 		lose(w, ops, user);
 		return;
 	}
+	w->f.first_ns = w->first_ns;
 	w->pos = 0;
 	w->lead = lead_of(&w->f);
 	w->pad = 0;
@@ -239,9 +240,12 @@ static void frame_begin(struct h2_walker *w, const struct h2_frame_ops *ops,
 }
 
 static size_t header_step(struct h2_walker *w, const uint8_t *p, size_t n,
-			  const struct h2_frame_ops *ops, void *user)
+			  uint64_t ts_ns, const struct h2_frame_ops *ops, void *user)
 {
 	size_t take = H2_FRAME_HEADER_LEN - w->hdr_len;
+
+	if (w->hdr_len == 0)
+		w->first_ns = ts_ns;
 
 	if (take > n)
 		take = n;
@@ -278,7 +282,8 @@ static void walk_gap(struct h2_walker *w, size_t g, const struct h2_frame_ops *o
 }
 
 int http2_frame_walk(struct h2_walker *w, const uint8_t *p, size_t captured,
-		     size_t total, const struct h2_frame_ops *ops, void *user)
+		     size_t total, uint64_t ts_ns, const struct h2_frame_ops *ops,
+		     void *user)
 {
 	size_t gap = total - captured;
 
@@ -304,7 +309,7 @@ int http2_frame_walk(struct h2_walker *w, const uint8_t *p, size_t captured,
 			if (w->preface_pos == H2_PREFACE_LEN)
 				w->state = H2W_HEADER;
 		} else if (w->state == H2W_HEADER) {
-			used = header_step(w, p, captured, ops, user);
+			used = header_step(w, p, captured, ts_ns, ops, user);
 		} else {
 			used = payload_step(w, p, captured, ops, user);
 		}

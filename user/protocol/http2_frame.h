@@ -54,8 +54,9 @@ enum {
 #define H2_SETTINGS_HEADER_TABLE_SIZE 1
 
 struct h2_frame {
-	uint32_t length; /* of the payload */
-	uint32_t stream; /* reserved bit cleared */
+	uint64_t first_ns; /* the chunk that held its first byte */
+	uint32_t length;   /* of the payload */
+	uint32_t stream;   /* reserved bit cleared */
 	uint8_t type, flags;
 };
 
@@ -108,6 +109,7 @@ struct h2_walker {
 	uint8_t hdr[H2_FRAME_HEADER_LEN];
 	uint8_t fixed[8];    /* pad length, priority, ids, codes, a setting */
 	uint32_t pos;        /* payload bytes walked */
+	uint64_t first_ns;   /* the chunk of the frame header's first byte */
 	struct h2_frame f;
 	uint32_t losses;     /* times the step was lost */
 	uint32_t resyncs;    /* times it was found again */
@@ -118,13 +120,14 @@ struct h2_walker {
 void http2_frame_init(struct h2_walker *w, bool preface, bool lost);
 
 /*
- * Walk one chunk: its first `captured` bytes `p`, and a gap of
- * total - captured bytes after them.  Returns 0, or -EPROTO when the
- * preface was expected and the bytes are not it (the walker is then
+ * Walk one chunk of time `ts_ns`: its first `captured` bytes `p`, and a
+ * gap of total - captured bytes after them.  Returns 0, or -EPROTO when
+ * the preface was expected and the bytes are not it (the walker is then
  * lost).
  */
 int http2_frame_walk(struct h2_walker *w, const uint8_t *p, size_t captured,
-		     size_t total, const struct h2_frame_ops *ops, void *user);
+		     size_t total, uint64_t ts_ns, const struct h2_frame_ops *ops,
+		     void *user);
 
 /* True when `p` (n bytes) is, byte for byte, a prefix of the preface. */
 bool http2_frame_is_preface(const uint8_t *p, size_t n);
