@@ -221,6 +221,15 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Encoders of a new connection. */
+static void fresh_deflaters(struct fixture *f)
+{
+	nghttp2_hd_deflate_del(f->req_hd);
+	nghttp2_hd_deflate_del(f->resp_hd);
+	assert_int_equal(nghttp2_hd_deflate_new(&f->req_hd, 4096), 0);
+	assert_int_equal(nghttp2_hd_deflate_new(&f->resp_hd, 4096), 0);
+}
+
 /* One read or write on `c`: the first `captured` of `total` bytes of `p`. */
 static void feed_part(struct fixture *f, struct test_conn *c, enum stream_dir dir,
 		      const uint8_t *p, size_t captured, size_t total, uint64_t ts)
@@ -286,6 +295,12 @@ static void assert_name(const struct sp_span *s, const char *want)
 
 	if (len != strlen(want) || memcmp(name, want, len))
 		fail_msg("span name '%.*s', want '%s'", (int)len, name, want);
+}
+
+static void assert_status_message(const struct sp_span *s, const char *want)
+{
+	assert_int_equal(s->status_msg_len, strlen(want));
+	assert_memory_equal(span_str(s, s->status_msg_off), want, strlen(want));
 }
 
 static uint64_t duration(const struct sp_span *s)
@@ -445,8 +460,7 @@ static void test_reset_and_closed(void **state)
 	send_wire(f, &f->client, OUT, 60);
 	close_conn(f, &f->client, 90);
 	/* The server's side: the client cancels. */
-	nghttp2_hd_deflate_del(f->req_hd);
-	assert_int_equal(nghttp2_hd_deflate_new(&f->req_hd, 4096), 0);
+	fresh_deflaters(f);
 	preface(&f->w);
 	headers(&f->w, f->req_hd, 1, H2_FLAG_END_STREAM, req, N(req));
 	send_wire(f, &f->server, IN, 100);
@@ -754,6 +768,276 @@ static void test_bad_hpack_block_partial(void **state)
 	assert_null(span_find_attr(&exported[3], "spanprobe.partial"));
 }
 
+/* A server answers with an error in its trailers; the client sees it. */
+static void test_grpc_error_trailers(void **state)
+{
+	struct fixture *f = *state;
+
+	preface(&f->w);
+	grpc_request(f, 1, "/shop.v1.Cart/Add", NULL);
+	grpc_request(f, 3, "/shop.v1.Cart/Get", NULL);
+	send_wire(f, &f->server, IN, 10);
+	grpc_response(f, 1, "13", "boom%20now");
+	grpc_response(f, 3, "5", "no such cart");
+	send_wire(f, &f->server, OUT, 20);
+	flush(f);
+	assert_int_equal(n_exported, 2);
+	/* INTERNAL is a server's error; NOT_FOUND is not. */
+	assert_name(&exported[0], "shop.v1.Cart/Add");
+	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
+	assert_int_equal(exported[0].status_code, SP_STATUS_ERROR);
+	assert_status_message(&exported[0], "boom now");
+	assert_int_attr(&exported[0], "rpc.grpc.status_code", 13);
+	assert_str_attr(&exported[0], "error.type", "INTERNAL");
+	assert_str_attr(&exported[0], "client.address", "10.0.0.3");
+	assert_name(&exported[1], "shop.v1.Cart/Get");
+	assert_int_equal(exported[1].status_code, SP_STATUS_UNSET);
+	assert_int_attr(&exported[1], "rpc.grpc.status_code", 5);
+	assert_null(span_find_attr(&exported[1], "error.type"));
+	/* A client: any code but OK is an error. */
+	n_exported = 0;
+	fresh_deflaters(f);
+	preface(&f->w);
+	grpc_request(f, 1, "/shop.v1.Cart/Get", NULL);
+	send_wire(f, &f->client, OUT, 30);
+	grpc_response(f, 1, "5", NULL);
+	send_wire(f, &f->client, IN, 40);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_int_equal(exported[0].kind, SP_KIND_CLIENT);
+	assert_int_equal(exported[0].status_code, SP_STATUS_ERROR);
+	assert_str_attr(&exported[0], "error.type", "NOT_FOUND");
+}
+
+/* A trailers-only response: the status is in the only HEADERS. */
+static void test_grpc_trailers_only(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv only[] = { nv(":status", "200"),
+				    nv("content-type", "application/grpc"),
+				    nv("grpc-status", "12"),
+				    nv("grpc-message", "unknown method Nope") };
+
+	preface(&f->w);
+	grpc_request(f, 1, "/svc.Echo/Nope", NULL);
+	send_wire(f, &f->client, OUT, 10);
+	headers(&f->w, f->resp_hd, 1, H2_FLAG_END_STREAM, only, N(only));
+	send_wire(f, &f->client, IN, 15);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_name(&exported[0], "svc.Echo/Nope");
+	assert_int_attr(&exported[0], "rpc.grpc.status_code", 12);
+	assert_str_attr(&exported[0], "error.type", "UNIMPLEMENTED");
+	assert_status_message(&exported[0], "unknown method Nope");
+}
+
+/*
+ * Streaming: one span for the stream, messages both ways over many DATA
+ * frames; a client that cancels at its deadline (grpc-timeout) ends the
+ * call DEADLINE_EXCEEDED, one that cancels before it CANCELLED.
+ */
+static void test_grpc_streaming_and_deadline(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv head[] = { nv(":status", "200"),
+				    nv("content-type", "application/grpc") };
+	const nghttp2_nv ok[] = { nv("grpc-status", "0") };
+
+	preface(&f->w);
+	grpc_request(f, 1, "/feed.Feed/Watch", NULL);
+	send_wire(f, &f->client, OUT, 1000);
+	headers(&f->w, f->resp_hd, 1, 0, head, N(head));
+	send_wire(f, &f->client, IN, 2000);
+	for (int i = 0; i < 5; i++) {
+		data(&f->w, 1, 0, 100);
+		send_wire(f, &f->client, IN, 3000 + i);
+	}
+	headers(&f->w, f->resp_hd, 1, H2_FLAG_END_STREAM, ok, N(ok));
+	send_wire(f, &f->client, IN, 9000);
+	/* 100 ms deadline, cancelled when it ran out; 1 s, cancelled at once. */
+	grpc_request(f, 3, "/feed.Feed/Slow", "100m");
+	grpc_request(f, 5, "/feed.Feed/Quit", "1S");
+	send_wire(f, &f->client, OUT, 10000);
+	rst(&f->w, 3, 8);
+	send_wire(f, &f->client, OUT, 10000 + 100000000);
+	rst(&f->w, 5, 8);
+	send_wire(f, &f->client, OUT, 10000 + 100000001);
+	flush(f);
+	assert_int_equal(n_exported, 3);
+	assert_name(&exported[0], "feed.Feed/Watch");
+	assert_int_attr(&exported[0], "rpc.grpc.status_code", 0);
+	assert_int_equal(duration(&exported[0]), 8000);
+	assert_name(&exported[1], "feed.Feed/Slow");
+	assert_int_attr(&exported[1], "rpc.grpc.status_code", 4);
+	assert_str_attr(&exported[1], "error.type", "DEADLINE_EXCEEDED");
+	assert_int_equal(exported[1].status_code, SP_STATUS_ERROR);
+	assert_name(&exported[2], "feed.Feed/Quit");
+	assert_int_attr(&exported[2], "rpc.grpc.status_code", 1);
+	assert_str_attr(&exported[2], "error.type", "CANCELLED");
+}
+
+/* --- the decoder alone: its counters --------------------------------------- */
+
+#define DEC_MAX 160
+
+struct dec {
+	struct http2_conn c;
+	int n;
+	struct http2_stream s[DEC_MAX];
+	enum http2_role role[DEC_MAX];
+};
+
+static void dec_stream(const struct http2_stream *s, enum http2_role role, void *user)
+{
+	struct dec *d = user;
+
+	if (d->n < DEC_MAX) {
+		d->s[d->n] = *s;
+		d->role[d->n] = role;
+	}
+	d->n++;
+}
+
+static void dec_feed(struct dec *d, enum http2_dir dir, struct wire *w,
+		     size_t captured, uint64_t ts)
+{
+	struct http2_cbs cb = { .stream = dec_stream, .user = d };
+
+	assert_int_equal(http2_feed(&d->c, dir, w->b, captured, w->n, ts, &cb), 0);
+	w->n = 0;
+}
+
+static struct dec *dec_new(void)
+{
+	struct dec *d = calloc(1, sizeof(*d));
+
+	assert_non_null(d);
+	http2_init(&d->c);
+	return d;
+}
+
+static void dec_free(struct dec *d)
+{
+	http2_release(&d->c);
+	free(d);
+}
+
+/* More streams in flight than the table holds: the newest is dropped and
+ * counted, the others come out. */
+static void test_stream_table_full(void **state)
+{
+	struct fixture *f = *state;
+	struct dec *d = dec_new();
+	const nghttp2_nv ok[] = { nv(":status", "200") };
+	char path[32];
+
+	preface(&f->w);
+	for (uint32_t i = 0; i <= HTTP2_STREAMS_MAX; i++) {
+		nghttp2_nv req[4];
+
+		snprintf(path, sizeof(path), "/%u", i);
+		req[0] = nv(":method", "GET");
+		req[1] = nv(":scheme", "http");
+		req[2] = nv(":authority", "h");
+		req[3] = nv(":path", path);
+		headers(&f->w, f->req_hd, 1 + 2 * i, H2_FLAG_END_STREAM, req, N(req));
+	}
+	dec_feed(d, HTTP2_IN, &f->w, f->w.n, 1);
+	assert_int_equal(d->c.n_streams, HTTP2_STREAMS_MAX);
+	assert_int_equal(d->c.stats.table_full, 1);
+	assert_int_equal(d->c.req_seq, HTTP2_STREAMS_MAX);
+	for (uint32_t i = 0; i <= HTTP2_STREAMS_MAX; i++)
+		headers(&f->w, f->resp_hd, 1 + 2 * i, H2_FLAG_END_STREAM, ok, N(ok));
+	dec_feed(d, HTTP2_OUT, &f->w, f->w.n, 2);
+	assert_int_equal(d->n, HTTP2_STREAMS_MAX);
+	assert_int_equal(d->c.n_streams, 0);
+	/* The dropped stream's response is a block of a stream not seen. */
+	assert_int_equal(d->c.stats.orphan_blocks, 1);
+	assert_string_equal(d->s[HTTP2_STREAMS_MAX - 1].req.path, "/127");
+	assert_int_equal(d->role[0], HTTP2_ROLE_SERVER);
+	dec_free(d);
+}
+
+/*
+ * A read whose bytes stop inside a frame header loses the direction's
+ * step (counted), and its bodies; a later read made of whole frames finds
+ * it again.  The table is gone with the step: the next block is inflated
+ * from an empty one.
+ */
+static void test_lost_step_and_resync(void **state)
+{
+	struct fixture *f = *state;
+	struct dec *d = dec_new();
+	const nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				   nv(":authority", "h"), nv(":path", "/r") };
+	const nghttp2_nv head[] = { nv(":status", "200"), nv("x-big", "1") };
+	const nghttp2_nv end[] = { nv("x-trailer", "t") };
+
+	preface(&f->w);
+	headers(&f->w, f->req_hd, 1, H2_FLAG_END_STREAM, req, N(req));
+	dec_feed(d, HTTP2_OUT, &f->w, f->w.n, 1);
+	headers(&f->w, f->resp_hd, 1, 0, head, N(head));
+	data(&f->w, 1, 0, 50);
+	data(&f->w, 1, 0, 50);
+	/* Captured: the HEADERS frame and 5 bytes of the first DATA's header. */
+	dec_feed(d, HTTP2_IN, &f->w, f->w.n - 2 * 59 + 5, 2);
+	assert_int_equal(d->c.stats.losses, 1);
+	assert_int_equal(d->c.half[HTTP2_IN].w.state, H2W_LOST);
+	/* Starts mid-frame (the rest of the lost DATA): not a boundary. */
+	data(&f->w, 1, 0, 50);
+	memmove(f->w.b, f->w.b + 5, f->w.n - 5);
+	f->w.n -= 5;
+	dec_feed(d, HTTP2_IN, &f->w, 20, 3);
+	assert_int_equal(d->c.half[HTTP2_IN].w.state, H2W_LOST);
+	headers(&f->w, f->resp_hd, 1, H2_FLAG_END_STREAM, end, N(end));
+	dec_feed(d, HTTP2_IN, &f->w, f->w.n, 4);
+	assert_int_equal(d->c.half[HTTP2_IN].w.resyncs, 1);
+	assert_int_equal(d->n, 1);
+	assert_int_equal(d->s[0].status, 200);
+	assert_true(d->s[0].flags & H2S_RESP_END);
+	assert_true(d->s[0].flags & H2S_RESP_BODY_LOST);
+	assert_false(d->s[0].flags & H2S_RESP_PARTIAL);
+	assert_int_equal(d->s[0].end_ns, 4);
+	dec_free(d);
+}
+
+/*
+ * No preface: a connection first seen in the middle, from frames that
+ * line up over a whole read (counted).  The side that sends :method is
+ * the client; the other direction waits for a read of whole frames.
+ */
+static void test_midstream_pickup(void **state)
+{
+	struct fixture *f = *state;
+	struct dec *d = dec_new();
+	const nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				   nv(":authority", "h"), nv(":path", "/late") };
+	const nghttp2_nv ok[] = { nv(":status", "200") };
+
+	headers(&f->w, f->req_hd, 41, H2_FLAG_END_STREAM, req, N(req));
+	assert_int_equal(http2_recognise(f->w.b, f->w.n), HTTP2_FRAMES);
+	dec_feed(d, HTTP2_IN, &f->w, f->w.n, 1);
+	assert_true(http2_is_decoding(&d->c));
+	assert_int_equal(d->c.stats.midstream, 1);
+	assert_int_equal(d->c.role, HTTP2_ROLE_SERVER);
+	assert_int_equal(d->c.n_streams, 1);
+	/* A response to a stream opened before: left out, counted. */
+	headers(&f->w, f->resp_hd, 39, H2_FLAG_END_STREAM, ok, N(ok));
+	headers(&f->w, f->resp_hd, 41, H2_FLAG_END_STREAM, ok, N(ok));
+	dec_feed(d, HTTP2_OUT, &f->w, f->w.n, 2);
+	assert_int_equal(d->n, 1);
+	assert_string_equal(d->s[0].req.path, "/late");
+	assert_int_equal(d->role[0], HTTP2_ROLE_SERVER);
+	assert_int_equal(d->c.stats.orphan_blocks, 1);
+	/* Not HTTP/2 at all: ignored from the first read. */
+	http2_release(&d->c);
+	put(&f->w, "hello", 5);
+	assert_int_equal(http2_recognise(f->w.b, f->w.n), HTTP2_NO);
+	dec_feed(d, HTTP2_IN, &f->w, 5, 1);
+	assert_true(http2_is_skipped(&d->c));
+	dec_free(d);
+}
+
 /* HTTP/2's preface goes to the HTTP/2 decoder, a request line to HTTP/1. */
 static void test_recognise(void **state)
 {
@@ -781,6 +1065,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_traceparent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_goaway_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_hpack_block_partial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grpc_error_trailers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grpc_trailers_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grpc_streaming_and_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_table_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_step_and_resync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_midstream_pickup, setup, teardown),
 		cmocka_unit_test(test_recognise),
 		cmocka_unit_test_setup_teardown(test_grpc_unary_ok, setup, teardown),
 	};
