@@ -301,7 +301,7 @@ int http2_frame_walk(struct h2_walker *w, const uint8_t *p, size_t captured,
 			used = H2_PREFACE_LEN - w->preface_pos;
 			if (used > captured)
 				used = captured;
-			if (memcmp(p, H2_PREFACE + w->preface_pos, used) != 0) {
+			if (memcmp(p, &H2_PREFACE[w->preface_pos], used) != 0) {
 				lose(w, ops, user);
 				return -EPROTO;
 			}
