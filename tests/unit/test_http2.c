@@ -998,6 +998,19 @@ static void test_lost_step_and_resync(void **state)
 	assert_true(d->s[0].flags & H2S_RESP_BODY_LOST);
 	assert_false(d->s[0].flags & H2S_RESP_PARTIAL);
 	assert_int_equal(d->s[0].end_ns, 4);
+	/* A response whose headers were in the lost bytes: partial. */
+	headers(&f->w, f->req_hd, 3, H2_FLAG_END_STREAM, req, N(req));
+	dec_feed(d, HTTP2_OUT, &f->w, f->w.n, 5);
+	headers(&f->w, f->resp_hd, 3, 0, head, N(head));
+	dec_feed(d, HTTP2_IN, &f->w, 3, 6);
+	data(&f->w, 3, H2_FLAG_END_STREAM, 7);
+	dec_feed(d, HTTP2_IN, &f->w, f->w.n, 7);
+	assert_int_equal(d->c.stats.losses, 2);
+	assert_int_equal(d->n, 2);
+	assert_int_equal(d->s[1].status, 0);
+	assert_true(d->s[1].flags & H2S_RESP_PARTIAL);
+	assert_true(d->s[1].flags & H2S_RESP_BODY_LOST);
+	assert_int_equal(d->c.stats.partial, 1);
 	dec_free(d);
 }
 

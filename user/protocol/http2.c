@@ -367,6 +367,9 @@ static void data_end(struct walk *k, const struct h2_frame *f,
 	}
 	s->resp_body += e->data_len;
 	if (f->flags & H2_FLAG_END_STREAM) {
+		/* Its headers went by in bytes not seen. */
+		if (!(s->flags & H2S_RESP_HEADERS))
+			s->flags |= H2S_RESP_PARTIAL;
 		s->flags |= H2S_RESP_END;
 		s->end_ns = c->now_ns;
 		stream_out(c, k->cb, (unsigned)i);
