@@ -1051,6 +1051,39 @@ static void test_midstream_pickup(void **state)
 	dec_free(d);
 }
 
+/*
+ * A server push: the PUSH_PROMISE's block is inflated (the table must
+ * stay the encoder's) but a pushed stream gives no span and is no loss.
+ */
+static void test_push_promise(void **state)
+{
+	struct fixture *f = *state;
+	struct dec *d = dec_new();
+	const nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				   nv(":authority", "h"), nv(":path", "/") };
+	const nghttp2_nv pushed[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				      nv(":authority", "h"), nv(":path", "/style.css"),
+				      nv("x-pushed", "yes") };
+	const nghttp2_nv ok[] = { nv(":status", "200"), nv("x-pushed", "yes") };
+	uint8_t payload[512] = { 0, 0, 0, 2 };
+	size_t len;
+
+	preface(&f->w);
+	headers(&f->w, f->req_hd, 1, H2_FLAG_END_STREAM, req, N(req));
+	dec_feed(d, HTTP2_OUT, &f->w, f->w.n, 1);
+	len = hpack(f->resp_hd, pushed, N(pushed), payload + 4, sizeof(payload) - 4);
+	frame(&f->w, H2_PUSH_PROMISE, H2_FLAG_END_HEADERS, 1, payload, 4 + len);
+	headers(&f->w, f->resp_hd, 2, H2_FLAG_END_STREAM, ok, N(ok));
+	headers(&f->w, f->resp_hd, 1, H2_FLAG_END_STREAM, ok, N(ok));
+	dec_feed(d, HTTP2_IN, &f->w, f->w.n, 2);
+	assert_int_equal(d->n, 1);
+	assert_int_equal(d->s[0].status, 200);
+	assert_int_equal(d->c.stats.orphan_blocks, 0);
+	assert_int_equal(d->c.stats.hpack_failures, 0);
+	assert_false(d->s[0].flags & H2S_RESP_PARTIAL);
+	dec_free(d);
+}
+
 /* HTTP/2's preface goes to the HTTP/2 decoder, a request line to HTTP/1. */
 static void test_recognise(void **state)
 {
@@ -1084,6 +1117,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_step_and_resync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_midstream_pickup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_promise, setup, teardown),
 		cmocka_unit_test(test_recognise),
 		cmocka_unit_test_setup_teardown(test_grpc_unary_ok, setup, teardown),
 	};

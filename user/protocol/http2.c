@@ -230,7 +230,9 @@ static void response_block(struct walk *k)
 	struct http2_stream *s;
 
 	if (i < 0) {
-		c->stats.orphan_blocks++;
+		/* A pushed stream's (even: the server's) has no span. */
+		if (h->block_stream & 1)
+			c->stats.orphan_blocks++;
 		return;
 	}
 	s = c->streams[i];
