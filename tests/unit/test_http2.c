@@ -484,6 +484,33 @@ static void test_reset_and_closed(void **state)
 	assert_int_equal(duration(&exported[2]), 70);
 }
 
+/*
+ * A stream that starts and is reset in one write: the stage above hears
+ * of its request before its exchange, so the span is the one opened for
+ * it, and nothing is left open.
+ */
+static void test_started_and_reset_in_one_chunk(void **state)
+{
+	struct fixture *f = *state;
+	const nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				   nv(":authority", "h"), nv(":path", "/gone") };
+	struct exchange_stats st;
+
+	preface(&f->w);
+	headers(&f->w, f->req_hd, 1, H2_FLAG_END_STREAM, req, N(req));
+	rst(&f->w, 1, 8);
+	send_wire(f, &f->client, OUT, 10);
+	close_conn(f, &f->client, 20);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_name(&exported[0], "GET /gone");
+	assert_str_attr(&exported[0], "error.type", "CANCEL");
+	exchange_stats(f->xs, &st);
+	assert_int_equal(st.client_spans, 1);
+	assert_int_equal(st.discarded, 0);
+	assert_int_equal(st.no_span, 0);
+}
+
 /* --- gRPC ------------------------------------------------------------------ */
 
 static void grpc_request(struct fixture *f, uint32_t stream, const char *path,
@@ -1104,6 +1131,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_post_client_body_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interleaved_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_and_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_started_and_reset_in_one_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_continuation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_padding_and_priority, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_byte_by_byte, setup, teardown),
