@@ -215,6 +215,15 @@ fuzz: $(BUILD)/fuzz/fuzz_http1
 $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/protocol/*.h user/assemble/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP1) -o $@
+# The HTTP/2 decoder: frames, HPACK (nghttp2), streams as spans.
+FUZZ_HTTP2 := user/protocol/http2.c user/protocol/http2_frame.c user/protocol/http2_fields.c \
+	user/protocol/http2_proto.c user/protocol/grpc_attrs.c user/protocol/http_attrs.c \
+	user/protocol/registry.c user/protocol/route.c user/protocol/http1.c \
+	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c
+fuzz: $(BUILD)/fuzz/fuzz_http2
+$(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
 # The exporter's parsers of a collector's answers (HTTP/1.1, HTTP/2 and
 # what nghttp2 hands h2.c's callbacks, OTLP responses) and of its settings:
 # tests/fuzz/fuzz_<name>.c with FUZZ_SRCS_<name>, a seed corpus
@@ -235,6 +244,8 @@ $(FUZZ_EXPORT_BINS): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/
 fuzz-run: fuzz
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_http1 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http1.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus_http1
+	@mkdir -p $(BUILD)/fuzz/corpus_http2
+	$(BUILD)/fuzz/fuzz_http2 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http2.dict $(BUILD)/fuzz/corpus_http2 tests/fuzz/corpus_http2
 	@set -e; for t in $(FUZZ_EXPORT); do \
 	  mkdir -p $(BUILD)/fuzz/corpus_$$t; \
 	  echo "$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) ..."; \

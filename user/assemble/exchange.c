@@ -59,11 +59,17 @@ static struct exchange_req *fifo_at(struct exchange_conn *x, unsigned i)
 	return &x->reqs[(x->head + i) % PROTO_INFLIGHT];
 }
 
-/* Forget the FIFO head: its thread context goes, its span is returned. */
-static void req_pop(struct exchange_spans *xs, struct proto_conn *c, bool discard)
+/*
+ * Forget open request `i` (0: the oldest): its thread context goes, its
+ * span is returned when `discard`.  The oldest leaves by the ring's head;
+ * another (streams of one HTTP/2 connection end in any order) makes the
+ * younger ones move up.
+ */
+static void req_remove(struct exchange_spans *xs, struct proto_conn *c,
+		       unsigned i, bool discard)
 {
 	struct exchange_conn *x = xconn(c);
-	struct exchange_req *r = fifo_at(x, 0);
+	struct exchange_req *r = fifo_at(x, i);
 
 	if (r->ctx_tid)
 		pipeline_thread_pop(xs->p, r->ctx_tid, request_key(c, r->seq));
@@ -71,9 +77,20 @@ static void req_pop(struct exchange_spans *xs, struct proto_conn *c, bool discar
 		pipeline_span_discard(xs->p, r->span);
 		xs->stats.discarded++;
 	}
-	memset(r, 0, sizeof(*r));
-	x->head = (x->head + 1) % PROTO_INFLIGHT;
+	if (i == 0) {
+		memset(r, 0, sizeof(*r));
+		x->head = (x->head + 1) % PROTO_INFLIGHT;
+	} else {
+		for (; i + 1 < x->count; i++)
+			*fifo_at(x, i) = *fifo_at(x, i + 1);
+		memset(fifo_at(x, i), 0, sizeof(*r));
+	}
 	x->count--;
+}
+
+static void req_pop(struct exchange_spans *xs, struct proto_conn *c, bool discard)
+{
+	req_remove(xs, c, 0, discard);
 }
 
 /* A valid traceparent in `raw` (NULL: none). */
@@ -252,7 +269,7 @@ static void on_request(void *ctx, struct proto_conn *c, uint32_t seq,
 	struct exchange_conn *x = xconn(c);
 	struct exchange_req *r;
 
-	if (x->count == PROTO_INFLIGHT) {
+	if (x->count >= c->ops->inflight_max || x->count == PROTO_INFLIGHT) {
 		/* The decoder drops this request too (same limit): the open
 		 * ones keep their spans. */
 		xs->stats.over_inflight++;
@@ -286,24 +303,32 @@ static void on_updated(void *ctx, struct proto_conn *c)
 	}
 }
 
-/* The open request of exchange `ex`: the FIFO head, unless it is stale. */
-static struct exchange_req *match_request(struct exchange_spans *xs,
-					  struct proto_conn *c,
-					  const struct proto_exchange *ex)
+/*
+ * The open request of exchange `ex`, or -1: for a decoder that names it,
+ * the one of its number; else the FIFO head, unless it is stale.
+ */
+static int match_request(struct exchange_spans *xs, struct proto_conn *c,
+			 const struct proto_exchange *ex)
 {
 	struct exchange_conn *x = xconn(c);
 
+	if (ex->unordered) {
+		for (unsigned i = 0; ex->announced && i < x->count; i++)
+			if (fifo_at(x, i)->seq == ex->seq)
+				return (int)i;
+		return -1;
+	}
 	while (x->count) {
 		struct exchange_req *r = fifo_at(x, 0);
 
 		if (r->start_ns == ex->req_start_ns)
-			return r;
+			return 0;
 		if (r->start_ns > ex->req_start_ns)
-			return NULL;
+			return -1;
 		/* The decoder dropped that request (pipeline overflow). */
 		req_pop(xs, c, true);
 	}
-	return NULL;
+	return -1;
 }
 
 static void fill_span(struct sp_span *span, const struct proto_exchange *ex)
@@ -350,14 +375,16 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 			const struct proto_exchange *ex)
 {
 	struct exchange_spans *xs = ctx;
-	struct exchange_req *r = match_request(xs, c, ex);
+	int i = match_request(xs, c, ex);
+	struct exchange_req *r = i < 0 ? NULL : fifo_at(xconn(c), (unsigned)i);
 	struct sp_span *span = r ? r->span : NULL;
 	bool explicit_ctx = r && r->explicit_ctx;
 	bool orphan = r && r->orphan;
+	uint64_t opened_ns = r ? r->start_ns : 0;
 
 	if (r) {
-		r->span = NULL; /* ours now: req_pop must not return it */
-		req_pop(xs, c, false);
+		r->span = NULL; /* ours now: req_remove must not return it */
+		req_remove(xs, c, (unsigned)i, false);
 	} else {
 		/* Its request was never opened here: no context to give. */
 		span = pipeline_span_start(xs->p, c->pid, 0, ex->req_start_ns, NULL);
@@ -366,6 +393,10 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 			return;
 		}
 	}
+	/* Its request began in an earlier chunk than the one that told of it
+	 * (an HTTP/2 header block that ended in a later read). */
+	if (opened_ns && ex->req_start_ns < opened_ns)
+		span->start_unix_ns = pipeline_unix_ns(xs->p, ex->req_start_ns);
 	/* Explicit context wins, even when it came late. */
 	if (ex->server && !explicit_ctx &&
 	    apply_traceparent(xs, span, ex->traceparent))
@@ -461,13 +492,13 @@ void exchange_report(const struct exchange_spans *xs, FILE *out)
 			(*o)->report(out);
 	fprintf(out, "spans: %llu server, %llu client, %llu lost (pool "
 		"empty), %llu dropped unfinished, %llu over the pipelining "
-		"limit (%u requests in flight); context: %llu traceparent, "
+		"limit; context: %llu traceparent, "
 		"%llu thread, %llu same-host peer, %llu bad traceparent; "
 		"%llu held for a late client, %llu of them linked\n",
 		(unsigned long long)h->server_spans,
 		(unsigned long long)h->client_spans,
 		(unsigned long long)h->no_span, (unsigned long long)h->discarded,
-		(unsigned long long)h->over_inflight, (unsigned)PROTO_INFLIGHT,
+		(unsigned long long)h->over_inflight,
 		(unsigned long long)h->ctx_traceparent,
 		(unsigned long long)h->ctx_thread, (unsigned long long)h->ctx_peer,
 		(unsigned long long)h->bad_traceparent,

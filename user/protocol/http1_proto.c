@@ -4,13 +4,13 @@
  * this file says what an exchange means as a span (stable HTTP semantic
  * conventions: name, attributes, status).
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "protocol/conntable.h"
 #include "protocol/http1_internal.h"
+#include "protocol/http_attrs.h"
 #include "protocol/protocol.h"
 #include "protocol/route.h"
 
@@ -39,133 +39,13 @@ static enum proto_guess http1_recognise(const void *data, size_t len,
 	}
 }
 
-static const char *method_name(const struct http1_exchange *x)
-{
-	return x->method == HTTP1_M_OTHER ? "_OTHER"
-					  : http1_method_name(x->method);
-}
-
-/* Host header "name", "name:port" or "[v6]:port" -> name and port. */
-static void split_host(const char *host, const char **name, size_t *len,
-		       long *port)
-{
-	const char *colon, *end;
-
-	*port = -1;
-	*name = host;
-	if (host[0] == '[') {
-		end = strchr(host, ']');
-		if (!end) {
-			*len = strlen(host);
-			return;
-		}
-		*name = host + 1;
-		*len = (size_t)(end - host - 1);
-		colon = end[1] == ':' ? end + 1 : NULL;
-	} else {
-		colon = strrchr(host, ':');
-		*len = colon ? (size_t)(colon - host) : strlen(host);
-	}
-	if (colon && colon[1]) {
-		char *stop;
-		long p = strtol(colon + 1, &stop, 10);
-
-		if (*stop == '\0' && p > 0 && p < 65536)
-			*port = p;
-	}
-}
-
-/* The address as text, kept in the exchange (formatted straight there). */
-static const char *addr_text(struct proto_exchange *o, const struct stream_addr *a)
-{
-	char *out = proto_text_alloc(o, INET6_ADDRSTRLEN);
-
-	return out ? stream_addr_str(a, out, INET6_ADDRSTRLEN) : "";
-}
-
-/*
- * server.address/port: from Host, else the server's end of the socket;
- * `tls`: the scheme is https.
- */
-static void add_server_address(struct proto_exchange *o,
-			       const struct http1_exchange *x,
-			       const struct stream_addr *server_end, bool tls)
-{
-	const char *name;
-	size_t len;
-	long port;
-
-	if (x->host[0]) {
-		split_host(x->host, &name, &len, &port);
-		proto_attr_str(o, "server.address", name, len, false);
-		/* A Host without a port means the scheme's default (RFC 9110
-		 * sections 4.2.1 and 4.2.2: 80 for http, 443 for https). */
-		proto_attr_int(o, "server.port", port > 0 ? port : tls ? 443 : 80);
-		return;
-	}
-	proto_attr_cstr(o, "server.address", addr_text(o, server_end));
-	proto_attr_int(o, "server.port", server_end->port);
-}
-
-static void add_url(struct proto_exchange *o, const struct proto_conn *c,
-		    const struct http1_exchange *x, bool server, bool with_query)
-{
-	bool query = with_query && x->query[0];
-	const char *scheme = c->tls ? "https" : "http";
-	char buf[64];
-
-	if (x->method == HTTP1_M_CONNECT) {
-		/* The target is an authority: a client's URL is just that. */
-		proto_attr_cstr(o, "url.scheme", scheme);
-		if (!server && x->host[0])
-			proto_attr_cstr(o, "url.full",
-					proto_text(o, "%s://%s", scheme, x->host));
-		return;
-	}
-	if (x->path[0])
-		proto_attr_cstr(o, "url.path", x->path);
-	if (query)
-		proto_attr_cstr(o, "url.query", x->query);
-	proto_attr_cstr(o, "url.scheme", scheme);
-	if (server)
-		return;
-	/* Clients must say url.full; the query only when allowed. */
-	if (x->host[0])
-		proto_attr_cstr(o, "url.full",
-				proto_text(o, "%s://%s%s%s%s", scheme, x->host, x->path,
-					   query ? "?" : "", query ? x->query : ""));
-	else
-		proto_attr_cstr(o, "url.full",
-				proto_text(o, "%s://%s:%u%s%s%s", scheme,
-					   stream_addr_str(&c->peer, buf, sizeof(buf)),
-					   c->peer.port, x->path, query ? "?" : "",
-					   query ? x->query : ""));
-}
-
-static void add_peer(struct proto_exchange *o, const struct proto_conn *c,
-		     bool server)
-{
-	const char *peer = addr_text(o, &c->peer);
-
-	if (server) {
-		proto_attr_cstr(o, "client.address", peer);
-		proto_attr_int(o, "client.port", c->peer.port);
-	}
-	proto_attr_cstr(o, "network.peer.address", peer);
-	proto_attr_int(o, "network.peer.port", c->peer.port);
-}
-
-/*
- * Status: 5xx is an error on both sides, 4xx on the client only; a client
- * whose connection closed before a response (or mid-response) failed.
- */
+/* A closed connection cut the exchange short: a client failed. */
 static void set_status(struct proto_exchange *o, const struct http1_exchange *x,
 		       bool server)
 {
-	if (x->status >= 500 || (!server && x->status >= 400)) {
-		proto_attr_cstr(o, "error.type", proto_text(o, "%u", x->status));
-		o->error = true;
-	} else if (!server && (x->flags & HTTP1_X_INCOMPLETE)) {
+	if (http_attrs_status(o, x->status, server))
+		return;
+	if (!server && (x->flags & HTTP1_X_INCOMPLETE)) {
 		proto_attr_cstr(o, "error.type", "connection_closed");
 		o->error = true;
 		o->status_message = x->status ? "connection closed during the response"
@@ -173,49 +53,27 @@ static void set_status(struct proto_exchange *o, const struct http1_exchange *x,
 	}
 }
 
-static void set_name(struct proto_exchange *o, const struct http1_exchange *x)
-{
-	char route[HTTP1_PATH_MAX];
-
-	if (x->method == HTTP1_M_CONNECT) {
-		o->name = "CONNECT"; /* no route: the target is an authority */
-		o->name_len = strlen(o->name);
-		return;
-	}
-	route_template(x->path, route, sizeof(route));
-	/* Semantic conventions: "HTTP" stands for a method we do not know. */
-	o->name = proto_text(o, "%s %s",
-			     x->method == HTTP1_M_OTHER ? "HTTP" : method_name(x),
-			     route);
-	o->name_len = strlen(o->name);
-}
-
 static void describe(struct proto_exchange *o, const struct proto_conn *c,
 		     const struct http1_exchange *x, bool with_query)
 {
-	bool server = o->server;
 	uint8_t version = x->req_version ? x->req_version : x->resp_version;
+	struct http_attrs_msg m = {
+		.method = x->method == HTTP1_M_OTHER ? NULL
+						  : http1_method_name(x->method),
+		.method_original = x->method_original,
+		.connect = x->method == HTTP1_M_CONNECT,
+		.path = x->path,
+		.query = x->query,
+		.host = x->host,
+		.user_agent = x->user_agent,
+		.version = !version ? NULL : version == 10 ? "1.0" : "1.1",
+		.status = x->status,
+		.req_body_size = x->req_body_size,
+		.resp_body_size = x->resp_body_size,
+	};
 
-	set_name(o, x);
-	proto_attr_cstr(o, "http.request.method", method_name(x));
-	if (x->method == HTTP1_M_OTHER && x->method_original[0])
-		proto_attr_cstr(o, "http.request.method_original",
-				x->method_original);
-	add_url(o, c, x, server, with_query);
-	if (x->status)
-		proto_attr_int(o, "http.response.status_code", x->status);
-	add_server_address(o, x, server ? &c->local : &c->peer, c->tls);
-	add_peer(o, c, server);
-	if (version)
-		proto_attr_cstr(o, "network.protocol.version",
-				version == 10 ? "1.0" : "1.1");
-	if (x->user_agent[0])
-		proto_attr_cstr(o, "user_agent.original", x->user_agent);
-	if (x->req_body_size >= 0)
-		proto_attr_int(o, "http.request.body.size", x->req_body_size);
-	if (x->status && x->resp_body_size >= 0)
-		proto_attr_int(o, "http.response.body.size", x->resp_body_size);
-	set_status(o, x, server);
+	http_attrs_describe(o, c, &m, with_query);
+	set_status(o, x, o->server);
 }
 
 static void on_exchange(const struct http1_exchange *x, void *user)
@@ -348,6 +206,7 @@ static void http1_report(FILE *out)
 
 const struct proto_ops proto_http1 = {
 	.name = "http1",
+	.inflight_max = HTTP1_PIPELINE_MAX,
 	.recognise = http1_recognise,
 	.init = http1_proto_init,
 	.release = http1_proto_release,

@@ -20,9 +20,12 @@
 
 #include "capture/stream.h"
 #include "protocol/http1.h"
+#include "protocol/http2.h"
 
-/* Requests one connection may have in flight, whatever the decoder. */
-#define PROTO_INFLIGHT HTTP1_PIPELINE_MAX
+/* Requests one connection may have in flight, whatever the decoder (each
+ * says its own limit in struct proto_ops.inflight_max). */
+#define PROTO_INFLIGHT \
+	(HTTP1_PIPELINE_MAX > HTTP2_STREAMS_MAX ? HTTP1_PIPELINE_MAX : HTTP2_STREAMS_MAX)
 
 /* Which side of the connection the traced process is. */
 enum proto_role { PROTO_ROLE_UNKNOWN = 0, PROTO_ROLE_SERVER, PROTO_ROLE_CLIENT };
@@ -33,6 +36,7 @@ enum proto_guess { PROTO_NO = -1, PROTO_MAYBE = 0, PROTO_YES = 1 };
 /* Decoder state of one connection: one member per decoder. */
 union proto_state {
 	struct http1_conn http1;
+	struct http2_conn http2;
 };
 
 #define PROTO_ATTRS_MAX 20
@@ -55,6 +59,12 @@ struct proto_attr {
 struct proto_exchange {
 	uint64_t req_start_ns; /* names the request its start announced */
 	uint64_t end_ns;
+	/* A decoder whose exchanges end in any order (HTTP/2 streams) names
+	 * the request by the number requests_started() gave it instead:
+	 * `unordered`, and `seq` when `announced` (else none was opened). */
+	bool unordered;
+	bool announced;
+	uint32_t seq;
 	bool server;           /* a SERVER span; else CLIENT */
 	bool error;            /* span status ERROR */
 	const char *status_message; /* with error; NULL: none */
@@ -100,12 +110,20 @@ struct proto_opts {
 struct proto_emit {
 	void (*exchange)(void *ctx, struct proto_conn *c,
 			 const struct proto_exchange *x);
+	/* The requests started so far (requests_started()) are told to the
+	 * stage above now, as after each chunk: for an exchange that ends
+	 * in the very chunk its request started (an HTTP/2 stream reset at
+	 * once), which the decoder emits after calling this. */
+	void (*announce)(void *ctx, struct proto_conn *c);
 	void *ctx;
 	const struct proto_opts *opts;
 };
 
 struct proto_ops {
 	const char *name;
+	/* Requests one connection may have open (<= PROTO_INFLIGHT): the
+	 * stage above opens no span past it, as the decoder keeps none. */
+	uint32_t inflight_max;
 	/* From the first bytes of a connection in direction `dir`. */
 	enum proto_guess (*recognise)(const void *data, size_t len,
 				      enum stream_dir dir);

@@ -7,9 +7,12 @@
 #include "protocol/protocol.h"
 
 extern const struct proto_ops proto_http1;
+extern const struct proto_ops proto_http2;
 
-/* A new protocol: its file, and one line here. */
+/* A new protocol: its file, and one line here.  HTTP/2 first: its
+ * preface has the shape of an HTTP/1.x request line ("PRI * ..."). */
 const struct proto_ops *const proto_registry[] = {
+	&proto_http2,
 	&proto_http1,
 	NULL,
 };
@@ -37,6 +40,9 @@ void proto_exchange_begin(struct proto_exchange *x, bool server,
 	 * before they are read. */
 	x->req_start_ns = req_start_ns;
 	x->end_ns = end_ns;
+	x->unordered = false;
+	x->announced = false;
+	x->seq = 0;
 	x->server = server;
 	x->error = false;
 	x->status_message = NULL;

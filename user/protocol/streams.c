@@ -11,6 +11,7 @@ struct proto_streams {
 	struct proto_events ev;
 	struct proto_emit emit;
 	struct proto_streams_stats stats;
+	const struct stream_chunk *cur; /* the chunk being fed */
 };
 
 static void on_exchange(void *ctx, struct proto_conn *c,
@@ -19,6 +20,34 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 	struct proto_streams *s = ctx;
 
 	s->ev.exchange(s->ev.ctx, c, x);
+}
+
+/*
+ * Requests the decoder started since the last look, announced from chunk
+ * `ch`: they began where the decoder says (a request line may end a read
+ * after its first byte), else in `ch`.
+ */
+static void announce_requests(struct proto_streams *s, struct proto_conn *c,
+			      const struct stream_chunk *ch)
+{
+	uint32_t now = c->ops->requests_started(&c->st);
+
+	for (; c->requests != now; c->requests++) {
+		uint64_t start = c->ops->request_start_ns
+					 ? c->ops->request_start_ns(&c->st, c->requests)
+					 : 0;
+
+		s->ev.request(s->ev.ctx, c, c->requests, ch->tid, ch->dir,
+			      start ? start : ch->ts_ns);
+	}
+}
+
+static void on_announce(void *ctx, struct proto_conn *c)
+{
+	struct proto_streams *s = ctx;
+
+	if (s->cur)
+		announce_requests(s, c, s->cur);
 }
 
 struct proto_streams *proto_streams_create(const struct proto_streams_opts *opts,
@@ -38,6 +67,7 @@ struct proto_streams *proto_streams_create(const struct proto_streams_opts *opts
 		return NULL;
 	}
 	s->emit.exchange = on_exchange;
+	s->emit.announce = on_announce;
 	s->emit.ctx = s;
 	s->emit.opts = &s->opts.decode;
 	return s;
@@ -136,7 +166,6 @@ static void on_data(void *ctx, const struct stream_chunk *ch)
 {
 	struct proto_streams *s = ctx;
 	struct proto_conn *c;
-	uint32_t now;
 
 	s->stats.chunks++;
 	if (ch->total_len == 0)
@@ -145,17 +174,11 @@ static void on_data(void *ctx, const struct stream_chunk *ch)
 	if (!c)
 		return;
 	if (choose_decoder(s, c, ch)) {
+		s->cur = ch;
 		if (c->ops->feed(c, ch, &s->emit))
 			s->stats.feed_errors++;
-		now = c->ops->requests_started(&c->st);
-		for (; c->requests != now; c->requests++) {
-			uint64_t start = c->ops->request_start_ns
-						 ? c->ops->request_start_ns(&c->st, c->requests)
-						 : 0;
-
-			s->ev.request(s->ev.ctx, c, c->requests, ch->tid, ch->dir,
-				      start ? start : ch->ts_ns);
-		}
+		s->cur = NULL;
+		announce_requests(s, c, ch);
 		if (ch->dir == STREAM_IN)
 			s->ev.updated(s->ev.ctx, c);
 	}

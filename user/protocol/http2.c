@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: MIT
+/*
+ * HTTP/2 streams (see http2.h): the frame walkers' callbacks, header
+ * blocks through nghttp2's inflater, and the table of streams in flight.
+ */
+#include "protocol/http2_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum conn_state { C_NEW = 0, C_HTTP2, C_NOT_HTTP2 };
+
+/* What a frame callback works on: one direction of a connection. */
+struct walk {
+	struct http2_conn *c;
+	struct http2_half *h;
+	enum http2_dir dir;
+	const struct http2_cbs *cb;
+};
+
+void http2_init(struct http2_conn *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void http2_release(struct http2_conn *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < c->n_streams; i++)
+		free(c->streams[i]);
+	for (int d = 0; d < 2; d++)
+		if (c->half[d].hd)
+			nghttp2_hd_inflate_del(c->half[d].hd);
+	http2_init(c);
+}
+
+bool http2_is_decoding(const struct http2_conn *c)
+{
+	return c->state == C_HTTP2;
+}
+
+bool http2_is_skipped(const struct http2_conn *c)
+{
+	return c->state == C_NOT_HTTP2;
+}
+
+enum http2_guess http2_recognise(const void *data, size_t len)
+{
+	/* "PRI" is enough: the method is reserved for the preface
+	 * (RFC 9113 section 3.4); shorter is left to HTTP/1.x. */
+	if (len >= 3 && http2_frame_is_preface(data, len))
+		return HTTP2_PREFACE;
+	if (http2_frame_chain_fits(data, len, len))
+		return HTTP2_FRAMES;
+	return HTTP2_NO;
+}
+
+/* The direction requests travel in; the role must be known. */
+static enum http2_dir request_dir(const struct http2_conn *c)
+{
+	return c->role == HTTP2_ROLE_SERVER ? HTTP2_IN : HTTP2_OUT;
+}
+
+static int stream_index(const struct http2_conn *c, uint32_t id)
+{
+	for (unsigned i = 0; i < c->n_streams; i++)
+		if (c->streams[i]->id == id)
+			return (int)i;
+	return -1;
+}
+
+const struct http2_stream *http2_find_seq(const struct http2_conn *c,
+					  uint32_t seq)
+{
+	for (unsigned i = 0; i < c->n_streams; i++) {
+		const struct http2_stream *s = c->streams[i];
+
+		if ((s->flags & H2S_ANNOUNCED) && s->seq == seq)
+			return s;
+	}
+	return NULL;
+}
+
+/* Stream `i` comes out and leaves the table. */
+static void stream_out(struct http2_conn *c, const struct http2_cbs *cb,
+		       unsigned i)
+{
+	struct http2_stream *s = c->streams[i];
+
+	/* Counted in this chunk: the stage above must hear of it first. */
+	if ((s->flags & H2S_ANNOUNCED) && s->seq - c->told < c->req_seq - c->told &&
+	    cb->announce) {
+		cb->announce(cb->user);
+		c->told = c->req_seq;
+	}
+	if (s->flags & (H2S_REQ_PARTIAL | H2S_RESP_PARTIAL))
+		c->stats.partial++;
+	c->stats.streams++;
+	cb->stream(s, (enum http2_role)c->role, cb->user);
+	free(s);
+	c->streams[i] = c->streams[--c->n_streams];
+	c->streams[c->n_streams] = NULL;
+}
+
+static void hpack_drop(struct http2_half *h)
+{
+	if (h->hd) {
+		nghttp2_hd_inflate_del(h->hd);
+		h->hd = NULL;
+	}
+}
+
+/* The open block's headers stop here, and the direction's table no
+ * longer is the encoder's: the next block starts from an empty one. */
+static void block_fail(struct http2_conn *c, struct http2_half *h)
+{
+	if (h->in_block && !h->block_bad) {
+		h->block_bad = 1;
+		c->stats.hpack_failures++;
+	}
+	hpack_drop(h);
+}
+
+/* An inflater for the next block, told the table size allowed. */
+static bool hpack_ready(struct http2_conn *c, struct http2_half *h)
+{
+	if (!h->hd) {
+		if (nghttp2_hd_inflate_new(&h->hd)) {
+			h->hd = NULL;
+			c->stats.no_memory++;
+			return false;
+		}
+		h->table_told = HTTP2_HPACK_TABLE_DEFAULT;
+	}
+	if (h->table_told != h->table_max) {
+		if (nghttp2_hd_inflate_change_table_size(h->hd, h->table_max))
+			return false;
+		h->table_told = h->table_max;
+	}
+	return true;
+}
+
+/* Inflate `n` bytes of the open block (`final`: its last). */
+static void inflate(struct http2_conn *c, struct http2_half *h,
+		    const uint8_t *p, size_t n, bool final)
+{
+	static const uint8_t none[1];
+
+	if (!p)
+		p = none;
+	while (!h->block_bad && h->hd) {
+		nghttp2_nv nv;
+		int flags = 0;
+		ssize_t rv = nghttp2_hd_inflate_hd2(h->hd, &nv, &flags, p, n, final);
+
+		if (rv < 0) {
+			block_fail(c, h);
+			return;
+		}
+		p += rv;
+		n -= (size_t)rv;
+		if (flags & NGHTTP2_HD_INFLATE_EMIT)
+			http2_fields_add(&h->fields, &nv);
+		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
+			nghttp2_hd_inflate_end_headers(h->hd);
+			return;
+		}
+		if (!(flags & NGHTTP2_HD_INFLATE_EMIT) && n == 0)
+			return;
+	}
+}
+
+/* A request's headers: a new stream, or the request's trailers. */
+static void request_block(struct walk *k)
+{
+	struct http2_conn *c = k->c;
+	struct http2_half *h = k->h;
+	int i = stream_index(c, h->block_stream);
+	struct http2_stream *s;
+
+	if (i < 0) {
+		/* Client streams are odd and each new one is higher than
+		 * the last (RFC 9113 5.1.1): else its start was not seen. */
+		if (!(h->block_stream & 1) || h->block_stream <= c->max_req_stream) {
+			c->stats.orphan_blocks++;
+			return;
+		}
+		c->max_req_stream = h->block_stream;
+		if (c->n_streams == HTTP2_STREAMS_MAX) {
+			c->stats.table_full++;
+			return;
+		}
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			c->stats.no_memory++;
+			return;
+		}
+		s->id = h->block_stream;
+		s->start_ns = s->end_ns = h->block_ns;
+		s->grpc_status = -1;
+		s->req = h->fields;
+		s->seq = c->req_seq++;
+		s->flags = H2S_ANNOUNCED | (h->block_bad ? H2S_REQ_PARTIAL : 0);
+		c->streams[c->n_streams++] = s;
+	} else {
+		s = c->streams[i];
+	}
+	if (h->block_end_stream)
+		s->flags |= H2S_REQ_END;
+}
+
+/* gRPC's status, from response headers (trailers-only) or trailers. */
+static void take_grpc_status(struct http2_stream *s, const struct http2_fields *x)
+{
+	if (x->grpc_status < 0)
+		return;
+	s->grpc_status = x->grpc_status;
+	memcpy(s->grpc_message, x->grpc_message, sizeof(s->grpc_message));
+}
+
+/* A response's headers (an interim 1xx is passed over) or its trailers. */
+static void response_block(struct walk *k)
+{
+	struct http2_conn *c = k->c;
+	struct http2_half *h = k->h;
+	const struct http2_fields *x = &h->fields;
+	int i = stream_index(c, h->block_stream);
+	struct http2_stream *s;
+
+	if (i < 0) {
+		/* A pushed stream's (even: the server's) has no span. */
+		if (h->block_stream & 1)
+			c->stats.orphan_blocks++;
+		return;
+	}
+	s = c->streams[i];
+	if (!(s->flags & H2S_RESP_HEADERS)) {
+		if (x->status >= 100 && x->status < 200 && !h->block_end_stream)
+			return;
+		s->flags |= H2S_RESP_HEADERS;
+		s->status = x->status;
+		s->req.grpc |= x->grpc;
+	} else {
+		s->flags |= H2S_TRAILERS;
+	}
+	take_grpc_status(s, x);
+	if (h->block_bad)
+		s->flags |= H2S_RESP_PARTIAL;
+	if (h->block_end_stream) {
+		s->flags |= H2S_RESP_END;
+		s->end_ns = c->now_ns;
+		stream_out(c, k->cb, (unsigned)i);
+	}
+}
+
+/*
+ * The open block is complete (or ends here, cut).  Without the preface,
+ * the first block that says :method or :status tells the roles.
+ */
+static void block_done(struct walk *k)
+{
+	struct http2_conn *c = k->c;
+	struct http2_half *h = k->h;
+
+	h->in_block = 0;
+	if (h->block_push)
+		return; /* inflated for the table's sake: no span for a push */
+	if (c->role == HTTP2_ROLE_UNKNOWN) {
+		if (h->fields.method[0])
+			c->role = k->dir == HTTP2_IN ? HTTP2_ROLE_SERVER : HTTP2_ROLE_CLIENT;
+		else if (h->fields.status)
+			c->role = k->dir == HTTP2_IN ? HTTP2_ROLE_CLIENT : HTTP2_ROLE_SERVER;
+		if (c->role == HTTP2_ROLE_UNKNOWN) {
+			c->stats.orphan_blocks++;
+			return;
+		}
+	}
+	if (k->dir == request_dir(c))
+		request_block(k);
+	else
+		response_block(k);
+}
+
+static void block_begin(struct walk *k, const struct h2_frame *f)
+{
+	struct http2_half *h = k->h;
+
+	h->in_block = 1;
+	h->block_stream = f->stream;
+	h->block_ns = f->first_ns;
+	h->block_push = f->type == H2_PUSH_PROMISE;
+	h->block_end_stream = f->type == H2_HEADERS && (f->flags & H2_FLAG_END_STREAM);
+	h->block_bad = 0;
+	http2_fields_reset(&h->fields);
+	if (!hpack_ready(k->c, h))
+		block_fail(k->c, h);
+}
+
+static void on_begin(void *user, const struct h2_frame *f)
+{
+	struct walk *k = user;
+	struct http2_half *h = k->h;
+
+	if (f->type == H2_CONTINUATION && h->in_block && f->stream == h->block_stream)
+		return;
+	/* Only CONTINUATION frames of its stream may follow an open block
+	 * (RFC 9113 section 6.10); a stray CONTINUATION's block began
+	 * where we could not see it. */
+	if (h->in_block) {
+		block_fail(k->c, h);
+		block_done(k);
+	} else if (f->type == H2_CONTINUATION) {
+		hpack_drop(h);
+	}
+	if (f->type == H2_HEADERS || f->type == H2_PUSH_PROMISE)
+		block_begin(k, f);
+}
+
+static void on_fragment(void *user, const struct h2_frame *f, const uint8_t *p,
+			size_t n)
+{
+	struct walk *k = user;
+
+	if (k->h->in_block && f->stream == k->h->block_stream)
+		inflate(k->c, k->h, p, n, false);
+}
+
+static void on_fragment_cut(void *user, const struct h2_frame *f)
+{
+	struct walk *k = user;
+
+	if (k->h->in_block && f->stream == k->h->block_stream)
+		block_fail(k->c, k->h);
+}
+
+/* SETTINGS_HEADER_TABLE_SIZE bounds the table of the blocks coming the
+ * other way.  Only raised: blocks the encoder sent before it saw a lower
+ * value are inflated still, and a larger bound decodes the same. */
+static void on_setting(void *user, uint16_t id, uint32_t value)
+{
+	struct walk *k = user;
+	struct http2_half *o = &k->c->half[!k->dir];
+
+	if (id != H2_SETTINGS_HEADER_TABLE_SIZE)
+		return;
+	if (value > HTTP2_HPACK_TABLE_MAX)
+		value = HTTP2_HPACK_TABLE_MAX;
+	if (value > o->table_max)
+		o->table_max = value;
+}
+
+static void data_end(struct walk *k, const struct h2_frame *f,
+		     const struct h2_frame_end *e)
+{
+	struct http2_conn *c = k->c;
+	int i = c->role ? stream_index(c, f->stream) : -1;
+	struct http2_stream *s;
+
+	if (i < 0)
+		return;
+	s = c->streams[i];
+	if (k->dir == request_dir(c)) {
+		s->req_body += e->data_len;
+		if (f->flags & H2_FLAG_END_STREAM)
+			s->flags |= H2S_REQ_END;
+		return;
+	}
+	s->resp_body += e->data_len;
+	if (f->flags & H2_FLAG_END_STREAM) {
+		/* Its headers went by in bytes not seen. */
+		if (!(s->flags & H2S_RESP_HEADERS))
+			s->flags |= H2S_RESP_PARTIAL;
+		s->flags |= H2S_RESP_END;
+		s->end_ns = c->now_ns;
+		stream_out(c, k->cb, (unsigned)i);
+	}
+}
+
+static void rst_end(struct walk *k, const struct h2_frame *f,
+		    const struct h2_frame_end *e)
+{
+	struct http2_conn *c = k->c;
+	int i = c->role ? stream_index(c, f->stream) : -1;
+	struct http2_stream *s;
+
+	if (i < 0)
+		return;
+	s = c->streams[i];
+	s->flags |= H2S_RESET;
+	if (k->dir == request_dir(c))
+		s->flags |= H2S_RESET_BY_CLIENT;
+	if (e->fields_known) {
+		s->flags |= H2S_RESET_CODE;
+		s->rst_code = e->error_code;
+	}
+	s->end_ns = c->now_ns;
+	stream_out(c, k->cb, (unsigned)i);
+}
+
+/* A server's GOAWAY: the streams past its last one were not processed
+ * (RFC 9113 section 6.8). */
+static void goaway_end(struct walk *k, const struct h2_frame_end *e)
+{
+	struct http2_conn *c = k->c;
+
+	if (!e->fields_known || !c->role || k->dir == request_dir(c))
+		return;
+	for (unsigned i = c->n_streams; i-- > 0;) {
+		struct http2_stream *s = c->streams[i];
+
+		if (s->id <= e->last_stream)
+			continue;
+		s->flags |= H2S_REFUSED;
+		s->end_ns = c->now_ns;
+		stream_out(c, k->cb, i);
+	}
+}
+
+static void on_end(void *user, const struct h2_frame *f, const struct h2_frame_end *e)
+{
+	struct walk *k = user;
+	struct http2_half *h = k->h;
+
+	switch (f->type) {
+	case H2_HEADERS:
+	case H2_PUSH_PROMISE:
+	case H2_CONTINUATION:
+		if (h->in_block && f->stream == h->block_stream &&
+		    (f->flags & H2_FLAG_END_HEADERS)) {
+			inflate(k->c, h, NULL, 0, true);
+			block_done(k);
+		}
+		break;
+	case H2_DATA:
+		data_end(k, f, e);
+		break;
+	case H2_RST_STREAM:
+		rst_end(k, f, e);
+		break;
+	case H2_GOAWAY:
+		goaway_end(k, e);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Frames went by unseen: header blocks among them, DATA of any stream. */
+static void on_lost(void *user)
+{
+	struct walk *k = user;
+	struct http2_conn *c = k->c;
+
+	c->stats.losses++;
+	if (k->h->in_block) {
+		block_fail(c, k->h);
+		block_done(k);
+	}
+	hpack_drop(k->h);
+	if (!c->role)
+		return;
+	for (unsigned i = 0; i < c->n_streams; i++)
+		c->streams[i]->flags |= k->dir == request_dir(c) ? H2S_REQ_BODY_LOST
+								  : H2S_RESP_BODY_LOST;
+}
+
+static const struct h2_frame_ops walk_ops = {
+	.begin = on_begin,
+	.fragment = on_fragment,
+	.fragment_cut = on_fragment_cut,
+	.setting = on_setting,
+	.end = on_end,
+	.lost = on_lost,
+};
+
+/*
+ * The first chunk: the preface (its direction gives the roles) or frames
+ * that line up (picked up mid-stream: the other direction waits for a
+ * chunk that starts a frame).  False when it is not HTTP/2.
+ */
+static bool conn_start(struct http2_conn *c, enum http2_dir dir,
+		       const uint8_t *p, size_t captured, size_t total)
+{
+	struct http2_half *same = &c->half[dir], *other = &c->half[!dir];
+
+	if (captured && http2_frame_is_preface(p, captured)) {
+		c->role = dir == HTTP2_OUT ? HTTP2_ROLE_CLIENT : HTTP2_ROLE_SERVER;
+		http2_frame_init(&same->w, true, false);
+		http2_frame_init(&other->w, false, false);
+		/* A server may send its SETTINGS before it reads the preface,
+		 * before the connection was worth capturing: the client's
+		 * table may have been allowed more than we saw. */
+		c->half[HTTP2_IN].table_max = c->role == HTTP2_ROLE_SERVER
+						      ? HTTP2_HPACK_TABLE_MAX
+						      : HTTP2_HPACK_TABLE_DEFAULT;
+		c->half[HTTP2_OUT].table_max = HTTP2_HPACK_TABLE_DEFAULT;
+	} else if (captured && http2_frame_chain_fits(p, captured, total)) {
+		c->stats.midstream = 1;
+		http2_frame_init(&same->w, false, false);
+		http2_frame_init(&other->w, false, true);
+		same->table_max = other->table_max = HTTP2_HPACK_TABLE_MAX;
+	} else {
+		c->state = C_NOT_HTTP2;
+		return false;
+	}
+	c->state = C_HTTP2;
+	return true;
+}
+
+int http2_feed(struct http2_conn *c, enum http2_dir dir, const void *data,
+	       size_t captured, size_t total, uint64_t ts_ns,
+	       const struct http2_cbs *cb)
+{
+	struct walk k;
+
+	if (!c || (dir != HTTP2_IN && dir != HTTP2_OUT) || captured > total ||
+	    (captured && !data) || !cb)
+		return -EINVAL;
+	if (c->state == C_NOT_HTTP2 ||
+	    (c->state == C_NEW && !conn_start(c, dir, data, captured, total)))
+		return 0;
+	c->now_ns = ts_ns;
+	c->told = c->req_seq; /* the stage above heard of the earlier ones */
+	k = (struct walk){ .c = c, .h = &c->half[dir], .dir = dir, .cb = cb };
+	http2_frame_walk(&k.h->w, data, captured, total, ts_ns, &walk_ops, &k);
+	return 0;
+}
+
+void http2_close(struct http2_conn *c, uint64_t ts_ns, const struct http2_cbs *cb)
+{
+	if (!c)
+		return;
+	c->told = c->req_seq;
+	/* Oldest first: the lowest stream id. */
+	while (cb && c->n_streams) {
+		unsigned first = 0;
+		struct http2_stream *s;
+
+		for (unsigned i = 1; i < c->n_streams; i++)
+			if (c->streams[i]->id < c->streams[first]->id)
+				first = i;
+		s = c->streams[first];
+		s->flags |= H2S_CLOSED;
+		s->end_ns = ts_ns > s->start_ns ? ts_ns : s->start_ns;
+		stream_out(c, cb, first);
+	}
+}

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+/* An HTTP exchange as a span: what HTTP/1.x and HTTP/2 share. */
+#include "protocol/http_attrs.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/route.h"
+
+void http_attrs_split_host(const char *host, const char **name, size_t *len,
+			   long *port)
+{
+	const char *colon, *end;
+
+	*port = -1;
+	*name = host;
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (!end) {
+			*len = strlen(host);
+			return;
+		}
+		*name = host + 1;
+		*len = (size_t)(end - host - 1);
+		colon = end[1] == ':' ? end + 1 : NULL;
+	} else {
+		colon = strrchr(host, ':');
+		*len = colon ? (size_t)(colon - host) : strlen(host);
+	}
+	if (colon && colon[1]) {
+		char *stop;
+		long p = strtol(colon + 1, &stop, 10);
+
+		if (*stop == '\0' && p > 0 && p < 65536)
+			*port = p;
+	}
+}
+
+/* The address as text, kept in the exchange (formatted straight there). */
+const char *http_attrs_addr_text(struct proto_exchange *o,
+				 const struct stream_addr *a)
+{
+	char *out = proto_text_alloc(o, INET6_ADDRSTRLEN);
+
+	return out ? stream_addr_str(a, out, INET6_ADDRSTRLEN) : "";
+}
+
+void http_attrs_server(struct proto_exchange *o, const char *host,
+		       const struct stream_addr *server_end, bool tls)
+{
+	const char *name;
+	size_t len;
+	long port;
+
+	if (host[0]) {
+		http_attrs_split_host(host, &name, &len, &port);
+		proto_attr_str(o, "server.address", name, len, false);
+		/* A host without a port means the scheme's default. */
+		proto_attr_int(o, "server.port", port > 0 ? port : tls ? 443 : 80);
+		return;
+	}
+	proto_attr_cstr(o, "server.address", http_attrs_addr_text(o, server_end));
+	proto_attr_int(o, "server.port", server_end->port);
+}
+
+static void add_url(struct proto_exchange *o, const struct proto_conn *c,
+		    const struct http_attrs_msg *m, bool server, bool with_query)
+{
+	bool query = with_query && m->query[0];
+	const char *scheme = c->tls ? "https" : "http";
+	char buf[64];
+
+	if (m->connect) {
+		/* The target is an authority: a client's URL is just that. */
+		proto_attr_cstr(o, "url.scheme", scheme);
+		if (!server && m->host[0])
+			proto_attr_cstr(o, "url.full",
+					proto_text(o, "%s://%s", scheme, m->host));
+		return;
+	}
+	if (m->path[0])
+		proto_attr_cstr(o, "url.path", m->path);
+	if (query)
+		proto_attr_cstr(o, "url.query", m->query);
+	proto_attr_cstr(o, "url.scheme", scheme);
+	if (server)
+		return;
+	/* Clients must say url.full; the query only when allowed. */
+	if (m->host[0])
+		proto_attr_cstr(o, "url.full",
+				proto_text(o, "%s://%s%s%s%s", scheme, m->host, m->path,
+					   query ? "?" : "", query ? m->query : ""));
+	else
+		proto_attr_cstr(o, "url.full",
+				proto_text(o, "%s://%s:%u%s%s%s", scheme,
+					   stream_addr_str(&c->peer, buf, sizeof(buf)),
+					   c->peer.port, m->path, query ? "?" : "",
+					   query ? m->query : ""));
+}
+
+void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
+		     bool server)
+{
+	const char *peer = http_attrs_addr_text(o, &c->peer);
+
+	if (server) {
+		proto_attr_cstr(o, "client.address", peer);
+		proto_attr_int(o, "client.port", c->peer.port);
+	}
+	proto_attr_cstr(o, "network.peer.address", peer);
+	proto_attr_int(o, "network.peer.port", c->peer.port);
+}
+
+bool http_attrs_status(struct proto_exchange *o, uint16_t status, bool server)
+{
+	if (status >= 500 || (!server && status >= 400)) {
+		proto_attr_cstr(o, "error.type", proto_text(o, "%u", status));
+		o->error = true;
+		return true;
+	}
+	return false;
+}
+
+static void set_name(struct proto_exchange *o, const struct http_attrs_msg *m)
+{
+	char route[HTTP1_PATH_MAX]; /* the decoders keep paths this long */
+
+	if (m->connect) {
+		o->name = "CONNECT"; /* no route: the target is an authority */
+		o->name_len = strlen(o->name);
+		return;
+	}
+	route_template(m->path, route, sizeof(route));
+	/* Semantic conventions: "HTTP" stands for a method we do not know. */
+	o->name = proto_text(o, "%s %s", m->method ? m->method : "HTTP", route);
+	o->name_len = strlen(o->name);
+}
+
+void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
+			 const struct http_attrs_msg *m, bool with_query)
+{
+	bool server = o->server;
+
+	set_name(o, m);
+	/* Neither: the method was not seen (headers left out). */
+	if (m->method || m->method_original[0])
+		proto_attr_cstr(o, "http.request.method",
+				m->method ? m->method : "_OTHER");
+	if (!m->method && m->method_original[0])
+		proto_attr_cstr(o, "http.request.method_original",
+				m->method_original);
+	add_url(o, c, m, server, with_query);
+	if (m->status)
+		proto_attr_int(o, "http.response.status_code", m->status);
+	http_attrs_server(o, m->host, server ? &c->local : &c->peer, c->tls);
+	http_attrs_peer(o, c, server);
+	if (m->version)
+		proto_attr_cstr(o, "network.protocol.version", m->version);
+	if (m->user_agent[0])
+		proto_attr_cstr(o, "user_agent.original", m->user_agent);
+	if (m->req_body_size >= 0)
+		proto_attr_int(o, "http.request.body.size", m->req_body_size);
+	if (m->status && m->resp_body_size >= 0)
+		proto_attr_int(o, "http.response.body.size", m->resp_body_size);
+}
