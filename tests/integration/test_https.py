@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import check, finish, program, require_root, run_json  # noqa: E402
-from httptest import (Agent, Server, free_port, is_child, make_cert,  # noqa: E402
+from httptest import (Agent, Server, free_port, is_child, make_cert, seconds_until_out,  # noqa: E402
                       python_server)
 
 require_root()
@@ -79,19 +79,6 @@ def test_curl_python(agent, py, what):
         pids.append(pid)
     check_exchanges(agent, f"curl -> python ({what})", py, pids, py.port,
                     [f"/{what}/1", f"/{what}/2"])
-
-
-def seconds_until_out(agent, since, preds, limit=5.0):
-    """Seconds from `since` until the agent's output has a span matching
-    each of preds (polled every 2 ms), or None past `limit`."""
-    while True:
-        got = agent.snapshot()
-        now = time.monotonic()
-        if all(any(p(s) for s in got) for p in preds):
-            return now - since
-        if now - since > limit:
-            return None
-        time.sleep(0.002)
 
 
 def test_curl_each(agent, server, what):

@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import check, finish, program, require_root  # noqa: E402
 from httptest import (Agent, Server, bracket_times, brackets, end_ns, free_port,  # noqa: E402
-                      is_child, make_cert, nginx_server, start_ns)
+                      is_child, make_cert, nginx_server, seconds_until_out, start_ns)
 
 require_root()
 SERVER, CLIENT = 2, 3
@@ -94,20 +94,6 @@ def exchange_ok(s, method, path, status, resp_bytes, port, req_bytes=None):
     if s["kind"] == SERVER:
         return ok and a.get("url.path") == path
     return ok and a.get("url.full") == f"https://127.0.0.1:{port}{path}"
-
-
-def seconds_until_out(agent, since, preds, limit=5.0):
-    """Seconds from `since` (time.monotonic()) until the agent's output
-    has a span matching each of preds, polled every 2 ms; None when that
-    takes more than `limit`."""
-    while True:
-        got = agent.snapshot()
-        now = time.monotonic()
-        if all(any(p(s) for s in got) for p in preds):
-            return now - since
-        if now - since > limit:
-            return None
-        time.sleep(0.002)
 
 
 def test_one_request(agent, nginx):

@@ -33,6 +33,20 @@ def bracket_times(c, s):
     return f"client {start_ns(c)}..{end_ns(c)}, server {start_ns(s)}..{end_ns(s)}"
 
 
+def seconds_until_out(agent, since, preds, limit=5.0):
+    """Seconds from `since` (time.monotonic()) until the agent's output
+    has a span matching each of preds, polled every 2 ms; None when that
+    takes more than `limit`."""
+    while True:
+        got = agent.snapshot()
+        now = time.monotonic()
+        if all(any(p(s) for s in got) for p in preds):
+            return now - since
+        if now - since > limit:
+            return None
+        time.sleep(0.002)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
