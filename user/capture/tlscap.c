@@ -109,6 +109,8 @@ static bool consider(struct tlscap *t, const char *path, const char *shown, bool
 	if (known)
 		return known == FILE_TLS && !libc;
 	err = tlsprobe_file(&t->probe, path, shown, libc, exe);
+	if (err == -ESTALE)
+		return false; /* its process is gone: no verdict on the file */
 	if (!libc && !err)
 		t->stats.files_probed++;
 	else if (!libc && err == -ENOENT)

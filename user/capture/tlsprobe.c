@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tls.skel.h"
 #include "capture/elfsym.h"
@@ -126,7 +127,8 @@ static int probe_dlopen(struct tlsprobe *t, const char *path)
 	return err ? err : attach_at(t, t->skel->progs.sp_tls_dlopen, true, path, off);
 }
 
-/* Probe one file of interest; 0 when probed, -ENOENT when it has no TLS. */
+/* Probe one file of interest; 0 when probed, -ENOENT when it has no TLS,
+ * -ESTALE when it went away while being looked at. */
 int tlsprobe_file(struct tlsprobe *t, const char *path, const char *shown,
 		     bool libc, bool exe)
 {
@@ -139,6 +141,10 @@ int tlsprobe_file(struct tlsprobe *t, const char *path, const char *shown,
 		sp_info("tls: probing OpenSSL in %s", shown);
 		return 0;
 	}
-	return err == -ENOENT && exe ? probe_go(t, path, shown) : err;
+	if (err == -ENOENT && exe)
+		err = probe_go(t, path, shown);
+	/* A path through /proc/PID/root goes with its process: "no TLS"
+	 * only while the file is still there to say so. */
+	return err == -ENOENT && access(path, F_OK) ? -ESTALE : err;
 }
 

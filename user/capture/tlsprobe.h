@@ -25,7 +25,9 @@ struct tlsprobe {
 /*
  * Probe `path` (`shown`: its name for messages): its dlopen with `libc`,
  * else OpenSSL's functions, else (`exe`) Go's crypto/tls.  Returns 0,
- * -ENOENT when the file has none of them, or what attaching returned.
+ * -ENOENT when the file has none of them, -ESTALE when it went away while
+ * being looked at (a path through the /proc of a process that ended), or
+ * what attaching returned.
  */
 int tlsprobe_file(struct tlsprobe *t, const char *path, const char *shown, bool libc,
 		  bool exe);
