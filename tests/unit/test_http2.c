@@ -1042,6 +1042,46 @@ static void test_lost_step_and_resync(void **state)
 }
 
 /*
+ * A read that holds a whole request body (its DATA ends the stream, the
+ * payload past the captured bytes) and then a frame whose header was not
+ * captured: the step is lost, but only the bodies of streams still open
+ * on that side are unknown; the ended one keeps its size.
+ */
+static void test_lost_step_after_end_stream(void **state)
+{
+	struct fixture *f = *state;
+	struct dec *d = dec_new();
+	const nghttp2_nv req[] = { nv(":method", "POST"), nv(":scheme", "http"),
+				   nv(":authority", "h"), nv(":path", "/up") };
+	const nghttp2_nv resp[] = { nv(":status", "200") };
+	size_t captured;
+
+	preface(&f->w);
+	headers(&f->w, f->req_hd, 1, 0, req, N(req));
+	headers(&f->w, f->req_hd, 3, 0, req, N(req));
+	data(&f->w, 3, H2_FLAG_END_STREAM, 3000);
+	captured = f->w.n - 3000 + 100;
+	frame(&f->w, H2_SETTINGS, 0x1, 0, NULL, 0); /* ACK, in the gap */
+	dec_feed(d, HTTP2_IN, &f->w, captured, 1);
+	assert_int_equal(d->c.stats.losses, 1);
+	assert_int_equal(d->c.half[HTTP2_IN].w.state, H2W_LOST);
+	headers(&f->w, f->resp_hd, 3, 0, resp, N(resp));
+	data(&f->w, 3, H2_FLAG_END_STREAM, 4);
+	headers(&f->w, f->resp_hd, 1, 0, resp, N(resp));
+	data(&f->w, 1, H2_FLAG_END_STREAM, 5);
+	dec_feed(d, HTTP2_OUT, &f->w, f->w.n, 2);
+	assert_int_equal(d->n, 2);
+	assert_int_equal(d->role[0], HTTP2_ROLE_SERVER);
+	assert_int_equal(d->s[0].id, 3);
+	assert_int_equal(d->s[0].req_body, 3000);
+	assert_false(d->s[0].flags & H2S_REQ_BODY_LOST);
+	assert_int_equal(d->s[0].resp_body, 4);
+	assert_int_equal(d->s[1].id, 1);
+	assert_true(d->s[1].flags & H2S_REQ_BODY_LOST);
+	dec_free(d);
+}
+
+/*
  * No preface: a connection first seen in the middle, from frames that
  * line up over a whole read (counted).  The side that sends :method is
  * the client; the other direction waits for a read of whole frames.
@@ -1144,6 +1184,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_grpc_streaming_and_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_step_and_resync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_step_after_end_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_midstream_pickup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_promise, setup, teardown),
 		cmocka_unit_test(test_recognise),

@@ -461,9 +461,16 @@ static void on_lost(void *user)
 	hpack_drop(k->h);
 	if (!c->role)
 		return;
-	for (unsigned i = 0; i < c->n_streams; i++)
-		c->streams[i]->flags |= k->dir == request_dir(c) ? H2S_REQ_BODY_LOST
-								  : H2S_RESP_BODY_LOST;
+	for (unsigned i = 0; i < c->n_streams; i++) {
+		struct http2_stream *s = c->streams[i];
+		bool req = k->dir == request_dir(c);
+
+		/* A side that ended the stream sends no more DATA on it
+		 * (RFC 9113 section 5.1): its body is whole. */
+		if (s->flags & (req ? H2S_REQ_END : H2S_RESP_END))
+			continue;
+		s->flags |= req ? H2S_REQ_BODY_LOST : H2S_RESP_BODY_LOST;
+	}
 }
 
 static const struct h2_frame_ops walk_ops = {
