@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tcp_pair.h"
+
 #define PASSES 3
 #define WARMUP 100
 #define HANDSHAKE_SPINS 1000
@@ -70,35 +72,6 @@ static double now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-/* A connected loopback TCP pair: fds[0] the client's end, fds[1] the
- * server's.  Returns 0 or -1 with errno set. */
-static int tcp_pair(int fds[2])
-{
-	struct sockaddr_in addr = { .sin_family = AF_INET };
-	socklen_t len = sizeof(addr);
-	int one = 1, lsn, err = -1;
-
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lsn = socket(AF_INET, SOCK_STREAM, 0);
-	if (lsn < 0)
-		return -1;
-	if (bind(lsn, (struct sockaddr *)&addr, len) || listen(lsn, 1) ||
-	    getsockname(lsn, (struct sockaddr *)&addr, &len))
-		goto out;
-	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
-	if (fds[0] < 0 || connect(fds[0], (struct sockaddr *)&addr, len))
-		goto out;
-	fds[1] = accept(lsn, NULL, NULL);
-	if (fds[1] < 0)
-		goto out;
-	setsockopt(fds[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	err = 0;
-out:
-	close(lsn);
-	return err;
 }
 
 /* A self-signed P-256 certificate for `key`, or NULL. */
@@ -246,7 +219,7 @@ static int measure(SSL_CTX *cctx, SSL_CTX *sctx, const struct payload *p, long n
 	struct timing t;
 
 	*best = (struct timing){ 1e18, 1e18 };
-	if (!client || !server || tcp_pair(fds))
+	if (!client || !server || tcp_pair(&fds[0], &fds[1]))
 		goto out;
 	SSL_set_fd(client, fds[0]);
 	SSL_set_fd(server, fds[1]);

@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tcp_pair.h"
+
 #define PASSES 3
 #define MSG_SIZE 64
 
@@ -61,33 +63,6 @@ static double time_write_read(const int fds[2], long n)
 	return (now_ns() - t0) / n;
 }
 
-/* A connected loopback TCP pair: fds[1] writes, fds[0] reads. */
-static int tcp_pair(int fds[2])
-{
-	struct sockaddr_in addr = { .sin_family = AF_INET };
-	socklen_t len = sizeof(addr);
-	int one = 1, lsn, err = -1;
-
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lsn = socket(AF_INET, SOCK_STREAM, 0);
-	if (lsn < 0)
-		return -1;
-	if (bind(lsn, (struct sockaddr *)&addr, len) || listen(lsn, 1) ||
-	    getsockname(lsn, (struct sockaddr *)&addr, &len))
-		goto out;
-	fds[1] = socket(AF_INET, SOCK_STREAM, 0);
-	if (fds[1] < 0 || connect(fds[1], (struct sockaddr *)&addr, len))
-		goto out;
-	fds[0] = accept(lsn, NULL, NULL);
-	if (fds[0] < 0)
-		goto out;
-	setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	err = 0;
-out:
-	close(lsn);
-	return err;
-}
-
 static double best(double a, double b)
 {
 	return a < 0 || b < 0 ? -1 : (a < b ? a : b);
@@ -104,7 +79,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (pipe(pfds) || socketpair(AF_UNIX, SOCK_STREAM, 0, ufds) ||
-	    tcp_pair(tfds)) {
+	    tcp_pair(&tfds[1], &tfds[0])) {
 		fprintf(stderr, "syscall_tax: setup: %s\n", strerror(errno));
 		return 1;
 	}
