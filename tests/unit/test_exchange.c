@@ -28,34 +28,7 @@
 #define OUT STREAM_OUT
 #define MAX_SPANS 16
 
-/* An exporter that keeps copies of what it is given. */
-static struct sp_span exported[MAX_SPANS];
-static int n_exported;
-
-static int keep_spans(struct sp_exporter *exp, struct sp_span *const *spans,
-		      size_t count)
-{
-	for (size_t i = 0; i < count; i++) {
-		if (n_exported < MAX_SPANS)
-			exported[n_exported] = *spans[i];
-		n_exported++;
-	}
-	return 0;
-}
-
-static int no_flush(struct sp_exporter *exp)
-{
-	return 0;
-}
-
-static void no_destroy(struct sp_exporter *exp)
-{
-}
-
-static const struct sp_exporter_ops keep_ops = {
-	.name = "test", .export_spans = keep_spans, .flush = no_flush,
-	.destroy = no_destroy,
-};
+#include "keep_exporter.h"
 
 struct test_conn {
 	uint64_t id;

@@ -32,6 +32,8 @@
 #define OUT STREAM_OUT
 #define MAX_SPANS 32
 
+#include "keep_exporter.h"
+
 /* --- bytes on the wire --------------------------------------------------- */
 
 struct wire {
@@ -119,34 +121,6 @@ static void rst(struct wire *w, uint32_t stream, uint32_t code)
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* --- the span fixture (as test_exchange.c's) ------------------------------ */
-
-static struct sp_span exported[MAX_SPANS];
-static int n_exported;
-
-static int keep_spans(struct sp_exporter *exp, struct sp_span *const *spans,
-		      size_t count)
-{
-	for (size_t i = 0; i < count; i++) {
-		if (n_exported < MAX_SPANS)
-			exported[n_exported] = *spans[i];
-		n_exported++;
-	}
-	return 0;
-}
-
-static int no_flush(struct sp_exporter *exp)
-{
-	return 0;
-}
-
-static void no_destroy(struct sp_exporter *exp)
-{
-}
-
-static const struct sp_exporter_ops keep_ops = {
-	.name = "test", .export_spans = keep_spans, .flush = no_flush,
-	.destroy = no_destroy,
-};
 
 struct test_conn {
 	uint64_t id;
