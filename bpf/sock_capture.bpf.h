@@ -15,7 +15,9 @@
  *   sock_capture__tcp_family()    is the socket TCP (IPv4/IPv6)?
  *   sock_capture__locate()        where are the call's bytes in user memory?
  *   sock_capture__wanted_bytes()  does the connection or call look like HTTP?
- *   sock_capture__emit()          write the SP_EV_SOCK_DATA record;
+ *   sock_capture__emit()          write the SP_EV_SOCK_DATA record (its
+ *                                 first bytes, or HTTP/2's frames walked
+ *                                 by sock_frames.bpf.h);
  *   sock_capture__plaintext()     a TLS library's plaintext: the last two
  *                                 on the socket's TLS stream;
  *   sock_capture__tls_send()      a socket hook's part in TLS: note the
@@ -34,6 +36,7 @@
 #include "common.bpf.h"
 #include "sock_arch.bpf.h"
 #include "tls_link.bpf.h"
+#include "sock_frames.bpf.h"
 #include <bpf/bpf_endian.h>
 
 /*
@@ -66,7 +69,7 @@ struct {
 /* The record is built here, then copied to the ring buffer at its size. */
 struct sock_scratch {
 	struct sp_sock_data_event ev;
-	__u8 data[SP_SOCK_CAPTURE_MAX * 2]; /* twice: keeps offset + length in bounds */
+	__u8 data[SP_SOCK_FRAMES_MAX * 2]; /* twice: keeps offset + length in bounds */
 };
 
 struct {
@@ -369,14 +372,34 @@ static __always_inline struct sp_sock_conn *sock_capture__conn(__u64 id,
 	return NULL;
 }
 
-/* Remember a connection that carries HTTP; a full map is counted. */
-static __always_inline void sock_capture__mark_http(__u64 id, struct sock *sk)
+/*
+ * Remember a connection that carries HTTP (`state`); a full map is
+ * counted.  HTTP/2 starts its frame walk in direction `dir` `need` bytes
+ * on (the client preface's 24, kept) or at a frame header; the other
+ * direction starts out of step (its first call must start a frame).
+ * Returns the map's entry, or NULL.
+ */
+static __always_inline struct sp_sock_conn *sock_capture__mark_http(__u64 id, struct sock *sk,
+								   __u32 state, __u8 dir,
+								   __u32 need)
 {
-	struct sp_sock_conn conn = { .state = SP_SOCK_CONN_HTTP };
+	struct sp_sock_conn conn = { .state = state };
+	struct sp_sock_h2dir *st = &conn.h2[(dir - 1) & 1];
 
+	st->synced = 1;
+	st->need = need;
+	st->keep = need != 0;
 	sock_capture__ports(sk, &conn);
 	if (bpf_map_update_elem(&sp_sock_conns, &id, &conn, BPF_NOEXIST) == -SOCK_E2BIG)
 		common__count_drop(SP_DROP_MAP_FULL);
+	return bpf_map_lookup_elem(&sp_sock_conns, &id);
+}
+
+/* "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" (RFC 9113 section 3.4), in three words. */
+static __always_inline bool sock_capture__h2_preface(const __u64 *w, __u32 n)
+{
+	return n >= 24 && w[0] == 0x5448202a20495250ULL && w[1] == 0x0a0d302e322f5054ULL &&
+	       w[2] == 0x0a0d0a0d4d530a0dULL;
 }
 
 /*
@@ -424,22 +447,26 @@ static __always_inline void sock_capture__tls_seen(__u64 id, struct sock *sk, __
 /*
  * Decide whether this call is reported (`tls`: on the socket's TLS
  * plaintext stream, see sock_capture__stream_id()): the connection is
- * known HTTP, or
- * its first bytes start an HTTP message, or the call is too short to tell
- * (a one-byte reader still gets its request seen).
+ * known HTTP, or its first bytes start an HTTP message (HTTP/2's client
+ * preface, or a HEADERS frame on a connection open before we started),
+ * or the call is too short to tell (a one-byte reader still gets its
+ * request seen).  `*connp`: the connection's map entry, if it has one.
  */
 static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, bool tls,
 						       const struct sock_io *io,
-						       __u32 total, bool has_buf, __u8 dir)
+						       __u32 total, bool has_buf, __u8 dir,
+						       struct sp_sock_conn **connp)
 {
 	__u64 id = sock_capture__stream_id(sk, tls);
 	struct sp_sock_conn *conn = sock_capture__conn(id, sk);
+	bool frames = sock_frames__available();
 	__u64 head[3] = {};
 	__u32 n;
 	__u8 c;
 
+	*connp = conn;
 	if (conn)
-		return conn->state == SP_SOCK_CONN_HTTP;
+		return conn->state == SP_SOCK_CONN_HTTP || conn->state == SP_SOCK_CONN_H2;
 	if (!has_buf || total == 0)
 		return false;
 	n = sock_capture__peek(io, total, head);
@@ -450,8 +477,16 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, bool tls
 		sock_capture__tls_seen(id, sk, dir);
 		return false;
 	}
+	if (frames && sock_capture__h2_preface(head, n)) {
+		*connp = sock_capture__mark_http(id, sk, SP_SOCK_CONN_H2, dir, 24);
+		return true;
+	}
+	if (frames && n >= SOCK_H2_HEADER_LEN && sock_frames__starts_headers(head, total)) {
+		*connp = sock_capture__mark_http(id, sk, SP_SOCK_CONN_H2, dir, 0);
+		return true;
+	}
 	if (sock_capture__looks_http(head, n)) {
-		sock_capture__mark_http(id, sk);
+		*connp = sock_capture__mark_http(id, sk, SP_SOCK_CONN_HTTP, dir, 0);
 		return true;
 	}
 	/* Too short to tell (an empty line may come alone, a client may write
@@ -464,15 +499,53 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, bool tls
 
 
 /*
+ * The payload of a call on an HTTP/2 connection (`conn`, may be NULL):
+ * its frames walked, when the kernel can and the direction is in step
+ * or gets back in step here (the call starts with a frame header).
+ * False: the call is captured by its first bytes.
+ */
+static __always_inline bool sock_capture__frames(struct sock_scratch *s,
+						 struct sp_sock_conn *conn,
+						 const struct sock_io *io, bool has_buf,
+						 __u32 total, __u8 dir)
+{
+	struct sp_sock_h2dir *st;
+	__u64 head[3] = {};
+
+	if (!conn || conn->state != SP_SOCK_CONN_H2 || !sock_frames__available())
+		return false;
+	st = &conn->h2[(dir - 1) & 1];
+	if (!has_buf) { /* sendfile, splice: bytes not walked */
+		st->synced = 0;
+		return false;
+	}
+	if (!st->synced) {
+		if (sock_capture__peek(io, total, head) < SOCK_H2_HEADER_LEN ||
+		    !sock_frames__plausible(head))
+			return false;
+		st->synced = 1;
+		st->need = 0;
+		st->hdr_have = 0;
+	}
+	s->ev.captured = sock_frames_walk((struct sock_frames_room *)s->data, st,
+					  (__u64)io->buf, (__u64)io->iov,
+					  (io->iovcnt & 0xffffffff) << 32 | total);
+	s->ev.sock_flags |= SP_SOCK_F_FRAMES;
+	return true;
+}
+
+/*
  * Send the record of one call that moved `ret` bytes on TCP socket `sk`
  * (`family` from sock_capture__tcp_family()), already judged wanted: fixed part,
- * addresses and up to sp_sock_capture bytes from `io`.  `fd` is the
+ * addresses and up to sp_sock_capture bytes from `io`, or its HTTP/2
+ * frames (`conn`: the connection's map entry, NULL if none).  `fd` is the
  * process's descriptor (-1: unknown); `tls`: the bytes are the plaintext
  * of a TLS library call (nr 0).  A full ring buffer is counted.
  */
 static __always_inline void sock_capture__emit(struct sock *sk, int family,
 				       const struct sock_io *io, bool has_buf,
-				       __s32 fd, long nr, int ret, __u8 dir, bool tls)
+				       __s32 fd, long nr, int ret, __u8 dir, bool tls,
+				       struct sp_sock_conn *conn)
 {
 	struct sock_scratch *s;
 	__u32 zero = 0, want;
@@ -490,20 +563,22 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family,
 	sock_capture__fill_addrs(&s->ev, sk, family);
 	if (!has_buf && !tls && nr != SOCK_NR_SENDFILE && nr != SOCK_NR_SPLICE)
 		common__count_drop(SP_DROP_SOCK_UNKNOWN_CALL);
-	want = sp_sock_capture;
-	if (want > SP_SOCK_CAPTURE_MAX)
-		want = SP_SOCK_CAPTURE_MAX;
-	if ((__u32)ret < want)
-		want = ret;
-	s->ev.captured = has_buf ? sock_capture__capture(s, io, want) : 0;
+	if (!sock_capture__frames(s, conn, io, has_buf, ret, dir)) {
+		want = sp_sock_capture;
+		if (want > SP_SOCK_CAPTURE_MAX)
+			want = SP_SOCK_CAPTURE_MAX;
+		if ((__u32)ret < want)
+			want = ret;
+		s->ev.captured = has_buf ? sock_capture__capture(s, io, want) : 0;
+	}
 	want = s->ev.captured;
-	if (want > SP_SOCK_CAPTURE_MAX)
-		want = SP_SOCK_CAPTURE_MAX;
+	if (want > SP_SOCK_FRAMES_MAX)
+		want = SP_SOCK_FRAMES_MAX;
 	/* A bound the verifier sees whatever registers clang picks (it lost
 	 * the one above where this is inlined into the TLS return probe);
-	 * no-op for want <= SP_SOCK_CAPTURE_MAX. */
+	 * no-op for want <= SP_SOCK_FRAMES_MAX. */
 	barrier_var(want);
-	want &= SP_SOCK_CAPTURE_MAX * 2 - 1;
+	want &= SP_SOCK_FRAMES_MAX * 2 - 1;
 	common__fill_header(&s->ev.hdr, SP_EV_SOCK_DATA, sizeof(s->ev) + want);
 	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want,
 			       common__wakeup_flags(SP_EV_SOCK_DATA)))
@@ -519,11 +594,12 @@ static __always_inline void sock_capture__plaintext(struct sock *sk, int family,
 						    long n, __u8 dir)
 {
 	struct sock_io io = { .buf = (const void *)buf };
+	struct sp_sock_conn *conn;
 
 	if (n <= 0 || n > 0x7fffffff ||
-	    !sock_capture__wanted_bytes(sk, true, &io, n, true, dir))
+	    !sock_capture__wanted_bytes(sk, true, &io, n, true, dir, &conn))
 		return;
-	sock_capture__emit(sk, family, &io, true, -1, 0, n, dir, true);
+	sock_capture__emit(sk, family, &io, true, -1, 0, n, dir, true, conn);
 }
 
 /* TLS's application-data record type (RFC 8446 5.1; every record of TLS
@@ -577,6 +653,7 @@ static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int f
 						 __u8 dir)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct sp_sock_conn *conn;
 	struct pt_regs *regs;
 	struct sock_io io;
 	bool has_buf;
@@ -595,11 +672,11 @@ static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int f
 	nr = SOCK_REGS_NR(regs);
 	has_buf = sock_capture__locate(regs, nr, &io);
 	sock_capture__tls_send(sk, family, &io, has_buf, ret, dir);
-	if (!sock_capture__wanted_bytes(sk, false, &io, ret, has_buf, dir))
+	if (!sock_capture__wanted_bytes(sk, false, &io, ret, has_buf, dir, &conn))
 		return 0;
 	/* Every call here takes the socket first, but splice (its output). */
 	fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;
-	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir, false);
+	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir, false, conn);
 	return 0;
 }
 

@@ -64,6 +64,7 @@ static __always_inline __u8 sys__direction(long nr)
 static __always_inline int sys__handle(long nr, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	struct sp_sock_conn *conn;
 	struct pt_regs *regs;
 	struct sock_io io;
 	struct sock *sk;
@@ -89,9 +90,9 @@ static __always_inline int sys__handle(long nr, long ret)
 		return 0;
 	has_buf = sock_capture__locate(regs, nr, &io);
 	sock_capture__tls_send(sk, family, &io, has_buf, ret, dir);
-	if (!sock_capture__wanted_bytes(sk, false, &io, ret, has_buf, dir))
+	if (!sock_capture__wanted_bytes(sk, false, &io, ret, has_buf, dir, &conn))
 		return 0;
-	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir, false);
+	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir, false, conn);
 	return 0;
 }
 

@@ -95,6 +95,8 @@ enum sp_drop_reason {
 	SP_DROP_MAP_FULL = 2,       /* a state map had no room */
 	SP_DROP_SOCK_UNKNOWN_CALL = 3, /* socket I/O from a call we cannot decode (io_uring...) */
 	SP_DROP_TLS_NO_SOCKET = 4,  /* TLS plaintext of a session whose socket was never seen */
+	SP_DROP_H2_CUT = 5,         /* HTTP/2 frames past SP_SOCK_FRAMES_MAX of a call skipped */
+	SP_DROP_H2_LOST = 6,        /* an HTTP/2 frame walk lost its step (restarts later) */
 	SP_DROP_REASON_MAX = 8,
 };
 
@@ -117,9 +119,29 @@ enum sp_sock_flags {
 	SP_SOCK_F_TRUNCATED = 1 << 0, /* reading the payload failed part way */
 	SP_SOCK_F_NO_PAYLOAD = 1 << 1, /* the call has no user buffer (sendfile, splice) */
 	SP_SOCK_F_TLS = 1 << 2,        /* plaintext of a TLS library call (sock_id | 1) */
+	SP_SOCK_F_FRAMES = 1 << 3,     /* HTTP/2 frames walked: the payload is pieces */
 };
 
 #define SP_SOCK_CAPTURE_MAX 4096 /* upper bound of the capture setting */
+
+/*
+ * SP_SOCK_F_FRAMES: the kernel side walked the call's HTTP/2 frames
+ * (RFC 9113 section 4.1) and kept their headers and the payloads a span
+ * needs (HEADERS, CONTINUATION, PUSH_PROMISE, RST_STREAM, SETTINGS,
+ * GOAWAY; the client preface), not the payloads of DATA and the other
+ * types.  The payload is then a run of pieces, in the call's order, each
+ * a struct sp_sock_piece and its `kept` bytes, then `skip` bytes of the
+ * call that are not in the record; the pieces' kept + skip add up to
+ * total_len.  Up to SP_SOCK_FRAMES_MAX payload bytes: past them, the
+ * rest of the call is skipped.
+ */
+#define SP_SOCK_FRAMES_MAX 8192
+
+struct sp_sock_piece {
+	__u16 kept;
+	__u16 skip_lo;      /* skip = skip_hi << 16 | skip_lo (unaligned in the record) */
+	__u16 skip_hi;
+} __attribute__((packed));
 
 struct sp_sock_data_event {
 	struct sp_event_header hdr;
@@ -150,11 +172,26 @@ struct sp_sock_data_event {
 enum sp_sock_conn_state {
 	SP_SOCK_CONN_HTTP = 1,   /* capture every call */
 	SP_SOCK_CONN_IGNORE = 2, /* not HTTP: send nothing until close */
+	SP_SOCK_CONN_H2 = 3,     /* HTTP/2: capture every call, frame by frame */
+};
+
+/*
+ * Where the frame walk of one direction of an SP_SOCK_CONN_H2 connection
+ * stands between calls (the BPF side's own; the daemon writes zeros).
+ */
+struct sp_sock_h2dir {
+	__u32 need;      /* bytes of the current frame's payload (or the preface) to come */
+	__u8 keep;       /* those bytes go into the record */
+	__u8 hdr_have;   /* bytes of the next frame header seen (0..8) */
+	__u8 synced;     /* in step; 0: the next call must start at a frame header */
+	__u8 reserved;
+	__u32 head;      /* its first 4 bytes (length, type) as far as seen, first lowest */
 };
 
 struct sp_sock_conn {
 	__u32 state; /* enum sp_sock_conn_state */
 	__u16 local_port, peer_port; /* host order, as in the data records */
+	struct sp_sock_h2dir h2[2]; /* [direction - 1] */
 };
 
 /*
@@ -199,7 +236,8 @@ _Static_assert(__builtin_offsetof(struct sp_func_event, stack_ptr) == 32,
 	       "sp_func_event.stack_ptr moved");
 SP_ASSERT_LAYOUT(struct sp_sock_data_event, 88);
 SP_ASSERT_LAYOUT(struct sp_sock_close_event, 40);
-SP_ASSERT_LAYOUT(struct sp_sock_conn, 8);
+SP_ASSERT_LAYOUT(struct sp_sock_conn, 32);
+SP_ASSERT_LAYOUT(struct sp_sock_piece, 6);
 _Static_assert(__builtin_offsetof(struct sp_sock_data_event, captured) == 40,
 	       "sp_sock_data_event.captured moved");
 _Static_assert(__builtin_offsetof(struct sp_sock_data_event, local_addr) == 56,

@@ -24,7 +24,7 @@ union record_buf {
 	struct sp_exec_event exec;
 	struct sp_sock_data_event data;
 	struct sp_sock_close_event close;
-	uint8_t bytes[sizeof(struct sp_sock_data_event) + SP_SOCK_CAPTURE_MAX + 8];
+	uint8_t bytes[sizeof(struct sp_sock_data_event) + SP_SOCK_FRAMES_MAX + 8];
 };
 
 static size_t make(union record_buf *b, uint16_t type, size_t size)
@@ -160,6 +160,80 @@ static void bad_tail(void **state)
 	assert_int_equal(records_check(&b, size), RECORDS_BAD_TAIL);
 }
 
+/* Append a piece (kept bytes 'k', then `skip`) at `*at` of b's payload. */
+static void add_piece(union record_buf *b, size_t *at, uint16_t kept, uint32_t skip)
+{
+	struct sp_sock_piece p = { .kept = kept, .skip_lo = skip & 0xffff,
+				   .skip_hi = skip >> 16 };
+	uint8_t *d = b->bytes + sizeof(b->data);
+
+	memcpy(d + *at, &p, sizeof(p));
+	memset(d + *at + sizeof(p), 'k', kept);
+	*at += sizeof(p) + kept;
+}
+
+/* A frame-walked record of `n` pieces {kept, skip}; returns its size. */
+static size_t make_frames(union record_buf *b, const uint32_t (*pc)[2], size_t n,
+			  uint32_t total)
+{
+	size_t at = 0;
+
+	make_data(b, 0, total);
+	for (size_t i = 0; i < n; i++)
+		add_piece(b, &at, (uint16_t)pc[i][0], pc[i][1]);
+	b->data.captured = (uint16_t)at;
+	b->data.sock_flags = SP_SOCK_F_FRAMES;
+	b->hdr.size = (uint16_t)(sizeof(b->data) + at);
+	return b->hdr.size;
+}
+
+static void frame_pieces(void **state)
+{
+	/* A HEADERS frame and a DATA header kept, 70000 bytes of DATA
+	 * skipped (past 16 bits), a trailer block kept, nothing skipped. */
+	const uint32_t good[][2] = { { 40, 70000 }, { 30, 0 } };
+	const uint32_t tiny[][2] = { { 9, 0 } };
+	union record_buf b;
+	struct records_piece pc;
+	size_t size, off = 0;
+
+	(void)state;
+	size = make_frames(&b, good, 2, 70070);
+	assert_int_equal(records_check(&b, size), RECORDS_OK);
+	assert_int_equal(records_piece_next((uint8_t *)(&b.data + 1), b.data.captured, &off, &pc), 1);
+	assert_int_equal(pc.n_kept, 40);
+	assert_int_equal(pc.skip, 70000);
+	assert_int_equal(pc.kept[0], 'k');
+	assert_int_equal(records_piece_next((uint8_t *)(&b.data + 1), b.data.captured, &off, &pc), 1);
+	assert_int_equal(pc.n_kept, 30);
+	assert_int_equal(pc.skip, 0);
+	assert_int_equal(records_piece_next((uint8_t *)(&b.data + 1), b.data.captured, &off, &pc), 0);
+	/* Pieces may hold more than the call (their headers): 15 > 9. */
+	size = make_frames(&b, tiny, 1, 9);
+	assert_int_equal(records_check(&b, size), RECORDS_OK);
+	/* The pieces must add up to the call. */
+	size = make_frames(&b, good, 2, 70071);
+	assert_int_equal(records_check(&b, size), RECORDS_BAD_TAIL);
+	size = make_frames(&b, good, 2, 70069);
+	assert_int_equal(records_check(&b, size), RECORDS_BAD_TAIL);
+	/* A piece that claims more kept bytes than the record holds. */
+	size = make_frames(&b, good, 2, 70070);
+	b.bytes[sizeof(b.data) + 6 + 40] = 31;
+	assert_int_equal(records_check(&b, size), RECORDS_BAD_TAIL);
+	/* A piece header cut short. */
+	size = make_frames(&b, good, 2, 70070);
+	b.data.captured -= 30 + 2;
+	b.hdr.size -= 30 + 2;
+	assert_int_equal(records_check(&b, size - 32), RECORDS_BAD_TAIL);
+	/* Past SP_SOCK_FRAMES_MAX. */
+	{
+		const uint32_t big[][2] = { { SP_SOCK_FRAMES_MAX, 0 } };
+
+		size = make_frames(&b, big, 1, SP_SOCK_FRAMES_MAX);
+		assert_int_equal(records_check(&b, size), RECORDS_BAD_TAIL);
+	}
+}
+
 static void bad_field(void **state)
 {
 	union record_buf b;
@@ -208,6 +282,7 @@ int main(void)
 		cmocka_unit_test(bad_version),
 		cmocka_unit_test(bad_size),
 		cmocka_unit_test(bad_tail),
+		cmocka_unit_test(frame_pieces),
 		cmocka_unit_test(bad_field),
 		cmocka_unit_test(refusals_counted_per_reason),
 	};

@@ -108,6 +108,8 @@ const struct sp_kernel_features *features_get(void)
 						  BPF_FUNC_get_attach_cookie, NULL) == 1;
 	f.task_pt_regs = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
 						 BPF_FUNC_task_pt_regs, NULL) == 1;
+	f.bpf_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT,
+					     BPF_FUNC_loop, NULL) == 1;
 	f.uprobe_multi = umulti_supported();
 	vmlinux = f.btf ? btf__parse(btf_path, NULL) : NULL;
 	if (vmlinux && libbpf_get_error(vmlinux))
@@ -170,6 +172,7 @@ void features_report(FILE *out)
 	fprintf(out, "  %-34s %s\n", "uprobes / uretprobes", yes_no(f->uprobes));
 	fprintf(out, "  %-34s %s\n", "attach cookies", yes_no(f->attach_cookie));
 	fprintf(out, "  %-34s %s\n", "bpf_task_pt_regs()", yes_no(f->task_pt_regs));
+	fprintf(out, "  %-34s %s\n", "bpf_loop()", yes_no(f->bpf_loop));
 	fprintf(out, "  %-34s %s\n", "uprobe-multi links", yes_no(f->uprobe_multi));
 	fprintf(out, "  %-34s %s\n", "raw tracepoints", yes_no(f->raw_tracepoints));
 	fprintf(out, "  %-34s %s\n", "tracepoints (tracefs mounted)", yes_no(f->tracepoints));

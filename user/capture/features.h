@@ -21,6 +21,7 @@ struct sp_kernel_features {
 	bool fentry;          /* a fentry program loads */
 	bool attach_cookie;   /* bpf_get_attach_cookie() (Linux 5.15) */
 	bool task_pt_regs;    /* bpf_task_pt_regs() (Linux 5.15) */
+	bool bpf_loop;        /* bpf_loop() (Linux 5.17): HTTP/2 frames walked */
 	bool uprobe_multi;    /* uprobe-multi links (Linux 6.6) */
 	bool sock_length_tp;  /* raw tracepoints sock_send_length/sock_recv_length */
 	bool inet_sock_set_state;

@@ -2,6 +2,8 @@
 #include "capture/records.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "spanprobe/events.h"
 
@@ -13,18 +15,57 @@ struct records_rule {
 	records_tail_fn tail;
 };
 
+int records_piece_next(const uint8_t *p, size_t n, size_t *off,
+		       struct records_piece *out)
+{
+	struct sp_sock_piece h;
+
+	if (*off == n)
+		return 0;
+	if (n - *off < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, p + *off, sizeof(h));
+	if (n - *off - sizeof(h) < h.kept)
+		return -EINVAL;
+	out->kept = p + *off + sizeof(h);
+	out->n_kept = h.kept;
+	out->skip = (uint32_t)h.skip_hi << 16 | h.skip_lo;
+	*off += sizeof(h) + h.kept;
+	return 1;
+}
+
+/* The pieces of a frame-walked record: whole, and the call's length. */
+static bool pieces_fit(const struct sp_sock_data_event *ev)
+{
+	const uint8_t *p = (const uint8_t *)(ev + 1);
+	struct records_piece pc;
+	uint64_t sum = 0;
+	size_t off = 0;
+	int r;
+
+	while ((r = records_piece_next(p, ev->captured, &off, &pc)) > 0)
+		sum += (uint64_t)pc.n_kept + pc.skip;
+	return r == 0 && sum == ev->total_len;
+}
+
 /*
  * SP_EV_SOCK_DATA: `captured` payload bytes follow, out of the call's
- * `total_len`, never more than the BPF side may capture; the direction is
- * one of two.
+ * `total_len`, never more than the BPF side may capture (frame-walked
+ * pieces: up to SP_SOCK_FRAMES_MAX, the call's length in all); the
+ * direction is one of two.
  */
 static enum records_verdict check_sock_data(const void *data, size_t size)
 {
 	const struct sp_sock_data_event *ev = data;
 
-	if (size != sizeof(*ev) + ev->captured || ev->captured > ev->total_len ||
-	    ev->captured > SP_SOCK_CAPTURE_MAX)
+	if (size != sizeof(*ev) + ev->captured)
 		return RECORDS_BAD_TAIL;
+	if (ev->sock_flags & SP_SOCK_F_FRAMES) {
+		if (ev->captured > SP_SOCK_FRAMES_MAX || !pieces_fit(ev))
+			return RECORDS_BAD_TAIL;
+	} else if (ev->captured > ev->total_len || ev->captured > SP_SOCK_CAPTURE_MAX) {
+		return RECORDS_BAD_TAIL;
+	}
 	if (ev->direction != SP_SOCK_SEND && ev->direction != SP_SOCK_RECV)
 		return RECORDS_BAD_FIELD;
 	return RECORDS_OK;

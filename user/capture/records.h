@@ -42,6 +42,22 @@ enum records_verdict records_check(const void *data, size_t size);
  */
 int records_validate(struct records_stats *st, const void *data, size_t size);
 
+/*
+ * One piece of an SP_SOCK_F_FRAMES record's payload (events.h): `kept`
+ * bytes of the call, then `skip` bytes of it not in the record.
+ */
+struct records_piece {
+	const uint8_t *kept;
+	uint32_t n_kept, skip;
+};
+
+/*
+ * The piece at `*off` of the payload `p` (`n` bytes); moves `*off` past
+ * it.  Returns 1, 0 at the end, -EINVAL when the piece runs past `n`.
+ */
+int records_piece_next(const uint8_t *p, size_t n, size_t *off,
+		       struct records_piece *out);
+
 /* Sum of every refusal counted in `st`. */
 uint64_t records_refused(const struct records_stats *st);
 

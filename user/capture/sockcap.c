@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "capture/loader.h"
+#include "capture/records.h"
 #include "capture/sockhooks.h"
 #include "util/log.h"
 
@@ -147,6 +148,28 @@ static void dump_data(FILE *out, const struct sp_sock_data_event *ev)
 	fputs("\"\n", out);
 }
 
+/*
+ * A frame-walked call (SP_SOCK_F_FRAMES, checked whole by records.c):
+ * each piece goes up as a chunk of its own, its kept bytes and then the
+ * skipped ones as the part not captured, so the stage above sees the
+ * call's bytes in order with gaps where DATA was.
+ */
+static void hand_pieces(struct sockcap *sc, const struct stream_chunk *call)
+{
+	struct stream_chunk ch = *call;
+	struct records_piece pc;
+	size_t off = 0;
+
+	sc->stats.frame_records++;
+	while (records_piece_next(call->data, call->captured, &off, &pc) > 0) {
+		ch.data = pc.kept;
+		ch.captured = pc.n_kept;
+		ch.total_len = (size_t)pc.n_kept + pc.skip;
+		if (ch.total_len)
+			sc->sink.data(sc->sink.ctx, &ch);
+	}
+}
+
 static int handle_data(struct sockcap *sc, const struct sp_event_header *hdr,
 		       size_t size)
 {
@@ -170,7 +193,10 @@ static int handle_data(struct sockcap *sc, const struct sp_event_header *hdr,
 		.data = ev + 1, .captured = ev->captured, .total_len = ev->total_len,
 		.tls = ev->sock_flags & SP_SOCK_F_TLS,
 	};
-	sc->sink.data(sc->sink.ctx, &ch);
+	if (ev->sock_flags & SP_SOCK_F_FRAMES)
+		hand_pieces(sc, &ch);
+	else
+		sc->sink.data(sc->sink.ctx, &ch);
 	return 0;
 }
 
@@ -207,9 +233,11 @@ void sockcap_report(const struct sockcap *sc, FILE *out)
 {
 	if (!sc)
 		return;
-	fprintf(out, "sockcap: %llu data records (%llu payload bytes), %llu closes\n",
+	fprintf(out, "sockcap: %llu data records (%llu payload bytes, %llu with "
+		"HTTP/2 frames walked), %llu closes\n",
 		(unsigned long long)sc->stats.data_records,
 		(unsigned long long)sc->stats.payload_bytes,
+		(unsigned long long)sc->stats.frame_records,
 		(unsigned long long)sc->stats.close_records);
 	if (sc->stats.bpf_update_errors)
 		fprintf(out, "sockcap: %llu BPF map updates failed\n",

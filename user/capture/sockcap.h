@@ -68,6 +68,7 @@ int sockcap_handle(struct sockcap *sc, const struct sp_event_header *hdr,
 
 struct sockcap_stats {
 	uint64_t data_records;
+	uint64_t frame_records;   /* of them, HTTP/2 frames walked by BPF */
 	uint64_t close_records;
 	uint64_t payload_bytes;   /* captured bytes received from BPF */
 	uint64_t bpf_update_errors;

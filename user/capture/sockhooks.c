@@ -321,6 +321,12 @@ static void say_chosen(const struct sockhooks *h, enum sockcap_hooks want,
 	if (h->left_out[0])
 		sp_info("sockcap: %s hooks: not in this kernel, left out: %s", name,
 			h->left_out);
+	if (features_get()->bpf_loop)
+		sp_info("sockcap: HTTP/2: frames walked in the kernel (bpf_loop), "
+			"header blocks kept, DATA counted");
+	else
+		sp_info("sockcap: HTTP/2: the first capture bytes of each call only "
+			"(this kernel has no bpf_loop(), Linux 5.17)");
 }
 
 struct sockhooks *sockhooks_open(struct sp_loader *l, enum sockcap_hooks want,
