@@ -61,7 +61,7 @@ void report_print(FILE *out, const struct sp_pipeline *p,
 	if (drops[SP_DROP_H2_CUT] || drops[SP_DROP_H2_LOST])
 		fprintf(out, "spanprobe: http/2 frame walk: %llu calls cut at %u bytes "
 			"of frames, %llu walks out of step\n",
-			(unsigned long long)drops[SP_DROP_H2_CUT], SP_SOCK_FRAMES_MAX,
+			(unsigned long long)drops[SP_DROP_H2_CUT], (unsigned)SP_SOCK_FRAMES_MAX,
 			(unsigned long long)drops[SP_DROP_H2_LOST]);
 	fflush(out);
 }
