@@ -4,7 +4,8 @@
 node-wide: a Node.js `http2` server started after spanprobe, driven by
 curl, by a Node.js `http2` client (several requests on one session, a
 POST, a gRPC-shaped call) and by h2load (many streams in flight on one
-connection).  Every exchange gives exactly one SERVER span of the server
+connection); and curl's HTTP/1.1 "Upgrade: h2c" to a server written
+with python3-h2.  Every exchange gives exactly one SERVER span of the server
 and one CLIENT span of the client per stream, version "2", the server
 span the child of its client span (same host).
 
@@ -26,6 +27,10 @@ from httptest import (PROGRAM_SOURCES, WAIT_S, Agent, Server, curl, free_port,  
 require_root()
 SERVER, CLIENT = 2, 3
 H2_NODE = os.path.join(PROGRAM_SOURCES, "h2_node.js")
+H2C_UPGRADE = os.path.join(PROGRAM_SOURCES, "h2c_upgrade.py")
+# Debian's interpreter, where python3-h2 is installed (not whatever
+# python3 comes first in PATH).
+DEBIAN_PYTHON = "/usr/bin/python3"
 BODY = 9  # "hello h2\n", the server's answer to a GET
 
 
@@ -230,6 +235,43 @@ def test_h2load(agent, node):
                   for s in servers))
 
 
+def test_upgrade(agent):
+    """curl --http2 on http:// asks for HTTP/1.1 "Upgrade: h2c": the
+    request that asked is answered as stream 1, the next ones are HTTP/2
+    streams of the same connection."""
+    port = free_port()
+    srv = Server([DEBIAN_PYTHON, H2C_UPGRADE, str(port)], port)
+    try:
+        if not check("h2c upgrade server (python3-h2) started", srv.ready):
+            return
+        p = subprocess.Popen(["curl", "-s", "--http2", "-o", "/dev/null", "-o", "/dev/null",
+                              "-w", "%{http_version} %{http_code}\n",
+                              f"http://127.0.0.1:{port}/u1", f"http://127.0.0.1:{port}/u2"],
+                             stdout=subprocess.PIPE, text=True)
+        out, _ = p.communicate(timeout=30)
+        check("curl --http2 (Upgrade: h2c): 2 requests answered over HTTP/2",
+              p.returncode == 0 and out.split() == ["2", "200", "2", "200"], out)
+        paths = ["/u1", "/u2"]
+        servers, clients = pair(agent, srv.pid, p.pid, paths)
+        check("upgrade: exactly 2 SERVER and 2 CLIENT spans, each path once",
+              [path_of(s) for s in servers] == paths and [path_of(c) for c in clients] == paths,
+              f"{[path_of(s) for s in servers]} {[path_of(c) for c in clients]}")
+        check("upgrade: GET, 200, version 2, body 'h2c /uN\\n' (8), whole headers, both sides",
+              all(s["name"] == f"GET {path_of(s)}"
+                  and s["_attrs"].get("http.response.status_code") == 200
+                  and s["_attrs"].get("network.protocol.version") == "2"
+                  and s["_attrs"].get("http.response.body.size") == 8
+                  and "spanprobe.partial" not in s["_attrs"]
+                  and status_code(s) == 0 for s in servers + clients),
+              [s["_attrs"] for s in servers + clients])
+        check("upgrade: one connection for both", len({s["_attrs"].get("client.port")
+                                                      for s in servers}) == 1)
+        check("upgrade: each server span is the child of its client span",
+              linked(servers, clients))
+    finally:
+        srv.stop()
+
+
 def main():
     if not check("node and curl with HTTP/2 installed",
                  shutil.which("node") is not None and shutil.which("curl") is not None):
@@ -250,6 +292,7 @@ def main():
             test_post(agent, node)
             test_grpc(agent, node)
             test_h2load(agent, node)
+            test_upgrade(agent)
     finally:
         rc = agent.stop()
         if node:

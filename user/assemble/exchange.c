@@ -483,6 +483,11 @@ void exchange_report(const struct exchange_spans *xs, FILE *out)
 		(unsigned long long)s.evictions,
 		(unsigned long long)s.alloc_failures,
 		(unsigned long long)s.not_recognised);
+	if (s.switched || s.switch_failures)
+		fprintf(out, "protocol: %llu connections upgraded to another decoder "
+			"(h2c), %llu that it could not take\n",
+			(unsigned long long)s.switched,
+			(unsigned long long)s.switch_failures);
 	if (s.feed_errors || s.verdict_errors)
 		fprintf(out, "protocol: %llu decoder refusals, %llu verdicts not "
 			"told to the kernel\n", (unsigned long long)s.feed_errors,

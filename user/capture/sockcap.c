@@ -86,9 +86,10 @@ void sockcap_set_sink(struct sockcap *sc, struct stream_sink sink)
 }
 
 /*
- * A decoder took the connection (the kernel side then copies every call)
- * or none wants it (nothing more is sent until it closes).  "Decode" must
- * not overwrite what BPF may have decided meanwhile.
+ * A decoder took the connection (the kernel side then copies every call,
+ * or walks its HTTP/2 frames) or none wants it (nothing more is sent
+ * until it closes).  "Decode" must not overwrite what BPF may have
+ * decided meanwhile.
  */
 int sockcap_verdict(void *ctx, uint64_t conn_id, uint16_t local_port,
 		    uint16_t peer_port, enum stream_verdict verdict)
@@ -98,16 +99,28 @@ int sockcap_verdict(void *ctx, uint64_t conn_id, uint16_t local_port,
 				  .peer_port = peer_port };
 	uint64_t flags = BPF_ANY;
 
+	struct sp_sock_conn now;
+
 	if (verdict == STREAM_VERDICT_IGNORE) {
 		v.state = SP_SOCK_CONN_IGNORE;
 	} else if (verdict == STREAM_VERDICT_DECODE) {
 		v.state = SP_SOCK_CONN_HTTP;
 		flags = BPF_NOEXIST;
+	} else if (verdict == STREAM_VERDICT_FRAMES) {
+		/* Frames from a connection that began as HTTP/1.1 (h2c):
+		 * BPF's own walk, when it has one, stays; a new one starts
+		 * at the next call that begins with a frame header. */
+		v.state = SP_SOCK_CONN_H2;
 	} else {
 		return -EINVAL;
 	}
 	if (sc->conns_map_fd < 0)
 		return -EBADF;
+	if (verdict == STREAM_VERDICT_FRAMES &&
+	    !bpf_map_lookup_elem(sc->conns_map_fd, &conn_id, &now) &&
+	    now.state == SP_SOCK_CONN_H2 && now.local_port == local_port &&
+	    now.peer_port == peer_port)
+		return 0;
 	if (bpf_map_update_elem(sc->conns_map_fd, &conn_id, &v, flags) &&
 	    errno != EEXIST) {
 		sc->stats.bpf_update_errors++;

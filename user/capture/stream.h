@@ -48,6 +48,7 @@ enum stream_verdict {
 	STREAM_VERDICT_NONE = 0, /* undecided: keep looking at first bytes */
 	STREAM_VERDICT_DECODE,   /* a decoder takes it: send its bytes */
 	STREAM_VERDICT_IGNORE,   /* no decoder wants it: sizes only, or nothing */
+	STREAM_VERDICT_FRAMES,   /* a decoder of HTTP/2 takes it: walk its frames */
 };
 
 /*

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum conn_state { C_SNIFF = 0, C_HTTP, C_NOT_HTTP, C_UPGRADED };
+enum conn_state { C_SNIFF = 0, C_HTTP, C_NOT_HTTP, C_UPGRADED, C_H2C };
 
 enum half_state {
 	H_IDLE = 0, /* between messages */
@@ -103,7 +103,7 @@ static void fifo_shrink(struct http1_conn *c)
 
 int http1_is_skipped(const struct http1_conn *c)
 {
-	return c->state == C_NOT_HTTP || c->state == C_UPGRADED;
+	return c->state == C_NOT_HTTP || c->state == C_UPGRADED || c->state == C_H2C;
 }
 
 static int half_dir(const struct http1_conn *c, const struct http1_half *h)
@@ -242,6 +242,7 @@ static void message_begin(struct feed *f, struct http1_half *h)
 	h->body = h->remaining = h->content_length = h->framing = 0;
 	h->header_bytes = 0;
 	h->has_cl = h->chunked = h->cl_bad = h->no_body = h->connect = 0;
+	h->upgrade_h2c = 0;
 	h->body_lost = 0;
 	h->status = 0;
 	h->first_ns = h->last_ns = f->ts;
@@ -381,6 +382,12 @@ static void finish_upgrade(struct feed *f, struct http1_half *h)
 {
 	struct http1_pending *p = half_entry(f->c, h);
 
+	/* HTTP/2 answers the request (its stream 1, RFC 7540 section 3.2):
+	 * the exchange waits there for the HTTP/2 decoder (http1_h2c()). */
+	if (p && h->status == 101 && h->upgrade_h2c && f->c->count == 1) {
+		f->c->state = C_H2C;
+		return;
+	}
 	if (p) {
 		p->x.resp_end_ns = h->last_ns;
 		p->x.resp_body_size = 0;
@@ -461,6 +468,8 @@ static void header_line_done(struct feed *f, struct http1_half *h)
 		h->content_length = cl;
 	} else if (id == HDR_TRANSFER_ENCODING) {
 		h->chunked = http1_parse_transfer_encoding(v, n);
+	} else if (id == HDR_UPGRADE && h->kind == KIND_RESPONSE) {
+		h->upgrade_h2c = http1_value_is(v, n, "h2c");
 	}
 	p = half_entry(f->c, h);
 	if (id > HDR_OTHER && p && h->header_bytes <= HTTP1_HEADER_MAX)
@@ -795,6 +804,19 @@ static void chunk_opening(struct feed *f, struct http1_half *h,
 		half_idle(h);
 }
 
+const struct http1_exchange *http1_h2c(struct http1_conn *c, uint32_t *seq,
+				      size_t *rest)
+{
+	struct http1_pending *p;
+
+	if (c->state != C_H2C || c->count != 1)
+		return NULL;
+	p = fifo_head(c);
+	*seq = p->seq;
+	*rest = c->h2c_rest;
+	return &p->x;
+}
+
 int http1_feed(struct http1_conn *c, enum http1_dir dir, const void *data,
 	       size_t captured, size_t total_len, uint64_t ts_ns,
 	       http1_exchange_cb cb, void *user)
@@ -818,6 +840,8 @@ int http1_feed(struct http1_conn *c, enum http1_dir dir, const void *data,
 		p += used;
 		captured -= used;
 	}
+	if (c->state == C_H2C)
+		c->h2c_rest = (uint32_t)(p - (const char *)data);
 	if (gap && !http1_is_skipped(c))
 		half_gap(&f, h, gap);
 	return 0;

@@ -166,6 +166,7 @@ struct http1_half {
 	uint8_t slot_valid; /* msg_seq names a live pending exchange */
 	uint8_t has_cl, chunked, cl_bad, no_body, chunk_phase;
 	uint8_t tail_len, body_lost, connect;
+	uint8_t upgrade_h2c; /* a response's "Upgrade: h2c" */
 	uint16_t status;
 	char tail[16]; /* last bytes of an over-long start line */
 	char line[HTTP1_LINE_MAX];
@@ -185,6 +186,8 @@ struct http1_conn {
 	uint16_t head, count; /* FIFO of pending exchanges */
 	uint16_t cap;         /* slots of `fifo`: the inline ones or more */
 	uint32_t req_seq, resp_seq; /* next request / final response number */
+	uint32_t h2c_rest;  /* after an upgrade to h2c: where HTTP/2 starts in
+			     * the chunk that ended the 101 */
 	struct http1_stats stats;
 	struct http1_half half[2]; /* indexed by enum http1_dir */
 	/* `fifo` is `inline_fifo` until more requests are pending; then a
@@ -222,6 +225,14 @@ int http1_feed(struct http1_conn *c, enum http1_dir dir, const void *data,
  */
 void http1_close(struct http1_conn *c, uint64_t ts_ns, http1_exchange_cb cb,
 		 void *user);
+
+/*
+ * After a "101 Switching Protocols" to h2c: the request that asked (its
+ * number in `*seq`), which HTTP/2 answers, and in `*rest` where HTTP/2
+ * starts in the chunk that ended the 101.  NULL otherwise.
+ */
+const struct http1_exchange *http1_h2c(struct http1_conn *c, uint32_t *seq,
+				      size_t *rest);
 
 /* True when the connection was recognised as something other than HTTP/1
  * (or left it by an upgrade); feeding it further is a no-op. */

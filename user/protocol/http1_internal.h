@@ -48,6 +48,7 @@ enum http1_hdr {
 	HDR_CONTENT_LENGTH,
 	HDR_TRANSFER_ENCODING,
 	HDR_EXPECT,
+	HDR_UPGRADE,
 };
 
 /* Values of struct http1_half.chunked */

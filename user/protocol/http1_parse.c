@@ -339,6 +339,7 @@ static const struct {
 	HEADER("content-length", HDR_CONTENT_LENGTH),
 	HEADER("transfer-encoding", HDR_TRANSFER_ENCODING),
 	HEADER("expect", HDR_EXPECT),
+	HEADER("upgrade", HDR_UPGRADE),
 };
 #undef HEADER
 

@@ -112,6 +112,34 @@ static int http1_proto_feed(struct proto_conn *c, const struct stream_chunk *ch,
 			  on_exchange, &ec);
 }
 
+/* "Upgrade: h2c" was granted: HTTP/2 answers the request. */
+static bool http1_switched(const union proto_state *st, struct proto_switch *sw)
+{
+	struct http1_conn *c = (struct http1_conn *)&st->http1;
+	const struct http1_exchange *x;
+	struct http2_fields *f = &sw->req;
+
+	memset(sw, 0, sizeof(*sw));
+	x = http1_h2c(c, &sw->seq, &sw->rest);
+	if (!x)
+		return false;
+	sw->next = "http2";
+	sw->role = c->role == HTTP1_ROLE_SERVER	  ? PROTO_ROLE_SERVER
+		   : c->role == HTTP1_ROLE_CLIENT ? PROTO_ROLE_CLIENT
+						  : PROTO_ROLE_UNKNOWN;
+	sw->start_ns = x->req_start_ns;
+	sw->req_body = x->req_body_size;
+	f->grpc_status = -1;
+	snprintf(f->method, sizeof(f->method), "%s",
+		 x->method == HTTP1_M_OTHER ? x->method_original : http1_method_name(x->method));
+	snprintf(f->path, sizeof(f->path), "%s", x->path);
+	snprintf(f->query, sizeof(f->query), "%s", x->query);
+	snprintf(f->authority, sizeof(f->authority), "%s", x->host);
+	snprintf(f->user_agent, sizeof(f->user_agent), "%s", x->user_agent);
+	snprintf(f->traceparent, sizeof(f->traceparent), "%s", x->traceparent);
+	return true;
+}
+
 /* The connection's losses join the totals (its state is reset after). */
 static void add_totals(const struct http1_stats *st)
 {
@@ -217,5 +245,6 @@ const struct proto_ops proto_http1 = {
 	.verdict = http1_verdict,
 	.request_traceparent = http1_request_traceparent,
 	.request_start_ns = http1_request_start_ns,
+	.switched = http1_switched,
 	.report = http1_report,
 };

@@ -516,6 +516,40 @@ static bool conn_start(struct http2_conn *c, enum http2_dir dir,
 	return true;
 }
 
+int http2_upgraded(struct http2_conn *c, enum http2_role role, uint32_t seq,
+		   uint64_t start_ns, int64_t req_body, const struct http2_fields *req)
+{
+	enum http2_dir client = role == HTTP2_ROLE_CLIENT ? HTTP2_OUT : HTTP2_IN;
+	struct http2_stream *s;
+
+	if (c->state != C_NEW || (role != HTTP2_ROLE_CLIENT && role != HTTP2_ROLE_SERVER))
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		c->stats.no_memory++;
+		return -ENOMEM;
+	}
+	c->state = C_HTTP2;
+	c->role = (uint8_t)role;
+	/* The client's preface comes next; the server's frames follow its 101. */
+	http2_frame_init(&c->half[client].w, true, false);
+	http2_frame_init(&c->half[!client].w, false, false);
+	/* The request's HTTP2-Settings may have allowed the server more. */
+	c->half[client].table_max = HTTP2_HPACK_TABLE_DEFAULT;
+	c->half[!client].table_max = HTTP2_HPACK_TABLE_MAX;
+	s->id = 1;
+	s->seq = seq;
+	s->flags = H2S_ANNOUNCED | H2S_REQ_END;
+	s->start_ns = s->end_ns = start_ns;
+	s->req_body = req_body;
+	s->grpc_status = -1;
+	s->req = *req;
+	c->streams[c->n_streams++] = s;
+	c->req_seq = c->told = seq + 1;
+	c->max_req_stream = 1;
+	return 0;
+}
+
 int http2_feed(struct http2_conn *c, enum http2_dir dir, const void *data,
 	       size_t captured, size_t total, uint64_t ts_ns,
 	       const struct http2_cbs *cb)

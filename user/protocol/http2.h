@@ -178,6 +178,16 @@ int http2_feed(struct http2_conn *c, enum http2_dir dir, const void *data,
 	       size_t captured, size_t total, uint64_t ts_ns,
 	       const struct http2_cbs *cb);
 
+/*
+ * A fresh `c` takes over a connection an HTTP/1.1 request upgraded to h2c
+ * (RFC 7540 section 3.2): that request, number `seq` (started already),
+ * is stream 1, half closed; `role` is the process's side.  The client
+ * preface comes next from the client, HTTP/2 frames from the server.
+ * Returns 0, -EINVAL (not fresh, no role) or -ENOMEM (counted).
+ */
+int http2_upgraded(struct http2_conn *c, enum http2_role role, uint32_t seq,
+		   uint64_t start_ns, int64_t req_body, const struct http2_fields *req);
+
 /* The connection closed at `ts_ns`: every stream in flight comes out
  * (H2S_CLOSED), oldest first.  The counters stay: http2_release() next. */
 void http2_close(struct http2_conn *c, uint64_t ts_ns, const struct http2_cbs *cb);

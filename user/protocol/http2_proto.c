@@ -231,7 +231,7 @@ static enum stream_verdict http2_verdict(const union proto_state *st)
 {
 	if (http2_is_skipped(&st->http2))
 		return STREAM_VERDICT_IGNORE;
-	return http2_is_decoding(&st->http2) ? STREAM_VERDICT_DECODE
+	return http2_is_decoding(&st->http2) ? STREAM_VERDICT_FRAMES
 					     : STREAM_VERDICT_NONE;
 }
 
@@ -241,6 +241,17 @@ static const char *http2_request_traceparent(const union proto_state *st,
 	const struct http2_stream *s = http2_find_seq(&st->http2, seq);
 
 	return s && s->req.traceparent[0] ? s->req.traceparent : NULL;
+}
+
+/* An HTTP/1.1 connection upgraded to h2c: its request is stream 1. */
+static int http2_adopt(union proto_state *st, const struct proto_switch *sw)
+{
+	enum http2_role role = sw->role == PROTO_ROLE_SERVER   ? HTTP2_ROLE_SERVER
+			       : sw->role == PROTO_ROLE_CLIENT ? HTTP2_ROLE_CLIENT
+							       : HTTP2_ROLE_UNKNOWN;
+
+	return http2_upgraded(&st->http2, role, sw->seq, sw->start_ns, sw->req_body,
+			      &sw->req);
 }
 
 static void http2_report(FILE *out)
@@ -272,5 +283,6 @@ const struct proto_ops proto_http2 = {
 	.role = http2_role,
 	.verdict = http2_verdict,
 	.request_traceparent = http2_request_traceparent,
+	.adopt = http2_adopt,
 	.report = http2_report,
 };

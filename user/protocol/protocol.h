@@ -98,6 +98,21 @@ const char *proto_text(struct proto_exchange *x, const char *fmt, ...)
 
 struct proto_conn;
 
+/*
+ * A connection that leaves its protocol for another mid-way (HTTP/1.1
+ * "Upgrade: h2c"): the decoder named `next` takes over, and answers the
+ * request that asked for it.
+ */
+struct proto_switch {
+	const char *next;        /* a registered decoder's name */
+	size_t rest;             /* where it starts in the chunk just fed */
+	enum proto_role role;
+	uint32_t seq;            /* the request's number (started already) */
+	uint64_t start_ns;       /* the request's first byte */
+	int64_t req_body;
+	struct http2_fields req; /* what the request said */
+};
+
 /* Settings every decoder reads. */
 struct proto_opts {
 	bool with_query; /* export url.query (off: never) */
@@ -148,6 +163,12 @@ struct proto_ops {
 	 * start its exchange will carry; 0: unknown (the chunk that
 	 * announced it stands in). */
 	uint64_t (*request_start_ns)(const union proto_state *st, uint32_t seq);
+	/* After a chunk: true when the connection now speaks another
+	 * protocol (`sw` says which, from where).  NULL: never. */
+	bool (*switched)(const union proto_state *st, struct proto_switch *sw);
+	/* Take over from another decoder, `st` fresh from init().  Returns
+	 * 0 or a negative errno.  NULL: cannot. */
+	int (*adopt)(union proto_state *st, const struct proto_switch *sw);
 	/* A line of the decoder's own drop counters, summed over the
 	 * connections closed so far; NULL: it has none. */
 	void (*report)(FILE *out);
@@ -163,5 +184,8 @@ extern const struct proto_ops *const proto_registry[];
  */
 const struct proto_ops *proto_recognise(const void *data, size_t len,
 					enum stream_dir dir);
+
+/* The registered decoder called `name`, or NULL. */
+const struct proto_ops *proto_find(const char *name);
 
 #endif /* SPANPROBE_PROTOCOL_H */

@@ -33,6 +33,14 @@ const struct proto_ops *proto_recognise(const void *data, size_t len,
 	return maybe;
 }
 
+const struct proto_ops *proto_find(const char *name)
+{
+	for (const struct proto_ops *const *p = proto_registry; *p; p++)
+		if (strcmp((*p)->name, name) == 0)
+			return *p;
+	return NULL;
+}
+
 void proto_exchange_begin(struct proto_exchange *x, bool server,
 			  uint64_t req_start_ns, uint64_t end_ns)
 {

@@ -162,6 +162,43 @@ static bool choose_decoder(struct proto_streams *s, struct proto_conn *c,
 	return true;
 }
 
+/*
+ * After a chunk: the connection may have left its decoder's protocol for
+ * another (HTTP/1.1 "Upgrade: h2c"), which takes over from the request
+ * that asked, and from where it starts in the chunk.  A decoder that
+ * cannot take over leaves the connection ignored.
+ */
+static void switch_decoder(struct proto_streams *s, struct proto_conn *c,
+			   const struct stream_chunk *ch)
+{
+	const struct proto_ops *next;
+	struct proto_switch sw;
+	struct stream_chunk rest;
+
+	if (!c->ops || !c->ops->switched || !c->ops->switched(&c->st, &sw))
+		return;
+	next = proto_find(sw.next);
+	c->ops->release(&c->st);
+	c->ops = NULL;
+	if (!next || !next->adopt || (next->init(&c->st), next->adopt(&c->st, &sw))) {
+		if (next)
+			next->release(&c->st);
+		c->ignored = 1;
+		s->stats.switch_failures++;
+		return;
+	}
+	c->ops = next;
+	s->stats.switched++;
+	if (sw.rest >= ch->total_len)
+		return;
+	rest = *ch;
+	rest.data = sw.rest < ch->captured ? (const char *)ch->data + sw.rest : NULL;
+	rest.captured = sw.rest < ch->captured ? ch->captured - sw.rest : 0;
+	rest.total_len = ch->total_len - sw.rest;
+	if (next->feed(c, &rest, &s->emit))
+		s->stats.feed_errors++;
+}
+
 static void on_data(void *ctx, const struct stream_chunk *ch)
 {
 	struct proto_streams *s = ctx;
@@ -177,8 +214,10 @@ static void on_data(void *ctx, const struct stream_chunk *ch)
 		s->cur = ch;
 		if (c->ops->feed(c, ch, &s->emit))
 			s->stats.feed_errors++;
+		switch_decoder(s, c, ch);
 		s->cur = NULL;
-		announce_requests(s, c, ch);
+		if (c->ops)
+			announce_requests(s, c, ch);
 		if (ch->dir == STREAM_IN)
 			s->ev.updated(s->ev.ctx, c);
 	}

@@ -48,6 +48,8 @@ struct proto_streams_stats {
 	uint64_t feed_errors;    /* a decoder refused a chunk */
 	uint64_t verdict_errors; /* telling capture failed */
 	uint64_t not_recognised; /* connections no decoder wanted */
+	uint64_t switched;       /* connections a decoder took over (h2c) */
+	uint64_t switch_failures; /* ... that it could not: ignored */
 	uint32_t open;           /* connections in the table now */
 	uint64_t evictions, alloc_failures;
 };
