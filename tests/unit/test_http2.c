@@ -1126,6 +1126,65 @@ static void test_push_promise(void **state)
 }
 
 /* HTTP/2's preface goes to the HTTP/2 decoder, a request line to HTTP/1. */
+/*
+ * HTTP/1.1 "Upgrade: h2c" seen by the server: the request that asked is
+ * answered on stream 1, the 101 and the first HTTP/2 frames in one write
+ * (so HTTP/2 starts inside the chunk), then a second request as stream 3.
+ */
+static void test_h2c_upgrade(void **state)
+{
+	static const char upgrade_req[] =
+		"GET /first HTTP/1.1\r\nHost: up.example:8443\r\n"
+		"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+		"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+		"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n";
+	static const char switching[] =
+		"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+		"Upgrade: h2c\r\n\r\n";
+	struct fixture *f = *state;
+	const nghttp2_nv resp[] = { nv(":status", "200") };
+	const nghttp2_nv req2[] = {
+		nv(":method", "GET"), nv(":scheme", "http"),
+		nv(":authority", "up.example:8443"), nv(":path", "/second"),
+	};
+	const struct sp_span *first, *second;
+
+	put(&f->w, upgrade_req, strlen(upgrade_req));
+	send_wire(f, &f->server, IN, 1000);
+	put(&f->w, switching, strlen(switching));
+	settings(&f->w, 0);
+	headers(&f->w, f->resp_hd, 1, 0, resp, N(resp));
+	data(&f->w, 1, H2_FLAG_END_STREAM, 7);
+	send_wire(f, &f->server, OUT, 2000);
+	preface(&f->w);
+	settings(&f->w, 0);
+	headers(&f->w, f->req_hd, 3, H2_FLAG_END_STREAM, req2, N(req2));
+	send_wire(f, &f->server, IN, 3000);
+	headers(&f->w, f->resp_hd, 3, 0, resp, N(resp));
+	data(&f->w, 3, H2_FLAG_END_STREAM, 4);
+	send_wire(f, &f->server, OUT, 5000);
+	flush(f);
+	assert_int_equal(n_exported, 2);
+	first = span_with("url.path", "/first");
+	second = span_with("url.path", "/second");
+	assert_name(first, "GET /first");
+	assert_int_equal(first->kind, SP_KIND_SERVER);
+	assert_str_attr(first, "network.protocol.version", "2");
+	assert_str_attr(first, "server.address", "up.example");
+	assert_int_attr(first, "http.response.status_code", 200);
+	assert_int_attr(first, "http.response.body.size", 7);
+	assert_int_attr(first, "http.request.body.size", 0);
+	assert_null(span_find_attr(first, "spanprobe.partial"));
+	assert_int_equal(duration(first), 1000);
+	/* The upgrade request's traceparent made it the caller's child. */
+	assert_int_equal(first->trace_id[0], 0x0a);
+	assert_int_equal(first->trace_id[15], 0x9c);
+	assert_name(second, "GET /second");
+	assert_int_attr(second, "http.response.body.size", 4);
+	assert_int_equal(duration(second), 2000);
+	assert_null(span_find_attr(second, "spanprobe.partial"));
+}
+
 static void test_recognise(void **state)
 {
 	const char *get = "GET / HTTP/1.1\r\n";
@@ -1147,6 +1206,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_and_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_started_and_reset_in_one_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_continuation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_h2c_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_padding_and_priority, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_byte_by_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_not_captured, setup, teardown),
