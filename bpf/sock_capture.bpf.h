@@ -527,9 +527,9 @@ static __always_inline bool sock_capture__frames(struct sock_scratch *s,
 		st->need = 0;
 		st->hdr_have = 0;
 	}
-	s->ev.captured = sock_frames_walk((struct sock_frames_room *)s->data, st,
+	s->ev.captured = sock_frames_walk((struct sock_frames_room *)s->data, conn,
 					  (__u64)io->buf, (__u64)io->iov,
-					  (io->iovcnt & 0xffffffff) << 32 | total);
+					  (__u64)dir << 48 | (io->iovcnt & 0xffff) << 32 | total);
 	s->ev.sock_flags |= SP_SOCK_F_FRAMES;
 	return true;
 }

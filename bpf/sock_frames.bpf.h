@@ -134,20 +134,24 @@ static __always_inline bool sock_frames__next_segment(struct sock_frames_walk *w
 static __always_inline __u32 sock_frames__header(struct sock_frames_walk *w, __u32 n)
 {
 	struct sp_sock_h2dir *st = w->st;
-	__u32 have = st->hdr_have, head;
-	__u64 b = 0;
+	__u32 have = st->hdr_have, head, m;
+	__u64 b[2] = {};
 
 	if (have >= SOCK_H2_HEADER_LEN)
 		have = 0;
 	if (n > SOCK_H2_HEADER_LEN - have)
 		n = SOCK_H2_HEADER_LEN - have;
-	/* The first bytes are enough: up to four of the header are kept. */
-	if (bpf_probe_read_user(&b, n < 8 ? n : 8, (const void *)w->ptr))
+	/* n <= 9; the mask is a bound older verifiers see on the very
+	 * register the call takes */
+	m = n;
+	barrier_var(m);
+	m &= 15;
+	if (bpf_probe_read_user(b, m, (const void *)w->ptr))
 		common__count_drop(SP_DROP_READ_FAILED);
 	if (have == 0)
 		st->head = 0;
 	if (have < 4)
-		st->head |= (__u32)(b << (8 * (have & 3)));
+		st->head |= (__u32)(b[0] << (8 * (have & 3)));
 	sock_frames__keep(w, n);
 	have += n;
 	st->hdr_have = have;
@@ -195,25 +199,29 @@ struct sock_frames_room {
 
 /*
  * Walk the call's bytes (at user address `buf`, or in the `iovcnt`
- * segments at `iov`; `total` of them: iovcnt_total = iovcnt << 32 |
- * total) into `room`, the direction's walk `st` going on.  Returns the
- * payload bytes written.  A call the walk could not finish (too many
- * steps or segments, an unreadable vector) leaves the direction out of
- * step.  Global, not inlined: the verifier checks it once, not once for
- * every path of every caller that reaches it.
+ * segments at `iov`; `total` of them) into `room`, the walk of direction
+ * `dir` of `conn` going on; call = dir << 48 | iovcnt << 32 | total.
+ * Returns the payload bytes written.  A call the walk could not finish
+ * (too many steps or segments, an unreadable vector) leaves the
+ * direction out of step.  Global, not inlined: the verifier checks it
+ * once, not once for every path of every caller that reaches it (its
+ * pointers are whole objects: a map entry's field at a variable offset
+ * is not an argument older verifiers take).
  */
-__noinline int sock_frames_walk(struct sock_frames_room *room, struct sp_sock_h2dir *st,
-				__u64 buf, __u64 iov, __u64 iovcnt_total)
+__noinline int sock_frames_walk(struct sock_frames_room *room, struct sp_sock_conn *conn,
+				__u64 buf, __u64 iov, __u64 call)
 {
 	struct sock_frames_walk w = {};
-	__u32 total = (__u32)iovcnt_total;
+	__u32 total = (__u32)call;
+	struct sp_sock_h2dir *st;
 
-	if (!room || !st || !sock_frames__available())
+	if (!room || !conn || !sock_frames__available())
 		return 0;
+	st = &conn->h2[((call >> 48) - 1) & 1];
 	w.data = room->b;
 	w.st = st;
 	w.iov = buf ? NULL : (const struct iovec *)iov;
-	w.iovcnt = iovcnt_total >> 32;
+	w.iovcnt = (call >> 32) & 0xffff;
 	w.ptr = buf;
 	w.seg_left = buf ? total : 0;
 	w.left = total;
