@@ -138,6 +138,8 @@ def traced_round(port, nginx_pid, tmp):
     r["dropped"] = sum(max(0, counter(err, p)) for p in (
         r"dropped: (\d+) queue full", r"(\d+) span pool empty", r"events: (\d+) lost",
         r"(\d+) lost \(pool empty\)"))
+    r["drops"] = "; ".join(line.removeprefix("spanprobe: ") for line in err.splitlines()
+                           if line.startswith(("spanprobe: dropped:", "spanprobe: events:")))
     r["http2"] = next((line.removeprefix("spanprobe: ") for line in err.splitlines()
                        if "http2:" in line), "")
     return r
@@ -165,7 +167,8 @@ def report(plain, traced):
     print("spans per round (SERVER, CLIENT; whole ones in brackets) for requests made:")
     for i, r in enumerate(traced, 1):
         print(f"  round {i}: {r['server']} ({r['server_whole']}) SERVER, {r['client']} "
-              f"({r['client_whole']}) CLIENT for {r['requests']} requests")
+              f"({r['client_whole']}) CLIENT for {r['requests']} requests"
+              + (f" ({r['drops']})" if r["dropped"] else ""))
     print(f"  last round's {traced[-1]['http2']}")
 
 
