@@ -7,8 +7,8 @@ connection, from real programs, node-wide:
 - nginx `listen ... http2` without TLS (h2c) and
   `curl --http2-prior-knowledge`;
 - a Node.js `http2.createSecureServer` and a Node.js client over TLS (5
-  requests on one session), and curl -k --http2 to it;
-- an h2c session opened before spanprobe started: one request before,
+  requests on one connection), and curl -k --http2 to it;
+- an h2c connection opened before spanprobe started: one request before,
   three after; exactly three SERVER spans, as much of each as the HPACK
   state allows (the encoder's dynamic table was filled unseen);
 - `curl --http2 http://...`: HTTP/1.1 with `Upgrade: h2c`, answered by a
@@ -205,9 +205,9 @@ def test_node_tls(agent, node):
     port = node.port
     rc, out, pid = run(["node", H2_TLS_NODE, "get", f"https://127.0.0.1:{port}/n", "5"])
     paths = [f"/n{i}" for i in range(5)]
-    check("node http2 TLS: 5 GETs on one session answered 200",
+    check("node http2 TLS: 5 GETs on one connection answered 200",
           rc == 0 and out.split() == ["200"] * 5, out)
-    servers = check_pairs("node http2 TLS, node client (5 streams, one session)", agent,
+    servers = check_pairs("node http2 TLS, node client (5 streams, one connection)", agent,
                           node.pid, pid, paths, "https", port, dict.fromkeys(paths, NODE_BODY))
     if servers:
         check("node http2 TLS, node client: one connection",
@@ -223,7 +223,7 @@ def test_node_tls(agent, node):
 
 
 class Held:
-    """A Node.js client that opened its session and made `before` requests
+    """A Node.js client that opened its connection and made `before` requests
     (paths /held0 ..) before spanprobe started; go() makes `after` more."""
 
     def __init__(self, port, before, after):
@@ -247,8 +247,8 @@ class Held:
             self.proc.wait()
 
 
-def test_held_session(agent, held, node):
-    """The session's HPACK tables were filled before spanprobe saw a byte.
+def test_held_connection(agent, held, node):
+    """The connection's HPACK tables were filled before spanprobe saw a byte.
     Fields sent as literals or from the static table are known (:method
     GET, the :path, which nghttp2 never indexes, :status 200); the next
     field of each block refers to an entry the encoder made on the first
@@ -256,15 +256,15 @@ def test_held_session(agent, held, node):
     seen, which ends that block's decoding: every span says
     spanprobe.partial "headers" (both sides' blocks), and the server's
     address and port are the socket's."""
-    check("session opened before spanprobe: one request made then", held.ready)
+    check("connection opened before spanprobe: one request made then", held.ready)
     ok, out = held.go()
-    check("session opened before spanprobe: 3 more GETs answered 200", ok, out)
+    check("connection opened before spanprobe: 3 more GETs answered 200", ok, out)
     paths = [f"/held{i}" for i in range(held.before, held.before + held.after)]
     servers, clients = spans_of(agent, (node.pid, SERVER, len(paths), anything),
                                 (held.pid, CLIENT, len(paths), anything))
-    check("session opened before spanprobe: exactly 3 SERVER spans of the server",
+    check("connection opened before spanprobe: exactly 3 SERVER spans of the server",
           len(servers) == 3, f"{len(servers)}: {brief(servers)}")
-    check("session opened before spanprobe: exactly 3 CLIENT spans of the client",
+    check("connection opened before spanprobe: exactly 3 CLIENT spans of the client",
           len(clients) == 3, f"{len(clients)}: {brief(clients)}")
     keys = ("name", "http.request.method", "http.response.status_code",
             "http.response.body.size", "network.protocol.version", "server.port",
@@ -281,14 +281,14 @@ def test_held_session(agent, held, node):
                         "spanprobe.partial": "headers", where: value(p)} for p in paths),
                       key=str)
     got = seen(servers, "url.path")
-    check("session opened before spanprobe: server spans GET /heldN, 200, 9 bytes, version 2, "
+    check("connection opened before spanprobe: server spans GET /heldN, 200, 9 bytes, version 2, "
           "the socket's port, spanprobe.partial \"headers\"",
           got == wanted("url.path", lambda p: p), f"got {got}")
     got = seen(clients, "url.full")
-    check("session opened before spanprobe: client spans the same, url.full from the socket's "
+    check("connection opened before spanprobe: client spans the same, url.full from the socket's "
           "address", got == wanted("url.full", lambda p: f"http://127.0.0.1:{node.port}{p}"),
           f"got {got}")
-    check("session opened before spanprobe: each server span is the child of one client span",
+    check("connection opened before spanprobe: each server span is the child of one client span",
           servers and all(sum(is_child(s, c) for c in clients) == 1 for s in servers),
           f"{len(servers)} server spans, {len(clients)} client spans")
 
@@ -384,7 +384,7 @@ def main():
             test_nginx_h2c(agent, nginx)
             test_node_tls(agent, node_tls)
             if held:
-                test_held_session(agent, held, node_h2c)
+                test_held_connection(agent, held, node_h2c)
             test_upgrade(agent, up)
             test_h2load(agent, nginx)
     finally:

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Node.js `http2` over TLS, a session held across spanprobe's start, and
+// Node.js `http2` over TLS, a connection held across spanprobe's start, and
 // an HTTP/1.1 server that takes `Upgrade: h2c`, for the HTTP/2 capture tests.
 //   h2_tls_node.js serve-tls PORT CERT KEY  HTTP/2 over TLS (ALPN h2) on
 //                                           127.0.0.1:PORT, prints "ready"
@@ -7,11 +7,11 @@
 //                                           answers `Upgrade: h2c` with 101
 //                                           and HTTP/2; prints "ready"
 //   h2_tls_node.js get URL N                N GETs, one after the other on
-//                                           one session, of URL's path +
+//                                           one connection, of URL's path +
 //                                           0 .. N-1; prints each status
 //   h2_tls_node.js held URL N M             as get for N, prints "held",
 //                                           waits for a line on stdin, then
-//                                           M more GETs on the same session
+//                                           M more GETs on the same connection
 // https URLs are not verified (the tests' certificates are self-signed).
 // Every server answers a GET with 200 and "hello h2\n" (9 bytes).
 'use strict';
@@ -50,7 +50,7 @@ function hpackInt(value, n, first) {
 }
 
 // Literal fields without indexing, new names (RFC 7541 section 6.2.2):
-// the block leaves the session's dynamic table as it was.
+// the block leaves the connection's dynamic table as it was.
 function hpackLiterals(fields) {
 	const out = [];
 	for (const [name, value] of fields) {
@@ -71,9 +71,9 @@ function headersFrame(stream, block) {
 	return Buffer.concat([h, block]);
 }
 
-// The client's bytes, as Node's HTTP/2 session reads them: the request
+// The client's bytes, as Node's HTTP/2 server reads them: the request
 // that asked for the upgrade is stream 1, half-closed by the client
-// (RFC 7540 section 3.2).  Node's session cannot be told so, so a HEADERS
+// (RFC 7540 section 3.2).  Node's http2 cannot be told so, so a HEADERS
 // frame of stream 1 is put after the client's preface and first SETTINGS
 // frame; on the wire nothing changes.
 class Upgraded extends Duplex {
@@ -150,9 +150,9 @@ function serveUpgrade(port) {
 	server.listen(port, '127.0.0.1', () => console.log('ready'));
 }
 
-function get(session, path) {
+function get(conn, path) {
 	return new Promise((resolve, reject) => {
-		const req = session.request({ ':method': 'GET', ':path': path });
+		const req = conn.request({ ':method': 'GET', ':path': path });
 		let status = 0;
 		req.on('response', (h) => { status = h[':status']; });
 		req.on('data', () => {});
@@ -162,9 +162,9 @@ function get(session, path) {
 	});
 }
 
-async function gets(session, path, from, n) {
+async function gets(conn, path, from, n) {
 	for (let i = from; i < from + n; i++)
-		console.log(await get(session, path + i));
+		console.log(await get(conn, path + i));
 }
 
 function lineOnStdin() {
@@ -176,15 +176,15 @@ function lineOnStdin() {
 
 async function client(mode, url, n, m) {
 	const u = new URL(url);
-	const session = http2.connect(u.origin, { rejectUnauthorized: false });
-	session.on('error', (e) => { console.error(e.message); process.exit(1); });
-	await gets(session, u.pathname, 0, Number(n));
+	const conn = http2.connect(u.origin, { rejectUnauthorized: false });
+	conn.on('error', (e) => { console.error(e.message); process.exit(1); });
+	await gets(conn, u.pathname, 0, Number(n));
 	if (mode === 'held') {
 		console.log('held');
 		await lineOnStdin();
-		await gets(session, u.pathname, Number(n), Number(m));
+		await gets(conn, u.pathname, Number(n), Number(m));
 	}
-	session.close();
+	conn.close();
 }
 
 const [mode, a, b, c] = process.argv.slice(2);
