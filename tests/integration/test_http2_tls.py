@@ -324,8 +324,9 @@ def test_h2load(agent, nginx):
     for what, spans in (("nginx", servers), ("h2load", clients)):
         bad = [(s["name"], diff) for s in spans
                if (diff := exchange_diff(s, "/h", "http", nginx.h2c, H2LOAD_BODY))]
-        check(f"h2load: every span of {what} GET /h, 200, 64 bytes, version 2, whole headers",
-              spans and not bad, f"{len(bad)} of {len(spans)} differ, the first: {bad[:2]}")
+        check(f"h2load: {n} spans of {what}, each GET /h, 200, 64 bytes, version 2, whole "
+              "headers", len(spans) == n and not bad,
+              f"{len(spans)} spans, {len(bad)} of them differ, the first: {bad[:2]}")
     by_id = {c["spanId"]: c for c in clients}
     check("h2load: each server span is the child of a distinct h2load span",
           servers and len({s.get("parentSpanId") for s in servers}) == len(servers)
