@@ -328,8 +328,8 @@ def test_h2load(agent, nginx):
               "headers", len(spans) == n and not bad,
               f"{len(spans)} spans, {len(bad)} of them differ, the first: {bad[:2]}")
     by_id = {c["spanId"]: c for c in clients}
-    check("h2load: each server span is the child of a distinct h2load span",
-          servers and len({s.get("parentSpanId") for s in servers}) == len(servers)
+    check(f"h2load: each of {n} server spans is the child of a distinct h2load span",
+          len(servers) == n and len({s.get("parentSpanId") for s in servers}) == n
           and all(s.get("parentSpanId") in by_id and is_child(s, by_id[s["parentSpanId"]])
                   for s in servers), f"{len(servers)} server spans")
 
