@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """HTTP/2 over TLS and the ways into HTTP/2 other than a new h2c
-connection, from real programs, node-wide:
+connection, from real programs, with `spanprobe run` (narrowed to a
+cgroup that holds the test's processes, where there is cgroup v2):
 - nginx `listen ... ssl http2` (ALPN h2) driven by `curl -k --http2`:
   one GET of a static file, then three GETs on one connection;
 - nginx `listen ... http2` without TLS (h2c) and
