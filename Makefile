@@ -53,7 +53,7 @@ RUN_ARGS  ?= run
 # A recipe that fails leaves no half-written target behind.
 .DELETE_ON_ERROR:
 
-.PHONY: all deps run test unit integration bench bench-https bench-kernels soak clean format lint asan tsan vmlinux fuzz fuzz-run install
+.PHONY: all deps run test unit integration bench bench-https bench-h2 bench-kernels soak clean format lint asan tsan vmlinux fuzz fuzz-run install
 all: $(BUILD)/spanprobe
 
 deps:
@@ -84,6 +84,12 @@ bench-https: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/ssl_calls $(BUILD)/bench/bare_uprobe
 	@SP_BUILD=$(BUILD) python3 bench/https_overhead.py
 	@SP_BUILD=$(BUILD) python3 bench/ssl_calls.py
+
+# HTTP/2: what tracing costs nginx (h2c) under h2load, and the spans made
+# against the streams served (bench/h2_overhead.py).
+bench-h2: deps
+	@$(MAKE) --no-print-directory all
+	@SP_BUILD=$(BUILD) python3 bench/h2_overhead.py
 
 # The node-wide tax inside each kernel of the kernel matrix (QEMU), per
 # HTTP capture path: the ratio with/without spanprobe (bench/kernels.py).
