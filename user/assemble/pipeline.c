@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "assemble/pipeline_impl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -363,6 +364,31 @@ static void drop_calls_of(struct sp_pipeline *p, uint32_t pid)
 				th->pid = 0; /* request frames stay with their source */
 		}
 	} while (sw.n == sizeof(sw.dead) / sizeof(sw.dead[0]));
+}
+
+unsigned pipeline_prime_processes(struct sp_pipeline *p)
+{
+	DIR *d = opendir("/proc");
+	struct sp_resource *res;
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < p->opts.max_processes / 2) {
+		char *end;
+		unsigned long pid = strtoul(e->d_name, &end, 10);
+
+		if (*end || pid == 0 || pid > UINT32_MAX || u32map_get(&p->processes, (uint32_t)pid))
+			continue;
+		res = pipeline_resource(p, (uint32_t)pid);
+		if (res) {
+			resource_put(res);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
 }
 
 void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,

@@ -72,6 +72,16 @@ void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid,
 void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
 			   const char *filename);
 
+/*
+ * Read now the resources of the processes running (up to half of
+ * max_processes): one that ran before spanprobe started has no exec
+ * record to name it, and if it is short-lived its /proc entry may be
+ * gone by the time its first records are read (its spans would lose
+ * their resource, and a --cgroup or --exe filter would drop them).
+ * Returns how many were read.
+ */
+unsigned pipeline_prime_processes(struct sp_pipeline *p);
+
 struct sp_threads *pipeline_threads(struct sp_pipeline *p);
 
 /*

@@ -658,6 +658,9 @@ static int open_http_capture(struct sp_daemon *d)
 	};
 
 	d->sockcap = sockcap_open(&d->loader, &so);
+	if (d->sockcap && so.all_processes)
+		sp_info("http: resources of %u running processes read",
+			pipeline_prime_processes(d->pipeline));
 	if (d->sockcap) {
 		po.verdict_ctx = d->sockcap;
 		d->exchanges = exchange_create(d->pipeline, &po);

@@ -160,6 +160,9 @@ bool grpc_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 	proto_attr_cstr(o, "rpc.system", "grpc");
 	proto_attr_str(o, "rpc.service", service, slen, false);
 	proto_attr_cstr(o, "rpc.method", method);
+	/* Recommended for RPC spans too (the transport's protocol). */
+	proto_attr_cstr(o, "network.protocol.name", "http");
+	proto_attr_cstr(o, "network.protocol.version", "2");
 	http_attrs_server(o, s->req.authority, o->server ? &c->local : &c->peer,
 			  c->tls);
 	http_attrs_peer(o, c, o->server);

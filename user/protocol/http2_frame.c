@@ -288,11 +288,19 @@ int http2_frame_walk(struct h2_walker *w, const uint8_t *p, size_t captured,
 	size_t gap = total - captured;
 
 	if (w->state == H2W_LOST) {
-		if (!captured || !http2_frame_chain_fits(p, captured, total))
+		/* The client preface after all (a connection first seen by
+		 * the server's SETTINGS, sent before it read the preface). */
+		if (captured >= H2_PREFACE_LEN && http2_frame_is_preface(p, captured)) {
+			w->state = H2W_PREFACE;
+			w->preface_pos = 0;
+			w->resyncs++;
+		} else if (!captured || !http2_frame_chain_fits(p, captured, total)) {
 			return 0;
-		w->state = H2W_HEADER;
-		w->hdr_len = 0;
-		w->resyncs++;
+		} else {
+			w->state = H2W_HEADER;
+			w->hdr_len = 0;
+			w->resyncs++;
+		}
 	}
 	while (captured && w->state != H2W_LOST) {
 		size_t used;
