@@ -368,11 +368,14 @@ static void drop_calls_of(struct sp_pipeline *p, uint32_t pid)
 
 unsigned pipeline_prime_processes(struct sp_pipeline *p)
 {
-	DIR *d = opendir("/proc");
 	struct sp_resource *res;
 	struct dirent *e;
 	unsigned n = 0;
+	DIR *d;
 
+	if (!p->opts.filter.cgroup && !p->opts.filter.n_exes)
+		return 0;
+	d = opendir("/proc");
 	if (!d)
 		return 0;
 	while ((e = readdir(d)) && n < p->opts.max_processes / 2) {

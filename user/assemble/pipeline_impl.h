@@ -73,12 +73,13 @@ void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
 			   const char *filename);
 
 /*
- * Read now the resources of the processes running (up to half of
- * max_processes): one that ran before spanprobe started has no exec
- * record to name it, and if it is short-lived its /proc entry may be
- * gone by the time its first records are read (its spans would lose
- * their resource, and a --cgroup or --exe filter would drop them).
- * Returns how many were read.
+ * With a filter by cgroup or executable: read now the resources of the
+ * processes running (up to half of max_processes).  One that ran before
+ * spanprobe started has no exec record to name it, and if it is
+ * short-lived its /proc entry may be gone by the time its first records
+ * are read: the filter could not tell it is wanted, and would drop its
+ * spans.  (Without such a filter nothing is read: each read costs, and
+ * such a process's spans keep their pid.)  Returns how many were read.
  */
 unsigned pipeline_prime_processes(struct sp_pipeline *p);
 

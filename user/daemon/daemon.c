@@ -658,9 +658,13 @@ static int open_http_capture(struct sp_daemon *d)
 	};
 
 	d->sockcap = sockcap_open(&d->loader, &so);
-	if (d->sockcap && so.all_processes)
-		sp_info("http: resources of %u running processes read",
-			pipeline_prime_processes(d->pipeline));
+	if (d->sockcap && so.all_processes) {
+		unsigned primed = pipeline_prime_processes(d->pipeline);
+
+		if (primed)
+			sp_info("http: resources of %u running processes read (for the "
+				"filters)", primed);
+	}
 	if (d->sockcap) {
 		po.verdict_ctx = d->sockcap;
 		d->exchanges = exchange_create(d->pipeline, &po);
