@@ -88,6 +88,15 @@ static __always_inline void sock_frames__keep(struct sock_frames_walk *w, __u32 
 	__u32 k = n;
 
 	if (w->skip) { /* skipped bytes end a piece: start another */
+		if (w->out + sizeof(struct sp_sock_piece) >= SP_SOCK_FRAMES_MAX) {
+			/* No room for its header: the rest is skipped. */
+			if (!w->cut) {
+				w->cut = true;
+				common__count_drop(SP_DROP_H2_CUT);
+			}
+			w->skip += n;
+			return;
+		}
 		sock_frames__close_piece(w);
 		w->piece = w->out;
 		w->out += sizeof(struct sp_sock_piece);

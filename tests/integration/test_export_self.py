@@ -42,7 +42,7 @@ def run_variant(name, flag, args, web_port):
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(3)  # probes attached
     curl(f"http://127.0.0.1:{web_port}/")
-    time.sleep(6)  # twenty export rounds of 300 ms
+    time.sleep(3)  # ten export rounds of 300 ms: a loop shows in two
     sp.send_signal(signal.SIGINT)
     _, err = sp.communicate(timeout=60)
     time.sleep(0.5)

@@ -235,6 +235,35 @@ def test_h2load(agent, node):
                   for s in servers))
 
 
+def test_big_header_block(agent, node):
+    """A 12000-byte header in one HEADERS frame: past the 8 KiB a call's
+    record keeps, so the block is cut.  What came before the cut (the
+    pseudo-headers, first in curl's block) is decoded, the span says
+    spanprobe.partial, and the stream still ends (END_STREAM is in the
+    frame header, which is kept).  A request on a new connection after it
+    is whole."""
+    big = "x" * 12000
+    rc, out, pid = curl("--http2-prior-knowledge", "-H", f"x-big: {big}",
+                        f"http://127.0.0.1:{node.port}/big")
+    check("12000-byte header: curl got 200", rc == 0 and out.startswith("200"), out)
+    servers, clients = pair(agent, node.pid, pid, ["/big"])
+    check("12000-byte header: exactly one SERVER and one CLIENT span",
+          len(servers) == 1 and len(clients) == 1, f"{len(servers)} {len(clients)}")
+    check("12000-byte header: GET /big, 200, body 9, request headers marked partial, "
+          "both sides",
+          all(s["name"] == "GET /big" and s["_attrs"].get("http.request.method") == "GET"
+              and s["_attrs"].get("http.response.status_code") == 200
+              and s["_attrs"].get("http.response.body.size") == BODY
+              and s["_attrs"].get("spanprobe.partial") == "request_headers"
+              for s in servers + clients), [s["_attrs"] for s in servers + clients])
+    rc, out, pid = curl("--http2-prior-knowledge", f"http://127.0.0.1:{node.port}/after-big")
+    servers, clients = pair(agent, node.pid, pid, ["/after-big"])
+    check("after it, a new connection's spans are whole",
+          len(servers) == 1 and len(clients) == 1
+          and all("spanprobe.partial" not in s["_attrs"] for s in servers + clients),
+          [s["_attrs"] for s in servers + clients])
+
+
 def test_upgrade(agent):
     """curl --http2 on http:// asks for HTTP/1.1 "Upgrade: h2c": the
     request that asked is answered as stream 1, the next ones are HTTP/2
@@ -292,6 +321,7 @@ def main():
             test_post(agent, node)
             test_grpc(agent, node)
             test_h2load(agent, node)
+            test_big_header_block(agent, node)
             test_upgrade(agent)
     finally:
         rc = agent.stop()

@@ -9,7 +9,9 @@ Per kernel (kernels.list, or SP_KERNELS), the first boot prints
 the kernel-wide tests (function spans, the process life cycle) and the
 HTTP tests (every server and client kind, context propagation) with the
 hooks `auto` chooses; then one boot per other capture path runs the HTTP
-servers and clients test with SPANPROBE_HTTP_HOOKS set to that path.  The
+servers and clients test with SPANPROBE_HTTP_HOOKS set to that path, if
+no kernel before it in the list ran that path (each path once in the
+matrix; SP_KERNEL_FULL=1 runs every path on every kernel).  The
 `syscalls` fallback runs only on kernels without the socket tracepoints
 (it is the path such a kernel used to get by default).
 
@@ -30,7 +32,8 @@ Settings (environment):
                       instead of the rule above (e.g. "sock syscalls")
   SP_TEST_FILTER      only the tests whose tests/kernels/NAME contains it
   SP_KERNEL_TEST_TIMEOUT  seconds one test may take in a guest (300)
-  SP_KERNEL_FULL      1: also attaching, many symbols and the filters
+  SP_KERNEL_FULL      1: also attaching, many symbols and the filters, and
+                      every capture path on every kernel
   SP_KERNEL_JOBS      kernels run at once (1)
   SP_GUEST_CPUS       emulated CPUs per guest (2; tests/kernels/guest.py)
 """
@@ -292,6 +295,22 @@ def paths_to_run(offered, auto):
             and not (p == "syscalls" and offered.get("sock", ("",))[0] == "available")]
 
 
+# Capture paths whose HTTP tests ran on a kernel already (each runs once).
+RAN_PATHS = set()
+RAN_LOCK = threading.Lock()
+
+
+def first_run_of(path, kernel):
+    """True when `path` has not run on another kernel yet (and notes it)."""
+    if os.environ.get("SP_KERNEL_FULL") == "1" or os.environ.get("SP_KERNEL_PATHS"):
+        return True
+    with RAN_LOCK:
+        if path in RAN_PATHS:
+            return False
+        RAN_PATHS.add(path)
+        return True
+
+
 def run_kernel(regex, tally):
     package = guest.resolve(regex)
     name = guest.kernel_dir(package) if package else ""
@@ -315,6 +334,7 @@ def run_kernel(regex, tally):
     for p, (state, what) in first.paths.items():
         note.append(f"# [{short}] --http-hooks {p}: {state} {what}")
     if first.auto:
+        first_run_of(first.auto, short)
         note.append(f"# [{short}] auto chose {first.auto}; its HTTP tests ran in the first boot")
     tally.flush(note)
     timeout = TEST_TIMEOUT * (len(HTTP_TESTS) + 1) + 120
@@ -330,6 +350,10 @@ def run_kernel(regex, tally):
             continue
         tests = wanted(HTTP_TESTS)
         if not tests:
+            continue
+        if state == "available" and not first_run_of(p, short):
+            note.append(f"# [{short} {p}] its HTTP tests ran on an earlier kernel "
+                        "(SP_KERNEL_FULL=1 runs them here too)")
             continue
         b, res = boot_once(f"{short} {p}", name, tests,
                            {"SPANPROBE_HTTP_HOOKS": p}, tally, kernel, timeout)
