@@ -260,7 +260,12 @@ def test_trace_tracked_only(node):
 
 
 def main():
-    test_probes_report()
+    # In the kernel matrix each kernel's first boot runs `spanprobe probes`
+    # itself and reports every set's state, and a set that did not work
+    # would fail `run --http-hooks` below: the guests leave this report
+    # (a load of every hook set: seconds under emulation) to the host.
+    if not IN_KERNEL_MATRIX:
+        test_probes_report()
     root = tempfile.mkdtemp(prefix="sp-www-")
     with open(os.path.join(root, "index.html"), "w") as f:
         f.write("hello\n")
