@@ -64,7 +64,7 @@ run: deps
 	$(BUILD)/spanprobe $(RUN_ARGS)
 
 # The fuzz targets run FUZZ_TEST_SECONDS each in the test run (a crash fails).
-FUZZ_TEST_SECONDS ?= 10
+FUZZ_TEST_SECONDS ?= 5
 test: deps
 	@$(MAKE) --no-print-directory all tests-build fuzz
 	@SP_BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) tests/run.sh
