@@ -30,12 +30,10 @@
 /* Segments of a readv/writev/sendmsg/recvmsg walked (UIO_MAXIOV). */
 #define SOCK_H2_IOV_MAX 1024
 
-/* Walking frames needs bpf_loop() (Linux 5.17); the loader may say no. */
-const volatile bool sp_sock_frames = true;
-
+/* Walking frames needs bpf_loop() (Linux 5.17). */
 static __always_inline bool sock_frames__available(void)
 {
-	return bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop) && sp_sock_frames;
+	return bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop);
 }
 
 /* RFC 9113 section 6: the types whose payload the record keeps. */

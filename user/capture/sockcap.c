@@ -97,9 +97,8 @@ int sockcap_verdict(void *ctx, uint64_t conn_id, uint16_t local_port,
 	struct sockcap *sc = ctx;
 	struct sp_sock_conn v = { .local_port = local_port,
 				  .peer_port = peer_port };
-	uint64_t flags = BPF_ANY;
-
 	struct sp_sock_conn now;
+	uint64_t flags = BPF_ANY;
 
 	if (verdict == STREAM_VERDICT_IGNORE) {
 		v.state = SP_SOCK_CONN_IGNORE;

@@ -804,14 +804,14 @@ static void chunk_opening(struct feed *f, struct http1_half *h,
 		half_idle(h);
 }
 
-const struct http1_exchange *http1_h2c(struct http1_conn *c, uint32_t *seq,
+const struct http1_exchange *http1_h2c(const struct http1_conn *c, uint32_t *seq,
 				      size_t *rest)
 {
-	struct http1_pending *p;
+	const struct http1_pending *p;
 
 	if (c->state != C_H2C || c->count != 1)
 		return NULL;
-	p = fifo_head(c);
+	p = &c->fifo[c->head];
 	*seq = p->seq;
 	*rest = c->h2c_rest;
 	return &p->x;

@@ -231,7 +231,7 @@ void http1_close(struct http1_conn *c, uint64_t ts_ns, http1_exchange_cb cb,
  * number in `*seq`), which HTTP/2 answers, and in `*rest` where HTTP/2
  * starts in the chunk that ended the 101.  NULL otherwise.
  */
-const struct http1_exchange *http1_h2c(struct http1_conn *c, uint32_t *seq,
+const struct http1_exchange *http1_h2c(const struct http1_conn *c, uint32_t *seq,
 				      size_t *rest);
 
 /* True when the connection was recognised as something other than HTTP/1

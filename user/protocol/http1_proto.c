@@ -115,7 +115,7 @@ static int http1_proto_feed(struct proto_conn *c, const struct stream_chunk *ch,
 /* "Upgrade: h2c" was granted: HTTP/2 answers the request. */
 static bool http1_switched(const union proto_state *st, struct proto_switch *sw)
 {
-	struct http1_conn *c = (struct http1_conn *)&st->http1;
+	const struct http1_conn *c = &st->http1;
 	const struct http1_exchange *x;
 	struct http2_fields *f = &sw->req;
 

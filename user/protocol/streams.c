@@ -180,9 +180,16 @@ static void switch_decoder(struct proto_streams *s, struct proto_conn *c,
 	next = proto_find(sw.next);
 	c->ops->release(&c->st);
 	c->ops = NULL;
-	if (!next || !next->adopt || (next->init(&c->st), next->adopt(&c->st, &sw))) {
-		if (next)
+	if (next && next->adopt) {
+		next->init(&c->st);
+		if (next->adopt(&c->st, &sw)) {
 			next->release(&c->st);
+			next = NULL;
+		}
+	} else {
+		next = NULL;
+	}
+	if (!next) {
 		c->ignored = 1;
 		s->stats.switch_failures++;
 		return;
