@@ -118,6 +118,10 @@ async function act(client, action) {
 	case 'count':
 		return serverStream(client, Number(args[0]));
 	case 'slow': {
+		// The deadline counts from the call, not from the connection's
+		// set-up, which a loaded host can stretch past it.
+		await new Promise((resolve, reject) =>
+			client.waitForReady(Date.now() + 10000, (e) => (e ? reject(e) : resolve())));
 		const deadline = new Date(Date.now() + Number(args[1]));
 		return (await unary(client, 'Slow', text(args[0]), { deadline })).split(' ')[0];
 	}

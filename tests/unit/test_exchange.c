@@ -407,6 +407,33 @@ static void test_late_client_after_server_finished(void **state)
 	assert_int_equal(stats(f).ctx_peer, 1);
 }
 
+/*
+ * A read that returns after TCP released its socket (port 0: given back)
+ * comes after the socket's close and brings the connection back; the
+ * kernel then gives the socket to a new connection.  Its first bytes end
+ * the leftover, and its spans are linked by the new tuple.
+ */
+static void test_socket_reused_after_late_read(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn dead = f->client;
+	const char *req = "GET /again HTTP/1.1\r\nHost: b\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	dead.local.port = 0;
+	feed(f, &dead, 7, IN, resp, 5);
+	feed(f, &f->client, 7, OUT, req, 20);
+	feed(f, &f->server, 8, IN, req, 21);
+	feed(f, &f->server, 8, OUT, resp, 40);
+	feed(f, &f->client, 7, IN, resp, 50);
+	flush(f);
+	assert_int_equal(n_exported, 2);
+	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
+	assert_int_equal(exported[1].kind, SP_KIND_CLIENT);
+	assert_memory_equal(exported[0].parent_span_id, exported[1].span_id, 8);
+	assert_int_equal(stats(f).ctx_peer, 1);
+}
+
 /* Nobody comes: a held server span ends as it is once its wait is over. */
 static void test_held_server_span_expires(void **state)
 {
@@ -751,6 +778,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_held_span_waits_one_read_when_late, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_traceparent_wins_over_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_socket_reused_after_late_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_traceparent_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_five, setup, teardown),

@@ -479,10 +479,12 @@ void exchange_report(const struct exchange_spans *xs, FILE *out)
 
 	proto_streams_stats(xs->streams, &s);
 	fprintf(out, "protocol: %u connections open, %llu evicted, %llu not "
-		"allocated, %llu not recognised\n", s.open,
+		"allocated, %llu not recognised, %llu ended by a new connection "
+		"on their socket\n", s.open,
 		(unsigned long long)s.evictions,
 		(unsigned long long)s.alloc_failures,
-		(unsigned long long)s.not_recognised);
+		(unsigned long long)s.not_recognised,
+		(unsigned long long)s.reused);
 	if (s.switched || s.switch_failures)
 		fprintf(out, "protocol: %llu connections upgraded to another decoder "
 			"(h2c), %llu that it could not take\n",

@@ -117,11 +117,43 @@ static void tell_verdict(struct proto_streams *s, struct proto_conn *c)
 		s->stats.verdict_errors++;
 }
 
+static bool same_addr(const struct stream_addr *a, const struct stream_addr *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
+/*
+ * A socket is known by its kernel address, which a new socket reuses once
+ * the old one is freed.  Its close record normally ends the connection
+ * first; but a read that returns after TCP released the socket (the last
+ * bytes of a response, its local port already given back) comes after
+ * that close and brings the connection back.  The next connection on the
+ * same socket shows other ports: the one left over ends there, or the new
+ * connection's first bytes would be fed to it and its tuple would be the
+ * dead one's (no same-host peer found).
+ */
+static void end_if_reused(struct proto_streams *s, struct proto_conn *c,
+			  const struct stream_chunk *ch)
+{
+	if (same_addr(&c->local, ch->local) && same_addr(&c->peer, ch->peer))
+		return;
+	s->stats.reused++;
+	if (c->ops)
+		c->ops->close(c, ch->ts_ns, &s->emit);
+	conntable_remove(&s->conns, c);
+	release(s, c);
+}
+
 static struct proto_conn *conn_for(struct proto_streams *s,
 				   const struct stream_chunk *ch)
 {
 	struct proto_conn *c = conntable_find(&s->conns, ch->conn_id), *old;
 
+	if (c) {
+		end_if_reused(s, c, ch);
+		c = conntable_find(&s->conns, ch->conn_id);
+	}
 	if (!c) {
 		c = conntable_add(&s->conns, ch->conn_id, &old);
 		if (old)

@@ -50,6 +50,7 @@ struct proto_streams_stats {
 	uint64_t not_recognised; /* connections no decoder wanted */
 	uint64_t switched;       /* connections a decoder took over (h2c) */
 	uint64_t switch_failures; /* ... that it could not: ignored */
+	uint64_t reused;         /* ended by a new connection on their socket */
 	uint32_t open;           /* connections in the table now */
 	uint64_t evictions, alloc_failures;
 };
