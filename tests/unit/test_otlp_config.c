@@ -514,6 +514,7 @@ static void test_headers_file_syntax(void **state)
 	assert_string_equal(why, "has an empty name");
 	assert_int_equal(parse_file("bad name=v\n", h, &line, &why), -EINVAL);
 	assert_int_equal(line, 1);
+	assert_string_equal(why, "has a name that is not an HTTP token");
 	assert_int_equal(parse_file("name: v=1\n", h, &line, &why), -EINVAL);
 	assert_int_equal(parse_file("a=1\nk=x\x01y\n", h, &line, &why), -EINVAL);
 	assert_int_equal(line, 2);

@@ -198,7 +198,7 @@ int otlp_config_from_env(struct sp_otlp_config *cfg, char *const *envp)
 			return ret;
 		if (ret < 0) {
 			/* The value may hold a secret: name the reason, not the text. */
-			sp_err("export: %s is malformed: %s (expected name=value,name=value"
+			sp_err("export: %s is malformed: an item %s (expected name=value,name=value"
 			       " with values percent-encoded)", which, why);
 			return -EINVAL;
 		}
@@ -240,8 +240,11 @@ int otlp_config_set_header(struct sp_otlp_config *cfg, const char *arg)
 	if (ret == -ENOMEM)
 		return ret;
 	if (ret != 1) {
-		sp_err("export: --otlp-header: %s (expected name=value)",
-		       ret < 0 ? why : "expected exactly one header");
+		if (ret < 0)
+			sp_err("export: --otlp-header: the header %s (expected"
+			       " name=value)", why);
+		else
+			sp_err("export: --otlp-header: one name=value a flag");
 		return -EINVAL;
 	}
 	return 0;

@@ -40,7 +40,7 @@ static int decode_value(const char *s, size_t len, char **out, const char **why)
 			int lo = i + 2 < len ? hex_digit(s[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0) {
-				*why = "bad percent-encoding";
+				*why = "has a bad percent-encoding";
 				free(v);
 				return -EINVAL;
 			}
@@ -48,7 +48,7 @@ static int decode_value(const char *s, size_t len, char **out, const char **why)
 			i += 2;
 		}
 		if (c < 0x20 || c == 0x7f) {
-			*why = "control character in a value";
+			*why = "has a control character in its value";
 			free(v);
 			return -EINVAL;
 		}
@@ -67,37 +67,57 @@ static void trim(const char **s, const char **e)
 		(*e)--;
 }
 
-/* Parse one "name=value" item at [s, e) into name/value (malloc'd). */
-static int parse_item(const char *s, const char *e, char **name, char **value,
+/* A "name=value" pair: its name and value, trimmed. */
+struct pair {
+	const char *ns, *ne, *vs, *ve;
+};
+
+/*
+ * Split [s, e) at its first '=' into a name, which must be an HTTP
+ * token, and a value.  The reasons read after "an item" or "line N".
+ */
+static int split_pair(const char *s, const char *e, struct pair *p,
 		      const char **why)
 {
 	const char *eq;
-	const char *ns, *ne, *vs, *ve;
 
 	trim(&s, &e);
 	eq = memchr(s, '=', (size_t)(e - s));
 	if (!eq) {
-		*why = "an item has no '='";
+		*why = "has no '='";
 		return -EINVAL;
 	}
-	ns = s, ne = eq, vs = eq + 1, ve = e;
-	trim(&ns, &ne);
-	trim(&vs, &ve);
-	if (ns == ne) {
-		*why = "an item has an empty name";
+	*p = (struct pair){ s, eq, eq + 1, e };
+	trim(&p->ns, &p->ne);
+	trim(&p->vs, &p->ve);
+	if (p->ns == p->ne) {
+		*why = "has an empty name";
 		return -EINVAL;
 	}
-	for (const char *p = ns; p < ne; p++) {
-		if (!is_tchar((unsigned char)*p)) {
-			*why = "a name holds a character not allowed in a header name";
+	for (const char *c = p->ns; c < p->ne; c++) {
+		if (!is_tchar((unsigned char)*c)) {
+			*why = "has a name that is not an HTTP token";
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+/* Parse one "name=value" item at [s, e) into name/value (malloc'd). */
+static int parse_item(const char *s, const char *e, char **name, char **value,
+		      const char **why)
+{
+	struct pair p;
+	int ret = split_pair(s, e, &p, why);
+	const char *vs = p.vs, *ve = p.ve;
+
+	if (ret)
+		return ret;
 	if (memchr(vs, ';', (size_t)(ve - vs))) {
-		*why = "properties (';') are not supported";
+		*why = "has properties (';'), which are not supported";
 		return -EINVAL;
 	}
-	*name = strndup(ns, (size_t)(ne - ns));
+	*name = strndup(p.ns, (size_t)(p.ne - p.ns));
 	if (!*name)
 		return -ENOMEM;
 	if (decode_value(vs, (size_t)(ve - vs), value, why)) {
@@ -151,7 +171,7 @@ int otlp_headers_parse_list(struct sp_otlp_config *cfg, const char *list,
 		trim(&ts, &te);
 		if (ts != te) {
 			if (n == SP_OTLP_MAX_HEADERS) {
-				*why = "too many headers";
+				*why = "is one header too many";
 				ret = -E2BIG;
 				break;
 			}
@@ -168,7 +188,7 @@ int otlp_headers_parse_list(struct sp_otlp_config *cfg, const char *list,
 			free(items[i].value);
 		} else if (header_put(cfg, items[i].name, items[i].value,
 				      from_flag)) {
-			*why = "too many headers";
+			*why = "is one header too many";
 			ret = -E2BIG;
 		}
 	}
@@ -182,30 +202,16 @@ int otlp_config_parse_headers(struct sp_otlp_config *cfg, const char *list,
 }
 
 
-/* One "name=value" line of a headers file, [s, e) trimmed; value as is. */
+/* One "name=value" line of a headers file, [s, e); the value as is. */
 static int file_line(const char *s, const char *e, struct sp_otlp_header *out,
 		     const char **why)
 {
-	const char *eq = memchr(s, '=', (size_t)(e - s));
-	const char *ns = s, *ne = eq, *vs, *ve = e;
+	struct pair pr;
+	int ret = split_pair(s, e, &pr, why);
+	const char *vs = pr.vs, *ve = pr.ve;
 
-	if (!eq) {
-		*why = "has no '='";
-		return -EINVAL;
-	}
-	vs = eq + 1;
-	trim(&ns, &ne);
-	trim(&vs, &ve);
-	if (ns == ne) {
-		*why = "has an empty name";
-		return -EINVAL;
-	}
-	for (const char *p = ns; p < ne; p++) {
-		if (!is_tchar((unsigned char)*p)) {
-			*why = "has a name with a character not allowed in a header name";
-			return -EINVAL;
-		}
-	}
+	if (ret)
+		return ret;
 	for (const char *p = vs; p < ve; p++) {
 		unsigned char c = (unsigned char)*p;
 
@@ -214,7 +220,7 @@ static int file_line(const char *s, const char *e, struct sp_otlp_header *out,
 			return -EINVAL;
 		}
 	}
-	out->name = strndup(ns, (size_t)(ne - ns));
+	out->name = strndup(pr.ns, (size_t)(pr.ne - pr.ns));
 	out->value = strndup(vs, (size_t)(ve - vs));
 	out->from_flag = false;
 	if (!out->name || !out->value) {
