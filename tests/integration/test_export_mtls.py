@@ -195,6 +195,14 @@ def get(web_port, url_path):
     curl(f"http://127.0.0.1:{web_port}{url_path}")
 
 
+def secret_flags(sec):
+    """The flags that take the TLS files and the headers file from `sec`."""
+    return ["--otlp-certificate", sec.file("ca.crt"),
+            "--otlp-client-certificate", sec.file("tls.crt"),
+            "--otlp-client-key", sec.file("tls.key"),
+            "--otlp-headers-file", sec.file("headers")]
+
+
 def seen(rec):
     return (rec or {}).get("cn"), (rec or {}).get("header"), (rec or {}).get("httpVersion")
 
@@ -207,11 +215,7 @@ def test_h2_rotation(web):
     rx = Receiver("tls", "ca1", "server1")
     check("h2: receiver started", rx.ready)
     agent = Agent(web.pid, ["--otlp-endpoint", f"https://127.0.0.1:{rx.port}/v1/traces",
-                            "--otlp-http-version", "2",
-                            "--otlp-certificate", sec.file("ca.crt"),
-                            "--otlp-client-certificate", sec.file("tls.crt"),
-                            "--otlp-client-key", sec.file("tls.key"),
-                            "--otlp-headers-file", sec.file("headers")])
+                            "--otlp-http-version", "2", *secret_flags(sec)])
     try:
         get(web.port, "/one")
         r = rx.with_path("/one")
@@ -283,11 +287,7 @@ def test_http1(web):
     sec.publish("ca1", "client1", "x-tenant=epsilon\nx-other=file\n")
     rx = Receiver("tls", "ca1", "server1")
     agent = Agent(web.pid, ["--otlp-endpoint", f"https://127.0.0.1:{rx.port}/v1/traces",
-                            "--otlp-http-version", "1.1",
-                            "--otlp-certificate", sec.file("ca.crt"),
-                            "--otlp-client-certificate", sec.file("tls.crt"),
-                            "--otlp-client-key", sec.file("tls.key"),
-                            "--otlp-headers-file", sec.file("headers"),
+                            "--otlp-http-version", "1.1", *secret_flags(sec),
                             "--otlp-header", "x-tenant=flag"])
     try:
         get(web.port, "/h1")
