@@ -198,8 +198,9 @@ int otlp_config_from_env(struct sp_otlp_config *cfg, char *const *envp)
 			return ret;
 		if (ret < 0) {
 			/* The value may hold a secret: name the reason, not the text. */
-			sp_err("export: %s is malformed: an item %s (expected name=value,name=value"
-			       " with values percent-encoded)", which, why);
+			sp_err("export: %s is malformed: an item %s (expected"
+			       " name=value,name=value with values percent-encoded)",
+			       which, why);
 			return -EINVAL;
 		}
 	}
