@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One non-blocking TCP connection, optionally under TLS (OpenSSL, peer
- * verification always on; the context comes from transport/tlsctx.h).  Opening blocks up to a timeout; reads and
- * writes never block and say what they wait for in `wants`.
+ * verification always on; the context comes from transport/tlsctx.h).
+ * Opening blocks up to a timeout; reads and writes never block and say
+ * what they wait for in `wants`.
  */
 #ifndef SPANPROBE_NET_CONN_H
 #define SPANPROBE_NET_CONN_H

@@ -79,9 +79,7 @@ struct http_client_stats {
 
 /*
  * Returns a client (no connection opened yet) or NULL with errno set
- * (EINVAL: a TLS file cannot be used, logged).  Each call looks whether
- * the TLS files changed (transport/tlsctx.h); connections made with the
- * files before the change are closed once idle.
+ * (EINVAL: a TLS file cannot be used, logged).
  */
 struct http_client *http_client_create(const struct http_client_options *o);
 void http_client_destroy(struct http_client *c); /* accepts NULL */
@@ -92,7 +90,9 @@ void http_client_destroy(struct http_client *c); /* accepts NULL */
  * Each resps[i] is reset, then holds the answer or its error: -ETIMEDOUT
  * (deadline or cutoff passed; see `sent`), -ECONNREFUSED, -ECONNRESET (connection lost), -EHOSTUNREACH,
  * -EPROTO (unreadable answer or TLS failure).  Returns 0; the outcome of
- * each request is in its response.  The caller frees bodies with
+ * each request is in its response.  Each call first looks whether the TLS
+ * files changed (transport/tlsctx.h); idle connections made with the
+ * files from before a change are closed and made again.  The caller frees bodies with
  * http_response_reset().
  */
 int http_client_roundtrip(struct http_client *c, const struct http_request *reqs,
