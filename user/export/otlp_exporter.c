@@ -826,11 +826,13 @@ static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 	o->queue = otlp_queue_open(cfg);
 	if (!o->queue && errno)
 		return -errno;
-	sp_info("export: OTLP %s to %s (%s, %u connection%s)",
+	sp_info("export: OTLP %s to %s (%s, %u connection%s%s%s)",
 		protocol_name(cfg->protocol),
 		url_format(&cfg->endpoint, url, sizeof(url)),
 		cfg->compression_gzip ? "gzip" : "no compression",
-		cfg->connections, cfg->connections == 1 ? "" : "s");
+		cfg->connections, cfg->connections == 1 ? "" : "s",
+		o->url.tls && cfg->client_cert_file ? ", client certificate" : "",
+		cfg->headers_file ? ", headers file" : "");
 	return 0;
 }
 
