@@ -17,6 +17,7 @@
 
 #include "export/otlp_config.h"
 #include "export/otlp_headers.h"
+#include "transport/tlsctx.h"
 #include "transport/url.h"
 
 static char dir[64]; /* a temporary directory per run (setup) */
@@ -475,6 +476,64 @@ static void test_tls_files(void **state)
 	EVP_PKEY_free(k2);
 }
 
+/* Write `name` whole under a temporary name, then rename it in place. */
+static void replace_with(const char *name, const char *from)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s.new && mv %s.new %s", path_in(from),
+		 path_in(name), path_in(name), path_in(name));
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A bad rotation keeps the context, counted once; a good one replaces it. */
+static void test_tls_reload(void **state)
+{
+	EVP_PKEY *k1 = EVP_EC_gen("P-256"), *k2 = EVP_EC_gen("P-256");
+	struct tls_files f = { path_in("r-ca.pem"), path_in("r-cert.pem"),
+			       path_in("r-key.pem") };
+	struct tlsctx t;
+	SSL_CTX *first;
+
+	write_key("r-key.pem", k1);
+	write_key("r-k2.pem", k2);
+	write_cert("r-cert.pem", k1, "client-1");
+	write_cert("r-c2.pem", k2, "client-2");
+	write_cert("r-ca.pem", k1, "ca");
+	assert_int_equal(tlsctx_open(&t, &f, 1000), 0);
+	first = t.ctx;
+	assert_false(tlsctx_refresh(&t, 5000)); /* nothing changed */
+
+	/* The new certificate is there, its key not yet: kept, said once. */
+	replace_with("r-cert.pem", "r-c2.pem");
+	assert_false(tlsctx_refresh(&t, 5500)); /* not time yet */
+	assert_false(tlsctx_refresh(&t, 6000));
+	assert_ptr_equal(t.ctx, first);
+	assert_int_equal(t.reload_failures, 1);
+	assert_false(tlsctx_refresh(&t, 7000));
+	assert_int_equal(t.reload_failures, 1);
+
+	/* The key follows: a new context, a new generation. */
+	replace_with("r-key.pem", "r-k2.pem");
+	assert_true(tlsctx_refresh(&t, 8000));
+	assert_ptr_not_equal(t.ctx, first);
+	assert_int_equal(t.generation, 1);
+	assert_int_equal(t.reloads, 1);
+
+	/* A half-written CA file: kept, and tried again when it changes. */
+	write_file("r-half", "-----BEGIN CERTIFICATE-----\nMIIB\n");
+	replace_with("r-ca.pem", "r-half");
+	assert_false(tlsctx_refresh(&t, 9000));
+	assert_int_equal(t.reload_failures, 2);
+	write_cert("r-ca2.pem", k2, "ca-2");
+	replace_with("r-ca.pem", "r-ca2.pem");
+	assert_true(tlsctx_refresh(&t, 10000));
+	assert_int_equal(t.generation, 2);
+	tlsctx_close(&t);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+}
+
 static int parse_file(const char *text, struct sp_otlp_header *h, size_t *line,
 		      const char **why)
 {
@@ -625,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_each_traces_form),
 		cmocka_unit_test(test_insecure),
 		cmocka_unit_test(test_tls_files),
+		cmocka_unit_test(test_tls_reload),
 		cmocka_unit_test(test_headers_file_syntax),
 		cmocka_unit_test(test_headers_file_merge_reload),
 	};
