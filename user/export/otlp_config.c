@@ -426,10 +426,11 @@ static int check_tls_files(const struct sp_otlp_config *cfg)
 		       cfg->client_cert_file ? "certificate" : "key");
 		return -EINVAL;
 	}
+	if (!cfg->ca_file && !cfg->client_cert_file)
+		return 0; /* the system store: loaded when the client is made */
 	if (!cfg->endpoint.tls) {
-		if (cfg->ca_file || cfg->client_cert_file)
-			sp_info("export: %s is not https://: the certificate"
-				" settings are not used", cfg->endpoint.authority);
+		sp_info("export: %s is not https://: the certificate settings are"
+			" not used", cfg->endpoint.authority);
 		return 0;
 	}
 	return tls_files_check(&f);
