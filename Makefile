@@ -240,7 +240,8 @@ FUZZ_SRCS_net_h1 := user/transport/h1.c user/transport/exchange.c user/transport
 FUZZ_LIBS_net_h1 := -lnghttp2 -lssl -lcrypto
 FUZZ_SRCS_net_h2 := user/transport/h2.c user/transport/exchange.c user/transport/conn.c user/transport/url.c user/util/clock.c user/util/log.c
 FUZZ_LIBS_net_h2 := -lnghttp2 -lssl -lcrypto
-FUZZ_SRCS_config := user/export/otlp_config.c user/export/retry.c user/transport/url.c user/util/hex.c user/util/env.c
+FUZZ_SRCS_config := user/export/otlp_config.c user/export/otlp_headers.c user/export/retry.c user/transport/url.c user/transport/tlsctx.c user/util/files.c user/util/hex.c user/util/env.c
+FUZZ_LIBS_config := -lssl -lcrypto
 FUZZ_EXPORT_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_EXPORT))
 fuzz: $(FUZZ_EXPORT_BINS)
 $(foreach t,$(FUZZ_EXPORT),$(eval $(BUILD)/fuzz/fuzz_$(t): $(FUZZ_SRCS_$(t))))

@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for the exporter's settings and the values it parses
  * from a receiver's headers: endpoint URLs (url_parse), header lists
- * (OTEL_EXPORTER_OTLP_HEADERS), Retry-After values, and the whole
+ * (OTEL_EXPORTER_OTLP_HEADERS), the whole input as a headers file
+ * (--otlp-headers-file), Retry-After values, and the whole
  * OTEL_EXPORTER_OTLP_* environment through otlp_config_from_env() and
  * otlp_config_finish().  The input is lines; line k is the value of the
  * k-th variable of `vars` below, and every line is also given to each
@@ -12,6 +13,7 @@
  *     tests/fuzz/corpus_config
  */
 #include "export/otlp_config.h"
+#include "export/otlp_headers.h"
 #include "export/retry.h"
 #include "transport/url.h"
 #include "util/log.h"
@@ -110,6 +112,32 @@ static void fuzz_headers(const char *s)
 	otlp_config_free(&cfg);
 }
 
+/* A headers file: whole headers or a line number and a reason. */
+static void fuzz_headers_file(const uint8_t *data, size_t size)
+{
+	struct sp_otlp_header h[SP_OTLP_MAX_HEADERS];
+	const char *why = NULL;
+	size_t line = 0;
+	int ret = otlp_headers_parse_file((const char *)data, size, h,
+					  SP_OTLP_MAX_HEADERS, &line, &why);
+
+	if (ret < 0) {
+		CHECK(ret == -EINVAL || ret == -E2BIG || ret == -ENOMEM);
+		CHECK(ret == -ENOMEM || (why != NULL && line >= 1));
+		return;
+	}
+	CHECK(line == 0 && ret <= SP_OTLP_MAX_HEADERS);
+	for (int i = 0; i < ret; i++) {
+		CHECK(h[i].name[0]);
+		CHECK(!strpbrk(h[i].name, " \t=,:;\"()/<>?@[]{}\\"));
+		for (const char *v = h[i].value; *v; v++)
+			CHECK((unsigned char)*v >= 0x20 || *v == '\t');
+		CHECK(!strchr(h[i].value, 0x7f));
+		free(h[i].name);
+		free(h[i].value);
+	}
+}
+
 static void fuzz_retry_after(const char *s)
 {
 	int64_t ms = -1;
@@ -157,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(text, data, size);
 	text[size] = '\0';
+	fuzz_headers_file(data, size);
 	for (line = strtok_r(text, "\n", &save); line && n < N_VARS;
 	     line = strtok_r(NULL, "\n", &save)) {
 		fuzz_url(line);

@@ -77,6 +77,12 @@ void options_usage(FILE *out)
 	      "      --otlp-compression C  gzip (default) or none\n"
 	      "      --otlp-timeout MS     per-export timeout\n"
 	      "      --otlp-http-version V auto (h2, falling back to HTTP/1.1), 2, 1.1\n"
+	      "      --otlp-certificate FILE  CA certificates (PEM) to verify the collector\n"
+	      "      --otlp-client-certificate FILE, --otlp-client-key FILE\n"
+	      "                            client certificate and key (PEM) for mutual TLS\n"
+	      "      --otlp-insecure       a gRPC endpoint given as HOST:PORT: no TLS\n"
+	      "      --otlp-headers-file FILE  request headers, one name=value a line\n"
+	      "                            (re-read when it changes, as the TLS files are)\n"
 	      "      --queue-dir DIR       keep batches the collector cannot take in DIR, send\n"
 	      "                            them in order when it is back (off by default)\n"
 	      "      --queue-max-bytes N   budget of that queue (K/M/G; default 256M): when\n"
@@ -87,8 +93,9 @@ void options_usage(FILE *out)
 	      "\n"
 	      "Environment: OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_MAX_QUEUE_SIZE,\n"
 	      "OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT,\n"
-	      "OTEL_EXPORTER_OTLP_* (ENDPOINT, TRACES_ENDPOINT, PROTOCOL, HEADERS, COMPRESSION,\n"
-	      "TIMEOUT, INSECURE, CERTIFICATE), OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG.\n",
+	      "OTEL_EXPORTER_OTLP_[TRACES_]* (ENDPOINT, PROTOCOL, HEADERS, COMPRESSION, TIMEOUT,\n"
+	      "INSECURE, CERTIFICATE, CLIENT_CERTIFICATE, CLIENT_KEY), SPANPROBE_OTLP_HEADERS_FILE,\n"
+	      "OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG.\n",
 	      out);
 }
 
@@ -196,6 +203,11 @@ enum {
 	OPT_OTLP_COMPRESSION,
 	OPT_OTLP_TIMEOUT,
 	OPT_OTLP_HTTP_VERSION,
+	OPT_OTLP_CERTIFICATE,
+	OPT_OTLP_CLIENT_CERT,
+	OPT_OTLP_CLIENT_KEY,
+	OPT_OTLP_INSECURE,
+	OPT_OTLP_HEADERS_FILE,
 	OPT_QUEUE_DIR,
 	OPT_QUEUE_MAX_BYTES,
 };
@@ -234,6 +246,11 @@ static const struct option long_opts[] = {
 	{ "otlp-compression", required_argument, NULL, OPT_OTLP_COMPRESSION },
 	{ "otlp-timeout", required_argument, NULL, OPT_OTLP_TIMEOUT },
 	{ "otlp-http-version", required_argument, NULL, OPT_OTLP_HTTP_VERSION },
+	{ "otlp-certificate", required_argument, NULL, OPT_OTLP_CERTIFICATE },
+	{ "otlp-client-certificate", required_argument, NULL, OPT_OTLP_CLIENT_CERT },
+	{ "otlp-client-key", required_argument, NULL, OPT_OTLP_CLIENT_KEY },
+	{ "otlp-insecure", no_argument, NULL, OPT_OTLP_INSECURE },
+	{ "otlp-headers-file", required_argument, NULL, OPT_OTLP_HEADERS_FILE },
 	{ "queue-dir", required_argument, NULL, OPT_QUEUE_DIR },
 	{ "queue-max-bytes", required_argument, NULL, OPT_QUEUE_MAX_BYTES },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -406,6 +423,16 @@ static int apply_otlp_flag(struct sp_otlp_config *o, const struct otlp_flag *f)
 		return otlp_config_set_compression(o, f->arg);
 	case OPT_OTLP_TIMEOUT:
 		return otlp_config_set_timeout(o, f->arg);
+	case OPT_OTLP_CERTIFICATE:
+		return otlp_config_set_certificate(o, f->arg);
+	case OPT_OTLP_CLIENT_CERT:
+		return otlp_config_set_client_certificate(o, f->arg);
+	case OPT_OTLP_CLIENT_KEY:
+		return otlp_config_set_client_key(o, f->arg);
+	case OPT_OTLP_INSECURE:
+		return otlp_config_set_insecure(o);
+	case OPT_OTLP_HEADERS_FILE:
+		return otlp_config_set_headers_file(o, f->arg);
 	case OPT_QUEUE_DIR:
 		o->queue_dir = f->arg;
 		return 0;
@@ -454,7 +481,7 @@ static int configure_export(struct sp_config *cfg, const struct otlp_flag *flags
 
 int options_parse(struct sp_config *cfg, int argc, char **argv)
 {
-	struct otlp_flag otlp_flags[SP_OTLP_MAX_HEADERS + 8];
+	struct otlp_flag otlp_flags[SP_OTLP_MAX_HEADERS + 16];
 	const char *service_flag = NULL;
 	size_t n_otlp = 0;
 	bool output_given = false;

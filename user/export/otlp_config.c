@@ -17,8 +17,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "export/otlp_headers.h"
+#include "transport/tlsctx.h"
 #include "transport/url.h"
-#include "util/hex.h"
 #include "util/log.h"
 #include "util/env.h"
 
@@ -39,9 +40,13 @@ void otlp_config_defaults(struct sp_otlp_config *cfg)
 	cfg->retry_max_ms = 5000;
 	cfg->max_body_bytes = SP_OTLP_MAX_BODY;
 	cfg->queue_max_bytes = SP_OTLP_DEFAULT_QUEUE_BYTES;
+	cfg->reload_check_ms = SP_OTLP_RELOAD_CHECK_MS;
 }
 
-/* The _TRACES_ variant when set (even empty is "set"), else the generic one. */
+/*
+ * The _TRACES_ variant when set, else the generic one; an empty value is
+ * unset (the specification's rule for every variable).
+ */
 static const char *env_pick(char *const *envp, const char *suffix,
 			    const char **which)
 {
@@ -67,6 +72,33 @@ static int set_string(char **dst, const char *s)
 	free(*dst);
 	*dst = copy;
 	return 0;
+}
+
+/* A file setting: `what` names it in the message when it cannot be read. */
+static int set_file(char **dst, const char *path, const char *what)
+{
+	if (!path || !*path) {
+		sp_err("export: %s needs a file name", what);
+		return -EINVAL;
+	}
+	if (access(path, R_OK) != 0) {
+		sp_err("export: %s %s: cannot read it: %s", what, path,
+		       strerror(errno));
+		return -EINVAL;
+	}
+	return set_string(dst, path);
+}
+
+/* OTEL_EXPORTER_OTLP_[TRACES_]<suffix>, a file, into *dst when set. */
+static int env_file(char *const *envp, const char *suffix, char **dst)
+{
+	const char *which, *v = env_pick(envp, suffix, &which);
+	char what[96];
+
+	if (!v)
+		return 0;
+	snprintf(what, sizeof(what), "%s:", which);
+	return set_file(dst, v, what);
 }
 
 static int parse_protocol(const char *s, enum sp_otlp_protocol *out)
@@ -119,158 +151,6 @@ static int parse_bool(const char *s, int *out)
 	return 0;
 }
 
-/* RFC 9110 tchar: what a header name may hold. */
-static bool is_tchar(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	       (c >= 'A' && c <= 'Z') || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-/* Percent-decode [s, s+len) into a new string; control bytes refused. */
-static int decode_value(const char *s, size_t len, char **out, const char **why)
-{
-	char *v = malloc(len + 1);
-	size_t n = 0;
-
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '%') {
-			int hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
-			int lo = i + 2 < len ? hex_digit(s[i + 2]) : -1;
-
-			if (hi < 0 || lo < 0) {
-				*why = "bad percent-encoding";
-				free(v);
-				return -EINVAL;
-			}
-			c = (unsigned char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			*why = "control character in a value";
-			free(v);
-			return -EINVAL;
-		}
-		v[n++] = (char)c;
-	}
-	v[n] = '\0';
-	*out = v;
-	return 0;
-}
-
-static void trim(const char **s, const char **e)
-{
-	while (*s < *e && (**s == ' ' || **s == '\t'))
-		(*s)++;
-	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
-		(*e)--;
-}
-
-/* Parse one "name=value" item at [s, e) into name/value (malloc'd). */
-static int parse_item(const char *s, const char *e, char **name, char **value,
-		      const char **why)
-{
-	const char *eq;
-	const char *ns, *ne, *vs, *ve;
-
-	trim(&s, &e);
-	eq = memchr(s, '=', (size_t)(e - s));
-	if (!eq) {
-		*why = "an item has no '='";
-		return -EINVAL;
-	}
-	ns = s, ne = eq, vs = eq + 1, ve = e;
-	trim(&ns, &ne);
-	trim(&vs, &ve);
-	if (ns == ne) {
-		*why = "an item has an empty name";
-		return -EINVAL;
-	}
-	for (const char *p = ns; p < ne; p++) {
-		if (!is_tchar((unsigned char)*p)) {
-			*why = "a name holds a character not allowed in a header name";
-			return -EINVAL;
-		}
-	}
-	if (memchr(vs, ';', (size_t)(ve - vs))) {
-		*why = "properties (';') are not supported";
-		return -EINVAL;
-	}
-	*name = strndup(ns, (size_t)(ne - ns));
-	if (!*name)
-		return -ENOMEM;
-	if (decode_value(vs, (size_t)(ve - vs), value, why)) {
-		free(*name);
-		return *why ? -EINVAL : -ENOMEM;
-	}
-	return 0;
-}
-
-static int header_put(struct sp_otlp_config *cfg, char *name, char *value)
-{
-	for (size_t i = 0; i < cfg->n_headers; i++) {
-		if (strcasecmp(cfg->headers[i].name, name) == 0) {
-			free(cfg->headers[i].value);
-			free(name);
-			cfg->headers[i].value = value;
-			return 0;
-		}
-	}
-	if (cfg->n_headers == SP_OTLP_MAX_HEADERS) {
-		free(name);
-		free(value);
-		return -E2BIG;
-	}
-	cfg->headers[cfg->n_headers].name = name;
-	cfg->headers[cfg->n_headers++].value = value;
-	return 0;
-}
-
-int otlp_config_parse_headers(struct sp_otlp_config *cfg, const char *list,
-			      const char **why)
-{
-	struct sp_otlp_header items[SP_OTLP_MAX_HEADERS];
-	size_t n = 0;
-	const char *s = list;
-	int ret = 0;
-
-	*why = NULL;
-	/* Parse everything first so a bad list adds nothing. */
-	while (*s) {
-		const char *e = strchr(s, ',');
-		const char *ts = s, *te = e ? e : s + strlen(s);
-
-		if (!e)
-			e = te;
-		trim(&ts, &te);
-		if (ts != te) {
-			if (n == SP_OTLP_MAX_HEADERS) {
-				*why = "too many headers";
-				ret = -E2BIG;
-				break;
-			}
-			ret = parse_item(ts, te, &items[n].name, &items[n].value, why);
-			if (ret)
-				break;
-			n++;
-		}
-		s = *e ? e + 1 : e;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (ret) {
-			free(items[i].name);
-			free(items[i].value);
-		} else if (header_put(cfg, items[i].name, items[i].value)) {
-			*why = "too many headers";
-			ret = -E2BIG;
-		}
-	}
-	return ret ? ret : (int)n;
-}
-
 int otlp_config_from_env(struct sp_otlp_config *cfg, char *const *envp)
 {
 	const char *which, *v, *why;
@@ -301,16 +181,16 @@ int otlp_config_from_env(struct sp_otlp_config *cfg, char *const *envp)
 	v = env_pick(envp, "INSECURE", &which);
 	if (v && parse_bool(v, &cfg->insecure))
 		goto bad;
-	v = env_pick(envp, "CERTIFICATE", &which);
-	if (v) {
-		if (access(v, R_OK) != 0) {
-			sp_err("export: %s=%s: cannot read the CA file: %s", which,
-			       v, strerror(errno));
-			return -EINVAL;
-		}
-		if (set_string(&cfg->ca_file, v))
-			return -ENOMEM;
-	}
+	ret = env_file(envp, "CERTIFICATE", &cfg->ca_file);
+	if (!ret)
+		ret = env_file(envp, "CLIENT_CERTIFICATE", &cfg->client_cert_file);
+	if (!ret)
+		ret = env_file(envp, "CLIENT_KEY", &cfg->client_key_file);
+	v = env_get(envp, "SPANPROBE_OTLP_HEADERS_FILE");
+	if (!ret && v && *v)
+		ret = set_file(&cfg->headers_file, v, "SPANPROBE_OTLP_HEADERS_FILE:");
+	if (ret)
+		return ret;
 	v = env_pick(envp, "HEADERS", &which);
 	if (v) {
 		ret = otlp_config_parse_headers(cfg, v, &why);
@@ -318,8 +198,9 @@ int otlp_config_from_env(struct sp_otlp_config *cfg, char *const *envp)
 			return ret;
 		if (ret < 0) {
 			/* The value may hold a secret: name the reason, not the text. */
-			sp_err("export: %s is malformed: %s (expected name=value,name=value"
-			       " with values percent-encoded)", which, why);
+			sp_err("export: %s is malformed: an item %s (expected"
+			       " name=value,name=value with values percent-encoded)",
+			       which, why);
 			return -EINVAL;
 		}
 	}
@@ -355,13 +236,16 @@ int otlp_config_set_protocol(struct sp_otlp_config *cfg, const char *arg)
 int otlp_config_set_header(struct sp_otlp_config *cfg, const char *arg)
 {
 	const char *why;
-	int ret = otlp_config_parse_headers(cfg, arg, &why);
+	int ret = otlp_headers_parse_list(cfg, arg, true, &why);
 
 	if (ret == -ENOMEM)
 		return ret;
 	if (ret != 1) {
-		sp_err("export: --otlp-header: %s (expected name=value)",
-		       ret < 0 ? why : "expected exactly one header");
+		if (ret < 0)
+			sp_err("export: --otlp-header: the header %s (expected"
+			       " name=value)", why);
+		else
+			sp_err("export: --otlp-header: one name=value a flag");
 		return -EINVAL;
 	}
 	return 0;
@@ -422,6 +306,33 @@ int otlp_config_set_queue_max_bytes(struct sp_otlp_config *cfg, const char *arg)
 		return -EINVAL;
 	}
 	cfg->queue_max_bytes = v;
+	return 0;
+}
+
+int otlp_config_set_certificate(struct sp_otlp_config *cfg, const char *arg)
+{
+	return set_file(&cfg->ca_file, arg, "--otlp-certificate");
+}
+
+int otlp_config_set_client_certificate(struct sp_otlp_config *cfg,
+				       const char *arg)
+{
+	return set_file(&cfg->client_cert_file, arg, "--otlp-client-certificate");
+}
+
+int otlp_config_set_client_key(struct sp_otlp_config *cfg, const char *arg)
+{
+	return set_file(&cfg->client_key_file, arg, "--otlp-client-key");
+}
+
+int otlp_config_set_headers_file(struct sp_otlp_config *cfg, const char *arg)
+{
+	return set_file(&cfg->headers_file, arg, "--otlp-headers-file");
+}
+
+int otlp_config_set_insecure(struct sp_otlp_config *cfg)
+{
+	cfg->insecure = 1;
 	return 0;
 }
 
@@ -497,10 +408,49 @@ static int resolve_endpoint(struct sp_otlp_config *cfg)
 	return 0;
 }
 
+/*
+ * The TLS files: a client certificate needs its key; what an https://
+ * endpoint will use must load (a key that does not match is found here,
+ * at start, not at the first export).
+ */
+static int check_tls_files(const struct sp_otlp_config *cfg)
+{
+	const struct tls_files f = { cfg->ca_file, cfg->client_cert_file,
+				     cfg->client_key_file };
+
+	if (!cfg->client_cert_file != !cfg->client_key_file) {
+		sp_err("export: a client certificate needs its key: give both"
+		       " OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and"
+		       " OTEL_EXPORTER_OTLP_CLIENT_KEY (or --otlp-client-certificate"
+		       " and --otlp-client-key), not only the %s",
+		       cfg->client_cert_file ? "certificate" : "key");
+		return -EINVAL;
+	}
+	if (!cfg->ca_file && !cfg->client_cert_file)
+		return 0; /* the system store: loaded when the client is made */
+	if (!cfg->endpoint.tls) {
+		sp_info("export: %s is not https://: the certificate settings are"
+			" not used", cfg->endpoint.authority);
+		return 0;
+	}
+	return tls_files_check(&f);
+}
+
 int otlp_config_finish(struct sp_otlp_config *cfg)
 {
+	/* Insecure only applies to a gRPC endpoint without a scheme (spec). */
+	bool bare = cfg->protocol == SP_OTLP_GRPC && cfg->endpoint_in &&
+		    !strstr(cfg->endpoint_in, "://");
 	int ret = resolve_endpoint(cfg);
 
+	if (ret)
+		return ret;
+	if (cfg->insecure && !bare)
+		sp_info("export: the insecure setting is not used: it applies to"
+			" gRPC endpoints given without http:// or https://");
+	ret = check_tls_files(cfg);
+	if (!ret && cfg->headers_file)
+		ret = otlp_headers_check_file(cfg->headers_file);
 	if (ret)
 		return ret;
 	if (cfg->protocol == SP_OTLP_GRPC && cfg->http_version == SP_HTTP_1_1) {
@@ -523,10 +473,14 @@ void otlp_config_free(struct sp_otlp_config *cfg)
 		return;
 	free(cfg->endpoint_in);
 	free(cfg->ca_file);
+	free(cfg->client_cert_file);
+	free(cfg->client_key_file);
+	free(cfg->headers_file);
 	for (size_t i = 0; i < cfg->n_headers; i++) {
 		free(cfg->headers[i].name);
 		free(cfg->headers[i].value);
 	}
 	cfg->endpoint_in = cfg->ca_file = NULL;
+	cfg->client_cert_file = cfg->client_key_file = cfg->headers_file = NULL;
 	cfg->n_headers = 0;
 }

@@ -12,6 +12,7 @@
 #ifndef SPANPROBE_OTLP_CONFIG_H
 #define SPANPROBE_OTLP_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@
 #define SP_OTLP_DEFAULT_GZIP_MIN 1024
 #define SP_OTLP_MAX_BODY (64u << 20) /* split above, before compression */
 #define SP_OTLP_DEFAULT_QUEUE_BYTES (256ull << 20)
+#define SP_OTLP_RELOAD_CHECK_MS 2000 /* changed TLS and headers files */
 
 enum sp_otlp_protocol {
 	SP_OTLP_HTTP_PROTOBUF = 0,
@@ -46,6 +48,7 @@ enum sp_otlp_endpoint_source {
 struct sp_otlp_header {
 	char *name;
 	char *value;
+	bool from_flag; /* --otlp-header: wins over the headers file */
 };
 
 struct sp_otlp_config {
@@ -57,8 +60,12 @@ struct sp_otlp_config {
 	uint32_t gzip_min_bytes;     /* smaller bodies are sent uncompressed */
 	int gzip_level;              /* zlib level, 1 by default */
 	uint32_t timeout_ms;         /* OTEL_EXPORTER_OTLP_TIMEOUT, per export */
-	int insecure;
+	int insecure;                /* gRPC "host:port" endpoints: http:// */
 	char *ca_file;               /* OTEL_EXPORTER_OTLP_CERTIFICATE */
+	char *client_cert_file;      /* OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE */
+	char *client_key_file;       /* OTEL_EXPORTER_OTLP_CLIENT_KEY */
+	char *headers_file;          /* SPANPROBE_OTLP_HEADERS_FILE */
+	uint32_t reload_check_ms;    /* look for changed files this often */
 	struct sp_otlp_header headers[SP_OTLP_MAX_HEADERS];
 	size_t n_headers;
 	uint32_t connections;        /* pool size */
@@ -79,9 +86,10 @@ void otlp_config_defaults(struct sp_otlp_config *cfg);
 
 /*
  * Read the OTEL_EXPORTER_OTLP_* variables from `envp` (NULL: the process
- * environment); _TRACES_ variants win over the generic ones.  Returns 0,
+ * environment); _TRACES_ variants win over the generic ones (an empty
+ * value counts as unset), and SPANPROBE_OTLP_HEADERS_FILE.  Returns 0,
  * or -EINVAL after logging which variable is wrong and why (bad protocol,
- * header syntax, timeout, boolean, unreadable certificate), or -ENOMEM.
+ * header syntax, timeout, boolean, unreadable file), or -ENOMEM.
  */
 int otlp_config_from_env(struct sp_otlp_config *cfg, char *const *envp);
 
@@ -95,6 +103,9 @@ int otlp_config_from_env(struct sp_otlp_config *cfg, char *const *envp);
  *  http_version: auto | 2 | 1.1.
  *  queue_max_bytes: bytes, with an optional K, M or G suffix (powers of
  *  1024), at least 64K.
+ *  certificate, client_certificate, client_key, headers_file: a readable
+ *  file (checked again, with its contents, by otlp_config_finish()).
+ *  insecure: no argument; gRPC endpoints given as "host:port" use h2c.
  */
 int otlp_config_set_endpoint(struct sp_otlp_config *cfg, const char *arg);
 int otlp_config_set_protocol(struct sp_otlp_config *cfg, const char *arg);
@@ -103,13 +114,19 @@ int otlp_config_set_compression(struct sp_otlp_config *cfg, const char *arg);
 int otlp_config_set_timeout(struct sp_otlp_config *cfg, const char *arg);
 int otlp_config_set_http_version(struct sp_otlp_config *cfg, const char *arg);
 int otlp_config_set_queue_max_bytes(struct sp_otlp_config *cfg, const char *arg);
+int otlp_config_set_certificate(struct sp_otlp_config *cfg, const char *arg);
+int otlp_config_set_client_certificate(struct sp_otlp_config *cfg,
+				       const char *arg);
+int otlp_config_set_client_key(struct sp_otlp_config *cfg, const char *arg);
+int otlp_config_set_headers_file(struct sp_otlp_config *cfg, const char *arg);
+int otlp_config_set_insecure(struct sp_otlp_config *cfg);
 
 /*
  * Parse a headers list ("k1=v1,k2=v2", W3C-baggage-like: blanks around
  * items trimmed, values percent-decoded, names HTTP tokens) and add the
  * pairs to `cfg`, replacing same-named ones.  Returns the number of pairs
  * added, -EINVAL (nothing added; *why points to a static reason) or
- * -ENOMEM / -E2BIG (more than SP_OTLP_MAX_HEADERS).
+ * -ENOMEM / -E2BIG (more than SP_OTLP_MAX_HEADERS).  In otlp_headers.c.
  */
 int otlp_config_parse_headers(struct sp_otlp_config *cfg, const char *list,
 			      const char **why);
@@ -119,7 +136,9 @@ int otlp_config_parse_headers(struct sp_otlp_config *cfg, const char *list,
  * the generic one with "v1/traces" appended for HTTP, or the default
  * (http://localhost:4318/v1/traces, http://localhost:4317 for gRPC).
  * Parses the URL into cfg->endpoint, then drops the input, and checks the
- * protocol/HTTP-version pair.  Returns 0 or -EINVAL (logged) or -ENOMEM.
+ * protocol/HTTP-version pair, the client certificate and key (both or
+ * neither; for https://, that they load and match, and the CA file) and
+ * the headers file.  Returns 0 or -EINVAL (logged) or -ENOMEM.
  */
 int otlp_config_finish(struct sp_otlp_config *cfg);
 

@@ -8,7 +8,6 @@
  */
 #include "export/otlp_exporter.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 
 #include "export/compress.h"
 #include "export/otlp_encode.h"
+#include "export/otlp_headers.h"
 #include "export/otlp_pb_fast.h"
 #include "export/otlp_queue.h"
 #include "export/otlp_response.h"
@@ -39,8 +39,7 @@ struct otlp {
 	struct http_client *client;
 	struct sp_retry_policy policy;
 	otlp_encode_fn encode;
-	struct http_header *user_headers; /* names lower-cased for HTTP/2 */
-	size_t n_user_headers;
+	struct otlp_headers headers; /* what every request carries */
 	struct sp_idgen rng;     /* retry jitter; the export thread's own */
 	uint64_t seen[SEEN_MAX]; /* hashes of causes already logged */
 	size_t n_seen;
@@ -184,10 +183,10 @@ static const char *content_type(const struct sp_otlp_config *cfg)
 static void part_request(struct otlp *o, struct part *p, int64_t deadline,
 			 struct http_request *rq)
 {
-	size_t n = o->n_user_headers;
+	size_t n = o->headers.n;
 	bool grpc = o->cfg->protocol == SP_OTLP_GRPC;
 
-	memcpy(p->headers, o->user_headers, n * sizeof(*p->headers));
+	memcpy(p->headers, o->headers.list, n * sizeof(*p->headers));
 	if (p->gzip)
 		p->headers[n++] = (struct http_header){
 			grpc ? "grpc-encoding" : "content-encoding", "gzip"
@@ -441,6 +440,7 @@ static int64_t send_round(struct otlp *o, struct sp_export_stats *st,
 	bool cut;
 
 	memset(rq, 0, sizeof(rq)); /* gcc cannot see that k parts are set */
+	otlp_headers_refresh(&o->headers, clock_mono_ms());
 	for (size_t i = 0; i < n; i++) {
 		if (!parts[i].pending)
 			continue;
@@ -728,9 +728,7 @@ static void otlp_destroy(struct sp_exporter *exp)
 	if (o) {
 		http_client_destroy(o->client);
 		diskq_close(o->queue);
-		for (size_t i = 0; i < o->n_user_headers; i++)
-			free((char *)o->user_headers[i].name);
-		free(o->user_headers);
+		otlp_headers_close(&o->headers);
 		free(o);
 	}
 	free(exp);
@@ -771,26 +769,6 @@ void otlp_exporter_http_stats(const struct sp_exporter *exp,
 	http_client_get_stats(o->client, out);
 }
 
-/* Lower-cased copies of the configured header names (values shared). */
-static int copy_headers(struct otlp *o, const struct sp_otlp_config *cfg)
-{
-	o->user_headers = calloc(cfg->n_headers + 1, sizeof(*o->user_headers));
-	if (!o->user_headers)
-		return -ENOMEM;
-	for (size_t i = 0; i < cfg->n_headers; i++) {
-		char *name = strdup(cfg->headers[i].name);
-
-		if (!name)
-			return -ENOMEM;
-		for (char *c = name; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
-		o->user_headers[i] = (struct http_header){ name,
-							   cfg->headers[i].value };
-		o->n_user_headers++;
-	}
-	return 0;
-}
-
 static const char *protocol_name(enum sp_otlp_protocol p)
 {
 	return p == SP_OTLP_GRPC ? "grpc" :
@@ -829,13 +807,17 @@ static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 	ret = idgen_init(&o->rng);
 	if (ret)
 		return ret;
-	if (copy_headers(o, cfg))
-		return -ENOMEM;
+	ret = otlp_headers_open(&o->headers, cfg);
+	if (ret)
+		return ret;
 	opts.url = &o->url;
 	opts.version = cfg->protocol == SP_OTLP_GRPC ? HTTP_PREF_2 :
 						       pref[cfg->http_version];
 	opts.connections = cfg->connections;
 	opts.ca_file = cfg->ca_file;
+	opts.cert_file = cfg->client_cert_file;
+	opts.key_file = cfg->client_key_file;
+	opts.tls_check_ms = cfg->reload_check_ms;
 	opts.user_agent = "spanprobe/" SP_VERSION;
 	opts.connect_timeout_ms = (int)cfg->connect_timeout_ms;
 	o->client = http_client_create(&opts);
@@ -844,11 +826,13 @@ static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 	o->queue = otlp_queue_open(cfg);
 	if (!o->queue && errno)
 		return -errno;
-	sp_info("export: OTLP %s to %s (%s, %u connection%s)",
+	sp_info("export: OTLP %s to %s (%s, %u connection%s%s%s)",
 		protocol_name(cfg->protocol),
 		url_format(&cfg->endpoint, url, sizeof(url)),
 		cfg->compression_gzip ? "gzip" : "no compression",
-		cfg->connections, cfg->connections == 1 ? "" : "s");
+		cfg->connections, cfg->connections == 1 ? "" : "s",
+		o->url.tls && cfg->client_cert_file ? ", client certificate" : "",
+		cfg->headers_file ? ", headers file" : "");
 	return 0;
 }
 

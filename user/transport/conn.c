@@ -57,33 +57,6 @@ static void tls_note_error(const char *what)
 	ERR_clear_error();
 }
 
-SSL_CTX *conn_tls_ctx_create(const char *ca_file)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-
-	if (!ctx)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	/* Writes resume from wherever the last partial write stopped. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-			      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1 :
-		      SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		tls_note_error("loading CA certificates");
-		sp_err("export: cannot load CA certificates from %s: %s",
-		       ca_file ? ca_file : "the system store", tls_reason);
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
-void conn_tls_ctx_destroy(SSL_CTX *ctx)
-{
-	SSL_CTX_free(ctx);
-}
-
 /* Wait for `events` on fd until `deadline`; 0, -ETIMEDOUT or -errno. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {

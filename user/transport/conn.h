@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One non-blocking TCP connection, optionally under TLS (OpenSSL, peer
- * verification always on).  Opening blocks up to a timeout; reads and
- * writes never block and say what they wait for in `wants`.
+ * verification always on; the context comes from transport/tlsctx.h).
+ * Opening blocks up to a timeout; reads and writes never block and say
+ * what they wait for in `wants`.
  */
 #ifndef SPANPROBE_NET_CONN_H
 #define SPANPROBE_NET_CONN_H
@@ -46,13 +47,6 @@ struct conn_observer {
  * connection is opened: it is read without a lock.
  */
 void conn_set_observer(const struct conn_observer *o);
-
-/*
- * TLS context verifying peers against `ca_file` (NULL: the system store).
- * Returns NULL (logged) when the CA file cannot be loaded.
- */
-SSL_CTX *conn_tls_ctx_create(const char *ca_file);
-void conn_tls_ctx_destroy(SSL_CTX *ctx); /* accepts NULL */
 
 /*
  * Connect to u->host:u->port within `timeout_ms`, then (ctx non-NULL) run

@@ -100,6 +100,7 @@ struct http_conn {
 	size_t woff, wlen;
 	struct h1_state h1;
 	size_t active;       /* exchanges started and not done */
+	unsigned tls_generation; /* of the TLS context it was made with */
 };
 
 /* Finish an exchange with `error` (0: answered). */

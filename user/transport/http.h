@@ -60,6 +60,9 @@ struct http_client_options {
 	enum http_version_pref version;
 	unsigned connections;   /* pool size, >= 1 */
 	const char *ca_file;    /* https: NULL for the system store */
+	const char *cert_file;  /* https: client certificate (mutual TLS) and */
+	const char *key_file;   /* its key; both or neither */
+	uint32_t tls_check_ms;  /* look for changed TLS files this often; 0: never */
 	const char *user_agent;
 	int connect_timeout_ms;
 };
@@ -70,9 +73,14 @@ struct http_client_stats {
 	uint64_t h1_fallbacks; /* h2c refused, HTTP/1.1 used instead */
 	uint64_t requests;     /* requests put on a connection */
 	uint64_t bytes_written; /* accepted by the sockets (before TLS) */
+	uint64_t tls_reloads;   /* new TLS contexts from changed files */
+	uint64_t tls_reload_failures; /* changed files that gave none */
 };
 
-/* Returns a client (no connection opened yet) or NULL with errno set. */
+/*
+ * Returns a client (no connection opened yet) or NULL with errno set
+ * (EINVAL: a TLS file cannot be used, logged).
+ */
 struct http_client *http_client_create(const struct http_client_options *o);
 void http_client_destroy(struct http_client *c); /* accepts NULL */
 
@@ -82,7 +90,9 @@ void http_client_destroy(struct http_client *c); /* accepts NULL */
  * Each resps[i] is reset, then holds the answer or its error: -ETIMEDOUT
  * (deadline or cutoff passed; see `sent`), -ECONNREFUSED, -ECONNRESET (connection lost), -EHOSTUNREACH,
  * -EPROTO (unreadable answer or TLS failure).  Returns 0; the outcome of
- * each request is in its response.  The caller frees bodies with
+ * each request is in its response.  Each call first looks whether the TLS
+ * files changed (transport/tlsctx.h); idle connections made with the
+ * files from before a change are closed and made again.  The caller frees bodies with
  * http_response_reset().
  */
 int http_client_roundtrip(struct http_client *c, const struct http_request *reqs,

@@ -21,6 +21,7 @@
 #include "transport/exchange.h"
 #include "transport/h1.h"
 #include "transport/h2.h"
+#include "transport/tlsctx.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -28,7 +29,7 @@ struct http_client {
 	struct http_target target;
 	enum http_version_pref version;
 	int connect_timeout_ms;
-	SSL_CTX *tls;
+	struct tlsctx tls;    /* ctx NULL: cleartext */
 	bool h1_only;        /* learned: the server does not speak h2c */
 	struct http_conn *conns;
 	unsigned n_conns;
@@ -61,9 +62,11 @@ struct http_client *http_client_create(const struct http_client_options *o)
 		c->conns[i].io.fd = -1;
 	}
 	if (c->target.url.tls) {
-		c->tls = conn_tls_ctx_create(o->ca_file);
-		if (!c->tls) {
-			errno = EINVAL;
+		struct tls_files f = { o->ca_file, o->cert_file, o->key_file };
+		int ret = tlsctx_open(&c->tls, &f, o->tls_check_ms);
+
+		if (ret) {
+			errno = -ret;
 			goto fail;
 		}
 	}
@@ -90,7 +93,7 @@ void http_client_destroy(struct http_client *c)
 		return;
 	for (unsigned i = 0; c->conns && i < c->n_conns; i++)
 		conn_drop(&c->conns[i]);
-	conn_tls_ctx_destroy(c->tls);
+	tlsctx_close(&c->tls);
 	if (c->wake_fd >= 0)
 		close(c->wake_fd);
 	free(c->conns);
@@ -102,6 +105,8 @@ void http_client_get_stats(const struct http_client *c,
 			   struct http_client_stats *out)
 {
 	*out = c->stats;
+	out->tls_reloads = c->tls.reloads;
+	out->tls_reload_failures = c->tls.reload_failures;
 }
 
 void http_client_set_cutoff(struct http_client *c, int64_t cutoff_ms)
@@ -169,13 +174,15 @@ static int conn_connect(struct http_client *c, struct http_conn *hc,
 		alpn = alpn_h1;
 		alpn_len = sizeof(alpn_h1) - 1;
 	}
-	ret = conn_open(&hc->io, &c->target.url, c->tls, alpn, alpn_len, (int)left);
+	ret = conn_open(&hc->io, &c->target.url, c->tls.ctx, alpn, alpn_len,
+			(int)left);
 	if (ret)
 		return ret;
+	hc->tls_generation = c->tls.generation;
 	hc->io.written = &c->stats.bytes_written;
 	c->stats.connects++;
 	hc->fresh = true;
-	if (c->tls)
+	if (c->tls.ctx)
 		h1 = strcmp(hc->io.alpn, "h2") != 0;
 	else
 		h1 = c->version == HTTP_PREF_1_1 || c->h1_only;
@@ -230,7 +237,9 @@ static void conn_start_work(struct roundtrip *rt, struct http_conn *hc)
 {
 	int ret = 0;
 
-	if (hc->ops && hc->active == 0 && !conn_alive(hc))
+	/* An idle connection made with TLS files since replaced is closed. */
+	if (hc->ops && hc->active == 0 &&
+	    (hc->tls_generation != rt->c->tls.generation || !conn_alive(hc)))
 		conn_drop(hc);
 	if (!hc->ops)
 		ret = conn_connect(rt->c, hc, cut(rt->c, rt->deadline));
@@ -261,7 +270,7 @@ static bool try_h1_fallback(struct roundtrip *rt, struct http_conn *hc, int err)
 {
 	struct http_client *c = rt->c;
 
-	if (hc->ops != &h2_ops || !hc->fresh || c->tls ||
+	if (hc->ops != &h2_ops || !hc->fresh || c->tls.ctx ||
 	    c->version != HTTP_PREF_AUTO ||
 	    (err != -EPROTONOSUPPORT && err != -ECONNRESET && err != -EPIPE))
 		return false;
@@ -383,6 +392,8 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 	rt.x = calloc(n ? n : 1, sizeof(*rt.x));
 	if (!rt.x)
 		return -ENOMEM;
+	if (c->tls.ctx)
+		tlsctx_refresh(&c->tls, clock_mono_ms());
 	for (size_t i = 0; i < n; i++) {
 		http_response_reset(&resps[i]);
 		rt.x[i].req = &reqs[i];
