@@ -12,23 +12,20 @@ away in turn: a required one stops spanprobe at start with one line
 naming it (nothing loaded), the optional one is warned about and costs
 what it says.  Root with all capabilities hears nothing of them.  The
 systemd unit carries the same set."""
-import json
 import os
 import re
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import ROOT, SPANPROBE, check, finish, program, require_root  # noqa: E402
-from httptest import attrs_to_dict, free_port, make_cert, wait_port  # noqa: E402
+from httptest import Agent, free_port, make_cert, wait_port  # noqa: E402
 
 require_root()
 SERVER, CLIENT = 2, 3
@@ -78,66 +75,19 @@ def proc_caps(pid):
     return out
 
 
-class Agent:
-    """spanprobe (run or attach) behind a command prefix, OTLP/JSON on stdout."""
-
-    def __init__(self, prefix, args):
-        self.proc = subprocess.Popen(prefix + [SPANPROBE] + args + ["-v", "-o", "otlp-json"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=dict(os.environ, OTEL_BSP_SCHEDULE_DELAY="100"))
-        self.spans, self.err = [], []
-        self.lock = threading.Lock()
-        self.started = threading.Event()
-        self.readers = [threading.Thread(target=self._out, daemon=True),
-                        threading.Thread(target=self._errs, daemon=True)]
-        for t in self.readers:
-            t.start()
-
-    def _out(self):
-        for line in self.proc.stdout:
-            if not line.startswith("{"):
-                continue
-            for rs in json.loads(line)["resourceSpans"]:
-                res = attrs_to_dict(rs["resource"]["attributes"])
-                for ss in rs["scopeSpans"]:
-                    for s in ss["spans"]:
-                        s["_resource"], s["_attrs"] = res, attrs_to_dict(s.get("attributes", []))
-                        with self.lock:
-                            self.spans.append(s)
-
-    def _errs(self):
-        for line in self.proc.stderr:
-            self.err.append(line)
-            if "tracing HTTP of every process" in line or " functions in process " in line:
-                self.started.set()
-        self.started.set()
-
-    def wait_started(self):
-        return self.started.wait(30) and self.proc.poll() is None
-
-    def wait_for(self, pred, n, limit=15):
-        deadline = time.monotonic() + limit
-        while True:
-            with self.lock:
-                got = [s for s in self.spans if pred(s)]
-            if len(got) >= n or time.monotonic() > deadline:
-                return got
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        for t in self.readers:
-            t.join(5)
-        return rc
-
-    def stderr(self):
-        return "".join(self.err)
+def start(prefix, command, args):
+    """spanprobe `command` behind `prefix`, with -v; returns the agent once
+    it said it is tracing (None in .started when it did not)."""
+    agent = Agent(["-v", *args], prefix=prefix, command=command)
+    deadline = time.monotonic() + 30
+    agent.started = False
+    while time.monotonic() < deadline and agent.proc.poll() is None:
+        err = agent.stderr()
+        if "tracing HTTP of every process" in err or " functions in process " in err:
+            agent.started = True
+            break
+        time.sleep(0.05)
+    return agent
 
 
 def missing_lines(err):
@@ -202,8 +152,8 @@ def curl(url):
 def run_traced(name, servers, prefix, expect_caps=None, service_names=True):
     """spanprobe run behind `prefix`: one request to each server, a span of
     each side out with the server's identity.  Returns the agent's stderr."""
-    agent = Agent(prefix, ["run"])
-    started = check(f"{name}: spanprobe run started", agent.wait_started(), agent.stderr()[-2000:])
+    agent = start(prefix, "run", [])
+    started = check(f"{name}: spanprobe run started", agent.started, agent.stderr()[-2000:])
     if expect_caps is not None and started:
         got = proc_caps(agent.proc.pid)
         want = mask(expect_caps)
@@ -216,7 +166,7 @@ def run_traced(name, servers, prefix, expect_caps=None, service_names=True):
     deadline = time.monotonic() + 15
     while started and time.monotonic() < deadline:
         curl(f"http://127.0.0.1:{servers.http_port}{warm}")
-        if agent.wait_for(lambda s: s["_attrs"].get("url.path") == warm, 1, limit=0.5):
+        if agent.wait_quick(lambda s: s["_attrs"].get("url.path") == warm):
             break
     http_path = servers.page(f"caps-{name.replace(' ', '-')}-http")
     https_path = servers.page(f"caps-{name.replace(' ', '-')}-https")
@@ -299,9 +249,9 @@ def test_attach(caps):
         check("attach to another user's process without CAP_SYS_PTRACE: exit 1, one line "
               "naming it", p.returncode == 1 and [c for c, _ in lines] == ["CAP_SYS_PTRACE"],
               f"{p.returncode}: {p.stderr[-1500:]}")
-        agent = Agent(setpriv(caps), ["attach", "-p", str(target.pid), "-u", "inner",
-                                      "-u", "outer", "--no-http"])
-        check("attach with the set: started", agent.wait_started(), agent.stderr()[-1500:])
+        agent = start(setpriv(caps), "attach", ["-p", str(target.pid), "-u", "inner",
+                                                "-u", "outer", "--no-http"])
+        check("attach with the set: started", agent.started, agent.stderr()[-1500:])
         target.stdin.write("3\n")
         target.stdin.flush()
         check("attach: the target ran 3 iterations", target.stdout.readline().strip() == "ok 3")
