@@ -7,7 +7,8 @@ root and as an unprivileged user (ambient capabilities).  `run` traces
 HTTP of a Python server running as nobody and HTTPS of nginx running as
 www-data (their libssl probed, their OTEL_SERVICE_NAME read from
 /proc/PID/environ, their executables named), one span each; `attach`
-traces functions of another user's process.  Then each capability taken
+traces functions of another user's process; `trace` run by nobody with
+them gives its command none.  Then each capability taken
 away in turn: a required one stops spanprobe at start with one line
 naming it (nothing loaded), the optional one is warned about and costs
 what it says.  Root with all capabilities hears nothing of them.  The
@@ -268,6 +269,19 @@ def test_attach(caps):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_trace_as_nobody(caps):
+    """trace as nobody with the set as ambient capabilities: the command
+    runs without them."""
+    p = subprocess.run(setpriv(caps, NOBODY) + [SPANPROBE, "trace", "--output-file", "/dev/null",
+                                                "--", "/bin/grep", "^Cap", "/proc/self/status"],
+                       capture_output=True, text=True, timeout=60, cwd="/")
+    sets = dict(line.split(":\t") for line in p.stdout.splitlines() if ":\t" in line)
+    check("trace as nobody with the set: the command ran, exit 0",
+          p.returncode == 0 and len(sets) == 5, f"{p.returncode}: {p.stdout} {p.stderr[-1000:]}")
+    check("trace as nobody: the command has no capability (ambient, effective, permitted)",
+          all(int(sets.get(k, "1"), 16) == 0 for k in ("CapAmb", "CapEff", "CapPrm")), sets)
+
+
 def test_probes(caps):
     out = subprocess.run(setpriv(caps) + [SPANPROBE, "probes"], capture_output=True,
                          text=True, timeout=60).stdout
@@ -323,6 +337,7 @@ def main():
     for cap in REQUIRED:
         test_required_removed(caps, cap)
     test_attach(caps)
+    test_trace_as_nobody(caps)
     test_probes(caps)
     finish()
 
