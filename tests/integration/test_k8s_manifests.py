@@ -5,7 +5,8 @@ overlay, checked field by field: the objects and their names, RBAC rules
 no wider than listed, the DaemonSet's host access (hostPID, read-only
 mounts, the capability set), its probes, environment and resources, the
 metrics Service wired to the pods' named port, the overlay changing
-nothing but privilege, and an `images:` override as the README shows it."""
+nothing but privilege, the sys-admin overlay nothing but CAP_SYS_ADMIN,
+and an `images:` override as the README shows it."""
 import copy
 import os
 import shutil
@@ -198,6 +199,20 @@ def check_overlay(base, overlay):
           sorted(map(yaml.safe_dump, strip)) == sorted(map(yaml.safe_dump, base)))
 
 
+def check_sys_admin_overlay(base, overlay):
+    """overlays/sys-admin: the base's four and SYS_ADMIN, still unprivileged."""
+    ds = by_kind(overlay, "DaemonSet")
+    sc = container_of(ds).get("securityContext", {}) if ds else {}
+    check("sys-admin overlay: capabilities drop ALL, add the four and SYS_ADMIN, not privileged",
+          sc.get("capabilities") == {"drop": ["ALL"], "add": CAPS + ["SYS_ADMIN"]}
+          and sc.get("privileged") is False and sc.get("allowPrivilegeEscalation") is False, sc)
+    strip = copy.deepcopy(overlay)
+    if ds:
+        container_of(by_kind(strip, "DaemonSet"))["securityContext"]["capabilities"]["add"] = CAPS
+    check("sys-admin overlay: the same objects as the base but for SYS_ADMIN",
+          sorted(map(yaml.safe_dump, strip)) == sorted(map(yaml.safe_dump, base)))
+
+
 def check_images_override():
     """A kustomization of one's own: the base plus `images:` (the README's way)."""
     d = tempfile.mkdtemp(prefix="sp-k8s-")
@@ -240,6 +255,9 @@ def main():
     overlay = render(os.path.join(K8S, "overlays", "privileged"))
     if overlay:
         check_overlay(base, overlay)
+    overlay = render(os.path.join(K8S, "overlays", "sys-admin"))
+    if overlay:
+        check_sys_admin_overlay(base, overlay)
     check_images_override()
     finish()
 
