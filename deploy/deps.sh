@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
  libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libssl-dev pkg-config
- libcmocka-dev python3 python3-h2 python3-grpcio curl openssl nginx-light nghttp2-client wrk libdeflate-dev
+ libcmocka-dev python3 python3-h2 python3-grpcio python3-yaml curl openssl nginx-light nghttp2-client wrk libdeflate-dev
  libclang-rt-14-dev libgcc-12-dev
  qemu-system-x86 busybox-static cpio xz-utils binutils golang-go"
 
@@ -21,6 +21,8 @@ done
 # Node.js may come from another packaging that bundles npm: accept the commands.
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
+# kubectl renders deploy/k8s (kubectl kustomize); any packaging of it will do.
+command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
 
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" != 0 ]; then

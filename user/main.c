@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli/options.h"
+#include "daemon/caps.h"
 #include "daemon/daemon.h"
 #include "export/otlp_config.h"
 #include "capture/features.h"
@@ -29,6 +30,7 @@ int main(int argc, char **argv)
 	case SP_CMD_PROBES:
 		features_report(stdout);
 		sockhooks_probe_report(stdout, cfg.http_hooks);
+		caps_report(stdout);
 		return 0;
 	default:
 		status = daemon_main(&cfg);

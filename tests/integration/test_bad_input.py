@@ -29,6 +29,20 @@ def one_line_error(name, args, expected, rc_expected=1, env=None, prefix=None):
           f"rc={rc} stderr={err!r} stdout={out[:200]!r}")
 
 
+def without_root():
+    """No capability at all: one line for each of the two trace needs."""
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=-all", SPANPROBE, "trace", "-u", "inner", "--", NESTED, "1"],
+                       capture_output=True, text=True)
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    check("without root: exit 1, a line for CAP_BPF and one for CAP_PERFMON, nothing else",
+          p.returncode == 1 and len(lines) == 2 and p.stdout == ""
+          and lines[0].startswith("spanprobe: missing capability CAP_BPF: ")
+          and lines[1].startswith("spanprobe: missing capability CAP_PERFMON: ")
+          and all(line.endswith("(give it, or run as root)") for line in lines),
+          f"rc={p.returncode} stderr={p.stderr!r} stdout={p.stdout[:200]!r}")
+
+
 def main():
     sleeper = subprocess.Popen(["sleep", "60"])
     tmp = tempfile.mkdtemp()
@@ -60,10 +74,7 @@ def main():
                                               "-u", "inner", "--", NESTED, "1"],
                        "no kernel BTF at")
         if shutil.which("setpriv"):
-            one_line_error("without root", ["trace", "-u", "inner", "--", NESTED, "1"],
-                           "needs root (or CAP_BPF and CAP_PERFMON)",
-                           prefix=["setpriv", "--reuid=65534", "--regid=65534",
-                                   "--clear-groups", "--inh-caps=-all"])
+            without_root()
         else:
             check("without root: setpriv (util-linux) is needed for this test", False)
         one_line_error("bad option value", ["trace", "--max-depth", "zero", "-u", "x", "--",

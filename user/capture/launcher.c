@@ -34,6 +34,10 @@ static void child_main(const char *path, char *const argv[], int go, int err)
 	}
 	prctl(PR_SET_PDEATHSIG, 0);
 	close(go);
+	/* Capabilities spanprobe holds as ambient ones (a user other than
+	 * root given them, systemd's AmbientCapabilities=) are not the
+	 * command's: it runs as the user would run it. */
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	execv(path, argv);
 	e = errno;
 	if (write(err, &e, sizeof(e)) < 0)

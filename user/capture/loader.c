@@ -232,7 +232,7 @@ static int attach_one(struct sp_loader *l, struct bpf_program *prog, bool ret,
 	return loader_keep_link(l, link);
 }
 
-static int keep_multi_fd(struct sp_loader *l, int fd)
+int loader_keep_multi_fd(struct sp_loader *l, int fd)
 {
 	if (l->n_multi == l->cap_multi) {
 		size_t cap = l->cap_multi ? l->cap_multi * 2 : 8;
@@ -256,7 +256,7 @@ static int attach_multi(struct sp_loader *l, struct bpf_program *prog, bool ret,
 	int fd = umulti_attach(bpf_program__fd(prog), path, offsets, probe_ids, n,
 			       pid > 0 ? pid : 0, ret);
 
-	return fd < 0 ? fd : keep_multi_fd(l, fd);
+	return fd < 0 ? fd : loader_keep_multi_fd(l, fd);
 }
 
 int loader_attach_functions(struct sp_loader *l, const char *path,

@@ -123,6 +123,10 @@ int loader_share_maps(struct sp_loader *l, struct bpf_object *obj);
 /* Keep `link` and destroy it in loader_close().  Returns 0 or -ENOMEM. */
 int loader_keep_link(struct sp_loader *l, struct bpf_link *link);
 
+/* The same for a uprobe-multi link's file descriptor (capture/umulti.h),
+ * which it closes on failure: 0 or -ENOMEM. */
+int loader_keep_multi_fd(struct sp_loader *l, int fd);
+
 /* Add / remove a process in sp_tracked.  Return 0 or a negative errno. */
 int loader_track_pid(struct sp_loader *l, pid_t pid);
 int loader_untrack_pid(struct sp_loader *l, pid_t pid);

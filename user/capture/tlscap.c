@@ -14,6 +14,7 @@
 #include "capture/gotls.h"
 #include "capture/loader.h"
 #include "capture/tlsprobe.h"
+#include "capture/umulti.h"
 #include "capture/procfs.h"
 #include "capture/sockhooks.h"
 #include "util/log.h"
@@ -327,6 +328,7 @@ void tlscap_handle(struct tlscap *t, const void *record, uint64_t now_ms)
 static int load(struct tlscap *t, const struct sockhooks *h, const struct tlscap_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = features_btf_custom_path());
+	struct bpf_program *prog;
 	int err;
 
 	t->skel = tls_bpf__open_opts(&oo);
@@ -352,7 +354,13 @@ static int load(struct tlscap *t, const struct sockhooks *h, const struct tlscap
 	if (!err)
 		err = bpf_map__reuse_fd(t->skel->maps.sp_tls_last,
 					sockhooks_map_fd(h, "sp_tls_last"));
-	return err ? err : tls_bpf__load(t->skel);
+	if (err)
+		return err;
+	/* Attached as the function programs are (tlsprobe.c says why). */
+	if (t->loader->multi)
+		bpf_object__for_each_program(prog, t->skel->obj)
+			bpf_program__set_expected_attach_type(prog, UMULTI_ATTACH_TYPE);
+	return tls_bpf__load(t->skel);
 }
 
 struct tlscap *tlscap_open(struct sp_loader *l, const struct sockhooks *h,

@@ -10,6 +10,7 @@
 #include "capture/elfsym.h"
 #include "capture/gotls.h"
 #include "capture/loader.h"
+#include "capture/umulti.h"
 #include "util/log.h"
 
 /* The functions probed in a TLS file (SSL_read and SSL_write are required). */
@@ -33,13 +34,26 @@ static struct bpf_program *entry_prog(struct tlsprobe *t, int f)
 	}
 }
 
+/*
+ * Where the kernel has uprobe-multi links the programs were loaded for
+ * them (tlscap.c): a multi link needs CAP_BPF and CAP_PERFMON only, while
+ * a perf-event uprobe needs CAP_SYS_ADMIN again since Linux 6.16 (commit
+ * ba677dbe77af, also in the stable kernels).
+ */
 static int attach_at(struct tlsprobe *t, struct bpf_program *prog, bool ret,
 		     const char *path, uint64_t off)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret);
-	struct bpf_link *link = bpf_program__attach_uprobe_opts(prog, -1, path, off, &uo);
-	int err = link ? 0 : -errno;
+	struct bpf_link *link;
+	uint64_t cookie = 0;
+	int err, fd;
 
+	if (t->loader->multi) {
+		fd = umulti_attach(bpf_program__fd(prog), path, &off, &cookie, 1, 0, ret);
+		return fd < 0 ? fd : loader_keep_multi_fd(t->loader, fd);
+	}
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, off, &uo);
+	err = link ? 0 : -errno;
 	if (!err && (err = loader_keep_link(t->loader, link)))
 		bpf_link__destroy(link);
 	return err;

@@ -21,6 +21,7 @@
 #include "assemble/pipeline_impl.h"
 #include "assemble/process.h"
 #include "span/spanpool.h"
+#include "daemon/caps.h"
 #include "daemon/report.h"
 #include "daemon/targets.h"
 #include "export/batch.h"
@@ -467,8 +468,9 @@ static bool target_done(struct sp_daemon *d)
 		d->child.pid = 0;
 		return true;
 	}
+	/* EPERM: it lives, but is another user's and we lack CAP_KILL. */
 	if (d->cfg->command == SP_CMD_ATTACH &&
-	    (d->target_exited || kill(d->target_pid, 0) == -1)) {
+	    (d->target_exited || (kill(d->target_pid, 0) == -1 && errno == ESRCH))) {
 		sp_info("attach: process %d exited", (int)d->target_pid);
 		return true;
 	}
@@ -812,6 +814,8 @@ int daemon_main(const struct sp_config *cfg)
 	};
 	install_signals();
 	err = reserve_stdio(cfg);
+	if (!err)
+		err = caps_check(cfg); /* before a bpf() error could say it less clearly */
 	if (err)
 		return 1;
 	err = prepare(&d, exe, sizeof(exe));

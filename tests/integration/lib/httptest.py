@@ -54,11 +54,13 @@ def free_port():
 
 
 class Agent:
-    """`spanprobe run -o otlp-json`, its stdout parsed line by line."""
+    """`spanprobe run -o otlp-json` (or `command`), its stdout parsed line
+    by line; `prefix` runs it through another command (setpriv)."""
 
-    def __init__(self, extra_args=()):
+    def __init__(self, extra_args=(), prefix=(), command="run"):
         env = dict(os.environ, OTEL_BSP_SCHEDULE_DELAY="100")
-        self.proc = subprocess.Popen([SPANPROBE, "run", "-o", "otlp-json", *extra_args],
+        self.proc = subprocess.Popen([*prefix, SPANPROBE, command, "-o", "otlp-json",
+                                      *extra_args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env)
         self.spans = []
