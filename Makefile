@@ -242,7 +242,7 @@ FUZZ_SRCS_net_h2 := user/transport/h2.c user/transport/exchange.c user/transport
 FUZZ_LIBS_net_h2 := -lnghttp2 -lssl -lcrypto
 FUZZ_SRCS_config := user/export/otlp_config.c user/export/retry.c user/transport/url.c user/util/hex.c user/util/env.c
 # The metrics server's request heads and listening addresses (daemon/httpserve.c).
-FUZZ_SRCS_metrics_request := user/daemon/httpserve.c user/util/clock.c user/util/strbuf.c
+FUZZ_SRCS_metrics_request := user/daemon/httpserve.c user/util/clock.c user/util/strbuf.c user/util/log.c
 FUZZ_EXPORT_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_EXPORT))
 fuzz: $(FUZZ_EXPORT_BINS)
 $(foreach t,$(FUZZ_EXPORT),$(eval $(BUILD)/fuzz/fuzz_$(t): $(FUZZ_SRCS_$(t))))

@@ -12,7 +12,6 @@
  *     -dict=tests/fuzz/metrics_request.dict tests/fuzz/corpus_metrics_request
  */
 #include "daemon/httpserve.h"
-#include "util/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,26 +23,6 @@
 		if (!(cond))                                                   \
 			abort();                                               \
 	} while (0)
-
-/* Messages are formatted (their arguments are checked) but not printed. */
-void log_set_level(enum sp_log_level level)
-{
-}
-
-enum sp_log_level log_get_level(void)
-{
-	return SP_LOG_ERROR;
-}
-
-void log_msg(enum sp_log_level level, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-}
 
 static void check_request(const char *buf, size_t len, int ret,
 			  const struct httpserve_request *req)

@@ -76,6 +76,19 @@ static void single(struct sp_strbuf *b, const char *name, const char *type,
 	sample(b, name, value);
 }
 
+struct single {
+	const char *name, *type, *help;
+	uint64_t value;
+};
+
+static void singles(struct sp_strbuf *b, const struct single *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		single(b, s[i].name, s[i].type, s[i].help, s[i].value);
+}
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
 struct labelled {
 	const char *label;
 	uint64_t value;
@@ -105,19 +118,23 @@ static void format_spans(struct sp_strbuf *b, const struct report_values *r)
 		{ "open_at_exit", st->open_at_exit },
 	};
 
-	single(b, "spanprobe_spans_started_total", "counter",
-	       "Spans started (function calls, HTTP requests).", st->spans_started);
-	single(b, "spanprobe_spans_finished_total", "counter",
-	       "Spans finished and handed to the exporter's queue.", st->spans_finished);
-	single(b, "spanprobe_spans_exported_total", "counter",
-	       "Spans the collector accepted or the console wrote.", r->exp.spans_exported);
-	single(b, "spanprobe_spans_not_sampled_total", "counter",
-	       "Spans left out by the sampler.", st->spans_not_sampled);
-	single(b, "spanprobe_spans_filtered_total", "counter",
-	       "Spans outside --pid, --exe, --cgroup or --port.", st->filtered);
+	const struct single spans[] = {
+		{ "spanprobe_spans_started_total", "counter",
+		  "Spans started (function calls, HTTP requests).", st->spans_started },
+		{ "spanprobe_spans_finished_total", "counter",
+		  "Spans finished and handed to the exporter's queue.", st->spans_finished },
+		{ "spanprobe_spans_exported_total", "counter",
+		  "Spans the collector accepted or the console wrote.", r->exp.spans_exported },
+		{ "spanprobe_spans_not_sampled_total", "counter",
+		  "Spans left out by the sampler.", st->spans_not_sampled },
+		{ "spanprobe_spans_filtered_total", "counter",
+		  "Spans outside --pid, --exe, --cgroup or --port.", st->filtered },
+	};
+
+	singles(b, spans, N_OF(spans));
 	labelled(b, "spanprobe_spans_dropped_total",
 		 "Spans not exported (or never started), by reason.", "reason",
-		 dropped, sizeof(dropped) / sizeof(dropped[0]));
+		 dropped, N_OF(dropped));
 }
 
 static void format_events(struct sp_strbuf *b, const struct report_values *r)
@@ -132,15 +149,19 @@ static void format_events(struct sp_strbuf *b, const struct report_values *r)
 		{ "h2_walk_lost", d[SP_DROP_H2_LOST] },
 	};
 
+	const struct single records[] = {
+		{ "spanprobe_records_bad_total", "counter",
+		  "Ring-buffer records refused as malformed.", r->bad_records },
+		{ "spanprobe_returns_unmatched_total", "counter",
+		  "Function returns whose entry was never seen.", r->pipe.unmatched_returns },
+	};
+
 	single(b, "spanprobe_ringbuf_lost_total", "counter",
 	       "Ring-buffer records lost (the buffer was full).", d[SP_DROP_RINGBUF_FULL]);
 	labelled(b, "spanprobe_bpf_drops_total",
 		 "What the BPF programs could not capture, by reason.", "reason",
-		 bpf, sizeof(bpf) / sizeof(bpf[0]));
-	single(b, "spanprobe_records_bad_total", "counter",
-	       "Ring-buffer records refused as malformed.", r->bad_records);
-	single(b, "spanprobe_returns_unmatched_total", "counter",
-	       "Function returns whose entry was never seen.", r->pipe.unmatched_returns);
+		 bpf, N_OF(bpf));
+	singles(b, records, N_OF(records));
 }
 
 static void add_status(void *ctx, const char *status, uint64_t count)
@@ -151,6 +172,29 @@ static void add_status(void *ctx, const char *status, uint64_t count)
 static void format_export(struct sp_strbuf *b, const struct metrics_values *v)
 {
 	const struct report_values *r = &v->report;
+	const struct single export[] = {
+		{ "spanprobe_export_retries_total", "counter",
+		  "Export requests sent again after a retryable failure.",
+		  r->exp.requests_retried },
+		{ "spanprobe_export_encoded_bytes_total", "counter",
+		  "Bytes of encoded spans, before compression.", r->exp.bytes_raw },
+		{ "spanprobe_export_sent_bytes_total", "counter",
+		  "Bytes that reached a socket or the output file.", r->exp.bytes_sent },
+		{ "spanprobe_export_queue_spans", "gauge",
+		  "Spans waiting for export or being exported.", v->queue_spans },
+		{ "spanprobe_export_queue_capacity_spans", "gauge",
+		  "Spans the export queue holds (OTEL_BSP_MAX_QUEUE_SIZE).", v->queue_capacity },
+	};
+	const struct single disk[] = {
+		{ "spanprobe_disk_queue_bytes", "gauge",
+		  "Bytes of batches waiting in --queue-dir.", v->disk_queue_bytes },
+		{ "spanprobe_disk_queue_budget_bytes", "gauge",
+		  "The disk queue's budget (--queue-max-bytes).", v->disk_queue_budget },
+		{ "spanprobe_disk_queue_batches", "gauge",
+		  "Batches waiting in --queue-dir.", v->disk_queue_batches },
+		{ "spanprobe_disk_queue_spans", "gauge",
+		  "Spans waiting in --queue-dir.", v->disk_queue_spans },
+	};
 
 	if (v->otlp) {
 		family(b, "spanprobe_export_requests_total", "counter",
@@ -158,31 +202,13 @@ static void format_export(struct sp_strbuf *b, const struct metrics_values *v)
 		       "timeout, connection_failed, protocol_error.");
 		export_health_each(&v->export, add_status, b);
 	}
-	single(b, "spanprobe_export_retries_total", "counter",
-	       "Export requests sent again after a retryable failure.",
-	       r->exp.requests_retried);
-	single(b, "spanprobe_export_encoded_bytes_total", "counter",
-	       "Bytes of encoded spans, before compression.", r->exp.bytes_raw);
-	single(b, "spanprobe_export_sent_bytes_total", "counter",
-	       "Bytes that reached a socket or the output file.", r->exp.bytes_sent);
-	single(b, "spanprobe_export_queue_spans", "gauge",
-	       "Spans waiting for export or being exported.", v->queue_spans);
-	single(b, "spanprobe_export_queue_capacity_spans", "gauge",
-	       "Spans the export queue holds (OTEL_BSP_MAX_QUEUE_SIZE).", v->queue_capacity);
+	singles(b, export, N_OF(export));
 	family(b, "spanprobe_export_queue_fill_ratio", "gauge",
 	       "Spans waiting over the queue's capacity.");
 	strbuf_addf(b, "spanprobe_export_queue_fill_ratio %.6f\n",
 		    v->queue_capacity ? (double)v->queue_spans / v->queue_capacity : 0.0);
-	if (!v->disk_queue)
-		return;
-	single(b, "spanprobe_disk_queue_bytes", "gauge",
-	       "Bytes of batches waiting in --queue-dir.", v->disk_queue_bytes);
-	single(b, "spanprobe_disk_queue_budget_bytes", "gauge",
-	       "The disk queue's budget (--queue-max-bytes).", v->disk_queue_budget);
-	single(b, "spanprobe_disk_queue_batches", "gauge",
-	       "Batches waiting in --queue-dir.", v->disk_queue_batches);
-	single(b, "spanprobe_disk_queue_spans", "gauge",
-	       "Spans waiting in --queue-dir.", v->disk_queue_spans);
+	if (v->disk_queue)
+		singles(b, disk, N_OF(disk));
 }
 
 static void format_bpf(struct sp_strbuf *b, const struct metrics_bpf *bpf)
