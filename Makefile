@@ -145,7 +145,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 # The counters threads share, under ThreadSanitizer in every build: the
 # files that write and read them are compiled into the test instrumented
 # (the library's uninstrumented copies are then not linked in).
-TSAN_UNIT_SRCS := user/export/batch.c user/export/exporter.c user/export/console.c
+TSAN_UNIT_SRCS := user/export/batch.c user/export/exporter.c user/export/console.c user/export/export_health.c
 $(BUILD)/tests/test_stats_race: tests/unit/test_stats_race.c $(TSAN_UNIT_SRCS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fsanitize=thread -Itests $< $(TSAN_UNIT_SRCS) -o $@ $(LIB) $(LDLIBS) -lcmocka

@@ -495,7 +495,7 @@ struct httpserve *httpserve_start(const char *address, httpserve_handler handler
 	if (!err)
 		err = -pthread_create(&s->thread, NULL, serve, s);
 	if (err) {
-		if (err != -EINVAL && s->listen_fd >= 0)
+		if (s->listen_fd >= 0) /* else open_listener() said why */
 			sp_err("metrics: cannot start the server: %s", strerror(-err));
 		if (s->listen_fd >= 0)
 			close(s->listen_fd);
