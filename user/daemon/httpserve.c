@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "util/log.h"
 
 #define DRAIN_MS 500     /* reading what follows an answer, at most */
+#define ACCEPT_PAUSE_MS 100 /* after accept() failed (out of files) */
 #define BACKLOG 8
 
 enum client_state { CLIENT_FREE = 0, CLIENT_READING, CLIENT_DRAINING };
@@ -42,6 +44,7 @@ struct httpserve {
 	int listen_fd;
 	int stop_fd; /* eventfd */
 	uint16_t port;
+	int64_t accept_after_ms; /* accept() failed: the listener rests until */
 	pthread_t thread;
 	httpserve_handler handler;
 	void *ctx;
@@ -365,8 +368,12 @@ static void accept_one(struct httpserve *s)
 {
 	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-	if (fd < 0)
-		return; /* gone already, or out of files: the next poll retries */
+	if (fd < 0) {
+		/* Out of files (or gone already): not a busy loop on the listener. */
+		if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR)
+			s->accept_after_ms = clock_mono_ms() + ACCEPT_PAUSE_MS;
+		return;
+	}
 	for (int i = 0; i < HTTPSERVE_CLIENTS; i++) {
 		struct client *c = &s->clients[i];
 
@@ -399,9 +406,11 @@ static int fill_poll(struct httpserve *s, struct pollfd *p, int *slot, int *time
 		p[n++] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
 		first = c->deadline_ms < first ? c->deadline_ms : first;
 	}
-	if (free_slots) {
+	if (free_slots && now >= s->accept_after_ms) {
 		slot[n] = -1;
 		p[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+	} else if (free_slots) {
+		first = s->accept_after_ms < first ? s->accept_after_ms : first;
 	}
 	*timeout = first > now ? (int)(first - now) : 0;
 	return n;
@@ -474,6 +483,19 @@ fail:
 	return err;
 }
 
+/* The thread takes no signal: SIGINT must interrupt the main thread's waits. */
+static int start_thread(struct httpserve *s)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = pthread_create(&s->thread, NULL, serve, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -err;
+}
+
 struct httpserve *httpserve_start(const char *address, httpserve_handler handler,
 				  void *ctx)
 {
@@ -493,7 +515,7 @@ struct httpserve *httpserve_start(const char *address, httpserve_handler handler
 		err = s->stop_fd < 0 ? -errno : 0;
 	}
 	if (!err)
-		err = -pthread_create(&s->thread, NULL, serve, s);
+		err = start_thread(s);
 	if (err) {
 		if (s->listen_fd >= 0) /* else open_listener() said why */
 			sp_err("metrics: cannot start the server: %s", strerror(-err));
