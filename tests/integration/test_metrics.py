@@ -363,6 +363,11 @@ def run_checks(sp, rx, spans, prom, sport, mport):
     check_bad_requests(mport)
     check("after the bad requests: spanprobe runs, /healthz 200",
           sp.proc.poll() is None and get(mport, "/healthz")[0] == 200)
+    text = get(mport, "/metrics")[1]
+    check("/metrics: 4 bad requests (400, 431, 405, 505), 4 connections timed out",
+          metric(text, "spanprobe_metrics_bad_requests_total") == 4
+          and metric(text, "spanprobe_metrics_timeouts_total") == 4,
+          "".join(l + "\n" for l in text.splitlines() if l.startswith("spanprobe_metrics_")))
 
     # The collector goes away: the next export finds nobody.
     rx.stop()

@@ -137,7 +137,16 @@ static const char console_text[] =
 	"spanprobe_build_info{version=\"1.2.3\",hooks=\"sock\"} 1\n"
 	FAMILY("process_start_time_seconds", "gauge",
 	       "Start time of the process since the Unix epoch, in seconds.")
-	"process_start_time_seconds 1700000000.045\n";
+	"process_start_time_seconds 1700000000.045\n"
+	FAMILY("spanprobe_metrics_requests_total", "counter",
+	       "Requests this metrics server answered (this one not yet).")
+	"spanprobe_metrics_requests_total 31\n"
+	FAMILY("spanprobe_metrics_bad_requests_total", "counter",
+	       "Requests it refused (4xx, 5xx) for what the client sent.")
+	"spanprobe_metrics_bad_requests_total 32\n"
+	FAMILY("spanprobe_metrics_timeouts_total", "counter",
+	       "Connections closed: no whole request head within the time limit.")
+	"spanprobe_metrics_timeouts_total 33\n";
 
 static void test_format_console(void **state)
 {
@@ -145,12 +154,13 @@ static void test_format_console(void **state)
 	struct metrics_info info = { .version = "1.2.3", .hooks = "sock",
 				     .start_time_ms = 1700000000045ULL };
 	struct metrics_bpf bpf = { 0 };
+	struct httpserve_stats served = { .requests = 31, .bad_requests = 32, .timeouts = 33 };
 	struct sp_strbuf b;
 
 	(void)state;
 	console_values(&v);
 	strbuf_init(&b, 1 << 20);
-	metrics_format(&b, &v, &info, &bpf);
+	metrics_format(&b, &v, &info, &bpf, &served);
 	assert_text(&b, console_text);
 	strbuf_free(&b);
 }
@@ -185,6 +195,7 @@ static void test_format_otlp_bpf(void **state)
 	struct metrics_info info = { .version = "0.1.0", .hooks = "x\"y\\z\nw",
 				     .start_time_ms = 5 };
 	struct metrics_bpf bpf = { .enabled = true, .progs = progs, .n_progs = 2 };
+	struct httpserve_stats served = { 0 };
 	struct sp_strbuf b;
 
 	(void)state;
@@ -202,7 +213,7 @@ static void test_format_otlp_bpf(void **state)
 	v.disk_queue_batches = 2;
 	v.disk_queue_spans = 99;
 	strbuf_init(&b, 1 << 20);
-	metrics_format(&b, &v, &info, &bpf);
+	metrics_format(&b, &v, &info, &bpf, &served);
 	assert_int_equal(b.err, 0);
 	assert_family(&b, "# HELP spanprobe_export_requests_total",
 		      FAMILY("spanprobe_export_requests_total", "counter",

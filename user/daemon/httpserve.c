@@ -260,6 +260,13 @@ static int write_all(int fd, const char *buf, size_t len, int64_t deadline_ms)
 	return 0;
 }
 
+/* Refused for what the client sent (not 404, a timeout or our own 5xx). */
+static bool bad_request(int status)
+{
+	return status == 400 || status == 405 || status == 414 || status == 431 ||
+	       status == 505;
+}
+
 static void send_response(struct httpserve *s, struct client *c, bool head_only,
 			  struct httpserve_response *r)
 {
@@ -281,7 +288,7 @@ static void send_response(struct httpserve *s, struct client *c, bool head_only,
 		     r->content_type ? r->content_type : "text/plain; charset=utf-8",
 		     r->body.len, r->status == 405 ? "Allow: GET, HEAD\r\n" : "");
 	counter_add(&s->stats.requests, 1);
-	if (r->status >= 400 && r->status != 404 && r->status != 503)
+	if (bad_request(r->status))
 		counter_add(&s->stats.bad_requests, 1);
 	if (write_all(c->fd, hdr, (size_t)n, deadline) == 0 && !head_only && r->body.len)
 		write_all(c->fd, r->body.data, r->body.len, deadline);

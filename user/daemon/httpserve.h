@@ -62,7 +62,8 @@ typedef void (*httpserve_handler)(void *ctx, const struct httpserve_request *req
 
 struct httpserve_stats {
 	uint64_t requests;     /* answered, whatever the status */
-	uint64_t bad_requests; /* answered 4xx/5xx for what the client sent */
+	uint64_t bad_requests; /* refused for what the client sent: 400, 405,
+				* 414, 431, 505 */
 	uint64_t timeouts;     /* closed: the head did not come in time */
 };
 

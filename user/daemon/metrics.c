@@ -236,8 +236,21 @@ static void format_bpf(struct sp_strbuf *b, const struct metrics_bpf *bpf)
 }
 
 void metrics_format(struct sp_strbuf *b, const struct metrics_values *v,
-		    const struct metrics_info *info, const struct metrics_bpf *bpf)
+		    const struct metrics_info *info, const struct metrics_bpf *bpf,
+		    const struct httpserve_stats *server)
 {
+	const struct single served[] = {
+		{ "spanprobe_metrics_requests_total", "counter",
+		  "Requests this metrics server answered (this one not yet).",
+		  server->requests },
+		{ "spanprobe_metrics_bad_requests_total", "counter",
+		  "Requests it refused (4xx, 5xx) for what the client sent.",
+		  server->bad_requests },
+		{ "spanprobe_metrics_timeouts_total", "counter",
+		  "Connections closed: no whole request head within the time limit.",
+		  server->timeouts },
+	};
+
 	format_spans(b, &v->report);
 	format_events(b, &v->report);
 	format_export(b, v);
@@ -261,6 +274,7 @@ void metrics_format(struct sp_strbuf *b, const struct metrics_values *v,
 	strbuf_addf(b, "process_start_time_seconds %llu.%03llu\n",
 		    (unsigned long long)(info->start_time_ms / 1000),
 		    (unsigned long long)(info->start_time_ms % 1000));
+	singles(b, served, N_OF(served));
 }
 
 /* --- health ---------------------------------------------------------------- */
@@ -313,6 +327,7 @@ static void serve_metrics(struct metrics *m, struct httpserve_response *r)
 	struct metrics_info info = { .version = SP_VERSION,
 				     .start_time_ms = m->start_time_ms };
 	char hooks[sizeof(m->hooks)];
+	struct httpserve_stats served;
 
 	if (!v) {
 		r->status = 503;
@@ -330,8 +345,9 @@ static void serve_metrics(struct metrics *m, struct httpserve_response *r)
 	bpf.enabled = progstats_enabled();
 	for (int i = 0; i < bpf.n_progs && !bpf.enabled; i++)
 		bpf.enabled = progs[i].run_cnt != 0;
+	httpserve_get_stats(m->server, &served);
 	r->content_type = PROM_CONTENT_TYPE;
-	metrics_format(&r->body, v, &info, &bpf);
+	metrics_format(&r->body, v, &info, &bpf, &served);
 	free(v);
 }
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "capture/progstats.h"
+#include "daemon/httpserve.h"
 #include "daemon/report.h"
 #include "export/export_health.h"
 #include "util/strbuf.h"
@@ -58,11 +59,12 @@ struct metrics_bpf {
 
 /*
  * The exposition: every metric family (# HELP, # TYPE, its samples) of
- * `v`, `info` and `bpf`, appended to `b`.  Pure: the unit tests compare
- * its text.
+ * `v`, `info`, `bpf` and the metrics server's own counters `server`,
+ * appended to `b`.  Pure: the unit tests compare its text.
  */
 void metrics_format(struct sp_strbuf *b, const struct metrics_values *v,
-		    const struct metrics_info *info, const struct metrics_bpf *bpf);
+		    const struct metrics_info *info, const struct metrics_bpf *bpf,
+		    const struct httpserve_stats *server);
 
 /* Append `s` as the inside of a label value: \ " and newline escaped. */
 void metrics_add_label_value(struct sp_strbuf *b, const char *s);
