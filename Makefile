@@ -145,7 +145,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 # The counters threads share, under ThreadSanitizer in every build: the
 # files that write and read them are compiled into the test instrumented
 # (the library's uninstrumented copies are then not linked in).
-TSAN_UNIT_SRCS := user/export/batch.c user/export/exporter.c user/export/console.c
+TSAN_UNIT_SRCS := user/export/batch.c user/export/exporter.c user/export/console.c user/export/export_health.c
 $(BUILD)/tests/test_stats_race: tests/unit/test_stats_race.c $(TSAN_UNIT_SRCS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fsanitize=thread -Itests $< $(TSAN_UNIT_SRCS) -o $@ $(LIB) $(LDLIBS) -lcmocka
@@ -234,7 +234,7 @@ $(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/
 # what nghttp2 hands h2.c's callbacks, OTLP responses) and of its settings:
 # tests/fuzz/fuzz_<name>.c with FUZZ_SRCS_<name>, a seed corpus
 # tests/fuzz/corpus_<name>/ and a dictionary tests/fuzz/<name>.dict.
-FUZZ_EXPORT := otlp_response net_h1 net_h2 config
+FUZZ_EXPORT := otlp_response net_h1 net_h2 config metrics_request
 FUZZ_SRCS_otlp_response := user/export/otlp_response.c user/transport/pbwire.c user/transport/grpc.c user/transport/exchange.c user/util/hex.c
 FUZZ_SRCS_net_h1 := user/transport/h1.c user/transport/exchange.c user/transport/conn.c user/transport/url.c user/util/clock.c user/util/log.c
 FUZZ_LIBS_net_h1 := -lnghttp2 -lssl -lcrypto
@@ -242,6 +242,8 @@ FUZZ_SRCS_net_h2 := user/transport/h2.c user/transport/exchange.c user/transport
 FUZZ_LIBS_net_h2 := -lnghttp2 -lssl -lcrypto
 FUZZ_SRCS_config := user/export/otlp_config.c user/export/otlp_headers.c user/export/retry.c user/transport/url.c user/transport/tlsctx.c user/util/files.c user/util/hex.c user/util/env.c
 FUZZ_LIBS_config := -lssl -lcrypto
+# The metrics server's request heads and listening addresses (daemon/httpserve.c).
+FUZZ_SRCS_metrics_request := user/daemon/httpserve.c user/util/clock.c user/util/strbuf.c user/util/log.c
 FUZZ_EXPORT_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_EXPORT))
 fuzz: $(FUZZ_EXPORT_BINS)
 $(foreach t,$(FUZZ_EXPORT),$(eval $(BUILD)/fuzz/fuzz_$(t): $(FUZZ_SRCS_$(t))))

@@ -7,7 +7,7 @@ PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
  libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libssl-dev pkg-config
  libcmocka-dev python3 python3-h2 python3-grpcio python3-yaml curl openssl nginx-light nghttp2-client wrk libdeflate-dev
  libclang-rt-14-dev libgcc-12-dev
- qemu-system-x86 busybox-static cpio xz-utils binutils golang-go"
+ qemu-system-x86 busybox-static cpio xz-utils binutils golang-go prometheus"
 
 missing=""
 for p in $PACKAGES; do

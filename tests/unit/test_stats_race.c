@@ -7,6 +7,7 @@
  * must also come out exact.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 
 #include "span/spanpool.h"
 #include "export/batch.h"
+#include "export/export_health.h"
 #include "export/exporter.h"
 #include "unit/unit_helpers.h"
 
@@ -33,6 +35,7 @@ static void test_read_while_exporting(void **state)
 	struct sp_export_stats es;
 	struct sp_spanpool pool;
 	struct sp_batch bsp;
+	uint32_t queued, exporting;
 
 	assert_non_null(exp);
 	assert_int_equal(spanpool_init(&pool, 4096), 0);
@@ -48,6 +51,9 @@ static void test_read_while_exporting(void **state)
 		batch_get_stats(&bsp, &bs);
 		exporter_get_stats(exp, &es);
 		assert_true(es.spans_exported <= bs.received);
+		/* What /metrics reads of the queue, under its lock. */
+		batch_get_fill(&bsp, &queued, &exporting);
+		assert_true(queued + exporting <= o.max_queue + o.max_batch);
 	}
 	batch_shutdown(&bsp);
 	batch_get_stats(&bsp, &bs);
@@ -62,10 +68,42 @@ static void test_read_while_exporting(void **state)
 	spanpool_destroy(&pool);
 }
 
+/* The export thread notes outcomes; /metrics and /readyz copy them. */
+static void *note_outcomes(void *arg)
+{
+	struct sp_attempt ok = { .kind = SP_ATTEMPT_OK };
+	struct sp_attempt lost = { .kind = SP_ATTEMPT_LOST };
+
+	for (int i = 0; i < N_SPANS; i++)
+		export_health_note(arg, i % 2 ? &lost : &ok, "connection failed");
+	return NULL;
+}
+
+static void test_outcomes_while_noted(void **state)
+{
+	struct export_health h;
+	struct export_health_snap s;
+	pthread_t t;
+
+	export_health_init(&h);
+	assert_int_equal(pthread_create(&t, NULL, note_outcomes, &h), 0);
+	for (int i = 0; i < N_SPANS; i++) {
+		export_health_get(&h, &s);
+		assert_true(s.ok + export_health_failures(&s) <= N_SPANS);
+		assert_true(s.failures_in_row <= 1);
+	}
+	pthread_join(t, NULL);
+	export_health_get(&h, &s);
+	assert_int_equal(s.ok, N_SPANS / 2);
+	assert_int_equal(s.kinds[EXPORT_FAIL_CONNECTION], N_SPANS / 2);
+	export_health_destroy(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_while_exporting),
+		cmocka_unit_test(test_outcomes_while_noted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -472,6 +472,14 @@ void exchange_stats(const struct exchange_spans *xs, struct exchange_stats *out)
 	*out = xs->stats;
 }
 
+uint32_t exchange_connections(const struct exchange_spans *xs)
+{
+	struct proto_streams_stats s;
+
+	proto_streams_stats(xs->streams, &s);
+	return s.open;
+}
+
 void exchange_report(const struct exchange_spans *xs, FILE *out)
 {
 	const struct exchange_stats *h = &xs->stats;

@@ -62,6 +62,9 @@ struct stream_sink exchange_sink(struct exchange_spans *xs);
 
 void exchange_stats(const struct exchange_spans *xs, struct exchange_stats *out);
 
+/* Connections in the table now (at most --max-connections). */
+uint32_t exchange_connections(const struct exchange_spans *xs);
+
 /* Counters of the protocol stage and of the spans, a line each. */
 void exchange_report(const struct exchange_spans *xs, FILE *out);
 

@@ -414,6 +414,11 @@ const struct sp_pipeline_stats *pipeline_stats(const struct sp_pipeline *p)
 	return &p->stats;
 }
 
+uint32_t pipeline_processes(const struct sp_pipeline *p)
+{
+	return p->processes.count;
+}
+
 uint32_t pipeline_abandon_calls(struct sp_pipeline *p, struct sp_thread *th,
 				uint32_t from, const uint64_t *sp)
 {

@@ -101,4 +101,7 @@ void pipeline_thread_pop(struct sp_pipeline *p, uint32_t tid, uint64_t key);
 /* The counters, read-only; they change as events are handled. */
 const struct sp_pipeline_stats *pipeline_stats(const struct sp_pipeline *p);
 
+/* Processes whose resource is known now (at most max_processes). */
+uint32_t pipeline_processes(const struct sp_pipeline *p);
+
 #endif /* SPANPROBE_PIPELINE_H */

@@ -412,6 +412,15 @@ void tlscap_report(const struct tlscap *t, FILE *out)
 			"executables\n", (unsigned long long)t->blind_other);
 }
 
+uint64_t tlscap_not_decrypted(const struct tlscap *t)
+{
+	uint64_t n = t->blind_other;
+
+	for (unsigned i = 0; i < t->n_blind; i++)
+		n += t->blind[i].conns;
+	return n;
+}
+
 void tlscap_close(struct tlscap *t)
 {
 	if (!t)

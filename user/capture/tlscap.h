@@ -75,6 +75,10 @@ void tlscap_handle(struct tlscap *t, const void *record, uint64_t now_ms);
 /* Files probed, files found without TLS, rescans, failures. */
 void tlscap_report(const struct tlscap *t, FILE *out);
 
+/* TLS connections seen in processes with no probed TLS library (the
+ * report's "TLS traffic not decrypted" lines, summed). */
+uint64_t tlscap_not_decrypted(const struct tlscap *t);
+
 /* Accepts NULL.  The links stay with the loader. */
 void tlscap_close(struct tlscap *t);
 

@@ -58,6 +58,7 @@ struct sp_config {
 	enum sockcap_hooks http_hooks;    /* --http-hooks: kernel hooks of HTTP capture */
 	bool http_hooks_given;            /* on the command line: the environment loses */
 	const char *btf_path;             /* --btf: kernel BTF file, NULL: the kernel's own */
+	const char *metrics_address;      /* --metrics-address: /metrics, /healthz, /readyz */
 
 	/* Sizes: every buffer has one, and a policy when full. */
 	uint32_t ringbuf_bytes;           /* BPF ring buffer; full: drop, counted in BPF */

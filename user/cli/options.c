@@ -87,6 +87,9 @@ void options_usage(FILE *out)
 	      "                            them in order when it is back (off by default)\n"
 	      "      --queue-max-bytes N   budget of that queue (K/M/G; default 256M): when\n"
 	      "                            full, the oldest batches are dropped and counted\n"
+	      "      --metrics-address A   serve /metrics (Prometheus), /healthz and /readyz on\n"
+	      "                            A (IP:PORT, [IPv6]:PORT or :PORT; off by default;\n"
+	      "                            default: $SPANPROBE_METRICS_ADDRESS)\n"
 	      "  -v, --verbose             start-up report and periodic counters (-vv: libbpf;\n"
 	      "                            -vvv: every socket and TLS record)\n"
 	      "  -h, --help\n"
@@ -144,6 +147,11 @@ static int parse_env(struct sp_config *cfg)
 	cfg->resource_attrs = getenv("OTEL_RESOURCE_ATTRIBUTES");
 	if (!cfg->redact_params) /* the command line wins */
 		cfg->redact_params = getenv("SPANPROBE_REDACT_PATH_PARAMS");
+	if (!cfg->metrics_address) {
+		cfg->metrics_address = getenv("SPANPROBE_METRICS_ADDRESS");
+		if (cfg->metrics_address && !*cfg->metrics_address)
+			cfg->metrics_address = NULL;
+	}
 	if (cfg->output != SP_OUTPUT_OTLP && !(delay && *delay))
 		cfg->batch_delay_ms = CONSOLE_DELAY_MS;
 	return env_http_hooks(cfg) ||
@@ -210,6 +218,7 @@ enum {
 	OPT_OTLP_HEADERS_FILE,
 	OPT_QUEUE_DIR,
 	OPT_QUEUE_MAX_BYTES,
+	OPT_METRICS_ADDRESS, /* after the OTLP flags' range */
 };
 
 /* OTLP flags are applied after the environment is read, so they win. */
@@ -253,6 +262,7 @@ static const struct option long_opts[] = {
 	{ "otlp-headers-file", required_argument, NULL, OPT_OTLP_HEADERS_FILE },
 	{ "queue-dir", required_argument, NULL, OPT_QUEUE_DIR },
 	{ "queue-max-bytes", required_argument, NULL, OPT_QUEUE_MAX_BYTES },
+	{ "metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -372,6 +382,9 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 			return -EINVAL;
 		}
 		cfg->http_hooks_given = true;
+		return 0;
+	case OPT_METRICS_ADDRESS:
+		cfg->metrics_address = arg;
 		return 0;
 	case 'v':
 		cfg->verbose++;

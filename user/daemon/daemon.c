@@ -22,6 +22,7 @@
 #include "assemble/process.h"
 #include "span/spanpool.h"
 #include "daemon/caps.h"
+#include "daemon/metrics.h"
 #include "daemon/report.h"
 #include "daemon/targets.h"
 #include "export/batch.h"
@@ -76,6 +77,7 @@ struct sp_daemon {
 	int signals_to_abort;
 	bool export_stuck; /* the export thread outlived shutdown: it still
 			    * uses the exporter and the pool */
+	struct metrics *metrics; /* --metrics-address; NULL: off */
 };
 
 /* Set by the signal handler, read by the main and the watcher threads:
@@ -438,12 +440,31 @@ static void queue_report(const struct sp_daemon *d)
 		(unsigned long long)q.pending_bytes);
 }
 
+/* /metrics: a copy of the counters now and then (`v`: now, these). */
+static void publish_metrics(struct sp_daemon *d, const struct report_values *v)
+{
+	struct metrics_sources src = {
+		.pipeline = d->pipeline, .bsp = &d->bsp, .exporter = d->exporter,
+		.loader = &d->loader, .unknown_probe = funcspan_unknown_probes(&d->funcs),
+		.exchanges = d->sockcap_closed ? NULL : d->exchanges,
+		.tlscap = d->tlscap, .otlp = d->cfg->output == SP_OUTPUT_OTLP,
+		.disk_queue_budget = d->cfg->otlp.queue_max_bytes,
+	};
+
+	metrics_update(d->metrics, &src, v);
+}
+
 static void report_all(struct sp_daemon *d)
 {
+	struct report_values v;
+
 	if (!d->sockcap_closed)
 		http_report(d);
-	report_print(stderr, d->pipeline, &d->bsp, d->exporter, &d->loader,
-		     funcspan_unknown_probes(&d->funcs));
+	report_collect(&v, d->pipeline, &d->bsp, d->exporter, &d->loader,
+		       funcspan_unknown_probes(&d->funcs));
+	report_print_values(stderr, &v);
+	if (d->metrics)
+		publish_metrics(d, &v);
 	if (d->cfg->output == SP_OUTPUT_OTLP) {
 		struct http_client_stats hs;
 
@@ -507,6 +528,8 @@ static void poll_loop(struct sp_daemon *d)
 			tlscap_tick(d->tlscap, clock_mono_ms());
 		if (d->exchanges)
 			exchange_tick(d->exchanges, clock_mono_ns());
+		if (d->metrics)
+			publish_metrics(d, NULL);
 		/* Follow steps of the wall clock (NTP at boot, an admin). */
 		if (clock_mono_ns() >= next_clock_sync) {
 			pipeline_sync_clock(d->pipeline);
@@ -574,6 +597,7 @@ static void watch_stop(struct sp_daemon *d)
 static void drain_and_flush(struct sp_daemon *d)
 {
 	d->stop_ns = clock_mono_ns();
+	metrics_set_phase(d->metrics, METRICS_STOPPING, NULL);
 	batch_begin_shutdown(&d->bsp);
 	watch_start(d);
 	loader_detach(&d->loader);
@@ -593,6 +617,7 @@ static void drain_and_flush(struct sp_daemon *d)
 
 static void cleanup(struct sp_daemon *d)
 {
+	metrics_stop(d->metrics);
 	if (d->child.pid > 0) {
 		/* Stopped by a signal while the command runs: it got the same
 		 * signal from the terminal, or we leave it running. */
@@ -818,6 +843,12 @@ int daemon_main(const struct sp_config *cfg)
 		err = caps_check(cfg); /* before a bpf() error could say it less clearly */
 	if (err)
 		return 1;
+	/* Listening first: a port in use fails before the probes load. */
+	if (cfg->metrics_address) {
+		d.metrics = metrics_start(cfg->metrics_address);
+		if (!d.metrics)
+			return 1;
+	}
 	err = prepare(&d, exe, sizeof(exe));
 	if (!err && cfg->verbose)
 		features_report(stderr); /* the HTTP hooks are said when chosen */
@@ -833,6 +864,9 @@ int daemon_main(const struct sp_config *cfg)
 		cleanup(&d);
 		return d.exit_status;
 	}
+	metrics_set_phase(d.metrics, METRICS_RUNNING,
+			  d.sockcap ? sockhooks_name(sockhooks_kind(sockcap_hooks(d.sockcap)))
+				    : "off");
 	poll_loop(&d);
 	drain_and_flush(&d);
 	output_failed(&d); /* the last spans count too */

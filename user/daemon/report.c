@@ -2,24 +2,29 @@
 #include "daemon/report.h"
 
 #include <pthread.h>
+#include <string.h>
 
-#include "assemble/pipeline.h"
-#include "export/batch.h"
-#include "export/exporter.h"
 #include "capture/loader.h"
 
-void report_print(FILE *out, const struct sp_pipeline *p,
-		  const struct sp_batch *bsp, const struct sp_exporter *exp,
-		  struct sp_loader *loader, uint64_t unknown_probe)
+void report_collect(struct report_values *v, const struct sp_pipeline *p,
+		    const struct sp_batch *bsp, const struct sp_exporter *exp,
+		    struct sp_loader *loader, uint64_t unknown_probe)
 {
-	const struct sp_pipeline_stats *st = pipeline_stats(p);
-	uint64_t drops[SP_DROP_REASON_MAX] = { 0 };
-	struct sp_batch_stats bs;
-	struct sp_export_stats es;
+	memset(v, 0, sizeof(*v));
+	v->pipe = *pipeline_stats(p);
+	loader_read_drops(loader, v->drops);
+	batch_get_stats(bsp, &v->batch);
+	exporter_get_stats(exp, &v->exp);
+	v->bad_records = loader_bad_records(loader) + unknown_probe;
+}
 
-	loader_read_drops(loader, drops);
-	batch_get_stats(bsp, &bs);
-	exporter_get_stats(exp, &es);
+void report_print_values(FILE *out, const struct report_values *v)
+{
+	const struct sp_pipeline_stats *st = &v->pipe;
+	const struct sp_batch_stats *bs = &v->batch;
+	const struct sp_export_stats *es = &v->exp;
+	const uint64_t *drops = v->drops;
+
 	/*
 	 * Every span started is counted once: finished, not sampled,
 	 * filtered out, or dropped unfinished / never returned / open at
@@ -38,30 +43,40 @@ void report_print(FILE *out, const struct sp_pipeline *p,
 		"spanprobe: export: %llu requests retried, %llu bytes encoded, %llu bytes sent\n",
 		(unsigned long long)st->spans_started,
 		(unsigned long long)st->spans_finished,
-		(unsigned long long)es.spans_exported,
-		(unsigned long long)es.spans_failed,
-		(unsigned long long)es.spans_timed_out,
+		(unsigned long long)es->spans_exported,
+		(unsigned long long)es->spans_failed,
+		(unsigned long long)es->spans_timed_out,
 		(unsigned long long)st->spans_not_sampled,
 		(unsigned long long)st->filtered,
-		(unsigned long long)bs.dropped_queue_full,
-		(unsigned long long)(bs.dropped_at_shutdown + es.spans_cut_off),
+		(unsigned long long)bs->dropped_queue_full,
+		(unsigned long long)(bs->dropped_at_shutdown + es->spans_cut_off),
 		(unsigned long long)st->pool_empty,
 		(unsigned long long)st->threads_full,
 		(unsigned long long)st->depth_exceeded,
 		(unsigned long long)st->discarded,
 		(unsigned long long)drops[SP_DROP_RINGBUF_FULL],
 		(unsigned long long)drops[SP_DROP_READ_FAILED],
-		(unsigned long long)(loader_bad_records(loader) + unknown_probe),
+		(unsigned long long)v->bad_records,
 		(unsigned long long)st->unmatched_returns,
 		(unsigned long long)st->abandoned,
 		(unsigned long long)st->open_at_exit,
-		(unsigned long long)es.requests_retried,
-		(unsigned long long)es.bytes_raw,
-		(unsigned long long)es.bytes_sent);
+		(unsigned long long)es->requests_retried,
+		(unsigned long long)es->bytes_raw,
+		(unsigned long long)es->bytes_sent);
 	if (drops[SP_DROP_H2_CUT] || drops[SP_DROP_H2_LOST])
 		fprintf(out, "spanprobe: http/2 frame walk: %llu calls cut at %u bytes "
 			"of frames, %llu walks out of step\n",
 			(unsigned long long)drops[SP_DROP_H2_CUT], (unsigned)SP_SOCK_FRAMES_MAX,
 			(unsigned long long)drops[SP_DROP_H2_LOST]);
 	fflush(out);
+}
+
+void report_print(FILE *out, const struct sp_pipeline *p,
+		  const struct sp_batch *bsp, const struct sp_exporter *exp,
+		  struct sp_loader *loader, uint64_t unknown_probe)
+{
+	struct report_values v;
+
+	report_collect(&v, p, bsp, exp, loader, unknown_probe);
+	report_print_values(out, &v);
 }

@@ -103,6 +103,14 @@ void batch_get_stats(const struct sp_batch *bsp, struct sp_batch_stats *out)
 	out->batches = counter_get(&bsp->batches);
 }
 
+void batch_get_fill(struct sp_batch *bsp, uint32_t *queued, uint32_t *exporting)
+{
+	pthread_mutex_lock(&bsp->lock);
+	*queued = bsp->count;
+	*exporting = bsp->exporting ? bsp->in_export : 0;
+	pthread_mutex_unlock(&bsp->lock);
+}
+
 /*
  * Put spans of one resource next to each other (the encoders make one
  * ResourceSpans per run), keeping the order in which spans finished.

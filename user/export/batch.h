@@ -84,6 +84,12 @@ struct sp_batch_stats {
 /* Copy the counters to `out`; any thread may call it. */
 void batch_get_stats(const struct sp_batch *bsp, struct sp_batch_stats *out);
 
+/*
+ * Spans waiting in the queue now (of opts.max_queue), and those of the
+ * export in progress; any thread may call it (it takes the lock).
+ */
+void batch_get_fill(struct sp_batch *bsp, uint32_t *queued, uint32_t *exporting);
+
 /* Export everything queued now and wait until it is done. */
 void batch_flush(struct sp_batch *bsp);
 

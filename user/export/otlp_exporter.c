@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "export/compress.h"
+#include "export/export_health.h"
 #include "export/otlp_encode.h"
 #include "export/otlp_headers.h"
 #include "export/otlp_pb_fast.h"
@@ -47,6 +48,7 @@ struct otlp {
 	struct diskq *queue;     /* --queue-dir; NULL: off */
 	int64_t queue_next_ms;   /* when to try the collector again */
 	unsigned queue_retry;
+	struct export_health health; /* outcomes, for metrics and readiness */
 };
 
 /* One request body: a run of the batch's spans. */
@@ -209,19 +211,6 @@ static void part_request(struct otlp *o, struct part *p, int64_t deadline,
 				     .trailers = grpc };
 }
 
-static const char *grpc_code_name(int code)
-{
-	static const char *const names[] = {
-		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
-		"DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-		"PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-		"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-		"UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-	};
-
-	return code >= 0 && code <= 16 ? names[code] : "?";
-}
-
 /* The answer's message body, gunzipped when the server compressed it. */
 static int answer_payload(struct otlp *o, const struct http_response *r,
 			  uint8_t **buf, const uint8_t **msg, size_t *len)
@@ -273,7 +262,7 @@ static void classify_grpc(struct otlp *o, const struct http_response *r,
 			a->server_delay_ms = ms;
 		}
 		snprintf(p->why, sizeof(p->why), "gRPC status %d (%s)%s%s",
-			 a->grpc_status, grpc_code_name(a->grpc_status),
+			 a->grpc_status, export_grpc_code_name(a->grpc_status),
 			 st.message[0] ? ": " : "", st.message);
 	}
 	if (a->grpc_status == SP_GRPC_OK)
@@ -311,8 +300,8 @@ static void classify_http(struct otlp *o, const struct http_response *r,
 		 *detail ? ": " : "", detail);
 }
 
-static void classify(struct otlp *o, const struct http_response *r,
-		     struct part *p)
+static void classify_response(struct otlp *o, const struct http_response *r,
+			      struct part *p)
 {
 	struct sp_attempt *a = &p->last;
 
@@ -339,6 +328,14 @@ static void classify(struct otlp *o, const struct http_response *r,
 		classify_grpc(o, r, p);
 	else
 		classify_http(o, r, p);
+}
+
+/* Every attempt's outcome is counted, by status, and kept for readiness. */
+static void classify(struct otlp *o, const struct http_response *r,
+		     struct part *p)
+{
+	classify_response(o, r, p);
+	export_health_note(&o->health, &p->last, p->why);
 }
 
 /* Delivered: count it, minus what partial_success says was rejected. */
@@ -729,6 +726,7 @@ static void otlp_destroy(struct sp_exporter *exp)
 		http_client_destroy(o->client);
 		diskq_close(o->queue);
 		otlp_headers_close(&o->headers);
+		export_health_destroy(&o->health);
 		free(o);
 	}
 	free(exp);
@@ -761,6 +759,14 @@ int otlp_exporter_queue_stats(const struct sp_exporter *exp,
 	return 0;
 }
 
+void otlp_exporter_health(const struct sp_exporter *exp,
+			  struct export_health_snap *out)
+{
+	struct otlp *o = exp->state;
+
+	export_health_get(&o->health, out);
+}
+
 void otlp_exporter_http_stats(const struct sp_exporter *exp,
 			      struct http_client_stats *out)
 {
@@ -787,6 +793,7 @@ static int otlp_setup(struct otlp *o, const struct sp_otlp_config *cfg)
 	};
 
 	o->cfg = cfg;
+	export_health_init(&o->health);
 	if (!cfg->endpoint.host[0]) {
 		sp_err("export: no endpoint: the OTLP settings were not finished");
 		return -EINVAL;

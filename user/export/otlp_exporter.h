@@ -8,6 +8,7 @@
 
 #include "export/diskq.h"
 #include "export/exporter.h"
+#include "export/export_health.h"
 #include "export/otlp_config.h"
 #include "transport/http.h"
 
@@ -33,6 +34,11 @@ void otlp_exporter_set_encoder(struct sp_exporter *exp, otlp_encode_fn encode);
 /* Connection counters of the exporter's client (tests, self-report). */
 void otlp_exporter_http_stats(const struct sp_exporter *exp,
 			      struct http_client_stats *out);
+
+/* How its requests ended, by status, and the failures since the last
+ * success (metrics, readiness); any thread. */
+void otlp_exporter_health(const struct sp_exporter *exp,
+			  struct export_health_snap *out);
 
 /* Counters of the disk queue (--queue-dir).  Returns 0, or -ENOENT when
  * the exporter has none. */
