@@ -53,7 +53,7 @@ RUN_ARGS  ?= run
 # A recipe that fails leaves no half-written target behind.
 .DELETE_ON_ERROR:
 
-.PHONY: all deps run test unit integration bench bench-https bench-h2 bench-kernels soak clean format lint asan tsan vmlinux fuzz fuzz-run install
+.PHONY: all deps run test unit integration bench bench-https bench-h2 bench-kernels soak clean format lint asan tsan vmlinux fuzz fuzz-run install image
 all: $(BUILD)/spanprobe
 
 deps:
@@ -206,6 +206,14 @@ install: all
 	install -D -m 0644 deploy/spanprobe.service $(DESTDIR)/etc/systemd/system/spanprobe.service
 	test -e $(DESTDIR)/etc/default/spanprobe || \
 	  install -D -m 0644 deploy/spanprobe.env $(DESTDIR)/etc/default/spanprobe
+
+# The container image, built here without pulling a base image: the Debian
+# packages of the libraries the binary loads and $(BUILD)/spanprobe, as the
+# OCI archive $(BUILD)/image/spanprobe-oci.tar (spanprobe:$(VERSION)).
+# deploy/Containerfile builds the same image where a registry is at hand.
+image: deps
+	@$(MAKE) --no-print-directory all
+	deploy/image.sh $(BUILD) $(VERSION)
 
 # vmlinux.h is committed so builds do not depend on the build host's BTF.
 vmlinux:
