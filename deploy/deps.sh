@@ -1,13 +1,26 @@
 #!/bin/sh
 # Installs the Debian packages spanprobe's build, run and tests need, when
 # they are missing.  Safe to run again: it installs nothing when all are here.
+# `deps.sh --build` installs only what `make` needs to build build/spanprobe
+# (the build stage of deploy/Containerfile).
 set -eu
 
-PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
- libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libssl-dev pkg-config
- libcmocka-dev python3 python3-h2 python3-grpcio python3-yaml curl openssl nginx-light nghttp2-client wrk libdeflate-dev
+# What `make` needs for build/spanprobe.
+BUILD_PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+ libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libssl-dev pkg-config libdeflate-dev"
+
+# The tests, benchmarks and `make image` (mmdebstrap, buildah) too.
+PACKAGES="$BUILD_PACKAGES
+ libcmocka-dev python3 python3-h2 python3-grpcio python3-yaml curl openssl nginx-light nghttp2-client wrk
  libclang-rt-14-dev libgcc-12-dev
- qemu-system-x86 busybox-static cpio xz-utils binutils golang-go prometheus"
+ qemu-system-x86 busybox-static cpio xz-utils binutils golang-go prometheus
+ mmdebstrap buildah"
+
+build_only=false
+if [ "${1:-}" = --build ]; then
+	build_only=true
+	PACKAGES=$BUILD_PACKAGES
+fi
 
 missing=""
 for p in $PACKAGES; do
@@ -19,10 +32,12 @@ for p in $PACKAGES; do
 done
 
 # Node.js may come from another packaging that bundles npm: accept the commands.
-command -v node >/dev/null 2>&1 || missing="$missing nodejs"
-command -v npm >/dev/null 2>&1 || missing="$missing npm"
-# kubectl renders deploy/k8s (kubectl kustomize); any packaging of it will do.
-command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
+if ! $build_only; then
+	command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+	command -v npm >/dev/null 2>&1 || missing="$missing npm"
+	# kubectl renders deploy/k8s (kubectl kustomize); any packaging of it will do.
+	command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
+fi
 
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" != 0 ]; then
@@ -35,6 +50,8 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+
+$build_only && exit 0
 
 # The OTLP decoder of the interop tests (npm registry; versions from the lockfile).
 [ -d "$(dirname "$0")/../tests/otlp-node/node_modules" ] || (cd "$(dirname "$0")/../tests/otlp-node" && npm ci --no-audit --no-fund --loglevel=error)

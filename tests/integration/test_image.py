@@ -13,6 +13,7 @@ import json
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -82,6 +83,34 @@ def unpack(archive, tmp, name):
         # A layer made from scratch has no whiteouts to apply.
         subprocess.run(["tar", "-xzpf", path, "-C", root, "--numeric-owner"], check=True)
     return root, config
+
+
+def containerfile():
+    """ENTRYPOINT, CMD, ENV and LABEL of deploy/Containerfile's last stage."""
+    with open(os.path.join(ROOT, "deploy", "Containerfile")) as f:
+        text = re.sub(r"\\\n", " ", f.read())
+    stage = text[text.rindex("\nFROM "):]
+    out = {"Env": [], "Labels": {}}
+    for line in stage.splitlines():
+        word, _, rest = line.partition(" ")
+        if word in ("ENTRYPOINT", "CMD"):
+            out[word.capitalize() if word == "CMD" else "Entrypoint"] = json.loads(rest)
+        elif word == "ENV":
+            out["Env"] += shlex.split(rest)
+        elif word == "LABEL":
+            out["Labels"].update(kv.split("=", 1) for kv in shlex.split(rest))
+    return out, text
+
+
+def check_containerfile(cfg):
+    cf, text = containerfile()
+    labels = {k: v for k, v in cfg.get("Labels", {}).items() if not k.startswith("io.buildah.")}
+    check("deploy/Containerfile: the entrypoint, command, environment and labels of make image's",
+          cf["Entrypoint"] == cfg.get("Entrypoint") and cf.get("Cmd") == cfg.get("Cmd")
+          and cf["Env"] == cfg.get("Env") and cf["Labels"] == labels, f"{cf} vs {cfg}")
+    check("deploy/Containerfile takes its packages and root from the scripts make image runs",
+          "deploy/image-packages.sh" in text and "image-rootfs.sh" in text
+          and "deploy/deps.sh --build" in text)
 
 
 def build_id(path):
@@ -255,6 +284,7 @@ def main():
         check("the image config: its version label and os/architecture",
               cfg.get("Labels", {}).get("org.opencontainers.image.version") == version()
               and config.get("os") == "linux" and config.get("architecture"), json.dumps(config))
+        check_containerfile(cfg)
         check_contents(root)
         check_probes(root)
         check_run(root, tmp)
