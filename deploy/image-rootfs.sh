@@ -29,7 +29,8 @@ if [ "${1:-}" = --extract-hook ]; then
 	APT_CONFIG=$MMDEBSTRAP_APT_CONFIG apt-get install -s -qq --no-install-recommends \
 		$SP_IMAGE_PACKAGES | awk '$1 == "Inst" { print $2, substr($3, 2) }' |
 	while read -r pkg ver; do
-		deb=$(ls "$root"/var/cache/apt/archives/"${pkg}_$(echo "$ver" | sed 's/:/%3a/')"_*.deb)
+		file="${pkg}_$(echo "$ver" | sed 's/:/%3a/')"
+		deb=$(ls "$root/var/cache/apt/archives/$file"_*.deb)
 		dpkg-deb -f "$deb" | awk '{ print } /^Package:/ { print "Status: install ok installed" }' >>"$status"
 		echo >>"$status"
 		if [ -n "${SP_IMAGE_DEBS:-}" ] && [ ! -e "$SP_IMAGE_DEBS/${deb##*/}" ]; then
@@ -76,6 +77,7 @@ echo "$sources" >"$list"
 # the .deb files apt already downloaded (and SP_IMAGE_DEBS) are linked in
 # (hard links, free; on another file system they are fetched instead).
 # No key is needed: apt checked the lists' signatures when it fetched them.
+# shellcheck disable=SC2016 # the hooks' $1 is mmdebstrap's
 SP_IMAGE_PACKAGES="$*" mmdebstrap --variant=extract --skip=update --skip=check/signed-by \
 	--include="$(echo "$*" | tr ' ' ',')" \
 	--setup-hook='mkdir -p "$1/var/lib/apt/lists" "$1/var/cache/apt/archives"

@@ -28,12 +28,16 @@ start=$(date +%s)
 # every *.d under it, and Debian has /etc/ld.so.conf.d) and go at the end.
 tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/spanprobe-image.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
 rootfs="$tmp/rootfs"
+# One package a word (Debian's names have no blanks).
 pkgs=$(sh "$here/image-packages.sh" "$bin")
+# shellcheck disable=SC2086
 echo "image: runtime packages (from the libraries $bin loads):" $pkgs
 
 # The .deb files fetched for an earlier image are kept beside it.
 mkdir -p "$out/debs"
+# shellcheck disable=SC2086
 SP_IMAGE_DEBS="$out/debs" sh "$here/image-rootfs.sh" "$rootfs" $pkgs
 # Without its debugging sections (a fifth of its size), symbols kept.
 mkdir -p "$rootfs/usr/local/bin"
