@@ -67,7 +67,6 @@ fi
 # shellcheck disable=SC1091
 suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
 
-rm -rf "$root"
 mkdir -p "$(dirname "$root")"
 list="$(dirname "$root")/sources.list"
 echo "$sources" >"$list"
@@ -77,17 +76,34 @@ echo "$sources" >"$list"
 # the .deb files apt already downloaded (and SP_IMAGE_DEBS) are linked in
 # (hard links, free; on another file system they are fetched instead).
 # No key is needed: apt checked the lists' signatures when it fetched them.
-# shellcheck disable=SC2016 # the hooks' $1 is mmdebstrap's
-SP_IMAGE_PACKAGES="$*" mmdebstrap --variant=extract --skip=update --skip=check/signed-by \
-	--include="$(echo "$*" | tr ' ' ',')" \
-	--setup-hook='mkdir -p "$1/var/lib/apt/lists" "$1/var/cache/apt/archives"
-		find /var/lib/apt/lists -maxdepth 1 -type f ! -name lock -exec cp -l -t "$1/var/lib/apt/lists" {} + 2>/dev/null ||
-			find /var/lib/apt/lists -maxdepth 1 -type f ! -name lock -exec cp -t "$1/var/lib/apt/lists" {} +
-		for d in /var/cache/apt/archives ${SP_IMAGE_DEBS:-}; do
+# With "update", the lists are fetched anew instead: this machine's may
+# name versions the archive no longer has.
+bootstrap() {
+	if [ "$1" = update ]; then
+		lists=true skip=
+	else
+		# shellcheck disable=SC2016 # the hook's $1 is mmdebstrap's
+		lists='find /var/lib/apt/lists -maxdepth 1 -type f ! -name lock -exec cp -l -t "$1/var/lib/apt/lists" {} + 2>/dev/null ||
+			find /var/lib/apt/lists -maxdepth 1 -type f ! -name lock -exec cp -t "$1/var/lib/apt/lists" {} +'
+		skip="--skip=update --skip=check/signed-by"
+	fi
+	rm -rf "$root"
+	# shellcheck disable=SC2016,SC2086 # the hooks' $1 is mmdebstrap's
+	SP_IMAGE_PACKAGES="$pkgs" mmdebstrap --variant=extract $skip \
+		--include="$(echo "$pkgs" | tr ' ' ',')" \
+		--setup-hook='mkdir -p "$1/var/lib/apt/lists" "$1/var/cache/apt/archives"' \
+		--setup-hook="$lists" \
+		--setup-hook='for d in /var/cache/apt/archives ${SP_IMAGE_DEBS:-}; do
 			find "$d" -maxdepth 1 -name "*.deb" -exec cp -l -f -t "$1/var/cache/apt/archives" {} + 2>/dev/null || true
 		done' \
-	--extract-hook="sh '$self' --extract-hook \"\$1\"" \
-	"$suite" "$root" "$list"
+		--extract-hook="sh '$self' --extract-hook \"\$1\"" \
+		"$suite" "$root" "$list"
+}
+pkgs="$*"
+if ! bootstrap lists; then
+	echo "image-rootfs: retrying with the package lists fetched anew" >&2
+	bootstrap update
+fi
 
 cd "$root"
 # What the container runtime provides (devices, name service files) or
