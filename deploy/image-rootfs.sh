@@ -108,7 +108,8 @@ fi
 cd "$root"
 # What the container runtime provides (devices, name service files) or
 # what serves only a package manager, which the image has not.
-rm -rf dev/* etc/resolv.conf etc/hostname etc/apt var/lib/apt var/cache/apt var/log/*
+rm -rf dev etc/resolv.conf etc/hostname etc/apt var/lib/apt var/cache/apt var/log/*
+mkdir -m 0755 dev
 rm -f etc/dpkg/dpkg.cfg.d/99mmdebstrap etc/fstab
 # No manuals, translations, shell completions or lintian overrides; of the
 # documentation only the copyright files, which go with the binaries.
