@@ -3,11 +3,13 @@
 """`make image`: the OCI archive it writes holds one image whose config
 runs spanprobe, and whose root file system, unpacked here by hand (index,
 manifest, layers), runs it: chrooted, with /proc, /sys and /dev of the
-host bound in as a privileged DaemonSet container gets them, in a mount
-namespace of its own (the mounts go with it, whatever happens),
-`spanprobe probes` sees what the host's build sees, and `spanprobe run`
-makes the SERVER span of a request between a server and curl on the host.
+host bound in as a DaemonSet container gets them, in a mount namespace of
+its own (the mounts go with it, whatever happens), `spanprobe probes`
+(privileged) sees what the host's build sees, and `spanprobe run`, with
+only the capabilities deploy/k8s gives it and a read-only root, makes
+the SERVER span of a request between a server and curl on the host.
 The root holds no compiler and no headers."""
+import ctypes
 import hashlib
 import json
 import os
@@ -157,17 +159,52 @@ def check_contents(root):
           os.path.getsize(os.path.join(root, "etc/ssl/certs/ca-certificates.crt")) > 100000)
 
 
-def chrooted(root, args, **kw):
+LIBC = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS, PR_CAPBSET_DROP = 0x20000, 24
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+# What deploy/k8s/base/daemonset.yaml adds to uid 0 after dropping ALL.
+DAEMONSET_CAPS = {"DAC_READ_SEARCH": 2, "SYS_PTRACE": 19, "PERFMON": 38, "BPF": 39}
+
+
+def _sys(ret, what):
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(src, target, flags):
+    _sys(LIBC.mount(src and src.encode(), target.encode(), None, flags, None),
+         f"mount {src} {target}")
+
+
+def chrooted(root, args, daemonset=False, **kw):
     """spanprobe ARGS chrooted into root, in a private mount namespace
-    holding the binds a privileged DaemonSet container has: /proc, /sys
-    with what is mounted under it (tracefs, debugfs, bpffs, cgroups) and
-    /dev.  The namespace and its mounts end with spanprobe."""
+    holding what a DaemonSet container of it has from the host: /proc
+    (hostPID), /sys with what is mounted under it (BTF, tracefs, debugfs,
+    bpffs, cgroups) and /dev.  Privileged (every capability) by default;
+    with daemonset=True as deploy/k8s runs it: only the four capabilities
+    its DaemonSet adds, and the image's root read-only.  The namespace and
+    its mounts end with spanprobe."""
     for d in ("proc", "sys", "dev"):
         os.makedirs(os.path.join(root, d), exist_ok=True)
-    script = ('set -e; for d in proc sys dev; do mount --rbind "/$d" "$0/$d"; done; '
-              'exec chroot "$0" "$@"')
-    return subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--",
-                             "sh", "-c", script, root, ENTRYPOINT, *args], **kw)
+    last_cap = int(open("/proc/sys/kernel/cap_last_cap").read())
+
+    def enter():
+        _sys(LIBC.unshare(CLONE_NEWNS), "unshare")
+        _mount("none", "/", MS_REC | MS_PRIVATE)
+        if daemonset:
+            _mount(root, root, MS_BIND)
+            _mount(None, root, MS_BIND | MS_REMOUNT | MS_RDONLY)
+        for d in ("proc", "sys", "dev"):
+            _mount("/" + d, os.path.join(root, d), MS_BIND | MS_REC)
+        os.chroot(root)
+        os.chdir("/")
+        if daemonset:
+            for cap in range(last_cap + 1):
+                if cap not in DAEMONSET_CAPS.values():
+                    _sys(LIBC.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"drop capability {cap}")
+
+    return subprocess.Popen([ENTRYPOINT, *args], preexec_fn=enter, **kw)
 
 
 def mounts_under(path):
@@ -211,10 +248,10 @@ def check_run(root, tmp):
     server, port = start_server(docroot)
     if not check("a python3 http.server started on the host", server is not None):
         return
-    spans_file = "/tmp/spans.jsonl"  # inside the image's root
-    agent = chrooted(root, ["run", "-v", "--port", str(port), "--output", "otlp-json",
-                            "--output-file", spans_file],
-                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # As deploy/k8s runs it: four capabilities, a read-only root, spans
+    # on stdout (the pod's log; a collector is the other way out).
+    agent = chrooted(root, ["run", "-v", "--port", str(port), "--output", "otlp-json"],
+                     daemonset=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     err_lines = []
     try:
         deadline = time.time() + 30
@@ -227,7 +264,8 @@ def check_run(root, tmp):
                 break
             err_lines.append(line)
             started = "tracing HTTP of every process" in line
-        check("spanprobe run started in the image", started, "".join(err_lines)[-2000:])
+        check("spanprobe run started in the image with the DaemonSet's four capabilities"
+              " and a read-only root", started, "".join(err_lines)[-2000:])
         curl = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                                f"http://127.0.0.1:{port}/hello-image.txt"],
                               capture_output=True, text=True, timeout=30)
@@ -236,20 +274,18 @@ def check_run(root, tmp):
     finally:
         agent.send_signal(signal.SIGINT)
         try:
-            rest = agent.communicate(timeout=30)[1]
+            out, rest = agent.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             agent.kill()
-            rest = agent.communicate()[1]
+            out, rest = agent.communicate()
         server.kill()
         server.wait()
     err = "".join(err_lines) + rest
-    check("spanprobe run in the image exited 0 on SIGINT", agent.returncode == 0, err[-2000:])
-    try:
-        with open(os.path.join(root, spans_file.lstrip("/"))) as f:
-            spans = parse_otlp_json(f.read())
-    except OSError as e:
-        spans = []
-        check("the spans file was written inside the image's root", False, str(e))
+    check("spanprobe run in the image, as the DaemonSet runs it, exited 0 on SIGINT",
+          agent.returncode == 0, err[-2000:])
+    check("it had no capability missing to say (the DaemonSet's four suffice)",
+          "missing capability" not in err, err[-2000:])
+    spans = parse_otlp_json(out)
     servers = [s for s in spans if s["kind"] == 2]
     want = {"http.request.method": "GET", "url.path": "/hello-image.txt",
             "http.response.status_code": 200, "server.port": port}
