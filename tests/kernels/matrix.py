@@ -8,12 +8,13 @@ Per kernel (kernels.list, or SP_KERNELS), the first boot prints
 `spanprobe probes`, finds which capture paths the kernel offers and runs
 the kernel-wide tests (function spans, the process life cycle) and the
 HTTP tests (every server and client kind, context propagation) with the
-hooks `auto` chooses; then one boot per other capture path runs the HTTP
-servers and clients test with SPANPROBE_HTTP_HOOKS set to that path, if
-no kernel before it in the list ran that path (each path once in the
-matrix; SP_KERNEL_FULL=1 runs every path on every kernel).  The
+hooks `auto` chooses; then, in the same boot, the HTTP servers and
+clients test with SPANPROBE_HTTP_HOOKS set to each other path the kernel
+offers, if no kernel before it in the list ran that path (each path once
+in the matrix; SP_KERNEL_FULL=1 runs every path on every kernel).  The
 `syscalls` fallback runs only on kernels without the socket tracepoints
-(it is the path such a kernel used to get by default).
+(it is the path such a kernel used to get by default).  SP_KERNEL_PATHS
+runs the paths it names in boots of their own.
 
 A boot's lines are printed when it ends.  Inside the guests the tests
 leave out their checks that do not depend on the kernel (the host's run
@@ -82,6 +83,8 @@ def spanprobe(*args, env=None):
 
 
 AUTO = re.compile(r"^  HTTP capture \(auto: (\w+)\)")
+# What guest_probe() found, per capture path: available, unavailable, unknown.
+GUEST_PATHS = {}
 
 
 def guest_probe():
@@ -103,18 +106,21 @@ def guest_probe():
     for p in PATHS:
         said = table.get(p)
         if said is None:
+            GUEST_PATHS[p] = "unknown"
             print(f"{MARK}path {p} unknown")
         elif said.startswith("yes"):
+            GUEST_PATHS[p] = "available"
             print(f"{MARK}path {p} available {said}")
         else:
+            GUEST_PATHS[p] = "unavailable"
             print(f"{MARK}path {p} unavailable {said}")
     print(f"{MARK}auto {chosen or 'none'}", flush=True)
     return chosen
 
 
-def guest_run_tests(tests, env=None):
+def guest_run_tests(tests, env=None, name=None):
     for t in tests:
-        print(f"{MARK}begin {t}", flush=True)
+        print(f"{MARK}begin {name or t}", flush=True)
         start = time.monotonic()
         try:
             p = subprocess.run([os.path.join("tests", "integration", t + ".py")],
@@ -123,24 +129,43 @@ def guest_run_tests(tests, env=None):
             rc = p.returncode
         except subprocess.TimeoutExpired:
             rc = "timeout"
-        print(f"{MARK}end {t} {rc} {time.monotonic() - start:.1f}", flush=True)
+        print(f"{MARK}end {name or t} {rc} {time.monotonic() - start:.1f}", flush=True)
+
+
+def guest_run_path(path, tests):
+    """The HTTP tests through capture path `path`, in this boot: each
+    test's name carries the path (TEST@PATH)."""
+    print(f"{MARK}ran {path}", flush=True)
+    env = {"SPANPROBE_HTTP_HOOKS": path}
+    for t in tests:
+        guest_run_tests([t], env, name=f"{t}@{path}")
 
 
 def in_guest(argv):
-    """--in-guest TEST ... [--auto TEST ...]: the tests before --auto with
-    the environment as given (the path comes in SPANPROBE_HTTP_HOOKS);
-    with --auto, `probes` first, and the tests after it with
-    SPANPROBE_HTTP_HOOKS set to the set `auto` chose."""
+    """--in-guest TEST ... [--auto TEST ... [--paths P,P... TEST ...]]: the
+    tests before --auto with the environment as given (the path comes in
+    SPANPROBE_HTTP_HOOKS); with --auto, `probes` first, and the tests
+    after it with SPANPROBE_HTTP_HOOKS set to the set `auto` chose; with
+    --paths, the tests after the list once more through each listed path
+    the kernel offers besides that one (paths_to_run())."""
     tests = [a for a in argv if a.startswith("test_")]
     if "--auto" not in argv:
         guest_run_tests(tests)
         return
     chosen = guest_probe()
     cut = argv.index("--auto")
+    more = argv.index("--paths") if "--paths" in argv else len(argv)
     guest_run_tests([a for a in argv[:cut] if a.startswith("test_")])
-    later = [a for a in argv[cut:] if a.startswith("test_")]
+    later = [a for a in argv[cut:more] if a.startswith("test_")]
     if chosen in PATHS:
         guest_run_tests(later, {"SPANPROBE_HTTP_HOOKS": chosen})
+    if more == len(argv):
+        return
+    offered = {p: (state, "") for p, state in GUEST_PATHS.items()}
+    listed = argv[more + 1].split(",")
+    for p in paths_to_run(offered, chosen):
+        if p in listed and offered.get(p, ("",))[0] == "available":
+            guest_run_path(p, [a for a in argv[more + 2:] if a.startswith("test_")])
 
 
 # --- on the host --------------------------------------------------------------
@@ -190,6 +215,7 @@ class Boot:
         self.bad = 0
         self.paths = {}
         self.auto = None
+        self.ran = []  # capture paths whose HTTP tests ran besides auto's
         self.times = []
 
     def report(self, ok, text):
@@ -213,6 +239,8 @@ class Boot:
             self.paths[words[1]] = (words[2], words[3] if len(words) > 3 else "")
         elif words[0] == "auto":
             self.auto = words[1]
+        elif words[0] == "ran":
+            self.ran.append(words[1])
         elif words[0] == "begin":
             self.test, self.checks, self.bad = words[1], 0, 0
             self.out.append(f"=== [{self.label}] {self.test}")
@@ -300,6 +328,15 @@ RAN_PATHS = set()
 RAN_LOCK = threading.Lock()
 
 
+def paths_not_run():
+    """The capture paths no kernel has run the HTTP tests through yet
+    (every path with SP_KERNEL_FULL=1)."""
+    if os.environ.get("SP_KERNEL_FULL") == "1":
+        return list(PATHS)
+    with RAN_LOCK:
+        return [p for p in PATHS if p not in RAN_PATHS]
+
+
 def first_run_of(path, kernel):
     """True when `path` has not run on another kernel yet (and notes it)."""
     if os.environ.get("SP_KERNEL_FULL") == "1" or os.environ.get("SP_KERNEL_PATHS"):
@@ -323,10 +360,16 @@ def run_kernel(regex, tally):
         return
     short = guest.kernels_sh("kernels_short", package)
     kernel = [0, 0]
-    timeout = TEST_TIMEOUT * (len(AUTO_HTTP_TESTS) + len(KERNEL_TESTS) + 1) + 120
     auto_http = [] if os.environ.get("SP_KERNEL_PATHS") else wanted(AUTO_HTTP_TESTS)
-    first, res = boot_once(short, name, wanted(KERNEL_TESTS) + ["--auto"] + auto_http, {},
-                           tally, kernel, timeout)
+    args = wanted(KERNEL_TESTS) + ["--auto"] + auto_http
+    # The other paths' HTTP tests in the same boot (a boot under emulation
+    # costs tens of seconds): the guest runs those it offers.
+    extra = paths_not_run() if auto_http and wanted(HTTP_TESTS) else []
+    if extra:
+        args += ["--paths", ",".join(extra)] + wanted(HTTP_TESTS)
+    timeout = TEST_TIMEOUT * (len(AUTO_HTTP_TESTS) + len(KERNEL_TESTS) + 1
+                              + len(extra) * len(HTTP_TESTS)) + 120
+    first, res = boot_once(short, name, args, {}, tally, kernel, timeout)
     times = [("boot", res.boot_s or 0)] + first.times
     if not first.paths and res.status is not None:
         tally.report(False, f"[{short}] spanprobe probes: no capture path reported", note,
@@ -336,9 +379,14 @@ def run_kernel(regex, tally):
     if first.auto:
         first_run_of(first.auto, short)
         note.append(f"# [{short}] auto chose {first.auto}; its HTTP tests ran in the first boot")
+    for p in first.ran:
+        first_run_of(p, short)
+        note.append(f"# [{short}] --http-hooks {p}: its HTTP tests ran in the first boot too")
     tally.flush(note)
     timeout = TEST_TIMEOUT * (len(HTTP_TESTS) + 1) + 120
     for p in paths_to_run(first.paths, first.auto):
+        if p in first.ran:
+            continue
         state = first.paths.get(p, ("unavailable", ""))[0]
         if state == "unknown":
             # Asked for by name but this build of spanprobe has no such value.
