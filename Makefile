@@ -13,7 +13,7 @@ CFLAGS    ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
              -Iinclude -Iuser -I$(BUILD) -I$(BUILD)/proto -MMD -MP \
              -DSP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
-LDLIBS    := -lbpf -lelf -ldeflate -lz -lnghttp2 -lprotobuf-c -lssl -lcrypto -lm -pthread
+LDLIBS    := -lbpf -lelf -ldeflate -lz -lnghttp2 -lprotobuf-c -lssl -lcrypto -lyaml -ljson-c -lm -pthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
               -Ivmlinux -Iinclude -Ibpf
 

@@ -5,6 +5,7 @@ set -eu
 
 PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
  libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libssl-dev pkg-config
+ libyaml-dev libjson-c-dev
  libcmocka-dev python3 python3-h2 python3-grpcio curl openssl nginx-light nghttp2-client wrk libdeflate-dev
  libclang-rt-14-dev libgcc-12-dev
  qemu-system-x86 busybox-static cpio xz-utils binutils golang-go"

@@ -30,6 +30,7 @@ void config_defaults(struct sp_config *cfg)
 	cfg->stats_interval_ms = 10000;
 	cfg->capture_bytes = 1024;
 	cfg->max_connections = 4096;
+	cfg->k8s_max_pods = 1024;
 	otlp_config_defaults(&cfg->otlp);
 	sampler_defaults(&cfg->sampler);
 }
@@ -81,6 +82,12 @@ void options_usage(FILE *out)
 	      "                            them in order when it is back (off by default)\n"
 	      "      --queue-max-bytes N   budget of that queue (K/M/G; default 256M): when\n"
 	      "                            full, the oldest batches are dropped and counted\n"
+	      "      --kubeconfig FILE     Kubernetes metadata from the cluster of FILE's current\n"
+	      "                            context (default: $KUBECONFIG; in a pod: its service account)\n"
+	      "      --node-name NAME      this node (default: $NODE_NAME, else the host name)\n"
+	      "      --cluster-name NAME   k8s.cluster.name (default: $SPANPROBE_CLUSTER_NAME)\n"
+	      "      --k8s-max-pods N      pods kept (default 1024)\n"
+	      "      --no-k8s              no Kubernetes metadata\n"
 	      "  -v, --verbose             start-up report and periodic counters (-vv: libbpf;\n"
 	      "                            -vvv: every socket and TLS record)\n"
 	      "  -h, --help\n"
@@ -198,6 +205,11 @@ enum {
 	OPT_OTLP_HTTP_VERSION,
 	OPT_QUEUE_DIR,
 	OPT_QUEUE_MAX_BYTES,
+	OPT_KUBECONFIG,
+	OPT_NODE_NAME,
+	OPT_CLUSTER_NAME,
+	OPT_K8S_MAX_PODS,
+	OPT_NO_K8S,
 };
 
 /* OTLP flags are applied after the environment is read, so they win. */
@@ -236,6 +248,11 @@ static const struct option long_opts[] = {
 	{ "otlp-http-version", required_argument, NULL, OPT_OTLP_HTTP_VERSION },
 	{ "queue-dir", required_argument, NULL, OPT_QUEUE_DIR },
 	{ "queue-max-bytes", required_argument, NULL, OPT_QUEUE_MAX_BYTES },
+	{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+	{ "node-name", required_argument, NULL, OPT_NODE_NAME },
+	{ "cluster-name", required_argument, NULL, OPT_CLUSTER_NAME },
+	{ "k8s-max-pods", required_argument, NULL, OPT_K8S_MAX_PODS },
+	{ "no-k8s", no_argument, NULL, OPT_NO_K8S },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -355,6 +372,20 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 			return -EINVAL;
 		}
 		cfg->http_hooks_given = true;
+		return 0;
+	case OPT_KUBECONFIG:
+		cfg->kubeconfig = arg;
+		return 0;
+	case OPT_NODE_NAME:
+		cfg->node_name = arg;
+		return 0;
+	case OPT_CLUSTER_NAME:
+		cfg->cluster_name = arg;
+		return 0;
+	case OPT_K8S_MAX_PODS:
+		return parse_u32("--k8s-max-pods", arg, 1u << 20, &cfg->k8s_max_pods);
+	case OPT_NO_K8S:
+		cfg->no_k8s = 1;
 		return 0;
 	case 'v':
 		cfg->verbose++;
