@@ -20,6 +20,7 @@ struct k8s_meta {
 	char cluster[K8S_NAME_MAX];
 	char rv[K8S_RV_MAX];     /* where the watch resumes; "" : list first */
 	bool listed;             /* a list succeeded once */
+	bool stale_at_once;      /* the last watch was Gone before any event */
 	unsigned backoff_ms;
 	unsigned seed;           /* the backoff's jitter */
 	int wake[2];             /* a pipe: stop() writes, the thread polls */

@@ -76,6 +76,7 @@ struct body_ctx {
 	struct k8s_meta *m;
 	bool watch;
 	bool events;    /* a watch delivered at least one event */
+	bool ok_events; /* ...other than an ERROR */
 	char owner[K8S_NAME_MAX]; /* a ReplicaSet's Deployment */
 	bool owner_read;
 };
@@ -97,6 +98,7 @@ static int on_event(void *arg, struct json_object *obj)
 	b->events = true;
 	if (ret == K8S_RELIST)
 		return STALE;
+	b->ok_events |= ret == 0;
 	if (ret == -EPROTO)
 		sp_debug("k8s: the watch ended with an error event (code %d)", code);
 	if (ret < 0)
@@ -160,6 +162,7 @@ static int watch_pods(struct k8s_meta *m)
 	ret = get_json(m, path, WATCH_IDLE_MS, &b);
 	if (b.events)
 		m->backoff_ms = 0; /* it worked: the next failure waits little */
+	m->stale_at_once = (ret == STALE || ret == 410) && !b.ok_events;
 	if (ret == STALE || ret == 410)
 		return STALE;
 	if (ret == 200 || (ret == -EPIPE && b.events))
@@ -246,6 +249,10 @@ void *k8s_sync_run(void *arg)
 		resolve_owners(m);
 		ret = watch_pods(m);
 		if (ret == STALE) {
+			/* Gone at once again: a server that keeps saying so is
+			 * not asked in a tight loop. */
+			if (m->stale_at_once)
+				backoff(m);
 			m->rv[0] = '\0';
 		} else if (ret == 0) {
 			count(&m->stats.watch_restarts);
