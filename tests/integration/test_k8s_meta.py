@@ -234,7 +234,7 @@ class Agent:
                 break
 
     def stop(self):
-        time.sleep(0.5)
+        time.sleep(1.0)
         self.proc.send_signal(signal.SIGINT)
         _, err = self.proc.communicate(timeout=40)
         err = "".join(self.err) + err
@@ -275,7 +275,7 @@ def expect(n, p, container, **extra):
 
 def check_attrs(what, spans, want):
     got = [k8s_attrs(s["_resource"]) for s in spans]
-    check(what, len(got) >= 1 and all(g == want for g in got),
+    check(what, len(got) == 1 and all(g == want for g in got),
           f"{len(got)} spans; first differs: " +
           str(sorted(set(got[0].items()) ^ set(want.items())) if got else "none"))
 
@@ -341,11 +341,17 @@ def main_run():
     for i in range(3):
         curl(port[1], f"/down/{i}")
     curl(port[7], "/before")
+    # Meanwhile the token rotates (a bound service account token is
+    # replaced in its file): the server that comes back takes the new one.
+    with open(token_file + ".new", "w") as f:
+        f.write(TOKEN + "-rotated\n")
+    os.rename(token_file + ".new", token_file)
     time.sleep(1.5)
     api2 = KubeAPI(api_port, list(PODS.values()) + [LATE, p3, AFTER], 5000,
-                   extra=["--token", TOKEN], too_old_below=5000)
-    api2.wait_for(lambda r: "watch=1" not in r and "/pods?" in r,
-                  "the API server back: spanprobe lists again", timeout=12)
+                   extra=["--token", TOKEN + "-rotated"], too_old_below=5000)
+    api2.wait_for(lambda r: "watch=1" not in r and "/pods?" in r and r.endswith(" 200"),
+                  "the API server back: spanprobe lists again, with the rotated token",
+                  timeout=12)
     check("...after a watch from its old version got 410 Gone",
           any("watch=1" in r and r.endswith(" 410") for r in api2.requests()), api2.requests())
     api2.wait_for(lambda r: "watch=1" in r and r.endswith(" 200"), "and watches again")
@@ -360,8 +366,9 @@ def main_run():
 def check_main(port, spans, err, api, api2):
     first = {n: [s for s in by_port(spans, port[n]) if s["_attrs"].get("url.path") == "/first"]
              for n in port}
+    report = [ln for ln in err.splitlines() if ln.startswith(("spanprobe: spans", "spanprobe: dropped"))]
     check("one SERVER span per first request, none held back",
-          all(len(first[n]) == 1 for n in port), {n: len(v) for n, v in first.items()})
+          all(len(first[n]) == 1 for n in port), f"{ {n: len(v) for n, v in first.items()} } {report}")
     check_attrs("Deployment pod (cgroupfs driver): k8s.* attributes, service.name = the "
                 "Deployment (through the ReplicaSet), service.version = the image tag",
                 first[1], expect(1, PODS[1], "app", **{

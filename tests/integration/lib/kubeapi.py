@@ -54,12 +54,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply(self, status, obj):
         body = json.dumps(obj).encode()
+        log(f"GET {self.path} {status}")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        log(f"GET {self.path} {status}")
 
     def status(self, code, reason):
         return {"kind": "Status", "apiVersion": "v1", "status": "Failure",
@@ -99,11 +99,11 @@ class Handler(BaseHTTPRequestHandler):
         mine = queue.Queue()
         with LOCK:
             WATCHERS.append(mine)
+        log(f"GET {self.path} 200")
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        log(f"GET {self.path} 200")
         try:
             while True:
                 ev = mine.get()
