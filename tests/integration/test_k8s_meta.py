@@ -441,6 +441,8 @@ def check_main(port, spans, err, api, api2):
     c = report_counters(err)
     check("exit report: 7 pods known, 2 relists, watch restarts, API errors (few: backoff)",
           c.get("pods known") == 7 and c.get("relists") == 2 and
+          c.get("not kept (table full)") == 0 and
+          c.get("with containers not kept (over 16)") == 0 and
           c.get("watch restarts", 0) >= 2 and 1 <= c.get("API errors", 0) <= 10 and
           c.get("ReplicaSet lookups") == 1 and c.get("resources refreshed", 0) >= 3, c)
 

@@ -195,6 +195,25 @@ static void test_version_and_namespace(void **state)
 	assert_string_equal(v, "");
 }
 
+static void test_container_limit(void **state)
+{
+	char text[8192] = "{\"metadata\":{\"uid\":\"u\"},\"spec\":{\"containers\":[";
+	struct json_object *obj;
+	struct k8s_pod pod;
+
+	(void)state;
+	for (int i = 0; i < K8S_MAX_CONTAINERS + 4; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+			 "%s{\"name\":\"c%d\",\"image\":\"i\"}", i ? "," : "", i);
+	strcat(text, "]}}");
+	obj = json_tokener_parse(text);
+	assert_int_equal(k8s_pod_from_json(obj, &pod), 0);
+	json_object_put(obj);
+	assert_int_equal(pod.n_containers, K8S_MAX_CONTAINERS);
+	assert_true(pod.containers_cut);
+	assert_string_equal(pod.containers[K8S_MAX_CONTAINERS - 1].name, "c15");
+}
+
 static void test_cronjob_names(void **state)
 {
 	char out[64];
@@ -256,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_attributes),
 		cmocka_unit_test(test_service_name_rules),
 		cmocka_unit_test(test_version_and_namespace),
+		cmocka_unit_test(test_container_limit),
 		cmocka_unit_test(test_cronjob_names),
 		cmocka_unit_test(test_precedence),
 	};

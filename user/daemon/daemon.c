@@ -231,9 +231,10 @@ static void k8s_report(struct sp_daemon *d)
 		return;
 	k8s_meta_get_stats(d->k8s, &ks);
 	fprintf(stderr, "spanprobe: k8s: %u pods known, %llu not kept (table full), "
-		"%llu watch restarts, %llu relists, %llu API errors, %llu ReplicaSet "
-		"lookups, %llu resources refreshed\n", ks.pods,
-		(unsigned long long)ks.pods_dropped, (unsigned long long)ks.watch_restarts,
+		"%llu with containers not kept (over 16), %llu watch restarts, %llu relists, "
+		"%llu API errors, %llu ReplicaSet lookups, %llu resources refreshed\n", ks.pods,
+		(unsigned long long)ks.pods_dropped, (unsigned long long)ks.pods_cut,
+		(unsigned long long)ks.watch_restarts,
 		(unsigned long long)ks.relists, (unsigned long long)ks.api_errors,
 		(unsigned long long)ks.owner_lookups,
 		(unsigned long long)pipeline_stats(d->pipeline)->resources_refreshed);

@@ -197,6 +197,7 @@ void k8s_meta_get_stats(struct k8s_meta *m, struct k8s_meta_stats *out)
 {
 	out->pods = k8s_podtable_count(&m->pods);
 	out->pods_dropped = __atomic_load_n(&m->pods.pods_dropped, __ATOMIC_RELAXED);
+	out->pods_cut = __atomic_load_n(&m->pods.pods_cut, __ATOMIC_RELAXED);
 	out->relists = __atomic_load_n(&m->stats.relists, __ATOMIC_RELAXED);
 	out->watch_restarts = __atomic_load_n(&m->stats.watch_restarts, __ATOMIC_RELAXED);
 	out->api_errors = __atomic_load_n(&m->stats.api_errors, __ATOMIC_RELAXED);

@@ -31,6 +31,7 @@ struct k8s_meta_opts {
 struct k8s_meta_stats {
 	uint32_t pods;            /* known now */
 	uint64_t pods_dropped;    /* not kept: the table was full */
+	uint64_t pods_cut;        /* kept without the containers past 16 */
 	uint64_t relists;         /* lists after the first (410 Gone, errors) */
 	uint64_t watch_restarts;  /* watches started again from the last version */
 	uint64_t api_errors;      /* failed requests: refused, 4xx/5xx, cut */

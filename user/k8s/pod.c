@@ -124,8 +124,10 @@ static struct k8s_container *container_named(struct k8s_pod *pod, const char *na
 	for (size_t i = 0; i < pod->n_containers; i++)
 		if (strcmp(pod->containers[i].name, name) == 0)
 			return &pod->containers[i];
-	if (pod->n_containers == K8S_MAX_CONTAINERS || strlen(name) >= 64)
+	if (pod->n_containers == K8S_MAX_CONTAINERS || strlen(name) >= 64) {
+		pod->containers_cut = true;
 		return NULL;
+	}
 	copy(pod->containers[pod->n_containers].name, 64, name);
 	return &pod->containers[pod->n_containers++];
 }

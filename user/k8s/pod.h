@@ -57,6 +57,7 @@ struct k8s_pod {
 	size_t n_annotations;
 	struct k8s_container containers[K8S_MAX_CONTAINERS];
 	size_t n_containers;
+	bool containers_cut; /* it has more than K8S_MAX_CONTAINERS: the rest are not kept */
 	uint64_t version; /* stamp of its last change (the table's generation) */
 };
 

@@ -100,6 +100,8 @@ int k8s_podtable_upsert(struct k8s_podtable *t, const struct k8s_pod *pod)
 		i = (int)t->n++;
 		t->pods[i] = p;
 		memcpy(p, pod, sizeof(*p));
+		if (p->containers_cut)
+			__atomic_add_fetch(&t->pods_cut, 1, __ATOMIC_RELAXED);
 		resolve(t, p);
 		p->version = bump(t);
 	} else {

@@ -30,6 +30,7 @@ struct k8s_podtable {
 	uint32_t n_rs, rs_next;
 	uint64_t generation;      /* atomic: bumped by every change */
 	uint64_t pods_dropped;    /* atomic: not kept, the table was full */
+	uint64_t pods_cut;        /* atomic: kept without some containers */
 };
 
 /* Room for `max_pods` pods and as many ReplicaSets.  0 or -ENOMEM. */

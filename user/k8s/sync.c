@@ -51,6 +51,8 @@ static void backoff(struct k8s_meta *m)
 /* A failed request: counted, and said once for refusals. */
 static void request_failed(struct k8s_meta *m, const char *what, int ret)
 {
+	if (ret == -ECANCELED) /* stopping */
+		return;
 	count(&m->stats.api_errors);
 	if (ret == 401 || ret == 403) {
 		bool *told = &m->told_auth[ret == 403];
