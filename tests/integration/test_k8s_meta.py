@@ -403,8 +403,7 @@ def check_main(port, spans, err, api, api2):
                                         "service.version": "1.0"}))
     check("a pod not known yet: the first span has no pod attributes (not held back)",
           len(first[4]) == 1 and k8s_attrs(first[4][0]["_resource"]) ==
-          {"k8s.node.name": NODE, "k8s.cluster.name": "test-cluster", "container.id": cid(4),
-           "service.name": "unknown_service:python3.11"},
+          {"container.id": cid(4), "service.name": "unknown_service:python3.11"},
           k8s_attrs(first[4][0]["_resource"]) if first[4] else "none")
     second4 = [s for s in by_port(spans, port[4]) if s["_attrs"].get("url.path") == "/second"]
     check_attrs("the pod ADDED by the watch: later spans get it, service.name from "

@@ -315,6 +315,22 @@ static void test_broken(void **state)
 		assert_int_equal(k8s_jsonstream_feed(&f.js, obj, strlen(obj), on_event, &f),
 				 -EMSGSIZE);
 	}
+	/* Nested 40 deep (managedFields do nest): still an event. */
+	k8s_jsonstream_reset(&f.js);
+	f.js.max_bytes = 4096;
+	{
+		char deep[512] = "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":"
+				 "{\"resourceVersion\":\"77\"},\"x\":";
+
+		for (int i = 0; i < 40; i++)
+			strcat(deep, "{\"a\":");
+		strcat(deep, "1");
+		for (int i = 0; i < 40; i++)
+			strcat(deep, "}");
+		strcat(deep, "}}");
+		assert_int_equal(k8s_jsonstream_feed(&f.js, deep, strlen(deep), on_event, &f), 0);
+		assert_string_equal(f.rv, "77");
+	}
 	/* An event that is not one; a cut object at the end. */
 	k8s_jsonstream_reset(&f.js);
 	f.js.max_bytes = 4096;

@@ -33,9 +33,6 @@ static int enrich(void *ctx, struct sp_resource *res)
 	struct k8s_pod *pod;
 	int err;
 
-	if ((m->cluster[0] && resource_set_str(res, "k8s.cluster.name", m->cluster)) ||
-	    resource_set_str(res, "k8s.node.name", m->node))
-		return -ENOMEM;
 	if (!where(res, cid, uid, &cidp, &uidp))
 		return 0;
 	res->meta_wanted = true;
@@ -47,7 +44,13 @@ static int enrich(void *ctx, struct sp_resource *res)
 		return 0;
 	}
 	res->meta_version = pod->version;
+	/* Where the pod runs, not only where spanprobe does (a kubeconfig
+	 * may name a cluster this host is no node of). */
 	err = k8s_pod_add_attrs(pod, c, res);
+	if (!err && m->cluster[0])
+		err = resource_set_str(res, "k8s.cluster.name", m->cluster);
+	if (!err)
+		err = resource_set_str(res, "k8s.node.name", pod->node[0] ? pod->node : m->node);
 	free(pod);
 	return err ? err : 1;
 }

@@ -11,7 +11,9 @@
 int k8s_jsonstream_init(struct k8s_jsonstream *s, size_t max_bytes)
 {
 	memset(s, 0, sizeof(*s));
-	s->tok = json_tokener_new();
+	/* Deeper than json-c's default of 32: a list's pods' managedFields
+	 * nest their field paths. */
+	s->tok = json_tokener_new_ex(64);
 	s->max_bytes = max_bytes;
 	return s->tok ? 0 : -ENOMEM;
 }
