@@ -17,6 +17,7 @@
 
 #include <json-c/json.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 #define BACKOFF_FIRST_MS 200
@@ -155,6 +156,7 @@ static int list_pods(struct k8s_meta *m)
 static int watch_pods(struct k8s_meta *m)
 {
 	struct body_ctx b = { .m = m, .watch = true };
+	int64_t started = clock_mono_ms();
 	char path[640];
 	int ret;
 
@@ -167,8 +169,13 @@ static int watch_pods(struct k8s_meta *m)
 	m->stale_at_once = (ret == STALE || ret == 410) && !b.ok_events;
 	if (ret == STALE || ret == 410)
 		return STALE;
-	if (ret == 200 || (ret == -EPIPE && b.events))
+	if (ret == 200 || (ret == -EPIPE && b.events)) {
+		/* Ended at once with nothing (a proxy's idea of a timeout?):
+		 * not asked again in a tight loop. */
+		if (!b.events && clock_mono_ms() - started < 1000)
+			backoff(m);
 		return 0;
+	}
 	if (ret != -ECANCELED)
 		request_failed(m, "watching the pods of this node", ret);
 	return -EAGAIN;
