@@ -422,7 +422,8 @@ def check_main(port, spans, err, api, api2):
     down = [s for s in by_port(spans, port[1]) if s["_attrs"].get("url.path", "").startswith("/down/")]
     check("API server down: the 3 requests' spans flow, with the pod known before",
           len(down) == 3 and all(k8s_attrs(s["_resource"]).get("k8s.pod.name") ==
-                                 PODS[1]["metadata"]["name"] for s in down), len(down))
+                                 PODS[1]["metadata"]["name"] for s in down),
+          f"{sorted(s['_attrs'].get('url.path') for s in by_port(spans, port[1]))} {report}")
     before = [s for s in by_port(spans, port[7]) if s["_attrs"].get("url.path") == "/before"]
     after = [s for s in by_port(spans, port[7]) if s["_attrs"].get("url.path") == "/after"]
     check("a pod only the returning API server knows: no attributes before",
