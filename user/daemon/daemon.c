@@ -183,14 +183,13 @@ static void own_conn_closed(void *ctx, const struct sockaddr *local,
 }
 
 /*
- * The exporter's connections are left out of HTTP capture at both ends:
- * a collector on this host would otherwise yield a span per export
- * request, exported in the next one, forever.
+ * The exporter's connections (and the Kubernetes API's) are left out of
+ * HTTP capture at both ends: a collector on this host would otherwise
+ * yield a span per export request, exported in the next one, forever.
  */
-static int watch_own_conns(struct sp_daemon *d)
+static int watch_own_conns(struct sp_daemon *d, const struct k8s_meta_opts *k8s)
 {
-	/* The exporter's connections, and the Kubernetes API's. */
-	if (d->cfg->output != SP_OUTPUT_OTLP && d->cfg->no_k8s)
+	if (d->cfg->output != SP_OUTPUT_OTLP && (d->cfg->no_k8s || !k8s_meta_wanted(k8s)))
 		return 0;
 	d->own_conns = ownconns_create(OWN_CONNS_MAX);
 	if (!d->own_conns) {
@@ -204,19 +203,11 @@ static int watch_own_conns(struct sp_daemon *d)
 }
 
 /* Kubernetes metadata: on in a pod or with a kubeconfig (k8s/meta.h). */
-static int start_k8s(struct sp_daemon *d)
+static int start_k8s(struct sp_daemon *d, const struct k8s_meta_opts *o)
 {
-	const struct sp_config *cfg = d->cfg;
-	struct k8s_meta_opts o = {
-		.kubeconfig = cfg->kubeconfig,
-		.node_name = cfg->node_name,
-		.cluster_name = cfg->cluster_name,
-		.max_pods = cfg->k8s_max_pods,
-	};
-
-	if (cfg->no_k8s)
+	if (d->cfg->no_k8s)
 		return 0;
-	d->k8s = k8s_meta_start(&o);
+	d->k8s = k8s_meta_start(o);
 	if (!d->k8s)
 		return errno == ENODEV ? 0 : -errno;
 	d->resource_defaults.enricher = k8s_meta_enricher(d->k8s);
@@ -249,6 +240,12 @@ static int build_pipeline(struct sp_daemon *d)
 		.delay_ms = cfg->batch_delay_ms,
 		.export_timeout_ms = cfg->batch_export_timeout_ms,
 	};
+	struct k8s_meta_opts k8s = {
+		.kubeconfig = cfg->kubeconfig,
+		.node_name = cfg->node_name,
+		.cluster_name = cfg->cluster_name,
+		.max_pods = cfg->k8s_max_pods,
+	};
 	struct sp_pipeline_opts po = {
 		.span_pool = cfg->span_pool,
 		.max_threads = cfg->max_threads,
@@ -273,9 +270,9 @@ static int build_pipeline(struct sp_daemon *d)
 	err = spanpool_init(&d->pool, cfg->span_pool);
 	if (err)
 		goto nomem;
-	err = watch_own_conns(d);
+	err = watch_own_conns(d, &k8s);
 	if (!err)
-		err = start_k8s(d);
+		err = start_k8s(d, &k8s);
 	if (err)
 		return err;
 	po.resource_defaults = d->resource_defaults;

@@ -84,6 +84,14 @@ static const char *first_kubeconfig(char *buf, size_t size)
 	return buf;
 }
 
+bool k8s_meta_wanted(const struct k8s_meta_opts *o)
+{
+	const char *host = getenv("KUBERNETES_SERVICE_HOST");
+	char buf[PATH_MAX];
+
+	return o->kubeconfig || first_kubeconfig(buf, sizeof(buf)) || (host && *host);
+}
+
 /* Which API, from the options and the environment (kubectl's order). */
 static int find_api(const struct k8s_meta_opts *o, struct k8s_api_config *c)
 {

@@ -47,6 +47,10 @@ struct k8s_meta_stats {
  */
 struct k8s_meta *k8s_meta_start(const struct k8s_meta_opts *opts);
 
+/* Whether k8s_meta_start() would look for a cluster (the options and the
+ * environment name one), without reading anything yet. */
+bool k8s_meta_wanted(const struct k8s_meta_opts *opts);
+
 /* Stop the thread and free everything; accepts NULL. */
 void k8s_meta_stop(struct k8s_meta *m);
 
