@@ -208,7 +208,7 @@ class KubeAPI:
             if any(pred(r) for r in self.requests()):
                 return True
             time.sleep(0.05)
-        return check(what, False, self.requests())
+        return check(what, False, self.requests()[-6:])
 
     def kill(self):
         self.proc.kill()
@@ -231,7 +231,8 @@ def kubeconfig(name, server, user, cluster_extra=None):
 class Agent:
     def __init__(self, args):
         self.out = os.path.join(TMP, f"spans-{time.time_ns()}.jsonl")
-        self.proc = subprocess.Popen([SPANPROBE, "run", "-v", "-o", "otlp-json",
+        verbose = "-vv" if os.environ.get("SP_K8S_DEBUG") else "-v"
+        self.proc = subprocess.Popen([SPANPROBE, "run", verbose, "-o", "otlp-json",
                                       "--output-file", self.out, "--node-name", NODE, *args],
                                      stderr=subprocess.PIPE, text=True)
         self.err = []
@@ -364,13 +365,15 @@ def main_run():
                   "the API server back: spanprobe lists again, with the rotated token",
                   timeout=12)
     check("...after a watch from its old version got 410 Gone",
-          any("watch=1" in r and r.endswith(" 410") for r in api2.requests()), api2.requests())
+          any("watch=1" in r and r.endswith(" 410") for r in api2.requests()), api2.requests()[-6:])
     api2.wait_for(lambda r: "watch=1" in r and r.endswith(" 200"), "and watches again")
     time.sleep(0.6)
     curl(port[7], "/after")
     rc, spans, err = agent.stop()
     api2.kill()
     check("spanprobe exited cleanly", rc == 0, err[-1500:])
+    if os.environ.get("SP_K8S_DEBUG"):
+        print("\n".join(ln for ln in err.splitlines() if "k8s" in ln))
     return port, spans, err, api, api2
 
 

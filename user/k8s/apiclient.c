@@ -244,19 +244,37 @@ static int send_request(struct k8s_api *a, struct net_conn *c, const char *path)
 	return err;
 }
 
+struct reading {
+	struct k8s_http h;
+	k8s_body_fn body;
+	void *ctx;
+};
+
+/* Only a 200's body is the caller's: another status's (a Status object)
+ * is not what it parses. */
+static int body_if_ok(void *arg, const char *buf, size_t len)
+{
+	struct reading *r = arg;
+
+	return r->h.status == 200 ? r->body(r->ctx, buf, len) : 0;
+}
+
 /* Read the response; the return of k8s_api_get(). */
 static int read_response(struct k8s_api *a, struct net_conn *c, int idle_ms,
 			 k8s_body_fn body, void *ctx)
 {
-	struct k8s_http *h = malloc(sizeof(*h));
+	struct reading *r = malloc(sizeof(*r));
+	struct k8s_http *h = r ? &r->h : NULL;
 	char *buf = malloc(READ_CHUNK);
 	int err = 0;
 
-	if (!h || !buf) {
+	if (!r || !buf) {
 		err = -ENOMEM;
 		goto out;
 	}
 	k8s_http_init(h);
+	r->body = body;
+	r->ctx = ctx;
 	while (!err) {
 		ssize_t n = conn_read(c, buf, READ_CHUNK);
 
@@ -270,7 +288,7 @@ static int read_response(struct k8s_api *a, struct net_conn *c, int idle_ms,
 				err = h->status;
 			break;
 		}
-		err = k8s_http_feed(h, buf, (size_t)n, body, ctx);
+		err = k8s_http_feed(h, buf, (size_t)n, body_if_ok, r);
 		if (err)
 			break;
 		if (h->state > K8S_HTTP_HEADERS && h->status != 200)
@@ -279,7 +297,7 @@ static int read_response(struct k8s_api *a, struct net_conn *c, int idle_ms,
 			err = h->status;
 	}
 out:
-	free(h);
+	free(r);
 	free(buf);
 	return err;
 }

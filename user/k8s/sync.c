@@ -98,7 +98,7 @@ static int on_event(void *arg, struct json_object *obj)
 	struct body_ctx *b = arg;
 	int code, ret = k8s_pods_apply_event(&b->m->pods, obj, b->m->rv, &code);
 
-	b->events = true;
+	b->events |= ret != -EBADMSG;
 	if (ret == K8S_RELIST)
 		return STALE;
 	b->ok_events |= ret == 0;

@@ -55,11 +55,10 @@ class Handler(BaseHTTPRequestHandler):
     def reply(self, status, obj):
         body = json.dumps(obj).encode()
         log(f"GET {self.path} {status}")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        head = (f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        # One write: a client sees the status and the body together.
+        self.wfile.write(head.encode() + body)
 
     def status(self, code, reason):
         return {"kind": "Status", "apiVersion": "v1", "status": "Failure",
