@@ -283,11 +283,14 @@ def expect(n, p, container, **extra):
     return base
 
 
+REPORT = []  # the exit report's span lines, for the details of a failure
+
+
 def check_attrs(what, spans, want):
     got = [k8s_attrs(s["_resource"]) for s in spans]
     check(what, len(got) == 1 and all(g == want for g in got),
           f"{len(got)} spans; first differs: " +
-          str(sorted(set(got[0].items()) ^ set(want.items())) if got else "none"))
+          str(sorted(set(got[0].items()) ^ set(want.items())) if got else f"none {REPORT}"))
 
 
 def main_run():
@@ -380,7 +383,9 @@ def main_run():
 def check_main(port, spans, err, api, api2):
     first = {n: [s for s in by_port(spans, port[n]) if s["_attrs"].get("url.path") == "/first"]
              for n in port}
-    report = [ln for ln in err.splitlines() if ln.startswith(("spanprobe: spans", "spanprobe: dropped"))]
+    report = [ln for ln in err.splitlines() if ln.startswith(("spanprobe: spans", "spanprobe: dropped",
+                                                              "spanprobe: events", "http:"))]
+    REPORT[:] = report
     check("one SERVER span per first request, none held back",
           all(len(first[n]) == 1 for n in port), f"{ {n: len(v) for n, v in first.items()} } {report}")
     check_attrs("Deployment pod (cgroupfs driver): k8s.* attributes, service.name = the "
