@@ -384,7 +384,7 @@ def check_main(port, spans, err, api, api2):
     first = {n: [s for s in by_port(spans, port[n]) if s["_attrs"].get("url.path") == "/first"]
              for n in port}
     report = [ln for ln in err.splitlines() if ln.startswith(("spanprobe: spans", "spanprobe: dropped",
-                                                              "spanprobe: events", "http:"))]
+                                                              "spanprobe: events", "sockcap:", "protocol:", "spans:"))]
     REPORT[:] = report
     check("one SERVER span per first request, none held back",
           all(len(first[n]) == 1 for n in port), f"{ {n: len(v) for n, v in first.items()} } {report}")
