@@ -13,7 +13,7 @@ CFLAGS    ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
              -Iinclude -Iuser -I$(BUILD) -I$(BUILD)/proto -MMD -MP \
              -DSP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
-LDLIBS    := -lbpf -lelf -ldeflate -lz -lnghttp2 -lprotobuf-c -lssl -lcrypto -lm -pthread
+LDLIBS    := -lbpf -lelf -ldeflate -lz -lnghttp2 -lprotobuf-c -lssl -lcrypto -lyaml -ljson-c -lm -pthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
               -Ivmlinux -Iinclude -Ibpf
 
@@ -238,6 +238,14 @@ fuzz: $(BUILD)/fuzz/fuzz_http2
 $(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
+# The Kubernetes API's answers: HTTP framing, the JSON stream of a list or
+# a watch, the pod table and the attributes a pod gives.
+FUZZ_K8S := user/k8s/httpresp.c user/k8s/watch.c user/k8s/pod.c user/k8s/podtable.c \
+	user/span/resource.c user/util/hex.c user/util/log.c
+fuzz: $(BUILD)/fuzz/fuzz_k8s_watch
+$(BUILD)/fuzz/fuzz_k8s_watch: tests/fuzz/fuzz_k8s_watch.c $(FUZZ_K8S) $(wildcard user/k8s/*.h user/span/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) -DSP_VERSION=\"fuzz\" $< $(FUZZ_K8S) -o $@ -ljson-c -pthread
 # The exporter's parsers of a collector's answers (HTTP/1.1, HTTP/2 and
 # what nghttp2 hands h2.c's callbacks, OTLP responses) and of its settings:
 # tests/fuzz/fuzz_<name>.c with FUZZ_SRCS_<name>, a seed corpus
@@ -263,6 +271,8 @@ fuzz-run: fuzz
 	$(BUILD)/fuzz/fuzz_http1 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http1.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus_http1
 	@mkdir -p $(BUILD)/fuzz/corpus_http2
 	$(BUILD)/fuzz/fuzz_http2 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http2.dict $(BUILD)/fuzz/corpus_http2 tests/fuzz/corpus_http2
+	@mkdir -p $(BUILD)/fuzz/corpus_k8s_watch
+	$(BUILD)/fuzz/fuzz_k8s_watch -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/k8s_watch.dict $(BUILD)/fuzz/corpus_k8s_watch tests/fuzz/corpus_k8s_watch
 	@set -e; for t in $(FUZZ_EXPORT); do \
 	  mkdir -p $(BUILD)/fuzz/corpus_$$t; \
 	  echo "$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) ..."; \

@@ -27,6 +27,7 @@ LAYERS = {
     "span": 1,       # the span model and pool, resources, the span sink
     "transport": 1,  # the exporter's HTTP/1.1, HTTP/2 and gRPC client
     "capture": 2,    # kernel hooks, BPF loading, ring buffer, /proc
+    "k8s": 2,        # Kubernetes API (list/watch pods), pod metadata on resources
     "protocol": 3,   # stream decoders (HTTP/1.x) and connection state
     "assemble": 4,   # calls and exchanges become spans, with context
     "export": 4,     # batch processor, console, OTLP encoders, exporter
@@ -42,6 +43,7 @@ MAY_INCLUDE = {
     "span": {"util"},
     "transport": {"util"},
     "capture": {"util"},
+    "k8s": {"span", "transport", "util"},
     "protocol": {"capture", "util"},
     "assemble": {"protocol", "capture", "span", "util"},
     "export": {"span", "transport", "util"},

@@ -25,6 +25,7 @@ struct sp_pipeline {
 	struct sp_u32map processes; /* pid -> struct sp_resource */
 	struct sp_pipeline_stats stats;
 	bool draining;
+	uint64_t meta_generation; /* the enricher's, when last refreshed */
 };
 
 struct sp_pipeline *pipeline_create(const struct sp_pipeline_opts *opts)
@@ -158,6 +159,61 @@ static bool process_filtered(const struct sp_filter *f, const struct sp_resource
 	if (f->n_exes && !exe_matches(f, res))
 		return true;
 	return f->cgroup && (!res->cgroup || !cgroup_matches(res->cgroup, f->cgroup));
+}
+
+#define REFRESH_MAX 256 /* resources rebuilt per poll; the rest next time */
+
+struct stale_list {
+	const struct sp_resource_enricher *e;
+	uint32_t pids[REFRESH_MAX];
+	unsigned n;
+	bool more;
+};
+
+static void collect_stale(uint32_t pid, void *value, void *arg)
+{
+	const struct sp_resource *res = value;
+	struct stale_list *l = arg;
+	uint64_t v;
+
+	if (!res->meta_wanted)
+		return;
+	v = l->e->version(l->e->ctx, res);
+	/* 0: its pod is gone (or not known yet): keep what it has. */
+	if (v == 0 || v == res->meta_version)
+		return;
+	if (l->n == REFRESH_MAX)
+		l->more = true;
+	else
+		l->pids[l->n++] = pid;
+}
+
+void pipeline_refresh_resources(struct sp_pipeline *p)
+{
+	const struct sp_resource_enricher *e = p->opts.resource_defaults.enricher;
+	struct stale_list *l;
+	uint64_t gen;
+
+	if (!e || (gen = e->generation(e->ctx)) == p->meta_generation)
+		return;
+	l = malloc(sizeof(*l));
+	if (!l)
+		return; /* tried again at the next poll */
+	l->e = e;
+	l->n = 0;
+	l->more = false;
+	u32map_each(&p->processes, collect_stale, l);
+	for (unsigned i = 0; i < l->n; i++) {
+		struct sp_resource *res =
+			process_read_resource((pid_t)l->pids[i], &p->opts.resource_defaults);
+
+		/* A process gone keeps its resource until its exit is seen. */
+		if (res && pipeline_set_resource(p, l->pids[i], res) == 0)
+			p->stats.resources_refreshed++;
+	}
+	if (!l->more)
+		p->meta_generation = gen;
+	free(l);
 }
 
 struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid)

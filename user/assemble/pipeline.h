@@ -35,6 +35,7 @@ struct sp_pipeline_stats {
 	uint64_t filtered;          /* outside --pid/--exe/--cgroup/--port */
 	uint64_t open_at_exit;      /* calls still open when tracing ended */
 	uint64_t discarded;         /* dropped unfinished by their source */
+	uint64_t resources_refreshed; /* rebuilt when their pod became known */
 };
 
 /*

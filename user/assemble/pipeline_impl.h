@@ -52,6 +52,14 @@ int pipeline_set_resource(struct sp_pipeline *p, uint32_t pid,
 			  struct sp_resource *res);
 
 /*
+ * When the resource enricher's generation moved (a pod became known or
+ * changed): rebuild the resources it would now describe otherwise; spans
+ * started afterwards get the new one, spans in flight keep theirs.  One
+ * atomic load when nothing changed: call it once per poll.
+ */
+void pipeline_refresh_resources(struct sp_pipeline *p);
+
+/*
  * The resource of `pid`: known, or read from /proc now.  Returns a new
  * reference (resource_put() it), or NULL when out of memory.
  */

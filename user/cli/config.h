@@ -76,6 +76,13 @@ struct sp_config {
 
 	struct sp_otlp_config otlp;
 	struct sp_sampler sampler;        /* OTEL_TRACES_SAMPLER */
+
+	/* Kubernetes metadata (k8s/): on in a pod or with a kubeconfig. */
+	const char *kubeconfig;           /* --kubeconfig, else $KUBECONFIG */
+	const char *node_name;            /* --node-name, else $NODE_NAME, else the host name */
+	const char *cluster_name;         /* --cluster-name, else $SPANPROBE_CLUSTER_NAME */
+	int no_k8s;                       /* --no-k8s */
+	uint32_t k8s_max_pods;            /* pods kept; full: not kept, counted */
 };
 
 /* Fill `cfg` with the defaults. */

@@ -30,6 +30,7 @@ void config_defaults(struct sp_config *cfg)
 	cfg->stats_interval_ms = 10000;
 	cfg->capture_bytes = 1024;
 	cfg->max_connections = 4096;
+	cfg->k8s_max_pods = 1024;
 	otlp_config_defaults(&cfg->otlp);
 	sampler_defaults(&cfg->sampler);
 }
@@ -51,7 +52,8 @@ void options_usage(FILE *out)
 	      "      --port N              run: only HTTP spans whose server.port is N\n"
 	      "  -o, --output FORMAT       text (default), otlp-json, or otlp (to a collector)\n"
 	      "      --output-file PATH    write console output to PATH\n"
-	      "      --service-name NAME   service.name when the process sets none\n"
+	      "      --service-name NAME   service.name when the process sets none (and is in no\n"
+	      "                            known Kubernetes pod)\n"
 	      "      --with-command-line   export process.command_line (may hold secrets)\n"
 	      "      --ringbuf-size BYTES  BPF ring buffer size (power of two)\n"
 	      "      --span-pool N         spans in flight\n"
@@ -90,6 +92,12 @@ void options_usage(FILE *out)
 	      "      --metrics-address A   serve /metrics (Prometheus), /healthz and /readyz on\n"
 	      "                            A (IP:PORT, [IPv6]:PORT or :PORT; off by default;\n"
 	      "                            default: $SPANPROBE_METRICS_ADDRESS)\n"
+	      "      --kubeconfig FILE     Kubernetes metadata from FILE's current context\n"
+	      "                            (default: $KUBECONFIG; in a pod: its service account)\n"
+	      "      --node-name NAME      this node (default: $NODE_NAME, else the host name)\n"
+	      "      --cluster-name NAME   k8s.cluster.name (default: $SPANPROBE_CLUSTER_NAME)\n"
+	      "      --k8s-max-pods N      pods kept (default 1024)\n"
+	      "      --no-k8s              no Kubernetes metadata\n"
 	      "  -v, --verbose             start-up report and periodic counters (-vv: libbpf;\n"
 	      "                            -vvv: every socket and TLS record)\n"
 	      "  -h, --help\n"
@@ -219,6 +227,11 @@ enum {
 	OPT_QUEUE_DIR,
 	OPT_QUEUE_MAX_BYTES,
 	OPT_METRICS_ADDRESS, /* after the OTLP flags' range */
+	OPT_KUBECONFIG,
+	OPT_NODE_NAME,
+	OPT_CLUSTER_NAME,
+	OPT_K8S_MAX_PODS,
+	OPT_NO_K8S,
 };
 
 /* OTLP flags are applied after the environment is read, so they win. */
@@ -263,6 +276,11 @@ static const struct option long_opts[] = {
 	{ "queue-dir", required_argument, NULL, OPT_QUEUE_DIR },
 	{ "queue-max-bytes", required_argument, NULL, OPT_QUEUE_MAX_BYTES },
 	{ "metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS },
+	{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+	{ "node-name", required_argument, NULL, OPT_NODE_NAME },
+	{ "cluster-name", required_argument, NULL, OPT_CLUSTER_NAME },
+	{ "k8s-max-pods", required_argument, NULL, OPT_K8S_MAX_PODS },
+	{ "no-k8s", no_argument, NULL, OPT_NO_K8S },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -385,6 +403,20 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 		return 0;
 	case OPT_METRICS_ADDRESS:
 		cfg->metrics_address = arg;
+		return 0;
+	case OPT_KUBECONFIG:
+		cfg->kubeconfig = arg;
+		return 0;
+	case OPT_NODE_NAME:
+		cfg->node_name = arg;
+		return 0;
+	case OPT_CLUSTER_NAME:
+		cfg->cluster_name = arg;
+		return 0;
+	case OPT_K8S_MAX_PODS:
+		return parse_u32("--k8s-max-pods", arg, 1u << 20, &cfg->k8s_max_pods);
+	case OPT_NO_K8S:
+		cfg->no_k8s = 1;
 		return 0;
 	case 'v':
 		cfg->verbose++;

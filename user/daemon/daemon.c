@@ -39,6 +39,7 @@
 #include "assemble/exchange.h"
 #include "protocol/ownconns.h"
 #include "transport/conn.h"
+#include "k8s/meta.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -78,6 +79,7 @@ struct sp_daemon {
 	bool export_stuck; /* the export thread outlived shutdown: it still
 			    * uses the exporter and the pool */
 	struct metrics *metrics; /* --metrics-address; NULL: off */
+	struct k8s_meta *k8s;     /* Kubernetes metadata; NULL when off */
 };
 
 /* Set by the signal handler, read by the main and the watcher threads:
@@ -184,13 +186,13 @@ static void own_conn_closed(void *ctx, const struct sockaddr *local,
 }
 
 /*
- * The exporter's connections are left out of HTTP capture at both ends:
- * a collector on this host would otherwise yield a span per export
- * request, exported in the next one, forever.
+ * The exporter's connections (and the Kubernetes API's) are left out of
+ * HTTP capture at both ends: a collector on this host would otherwise
+ * yield a span per export request, exported in the next one, forever.
  */
-static int watch_own_conns(struct sp_daemon *d)
+static int watch_own_conns(struct sp_daemon *d, const struct k8s_meta_opts *k8s)
 {
-	if (d->cfg->output != SP_OUTPUT_OTLP)
+	if (d->cfg->output != SP_OUTPUT_OTLP && (d->cfg->no_k8s || !k8s_meta_wanted(k8s)))
 		return 0;
 	d->own_conns = ownconns_create(OWN_CONNS_MAX);
 	if (!d->own_conns) {
@@ -203,6 +205,35 @@ static int watch_own_conns(struct sp_daemon *d)
 	return 0;
 }
 
+/* Kubernetes metadata: on in a pod or with a kubeconfig (k8s/meta.h). */
+static int start_k8s(struct sp_daemon *d, const struct k8s_meta_opts *o)
+{
+	if (d->cfg->no_k8s)
+		return 0;
+	d->k8s = k8s_meta_start(o);
+	if (!d->k8s)
+		return errno == ENODEV ? 0 : -errno;
+	d->resource_defaults.enricher = k8s_meta_enricher(d->k8s);
+	return 0;
+}
+
+static void k8s_report(struct sp_daemon *d)
+{
+	struct k8s_meta_stats ks;
+
+	if (!d->k8s)
+		return;
+	k8s_meta_get_stats(d->k8s, &ks);
+	fprintf(stderr, "spanprobe: k8s: %u pods known, %llu not kept (table full), "
+		"%llu with containers not kept (over 16), %llu watch restarts, %llu relists, "
+		"%llu API errors, %llu ReplicaSet lookups, %llu resources refreshed\n", ks.pods,
+		(unsigned long long)ks.pods_dropped, (unsigned long long)ks.pods_cut,
+		(unsigned long long)ks.watch_restarts,
+		(unsigned long long)ks.relists, (unsigned long long)ks.api_errors,
+		(unsigned long long)ks.owner_lookups,
+		(unsigned long long)pipeline_stats(d->pipeline)->resources_refreshed);
+}
+
 static int build_pipeline(struct sp_daemon *d)
 {
 	const struct sp_config *cfg = d->cfg;
@@ -211,6 +242,12 @@ static int build_pipeline(struct sp_daemon *d)
 		.max_batch = cfg->batch_max_batch,
 		.delay_ms = cfg->batch_delay_ms,
 		.export_timeout_ms = cfg->batch_export_timeout_ms,
+	};
+	struct k8s_meta_opts k8s = {
+		.kubeconfig = cfg->kubeconfig,
+		.node_name = cfg->node_name,
+		.cluster_name = cfg->cluster_name,
+		.max_pods = cfg->k8s_max_pods,
 	};
 	struct sp_pipeline_opts po = {
 		.span_pool = cfg->span_pool,
@@ -236,9 +273,12 @@ static int build_pipeline(struct sp_daemon *d)
 	err = spanpool_init(&d->pool, cfg->span_pool);
 	if (err)
 		goto nomem;
-	err = watch_own_conns(d);
+	err = watch_own_conns(d, &k8s);
+	if (!err)
+		err = start_k8s(d, &k8s);
 	if (err)
 		return err;
+	po.resource_defaults = d->resource_defaults;
 	d->exporter = exporter_create(&(struct sp_exporter_options){
 		.output = cfg->output, .output_file = cfg->output_file,
 		.otlp = &cfg->otlp });
@@ -474,6 +514,7 @@ static void report_all(struct sp_daemon *d)
 			(unsigned long long)hs.requests, (unsigned long long)hs.h1_fallbacks);
 		queue_report(d);
 	}
+	k8s_report(d);
 }
 
 /* True when the traced command or attached process has ended. */
@@ -528,6 +569,7 @@ static void poll_loop(struct sp_daemon *d)
 			tlscap_tick(d->tlscap, clock_mono_ms());
 		if (d->exchanges)
 			exchange_tick(d->exchanges, clock_mono_ns());
+		pipeline_refresh_resources(d->pipeline);
 		if (d->metrics)
 			publish_metrics(d, NULL);
 		/* Follow steps of the wall clock (NTP at boot, an admin). */
@@ -633,6 +675,7 @@ static void cleanup(struct sp_daemon *d)
 		return; /* the exit frees the rest */
 	}
 	pipeline_destroy(d->pipeline);
+	k8s_meta_stop(d->k8s); /* its connections are observed: before the set goes */
 	exporter_destroy(d->exporter);
 	conn_set_observer(NULL);
 	ownconns_destroy(d->own_conns);

@@ -213,6 +213,7 @@ struct sp_resource *resource_build(const struct sp_process_info *info,
 	struct sp_resource *res = calloc(1, sizeof(*res));
 	const char *service = NULL;
 	char whose[64];
+	int named = 0;
 
 	if (!res)
 		goto nomem;
@@ -234,9 +235,16 @@ struct sp_resource *resource_build(const struct sp_process_info *info,
 	 * own, then service.name from the OTEL_SERVICE_NAME variables, which
 	 * the specification ranks above OTEL_RESOURCE_ATTRIBUTES. */
 	add_env_attrs(res, defaults->resource_attrs, "spanprobe");
+	/* A pod's names rank above spanprobe's settings, below the process's
+	 * own (as the OpenTelemetry operator leaves a container's variables). */
+	if (defaults->enricher && res->cgroup) {
+		named = defaults->enricher->enrich(defaults->enricher->ctx, res);
+		if (named < 0)
+			goto nomem;
+	}
 	snprintf(whose, sizeof(whose), "process %d", (int)info->pid);
 	add_env_attrs(res, info->own_resource_attrs, whose);
-	if (defaults->service_name && *defaults->service_name)
+	if (defaults->service_name && *defaults->service_name && named <= 0)
 		service = defaults->service_name;
 	if (info->service_name && *info->service_name)
 		service = info->service_name;

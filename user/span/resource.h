@@ -7,6 +7,7 @@
 #ifndef SPANPROBE_RESOURCE_H
 #define SPANPROBE_RESOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -30,6 +31,25 @@ struct sp_resource {
 	int announced; /* the text console printed it (export thread only) */
 	int filtered;  /* the process is outside --exe/--cgroup/--pid: no spans */
 	char *cgroup;  /* the process's cgroup paths, one per line */
+	bool meta_wanted;      /* an enricher could describe it (a pod's process) */
+	uint64_t meta_version; /* the enricher's version of what it added; 0: none */
+};
+
+/*
+ * Attributes of where a process runs that spanprobe learns from elsewhere
+ * (Kubernetes, k8s/), which may come after the process's first spans.
+ * Called by the thread that builds resources; they must not block long.
+ */
+struct sp_resource_enricher {
+	/* Add to `res` (its cgroup set); set res->meta_wanted and
+	 * res->meta_version.  Returns 1 when it set service.name, 0, or
+	 * -ENOMEM. */
+	int (*enrich)(void *ctx, struct sp_resource *res);
+	/* The version enrich() would give `res` now; 0 when nothing. */
+	uint64_t (*version)(void *ctx, const struct sp_resource *res);
+	/* Changes whenever any version may have: cheap, lock-free. */
+	uint64_t (*generation)(void *ctx);
+	void *ctx;
 };
 
 /* What the resource of a process is built from (what the daemon knows). */
@@ -47,14 +67,18 @@ struct sp_resource_defaults {
 	const char *service_name;   /* spanprobe's OTEL_SERVICE_NAME or NULL */
 	const char *resource_attrs; /* spanprobe's OTEL_RESOURCE_ATTRIBUTES */
 	int with_command_line;      /* export process.command_line */
+	const struct sp_resource_enricher *enricher; /* NULL: none */
 };
 
 /*
- * Build the resource of `info`.  Precedence for service.name: the process's
- * own OTEL_SERVICE_NAME, then spanprobe's, then "unknown_service:<exe>".
- * OTEL_RESOURCE_ATTRIBUTES pairs are added (spanprobe's, then the
- * process's, later ones winning); a malformed value is reported once and
- * ignored as a whole.  Returns a resource holding one reference, or NULL
+ * Build the resource of `info`.  Attributes are added in rising
+ * precedence: spanprobe's OTEL_RESOURCE_ATTRIBUTES, the enricher's (a
+ * pod's), the process's own OTEL_RESOURCE_ATTRIBUTES; a malformed value
+ * is reported once and ignored as a whole.  service.name: the process's
+ * own OTEL_SERVICE_NAME; else, for a process the enricher named (a pod's),
+ * the process's OTEL_RESOURCE_ATTRIBUTES' or the enricher's; else
+ * spanprobe's OTEL_SERVICE_NAME, the process's OTEL_RESOURCE_ATTRIBUTES',
+ * spanprobe's, "unknown_service:<exe>".  Returns a resource holding one reference, or NULL
  * with errno = ENOMEM.
  */
 struct sp_resource *resource_build(const struct sp_process_info *info,
