@@ -47,6 +47,9 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard bench/*.c))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
+# The build's jobs: one per CPU.
+NPROC     := $(shell nproc 2>/dev/null || echo 1)
+
 # Node-wide HTTP tracing; `make run RUN_ARGS="trace -u outer -- prog"` for others.
 RUN_ARGS  ?= run
 
@@ -60,13 +63,13 @@ deps:
 	@deploy/deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all tests-programs
+	@$(MAKE) --no-print-directory -j$(NPROC) all tests-programs
 	$(BUILD)/spanprobe $(RUN_ARGS)
 
 # The fuzz targets run FUZZ_TEST_SECONDS each in the test run (a crash fails).
 FUZZ_TEST_SECONDS ?= 5
 test: deps
-	@$(MAKE) --no-print-directory all tests-build fuzz
+	@$(MAKE) --no-print-directory -j$(NPROC) all tests-build fuzz
 	@SP_BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) tests/run.sh
 
 tests-build: $(UNIT_BINS) $(PROG_BINS) $(TOOL_BINS) $(PROG_LIBS)
