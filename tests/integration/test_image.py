@@ -7,7 +7,9 @@ host bound in as a DaemonSet container gets them, in a mount namespace of
 its own (the mounts go with it, whatever happens), `spanprobe probes`
 (privileged) sees what the host's build sees, and `spanprobe run`, with
 only the capabilities deploy/k8s gives it and a read-only root, makes
-the SERVER span of a request between a server and curl on the host.
+the SERVER span of a request between a server and curl on the host, and
+both spans of an HTTPS request from a short-lived curl (the host's
+libssl, which no running process has loaded, probed from the image).
 The root holds no compiler and no headers."""
 import ctypes
 import hashlib
@@ -300,6 +302,65 @@ def check_run(root, tmp):
               str(res))
 
 
+def start_https_server():
+    """The Go TLS test server (crypto/tls: no libssl) on a free port;
+    (process, port).  Not the host's libssl: then only the short-lived
+    client below loads it."""
+    prog = os.path.join(BUILD, "tests", "programs", "tls_server")
+    if not os.access(prog, os.X_OK):
+        return None, 0
+    p = subprocess.Popen([prog, "serve", "-port", "0"], stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline() if select.select([p.stdout], [], [], 20)[0] else ""
+    if not line.startswith("listening "):
+        p.kill()
+        return None, 0
+    return p, int(line.split()[1])
+
+
+def check_https(root, tmp):
+    """The host's libssl is probed from inside the image (the image's own
+    is another file), though no running process has it loaded: a curl
+    started after spanprobe, short-lived, gives its CLIENT span of an
+    HTTPS request, and the Go server its SERVER span."""
+    server, port = start_https_server()
+    if not check("the Go HTTPS test server (tests/programs/tls_server.go; the Go toolchain "
+                 "builds it) started on the host", server is not None):
+        return
+    agent = chrooted(root, ["run", "-v", "--port", str(port), "--output", "otlp-json"],
+                     daemonset=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err_lines = []
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if not select.select([agent.stderr], [], [], 1)[0]:
+                continue
+            line = agent.stderr.readline()
+            err_lines.append(line)
+            if not line or "tracing HTTP of every process" in line:
+                break
+        curl = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                               f"https://127.0.0.1:{port}/tls-in-image"],
+                              capture_output=True, text=True, timeout=30)
+        check("HTTPS: curl on the host got 200", curl.stdout == "200", curl.stdout)
+        time.sleep(1.0)
+    finally:
+        agent.send_signal(signal.SIGINT)
+        try:
+            out, rest = agent.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            out, rest = agent.communicate()
+        server.kill()
+        server.wait()
+    spans = parse_otlp_json(out)
+    got = sorted((s["kind"], s["_attrs"].get("url.path"), s["_attrs"].get("http.response.status_code"))
+                 for s in spans)
+    check("HTTPS from the image: one SERVER and one CLIENT span (curl, short-lived, on the "
+          "host's libssl), GET /tls-in-image, 200",
+          got == [(2, "/tls-in-image", 200), (3, "/tls-in-image", 200)],
+          f"{got}; {[x for x in (''.join(err_lines) + rest).splitlines() if 'tls' in x]}")
+
+
 def main():
     name = "spanprobe:" + version()
     rc, out, seconds = make_image()
@@ -324,6 +385,7 @@ def main():
         check_contents(root)
         check_probes(root)
         check_run(root, tmp)
+        check_https(root, tmp)
         check("no mount is left under the image's root", not mounts_under(root),
               str(mounts_under(root)))
     finally:

@@ -186,29 +186,80 @@ int tlscap_scan_process(struct tlscap *t, pid_t pid)
  * no process yet: a short-lived client (curl) started later would be
  * done before its maps are read.
  */
-void tlscap_scan_system(struct tlscap *t)
+/* The system library folders under `root` ("" or a process's root). */
+static void scan_system_under(struct tlscap *t, const char *root)
 {
 	static const char *const dirs[] = {
 		"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
 		"/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
 		"/usr/local/lib",
 	};
+	size_t skip = strlen(root);
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		DIR *d = opendir(dirs[i]);
 		struct dirent *e;
 		char path[4096];
+		DIR *d;
 
+		snprintf(path, sizeof(path), "%s%s", root, dirs[i]);
+		d = opendir(path);
 		if (!d)
 			continue;
 		while ((e = readdir(d))) {
 			if (!is_libssl(e->d_name) && strcmp(e->d_name, "libc.so.6"))
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", dirs[i], e->d_name);
-			consider(t, path, path, is_libc(path), false);
+			snprintf(path, sizeof(path), "%s%s/%s", root, dirs[i], e->d_name);
+			consider(t, path, path + skip, is_libc(path), false);
 		}
 		closedir(d);
 	}
+}
+
+/*
+ * The root of the host, as "/proc/PID/root" in out, when ours is another
+ * (a container's): the first process, in PID order, whose root we may
+ * read and that is not ours (PID 1 on a node, given CAP_SYS_PTRACE).
+ */
+static bool host_root(char out[64])
+{
+	struct stat ours, st;
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	if (stat("/", &ours))
+		return false;
+	/* PID 1 has our root: we run on the host (other roots are containers'). */
+	if (stat("/proc/1/root", &st) == 0 && st.st_dev == ours.st_dev && st.st_ino == ours.st_ino)
+		return false;
+	d = opendir("/proc");
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		pid_t pid = (pid_t)strtol(e->d_name, NULL, 10);
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(out, 64, "/proc/%d/root", (int)pid);
+		found = stat(out, &st) == 0 &&
+			(st.st_dev != ours.st_dev || st.st_ino != ours.st_ino);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * In a container (a DaemonSet's pod with hostPID), our own library
+ * folders are the image's: the host's, which the node's short-lived
+ * clients load, are under the host's root.
+ */
+void tlscap_scan_system(struct tlscap *t)
+{
+	char root[64];
+
+	scan_system_under(t, "");
+	if (host_root(root))
+		scan_system_under(t, root);
 }
 
 void tlscap_scan_all(struct tlscap *t)
