@@ -8,7 +8,8 @@
 #    (tests/kernels/; SP_KERNEL_MATRIX=0 skips it)
 #  - fuzz targets: $BUILD/fuzz/fuzz_* (make fuzz), each for FUZZ_SECONDS
 #    (default 10; 0 skips them) from its seed corpus and dictionary, one
-#    check each: a crash, leak or failed invariant fails it
+#    per CPU at a time, one check each: a crash, leak or failed invariant
+#    fails it
 # A test binary that crashes or exits non-zero without reporting a failure
 # counts as one failure.
 set -u
@@ -26,13 +27,19 @@ run_one() {
 	echo "=== $name"
 	start=$(date +%s)
 	"$@" >"$log" 2>&1
-	rc=$?
-	cat "$log"
-	echo "--- $name: $(($(date +%s) - start)) s"
+	count_one "$name" "$log" $? $(($(date +%s) - start))
+}
+
+# What test NAME printed (in FILE), its exit status and seconds: printed
+# and counted.
+count_one() {
+	name=$1 file=$2 rc=$3
+	cat "$file"
+	echo "--- $name: $4 s"
 	# cmocka names each failed test twice: when it fails, and again in
 	# the list after its summary line; count only the first.
-	ok=$(grep -cE '^\[ +OK +\]|^ok - ' "$log")
-	bad=$(sed '/^\[ *FAILED *\] [0-9]* test(s), listed below/,$d' "$log" |
+	ok=$(grep -cE '^\[ +OK +\]|^ok - ' "$file")
+	bad=$(sed '/^\[ *FAILED *\] [0-9]* test(s), listed below/,$d' "$file" |
 		grep -cE '^\[ +FAILED +\] |^not ok - ')
 	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
 		echo "!!! $name exited with status $rc"
@@ -87,12 +94,37 @@ fuzz_one() {
 	rm -rf "$scratch"
 }
 
+# The targets run side by side, one per CPU (each is one thread; nothing
+# else runs meanwhile), and are reported in their order.
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 if [ "$FUZZ_SECONDS" -gt 0 ] && [ -z "${SP_TEST_FILTER:-}" ]; then
-	for t in "$BUILD"/fuzz/fuzz_*; do
-		[ -x "$t" ] || continue
-		run_one "$(basename "$t")" fuzz_one "$t"
+	width=$(nproc 2>/dev/null || echo 1)
+	fuzz_logs=$(mktemp -d)
+	set -- "$BUILD"/fuzz/fuzz_*
+	while [ $# -gt 0 ]; do
+		group=""
+		size=0
+		while [ $# -gt 0 ] && [ "$size" -lt "$width" ]; do
+			t=$1
+			shift
+			[ -x "$t" ] || continue
+			n=$(basename "$t")
+			group="$group $n"
+			size=$((size + 1))
+			(
+				start=$(date +%s)
+				fuzz_one "$t" >"$fuzz_logs/$n.log" 2>&1
+				echo "$? $(($(date +%s) - start))" >"$fuzz_logs/$n.rc"
+			) &
+		done
+		wait
+		for n in $group; do
+			echo "=== $n"
+			# shellcheck disable=SC2046 # status and seconds, two words
+			count_one "$n" "$fuzz_logs/$n.log" $(cat "$fuzz_logs/$n.rc")
+		done
 	done
+	rm -rf "$fuzz_logs"
 fi
 
 echo "$passed passed, $failed failed"

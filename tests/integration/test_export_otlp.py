@@ -69,6 +69,24 @@ class Receiver:
         self.proc.wait()
 
 
+def receiver_on_free_ports(*extra):
+    """A Receiver on three free ports (HTTP/1.1, h2c, gRPC) and the ports.
+    A port found free can be taken before the receiver binds it (another
+    process's outgoing connection gets it as its local port): then new
+    ports, at most three times."""
+    for attempt in range(3):
+        ports = (free_port(), free_port(), free_port())
+        r = Receiver('--http1', ports[0], '--h2c', ports[1], '--grpc', ports[2], *extra,
+                     wait=False)
+        try:
+            r.wait_ready()
+            return r, ports
+        except RuntimeError:
+            r.stop()
+            if attempt == 2:
+                raise
+
+
 def push(endpoint, batches, env=None, args=(), protocol=None):
     e = dict(os.environ)
     for k in list(e):
@@ -95,8 +113,7 @@ def expect(name, stats, **want):
 
 
 def test_transports():
-    h1, h2c, grpc = free_port(), free_port(), free_port()
-    r = Receiver('--http1', h1, '--h2c', h2c, '--grpc', grpc)
+    r, (h1, h2c, grpc) = receiver_on_free_ports()
     try:
         # h2c with prior knowledge, one warm connection for both batches; gzip above 1 KiB.
         st, _ = push(f'http://127.0.0.1:{h2c}', [5, 700], args=['--connections', '1'])
@@ -155,9 +172,7 @@ def test_transports():
 
 
 def fault(kind, count, *extra):
-    h1, h2c, grpc = free_port(), free_port(), free_port()
-    r = Receiver('--http1', h1, '--h2c', h2c, '--grpc', grpc, '--fault', kind,
-                 '--count', count, *extra)
+    r, (h1, h2c, grpc) = receiver_on_free_ports('--fault', kind, '--count', count, *extra)
     return r, {'h1': f'http://127.0.0.1:{h1}', 'h2c': f'http://127.0.0.1:{h2c}',
                'grpc': f'http://127.0.0.1:{grpc}'}
 
