@@ -242,22 +242,17 @@ def start_server(docroot):
     return p, int(line.split(" port ")[1].split()[0])
 
 
-def check_run(root, tmp):
-    docroot = os.path.join(tmp, "www")
-    os.mkdir(docroot)
-    with open(os.path.join(docroot, "hello-image.txt"), "w") as f:
-        f.write("hello\n")
-    server, port = start_server(docroot)
-    if not check("a python3 http.server started on the host", server is not None):
-        return
-    # As deploy/k8s runs it: four capabilities, a read-only root, spans
-    # on stdout (the pod's log; a collector is the other way out).
+def traced(root, port, server, url, curl_args=()):
+    """spanprobe run in the image as deploy/k8s runs it (four capabilities,
+    a read-only root, spans on stdout: the pod's log), narrowed to `port`;
+    once it has started, one curl on the host to `url`, then SIGINT.
+    Stops `server` too.  Returns (started, curl's status, exit status,
+    stdout, stderr)."""
     agent = chrooted(root, ["run", "-v", "--port", str(port), "--output", "otlp-json"],
                      daemonset=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    err_lines = []
+    err_lines, started, status = [], False, ""
     try:
         deadline = time.time() + 30
-        started = False
         while time.time() < deadline and not started:
             if not select.select([agent.stderr], [], [], 1)[0]:
                 continue
@@ -266,12 +261,9 @@ def check_run(root, tmp):
                 break
             err_lines.append(line)
             started = "tracing HTTP of every process" in line
-        check("spanprobe run started in the image with the DaemonSet's four capabilities"
-              " and a read-only root", started, "".join(err_lines)[-2000:])
-        curl = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                               f"http://127.0.0.1:{port}/hello-image.txt"],
-                              capture_output=True, text=True, timeout=30)
-        check("curl on the host got 200", curl.stdout == "200", curl.stdout)
+        status = subprocess.run(["curl", "-s", *curl_args, "-o", "/dev/null",
+                                 "-w", "%{http_code}", url],
+                                capture_output=True, text=True, timeout=30).stdout
         time.sleep(1.0)
     finally:
         agent.send_signal(signal.SIGINT)
@@ -282,9 +274,24 @@ def check_run(root, tmp):
             out, rest = agent.communicate()
         server.kill()
         server.wait()
-    err = "".join(err_lines) + rest
+    return started, status, agent.returncode, out, "".join(err_lines) + rest
+
+
+def check_run(root, tmp):
+    docroot = os.path.join(tmp, "www")
+    os.mkdir(docroot)
+    with open(os.path.join(docroot, "hello-image.txt"), "w") as f:
+        f.write("hello\n")
+    server, port = start_server(docroot)
+    if not check("a python3 http.server started on the host", server is not None):
+        return
+    started, status, rc, out, err = traced(root, port, server,
+                                           f"http://127.0.0.1:{port}/hello-image.txt")
+    check("spanprobe run started in the image with the DaemonSet's four capabilities"
+          " and a read-only root", started, err[-2000:])
+    check("curl on the host got 200", status == "200", status)
     check("spanprobe run in the image, as the DaemonSet runs it, exited 0 on SIGINT",
-          agent.returncode == 0, err[-2000:])
+          rc == 0, err[-2000:])
     check("it had no capability missing to say (the DaemonSet's four suffice)",
           "missing capability" not in err, err[-2000:])
     spans = parse_otlp_json(out)
@@ -317,7 +324,7 @@ def start_https_server():
     return p, int(line.split()[1])
 
 
-def check_https(root, tmp):
+def check_https(root):
     """The host's libssl is probed from inside the image (the image's own
     is another file), though no running process has it loaded: a curl
     started after spanprobe, short-lived, gives its CLIENT span of an
@@ -326,39 +333,16 @@ def check_https(root, tmp):
     if not check("the Go HTTPS test server (tests/programs/tls_server.go; the Go toolchain "
                  "builds it) started on the host", server is not None):
         return
-    agent = chrooted(root, ["run", "-v", "--port", str(port), "--output", "otlp-json"],
-                     daemonset=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    err_lines = []
-    try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if not select.select([agent.stderr], [], [], 1)[0]:
-                continue
-            line = agent.stderr.readline()
-            err_lines.append(line)
-            if not line or "tracing HTTP of every process" in line:
-                break
-        curl = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
-                               f"https://127.0.0.1:{port}/tls-in-image"],
-                              capture_output=True, text=True, timeout=30)
-        check("HTTPS: curl on the host got 200", curl.stdout == "200", curl.stdout)
-        time.sleep(1.0)
-    finally:
-        agent.send_signal(signal.SIGINT)
-        try:
-            out, rest = agent.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            out, rest = agent.communicate()
-        server.kill()
-        server.wait()
+    _, status, _, out, err = traced(root, port, server, f"https://127.0.0.1:{port}/tls-in-image",
+                                    ["-k"])
+    check("HTTPS: curl on the host got 200", status == "200", status)
     spans = parse_otlp_json(out)
     got = sorted((s["kind"], s["_attrs"].get("url.path"), s["_attrs"].get("http.response.status_code"))
                  for s in spans)
     check("HTTPS from the image: one SERVER and one CLIENT span (curl, short-lived, on the "
           "host's libssl), GET /tls-in-image, 200",
           got == [(2, "/tls-in-image", 200), (3, "/tls-in-image", 200)],
-          f"{got}; {[x for x in (''.join(err_lines) + rest).splitlines() if 'tls' in x]}")
+          f"{got}; {[x for x in err.splitlines() if 'tls' in x]}")
 
 
 def main():
@@ -385,7 +369,7 @@ def main():
         check_contents(root)
         check_probes(root)
         check_run(root, tmp)
-        check_https(root, tmp)
+        check_https(root)
         check("no mount is left under the image's root", not mounts_under(root),
               str(mounts_under(root)))
     finally:
