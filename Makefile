@@ -14,6 +14,11 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthr
              -Iinclude -Iuser -I$(BUILD) -I$(BUILD)/proto -MMD -MP \
              -DSP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
 LDLIBS    := -lbpf -lelf -ldeflate -lz -lnghttp2 -lprotobuf-c -lssl -lcrypto -lyaml -ljson-c -lm -pthread
+# gzip by ISA-L (levels 1-3) where its headers are here, else by libdeflate.
+ifneq ($(wildcard /usr/include/isa-l/igzip_lib.h),)
+override CFLAGS += -DSP_HAVE_ISAL
+LDLIBS    += -lisal
+endif
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
               -Ivmlinux -Iinclude -Ibpf
 

@@ -7,11 +7,14 @@
  * The batch: HTTP server and client spans with ~12 semantic-convention
  * attributes each, random trace/span IDs, two resources.  Prints min,
  * median and max over the runs for both protobuf encoders (protobuf-c and
- * hand-written) and for gzip at zlib levels 1 and 6 and libdeflate level 1,
- * with the compression ratio.  Exits non-zero when the two encoders
+ * hand-written) and for gzip at zlib levels 1 and 6, libdeflate level 1 and
+ * ISA-L's igzip levels 1 and 2, with the compression ratio.  Exits non-zero when the two encoders
  * disagree or a compressed copy does not decompress to the original.
  */
 #include <errno.h>
+#ifdef SP_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#endif
 #include <libdeflate.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +163,57 @@ static int bench_libdeflate(int level, const uint8_t *raw, size_t len,
 	return 0;
 }
 
+#ifdef SP_HAVE_ISAL
+/* ISA-L's igzip: one stream a run, the whole batch in one call. */
+static size_t isal_gzip(struct isal_zstream *st, int level, const uint8_t *raw,
+			size_t len, uint8_t *gz, size_t cap)
+{
+	isal_deflate_reset(st);
+	st->gzip_flag = IGZIP_GZIP;
+	st->level = (uint32_t)level;
+	st->end_of_stream = 1;
+	st->flush = NO_FLUSH;
+	st->next_in = (uint8_t *)raw;
+	st->avail_in = (uint32_t)len;
+	st->next_out = gz;
+	st->avail_out = (uint32_t)cap;
+	if (isal_deflate(st) != COMP_OK || st->internal_state.state != ZSTATE_END)
+		return 0;
+	return st->total_out;
+}
+
+static int bench_isal(int level, const uint8_t *raw, size_t len, int runs,
+		      uint64_t *ns, size_t spans)
+{
+	struct isal_zstream st;
+	size_t cap = len + len / 8 + 1024, gzlen = 0;
+	uint8_t *gz = malloc(cap), *lvl = malloc(ISAL_DEF_LVL3_LARGE);
+	char what[32], extra[64];
+
+	isal_deflate_init(&st);
+	st.level_buf = lvl;
+	st.level_buf_size = ISAL_DEF_LVL3_LARGE;
+	for (int r = -2; gz && lvl && r < runs; r++) {
+		uint64_t t0 = clock_mono_ns();
+
+		gzlen = isal_gzip(&st, level, raw, len, gz, cap);
+		if (r >= 0)
+			ns[r] = clock_mono_ns() - t0;
+	}
+	free(lvl);
+	if (!gz || !gzlen || !gunzip_matches(gz, gzlen, raw, len)) {
+		free(gz);
+		return -EIO;
+	}
+	snprintf(what, sizeof(what), "gzip isa-l-%d", level);
+	snprintf(extra, sizeof(extra), "  ratio %.2f (%zu bytes)",
+		 (double)len / (double)gzlen, gzlen);
+	report(what, ns, runs, spans, extra);
+	free(gz);
+	return 0;
+}
+#endif
+
 /* One batch of `count` realistic spans over two resources (bench/spans.h). */
 static struct sp_span **bench_batch(size_t count, struct sp_resource **res)
 {
@@ -214,6 +268,10 @@ int main(int argc, char **argv)
 	err |= bench_zlib(1, a, alen, runs, ns, count);
 	err |= bench_zlib(6, a, alen, runs, ns, count);
 	err |= bench_libdeflate(1, a, alen, runs, ns, count);
+#ifdef SP_HAVE_ISAL
+	err |= bench_isal(1, a, alen, runs, ns, count);
+	err |= bench_isal(2, a, alen, runs, ns, count);
+#endif
 	if (err)
 		fprintf(stderr, "encode: a benchmark failed (%d)\n", err);
 	free(a);

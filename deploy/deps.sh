@@ -8,7 +8,7 @@ set -eu
 # What `make` needs for build/spanprobe.
 BUILD_PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
  libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libssl-dev pkg-config libdeflate-dev
- libyaml-dev libjson-c-dev"
+ libisal-dev libyaml-dev libjson-c-dev"
 
 # The tests, benchmarks and `make image` (mmdebstrap, buildah) too.
 PACKAGES="$BUILD_PACKAGES

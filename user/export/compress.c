@@ -4,7 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <libdeflate.h>
+#include <stdint.h>
 #include <zlib.h>
+#ifdef SP_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#endif
 
 /* windowBits 15 + 16 selects the gzip wrapper instead of zlib's. */
 #define GZIP_WINDOW (15 + 16)
@@ -14,16 +18,14 @@
  * zlib at level 1 on OTLP batches, with a slightly better ratio
  * (bench/encode).  One compressor per thread and level, kept.
  */
-int compress_gzip(const uint8_t *in, size_t len, int level, uint8_t **out,
-		  size_t *out_len)
+static int gzip_libdeflate(const uint8_t *in, size_t len, int level, uint8_t **out,
+			   size_t *out_len)
 {
 	static __thread struct libdeflate_compressor *comp;
 	static __thread int comp_level;
 	size_t cap, n;
 	uint8_t *buf;
 
-	if (level < 1 || level > 9)
-		return -EINVAL;
 	if (!comp || comp_level != level) {
 		libdeflate_free_compressor(comp);
 		comp = libdeflate_alloc_compressor(level);
@@ -43,6 +45,75 @@ int compress_gzip(const uint8_t *in, size_t len, int level, uint8_t **out,
 	*out = buf;
 	*out_len = n;
 	return 0;
+}
+
+#ifdef SP_HAVE_ISAL
+/*
+ * gzip with ISA-L's igzip (levels 1 to 3): about 4x faster than libdeflate
+ * level 1 on OTLP batches, for a ratio 4 % lower (bench/encode: 0.27 ms
+ * against 1.07 ms per 1000 spans, ratio 5.08 against 5.31).  One stream
+ * and its level buffer per thread, kept.  0: done; -EAGAIN: the output
+ * did not fit its bound (libdeflate then does it); -ENOMEM.
+ */
+static int gzip_isal(const uint8_t *in, size_t len, int level, uint8_t **out,
+		     size_t *out_len)
+{
+	static __thread struct isal_zstream *st;
+	size_t cap = len + len / 8 + 1024;
+	uint8_t *buf;
+
+	if (len > UINT32_MAX / 2)
+		return -EAGAIN;
+	if (!st) {
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return -ENOMEM;
+		isal_deflate_init(st);
+		st->level_buf = malloc(ISAL_DEF_LVL3_DEFAULT);
+		if (!st->level_buf) {
+			free(st);
+			st = NULL;
+			return -ENOMEM;
+		}
+	}
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	isal_deflate_reset(st);
+	st->level_buf_size = ISAL_DEF_LVL3_DEFAULT;
+	st->gzip_flag = IGZIP_GZIP;
+	st->level = (uint32_t)level;
+	st->end_of_stream = 1;
+	st->flush = NO_FLUSH;
+	st->next_in = (uint8_t *)in;
+	st->avail_in = (uint32_t)len;
+	st->next_out = buf;
+	st->avail_out = (uint32_t)cap;
+	if (isal_deflate(st) != COMP_OK || st->internal_state.state != ZSTATE_END) {
+		free(buf);
+		return -EAGAIN;
+	}
+	*out = buf;
+	*out_len = st->total_out;
+	return 0;
+}
+#endif
+
+/* Levels 1 to 3 by ISA-L where it is built in, the others by libdeflate. */
+int compress_gzip(const uint8_t *in, size_t len, int level, uint8_t **out,
+		  size_t *out_len)
+{
+	if (level < 1 || level > 9)
+		return -EINVAL;
+#ifdef SP_HAVE_ISAL
+	if (level <= 3) {
+		int err = gzip_isal(in, len, level, out, out_len);
+
+		if (err != -EAGAIN)
+			return err;
+	}
+#endif
+	return gzip_libdeflate(in, len, level, out, out_len);
 }
 
 int compress_gunzip(const uint8_t *in, size_t len, size_t max_out,
