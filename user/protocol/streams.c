@@ -117,6 +117,15 @@ static void tell_verdict(struct proto_streams *s, struct proto_conn *c)
 		s->stats.verdict_errors++;
 }
 
+/* The connection ended at `ts_ns`: its decoder finishes, it leaves the table. */
+static void end_conn(struct proto_streams *s, struct proto_conn *c, uint64_t ts_ns)
+{
+	if (c->ops)
+		c->ops->close(c, ts_ns, &s->emit);
+	conntable_remove(&s->conns, c);
+	release(s, c);
+}
+
 static bool same_addr(const struct stream_addr *a, const struct stream_addr *b)
 {
 	return a->family == b->family && a->port == b->port &&
@@ -133,16 +142,14 @@ static bool same_addr(const struct stream_addr *a, const struct stream_addr *b)
  * connection's first bytes would be fed to it and its tuple would be the
  * dead one's (no same-host peer found).
  */
-static void end_if_reused(struct proto_streams *s, struct proto_conn *c,
+static bool end_if_reused(struct proto_streams *s, struct proto_conn *c,
 			  const struct stream_chunk *ch)
 {
 	if (same_addr(&c->local, ch->local) && same_addr(&c->peer, ch->peer))
-		return;
+		return false;
 	s->stats.reused++;
-	if (c->ops)
-		c->ops->close(c, ch->ts_ns, &s->emit);
-	conntable_remove(&s->conns, c);
-	release(s, c);
+	end_conn(s, c, ch->ts_ns);
+	return true;
 }
 
 static struct proto_conn *conn_for(struct proto_streams *s,
@@ -150,10 +157,8 @@ static struct proto_conn *conn_for(struct proto_streams *s,
 {
 	struct proto_conn *c = conntable_find(&s->conns, ch->conn_id), *old;
 
-	if (c) {
-		end_if_reused(s, c, ch);
-		c = conntable_find(&s->conns, ch->conn_id);
-	}
+	if (c && end_if_reused(s, c, ch))
+		c = NULL;
 	if (!c) {
 		c = conntable_add(&s->conns, ch->conn_id, &old);
 		if (old)
@@ -269,12 +274,8 @@ static void on_close(void *ctx, uint64_t conn_id, uint64_t ts_ns)
 	struct proto_conn *c = conntable_find(&s->conns, conn_id);
 
 	s->stats.closes++;
-	if (!c)
-		return;
-	if (c->ops)
-		c->ops->close(c, ts_ns, &s->emit);
-	conntable_remove(&s->conns, c);
-	release(s, c);
+	if (c)
+		end_conn(s, c, ts_ns);
 }
 
 struct stream_sink proto_streams_sink(struct proto_streams *s)
