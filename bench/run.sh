@@ -5,6 +5,10 @@
 set -e
 cd "$(dirname "$0")/.."
 BUILD=${SP_BUILD:-build}
+# Each benchmark adds its headline figures here; the table ends the run.
+SP_BENCH_SUMMARY=$(mktemp)
+export SP_BENCH_SUMMARY
+trap 'rm -f "$SP_BENCH_SUMMARY"' EXIT
 echo "== function spans: cost per traced call"
 python3 bench/funccost.py
 echo "== userspace assembly"
@@ -24,3 +28,5 @@ echo "== node-wide tax on processes without HTTP (syscalls, pipe, sockets)" && S
 if [ "${SOAK:-0}" = 1 ]; then
 	echo "== soak: mixed load and a flapping collector, RSS and counters" && SP_BUILD="$BUILD" python3 bench/soak.py
 fi
+echo "== summary: headline figures against their targets"
+python3 bench/summary.py "$SP_BENCH_SUMMARY"
