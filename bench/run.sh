@@ -24,6 +24,7 @@ fi
 echo "== HTTP server under load (nginx + wrk), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/http_overhead.py
 echo "== HTTPS server under load (nginx + TLS + wrk), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/https_overhead.py
 echo "== cost per OpenSSL call (SSL_write, SSL_read)" && SP_BUILD="$BUILD" python3 bench/ssl_calls.py
+echo "== BPF cost per socket call (bpf_stats): HTTP, TCP not HTTP, AF_UNIX" && SP_BUILD="$BUILD" python3 bench/bpf_cost.py
 echo "== node-wide tax on processes without HTTP (syscalls, pipe, sockets)" && SP_BUILD="$BUILD" python3 bench/syscall_tax.py
 if [ "${SOAK:-0}" = 1 ]; then
 	echo "== soak: mixed load and a flapping collector, RSS and counters" && SP_BUILD="$BUILD" python3 bench/soak.py

@@ -37,9 +37,14 @@ struct {
 } sp_tracked SEC(".maps");
 
 /*
- * Wake the reader only once this many bytes wait in the ring buffer; below
- * that it finds them at its next timed poll, which bounds the delay.  A
- * wake-up per record costs the traced thread more than the record itself.
+ * Wake the reader each time another this many bytes wait in the ring
+ * buffer; below that it finds them at its next timed poll, which bounds
+ * the delay.  A wake-up per record costs the traced thread more than the
+ * record itself: the ring buffer's wake-up is an interrupt the CPU sends
+ * itself, a trap to the hypervisor in a virtual machine (microseconds).
+ * So only the record that carries the backlog past a multiple of the
+ * setting wakes the reader, not every record while the reader, woken,
+ * waits for a CPU (it polls level-triggered: nothing is missed).
  * 0: the ring buffer's own choice (wake when the reader has caught up).
  * The one wake-up setting of every object: the loader computes it from the
  * ring-buffer size (loader_wakeup_bytes()) and sets it before load.
@@ -91,11 +96,17 @@ static __always_inline void *common__reserve(__u16 type, __u16 size)
 	return hdr;
 }
 
+/* A record takes its size and the ring buffer's 8-byte header, rounded. */
+#define COMMON_RB_SPACE(size) ((((__u64)(size)) + 8 + 7) & ~7ULL)
+
 /*
- * The submit flags for a record of `type`: the one wake-up policy of every
- * object, for bpf_ringbuf_submit() and bpf_ringbuf_output() alike.
+ * The submit flags for a record of `type` that brings the bytes waiting
+ * from `before` to `after`: the one wake-up policy of every object, for
+ * bpf_ringbuf_submit() and bpf_ringbuf_output() alike.  Records of other
+ * CPUs may land between the query and the record: the next multiple
+ * still wakes the reader, and the timed poll bounds the rest.
  */
-static __always_inline __u64 common__wakeup_flags(__u16 type)
+static __always_inline __u64 common__wakeup_for(__u16 type, __u64 before, __u64 after)
 {
 	/* The one exception: an exec wakes the reader at once, which reads
 	 * /proc/PID (command line, cgroup) for the new program's resource
@@ -105,16 +116,28 @@ static __always_inline __u64 common__wakeup_flags(__u16 type)
 		return BPF_RB_FORCE_WAKEUP;
 	if (!sp_wakeup_bytes)
 		return 0;
-	return bpf_ringbuf_query(&sp_events, BPF_RB_AVAIL_DATA) >= sp_wakeup_bytes
-		       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	return before / sp_wakeup_bytes != after / sp_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+								  : BPF_RB_NO_WAKEUP;
 }
 
-/* Submit a record reserved with common__reserve(). */
+/* For bpf_ringbuf_output() of `size` bytes, asked before the output. */
+static __always_inline __u64 common__wakeup_flags(__u16 type, __u32 size)
+{
+	__u64 before = bpf_ringbuf_query(&sp_events, BPF_RB_AVAIL_DATA);
+
+	return common__wakeup_for(type, before, before + COMMON_RB_SPACE(size));
+}
+
+/* Submit a record reserved with common__reserve(): the bytes waiting
+ * count it already. */
 static __always_inline void common__submit(void *record)
 {
 	const struct sp_event_header *hdr = record;
+	__u64 after = bpf_ringbuf_query(&sp_events, BPF_RB_AVAIL_DATA);
+	__u64 space = COMMON_RB_SPACE(hdr->size);
 
-	bpf_ringbuf_submit(record, common__wakeup_flags(hdr->type));
+	bpf_ringbuf_submit(record, common__wakeup_for(hdr->type,
+						      after > space ? after - space : 0, after));
 }
 
 #endif /* SPANPROBE_COMMON_BPF_H */

@@ -66,6 +66,29 @@ struct {
 	__type(value, struct sp_sock_conn);
 } sp_sock_conns SEC(".maps");
 
+/*
+ * Connections whose first bytes were not HTTP (nor a TLS handshake): a
+ * direct-mapped table indexed by a hash of the socket, each slot the
+ * socket and its ports.  A call on such a connection costs one read of
+ * the socket and one array lookup, which the verifier inlines (a hash
+ * map's lookup is a helper call, about as dear as the rest of the check).
+ * Two sockets on one slot: the later one wins, and the earlier is judged
+ * per call again, as one with no verdict.  Cleared at TCP_CLOSE.
+ */
+#define SOCK_QUIET_BITS 14
+struct sock_quiet {
+	__u64 sk;
+	__u32 ports; /* skc_portpair, as the socket holds it */
+	__u32 reserved;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << SOCK_QUIET_BITS);
+	__type(key, __u32);
+	__type(value, struct sock_quiet);
+} sp_sock_quiet SEC(".maps");
+
 /* The record is built here, then copied to the ring buffer at its size. */
 struct sock_scratch {
 	struct sp_sock_data_event ev;
@@ -107,6 +130,80 @@ static __always_inline int sock_capture__tcp_family(struct sock *sk)
 	/* A bitfield before 5.6, a __u16 since: the probed read fits both. */
 	protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
 	return protocol == SOCK_IPPROTO_TCP ? family : 0;
+}
+
+/*
+ * The family and the ports of `sk` (*ports: skc_portpair as it is held),
+ * with one read where skc_family follows skc_portpair, as it has since
+ * sock_common began; two reads elsewhere.
+ */
+static __always_inline __u16 sock_capture__family_ports(struct sock *sk, __u32 *ports)
+{
+	__u64 w = 0;
+
+	if (bpf_core_field_offset(struct sock_common, skc_family) !=
+	    bpf_core_field_offset(struct sock_common, skc_portpair) + 4) {
+		*ports = BPF_CORE_READ(sk, __sk_common.skc_portpair);
+		return BPF_CORE_READ(sk, __sk_common.skc_family);
+	}
+	bpf_core_read(&w, sizeof(w), &sk->__sk_common.skc_portpair);
+	*ports = (__u32)w;
+	return (__u16)(w >> 32);
+}
+
+static __always_inline struct sock_quiet *sock_capture__quiet_slot(struct sock *sk)
+{
+	__u32 i = ((__u64)sk >> 6) * 0x9e3779b97f4a7c15ULL >> (64 - SOCK_QUIET_BITS);
+
+	return bpf_map_lookup_elem(&sp_sock_quiet, &i);
+}
+
+/* Is `sk` (with `ports`) a connection judged not HTTP? */
+static __always_inline bool sock_capture__quiet(struct sock *sk, __u32 ports)
+{
+	struct sock_quiet *q = sock_capture__quiet_slot(sk);
+
+	return q && q->sk == (__u64)sk && q->ports == ports;
+}
+
+/*
+ * Did this call move the first bytes of its direction of the connection?
+ * Only then do bytes that are not HTTP say the connection is not: a
+ * connection open before we started is met in the middle, where the next
+ * request may start at any call.  From TCP's sequence numbers: the bytes
+ * the process wrote (queued: write_seq - snd_una + bytes_acked, which may
+ * count the SYN) or read (copied_seq - rcv_nxt + bytes_received) so far.
+ * False when the kernel lacks the counters.
+ */
+static __always_inline bool sock_capture__stream_start(struct sock *sk, __u32 ret, __u8 dir)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u64 done;
+
+	if (!bpf_core_field_exists(tp->bytes_acked) || !bpf_core_field_exists(tp->bytes_received))
+		return false;
+	if (dir == SP_SOCK_SEND)
+		done = (__u32)(BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una)) +
+		       BPF_CORE_READ(tp, bytes_acked);
+	else
+		done = (__u32)(BPF_CORE_READ(tp, copied_seq) - BPF_CORE_READ(tp, rcv_nxt)) +
+		       BPF_CORE_READ(tp, bytes_received);
+	return done == ret || done == (__u64)ret + 1;
+}
+
+/* Remember connection `sk` as not HTTP (not once TCP gave its port back:
+ * a call that returns after the close must not mark a socket reused). */
+static __always_inline void sock_capture__mark_quiet(struct sock *sk)
+{
+	struct sock_quiet *q = sock_capture__quiet_slot(sk);
+	__u32 ports;
+
+	sock_capture__family_ports(sk, &ports);
+	if (!q || !(ports >> 16))
+		return;
+	q->sk = 0;
+	q->ports = ports;
+	q->sk = (__u64)sk;
 }
 
 /*
@@ -493,8 +590,14 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, bool tls
 	 * a byte at a time), if it is text: not the 5-byte record header a
 	 * TLS library reads first (content type 20..23). */
 	c = head[0] & 0xff;
-	return total < SOCK_HTTP_EMPTY_MAX + 6 &&
-	       ((c >= 0x20 && c < 0x7f) || c == '\r' || c == '\n' || c == '\t');
+	if (total < SOCK_HTTP_EMPTY_MAX + 6 &&
+	    ((c >= 0x20 && c < 0x7f) || c == '\r' || c == '\n' || c == '\t'))
+		return true;
+	/* Not HTTP from its first byte on: not HTTP for good.  (A protocol
+	 * that starts TLS later, STARTTLS-like, is not HTTP inside either.) */
+	if (!tls && sock_capture__stream_start(sk, total, dir))
+		sock_capture__mark_quiet(sk);
+	return false;
 }
 
 
@@ -581,7 +684,7 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family,
 	want &= SP_SOCK_FRAMES_MAX * 2 - 1;
 	common__fill_header(&s->ev.hdr, SP_EV_SOCK_DATA, sizeof(s->ev) + want);
 	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want,
-			       common__wakeup_flags(SP_EV_SOCK_DATA)))
+			       common__wakeup_flags(SP_EV_SOCK_DATA, sizeof(s->ev) + want)))
 		common__count_drop(SP_DROP_RINGBUF_FULL);
 }
 
@@ -657,6 +760,7 @@ static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int f
 	struct pt_regs *regs;
 	struct sock_io io;
 	bool has_buf;
+	__u32 ports;
 	__s32 fd;
 	int family;
 	long nr;
@@ -664,7 +768,12 @@ static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int f
 	if (ret < 0 || (flags & SOCK_MSG_PEEK))
 		return 0;
 	/* The family first: one read, and it turns away the local (AF_UNIX)
-	 * traffic every desktop and container runtime is full of. */
+	 * traffic every desktop and container runtime is full of; then a
+	 * connection already judged not HTTP, with the ports of that read. */
+	family = sock_capture__family_ports(sk, &ports);
+	if ((family != SOCK_AF_INET && family != SOCK_AF_INET6) ||
+	    sock_capture__quiet(sk, ports))
+		return 0;
 	family = sock_capture__tcp_family(sk);
 	if (!family || !sock_capture__wanted_task(tgid))
 		return 0;
@@ -688,12 +797,15 @@ static __always_inline int sock_capture__state_changed(struct bpf_raw_tracepoint
 {
 	struct sp_sock_close_event *ev;
 	__u64 id = ctx->args[0];
-
 	__u64 tls_id = id | 1;
+	struct sock_quiet *q;
 	bool plain, tls;
 
 	if ((int)ctx->args[2] != TCP_CLOSE)
 		return 0;
+	q = sock_capture__quiet_slot((struct sock *)id);
+	if (q && q->sk == id)
+		q->sk = 0;
 	/* No port check here: TCP has given the local port back by now.
 	 * An entry left for a dead socket goes at the next lookup.  The
 	 * record closes the socket's plaintext stream too, if any. */

@@ -69,6 +69,7 @@ static __always_inline int sys__handle(long nr, long ret)
 	struct sock_io io;
 	struct sock *sk;
 	bool has_buf;
+	__u32 ports;
 	__s32 fd;
 	__u8 dir;
 	int family;
@@ -84,6 +85,10 @@ static __always_inline int sys__handle(long nr, long ret)
 		sk = sock_capture__fd_sock(task, fd);
 	}
 	if (!sk || sys__peeks(regs, nr))
+		return 0;
+	family = sock_capture__family_ports(sk, &ports);
+	if ((family != SOCK_AF_INET && family != SOCK_AF_INET6) ||
+	    sock_capture__quiet(sk, ports))
 		return 0;
 	family = sock_capture__tcp_family(sk);
 	if (!family)

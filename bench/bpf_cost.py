@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""What the socket programs cost per call, as the kernel counts it
+(kernel.bpf_stats_enabled: run time and run count per program), with
+`spanprobe run` tracing every process (OTLP/JSON to /dev/null):
+  HTTP           nginx (one worker) serving 13 bytes to wrk: every call
+                 is on an HTTP connection (reads, writev, sendfile);
+  TCP, not HTTP  write + read of 64 bytes on one loopback TCP connection
+                 whose first bytes are a binary protocol (bench/tcp_echo);
+  AF_UNIX        the same over a socketpair (the family check turns it away).
+Each is measured alone, in rounds; prints min/median/max of ns per call
+over the rounds.  Other socket traffic of the host in a window counts
+too (a few calls against the tens of thousands each round makes).
+Run as root.
+
+Environment: SP_BUILD (build dir), BENCH_ROUNDS (5), BENCH_SECONDS (3),
+BENCH_LOADS (which loads, e.g. "tcp,unix"; all three)."""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import http_overhead as ho  # noqa: E402  (nginx, wrk and the daemon)
+import summary  # noqa: E402
+
+BUILD = os.environ.get("SP_BUILD", "build")
+ECHO = os.path.join(BUILD, "bench", "tcp_echo")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
+PROGS = ("sp_sock_send", "sp_sock_recv")
+STATS = "/proc/sys/kernel/bpf_stats_enabled"
+TARGETS = {"http": 500.0, "tcp": 100.0}
+
+
+def prog_ids(pid):
+    """IDs of the BPF programs `pid` holds, from its descriptors' fdinfo
+    (bpftool's per-program PIDs need a feature Debian's lacks)."""
+    ids = set()
+    fd_dir = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fd_dir):
+        try:
+            with open(os.path.join(fd_dir, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            continue
+    return ids
+
+
+def prog_stats(pid):
+    """{name: (run_time_ns, run_cnt)} of the socket programs `pid` holds."""
+    ids = prog_ids(pid)
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True,
+                         text=True, check=True).stdout
+    got = {}
+    for p in json.loads(out):
+        if p.get("name") in PROGS and p.get("id") in ids:
+            got[p["name"]] = (p.get("run_time_ns", 0), p.get("run_cnt", 0))
+    if set(got) != set(PROGS):
+        raise SystemExit(f"bpf_cost: programs {PROGS} of spanprobe {pid} not found "
+                         f"(found {sorted(got)})")
+    return got
+
+
+def per_call(before, after):
+    """ns per call of each program between two snapshots, and of both."""
+    res = {}
+    for name in PROGS:
+        t = after[name][0] - before[name][0]
+        n = after[name][1] - before[name][1]
+        res[name] = (t / n if n else 0.0, n)
+    t = sum(after[k][0] - before[k][0] for k in PROGS)
+    n = sum(after[k][1] - before[k][1] for k in PROGS)
+    res["all"] = (t / n if n else 0.0, n)
+    return res
+
+
+def http_load(port):
+    subprocess.run(["wrk", "-t1", "-c16", f"-d{SECONDS}s", f"http://127.0.0.1:{port}/index.html"],
+                   capture_output=True, check=True)
+
+
+def echo_load(kind):
+    subprocess.run([ECHO, kind, str(SECONDS)], capture_output=True, check=True)
+
+
+def show(label, values, calls):
+    print(f"  {label:28s} min {min(values):8.0f}  median {statistics.median(values):8.0f}  "
+          f"max {max(values):8.0f}  ns per call  ({int(statistics.median(calls))} calls a round)")
+
+
+def main():
+    if os.geteuid() != 0:
+        raise SystemExit("bpf_cost: run as root (spanprobe loads BPF programs)")
+    with open(STATS) as f:
+        old = f.read().strip()
+    tmp = tempfile.mkdtemp(prefix="sp-bench-bpfcost-")
+    nginx, port = ho.start_nginx(tmp)
+    loads = (("http", "HTTP (nginx + wrk)", lambda: http_load(port)),
+             ("tcp", "TCP, not HTTP", lambda: echo_load("tcp")),
+             ("unix", "AF_UNIX", lambda: echo_load("unix")))
+    only = os.environ.get("BENCH_LOADS")
+    if only:
+        loads = tuple(x for x in loads if x[0] in only.split(","))
+    got = {k: [] for k, _, _ in loads}
+    try:
+        with open(STATS, "w") as f:
+            f.write("1")
+        d = ho.Daemon(["-o", "otlp-json", "--output-file", "/dev/null"], tmp)
+        try:
+            for _ in range(ROUNDS):
+                for key, _, run in loads:
+                    before = prog_stats(d.proc.pid)
+                    run()
+                    got[key].append(per_call(before, prog_stats(d.proc.pid)))
+        finally:
+            d.stop()
+    finally:
+        with open(STATS, "w") as f:
+            f.write(old)
+        nginx.terminate()
+        nginx.wait()
+    print(f"socket programs, ns per call (bpf_stats), {ROUNDS} rounds of {SECONDS} s:")
+    for key, label, _ in loads:
+        for prog in ("all",) + PROGS:
+            show(f"{label}, {prog}", [r[prog][0] for r in got[key]],
+                 [r[prog][1] for r in got[key]])
+    for key, label in (("http", "HTTP connection"), ("tcp", "TCP connection, not HTTP")):
+        if not got.get(key):
+            continue
+        med = statistics.median(r["all"][0] for r in got[key])
+        summary.record(f"BPF cost per socket call, {label}", f"{med:.0f} ns",
+                       f"<= {TARGETS[key]:.0f} ns", med <= TARGETS[key])
+    if got.get("unix"):
+        med = statistics.median(r["all"][0] for r in got["unix"])
+        summary.record("BPF cost per socket call, AF_UNIX", f"{med:.0f} ns")
+
+
+if __name__ == "__main__":
+    main()
