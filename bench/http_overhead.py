@@ -20,6 +20,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import summary  # noqa: E402
+
 BUILD = os.environ.get("SP_BUILD", "build")
 SPANPROBE = os.path.join(BUILD, "spanprobe")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -240,6 +243,24 @@ def report(results):
             b = statistics.median(r[key] for r in got)
             parts.append(f"{label} {100 * (b - a) / a:+.1f}%")
         print(f"  {name:34s} " + ", ".join(parts))
+    record_summary(results)
+
+
+def record_summary(results):
+    """The worst-case server targets: traced requests/s at least 85 % of
+    untraced, p99 at most 40 % above, medians of rounds alternating."""
+    base = results["untraced"]
+    for name, _ in MODES[1:]:
+        got = results[name]
+        rps = statistics.median(r["rps"] for r in got) / statistics.median(r["rps"] for r in base)
+        p99 = statistics.median(r["p99"] for r in got) / statistics.median(r["p99"] for r in base)
+        short = name.replace("traced, ", "")
+        summary.record(f"nginx worst case ({short}): traced/untraced requests/s",
+                       f"{100 * rps:.1f} %", ">= 85 %", rps >= 0.85)
+        summary.record(f"nginx worst case ({short}): p99 change", f"{100 * (p99 - 1):+.1f} %",
+                       "<= +40 %", p99 <= 1.40)
+        cpu = statistics.median(r["cpu_us_per_req"] / max(r["spans_per_req"], 1e-9) for r in got)
+        summary.record(f"nginx worst case ({short}): daemon CPU per span", f"{cpu:.2f} us")
 
 
 def main():

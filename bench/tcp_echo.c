@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Socket calls that are not HTTP, for bench/bpf_cost.py: for SECONDS, a
- * write of 64 bytes of a binary protocol ("ping ...") and the read of
- * them, over one loopback TCP connection (`tcp`) or an AF_UNIX
- * socketpair (`unix`).  Prints the number of write+read pairs.
+ * Socket calls that are not HTTP, for bench/bpf_cost.py: for SECONDS,
+ * round trips of 64 bytes of a binary protocol ("ping ...") over one
+ * loopback TCP connection (`tcp`) or an AF_UNIX socketpair (`unix`):
+ * one end writes, the other reads and writes them back, the first reads
+ * (both ends speak both ways, as a client and a server do).  Prints the
+ * number of write+read pairs.
  *
  * Usage: tcp_echo tcp|unix SECONDS
  */
@@ -45,8 +47,10 @@ int main(int argc, char **argv)
 	end = now_s() + seconds;
 	do {
 		for (int i = 0; i < 1000; i++, pairs++) {
-			if (write(fds[1], buf, sizeof(buf)) != sizeof(buf) ||
-			    read(fds[0], buf, sizeof(buf)) != sizeof(buf)) {
+			int from = i & 1, to = !from;
+
+			if (write(fds[from], buf, sizeof(buf)) != sizeof(buf) ||
+			    read(fds[to], buf, sizeof(buf)) != sizeof(buf)) {
 				fprintf(stderr, "tcp_echo: write/read: %s\n", strerror(errno));
 				return 1;
 			}

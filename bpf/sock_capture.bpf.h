@@ -67,9 +67,11 @@ struct {
 } sp_sock_conns SEC(".maps");
 
 /*
- * Connections whose first bytes were not HTTP (nor a TLS handshake): a
- * direct-mapped table indexed by a hash of the socket, each slot the
- * socket and its ports.  A call on such a connection costs one read of
+ * Connections whose first bytes were not HTTP (nor a TLS handshake), both
+ * ways: a direct-mapped table indexed by a hash of the socket, each slot
+ * the socket, its ports and the directions judged so far (an HTTP/2
+ * server, or a database, may speak first: one direction's first bytes do
+ * not judge the connection).  A call on such a connection costs one read of
  * the socket and one array lookup, which the verifier inlines (a hash
  * map's lookup is a helper call, about as dear as the rest of the check).
  * Two sockets on one slot: the later one wins, and the earlier is judged
@@ -79,8 +81,10 @@ struct {
 struct sock_quiet {
 	__u64 sk;
 	__u32 ports; /* skc_portpair, as the socket holds it */
-	__u32 reserved;
+	__u32 dirs;  /* bit (1 << direction) per direction judged not HTTP */
 };
+
+#define SOCK_QUIET_BOTH ((1 << SP_SOCK_SEND) | (1 << SP_SOCK_RECV))
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -132,6 +136,11 @@ static __always_inline int sock_capture__tcp_family(struct sock *sk)
 	return protocol == SOCK_IPPROTO_TCP ? family : 0;
 }
 
+/* The ports in skc_portpair (one read for both): skc_dport, in network
+ * order, comes first in memory, then skc_num, the local port. */
+#define SOCK_PEER_PORT(pair) bpf_ntohs((__u16)(pair))
+#define SOCK_LOCAL_PORT(pair) ((__u16)((pair) >> 16))
+
 /*
  * The family and the ports of `sk` (*ports: skc_portpair as it is held),
  * with one read where skc_family follows skc_portpair, as it has since
@@ -163,7 +172,7 @@ static __always_inline bool sock_capture__quiet(struct sock *sk, __u32 ports)
 {
 	struct sock_quiet *q = sock_capture__quiet_slot(sk);
 
-	return q && q->sk == (__u64)sk && q->ports == ports;
+	return q && q->sk == (__u64)sk && q->ports == ports && q->dirs == SOCK_QUIET_BOTH;
 }
 
 /*
@@ -191,18 +200,28 @@ static __always_inline bool sock_capture__stream_start(struct sock *sk, __u32 re
 	return done == ret || done == (__u64)ret + 1;
 }
 
-/* Remember connection `sk` as not HTTP (not once TCP gave its port back:
- * a call that returns after the close must not mark a socket reused). */
-static __always_inline void sock_capture__mark_quiet(struct sock *sk)
+/*
+ * Remember direction `dir` of connection `sk` as not HTTP; both: the
+ * connection is not.  Not once TCP gave its port back: a call that
+ * returns after the close must not mark a socket reused.  Two CPUs
+ * judging the two directions at once may lose one: the connection is
+ * then judged per call, as before.
+ */
+static __always_inline void sock_capture__mark_quiet(struct sock *sk, __u8 dir)
 {
 	struct sock_quiet *q = sock_capture__quiet_slot(sk);
 	__u32 ports;
 
 	sock_capture__family_ports(sk, &ports);
-	if (!q || !(ports >> 16))
+	if (!q || !SOCK_LOCAL_PORT(ports))
 		return;
+	if (q->sk == (__u64)sk && q->ports == ports) {
+		q->dirs |= 1 << (dir & 3);
+		return;
+	}
 	q->sk = 0;
 	q->ports = ports;
+	q->dirs = 1 << (dir & 3);
 	q->sk = (__u64)sk;
 }
 
@@ -428,9 +447,11 @@ static __always_inline __u32 sock_capture__peek(const struct sock_io *io, __u32 
 static __always_inline void sock_capture__fill_addrs(struct sp_sock_data_event *ev,
 					     struct sock *sk, int family)
 {
+	__u32 ports = BPF_CORE_READ(sk, __sk_common.skc_portpair);
+
 	ev->family = family;
-	ev->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	ev->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	ev->local_port = SOCK_LOCAL_PORT(ports);
+	ev->peer_port = SOCK_PEER_PORT(ports);
 	if (family == SOCK_AF_INET) {
 		__builtin_memset(ev->local_addr, 0, 32);
 		bpf_core_read(ev->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
@@ -445,8 +466,10 @@ static __always_inline void sock_capture__fill_addrs(struct sp_sock_data_event *
 static __always_inline void sock_capture__ports(struct sock *sk,
 						struct sp_sock_conn *c)
 {
-	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	c->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u32 ports = BPF_CORE_READ(sk, __sk_common.skc_portpair);
+
+	c->local_port = SOCK_LOCAL_PORT(ports);
+	c->peer_port = SOCK_PEER_PORT(ports);
 }
 
 /*
@@ -593,10 +616,11 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, bool tls
 	if (total < SOCK_HTTP_EMPTY_MAX + 6 &&
 	    ((c >= 0x20 && c < 0x7f) || c == '\r' || c == '\n' || c == '\t'))
 		return true;
-	/* Not HTTP from its first byte on: not HTTP for good.  (A protocol
-	 * that starts TLS later, STARTTLS-like, is not HTTP inside either.) */
+	/* Not HTTP from its first byte on, both ways: not HTTP for good.  (A
+	 * protocol that starts TLS later, STARTTLS-like, is not HTTP inside
+	 * either.) */
 	if (!tls && sock_capture__stream_start(sk, total, dir))
-		sock_capture__mark_quiet(sk);
+		sock_capture__mark_quiet(sk, dir);
 	return false;
 }
 

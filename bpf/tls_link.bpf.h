@@ -71,13 +71,17 @@ static __always_inline struct tls_call *tls_link__note_socket(void *sk)
 {
 	__u64 tid = bpf_get_current_pid_tgid();
 	__u32 tgid = tid >> 32;
-	struct tls_call *call = bpf_map_lookup_elem(&sp_tls_calls, &tid);
+	struct tls_call *call;
 	__u64 last = (__u64)sk;
 
+	/* A process that never made a TLS call (the entry probe notes it
+	 * first) has none in flight: one lookup, not two, for most. */
+	if (!bpf_map_lookup_elem(&sp_tls_procs, &tgid))
+		return NULL;
+	call = bpf_map_lookup_elem(&sp_tls_calls, &tid);
 	if (call && !call->sk)
 		call->sk = (__u64)sk;
-	if (bpf_map_lookup_elem(&sp_tls_procs, &tgid))
-		bpf_map_update_elem(&sp_tls_last, &tid, &last, BPF_ANY);
+	bpf_map_update_elem(&sp_tls_last, &tid, &last, BPF_ANY);
 	return call;
 }
 
