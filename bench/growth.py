@@ -27,7 +27,7 @@ connection carries one request before the measured part starts, so the
 tables show the steady cost of holding N, not the first sight of each.
 Run as root.
 
-Environment: SP_BUILD (build dir), GROWTH_ROUNDS (3), GROWTH_SECONDS (2),
+Environment: SP_BUILD (build dir), GROWTH_ROUNDS (3), GROWTH_SECONDS (1.5),
 GROWTH_RATE (HTTP requests/s, 3000), GROWTH_CALL_RATE (calls/s, 20000)."""
 import glob
 import os
@@ -51,7 +51,7 @@ SPANPROBE = os.path.join(BUILD, "spanprobe")
 LOAD = os.path.join(BUILD, "bench", "growth_load")
 CALLS = os.path.join(BUILD, "tests", "programs", "calls64")
 ROUNDS = int(os.environ.get("GROWTH_ROUNDS", "3"))
-SECONDS = float(os.environ.get("GROWTH_SECONDS", "2"))
+SECONDS = float(os.environ.get("GROWTH_SECONDS", "1.5"))
 RATE = int(os.environ.get("GROWTH_RATE", "3000"))
 CALL_RATE = int(os.environ.get("GROWTH_CALL_RATE", "20000"))
 NODE_WIDE = os.environ.get("GROWTH_NODE_WIDE") == "1"
