@@ -47,9 +47,14 @@ static double now(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
+/* A failure ends every client (main() made them one process group), so
+ * that none is left holding its connections and the parent never waits
+ * for a result that will not come. */
 static void die(const char *what)
 {
 	perror(what);
+	signal(SIGTERM, SIG_DFL);
+	kill(0, SIGTERM);
 	exit(1);
 }
 
@@ -96,8 +101,8 @@ static int response_done(struct conn *c)
 		return 0;
 	len = strcasestr(c->buf, "\r\nContent-Length:");
 	if (!len || len > end) {
-		fprintf(stderr, "growth_load: a response without Content-Length\n");
-		exit(1);
+		errno = EPROTO;
+		die("growth_load: a response without Content-Length");
 	}
 	return c->have >= (size_t)(end + 4 - c->buf) + strtoul(len + 17, NULL, 10);
 }
@@ -108,8 +113,9 @@ static int read_conn(struct conn *c)
 	ssize_t n = read(c->fd, c->buf + c->have, sizeof(c->buf) - 1 - c->have);
 
 	if (n <= 0) {
-		fprintf(stderr, "growth_load: connection closed by the server\n");
-		exit(1);
+		if (n == 0)
+			errno = ECONNRESET;
+		die("growth_load: reading a response");
 	}
 	c->have += n;
 	if (!response_done(c))
@@ -240,6 +246,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "growth_load: need 1 <= PROCS <= CONNS, RATE > 0, SECONDS > 0\n");
 		return 2;
 	}
+	signal(SIGPIPE, SIG_IGN); /* a closed connection fails its write */
+	if (getpgrp() != getpid() && setpgid(0, 0))
+		die("setpgid");
 	raise_nofile(conns / procs + 1);
 	kids = calloc(procs, sizeof(*kids));
 	if (!kids || pipe(ready) || pipe(go) || pipe(result))
