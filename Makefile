@@ -186,6 +186,9 @@ $(BUILD)/tests/programs/%.so: tests/programs/%.c
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -fPIC -shared -Wall -Wextra $< -o $@
 
+# The programs of 64 functions share them.
+$(BUILD)/tests/programs/many $(BUILD)/tests/programs/calls64: tests/programs/fn64.h
+
 # uselib finds libspwork.so through its RUNPATH ($$ORIGIN), as the loader does.
 PROG_LDLIBS_uselib := -lspwork
 $(BUILD)/tests/programs/uselib: $(BUILD)/tests/programs/libspwork.so

@@ -35,7 +35,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import summary  # noqa: E402
+from http_overhead import free_port, status_kib  # noqa: E402
 
 BUILD = os.environ.get("SP_BUILD", "build")
 SPANPROBE = os.path.join(BUILD, "spanprobe")
@@ -96,12 +96,6 @@ http {{
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cpu_ns(pid):
     """Run time of every thread of `pid`, in ns."""
     total = 0
@@ -112,14 +106,6 @@ def cpu_ns(pid):
         except (OSError, ValueError):
             pass  # a thread that just ended
     return total
-
-
-def status_kib(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def counter(text, pattern):
@@ -258,28 +244,39 @@ def start_http(procs, conns, tmp):
     return d, d.proc, mport, stop
 
 
+def measure(d, prog, what, unit):
+    """Start the measured part of `prog` (a line on its stdin), wait for
+    its count of `unit`; returns (count, seconds, daemon CPU ns before)."""
+    cpu0 = d.sample()[0]
+    t0 = time.monotonic()
+    prog.stdin.write("\n")
+    prog.stdin.flush()
+    count = int(read_line(prog, unit + " ", what).split()[1])
+    return count, time.monotonic() - t0, cpu0
+
+
+def result(cpu0, spans, wall, expected, report, after):
+    """One row of a table; `after` is d.sample() once the spans left."""
+    cpu1, rss, hwm = after
+    return {"cpu_us": (cpu1 - cpu0) / 1e3 / max(spans, 1), "rss": rss / 1024,
+            "hwm": hwm / 1024, "rate": spans / wall, "spans": spans,
+            "expected": expected, "dropped": dropped(report),
+            "bytes": bytes_per_span(report),
+            "map_full": counter(report, r"(\d+) BPF map updates failed")}
+
+
 def http_point(procs, conns, tmp):
     """One HTTP measurement: PROCS clients, CONNS connections."""
     d, load, mport, stop = start_http(procs, conns, tmp)
     try:
         read_line(load, "ready", "growth_load")
         spans0 = settled(mport, 2 * conns)
-        cpu0 = d.sample()[0]
-        t0 = time.monotonic()
-        load.stdin.write("\n")
-        load.stdin.flush()
-        requests = int(read_line(load, "requests ", "growth_load").split()[1])
-        wall = time.monotonic() - t0
+        requests, wall, cpu0 = measure(d, load, "growth_load", "requests")
         spans1 = settled(mport, spans0 + 2 * requests)
-        cpu1, rss, hwm = d.sample()
+        after = d.sample()
     finally:
         report = stop()
-    spans = spans1 - spans0
-    return {"cpu_us": (cpu1 - cpu0) / 1e3 / max(spans, 1), "rss": rss / 1024,
-            "hwm": hwm / 1024, "rate": spans / wall, "spans": spans,
-            "expected": 2 * requests, "dropped": dropped(report),
-            "bytes": bytes_per_span(report),
-            "map_full": counter(report, r"(\d+) BPF map updates failed")}
+    return result(cpu0, spans1 - spans0, wall, 2 * requests, report, after)
 
 
 def symbols_point(n, tmp):
@@ -289,22 +286,14 @@ def symbols_point(n, tmp):
         argv += ["-u", f"fn{i // 8}{i % 8}"]  # calls64's names: two octal digits
     d = Daemon(argv + ["--", CALLS, str(n), str(CALL_RATE), str(SECONDS)], tmp,
                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    prog = d.proc
-    read_line(prog, "ready", "calls64")
-    cpu0 = d.sample()[0]
-    t0 = time.monotonic()
-    prog.stdin.write("\n")
-    prog.stdin.flush()
-    calls = int(read_line(prog, "calls ", "calls64").split()[1])
-    wall = time.monotonic() - t0
-    time.sleep(DRAIN)
-    cpu1, rss, hwm = d.sample()
-    prog.stdin.close()
+    read_line(d.proc, "ready", "calls64")
+    calls, wall, cpu0 = measure(d, d.proc, "calls64", "calls")
+    time.sleep(DRAIN)  # the spans of the last calls leave
+    after = d.sample()
+    d.proc.stdin.close()
     report = d.finish(stop=False)
     spans = counter(report, r"spans: \d+ started, \d+ finished, (\d+) exported")
-    return {"cpu_us": (cpu1 - cpu0) / 1e3 / max(spans, 1), "rss": rss / 1024,
-            "hwm": hwm / 1024, "rate": spans / wall, "spans": spans,
-            "expected": calls, "dropped": dropped(report), "bytes": bytes_per_span(report)}
+    return result(cpu0, spans, wall, calls, report, after)
 
 
 COLUMNS = (("cpu_us", "CPU/span us", "{:.2f}"), ("rss", "VmRSS MiB", "{:.1f}"),

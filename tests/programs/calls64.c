@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * 64 functions, fn00 .. fn77 (two octal digits: fn00 .. fn07, fn10 ..
- * fn17, ...), called at a fixed total rate spread over the first K of
- * them, for bench/growth.py:
+ * The 64 functions of fn64.h (fn00 .. fn77, two octal digits), called
+ * at a fixed total rate spread over the first K of them, for
+ * bench/growth.py:
  *
  *   calls64 K RATE SECONDS
  *
@@ -14,22 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-static volatile unsigned long sink;
-
-#define FN(n)                                                   \
-	__attribute__((noinline)) void fn##n(void)              \
-	{                                                       \
-		sink += n##u;                                   \
-		__asm__ volatile("" ::: "memory");              \
-	}
-#define FN8(t) FN(t##0) FN(t##1) FN(t##2) FN(t##3) FN(t##4) FN(t##5) FN(t##6) FN(t##7)
-FN8(0) FN8(1) FN8(2) FN8(3) FN8(4) FN8(5) FN8(6) FN8(7)
-
-#define REF(n) fn##n,
-#define REF8(t) REF(t##0) REF(t##1) REF(t##2) REF(t##3) REF(t##4) REF(t##5) REF(t##6) REF(t##7)
-static void (*const fns[64])(void) = {
-	REF8(0) REF8(1) REF8(2) REF8(3) REF8(4) REF8(5) REF8(6) REF8(7)
-};
+#include "fn64.h"
 
 static double now(void)
 {
