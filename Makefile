@@ -61,7 +61,7 @@ RUN_ARGS  ?= run
 # A recipe that fails leaves no half-written target behind.
 .DELETE_ON_ERROR:
 
-.PHONY: all deps run test unit integration bench bench-https bench-h2 bench-kernels soak clean format lint asan tsan vmlinux fuzz fuzz-run install image
+.PHONY: all deps run test unit integration bench bench-https bench-h2 bench-kernels bench-growth soak clean format lint asan tsan vmlinux fuzz fuzz-run install image
 all: $(BUILD)/spanprobe
 
 deps:
@@ -98,6 +98,12 @@ bench-https: deps
 bench-h2: deps
 	@$(MAKE) --no-print-directory all
 	@SP_BUILD=$(BUILD) python3 bench/h2_overhead.py
+
+# How the daemon's CPU per span and RSS grow with connections, processes
+# and traced functions, at a fixed rate of spans (bench/growth.py).
+bench-growth: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/growth_load $(BUILD)/tests/programs/calls64
+	@SP_BUILD=$(BUILD) python3 bench/growth.py
 
 # The node-wide tax inside each kernel of the kernel matrix (QEMU), per
 # HTTP capture path: the ratio with/without spanprobe (bench/kernels.py).
@@ -179,6 +185,9 @@ $(BUILD)/tests/programs/%.stripped: tests/programs/%.go
 $(BUILD)/tests/programs/%.so: tests/programs/%.c
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -fPIC -shared -Wall -Wextra $< -o $@
+
+# The programs of 64 functions share them.
+$(BUILD)/tests/programs/many $(BUILD)/tests/programs/calls64: tests/programs/fn64.h
 
 # uselib finds libspwork.so through its RUNPATH ($$ORIGIN), as the loader does.
 PROG_LDLIBS_uselib := -lspwork
