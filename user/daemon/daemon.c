@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include "assemble/process.h"
 #include "span/spanpool.h"
 #include "daemon/caps.h"
+#include "daemon/memory.h"
 #include "daemon/metrics.h"
 #include "daemon/report.h"
 #include "daemon/targets.h"
@@ -515,6 +517,8 @@ static void report_all(struct sp_daemon *d)
 		queue_report(d);
 	}
 	k8s_report(d);
+	if (d->cfg->verbose)
+		memory_usage(stderr, &d->pool);
 }
 
 /* True when the traced command or attached process has ended. */
@@ -880,6 +884,7 @@ int daemon_main(const struct sp_config *cfg)
 		.resource_attrs = cfg->resource_attrs,
 		.with_command_line = cfg->with_command_line,
 	};
+	memory_tune();
 	install_signals();
 	err = reserve_stdio(cfg);
 	if (!err)
@@ -899,7 +904,15 @@ int daemon_main(const struct sp_config *cfg)
 		err = start_trace(&d, exe);
 	else if (!err && cfg->command == SP_CMD_ATTACH)
 		err = start_attach(&d);
-	else if (!err)
+	if (!err) {
+		/* What loading parsed and freed (the kernel's BTF) goes back. */
+		malloc_trim(0);
+		if (cfg->verbose)
+			memory_account(stderr, cfg, &(struct memory_facts){
+				.conn_bytes = d.exchanges ? exchange_conn_bytes() : 0,
+				.k8s = d.k8s != NULL });
+	}
+	if (!err && cfg->command != SP_CMD_TRACE && cfg->command != SP_CMD_ATTACH)
 		sp_info("tracing HTTP of every process on this host");
 	if (err) {
 		if (!d.exit_status)

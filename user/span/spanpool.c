@@ -61,3 +61,11 @@ void spanpool_put(struct sp_spanpool *pool, struct sp_span *span)
 	pool->in_use--;
 	pthread_mutex_unlock(&pool->lock);
 }
+
+void spanpool_usage(struct sp_spanpool *pool, uint32_t *in_use, uint32_t *peak)
+{
+	pthread_mutex_lock(&pool->lock);
+	*in_use = pool->in_use;
+	*peak = pool->peak;
+	pthread_mutex_unlock(&pool->lock);
+}

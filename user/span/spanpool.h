@@ -36,4 +36,7 @@ struct sp_span *spanpool_get(struct sp_spanpool *pool);
 /* Give `span` back; drops its resource reference.  Accepts NULL. */
 void spanpool_put(struct sp_spanpool *pool, struct sp_span *span);
 
+/* Spans in use now and the most at once, read under the pool's lock. */
+void spanpool_usage(struct sp_spanpool *pool, uint32_t *in_use, uint32_t *peak);
+
 #endif /* SPANPROBE_SPANPOOL_H */
