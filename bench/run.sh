@@ -25,6 +25,7 @@ echo "== HTTP server under load (nginx + wrk), untraced vs traced" && SP_BUILD="
 echo "== HTTPS server under load (nginx + TLS + wrk), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/https_overhead.py
 echo "== cost per OpenSSL call (SSL_write, SSL_read)" && SP_BUILD="$BUILD" python3 bench/ssl_calls.py
 echo "== node-wide tax on processes without HTTP (syscalls, pipe, sockets)" && SP_BUILD="$BUILD" python3 bench/syscall_tax.py
+echo "== daemon memory against load (RSS at 1k, 10k, 100k spans/s; ring buffer size against loss)" && SP_BUILD="$BUILD" python3 bench/memory.py
 if [ "${SOAK:-0}" = 1 ]; then
 	echo "== soak: mixed load and a flapping collector, RSS and counters" && SP_BUILD="$BUILD" python3 bench/soak.py
 fi

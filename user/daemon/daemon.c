@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -581,6 +580,7 @@ static void poll_loop(struct sp_daemon *d)
 			pipeline_sync_clock(d->pipeline);
 			next_clock_sync = clock_mono_ns() + CLOCK_SYNC_NS;
 		}
+		memory_tick(clock_mono_ns());
 		if (d->cfg->verbose && clock_mono_ns() >= next_report) {
 			report_all(d);
 			next_report += d->cfg->stats_interval_ms * 1000000ULL;
@@ -906,7 +906,7 @@ int daemon_main(const struct sp_config *cfg)
 		err = start_attach(&d);
 	if (!err) {
 		/* What loading parsed and freed (the kernel's BTF) goes back. */
-		malloc_trim(0);
+		memory_trim();
 		if (cfg->verbose)
 			memory_account(stderr, cfg, &(struct memory_facts){
 				.conn_bytes = d.exchanges ? exchange_conn_bytes() : 0,

@@ -36,6 +36,29 @@ void memory_tune(void)
 	mallopt(M_ARENA_MAX, ARENA_MAX);
 }
 
+/*
+ * Free memory inside the heap is not given back by free(): only the top
+ * above M_TRIM_THRESHOLD is.  After a burst of connections (10 KB each,
+ * up to --max-connections) the heap keeps their pages although they are
+ * free; malloc_trim() gives back every free page, a walk of the free
+ * chunks (milliseconds at most), so every MEMORY_TRIM_NS.
+ */
+void memory_trim(void)
+{
+	malloc_trim(0);
+}
+
+void memory_tick(uint64_t now_ns)
+{
+	static uint64_t next;
+
+	if (now_ns < next)
+		return;
+	if (next)
+		memory_trim();
+	next = now_ns + MEMORY_TRIM_NS;
+}
+
 #define KIB 1024.0
 #define MIB (1024.0 * 1024.0)
 

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cli/config.h"
@@ -24,6 +25,12 @@ struct memory_facts {
 };
 
 void memory_tune(void);
+
+/* Give the heap's free pages back to the kernel: at once, and from the
+ * reader's loop at most every MEMORY_TRIM_NS. */
+#define MEMORY_TRIM_NS (10ULL * 1000000000ULL)
+void memory_trim(void);
+void memory_tick(uint64_t now_ns);
 void memory_account(FILE *out, const struct sp_config *cfg, const struct memory_facts *f);
 void memory_usage(FILE *out, struct sp_spanpool *pool);
 
