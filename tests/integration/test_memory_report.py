@@ -41,8 +41,8 @@ def start_server():
 def memory_lines(err):
     """{what: (size in bytes, the rest of the line)} of the start-up lines."""
     out = {}
-    for m in re.finditer(r"spanprobe: memory: (.{18}) +([\d.]+) (KiB|MiB)  (.*)", err):
-        size = float(m.group(2)) * (1 << (20 if m.group(3) == "MiB" else 10))
+    for m in re.finditer(r"spanprobe: memory: (.{18}) +(?:([\d.]+) (KiB|MiB)|-)  (.*)", err):
+        size = float(m.group(2) or 0) * (1 << (20 if m.group(3) == "MiB" else 10))
         out.setdefault(m.group(1).strip(), (size, m.group(4)))
     return out
 
@@ -126,8 +126,9 @@ def main():
             rss, hwm, in_use, peak, size = map(int, m[-1])
             check("on exit: RSS under its peak, above the ring buffer's mapping",
                   2048 < rss <= hwm, (rss, hwm))
-            check("the 6 spans of 3 requests came from the pool, all given back",
-                  in_use == 0 and 6 <= peak <= size == 1000, (in_use, peak, size))
+            # A request's client and server spans are open at once.
+            check("the spans of 3 requests came from the pool, all given back",
+                  in_use == 0 and 2 <= peak <= size == 1000, (in_use, peak, size))
     finally:
         server.kill()
         server.wait()

@@ -72,12 +72,13 @@ static const char *human(char *buf, size_t size, double bytes)
 	return buf;
 }
 
+/* One allocation; `bytes` < 0: no size of its own (a policy). */
 static void line(FILE *out, const char *what, double bytes, const char *how)
 {
 	char b[32];
 
-	fprintf(out, "spanprobe: memory: %-18s %10s  %s\n", what, human(b, sizeof(b), bytes),
-		how);
+	fprintf(out, "spanprobe: memory: %-18s %10s  %s\n", what,
+		bytes < 0 ? "-" : human(b, sizeof(b), bytes), how);
 }
 
 /* The settings that size our BPF maps, by map name; the rest are fixed. */
@@ -287,7 +288,7 @@ void memory_account(FILE *out, const struct sp_config *cfg, const struct memory_
 	line(out, "thread stacks", (double)count_threads() * stack, how);
 	snprintf(how, sizeof(how), "glibc malloc: %d arenas, blocks over %d KiB mapped on "
 		 "their own and returned when freed", ARENA_MAX, MMAP_THRESHOLD / 1024);
-	line(out, "allocator", 0, how);
+	line(out, "allocator", -1, how);
 	fflush(out);
 }
 
