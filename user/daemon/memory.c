@@ -15,33 +15,29 @@
 #include "util/hashprobe.h"
 
 /*
- * glibc's allocator, set for a daemon whose large buffers come and go:
- *  - a fixed mmap threshold: by default it rises to the largest block
- *    freed (libbpf parses the kernel's BTF, 5 MB, for every object it
- *    loads), and with it the trim threshold, so later buffers of a few MB
- *    (an export's encoding) came from the heap and stayed there; above
- *    128 KiB a block is its own mapping, given back when freed;
- *  - two arenas: the reader thread's and one the others share (export,
- *    metrics, Kubernetes), instead of one per thread, each holding on to
- *    its own free memory.
+ * glibc's allocator keeps an arena per thread that allocates, each holding
+ * on to its own free memory: two here, the reader thread's and one the
+ * others share (export, metrics, Kubernetes).  The mmap and trim
+ * thresholds stay dynamic: fixed ones (128 KiB, or 1 MiB and 4 MiB) made
+ * the export's buffers come and go with the kernel on every batch and
+ * tripled the daemon's CPU per span (bench/memory.py's load, measured
+ * side by side).  What the dynamic thresholds keep (they rise to the
+ * largest block freed, 5 MB once libbpf has parsed the kernel's BTF) goes
+ * back by memory_trim().
  */
-#define MMAP_THRESHOLD (128 * 1024)
-#define TRIM_THRESHOLD (256 * 1024)
 #define ARENA_MAX 2
 
 void memory_tune(void)
 {
-	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-	mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
 	mallopt(M_ARENA_MAX, ARENA_MAX);
 }
 
 /*
- * Free memory inside the heap is not given back by free(): only the top
- * above M_TRIM_THRESHOLD is.  After a burst of connections (10 KB each,
- * up to --max-connections) the heap keeps their pages although they are
- * free; malloc_trim() gives back every free page, a walk of the free
- * chunks (milliseconds at most), so every MEMORY_TRIM_NS.
+ * free() gives back only the top of the heap, past the trim threshold.
+ * After loading (libbpf's BTF) or a burst of connections (10 KB each, up
+ * to --max-connections) the heap keeps free pages; malloc_trim() gives
+ * back every free page, a walk of the free chunks (a few ms; some 50 ms
+ * when it gives back 20 MB), so every MEMORY_TRIM_NS.
  */
 void memory_trim(void)
 {
@@ -286,8 +282,8 @@ void memory_account(FILE *out, const struct sp_config *cfg, const struct memory_
 	snprintf(how, sizeof(how), "%u threads so far, %.0f MiB of address space each; "
 		 "resident only what they touch", count_threads(), stack / MIB);
 	line(out, "thread stacks", (double)count_threads() * stack, how);
-	snprintf(how, sizeof(how), "glibc malloc: %d arenas, blocks over %d KiB mapped on "
-		 "their own and returned when freed", ARENA_MAX, MMAP_THRESHOLD / 1024);
+	snprintf(how, sizeof(how), "glibc malloc: %d arenas; free heap pages given back "
+		 "every %llu s", ARENA_MAX, MEMORY_TRIM_NS / 1000000000ULL);
 	line(out, "allocator", -1, how);
 	fflush(out);
 }
