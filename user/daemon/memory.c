@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "assemble/threads.h"
+#include "protocol/http2.h"
 #include "span/span.h"
 #include "util/hashprobe.h"
 
@@ -264,6 +265,15 @@ void memory_account(FILE *out, const struct sp_config *cfg, const struct memory_
 			 "HTTP/2 streams and HPACK tables on the heap while in use",
 			 cfg->max_connections, f->conn_bytes);
 		line(out, "connections", (double)cfg->max_connections * f->conn_bytes, how);
+	}
+	if (f->conn_bytes) {
+		snprintf(how, sizeof(how), "an HTTP/2 connection: up to %u streams of %zu B "
+			 "and an HPACK table of up to %u B each way, from the heap while in use "
+			 "(fixed)", (unsigned)HTTP2_STREAMS_MAX, sizeof(struct http2_stream),
+			 (unsigned)HTTP2_HPACK_TABLE_MAX);
+		line(out, "http/2, each",
+		     (double)HTTP2_STREAMS_MAX * sizeof(struct http2_stream) +
+		     2.0 * HTTP2_HPACK_TABLE_MAX, how);
 	}
 	snprintf(how, sizeof(how), "one request's encoding of up to %u spans and its "
 		 "compressed copy (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), ~500 B a span; "
