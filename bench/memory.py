@@ -17,8 +17,8 @@ span pool's peak, ring-buffer records lost and spans dropped.
 Then, unless BENCH_SWEEP=0, the ring buffer's size against loss: memload
 as fast as it goes, for ring buffers of 1 to 8 MiB.
 
-Environment: SP_BUILD (build dir), BENCH_ROUNDS (3), BENCH_SECONDS (6),
-BENCH_SWEEP (1), BENCH_SWEEP_ROUNDS (2).  Run as root."""
+Environment: SP_BUILD (build dir), BENCH_ROUNDS (3), BENCH_SECONDS (5),
+BENCH_SWEEP (1), BENCH_SWEEP_ROUNDS (2).  About two minutes.  Run as root."""
 import os
 import re
 import signal
@@ -35,7 +35,7 @@ SPANPROBE = os.path.join(BUILD, "spanprobe")
 MEMLOAD = os.path.join(BUILD, "bench", "memload")
 SINK = os.path.join(BUILD, "bench", "otlp_sink")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 SWEEP = os.environ.get("BENCH_SWEEP", "1") != "0"
 SWEEP_ROUNDS = int(os.environ.get("BENCH_SWEEP_ROUNDS", "2"))
 RATES = (1000, 10000, 100000)   # spans/s: two per request
