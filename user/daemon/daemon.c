@@ -898,6 +898,8 @@ int daemon_main(const struct sp_config *cfg)
 			return 1;
 	}
 	err = prepare(&d, exe, sizeof(exe));
+	if (!err)
+		err = loader_map_ring(&d.loader); /* every object loaded: a lower peak */
 	if (!err && cfg->verbose)
 		features_report(stderr); /* the HTTP hooks are said when chosen */
 	if (!err && cfg->command == SP_CMD_TRACE)
