@@ -237,7 +237,7 @@ void memory_account(FILE *out, const struct sp_config *cfg, const struct memory_
 		stack = rl.rlim_cur;
 
 	snprintf(how, sizeof(how), "BPF ring buffer (--ringbuf-size); kernel memory, its data "
-		 "pages mapped twice into spanprobe: RSS counts %.0f MiB once written",
+		 "pages mapped twice into spanprobe: RSS counts %.0f MiB from the start",
 		 2.0 * cfg->ringbuf_bytes / MIB);
 	line(out, "ring buffer", cfg->ringbuf_bytes, how);
 	account_maps(out);
