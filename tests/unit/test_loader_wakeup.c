@@ -15,7 +15,9 @@
 static void wakeup_scales_with_the_ring(void **state)
 {
 	(void)state;
-	/* The default ring (8 MiB): the socket objects' value of old. */
+	/* The default ring (4 MiB) and the former one (8 MiB): the socket
+	 * objects' value of old. */
+	assert_int_equal(loader_wakeup_for(4u << 20), 64u << 10);
 	assert_int_equal(loader_wakeup_for(8u << 20), 64u << 10);
 	assert_int_equal(loader_wakeup_for(1u << 20), 64u << 10);
 	assert_int_equal(loader_wakeup_for(64u << 20), 64u << 10);

@@ -429,6 +429,11 @@ static void on_release(void *ctx, struct proto_conn *c)
 		req_pop(xs, c, true);
 }
 
+size_t exchange_conn_bytes(void)
+{
+	return CONNTABLE_USER_OFFSET + sizeof(struct exchange_conn);
+}
+
 struct exchange_spans *exchange_create(struct sp_pipeline *p,
 				       const struct proto_streams_opts *opts)
 {

@@ -46,6 +46,9 @@ struct exchange_stats {
 struct exchange_spans *exchange_create(struct sp_pipeline *p,
 				       const struct proto_streams_opts *opts);
 
+/* Bytes of one connection's entry (the memory report, daemon/memory.c). */
+size_t exchange_conn_bytes(void);
+
 /* Held spans end, open ones are dropped (counted), then everything is
  * freed.  Accepts NULL. */
 void exchange_destroy(struct exchange_spans *xs);

@@ -195,13 +195,20 @@ int loader_open(struct sp_loader *l, const struct sp_loader_opts *opts)
 	err = open_func(l, opts);
 	if (!err)
 		err = open_task(l);
-	if (err)
-		return err;
+	return err;
+}
+
+int loader_map_ring(struct sp_loader *l)
+{
+	int err;
+
+	if (l->ring)
+		return 0;
 	l->ring = ring_buffer__new(l->events_fd, on_record, l, NULL);
-	if (!l->ring) {
-		err = -errno;
-		sp_err("bpf: cannot read the ring buffer: %s", strerror(-err));
-	}
+	if (l->ring)
+		return 0;
+	err = -errno;
+	sp_err("bpf: cannot read the ring buffer: %s", strerror(-err));
 	return err;
 }
 
@@ -284,9 +291,11 @@ int loader_attach_functions(struct sp_loader *l, const char *path,
 
 int loader_poll(struct sp_loader *l, int timeout_ms)
 {
-	int n = ring_buffer__poll(l->ring, timeout_ms);
+	int n = loader_map_ring(l);
 	int more;
 
+	if (!n)
+		n = ring_buffer__poll(l->ring, timeout_ms);
 	if (n < 0)
 		return n;
 	/* Records submitted without a wake-up are not seen by epoll: read

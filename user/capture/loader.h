@@ -107,12 +107,21 @@ uint64_t loader_bad_records(const struct sp_loader *l);
 void loader_count_unhandled(struct sp_loader *l);
 
 /*
- * Open, size and load the base objects (function probes, task life cycle),
- * attach the task tracepoints and set up the ring-buffer reader.  Returns
- * 0, or a negative errno with one clear message logged (no root, no BTF,
- * BPF refused...).
+ * Open, size and load the base objects (function probes, task life cycle)
+ * and attach the task tracepoints.  Returns 0, or a negative errno with
+ * one clear message logged (no root, no BTF, BPF refused...).
  */
 int loader_open(struct sp_loader *l, const struct sp_loader_opts *opts);
+
+/*
+ * Map the ring buffer for reading (loader_poll() does it if not done).
+ * Call once every object is loaded: the mapping counts twice the ring's
+ * size in RSS at once, and loading parses the kernel's BTF (some 10 MB
+ * for a while) for each object: apart, the two make a lower peak.
+ * Records written before wait in the ring.  Returns 0 or a negative errno
+ * (said).
+ */
+int loader_map_ring(struct sp_loader *l);
 
 /*
  * Make `obj` (opened, not yet loaded) use the shared maps.  Call before

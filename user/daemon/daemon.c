@@ -22,6 +22,7 @@
 #include "assemble/process.h"
 #include "span/spanpool.h"
 #include "daemon/caps.h"
+#include "daemon/memory.h"
 #include "daemon/metrics.h"
 #include "daemon/report.h"
 #include "daemon/targets.h"
@@ -515,6 +516,8 @@ static void report_all(struct sp_daemon *d)
 		queue_report(d);
 	}
 	k8s_report(d);
+	if (d->cfg->verbose)
+		memory_usage(stderr, &d->pool);
 }
 
 /* True when the traced command or attached process has ended. */
@@ -577,6 +580,7 @@ static void poll_loop(struct sp_daemon *d)
 			pipeline_sync_clock(d->pipeline);
 			next_clock_sync = clock_mono_ns() + CLOCK_SYNC_NS;
 		}
+		memory_tick(clock_mono_ns());
 		if (d->cfg->verbose && clock_mono_ns() >= next_report) {
 			report_all(d);
 			next_report += d->cfg->stats_interval_ms * 1000000ULL;
@@ -880,6 +884,7 @@ int daemon_main(const struct sp_config *cfg)
 		.resource_attrs = cfg->resource_attrs,
 		.with_command_line = cfg->with_command_line,
 	};
+	memory_tune();
 	install_signals();
 	err = reserve_stdio(cfg);
 	if (!err)
@@ -893,13 +898,23 @@ int daemon_main(const struct sp_config *cfg)
 			return 1;
 	}
 	err = prepare(&d, exe, sizeof(exe));
+	if (!err)
+		err = loader_map_ring(&d.loader); /* every object loaded: a lower peak */
 	if (!err && cfg->verbose)
 		features_report(stderr); /* the HTTP hooks are said when chosen */
 	if (!err && cfg->command == SP_CMD_TRACE)
 		err = start_trace(&d, exe);
 	else if (!err && cfg->command == SP_CMD_ATTACH)
 		err = start_attach(&d);
-	else if (!err)
+	if (!err) {
+		/* What loading parsed and freed (the kernel's BTF) goes back. */
+		memory_trim();
+		if (cfg->verbose)
+			memory_account(stderr, cfg, &(struct memory_facts){
+				.conn_bytes = d.exchanges ? exchange_conn_bytes() : 0,
+				.k8s = d.k8s != NULL });
+	}
+	if (!err && cfg->command != SP_CMD_TRACE && cfg->command != SP_CMD_ATTACH)
 		sp_info("tracing HTTP of every process on this host");
 	if (err) {
 		if (!d.exit_status)

@@ -15,11 +15,9 @@ int spanpool_init(struct sp_spanpool *pool, uint32_t size)
 		return -ENOMEM;
 	pool->size = size;
 	pool->in_use = 0;
+	pool->peak = 0;
+	pool->fresh = 0;
 	pool->free_list = NULL;
-	for (uint32_t i = size; i-- > 0;) {
-		pool->slab[i].next = pool->free_list;
-		pool->free_list = &pool->slab[i];
-	}
 	pthread_mutex_init(&pool->lock, NULL);
 	return 0;
 }
@@ -39,10 +37,12 @@ struct sp_span *spanpool_get(struct sp_spanpool *pool)
 
 	pthread_mutex_lock(&pool->lock);
 	span = pool->free_list;
-	if (span) {
+	if (span)
 		pool->free_list = span->next;
-		pool->in_use++;
-	}
+	else if (pool->fresh < pool->size)
+		span = &pool->slab[pool->fresh++];
+	if (span && ++pool->in_use > pool->peak)
+		pool->peak = pool->in_use;
 	pthread_mutex_unlock(&pool->lock);
 	if (span)
 		span_reset(span);
@@ -59,5 +59,13 @@ void spanpool_put(struct sp_spanpool *pool, struct sp_span *span)
 	span->next = pool->free_list;
 	pool->free_list = span;
 	pool->in_use--;
+	pthread_mutex_unlock(&pool->lock);
+}
+
+void spanpool_usage(struct sp_spanpool *pool, uint32_t *in_use, uint32_t *peak)
+{
+	pthread_mutex_lock(&pool->lock);
+	*in_use = pool->in_use;
+	*peak = pool->peak;
 	pthread_mutex_unlock(&pool->lock);
 }

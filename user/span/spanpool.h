@@ -2,7 +2,11 @@
 /*
  * Preallocated spans.  The consumer thread takes spans, the export thread
  * gives them back; when the pool is empty a new span is dropped (and the
- * caller counts it) rather than allocated.
+ * caller counts it) rather than allocated.  The slab is calloc()ed and
+ * its spans are handed out in order before any is reused, most recently
+ * freed first: a span never used is a page never touched, so the pool
+ * costs resident memory for the most spans ever in use at once (`peak`),
+ * not for its size.
  */
 #ifndef SPANPROBE_SPANPOOL_H
 #define SPANPROBE_SPANPOOL_H
@@ -16,7 +20,9 @@ struct sp_spanpool {
 	struct sp_span *slab;
 	struct sp_span *free_list;
 	uint32_t size;
+	uint32_t fresh;   /* slab[fresh..size) never handed out */
 	uint32_t in_use;
+	uint32_t peak;    /* the most in use at once */
 	pthread_mutex_t lock;
 };
 
@@ -29,5 +35,8 @@ struct sp_span *spanpool_get(struct sp_spanpool *pool);
 
 /* Give `span` back; drops its resource reference.  Accepts NULL. */
 void spanpool_put(struct sp_spanpool *pool, struct sp_span *span);
+
+/* Spans in use now and the most at once, read under the pool's lock. */
+void spanpool_usage(struct sp_spanpool *pool, uint32_t *in_use, uint32_t *peak);
 
 #endif /* SPANPROBE_SPANPOOL_H */
