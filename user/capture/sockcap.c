@@ -15,7 +15,6 @@
 #include "util/log.h"
 
 #define SOCKCAP_DEFAULT_CAPTURE 1024
-#define SOCKCAP_DEFAULT_BPF_CONNS 16384
 
 struct sockcap {
 	struct sockhooks *hooks;       /* the kernel side in use */

@@ -21,6 +21,9 @@
 struct sp_loader;
 struct sockcap;
 
+/* Entries of the kernel's per-socket verdict map when none is asked. */
+#define SOCKCAP_DEFAULT_BPF_CONNS 16384
+
 struct sockcap_opts {
 	uint32_t capture_bytes;   /* payload per read/write, 64..SP_SOCK_CAPTURE_MAX; 0: 1024 */
 	uint32_t bpf_conns;       /* BPF map of HTTP connections; full: judged per call, counted. 0: 16384 */

@@ -397,6 +397,9 @@ static int load(struct tlscap *t, const struct sockhooks *h, const struct tlscap
 		err = bpf_map__reuse_fd(t->skel->maps.sp_sock_conns,
 					sockhooks_map_fd(h, "sp_sock_conns"));
 	if (!err)
+		err = bpf_map__reuse_fd(t->skel->maps.sp_sock_quiet,
+					sockhooks_map_fd(h, "sp_sock_quiet"));
+	if (!err)
 		err = bpf_map__reuse_fd(t->skel->maps.sp_tls_calls,
 					sockhooks_map_fd(h, "sp_tls_calls"));
 	if (!err)

@@ -719,6 +719,11 @@ static int open_http_capture(struct sp_daemon *d)
 	const struct sp_config *cfg = d->cfg;
 	struct sockcap_opts so = {
 		.capture_bytes = cfg->capture_bytes,
+		/* The kernel's verdicts, per socket: both ends of a connection
+		 * may be on the host, and HTTP/2's TLS plaintext is a stream of
+		 * its own; never fewer than the default. */
+		.bpf_conns = cfg->max_connections > SOCKCAP_DEFAULT_BPF_CONNS / 4
+				     ? cfg->max_connections * 4 : 0,
 		.all_processes = cfg->command == SP_CMD_RUN,
 		.hooks = cfg->http_hooks,
 		.debug_dump = cfg->verbose >= 3 ? stderr : NULL, /* -vvv: every record */

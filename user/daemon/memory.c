@@ -86,6 +86,7 @@ static const char *map_setting(const char *name)
 	} known[] = {
 		{ "sp_events", "--ringbuf-size" },
 		{ "sp_tracked", "--max-processes" },
+		{ "sp_sock_conns", "--max-connections" },
 	};
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
