@@ -5,10 +5,15 @@
  * (EXE may be a shared library).  The records are drained after the
  * command ends, so no reader competes with it.  Exits with the command's
  * status; prints how many records were written.
+ *
+ * `bare_uprobe --sock SECONDS`: the bare socket programs instead, on every
+ * socket call of the host for SECONDS, the records drained as they come
+ * (every 10 ms), as spanprobe's reader drains its own.
  */
 #include <bpf/libbpf.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +50,29 @@ static bool attach_all(struct bare_bpf *skel, const char *exe, char *functions)
 	return true;
 }
 
+/* The socket floor: attached for `seconds`, drained as it runs. */
+static int run_sock(struct bare_bpf *skel, double seconds)
+{
+	struct ring_buffer *rb;
+	long records = 0;
+
+	if (!bpf_program__attach(skel->progs.bare_sock_send) ||
+	    !bpf_program__attach(skel->progs.bare_sock_recv)) {
+		fprintf(stderr, "bare_uprobe: cannot attach the socket programs\n");
+		return 2;
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.bare_events), count_record, &records, NULL);
+	if (!rb)
+		return 2;
+	printf("ready\n");
+	fflush(stdout);
+	for (long i = 0; i < (long)(seconds * 100); i++)
+		ring_buffer__poll(rb, 10);
+	fprintf(stderr, "bare_uprobe: %ld records\n", records);
+	ring_buffer__free(rb);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct bare_bpf *skel;
@@ -53,6 +81,16 @@ int main(int argc, char **argv)
 	int status = 1;
 	pid_t child;
 
+	if (argc == 3 && !strcmp(argv[1], "--sock")) {
+		skel = bare_bpf__open_and_load();
+		if (!skel) {
+			fprintf(stderr, "bare_uprobe: cannot load (root needed)\n");
+			return 2;
+		}
+		status = run_sock(skel, atof(argv[2]));
+		bare_bpf__destroy(skel);
+		return status;
+	}
 	if (argc < 5 || strcmp(argv[3], "--") != 0) {
 		fprintf(stderr, "usage: bare_uprobe EXE FUNCTION[,FUNCTION...] -- COMMAND...\n");
 		return 2;

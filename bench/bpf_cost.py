@@ -9,7 +9,13 @@
                  whose first bytes are a binary protocol (bench/tcp_echo);
   AF_UNIX        the same over a socketpair (the family check turns it away).
 Each is measured alone, in rounds; prints min/median/max of ns per call
-over the rounds.  Other socket traffic of the host in a window counts
+over the rounds.  Beside spanprobe, in the same rounds, the floor:
+bench/bare.bpf.c's socket programs, which write one record of the size
+of spanprobe's data record (without payload) per call on an IPv4/IPv6
+socket and do nothing else (a ring-buffer reservation, the clock, the
+task; drained every 10 ms by bench/bare_uprobe --sock).  The kernel's
+count includes its own overhead of timing each run: an empty program
+costs some 50-70 ns here.  Other socket traffic of the host in a window counts
 too (a few calls against the tens of thousands each round makes).
 Run as root.
 
@@ -28,9 +34,11 @@ import summary  # noqa: E402
 
 BUILD = os.environ.get("SP_BUILD", "build")
 ECHO = os.path.join(BUILD, "bench", "tcp_echo")
+BARE = os.path.join(BUILD, "bench", "bare_uprobe")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
 PROGS = ("sp_sock_send", "sp_sock_recv")
+BARE_PROGS = ("bare_sock_send", "bare_sock_recv")
 STATS = "/proc/sys/kernel/bpf_stats_enabled"
 TARGETS = {"http": 500.0, "tcp": 100.0}
 
@@ -51,32 +59,40 @@ def prog_ids(pid):
     return ids
 
 
-def prog_stats(pid):
-    """{name: (run_time_ns, run_cnt)} of the socket programs `pid` holds."""
+def prog_stats(pid, names=PROGS):
+    """{name: (run_time_ns, run_cnt)} of the programs `names` `pid` holds."""
     ids = prog_ids(pid)
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True,
                          text=True, check=True).stdout
     got = {}
     for p in json.loads(out):
-        if p.get("name") in PROGS and p.get("id") in ids:
+        if p.get("name") in names and p.get("id") in ids:
             got[p["name"]] = (p.get("run_time_ns", 0), p.get("run_cnt", 0))
-    if set(got) != set(PROGS):
-        raise SystemExit(f"bpf_cost: programs {PROGS} of spanprobe {pid} not found "
+    if set(got) != set(names):
+        raise SystemExit(f"bpf_cost: programs {names} of process {pid} not found "
                          f"(found {sorted(got)})")
     return got
 
 
-def per_call(before, after):
-    """ns per call of each program between two snapshots, and of both."""
+def per_call(before, after, names=PROGS):
+    """ns per call of each program between two snapshots, and of all."""
     res = {}
-    for name in PROGS:
+    for name in names:
         t = after[name][0] - before[name][0]
         n = after[name][1] - before[name][1]
         res[name] = (t / n if n else 0.0, n)
-    t = sum(after[k][0] - before[k][0] for k in PROGS)
-    n = sum(after[k][1] - before[k][1] for k in PROGS)
+    t = sum(after[k][0] - before[k][0] for k in names)
+    n = sum(after[k][1] - before[k][1] for k in names)
     res["all"] = (t / n if n else 0.0, n)
     return res
+
+
+def start_bare(seconds):
+    p = subprocess.Popen([BARE, "--sock", str(seconds)], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    if p.stdout.readline().strip() != "ready":
+        raise SystemExit("bpf_cost: bench/bare_uprobe --sock did not start")
+    return p
 
 
 def http_load(port):
@@ -107,18 +123,26 @@ def main():
     if only:
         loads = tuple(x for x in loads if x[0] in only.split(","))
     got = {k: [] for k, _, _ in loads}
+    floor = {k: [] for k, _, _ in loads}
+    bare = None
     try:
         with open(STATS, "w") as f:
             f.write("1")
         d = ho.Daemon(["-o", "otlp-json", "--output-file", "/dev/null"], tmp)
+        bare = start_bare(ROUNDS * len(loads) * (SECONDS + 3) + 30)
         try:
             for _ in range(ROUNDS):
                 for key, _, run in loads:
                     before = prog_stats(d.proc.pid)
+                    bare0 = prog_stats(bare.pid, BARE_PROGS)
                     run()
                     got[key].append(per_call(before, prog_stats(d.proc.pid)))
+                    floor[key].append(per_call(bare0, prog_stats(bare.pid, BARE_PROGS),
+                                               BARE_PROGS))
         finally:
             d.stop()
+            bare.kill()
+            bare.wait()
     finally:
         with open(STATS, "w") as f:
             f.write(old)
@@ -129,12 +153,17 @@ def main():
         for prog in ("all",) + PROGS:
             show(f"{label}, {prog}", [r[prog][0] for r in got[key]],
                  [r[prog][1] for r in got[key]])
+        show(f"{label}, floor (bare record)", [r["all"][0] for r in floor[key]],
+             [r["all"][1] for r in floor[key]])
     for key, label in (("http", "HTTP connection"), ("tcp", "TCP connection, not HTTP")):
         if not got.get(key):
             continue
         med = statistics.median(r["all"][0] for r in got[key])
         summary.record(f"BPF cost per socket call, {label}", f"{med:.0f} ns",
                        f"<= {TARGETS[key]:.0f} ns", med <= TARGETS[key])
+        bare_med = statistics.median(r["all"][0] for r in floor[key])
+        summary.record(f"  the floor in the same rounds (one bare record a call)",
+                       f"{bare_med:.0f} ns")
     if got.get("unix"):
         med = statistics.median(r["all"][0] for r in got["unix"])
         summary.record("BPF cost per socket call, AF_UNIX", f"{med:.0f} ns")
