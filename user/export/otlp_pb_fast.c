@@ -217,7 +217,7 @@ static size_t resattr_value_size(const struct sp_resattr *ra)
 	return len_field_size(ra->str ? strlen(ra->str) : 0);
 }
 
-static size_t resource_size(const struct sp_resource *r)
+static size_t resource_attrs_size(const struct sp_resource *r)
 {
 	size_t n = 0;
 
@@ -225,6 +225,48 @@ static size_t resource_size(const struct sp_resource *r)
 		n += len_field_size(key_value_size(
 			strlen(r->attrs[i].key), resattr_value_size(&r->attrs[i])));
 	return n;
+}
+
+/* A resource's attributes, encoded once (struct sp_resource's `encoded`). */
+struct resource_pb {
+	size_t len;
+	uint8_t bytes[];
+};
+
+static uint8_t *put_resource_attrs(uint8_t *p, const struct sp_resource *r);
+
+/*
+ * The resource's encoded attributes, made at its first batch; NULL when
+ * memory is short (then they are encoded in place, as every time).
+ */
+static const struct resource_pb *resource_pb(const struct sp_resource *r)
+{
+	struct resource_pb *pb = __atomic_load_n((void **)&r->encoded, __ATOMIC_ACQUIRE);
+	void *none = NULL;
+	size_t len;
+
+	if (pb)
+		return pb;
+	len = resource_attrs_size(r);
+	pb = malloc(sizeof(*pb) + len);
+	if (!pb)
+		return NULL;
+	pb->len = len;
+	put_resource_attrs(pb->bytes, r);
+	/* Two encoders at once: the first one's copy stays. */
+	if (!__atomic_compare_exchange_n((void **)&r->encoded, &none, pb, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		free(pb);
+		return none;
+	}
+	return pb;
+}
+
+static size_t resource_size(const struct sp_resource *r)
+{
+	const struct resource_pb *pb = resource_pb(r);
+
+	return pb ? pb->len : resource_attrs_size(r);
 }
 
 static size_t scope_size(void)
@@ -345,8 +387,20 @@ static uint8_t *put_span(uint8_t *p, const struct sp_span *s,
 
 static uint8_t *put_resource(uint8_t *p, const struct sp_resource *r)
 {
+	const struct resource_pb *pb = resource_pb(r);
+
 	*p++ = TAG_RS_RESOURCE;
-	p = put_varint(p, resource_size(r));
+	if (pb) {
+		p = put_varint(p, pb->len);
+		memcpy(p, pb->bytes, pb->len);
+		return p + pb->len;
+	}
+	p = put_varint(p, resource_attrs_size(r));
+	return put_resource_attrs(p, r);
+}
+
+static uint8_t *put_resource_attrs(uint8_t *p, const struct sp_resource *r)
+{
 	for (size_t i = 0; i < r->count; i++) {
 		const struct sp_resattr *ra = &r->attrs[i];
 

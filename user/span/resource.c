@@ -30,6 +30,7 @@ void resource_put(struct sp_resource *res)
 	}
 	free(res->attrs);
 	free(res->cgroup);
+	free(res->encoded);
 	free(res);
 }
 
@@ -47,6 +48,9 @@ static struct sp_resattr *slot_for(struct sp_resource *res, const char *key)
 {
 	struct sp_resattr *a = (struct sp_resattr *)resource_find(res, key);
 
+	/* Set only before it is shared; an encoding made before is stale. */
+	free(res->encoded);
+	res->encoded = NULL;
 	if (a) {
 		free(a->str);
 		a->str = NULL;

@@ -33,6 +33,11 @@ struct sp_resource {
 	char *cgroup;  /* the process's cgroup paths, one per line */
 	bool meta_wanted;      /* an enricher could describe it (a pod's process) */
 	uint64_t meta_version; /* the enricher's version of what it added; 0: none */
+	/* Its attributes as an encoder wrote them once (export/otlp_pb_fast.c):
+	 * they do not change once the resource is shared, and a batch of
+	 * spans of many processes carries one resource block per process.
+	 * Set once (atomically), freed with the resource. */
+	void *encoded;
 };
 
 /*
