@@ -70,6 +70,24 @@ fail:
 	return NULL;
 }
 
+struct sockcap *sockcap_open_detached(const struct sockcap_opts *opts)
+{
+	struct sockcap *sc = calloc(1, sizeof(*sc));
+	int err;
+
+	if (!sc)
+		return NULL;
+	sc->opts = *opts;
+	sc->conns_map_fd = -1;
+	err = check_opts(&sc->opts);
+	if (err) {
+		free(sc);
+		errno = -err;
+		return NULL;
+	}
+	return sc;
+}
+
 const struct sockhooks *sockcap_hooks(const struct sockcap *sc)
 {
 	return sc->hooks;
