@@ -62,6 +62,7 @@ int conntable_init(struct conntable *t, uint32_t max, size_t user_size)
 		return -EINVAL;
 	t->max = max;
 	t->user_size = user_size;
+	t->max_spare = max / 8 < CONNTABLE_SPARE ? max / 8 : CONNTABLE_SPARE;
 	if (u64map_init(&t->by_id, max) || u64map_init(&t->by_tuple, max)) {
 		conntable_destroy(t);
 		return -ENOMEM;
@@ -110,7 +111,7 @@ void conntable_remove(struct conntable *t, struct proto_conn *c)
 
 void conntable_free(struct conntable *t, struct proto_conn *c)
 {
-	if (t->n_spare == CONNTABLE_SPARE) {
+	if (t->n_spare >= t->max_spare) {
 		free(c);
 		return;
 	}
