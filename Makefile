@@ -79,8 +79,8 @@ test: deps
 
 tests-build: $(UNIT_BINS) $(PROG_BINS) $(TOOL_BINS) $(PROG_LIBS)
 tests-programs: $(PROG_BINS) $(PROG_LIBS)
-# The export benchmark's sink and driver have an integration test.
-tests-build: $(BUILD)/bench/otlp_sink $(BUILD)/bench/export
+# The export and throughput benchmarks have an integration test.
+tests-build: $(BUILD)/bench/otlp_sink $(BUILD)/bench/export $(BUILD)/bench/throughput
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(PROG_BINS)
@@ -204,8 +204,8 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDLIBS)
 
-# The export benchmark runs the sink built next to it.
-$(BUILD)/bench/export: | $(BUILD)/bench/otlp_sink
+# The export and throughput benchmarks run the sink built next to them.
+$(BUILD)/bench/export $(BUILD)/bench/throughput: | $(BUILD)/bench/otlp_sink
 
 # Node-wide service (systemd).  PREFIX and DESTDIR as usual.
 PREFIX ?= /usr/local
