@@ -21,6 +21,8 @@
 
 #define RUNS 15
 #define CALLS 200000
+#define POOL 16384  /* the daemon's defaults: --span-pool */
+#define QUEUE 2048  /* OTEL_BSP_MAX_QUEUE_SIZE */
 
 static int count_export(struct sp_exporter *exp, struct sp_span *const *spans,
 			size_t count)
@@ -82,11 +84,11 @@ int main(void)
 	struct sp_exporter exp = { .ops = &count_ops };
 	struct sp_spanpool pool;
 	struct sp_batch bsp;
-	struct sp_bsp_opts bo = { .max_queue = CALLS, .max_batch = 512,
+	struct sp_bsp_opts bo = { .max_queue = QUEUE, .max_batch = 512,
 				  .delay_ms = 1, .export_timeout_ms = 10000 };
 	struct sp_process_info info = { .pid = 4242, .exe_path = "/usr/bin/bench" };
 	struct sp_resource_defaults rd = { 0 };
-	struct sp_pipeline_opts po = { .span_pool = CALLS, .max_threads = 64,
+	struct sp_pipeline_opts po = { .span_pool = POOL, .max_threads = 64,
 				       .max_depth = 64, .max_processes = 64,
 				       .sink = batch_sink(&bsp), .pool = &pool,
 				       .id_seed = 1 };
@@ -95,12 +97,15 @@ int main(void)
 	double ns[RUNS], cpu[RUNS];
 	char measured[32];
 
-	if (spanpool_init(&pool, CALLS) || batch_start(&bsp, &bo, &exp, &pool))
+	if (spanpool_init(&pool, POOL) || batch_start(&bsp, &bo, &exp, &pool))
 		return 1;
 	p = pipeline_create(&po);
 	if (!p)
 		return 1;
 	pipeline_set_resource(p, 4242, resource_build(&info, &rd));
+	/* A full queue makes the reader wait (as when the daemon drains)
+	 * rather than drop: every span is counted. */
+	pipeline_set_draining(p);
 	funcspan_init(&fs, p, names, 2);
 	for (int r = 0; r < RUNS; r++) {
 		ns[r] = run_once(&fs, &cpu[r]);
