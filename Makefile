@@ -10,9 +10,9 @@ BPFTOOL   ?= bpftool
 ARCH      := x86
 
 CFLAGS    ?= -O2 -g
-# Link-time optimisation of the daemon and the benchmarks, with gcc: 10 to
-# 15 % less CPU per span in bench/throughput (README, "Throughput and
-# compiler flags").  The objects are fat: the tests link their machine
+# Link-time optimisation of the daemon and the benchmarks, with gcc: about
+# 8 % less CPU per span in bench/throughput, 12 % in its reader (README,
+# "Throughput and compiler flags").  The objects are fat: the tests link their machine
 # code, without LTO's time.  LTO= builds without it.
 LTO       ?= $(if $(filter gcc cc,$(notdir $(CC))),-flto=auto -ffat-lto-objects)
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
