@@ -39,37 +39,6 @@ static int check_opts(struct sockcap_opts *o)
 	return 0;
 }
 
-struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opts)
-{
-	struct sockhooks_settings hs;
-	struct sockcap *sc = calloc(1, sizeof(*sc));
-	int err;
-
-	if (!sc)
-		return NULL;
-	sc->opts = *opts;
-	sc->conns_map_fd = -1;
-	if ((err = check_opts(&sc->opts)))
-		goto fail;
-	hs = (struct sockhooks_settings){
-		.capture_bytes = sc->opts.capture_bytes,
-		.bpf_conns = sc->opts.bpf_conns,
-		.wakeup_bytes = loader_wakeup_bytes(l),
-		.all_processes = sc->opts.all_processes,
-	};
-	sc->hooks = sockhooks_open(l, sc->opts.hooks, &hs);
-	if (!sc->hooks) {
-		err = -errno;
-		goto fail;
-	}
-	sc->conns_map_fd = sockhooks_conns_fd(sc->hooks);
-	return sc;
-fail:
-	sockcap_close(sc);
-	errno = -err;
-	return NULL;
-}
-
 struct sockcap *sockcap_open_detached(const struct sockcap_opts *opts)
 {
 	struct sockcap *sc = calloc(1, sizeof(*sc));
@@ -85,6 +54,31 @@ struct sockcap *sockcap_open_detached(const struct sockcap_opts *opts)
 		errno = -err;
 		return NULL;
 	}
+	return sc;
+}
+
+struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opts)
+{
+	struct sockhooks_settings hs;
+	struct sockcap *sc = sockcap_open_detached(opts);
+	int err;
+
+	if (!sc)
+		return NULL;
+	hs = (struct sockhooks_settings){
+		.capture_bytes = sc->opts.capture_bytes,
+		.bpf_conns = sc->opts.bpf_conns,
+		.wakeup_bytes = loader_wakeup_bytes(l),
+		.all_processes = sc->opts.all_processes,
+	};
+	sc->hooks = sockhooks_open(l, sc->opts.hooks, &hs);
+	if (!sc->hooks) {
+		err = -errno;
+		sockcap_close(sc);
+		errno = -err;
+		return NULL;
+	}
+	sc->conns_map_fd = sockhooks_conns_fd(sc->hooks);
 	return sc;
 }
 
