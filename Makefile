@@ -10,9 +10,14 @@ BPFTOOL   ?= bpftool
 ARCH      := x86
 
 CFLAGS    ?= -O2 -g
+# Link-time optimisation of the daemon and the benchmarks, with gcc: about
+# 8 % less CPU per span in bench/throughput, 12 % in its reader (README,
+# "Throughput and compiler flags").  The objects are fat: the tests link their machine
+# code, without LTO's time.  LTO= builds without it.
+LTO       ?= $(if $(filter gcc cc,$(notdir $(CC))),-flto=auto -ffat-lto-objects)
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
              -Iinclude -Iuser -I$(BUILD) -I$(BUILD)/proto -MMD -MP \
-             -DSP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
+             -DSP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE $(LTO)
 LDLIBS    := -lbpf -lelf -ldeflate -lz -lnghttp2 -lprotobuf-c -lssl -lcrypto -lyaml -ljson-c -lm -pthread
 # gzip by ISA-L (levels 1-3) where its headers are here, else by libdeflate.
 ifneq ($(wildcard /usr/include/isa-l/igzip_lib.h),)
@@ -79,8 +84,8 @@ test: deps
 
 tests-build: $(UNIT_BINS) $(PROG_BINS) $(TOOL_BINS) $(PROG_LIBS)
 tests-programs: $(PROG_BINS) $(PROG_LIBS)
-# The export benchmark's sink and driver have an integration test.
-tests-build: $(BUILD)/bench/otlp_sink $(BUILD)/bench/export
+# The export and throughput benchmarks have an integration test.
+tests-build: $(BUILD)/bench/otlp_sink $(BUILD)/bench/export $(BUILD)/bench/throughput
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS) $(PROG_BINS)
@@ -154,7 +159,7 @@ $(BUILD)/spanprobe: $(BUILD)/user/main.o $(LIB)
 # --- tests and benchmarks ---------------------------------------------------
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests $< -o $@ $(LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -fno-lto -Itests $< -o $@ $(LIB) $(LDLIBS) -lcmocka
 
 # The counters threads share, under ThreadSanitizer in every build: the
 # files that write and read them are compiled into the test instrumented
@@ -162,7 +167,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 TSAN_UNIT_SRCS := user/export/batch.c user/export/exporter.c user/export/console.c user/export/export_health.c
 $(BUILD)/tests/test_stats_race: tests/unit/test_stats_race.c $(TSAN_UNIT_SRCS) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fsanitize=thread -Itests $< $(TSAN_UNIT_SRCS) -o $@ $(LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -fno-lto -fsanitize=thread -Itests $< $(TSAN_UNIT_SRCS) -o $@ $(LIB) $(LDLIBS) -lcmocka
 
 # Test programs keep their symbols and frames: they are traced by name.
 $(BUILD)/tests/programs/%: tests/programs/%.c
@@ -198,7 +203,7 @@ PROG_LDLIBS_tls_dlopen := -ldl
 # Test-only tools that drive library code (not traced, not run as tests).
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests $< -o $@ $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -fno-lto -Itests $< -o $@ $(LIB) $(LDLIBS)
 
 # The bare uprobe pair the function-tracing benchmark compares against.
 $(BUILD)/bench/bare.bpf.o: bench/bare.bpf.c
@@ -213,8 +218,8 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDLIBS)
 
-# The export benchmark runs the sink built next to it.
-$(BUILD)/bench/export: | $(BUILD)/bench/otlp_sink
+# The export and throughput benchmarks run the sink built next to them.
+$(BUILD)/bench/export $(BUILD)/bench/throughput: | $(BUILD)/bench/otlp_sink
 
 # Node-wide service (systemd).  PREFIX and DESTDIR as usual.
 PREFIX ?= /usr/local
@@ -310,12 +315,12 @@ lint:
 	  --suppress=missingIncludeSystem --suppress=missingInclude --suppress=unknownMacro user
 
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all tests-build
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" LTO= all tests-build
 
 # The reader, batch and export threads share state: run the suite on this
 # build with TSAN_OPTIONS=halt_on_error=1:exitcode=66 (SP_BUILD=build-tsan).
 tsan:
-	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" all tests-build
+	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" LTO= all tests-build
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan

@@ -21,6 +21,10 @@ if [ -x "$BUILD"/bench/export ]; then
 	echo "== OTLP export throughput to a local sink (h2c and HTTP/1.1)"
 	"$BUILD"/bench/export
 fi
+if [ -x "$BUILD"/bench/throughput ]; then
+	echo "== daemon throughput: HTTP/1 records to OTLP (gzip, h2c) on one core"
+	"$BUILD"/bench/throughput
+fi
 echo "== HTTP server under load (nginx + wrk), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/http_overhead.py
 echo "== HTTPS server under load (nginx + TLS + wrk), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/https_overhead.py
 echo "== cost per OpenSSL call (SSL_write, SSL_read)" && SP_BUILD="$BUILD" python3 bench/ssl_calls.py

@@ -4,7 +4,9 @@
 sink (bench/otlp_sink.c) answers h2c and HTTP/1.1 on one port, counts
 exactly, refuses bad requests and stops by itself; the benchmark
 (bench/export.c) exits 0 only when every span was delivered, both encoders
-sent the same bytes and the sink received exactly what was sent."""
+sent the same bytes and the sink received exactly what was sent; the
+throughput benchmark (bench/throughput.c) exits 0 only when every HTTP/1
+exchange of its records became one span exported to the sink."""
 import os
 import signal
 import socket
@@ -15,6 +17,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BUILD = os.path.join(ROOT, os.environ.get('SP_BUILD', 'build'))
 SINK = os.path.join(BUILD, 'bench', 'otlp_sink')
 EXPORT = os.path.join(BUILD, 'bench', 'export')
+THROUGHPUT = os.path.join(BUILD, 'bench', 'throughput')
 failures = 0
 
 
@@ -110,8 +113,18 @@ def test_export_bench():
     check('export bench: 8 variants reported', len(rows) == 8, f'{len(rows)} rows')
 
 
+def test_throughput_bench():
+    r = subprocess.run([THROUGHPUT, '-n', '3', '-r', '1', '-P'],
+                       capture_output=True, text=True, timeout=300)
+    check('throughput bench: every exchange one span, exported, sink answered',
+          r.returncode == 0, r.stderr.strip())
+    check('throughput bench: 16384 exchanges a replay, CPU per span reported',
+          '3 runs of 1 replays of 16384 exchanges' in r.stdout and
+          'CPU, both threads:' in r.stdout, r.stdout[-300:])
+
+
 def main():
-    for path in (SINK, EXPORT):
+    for path in (SINK, EXPORT, THROUGHPUT):
         if not os.access(path, os.X_OK):
             print(f'not ok - {os.path.basename(path)} is not built: '
                   f'make BUILD={os.path.basename(BUILD)} tests-build')
@@ -119,6 +132,7 @@ def main():
     test_sink()
     test_sink_time_limit()
     test_export_bench()
+    test_throughput_bench()
     return 1 if failures else 0
 
 

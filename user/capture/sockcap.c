@@ -38,9 +38,8 @@ static int check_opts(struct sockcap_opts *o)
 	return 0;
 }
 
-struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opts)
+struct sockcap *sockcap_open_detached(const struct sockcap_opts *opts)
 {
-	struct sockhooks_settings hs;
 	struct sockcap *sc = calloc(1, sizeof(*sc));
 	int err;
 
@@ -48,8 +47,23 @@ struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opt
 		return NULL;
 	sc->opts = *opts;
 	sc->conns_map_fd = -1;
-	if ((err = check_opts(&sc->opts)))
-		goto fail;
+	err = check_opts(&sc->opts);
+	if (err) {
+		free(sc);
+		errno = -err;
+		return NULL;
+	}
+	return sc;
+}
+
+struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opts)
+{
+	struct sockhooks_settings hs;
+	struct sockcap *sc = sockcap_open_detached(opts);
+	int err;
+
+	if (!sc)
+		return NULL;
 	hs = (struct sockhooks_settings){
 		.capture_bytes = sc->opts.capture_bytes,
 		.bpf_conns = sc->opts.bpf_conns,
@@ -59,14 +73,12 @@ struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opt
 	sc->hooks = sockhooks_open(l, sc->opts.hooks, &hs);
 	if (!sc->hooks) {
 		err = -errno;
-		goto fail;
+		sockcap_close(sc);
+		errno = -err;
+		return NULL;
 	}
 	sc->conns_map_fd = sockhooks_conns_fd(sc->hooks);
 	return sc;
-fail:
-	sockcap_close(sc);
-	errno = -err;
-	return NULL;
 }
 
 const struct sockhooks *sockcap_hooks(const struct sockcap *sc)

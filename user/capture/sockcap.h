@@ -48,6 +48,14 @@ static inline bool sockcap_owns(uint16_t type)
  */
 struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opts);
 
+/*
+ * A sockcap with no kernel side: the caller hands it records itself
+ * (bench/throughput replays records through the daemon's code).  Verdicts
+ * reach no kernel (sockcap_verdict() returns -EBADF).  Returns NULL with
+ * errno set (EINVAL for bad options, ENOMEM).
+ */
+struct sockcap *sockcap_open_detached(const struct sockcap_opts *opts);
+
 /* The hook set in use (for objects that share its maps). */
 const struct sockhooks *sockcap_hooks(const struct sockcap *sc);
 

@@ -7,11 +7,35 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/*
+ * Dotted decimal, as inet_ntop() writes it, without its sprintf: every
+ * HTTP span formats its peer's address.  `buf` holds INET_ADDRSTRLEN.
+ */
+static const char *ipv4_str(const uint8_t *a, char *buf)
+{
+	char *p = buf;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+	return buf;
+}
+
 const char *stream_addr_str(const struct stream_addr *a, char *buf, size_t size)
 {
 	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+	bool mapped = a->family == AF_INET6 && !memcmp(a->addr, v4mapped, 12);
 
-	if (a->family == AF_INET6 && !memcmp(a->addr, v4mapped, 12))
+	if ((a->family == AF_INET || mapped) && size >= INET_ADDRSTRLEN)
+		return ipv4_str(mapped ? a->addr + 12 : a->addr, buf);
+	if (mapped)
 		return inet_ntop(AF_INET, a->addr + 12, buf, size) ? buf : "";
 	if (!inet_ntop(a->family == AF_INET6 ? AF_INET6 : AF_INET, a->addr, buf,
 		       size))

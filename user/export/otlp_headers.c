@@ -285,8 +285,8 @@ static int file_load(const char *path, struct sp_otlp_header *items,
 		     size_t *n, char *msg, size_t msg_len)
 {
 	const char *why;
-	char *text;
-	size_t len, line;
+	char *text = NULL; /* set when file_read_all() succeeds; LTO cannot tell */
+	size_t len = 0, line;
 	int ret = file_read_all(path, SP_OTLP_HEADERS_FILE_MAX, &text, &len);
 
 	if (ret) {

@@ -62,6 +62,7 @@ int conntable_init(struct conntable *t, uint32_t max, size_t user_size)
 		return -EINVAL;
 	t->max = max;
 	t->user_size = user_size;
+	t->max_spare = max / 8 < CONNTABLE_SPARE ? max / 8 : CONNTABLE_SPARE;
 	if (u64map_init(&t->by_id, max) || u64map_init(&t->by_tuple, max)) {
 		conntable_destroy(t);
 		return -ENOMEM;
@@ -73,10 +74,14 @@ void conntable_destroy(struct conntable *t)
 {
 	struct proto_conn *c = t->lru_head, *next;
 
-	for (; c; c = next) {
-		next = c->lru_next;
-		free(c);
+	for (int list = 0; list < 2; list++, c = t->spare) {
+		for (; c; c = next) {
+			next = c->lru_next;
+			free(c);
+		}
 	}
+	t->spare = NULL;
+	t->n_spare = 0;
 	u64map_destroy(&t->by_id);
 	u64map_destroy(&t->by_tuple);
 	t->lru_head = t->lru_tail = NULL;
@@ -104,9 +109,15 @@ void conntable_remove(struct conntable *t, struct proto_conn *c)
 	t->count--;
 }
 
-void conntable_free(struct proto_conn *c)
+void conntable_free(struct conntable *t, struct proto_conn *c)
 {
-	free(c);
+	if (t->n_spare >= t->max_spare) {
+		free(c);
+		return;
+	}
+	c->lru_next = t->spare;
+	t->spare = c;
+	t->n_spare++;
 }
 
 void *proto_conn_user(struct proto_conn *c)
@@ -127,7 +138,14 @@ struct proto_conn *conntable_add(struct conntable *t, uint64_t sock_id,
 		conntable_remove(t, *evicted);
 		t->evictions++;
 	}
-	c = calloc(1, CONNTABLE_USER_OFFSET + t->user_size);
+	c = t->spare;
+	if (c) {
+		t->spare = c->lru_next;
+		t->n_spare--;
+		memset(c, 0, CONNTABLE_USER_OFFSET + t->user_size);
+	} else {
+		c = calloc(1, CONNTABLE_USER_OFFSET + t->user_size);
+	}
 	if (!c) {
 		t->alloc_failures++;
 		return NULL;

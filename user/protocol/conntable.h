@@ -46,7 +46,16 @@ struct conntable {
 	size_t user_size;
 	uint64_t evictions;
 	uint64_t alloc_failures;
+	struct proto_conn *spare; /* freed entries kept for reuse (lru_next) */
+	uint32_t n_spare, max_spare; /* CONNTABLE_SPARE, at most max / 8 */
 };
+
+/*
+ * Freed entries kept for the next connections: a burst of connections
+ * closing together gives back enough memory for the allocator to return
+ * it to the kernel, and the next burst would fault it in page by page.
+ */
+#define CONNTABLE_SPARE 256
 
 /* Room for `max` connections.  Returns 0, -EINVAL or -ENOMEM. */
 int conntable_init(struct conntable *t, uint32_t max, size_t user_size);
@@ -69,7 +78,8 @@ struct proto_conn *conntable_add(struct conntable *t, uint64_t id,
 /* Unlink `conn` from the table (does not free it). */
 void conntable_remove(struct conntable *t, struct proto_conn *conn);
 
-void conntable_free(struct proto_conn *conn);
+/* Give `conn` back: kept for reuse (up to max_spare), else freed. */
+void conntable_free(struct conntable *t, struct proto_conn *conn);
 
 /* Index `conn` by its address pair (local, peer); call when set. */
 void conntable_index_tuple(struct conntable *t, struct proto_conn *conn);

@@ -450,8 +450,8 @@ static void mark_truncated(struct feed *f, struct http1_half *h)
 static void header_line_done(struct feed *f, struct http1_half *h)
 {
 	struct http1_pending *p;
-	const char *v;
-	size_t n;
+	const char *v = NULL; /* set when a header is split; LTO cannot tell */
+	size_t n = 0;
 	uint64_t cl = 0;
 	int id;
 

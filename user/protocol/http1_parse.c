@@ -349,6 +349,22 @@ static bool ows(char c)
 }
 
 /*
+ * `l` is the lower-case header name `name` of `n` bytes, in any case (a
+ * field name is ASCII, RFC 9110 section 5.1).  Inline: a call to
+ * strncasecmp() per header line cost more than the comparing.
+ */
+static bool name_is(const char *l, const char *name, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = l[i] >= 'A' && l[i] <= 'Z' ? (char)(l[i] | 0x20) : l[i];
+
+		if (c != name[i])
+			return false;
+	}
+	return true;
+}
+
+/*
  * "name: value" held in `h` (RFC 9112 section 5).  The value is trimmed of
  * whitespace; when the line overflowed it is the kept part.  Returns the
  * name's enum http1_hdr, or -1 for a line with no colon, an empty name or
@@ -379,8 +395,7 @@ int http1_split_header(const struct http1_half *h, const char **value,
 	     i++) {
 		size_t n = header_names[i].len;
 
-		if ((size_t)(colon - l) == n &&
-		    strncasecmp(l, header_names[i].name, n) == 0)
+		if ((size_t)(colon - l) == n && name_is(l, header_names[i].name, n))
 			return header_names[i].id;
 	}
 	return HDR_OTHER;

@@ -133,7 +133,7 @@ static void set_name(struct proto_exchange *o, const struct http_attrs_msg *m)
 	}
 	route_template(m->path, route, sizeof(route));
 	/* Semantic conventions: "HTTP" stands for a method we do not know. */
-	o->name = proto_text(o, "%s %s", m->method ? m->method : "HTTP", route);
+	o->name = proto_text_join(o, m->method ? m->method : "HTTP", ' ', route);
 	o->name_len = strlen(o->name);
 }
 

@@ -92,6 +92,13 @@ void proto_attr_cstr(struct proto_exchange *x, const char *key, const char *str)
 void proto_attr_int(struct proto_exchange *x, const char *key, int64_t value);
 /* `size` bytes of x->text for the caller to fill, or NULL when full. */
 char *proto_text_alloc(struct proto_exchange *x, size_t size);
+/*
+ * `a`, the character `sep` and `b` into x->text (what proto_text(x,
+ * "%s%c%s", ...) gives, without printf's cost on every span); returns
+ * the string, or "" when it does not fit.
+ */
+const char *proto_text_join(struct proto_exchange *x, const char *a, char sep,
+			    const char *b);
 /* printf into x->text; returns the string, or "" when it does not fit. */
 const char *proto_text(struct proto_exchange *x, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

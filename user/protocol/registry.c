@@ -99,13 +99,42 @@ const char *proto_text(struct proto_exchange *x, const char *fmt, ...)
 	return out;
 }
 
+const char *proto_text_join(struct proto_exchange *x, const char *a, char sep,
+			    const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *out = proto_text_alloc(x, la + 1 + lb + 1);
+
+	if (!out)
+		return "";
+	memcpy(out, a, la);
+	out[la] = sep;
+	memcpy(out + la + 1, b, lb);
+	out[la + 1 + lb] = '\0';
+	return out;
+}
+
+/* A copy of `len` bytes of `str` (cut at a NUL, as "%.*s" would) in x->text. */
+static const char *text_copy(struct proto_exchange *x, const char *str, size_t len)
+{
+	char *out;
+
+	len = strnlen(str, len);
+	out = proto_text_alloc(x, len + 1);
+	if (!out)
+		return "";
+	memcpy(out, str, len);
+	out[len] = '\0';
+	return out;
+}
+
 void proto_attr_str(struct proto_exchange *x, const char *key, const char *str,
 		    size_t len, bool copy)
 {
 	struct proto_attr *a;
 
 	if (copy)
-		str = proto_text(x, "%.*s", (int)len, str);
+		str = text_copy(x, str, len);
 	a = attr_slot(x, key);
 	if (!a)
 		return;

@@ -85,7 +85,7 @@ static void let_go(struct proto_streams *s, struct proto_conn *c)
 static void release(struct proto_streams *s, struct proto_conn *c)
 {
 	let_go(s, c);
-	conntable_free(c);
+	conntable_free(&s->conns, c);
 }
 
 static void release_each(struct proto_conn *c, void *arg)
