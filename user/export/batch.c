@@ -11,6 +11,7 @@
 #include "util/clock.h"
 #include "util/counter.h"
 #include "util/log.h"
+#include "util/slice.h"
 
 /* Shutdown began and its deadline passed (lock held). */
 static bool out_of_time(const struct sp_batch *bsp)
@@ -159,8 +160,7 @@ static void export_batch(struct sp_batch *bsp, struct sp_span **batch,
 	group_by_resource(batch, tmp, n);
 	/* The exporter counts these spans itself, whatever comes of them. */
 	bsp->exporter->ops->export_spans(bsp->exporter, batch, n);
-	for (uint32_t i = 0; i < n; i++)
-		spanpool_put(bsp->pool, batch[i]);
+	spanpool_put_many(bsp->pool, batch, n);
 }
 
 /* Shutdown took longer than the export timeout: count what is left (lock held). */
@@ -205,6 +205,7 @@ static void *export_thread(void *arg)
 	struct sp_span **batch = calloc(2 * (size_t)bsp->opts.max_batch, sizeof(*batch));
 	struct timespec next;
 
+	slice_request(SLICE_SHORT_NS); /* as the reader (util/slice.h) */
 	pthread_mutex_lock(&bsp->lock);
 	deadline_after(&next, bsp->opts.delay_ms);
 	while (batch) {

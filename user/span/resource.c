@@ -22,7 +22,12 @@ struct sp_resource *resource_get(struct sp_resource *res)
 
 void resource_put(struct sp_resource *res)
 {
-	if (!res || __atomic_sub_fetch(&res->refs, 1, __ATOMIC_ACQ_REL) != 0)
+	resource_put_n(res, 1);
+}
+
+void resource_put_n(struct sp_resource *res, int n)
+{
+	if (!res || __atomic_sub_fetch(&res->refs, n, __ATOMIC_ACQ_REL) != 0)
 		return;
 	for (size_t i = 0; i < res->count; i++) {
 		free(res->attrs[i].key);

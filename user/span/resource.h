@@ -90,7 +90,10 @@ struct sp_resource *resource_build(const struct sp_process_info *info,
 				   const struct sp_resource_defaults *defaults);
 
 struct sp_resource *resource_get(struct sp_resource *res);
-void resource_put(struct sp_resource *res); /* accepts NULL */
+void resource_put(struct sp_resource *res);
+/* `n` references dropped at once: one atomic operation on a count the
+ * thread that takes them shares (a batch of spans of one process). */
+void resource_put_n(struct sp_resource *res, int n); /* accepts NULL */
 
 /*
  * The container ID in a cgroup path: the last 64-hex-digit run that forms

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "span/resource.h"
 
@@ -11,13 +12,18 @@ int spanpool_init(struct sp_spanpool *pool, uint32_t size)
 	if (size == 0)
 		return -EINVAL;
 	pool->slab = calloc(size, sizeof(*pool->slab));
-	if (!pool->slab)
+	pool->free = calloc(size, sizeof(*pool->free));
+	if (!pool->slab || !pool->free) {
+		free(pool->slab);
+		free(pool->free);
+		pool->slab = NULL;
 		return -ENOMEM;
+	}
 	pool->size = size;
 	pool->in_use = 0;
 	pool->peak = 0;
 	pool->fresh = 0;
-	pool->free_list = NULL;
+	pool->n_free = 0;
 	pthread_mutex_init(&pool->lock, NULL);
 	return 0;
 }
@@ -28,6 +34,7 @@ void spanpool_destroy(struct sp_spanpool *pool)
 		return;
 	pthread_mutex_destroy(&pool->lock);
 	free(pool->slab);
+	free(pool->free);
 	pool->slab = NULL;
 }
 
@@ -36,9 +43,9 @@ struct sp_span *spanpool_get(struct sp_spanpool *pool)
 	struct sp_span *span;
 
 	pthread_mutex_lock(&pool->lock);
-	span = pool->free_list;
-	if (span)
-		pool->free_list = span->next;
+	span = NULL;
+	if (pool->n_free)
+		span = pool->free[--pool->n_free];
 	else if (pool->fresh < pool->size)
 		span = &pool->slab[pool->fresh++];
 	if (span && ++pool->in_use > pool->peak)
@@ -56,9 +63,28 @@ void spanpool_put(struct sp_spanpool *pool, struct sp_span *span)
 	resource_put(span->resource);
 	span->resource = NULL;
 	pthread_mutex_lock(&pool->lock);
-	span->next = pool->free_list;
-	pool->free_list = span;
+	pool->free[pool->n_free++] = span;
 	pool->in_use--;
+	pthread_mutex_unlock(&pool->lock);
+}
+
+void spanpool_put_many(struct sp_spanpool *pool, struct sp_span *const *spans, uint32_t n)
+{
+	/* Resources dropped outside the lock, one count per run of spans of
+	 * one process (the batch is grouped by resource); the pointers
+	 * stacked under the lock once: the exporter gives back a batch while
+	 * the reader takes spans one by one. */
+	for (uint32_t i = 0, run; i < n; i += run) {
+		struct sp_resource *res = spans[i]->resource;
+
+		for (run = 0; i + run < n && spans[i + run]->resource == res; run++)
+			spans[i + run]->resource = NULL;
+		resource_put_n(res, (int)run);
+	}
+	pthread_mutex_lock(&pool->lock);
+	memcpy(&pool->free[pool->n_free], spans, n * sizeof(*spans));
+	pool->n_free += n;
+	pool->in_use -= n;
 	pthread_mutex_unlock(&pool->lock);
 }
 

@@ -6,7 +6,9 @@
  * its spans are handed out in order before any is reused, most recently
  * freed first: a span never used is a page never touched, so the pool
  * costs resident memory for the most spans ever in use at once (`peak`),
- * not for its size.
+ * not for its size.  The spans given back wait on a stack of pointers,
+ * not on a list through the spans: taking one reads the stack, not the
+ * span the export thread last wrote on another CPU.
  */
 #ifndef SPANPROBE_SPANPOOL_H
 #define SPANPROBE_SPANPOOL_H
@@ -18,7 +20,8 @@
 
 struct sp_spanpool {
 	struct sp_span *slab;
-	struct sp_span *free_list;
+	struct sp_span **free; /* given back, the last on top */
+	uint32_t n_free;
 	uint32_t size;
 	uint32_t fresh;   /* slab[fresh..size) never handed out */
 	uint32_t in_use;
@@ -35,6 +38,8 @@ struct sp_span *spanpool_get(struct sp_spanpool *pool);
 
 /* Give `span` back; drops its resource reference.  Accepts NULL. */
 void spanpool_put(struct sp_spanpool *pool, struct sp_span *span);
+/* Give back spans[0..n) at once (one lock). */
+void spanpool_put_many(struct sp_spanpool *pool, struct sp_span *const *spans, uint32_t n);
 
 /* Spans in use now and the most at once, read under the pool's lock. */
 void spanpool_usage(struct sp_spanpool *pool, uint32_t *in_use, uint32_t *peak);
