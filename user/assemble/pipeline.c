@@ -56,9 +56,33 @@ fail:
 	return NULL;
 }
 
+/* The table lets go of `res`: its own reference and those it took ahead. */
+static void table_put(struct sp_resource *res)
+{
+	if (!res)
+		return;
+	resource_put_n(res, 1 + res->prepaid);
+}
+
+/*
+ * A reference for a span to `res`, which the table holds: taken from
+ * those the table took ahead.  The count is shared with the exporter,
+ * which drops references on another CPU: one atomic operation per span
+ * made its cache line cross between the CPUs at every span.
+ */
+static struct sp_resource *table_get(struct sp_resource *res)
+{
+	if (res->prepaid == 0) {
+		__atomic_add_fetch(&res->refs, RESOURCE_PREPAID, __ATOMIC_RELAXED);
+		res->prepaid = RESOURCE_PREPAID;
+	}
+	res->prepaid--;
+	return res;
+}
+
 static void put_resource(uint32_t pid, void *res, void *arg)
 {
-	resource_put(res);
+	table_put(res);
 }
 
 static void discard_thread(uint32_t tid, void *value, void *arg)
@@ -96,7 +120,10 @@ int pipeline_set_resource(struct sp_pipeline *p, uint32_t pid,
 		resource_put(res);
 		return err;
 	}
-	resource_put(old);
+	if (old == res)
+		resource_put(old); /* the same again: the table keeps one */
+	else
+		table_put(old);
 	return 0;
 }
 
@@ -221,7 +248,7 @@ struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid)
 	struct sp_resource *res = u32map_get(&p->processes, pid);
 
 	if (res)
-		return resource_get(res);
+		return table_get(res);
 	res = process_read_resource((pid_t)pid, &p->opts.resource_defaults);
 	if (!res)
 		res = fallback_resource(p, pid);
@@ -229,7 +256,7 @@ struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid)
 		return NULL;
 	res->filtered = process_filtered(&p->opts.filter, res);
 	if (u32map_put(&p->processes, pid, res) == 0)
-		return resource_get(res); /* one for the table, one for the caller */
+		return table_get(res); /* one for the table, one for the caller */
 	/* Table full: the caller's reference is the only one. */
 	sp_warn_once("assemble: more than %u processes traced; resources of the "
 		     "others are read per span (raise --max-processes)",
@@ -379,7 +406,7 @@ void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid,
 		threads_remove(&p->threads, th);
 	}
 	if (process_exit)
-		resource_put(u32map_del(&p->processes, pid));
+		table_put(u32map_del(&p->processes, pid));
 }
 
 struct exec_sweep {
@@ -457,7 +484,7 @@ void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
 	struct sp_resource *res;
 
 	drop_calls_of(p, pid);
-	resource_put(u32map_del(&p->processes, pid));
+	table_put(u32map_del(&p->processes, pid));
 	res = process_read_resource((pid_t)pid, &p->opts.resource_defaults);
 	if (!res)
 		res = resource_build(&info, &p->opts.resource_defaults);

@@ -38,7 +38,13 @@ struct sp_resource {
 	 * spans of many processes carries one resource block per process.
 	 * Set once (atomically), freed with the resource. */
 	void *encoded;
+	/* References the process table took ahead, for spans to come
+	 * (assemble/pipeline.c; its thread only): one atomic operation per
+	 * RESOURCE_PREPAID spans instead of one per span. */
+	int prepaid;
 };
+
+#define RESOURCE_PREPAID 64
 
 /*
  * Attributes of where a process runs that spanprobe learns from elsewhere
