@@ -444,11 +444,10 @@ static __always_inline __u32 sock_capture__peek(const struct sock_io *io, __u32 
 	return bpf_probe_read_user(b, SOCK_HTTP_PEEK, seg.iov_base) ? 0 : n;
 }
 
+/* `ports`: from sock_capture__family_ports(), read once per call. */
 static __always_inline void sock_capture__fill_addrs(struct sp_sock_data_event *ev,
-					     struct sock *sk, int family)
+					     struct sock *sk, int family, __u32 ports)
 {
-	__u32 ports = BPF_CORE_READ(sk, __sk_common.skc_portpair);
-
 	ev->family = family;
 	ev->local_port = SOCK_LOCAL_PORT(ports);
 	ev->peer_port = SOCK_PEER_PORT(ports);
@@ -473,20 +472,19 @@ static __always_inline void sock_capture__ports(struct sock *sk,
 }
 
 /*
- * The map's entry for socket `sk`, or NULL.  An entry made for another
- * connection (the socket was freed, and a verdict written after its close
- * brought its entry back) is deleted: the new connection starts clean.
+ * The map's entry for the stream `id` of a socket with `ports`, or NULL.
+ * An entry made for another connection (the socket was freed, and a
+ * verdict written after its close brought its entry back) is deleted: the
+ * new connection starts clean.
  */
-static __always_inline struct sp_sock_conn *sock_capture__conn(__u64 id,
-							       struct sock *sk)
+static __always_inline struct sp_sock_conn *sock_capture__conn(__u64 id, __u32 ports)
 {
 	struct sp_sock_conn *conn = bpf_map_lookup_elem(&sp_sock_conns, &id);
-	struct sp_sock_conn now = {};
 
 	if (!conn)
 		return NULL;
-	sock_capture__ports(sk, &now);
-	if (conn->local_port == now.local_port && conn->peer_port == now.peer_port)
+	if (conn->local_port == SOCK_LOCAL_PORT(ports) &&
+	    conn->peer_port == SOCK_PEER_PORT(ports))
 		return conn;
 	bpf_map_delete_elem(&sp_sock_conns, &id);
 	return NULL;
@@ -572,13 +570,13 @@ static __always_inline void sock_capture__tls_seen(__u64 id, struct sock *sk, __
  * or the call is too short to tell (a one-byte reader still gets its
  * request seen).  `*connp`: the connection's map entry, if it has one.
  */
-static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, bool tls,
+static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u32 ports, bool tls,
 						       const struct sock_io *io,
 						       __u32 total, bool has_buf, __u8 dir,
 						       struct sp_sock_conn **connp)
 {
 	__u64 id = sock_capture__stream_id(sk, tls);
-	struct sp_sock_conn *conn = sock_capture__conn(id, sk);
+	struct sp_sock_conn *conn = sock_capture__conn(id, ports);
 	bool frames = sock_frames__available();
 	__u64 head[3] = {};
 	__u32 n;
@@ -669,7 +667,7 @@ static __always_inline bool sock_capture__frames(struct sock_scratch *s,
  * process's descriptor (-1: unknown); `tls`: the bytes are the plaintext
  * of a TLS library call (nr 0).  A full ring buffer is counted.
  */
-static __always_inline void sock_capture__emit(struct sock *sk, int family,
+static __always_inline void sock_capture__emit(struct sock *sk, int family, __u32 ports,
 				       const struct sock_io *io, bool has_buf,
 				       __s32 fd, long nr, int ret, __u8 dir, bool tls,
 				       struct sp_sock_conn *conn)
@@ -687,7 +685,7 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family,
 	s->ev.syscall_nr = nr;
 	s->ev.sock_flags = (has_buf ? 0 : SP_SOCK_F_NO_PAYLOAD) | (tls ? SP_SOCK_F_TLS : 0);
 	__builtin_memset(s->ev.reserved, 0, sizeof(s->ev.reserved));
-	sock_capture__fill_addrs(&s->ev, sk, family);
+	sock_capture__fill_addrs(&s->ev, sk, family, ports);
 	if (!has_buf && !tls && nr != SOCK_NR_SENDFILE && nr != SOCK_NR_SPLICE)
 		common__count_drop(SP_DROP_SOCK_UNKNOWN_CALL);
 	if (!sock_capture__frames(s, conn, io, has_buf, ret, dir)) {
@@ -722,11 +720,14 @@ static __always_inline void sock_capture__plaintext(struct sock *sk, int family,
 {
 	struct sock_io io = { .buf = (const void *)buf };
 	struct sp_sock_conn *conn;
+	__u32 ports;
 
-	if (n <= 0 || n > 0x7fffffff ||
-	    !sock_capture__wanted_bytes(sk, true, &io, n, true, dir, &conn))
+	if (n <= 0 || n > 0x7fffffff)
 		return;
-	sock_capture__emit(sk, family, &io, true, -1, 0, n, dir, true, conn);
+	sock_capture__family_ports(sk, &ports);
+	if (!sock_capture__wanted_bytes(sk, ports, true, &io, n, true, dir, &conn))
+		return;
+	sock_capture__emit(sk, family, ports, &io, true, -1, 0, n, dir, true, conn);
 }
 
 /* TLS's application-data record type (RFC 8446 5.1; every record of TLS
@@ -805,11 +806,11 @@ static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int f
 	nr = SOCK_REGS_NR(regs);
 	has_buf = sock_capture__locate(regs, nr, &io);
 	sock_capture__tls_send(sk, family, &io, has_buf, ret, dir);
-	if (!sock_capture__wanted_bytes(sk, false, &io, ret, has_buf, dir, &conn))
+	if (!sock_capture__wanted_bytes(sk, ports, false, &io, ret, has_buf, dir, &conn))
 		return 0;
 	/* Every call here takes the socket first, but splice (its output). */
 	fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;
-	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir, false, conn);
+	sock_capture__emit(sk, family, ports, &io, has_buf, fd, nr, ret, dir, false, conn);
 	return 0;
 }
 

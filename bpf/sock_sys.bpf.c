@@ -95,9 +95,9 @@ static __always_inline int sys__handle(long nr, long ret)
 		return 0;
 	has_buf = sock_capture__locate(regs, nr, &io);
 	sock_capture__tls_send(sk, family, &io, has_buf, ret, dir);
-	if (!sock_capture__wanted_bytes(sk, false, &io, ret, has_buf, dir, &conn))
+	if (!sock_capture__wanted_bytes(sk, ports, false, &io, ret, has_buf, dir, &conn))
 		return 0;
-	sock_capture__emit(sk, family, &io, has_buf, fd, nr, ret, dir, false, conn);
+	sock_capture__emit(sk, family, ports, &io, has_buf, fd, nr, ret, dir, false, conn);
 	return 0;
 }
 
