@@ -21,18 +21,32 @@
  */
 #include "sock_capture.bpf.h"
 
+/*
+ * The socket, first argument of the send functions, as a plain address:
+ * fexit hands it over as a typed pointer, on which the verifier refuses
+ * the arithmetic of the capture's tables (a hash of the address).  The
+ * receive functions' socket comes from a probe read already.
+ */
+static __always_inline struct sock *fexit__sock_arg(unsigned long long *ctx)
+{
+	__u64 sk = 0;
+
+	bpf_probe_read_kernel(&sk, sizeof(sk), ctx);
+	return (struct sock *)sk;
+}
+
 SEC("fexit/tcp_sendmsg")
 int BPF_PROG(sp_fexit_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size,
 	     int ret)
 {
-	return sock_capture__in_call(sk, ret, 0, SP_SOCK_SEND);
+	return sock_capture__in_call(fexit__sock_arg(ctx), ret, 0, SP_SOCK_SEND);
 }
 
 SEC("fexit/tcp_sendpage")
 int BPF_PROG(sp_fexit_tcp_sendpage, struct sock *sk, struct page *page, int offset,
 	     size_t size, int flags, int ret)
 {
-	return sock_capture__in_call(sk, ret, 0, SP_SOCK_SEND);
+	return sock_capture__in_call(fexit__sock_arg(ctx), ret, 0, SP_SOCK_SEND);
 }
 
 SEC("fexit/inet_recvmsg")
