@@ -376,6 +376,13 @@ def run_kernel(regex, tally):
                      kernel)
     for p, (state, what) in first.paths.items():
         note.append(f"# [{short}] --http-hooks {p}: {state} {what}")
+        # A kernel that has the hooks but refuses our objects (the
+        # verifier) is our bug, even when `auto` falls back to another.
+        if state == "unavailable" and "loading failed" in what:
+            tally.report(False, f"[{short}] --http-hooks {p}: the kernel has its hooks "
+                                f"but refused the programs: {what}", note, kernel)
+        elif state == "available":
+            tally.report(True, f"[{short}] --http-hooks {p}: its programs load", note, kernel)
     if first.auto:
         first_run_of(first.auto, short)
         note.append(f"# [{short}] auto chose {first.auto}; its HTTP tests ran in the first boot")
