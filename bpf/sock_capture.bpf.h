@@ -13,6 +13,8 @@
  * and the direction of a call, then goes through this interface:
  *   sock_capture__wanted_task()   is the current process one we report on?
  *   sock_capture__tcp_family()    is the socket TCP (IPv4/IPv6)?
+ *   sock_capture__unjudged()      that, and not judged not HTTP already
+ *                                 (the socket hooks' first checks);
  *   sock_capture__locate()        where are the call's bytes in user memory?
  *   sock_capture__wanted_bytes()  does the connection or call look like HTTP?
  *   sock_capture__emit()          write the SP_EV_SOCK_DATA record (its
@@ -123,10 +125,9 @@ static __always_inline bool sock_capture__wanted_task(__u32 tgid)
 	return common__is_tracked(tgid);
 }
 
-/* TCP over IPv4 or IPv6: the only sockets HTTP/1.x runs on. */
-static __always_inline int sock_capture__tcp_family(struct sock *sk)
+/* `family` (read from `sk`) when `sk` is TCP over IPv4 or IPv6, else 0. */
+static __always_inline int sock_capture__tcp_of(struct sock *sk, __u16 family)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	__u16 protocol;
 
 	if (family != SOCK_AF_INET && family != SOCK_AF_INET6)
@@ -134,6 +135,12 @@ static __always_inline int sock_capture__tcp_family(struct sock *sk)
 	/* A bitfield before 5.6, a __u16 since: the probed read fits both. */
 	protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
 	return protocol == SOCK_IPPROTO_TCP ? family : 0;
+}
+
+/* TCP over IPv4 or IPv6: the only sockets HTTP/1.x runs on. */
+static __always_inline int sock_capture__tcp_family(struct sock *sk)
+{
+	return sock_capture__tcp_of(sk, BPF_CORE_READ(sk, __sk_common.skc_family));
 }
 
 /* The ports in skc_portpair (one read for both): skc_dport, in network
@@ -176,6 +183,23 @@ static __always_inline bool sock_capture__quiet(struct sock *sk, __u32 ports)
 }
 
 /*
+ * The first checks of a socket call, cheapest first: the family (one
+ * read, which turns away the local AF_UNIX traffic every desktop and
+ * container runtime is full of, and gives the ports), a connection
+ * already judged not HTTP, then TCP.  Returns the family, or 0 when the
+ * call is not ours; *ports: skc_portpair.
+ */
+static __always_inline int sock_capture__unjudged(struct sock *sk, __u32 *ports)
+{
+	__u16 family = sock_capture__family_ports(sk, ports);
+
+	if ((family != SOCK_AF_INET && family != SOCK_AF_INET6) ||
+	    sock_capture__quiet(sk, *ports))
+		return 0;
+	return sock_capture__tcp_of(sk, family);
+}
+
+/*
  * Did this call move the first bytes of its direction of the connection?
  * Only then do bytes that are not HTTP say the connection is not: a
  * connection open before we started is met in the middle, where the next
@@ -207,12 +231,10 @@ static __always_inline bool sock_capture__stream_start(struct sock *sk, __u32 re
  * judging the two directions at once may lose one: the connection is
  * then judged per call, as before.
  */
-static __always_inline void sock_capture__mark_quiet(struct sock *sk, __u8 dir)
+static __always_inline void sock_capture__mark_quiet(struct sock *sk, __u32 ports, __u8 dir)
 {
 	struct sock_quiet *q = sock_capture__quiet_slot(sk);
-	__u32 ports;
 
-	sock_capture__family_ports(sk, &ports);
 	if (!q || !SOCK_LOCAL_PORT(ports))
 		return;
 	if (q->sk == (__u64)sk && q->ports == ports) {
@@ -461,16 +483,6 @@ static __always_inline void sock_capture__fill_addrs(struct sp_sock_data_event *
 	}
 }
 
-/* The ports of `sk`, as struct sp_sock_conn and the data records have them. */
-static __always_inline void sock_capture__ports(struct sock *sk,
-						struct sp_sock_conn *c)
-{
-	__u32 ports = BPF_CORE_READ(sk, __sk_common.skc_portpair);
-
-	c->local_port = SOCK_LOCAL_PORT(ports);
-	c->peer_port = SOCK_PEER_PORT(ports);
-}
-
 /*
  * The map's entry for the stream `id` of a socket with `ports`, or NULL.
  * An entry made for another connection (the socket was freed, and a
@@ -497,7 +509,7 @@ static __always_inline struct sp_sock_conn *sock_capture__conn(__u64 id, __u32 p
  * direction starts out of step (its first call must start a frame).
  * Returns the map's entry, or NULL.
  */
-static __always_inline struct sp_sock_conn *sock_capture__mark_http(__u64 id, struct sock *sk,
+static __always_inline struct sp_sock_conn *sock_capture__mark_http(__u64 id, __u32 ports,
 								   __u32 state, __u8 dir,
 								   __u32 need)
 {
@@ -507,7 +519,8 @@ static __always_inline struct sp_sock_conn *sock_capture__mark_http(__u64 id, st
 	st->synced = 1;
 	st->need = need;
 	st->keep = need != 0;
-	sock_capture__ports(sk, &conn);
+	conn.local_port = SOCK_LOCAL_PORT(ports);
+	conn.peer_port = SOCK_PEER_PORT(ports);
 	if (bpf_map_update_elem(&sp_sock_conns, &id, &conn, BPF_NOEXIST) == -SOCK_E2BIG)
 		common__count_drop(SP_DROP_MAP_FULL);
 	return bpf_map_lookup_elem(&sp_sock_conns, &id);
@@ -545,12 +558,13 @@ static __always_inline bool sock_capture__tls_handshake(const __u64 *w, __u32 n)
  * whether the process's TLS library is probed), then ignored, so later
  * calls skip the first-bytes check.
  */
-static __always_inline void sock_capture__tls_seen(__u64 id, struct sock *sk, __u8 dir)
+static __always_inline void sock_capture__tls_seen(__u64 id, __u32 ports, __u8 dir)
 {
-	struct sp_sock_conn conn = { .state = SP_SOCK_CONN_IGNORE };
+	struct sp_sock_conn conn = { .state = SP_SOCK_CONN_IGNORE,
+				     .local_port = SOCK_LOCAL_PORT(ports),
+				     .peer_port = SOCK_PEER_PORT(ports) };
 	struct sp_tls_seen_event *ev;
 
-	sock_capture__ports(sk, &conn);
 	if (bpf_map_update_elem(&sp_sock_conns, &id, &conn, BPF_NOEXIST) == -SOCK_E2BIG)
 		common__count_drop(SP_DROP_MAP_FULL);
 	ev = common__reserve(SP_EV_TLS_SEEN, sizeof(*ev));
@@ -592,19 +606,19 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u32 po
 		return false;
 	/* (No pointer arithmetic on `id`: fexit's socket is a typed pointer.) */
 	if (!tls && sock_capture__tls_handshake(head, n)) {
-		sock_capture__tls_seen(id, sk, dir);
+		sock_capture__tls_seen(id, ports, dir);
 		return false;
 	}
 	if (frames && sock_capture__h2_preface(head, n)) {
-		*connp = sock_capture__mark_http(id, sk, SP_SOCK_CONN_H2, dir, 24);
+		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 24);
 		return true;
 	}
 	if (frames && n >= SOCK_H2_HEADER_LEN && sock_frames__starts_headers(head, total)) {
-		*connp = sock_capture__mark_http(id, sk, SP_SOCK_CONN_H2, dir, 0);
+		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 0);
 		return true;
 	}
 	if (sock_capture__looks_http(head, n)) {
-		*connp = sock_capture__mark_http(id, sk, SP_SOCK_CONN_HTTP, dir, 0);
+		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_HTTP, dir, 0);
 		return true;
 	}
 	/* Too short to tell (an empty line may come alone, a client may write
@@ -618,7 +632,7 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u32 po
 	 * protocol that starts TLS later, STARTTLS-like, is not HTTP inside
 	 * either.) */
 	if (!tls && sock_capture__stream_start(sk, total, dir))
-		sock_capture__mark_quiet(sk, dir);
+		sock_capture__mark_quiet(sk, ports, dir);
 	return false;
 }
 
@@ -792,14 +806,7 @@ static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int f
 
 	if (ret < 0 || (flags & SOCK_MSG_PEEK))
 		return 0;
-	/* The family first: one read, and it turns away the local (AF_UNIX)
-	 * traffic every desktop and container runtime is full of; then a
-	 * connection already judged not HTTP, with the ports of that read. */
-	family = sock_capture__family_ports(sk, &ports);
-	if ((family != SOCK_AF_INET && family != SOCK_AF_INET6) ||
-	    sock_capture__quiet(sk, ports))
-		return 0;
-	family = sock_capture__tcp_family(sk);
+	family = sock_capture__unjudged(sk, &ports);
 	if (!family || !sock_capture__wanted_task(tgid))
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());

@@ -86,11 +86,7 @@ static __always_inline int sys__handle(long nr, long ret)
 	}
 	if (!sk || sys__peeks(regs, nr))
 		return 0;
-	family = sock_capture__family_ports(sk, &ports);
-	if ((family != SOCK_AF_INET && family != SOCK_AF_INET6) ||
-	    sock_capture__quiet(sk, ports))
-		return 0;
-	family = sock_capture__tcp_family(sk);
+	family = sock_capture__unjudged(sk, &ports);
 	if (!family)
 		return 0;
 	has_buf = sock_capture__locate(regs, nr, &io);
