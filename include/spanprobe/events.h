@@ -123,6 +123,11 @@ enum sp_sock_flags {
 };
 
 #define SP_SOCK_CAPTURE_MAX 4096 /* upper bound of the capture setting */
+/* A call captured whole (struct sp_sock_conn.whole) comes as consecutive
+ * records of one call each carrying the next part (total_len: its part),
+ * up to this many bytes in all; past them, the last record's total_len
+ * counts the rest, not captured. */
+#define SP_SOCK_WHOLE_MAX (16 * SP_SOCK_CAPTURE_MAX)
 
 /*
  * SP_SOCK_F_FRAMES: the kernel side walked the call's HTTP/2 frames
@@ -170,7 +175,7 @@ struct sp_sock_data_event {
  * verdict can reach the map after its socket closed).
  */
 enum sp_sock_conn_state {
-	SP_SOCK_CONN_HTTP = 1,   /* capture every call */
+	SP_SOCK_CONN_HTTP = 1,   /* a decoder's: capture every call (HTTP/1, databases) */
 	SP_SOCK_CONN_IGNORE = 2, /* not HTTP: send nothing until close */
 	SP_SOCK_CONN_H2 = 3,     /* HTTP/2: capture every call, frame by frame */
 };
@@ -189,7 +194,14 @@ struct sp_sock_h2dir {
 };
 
 struct sp_sock_conn {
-	__u32 state; /* enum sp_sock_conn_state */
+	__u8 state;  /* enum sp_sock_conn_state */
+	/* SP_SOCK_CONN_HTTP: bit (1 << direction) per direction whose calls
+	 * are captured whole, up to SP_SOCK_WHOLE_MAX bytes a call, in
+	 * records of up to SP_SOCK_CAPTURE_MAX (a database client's
+	 * requests: a pipeline of commands, a statement and its execution in
+	 * one write); the others, their first bytes only. */
+	__u8 whole;
+	__u16 reserved;
 	__u16 local_port, peer_port; /* host order, as in the data records */
 	struct sp_sock_h2dir h2[2]; /* [direction - 1] */
 };

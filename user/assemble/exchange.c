@@ -386,8 +386,13 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 		r->span = NULL; /* ours now: req_remove must not return it */
 		req_remove(xs, c, (unsigned)i, false);
 	} else {
-		/* Its request was never opened here: no context to give. */
-		span = pipeline_span_start(xs->p, c->pid, 0, ex->req_start_ns, NULL);
+		/* Its request was never opened here: a client's thread, when
+		 * the decoder names it, gives the context it has now. */
+		struct sp_span *parent = !ex->server && ex->tid
+						 ? pipeline_thread_context(xs->p, ex->tid)
+						 : NULL;
+
+		span = pipeline_span_start(xs->p, c->pid, ex->tid, ex->req_start_ns, parent);
 		if (!span) {
 			xs->stats.no_span++;
 			return;

@@ -49,6 +49,11 @@ enum stream_verdict {
 	STREAM_VERDICT_DECODE,   /* a decoder takes it: send its bytes */
 	STREAM_VERDICT_IGNORE,   /* no decoder wants it: sizes only, or nothing */
 	STREAM_VERDICT_FRAMES,   /* a decoder of HTTP/2 takes it: walk its frames */
+	/* A decoder takes it and needs every byte of one direction's calls
+	 * (its requests: a pipeline of commands in one write), not only
+	 * the first: OUT, what the process sends; IN, what it receives. */
+	STREAM_VERDICT_WHOLE_OUT,
+	STREAM_VERDICT_WHOLE_IN,
 };
 
 /*

@@ -53,6 +53,8 @@ struct sp_config {
 	int no_http;                      /* --no-http: function spans only */
 	int with_query;                   /* export url.query */
 	const char *redact_params;        /* more path parameters removed, comma-separated */
+	int db_query_raw;                 /* db.query.text unsanitised */
+	int db_server_spans;              /* database servers' SERVER spans too */
 	uint32_t capture_bytes;           /* payload captured per socket read/write */
 	uint32_t max_connections;         /* connections tracked; full: LRU evicted, counted */
 	enum sockcap_hooks http_hooks;    /* --http-hooks: kernel hooks of HTTP capture */

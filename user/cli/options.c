@@ -72,6 +72,9 @@ void options_usage(FILE *out)
 	      "      --redact-path-params LIST  path parameters removed besides jsessionid,\n"
 	      "                            phpsessid, sessionid, sid (names, comma-separated;\n"
 	      "                            default: $SPANPROBE_REDACT_PATH_PARAMS)\n"
+	      "      --db-query-raw        export db.query.text as sent (off: literals become ?)\n"
+	      "      --db-server-spans     SERVER spans in traced database servers too (off:\n"
+	      "                            CLIENT spans only, in the applications)\n"
 	      "      --btf PATH            kernel BTF file, for kernels without /sys/kernel/btf/vmlinux\n"
 	      "      --otlp-endpoint URL   send spans to an OTLP collector (implies -o otlp)\n"
 	      "      --otlp-protocol P     grpc, http/protobuf (default) or http/json\n"
@@ -207,6 +210,8 @@ enum {
 	OPT_NO_HTTP,
 	OPT_WITH_QUERY,
 	OPT_REDACT_PARAMS,
+	OPT_DB_QUERY_RAW,
+	OPT_DB_SERVER_SPANS,
 	OPT_CAPTURE,
 	OPT_CONNS,
 	OPT_HTTP_HOOKS,
@@ -256,6 +261,8 @@ static const struct option long_opts[] = {
 	{ "no-http", no_argument, NULL, OPT_NO_HTTP },
 	{ "with-query", no_argument, NULL, OPT_WITH_QUERY },
 	{ "redact-path-params", required_argument, NULL, OPT_REDACT_PARAMS },
+	{ "db-query-raw", no_argument, NULL, OPT_DB_QUERY_RAW },
+	{ "db-server-spans", no_argument, NULL, OPT_DB_SERVER_SPANS },
 	{ "capture-bytes", required_argument, NULL, OPT_CAPTURE },
 	{ "max-connections", required_argument, NULL, OPT_CONNS },
 	{ "http-hooks", required_argument, NULL, OPT_HTTP_HOOKS },
@@ -383,6 +390,12 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 		return 0;
 	case OPT_REDACT_PARAMS:
 		cfg->redact_params = arg;
+		return 0;
+	case OPT_DB_QUERY_RAW:
+		cfg->db_query_raw = 1;
+		return 0;
+	case OPT_DB_SERVER_SPANS:
+		cfg->db_server_spans = 1;
 		return 0;
 	case OPT_CAPTURE:
 		if (parse_u32("--capture-bytes", arg, SP_SOCK_CAPTURE_MAX, &cfg->capture_bytes))

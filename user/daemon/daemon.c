@@ -741,6 +741,8 @@ static int open_http_capture(struct sp_daemon *d)
 		.max_conns = cfg->max_connections,
 		.decode.with_query = cfg->with_query,
 		.decode.redact_params = cfg->redact_params,
+		.decode.db_query_raw = cfg->db_query_raw,
+		.decode.db_server_spans = cfg->db_server_spans,
 		.verdict = sockcap_verdict,
 		.own = d->own_conns,
 	};

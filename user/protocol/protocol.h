@@ -65,6 +65,10 @@ struct proto_exchange {
 	bool unordered;
 	bool announced;
 	uint32_t seq;
+	/* The thread that wrote or read the request (0: unknown): a CLIENT
+	 * exchange whose request was never announced (past inflight_max, a
+	 * long pipeline) takes that thread's context as its parent. */
+	uint32_t tid;
 	bool server;           /* a SERVER span; else CLIENT */
 	bool error;            /* span status ERROR */
 	const char *status_message; /* with error; NULL: none */
@@ -126,6 +130,11 @@ struct proto_opts {
 	/* Path parameters removed besides ROUTE_REDACT_DEFAULT (route.h):
 	 * comma-separated names, NULL: none. */
 	const char *redact_params;
+	/* Databases: db.query.text as sent, literals and all (off: each
+	 * literal becomes "?"); SERVER spans in a traced database server
+	 * (off: only the applications' CLIENT spans). */
+	bool db_query_raw;
+	bool db_server_spans;
 };
 
 /* Completed exchanges leave a decoder through this; `opts` shape them. */

@@ -51,6 +51,7 @@ void proto_exchange_begin(struct proto_exchange *x, bool server,
 	x->unordered = false;
 	x->announced = false;
 	x->seq = 0;
+	x->tid = 0;
 	x->server = server;
 	x->error = false;
 	x->status_message = NULL;
