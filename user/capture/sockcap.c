@@ -117,11 +117,14 @@ int sockcap_verdict(void *ctx, uint64_t conn_id, uint16_t local_port,
 		v.state = SP_SOCK_CONN_HTTP;
 		flags = BPF_NOEXIST;
 	} else if (verdict == STREAM_VERDICT_WHOLE_OUT ||
-		   verdict == STREAM_VERDICT_WHOLE_IN) {
+		   verdict == STREAM_VERDICT_WHOLE_IN ||
+		   verdict == STREAM_VERDICT_WHOLE_BOTH) {
 		/* Replaces the kernel side's "capture every call". */
 		v.state = SP_SOCK_CONN_HTTP;
-		v.whole = 1 << (verdict == STREAM_VERDICT_WHOLE_OUT ? SP_SOCK_SEND
-								   : SP_SOCK_RECV);
+		if (verdict != STREAM_VERDICT_WHOLE_IN)
+			v.whole |= 1 << SP_SOCK_SEND;
+		if (verdict != STREAM_VERDICT_WHOLE_OUT)
+			v.whole |= 1 << SP_SOCK_RECV;
 	} else if (verdict == STREAM_VERDICT_FRAMES) {
 		/* Frames from a connection that began as HTTP/1.1 (h2c):
 		 * BPF's own walk, when it has one, stays; a new one starts

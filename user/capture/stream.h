@@ -54,6 +54,7 @@ enum stream_verdict {
 	 * the first: OUT, what the process sends; IN, what it receives. */
 	STREAM_VERDICT_WHOLE_OUT,
 	STREAM_VERDICT_WHOLE_IN,
+	STREAM_VERDICT_WHOLE_BOTH, /* both ways (replies to a pipeline too) */
 };
 
 /*
