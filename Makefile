@@ -260,6 +260,14 @@ fuzz: $(BUILD)/fuzz/fuzz_http2
 $(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
+# The MySQL/MariaDB decoder: packets, handshake, commands and responses,
+# calls as spans (registry.c and what it names, for the shared helpers).
+FUZZ_MYSQL := user/protocol/mysql.c user/protocol/mysql_wire.c user/protocol/db_attrs.c \
+	user/protocol/sql.c $(FUZZ_HTTP2)
+fuzz: $(BUILD)/fuzz/fuzz_mysql
+$(BUILD)/fuzz/fuzz_mysql: tests/fuzz/fuzz_mysql.c $(FUZZ_MYSQL) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_MYSQL) -o $@ -lnghttp2
 # The Kubernetes API's answers: HTTP framing, the JSON stream of a list or
 # a watch, the pod table and the attributes a pod gives.
 FUZZ_K8S := user/k8s/httpresp.c user/k8s/watch.c user/k8s/pod.c user/k8s/podtable.c \
@@ -293,6 +301,8 @@ fuzz-run: fuzz
 	$(BUILD)/fuzz/fuzz_http1 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http1.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus_http1
 	@mkdir -p $(BUILD)/fuzz/corpus_http2
 	$(BUILD)/fuzz/fuzz_http2 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http2.dict $(BUILD)/fuzz/corpus_http2 tests/fuzz/corpus_http2
+	@mkdir -p $(BUILD)/fuzz/corpus_mysql
+	$(BUILD)/fuzz/fuzz_mysql -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/mysql.dict $(BUILD)/fuzz/corpus_mysql tests/fuzz/corpus_mysql
 	@mkdir -p $(BUILD)/fuzz/corpus_k8s_watch
 	$(BUILD)/fuzz/fuzz_k8s_watch -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/k8s_watch.dict $(BUILD)/fuzz/corpus_k8s_watch tests/fuzz/corpus_k8s_watch
 	@set -e; for t in $(FUZZ_EXPORT); do \

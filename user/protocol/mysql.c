@@ -529,11 +529,12 @@ static void on_command(struct feed_ctx *fc, struct mysql_reader *r)
 
 /* --- the handshake ------------------------------------------------------- */
 
-static void on_login(struct mysql_conn *m, const struct mysql_reader *r)
+static void on_login(struct mysql_conn *m, const uint8_t *p,
+		     const struct mysql_reader *r)
 {
 	struct mysql_login l;
 
-	if (mysql_parse_login(m->req_buf, r->kept, r->msg_len, &l)) {
+	if (mysql_parse_login(p, r->kept, r->msg_len, &l)) {
 		m->phase = PH_IGNORED;
 		return;
 	}
@@ -560,7 +561,7 @@ static void on_client_message(void *ctx, struct mysql_reader *r)
 	struct mysql_conn *m = &fc->c->st.mysql;
 
 	if (m->phase == PH_LOGIN)
-		on_login(m, r);
+		on_login(m, m->req_buf, r);
 	else if (m->phase == PH_COMMANDS && r->seq == 0)
 		on_command(fc, r);
 	/* Else: authentication data, a LOCAL INFILE's contents. */
@@ -610,22 +611,29 @@ static void on_lost(void *ctx, struct mysql_reader *r)
 
 /* --- the protocol interface ---------------------------------------------- */
 
-/* The first chunk: the greeting says which end is the server.  Through
- * TLS, the handshake response comes first, and says which is the client. */
-static void begin(struct mysql_conn *m, const struct stream_chunk *ch,
-		  const struct proto_opts *opts)
+/*
+ * The connection's first message says which end is the server: the one
+ * that sends the greeting.  Through TLS the greeting went on the socket,
+ * and the plaintext begins with the handshake response (sequence 2): its
+ * sender is the client.
+ */
+static void on_first_message(void *ctx, struct mysql_reader *r)
 {
-	const uint8_t *p = ch->data;
-	bool greeting = ch->captured >= 5 && p[3] == 0 && p[4] == 10;
+	struct feed_ctx *fc = ctx;
+	struct mysql_conn *m = &fc->c->st.mysql;
+	bool in = fc->ch->dir == STREAM_IN;
 
-	m->server_spans = opts && opts->db_server_spans;
-	if (greeting) {
-		m->role = ch->dir == STREAM_IN ? PROTO_ROLE_CLIENT : PROTO_ROLE_SERVER;
-		return;
+	if (r->seq == 0 && r->kept && m->resp_buf[0] == 10) {
+		m->role = in ? PROTO_ROLE_CLIENT : PROTO_ROLE_SERVER;
+		on_server_message(ctx, r);
+	} else if (r->seq == 2) {
+		m->role = in ? PROTO_ROLE_SERVER : PROTO_ROLE_CLIENT;
+		m->server_caps = ~0ull; /* not seen: take the client's */
+		m->phase = PH_LOGIN;
+		on_login(m, m->resp_buf, r);
+	} else {
+		m->phase = PH_IGNORED;
 	}
-	m->role = ch->dir == STREAM_OUT ? PROTO_ROLE_CLIENT : PROTO_ROLE_SERVER;
-	m->server_caps = ~0ull; /* the greeting was not seen: take the client's */
-	m->phase = PH_LOGIN;
 }
 
 static int mysql_feed(struct proto_conn *c, const struct stream_chunk *ch,
@@ -641,8 +649,17 @@ static int mysql_feed(struct proto_conn *c, const struct stream_chunk *ch,
 		return -EINVAL;
 	if (m->phase == PH_IGNORED)
 		return 0;
-	if (m->role == PROTO_ROLE_UNKNOWN)
-		begin(m, ch, emit->opts);
+	m->server_spans = emit->opts && emit->opts->db_server_spans;
+	if (m->role == PROTO_ROLE_UNKNOWN) {
+		mysql_walk(&m->rd[ch->dir], ch->data, ch->captured, ch->total_len,
+			   &(struct mysql_walk){
+				   .message = on_first_message, .lost = on_lost,
+				   .ctx = &fc, .buf = m->resp_buf,
+				   .cap = sizeof(m->resp_buf), .ts_ns = ch->ts_ns,
+				   .tid = ch->tid,
+			   });
+		return 0;
+	}
 	if (m->role == PROTO_ROLE_SERVER && !m->server_spans)
 		return 0; /* the database itself: its clients' spans suffice */
 	from_client = (ch->dir == STREAM_OUT) == (m->role == PROTO_ROLE_CLIENT);
