@@ -51,6 +51,12 @@ static struct {
 		orphans, unknown_commands, no_memory;
 } mysql_totals;
 
+/* Commands that begin a call on a connection met mid-stream. */
+static bool mid_stream_command(uint8_t cmd)
+{
+	return cmd == COM_QUERY || cmd == COM_STMT_PREPARE || cmd == COM_STMT_EXECUTE;
+}
+
 static enum proto_guess mysql_recognise(const void *data, size_t len,
 					enum stream_dir dir)
 {
@@ -67,6 +73,13 @@ static enum proto_guess mysql_recognise(const void *data, size_t len,
 				return PROTO_NO;
 		return PROTO_YES;
 	}
+	/* A connection met mid-stream (opened before spanprobe started): a
+	 * query or statement command, one packet of sequence 0 that is all
+	 * of the call. */
+	if (len >= 6 && p[3] == 0 && mysql_le(p, 3) + 4 == len &&
+	    mid_stream_command(p[4]) &&
+	    (p[4] == COM_STMT_EXECUTE ? len >= 14 : (p[5] >= 0x20 && p[5] < 0x7f) || p[5] == '\n'))
+		return PROTO_YES;
 	return mysql_greeting_guess(data, len);
 }
 
@@ -257,14 +270,20 @@ static bool deprecate_eof(const struct mysql_conn *m)
 	return m->caps & CLIENT_DEPRECATE_EOF;
 }
 
-/* Rows end at an EOF packet, or with CLIENT_DEPRECATE_EOF at an OK packet
- * with the 0xfe header (a row starting with 0xfe is 16 MiB or more). */
+/*
+ * Rows end at an EOF packet (5 bytes), or with CLIENT_DEPRECATE_EOF at an
+ * OK packet with the 0xfe header (7 bytes or more; a row starting with
+ * 0xfe is 16 MiB or more).  A connection met mid-stream, whose
+ * capabilities are unknown, tells them apart by their length.
+ */
 static bool rows_end(const struct mysql_conn *m, const uint8_t *p, size_t n,
 		     uint32_t len, uint16_t *status)
 {
-	if (!n || p[0] != 0xfe || len >= (deprecate_eof(m) ? 0xffffffu : 9u))
+	bool ok_form = m->midstream ? len > 5 : deprecate_eof(m);
+
+	if (!n || p[0] != 0xfe || len >= (ok_form ? 0xffffffu : 9u))
 		return false;
-	if (deprecate_eof(m))
+	if (ok_form)
 		*status = mysql_ok_status(p, n);
 	else
 		*status = n >= 5 ? (uint16_t)mysql_le(p + 3, 2) : 0;
@@ -351,10 +370,13 @@ static enum step next_packet(struct mysql_conn *m, const struct mysql_cmd *k,
 	switch (m->rstate) {
 	case RS_COLS:
 		if (--m->cols_left == 0)
-			m->rstate = dep ? RS_ROWS : RS_COLS_EOF;
+			m->rstate = dep && !m->midstream ? RS_ROWS : RS_COLS_EOF;
 		return STEP_MORE;
 	case RS_COLS_EOF:
 		m->rstate = RS_ROWS;
+		/* Mid-stream: no EOF of 5 bytes here, CLIENT_DEPRECATE_EOF. */
+		if (m->midstream && !(n && p[0] == 0xfe && len == 5))
+			return next_packet(m, k, p, n, len);
 		return STEP_MORE;
 	case RS_ROWS:
 		if (!rows_end(m, p, n, len, &status)) {
@@ -491,10 +513,10 @@ static bool not_a_call(struct mysql_conn *m, uint8_t cmd, const uint8_t *p,
 	return false;
 }
 
-static void on_command(struct feed_ctx *fc, struct mysql_reader *r)
+static void on_command(struct feed_ctx *fc, struct mysql_reader *r,
+		       const uint8_t *p)
 {
 	struct mysql_conn *m = &fc->c->st.mysql;
-	const uint8_t *p = m->req_buf;
 	size_t n = r->kept;
 	struct mysql_cmd *k;
 	bool server = m->role == PROTO_ROLE_SERVER;
@@ -563,7 +585,7 @@ static void on_client_message(void *ctx, struct mysql_reader *r)
 	if (m->phase == PH_LOGIN)
 		on_login(m, m->req_buf, r);
 	else if (m->phase == PH_COMMANDS && r->seq == 0)
-		on_command(fc, r);
+		on_command(fc, r, m->req_buf);
 	/* Else: authentication data, a LOCAL INFILE's contents. */
 }
 
@@ -626,6 +648,14 @@ static void on_first_message(void *ctx, struct mysql_reader *r)
 	if (r->seq == 0 && r->kept && m->resp_buf[0] == 10) {
 		m->role = in ? PROTO_ROLE_CLIENT : PROTO_ROLE_SERVER;
 		on_server_message(ctx, r);
+	} else if (r->seq == 0 && r->kept && r->kept == r->msg_len &&
+		   mid_stream_command(m->resp_buf[0])) {
+		/* A connection opened before: its database and its
+		 * capabilities are not known. */
+		m->role = in ? PROTO_ROLE_SERVER : PROTO_ROLE_CLIENT;
+		m->midstream = 1;
+		m->phase = PH_COMMANDS;
+		on_command(fc, r, m->resp_buf);
 	} else if (r->seq == 2) {
 		m->role = in ? PROTO_ROLE_SERVER : PROTO_ROLE_CLIENT;
 		m->server_caps = ~0ull; /* not seen: take the client's */

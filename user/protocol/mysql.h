@@ -76,6 +76,7 @@ struct mysql_conn {
 	uint8_t rstate;       /* private: where the head command's response is */
 	uint8_t resp_lost;    /* the head's response lost its place */
 	uint8_t had_rows;     /* the head's response is a result set */
+	uint8_t midstream;    /* met after its handshake: capabilities unknown */
 	uint8_t db_len;
 	uint64_t caps;        /* capabilities both ends took (MariaDB's extended
 			       * ones in the upper 32 bits) */
