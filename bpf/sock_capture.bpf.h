@@ -348,18 +348,54 @@ static __always_inline bool sock_capture__looks_http(__u64 *w, __u32 n)
 /* RESP's digits of an array's length ("*3\r\n$"), at most this many. */
 #define SOCK_RESP_DIGITS_MAX 6
 
+/* MySQL commands that start a call mid-stream: COM_QUERY,
+ * COM_STMT_PREPARE, COM_STMT_EXECUTE. */
+#define SOCK_MYSQL_QUERY 0x03
+#define SOCK_MYSQL_PREPARE 0x16
+#define SOCK_MYSQL_EXECUTE 0x17
+
+/*
+ * A call that starts a database request on a connection met mid-stream
+ * (a client's pool opened before spanprobe started): a PostgreSQL simple
+ * query ('Q' and a length that is the whole call) or Parse ('P' and a
+ * length within it: Bind, Execute and Sync follow in the same write); a
+ * MySQL query or statement command in one packet of sequence 0 that is
+ * the whole call.  (A Redis command has the same shape anywhere.)
+ */
+static __always_inline bool sock_capture__db_request(const __u64 *w, __u32 n, __u32 total)
+{
+	__u8 t = sock_capture__byte(w, 0), cmd;
+	__u32 len;
+
+	if (n >= 5 && (t == 'Q' || t == 'P')) {
+		len = bpf_ntohl((__u32)(w[0] >> 8));
+		if (t == 'Q' ? len + 1 == total : len >= 8 && len + 1 <= total)
+			return true;
+	}
+	if (n < 5 || sock_capture__byte(w, 3) != 0)
+		return false;
+	len = (__u32)(w[0] & 0xffffff);
+	cmd = sock_capture__byte(w, 4);
+	return len + 4 == total && len >= 2 &&
+	       (cmd == SOCK_MYSQL_QUERY || cmd == SOCK_MYSQL_PREPARE || cmd == SOCK_MYSQL_EXECUTE);
+}
+
 /*
  * The first bytes of a database connection (`n` valid in `w`, of a call
  * of `total` bytes): a PostgreSQL startup message, SSL or GSS encryption
  * request (a 4-byte length, then the code); a Redis command (a RESP array
  * of bulk strings, "*N\r\n$"); a MySQL or MariaDB server's greeting (a
  * packet header of sequence 0, protocol version 10, a version number:
- * the server speaks first).
+ * the server speaks first).  Or a request, for a connection met
+ * mid-stream (sock_capture__db_request()).
  */
 static __always_inline bool sock_capture__looks_db(const __u64 *w, __u32 n, __u32 total)
 {
 	__u32 len, code;
 	__u8 c;
+
+	if (sock_capture__db_request(w, n, total))
+		return true;
 
 	if (n >= 8 && (w[0] & 0xff) == 0) {
 		len = bpf_ntohl((__u32)w[0]);
