@@ -211,7 +211,8 @@ static const char *add_operation(struct proto_exchange *o,
 	const char *op;
 
 	if (m->query && m->sql)
-		sql_summarize(m->query, m->query_len, &sum);
+		sql_summarize_dialect(m->query, m->query_len, &sum,
+				      dialect_of(m->system));
 	else if (m->query)
 		redis_text(m->query, m->query_len, sum.operation,
 			   sizeof(sum.operation), scratch, sizeof(scratch));

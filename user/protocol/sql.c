@@ -466,14 +466,15 @@ static void summ_walk(struct summ *s)
 	}
 }
 
-void sql_summarize(const char *in, size_t len, struct sql_summary *out)
+void sql_summarize_dialect(const char *in, size_t len, struct sql_summary *out,
+			   enum sql_dialect dialect)
 {
 	struct summ s = { .out = out, .from_list = -1 };
 	struct sql_token t;
 
 	out->operation[0] = '\0';
 	out->collection[0] = '\0';
-	sql_lex_init(&s.l, in, len, SQL_DIALECT_STANDARD);
+	sql_lex_init(&s.l, in, len, dialect);
 	s.query[0] = true;
 	/* "(SELECT ...) UNION (SELECT ...)": the first keyword inside. */
 	for (next(&s, &t); t.kind == TK_OPEN; next(&s, &t))
@@ -492,4 +493,9 @@ void sql_summarize(const char *in, size_t len, struct sql_summary *out)
 	memcpy(out->operation, s.op, sizeof(out->operation));
 	if (s.many || !s.named)
 		out->collection[0] = '\0';
+}
+
+void sql_summarize(const char *in, size_t len, struct sql_summary *out)
+{
+	sql_summarize_dialect(in, len, out, SQL_DIALECT_STANDARD);
 }

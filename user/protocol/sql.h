@@ -70,5 +70,10 @@ struct sql_summary {
  * in FROM, or two different names leave it "".
  */
 void sql_summarize(const char *in, size_t len, struct sql_summary *out);
+/* The same, reading strings and comments by the rules of `dialect`
+ * (sql_summarize() is the STANDARD dialect: text past a string it cannot
+ * read is not looked at). */
+void sql_summarize_dialect(const char *in, size_t len, struct sql_summary *out,
+			   enum sql_dialect dialect);
 
 #endif /* SPANPROBE_SQL_H */
