@@ -53,8 +53,10 @@ static bool redis_word(const char *p, size_t n, char *out, size_t cap)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 
-		if (!isalnum(c) && c != '_' && c != '-' && c != '.')
+		if (!isalnum(c) && c != '_' && c != '-' && c != '.') {
+			out[0] = '\0';
 			return false;
+		}
 		out[i] = (char)toupper(c);
 	}
 	out[n] = '\0';
