@@ -408,10 +408,19 @@ static void test_error(void **state)
 	assert_string_equal(attr(k, "error.type"), "1064");
 	assert_string_equal(k->status, "SQLSTATE 42000: You have an error in your SQL "
 		"syntax; check the manual that corresponds to your MariaDB server "
-		"version for the right syntax to use near ...");
+		"version for the right syntax to use near ? at line ?");
 	for (int i = 0; i < k->n_attrs; i++)
 		assert_null(strstr(k->vals[i], "s3cret"));
 	assert_null(strstr(k->name, "s3cret"));
+	assert_string_equal(attr(k, "db.query.text"), "SELEC ?");
+
+	/* A message with a value and a name quoted: both hidden. */
+	query(&w, "INSERT INTO t VALUES ('s3cret')");
+	feed(f, OUT, &w, 22);
+	err(&w, 1, 1062, "23000", "Duplicate entry 's3cret' for key 'PRIMARY'");
+	feed(f, IN, &w, 23);
+	assert_string_equal(f->calls[1].status, "SQLSTATE 23000: Duplicate entry ?");
+	f->n = 1;
 
 	/* Raw, on request. */
 	f->opts.db_query_raw = true;
@@ -420,6 +429,8 @@ static void test_error(void **state)
 	err(&w, 1, 1062, "23000", "Duplicate entry 's3cret' for key 'PRIMARY'");
 	feed(f, IN, &w, 23);
 	assert_int_equal(f->n, 2);
+	assert_string_equal(f->calls[1].name, "INSERT t");
+	assert_string_equal(attr(&f->calls[1], "db.query.text"), "INSERT INTO t VALUES ('s3cret')");
 	assert_string_equal(f->calls[1].status,
 			    "SQLSTATE 23000: Duplicate entry 's3cret' for key 'PRIMARY'");
 	fixture_free(f);
@@ -564,7 +575,7 @@ static void test_init_db_ping(void **state)
 	assert_string_equal(attr(&f->calls[1], "db.namespace"), "billing");
 	assert_true(f->calls[2].error);
 	assert_string_equal(attr(&f->calls[2], "db.namespace"), "billing");
-	assert_string_equal(f->calls[2].status, "SQLSTATE 42000: Unknown database ...");
+	assert_string_equal(f->calls[2].status, "SQLSTATE 42000: Unknown database ?");
 	proto_mysql.close(&f->c, 60, &f->emit);
 	assert_int_equal(f->n, 3);
 	fixture_free(f);
@@ -877,6 +888,39 @@ static void test_malformed(void **state)
 	fixture_free(f);
 }
 
+/* A connection met mid-stream: its first bytes a query; the result sets'
+ * ends told apart without the capabilities (EOF, or OK with 0xfe). */
+static void test_midstream(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct wire w = { .n = 0 };
+
+	query(&w, "select a from t");
+	assert_int_equal(proto_mysql.recognise(w.b, w.n, OUT), PROTO_YES);
+	assert_int_equal(proto_mysql.recognise(w.b, w.n - 1, OUT), PROTO_NO);
+	feed(f, OUT, &w, 10);
+	assert_int_equal(proto_mysql.role(&f->c.st), PROTO_ROLE_CLIENT);
+	assert_int_equal(proto_mysql.requests_started(&f->c.st), 1);
+	result(&w, 2, 3, false);
+	feed(f, IN, &w, 11);
+	query(&w, "SELECT b FROM u");
+	feed(f, OUT, &w, 12);
+	result(&w, 1, 2, true);
+	feed(f, IN, &w, 13);
+	query(&w, "SELECT c FROM v");
+	feed(f, OUT, &w, 14);
+	result(&w, 1, 0, true);
+	feed(f, IN, &w, 15);
+	assert_int_equal(f->n, 3);
+	assert_string_equal(f->calls[0].name, "SELECT t");
+	assert_string_equal(attr(&f->calls[0], "db.system.name"), "mysql");
+	assert_string_equal(attr(&f->calls[0], "db.response.returned_rows"), "3");
+	assert_string_equal(attr(&f->calls[1], "db.response.returned_rows"), "2");
+	assert_string_equal(attr(&f->calls[2], "db.response.returned_rows"), "0");
+	assert_int_equal(f->calls[2].end, 15);
+	fixture_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -897,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_inflight_overflow),
 		cmocka_unit_test(test_stmt_table_full),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_midstream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -165,25 +165,28 @@ static const char *command_name(const struct mysql_cmd *k)
 }
 
 /*
- * The server's message, for the span's status: MySQL quotes the values
- * it complains about ("Duplicate entry '...'", "near '...'"), so unless
- * the raw text is asked for, the message stops before its first quote.
+ * The server's message, for the span's status; db_attrs hides what looks
+ * like a value in it.  But MySQL quotes the statement's rest as it came
+ * ("... near 'x = 's3cret'' at line 1"), quotes inside quotes: unless the
+ * raw text is asked for, all from the first quote to the last is one "?".
  */
 static const char *error_text(const struct mysql_err *e, bool raw, char *buf,
 			      size_t size)
 {
-	size_t len = e->msg_len, i;
+	size_t len = e->msg_len, first = len, last = 0;
 
-	for (i = 0; !raw && i < len; i++)
-		if (e->msg[i] == '\'' || e->msg[i] == '"' || e->msg[i] == '`')
-			break;
-	while (i > 0 && e->msg[i - 1] == ' ')
-		i--;
-	if (e->state[0])
-		snprintf(buf, size, "SQLSTATE %s: %.*s%s", e->state, (int)i, e->msg,
-			 i < len ? " ..." : "");
+	for (size_t i = 0; !raw && i < len; i++) {
+		if (e->msg[i] != '\'' && e->msg[i] != '"' && e->msg[i] != '`')
+			continue;
+		if (first == len)
+			first = i;
+		last = i;
+	}
+	if (first < last)
+		snprintf(buf, size, "%.*s?%.*s", (int)first, e->msg,
+			 (int)(len - last - 1), e->msg + last + 1);
 	else
-		snprintf(buf, size, "%.*s%s", (int)i, e->msg, i < len ? " ..." : "");
+		snprintf(buf, size, "%.*s", (int)len, e->msg);
 	return buf;
 }
 
@@ -201,7 +204,7 @@ static void emit_call(struct proto_conn *c, const struct proto_emit *emit,
 		.cut_short = e->cut_short,
 	};
 	struct proto_exchange o;
-	char code[8], msg[256];
+	char code[8], msg[MYSQL_RESP_KEEP];
 
 	proto_exchange_begin(&o, m->role == PROTO_ROLE_SERVER, k->start_ns,
 			     e->end_ns > k->start_ns ? e->end_ns : k->start_ns);
@@ -217,6 +220,11 @@ static void emit_call(struct proto_conn *c, const struct proto_emit *emit,
 					     msg, sizeof(msg));
 	}
 	db_attrs_describe(&o, c, &d, opts);
+	/* The SQLSTATE, a class of error and no value, before the message. */
+	if (e->err && e->err->state[0])
+		o.status_message = o.status_message
+			? proto_text(&o, "SQLSTATE %s: %s", e->err->state, o.status_message)
+			: proto_text(&o, "SQLSTATE %s", e->err->state);
 	if (rows)
 		proto_attr_int(&o, "db.response.returned_rows", (int64_t)n_rows);
 	emit->exchange(emit->ctx, c, &o);
