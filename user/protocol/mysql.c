@@ -36,6 +36,8 @@ struct feed_ctx {
 	struct proto_conn *c;
 	const struct proto_emit *emit;
 	const struct stream_chunk *ch;
+	bool *role_known;          /* set when the first message is read */
+	struct stream_chunk rest;  /* what follows it in its chunk */
 };
 
 /* How a call ended. */
@@ -653,6 +655,8 @@ static void on_first_message(void *ctx, struct mysql_reader *r)
 	struct mysql_conn *m = &fc->c->st.mysql;
 	bool in = fc->ch->dir == STREAM_IN;
 
+	*fc->role_known = true;
+
 	if (r->seq == 0 && r->kept && m->resp_buf[0] == 10) {
 		m->role = in ? PROTO_ROLE_CLIENT : PROTO_ROLE_SERVER;
 		on_server_message(ctx, r);
@@ -674,6 +678,35 @@ static void on_first_message(void *ctx, struct mysql_reader *r)
 	}
 }
 
+/*
+ * Until the first message says which end is which; the rest of the chunk
+ * after it is fed as a chunk of its own.  Returns true when nothing is
+ * left of the chunk.
+ */
+static bool first_chunk(struct feed_ctx *fc, const struct stream_chunk *ch)
+{
+	struct mysql_conn *m = &fc->c->st.mysql;
+	bool known = false;
+	size_t done;
+
+	fc->role_known = &known;
+	done = mysql_walk(&m->rd[ch->dir], ch->data, ch->captured, ch->total_len,
+			  &(struct mysql_walk){
+				  .message = on_first_message, .lost = on_lost,
+				  .ctx = fc, .buf = m->resp_buf,
+				  .cap = sizeof(m->resp_buf), .ts_ns = ch->ts_ns,
+				  .tid = ch->tid, .stop = &known,
+			  });
+	if (done == ch->total_len || m->phase == PH_IGNORED)
+		return true;
+	fc->rest = *ch;
+	fc->rest.data = (const uint8_t *)ch->data + done;
+	fc->rest.captured -= done;
+	fc->rest.total_len -= done;
+	fc->ch = &fc->rest;
+	return false;
+}
+
 static int mysql_feed(struct proto_conn *c, const struct stream_chunk *ch,
 		      const struct proto_emit *emit)
 {
@@ -689,14 +722,9 @@ static int mysql_feed(struct proto_conn *c, const struct stream_chunk *ch,
 		return 0;
 	m->server_spans = emit->opts && emit->opts->db_server_spans;
 	if (m->role == PROTO_ROLE_UNKNOWN) {
-		mysql_walk(&m->rd[ch->dir], ch->data, ch->captured, ch->total_len,
-			   &(struct mysql_walk){
-				   .message = on_first_message, .lost = on_lost,
-				   .ctx = &fc, .buf = m->resp_buf,
-				   .cap = sizeof(m->resp_buf), .ts_ns = ch->ts_ns,
-				   .tid = ch->tid,
-			   });
-		return 0;
+		if (first_chunk(&fc, ch))
+			return 0;
+		ch = fc.ch;
 	}
 	if (m->role == PROTO_ROLE_SERVER && !m->server_spans)
 		return 0; /* the database itself: its clients' spans suffice */

@@ -71,6 +71,7 @@ struct mysql_walk {
 	size_t cap;
 	uint64_t ts_ns;
 	uint32_t tid;
+	const bool *stop; /* NULL, or true: the walk stops after a message */
 };
 
 struct mysql_greeting {
@@ -100,9 +101,10 @@ bool mysql_lenenc(const uint8_t *p, size_t n, size_t *off, uint64_t *v);
 void mysql_reader_reset(struct mysql_reader *r);
 /* One chunk of a direction: `captured` bytes of `p`, then a gap up to
  * `total`.  Calls w->message for each message complete, w->lost when a
- * header falls in the gap (the reader then waits for a reset). */
-void mysql_walk(struct mysql_reader *r, const uint8_t *p, size_t captured,
-		size_t total, const struct mysql_walk *w);
+ * header falls in the gap (the reader then waits for a reset).  Returns
+ * the bytes walked: `total`, or fewer when *w->stop became true. */
+size_t mysql_walk(struct mysql_reader *r, const uint8_t *p, size_t captured,
+		  size_t total, const struct mysql_walk *w);
 
 /* First bytes of a connection: a server's greeting? */
 enum proto_guess mysql_greeting_guess(const uint8_t *p, size_t n);

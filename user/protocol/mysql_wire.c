@@ -84,12 +84,12 @@ static void header_done(struct mysql_reader *r, const struct mysql_walk *w)
 }
 
 /* The captured bytes: headers and payloads, the latter kept up to `cap`. */
-static void walk_bytes(struct mysql_reader *r, const uint8_t *p, size_t n,
-		       const struct mysql_walk *w)
+static size_t walk_bytes(struct mysql_reader *r, const uint8_t *p, size_t n,
+			 const struct mysql_walk *w)
 {
 	size_t off = 0;
 
-	while (off < n && !r->lost) {
+	while (off < n && !r->lost && !(w->stop && *w->stop)) {
 		size_t take, keep;
 
 		if (!r->need) {
@@ -113,17 +113,20 @@ static void walk_bytes(struct mysql_reader *r, const uint8_t *p, size_t n,
 		if (!r->need)
 			packet_done(r, w);
 	}
+	return off;
 }
 
-void mysql_walk(struct mysql_reader *r, const uint8_t *p, size_t captured,
-		size_t total, const struct mysql_walk *w)
+size_t mysql_walk(struct mysql_reader *r, const uint8_t *p, size_t captured,
+		  size_t total, const struct mysql_walk *w)
 {
-	size_t gap = total - captured;
+	size_t gap = total - captured, done = 0;
 
 	if (captured)
-		walk_bytes(r, p, captured, w);
+		done = walk_bytes(r, p, captured, w);
+	if (done < captured)
+		return done; /* stopped */
 	if (!gap || r->lost)
-		return;
+		return total;
 	/* Uncaptured bytes: a payload's are counted; a header among them
 	 * (or a message starting there) leaves no way to know the lengths. */
 	if (r->need) {
@@ -141,6 +144,7 @@ void mysql_walk(struct mysql_reader *r, const uint8_t *p, size_t captured,
 		if (w->lost)
 			w->lost(w->ctx, r);
 	}
+	return total;
 }
 
 /* "5.5.5-10.11.6-MariaDB...": digits and dots first, then anything. */
