@@ -804,6 +804,13 @@ static enum stream_verdict mysql_verdict(const union proto_state *st)
 	return STREAM_VERDICT_NONE;
 }
 
+/* A command carries no trace context. */
+static const char *mysql_request_traceparent(const union proto_state *st,
+					     uint32_t seq)
+{
+	return NULL;
+}
+
 static uint64_t mysql_request_start_ns(const union proto_state *st, uint32_t seq)
 {
 	const struct mysql_conn *m = &st->mysql;
@@ -845,6 +852,7 @@ const struct proto_ops proto_mysql = {
 	.requests_started = mysql_requests_started,
 	.role = mysql_role,
 	.verdict = mysql_verdict,
+	.request_traceparent = mysql_request_traceparent,
 	.request_start_ns = mysql_request_start_ns,
 	.report = mysql_report,
 };
