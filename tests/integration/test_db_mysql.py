@@ -67,6 +67,8 @@ c = pymysql.connect(host="127.0.0.1", port=int(sys.argv[1]), user="root", databa
 cur = c.cursor()
 cur.execute("SELECT id, n FROM cards WHERE n = %s", ("s3cret",))
 cur.fetchall()
+cur.execute("SELECT seq FROM seq_1_to_20000")  # 20,000 rows: past the capture
+assert len(cur.fetchall()) == 20000
 try:
     cur.execute("SELEC %s", (4111111111111111,))
 except pymysql.err.ProgrammingError:
@@ -234,6 +236,7 @@ def test_pymysql_json():
     want = [
         ("SET", "shop", "SET AUTOCOMMIT = ?", None),
         ("SELECT cards", "shop", "SELECT id, n FROM cards WHERE n = ?", None),
+        ("SELECT seq_1_to_20000", "shop", "SELECT seq FROM seq_1_to_20000", None),
         ("SELEC", "shop", "SELEC ?", "1064"),
         ("BEGIN", "shop", "BEGIN", None),
         ("INSERT cards", "shop", "INSERT INTO cards VALUES (?)", None),
@@ -242,13 +245,22 @@ def test_pymysql_json():
         ("INIT_DB", "other", None, None),
         ("PING", "other", None, None),
     ]
-    check("PyMySQL, OTLP/JSON: exit 0, 9 CLIENT spans: names, namespaces, texts, codes",
+    check("PyMySQL, OTLP/JSON: exit 0, 10 CLIENT spans: names, namespaces, texts, codes",
           rc == 0 and got == want, "\n".join(map(str, got)) + err[-3000:])
     check("PyMySQL, OTLP/JSON: status ERROR exactly on the syntax error; server 127.0.0.1:23306",
           [s["name"] for s in spans if s.get("status", {}).get("code") == 2] == ["SELEC"]
           and all(s["_attrs"].get("server.address") == "127.0.0.1"
                   and s["_attrs"].get("server.port") == PORT for s in spans),
           [(s["name"], s.get("status")) for s in spans])
+    big = [s for s in spans if s["name"] == "SELECT seq_1_to_20000"]
+    check("PyMySQL, OTLP/JSON: the 20,000 rows' call is partial (rows past the capture), "
+          "not an error, no row count; the calls after it are whole",
+          len(big) == 1 and big[0]["_attrs"].get("spanprobe.partial") == "response"
+          and "db.response.returned_rows" not in big[0]["_attrs"]
+          and big[0].get("status", {}).get("code", 0) == 0
+          and [s["name"] for s in spans if "spanprobe.partial" in s["_attrs"]]
+          == ["SELECT seq_1_to_20000"]
+          and spans[1]["_attrs"].get("db.response.returned_rows") == 1, big)
     check("PyMySQL, OTLP/JSON: one trace per call (no HTTP request around them)",
           spans and len({s["traceId"] for s in spans}) == len(spans) and
           all(not s.get("parentSpanId") for s in spans))

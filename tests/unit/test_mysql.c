@@ -663,6 +663,9 @@ static void test_lost_place(void **state)
 	assert_int_equal(f->n, 1);
 	assert_int_equal(f->calls[0].start, 10);
 	assert_int_equal(f->calls[0].end, 12);
+	assert_string_equal(attr(&f->calls[0], "spanprobe.partial"), "response");
+	assert_null(attr(&f->calls[0], "db.response.returned_rows"));
+	assert_false(f->calls[0].error);
 	result(&w, 1, 1, false);
 	feed(f, IN, &w, 21);
 	assert_int_equal(f->n, 2);
@@ -678,6 +681,7 @@ static void test_lost_place(void **state)
 	assert_int_equal(f->n, 3);
 	assert_int_equal(f->calls[2].start, 30);
 	assert_int_equal(f->calls[2].end, 40);
+	assert_string_equal(attr(&f->calls[2], "spanprobe.partial"), "response");
 	fixture_free(f);
 }
 

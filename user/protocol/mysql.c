@@ -266,7 +266,8 @@ static void end_all(struct proto_conn *c, const struct proto_emit *emit,
 		struct mysql_cmd *k = cmd_at(m, 0);
 		struct call_end e = { .end_ns = ts_ns, .cut_short = true };
 
-		emit_call(c, emit, k, &e, m->had_rows, m->rows);
+		/* Rows counted up to the loss are not the result's. */
+		emit_call(c, emit, k, &e, false, 0);
 		cmd_pop(m);
 	}
 	mysql_reader_reset(&m->rd[server ? STREAM_OUT : STREAM_IN]);
