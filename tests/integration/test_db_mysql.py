@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: MIT
 """MariaDB calls as CLIENT spans, against a real MariaDB server (Debian's
 mariadb-server) started here on 127.0.0.1:23306 with its data in a
-temporary directory (TLS offered; one client asks for it): the `mariadb`
+temporary directory (TLS offered; two clients ask for it): the `mariadb`
 client (queries, a syntax error, a duplicate key, a transaction,
 PREPARE/EXECUTE in SQL, USE) in text; PyMySQL (parameters, 20,000 rows,
-an error, a transaction, select_db, ping) in OTLP/JSON, and over TLS; a
+an error, a transaction, select_db, ping) in OTLP/JSON; both over TLS; a
 C program on libmariadb's binary protocol (a statement prepared once,
 executed 100 times) in OTLP to a real receiver.  The literals 's3cret'
 and 4111111111111111 never appear in any exported byte.  The server
@@ -289,8 +289,8 @@ c.close()
 '''
 
 
-def test_pymysql_tls():
-    """Through TLS (Python's ssl, OpenSSL): the socket is left alone after
+def test_tls():
+    """Through TLS (Python's ssl and libmariadb, on OpenSSL): the socket is left alone after
     the SSL request; the plaintext, read at OpenSSL, is decoded.  The
     kernel side reports that connection at its first command (the
     handshake response is not among the first bytes it knows), so it is
@@ -313,6 +313,21 @@ def test_pymysql_tls():
                   ("SELECT cards", "SELECT id FROM cards WHERE n = ?", "mysql")],
           "\n".join(map(str, got)) + err[-1500:])
     no_secret("PyMySQL over TLS, OTLP/JSON", blob)
+    # The mariadb client: libmariadb on OpenSSL.
+    out = os.path.join(TMP, "tls.txt")
+    p = subprocess.run([SPANPROBE, "trace", "-o", "text", "--output-file", out, "--",
+                        "mariadb", "-h", "127.0.0.1", "-P", str(PORT), "-u", "root", "--ssl",
+                        "--ssl-verify-server-cert=0", "-D", "shop", "-e",
+                        "SHOW STATUS LIKE 'Ssl_version'; SELECT n FROM cards WHERE id = 3"],
+                       capture_output=True, text=True, timeout=60)
+    with open(out) as f:
+        text = f.read()
+    got = [(n, a.get("db.query.text")) for n, a in text_spans(text)]
+    check("mariadb client over TLS: 2 CLIENT spans from the plaintext",
+          "TLSv1" in p.stdout and got == [("SHOW", "SHOW STATUS LIKE ?"),
+                                          ("SELECT cards", "SELECT n FROM cards WHERE id = ?")],
+          (got, p.stdout, p.stderr[-1000:]))
+    no_secret("mariadb client over TLS, text", text)
 
 
 def build_stmt_program():
@@ -398,7 +413,7 @@ def main():
             sql("CREATE TABLE shop.cards (id INT PRIMARY KEY, n VARCHAR(32) UNIQUE)")
             test_client_text()
             test_pymysql_json()
-            test_pymysql_tls()
+            test_tls()
             exe = build_stmt_program()
             if exe:
                 test_prepared_otlp(exe)
