@@ -262,7 +262,8 @@ $(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
 # The MySQL/MariaDB decoder: packets, handshake, commands and responses,
 # calls as spans (registry.c and what it names, for the shared helpers).
-FUZZ_MYSQL := user/protocol/mysql.c user/protocol/mysql_wire.c user/protocol/db_attrs.c \
+FUZZ_MYSQL := user/protocol/mysql.c user/protocol/mysql_wire.c user/protocol/mysql_resp.c \
+	user/protocol/db_attrs.c \
 	user/protocol/sql.c user/protocol/sql_lex.c $(FUZZ_HTTP2)
 fuzz: $(BUILD)/fuzz/fuzz_mysql
 $(BUILD)/fuzz/fuzz_mysql: tests/fuzz/fuzz_mysql.c $(FUZZ_MYSQL) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)

@@ -16,27 +16,12 @@
 
 enum phase { PH_GREETING = 0, PH_LOGIN, PH_AUTH, PH_COMMANDS, PH_IGNORED };
 
-/* Where the head command's response stands. */
-enum rstate {
-	RS_FIRST = 0, /* its first packet: OK, ERR, EOF or a column count */
-	RS_COLS,      /* column definitions of a result set */
-	RS_COLS_EOF,  /* the EOF after them (without CLIENT_DEPRECATE_EOF) */
-	RS_ROWS,      /* rows, up to an EOF (or an OK with 0xfe) */
-	RS_PARAMS,    /* a prepare's parameter definitions */
-	RS_PARAMS_EOF,
-	RS_PCOLS,     /* a prepare's result column definitions */
-	RS_PCOLS_EOF,
-	RS_MORE,      /* a command whose response takes several packets */
-};
-
-enum step { STEP_MORE, STEP_DONE, STEP_LOST };
-
 /* What a chunk's callbacks need. */
 struct feed_ctx {
 	struct proto_conn *c;
 	const struct proto_emit *emit;
 	const struct stream_chunk *ch;
-	bool *role_known;          /* set when the first message is read */
+	bool role_known;           /* the first message has been read */
 	struct stream_chunk rest;  /* what follows it in its chunk */
 };
 
@@ -276,149 +261,6 @@ static void end_all(struct proto_conn *c, const struct proto_emit *emit,
 
 /* --- responses ----------------------------------------------------------- */
 
-static bool deprecate_eof(const struct mysql_conn *m)
-{
-	return m->caps & CLIENT_DEPRECATE_EOF;
-}
-
-/*
- * Rows end at an EOF packet (5 bytes), or with CLIENT_DEPRECATE_EOF at an
- * OK packet with the 0xfe header (7 bytes or more; a row starting with
- * 0xfe is 16 MiB or more).  A connection met mid-stream, whose
- * capabilities are unknown, tells them apart by their length.
- */
-static bool rows_end(const struct mysql_conn *m, const uint8_t *p, size_t n,
-		     uint32_t len, uint16_t *status)
-{
-	bool ok_form = m->midstream ? len > 5 : deprecate_eof(m);
-
-	if (!n || p[0] != 0xfe || len >= (ok_form ? 0xffffffu : 9u))
-		return false;
-	if (ok_form)
-		*status = mysql_ok_status(p, n);
-	else
-		*status = n >= 5 ? (uint16_t)mysql_le(p + 3, 2) : 0;
-	return true;
-}
-
-/* A prepare's answer: its statement id, to remember with its text. */
-static enum step prepare_ok(struct mysql_conn *m, const struct mysql_cmd *k,
-			    const uint8_t *p, size_t n)
-{
-	uint32_t id, cols, params;
-
-	if (n < 9 || p[0] != 0x00)
-		return STEP_DONE;
-	id = mysql_le(p + 1, 4);
-	cols = mysql_le(p + 5, 2);
-	params = mysql_le(p + 7, 2);
-	if (k->has_text)
-		mysql_stmt_put(m, id, k->text, k->text_len);
-	m->last_stmt = id;
-	if ((m->caps & CLIENT_OPTIONAL_METADATA) && n >= 13 && p[12] == 0)
-		return STEP_DONE; /* no definitions follow */
-	m->prep_cols = cols;
-	m->cols_left = params ? params : cols;
-	m->rstate = params ? RS_PARAMS : RS_PCOLS;
-	return params || cols ? STEP_MORE : STEP_DONE;
-}
-
-/* A column count: a result set follows. */
-static enum step result_set(struct mysql_conn *m, const struct mysql_cmd *k,
-			    const uint8_t *p, size_t n)
-{
-	size_t off = 0;
-	uint64_t count;
-	bool binary = k->cmd == COM_STMT_EXECUTE || k->cmd == COM_STMT_BULK_EXECUTE;
-	bool meta = true;
-
-	if (!mysql_lenenc(p, n, &off, &count) || !count)
-		return STEP_LOST;
-	/* The column definitions may be left out, a flag says. */
-	if (((m->caps & MARIADB_CACHE_METADATA) && binary) ||
-	    (m->caps & CLIENT_OPTIONAL_METADATA))
-		meta = off >= n || p[off] != 0;
-	m->had_rows = 1;
-	m->cols_left = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
-	m->rstate = meta ? RS_COLS : RS_ROWS;
-	return STEP_MORE;
-}
-
-/* The first packet of a response. */
-static enum step first_packet(struct mysql_conn *m, const struct mysql_cmd *k,
-			      const uint8_t *p, size_t n, uint32_t len)
-{
-	if (!n)
-		return len ? STEP_LOST : STEP_DONE;
-	switch (k->cmd) {
-	case COM_STMT_PREPARE:
-		return prepare_ok(m, k, p, n);
-	case COM_STATISTICS:
-		return STEP_DONE; /* a line of text */
-	case COM_FIELD_LIST:
-	case COM_CHANGE_USER:
-		/* Definitions up to an EOF; authentication up to an OK. */
-		m->rstate = RS_MORE;
-		return STEP_MORE;
-	}
-	if (p[0] == 0x00 && len >= 7)
-		return mysql_ok_status(p, n) & SERVER_MORE_RESULTS_EXISTS ? STEP_MORE
-									    : STEP_DONE;
-	if (p[0] == 0xfe && len < 9)
-		return STEP_DONE; /* EOF: COM_SET_OPTION's answer */
-	if (p[0] == 0xfb)
-		return STEP_MORE; /* LOCAL INFILE: the OK comes after the file */
-	return result_set(m, k, p, n);
-}
-
-/* One packet after the first. */
-static enum step next_packet(struct mysql_conn *m, const struct mysql_cmd *k,
-			     const uint8_t *p, size_t n, uint32_t len)
-{
-	uint16_t status;
-	bool dep = deprecate_eof(m);
-
-	switch (m->rstate) {
-	case RS_COLS:
-		if (--m->cols_left == 0)
-			m->rstate = dep && !m->midstream ? RS_ROWS : RS_COLS_EOF;
-		return STEP_MORE;
-	case RS_COLS_EOF:
-		m->rstate = RS_ROWS;
-		/* Mid-stream: no EOF of 5 bytes here, CLIENT_DEPRECATE_EOF. */
-		if (m->midstream && !(n && p[0] == 0xfe && len == 5))
-			return next_packet(m, k, p, n, len);
-		return STEP_MORE;
-	case RS_ROWS:
-		if (!rows_end(m, p, n, len, &status)) {
-			m->rows++;
-			return STEP_MORE;
-		}
-		m->rstate = RS_FIRST;
-		return status & SERVER_MORE_RESULTS_EXISTS ? STEP_MORE : STEP_DONE;
-	case RS_PARAMS:
-		if (--m->cols_left)
-			return STEP_MORE;
-		m->rstate = dep ? RS_PCOLS : RS_PARAMS_EOF;
-		m->cols_left = m->prep_cols;
-		return dep && !m->prep_cols ? STEP_DONE : STEP_MORE;
-	case RS_PARAMS_EOF:
-		m->rstate = RS_PCOLS;
-		return m->prep_cols ? STEP_MORE : STEP_DONE;
-	case RS_PCOLS:
-		if (--m->cols_left)
-			return STEP_MORE;
-		m->rstate = RS_PCOLS_EOF;
-		return dep ? STEP_DONE : STEP_MORE;
-	case RS_PCOLS_EOF:
-		return STEP_DONE;
-	default: /* RS_MORE */
-		if (k->cmd == COM_CHANGE_USER)
-			return n && p[0] == 0x00 ? STEP_DONE : STEP_MORE;
-		return n && p[0] == 0xfe && len < 9 ? STEP_DONE : STEP_MORE;
-	}
-}
-
 /* The responses lost their place: the calls end at the next command. */
 static void lose_responses(struct mysql_conn *m, struct mysql_reader *r)
 {
@@ -435,7 +277,7 @@ static void on_response(struct feed_ctx *fc, struct mysql_reader *r)
 	size_t n = r->kept;
 	struct mysql_cmd *k;
 	struct mysql_err err;
-	enum step s;
+	enum mysql_step s;
 
 	if (!m->count) {
 		m->stats.orphans++;
@@ -447,11 +289,10 @@ static void on_response(struct feed_ctx *fc, struct mysql_reader *r)
 		call_done(fc, fc->ch->ts_ns, &err);
 		return;
 	}
-	s = m->rstate == RS_FIRST ? first_packet(m, k, p, n, r->msg_len)
-				  : next_packet(m, k, p, n, r->msg_len);
-	if (s == STEP_DONE)
+	s = mysql_response_step(m, k, p, n, r->msg_len);
+	if (s == MYSQL_STEP_DONE)
 		call_done(fc, fc->ch->ts_ns, NULL);
-	else if (s == STEP_LOST)
+	else if (s == MYSQL_STEP_LOST)
 		lose_responses(m, r);
 }
 
@@ -656,7 +497,7 @@ static void on_first_message(void *ctx, struct mysql_reader *r)
 	struct mysql_conn *m = &fc->c->st.mysql;
 	bool in = fc->ch->dir == STREAM_IN;
 
-	*fc->role_known = true;
+	fc->role_known = true;
 
 	if (r->seq == 0 && r->kept && m->resp_buf[0] == 10) {
 		m->role = in ? PROTO_ROLE_CLIENT : PROTO_ROLE_SERVER;
@@ -687,16 +528,14 @@ static void on_first_message(void *ctx, struct mysql_reader *r)
 static bool first_chunk(struct feed_ctx *fc, const struct stream_chunk *ch)
 {
 	struct mysql_conn *m = &fc->c->st.mysql;
-	bool known = false;
 	size_t done;
 
-	fc->role_known = &known;
 	done = mysql_walk(&m->rd[ch->dir], ch->data, ch->captured, ch->total_len,
 			  &(struct mysql_walk){
 				  .message = on_first_message, .lost = on_lost,
 				  .ctx = fc, .buf = m->resp_buf,
 				  .cap = sizeof(m->resp_buf), .ts_ns = ch->ts_ns,
-				  .tid = ch->tid, .stop = &known,
+				  .tid = ch->tid, .stop = &fc->role_known,
 			  });
 	if (done == ch->total_len || m->phase == PH_IGNORED)
 		return true;

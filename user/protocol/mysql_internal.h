@@ -44,6 +44,26 @@ enum {
 	COM_STMT_BULK_EXECUTE = 0xfa, /* MariaDB */
 };
 
+/* Where the head command's response stands. */
+enum rstate {
+	RS_FIRST = 0, /* its first packet: OK, ERR, EOF or a column count */
+	RS_COLS,      /* column definitions of a result set */
+	RS_COLS_EOF,  /* the EOF after them (without CLIENT_DEPRECATE_EOF) */
+	RS_ROWS,      /* rows, up to an EOF (or an OK with 0xfe) */
+	RS_PARAMS,    /* a prepare's parameter definitions */
+	RS_PARAMS_EOF,
+	RS_PCOLS,     /* a prepare's result column definitions */
+	RS_PCOLS_EOF,
+	RS_MORE,      /* a command whose response takes several packets */
+};
+
+/* What a response packet did to its call. */
+enum mysql_step {
+	MYSQL_STEP_MORE, /* the response goes on */
+	MYSQL_STEP_DONE, /* it ended with this packet */
+	MYSQL_STEP_LOST, /* it cannot be followed (a column count not seen) */
+};
+
 /* A command sent, waiting for its response. */
 struct mysql_cmd {
 	uint64_t start_ns;
@@ -116,6 +136,14 @@ int mysql_parse_login(const uint8_t *p, size_t n, size_t total,
 		      struct mysql_login *l);
 uint16_t mysql_ok_status(const uint8_t *p, size_t n);
 void mysql_parse_err(const uint8_t *p, size_t n, struct mysql_err *e);
+
+/*
+ * One message of the response to `k` (`n` of its `len` bytes kept in `p`;
+ * not an ERR, which ends any response): moves m->rstate on, counts rows,
+ * remembers a prepared statement.
+ */
+enum mysql_step mysql_response_step(struct mysql_conn *m, const struct mysql_cmd *k,
+				    const uint8_t *p, size_t n, uint32_t len);
 
 /* The prepared statements of a connection (bounded; counted when full). */
 const struct mysql_stmt *mysql_stmt_get(struct mysql_conn *m, uint32_t id);
