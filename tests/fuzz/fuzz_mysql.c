@@ -101,7 +101,7 @@ static void feed(struct run *r, int dir, const uint8_t *p, size_t captured,
 	const struct mysql_conn *m = &r->c.st.mysql;
 
 	CHECK(proto_mysql.feed(&r->c, &ch, emit) == 0);
-	CHECK(m->count <= MYSQL_INFLIGHT && m->n_stmts <= MYSQL_STMTS_MAX);
+	CHECK(m->count <= MYSQL_PENDING_MAX && m->announced <= MYSQL_INFLIGHT && m->n_stmts <= MYSQL_STMTS_MAX);
 	/* Requests in req_buf, responses (and the first message) in resp_buf. */
 	for (int d = 0; d < 2; d++) {
 		bool req = m->role != PROTO_ROLE_UNKNOWN &&

@@ -808,6 +808,36 @@ static void test_server(void **state)
 	server_side(true);
 }
 
+/* A pipeline longer than the announced limit: every command its call,
+ * the first MYSQL_INFLIGHT announced when sent, the rest when answered
+ * (with their thread). */
+static void test_long_pipeline(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct wire w = { .n = 0 };
+
+	connect_as(f, MARIADB, 0, NULL);
+	for (int i = 0; i < MYSQL_INFLIGHT + 8; i++)
+		query(&w, "SELECT 1");
+	feed(f, OUT, &w, 10);
+	assert_int_equal(proto_mysql.requests_started(&f->c.st), MYSQL_INFLIGHT);
+	for (int i = 0; i < MYSQL_INFLIGHT + 8; i++)
+		ok(&w, 1, 2);
+	feed(f, IN, &w, 11);
+	assert_int_equal(f->n, MYSQL_INFLIGHT + 8);
+	for (int i = 0; i < f->n; i++) {
+		assert_int_equal(f->calls[i].start, 10);
+		assert_int_equal(f->calls[i].end, 11);
+		assert_int_equal(f->calls[i].tid, 8);
+	}
+	/* Announcing goes on once fewer wait. */
+	query(&w, "SELECT 2");
+	feed(f, OUT, &w, 12);
+	assert_int_equal(proto_mysql.requests_started(&f->c.st), MYSQL_INFLIGHT + 1);
+	assert_int_equal(proto_mysql.request_start_ns(&f->c.st, MYSQL_INFLIGHT), 12);
+	fixture_free(f);
+}
+
 /* More commands in one write than are followed: counted; the calls end at
  * the next command, cut short; no crash. */
 static void test_inflight_overflow(void **state)
@@ -816,18 +846,18 @@ static void test_inflight_overflow(void **state)
 	struct wire w = { .n = 0 };
 
 	connect_as(f, MARIADB, 0, NULL);
-	for (int i = 0; i < MYSQL_INFLIGHT + 3; i++)
+	for (int i = 0; i < MYSQL_PENDING_MAX + 3; i++)
 		query(&w, "SELECT 1");
 	feed(f, OUT, &w, 10);
 	assert_int_equal(proto_mysql.requests_started(&f->c.st), MYSQL_INFLIGHT);
 	assert_int_equal(f->c.st.mysql.stats.inflight_overflows, 3);
 	query(&w, "SELECT 2");
 	feed(f, OUT, &w, 20);
-	assert_int_equal(f->n, MYSQL_INFLIGHT);
+	assert_int_equal(f->n, MYSQL_PENDING_MAX);
 	ok(&w, 1, 2);
 	feed(f, IN, &w, 21);
-	assert_int_equal(f->n, MYSQL_INFLIGHT + 1);
-	assert_int_equal(f->calls[MYSQL_INFLIGHT].end, 21);
+	assert_int_equal(f->n, MYSQL_PENDING_MAX + 1);
+	assert_int_equal(f->calls[MYSQL_PENDING_MAX].end, 21);
 	fixture_free(f);
 }
 
@@ -942,6 +972,7 @@ int main(void)
 		cmocka_unit_test(test_more_results),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_server),
+		cmocka_unit_test(test_long_pipeline),
 		cmocka_unit_test(test_inflight_overflow),
 		cmocka_unit_test(test_stmt_table_full),
 		cmocka_unit_test(test_malformed),

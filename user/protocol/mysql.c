@@ -89,7 +89,7 @@ static struct mysql_cmd *cmd_push(struct mysql_conn *m)
 		unsigned cap = m->cmds_cap ? m->cmds_cap * 2u : 1u;
 		struct mysql_cmd *ring;
 
-		if (m->cmds_cap == MYSQL_INFLIGHT)
+		if (m->cmds_cap == MYSQL_PENDING_MAX)
 			return NULL;
 		ring = malloc(cap * sizeof(*ring));
 		if (!ring) {
@@ -108,6 +108,8 @@ static struct mysql_cmd *cmd_push(struct mysql_conn *m)
 
 static void cmd_pop(struct mysql_conn *m)
 {
+	if (cmd_at(m, 0)->announced)
+		m->announced--;
 	m->head = (uint16_t)((m->head + 1) % m->cmds_cap);
 	m->count--;
 	m->rstate = RS_FIRST;
@@ -394,7 +396,13 @@ static void on_command(struct feed_ctx *fc, struct mysql_reader *r,
 	k->cmd = p[0];
 	k->start_ns = r->msg_ns;
 	k->tid = r->msg_tid;
-	k->seq = m->started++;
+	/* Past inflight_max, the span opens from the exchange, with the
+	 * thread's context then. */
+	if (m->announced < MYSQL_INFLIGHT) {
+		k->announced = 1;
+		k->seq = m->started++;
+		m->announced++;
+	}
 	if (k->cmd == COM_QUERY || k->cmd == COM_STMT_PREPARE || k->cmd == COM_INIT_DB)
 		command_text(k, p, n, r);
 	else if ((k->cmd == COM_STMT_EXECUTE || k->cmd == COM_STMT_BULK_EXECUTE) && n >= 5)
@@ -658,7 +666,7 @@ static uint64_t mysql_request_start_ns(const union proto_state *st, uint32_t seq
 	for (unsigned i = 0; i < m->count; i++) {
 		const struct mysql_cmd *k = &m->cmds[(m->head + i) % m->cmds_cap];
 
-		if (k->seq == seq)
+		if (k->announced && k->seq == seq)
 			return k->start_ns;
 	}
 	return 0;
@@ -672,7 +680,7 @@ static void mysql_report(FILE *out)
 		"in capture gaps, %llu responses to no command, "
 		"%llu unknown commands, %llu allocation failures\n",
 		(unsigned long long)mysql_totals.inflight_overflows,
-		(unsigned)MYSQL_INFLIGHT,
+		(unsigned)MYSQL_PENDING_MAX,
 		(unsigned long long)mysql_totals.stmts_full, (unsigned)MYSQL_STMTS_MAX,
 		(unsigned long long)mysql_totals.unknown_stmts,
 		(unsigned long long)mysql_totals.lost_places,

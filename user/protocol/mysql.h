@@ -31,9 +31,13 @@
  * with its message, a prepare's answer. */
 #define MYSQL_RESP_KEEP 320
 /* Commands sent and not yet answered (a client pipelining, as MariaDB's
- * connector does with a prepare and its first execute); more are not
- * followed: the decoder loses its place in the responses (counted). */
+ * connector does with a prepare and its first execute) that the stage
+ * above opens a span for when they are sent (inflight_max); the commands
+ * past them still make their spans when answered, up to MYSQL_PENDING_MAX
+ * waiting.  More are not followed: the decoder loses its place in the
+ * responses (counted). */
 #define MYSQL_INFLIGHT 32
+#define MYSQL_PENDING_MAX 128
 /* Prepared statements remembered per connection; when full, a new one is
  * not (counted), and its executions are spans without text. */
 #define MYSQL_STMTS_MAX 256
@@ -89,8 +93,9 @@ struct mysql_conn {
 	uint64_t rows;        /* rows of the head command's response so far */
 	uint32_t last_stmt;   /* the latest prepared statement's id */
 	/* Commands awaiting a response: a ring on the heap that doubles up
-	 * to MYSQL_INFLIGHT slots as needed (NULL until the first). */
-	uint16_t head, count, cmds_cap;
+	 * to MYSQL_PENDING_MAX slots as needed (NULL until the first); the
+	 * first MYSQL_INFLIGHT of them announced. */
+	uint16_t head, count, cmds_cap, announced;
 	struct mysql_cmd *cmds;
 	/* Prepared statements: an array that doubles up to MYSQL_STMTS_MAX. */
 	struct mysql_stmt *stmts;

@@ -70,6 +70,7 @@ struct mysql_cmd {
 	uint32_t tid, seq;
 	uint32_t stmt_id;
 	uint8_t cmd;
+	uint8_t announced; /* counted in requests_started (seq is its number) */
 	uint8_t has_text; /* text is the statement (or the database) */
 	uint8_t text_cut; /* the statement was longer than what is kept */
 	uint16_t text_len;
