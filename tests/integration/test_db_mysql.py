@@ -374,9 +374,10 @@ def test_prepared_otlp(exe):
 def test_server_side(server):
     """The traced server: no spans by default; SERVER spans on request."""
     for flags, want in (([], 0), (["--db-server-spans"], 1)):
-        out = os.path.join(TMP, "server.jsonl")
+        out = os.path.join(TMP, f"server{len(flags)}.jsonl")
+        # The server and the client (the client's spans show the link).
         agent = subprocess.Popen([SPANPROBE, "run", "-v", "-o", "otlp-json", "--output-file", out,
-                                  "-p", str(server.pid)] + flags,
+                                  "--exe", "mariadbd", "--exe", "mariadb"] + flags,
                                  stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 20
         line = ""
@@ -390,13 +391,24 @@ def test_server_side(server):
         agent.terminate()
         err = agent.communicate(timeout=20)[1]
         with open(out) as f:
-            spans = [s for s in parse_otlp_json(f.read()) if s["kind"] == 2
-                     and s["name"] == "SELECT cards"]
+            every = parse_otlp_json(f.read())
+        spans = [s for s in every if s["kind"] == 2 and s["name"] == "SELECT cards"]
+        clients = [s for s in every if s["kind"] == 3 and s["name"] == "SELECT cards"]
         label = "with --db-server-spans" if flags else "by default"
-        check(f"the traced server, {label}: {want} SERVER span of the query, "
-              "spanprobe reported at its end",
-              len(spans) == want and "\nmysql: " in err and agent.returncode == 0,
+        check(f"the traced server, {label}: {want} SERVER span of the query (and the "
+              "client's CLIENT span), spanprobe reported at its end",
+              len(spans) == want and len(clients) == 1 and "\nmysql: " in err
+              and agent.returncode == 0,
               ([s["name"] for s in spans], agent.returncode, err[-1000:]))
+        if want:
+            check("the traced server: its SERVER span is the child of the client's call "
+                  "(same host), with the query's text",
+                  len(clients) == 1 and spans[0].get("parentSpanId") == clients[0]["spanId"]
+                  and spans[0]["traceId"] == clients[0]["traceId"]
+                  and spans[0]["_attrs"].get("db.query.text")
+                  == "SELECT n FROM cards WHERE id = ?"
+                  and spans[0]["_attrs"].get("db.namespace") == "shop",
+                  ([(c["spanId"], c["traceId"]) for c in clients], spans[0]))
 
 
 def main():
