@@ -7,9 +7,10 @@ client (queries, a syntax error, a duplicate key, a transaction,
 PREPARE/EXECUTE in SQL, USE) in text; PyMySQL (parameters, 20,000 rows,
 an error, a transaction, select_db, ping) in OTLP/JSON; both over TLS; a
 C program on libmariadb's binary protocol (a statement prepared once,
-executed 100 times) in OTLP to a real receiver.  The literals 's3cret'
-and 4111111111111111 never appear in any exported byte.  The server
-itself, traced, gives no spans unless asked."""
+executed 100 times) in OTLP to a real receiver; a small HTTP service
+running a query per request (the call is the child of the request).  The
+literals 's3cret' and 4111111111111111 never appear in any exported
+byte.  The server itself, traced, gives no spans unless asked."""
 import os
 import shutil
 import subprocess
@@ -330,6 +331,67 @@ def test_tls():
     no_secret("mariadb client over TLS, text", text)
 
 
+HTTP_SERVICE = r'''
+import sys, pymysql
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+db = pymysql.connect(host="127.0.0.1", port=int(sys.argv[1]), user="root", database="shop",
+                     autocommit=True)
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        with db.cursor() as cur:
+            cur.execute("SELECT n FROM cards WHERE id = %s", (int(self.path.rsplit("/", 1)[1]),))
+            cur.fetchall()
+        body = b"ok"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+srv = HTTPServer(("127.0.0.1", 0), Handler)
+print(srv.server_address[1], flush=True)
+for _ in range(3):
+    srv.handle_request()
+'''
+
+
+def test_http_parent():
+    """A service that runs a query per request: each database call is the
+    child of the request's SERVER span (the thread's context)."""
+    path = os.path.join(TMP, "service.py")
+    with open(path, "w") as f:
+        f.write(HTTP_SERVICE)
+    out = os.path.join(TMP, "service.jsonl")
+    agent = subprocess.Popen([SPANPROBE, "trace", "-o", "otlp-json", "--output-file", out, "--",
+                              "/usr/bin/python3", path, str(PORT)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port = agent.stdout.readline().strip()
+    for i in (1, 3, 4):
+        subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/card/{i}"],
+                       timeout=20)
+    err = agent.communicate(timeout=60)[1]
+    with open(out) as f:
+        spans = parse_otlp_json(f.read())
+    servers = [s for s in spans if s["kind"] == 2]
+    calls = [s for s in spans if s["kind"] == 3]
+    ids = {s["spanId"]: s for s in servers}
+    check("a service's queries: 3 SERVER spans (GET), 3 CLIENT spans 'SELECT cards'",
+          len(servers) == 3 and [s["name"] for s in calls] == ["SELECT cards"] * 3,
+          ([s["name"] for s in spans], err[-1500:]))
+    check("a service's queries: each database call is the child of its request's SERVER span",
+          len(calls) == 3 and all(c.get("parentSpanId") in ids
+                                  and ids[c["parentSpanId"]]["traceId"] == c["traceId"]
+                                  for c in calls)
+          and len({c["parentSpanId"] for c in calls}) == 3,
+          [(c.get("parentSpanId"), c["traceId"]) for c in calls] + list(ids))
+
+
 def build_stmt_program():
     src = os.path.join(TMP, "stmt.c")
     exe = os.path.join(TMP, "stmt")
@@ -426,6 +488,7 @@ def main():
             test_client_text()
             test_pymysql_json()
             test_tls()
+            test_http_parent()
             exe = build_stmt_program()
             if exe:
                 test_prepared_otlp(exe)
