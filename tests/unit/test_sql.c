@@ -168,6 +168,9 @@ static void test_comments_space(void **state)
 		{ MY, "SELECT /* a /* b */ 's3cret' */ 1", "SELECT ? */ ?" },
 		{ MY, "SELECT 1 FROM t WHERE x--1", "SELECT ? FROM t WHERE x-?" },
 		{ MY, "SELECT 1 -- x\n", "SELECT ?" },
+		/* No space after "--" in MySQL: it would start a comment. */
+		{ MY, "SELECT x--/* c */1, y--/**/ z, w--", "SELECT x--?, y--z, w--" },
+		{ MY, "SELECT a---- 4111\n, b", "SELECT a--, b" },
 		{ PG, "SELECT 1 FROM t WHERE x--1", "SELECT ? FROM t WHERE x" },
 		{ ALL, "SELECT 1;SELECT 2;", "SELECT ?;SELECT ?;" },
 		{ ALL, "", "" },

@@ -30,6 +30,7 @@ struct san {
 	char *out;
 	size_t cap, n;
 	bool space, full;
+	bool mysql;       /* "-- " starts a comment, "--x" does not */
 	int depth;        /* open "(" */
 	int frames;       /* of them with a frame (<= SAN_DEPTH_MAX) */
 	bool after_group; /* the last token closed a collapsed list */
@@ -37,10 +38,23 @@ struct san {
 	struct san_frame f[SAN_DEPTH_MAX];
 };
 
+/*
+ * Is a space due before the next token?  Not at the start, and not after
+ * "--" in MySQL, where "-- " would start a comment: "x--", a comment and
+ * "1" are x minus minus one, and "x--?" says so again.
+ */
+static size_t space_due(const struct san *s)
+{
+	if (!s->space || !s->n)
+		return 0;
+	return !(s->mysql && s->n >= 2 && s->out[s->n - 1] == '-' &&
+		 s->out[s->n - 2] == '-');
+}
+
 /* Append `n` bytes (and the pending space); false when they do not fit. */
 static bool put(struct san *s, const char *p, size_t n)
 {
-	size_t sp = s->space && s->n ? 1 : 0;
+	size_t sp = space_due(s);
 
 	if (s->full || s->n + sp + n + 1 > s->cap) {
 		s->full = true;
@@ -70,7 +84,7 @@ static void not_literal(struct san *s)
 
 static void san_open(struct san *s)
 {
-	size_t at_open = s->n + (s->space && s->n ? 1 : 0);
+	size_t at_open = s->n + space_due(s);
 	size_t merge = s->comma;
 
 	not_literal(s);
@@ -158,6 +172,14 @@ static void san_token(struct san *s, const struct sql_lexer *l, const struct sql
 		comma = s->n;
 		put(s, ",", 1);
 		break;
+	case TK_NAME:
+		not_literal(s);
+		if (put(s, p, t->len))
+			/* A name may hold any byte; a span, no control byte. */
+			for (size_t i = s->n - t->len; i < s->n; i++)
+				if ((unsigned char)s->out[i] < ' ' || s->out[i] == 0x7f)
+					s->out[i] = '?';
+		break;
 	default:
 		not_literal(s);
 		put(s, p, t->len);
@@ -172,7 +194,8 @@ size_t sql_sanitize_dialect(const char *in, size_t len, char *out, size_t cap,
 {
 	struct sql_lexer l;
 	struct sql_token t;
-	struct san s = { .out = out, .cap = cap, .comma = SAN_NONE };
+	struct san s = { .out = out, .cap = cap, .comma = SAN_NONE,
+			 .mysql = dialect == SQL_DIALECT_MYSQL };
 
 	if (!cap)
 		return 0;
