@@ -216,6 +216,8 @@ size_t sql_sanitize(const char *in, size_t len, char *out, size_t cap)
 /* ---- The summary ---- */
 
 #define SUM_DEPTH_MAX 32
+#define SUM_CTE_MAX 8   /* common table expressions' names kept */
+#define SUM_CTE_NAME 64
 
 struct summ {
 	struct sql_lexer l;
@@ -226,6 +228,9 @@ struct summ {
 	int depth;
 	int from_list;           /* depth of an open FROM list, -1: none */
 	bool distinct;           /* the last token was the word DISTINCT */
+	bool cte_next;           /* a common table expression's name may come */
+	int n_cte;
+	char cte[SUM_CTE_MAX][SUM_CTE_NAME]; /* not tables: names of WITH's */
 	bool first[SUM_DEPTH_MAX]; /* no token yet after this depth's "(" */
 	bool query[SUM_DEPTH_MAX]; /* this depth is a query (its FROM counts) */
 };
@@ -247,7 +252,14 @@ static bool word_in(const struct sql_lexer *l, const struct sql_token *t,
 	return false;
 }
 
-/* Words that end a FROM list, and that no table is called unquoted. */
+/* Words that end a FROM list (its commas are the statement's after). */
+static const char *const list_end_words[] = {
+	"WHERE", "GROUP", "ORDER", "HAVING", "LIMIT", "WINDOW", "UNION",
+	"EXCEPT", "INTERSECT", "OFFSET", "FETCH", "FOR", "RETURNING", "SET",
+	"VALUES", "SELECT", "INTO", NULL
+};
+
+/* Words no table is called unquoted: where a name should be, not one. */
 static const char *const clause_words[] = {
 	"WHERE", "GROUP", "ORDER", "HAVING", "LIMIT", "WINDOW", "UNION",
 	"EXCEPT", "INTERSECT", "OFFSET", "FETCH", "FOR", "ON", "USING",
@@ -302,6 +314,46 @@ static bool name_part(struct summ *s, const struct sql_token *t, char *name, siz
 	return name_append(name, n, p, t->len);
 }
 
+static bool is_cte(const struct summ *s, const char *name)
+{
+	for (int i = 0; i < s->n_cte; i++)
+		if (!strcasecmp(s->cte[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * After WITH, WITH RECURSIVE or a "," between them: keep the name of a
+ * common table expression, which FROM may name later.  Returns true when
+ * `t` was taken so.
+ */
+static bool summ_cte(struct summ *s, const struct sql_token *t)
+{
+	const char *p = s->l.s + t->start;
+	size_t len = t->len;
+
+	if (!s->cte_next)
+		return false;
+	s->cte_next = false;
+	if (word_is(&s->l, t, "RECURSIVE")) {
+		s->cte_next = true;
+		return true;
+	}
+	if (t->kind == TK_NAME && len >= 2) {
+		p++;
+		len -= 2;
+	} else if (t->kind != TK_WORD) {
+		return false;
+	}
+	if (s->n_cte == SUM_CTE_MAX || len >= SUM_CTE_NAME) {
+		s->many = true; /* one it cannot recognise would count as a table */
+		return true;
+	}
+	memcpy(s->cte[s->n_cte], p, len);
+	s->cte[s->n_cte++][len] = '\0';
+	return true;
+}
+
 /*
  * The table named next ("schema.table"), counted; `source` (FROM, JOIN,
  * USING): a subquery or a function there is a table it cannot name.
@@ -312,6 +364,7 @@ static void table_ref(struct summ *s, bool source)
 	char name[sizeof(s->out->collection)];
 	struct sql_token t;
 	size_t n = 0;
+	bool qualified = false;
 
 	skip_words(s, only);
 	peek(s, &t);
@@ -326,6 +379,7 @@ static void table_ref(struct summ *s, bool source)
 			break;
 		next(s, &t);
 		peek(s, &t);
+		qualified = true;
 		if (!name_append(name, &n, ".", 1)) {
 			s->many = true;
 			return;
@@ -333,6 +387,8 @@ static void table_ref(struct summ *s, bool source)
 	}
 	if (source && t.kind == TK_OPEN)
 		s->many = true;
+	else if (!qualified && is_cte(s, name))
+		return; /* its tables were counted where it was defined */
 	else if (!s->named) {
 		memcpy(s->out->collection, name, n + 1);
 		s->named = true;
@@ -430,7 +486,9 @@ static void summ_open(struct summ *s)
 /* A word inside the statement. */
 static void summ_word(struct summ *s, const struct sql_token *t)
 {
-	static const char *const queries[] = { "SELECT", "WITH", NULL };
+	static const char *const queries[] = { "SELECT", "WITH", "DELETE", NULL };
+	static const char *const writes[] = { "INSERT", "UPDATE", "MERGE",
+					      "REPLACE", NULL };
 	static const char *const mains[] = { "SELECT", "INSERT", "UPDATE",
 					     "DELETE", "MERGE", "VALUES", NULL };
 	int d = s->depth < SUM_DEPTH_MAX ? s->depth : SUM_DEPTH_MAX - 1;
@@ -439,8 +497,10 @@ static void summ_word(struct summ *s, const struct sql_token *t)
 	s->distinct = word_is(&s->l, t, "DISTINCT");
 	if (s->first[d] && word_in(&s->l, t, queries))
 		s->query[d] = true;
+	else if (s->first[d] && word_in(&s->l, t, writes))
+		s->many = true; /* a statement inside whose tables are not read */
 	s->first[d] = false;
-	if (s->depth == s->from_list && word_in(&s->l, t, clause_words))
+	if (s->depth == s->from_list && word_in(&s->l, t, list_end_words))
 		s->from_list = -1;
 	if (!strcmp(s->op, "WITH") && s->depth == 0 && word_in(&s->l, t, mains)) {
 		set_op(s, t);
@@ -468,6 +528,10 @@ static void summ_walk(struct summ *s)
 
 	for (next(s, &t); t.kind != TK_END && t.kind != TK_UNTERMINATED;
 	     next(s, &t)) {
+		if (summ_cte(s, &t))
+			continue;
+		if (t.kind == TK_COMMA && !s->depth && !strcmp(s->op, "WITH"))
+			s->cte_next = true;
 		if (t.kind == TK_WORD) {
 			summ_word(s, &t);
 			continue;
@@ -509,6 +573,7 @@ void sql_summarize_dialect(const char *in, size_t len, struct sql_summary *out,
 		s.query[s.depth] = true;
 		s.first[s.depth] = false;
 	}
+	s.cte_next = !strcmp(s.op, "WITH");
 	if (statement_start(&s))
 		summ_walk(&s);
 	else
