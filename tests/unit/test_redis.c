@@ -236,7 +236,6 @@ static void test_set_get(void **state)
 	struct fixture *f = *state;
 	char w[256] = "";
 
-	f->opts.db_query_raw = true;
 	command(w, sizeof(w), 3, "set", "user:1", "alice");
 	feed(f, OUT, w, 100);
 	assert_int_equal(proto_redis.verdict(&f->c->st), STREAM_VERDICT_WHOLE_BOTH);
@@ -259,13 +258,26 @@ static void test_set_get(void **state)
 	assert_attr(&f->x[0], "db.system.name", "redis");
 	assert_attr(&f->x[0], "db.operation.name", "SET");
 	assert_attr(&f->x[0], "db.namespace", "0");
-	assert_attr(&f->x[0], "db.query.text", "SET user:1 alice");
+	assert_string_equal(f->x[0].name, "SET");
+	assert_attr(&f->x[0], "db.query.summary", "SET");
+	assert_attr(&f->x[0], "db.query.text", "SET ? ?");
+	assert_attr(&f->x[0], "server.address", "10.0.0.2");
+	assert_attr(&f->x[0], "server.port", "6379");
 	assert_null(attr(&f->x[0], "db.response.status_code"));
+	assert_null(attr(&f->x[0], "spanprobe.partial"));
+	assert_null(strstr(f->x[0].attrs, "alice"));
 	assert_int_equal(f->x[1].seq, 1);
 	assert_int_equal(f->x[1].end, 260);
 	assert_attr(&f->x[1], "db.operation.name", "GET");
-	assert_attr(&f->x[1], "db.query.text", "GET user:1");
+	assert_attr(&f->x[1], "db.query.text", "GET ?");
 	assert_int_equal(rc_of(f)->count, 0);
+	/* A container command keeps its subcommand. */
+	w[0] = '\0';
+	command(w, sizeof(w), 3, "client", "setname", "s3cret");
+	feed(f, OUT, w, 300);
+	feed(f, IN, "+OK\r\n", 310);
+	assert_string_equal(f->x[2].name, "CLIENT");
+	assert_attr(&f->x[2], "db.query.text", "CLIENT SETNAME ?");
 }
 
 /* 1,000 commands in one write and their replies in one read: every one
@@ -394,7 +406,7 @@ static void test_errors(void **state)
 			    "WRONGTYPE Operation against a key holding the wrong kind of value");
 	assert_attr(&f->x[1], "db.response.status_code", "ERR");
 	assert_string_equal(f->x[1].status,
-			    "ERR unknown command '?', with args beginning with: '?' ");
+			    "ERR unknown command ?, with args beginning with: ? ");
 	assert_attr(&f->x[2], "db.response.status_code", "SYNTAX");
 	assert_string_equal(f->x[2].status, "SYNTAX invalid syntax");
 	assert_attr(&f->x[3], "db.response.status_code", "ERR");
@@ -729,7 +741,8 @@ static void test_gap_loses_place(void **state)
 	command(w, sizeof(w), 1, "PING");
 	feed(f, OUT, w, 30);
 	assert_int_equal(f->n, 3);
-	assert_true(f->x[2].error);
+	assert_false(f->x[2].error);
+	assert_attr(&f->x[2], "spanprobe.partial", "response");
 	assert_int_equal(f->x[2].end, 25);
 	assert_int_equal(rc_of(f)->stats.cut_short, 1);
 	feed(f, IN, "+PONG\r\n", 40);
@@ -797,10 +810,11 @@ static void test_malformed(void **state)
 	assert_int_equal(rc_of(f)->stats.lost_replies, 1);
 	feed_pings(f, 1, 60);
 	assert_int_equal(f->n, 6);
-	assert_true(f->x[4].error && f->x[5].error);
+	assert_attr(&f->x[4], "spanprobe.partial", "response");
+	assert_attr(&f->x[5], "spanprobe.partial", "response");
 	feed(f, IN, "+PONG\r\n", 61);
 	assert_int_equal(f->n, 7);
-	assert_false(f->x[6].error);
+	assert_null(attr(&f->x[6], "spanprobe.partial"));
 	/* Nested deeper than RESP_DEPTH_MAX. */
 	feed_pings(f, 1, 70);
 	w[0] = '\0';
@@ -836,8 +850,8 @@ static void test_close(void **state)
 	feed(f, IN, "+PONG\r\n", 20);
 	close_conn(f, 30);
 	assert_int_equal(f->n, 2);
-	assert_false(f->x[0].error);
-	assert_true(f->x[1].error);
+	assert_null(attr(&f->x[0], "spanprobe.partial"));
+	assert_attr(&f->x[1], "spanprobe.partial", "response");
 	assert_int_equal(f->x[1].end, 30);
 	assert_int_equal(rc_of(f)->count, 0);
 }

@@ -149,29 +149,14 @@ static char printable(char ch)
 	return ch >= 0x20 && ch < 0x7f ? ch : '.';
 }
 
-/* An error's text for the span: a quoted part (Redis quotes the
- * arguments it complains of) becomes '?' unless raw. */
-static void error_text(const struct redis_reply *r, bool raw, char *out, size_t cap)
+/* An error's text, printable (db_attrs.c hides what may be a value in
+ * it unless raw: Redis quotes the arguments it complains of). */
+static void error_text(const struct redis_reply *r, char *out, size_t cap)
 {
 	size_t n = 0;
-	bool quoted = false;
 
-	for (size_t i = 0; i < r->text_len && n + 1 < cap; i++) {
-		char ch = r->text[i];
-
-		if (ch == '\'' && !raw) {
-			if (!quoted)
-				out[n++] = '\'';
-			else if (n + 2 < cap) {
-				out[n++] = '?';
-				out[n++] = '\'';
-			}
-			quoted = !quoted;
-			continue;
-		}
-		if (!quoted || raw)
-			out[n++] = printable(ch);
-	}
+	for (; n < r->text_len && n + 1 < cap; n++)
+		out[n] = printable(r->text[n]);
 	out[n] = '\0';
 }
 
@@ -209,7 +194,7 @@ static void emit_command(struct redis_feed *fc, const struct redis_cmd *cmd,
 	op[name] = '\0';
 	if (r && is_error(r)) {
 		error_code(r, code, sizeof(code));
-		error_text(r, opts->db_query_raw, message, sizeof(message));
+		error_text(r, message, sizeof(message));
 		m.status_code = code;
 		m.error_message = message;
 	}
