@@ -397,17 +397,14 @@ static void rep_elem(void *ctx, unsigned depth, char type, int64_t n)
 	}
 }
 
-static void append(char *buf, size_t cap, uint8_t *len8, uint16_t *len16,
-		   const char *p, size_t n)
+/* `n` bytes of `p` after the `have` of `buf` (`cap`), as many as fit;
+ * returns the length now. */
+static size_t append(char *buf, size_t cap, size_t have, const char *p, size_t n)
 {
-	size_t have = len8 ? *len8 : *len16;
 	size_t take = n < cap - have ? n : cap - have;
 
 	memcpy(buf + have, p, take);
-	if (len8)
-		*len8 = (uint8_t)(have + take);
-	else
-		*len16 = (uint16_t)(have + take);
+	return have + take;
 }
 
 /* Kept: a simple string's or error's text; of an aggregate, its first
@@ -419,11 +416,11 @@ static void rep_text(void *ctx, unsigned depth, const char *p, size_t len)
 	struct redis_reply *r = &fc->c->st.redis.reply;
 
 	if (depth == 0)
-		append(r->text, sizeof(r->text), NULL, &r->text_len, p, len);
+		r->text_len = (uint16_t)append(r->text, sizeof(r->text), r->text_len, p, len);
 	else if (depth == 1 && r->elems == 1)
-		append(r->kind, sizeof(r->kind), &r->kind_len, NULL, p, len);
+		r->kind_len = (uint8_t)append(r->kind, sizeof(r->kind), r->kind_len, p, len);
 	else if (depth == 1 && r->elems == 3 && r->elem_type == ':')
-		append(r->num, sizeof(r->num), &r->num_len, NULL, p, len);
+		r->num_len = (uint8_t)append(r->num, sizeof(r->num), r->num_len, p, len);
 }
 
 static bool reply_is(const struct redis_reply *r, const char *s)
