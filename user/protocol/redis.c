@@ -2,10 +2,12 @@
 /*
  * Redis behind the protocol interface (redis.h): commands read from one
  * direction, replies from the other, both with the RESP walk (resp.c);
- * each reply answers the oldest command waiting, and the pair becomes
- * an exchange in the database semantic conventions (db_attrs.c).
+ * each reply answers the oldest command waiting (what it means besides:
+ * redis_reply.c), and the pair becomes an exchange in the database
+ * semantic conventions (db_attrs.c).
  */
 #include "protocol/redis.h"
+#include "protocol/redis_internal.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -28,14 +30,6 @@ static struct {
 	uint64_t queue_full, no_memory, orphan_replies, lost_requests,
 		lost_replies, cut_short, pushed, monitor_lines, malformed;
 } redis_totals;
-
-/* What a chunk's hooks need. */
-struct redis_feed {
-	struct proto_conn *c;
-	const struct proto_emit *emit;
-	uint64_t ts_ns;
-	uint32_t tid;
-};
 
 static const struct proto_opts redis_default_opts;
 
@@ -70,7 +64,7 @@ static void redis_init(union proto_state *st)
 
 /* --- the queue of commands waiting for a reply ---------------------------- */
 
-static struct redis_cmd *q_at(struct redis_conn *rc, uint32_t i)
+struct redis_cmd *redis_q_at(struct redis_conn *rc, uint32_t i)
 {
 	return &rc->q[(rc->head + i) % rc->cap];
 }
@@ -87,7 +81,7 @@ static bool q_room(struct redis_conn *rc)
 	if (!q)
 		return false;
 	for (uint32_t i = 0; i < rc->count; i++)
-		q[i] = *q_at(rc, i);
+		q[i] = *redis_q_at(rc, i);
 	free(rc->q);
 	rc->q = q;
 	rc->head = 0;
@@ -95,7 +89,7 @@ static bool q_room(struct redis_conn *rc)
 	return true;
 }
 
-static void q_pop(struct redis_conn *rc)
+void redis_q_pop(struct redis_conn *rc)
 {
 	rc->head = (rc->head + 1) % rc->cap;
 	rc->count--;
@@ -105,7 +99,7 @@ static void q_pop(struct redis_conn *rc)
 static void skip_reply_of_next(struct redis_conn *rc)
 {
 	if (rc->count)
-		q_at(rc, rc->count - 1)->then_skip++;
+		redis_q_at(rc, rc->count - 1)->then_skip++;
 	else
 		rc->reply_skip++;
 }
@@ -126,7 +120,7 @@ static void q_push(struct redis_conn *rc, const struct redis_cmd *cmd)
 		skip_reply_of_next(rc);
 		return;
 	}
-	e = q_at(rc, rc->count++);
+	e = redis_q_at(rc, rc->count++);
 	*e = *cmd;
 	e->announced = rc->announced_open < REDIS_INFLIGHT;
 	if (e->announced) {
@@ -137,14 +131,14 @@ static void q_push(struct redis_conn *rc, const struct redis_cmd *cmd)
 
 /* --- exchanges --------------------------------------------------------- */
 
-static bool is_error(const struct redis_reply *r)
+bool redis_is_error(const struct redis_reply *r)
 {
 	return r->type == '-' || r->type == '!';
 }
 
 /* Bytes that are no printable ASCII become '.' (a span's strings are
  * UTF-8, and a value cut short may end inside a character). */
-static char printable(char ch)
+char redis_printable(char ch)
 {
 	return ch >= 0x20 && ch < 0x7f ? ch : '.';
 }
@@ -156,7 +150,7 @@ static void error_text(const struct redis_reply *r, char *out, size_t cap)
 	size_t n = 0;
 
 	for (; n < r->text_len && n + 1 < cap; n++)
-		out[n] = printable(r->text[n]);
+		out[n] = redis_printable(r->text[n]);
 	out[n] = '\0';
 }
 
@@ -168,14 +162,14 @@ static void error_code(const struct redis_reply *r, char *out, size_t cap)
 	while (n < r->text_len && n + 1 < cap && r->text[n] != ' ')
 		n++;
 	for (size_t i = 0; i < n; i++)
-		out[i] = printable(r->text[i]);
+		out[i] = redis_printable(r->text[i]);
 	out[n] = '\0';
 	if (!n)
 		snprintf(out, cap, "ERR");
 }
 
 /* Command `cmd` ended at `end_ns`: with reply `r`, or cut short (NULL). */
-static void emit_command(struct redis_feed *fc, const struct redis_cmd *cmd,
+void redis_emit_command(struct redis_feed *fc, const struct redis_cmd *cmd,
 			 uint64_t end_ns, const struct redis_reply *r)
 {
 	struct redis_conn *rc = &fc->c->st.redis;
@@ -192,7 +186,7 @@ static void emit_command(struct redis_feed *fc, const struct redis_cmd *cmd,
 
 	memcpy(op, cmd->text, name);
 	op[name] = '\0';
-	if (r && is_error(r)) {
+	if (r && redis_is_error(r)) {
 		error_code(r, code, sizeof(code));
 		error_text(r, message, sizeof(message));
 		m.status_code = code;
@@ -223,12 +217,12 @@ static void flush_commands(struct redis_feed *fc, uint64_t ts_ns)
 	struct redis_conn *rc = &fc->c->st.redis;
 
 	while (rc->count) {
-		const struct redis_cmd *cmd = q_at(rc, 0);
+		const struct redis_cmd *cmd = redis_q_at(rc, 0);
 		uint64_t end = rc->last_reply_ns > cmd->start_ns ? rc->last_reply_ns
 								 : ts_ns;
 
-		emit_command(fc, cmd, end, NULL);
-		q_pop(rc);
+		redis_emit_command(fc, cmd, end, NULL);
+		redis_q_pop(rc);
 	}
 	rc->reply_skip = 0;
 	rc->confirms = 0;
@@ -317,12 +311,12 @@ static void cmd_text(void *ctx, unsigned depth, const char *p, size_t len)
 		size_t have = strnlen(cmd->arg1, sizeof(cmd->arg1));
 
 		for (size_t i = 0; i < len && have + 1 < sizeof(cmd->arg1); i++)
-			cmd->arg1[have++] = printable(p[i]);
+			cmd->arg1[have++] = redis_printable(p[i]);
 	}
 	if (masked(cmd, word))
 		return;
 	for (size_t i = 0; i < len && cmd->text_len < REDIS_TEXT_MAX; i++) {
-		char ch = printable(p[i]);
+		char ch = redis_printable(p[i]);
 
 		/* The name is a keyword: upper case, as the operation. */
 		if (word == 0) {
@@ -379,219 +373,6 @@ static void cmd_inline(void *ctx, const char *line, size_t len)
 	cmd_done(ctx);
 }
 
-/* --- replies ------------------------------------------------------------- */
-
-static void rep_elem(void *ctx, unsigned depth, char type, int64_t n)
-{
-	struct redis_feed *fc = ctx;
-	struct redis_reply *r = &fc->c->st.redis.reply;
-
-	if (depth == 0) {
-		r->type = (uint8_t)type;
-		r->n = n;
-		r->elems = 0;
-		r->text_len = r->kind_len = r->num_len = 0;
-	} else if (depth == 1) {
-		r->elems++;
-		r->elem_type = (uint8_t)type;
-	}
-}
-
-/* `n` bytes of `p` after the `have` of `buf` (`cap`), as many as fit;
- * returns the length now. */
-static size_t append(char *buf, size_t cap, size_t have, const char *p, size_t n)
-{
-	size_t take = n < cap - have ? n : cap - have;
-
-	memcpy(buf + have, p, take);
-	return have + take;
-}
-
-/* Kept: a simple string's or error's text; of an aggregate, its first
- * element (a pub/sub kind) and its third when an integer (the count of
- * subscriptions left). */
-static void rep_text(void *ctx, unsigned depth, const char *p, size_t len)
-{
-	struct redis_feed *fc = ctx;
-	struct redis_reply *r = &fc->c->st.redis.reply;
-
-	if (depth == 0)
-		r->text_len = (uint16_t)append(r->text, sizeof(r->text), r->text_len, p, len);
-	else if (depth == 1 && r->elems == 1)
-		r->kind_len = (uint8_t)append(r->kind, sizeof(r->kind), r->kind_len, p, len);
-	else if (depth == 1 && r->elems == 3 && r->elem_type == ':')
-		r->num_len = (uint8_t)append(r->num, sizeof(r->num), r->num_len, p, len);
-}
-
-static bool reply_is(const struct redis_reply *r, const char *s)
-{
-	return r->text_len == strlen(s) && !memcmp(r->text, s, r->text_len);
-}
-
-static bool kind_in(const struct redis_reply *r, const char *const *words)
-{
-	for (; *words; words++)
-		if (r->kind_len == strlen(*words) &&
-		    !strncasecmp(r->kind, *words, r->kind_len))
-			return true;
-	return false;
-}
-
-static const char *const redis_confirm_words[] = {
-	"subscribe", "psubscribe", "ssubscribe", "unsubscribe",
-	"punsubscribe", "sunsubscribe", NULL,
-};
-static const char *const redis_unsub_words[] = {
-	"unsubscribe", "punsubscribe", "sunsubscribe", NULL,
-};
-static const char *const redis_message_words[] = {
-	"message", "pmessage", "smessage", NULL,
-};
-
-/* An unsubscription that leaves none: RESP2's subscribed mode ends. */
-static void maybe_unsubscribed(struct redis_conn *rc, const struct redis_reply *r)
-{
-	int64_t left;
-
-	if (kind_in(r, redis_unsub_words) &&
-	    !resp_parse_int(r->num, r->num_len, &left) && left == 0)
-		rc->pubsub = 0;
-}
-
-static void set_word(char *dst, const char *src)
-{
-	snprintf(dst, REDIS_WORD_MAX, "%s", src);
-}
-
-/* A database index: digits. */
-static bool is_index(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n && strspn(s, "0123456789") == n;
-}
-
-/* What the reply to `cmd` changes on the connection. */
-static void apply_reply(struct redis_conn *rc, const struct redis_cmd *cmd,
-			const struct redis_reply *r)
-{
-	bool aggregate = r->type == '*' && r->n >= 0;
-
-	if (is_error(r)) {
-		if (cmd->kind == REDIS_K_EXEC || cmd->kind == REDIS_K_DISCARD) {
-			rc->in_multi = 0;
-			rc->multi_ns[0] = '\0';
-		}
-		return;
-	}
-	if (rc->in_multi && reply_is(r, "QUEUED")) {
-		if (cmd->kind == REDIS_K_SELECT && is_index(cmd->arg1))
-			set_word(rc->multi_ns, cmd->arg1);
-		return;
-	}
-	switch (cmd->kind) {
-	case REDIS_K_SELECT:
-		if (is_index(cmd->arg1))
-			set_word(rc->ns, cmd->arg1);
-		break;
-	case REDIS_K_MULTI:
-		rc->in_multi = 1;
-		rc->multi_ns[0] = '\0';
-		break;
-	case REDIS_K_EXEC:
-		if ((aggregate || r->type == '%' || r->type == '~') && rc->multi_ns[0])
-			set_word(rc->ns, rc->multi_ns);
-		/* fall through */
-	case REDIS_K_DISCARD:
-		rc->in_multi = 0;
-		rc->multi_ns[0] = '\0';
-		break;
-	case REDIS_K_HELLO:
-		if (cmd->arg1[0])
-			rc->resp3 = !strcmp(cmd->arg1, "3");
-		break;
-	case REDIS_K_SUBSCRIBE:
-	case REDIS_K_UNSUBSCRIBE:
-		rc->confirms = cmd->argc > 2 ? cmd->argc - 2 : 0;
-		if (cmd->kind == REDIS_K_SUBSCRIBE && !rc->resp3)
-			rc->pubsub = 1;
-		maybe_unsubscribed(rc, r);
-		break;
-	case REDIS_K_MONITOR:
-		rc->monitor = r->type == '+';
-		break;
-	case REDIS_K_RESET:
-		set_word(rc->ns, "0");
-		rc->multi_ns[0] = '\0';
-		rc->resp3 = rc->pubsub = rc->monitor = rc->in_multi = 0;
-		break;
-	default:
-		break;
-	}
-}
-
-/*
- * A reply that answers no command: a pub/sub message, a RESP3 push, the
- * rest of a subscription's confirmations, a MONITOR line.  Counted.
- */
-static bool out_of_band(struct redis_conn *rc, const struct redis_reply *r)
-{
-	bool confirm, head_subscribes;
-
-	if (rc->monitor && r->type == '+' && r->text_len &&
-	    r->text[0] >= '0' && r->text[0] <= '9') {
-		rc->stats.monitor_lines++;
-		return true;
-	}
-	if (r->type != '>' &&
-	    !(rc->pubsub && r->type == '*' &&
-	      (kind_in(r, redis_confirm_words) || kind_in(r, redis_message_words))))
-		return false;
-	confirm = kind_in(r, redis_confirm_words);
-	if (confirm && rc->confirms) {
-		rc->confirms--;
-		maybe_unsubscribed(rc, r);
-		rc->stats.pushed++;
-		return true;
-	}
-	head_subscribes = rc->count && (q_at(rc, 0)->kind == REDIS_K_SUBSCRIBE ||
-					q_at(rc, 0)->kind == REDIS_K_UNSUBSCRIBE);
-	if (confirm && head_subscribes)
-		return false;
-	if (confirm)
-		maybe_unsubscribed(rc, r);
-	rc->stats.pushed++;
-	return true;
-}
-
-/* A reply is complete: it answers the oldest command waiting. */
-static void rep_done(void *ctx)
-{
-	struct redis_feed *fc = ctx;
-	struct redis_conn *rc = &fc->c->st.redis;
-	const struct redis_reply *r = &rc->reply;
-	struct redis_cmd *cmd;
-	uint32_t skip;
-
-	rc->last_reply_ns = fc->ts_ns;
-	if (rc->reply_skip) {
-		rc->reply_skip--;
-		return;
-	}
-	if (out_of_band(rc, r))
-		return;
-	if (!rc->count) {
-		rc->stats.orphan_replies++;
-		return;
-	}
-	cmd = q_at(rc, 0);
-	apply_reply(rc, cmd, r);
-	emit_command(fc, cmd, fc->ts_ns, r);
-	skip = cmd->then_skip;
-	q_pop(rc);
-	rc->reply_skip += skip;
-}
-
 /* --- the protocol interface ------------------------------------------------ */
 
 static void reset_walks(struct redis_conn *rc)
@@ -625,7 +406,7 @@ static int redis_feed(struct proto_conn *c, const struct stream_chunk *ch,
 		.inline_line = cmd_inline, .ctx = &fc,
 	};
 	const struct resp_hooks rep_hooks = {
-		.elem = rep_elem, .text = rep_text, .done = rep_done, .ctx = &fc,
+		.elem = redis_rep_elem, .text = redis_rep_text, .done = redis_rep_done, .ctx = &fc,
 	};
 	enum stream_dir req_dir;
 
