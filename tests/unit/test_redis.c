@@ -751,6 +751,59 @@ static void test_gap_loses_place(void **state)
 	assert_attr(&f->x[3], "db.operation.name", "PING");
 }
 
+/* A command in a gap loses the place in the commands: those before it
+ * take their replies; those read after it (from a call that starts with
+ * a command) end cut short once replies came, the replies to what was
+ * not seen counted. */
+static void test_gap_in_commands(void **state)
+{
+	struct fixture *f = *state;
+	char w[1024] = "";
+	char r[256] = "";
+
+	for (int i = 0; i < 10; i++)
+		command(w, sizeof(w), 2, "GET", "key");
+	/* The first 3 commands and a part of the 4th captured. */
+	feed_part(f, OUT, w, 3 * 22 + 10, strlen(w), 10);
+	assert_int_equal(rc_of(f)->stats.lost_requests, 1);
+	/* A call that starts inside a command is no place to start again:
+	 * no inline "VALUE" command of its bytes. */
+	feed(f, OUT, "value\r\nPING\r\n", 11);
+	assert_int_equal(rc_of(f)->count, 3);
+	w[0] = '\0';
+	for (int i = 0; i < 3; i++)
+		command(w, sizeof(w), 1, "PING");
+	feed(f, OUT, w, 12);
+	assert_int_equal(rc_of(f)->count, 6);
+	for (int i = 0; i < 10; i++)
+		strcat(r, "$1\r\nv\r\n");
+	feed(f, IN, r, 20);
+	feed(f, IN, "+PONG\r\n+PONG\r\n+PONG\r\n", 21);
+	assert_int_equal(f->n, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_attr(&f->x[i], "db.operation.name", "GET");
+		assert_int_equal(f->x[i].end, 20);
+		assert_null(attr(&f->x[i], "spanprobe.partial"));
+	}
+	assert_int_equal(rc_of(f)->stats.orphan_replies, 10);
+	/* The next command: the PINGs read after the loss end, cut short. */
+	w[0] = '\0';
+	command(w, sizeof(w), 2, "ECHO", "x");
+	feed(f, OUT, w, 30);
+	assert_int_equal(f->n, 6);
+	for (int i = 3; i < 6; i++) {
+		assert_attr(&f->x[i], "db.operation.name", "PING");
+		assert_attr(&f->x[i], "spanprobe.partial", "response");
+		assert_int_equal(f->x[i].end, 21);
+	}
+	feed(f, IN, "$1\r\nx\r\n", 40);
+	assert_int_equal(f->n, 7);
+	assert_attr(&f->x[6], "db.operation.name", "ECHO");
+	assert_null(attr(&f->x[6], "spanprobe.partial"));
+	assert_int_equal(rc_of(f)->stats.cut_short, 3);
+	assert_int_equal(rc_of(f)->stats.lost_requests, 1);
+}
+
 /* Past REDIS_QUEUE_MAX commands waiting: counted, their replies skipped,
  * the others all answered. */
 static void test_queue_full(void **state)
@@ -1005,6 +1058,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_monitor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_in_payload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_loses_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gap_in_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close, setup, teardown),

@@ -122,6 +122,7 @@ static void q_push(struct redis_conn *rc, const struct redis_cmd *cmd)
 	}
 	e = redis_q_at(rc, rc->count++);
 	*e = *cmd;
+	e->unmatched = rc->req_lost;
 	e->announced = rc->announced_open < REDIS_INFLIGHT;
 	if (e->announced) {
 		e->seq = rc->req_seq++;
@@ -208,24 +209,38 @@ void redis_emit_command(struct redis_feed *fc, const struct redis_cmd *cmd,
 }
 
 /*
- * The commands in flight end without their reply: the place in the
- * replies was lost, or the connection closed.  They end with the last
- * reply read after them, else at `ts_ns`.
+ * The commands from the `from`th on end without their reply: the place
+ * was lost, or the connection closed.  They end with the last reply read
+ * after them, else at `ts_ns`.
  */
-static void flush_commands(struct redis_feed *fc, uint64_t ts_ns)
+static void flush_commands(struct redis_feed *fc, uint32_t from, uint64_t ts_ns)
 {
 	struct redis_conn *rc = &fc->c->st.redis;
 
-	while (rc->count) {
-		const struct redis_cmd *cmd = redis_q_at(rc, 0);
+	for (uint32_t i = from; i < rc->count; i++) {
+		const struct redis_cmd *cmd = redis_q_at(rc, i);
 		uint64_t end = rc->last_reply_ns > cmd->start_ns ? rc->last_reply_ns
 								 : ts_ns;
 
 		redis_emit_command(fc, cmd, end, NULL);
-		redis_q_pop(rc);
 	}
-	rc->reply_skip = 0;
-	rc->confirms = 0;
+	if (from < rc->count)
+		rc->count = from;
+	if (!from) {
+		rc->reply_skip = 0;
+		rc->confirms = 0;
+	}
+}
+
+/* The first of the commands read after a place lost in the commands (the
+ * queue's tail from there). */
+static uint32_t first_unmatched(struct redis_conn *rc)
+{
+	uint32_t i = rc->count;
+
+	while (i && redis_q_at(rc, i - 1)->unmatched)
+		i--;
+	return i;
 }
 
 /* --- commands ------------------------------------------------------------ */
@@ -375,12 +390,34 @@ static void cmd_inline(void *ctx, const char *line, size_t len)
 
 /* --- the protocol interface ------------------------------------------------ */
 
-static void reset_walks(struct redis_conn *rc)
+/*
+ * A command is coming.  After a place lost in the replies, every command
+ * in flight ends now; after one lost in the commands, those read since
+ * end once replies came (the replies to the commands not seen are over,
+ * or nothing tells which is which).  The walk of the commands starts
+ * again at this call, if it starts with a command.
+ */
+static void before_command(struct redis_feed *fc, const struct stream_chunk *ch)
 {
-	resp_reset(&rc->req);
-	resp_reset(&rc->resp);
-	rc->cmd_ok = 0;
-	rc->lost = 0;
+	uint64_t ts_ns = ch->ts_ns;
+	struct redis_conn *rc = &fc->c->st.redis;
+
+	if (rc->lost) {
+		flush_commands(fc, 0, ts_ns);
+		resp_reset(&rc->resp);
+		rc->lost = 0;
+		rc->req_lost = 0;
+	} else if (rc->req_lost && rc->read_since_write) {
+		flush_commands(fc, first_unmatched(rc), ts_ns);
+		rc->req_lost = 0;
+	}
+	/* Only a call that starts as a command does: another may start
+	 * inside one (a value's bytes taken for an inline command). */
+	if (rc->req.state == RESP_LOST && starts_command(ch->data, ch->captured)) {
+		resp_reset(&rc->req);
+		rc->cmd_ok = 0;
+	}
+	rc->read_since_write = 0;
 }
 
 /* The first bytes say which side this process is. */
@@ -419,16 +456,17 @@ static int redis_feed(struct proto_conn *c, const struct stream_chunk *ch,
 		return 0;
 	req_dir = rc->state == REDIS_CLIENT ? STREAM_OUT : STREAM_IN;
 	if (ch->dir == req_dir) {
-		if (rc->lost) {
-			flush_commands(&fc, ch->ts_ns);
-			reset_walks(rc);
-		}
-		if (resp_feed(&rc->req, ch->data, ch->captured, ch->total_len,
-			      &cmd_hooks) == RESP_LOST && !rc->lost) {
+		before_command(&fc, ch);
+		if (rc->req.state != RESP_LOST &&
+		    resp_feed(&rc->req, ch->data, ch->captured, ch->total_len,
+			      &cmd_hooks) == RESP_LOST) {
 			rc->stats.lost_requests++;
-			rc->lost = 1;
+			rc->req_lost = 1;
 		}
-	} else if (rc->resp.state == RESP_LOST) {
+		return 0;
+	}
+	rc->read_since_write = 1;
+	if (rc->resp.state == RESP_LOST) {
 		rc->last_reply_ns = ch->ts_ns; /* replies to the commands in flight */
 	} else {
 		if (resp_feed(&rc->resp, ch->data, ch->captured, ch->total_len,
@@ -448,7 +486,7 @@ static void redis_close(struct proto_conn *c, uint64_t ts_ns,
 
 	/* A command without its reply ends with the connection. */
 	rc->last_reply_ns = 0;
-	flush_commands(&fc, ts_ns);
+	flush_commands(&fc, 0, ts_ns);
 }
 
 static void add_totals(const struct redis_stats *s)

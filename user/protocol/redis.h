@@ -15,6 +15,9 @@
  * subscriptions and MONITOR, whose pushed messages are counted, not
  * exchanges.  A reply whose header fell in a gap loses the place: the
  * commands in flight end at the next command or the close, cut short.
+ * A command line in a gap loses the place in the commands: those before
+ * it still take their replies, those read after it (from the next call
+ * on) end cut short at the first command after replies came.
  */
 #ifndef SPANPROBE_REDIS_H
 #define SPANPROBE_REDIS_H
@@ -63,6 +66,8 @@ struct redis_cmd {
 	uint8_t announced;
 	uint8_t text_len;
 	uint8_t name_len;      /* the name's bytes at the start of `text` */
+	uint8_t unmatched;     /* read after a place lost in the commands:
+				  which reply is its own is not known */
 	char arg1[REDIS_WORD_MAX]; /* its first argument (SELECT's index...) */
 	char text[REDIS_TEXT_MAX]; /* its words, space-separated */
 };
@@ -103,7 +108,11 @@ struct redis_conn {
 	uint8_t pubsub;       /* RESP2 subscribed mode */
 	uint8_t monitor;      /* MONITOR answered */
 	uint8_t in_multi;     /* MULTI answered, no EXEC/DISCARD yet */
-	uint8_t lost;         /* a place was lost: flush at the next command */
+	uint8_t lost;         /* the place in the replies was lost: the
+				 commands end at the next command */
+	uint8_t req_lost;     /* the place in the commands was lost: the
+				 commands read since are unmatched */
+	uint8_t read_since_write; /* a reply read since the last command */
 	uint8_t cmd_ok;       /* the command being read is an array */
 	uint32_t req_seq;     /* commands announced (requests_started) */
 	uint32_t announced_open; /* of them, waiting for their reply */

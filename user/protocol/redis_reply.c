@@ -211,8 +211,8 @@ void redis_rep_done(void *ctx)
 	}
 	if (out_of_band(rc, r))
 		return;
-	if (!rc->count) {
-		rc->stats.orphan_replies++;
+	if (!rc->count || redis_q_at(rc, 0)->unmatched) {
+		rc->stats.orphan_replies++; /* to a command not seen */
 		return;
 	}
 	cmd = redis_q_at(rc, 0);
