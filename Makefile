@@ -268,6 +268,12 @@ fuzz: $(BUILD)/fuzz/fuzz_redis
 $(BUILD)/fuzz/fuzz_redis: tests/fuzz/fuzz_redis.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
+# The SQL sanitiser and summary (every literal gone, stable when run again).
+FUZZ_SQL := user/protocol/sql.c user/protocol/sql_lex.c
+fuzz: $(BUILD)/fuzz/fuzz_sql
+$(BUILD)/fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c $(FUZZ_SQL) $(wildcard user/protocol/sql*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_SQL) -o $@
 # The Kubernetes API's answers: HTTP framing, the JSON stream of a list or
 # a watch, the pod table and the attributes a pod gives.
 FUZZ_K8S := user/k8s/httpresp.c user/k8s/watch.c user/k8s/pod.c user/k8s/podtable.c \
@@ -305,6 +311,8 @@ fuzz-run: fuzz
 	$(BUILD)/fuzz/fuzz_redis -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/redis.dict $(BUILD)/fuzz/corpus_redis tests/fuzz/corpus_redis
 	@mkdir -p $(BUILD)/fuzz/corpus_k8s_watch
 	$(BUILD)/fuzz/fuzz_k8s_watch -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/k8s_watch.dict $(BUILD)/fuzz/corpus_k8s_watch tests/fuzz/corpus_k8s_watch
+	@mkdir -p $(BUILD)/fuzz/corpus_sql
+	$(BUILD)/fuzz/fuzz_sql -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/sql.dict $(BUILD)/fuzz/corpus_sql tests/fuzz/corpus_sql
 	@set -e; for t in $(FUZZ_EXPORT); do \
 	  mkdir -p $(BUILD)/fuzz/corpus_$$t; \
 	  echo "$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) ..."; \
