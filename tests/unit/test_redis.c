@@ -804,6 +804,45 @@ static void test_gap_in_commands(void **state)
 	assert_int_equal(rc_of(f)->stats.lost_requests, 1);
 }
 
+/* CLIENT REPLY OFF and SKIP: commands the server does not answer end as
+ * sent, and the replies still pair with the right commands. */
+static void test_client_reply(void **state)
+{
+	struct fixture *f = *state;
+	char w[1024] = "";
+
+	command(w, sizeof(w), 2, "GET", "a");
+	command(w, sizeof(w), 3, "client", "reply", "off");
+	command(w, sizeof(w), 3, "SET", "a", "1");
+	command(w, sizeof(w), 2, "SELECT", "2");
+	command(w, sizeof(w), 3, "CLIENT", "REPLY", "ON");
+	command(w, sizeof(w), 3, "CLIENT", "REPLY", "SKIP");
+	command(w, sizeof(w), 3, "SET", "b", "2");
+	command(w, sizeof(w), 2, "GET", "b");
+	feed(f, OUT, w, 10);
+	assert_int_equal(f->n, 5);
+	assert_string_equal(f->x[0].name, "CLIENT"); /* OFF */
+	assert_int_equal(f->x[0].end, 10);
+	assert_false(f->x[0].announced);
+	assert_null(attr(&f->x[0], "spanprobe.partial"));
+	assert_string_equal(f->x[1].name, "SET");
+	assert_string_equal(f->x[2].name, "SELECT");
+	assert_attr(&f->x[2], "db.namespace", "2");
+	assert_string_equal(f->x[3].name, "CLIENT"); /* SKIP */
+	assert_string_equal(f->x[4].name, "SET");    /* the one skipped */
+	assert_int_equal(rc_of(f)->count, 3); /* GET a, REPLY ON, GET b */
+	assert_int_equal(proto_redis.requests_started(&f->c->st), 3);
+	feed(f, IN, "$-1\r\n+OK\r\n$1\r\n2\r\n", 20);
+	assert_int_equal(f->n, 8);
+	assert_string_equal(f->x[5].name, "GET");
+	assert_string_equal(f->x[6].name, "CLIENT");
+	assert_int_equal(f->x[6].end, 20);
+	assert_string_equal(f->x[7].name, "GET");
+	assert_attr(&f->x[7], "db.namespace", "2");
+	assert_int_equal(rc_of(f)->count, 0);
+	assert_int_equal(rc_of(f)->stats.orphan_replies, 0);
+}
+
 /* Past REDIS_QUEUE_MAX commands waiting: counted, their replies skipped,
  * the others all answered. */
 static void test_queue_full(void **state)
@@ -1059,6 +1098,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gap_in_payload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_loses_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_in_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close, setup, teardown),

@@ -257,7 +257,7 @@ static const struct {
 	{ "PUNSUBSCRIBE", REDIS_K_UNSUBSCRIBE },
 	{ "SUNSUBSCRIBE", REDIS_K_UNSUBSCRIBE },
 	{ "MONITOR", REDIS_K_MONITOR },	     { "RESET", REDIS_K_RESET },
-	{ "AUTH", REDIS_K_AUTH },
+	{ "AUTH", REDIS_K_AUTH },	     { "CLIENT", REDIS_K_CLIENT },
 };
 
 static uint8_t command_kind(const struct redis_cmd *cmd)
@@ -343,6 +343,57 @@ static void cmd_text(void *ctx, unsigned depth, const char *p, size_t len)
 	}
 }
 
+/* The word after `n` spaces of the command's text, its length. */
+static size_t text_word(const struct redis_cmd *cmd, unsigned n, const char **w)
+{
+	size_t i = 0, end;
+
+	for (; n && i < cmd->text_len; i++)
+		n -= cmd->text[i] == ' ';
+	for (end = i; end < cmd->text_len && cmd->text[end] != ' '; end++)
+		;
+	*w = cmd->text + i;
+	return end - i;
+}
+
+static bool word_is(const char *w, size_t len, const char *s)
+{
+	return len == strlen(s) && !strncasecmp(w, s, len);
+}
+
+/*
+ * Whether the server answers `cmd`: not while CLIENT REPLY OFF holds, nor
+ * the command after CLIENT REPLY SKIP, nor those two themselves.
+ */
+static bool expects_reply(struct redis_conn *rc, const struct redis_cmd *cmd)
+{
+	const char *w;
+	size_t len;
+
+	if (cmd->kind == REDIS_K_CLIENT && cmd->argc == 3 &&
+	    word_is(cmd->arg1, strlen(cmd->arg1), "REPLY")) {
+		len = text_word(cmd, 2, &w);
+		if (word_is(w, len, "ON")) {
+			rc->replies = REDIS_REPLIES_ON;
+			return true;
+		}
+		if (word_is(w, len, "OFF")) {
+			rc->replies = REDIS_REPLIES_OFF;
+			return false;
+		}
+		if (word_is(w, len, "SKIP")) {
+			if (rc->replies == REDIS_REPLIES_ON)
+				rc->replies = REDIS_REPLIES_SKIP;
+			return false;
+		}
+	}
+	if (rc->replies == REDIS_REPLIES_SKIP) {
+		rc->replies = REDIS_REPLIES_ON;
+		return false;
+	}
+	return rc->replies == REDIS_REPLIES_ON;
+}
+
 /* A command is complete: it waits for its reply. */
 static void cmd_done(void *ctx)
 {
@@ -362,7 +413,13 @@ static void cmd_done(void *ctx)
 	} else if (cmd->argc == 1) {
 		cmd->kind = command_kind(cmd);
 	}
-	q_push(rc, cmd);
+	if (expects_reply(rc, cmd)) {
+		q_push(rc, cmd);
+	} else {
+		/* Done as sent: what it does, Redis does without a word. */
+		redis_apply_reply(rc, cmd, &redis_no_reply);
+		redis_emit_command(fc, cmd, cmd->start_ns, &redis_no_reply);
+	}
 	rc->cmd_ok = 0;
 }
 

@@ -52,7 +52,11 @@ enum redis_kind {
 	REDIS_K_MONITOR,
 	REDIS_K_RESET,
 	REDIS_K_AUTH,
+	REDIS_K_CLIENT,      /* CLIENT REPLY ON|OFF|SKIP among others */
 };
+
+/* CLIENT REPLY: whether the server answers the next commands. */
+enum redis_replies { REDIS_REPLIES_ON = 0, REDIS_REPLIES_OFF, REDIS_REPLIES_SKIP };
 
 /* A command waiting for its reply. */
 struct redis_cmd {
@@ -114,6 +118,7 @@ struct redis_conn {
 				 commands read since are unmatched */
 	uint8_t read_since_write; /* a reply read since the last command */
 	uint8_t cmd_ok;       /* the command being read is an array */
+	uint8_t replies;      /* enum redis_replies */
 	uint32_t req_seq;     /* commands announced (requests_started) */
 	uint32_t announced_open; /* of them, waiting for their reply */
 	uint32_t reply_skip;  /* replies to skip (commands not kept) */

@@ -32,6 +32,14 @@ char redis_printable(char ch);
 void redis_emit_command(struct redis_feed *fc, const struct redis_cmd *cmd,
 			uint64_t end_ns, const struct redis_reply *r);
 
+/* What the reply `r` to `cmd` changes on the connection (SELECT's
+ * index, MULTI, HELLO...). */
+void redis_apply_reply(struct redis_conn *rc, const struct redis_cmd *cmd,
+		       const struct redis_reply *r);
+/* The reply of a command the server does not answer (CLIENT REPLY OFF):
+ * taken as "+OK". */
+extern const struct redis_reply redis_no_reply;
+
 /* The walk's hooks for replies (redis_reply.c). */
 void redis_rep_elem(void *ctx, unsigned depth, char type, int64_t n);
 void redis_rep_text(void *ctx, unsigned depth, const char *p, size_t len);

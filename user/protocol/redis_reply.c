@@ -12,6 +12,8 @@
 #include "protocol/redis.h"
 #include "protocol/redis_internal.h"
 
+const struct redis_reply redis_no_reply = { .type = '+', .text_len = 2, .text = "OK" };
+
 void redis_rep_elem(void *ctx, unsigned depth, char type, int64_t n)
 {
 	struct redis_feed *fc = ctx;
@@ -103,7 +105,7 @@ static bool is_index(const char *s)
 }
 
 /* What the reply to `cmd` changes on the connection. */
-static void apply_reply(struct redis_conn *rc, const struct redis_cmd *cmd,
+void redis_apply_reply(struct redis_conn *rc, const struct redis_cmd *cmd,
 			const struct redis_reply *r)
 {
 	bool aggregate = r->type == '*' && r->n >= 0;
@@ -216,7 +218,7 @@ void redis_rep_done(void *ctx)
 		return;
 	}
 	cmd = redis_q_at(rc, 0);
-	apply_reply(rc, cmd, r);
+	redis_apply_reply(rc, cmd, r);
 	redis_emit_command(fc, cmd, fc->ts_ns, r);
 	skip = cmd->then_skip;
 	redis_q_pop(rc);
