@@ -255,9 +255,17 @@ $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/
 FUZZ_HTTP2 := user/protocol/http2.c user/protocol/http2_frame.c user/protocol/http2_fields.c \
 	user/protocol/http2_proto.c user/protocol/grpc_attrs.c user/protocol/http_attrs.c \
 	user/protocol/registry.c user/protocol/route.c user/protocol/http1.c \
-	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c
+	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c \
+	user/protocol/redis.c user/protocol/redis_reply.c user/protocol/resp.c user/protocol/db_attrs.c user/protocol/sql.c \
+	user/protocol/sql_lex.c
 fuzz: $(BUILD)/fuzz/fuzz_http2
 $(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
+# The Redis decoder: the RESP walk, the queue of commands, database
+# attributes (the registry links every decoder: the HTTP/2 target's files).
+fuzz: $(BUILD)/fuzz/fuzz_redis
+$(BUILD)/fuzz/fuzz_redis: tests/fuzz/fuzz_redis.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
 # The SQL sanitiser and summary (every literal gone, stable when run again).
@@ -299,6 +307,8 @@ fuzz-run: fuzz
 	$(BUILD)/fuzz/fuzz_http1 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http1.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus_http1
 	@mkdir -p $(BUILD)/fuzz/corpus_http2
 	$(BUILD)/fuzz/fuzz_http2 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http2.dict $(BUILD)/fuzz/corpus_http2 tests/fuzz/corpus_http2
+	@mkdir -p $(BUILD)/fuzz/corpus_redis
+	$(BUILD)/fuzz/fuzz_redis -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/redis.dict $(BUILD)/fuzz/corpus_redis tests/fuzz/corpus_redis
 	@mkdir -p $(BUILD)/fuzz/corpus_k8s_watch
 	$(BUILD)/fuzz/fuzz_k8s_watch -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/k8s_watch.dict $(BUILD)/fuzz/corpus_k8s_watch tests/fuzz/corpus_k8s_watch
 	@mkdir -p $(BUILD)/fuzz/corpus_sql
