@@ -255,20 +255,31 @@ $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/
 FUZZ_HTTP2 := user/protocol/http2.c user/protocol/http2_frame.c user/protocol/http2_fields.c \
 	user/protocol/http2_proto.c user/protocol/grpc_attrs.c user/protocol/http_attrs.c \
 	user/protocol/registry.c user/protocol/route.c user/protocol/http1.c \
-	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c
+	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c \
+	user/protocol/redis.c user/protocol/redis_reply.c user/protocol/resp.c user/protocol/db_attrs.c user/protocol/sql.c \
+	user/protocol/sql_lex.c user/protocol/mysql.c user/protocol/mysql_resp.c user/protocol/mysql_wire.c
 fuzz: $(BUILD)/fuzz/fuzz_http2
 $(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
-# The MySQL/MariaDB decoder: packets, handshake, commands and responses,
-# calls as spans (registry.c and what it names, for the shared helpers).
-FUZZ_MYSQL := user/protocol/mysql.c user/protocol/mysql_wire.c user/protocol/mysql_resp.c \
-	user/protocol/db_attrs.c \
-	user/protocol/sql.c user/protocol/sql_lex.c $(FUZZ_HTTP2)
-fuzz: $(BUILD)/fuzz/fuzz_mysql
-$(BUILD)/fuzz/fuzz_mysql: tests/fuzz/fuzz_mysql.c $(FUZZ_MYSQL) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
+# The Redis decoder: the RESP walk, the queue of commands, database
+# attributes (the registry links every decoder: the HTTP/2 target's files).
+fuzz: $(BUILD)/fuzz/fuzz_redis
+$(BUILD)/fuzz/fuzz_redis: tests/fuzz/fuzz_redis.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_MYSQL) -o $@ -lnghttp2
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
+# The SQL sanitiser and summary (every literal gone, stable when run again).
+FUZZ_SQL := user/protocol/sql.c user/protocol/sql_lex.c
+fuzz: $(BUILD)/fuzz/fuzz_sql
+$(BUILD)/fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c $(FUZZ_SQL) $(wildcard user/protocol/sql*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_SQL) -o $@
+# The MySQL/MariaDB decoder: packets, handshake, commands and responses,
+# calls as spans (the registry links every decoder: the HTTP/2 target's files).
+fuzz: $(BUILD)/fuzz/fuzz_mysql
+$(BUILD)/fuzz/fuzz_mysql: tests/fuzz/fuzz_mysql.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
 # The Kubernetes API's answers: HTTP framing, the JSON stream of a list or
 # a watch, the pod table and the attributes a pod gives.
 FUZZ_K8S := user/k8s/httpresp.c user/k8s/watch.c user/k8s/pod.c user/k8s/podtable.c \
@@ -302,10 +313,14 @@ fuzz-run: fuzz
 	$(BUILD)/fuzz/fuzz_http1 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http1.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus_http1
 	@mkdir -p $(BUILD)/fuzz/corpus_http2
 	$(BUILD)/fuzz/fuzz_http2 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http2.dict $(BUILD)/fuzz/corpus_http2 tests/fuzz/corpus_http2
+	@mkdir -p $(BUILD)/fuzz/corpus_redis
+	$(BUILD)/fuzz/fuzz_redis -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/redis.dict $(BUILD)/fuzz/corpus_redis tests/fuzz/corpus_redis
 	@mkdir -p $(BUILD)/fuzz/corpus_mysql
 	$(BUILD)/fuzz/fuzz_mysql -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/mysql.dict $(BUILD)/fuzz/corpus_mysql tests/fuzz/corpus_mysql
 	@mkdir -p $(BUILD)/fuzz/corpus_k8s_watch
 	$(BUILD)/fuzz/fuzz_k8s_watch -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/k8s_watch.dict $(BUILD)/fuzz/corpus_k8s_watch tests/fuzz/corpus_k8s_watch
+	@mkdir -p $(BUILD)/fuzz/corpus_sql
+	$(BUILD)/fuzz/fuzz_sql -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/sql.dict $(BUILD)/fuzz/corpus_sql tests/fuzz/corpus_sql
 	@set -e; for t in $(FUZZ_EXPORT); do \
 	  mkdir -p $(BUILD)/fuzz/corpus_$$t; \
 	  echo "$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) ..."; \

@@ -16,6 +16,7 @@ PACKAGES="$BUILD_PACKAGES
  libclang-rt-14-dev libgcc-12-dev
  qemu-system-x86 busybox-static cpio xz-utils binutils golang-go prometheus
  mmdebstrap buildah
+ redis-server redis-tools python3-redis
  mariadb-server mariadb-client python3-pymysql libmariadb-dev"
 
 build_only=false

@@ -9,9 +9,6 @@
 #include "protocol/http_attrs.h"
 #include "protocol/sql.h"
 
-/* Text kept free for what a decoder adds after db_attrs_describe(): the
- * query takes the rest, cut to fit. */
-#define DB_ATTRS_TEXT_RESERVE 192
 /* An error message longer than this is cut (the span's status message). */
 #define DB_ATTRS_MESSAGE_MAX 256
 

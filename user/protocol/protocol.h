@@ -21,6 +21,7 @@
 #include "capture/stream.h"
 #include "protocol/http1.h"
 #include "protocol/http2.h"
+#include "protocol/redis.h"
 #include "protocol/mysql.h"
 
 /* Requests one connection may have in flight, whatever the decoder (each
@@ -38,6 +39,7 @@ enum proto_guess { PROTO_NO = -1, PROTO_MAYBE = 0, PROTO_YES = 1 };
 union proto_state {
 	struct http1_conn http1;
 	struct http2_conn http2;
+	struct redis_conn redis;
 	struct mysql_conn mysql;
 };
 

@@ -8,6 +8,7 @@
 
 extern const struct proto_ops proto_http1;
 extern const struct proto_ops proto_http2;
+extern const struct proto_ops proto_redis;
 extern const struct proto_ops proto_mysql;
 
 /* A new protocol: its file, and one line here.  HTTP/2 first: its
@@ -15,6 +16,7 @@ extern const struct proto_ops proto_mysql;
 const struct proto_ops *const proto_registry[] = {
 	&proto_http2,
 	&proto_http1,
+	&proto_redis, /* "*N\r\n$": no HTTP message starts so */
 	&proto_mysql, /* the server's greeting: binary, no HTTP start */
 	NULL,
 };
