@@ -922,6 +922,102 @@ static void test_malformed(void **state)
 	fixture_free(f);
 }
 
+/* Commands whose responses have other shapes: LOCAL INFILE (the file
+ * goes out, then the OK), STATISTICS (a line of text), FIELD_LIST
+ * (definitions up to an EOF), CHANGE_USER (an auth switch, then OK). */
+static void test_other_commands(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct wire w = { .n = 0 };
+
+	connect_as(f, MARIADB, 0, "shop");
+	query(&w, "LOAD DATA LOCAL INFILE '/tmp/x' INTO TABLE t");
+	feed(f, OUT, &w, 10);
+	packet(&w, 1, "\xfb/tmp/x", 7);
+	feed(f, IN, &w, 11);
+	packet(&w, 2, "1,a\n2,b\n", 8);
+	packet(&w, 3, "", 0);
+	feed(f, OUT, &w, 12);
+	assert_int_equal(f->n, 0);
+	ok(&w, 4, 2);
+	feed(f, IN, &w, 13);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->calls[0].end, 13);
+	assert_string_equal(f->calls[0].name, "LOAD");
+
+	command(&w, COM_STATISTICS, "", 0);
+	feed(f, OUT, &w, 20);
+	packet(&w, 1, "Uptime: 5  Threads: 1", 21);
+	feed(f, IN, &w, 21);
+	command(&w, COM_FIELD_LIST, "t\0", 2);
+	feed(f, OUT, &w, 22);
+	coldef(&w, 1, "a");
+	coldef(&w, 2, "b");
+	feed(f, IN, &w, 23);
+	eof(&w, 3, 2);
+	feed(f, IN, &w, 24);
+	command(&w, COM_CHANGE_USER, "other\0", 6);
+	feed(f, OUT, &w, 25);
+	packet(&w, 1, "\xfemysql_native_password\0abcdefghijklmnopqrst", 43);
+	feed(f, IN, &w, 26);
+	packet(&w, 2, "01234567890123456789", 20);
+	feed(f, OUT, &w, 27);
+	ok(&w, 3, 2);
+	feed(f, IN, &w, 28);
+	query(&w, "SELECT 1");
+	feed(f, OUT, &w, 29);
+	result(&w, 1, 1, false);
+	feed(f, IN, &w, 30);
+	assert_int_equal(f->n, 5);
+	assert_string_equal(f->calls[1].name, "STATISTICS");
+	assert_int_equal(f->calls[1].end, 21);
+	assert_string_equal(f->calls[2].name, "FIELD_LIST");
+	assert_int_equal(f->calls[2].end, 24);
+	assert_string_equal(f->calls[3].name, "CHANGE_USER");
+	assert_int_equal(f->calls[3].end, 28);
+	assert_string_equal(f->calls[4].name, "SELECT");
+	assert_int_equal(f->calls[4].end, 30);
+	assert_int_equal(f->c.st.mysql.stats.orphans, 0);
+	fixture_free(f);
+}
+
+/* MariaDB's cached metadata: an execution's column count says no
+ * definitions follow; rows come at once. */
+static void test_cached_metadata(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct wire w = { .n = 0 };
+	uint8_t row[3] = { 0x00, 0x00, 7 };
+
+	/* MARIADB_CLIENT_CACHE_METADATA in the extended capabilities: the
+	 * greeting and the login both offer it (bytes 28..31 of the login's
+	 * filler, the greeting's last 4 reserved bytes). */
+	greeting(&w, MARIADB, CAPS_BASE);
+	w.b[4 + 1 + strlen(MARIADB) + 1 + 4 + 8 + 1 + 2 + 1 + 2 + 2 + 1 + 6] = 1u << 4;
+	feed(f, IN, &w, 1);
+	login(&w, CAPS_BASE, NULL);
+	w.b[4 + 28] = 1u << 4;
+	feed(f, OUT, &w, 2);
+	ok(&w, 2, 2);
+	feed(f, IN, &w, 3);
+	assert_true(f->c.st.mysql.caps & MARIADB_CACHE_METADATA);
+	prepare(&w, "SELECT c FROM t");
+	feed(f, OUT, &w, 4);
+	prepare_ok(&w, 1, 1, 0);
+	feed(f, IN, &w, 5);
+	execute(&w, 1);
+	feed(f, OUT, &w, 6);
+	packet(&w, 1, "\1\0", 2); /* one column, no metadata */
+	packet(&w, 2, row, sizeof(row));
+	packet(&w, 3, row, sizeof(row));
+	eof(&w, 4, 2);
+	feed(f, IN, &w, 7);
+	assert_int_equal(f->n, 2);
+	assert_string_equal(attr(&f->calls[1], "db.response.returned_rows"), "2");
+	assert_int_equal(f->calls[1].end, 7);
+	fixture_free(f);
+}
+
 /* A connection met mid-stream: its first bytes a query; the result sets'
  * ends told apart without the capabilities (EOF, or OK with 0xfe). */
 static void test_midstream(void **state)
@@ -977,6 +1073,8 @@ int main(void)
 		cmocka_unit_test(test_stmt_table_full),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_midstream),
+		cmocka_unit_test(test_other_commands),
+		cmocka_unit_test(test_cached_metadata),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
