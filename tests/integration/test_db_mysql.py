@@ -5,7 +5,7 @@ mariadb-server) started here on 127.0.0.1:23306 with its data in a
 temporary directory (TLS offered; two clients ask for it): the `mariadb`
 client (queries, a syntax error, a duplicate key, a transaction,
 PREPARE/EXECUTE in SQL, USE) in text; PyMySQL (parameters, 20,000 rows,
-an error, a transaction, select_db, ping) in OTLP/JSON; both over TLS; a
+an error, a transaction, select_db, ping, USE) in OTLP/JSON; both over TLS; a
 C program on libmariadb's binary protocol (a statement prepared once,
 executed 100 times) in OTLP to a real receiver; a small HTTP service
 running a query per request (the call is the child of the request).  The
@@ -81,6 +81,8 @@ cur.execute("UPDATE cards SET n = %s WHERE id = %s", ("s3cret8", 7))
 c.commit()
 c.select_db("other")
 c.ping(reconnect=False)
+cur.execute("USE shop")
+cur.execute("SELECT COUNT(*) FROM cards")
 c.close()
 '''
 
@@ -255,8 +257,10 @@ def test_pymysql_json():
         ("COMMIT", "shop", "COMMIT", None),
         ("INIT_DB", "other", None, None),
         ("PING", "other", None, None),
+        ("USE", "shop", "USE shop", None),
+        ("SELECT cards", "shop", "SELECT COUNT(*) FROM cards", None),
     ]
-    check("PyMySQL, OTLP/JSON: exit 0, 10 CLIENT spans: names, namespaces, texts, codes",
+    check("PyMySQL, OTLP/JSON: exit 0, 12 CLIENT spans: names, namespaces, texts, codes",
           rc == 0 and got == want, "\n".join(map(str, got)) + err[-3000:])
     check("PyMySQL, OTLP/JSON: status ERROR exactly on the syntax error; server 127.0.0.1:23306",
           [s["name"] for s in spans if s.get("status", {}).get("code") == 2] == ["SELEC"]

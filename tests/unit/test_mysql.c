@@ -566,9 +566,26 @@ static void test_init_db_ping(void **state)
 	feed(f, OUT, &w, 54);
 	err(&w, 1, 1049, "42000", "Unknown database 'nope'");
 	feed(f, IN, &w, 55);
+	/* "USE" as a query, as libraries send it. */
+	query(&w, " use `web shop` ;");
+	feed(f, OUT, &w, 57);
+	ok(&w, 1, 2);
+	feed(f, IN, &w, 58);
+	query(&w, "USE x y");
+	feed(f, OUT, &w, 59);
+	err(&w, 1, 1064, "42000", "syntax");
+	feed(f, IN, &w, 60);
+	query(&w, "USE other");
+	feed(f, OUT, &w, 61);
+	ok(&w, 1, 2);
+	feed(f, IN, &w, 62);
 	command(&w, COM_QUIT, "", 0);
 	feed(f, OUT, &w, 56);
-	assert_int_equal(f->n, 3);
+	assert_int_equal(f->n, 6);
+	assert_string_equal(attr(&f->calls[3], "db.namespace"), "web shop");
+	assert_string_equal(attr(&f->calls[4], "db.namespace"), "web shop");
+	assert_string_equal(attr(&f->calls[5], "db.namespace"), "other");
+	f->n = 3;
 	assert_string_equal(f->calls[0].name, "INIT_DB");
 	assert_string_equal(attr(&f->calls[0], "db.namespace"), "billing");
 	assert_string_equal(f->calls[1].name, "PING");

@@ -5,9 +5,11 @@
  * and its response, described in the database semantic conventions
  * (db_attrs.h).  Packets are walked in mysql_wire.c.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "protocol/conntable.h"
 #include "protocol/db_attrs.h"
@@ -219,6 +221,51 @@ static void emit_call(struct proto_conn *c, const struct proto_emit *emit,
 	emit->exchange(emit->ctx, c, &o);
 }
 
+static void set_db(struct mysql_conn *m, const char *name, size_t len)
+{
+	if (len > sizeof(m->db) - 1)
+		len = sizeof(m->db) - 1;
+	memcpy(m->db, name, len);
+	m->db[len] = '\0';
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * A query "USE name" (or `name`), as libraries send it, changes the
+ * database as COM_INIT_DB does: its name in *name, or false.
+ */
+static bool use_statement(const char *q, size_t n, const char **name, size_t *len)
+{
+	size_t i = 0, start;
+
+	while (i < n && is_space(q[i]))
+		i++;
+	if (n - i < 4 || strncasecmp(q + i, "use", 3) != 0 || !is_space(q[i + 3]))
+		return false;
+	for (i += 3; i < n && is_space(q[i]); i++)
+		;
+	if (i < n && q[i] == '`') {
+		for (start = ++i; i < n && q[i] != '`'; i++)
+			;
+		if (i == n)
+			return false;
+		*len = i++ - start;
+	} else {
+		for (start = i; i < n && !is_space(q[i]) && q[i] != ';'; i++)
+			if (!isalnum((unsigned char)q[i]) && q[i] != '_' && q[i] != '$')
+				return false;
+		*len = i - start;
+	}
+	while (i < n && (is_space(q[i]) || q[i] == ';'))
+		i++;
+	*name = q + start;
+	return i == n && *len > 0;
+}
+
 /* The head command's response ended at `ts_ns` (err: an ERR packet). */
 static void call_done(struct feed_ctx *fc, uint64_t ts_ns,
 		      const struct mysql_err *err)
@@ -226,14 +273,14 @@ static void call_done(struct feed_ctx *fc, uint64_t ts_ns,
 	struct mysql_conn *m = &fc->c->st.mysql;
 	struct mysql_cmd *k = cmd_at(m, 0);
 	struct call_end e = { .end_ns = ts_ns, .err = err };
+	const char *name;
+	size_t len;
 
-	if (k->cmd == COM_INIT_DB && !err && k->has_text) {
-		size_t len = k->text_len < sizeof(m->db) - 1 ? k->text_len
-							    : sizeof(m->db) - 1;
-
-		memcpy(m->db, k->text, len);
-		m->db[len] = '\0';
-	}
+	if (k->cmd == COM_INIT_DB && !err && k->has_text)
+		set_db(m, k->text, k->text_len);
+	else if (k->cmd == COM_QUERY && !err && !k->text_cut &&
+		 use_statement(k->text, k->text_len, &name, &len))
+		set_db(m, name, len);
 	emit_call(fc->c, fc->emit, k, &e, m->had_rows, m->rows);
 	cmd_pop(m);
 }
@@ -428,12 +475,8 @@ static void on_login(struct mysql_conn *m, const uint8_t *p,
 		return;
 	}
 	m->caps = l.caps & m->server_caps;
-	if (l.db && l.db_len) {
-		size_t len = l.db_len < sizeof(m->db) - 1 ? l.db_len : sizeof(m->db) - 1;
-
-		memcpy(m->db, l.db, len);
-		m->db[len] = '\0';
-	}
+	if (l.db && l.db_len)
+		set_db(m, l.db, l.db_len);
 	m->phase = PH_AUTH;
 }
 
