@@ -353,6 +353,10 @@ static __always_inline bool sock_capture__looks_http(__u64 *w, __u32 n)
 #define SOCK_MYSQL_QUERY 0x03
 #define SOCK_MYSQL_PREPARE 0x16
 #define SOCK_MYSQL_EXECUTE 0x17
+/* The handshake response's sequence over TLS, and its capabilities'
+ * second byte: CLIENT_PROTOCOL_41 (0x200) and CLIENT_SSL (0x800). */
+#define SOCK_MYSQL_TLS_SEQ 2
+#define SOCK_MYSQL_CAPS_41_SSL 0x0a
 
 /*
  * A call that starts a database request on a connection met mid-stream
@@ -397,12 +401,19 @@ static __always_inline bool sock_capture__db_request(const __u64 *w, __u32 n, __
  * the requests' (Redis: the replies' too); 0: not a database's.
  */
 static __always_inline __u8 sock_capture__looks_db(const __u64 *w, __u32 n, __u32 total,
-						   __u8 dir)
+						   __u8 dir, bool tls)
 {
 	__u32 len, code;
 	__u8 c;
 
 	if (sock_capture__db_request(w, n, total))
+		return SOCK_WHOLE_DIR(dir);
+	/* MySQL over TLS: the plaintext starts with the client's handshake
+	 * response (sequence 2, after the greeting and the SSL request),
+	 * whose capabilities say 4.1 protocol and SSL. */
+	if (tls && n >= 6 && sock_capture__byte(w, 3) == SOCK_MYSQL_TLS_SEQ &&
+	    (w[0] & 0xffffff) + 4 == total &&
+	    (sock_capture__byte(w, 5) & SOCK_MYSQL_CAPS_41_SSL) == SOCK_MYSQL_CAPS_41_SSL)
 		return SOCK_WHOLE_DIR(dir);
 	if (n >= 8 && (w[0] & 0xff) == 0) {
 		len = bpf_ntohl((__u32)w[0]);
@@ -730,7 +741,7 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u32 po
 		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 0, 0);
 		return true;
 	}
-	whole = sock_capture__looks_db(head, n, total, dir);
+	whole = sock_capture__looks_db(head, n, total, dir, tls);
 	if (whole || sock_capture__looks_http(head, n)) {
 		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_HTTP, dir, 0, whole);
 		return true;
