@@ -21,6 +21,7 @@
 #include "capture/stream.h"
 #include "protocol/http1.h"
 #include "protocol/http2.h"
+#include "protocol/pgsql.h"
 
 /* Requests one connection may have in flight, whatever the decoder (each
  * says its own limit in struct proto_ops.inflight_max). */
@@ -37,6 +38,7 @@ enum proto_guess { PROTO_NO = -1, PROTO_MAYBE = 0, PROTO_YES = 1 };
 union proto_state {
 	struct http1_conn http1;
 	struct http2_conn http2;
+	struct pgsql_conn pgsql;
 };
 
 #define PROTO_ATTRS_MAX 20
