@@ -260,6 +260,15 @@ fuzz: $(BUILD)/fuzz/fuzz_http2
 $(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
+# The PostgreSQL decoder and what makes spans of its calls (database
+# attributes, the SQL sanitiser); the other decoders the registry names
+# come from the library, not instrumented.
+FUZZ_PGSQL := user/protocol/pgsql.c user/protocol/db_attrs.c user/protocol/sql.c \
+	user/protocol/registry.c
+fuzz: $(BUILD)/fuzz/fuzz_pgsql
+$(BUILD)/fuzz/fuzz_pgsql: tests/fuzz/fuzz_pgsql.c $(FUZZ_PGSQL) $(LIB) $(wildcard user/protocol/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_PGSQL) -o $@ $(LIB) $(LDLIBS)
 # The Kubernetes API's answers: HTTP framing, the JSON stream of a list or
 # a watch, the pod table and the attributes a pod gives.
 FUZZ_K8S := user/k8s/httpresp.c user/k8s/watch.c user/k8s/pod.c user/k8s/podtable.c \
@@ -293,6 +302,8 @@ fuzz-run: fuzz
 	$(BUILD)/fuzz/fuzz_http1 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http1.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus_http1
 	@mkdir -p $(BUILD)/fuzz/corpus_http2
 	$(BUILD)/fuzz/fuzz_http2 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http2.dict $(BUILD)/fuzz/corpus_http2 tests/fuzz/corpus_http2
+	@mkdir -p $(BUILD)/fuzz/corpus_pgsql
+	$(BUILD)/fuzz/fuzz_pgsql -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/pgsql.dict $(BUILD)/fuzz/corpus_pgsql tests/fuzz/corpus_pgsql
 	@mkdir -p $(BUILD)/fuzz/corpus_k8s_watch
 	$(BUILD)/fuzz/fuzz_k8s_watch -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/k8s_watch.dict $(BUILD)/fuzz/corpus_k8s_watch tests/fuzz/corpus_k8s_watch
 	@set -e; for t in $(FUZZ_EXPORT); do \

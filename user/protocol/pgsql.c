@@ -856,6 +856,7 @@ static void lose(struct pg_ctx *x, struct pg_dir *d, bool frontend)
 {
 	d->lost = true;
 	d->hdr_len = 0;
+	x->c->st.pgsql.losses++;
 	if (frontend) {
 		x->s->st.fe_lost++;
 		d->resync = true; /* sends are captured whole: the next starts one */

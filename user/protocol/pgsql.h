@@ -46,6 +46,7 @@ struct pgsql_conn {
 	uint8_t role;          /* enum proto_role */
 	uint8_t quiet;         /* nothing more to decode (TLS, not wanted) */
 	uint8_t server_spans;  /* a server, and its spans were asked for */
+	uint32_t losses;       /* framing lost on this connection (either way) */
 };
 
 #endif /* SPANPROBE_PGSQL_H */
