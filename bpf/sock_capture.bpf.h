@@ -95,10 +95,28 @@ struct {
 	__type(value, struct sock_quiet);
 } sp_sock_quiet SEC(".maps");
 
+/*
+ * Where the walk of a call captured whole stands, between steps.  Kept in
+ * the scratch map, not on the stack: the verifier tracks no value of map
+ * memory across bpf_loop() steps, so it checks a step once; from the
+ * stack, every value the counters took would be a new state to check.
+ */
+struct sock_whole {
+	const struct iovec *iov; /* NULL: one buffer, at ptr */
+	__u64 iovcnt, seg;       /* segments, and the next one's index */
+	__u64 ptr;               /* the current segment's next byte */
+	__u32 seg_left;          /* its bytes still to take */
+	__u32 skip;              /* bytes still to pass (sent in the first record) */
+	__u32 left;              /* bytes of the call not in a record yet */
+	__u32 fill;              /* bytes in the record being built */
+	__u32 records;           /* records sent, the first included */
+};
+
 /* The record is built here, then copied to the ring buffer at its size. */
 struct sock_scratch {
 	struct sp_sock_data_event ev;
 	__u8 data[SP_SOCK_FRAMES_MAX * 2]; /* twice: keeps offset + length in bounds */
+	struct sock_whole whole;
 };
 
 struct {
@@ -316,6 +334,91 @@ static __always_inline bool sock_capture__looks_http(__u64 *w, __u32 n)
 		if (c != ' ' || i == 0 || n < i + 2)
 			return false;
 		return sock_capture__target_start(sock_capture__byte(w, i + 1));
+	}
+	return false;
+}
+
+/* PostgreSQL's first message codes (bytes 4..7, big-endian), as the
+ * little-endian word loads them: protocol 3.0, SSLRequest, GSSENCRequest. */
+#define SOCK_PG_STARTUP_V3 0x00000300U
+#define SOCK_PG_SSL_REQUEST 0x2f16d204U
+#define SOCK_PG_GSSENC_REQUEST 0x3016d204U
+#define SOCK_PG_STARTUP_MAX 10000 /* the server refuses a longer one */
+
+/* RESP's digits of an array's length ("*3\r\n$"), at most this many. */
+#define SOCK_RESP_DIGITS_MAX 6
+
+/* MySQL commands that start a call mid-stream: COM_QUERY,
+ * COM_STMT_PREPARE, COM_STMT_EXECUTE. */
+#define SOCK_MYSQL_QUERY 0x03
+#define SOCK_MYSQL_PREPARE 0x16
+#define SOCK_MYSQL_EXECUTE 0x17
+
+/*
+ * A call that starts a database request on a connection met mid-stream
+ * (a client's pool opened before spanprobe started): a PostgreSQL simple
+ * query ('Q' and a length that is the whole call) or Parse ('P' and a
+ * length within it: Bind, Execute and Sync follow in the same write); a
+ * MySQL query or statement command in one packet of sequence 0 that is
+ * the whole call.  (A Redis command has the same shape anywhere.)
+ */
+static __always_inline bool sock_capture__db_request(const __u64 *w, __u32 n, __u32 total)
+{
+	__u8 t = sock_capture__byte(w, 0), cmd;
+	__u32 len;
+
+	if (n >= 5 && (t == 'Q' || t == 'P')) {
+		len = bpf_ntohl((__u32)(w[0] >> 8));
+		if (t == 'Q' ? len + 1 == total : len >= 8 && len + 1 <= total)
+			return true;
+	}
+	if (n < 5 || sock_capture__byte(w, 3) != 0)
+		return false;
+	len = (__u32)(w[0] & 0xffffff);
+	cmd = sock_capture__byte(w, 4);
+	return len + 4 == total && len >= 2 &&
+	       (cmd == SOCK_MYSQL_QUERY || cmd == SOCK_MYSQL_PREPARE || cmd == SOCK_MYSQL_EXECUTE);
+}
+
+/*
+ * The first bytes of a database connection (`n` valid in `w`, of a call
+ * of `total` bytes): a PostgreSQL startup message, SSL or GSS encryption
+ * request (a 4-byte length, then the code); a Redis command (a RESP array
+ * of bulk strings, "*N\r\n$"); a MySQL or MariaDB server's greeting (a
+ * packet header of sequence 0, protocol version 10, a version number:
+ * the server speaks first).  Or a request, for a connection met
+ * mid-stream (sock_capture__db_request()).
+ */
+static __always_inline bool sock_capture__looks_db(const __u64 *w, __u32 n, __u32 total)
+{
+	__u32 len, code;
+	__u8 c;
+
+	if (sock_capture__db_request(w, n, total))
+		return true;
+
+	if (n >= 8 && (w[0] & 0xff) == 0) {
+		len = bpf_ntohl((__u32)w[0]);
+		code = (__u32)(w[0] >> 32);
+		if (len >= 8 && len <= SOCK_PG_STARTUP_MAX &&
+		    (code == SOCK_PG_STARTUP_V3 || code == SOCK_PG_SSL_REQUEST ||
+		     code == SOCK_PG_GSSENC_REQUEST))
+			return true;
+	}
+	if (n >= 6 && sock_capture__byte(w, 3) == 0 && sock_capture__byte(w, 4) == 10) {
+		len = (__u32)(w[0] & 0xffffff);
+		c = sock_capture__byte(w, 5);
+		if (c >= '0' && c <= '9' && len >= 16 && len + 4 <= total)
+			return true;
+	}
+	if (sock_capture__byte(w, 0) != '*')
+		return false;
+	for (__u32 i = 1; i <= SOCK_RESP_DIGITS_MAX + 1; i++) {
+		c = sock_capture__byte(w, i);
+		if (c >= '0' && c <= '9' && i <= SOCK_RESP_DIGITS_MAX)
+			continue;
+		return i > 1 && c == '\r' && n >= i + 3 &&
+		       sock_capture__byte(w, i + 1) == '\n' && sock_capture__byte(w, i + 2) == '$';
 	}
 	return false;
 }
@@ -617,7 +720,7 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u32 po
 		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 0);
 		return true;
 	}
-	if (sock_capture__looks_http(head, n)) {
+	if (sock_capture__looks_db(head, n, total) || sock_capture__looks_http(head, n)) {
 		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_HTTP, dir, 0);
 		return true;
 	}
@@ -674,20 +777,167 @@ static __always_inline bool sock_capture__frames(struct sock_scratch *s,
 }
 
 /*
+ * Write the record built in `s` (its fixed part filled, ev.captured bytes
+ * of payload after it) to the ring buffer; a full one is counted.
+ */
+static __always_inline void sock_capture__output(struct sock_scratch *s)
+{
+	__u32 want = s->ev.captured;
+
+	if (want > SP_SOCK_FRAMES_MAX)
+		want = SP_SOCK_FRAMES_MAX;
+	/* A bound the verifier sees whatever registers clang picks (it lost
+	 * the one above where this is inlined into the TLS return probe);
+	 * no-op for want <= SP_SOCK_FRAMES_MAX. */
+	barrier_var(want);
+	want &= SP_SOCK_FRAMES_MAX * 2 - 1;
+	common__fill_header(&s->ev.hdr, SP_EV_SOCK_DATA, sizeof(s->ev) + want);
+	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want,
+			       common__wakeup_flags(SP_EV_SOCK_DATA, sizeof(s->ev) + want)))
+		common__count_drop(SP_DROP_RINGBUF_FULL);
+}
+
+/* The records of a call captured whole, its first included. */
+#define SOCK_WHOLE_PARTS (SP_SOCK_WHOLE_MAX / SP_SOCK_CAPTURE_MAX)
+/* Steps of the walk: each fills a record, takes a segment (a writev may
+ * have IOV_MAX, 1024) or copies what is left of one. */
+#define SOCK_WHOLE_STEPS (2 * SOCK_WHOLE_PARTS + 2 * 1024)
+
+/* Send the record built so far; the last one allowed counts the rest. */
+static __always_inline bool sock_capture__whole_flush(struct sock_scratch *s)
+{
+	struct sock_whole *w = &s->whole;
+	bool last = w->records + 1 >= SOCK_WHOLE_PARTS || w->left == 0;
+
+	s->ev.total_len = w->fill + (last ? w->left : 0);
+	s->ev.captured = w->fill;
+	sock_capture__output(s);
+	w->records++;
+	w->fill = 0;
+	return last;
+}
+
+/* A bpf_loop() context: the scratch, whose `whole` is the walk. */
+struct sock_whole_ctx {
+	struct sock_scratch *s;
+};
+
+/*
+ * One step of the walk (a bpf_loop() callback; 1 ends it): take the next
+ * segment, or copy what fits of the current one into the record, sent
+ * when full or at the call's end.
+ */
+static long sock_capture__whole_step(__u32 i, void *ctx)
+{
+	struct sock_scratch *s = ((struct sock_whole_ctx *)ctx)->s;
+	struct sock_whole *w;
+	struct iovec seg;
+	__u32 n;
+
+	if (!s)
+		return 1;
+	w = &s->whole;
+	if (w->seg_left == 0) {
+		if (!w->iov || w->seg >= w->iovcnt ||
+		    bpf_probe_read_user(&seg, sizeof(seg), &w->iov[w->seg & 0xffff]))
+			goto cut;
+		w->seg++;
+		if (seg.iov_len <= w->skip) {
+			w->skip -= seg.iov_len;
+			return 0;
+		}
+		w->ptr = (__u64)seg.iov_base + w->skip;
+		seg.iov_len -= w->skip;
+		w->skip = 0;
+		w->seg_left = seg.iov_len < w->left ? seg.iov_len : w->left;
+		return 0;
+	}
+	n = SP_SOCK_CAPTURE_MAX - w->fill;
+	if (w->seg_left < n)
+		n = w->seg_left;
+	if (w->fill >= SP_SOCK_CAPTURE_MAX ||
+	    sock_capture__copy(s, w->fill, (const void *)w->ptr, n))
+		goto cut;
+	w->fill += n;
+	w->ptr += n;
+	w->seg_left -= n;
+	w->left -= n;
+	if (w->fill == SP_SOCK_CAPTURE_MAX || w->left == 0)
+		return sock_capture__whole_flush(s);
+	return 0;
+cut:
+	/* Segments that end early, or a read that fails: the rest is a gap. */
+	if (w->iov && w->seg < w->iovcnt)
+		common__count_drop(SP_DROP_READ_FAILED);
+	w->records = SOCK_WHOLE_PARTS;
+	sock_capture__whole_flush(s);
+	return 1;
+}
+
+/*
+ * The parts of a call after its first `sent` bytes (of `total`), each a
+ * record sent from `s`.  A function of its own, verified once (with its
+ * callback) whatever calls it.  `call` is `sent` << 32 | `total`; `buf`
+ * or the vector `iov` of `iovcnt` segments has the bytes.
+ */
+__noinline int sock_capture_whole(struct sock_scratch *s, __u64 buf, __u64 iov,
+				  __u64 iovcnt, __u64 call)
+{
+	struct sock_whole_ctx ctx = { .s = s };
+	__u32 sent = call >> 32, total = (__u32)call;
+	struct sock_whole *w;
+
+	if (!s || total <= sent || !sock_frames__available())
+		return 0;
+	w = &s->whole;
+	w->iov = buf ? NULL : (const struct iovec *)iov;
+	w->iovcnt = iovcnt;
+	w->seg = 0;
+	w->ptr = buf + sent;
+	w->seg_left = buf ? total - sent : 0;
+	w->skip = buf ? 0 : sent;
+	w->left = total - sent;
+	w->fill = 0;
+	w->records = 1;
+	bpf_loop(SOCK_WHOLE_STEPS, sock_capture__whole_step, &ctx, 0);
+	/* Steps ran out (a vector of many small segments): the rest is a gap. */
+	if (w->left && w->records < SOCK_WHOLE_PARTS) {
+		w->records = SOCK_WHOLE_PARTS;
+		sock_capture__whole_flush(s);
+	}
+	return 0;
+}
+
+/*
+ * A call on a connection whose decoder wants direction `dir` whole (a
+ * database client's requests: a pipeline of commands in one write): true
+ * when the kernel can send its parts after the first (bpf_loop(), 5.17).
+ */
+static __always_inline bool sock_capture__whole(const struct sp_sock_conn *conn, __u8 dir)
+{
+	return conn && conn->state == SP_SOCK_CONN_HTTP && (conn->whole & (1 << (dir & 3))) &&
+	       sock_frames__available();
+}
+
+/*
  * Send the record of one call that moved `ret` bytes on TCP socket `sk`
  * (`family` from sock_capture__tcp_family()), already judged wanted: fixed part,
  * addresses and up to sp_sock_capture bytes from `io`, or its HTTP/2
- * frames (`conn`: the connection's map entry, NULL if none).  `fd` is the
- * process's descriptor (-1: unknown); `tls`: the bytes are the plaintext
- * of a TLS library call (nr 0).  A full ring buffer is counted.
+ * frames (`conn`: the connection's map entry, NULL if none), or, for a
+ * direction its decoder wants whole, the call in parts of
+ * SP_SOCK_CAPTURE_MAX bytes, each a record of its own (up to
+ * SP_SOCK_WHOLE_MAX).  `fd` is the process's descriptor (-1: unknown);
+ * `tls`: the bytes are the plaintext of a TLS library call (nr 0).  A
+ * full ring buffer is counted.
  */
 static __always_inline void sock_capture__emit(struct sock *sk, int family, __u32 ports,
 				       const struct sock_io *io, bool has_buf,
 				       __s32 fd, long nr, int ret, __u8 dir, bool tls,
 				       struct sp_sock_conn *conn)
 {
+	bool whole = has_buf && sock_capture__whole(conn, dir);
 	struct sock_scratch *s;
-	__u32 zero = 0, want;
+	__u32 zero = 0, want = 0;
 
 	s = bpf_map_lookup_elem(&sp_sock_scratch, &zero);
 	if (!s)
@@ -703,25 +953,26 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family, __u3
 	if (!has_buf && !tls && nr != SOCK_NR_SENDFILE && nr != SOCK_NR_SPLICE)
 		common__count_drop(SP_DROP_SOCK_UNKNOWN_CALL);
 	if (!sock_capture__frames(s, conn, io, has_buf, ret, dir)) {
-		want = sp_sock_capture;
+		want = whole ? SP_SOCK_CAPTURE_MAX : sp_sock_capture;
 		if (want > SP_SOCK_CAPTURE_MAX)
 			want = SP_SOCK_CAPTURE_MAX;
 		if ((__u32)ret < want)
 			want = ret;
 		s->ev.captured = has_buf ? sock_capture__capture(s, io, want) : 0;
+		/* The rest from where the first record's copy stopped (a
+		 * vector's first SOCK_MAX_IOV segments may hold less). */
+		want = s->ev.captured;
+		whole = whole && (__u32)ret > want &&
+			!(s->ev.sock_flags & SP_SOCK_F_TRUNCATED);
+		if (whole)
+			s->ev.total_len = want;
+	} else {
+		whole = false;
 	}
-	want = s->ev.captured;
-	if (want > SP_SOCK_FRAMES_MAX)
-		want = SP_SOCK_FRAMES_MAX;
-	/* A bound the verifier sees whatever registers clang picks (it lost
-	 * the one above where this is inlined into the TLS return probe);
-	 * no-op for want <= SP_SOCK_FRAMES_MAX. */
-	barrier_var(want);
-	want &= SP_SOCK_FRAMES_MAX * 2 - 1;
-	common__fill_header(&s->ev.hdr, SP_EV_SOCK_DATA, sizeof(s->ev) + want);
-	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want,
-			       common__wakeup_flags(SP_EV_SOCK_DATA, sizeof(s->ev) + want)))
-		common__count_drop(SP_DROP_RINGBUF_FULL);
+	sock_capture__output(s);
+	if (whole)
+		sock_capture_whole(s, (__u64)io->buf, (__u64)io->iov, io->iovcnt,
+				   (__u64)want << 32 | (__u32)ret);
 }
 
 /*
