@@ -125,13 +125,38 @@ static uint32_t be32(const void *p)
 
 /* --- recognition ----------------------------------------------------- */
 
+/*
+ * A request on a connection met mid-stream (a pool opened before we
+ * started): a simple query that is the whole write, or a Parse (its
+ * name and text NUL-terminated) that a Bind, an Execute and a Sync may
+ * follow.
+ */
+static bool midstream_request(const uint8_t *p, size_t len)
+{
+	uint32_t n;
+	const uint8_t *nul;
+
+	if (len < 6 || (p[0] != 'Q' && p[0] != 'P'))
+		return false;
+	n = be32(p + 1);
+	if (p[0] == 'Q')
+		return n >= 5 && n + 1 == len && p[len - 1] == '\0' &&
+		       !memchr(p + 5, '\0', len - 6);
+	if (n < 8 || n + 1 > len)
+		return false;
+	nul = memchr(p + 5, '\0', n - 4);
+	return nul && memchr(nul + 1, '\0', (size_t)(p + 1 + n - nul - 1));
+}
+
 /* A client's first message: a StartupMessage of protocol 3, or a request
- * to encrypt first (SSL, GSSAPI), or to cancel. */
+ * to encrypt first (SSL, GSSAPI), or to cancel; or a request, mid-stream. */
 static enum proto_guess pgsql_recognise(const void *data, size_t len,
 					enum stream_dir dir)
 {
 	uint32_t n, code;
 
+	if (midstream_request(data, len))
+		return PROTO_YES;
 	if (len < 8)
 		return PROTO_NO;
 	n = be32(data);
@@ -290,46 +315,6 @@ static void call_start(struct pg_ctx *x, enum pg_kind kind, struct pg_text *t,
 		call->seq = x->c->st.pgsql.req_seq++;
 		s->open++;
 	}
-}
-
-/* The error message as a span may show it: a quoted value is a value a
- * user stored ("invalid input syntax for type integer: \"...\"") unless
- * it reads as a name, and every quoted part of a data exception (class
- * 22) is one. */
-static void errmsg_clean(char *out, size_t cap, const char *msg, size_t len,
-			 const char *sqlstate, bool raw)
-{
-	bool data_class = sqlstate[0] == '2' && sqlstate[1] == '2';
-	size_t o = 0;
-
-	for (size_t i = 0; i < len && o + 4 < cap; i++) {
-		size_t j = i + 1;
-		bool name = true;
-
-		if (raw || msg[i] != '"') {
-			out[o++] = msg[i];
-			continue;
-		}
-		for (; j < len && msg[j] != '"'; j++)
-			if (!(msg[j] == '_' || msg[j] == '.' ||
-			      (msg[j] >= 'a' && msg[j] <= 'z') ||
-			      (msg[j] >= 'A' && msg[j] <= 'Z') ||
-			      (j > i + 1 && msg[j] >= '0' && msg[j] <= '9')))
-				name = false;
-		if (j == len)
-			name = false; /* cut short: no end quote */
-		if (name && !data_class && j - i - 1 < PGSQL_NAME_MAX) {
-			size_t n = j - i + 1 < cap - o - 1 ? j - i + 1 : cap - o - 1;
-
-			memcpy(out + o, msg + i, n);
-			o += n;
-		} else {
-			memcpy(out + o, "\"?\"", 3);
-			o += 3;
-		}
-		i = j;
-	}
-	out[o] = '\0';
 }
 
 /* Call `call` ended at `end_ns`: a span. */
@@ -678,7 +663,6 @@ static void be_error(struct pg_ctx *x, struct pg_dir *d, size_t kept)
 	struct pg_call *call = head_call(s);
 	const char *code = "", *msg = NULL;
 	size_t i = 0, mlen = 0;
-	bool raw = x->emit->opts && x->emit->opts->db_query_raw;
 
 	if (!call) {
 		/* A failed startup, a prepare alone, a notice of a
@@ -704,12 +688,10 @@ static void be_error(struct pg_ctx *x, struct pg_dir *d, size_t kept)
 	if (call->status[0])
 		return; /* the first error of a simple query's statements */
 	snprintf(call->status, sizeof(call->status), "%s", code[0] ? code : "XX000");
+	/* Its values are hidden by db_attrs_describe(), unless raw. */
 	if (msg && !call->errmsg) {
-		call->errmsg = malloc(PG_ERRMSG_MAX);
-		if (call->errmsg)
-			errmsg_clean(call->errmsg, PG_ERRMSG_MAX, msg, mlen,
-				     call->status, raw);
-		else
+		call->errmsg = strndup(msg, mlen < PG_ERRMSG_MAX ? mlen : PG_ERRMSG_MAX);
+		if (!call->errmsg)
 			s->st.no_memory++;
 	}
 	if (call->kind != PG_CALL_EXECUTE)
@@ -997,7 +979,8 @@ static int first_chunk(struct proto_conn *c, const struct stream_chunk *ch,
 	}
 	s->fe.buf = s->fe_buf;
 	s->be.buf = s->be_buf;
-	s->fe.startup = true;
+	/* Mid-stream, the client's first bytes are a typed request. */
+	s->fe.startup = !midstream_request(ch->data, ch->captured);
 	pc->s = s;
 	return 0;
 }
