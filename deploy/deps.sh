@@ -15,7 +15,8 @@ PACKAGES="$BUILD_PACKAGES
  libcmocka-dev python3 python3-h2 python3-grpcio python3-yaml curl openssl nginx-light nghttp2-client wrk
  libclang-rt-14-dev libgcc-12-dev
  qemu-system-x86 busybox-static cpio xz-utils binutils golang-go prometheus
- mmdebstrap buildah"
+ mmdebstrap buildah
+ postgresql postgresql-client python3-psycopg2"
 
 build_only=false
 if [ "${1:-}" = --build ]; then
