@@ -643,6 +643,30 @@ static void test_prepared_by_name(void **state)
 	}
 }
 
+/* A statement refused when prepared alone (Parse, Describe, Sync, as a
+ * driver prepares): a span for it, with the error. */
+static void test_prepare_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	session(f, &f->client, "app", "shop");
+	parse(&f->w, "bad", "SELEC name FROM users");
+	named(&f->w, 'D', 'S', "bad");
+	empty(&f->w, 'S');
+	send_wire(f, &f->client, OUT, 1000);
+	error(&f->w, "42601", "syntax error at or near \"SELEC\"");
+	send_wire(f, &f->client, IN, 1600);
+	ready(&f->w);
+	send_wire(f, &f->client, IN, 1700);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_int_equal(exported[0].kind, SP_KIND_CLIENT);
+	assert_int_equal(exported[0].status_code, SP_STATUS_ERROR);
+	assert_str_attr(&exported[0], "db.response.status_code", "42601");
+	assert_str_attr(&exported[0], "db.query.text", "SELEC name FROM users");
+	assert_int_equal(duration(&exported[0]), 600);
+}
+
 /* Three unnamed statements before one Sync: a span each, in order, each
  * ended by its own CommandComplete. */
 static void test_pipeline(void **state)
@@ -1121,6 +1145,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prepared_by_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prepare_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_pipeline, setup, teardown),

@@ -88,6 +88,7 @@ struct pgsql_state {
 	char be_buf[PG_BE_KEEP + 1];
 	char user[PGSQL_NAME_MAX], database[PGSQL_NAME_MAX];
 	struct pg_text *unnamed_stmt, *unnamed_portal;
+	struct pg_text *batch_parse; /* a Parse no Execute followed yet */
 	struct pg_stmt stmts[PGSQL_STMTS_MAX];
 	struct pg_stmt portals[PGSQL_PORTALS_MAX];
 	uint64_t stamp;
@@ -451,6 +452,8 @@ static void fe_parse(struct pg_ctx *x, const char *b, size_t n)
 	t = text_new(s, q, qlen);
 	if (!t)
 		return;
+	text_put(&s->batch_parse);
+	s->batch_parse = text_ref(t);
 	if (!nlen) {
 		text_put(&s->unnamed_stmt);
 		s->unnamed_stmt = t;
@@ -592,12 +595,16 @@ static void fe_message(struct pg_ctx *x, struct pg_dir *d, size_t kept)
 		if (!s->batch_start_ns)
 			new_request(x);
 		fe_execute(x, b, kept, start);
+		text_put(&s->batch_parse);
 		s->batch_start_ns = 0;
 		return;
 	case 'S':
+		/* A statement prepared and not executed (a driver's prepare
+		 * round trip): its text, should the server refuse it. */
 		if (!s->batch_start_ns)
 			new_request(x);
-		call_start(x, PG_SYNC, NULL, start);
+		call_start(x, PG_SYNC, s->batch_parse, start);
+		text_put(&s->batch_parse);
 		s->batch_start_ns = 0;
 		return;
 	default:
@@ -664,9 +671,11 @@ static void be_error(struct pg_ctx *x, struct pg_dir *d, size_t kept)
 	const char *code = "", *msg = NULL;
 	size_t i = 0, mlen = 0;
 
-	if (!call) {
-		/* A failed startup, a prepare alone, a notice of a
-		 * terminated session: no call of ours. */
+	if (!call && s->count && call_at(s, 0)->text && !call_at(s, 0)->status[0]) {
+		call = call_at(s, 0); /* a statement refused when prepared */
+	} else if (!call) {
+		/* A failed startup, a notice of a terminated session: no
+		 * call of ours. */
 		if (s->count)
 			s->st.orphans++;
 		return;
@@ -693,6 +702,12 @@ static void be_error(struct pg_ctx *x, struct pg_dir *d, size_t kept)
 		call->errmsg = strndup(msg, mlen < PG_ERRMSG_MAX ? mlen : PG_ERRMSG_MAX);
 		if (!call->errmsg)
 			s->st.no_memory++;
+	}
+	if (call->kind == PG_SYNC) {
+		/* Its span now; the ReadyForQuery then ends the Sync alone. */
+		call_emit(x, call, x->ch->ts_ns);
+		text_put(&call->text);
+		return;
 	}
 	if (call->kind != PG_CALL_EXECUTE)
 		return;
@@ -948,6 +963,7 @@ static void pgsql_release(union proto_state *st)
 	free(s->calls);
 	text_put(&s->unnamed_stmt);
 	text_put(&s->unnamed_portal);
+	text_put(&s->batch_parse);
 	for (unsigned i = 0; i < PGSQL_STMTS_MAX; i++)
 		text_put(&s->stmts[i].text);
 	for (unsigned i = 0; i < PGSQL_PORTALS_MAX; i++)
