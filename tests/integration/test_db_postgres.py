@@ -33,6 +33,7 @@ HTTP_PORT = 28432
 PY = "/usr/bin/python3"
 SECRET, CARD = "s3cret", "4111111111111111"
 PREPARED = "SELECT owner FROM accounts WHERE id = $1"
+BIG = 200000
 
 # The client side of the workload: psycopg2 (literals interpolated by the
 # client), SQL PREPARE/EXECUTE, an error.
@@ -146,6 +147,10 @@ def workload(pg, run_id, tmp):
             f"INSERT INTO accounts VALUES ({20 + run_id}, 'erin', '{SECRET}')",
             "-c", "COMMIT")
     pg.psql("shop", "-c", "SELECT count(*) FROM accounts", ssl="require")
+    # A result past the capture: its rows are skipped, its span cut short;
+    # the next query is read again.
+    pg.psql("shop", "-o", "/dev/null", "-c", f"SELECT g FROM generate_series(1, {BIG}) g",
+            "-c", "SELECT 2 AS after")
     script = os.path.join(tmp, "prepared.sql")
     with open(script, "w") as f:
         f.write("\\set id random(1, 3)\n" + PREPARED.replace("$1", ":id") + ";\n")
@@ -244,6 +249,15 @@ def check_spans(fmt, spans, exported):
     check(f"{fmt}: psql over TLS (sslmode=require): one span from the plaintext",
           len(tls) == 1 and tls[0]["name"] == "SELECT accounts"
           and tls[0]["_attrs"].get("db.response.returned_rows") == 1, tls)
+    big = t("SELECT g FROM generate_series(?) g")
+    after = t("SELECT ? AS after")
+    check(f"{fmt}: a result of {BIG} rows: its span cut short (spanprobe.partial), no status",
+          len(big) == 1 and big[0]["_attrs"].get("spanprobe.partial") == "response"
+          and code(big[0]) == 0 and "db.response.returned_rows" not in big[0]["_attrs"],
+          [(s["name"], s["_attrs"]) for s in db if "generate" in s["_attrs"].get("db.query.text", "")])
+    check(f"{fmt}: the query after it is decoded whole",
+          len(after) == 1 and "spanprobe.partial" not in after[0]["_attrs"]
+          and after[0]["_attrs"].get("db.response.returned_rows") == 1, after)
     prep = t(PREPARED + ";")  # as pgbench's script line has it
     check(f"{fmt}: pgbench's prepared statement executed 100 times: 100 spans with its text",
           len(prep) == 100 and all(s["name"] == "SELECT accounts" and code(s) == 0
@@ -269,9 +283,9 @@ def check_spans(fmt, spans, exported):
           kids == [1, 1, 1] and len(svc) == 3 and all(
               any(s.get("parentSpanId") == h["spanId"] and s["traceId"] == h["traceId"]
                   for h in http) for s in svc), kids)
-    # psql: 2 + 1 + 3 + 1 (TLS); pgbench: 100; psycopg2: 3 + 1 + 3 + 1;
-    # the service: 3.
-    want = 2 + 1 + 3 + 1 + 100 + 3 + 1 + 3 + 1 + 3
+    # psql: 2 + 1 + 3 + 1 (TLS) + 2 (the large result); pgbench: 100;
+    # psycopg2: 3 + 1 + 3 + 1; the service: 3.
+    want = 2 + 1 + 3 + 1 + 2 + 100 + 3 + 1 + 3 + 1 + 3
     check(f"{fmt}: exactly {want} database spans in all", len(db) == want,
           sorted({s["name"] for s in db}) if len(db) != want else "")
     for lit in (SECRET, CARD):
@@ -279,9 +293,9 @@ def check_spans(fmt, spans, exported):
               lit.encode() not in exported)
 
 
-def agent(fmt, extra):
-    args = [SPANPROBE, "run", "-v", "--exe", "psql", "--exe", "pgbench", "--exe", "python3*",
-            *extra]
+def agent(fmt, extra, exe=True):
+    clients = ["--exe", "psql", "--exe", "pgbench", "--exe", "python3*"] if exe else []
+    args = [SPANPROBE, "run", "-v", *clients, *extra]
     a = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     err = []
     ready = threading.Event()
@@ -337,10 +351,43 @@ def one_run(pg, run_id, fmt, tmp):
         rx.stop()
     check(f"{fmt}: spanprobe exited cleanly", rc == 0, "".join(err)[-1500:])
     report = [line for line in err if line.startswith("pgsql:")]
-    check(f"{fmt}: the decoder lost nothing, knew every statement executed",
-          report and re.search(r" 0 executes of unknown statements, .* 0 frontend and 0 backend "
+    check(f"{fmt}: the decoder lost its place once (the large result), knew every statement",
+          report and re.search(r" 0 executes of unknown statements, .* 0 frontend and 1 backend "
                                r"framing losses, 0 responses to no call", report[0]), report)
     check_spans(fmt, spans, raw)
+
+
+def server_side(pg):
+    """The server traced: nothing by default; a SERVER span a query with
+    --db-server-spans."""
+    for flag in ([], ["--db-server-spans"]):
+        what = "with --db-server-spans" if flag else "by default"
+        a, err, out, th, tout = agent(f"server {what}", ["--exe", "postgres", "-o", "otlp-json",
+                                                         *flag], exe=False)
+        try:
+            # The session stays a second: the server's process (a fork
+            # for this connection) is then still there when spanprobe
+            # reads what it is (the --exe filter).
+            pg.psql("shop", "-c", f"SELECT id FROM accounts WHERE card = '{CARD}'",
+                    "-c", "\\! sleep 1")
+            time.sleep(0.5)
+        finally:
+            rc = stop(a, th, tout)
+        raw = out[0] if out else b""
+        spans = [s for s in parse_otlp_json(raw.decode(errors="replace"))
+                 if s["_attrs"].get("db.system.name") == "postgresql"]
+        check(f"server {what}: spanprobe exited cleanly", rc == 0, "".join(err)[-1500:])
+        if not flag:
+            check("server by default: no span", spans == [], [s["name"] for s in spans])
+            continue
+        check("server with --db-server-spans: one SERVER span for the query",
+              len(spans) == 1 and int(spans[0]["kind"]) == 2
+              and spans[0]["name"] == "SELECT accounts"
+              and spans[0]["_attrs"].get("db.namespace") == "shop"
+              and spans[0]["_attrs"].get("db.query.text") == "SELECT id FROM accounts WHERE card = ?",
+              [(s["name"], s["kind"], s["_attrs"]) for s in spans])
+        check("server with --db-server-spans: the card number appears in no exported byte",
+              CARD.encode() not in raw)
 
 
 def main():
@@ -363,6 +410,7 @@ def main():
         check("the HTTP service is up", service.stdout.readline().strip() == "ready")
         for i, fmt in enumerate(("OTLP/JSON", "text", "OTLP")):
             one_run(pg, i, fmt, tmp)
+        server_side(pg)
     finally:
         service.kill()
         service.wait()
