@@ -134,7 +134,7 @@ static uint32_t be32(const void *p)
  */
 static bool midstream_request(const uint8_t *p, size_t len)
 {
-	uint32_t n;
+	size_t n; /* the length counts itself, not the type byte */
 	const uint8_t *nul;
 
 	if (len < 6 || (p[0] != 'Q' && p[0] != 'P'))
