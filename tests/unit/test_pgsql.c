@@ -345,6 +345,21 @@ static void flush(struct fixture *f)
 	batch_flush(&f->bsp);
 }
 
+/* A simple query from client `c` at `ts`. */
+static void ask(struct fixture *f, struct test_conn *c, const char *sql, uint64_t ts)
+{
+	query(&f->w, sql);
+	send_wire(f, c, OUT, ts);
+}
+
+/* What f->w holds, then a command's tag and ReadyForQuery, to `c` at `ts`. */
+static void answer(struct fixture *f, struct test_conn *c, const char *tag, uint64_t ts)
+{
+	complete(&f->w, tag);
+	ready(&f->w);
+	send_wire(f, c, IN, ts);
+}
+
 /* A client's session to database `db` as `user`, ready at ts 200. */
 static void session(struct fixture *f, struct test_conn *c, const char *user,
 		    const char *db)
@@ -431,12 +446,9 @@ static void test_simple_query(void **state)
 
 	session(f, &f->client, "app", "shop");
 	assert_int_equal(f->verdict[1], STREAM_VERDICT_WHOLE_OUT);
-	query(&f->w, "SELECT * FROM orders WHERE card = '4111111111111111'");
-	send_wire(f, &f->client, OUT, 1000);
+	ask(f, &f->client, "SELECT * FROM orders WHERE card = '4111111111111111'", 1000);
 	rows(&f->w, 2);
-	complete(&f->w, "SELECT 2");
-	ready(&f->w);
-	send_wire(f, &f->client, IN, 3500);
+	answer(f, &f->client, "SELECT 2", 3500);
 	flush(f);
 	assert_int_equal(n_exported, 1);
 	assert_ok_call(&exported[0], "shop");
@@ -458,11 +470,8 @@ static void test_raw_text_and_user_namespace(void **state)
 	struct fixture *f = *state;
 
 	session(f, &f->client, "alice", NULL);
-	query(&f->w, "INSERT INTO t VALUES (1, 's3cret')");
-	send_wire(f, &f->client, OUT, 1000);
-	complete(&f->w, "INSERT 0 1");
-	ready(&f->w);
-	send_wire(f, &f->client, IN, 2000);
+	ask(f, &f->client, "INSERT INTO t VALUES (1, 's3cret')", 1000);
+	answer(f, &f->client, "INSERT 0 1", 2000);
 	flush(f);
 	assert_int_equal(n_exported, 1);
 	assert_ok_call(&exported[0], "alice");
@@ -478,15 +487,12 @@ static void test_multi_statement_query(void **state)
 	struct fixture *f = *state;
 
 	session(f, &f->client, "app", "shop");
-	query(&f->w, "SELECT 1 FROM a; UPDATE b SET x = 2; SELECT 3 FROM c");
-	send_wire(f, &f->client, OUT, 1000);
+	ask(f, &f->client, "SELECT 1 FROM a; UPDATE b SET x = 2; SELECT 3 FROM c", 1000);
 	rows(&f->w, 1);
 	complete(&f->w, "SELECT 1");
 	complete(&f->w, "UPDATE 7");
 	rows(&f->w, 2);
-	complete(&f->w, "SELECT 2");
-	ready(&f->w);
-	send_wire(f, &f->client, IN, 2000);
+	answer(f, &f->client, "SELECT 2", 2000);
 	flush(f);
 	assert_int_equal(n_exported, 1);
 	assert_str_attr(&exported[0], "db.operation.name", "SELECT");
@@ -498,8 +504,7 @@ static void test_syntax_error(void **state)
 	struct fixture *f = *state;
 
 	session(f, &f->client, "app", "shop");
-	query(&f->w, "SELEC 1");
-	send_wire(f, &f->client, OUT, 1000);
+	ask(f, &f->client, "SELEC 1", 1000);
 	error(&f->w, "42601", "syntax error at or near \"SELEC\"");
 	ready(&f->w);
 	send_wire(f, &f->client, IN, 1800);
@@ -518,18 +523,15 @@ static void test_error_message_values(void **state)
 	struct fixture *f = *state;
 
 	session(f, &f->client, "app", "shop");
-	query(&f->w, "SELECT 's3cret'::int");
-	send_wire(f, &f->client, OUT, 1000);
+	ask(f, &f->client, "SELECT 's3cret'::int", 1000);
 	error(&f->w, "22P02", "invalid input syntax for type integer: \"s3cret\"");
 	ready(&f->w);
 	send_wire(f, &f->client, IN, 1500);
-	query(&f->w, "SELECT x FROM nosuch");
-	send_wire(f, &f->client, OUT, 2000);
+	ask(f, &f->client, "SELECT x FROM nosuch", 2000);
 	error(&f->w, "42P01", "relation \"nosuch\" does not exist");
 	ready(&f->w);
 	send_wire(f, &f->client, IN, 2500);
-	query(&f->w, "SELECT 4111111111111111 +");
-	send_wire(f, &f->client, OUT, 3000);
+	ask(f, &f->client, "SELECT 4111111111111111 +", 3000);
 	error(&f->w, "42601", "syntax error at or near \"4111111111111111\"");
 	ready(&f->w);
 	send_wire(f, &f->client, IN, 3500);
@@ -575,8 +577,7 @@ static void test_copy_in(void **state)
 	struct fixture *f = *state;
 
 	session(f, &f->client, "app", "shop");
-	query(&f->w, "COPY t FROM STDIN");
-	send_wire(f, &f->client, OUT, 1000);
+	ask(f, &f->client, "COPY t FROM STDIN", 1000);
 	tmp.n = 0;
 	put(&tmp, "\0\0\0", 3);
 	msg(&f->w, 'G', &tmp);
@@ -587,9 +588,7 @@ static void test_copy_in(void **state)
 	msg(&f->w, 'd', &tmp);
 	empty(&f->w, 'c');
 	send_wire(f, &f->client, OUT, 1200);
-	complete(&f->w, "COPY 2");
-	ready(&f->w);
-	send_wire(f, &f->client, IN, 1300);
+	answer(f, &f->client, "COPY 2", 1300);
 	flush(f);
 	assert_int_equal(n_exported, 1);
 	assert_str_attr(&exported[0], "db.operation.name", "COPY");
@@ -796,9 +795,7 @@ static void test_statement_table_full(void **state)
 	empty(&f->w, 'S');
 	send_wire(f, &f->client, OUT, 2000);
 	complete(&f->w, "SELECT 1");
-	complete(&f->w, "SELECT 1");
-	ready(&f->w);
-	send_wire(f, &f->client, IN, 2100);
+	answer(f, &f->client, "SELECT 1", 2100);
 	flush(f);
 	assert_int_equal(n_exported, 2);
 	assert_name(&exported[0], "postgresql");
@@ -850,11 +847,8 @@ static void test_ssl_refused(void **state)
 	put(&f->w, "N", 1);
 	send_wire(f, &f->client, IN, 60);
 	session(f, &f->client, "app", "shop");
-	query(&f->w, "SELECT 1");
-	send_wire(f, &f->client, OUT, 1000);
-	complete(&f->w, "SELECT 1");
-	ready(&f->w);
-	send_wire(f, &f->client, IN, 1100);
+	ask(f, &f->client, "SELECT 1", 1000);
+	answer(f, &f->client, "SELECT 1", 1100);
 	flush(f);
 	assert_int_equal(n_exported, 1);
 	assert_name(&exported[0], "SELECT");
@@ -874,11 +868,8 @@ static void test_ssl_accepted(void **state)
 	assert_int_equal(f->verdict[1], STREAM_VERDICT_IGNORE);
 	feed_part(f, &f->client, OUT, (const uint8_t *)"\x16\x03\x01\x02\x00\x01", 6, 517, 70);
 	session(f, &f->tls, "app", "shop");
-	query(&f->w, "SELECT 1");
-	send_wire(f, &f->tls, OUT, 1000);
-	complete(&f->w, "SELECT 1");
-	ready(&f->w);
-	send_wire(f, &f->tls, IN, 1100);
+	ask(f, &f->tls, "SELECT 1", 1000);
+	answer(f, &f->tls, "SELECT 1", 1100);
 	flush(f);
 	assert_int_equal(n_exported, 1);
 	assert_ok_call(&exported[0], "shop");
@@ -962,8 +953,7 @@ static void test_gap_inside_a_row(void **state)
 	static uint8_t big[70000];
 
 	session(f, &f->client, "app", "shop");
-	query(&f->w, "SELECT doc FROM docs");
-	send_wire(f, &f->client, OUT, 1000);
+	ask(f, &f->client, "SELECT doc FROM docs", 1000);
 	f->w.n = 0;
 	tmp.n = 0;
 	put16(&tmp, 1);
@@ -972,9 +962,7 @@ static void test_gap_inside_a_row(void **state)
 	msg(&f->w, 'D', &tmp);
 	feed_part(f, &f->client, IN, f->w.b, 1024, f->w.n, 2000);
 	f->w.n = 0;
-	complete(&f->w, "SELECT 1");
-	ready(&f->w);
-	send_wire(f, &f->client, IN, 2100);
+	answer(f, &f->client, "SELECT 1", 2100);
 	flush(f);
 	assert_int_equal(n_exported, 1);
 	assert_ok_call(&exported[0], "shop");
@@ -990,24 +978,20 @@ static void test_lost_place_in_result(void **state)
 	struct fixture *f = *state;
 
 	session(f, &f->client, "app", "shop");
-	query(&f->w, "SELECT id FROM events");
-	send_wire(f, &f->client, OUT, 1000);
+	ask(f, &f->client, "SELECT id FROM events", 1000);
 	rows(&f->w, 2000);
 	feed_part(f, &f->client, IN, f->w.b, 1024, f->w.n, 2000);
 	feed_part(f, &f->client, IN, f->w.b + 3000, 1024, 16384, 2500);
 	f->w.n = 0;
 	flush(f);
 	assert_int_equal(n_exported, 0);
-	query(&f->w, "SELECT 1");
-	send_wire(f, &f->client, OUT, 9000);
+	ask(f, &f->client, "SELECT 1", 9000);
 	flush(f);
 	assert_int_equal(n_exported, 1);
 	assert_str_attr(&exported[0], "spanprobe.partial", "response");
 	assert_null(span_find_attr(&exported[0], "db.response.returned_rows"));
 	assert_int_equal(duration(&exported[0]), 1500);
-	complete(&f->w, "SELECT 1");
-	ready(&f->w);
-	send_wire(f, &f->client, IN, 9100);
+	answer(f, &f->client, "SELECT 1", 9100);
 	flush(f);
 	assert_int_equal(n_exported, 2);
 	assert_int_equal(exported[1].status_code, SP_STATUS_UNSET);
@@ -1022,8 +1006,7 @@ static void test_closed_before_response(void **state)
 	struct fixture *f = *state;
 
 	session(f, &f->client, "app", "shop");
-	query(&f->w, "SELECT pg_sleep(10)");
-	send_wire(f, &f->client, OUT, 1000);
+	ask(f, &f->client, "SELECT pg_sleep(10)", 1000);
 	close_conn(f, &f->client, 4000);
 	flush(f);
 	assert_int_equal(n_exported, 1);
@@ -1059,13 +1042,11 @@ static void test_cut_messages(void **state)
 	struct fixture *f = *state;
 
 	session(f, &f->client, "app", "shop");
-	query(&f->w, "");
-	send_wire(f, &f->client, OUT, 1000);
+	ask(f, &f->client, "", 1000);
 	empty(&f->w, 'I');
 	ready(&f->w);
 	send_wire(f, &f->client, IN, 1100);
-	query(&f->w, "SELECT 1");
-	send_wire(f, &f->client, OUT, 2000);
+	ask(f, &f->client, "SELECT 1", 2000);
 	feed_part(f, &f->client, IN, (const uint8_t *)"C\0\0\0\x0cSELECT 1", 13, 13, 2100);
 	ready(&f->w);
 	send_wire(f, &f->client, IN, 2200);
@@ -1087,14 +1068,9 @@ static void test_midstream(void **state)
 	send_wire(f, &f->client, OUT, 1000);
 	empty(&f->w, '1');
 	empty(&f->w, '2');
-	complete(&f->w, "SELECT 0");
-	ready(&f->w);
-	send_wire(f, &f->client, IN, 1300);
-	query(&f->w, "DELETE FROM t");
-	send_wire(f, &f->server, OUT, 2000);
-	complete(&f->w, "DELETE 3");
-	ready(&f->w);
-	send_wire(f, &f->server, IN, 2100);
+	answer(f, &f->client, "SELECT 0", 1300);
+	ask(f, &f->server, "DELETE FROM t", 2000);
+	answer(f, &f->server, "DELETE 3", 2100);
 	flush(f);
 	assert_int_equal(n_exported, 2);
 	assert_name(&exported[0], "SELECT t");
