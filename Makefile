@@ -255,20 +255,31 @@ $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/
 FUZZ_HTTP2 := user/protocol/http2.c user/protocol/http2_frame.c user/protocol/http2_fields.c \
 	user/protocol/http2_proto.c user/protocol/grpc_attrs.c user/protocol/http_attrs.c \
 	user/protocol/registry.c user/protocol/route.c user/protocol/http1.c \
-	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c
+	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c \
+	user/protocol/redis.c user/protocol/redis_reply.c user/protocol/resp.c user/protocol/db_attrs.c user/protocol/sql.c \
+	user/protocol/sql_lex.c user/protocol/pgsql.c
 fuzz: $(BUILD)/fuzz/fuzz_http2
 $(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
-# The PostgreSQL decoder and what makes spans of its calls (database
-# attributes, the SQL sanitiser); the other decoders the registry names
-# come from the library, not instrumented.
-FUZZ_PGSQL := user/protocol/pgsql.c user/protocol/db_attrs.c user/protocol/sql.c \
-	user/protocol/registry.c
-fuzz: $(BUILD)/fuzz/fuzz_pgsql
-$(BUILD)/fuzz/fuzz_pgsql: tests/fuzz/fuzz_pgsql.c $(FUZZ_PGSQL) $(LIB) $(wildcard user/protocol/*.h)
+# The Redis decoder: the RESP walk, the queue of commands, database
+# attributes (the registry links every decoder: the HTTP/2 target's files).
+fuzz: $(BUILD)/fuzz/fuzz_redis
+$(BUILD)/fuzz/fuzz_redis: tests/fuzz/fuzz_redis.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_PGSQL) -o $@ $(LIB) $(LDLIBS)
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
+# The SQL sanitiser and summary (every literal gone, stable when run again).
+FUZZ_SQL := user/protocol/sql.c user/protocol/sql_lex.c
+fuzz: $(BUILD)/fuzz/fuzz_sql
+$(BUILD)/fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c $(FUZZ_SQL) $(wildcard user/protocol/sql*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_SQL) -o $@
+# The PostgreSQL decoder: framing both ways, statements by name, calls
+# and their database attributes (the registry links every decoder).
+fuzz: $(BUILD)/fuzz/fuzz_pgsql
+$(BUILD)/fuzz/fuzz_pgsql: tests/fuzz/fuzz_pgsql.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
 # The Kubernetes API's answers: HTTP framing, the JSON stream of a list or
 # a watch, the pod table and the attributes a pod gives.
 FUZZ_K8S := user/k8s/httpresp.c user/k8s/watch.c user/k8s/pod.c user/k8s/podtable.c \
@@ -302,10 +313,14 @@ fuzz-run: fuzz
 	$(BUILD)/fuzz/fuzz_http1 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http1.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus_http1
 	@mkdir -p $(BUILD)/fuzz/corpus_http2
 	$(BUILD)/fuzz/fuzz_http2 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http2.dict $(BUILD)/fuzz/corpus_http2 tests/fuzz/corpus_http2
+	@mkdir -p $(BUILD)/fuzz/corpus_redis
+	$(BUILD)/fuzz/fuzz_redis -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/redis.dict $(BUILD)/fuzz/corpus_redis tests/fuzz/corpus_redis
 	@mkdir -p $(BUILD)/fuzz/corpus_pgsql
 	$(BUILD)/fuzz/fuzz_pgsql -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/pgsql.dict $(BUILD)/fuzz/corpus_pgsql tests/fuzz/corpus_pgsql
 	@mkdir -p $(BUILD)/fuzz/corpus_k8s_watch
 	$(BUILD)/fuzz/fuzz_k8s_watch -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/k8s_watch.dict $(BUILD)/fuzz/corpus_k8s_watch tests/fuzz/corpus_k8s_watch
+	@mkdir -p $(BUILD)/fuzz/corpus_sql
+	$(BUILD)/fuzz/fuzz_sql -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/sql.dict $(BUILD)/fuzz/corpus_sql tests/fuzz/corpus_sql
 	@set -e; for t in $(FUZZ_EXPORT); do \
 	  mkdir -p $(BUILD)/fuzz/corpus_$$t; \
 	  echo "$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) ..."; \

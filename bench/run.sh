@@ -30,6 +30,7 @@ echo "== HTTPS server under load (nginx + TLS + wrk), untraced vs traced" && SP_
 echo "== cost per OpenSSL call (SSL_write, SSL_read)" && SP_BUILD="$BUILD" python3 bench/ssl_calls.py
 echo "== BPF cost per socket call (bpf_stats): HTTP, TCP not HTTP, AF_UNIX" && SP_BUILD="$BUILD" python3 bench/bpf_cost.py
 echo "== node-wide tax on processes without HTTP (syscalls, pipe, sockets)" && SP_BUILD="$BUILD" python3 bench/syscall_tax.py
+echo "== Redis client under load (redis-benchmark -t get,set), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/redis_bench.py
 echo "== cost growth: CPU per span and RSS as connections, processes and traced functions grow" && SP_BUILD="$BUILD" python3 bench/growth.py
 echo "== daemon memory against load (RSS at 1k, 10k, 100k spans/s; ring buffer size against loss)" && SP_BUILD="$BUILD" python3 bench/memory.py
 echo "== PostgreSQL clients (pgbench -S), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/pgbench.py

@@ -380,47 +380,57 @@ static __always_inline bool sock_capture__db_request(const __u64 *w, __u32 n, __
 	       (cmd == SOCK_MYSQL_QUERY || cmd == SOCK_MYSQL_PREPARE || cmd == SOCK_MYSQL_EXECUTE);
 }
 
+/* Directions as struct sp_sock_conn.whole has them. */
+#define SOCK_WHOLE_DIR(dir) ((__u8)(1 << ((dir) & 3)))
+#define SOCK_WHOLE_BOTH (SOCK_WHOLE_DIR(SP_SOCK_SEND) | SOCK_WHOLE_DIR(SP_SOCK_RECV))
+
 /*
  * The first bytes of a database connection (`n` valid in `w`, of a call
- * of `total` bytes): a PostgreSQL startup message, SSL or GSS encryption
- * request (a 4-byte length, then the code); a Redis command (a RESP array
- * of bulk strings, "*N\r\n$"); a MySQL or MariaDB server's greeting (a
- * packet header of sequence 0, protocol version 10, a version number:
- * the server speaks first).  Or a request, for a connection met
- * mid-stream (sock_capture__db_request()).
+ * of `total` bytes in direction `dir`): a PostgreSQL startup message, SSL
+ * or GSS encryption request (a 4-byte length, then the code); a Redis
+ * command (a RESP array of bulk strings, "*N\r\n$"); a MySQL or MariaDB
+ * server's greeting (a packet header of sequence 0, protocol version 10,
+ * a version number: the server speaks first).  Or a request, for a
+ * connection met mid-stream (sock_capture__db_request()).  Returns the
+ * directions to capture whole from this call on, as the decoder will ask
+ * (its verdict comes a poll later: a pipeline may be the first write):
+ * the requests' (Redis: the replies' too); 0: not a database's.
  */
-static __always_inline bool sock_capture__looks_db(const __u64 *w, __u32 n, __u32 total)
+static __always_inline __u8 sock_capture__looks_db(const __u64 *w, __u32 n, __u32 total,
+						   __u8 dir)
 {
 	__u32 len, code;
 	__u8 c;
 
 	if (sock_capture__db_request(w, n, total))
-		return true;
-
+		return SOCK_WHOLE_DIR(dir);
 	if (n >= 8 && (w[0] & 0xff) == 0) {
 		len = bpf_ntohl((__u32)w[0]);
 		code = (__u32)(w[0] >> 32);
 		if (len >= 8 && len <= SOCK_PG_STARTUP_MAX &&
 		    (code == SOCK_PG_STARTUP_V3 || code == SOCK_PG_SSL_REQUEST ||
 		     code == SOCK_PG_GSSENC_REQUEST))
-			return true;
+			return SOCK_WHOLE_DIR(dir);
 	}
 	if (n >= 6 && sock_capture__byte(w, 3) == 0 && sock_capture__byte(w, 4) == 10) {
 		len = (__u32)(w[0] & 0xffffff);
 		c = sock_capture__byte(w, 5);
+		/* The greeting goes the other way to the requests. */
 		if (c >= '0' && c <= '9' && len >= 16 && len + 4 <= total)
-			return true;
+			return SOCK_WHOLE_DIR(dir ^ 3);
 	}
 	if (sock_capture__byte(w, 0) != '*')
-		return false;
+		return 0;
 	for (__u32 i = 1; i <= SOCK_RESP_DIGITS_MAX + 1; i++) {
 		c = sock_capture__byte(w, i);
 		if (c >= '0' && c <= '9' && i <= SOCK_RESP_DIGITS_MAX)
 			continue;
-		return i > 1 && c == '\r' && n >= i + 3 &&
-		       sock_capture__byte(w, i + 1) == '\n' && sock_capture__byte(w, i + 2) == '$';
+		if (i > 1 && c == '\r' && n >= i + 3 && sock_capture__byte(w, i + 1) == '\n' &&
+		    sock_capture__byte(w, i + 2) == '$')
+			return SOCK_WHOLE_BOTH;
+		return 0;
 	}
-	return false;
+	return 0;
 }
 
 /* File types of an inode's mode (UAPI macros, not in vmlinux.h). */
@@ -614,9 +624,9 @@ static __always_inline struct sp_sock_conn *sock_capture__conn(__u64 id, __u32 p
  */
 static __always_inline struct sp_sock_conn *sock_capture__mark_http(__u64 id, __u32 ports,
 								   __u32 state, __u8 dir,
-								   __u32 need)
+								   __u32 need, __u8 whole)
 {
-	struct sp_sock_conn conn = { .state = state };
+	struct sp_sock_conn conn = { .state = state, .whole = whole };
 	struct sp_sock_h2dir *st = &conn.h2[(dir - 1) & 1];
 
 	st->synced = 1;
@@ -696,8 +706,8 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u32 po
 	struct sp_sock_conn *conn = sock_capture__conn(id, ports);
 	bool frames = sock_frames__available();
 	__u64 head[3] = {};
+	__u8 c, whole;
 	__u32 n;
-	__u8 c;
 
 	*connp = conn;
 	if (conn)
@@ -713,15 +723,16 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u32 po
 		return false;
 	}
 	if (frames && sock_capture__h2_preface(head, n)) {
-		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 24);
+		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 24, 0);
 		return true;
 	}
 	if (frames && n >= SOCK_H2_HEADER_LEN && sock_frames__starts_headers(head, total)) {
-		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 0);
+		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 0, 0);
 		return true;
 	}
-	if (sock_capture__looks_db(head, n, total) || sock_capture__looks_http(head, n)) {
-		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_HTTP, dir, 0);
+	whole = sock_capture__looks_db(head, n, total, dir);
+	if (whole || sock_capture__looks_http(head, n)) {
+		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_HTTP, dir, 0, whole);
 		return true;
 	}
 	/* Too short to tell (an empty line may come alone, a client may write

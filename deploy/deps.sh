@@ -16,6 +16,7 @@ PACKAGES="$BUILD_PACKAGES
  libclang-rt-14-dev libgcc-12-dev
  qemu-system-x86 busybox-static cpio xz-utils binutils golang-go prometheus
  mmdebstrap buildah
+ redis-server redis-tools python3-redis
  postgresql postgresql-client python3-psycopg2"
 
 build_only=false

@@ -9,9 +9,6 @@
 #include "protocol/http_attrs.h"
 #include "protocol/sql.h"
 
-/* Text kept free for what a decoder adds after db_attrs_describe(): the
- * query takes the rest, cut to fit. */
-#define DB_ATTRS_TEXT_RESERVE 192
 /* An error message longer than this is cut (the span's status message). */
 #define DB_ATTRS_MESSAGE_MAX 256
 
@@ -53,8 +50,10 @@ static bool redis_word(const char *p, size_t n, char *out, size_t cap)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 
-		if (!isalnum(c) && c != '_' && c != '-' && c != '.')
+		if (!isalnum(c) && c != '_' && c != '-' && c != '.') {
+			out[0] = '\0';
 			return false;
+		}
 		out[i] = (char)toupper(c);
 	}
 	out[n] = '\0';

@@ -15,6 +15,10 @@
 #include "protocol/conntable.h"
 #include "protocol/protocol.h"
 
+/* Bytes of an exchange's text left for what a decoder adds after
+ * db_attrs_describe(). */
+#define DB_ATTRS_TEXT_RESERVE 192
+
 /* One call and its outcome.  Strings NUL-terminated; NULL when absent. */
 struct db_attrs_msg {
 	const char *system;      /* db.system.name: "postgresql", "mysql",
@@ -42,12 +46,26 @@ struct db_attrs_msg {
 
 /*
  * Name and describe `o`, a call seen on `c`: db.system.name,
- * db.namespace, db.operation.name, db.collection.name (one table),
- * db.query.text (literals as "?" unless opts->db_query_raw),
- * db.query.summary, db.response.status_code and error.type (status ERROR
- * on any error response), server.address/server.port (the server's end
- * of the socket), network.peer.*; the span name is the summary ("SELECT
- * orders"), else the operation, else the system.
+ * db.namespace, db.operation.name (m->operation, else the statement's
+ * first keyword or the Redis command's name), db.collection.name (one
+ * table), db.query.text, db.query.summary ("SELECT orders"; a Redis
+ * command's name), db.operation.batch.size (from 2), and on an error
+ * db.response.status_code and error.type (the code) with status ERROR
+ * and the server's message; server.address/server.port (the server's
+ * end of the socket: the peer, or the traced server's own end),
+ * network.peer.* (and client.* on a SERVER span); spanprobe.partial =
+ * "response" when cut_short.  The span name is the summary, else the
+ * operation, else the system.
+ *
+ * Unless opts->db_query_raw: SQL is sanitised by the system's dialect
+ * (sql_sanitize_dialect(): MySQL/MariaDB, PostgreSQL, else standard); a
+ * Redis command keeps its name and a container command's subcommand
+ * (CLIENT SETNAME, CONFIG GET...), every other word becomes "?" ("SET ?
+ * ?"); the error message loses its quoted runs and numbers ("Duplicate
+ * entry ? for key ?": MySQL puts the row's value there).  The query text
+ * takes what o->text has left but DB_ATTRS_TEXT_RESERVE bytes for the
+ * decoder's own attributes, cut at a token (raw: at a character) when
+ * longer.  Strings of `m` are copied: they may go once this returns.
  */
 void db_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 		       const struct db_attrs_msg *m, const struct proto_opts *opts);

@@ -22,6 +22,7 @@
 #include "protocol/http1.h"
 #include "protocol/http2.h"
 #include "protocol/pgsql.h"
+#include "protocol/redis.h"
 
 /* Requests one connection may have in flight, whatever the decoder (each
  * says its own limit in struct proto_ops.inflight_max). */
@@ -39,6 +40,7 @@ union proto_state {
 	struct http1_conn http1;
 	struct http2_conn http2;
 	struct pgsql_conn pgsql;
+	struct redis_conn redis;
 };
 
 #define PROTO_ATTRS_MAX 20

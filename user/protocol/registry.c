@@ -9,6 +9,7 @@
 extern const struct proto_ops proto_http1;
 extern const struct proto_ops proto_http2;
 extern const struct proto_ops proto_pgsql;
+extern const struct proto_ops proto_redis;
 
 /* A new protocol: its file, and one line here.  HTTP/2 first: its
  * preface has the shape of an HTTP/1.x request line ("PRI * ..."). */
@@ -16,6 +17,7 @@ const struct proto_ops *const proto_registry[] = {
 	&proto_http2,
 	&proto_http1,
 	&proto_pgsql, /* a startup's first byte is 0: never HTTP's */
+	&proto_redis, /* "*N\r\n$": no HTTP message starts so */
 	NULL,
 };
 

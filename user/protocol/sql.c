@@ -30,6 +30,7 @@ struct san {
 	char *out;
 	size_t cap, n;
 	bool space, full;
+	bool mysql;       /* "-- " starts a comment, "--x" does not */
 	int depth;        /* open "(" */
 	int frames;       /* of them with a frame (<= SAN_DEPTH_MAX) */
 	bool after_group; /* the last token closed a collapsed list */
@@ -37,10 +38,23 @@ struct san {
 	struct san_frame f[SAN_DEPTH_MAX];
 };
 
+/*
+ * Is a space due before the next token?  Not at the start, and not after
+ * "--" in MySQL, where "-- " would start a comment: "x--", a comment and
+ * "1" are x minus minus one, and "x--?" says so again.
+ */
+static size_t space_due(const struct san *s)
+{
+	if (!s->space || !s->n)
+		return 0;
+	return !(s->mysql && s->n >= 2 && s->out[s->n - 1] == '-' &&
+		 s->out[s->n - 2] == '-');
+}
+
 /* Append `n` bytes (and the pending space); false when they do not fit. */
 static bool put(struct san *s, const char *p, size_t n)
 {
-	size_t sp = s->space && s->n ? 1 : 0;
+	size_t sp = space_due(s);
 
 	if (s->full || s->n + sp + n + 1 > s->cap) {
 		s->full = true;
@@ -70,7 +84,7 @@ static void not_literal(struct san *s)
 
 static void san_open(struct san *s)
 {
-	size_t at_open = s->n + (s->space && s->n ? 1 : 0);
+	size_t at_open = s->n + space_due(s);
 	size_t merge = s->comma;
 
 	not_literal(s);
@@ -158,6 +172,14 @@ static void san_token(struct san *s, const struct sql_lexer *l, const struct sql
 		comma = s->n;
 		put(s, ",", 1);
 		break;
+	case TK_NAME:
+		not_literal(s);
+		if (put(s, p, t->len))
+			/* A name may hold any byte; a span, no control byte. */
+			for (size_t i = s->n - t->len; i < s->n; i++)
+				if ((unsigned char)s->out[i] < ' ' || s->out[i] == 0x7f)
+					s->out[i] = '?';
+		break;
 	default:
 		not_literal(s);
 		put(s, p, t->len);
@@ -172,7 +194,8 @@ size_t sql_sanitize_dialect(const char *in, size_t len, char *out, size_t cap,
 {
 	struct sql_lexer l;
 	struct sql_token t;
-	struct san s = { .out = out, .cap = cap, .comma = SAN_NONE };
+	struct san s = { .out = out, .cap = cap, .comma = SAN_NONE,
+			 .mysql = dialect == SQL_DIALECT_MYSQL };
 
 	if (!cap)
 		return 0;
@@ -193,6 +216,8 @@ size_t sql_sanitize(const char *in, size_t len, char *out, size_t cap)
 /* ---- The summary ---- */
 
 #define SUM_DEPTH_MAX 32
+#define SUM_CTE_MAX 8   /* common table expressions' names kept */
+#define SUM_CTE_NAME 64
 
 struct summ {
 	struct sql_lexer l;
@@ -203,6 +228,9 @@ struct summ {
 	int depth;
 	int from_list;           /* depth of an open FROM list, -1: none */
 	bool distinct;           /* the last token was the word DISTINCT */
+	bool cte_next;           /* a common table expression's name may come */
+	int n_cte;
+	char cte[SUM_CTE_MAX][SUM_CTE_NAME]; /* not tables: names of WITH's */
 	bool first[SUM_DEPTH_MAX]; /* no token yet after this depth's "(" */
 	bool query[SUM_DEPTH_MAX]; /* this depth is a query (its FROM counts) */
 };
@@ -224,7 +252,14 @@ static bool word_in(const struct sql_lexer *l, const struct sql_token *t,
 	return false;
 }
 
-/* Words that end a FROM list, and that no table is called unquoted. */
+/* Words that end a FROM list (its commas are the statement's after). */
+static const char *const list_end_words[] = {
+	"WHERE", "GROUP", "ORDER", "HAVING", "LIMIT", "WINDOW", "UNION",
+	"EXCEPT", "INTERSECT", "OFFSET", "FETCH", "FOR", "RETURNING", "SET",
+	"VALUES", "SELECT", "INTO", NULL
+};
+
+/* Words no table is called unquoted: where a name should be, not one. */
 static const char *const clause_words[] = {
 	"WHERE", "GROUP", "ORDER", "HAVING", "LIMIT", "WINDOW", "UNION",
 	"EXCEPT", "INTERSECT", "OFFSET", "FETCH", "FOR", "ON", "USING",
@@ -279,6 +314,46 @@ static bool name_part(struct summ *s, const struct sql_token *t, char *name, siz
 	return name_append(name, n, p, t->len);
 }
 
+static bool is_cte(const struct summ *s, const char *name)
+{
+	for (int i = 0; i < s->n_cte; i++)
+		if (!strcasecmp(s->cte[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * After WITH, WITH RECURSIVE or a "," between them: keep the name of a
+ * common table expression, which FROM may name later.  Returns true when
+ * `t` was taken so.
+ */
+static bool summ_cte(struct summ *s, const struct sql_token *t)
+{
+	const char *p = s->l.s + t->start;
+	size_t len = t->len;
+
+	if (!s->cte_next)
+		return false;
+	s->cte_next = false;
+	if (word_is(&s->l, t, "RECURSIVE")) {
+		s->cte_next = true;
+		return true;
+	}
+	if (t->kind == TK_NAME && len >= 2) {
+		p++;
+		len -= 2;
+	} else if (t->kind != TK_WORD) {
+		return false;
+	}
+	if (s->n_cte == SUM_CTE_MAX || len >= SUM_CTE_NAME) {
+		s->many = true; /* one it cannot recognise would count as a table */
+		return true;
+	}
+	memcpy(s->cte[s->n_cte], p, len);
+	s->cte[s->n_cte++][len] = '\0';
+	return true;
+}
+
 /*
  * The table named next ("schema.table"), counted; `source` (FROM, JOIN,
  * USING): a subquery or a function there is a table it cannot name.
@@ -289,6 +364,7 @@ static void table_ref(struct summ *s, bool source)
 	char name[sizeof(s->out->collection)];
 	struct sql_token t;
 	size_t n = 0;
+	bool qualified = false;
 
 	skip_words(s, only);
 	peek(s, &t);
@@ -303,6 +379,7 @@ static void table_ref(struct summ *s, bool source)
 			break;
 		next(s, &t);
 		peek(s, &t);
+		qualified = true;
 		if (!name_append(name, &n, ".", 1)) {
 			s->many = true;
 			return;
@@ -310,6 +387,8 @@ static void table_ref(struct summ *s, bool source)
 	}
 	if (source && t.kind == TK_OPEN)
 		s->many = true;
+	else if (!qualified && is_cte(s, name))
+		return; /* its tables were counted where it was defined */
 	else if (!s->named) {
 		memcpy(s->out->collection, name, n + 1);
 		s->named = true;
@@ -407,7 +486,9 @@ static void summ_open(struct summ *s)
 /* A word inside the statement. */
 static void summ_word(struct summ *s, const struct sql_token *t)
 {
-	static const char *const queries[] = { "SELECT", "WITH", NULL };
+	static const char *const queries[] = { "SELECT", "WITH", "DELETE", NULL };
+	static const char *const writes[] = { "INSERT", "UPDATE", "MERGE",
+					      "REPLACE", NULL };
 	static const char *const mains[] = { "SELECT", "INSERT", "UPDATE",
 					     "DELETE", "MERGE", "VALUES", NULL };
 	int d = s->depth < SUM_DEPTH_MAX ? s->depth : SUM_DEPTH_MAX - 1;
@@ -416,8 +497,10 @@ static void summ_word(struct summ *s, const struct sql_token *t)
 	s->distinct = word_is(&s->l, t, "DISTINCT");
 	if (s->first[d] && word_in(&s->l, t, queries))
 		s->query[d] = true;
+	else if (s->first[d] && word_in(&s->l, t, writes))
+		s->many = true; /* a statement inside whose tables are not read */
 	s->first[d] = false;
-	if (s->depth == s->from_list && word_in(&s->l, t, clause_words))
+	if (s->depth == s->from_list && word_in(&s->l, t, list_end_words))
 		s->from_list = -1;
 	if (!strcmp(s->op, "WITH") && s->depth == 0 && word_in(&s->l, t, mains)) {
 		set_op(s, t);
@@ -445,6 +528,10 @@ static void summ_walk(struct summ *s)
 
 	for (next(s, &t); t.kind != TK_END && t.kind != TK_UNTERMINATED;
 	     next(s, &t)) {
+		if (summ_cte(s, &t))
+			continue;
+		if (t.kind == TK_COMMA && !s->depth && !strcmp(s->op, "WITH"))
+			s->cte_next = true;
 		if (t.kind == TK_WORD) {
 			summ_word(s, &t);
 			continue;
@@ -486,6 +573,7 @@ void sql_summarize_dialect(const char *in, size_t len, struct sql_summary *out,
 		s.query[s.depth] = true;
 		s.first[s.depth] = false;
 	}
+	s.cte_next = !strcmp(s.op, "WITH");
 	if (statement_start(&s))
 		summ_walk(&s);
 	else

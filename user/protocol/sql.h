@@ -65,9 +65,11 @@ struct sql_summary {
  * and "_" only.  The collection is set for SELECT, INSERT, REPLACE,
  * UPDATE, DELETE, MERGE, TRUNCATE and CREATE/DROP/ALTER TABLE when every
  * table the statement names (FROM, JOIN, INTO, USING, subqueries and
- * common table expressions included) is one: schema-qualified as written
+ * common table expressions included; a common table expression's own
+ * name is no table) is one: schema-qualified as written
  * ("public.orders"), quotes removed.  A FROM list, a subquery or function
- * in FROM, or two different names leave it "".
+ * in FROM, a writing statement inside another, or two different names
+ * leave it "".
  */
 void sql_summarize(const char *in, size_t len, struct sql_summary *out);
 /* The same, reading strings and comments by the rules of `dialect`

@@ -86,9 +86,11 @@ static int skip_comment(struct sql_lexer *l)
 	bool line = false;
 
 	if (c == '-' && n == '-')
-		/* MySQL wants white space after "--": x--1 is x - -1. */
-		line = l->d != SQL_DIALECT_MYSQL || l->i + 2 >= l->len ||
-		       is_space(at(l, l->i + 2));
+		/* MySQL wants white space after "--": x--1 is x - -1 (and
+		 * "--" at the very end is two minus signs, as in a text cut
+		 * there). */
+		line = l->d != SQL_DIALECT_MYSQL ||
+		       (l->i + 2 < l->len && is_space(at(l, l->i + 2)));
 	else if (c == '#')
 		/* PostgreSQL's # is an operator; elsewhere it may be a
 		 * MySQL comment, and hiding more is the safe side. */
