@@ -257,7 +257,7 @@ FUZZ_HTTP2 := user/protocol/http2.c user/protocol/http2_frame.c user/protocol/ht
 	user/protocol/registry.c user/protocol/route.c user/protocol/http1.c \
 	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c \
 	user/protocol/redis.c user/protocol/redis_reply.c user/protocol/resp.c user/protocol/db_attrs.c user/protocol/sql.c \
-	user/protocol/sql_lex.c user/protocol/pgsql.c
+	user/protocol/sql_lex.c user/protocol/pgsql.c user/protocol/pgsql_calls.c
 fuzz: $(BUILD)/fuzz/fuzz_http2
 $(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
 	@mkdir -p $(@D)

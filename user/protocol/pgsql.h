@@ -10,13 +10,14 @@
  * PortalSuspended or ErrorResponse; an Execute the server skipped after
  * an earlier error in the same Sync ends at the ReadyForQuery).  The
  * statement text an Execute runs comes from the Parse that prepared it,
- * by name: prepared once, executed many times.
+ * by name: prepared once, executed many times.  A statement the server
+ * refuses when a driver prepares it alone (Parse, Sync) is a call too.
  *
  * The inline state is a pointer and a few words: the framing of both
  * directions, the statements, portals and calls in flight live on the
- * heap (struct pgsql_state, pgsql.c), allocated with the first bytes and
- * freed in release().  Every table is bounded; what does not fit is
- * counted (pgsql_report()).
+ * heap (struct pgsql_state, pgsql_internal.h), allocated with the first
+ * bytes and freed in release().  Every table is bounded; what does not
+ * fit is counted (the decoder's report line).
  */
 #ifndef SPANPROBE_PGSQL_H
 #define SPANPROBE_PGSQL_H
