@@ -7,9 +7,12 @@ transaction, a statement psql sends over TLS; pgbench's protocol-level
 prepared statement executed 100 times; psycopg2's queries (client-side
 parameters), SQL PREPARE/EXECUTE and an error; a small HTTP service that
 runs one query per request, whose database span is the child of the
-request's SERVER span.  Each in text, OTLP/JSON and OTLP to a receiver,
-with exact counts, names, statuses and attributes; and the literals sent
-('s3cret', a card number) appear in no exported byte."""
+request's SERVER span; a result past the capture.  Each in text,
+OTLP/JSON and OTLP to a receiver, with exact counts, names, statuses and
+attributes; and the literals sent ('s3cret', a card number) appear in no
+exported byte.  Then the server's side (nothing by default, SERVER spans
+with --db-server-spans) and a pool's connection opened before spanprobe
+started (met mid-stream)."""
 import glob
 import json
 import os
@@ -55,6 +58,24 @@ try:
 except psycopg2.errors.SyntaxError:
     pass
 c.close()
+'''
+
+# A pool's connection, opened before spanprobe starts: its queries come
+# when told.
+POOLED = r'''
+import sys, psycopg2
+c = psycopg2.connect(host="127.0.0.1", port=sys.argv[1], user="postgres", dbname="shop",
+                     sslmode="disable")
+c.autocommit = True
+cur = c.cursor()
+cur.execute("SELECT 1")
+print("connected", flush=True)
+sys.stdin.readline()
+cur.execute("SELECT owner FROM accounts WHERE id = %s", (2,))
+cur.fetchall()
+cur.execute("UPDATE accounts SET owner = owner WHERE id = %s", (3,))
+print("done", flush=True)
+sys.stdin.readline()
 '''
 
 # The HTTP service: one connection and one query per request.
@@ -390,6 +411,35 @@ def server_side(pg):
               CARD.encode() not in raw)
 
 
+def midstream(pg):
+    """A connection met mid-stream (opened before spanprobe started): its
+    queries are spans all the same, without the database's name."""
+    pool = subprocess.Popen([PY, "-c", POOLED, str(PORT)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        check("mid-stream: the pool's connection is open", pool.stdout.readline().strip() ==
+              "connected")
+        a, err, out, th, tout = agent("mid-stream", ["-o", "otlp-json"])
+        try:
+            pool.stdin.write("go\n")
+            pool.stdin.flush()
+            check("mid-stream: the queries ran", pool.stdout.readline().strip() == "done")
+            time.sleep(0.5)
+        finally:
+            rc = stop(a, th, tout)
+    finally:
+        pool.stdin.close()
+        pool.wait(timeout=10)
+    spans = ours(parse_otlp_json((out[0] if out else b"").decode(errors="replace")))[0]
+    check("mid-stream: spanprobe exited cleanly", rc == 0, "".join(err)[-1500:])
+    got = [(s["name"], s["_attrs"].get("db.query.text"), "db.namespace" in s["_attrs"])
+           for s in spans]
+    check("mid-stream: the 2 queries after spanprobe started, no db.namespace",
+          got == [("SELECT accounts", "SELECT owner FROM accounts WHERE id = ?", False),
+                  ("UPDATE accounts", "UPDATE accounts SET owner = owner WHERE id = ?", False)],
+          got)
+
+
 def main():
     bindir = pg_bin()
     if not check("PostgreSQL server installed (deploy/deps.sh: postgresql)", bindir is not None):
@@ -411,6 +461,7 @@ def main():
         for i, fmt in enumerate(("OTLP/JSON", "text", "OTLP")):
             one_run(pg, i, fmt, tmp)
         server_side(pg)
+        midstream(pg)
     finally:
         service.kill()
         service.wait()
