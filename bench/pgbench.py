@@ -106,10 +106,17 @@ def traced_round(tmp):
     if p.wait(timeout=60) != 0:
         raise SystemExit(f"spanprobe failed:\n{open(log).read()}")
     text = open(log).read()
+    # The report comes at the signal, and again when the last spans are
+    # out: the last one counts.
+    text = text[text.rfind("spanprobe: spans:"):] if "spanprobe: spans:" in text else ""
     m = re.search(r"spans: \d+ started, \d+ finished, (\d+) exported", text)
     spans = int(m.group(1)) if m else 0
+    lost = sum(int(n) for n in re.findall(
+        r"(\d+) (?:lost \(ring buffer full\)|span pool empty|queue full)", text))
     return {"tps": tps, "spans_per_tx": spans / max(done, 1),
-            "cpu_us_per_span": 1e6 * cpu / max(spans, 1)}
+            "cpu_us_per_span": 1e6 * cpu / max(spans, 1), "lost": lost,
+            "pgsql": next((line for line in reversed(open(log).read().splitlines())
+                           if line.startswith("pgsql:")), "")}
 
 
 def show(label, values, unit, fmt="{:10.1f}"):
@@ -139,6 +146,8 @@ def main():
     show("traced/untraced (pairs of rounds)", [100 * r for r in ratios], "%")
     show("spans per transaction", [t["spans_per_tx"] for t in traced], "", "{:10.3f}")
     show("daemon CPU per span", [t["cpu_us_per_span"] for t in traced], "us", "{:10.2f}")
+    show("events or spans lost", [t["lost"] for t in traced], "", "{:10.0f}")
+    print(f"  last traced round's decoder counters: {traced[-1]['pgsql']}")
     summary.record(f"pgbench -S ({PROTOCOL}): traced/untraced transactions/s",
                    f"{100 * statistics.median(ratios):.1f} % (min {100 * min(ratios):.1f}, "
                    f"max {100 * max(ratios):.1f})")
