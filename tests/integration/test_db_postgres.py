@@ -374,7 +374,7 @@ def one_run(pg, run_id, fmt, tmp):
     report = [line for line in err if line.startswith("pgsql:")]
     check(f"{fmt}: the decoder lost its place once (the large result), knew every statement",
           report and re.search(r" 0 executes of unknown statements, .* 0 frontend and 1 backend "
-                               r"framing losses, 0 responses to no call", report[0]), report)
+                               r"framing losses, 0 responses to no call", report[-1]), report)
     check_spans(fmt, spans, raw)
 
 
