@@ -304,12 +304,12 @@ static int pgsql_feed(struct proto_conn *c, const struct stream_chunk *ch,
 	bool frontend;
 	int err;
 
+	if (ch->captured > ch->total_len || (ch->captured && !ch->data))
+		return -EINVAL;
 	if (!pc->role && (err = first_chunk(c, ch, emit)))
 		return err;
 	if (pc->quiet || !pc->s)
 		return 0;
-	if (ch->captured > ch->total_len || (ch->captured && !ch->data))
-		return -EINVAL;
 	x.s = pc->s;
 	frontend = (pc->role == PROTO_ROLE_CLIENT) == (ch->dir == STREAM_OUT);
 	if (!frontend)
