@@ -239,7 +239,10 @@ static void fe_startup(struct pg_ctx *x, const char *b, size_t n, uint32_t len)
 	uint32_t code;
 
 	if (len < 4 || n < 4) {
-		s->fe.lost = true;
+		/* Cut where its code was: nothing after it can be read. */
+		s->st.fe_lost++;
+		x->c->st.pgsql.losses++;
+		x->c->st.pgsql.quiet = 1;
 		return;
 	}
 	code = be32(b);
