@@ -257,15 +257,10 @@ FUZZ_HTTP2 := user/protocol/http2.c user/protocol/http2_frame.c user/protocol/ht
 	user/protocol/registry.c user/protocol/route.c user/protocol/http1.c \
 	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c \
 	user/protocol/redis.c user/protocol/redis_reply.c user/protocol/resp.c user/protocol/db_attrs.c user/protocol/sql.c \
-	user/protocol/sql_lex.c user/protocol/mysql.c user/protocol/mysql_resp.c user/protocol/mysql_wire.c
+	user/protocol/sql_lex.c user/protocol/mysql.c user/protocol/mysql_resp.c user/protocol/mysql_wire.c \
+	user/protocol/pgsql.c user/protocol/pgsql_calls.c
 fuzz: $(BUILD)/fuzz/fuzz_http2
 $(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
-	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
-# The Redis decoder: the RESP walk, the queue of commands, database
-# attributes (the registry links every decoder: the HTTP/2 target's files).
-fuzz: $(BUILD)/fuzz/fuzz_redis
-$(BUILD)/fuzz/fuzz_redis: tests/fuzz/fuzz_redis.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
 # The SQL sanitiser and summary (every literal gone, stable when run again).
@@ -274,10 +269,15 @@ fuzz: $(BUILD)/fuzz/fuzz_sql
 $(BUILD)/fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c $(FUZZ_SQL) $(wildcard user/protocol/sql*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_SQL) -o $@
-# The MySQL/MariaDB decoder: packets, handshake, commands and responses,
-# calls as spans (the registry links every decoder: the HTTP/2 target's files).
-fuzz: $(BUILD)/fuzz/fuzz_mysql
-$(BUILD)/fuzz/fuzz_mysql: tests/fuzz/fuzz_mysql.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
+# The database decoders, each through its protocol interface: Redis (the
+# RESP walk, the queue of commands), MySQL/MariaDB (packets, handshake,
+# commands and responses), PostgreSQL (framing both ways, statements by
+# name); calls and their database attributes.  The registry links every
+# decoder: the HTTP/2 target's files.
+FUZZ_DB := redis mysql pgsql
+FUZZ_DB_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_DB))
+fuzz: $(FUZZ_DB_BINS)
+$(FUZZ_DB_BINS): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h tests/fuzz/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
 # The Kubernetes API's answers: HTTP framing, the JSON stream of a list or
@@ -313,10 +313,10 @@ fuzz-run: fuzz
 	$(BUILD)/fuzz/fuzz_http1 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http1.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus_http1
 	@mkdir -p $(BUILD)/fuzz/corpus_http2
 	$(BUILD)/fuzz/fuzz_http2 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http2.dict $(BUILD)/fuzz/corpus_http2 tests/fuzz/corpus_http2
-	@mkdir -p $(BUILD)/fuzz/corpus_redis
-	$(BUILD)/fuzz/fuzz_redis -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/redis.dict $(BUILD)/fuzz/corpus_redis tests/fuzz/corpus_redis
-	@mkdir -p $(BUILD)/fuzz/corpus_mysql
-	$(BUILD)/fuzz/fuzz_mysql -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/mysql.dict $(BUILD)/fuzz/corpus_mysql tests/fuzz/corpus_mysql
+	@set -e; for t in $(FUZZ_DB); do \
+		mkdir -p $(BUILD)/fuzz/corpus_$$t; \
+		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/$$t.dict $(BUILD)/fuzz/corpus_$$t tests/fuzz/corpus_$$t; \
+	done
 	@mkdir -p $(BUILD)/fuzz/corpus_k8s_watch
 	$(BUILD)/fuzz/fuzz_k8s_watch -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/k8s_watch.dict $(BUILD)/fuzz/corpus_k8s_watch tests/fuzz/corpus_k8s_watch
 	@mkdir -p $(BUILD)/fuzz/corpus_sql

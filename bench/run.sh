@@ -34,6 +34,7 @@ echo "== Redis client under load (redis-benchmark -t get,set), untraced vs trace
 echo "== cost growth: CPU per span and RSS as connections, processes and traced functions grow" && SP_BUILD="$BUILD" python3 bench/growth.py
 echo "== daemon memory against load (RSS at 1k, 10k, 100k spans/s; ring buffer size against loss)" && SP_BUILD="$BUILD" python3 bench/memory.py
 echo "== MariaDB point selects (mariadb-slap), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/mysql.py
+echo "== PostgreSQL clients (pgbench -S), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/pgbench.py
 if [ "${SOAK:-0}" = 1 ]; then
 	echo "== soak: mixed load and a flapping collector, RSS and counters" && SP_BUILD="$BUILD" python3 bench/soak.py
 fi

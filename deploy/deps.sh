@@ -17,7 +17,8 @@ PACKAGES="$BUILD_PACKAGES
  qemu-system-x86 busybox-static cpio xz-utils binutils golang-go prometheus
  mmdebstrap buildah
  redis-server redis-tools python3-redis
- mariadb-server mariadb-client python3-pymysql libmariadb-dev"
+ mariadb-server mariadb-client python3-pymysql libmariadb-dev
+ postgresql postgresql-client python3-psycopg2"
 
 build_only=false
 if [ "${1:-}" = --build ]; then

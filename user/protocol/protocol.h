@@ -21,6 +21,7 @@
 #include "capture/stream.h"
 #include "protocol/http1.h"
 #include "protocol/http2.h"
+#include "protocol/pgsql.h"
 #include "protocol/redis.h"
 #include "protocol/mysql.h"
 
@@ -39,6 +40,7 @@ enum proto_guess { PROTO_NO = -1, PROTO_MAYBE = 0, PROTO_YES = 1 };
 union proto_state {
 	struct http1_conn http1;
 	struct http2_conn http2;
+	struct pgsql_conn pgsql;
 	struct redis_conn redis;
 	struct mysql_conn mysql;
 };

@@ -8,6 +8,7 @@
 
 extern const struct proto_ops proto_http1;
 extern const struct proto_ops proto_http2;
+extern const struct proto_ops proto_pgsql;
 extern const struct proto_ops proto_redis;
 extern const struct proto_ops proto_mysql;
 
@@ -16,6 +17,7 @@ extern const struct proto_ops proto_mysql;
 const struct proto_ops *const proto_registry[] = {
 	&proto_http2,
 	&proto_http1,
+	&proto_pgsql, /* a startup's first byte is 0: never HTTP's */
 	&proto_redis, /* "*N\r\n$": no HTTP message starts so */
 	&proto_mysql, /* the server's greeting: binary, no HTTP start */
 	NULL,
