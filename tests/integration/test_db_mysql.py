@@ -296,10 +296,10 @@ c.close()
 
 def test_tls():
     """Through TLS (Python's ssl and libmariadb, on OpenSSL): the socket is left alone after
-    the SSL request; the plaintext, read at OpenSSL, is decoded.  The
-    kernel side reports that connection at its first command (the
-    handshake response is not among the first bytes it knows), so it is
-    met mid-stream: no namespace, "mysql"."""
+    the SSL request; the plaintext, read at OpenSSL, is decoded from its
+    first bytes, the handshake response, which names the database.  The
+    greeting that named MariaDB went before TLS, on the socket: the
+    plaintext's calls say "mysql"."""
     path = os.path.join(TMP, "app_tls.py")
     with open(path, "w") as f:
         f.write(PYMYSQL_TLS)
@@ -309,13 +309,14 @@ def test_tls():
     with open(out) as f:
         blob = f.read()
     spans = [s for s in parse_otlp_json(blob) if s["kind"] == 3]
-    got = [(s["name"], s["_attrs"].get("db.query.text"), s["_attrs"].get("db.system.name"))
-           for s in spans]
+    got = [(s["name"], s["_attrs"].get("db.query.text"), s["_attrs"].get("db.system.name"),
+            s["_attrs"].get("db.namespace")) for s in spans]
     check("PyMySQL over TLS: the connection is TLS", rc == 0 and "TLSv1" in stdout,
           stdout + err[-800:])
-    check("PyMySQL over TLS: 3 CLIENT spans from the plaintext, texts sanitised",
-          got == [("SET", "SET AUTOCOMMIT = ?", "mysql"), ("SHOW", "SHOW STATUS LIKE ?", "mysql"),
-                  ("SELECT cards", "SELECT id FROM cards WHERE n = ?", "mysql")],
+    check("PyMySQL over TLS: 3 CLIENT spans from the plaintext, texts sanitised, database shop",
+          got == [("SET", "SET AUTOCOMMIT = ?", "mysql", "shop"),
+                  ("SHOW", "SHOW STATUS LIKE ?", "mysql", "shop"),
+                  ("SELECT cards", "SELECT id FROM cards WHERE n = ?", "mysql", "shop")],
           "\n".join(map(str, got)) + err[-1500:])
     no_secret("PyMySQL over TLS, OTLP/JSON", blob)
     # The mariadb client: libmariadb on OpenSSL.
