@@ -20,7 +20,8 @@ require_root()
 
 READY = "tracing HTTP of every process"
 LINES = ("ring buffer", "bpf maps, total", "span pool", "batch queue", "thread table",
-         "process table", "connections", "export buffers", "thread stacks", "allocator")
+         "process table", "connections", "http/2, each", "database, each", "export buffers",
+         "thread stacks", "allocator")
 
 
 def start_server():

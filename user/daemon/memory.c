@@ -12,6 +12,9 @@
 
 #include "assemble/threads.h"
 #include "protocol/http2.h"
+#include "protocol/mysql.h"
+#include "protocol/pgsql.h"
+#include "protocol/redis.h"
 #include "span/span.h"
 #include "util/hashprobe.h"
 
@@ -275,6 +278,21 @@ void memory_account(FILE *out, const struct sp_config *cfg, const struct memory_
 		line(out, "http/2, each",
 		     (double)HTTP2_STREAMS_MAX * sizeof(struct http2_stream) +
 		     2.0 * HTTP2_HPACK_TABLE_MAX, how);
+	}
+	if (f->conn_bytes) {
+		/* The largest of the three: Redis's queue of commands. */
+		double redis = (double)REDIS_QUEUE_MAX * sizeof(struct redis_cmd);
+		double pg = (double)PGSQL_STMTS_MAX * (PGSQL_TEXT_MAX + PGSQL_NAME_MAX);
+		double my = (double)MYSQL_STMTS_MAX * MYSQL_QUERY_MAX;
+
+		snprintf(how, sizeof(how), "a database connection, at most, from the heap while "
+			 "in use: Redis's %u commands waiting of %zu B, PostgreSQL's %u statements "
+			 "of up to %u B, MySQL's %u of up to %u B (fixed)",
+			 (unsigned)REDIS_QUEUE_MAX, sizeof(struct redis_cmd),
+			 (unsigned)PGSQL_STMTS_MAX, (unsigned)PGSQL_TEXT_MAX,
+			 (unsigned)MYSQL_STMTS_MAX, (unsigned)MYSQL_QUERY_MAX);
+		line(out, "database, each", redis > pg ? (redis > my ? redis : my)
+						       : (pg > my ? pg : my), how);
 	}
 	snprintf(how, sizeof(how), "one request's encoding of up to %u spans and its "
 		 "compressed copy (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), ~500 B a span; "
