@@ -260,7 +260,7 @@ FUZZ_HTTP2 := user/protocol/http2.c user/protocol/http2_frame.c user/protocol/ht
 	user/protocol/sql_lex.c user/protocol/mysql.c user/protocol/mysql_resp.c user/protocol/mysql_wire.c \
 	user/protocol/pgsql.c user/protocol/pgsql_calls.c
 fuzz: $(BUILD)/fuzz/fuzz_http2
-$(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h)
+$(BUILD)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_HTTP2) $(wildcard user/protocol/*.h user/capture/*.h user/util/*.h tests/fuzz/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP2) -o $@ -lnghttp2
 # The SQL sanitiser and summary (every literal gone, stable when run again).
