@@ -4,14 +4,17 @@
 mariadb-server) started here on 127.0.0.1:23306 with its data in a
 temporary directory (TLS offered; two clients ask for it): the `mariadb`
 client (queries, a syntax error, a duplicate key, a transaction,
-PREPARE/EXECUTE in SQL, USE) in text; PyMySQL (parameters, 20,000 rows,
-an error, a transaction, select_db, ping, USE) in OTLP/JSON; both over TLS; a
-C program on libmariadb's binary protocol (a statement prepared once,
-executed 100 times) in OTLP to a real receiver; a small HTTP service
-running a query per request (the call is the child of the request).  The
-literals 's3cret' and 4111111111111111 never appear in any exported
-byte.  The server itself, traced, gives no spans unless asked."""
+PREPARE/EXECUTE in SQL, USE), PyMySQL (parameters, 20,000 rows, an error,
+a transaction, select_db, ping, USE) and a C program on libmariadb's
+binary protocol (a statement prepared once, executed 100 times), each
+checked alike in text, OTLP/JSON and OTLP to a real receiver; the first
+two over TLS; a small HTTP service running a query per request (the call
+is the child of the request).  The literals 's3cret' and 4111111111111111
+never appear in any exported byte.  The server itself, traced, gives no
+spans unless asked."""
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -178,108 +181,196 @@ def sql(text):
 
 
 def no_secret(label, blob):
-    found = [s for s in SECRETS if s in blob]
+    found = [s for s in SECRETS if s.encode() in blob]
     check(f"{label}: no literal ({', '.join(SECRETS)}) in any exported byte",
           blob and not found, found)
 
 
-def text_spans(out):
-    """CLIENT span lines of text output: (name, {attribute: value})."""
+# One normaliser per output format, each giving spans in one shape: name,
+# kind (3: CLIENT), code (0 unset, 2 ERROR), message, traceId,
+# parentSpanId ("" for none), attrs (plain values).
+TEXT_LINE = re.compile(r"^\S+Z\s+\S+\s+(SERVER|CLIENT|INTERNAL|PRODUCER|CONSUMER)\s+(.*?) "
+                       r"status=(\w+)(?:\((.*?)\))? trace=(\w+) span=(\w+)(?: parent=(\w+))?(.*)$")
+TEXT_ATTR = re.compile(r'([\w.]+)=("(?:[^"\\]|\\.)*"|\S+)')
+KINDS = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5}
+CODES = {"UNSET": 0, "OK": 1, "ERROR": 2}
+
+
+def text_value(v):
+    if v.startswith('"'):
+        return json.loads(v)
+    return int(v) if v.lstrip("-").isdigit() else v
+
+
+def from_text(blob):
     spans = []
-    for line in out.splitlines():
-        parts = line.split(" CLIENT ", 1)
-        if len(parts) != 2:
+    for line in blob.decode(errors="replace").splitlines():
+        m = TEXT_LINE.match(line)
+        if not m:
             continue
-        rest = parts[1].strip()
-        name = rest.split(" status=")[0]
-        at = {}
-        for key in ("db.system.name", "db.namespace", "db.query.text",
-                    "db.response.status_code", "db.operation.name"):
-            marker = f" {key}="
-            if marker in rest:
-                v = rest.split(marker, 1)[1]
-                at[key] = v[1:v.index('"', 1)] if v.startswith('"') else v.split()[0]
-        at["_status"] = rest.split(" status=")[1].split(" trace=")[0]
-        spans.append((name, at))
+        kind, name, status, msg, trace, span, parent, rest = m.groups()
+        spans.append({"name": name, "kind": KINDS[kind], "code": CODES[status],
+                      "message": msg or "", "traceId": trace, "spanId": span,
+                      "parentSpanId": parent or "",
+                      "attrs": {k: text_value(v) for k, v in TEXT_ATTR.findall(rest)}})
     return spans
 
 
-def test_client_text():
-    with open(os.path.join(TMP, "script.sql"), "w") as f:
-        f.write(SCRIPT)
-    out = os.path.join(TMP, "client.txt")
-    with open(os.path.join(TMP, "script.sql")) as f:
-        # The spans to a file: the client prints the rows it reads.
-        p = subprocess.run([SPANPROBE, "trace", "-o", "text", "--output-file", out, "--"] +
-                           CLIENT + ["-D", "shop", "--force"], stdin=f, capture_output=True,
-                           text=True, timeout=60)
-    with open(out) as f:
-        text = f.read()
-    spans = text_spans(text)
-    got = [(n, a.get("db.namespace"), a.get("db.query.text"),
-            a.get("db.response.status_code")) for n, a in spans]
-    check("mariadb client, text: 14 CLIENT spans, names, namespaces, sanitised texts, codes",
-          got == SCRIPT_SPANS, "\n".join(map(str, got)) + p.stderr[-1500:])
-    check("mariadb client, text: db.system.name mariadb on every span",
-          spans and all(a.get("db.system.name") == "mariadb" for _, a in spans))
-    errors = [(n, a["_status"]) for n, a in spans if a["_status"] != "UNSET"]
-    check("mariadb client, text: the duplicate key and the syntax error are ERROR, "
+def otlp_span(s, a):
+    st = s.get("status") or {}
+    return {"name": s["name"], "kind": int(s["kind"]), "code": int(st.get("code", 0)),
+            "message": st.get("message", ""), "traceId": s["traceId"], "spanId": s["spanId"],
+            "parentSpanId": s.get("parentSpanId") or "", "attrs": a}
+
+
+def from_otlp_json(blob):
+    return [otlp_span(s, s["_attrs"]) for s in parse_otlp_json(blob.decode(errors="replace"))]
+
+
+def from_receiver(dumps):
+    return [otlp_span(s, attrs(s.get("attributes"))) for _, _, s in spans_of(dumps)]
+
+
+FORMATS = {"text": ["-o", "text"], "OTLP/JSON": ["-o", "otlp-json"], "OTLP": None}
+
+
+def trace(fmt, argv, rx, stdin=None):
+    """spanprobe trace over argv, exporting in fmt: (rc, the command's
+    stdout, stderr, the CLIENT spans, every exported byte).  OTLP's bytes:
+    what the receiver recorded of each request, decoded (gunzipped)."""
+    if FORMATS[fmt]:
+        out = os.path.join(TMP, "spans.out")
+        rc, stdout, err = run(["trace", *FORMATS[fmt], "--output-file", out, "--", *argv],
+                              stdin=stdin, timeout=60)
+        with open(out, "rb") as f:
+            blob = f.read()
+        os.unlink(out)
+        spans = from_text(blob) if fmt == "text" else from_otlp_json(blob)
+    else:
+        rc, stdout, err = run(["trace", "--otlp-endpoint", rx.endpoint(), "--", *argv],
+                              stdin=stdin, timeout=60)
+        blob = b""
+        for path in (rx.out, rx.dump):
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    blob += f.read()
+        spans = from_receiver(rx.take()[1])
+    return rc, stdout, err, [s for s in spans if s["kind"] == 3], blob
+
+
+def summary(spans):
+    """(name, db.namespace, db.query.text, db.response.status_code) of each."""
+    return [(s["name"], s["attrs"].get("db.namespace"), s["attrs"].get("db.query.text"),
+             s["attrs"].get("db.response.status_code")) for s in spans]
+
+
+def client_case(fmt, rx):
+    """The mariadb client over SCRIPT (its errors passed over: --force)."""
+    label = f"mariadb client, {fmt}"
+    _, stdout, err, spans, blob = trace(fmt, CLIENT + ["-D", "shop", "--force"], rx,
+                                        stdin=SCRIPT)
+    got = summary(spans)
+    check(f"{label}: 14 CLIENT spans, names, namespaces, sanitised texts, codes",
+          got == SCRIPT_SPANS, "\n".join(map(str, got)) + err[-1500:])
+    check(f"{label}: db.system.name mariadb on every span",
+          spans and all(s["attrs"].get("db.system.name") == "mariadb" for s in spans))
+    errors = [(s["name"], s["code"], s["message"]) for s in spans if s["code"] != 0]
+    check(f"{label}: the duplicate key and the syntax error are ERROR, "
           "with SQLSTATE and the message, values hidden",
-          errors == [("INSERT cards", "ERROR(SQLSTATE 23000: Duplicate entry ?)"),
-                     ("SELEC", "ERROR(SQLSTATE 42000: You have an error in your SQL "
+          errors == [("INSERT cards", 2, "SQLSTATE 23000: Duplicate entry ?"),
+                     ("SELEC", 2, "SQLSTATE 42000: You have an error in your SQL "
                       "syntax; check the manual that corresponds to your MariaDB server "
-                      "version for the right syntax to use near ? at line ?)")], errors)
-    check("mariadb client: its own output shows the literals (the test can see them)",
-          "s3cret" in p.stdout and "4111111111111111" in p.stderr, p.stdout[-300:])
-    no_secret("mariadb client, text", text)
+                      "version for the right syntax to use near ? at line ?")], errors)
+    check(f"{label}: the client's own output shows the literals (the test can see them)",
+          "s3cret" in stdout and "4111111111111111" in err, stdout[-300:])
+    no_secret(label, blob)
 
 
-def test_pymysql_json():
+PYMYSQL_SPANS = [
+    ("SET", "shop", "SET AUTOCOMMIT = ?", None),
+    ("SELECT cards", "shop", "SELECT id, n FROM cards WHERE n = ?", None),
+    ("SELECT seq_1_to_20000", "shop", "SELECT seq FROM seq_1_to_20000", None),
+    ("SELEC", "shop", "SELEC ?", "1064"),
+    ("BEGIN", "shop", "BEGIN", None),
+    ("INSERT cards", "shop", "INSERT INTO cards VALUES (?)", None),
+    ("UPDATE cards", "shop", "UPDATE cards SET n = ? WHERE id = ?", None),
+    ("COMMIT", "shop", "COMMIT", None),
+    ("INIT_DB", "other", None, None),
+    ("PING", "other", None, None),
+    ("USE", "shop", "USE shop", None),
+    ("SELECT cards", "shop", "SELECT COUNT(*) FROM cards", None),
+]
+
+
+def pymysql_case(fmt, rx):
+    """PyMySQL: parameters, 20,000 rows, an error, a transaction, select_db,
+    ping, USE."""
+    label = f"PyMySQL, {fmt}"
     path = os.path.join(TMP, "app_pymysql.py")  # not "pymysql.py": the module
     with open(path, "w") as f:
         f.write(PYMYSQL)
-    out = os.path.join(TMP, "pymysql.jsonl")
-    rc, _, err = run(["trace", "-o", "otlp-json", "--output-file", out, "--",
-                      "/usr/bin/python3", path, str(PORT)], timeout=60)
-    with open(out) as f:
-        blob = f.read()
-    spans = [s for s in parse_otlp_json(blob) if s["kind"] == 3]
-    got = [(s["name"], s["_attrs"].get("db.namespace"), s["_attrs"].get("db.query.text"),
-            s["_attrs"].get("db.response.status_code")) for s in spans]
-    want = [
-        ("SET", "shop", "SET AUTOCOMMIT = ?", None),
-        ("SELECT cards", "shop", "SELECT id, n FROM cards WHERE n = ?", None),
-        ("SELECT seq_1_to_20000", "shop", "SELECT seq FROM seq_1_to_20000", None),
-        ("SELEC", "shop", "SELEC ?", "1064"),
-        ("BEGIN", "shop", "BEGIN", None),
-        ("INSERT cards", "shop", "INSERT INTO cards VALUES (?)", None),
-        ("UPDATE cards", "shop", "UPDATE cards SET n = ? WHERE id = ?", None),
-        ("COMMIT", "shop", "COMMIT", None),
-        ("INIT_DB", "other", None, None),
-        ("PING", "other", None, None),
-        ("USE", "shop", "USE shop", None),
-        ("SELECT cards", "shop", "SELECT COUNT(*) FROM cards", None),
-    ]
-    check("PyMySQL, OTLP/JSON: exit 0, 12 CLIENT spans: names, namespaces, texts, codes",
-          rc == 0 and got == want, "\n".join(map(str, got)) + err[-3000:])
-    check("PyMySQL, OTLP/JSON: status ERROR exactly on the syntax error; server 127.0.0.1:23306",
-          [s["name"] for s in spans if s.get("status", {}).get("code") == 2] == ["SELEC"]
-          and all(s["_attrs"].get("server.address") == "127.0.0.1"
-                  and s["_attrs"].get("server.port") == PORT for s in spans),
-          [(s["name"], s.get("status")) for s in spans])
+    rc, _, err, spans, blob = trace(fmt, ["/usr/bin/python3", path, str(PORT)], rx)
+    got = summary(spans)
+    check(f"{label}: exit 0, 12 CLIENT spans: names, namespaces, texts, codes",
+          rc == 0 and got == PYMYSQL_SPANS, "\n".join(map(str, got)) + err[-3000:])
+    check(f"{label}: status ERROR exactly on the syntax error; server 127.0.0.1:23306",
+          [s["name"] for s in spans if s["code"] == 2] == ["SELEC"]
+          and all(s["attrs"].get("server.address") == "127.0.0.1"
+                  and s["attrs"].get("server.port") == PORT for s in spans),
+          [(s["name"], s["code"], s["message"]) for s in spans])
     big = [s for s in spans if s["name"] == "SELECT seq_1_to_20000"]
-    check("PyMySQL, OTLP/JSON: the 20,000 rows' call is partial (rows past the capture), "
+    check(f"{label}: the 20,000 rows' call is partial (rows past the capture), "
           "not an error, no row count; the calls after it are whole",
-          len(big) == 1 and big[0]["_attrs"].get("spanprobe.partial") == "response"
-          and "db.response.returned_rows" not in big[0]["_attrs"]
-          and big[0].get("status", {}).get("code", 0) == 0
-          and [s["name"] for s in spans if "spanprobe.partial" in s["_attrs"]]
+          len(big) == 1 and big[0]["attrs"].get("spanprobe.partial") == "response"
+          and "db.response.returned_rows" not in big[0]["attrs"] and big[0]["code"] == 0
+          and [s["name"] for s in spans if "spanprobe.partial" in s["attrs"]]
           == ["SELECT seq_1_to_20000"]
-          and spans[1]["_attrs"].get("db.response.returned_rows") == 1, big)
-    check("PyMySQL, OTLP/JSON: one trace per call (no HTTP request around them)",
+          and spans[1]["attrs"].get("db.response.returned_rows") == 1, big)
+    check(f"{label}: one trace per call (no HTTP request around them)",
           spans and len({s["traceId"] for s in spans}) == len(spans) and
-          all(not s.get("parentSpanId") for s in spans))
-    no_secret("PyMySQL, OTLP/JSON", blob)
+          all(not s["parentSpanId"] for s in spans))
+    no_secret(label, blob)
+
+
+def prepared_case(fmt, rx, exe):
+    """libmariadb's binary protocol: a statement prepared once, executed
+    100 times."""
+    label = f"libmariadb, {fmt}"
+    rc, _, err, spans, blob = trace(fmt, [exe, str(PORT), "100"], rx)
+    text = "SELECT id FROM cards WHERE n = ? AND id <> ?"
+    execs = [s for s in spans if s["attrs"].get("db.operation.name") == "SELECT"]
+    prep = [s for s in spans if s["attrs"].get("db.operation.name") == "PREPARE"]
+    check(f"{label}: exit 0; one PREPARE span and 100 executions, nothing else",
+          rc == 0 and len(prep) == 1 and len(execs) == 100 and len(spans) == 101,
+          [s["name"] for s in spans][:8] + [len(spans)] + [err[-1500:]])
+    check(f"{label}: every execution named 'SELECT cards' with the statement's "
+          "text, the namespace, 0 rows, status unset",
+          execs and all(s["name"] == "SELECT cards" and s["attrs"].get("db.query.text") == text
+                        and s["attrs"].get("db.namespace") == "shop"
+                        and s["attrs"].get("db.response.returned_rows") == 0
+                        and s["code"] == 0 for s in execs), execs[:1])
+    check(f"{label}: the PREPARE span carries the text too",
+          prep and prep[0]["attrs"].get("db.query.text") == text, prep[:1])
+    no_secret(label, blob)
+
+
+def client_cases(exe):
+    """The three clients in each format, each time on the same table (made
+    again): the mariadb client's script, then PyMySQL, then libmariadb."""
+    rx = Receiver(TMP)
+    try:
+        ready = check("OTLP receiver (node, tests/otlp-node) started", rx.ready)
+        for fmt in FORMATS:
+            if fmt == "OTLP" and not ready:
+                continue
+            sql("DROP TABLE IF EXISTS shop.cards")
+            sql("CREATE TABLE shop.cards (id INT PRIMARY KEY, n VARCHAR(32) UNIQUE)")
+            client_case(fmt, rx)
+            pymysql_case(fmt, rx)
+            if exe:
+                prepared_case(fmt, rx, exe)
+    finally:
+        rx.stop()
 
 
 PYMYSQL_TLS = r'''
@@ -303,14 +394,10 @@ def test_tls():
     path = os.path.join(TMP, "app_tls.py")
     with open(path, "w") as f:
         f.write(PYMYSQL_TLS)
-    out = os.path.join(TMP, "tls.jsonl")
-    rc, stdout, err = run(["trace", "-o", "otlp-json", "--output-file", out, "--",
-                           "/usr/bin/python3", path, str(PORT), f"{TMP}/cert.pem"], timeout=60)
-    with open(out) as f:
-        blob = f.read()
-    spans = [s for s in parse_otlp_json(blob) if s["kind"] == 3]
-    got = [(s["name"], s["_attrs"].get("db.query.text"), s["_attrs"].get("db.system.name"),
-            s["_attrs"].get("db.namespace")) for s in spans]
+    rc, stdout, err, spans, blob = trace("OTLP/JSON", ["/usr/bin/python3", path, str(PORT),
+                                                       f"{TMP}/cert.pem"], None)
+    got = [(s["name"], s["attrs"].get("db.query.text"), s["attrs"].get("db.system.name"),
+            s["attrs"].get("db.namespace")) for s in spans]
     check("PyMySQL over TLS: the connection is TLS", rc == 0 and "TLSv1" in stdout,
           stdout + err[-800:])
     check("PyMySQL over TLS: 3 CLIENT spans from the plaintext, texts sanitised, database shop",
@@ -320,19 +407,15 @@ def test_tls():
           "\n".join(map(str, got)) + err[-1500:])
     no_secret("PyMySQL over TLS, OTLP/JSON", blob)
     # The mariadb client: libmariadb on OpenSSL.
-    out = os.path.join(TMP, "tls.txt")
-    p = subprocess.run([SPANPROBE, "trace", "-o", "text", "--output-file", out, "--",
-                        "mariadb", "-h", "127.0.0.1", "-P", str(PORT), "-u", "root", "--ssl",
-                        "--ssl-verify-server-cert=0", "-D", "shop", "-e",
-                        "SHOW STATUS LIKE 'Ssl_version'; SELECT n FROM cards WHERE id = 3"],
-                       capture_output=True, text=True, timeout=60)
-    with open(out) as f:
-        text = f.read()
-    got = [(n, a.get("db.query.text")) for n, a in text_spans(text)]
+    _, stdout, err, spans, text = trace(
+        "text", ["mariadb", "-h", "127.0.0.1", "-P", str(PORT), "-u", "root", "--ssl",
+                 "--ssl-verify-server-cert=0", "-D", "shop", "-e",
+                 "SHOW STATUS LIKE 'Ssl_version'; SELECT n FROM cards WHERE id = 3"], None)
+    got = [(s["name"], s["attrs"].get("db.query.text")) for s in spans]
     check("mariadb client over TLS: 2 CLIENT spans from the plaintext",
-          "TLSv1" in p.stdout and got == [("SHOW", "SHOW STATUS LIKE ?"),
-                                          ("SELECT cards", "SELECT n FROM cards WHERE id = ?")],
-          (got, p.stdout, p.stderr[-1000:]))
+          "TLSv1" in stdout and got == [("SHOW", "SHOW STATUS LIKE ?"),
+                                        ("SELECT cards", "SELECT n FROM cards WHERE id = ?")],
+          (got, stdout, err[-1000:]))
     no_secret("mariadb client over TLS, text", text)
 
 
@@ -409,35 +492,6 @@ def build_stmt_program():
     return exe if p.returncode == 0 else None
 
 
-def test_prepared_otlp(exe):
-    rx = Receiver(TMP)
-    try:
-        if not check("OTLP receiver (node, tests/otlp-node) started", rx.ready):
-            return
-        rc, _, err = run(["trace", "--otlp-endpoint", rx.endpoint(), "--",
-                          exe, str(PORT), "100"], timeout=60)
-        reqs, dumps = rx.take()
-    finally:
-        rx.stop()
-    spans = [s for _, _, s in spans_of(dumps) if s["kind"] == 3]
-    text = "SELECT id FROM cards WHERE n = ? AND id <> ?"
-    execs = [s for s in spans if attrs(s["attributes"]).get("db.operation.name") == "SELECT"]
-    prep = [s for s in spans if attrs(s["attributes"]).get("db.operation.name") == "PREPARE"]
-    check("libmariadb, OTLP: exit 0; one PREPARE span and 100 executions, nothing else",
-          rc == 0 and len(prep) == 1 and len(execs) == 100 and len(spans) == 101,
-          [s["name"] for s in spans][:8] + [len(spans)] + [err[-1500:]])
-    check("libmariadb, OTLP: every execution named 'SELECT cards' with the statement's "
-          "text, the namespace, 0 rows, status unset",
-          execs and all(s["name"] == "SELECT cards" and attrs(s["attributes"]).get("db.query.text")
-                        == text and attrs(s["attributes"]).get("db.namespace") == "shop"
-                        and attrs(s["attributes"]).get("db.response.returned_rows") == 0
-                        and s.get("status", {}).get("code", 0) == 0 for s in execs),
-          execs[:1])
-    check("libmariadb, OTLP: the PREPARE span carries the text too",
-          prep and attrs(prep[0]["attributes"]).get("db.query.text") == text, prep[:1])
-    no_secret("libmariadb, OTLP", repr(dumps) + repr(reqs))
-
-
 def test_server_side(server):
     """The traced server: no spans by default; SERVER spans on request."""
     for flags, want in (([], 0), (["--db-server-spans"], 1)):
@@ -489,14 +543,9 @@ def main():
                 return
             sql("CREATE DATABASE shop")
             sql("CREATE DATABASE other")
-            sql("CREATE TABLE shop.cards (id INT PRIMARY KEY, n VARCHAR(32) UNIQUE)")
-            test_client_text()
-            test_pymysql_json()
+            client_cases(build_stmt_program())
             test_tls()
             test_http_parent()
-            exe = build_stmt_program()
-            if exe:
-                test_prepared_otlp(exe)
             test_server_side(server)
         finally:
             if server:
