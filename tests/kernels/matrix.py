@@ -61,9 +61,9 @@ if os.environ.get("SP_KERNEL_FULL") == "1":
     KERNEL_TESTS += FULL_TESTS
 # The HTTP test set, run once per capture path: every server and client
 # kind through the forced hooks; with the hooks `auto` chose, context
-# propagation too.
+# propagation and the databases' calls captured whole too.
 HTTP_TESTS = ["test_http_hooks"]
-AUTO_HTTP_TESTS = ["test_http_hooks", "test_http_context"]
+AUTO_HTTP_TESTS = ["test_http_hooks", "test_http_context", "test_whole_calls"]
 TEST_TIMEOUT = int(os.environ.get("SP_KERNEL_TEST_TIMEOUT", "300"))
 GUEST_HOOK_SKEW_MS = os.environ.get("SP_GUEST_HOOK_SKEW_MS", "20")
 JOBS = int(os.environ.get("SP_KERNEL_JOBS", "1"))
