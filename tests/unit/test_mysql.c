@@ -998,40 +998,90 @@ static void test_other_commands(void **state)
 	fixture_free(f);
 }
 
-/* MariaDB's cached metadata: an execution's column count says no
- * definitions follow; rows come at once. */
+/* A MariaDB connection with MARIADB_CLIENT_CACHE_METADATA (and `caps`)
+ * in the greeting and the login (bytes 28..31 of the login's filler, the
+ * greeting's last 4 reserved bytes), a statement of one column prepared,
+ * executed: the response to feed is the caller's. */
+static void cached_setup(struct fixture *f, struct wire *w, uint32_t caps)
+{
+	greeting(w, MARIADB, CAPS_BASE | caps);
+	w->b[4 + 1 + strlen(MARIADB) + 1 + 4 + 8 + 1 + 2 + 1 + 2 + 2 + 1 + 6] = 1u << 4;
+	feed(f, IN, w, 1);
+	login(w, CAPS_BASE | caps, NULL);
+	w->b[4 + 28] = 1u << 4;
+	feed(f, OUT, w, 2);
+	ok(w, 2, 2);
+	feed(f, IN, w, 3);
+	assert_true(f->c.st.mysql.caps & MARIADB_CACHE_METADATA);
+	prepare(w, "SELECT id FROM cards WHERE n = ? AND id <> ?");
+	feed(f, OUT, w, 4);
+	if (caps & CLIENT_DEPRECATE_EOF) {
+		/* No EOF after the definition. */
+		packet(w, 1, "\0\1\0\0\0\1\0\0\0\0\0\0", 12);
+		coldef(w, 2, "c");
+	} else {
+		prepare_ok(w, 1, 1, 0);
+	}
+	feed(f, IN, w, 5);
+	execute(w, 1);
+	feed(f, OUT, w, 6);
+}
+
+/*
+ * MariaDB's cached metadata, as MariaDB 10.11 answers libmariadb's
+ * execution (byte for byte): the column count says no definitions
+ * follow, but without CLIENT_DEPRECATE_EOF their EOF still comes, then
+ * the binary row (0x00 header, null bitmap, INT 3), then the rows' EOF.
+ * The call ends after the row, with 1 row; nothing is left over.
+ */
 static void test_cached_metadata(void **state)
+{
+	static const uint8_t resp[] = {
+		0x02, 0x00, 0x00, 0x01, 0x01, 0x00,
+		0x05, 0x00, 0x00, 0x02, 0xfe, 0x00, 0x00, 0x02, 0x00,
+		0x06, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00,
+		0x05, 0x00, 0x00, 0x04, 0xfe, 0x00, 0x00, 0x02, 0x00,
+	};
+	struct fixture *f = fixture_new();
+	struct wire w = { .n = 0 };
+
+	cached_setup(f, &w, 0);
+	assert_false(f->c.st.mysql.caps & CLIENT_DEPRECATE_EOF);
+	/* Up to the definitions' EOF: the call goes on. */
+	put(&w, resp, 15);
+	feed(f, IN, &w, 7);
+	assert_int_equal(f->n, 1);
+	put(&w, resp + 15, sizeof(resp) - 15);
+	feed(f, IN, &w, 8);
+	assert_int_equal(f->n, 2);
+	assert_string_equal(f->calls[1].name, "SELECT cards");
+	assert_string_equal(attr(&f->calls[1], "db.response.returned_rows"), "1");
+	assert_int_equal(f->calls[1].end, 8);
+	assert_int_equal(f->c.st.mysql.stats.orphans, 0);
+	fixture_free(f);
+}
+
+/* The same with CLIENT_DEPRECATE_EOF: no EOF after the column count, the
+ * rows at once, an OK with 0xfe at their end. */
+static void test_cached_metadata_deprecate_eof(void **state)
 {
 	struct fixture *f = fixture_new();
 	struct wire w = { .n = 0 };
 	uint8_t row[3] = { 0x00, 0x00, 7 };
+	uint8_t end[7] = { 0xfe, 0, 0, 2, 0, 0, 0 };
 
-	/* MARIADB_CLIENT_CACHE_METADATA in the extended capabilities: the
-	 * greeting and the login both offer it (bytes 28..31 of the login's
-	 * filler, the greeting's last 4 reserved bytes). */
-	greeting(&w, MARIADB, CAPS_BASE);
-	w.b[4 + 1 + strlen(MARIADB) + 1 + 4 + 8 + 1 + 2 + 1 + 2 + 2 + 1 + 6] = 1u << 4;
-	feed(f, IN, &w, 1);
-	login(&w, CAPS_BASE, NULL);
-	w.b[4 + 28] = 1u << 4;
-	feed(f, OUT, &w, 2);
-	ok(&w, 2, 2);
-	feed(f, IN, &w, 3);
-	assert_true(f->c.st.mysql.caps & MARIADB_CACHE_METADATA);
-	prepare(&w, "SELECT c FROM t");
-	feed(f, OUT, &w, 4);
-	prepare_ok(&w, 1, 1, 0);
-	feed(f, IN, &w, 5);
-	execute(&w, 1);
-	feed(f, OUT, &w, 6);
+	cached_setup(f, &w, (uint32_t)CLIENT_DEPRECATE_EOF);
 	packet(&w, 1, "\1\0", 2); /* one column, no metadata */
 	packet(&w, 2, row, sizeof(row));
 	packet(&w, 3, row, sizeof(row));
-	eof(&w, 4, 2);
 	feed(f, IN, &w, 7);
+	assert_int_equal(f->n, 1);
+	packet(&w, 4, end, sizeof(end));
+	feed(f, IN, &w, 8);
 	assert_int_equal(f->n, 2);
 	assert_string_equal(attr(&f->calls[1], "db.response.returned_rows"), "2");
-	assert_int_equal(f->calls[1].end, 7);
+	assert_int_equal(f->calls[1].end, 8);
+	assert_int_equal(f->c.st.mysql.stats.orphans, 0);
 	fixture_free(f);
 }
 
@@ -1092,6 +1142,7 @@ int main(void)
 		cmocka_unit_test(test_midstream),
 		cmocka_unit_test(test_other_commands),
 		cmocka_unit_test(test_cached_metadata),
+		cmocka_unit_test(test_cached_metadata_deprecate_eof),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,7 +71,15 @@ static enum mysql_step result_set(struct mysql_conn *m, const struct mysql_cmd *
 		meta = off >= n || p[off] != 0;
 	m->had_rows = 1;
 	m->cols_left = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
-	m->rstate = meta ? RS_COLS : RS_ROWS;
+	/*
+	 * Without the definitions, the EOF that ends them still comes unless
+	 * CLIENT_DEPRECATE_EOF: taken for the rows' end, it would end the
+	 * call before its rows (and leave them and their EOF to no command).
+	 */
+	if (meta)
+		m->rstate = RS_COLS;
+	else
+		m->rstate = deprecate_eof(m) ? RS_ROWS : RS_COLS_EOF;
 	return MYSQL_STEP_MORE;
 }
 
