@@ -109,8 +109,9 @@ def cpu_ns(pid):
 
 
 def counter(text, pattern):
-    m = re.search(pattern, text)
-    return int(m.group(1)) if m else 0
+    """The last report's figure: with -v the daemon reports while it runs too."""
+    found = re.findall(pattern, text)
+    return int(found[-1]) if found else 0
 
 
 def dropped(report):

@@ -181,8 +181,9 @@ def other_spanprobes():
 
 
 def counter(text, pattern):
-    m = re.search(pattern, text)
-    return int(m.group(1)) if m else -1
+    """The last report's figure: with -v the daemon reports while it runs too."""
+    found = re.findall(pattern, text)
+    return int(found[-1]) if found else -1
 
 
 def traced_round(args, port, server_pid, tmp):
