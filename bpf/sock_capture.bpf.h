@@ -86,7 +86,10 @@ struct sock_quiet {
 	__u32 dirs;  /* bit (1 << direction) per direction judged not HTTP */
 };
 
-#define SOCK_QUIET_BOTH ((1 << SP_SOCK_SEND) | (1 << SP_SOCK_RECV))
+/* A direction as a bit (1 << direction), as the quiet table and struct
+ * sp_sock_conn.whole hold their sets of directions. */
+#define SOCK_DIR_BIT(dir) ((__u8)(1 << ((dir) & 3)))
+#define SOCK_DIRS_BOTH (SOCK_DIR_BIT(SP_SOCK_SEND) | SOCK_DIR_BIT(SP_SOCK_RECV))
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -197,7 +200,7 @@ static __always_inline bool sock_capture__quiet(struct sock *sk, __u32 ports)
 {
 	struct sock_quiet *q = sock_capture__quiet_slot(sk);
 
-	return q && q->sk == (__u64)sk && q->ports == ports && q->dirs == SOCK_QUIET_BOTH;
+	return q && q->sk == (__u64)sk && q->ports == ports && q->dirs == SOCK_DIRS_BOTH;
 }
 
 /*
@@ -256,12 +259,12 @@ static __always_inline void sock_capture__mark_quiet(struct sock *sk, __u32 port
 	if (!q || !SOCK_LOCAL_PORT(ports))
 		return;
 	if (q->sk == (__u64)sk && q->ports == ports) {
-		q->dirs |= 1 << (dir & 3);
+		q->dirs |= SOCK_DIR_BIT(dir);
 		return;
 	}
 	q->sk = 0;
 	q->ports = ports;
-	q->dirs = 1 << (dir & 3);
+	q->dirs = SOCK_DIR_BIT(dir);
 	q->sk = (__u64)sk;
 }
 
@@ -384,10 +387,6 @@ static __always_inline bool sock_capture__db_request(const __u64 *w, __u32 n, __
 	       (cmd == SOCK_MYSQL_QUERY || cmd == SOCK_MYSQL_PREPARE || cmd == SOCK_MYSQL_EXECUTE);
 }
 
-/* Directions as struct sp_sock_conn.whole has them. */
-#define SOCK_WHOLE_DIR(dir) ((__u8)(1 << ((dir) & 3)))
-#define SOCK_WHOLE_BOTH (SOCK_WHOLE_DIR(SP_SOCK_SEND) | SOCK_WHOLE_DIR(SP_SOCK_RECV))
-
 /*
  * The first bytes of a database connection (`n` valid in `w`, of a call
  * of `total` bytes in direction `dir`): a PostgreSQL startup message, SSL
@@ -407,28 +406,28 @@ static __always_inline __u8 sock_capture__looks_db(const __u64 *w, __u32 n, __u3
 	__u8 c;
 
 	if (sock_capture__db_request(w, n, total))
-		return SOCK_WHOLE_DIR(dir);
+		return SOCK_DIR_BIT(dir);
 	/* MySQL over TLS: the plaintext starts with the client's handshake
 	 * response (sequence 2, after the greeting and the SSL request),
 	 * whose capabilities say 4.1 protocol and SSL. */
 	if (tls && n >= 6 && sock_capture__byte(w, 3) == SOCK_MYSQL_TLS_SEQ &&
 	    (w[0] & 0xffffff) + 4 == total &&
 	    (sock_capture__byte(w, 5) & SOCK_MYSQL_CAPS_41_SSL) == SOCK_MYSQL_CAPS_41_SSL)
-		return SOCK_WHOLE_DIR(dir);
+		return SOCK_DIR_BIT(dir);
 	if (n >= 8 && (w[0] & 0xff) == 0) {
 		len = bpf_ntohl((__u32)w[0]);
 		code = (__u32)(w[0] >> 32);
 		if (len >= 8 && len <= SOCK_PG_STARTUP_MAX &&
 		    (code == SOCK_PG_STARTUP_V3 || code == SOCK_PG_SSL_REQUEST ||
 		     code == SOCK_PG_GSSENC_REQUEST))
-			return SOCK_WHOLE_DIR(dir);
+			return SOCK_DIR_BIT(dir);
 	}
 	if (n >= 6 && sock_capture__byte(w, 3) == 0 && sock_capture__byte(w, 4) == 10) {
 		len = (__u32)(w[0] & 0xffffff);
 		c = sock_capture__byte(w, 5);
 		/* The greeting goes the other way to the requests. */
 		if (c >= '0' && c <= '9' && len >= 16 && len + 4 <= total)
-			return SOCK_WHOLE_DIR(dir ^ 3);
+			return SOCK_DIR_BIT(dir ^ 3);
 	}
 	if (sock_capture__byte(w, 0) != '*')
 		return 0;
@@ -438,7 +437,7 @@ static __always_inline __u8 sock_capture__looks_db(const __u64 *w, __u32 n, __u3
 			continue;
 		if (i > 1 && c == '\r' && n >= i + 3 && sock_capture__byte(w, i + 1) == '\n' &&
 		    sock_capture__byte(w, i + 2) == '$')
-			return SOCK_WHOLE_BOTH;
+			return SOCK_DIRS_BOTH;
 		return 0;
 	}
 	return 0;
@@ -937,7 +936,7 @@ __noinline int sock_capture_whole(struct sock_scratch *s, __u64 buf, __u64 iov,
  */
 static __always_inline bool sock_capture__whole(const struct sp_sock_conn *conn, __u8 dir)
 {
-	return conn && conn->state == SP_SOCK_CONN_HTTP && (conn->whole & (1 << (dir & 3))) &&
+	return conn && conn->state == SP_SOCK_CONN_HTTP && (conn->whole & SOCK_DIR_BIT(dir)) &&
 	       sock_frames__available();
 }
 
