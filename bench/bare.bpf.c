@@ -5,7 +5,8 @@
  * else.  Socket capture: on the socket send/receive tracepoints, a call
  * on an IPv4/IPv6 socket writes one record of the size spanprobe's data
  * record has before its payload (88 bytes), with the time and the task,
- * nothing else: what reporting a call costs at the least.  spanprobe's
+ * nothing else: what reporting a call costs at the least; and beside
+ * them, programs that read the socket once and stop.  spanprobe's
  * cost per call is compared with these in the same run.
  */
 #include "vmlinux.h"
@@ -74,6 +75,33 @@ SEC("raw_tracepoint/sock_recv_length")
 int bare_sock_recv(struct bpf_raw_tracepoint_args *ctx)
 {
 	return emit_sock(ctx);
+}
+
+/*
+ * The other floor: one read of the socket (its ports and family, as
+ * spanprobe's first check reads them) and nothing else, what turning a
+ * call away costs at the least: the tracepoint's dispatch, the kernel's
+ * timing of the run, the read.
+ */
+static __always_inline int read_sock(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sock *sk = (struct sock *)ctx->args[0];
+	__u64 w = 0;
+
+	bpf_probe_read_kernel(&w, sizeof(w), &sk->__sk_common.skc_portpair);
+	return w == 0;
+}
+
+SEC("raw_tracepoint/sock_send_length")
+int bare_read_send(struct bpf_raw_tracepoint_args *ctx)
+{
+	return read_sock(ctx);
+}
+
+SEC("raw_tracepoint/sock_recv_length")
+int bare_read_recv(struct bpf_raw_tracepoint_args *ctx)
+{
+	return read_sock(ctx);
 }
 
 SEC("uprobe")

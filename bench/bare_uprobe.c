@@ -8,7 +8,8 @@
  *
  * `bare_uprobe --sock SECONDS`: the bare socket programs instead, on every
  * socket call of the host for SECONDS, the records drained as they come
- * (every 10 ms), as spanprobe's reader drains its own.
+ * (every 10 ms), as spanprobe's reader drains its own; beside them, the
+ * programs that read the socket once and stop.
  */
 #include <bpf/libbpf.h>
 #include <stdbool.h>
@@ -57,7 +58,9 @@ static int run_sock(struct bare_bpf *skel, double seconds)
 	long records = 0;
 
 	if (!bpf_program__attach(skel->progs.bare_sock_send) ||
-	    !bpf_program__attach(skel->progs.bare_sock_recv)) {
+	    !bpf_program__attach(skel->progs.bare_sock_recv) ||
+	    !bpf_program__attach(skel->progs.bare_read_send) ||
+	    !bpf_program__attach(skel->progs.bare_read_recv)) {
 		fprintf(stderr, "bare_uprobe: cannot attach the socket programs\n");
 		return 2;
 	}

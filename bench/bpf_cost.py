@@ -13,7 +13,9 @@ over the rounds.  Beside spanprobe, in the same rounds, the floor:
 bench/bare.bpf.c's socket programs, which write one record of the size
 of spanprobe's data record (without payload) per call on an IPv4/IPv6
 socket and do nothing else (a ring-buffer reservation, the clock, the
-task; drained every 10 ms by bench/bare_uprobe --sock).  The kernel's
+task; drained every 10 ms by bench/bare_uprobe --sock); and programs that
+read the socket once (ports and family) and stop: what turning a call
+away costs at the least.  The kernel's
 count includes its own overhead of timing each run: an empty program
 costs some 50-70 ns here.  Other socket traffic of the host in a window counts
 too (a few calls against the tens of thousands each round makes).
@@ -39,6 +41,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
 PROGS = ("sp_sock_send", "sp_sock_recv")
 BARE_PROGS = ("bare_sock_send", "bare_sock_recv")
+READ_PROGS = ("bare_read_send", "bare_read_recv")
 STATS = "/proc/sys/kernel/bpf_stats_enabled"
 TARGETS = {"http": 500.0, "tcp": 100.0}
 
@@ -124,6 +127,7 @@ def main():
         loads = tuple(x for x in loads if x[0] in only.split(","))
     got = {k: [] for k, _, _ in loads}
     floor = {k: [] for k, _, _ in loads}
+    reads = {k: [] for k, _, _ in loads}
     bare = None
     try:
         with open(STATS, "w") as f:
@@ -135,10 +139,13 @@ def main():
                 for key, _, run in loads:
                     before = prog_stats(d.proc.pid)
                     bare0 = prog_stats(bare.pid, BARE_PROGS)
+                    read0 = prog_stats(bare.pid, READ_PROGS)
                     run()
                     got[key].append(per_call(before, prog_stats(d.proc.pid)))
                     floor[key].append(per_call(bare0, prog_stats(bare.pid, BARE_PROGS),
                                                BARE_PROGS))
+                    reads[key].append(per_call(read0, prog_stats(bare.pid, READ_PROGS),
+                                               READ_PROGS))
         finally:
             d.stop()
             bare.kill()
@@ -155,6 +162,8 @@ def main():
                  [r[prog][1] for r in got[key]])
         show(f"{label}, floor (bare record)", [r["all"][0] for r in floor[key]],
              [r["all"][1] for r in floor[key]])
+        show(f"{label}, one read, nothing else", [r["all"][0] for r in reads[key]],
+             [r["all"][1] for r in reads[key]])
     for key, label in (("http", "HTTP connection"), ("tcp", "TCP connection, not HTTP")):
         if not got.get(key):
             continue
@@ -164,6 +173,9 @@ def main():
         bare_med = statistics.median(r["all"][0] for r in floor[key])
         summary.record(f"  the floor in the same rounds (one bare record a call)",
                        f"{bare_med:.0f} ns")
+        read_med = statistics.median(r["all"][0] for r in reads[key])
+        summary.record(f"  a program that reads the socket once, same rounds",
+                       f"{read_med:.0f} ns")
     if got.get("unix"):
         med = statistics.median(r["all"][0] for r in got["unix"])
         summary.record("BPF cost per socket call, AF_UNIX", f"{med:.0f} ns")
