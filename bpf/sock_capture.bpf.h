@@ -69,34 +69,37 @@ struct {
 } sp_sock_conns SEC(".maps");
 
 /*
- * Connections whose first bytes were not HTTP (nor a TLS handshake), both
- * ways: a direct-mapped table indexed by a hash of the socket, each slot
- * the socket, its ports and the directions judged so far (an HTTP/2
+ * Judged connections (struct sp_sock_known in events.h): those whose
+ * first bytes were not HTTP (nor a TLS handshake) both ways (an HTTP/2
  * server, or a database, may speak first: one direction's first bytes do
- * not judge the connection).  A call on such a connection costs one read of
- * the socket and one array lookup, which the verifier inlines (a hash
- * map's lookup is a helper call, about as dear as the rest of the check).
- * Two sockets on one slot: the later one wins, and the earlier is judged
- * per call again, as one with no verdict.  Cleared at TCP_CLOSE.
+ * not judge the connection), and a copy of the verdict of those in
+ * sp_sock_conns.  A call on such a connection costs one read of the
+ * socket and one array lookup, which the verifier inlines (a hash map's
+ * lookup costs about as much as the rest of the check).  Two sockets on
+ * one slot: the later one wins; the earlier is judged per call again, or
+ * found in sp_sock_conns.  Cleared at TCP_CLOSE.
  */
-#define SOCK_QUIET_BITS 14
-struct sock_quiet {
-	__u64 sk;
-	__u32 ports; /* skc_portpair, as the socket holds it */
-	__u32 dirs;  /* bit (1 << direction) per direction judged not HTTP */
-};
 
-/* A direction as a bit (1 << direction), as the quiet table and struct
- * sp_sock_conn.whole hold their sets of directions. */
+/* A direction as a bit (1 << direction), as struct sp_sock_known and
+ * struct sp_sock_conn hold their sets of directions. */
 #define SOCK_DIR_BIT(dir) ((__u8)(1 << ((dir) & 3)))
 #define SOCK_DIRS_BOTH (SOCK_DIR_BIT(SP_SOCK_SEND) | SOCK_DIR_BIT(SP_SOCK_RECV))
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1 << SOCK_QUIET_BITS);
+	__uint(max_entries, 1 << SP_SOCK_KNOWN_BITS);
 	__type(key, __u32);
-	__type(value, struct sock_quiet);
-} sp_sock_quiet SEC(".maps");
+	__type(value, struct sp_sock_known);
+} sp_sock_known SEC(".maps");
+
+/* What the first checks of a call learnt of its connection, and what the
+ * verdict says (sock_capture__unjudged(), sock_capture__wanted_bytes()). */
+struct sock_seen {
+	struct sp_sock_conn *conn; /* its entry in sp_sock_conns, when looked up */
+	__u32 ports;               /* skc_portpair, as the socket holds it */
+	__u8 state;                /* its slot's copy of the plain stream's verdict; 0: none */
+	__u8 whole;                /* SP_SOCK_CONN_HTTP: the directions captured whole */
+};
 
 /*
  * Where the walk of a call captured whole stands, between steps.  Kept in
@@ -188,35 +191,38 @@ static __always_inline __u16 sock_capture__family_ports(struct sock *sk, __u32 *
 	return (__u16)(w >> 32);
 }
 
-static __always_inline struct sock_quiet *sock_capture__quiet_slot(struct sock *sk)
+static __always_inline struct sp_sock_known *sock_capture__known_slot(__u64 sk)
 {
-	__u32 i = ((__u64)sk >> 6) * 0x9e3779b97f4a7c15ULL >> (64 - SOCK_QUIET_BITS);
+	__u32 i = sp_sock_known_slot(sk);
 
-	return bpf_map_lookup_elem(&sp_sock_quiet, &i);
-}
-
-/* Is `sk` (with `ports`) a connection judged not HTTP? */
-static __always_inline bool sock_capture__quiet(struct sock *sk, __u32 ports)
-{
-	struct sock_quiet *q = sock_capture__quiet_slot(sk);
-
-	return q && q->sk == (__u64)sk && q->ports == ports && q->dirs == SOCK_DIRS_BOTH;
+	return bpf_map_lookup_elem(&sp_sock_known, &i);
 }
 
 /*
  * The first checks of a socket call, cheapest first: the family (one
  * read, which turns away the local AF_UNIX traffic every desktop and
- * container runtime is full of, and gives the ports), a connection
- * already judged not HTTP, then TCP.  Returns the family, or 0 when the
- * call is not ours; *ports: skc_portpair.
+ * container runtime is full of, and gives the ports), the connection's
+ * slot (judged not HTTP: not ours; else a verdict it may hold), then
+ * TCP.  Returns the family, or 0 when the call is not ours; fills
+ * `seen`'s ports, state and whole.
  */
-static __always_inline int sock_capture__unjudged(struct sock *sk, __u32 *ports)
+static __always_inline int sock_capture__unjudged(struct sock *sk, struct sock_seen *seen)
 {
-	__u16 family = sock_capture__family_ports(sk, ports);
+	__u16 family = sock_capture__family_ports(sk, &seen->ports);
+	struct sp_sock_known *k;
 
-	if ((family != SOCK_AF_INET && family != SOCK_AF_INET6) ||
-	    sock_capture__quiet(sk, *ports))
+	seen->conn = NULL;
+	seen->state = 0;
+	seen->whole = 0;
+	if (family != SOCK_AF_INET && family != SOCK_AF_INET6)
 		return 0;
+	k = sock_capture__known_slot((__u64)sk);
+	if (k && k->sk == (__u64)sk && k->ports == seen->ports) {
+		if (k->dirs == SOCK_DIRS_BOTH)
+			return 0;
+		seen->state = k->state;
+		seen->whole = k->whole;
+	}
 	return sock_capture__tcp_of(sk, family);
 }
 
@@ -254,7 +260,7 @@ static __always_inline bool sock_capture__stream_start(struct sock *sk, __u32 re
  */
 static __always_inline void sock_capture__mark_quiet(struct sock *sk, __u32 ports, __u8 dir)
 {
-	struct sock_quiet *q = sock_capture__quiet_slot(sk);
+	struct sp_sock_known *q = sock_capture__known_slot((__u64)sk);
 
 	if (!q || !SOCK_LOCAL_PORT(ports))
 		return;
@@ -265,7 +271,34 @@ static __always_inline void sock_capture__mark_quiet(struct sock *sk, __u32 port
 	q->sk = 0;
 	q->ports = ports;
 	q->dirs = SOCK_DIR_BIT(dir);
+	q->state = 0;
+	q->whole = 0;
 	q->sk = (__u64)sk;
+}
+
+/*
+ * Copy the verdict `state` (`whole`) of socket `sk`'s plain stream, just
+ * written to sp_sock_conns, into its slot, keeping the directions judged
+ * so far when the slot holds it already.
+ */
+static __always_inline void sock_capture__remember(__u64 sk, __u32 ports, __u8 state,
+						   __u8 whole)
+{
+	struct sp_sock_known *k = sock_capture__known_slot(sk);
+
+	if (!k || !SOCK_LOCAL_PORT(ports))
+		return;
+	if (k->sk == sk && k->ports == ports) {
+		k->whole = whole;
+		k->state = state;
+		return;
+	}
+	k->sk = 0;
+	k->ports = ports;
+	k->dirs = 0;
+	k->whole = whole;
+	k->state = state;
+	k->sk = sk;
 }
 
 /*
@@ -629,8 +662,9 @@ static __always_inline struct sp_sock_conn *sock_capture__conn(__u64 id, __u32 p
  * Remember a connection that carries HTTP (`state`); a full map is
  * counted.  HTTP/2 starts its frame walk in direction `dir` `need` bytes
  * on (the client preface's 24, kept) or at a frame header; the other
- * direction starts out of step (its first call must start a frame).
- * Returns the map's entry, or NULL.
+ * direction starts out of step (its first call must start a frame).  A
+ * plain stream's HTTP/1 verdict is also copied into its slot.  Returns
+ * the map's entry, or NULL.
  */
 static __always_inline struct sp_sock_conn *sock_capture__mark_http(__u64 id, __u32 ports,
 								   __u32 state, __u8 dir,
@@ -638,14 +672,18 @@ static __always_inline struct sp_sock_conn *sock_capture__mark_http(__u64 id, __
 {
 	struct sp_sock_conn conn = { .state = state, .whole = whole };
 	struct sp_sock_h2dir *st = &conn.h2[(dir - 1) & 1];
+	long err;
 
 	st->synced = 1;
 	st->need = need;
 	st->keep = need != 0;
 	conn.local_port = SOCK_LOCAL_PORT(ports);
 	conn.peer_port = SOCK_PEER_PORT(ports);
-	if (bpf_map_update_elem(&sp_sock_conns, &id, &conn, BPF_NOEXIST) == -SOCK_E2BIG)
+	err = bpf_map_update_elem(&sp_sock_conns, &id, &conn, BPF_NOEXIST);
+	if (err == -SOCK_E2BIG)
 		common__count_drop(SP_DROP_MAP_FULL);
+	else if (!err && state == SP_SOCK_CONN_HTTP && !(id & 1))
+		sock_capture__remember(id, ports, state, whole);
 	return bpf_map_lookup_elem(&sp_sock_conns, &id);
 }
 
@@ -687,9 +725,13 @@ static __always_inline void sock_capture__tls_seen(__u64 id, __u32 ports, __u8 d
 				     .local_port = SOCK_LOCAL_PORT(ports),
 				     .peer_port = SOCK_PEER_PORT(ports) };
 	struct sp_tls_seen_event *ev;
+	long err;
 
-	if (bpf_map_update_elem(&sp_sock_conns, &id, &conn, BPF_NOEXIST) == -SOCK_E2BIG)
+	err = bpf_map_update_elem(&sp_sock_conns, &id, &conn, BPF_NOEXIST);
+	if (err == -SOCK_E2BIG)
 		common__count_drop(SP_DROP_MAP_FULL);
+	else if (!err)
+		sock_capture__remember(id, ports, SP_SOCK_CONN_IGNORE, 0);
 	ev = common__reserve(SP_EV_TLS_SEEN, sizeof(*ev));
 	if (!ev)
 		return;
@@ -702,26 +744,31 @@ static __always_inline void sock_capture__tls_seen(__u64 id, __u32 ports, __u8 d
 /*
  * Decide whether this call is reported (`tls`: on the socket's TLS
  * plaintext stream, see sock_capture__stream_id()): the connection is
- * known HTTP, or its first bytes start an HTTP message (HTTP/2's client
- * preface, or a HEADERS frame on a connection open before we started),
- * or the call is too short to tell (a one-byte reader still gets its
- * request seen).  `*connp`: the connection's map entry, if it has one.
+ * known HTTP (its slot says so, or its map entry), or its first bytes
+ * start an HTTP message (HTTP/2's client preface, or a HEADERS frame on
+ * a connection open before we started), or the call is too short to
+ * tell (a one-byte reader still gets its request seen).  Fills `seen`'s
+ * conn (the connection's map entry, if looked up and there) and whole.
  */
-static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u32 ports, bool tls,
-						       const struct sock_io *io,
-						       __u32 total, bool has_buf, __u8 dir,
-						       struct sp_sock_conn **connp)
+static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, struct sock_seen *seen,
+						       bool tls, const struct sock_io *io,
+						       __u32 total, bool has_buf, __u8 dir)
 {
 	__u64 id = sock_capture__stream_id(sk, tls);
-	struct sp_sock_conn *conn = sock_capture__conn(id, ports);
 	bool frames = sock_frames__available();
+	__u32 n, ports = seen->ports;
+	struct sp_sock_conn *conn;
 	__u64 head[3] = {};
 	__u8 c, whole;
-	__u32 n;
 
-	*connp = conn;
-	if (conn)
+	if (!tls && seen->state)
+		return seen->state == SP_SOCK_CONN_HTTP;
+	conn = sock_capture__conn(id, ports);
+	seen->conn = conn;
+	if (conn) {
+		seen->whole = conn->state == SP_SOCK_CONN_HTTP ? conn->whole : 0;
 		return conn->state == SP_SOCK_CONN_HTTP || conn->state == SP_SOCK_CONN_H2;
+	}
 	if (!has_buf || total == 0)
 		return false;
 	n = sock_capture__peek(io, total, head);
@@ -733,16 +780,17 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u32 po
 		return false;
 	}
 	if (frames && sock_capture__h2_preface(head, n)) {
-		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 24, 0);
+		seen->conn = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 24, 0);
 		return true;
 	}
 	if (frames && n >= SOCK_H2_HEADER_LEN && sock_frames__starts_headers(head, total)) {
-		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 0, 0);
+		seen->conn = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 0, 0);
 		return true;
 	}
 	whole = sock_capture__looks_db(head, n, total, dir, tls);
 	if (whole || sock_capture__looks_http(head, n)) {
-		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_HTTP, dir, 0, whole);
+		seen->conn = sock_capture__mark_http(id, ports, SP_SOCK_CONN_HTTP, dir, 0, whole);
+		seen->whole = whole;
 		return true;
 	}
 	/* Too short to tell (an empty line may come alone, a client may write
@@ -934,29 +982,28 @@ __noinline int sock_capture_whole(struct sock_scratch *s, __u64 buf, __u64 iov,
  * database client's requests: a pipeline of commands in one write): true
  * when the kernel can send its parts after the first (bpf_loop(), 5.17).
  */
-static __always_inline bool sock_capture__whole(const struct sp_sock_conn *conn, __u8 dir)
+static __always_inline bool sock_capture__whole(const struct sock_seen *seen, __u8 dir)
 {
-	return conn && conn->state == SP_SOCK_CONN_HTTP && (conn->whole & SOCK_DIR_BIT(dir)) &&
-	       sock_frames__available();
+	return (seen->whole & SOCK_DIR_BIT(dir)) && sock_frames__available();
 }
 
 /*
  * Send the record of one call that moved `ret` bytes on TCP socket `sk`
  * (`family` from sock_capture__tcp_family()), already judged wanted: fixed part,
  * addresses and up to sp_sock_capture bytes from `io`, or its HTTP/2
- * frames (`conn`: the connection's map entry, NULL if none), or, for a
+ * frames (`seen`: what the checks learnt of the connection), or, for a
  * direction its decoder wants whole, the call in parts of
  * SP_SOCK_CAPTURE_MAX bytes, each a record of its own (up to
  * SP_SOCK_WHOLE_MAX).  `fd` is the process's descriptor (-1: unknown);
  * `tls`: the bytes are the plaintext of a TLS library call (nr 0).  A
  * full ring buffer is counted.
  */
-static __always_inline void sock_capture__emit(struct sock *sk, int family, __u32 ports,
+static __always_inline void sock_capture__emit(struct sock *sk, int family,
+				       const struct sock_seen *seen,
 				       const struct sock_io *io, bool has_buf,
-				       __s32 fd, long nr, int ret, __u8 dir, bool tls,
-				       struct sp_sock_conn *conn)
+				       __s32 fd, long nr, int ret, __u8 dir, bool tls)
 {
-	bool whole = has_buf && sock_capture__whole(conn, dir);
+	bool whole = has_buf && sock_capture__whole(seen, dir);
 	struct sock_scratch *s;
 	__u32 zero = 0, want = 0;
 
@@ -970,10 +1017,10 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family, __u3
 	s->ev.syscall_nr = nr;
 	s->ev.sock_flags = (has_buf ? 0 : SP_SOCK_F_NO_PAYLOAD) | (tls ? SP_SOCK_F_TLS : 0);
 	__builtin_memset(s->ev.reserved, 0, sizeof(s->ev.reserved));
-	sock_capture__fill_addrs(&s->ev, sk, family, ports);
+	sock_capture__fill_addrs(&s->ev, sk, family, seen->ports);
 	if (!has_buf && !tls && nr != SOCK_NR_SENDFILE && nr != SOCK_NR_SPLICE)
 		common__count_drop(SP_DROP_SOCK_UNKNOWN_CALL);
-	if (!sock_capture__frames(s, conn, io, has_buf, ret, dir)) {
+	if (!sock_capture__frames(s, seen->conn, io, has_buf, ret, dir)) {
 		want = whole ? SP_SOCK_CAPTURE_MAX : sp_sock_capture;
 		if (want > SP_SOCK_CAPTURE_MAX)
 			want = SP_SOCK_CAPTURE_MAX;
@@ -1005,15 +1052,14 @@ static __always_inline void sock_capture__plaintext(struct sock *sk, int family,
 						    long n, __u8 dir)
 {
 	struct sock_io io = { .buf = (const void *)buf };
-	struct sp_sock_conn *conn;
-	__u32 ports;
+	struct sock_seen seen = {};
 
 	if (n <= 0 || n > 0x7fffffff)
 		return;
-	sock_capture__family_ports(sk, &ports);
-	if (!sock_capture__wanted_bytes(sk, ports, true, &io, n, true, dir, &conn))
+	sock_capture__family_ports(sk, &seen.ports);
+	if (!sock_capture__wanted_bytes(sk, &seen, true, &io, n, true, dir))
 		return;
-	sock_capture__emit(sk, family, ports, &io, true, -1, 0, n, dir, true, conn);
+	sock_capture__emit(sk, family, &seen, &io, true, -1, 0, n, dir, true);
 }
 
 /* TLS's application-data record type (RFC 8446 5.1; every record of TLS
@@ -1066,30 +1112,30 @@ static __always_inline void sock_capture__tls_send(struct sock *sk, int family,
 static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int flags,
 						 __u8 dir)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct sp_sock_conn *conn;
+	struct sock_seen seen;
 	struct pt_regs *regs;
 	struct sock_io io;
 	bool has_buf;
-	__u32 ports;
 	__s32 fd;
 	int family;
 	long nr;
 
 	if (ret < 0 || (flags & SOCK_MSG_PEEK))
 		return 0;
-	family = sock_capture__unjudged(sk, &ports);
-	if (!family || !sock_capture__wanted_task(tgid))
+	/* The process is asked after the socket: a judged connection's
+	 * call stops before any helper call but the socket's read. */
+	family = sock_capture__unjudged(sk, &seen);
+	if (!family || !sock_capture__wanted_task(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	nr = SOCK_REGS_NR(regs);
 	has_buf = sock_capture__locate(regs, nr, &io);
 	sock_capture__tls_send(sk, family, &io, has_buf, ret, dir);
-	if (!sock_capture__wanted_bytes(sk, ports, false, &io, ret, has_buf, dir, &conn))
+	if (!sock_capture__wanted_bytes(sk, &seen, false, &io, ret, has_buf, dir))
 		return 0;
 	/* Every call here takes the socket first, but splice (its output). */
 	fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;
-	sock_capture__emit(sk, family, ports, &io, has_buf, fd, nr, ret, dir, false, conn);
+	sock_capture__emit(sk, family, &seen, &io, has_buf, fd, nr, ret, dir, false);
 	return 0;
 }
 
@@ -1102,12 +1148,12 @@ static __always_inline int sock_capture__state_changed(struct bpf_raw_tracepoint
 	struct sp_sock_close_event *ev;
 	__u64 id = ctx->args[0];
 	__u64 tls_id = id | 1;
-	struct sock_quiet *q;
+	struct sp_sock_known *q;
 	bool plain, tls;
 
 	if ((int)ctx->args[2] != TCP_CLOSE)
 		return 0;
-	q = sock_capture__quiet_slot((struct sock *)id);
+	q = sock_capture__known_slot(id);
 	if (q && q->sk == id)
 		q->sk = 0;
 	/* No port check here: TCP has given the local port back by now.

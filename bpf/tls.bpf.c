@@ -62,12 +62,10 @@ static __always_inline int tls__enter(void *ssl, const void *buf, __u64 num, voi
 	};
 	struct tls_session key = { .tgid = id >> 32, .ssl = (__u64)ssl };
 	__u32 tgid = id >> 32, *ahead;
-	__u8 one = 1;
 
 	if (!sock_capture__wanted_task(tgid))
 		return 0;
-	if (!bpf_map_lookup_elem(&sp_tls_procs, &tgid))
-		bpf_map_update_elem(&sp_tls_procs, &tgid, &one, BPF_ANY);
+	tls_link__note_tls_call(tgid);
 	if (dir == SP_SOCK_SEND) {
 		call.num = tls__size(num);
 		ahead = bpf_map_lookup_elem(&sp_tls_ahead, &key);

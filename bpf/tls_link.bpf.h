@@ -64,6 +64,54 @@ struct {
 } sp_tls_last SEC(".maps");
 
 /*
+ * sp_tls_procs as every socket call asks it, without a hash lookup: a
+ * direct-mapped array indexed by the process's low bits, each slot the one
+ * process there that made a TLS call, TLS_PROCS_SHARED when two did (those
+ * ask sp_tls_procs), 0 when none did.  The entry probe writes it on every
+ * call (tls_link__note_tls_call()), so two processes' first calls racing
+ * for one slot are set right by the next.
+ */
+#define TLS_PROCS_BITS 12
+#define TLS_PROCS_SHARED 0xffffffffU
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << TLS_PROCS_BITS);
+	__type(key, __u32);
+	__type(value, __u32);
+} sp_tls_pslots SEC(".maps");
+
+static __always_inline __u32 *tls_link__pslot(__u32 tgid)
+{
+	__u32 i = tgid & ((1 << TLS_PROCS_BITS) - 1);
+
+	return bpf_map_lookup_elem(&sp_tls_pslots, &i);
+}
+
+/* Process `tgid` is making a TLS call (from the library's entry probe). */
+static __always_inline void tls_link__note_tls_call(__u32 tgid)
+{
+	__u32 *slot = tls_link__pslot(tgid);
+	__u8 one = 1;
+
+	if (!bpf_map_lookup_elem(&sp_tls_procs, &tgid))
+		bpf_map_update_elem(&sp_tls_procs, &tgid, &one, BPF_ANY);
+	if (slot && *slot != tgid && *slot != TLS_PROCS_SHARED)
+		*slot = *slot ? TLS_PROCS_SHARED : tgid;
+}
+
+/* Has process `tgid` ever made a TLS call? */
+static __always_inline bool tls_link__tls_process(__u32 tgid)
+{
+	__u32 *slot = tls_link__pslot(tgid);
+
+	if (!slot || *slot == 0)
+		return false;
+	if (*slot == tgid)
+		return true;
+	return *slot == TLS_PROCS_SHARED && bpf_map_lookup_elem(&sp_tls_procs, &tgid);
+}
+
+/*
  * A socket hook saw `sk` used by the current thread: inside a TLS call?
  * Returns the call in flight on the thread, or NULL.
  */
@@ -75,8 +123,9 @@ static __always_inline struct tls_call *tls_link__note_socket(void *sk)
 	__u64 last = (__u64)sk;
 
 	/* A process that never made a TLS call (the entry probe notes it
-	 * first) has none in flight: one lookup, not two, for most. */
-	if (!bpf_map_lookup_elem(&sp_tls_procs, &tgid))
+	 * first) has none in flight: an array lookup, not two hash
+	 * lookups, for most. */
+	if (!tls_link__tls_process(tgid))
 		return NULL;
 	call = bpf_map_lookup_elem(&sp_tls_calls, &tid);
 	if (call && !call->sk)

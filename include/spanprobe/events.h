@@ -207,6 +207,37 @@ struct sp_sock_conn {
 };
 
 /*
+ * Value of the BPF array `sp_sock_known`: a direct-mapped table of judged
+ * connections, one slot per hash of the socket (sp_sock_known_slot()),
+ * read by every socket call before any map lookup.  A slot holds one
+ * socket and its ports: the directions whose first bytes were not HTTP
+ * (both: the connection is not, for good), or the verdict of its plain
+ * stream, a copy of `sp_sock_conns`' (HTTP or ignore) that spares the
+ * hash lookup on every call.  An HTTP/2 connection is not copied (its
+ * frame walk's state lives in the map).  Two sockets on one slot: the
+ * later wins, the earlier is looked up in the map again.  The BPF side
+ * fills it; the daemon rewrites a slot holding the connection it gives a
+ * verdict, after the map; TCP_CLOSE frees it.
+ */
+#define SP_SOCK_KNOWN_BITS 14
+
+struct sp_sock_known {
+	__u64 sk;     /* the kernel socket; 0: free */
+	__u32 ports;  /* skc_portpair as the socket holds it: peer port in
+		       * network order, low; local port, host order, high */
+	__u8 dirs;    /* bit (1 << direction) per direction judged not HTTP */
+	__u8 state;   /* enum sp_sock_conn_state of the plain stream; 0: none */
+	__u8 whole;   /* with SP_SOCK_CONN_HTTP: as sp_sock_conn.whole */
+	__u8 reserved;
+};
+
+/* The slot of socket `sk` (sockets are 64-byte aligned at least). */
+static inline __u32 sp_sock_known_slot(__u64 sk)
+{
+	return (__u32)(((sk >> 6) * 0x9e3779b97f4a7c15ULL) >> (64 - SP_SOCK_KNOWN_BITS));
+}
+
+/*
  * The first bytes of a TCP connection of process hdr.pid are a TLS
  * handshake record: its plaintext is seen only if a probed TLS library
  * handles it.  Once per connection (the connection is then ignored).

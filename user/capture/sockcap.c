@@ -140,11 +140,14 @@ int sockcap_verdict(void *ctx, uint64_t conn_id, uint16_t local_port,
 	    now.state == SP_SOCK_CONN_H2 && now.local_port == local_port &&
 	    now.peer_port == peer_port)
 		return 0;
-	if (bpf_map_update_elem(sc->conns_map_fd, &conn_id, &v, flags) &&
-	    errno != EEXIST) {
+	if (bpf_map_update_elem(sc->conns_map_fd, &conn_id, &v, flags)) {
+		if (errno == EEXIST)
+			return 0;
 		sc->stats.bpf_update_errors++;
 		return -errno;
 	}
+	if (sockhooks_known_set(sc->hooks, conn_id, local_port, peer_port, v.state, v.whole))
+		sc->stats.bpf_update_errors++;
 	return 0;
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "capture/sockhooks.h"
 
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -108,6 +110,28 @@ int sockhooks_map_fd(const struct sockhooks *h, const char *name)
 	struct bpf_map *m = bpf_object__find_map_by_name(h->obj, name);
 
 	return m ? bpf_map__fd(m) : -1;
+}
+
+int sockhooks_known_set(const struct sockhooks *h, uint64_t sock_id, uint16_t local_port,
+			uint16_t peer_port, uint8_t state, uint8_t whole)
+{
+	int fd = sockhooks_map_fd(h, "sp_sock_known");
+	uint32_t i = sp_sock_known_slot(sock_id);
+	struct sp_sock_known k;
+
+	/* TLS plaintext streams (odd ids) have no slot. */
+	if (sock_id & 1)
+		return 0;
+	if (fd < 0)
+		return -EBADF;
+	if (bpf_map_lookup_elem(fd, &i, &k))
+		return -errno;
+	if (k.sk != sock_id || k.ports != ((uint32_t)local_port << 16 | htons(peer_port)))
+		return 0;
+	/* HTTP/2's frame walk keeps its state in the map: not copied. */
+	k.state = state == SP_SOCK_CONN_H2 ? 0 : state;
+	k.whole = state == SP_SOCK_CONN_HTTP ? whole : 0;
+	return bpf_map_update_elem(fd, &i, &k, BPF_ANY) ? -errno : 0;
 }
 
 /* What the kernel must offer for `kind`, before anything is loaded;

@@ -67,6 +67,15 @@ int sockhooks_conns_fd(const struct sockhooks *h);
 /* A map of the loaded object by name (for objects that share it), or -1. */
 int sockhooks_map_fd(const struct sockhooks *h, const char *name);
 
+/*
+ * The daemon's verdict `state` (enum sp_sock_conn_state, `whole` as
+ * struct sp_sock_conn's) for stream `sock_id`, just written to
+ * sp_sock_conns, copied into its slot of sp_sock_known when the slot
+ * holds that connection (else the kernel reads the map).  0 or -errno.
+ */
+int sockhooks_known_set(const struct sockhooks *h, uint64_t sock_id, uint16_t local_port,
+			uint16_t peer_port, uint8_t state, uint8_t whole);
+
 /* Accepts NULL.  The links stay with the loader. */
 void sockhooks_destroy(struct sockhooks *h);
 

@@ -397,14 +397,17 @@ static int load(struct tlscap *t, const struct sockhooks *h, const struct tlscap
 		err = bpf_map__reuse_fd(t->skel->maps.sp_sock_conns,
 					sockhooks_map_fd(h, "sp_sock_conns"));
 	if (!err)
-		err = bpf_map__reuse_fd(t->skel->maps.sp_sock_quiet,
-					sockhooks_map_fd(h, "sp_sock_quiet"));
+		err = bpf_map__reuse_fd(t->skel->maps.sp_sock_known,
+					sockhooks_map_fd(h, "sp_sock_known"));
 	if (!err)
 		err = bpf_map__reuse_fd(t->skel->maps.sp_tls_calls,
 					sockhooks_map_fd(h, "sp_tls_calls"));
 	if (!err)
 		err = bpf_map__reuse_fd(t->skel->maps.sp_tls_procs,
 					sockhooks_map_fd(h, "sp_tls_procs"));
+	if (!err)
+		err = bpf_map__reuse_fd(t->skel->maps.sp_tls_pslots,
+					sockhooks_map_fd(h, "sp_tls_pslots"));
 	if (!err)
 		err = bpf_map__reuse_fd(t->skel->maps.sp_tls_last,
 					sockhooks_map_fd(h, "sp_tls_last"));
