@@ -91,7 +91,7 @@ int main(void)
 	struct sp_pipeline_opts po = { .span_pool = POOL, .max_threads = 64,
 				       .max_depth = 64, .max_processes = 64,
 				       .sink = batch_sink(&bsp), .pool = &pool,
-				       .id_seed = 1 };
+				       .id_seed = 1, .push_batch = PIPELINE_PUSH_MAX };
 	struct sp_funcspan fs;
 	struct sp_pipeline *p;
 	double ns[RUNS], cpu[RUNS];
@@ -109,6 +109,7 @@ int main(void)
 	funcspan_init(&fs, p, names, 2);
 	for (int r = 0; r < RUNS; r++) {
 		ns[r] = run_once(&fs, &cpu[r]);
+		pipeline_flush(p);
 		batch_flush(&bsp);
 	}
 	qsort(ns, RUNS, sizeof(ns[0]), cmp_double);

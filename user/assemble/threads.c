@@ -78,7 +78,7 @@ void threads_drop_frame(struct sp_thread *th, uint32_t index)
 }
 
 uint32_t threads_abandon_calls(struct sp_thread *th, uint32_t from, const uint64_t *sp,
-			       struct sp_spanpool *pool)
+			       struct sp_spancache *cache)
 {
 	uint32_t n = 0;
 
@@ -86,7 +86,7 @@ uint32_t threads_abandon_calls(struct sp_thread *th, uint32_t from, const uint64
 	for (uint32_t i = th->depth; i-- > from;) {
 		if (th->frames[i].kind != SP_FRAME_FUNC || (sp && th->frames[i].key != *sp))
 			continue;
-		spanpool_put(pool, th->frames[i].span);
+		spancache_put(cache, th->frames[i].span);
 		threads_drop_frame(th, i);
 		n++;
 	}

@@ -12,7 +12,7 @@
 #include "span/span.h"
 #include "util/u32map.h"
 
-struct sp_spanpool;
+struct sp_spancache;
 
 enum sp_frame_kind { SP_FRAME_FUNC = 1, SP_FRAME_REQUEST = 2 };
 
@@ -58,10 +58,10 @@ void threads_drop_frame(struct sp_thread *th, uint32_t index);
  * Calls that will never return (unwound, their thread or program gone, or
  * their stack slot reused): remove the function-call frames at index
  * `from` and above, or, when `sp` is not NULL, only those that entered at
- * stack pointer *sp, and give their spans back to `pool`.  Request frames
+ * stack pointer *sp, and give their spans back to `cache`.  Request frames
  * stay: their source ends them.  Returns how many calls were removed.
  */
 uint32_t threads_abandon_calls(struct sp_thread *th, uint32_t from, const uint64_t *sp,
-			       struct sp_spanpool *pool);
+			       struct sp_spancache *cache);
 
 #endif /* SPANPROBE_THREADS_H */

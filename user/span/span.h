@@ -83,7 +83,7 @@ struct sp_span {
 	uint16_t status_msg_off, status_msg_len;
 	uint16_t arena_used;
 	struct sp_resource *resource; /* reference held by the span */
-	struct sp_span *next;         /* pool / queue linkage */
+	struct sp_span *next;         /* export/batch.c's scratch */
 	struct sp_attr attrs[SP_SPAN_MAX_ATTRS];
 	char arena[SP_SPAN_ARENA];
 };
@@ -132,11 +132,15 @@ const struct sp_attr *span_find_attr(const struct sp_span *span,
  * Both functions take over `span`: they return 0, or -ENOSPC when the span
  * was dropped (given back to its pool; the sink counts it).  push never
  * blocks; push_wait waits for room, for when nothing upstream can be lost
- * by waiting (the final drain).
+ * by waiting (the final drain).  push_many (optional) takes spans[0..n)
+ * at once, as push (or push_wait when `wait`) would one by one, and
+ * returns how many were dropped: one lock for many spans.
  */
 struct sp_span_sink {
 	int (*push)(void *ctx, struct sp_span *span);
 	int (*push_wait)(void *ctx, struct sp_span *span);
+	uint32_t (*push_many)(void *ctx, struct sp_span *const *spans, uint32_t n,
+			      bool wait);
 	void *ctx;
 };
 
