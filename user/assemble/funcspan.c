@@ -16,6 +16,18 @@ void funcspan_init(struct sp_funcspan *fs, struct sp_pipeline *p,
 	fs->pipeline = p;
 	fs->names = names;
 	fs->n_names = n_names;
+	/* Names are stored in every span: measured once, not per span. */
+	for (size_t i = 0; i < n_names && i < FUNCSPAN_NAME_LENS; i++) {
+		size_t len = strlen(names[i]);
+
+		fs->name_len[i] = (uint16_t)(len < SP_SPAN_ARENA ? len : SP_SPAN_ARENA);
+	}
+}
+
+static size_t name_len(const struct sp_funcspan *fs, uint32_t probe_id)
+{
+	return probe_id < FUNCSPAN_NAME_LENS ? fs->name_len[probe_id]
+					     : strlen(fs->names[probe_id]);
 }
 
 static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
@@ -49,8 +61,8 @@ static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
 		return;
 	}
 	span->kind = SP_KIND_INTERNAL;
-	span_set_name(span, name, strlen(name));
-	span_add_cstr(span, "code.function.name", name);
+	span_set_name(span, name, name_len(fs, ev->probe_id));
+	span_add_name_attr(span, "code.function.name");
 	span_add_int(span, "thread.id", ev->hdr.tid);
 	span_add_int(span, "process.pid", ev->hdr.pid);
 	th->frames[th->depth++] = (struct sp_frame){

@@ -26,6 +26,10 @@ struct sp_pipeline {
 	int64_t mono_to_unix;
 	struct sp_threads threads;
 	struct sp_u32map processes; /* pid -> struct sp_resource */
+	/* The entry of `processes` last looked up (pid 0: none): a thread's
+	 * records come in runs.  Forgotten whenever the entry may change. */
+	uint32_t last_pid;
+	struct sp_resource *last_res;
 	struct sp_pipeline_stats stats;
 	bool draining;
 	uint64_t meta_generation; /* the enricher's, when last refreshed */
@@ -125,6 +129,7 @@ int pipeline_set_resource(struct sp_pipeline *p, uint32_t pid,
 
 	res->filtered = process_filtered(&p->opts.filter, res);
 	err = u32map_put(&p->processes, pid, res);
+	p->last_pid = 0;
 
 	if (err) {
 		resource_put(res);
@@ -255,10 +260,16 @@ void pipeline_refresh_resources(struct sp_pipeline *p)
 
 struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid)
 {
-	struct sp_resource *res = u32map_get(&p->processes, pid);
+	struct sp_resource *res;
 
-	if (res)
+	if (pid && pid == p->last_pid)
+		return table_get(p->last_res);
+	res = u32map_get(&p->processes, pid);
+	if (res) {
+		p->last_pid = pid;
+		p->last_res = res;
 		return table_get(res);
+	}
 	res = process_read_resource((pid_t)pid, &p->opts.resource_defaults);
 	if (!res)
 		res = fallback_resource(p, pid);
@@ -435,8 +446,10 @@ void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid,
 		pipeline_abandon_calls(p, th, 0, NULL);
 		threads_remove(&p->threads, th);
 	}
-	if (process_exit)
+	if (process_exit) {
+		p->last_pid = 0;
 		table_put(u32map_del(&p->processes, pid));
+	}
 }
 
 struct exec_sweep {
@@ -514,6 +527,7 @@ void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
 	struct sp_resource *res;
 
 	drop_calls_of(p, pid);
+	p->last_pid = 0;
 	table_put(u32map_del(&p->processes, pid));
 	res = process_read_resource((pid_t)pid, &p->opts.resource_defaults);
 	if (!res)

@@ -43,12 +43,19 @@ void threads_destroy(struct sp_threads *t)
 
 struct sp_thread *threads_find(struct sp_threads *t, uint32_t tid)
 {
-	return u32map_get(&t->map, tid);
+	struct sp_thread *th = t->last;
+
+	if (th && th->tid == tid)
+		return th;
+	th = u32map_get(&t->map, tid);
+	if (th)
+		t->last = th;
+	return th;
 }
 
 struct sp_thread *threads_get(struct sp_threads *t, uint32_t tid, uint32_t pid)
 {
-	struct sp_thread *th = u32map_get(&t->map, tid);
+	struct sp_thread *th = threads_find(t, tid);
 
 	if (th)
 		return th;
@@ -59,11 +66,14 @@ struct sp_thread *threads_get(struct sp_threads *t, uint32_t tid, uint32_t pid)
 	th->tid = tid;
 	th->pid = pid;
 	th->depth = 0;
+	t->last = th;
 	return th;
 }
 
 void threads_remove(struct sp_threads *t, struct sp_thread *th)
 {
+	if (t->last == th)
+		t->last = NULL;
 	u32map_del(&t->map, th->tid);
 	th->depth = 0;
 	th->next_free = t->free_list;

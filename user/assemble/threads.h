@@ -35,6 +35,7 @@ struct sp_threads {
 	struct sp_thread *slab;
 	struct sp_frame *frames;
 	struct sp_thread *free_list;
+	struct sp_thread *last; /* the last one looked up: records come in runs */
 	uint32_t max_depth;
 };
 

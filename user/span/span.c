@@ -71,6 +71,17 @@ int span_add_cstr(struct sp_span *span, const char *key, const char *val)
 	return span_add_str(span, key, val, strlen(val));
 }
 
+int span_add_name_attr(struct sp_span *span, const char *key)
+{
+	struct sp_attr *a = attr_slot(span, key, SP_ATTR_STRING);
+
+	if (!a)
+		return -ENOSPC;
+	a->v.str.off = span->name_off;
+	a->v.str.len = span->name_len;
+	return 0;
+}
+
 int span_add_int(struct sp_span *span, const char *key, int64_t val)
 {
 	struct sp_attr *a = attr_slot(span, key, SP_ATTR_INT);

@@ -111,6 +111,9 @@ int span_add_cstr(struct sp_span *span, const char *key, const char *val);
 int span_add_int(struct sp_span *span, const char *key, int64_t val);
 int span_add_bool(struct sp_span *span, const char *key, bool val);
 int span_add_double(struct sp_span *span, const char *key, double val);
+/* A string attribute whose value is the span's name as set now: its bytes
+ * are the name's own in the arena, not a copy. */
+int span_add_name_attr(struct sp_span *span, const char *key);
 
 /* Read helpers: pointer into the arena (not NUL-terminated) and length. */
 static inline const char *span_str(const struct sp_span *span, uint16_t off)
