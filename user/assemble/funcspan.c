@@ -30,6 +30,15 @@ static size_t name_len(const struct sp_funcspan *fs, uint32_t probe_id)
 					     : strlen(fs->names[probe_id]);
 }
 
+/* Whether a call open on `th` entered at stack pointer `sp` (rare). */
+static bool entered_at(const struct sp_thread *th, uint64_t sp)
+{
+	for (uint32_t i = 0; i < th->depth; i++)
+		if (th->frames[i].key == sp && th->frames[i].kind == SP_FRAME_FUNC)
+			return true;
+	return false;
+}
+
 static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
 {
 	struct sp_pipeline *p = fs->pipeline;
@@ -48,7 +57,8 @@ static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
 	 * lost, or it was unwound) and must not become the new call's parent.
 	 * Only an exact match is safe: frames below may live on another stack
 	 * (coroutines, signal stacks). */
-	pipeline_abandon_calls(p, th, 0, &entry_sp);
+	if (entered_at(th, entry_sp))
+		pipeline_abandon_calls(p, th, 0, &entry_sp);
 	if (th->depth == pipeline_threads(p)->max_depth) {
 		pipeline_count_depth_exceeded(p);
 		return;
@@ -87,7 +97,8 @@ static void on_return(struct sp_funcspan *fs, const struct sp_func_event *ev)
 	}
 	span = th->frames[i].span;
 	/* Calls opened above this one are unwound without a return. */
-	pipeline_abandon_calls(p, th, i + 1, NULL);
+	if (i + 1 < th->depth)
+		pipeline_abandon_calls(p, th, i + 1, NULL);
 	threads_drop_frame(th, i);
 	if (th->depth == 0)
 		threads_remove(pipeline_threads(p), th);
