@@ -180,11 +180,14 @@ void spancache_destroy(struct sp_spancache *c)
 }
 
 /*
- * The span to hand out next was last written, or read, on the export
+ * The spans handed out next were last written, or read, on the export
  * thread's CPU: ask now for the lines the reader writes in every span,
- * for writing, so that they arrive while this one is being filled in.
- * (PREFETCHW: a hint; a no-op on CPUs without it.)
+ * for writing, so that they have arrived when it does (a line from
+ * another CPU takes longer than filling in one span: SPANCACHE_PREFETCH
+ * spans ahead).  PREFETCHW is a hint, a no-op on CPUs without it.
  */
+#define SPANCACHE_PREFETCH 4
+
 static inline void prefetch_for_write(const void *p)
 {
 #if defined(__x86_64__)
@@ -201,6 +204,7 @@ static void prefetch_span(const struct sp_span *span)
 	prefetch_for_write(p);
 	prefetch_for_write(p + 64);
 	prefetch_for_write(p + 128);
+	prefetch_for_write(p + 192); /* a function span's attributes end there */
 	prefetch_for_write(span->arena);
 }
 
@@ -217,11 +221,13 @@ struct sp_span *spancache_get(struct sp_spancache *c)
 		pthread_mutex_unlock(&pool->lock);
 		if (!n)
 			return NULL;
+		for (uint32_t i = 1; i < SPANCACHE_PREFETCH && i < n; i++)
+			prefetch_span(c->spans[n - 1 - i]);
 	}
 	span = c->spans[--n];
 	__atomic_store_n(&c->n, n, __ATOMIC_RELAXED);
-	if (n)
-		prefetch_span(c->spans[n - 1]);
+	if (n >= SPANCACHE_PREFETCH)
+		prefetch_span(c->spans[n - SPANCACHE_PREFETCH]);
 	/* In use: out of the pool, and not here.  No locked instruction:
 	 * it would wait for the stores to the spans before it. */
 	note_peak(pool, out_of_pool(pool) - n);
