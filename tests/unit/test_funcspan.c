@@ -32,6 +32,7 @@ struct fx_cfg {
 	uint32_t max_depth;
 	uint64_t seed;
 	uint32_t max_queue; /* of the batch processor; max_batch is the same */
+	uint32_t push_batch;
 	sp_sample_fn sample;
 	void *sample_ctx;
 };
@@ -59,6 +60,7 @@ static struct fx *fx_open(const struct fx_cfg *cfg)
 		.id_seed = cfg->seed ? cfg->seed : 42,
 		.sample = cfg->sample,
 		.sample_ctx = cfg->sample_ctx,
+		.push_batch = cfg->push_batch,
 	};
 	struct sp_process_info info = { .pid = PID,
 					.exe_path = "/opt/demo/bin/demo" };
@@ -679,6 +681,93 @@ static void test_queue_full_counted(void **state)
 	fx_close(f);
 }
 
+/* Finished spans held back are handed over at push_batch, or at a flush. */
+static void test_push_batch(void **state)
+{
+	struct fx *f = fx_open(&(struct fx_cfg){ .push_batch = 3 });
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		enter(f, PID, OUTER, 100 + i, 0x4000);
+		leave(f, PID, OUTER, 110 + i, 0x4000);
+	}
+	assert_int_equal(st->spans_finished, 2);
+	batch_flush(&f->bsp);
+	assert_int_equal(f->bsp.received, 0);
+	assert_int_equal(f->rec.n_spans, 0);
+	assert_int_equal(in_use(f), 2);
+	enter(f, PID, INNER, 200, 0x4000);
+	leave(f, PID, INNER, 210, 0x4000);
+	assert_int_equal(f->bsp.received, 3);
+	enter(f, PID, OUTER, 300, 0x4000);
+	leave(f, PID, OUTER, 310, 0x4000);
+	batch_flush(&f->bsp);
+	assert_int_equal(f->rec.n_spans, 3);
+	assert_int_equal(in_use(f), 1);
+	pipeline_flush(f->p);
+	pipeline_flush(f->p); /* nothing left: nothing pushed */
+	flush_all(f);
+	assert_int_equal(f->bsp.received, 4);
+	assert_int_equal(f->rec.n_spans, 4);
+	/* In the order they finished. */
+	assert_function_span(f, &f->rec.spans[0], "outer", PID, 100, 110);
+	assert_function_span(f, &f->rec.spans[1], "outer", PID, 101, 111);
+	assert_function_span(f, &f->rec.spans[2], "inner", PID, 200, 210);
+	assert_function_span(f, &f->rec.spans[3], "outer", PID, 300, 310);
+	assert_int_equal(st->queue_full, 0);
+	fx_close(f);
+}
+
+/* Handed over at once, the spans that find no room are dropped and counted. */
+static void test_push_batch_queue_full(void **state)
+{
+	struct fx *f = fx_open(&(struct fx_cfg){ .max_queue = 2, .push_batch = 5 });
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
+
+	(void)state;
+	rec_set_gate(&f->rec, true);
+	for (int i = 0; i < 5; i++) {
+		enter(f, PID, OUTER, 100 + i, 0x4000);
+		leave(f, PID, OUTER, 110 + i, 0x4000);
+	}
+	/* Under one lock: two fit in the queue, three do not. */
+	assert_int_equal(st->spans_finished, 5);
+	assert_int_equal(st->queue_full, 3);
+	assert_int_equal(f->bsp.received, 5);
+	assert_int_equal(f->bsp.dropped_queue_full, 3);
+	assert_int_equal(in_use(f), 2);
+	rec_set_gate(&f->rec, false);
+	flush_all(f);
+	assert_int_equal(f->rec.n_spans, 2);
+	assert_function_span(f, &f->rec.spans[0], "outer", PID, 100, 110);
+	assert_function_span(f, &f->rec.spans[1], "outer", PID, 101, 111);
+	fx_close(f);
+}
+
+/* Draining: a batch larger than the queue waits for room, nothing is lost. */
+static void test_push_batch_draining(void **state)
+{
+	struct fx *f = fx_open(&(struct fx_cfg){ .max_queue = 2, .push_batch = 6 });
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
+
+	(void)state;
+	pipeline_set_draining(f->p);
+	for (int i = 0; i < 7; i++) {
+		enter(f, PID, OUTER, 100 + i, 0x4000);
+		leave(f, PID, OUTER, 110 + i, 0x4000);
+	}
+	/* The seventh is held until the open calls are ended. */
+	pipeline_end_open_calls(f->p);
+	flush_all(f);
+	assert_int_equal(st->queue_full, 0);
+	assert_int_equal(f->bsp.dropped_queue_full, 0);
+	assert_int_equal(f->rec.n_spans, 7);
+	for (int i = 0; i < 7; i++)
+		assert_function_span(f, &f->rec.spans[i], "outer", PID, 100 + i, 110 + i);
+	fx_close(f);
+}
+
 /* A request being served is the thread's context: calls become its children. */
 static void test_request_frame_parent(void **state)
 {
@@ -789,6 +878,9 @@ int main(void)
 		cmocka_unit_test(test_not_sampled),
 		cmocka_unit_test(test_ids_deterministic),
 		cmocka_unit_test(test_queue_full_counted),
+		cmocka_unit_test(test_push_batch),
+		cmocka_unit_test(test_push_batch_queue_full),
+		cmocka_unit_test(test_push_batch_draining),
 		cmocka_unit_test(test_request_frame_parent),
 		cmocka_unit_test(test_thread_exit_with_request),
 		cmocka_unit_test(test_reentry_after_lost_return),
