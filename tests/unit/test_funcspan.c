@@ -530,6 +530,51 @@ static void test_thread_table_full(void **state)
 	fx_close(f);
 }
 
+/* A thread whose calls all returned keeps its slot until the slot is wanted. */
+static void test_idle_threads(void **state)
+{
+	struct fx *f = fx_open(&(struct fx_cfg){ .max_threads = 2 });
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	struct sp_threads *t = pipeline_threads(f->p);
+	struct sp_thread *a;
+
+	(void)state;
+	enter(f, 201, OUTER, 100, 0x4000);
+	a = threads_find(t, 201);
+	assert_non_null(a);
+	leave(f, 201, OUTER, 110, 0x4000);
+	/* No open spans: not found as context, but kept, idle. */
+	assert_null(threads_find(t, 201));
+	assert_ptr_equal(threads_lookup(t, 201), a);
+	assert_true(a->idle);
+	enter(f, 201, OUTER, 120, 0x4000);
+	assert_ptr_equal(threads_find(t, 201), a);
+	assert_false(a->idle);
+	leave(f, 201, OUTER, 130, 0x4000);
+	enter(f, 202, OUTER, 140, 0x4000);
+	leave(f, 202, OUTER, 150, 0x4000);
+	/* New threads take the longest idle's slot first. */
+	enter(f, 203, OUTER, 160, 0x4000);
+	assert_null(threads_lookup(t, 201));
+	assert_non_null(threads_lookup(t, 202));
+	enter(f, 204, OUTER, 170, 0x4000);
+	assert_null(threads_lookup(t, 202));
+	/* None idle: the table is full. */
+	enter(f, 205, OUTER, 180, 0x4000);
+	assert_int_equal(st->threads_full, 1);
+	leave(f, 203, OUTER, 190, 0x4000);
+	leave(f, 204, OUTER, 200, 0x4000);
+	/* An exit takes an idle thread out of the table. */
+	pipeline_thread_exit(f->p, PID, 203, false);
+	assert_null(threads_lookup(t, 203));
+	assert_non_null(threads_lookup(t, 204));
+	flush_all(f);
+	assert_int_equal(f->rec.n_spans, 5);
+	assert_function_span(f, &f->rec.spans[4], "outer", 204, 170, 200);
+	assert_int_equal(st->abandoned, 0);
+	fx_close(f);
+}
+
 static void test_many_threads_no_leak(void **state)
 {
 	struct fx *f = fx_open(&(struct fx_cfg){ .max_threads = 4, .pool = 8 });
@@ -872,6 +917,7 @@ int main(void)
 		cmocka_unit_test(test_pool_exhausted),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_thread_table_full),
+		cmocka_unit_test(test_idle_threads),
 		cmocka_unit_test(test_many_threads_no_leak),
 		cmocka_unit_test(test_unknown_probe),
 		cmocka_unit_test(test_return_before_entry_time),

@@ -67,7 +67,7 @@ static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
 				   th->depth ? th->frames[th->depth - 1].span : NULL);
 	if (!span) {
 		if (th->depth == 0)
-			threads_remove(pipeline_threads(p), th);
+			threads_idle(pipeline_threads(p), th);
 		return;
 	}
 	span->kind = SP_KIND_INTERNAL;
@@ -101,7 +101,7 @@ static void on_return(struct sp_funcspan *fs, const struct sp_func_event *ev)
 		pipeline_abandon_calls(p, th, i + 1, NULL);
 	threads_drop_frame(th, i);
 	if (th->depth == 0)
-		threads_remove(pipeline_threads(p), th);
+		threads_idle(pipeline_threads(p), th);
 	pipeline_span_end(p, span, ev->hdr.ts_ns);
 }
 

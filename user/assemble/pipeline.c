@@ -433,13 +433,13 @@ void pipeline_thread_pop(struct sp_pipeline *p, uint32_t tid, uint64_t key)
 		}
 	}
 	if (th && th->depth == 0)
-		threads_remove(&p->threads, th);
+		threads_idle(&p->threads, th);
 }
 
 void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid,
 			  bool process_exit)
 {
-	struct sp_thread *th = threads_find(&p->threads, tid);
+	struct sp_thread *th = threads_lookup(&p->threads, tid);
 
 	if (th) {
 		/* Calls that never returned: no end time to report, so no span. */

@@ -41,7 +41,7 @@ void threads_destroy(struct sp_threads *t)
 	t->frames = NULL;
 }
 
-struct sp_thread *threads_find(struct sp_threads *t, uint32_t tid)
+struct sp_thread *threads_lookup(struct sp_threads *t, uint32_t tid)
 {
 	struct sp_thread *th = t->last;
 
@@ -53,16 +53,62 @@ struct sp_thread *threads_find(struct sp_threads *t, uint32_t tid)
 	return th;
 }
 
+struct sp_thread *threads_find(struct sp_threads *t, uint32_t tid)
+{
+	struct sp_thread *th = threads_lookup(t, tid);
+
+	return th && !th->idle ? th : NULL;
+}
+
+static void unlink_idle(struct sp_threads *t, struct sp_thread *th)
+{
+	if (th->idle_newer)
+		th->idle_newer->idle_older = th->idle_older;
+	else
+		t->idle_newest = th->idle_older;
+	if (th->idle_older)
+		th->idle_older->idle_newer = th->idle_newer;
+	else
+		t->idle_oldest = th->idle_newer;
+	th->idle = false;
+}
+
+/* A slot for a new thread: a free one, or the longest idle's. */
+static struct sp_thread *free_slot(struct sp_threads *t)
+{
+	struct sp_thread *th = t->free_list;
+
+	if (th) {
+		t->free_list = th->next_free;
+		return th;
+	}
+	th = t->idle_oldest;
+	if (!th)
+		return NULL;
+	unlink_idle(t, th);
+	u32map_del(&t->map, th->tid);
+	return th;
+}
+
 struct sp_thread *threads_get(struct sp_threads *t, uint32_t tid, uint32_t pid)
 {
-	struct sp_thread *th = threads_find(t, tid);
+	struct sp_thread *th = threads_lookup(t, tid);
 
-	if (th)
+	if (th) {
+		if (th->idle) {
+			unlink_idle(t, th);
+			th->pid = pid; /* the tid may be another process's now */
+		}
 		return th;
-	th = t->free_list;
-	if (!th || u32map_put(&t->map, tid, th))
+	}
+	th = free_slot(t);
+	if (!th)
 		return NULL;
-	t->free_list = th->next_free;
+	if (u32map_put(&t->map, tid, th)) { /* cannot: a slot per entry */
+		th->next_free = t->free_list;
+		t->free_list = th;
+		return NULL;
+	}
 	th->tid = tid;
 	th->pid = pid;
 	th->depth = 0;
@@ -70,8 +116,25 @@ struct sp_thread *threads_get(struct sp_threads *t, uint32_t tid, uint32_t pid)
 	return th;
 }
 
+void threads_idle(struct sp_threads *t, struct sp_thread *th)
+{
+	th->depth = 0;
+	if (th->idle)
+		return;
+	th->idle = true;
+	th->idle_newer = NULL;
+	th->idle_older = t->idle_newest;
+	if (t->idle_newest)
+		t->idle_newest->idle_newer = th;
+	else
+		t->idle_oldest = th;
+	t->idle_newest = th;
+}
+
 void threads_remove(struct sp_threads *t, struct sp_thread *th)
 {
+	if (th->idle)
+		unlink_idle(t, th);
 	if (t->last == th)
 		t->last = NULL;
 	u32map_del(&t->map, th->tid);
