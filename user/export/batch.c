@@ -77,19 +77,30 @@ static int push(struct sp_batch *bsp, struct sp_span *span, bool wait)
 static uint32_t push_many(struct sp_batch *bsp, struct sp_span *const *spans,
 			  uint32_t n, bool wait)
 {
+	uint32_t q = bsp->opts.max_queue, i = 0;
 	bool wake = false, late = false;
-	uint32_t i;
 
 	pthread_mutex_lock(&bsp->lock);
 	counter_add(&bsp->received, n);
-	for (i = 0; i < n; i++) {
+	while (i < n) {
+		uint32_t room, k, tail, first;
+
 		if (wait)
 			wait_for_room(bsp);
 		late = bsp->stopping || out_of_time(bsp);
-		if (bsp->count == bsp->opts.max_queue || late)
+		room = q - bsp->count;
+		if (!room || late)
 			break;
-		bsp->ring[(bsp->head + bsp->count) % bsp->opts.max_queue] = spans[i];
-		wake |= ++bsp->count == bsp->opts.max_batch;
+		/* As many as fit, in at most two runs of the ring. */
+		k = n - i < room ? n - i : room;
+		tail = (bsp->head + bsp->count) % q;
+		first = k < q - tail ? k : q - tail;
+		memcpy(&bsp->ring[tail], spans + i, first * sizeof(*spans));
+		memcpy(bsp->ring, spans + i + first, (k - first) * sizeof(*spans));
+		wake |= bsp->count < bsp->opts.max_batch &&
+			bsp->count + k >= bsp->opts.max_batch;
+		bsp->count += k;
+		i += k;
 	}
 	/* The queue stays full (or late) while the lock is held: the rest go. */
 	if (i < n)
