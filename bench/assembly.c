@@ -2,7 +2,8 @@
 /*
  * Userspace cost of assembling function spans: entry/return records go
  * through funcspan_handle() (thread table, pool, IDs, attributes) into the
- * batch processor, whose exporter only counts.  Prints ns per span,
+ * batch processor, whose exporter only counts; finished spans are handed
+ * over PIPELINE_PUSH_MAX at a time, as the daemon does.  Prints ns per span,
  * wall clock and the thread's CPU time (the figure that load elsewhere on
  * the machine moves least), min/median/max over repeated runs.
  */
