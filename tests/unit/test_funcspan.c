@@ -32,6 +32,7 @@ struct fx_cfg {
 	uint32_t max_depth;
 	uint64_t seed;
 	uint32_t max_queue; /* of the batch processor; max_batch is the same */
+	uint32_t push_batch;
 	sp_sample_fn sample;
 	void *sample_ctx;
 };
@@ -59,6 +60,7 @@ static struct fx *fx_open(const struct fx_cfg *cfg)
 		.id_seed = cfg->seed ? cfg->seed : 42,
 		.sample = cfg->sample,
 		.sample_ctx = cfg->sample_ctx,
+		.push_batch = cfg->push_batch,
 	};
 	struct sp_process_info info = { .pid = PID,
 					.exe_path = "/opt/demo/bin/demo" };
@@ -79,11 +81,20 @@ static struct fx *fx_open(const struct fx_cfg *cfg)
 	return f;
 }
 
+/* Spans in use: out of the pool and of the pipeline's cache of free ones. */
+static uint32_t in_use(struct fx *f)
+{
+	uint32_t n, peak;
+
+	spanpool_usage(&f->pool, &n, &peak);
+	return n;
+}
+
 static void fx_close(struct fx *f)
 {
 	pipeline_destroy(f->p);
 	batch_shutdown(&f->bsp);
-	assert_int_equal(f->pool.in_use, 0);
+	assert_int_equal(in_use(f), 0);
 	rec_destroy(&f->rec.exp);
 	spanpool_destroy(&f->pool);
 	free(f);
@@ -123,7 +134,7 @@ static void leave(struct fx *f, uint32_t tid, uint32_t probe, uint64_t ts,
 static void flush_all(struct fx *f)
 {
 	batch_flush(&f->bsp);
-	assert_int_equal(f->pool.in_use, 0);
+	assert_int_equal(in_use(f), 0);
 }
 
 static const struct sp_span *must_find(struct fx *f, const char *name, size_t nth)
@@ -405,10 +416,10 @@ static void test_thread_exit_mid_call(void **state)
 	(void)state;
 	enter(f, tid, OUTER, 100, 0x4000);
 	enter(f, tid, INNER, 110, 0x3f00);
-	assert_int_equal(f->pool.in_use, 2);
+	assert_int_equal(in_use(f), 2);
 	pipeline_thread_exit(f->p, PID, tid, false);
 	assert_int_equal(st->abandoned, 2);
-	assert_int_equal(f->pool.in_use, 0);
+	assert_int_equal(in_use(f), 0);
 	assert_null(threads_find(pipeline_threads(f->p), tid));
 	assert_null(pipeline_thread_context(f->p, tid));
 	/* A return arriving after the exit record pairs with nothing. */
@@ -431,7 +442,7 @@ static void test_open_calls_at_destroy(void **state)
 	(void)state;
 	enter(f, PID, OUTER, 100, 0x4000);
 	enter(f, PID + 1, OUTER, 100, 0x4000);
-	assert_int_equal(f->pool.in_use, 2);
+	assert_int_equal(in_use(f), 2);
 	/* fx_close asserts the pool got both back from pipeline_destroy. */
 	fx_close(f);
 }
@@ -516,6 +527,51 @@ static void test_thread_table_full(void **state)
 	assert_function_span(f, &f->rec.spans[1], "outer", 203, 140, 150);
 	assert_function_span(f, &f->rec.spans[2], "outer", 202, 100, 160);
 	assert_int_equal(st->threads_full, 1);
+	fx_close(f);
+}
+
+/* A thread whose calls all returned keeps its slot until the slot is wanted. */
+static void test_idle_threads(void **state)
+{
+	struct fx *f = fx_open(&(struct fx_cfg){ .max_threads = 2 });
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
+	struct sp_threads *t = pipeline_threads(f->p);
+	struct sp_thread *a;
+
+	(void)state;
+	enter(f, 201, OUTER, 100, 0x4000);
+	a = threads_find(t, 201);
+	assert_non_null(a);
+	leave(f, 201, OUTER, 110, 0x4000);
+	/* No open spans: not found as context, but kept, idle. */
+	assert_null(threads_find(t, 201));
+	assert_ptr_equal(threads_lookup(t, 201), a);
+	assert_true(a->idle);
+	enter(f, 201, OUTER, 120, 0x4000);
+	assert_ptr_equal(threads_find(t, 201), a);
+	assert_false(a->idle);
+	leave(f, 201, OUTER, 130, 0x4000);
+	enter(f, 202, OUTER, 140, 0x4000);
+	leave(f, 202, OUTER, 150, 0x4000);
+	/* New threads take the longest idle's slot first. */
+	enter(f, 203, OUTER, 160, 0x4000);
+	assert_null(threads_lookup(t, 201));
+	assert_non_null(threads_lookup(t, 202));
+	enter(f, 204, OUTER, 170, 0x4000);
+	assert_null(threads_lookup(t, 202));
+	/* None idle: the table is full. */
+	enter(f, 205, OUTER, 180, 0x4000);
+	assert_int_equal(st->threads_full, 1);
+	leave(f, 203, OUTER, 190, 0x4000);
+	leave(f, 204, OUTER, 200, 0x4000);
+	/* An exit takes an idle thread out of the table. */
+	pipeline_thread_exit(f->p, PID, 203, false);
+	assert_null(threads_lookup(t, 203));
+	assert_non_null(threads_lookup(t, 204));
+	flush_all(f);
+	assert_int_equal(f->rec.n_spans, 5);
+	assert_function_span(f, &f->rec.spans[4], "outer", 204, 170, 200);
+	assert_int_equal(st->abandoned, 0);
 	fx_close(f);
 }
 
@@ -663,10 +719,97 @@ static void test_queue_full_counted(void **state)
 	assert_int_equal(st->spans_finished, 5);
 	assert_int_equal(st->queue_full, 1);
 	assert_int_equal(f->bsp.dropped_queue_full, 1);
-	assert_int_equal(f->pool.in_use, 4);
+	assert_int_equal(in_use(f), 4);
 	rec_set_gate(&f->rec, false);
 	flush_all(f);
 	assert_int_equal(f->rec.n_spans, 4);
+	fx_close(f);
+}
+
+/* Finished spans held back are handed over at push_batch, or at a flush. */
+static void test_push_batch(void **state)
+{
+	struct fx *f = fx_open(&(struct fx_cfg){ .push_batch = 3 });
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		enter(f, PID, OUTER, 100 + i, 0x4000);
+		leave(f, PID, OUTER, 110 + i, 0x4000);
+	}
+	assert_int_equal(st->spans_finished, 2);
+	batch_flush(&f->bsp);
+	assert_int_equal(f->bsp.received, 0);
+	assert_int_equal(f->rec.n_spans, 0);
+	assert_int_equal(in_use(f), 2);
+	enter(f, PID, INNER, 200, 0x4000);
+	leave(f, PID, INNER, 210, 0x4000);
+	assert_int_equal(f->bsp.received, 3);
+	enter(f, PID, OUTER, 300, 0x4000);
+	leave(f, PID, OUTER, 310, 0x4000);
+	batch_flush(&f->bsp);
+	assert_int_equal(f->rec.n_spans, 3);
+	assert_int_equal(in_use(f), 1);
+	pipeline_flush(f->p);
+	pipeline_flush(f->p); /* nothing left: nothing pushed */
+	flush_all(f);
+	assert_int_equal(f->bsp.received, 4);
+	assert_int_equal(f->rec.n_spans, 4);
+	/* In the order they finished. */
+	assert_function_span(f, &f->rec.spans[0], "outer", PID, 100, 110);
+	assert_function_span(f, &f->rec.spans[1], "outer", PID, 101, 111);
+	assert_function_span(f, &f->rec.spans[2], "inner", PID, 200, 210);
+	assert_function_span(f, &f->rec.spans[3], "outer", PID, 300, 310);
+	assert_int_equal(st->queue_full, 0);
+	fx_close(f);
+}
+
+/* Handed over at once, the spans that find no room are dropped and counted. */
+static void test_push_batch_queue_full(void **state)
+{
+	struct fx *f = fx_open(&(struct fx_cfg){ .max_queue = 2, .push_batch = 5 });
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
+
+	(void)state;
+	rec_set_gate(&f->rec, true);
+	for (int i = 0; i < 5; i++) {
+		enter(f, PID, OUTER, 100 + i, 0x4000);
+		leave(f, PID, OUTER, 110 + i, 0x4000);
+	}
+	/* Under one lock: two fit in the queue, three do not. */
+	assert_int_equal(st->spans_finished, 5);
+	assert_int_equal(st->queue_full, 3);
+	assert_int_equal(f->bsp.received, 5);
+	assert_int_equal(f->bsp.dropped_queue_full, 3);
+	assert_int_equal(in_use(f), 2);
+	rec_set_gate(&f->rec, false);
+	flush_all(f);
+	assert_int_equal(f->rec.n_spans, 2);
+	assert_function_span(f, &f->rec.spans[0], "outer", PID, 100, 110);
+	assert_function_span(f, &f->rec.spans[1], "outer", PID, 101, 111);
+	fx_close(f);
+}
+
+/* Draining: a batch larger than the queue waits for room, nothing is lost. */
+static void test_push_batch_draining(void **state)
+{
+	struct fx *f = fx_open(&(struct fx_cfg){ .max_queue = 2, .push_batch = 6 });
+	const struct sp_pipeline_stats *st = pipeline_stats(f->p);
+
+	(void)state;
+	pipeline_set_draining(f->p);
+	for (int i = 0; i < 7; i++) {
+		enter(f, PID, OUTER, 100 + i, 0x4000);
+		leave(f, PID, OUTER, 110 + i, 0x4000);
+	}
+	/* The seventh is held until the open calls are ended. */
+	pipeline_end_open_calls(f->p);
+	flush_all(f);
+	assert_int_equal(st->queue_full, 0);
+	assert_int_equal(f->bsp.dropped_queue_full, 0);
+	assert_int_equal(f->rec.n_spans, 7);
+	for (int i = 0; i < 7; i++)
+		assert_function_span(f, &f->rec.spans[i], "outer", PID, 100 + i, 110 + i);
 	fx_close(f);
 }
 
@@ -720,10 +863,10 @@ static void test_thread_exit_with_request(void **state)
 	assert_non_null(req);
 	assert_int_equal(pipeline_thread_push(f->p, PID + 1, req, 1), 0);
 	enter(f, PID + 1, OUTER, 100, 0x4000);
-	assert_int_equal(f->pool.in_use, 2);
+	assert_int_equal(in_use(f), 2);
 	pipeline_thread_exit(f->p, PID, PID + 1, false);
 	assert_int_equal(st->abandoned, 1);
-	assert_int_equal(f->pool.in_use, 1);
+	assert_int_equal(in_use(f), 1);
 	assert_null(pipeline_thread_context(f->p, PID + 1));
 	pipeline_span_discard(f->p, req);
 	flush_all(f);
@@ -774,12 +917,16 @@ int main(void)
 		cmocka_unit_test(test_pool_exhausted),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_thread_table_full),
+		cmocka_unit_test(test_idle_threads),
 		cmocka_unit_test(test_many_threads_no_leak),
 		cmocka_unit_test(test_unknown_probe),
 		cmocka_unit_test(test_return_before_entry_time),
 		cmocka_unit_test(test_not_sampled),
 		cmocka_unit_test(test_ids_deterministic),
 		cmocka_unit_test(test_queue_full_counted),
+		cmocka_unit_test(test_push_batch),
+		cmocka_unit_test(test_push_batch_queue_full),
+		cmocka_unit_test(test_push_batch_draining),
 		cmocka_unit_test(test_request_frame_parent),
 		cmocka_unit_test(test_thread_exit_with_request),
 		cmocka_unit_test(test_reentry_after_lost_return),

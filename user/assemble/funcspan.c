@@ -16,6 +16,27 @@ void funcspan_init(struct sp_funcspan *fs, struct sp_pipeline *p,
 	fs->pipeline = p;
 	fs->names = names;
 	fs->n_names = n_names;
+	/* Names are stored in every span: measured once, not per span. */
+	for (size_t i = 0; i < n_names && i < FUNCSPAN_NAME_LENS; i++) {
+		size_t len = strlen(names[i]);
+
+		fs->name_len[i] = (uint16_t)(len < SP_SPAN_ARENA ? len : SP_SPAN_ARENA);
+	}
+}
+
+static size_t name_len(const struct sp_funcspan *fs, uint32_t probe_id)
+{
+	return probe_id < FUNCSPAN_NAME_LENS ? fs->name_len[probe_id]
+					     : strlen(fs->names[probe_id]);
+}
+
+/* Whether a call open on `th` entered at stack pointer `sp` (rare). */
+static bool entered_at(const struct sp_thread *th, uint64_t sp)
+{
+	for (uint32_t i = 0; i < th->depth; i++)
+		if (th->frames[i].key == sp && th->frames[i].kind == SP_FRAME_FUNC)
+			return true;
+	return false;
 }
 
 static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
@@ -36,7 +57,8 @@ static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
 	 * lost, or it was unwound) and must not become the new call's parent.
 	 * Only an exact match is safe: frames below may live on another stack
 	 * (coroutines, signal stacks). */
-	pipeline_abandon_calls(p, th, 0, &entry_sp);
+	if (entered_at(th, entry_sp))
+		pipeline_abandon_calls(p, th, 0, &entry_sp);
 	if (th->depth == pipeline_threads(p)->max_depth) {
 		pipeline_count_depth_exceeded(p);
 		return;
@@ -45,12 +67,12 @@ static void on_entry(struct sp_funcspan *fs, const struct sp_func_event *ev)
 				   th->depth ? th->frames[th->depth - 1].span : NULL);
 	if (!span) {
 		if (th->depth == 0)
-			threads_remove(pipeline_threads(p), th);
+			threads_idle(pipeline_threads(p), th);
 		return;
 	}
 	span->kind = SP_KIND_INTERNAL;
-	span_set_name(span, name, strlen(name));
-	span_add_cstr(span, "code.function.name", name);
+	span_set_name(span, name, name_len(fs, ev->probe_id));
+	span_add_name_attr(span, "code.function.name");
 	span_add_int(span, "thread.id", ev->hdr.tid);
 	span_add_int(span, "process.pid", ev->hdr.pid);
 	th->frames[th->depth++] = (struct sp_frame){
@@ -75,10 +97,11 @@ static void on_return(struct sp_funcspan *fs, const struct sp_func_event *ev)
 	}
 	span = th->frames[i].span;
 	/* Calls opened above this one are unwound without a return. */
-	pipeline_abandon_calls(p, th, i + 1, NULL);
+	if (i + 1 < th->depth)
+		pipeline_abandon_calls(p, th, i + 1, NULL);
 	threads_drop_frame(th, i);
 	if (th->depth == 0)
-		threads_remove(pipeline_threads(p), th);
+		threads_idle(pipeline_threads(p), th);
 	pipeline_span_end(p, span, ev->hdr.ts_ns);
 }
 

@@ -10,13 +10,18 @@
 #include <stdint.h>
 
 #include "spanprobe/events.h"
+#include "span/span.h"
 
 struct sp_pipeline;
+
+/* Probes whose name's length is kept (the daemon's -u allows 64). */
+#define FUNCSPAN_NAME_LENS 64
 
 struct sp_funcspan {
 	struct sp_pipeline *pipeline;
 	const char *const *names; /* probe_id -> function name */
 	size_t n_names;
+	uint16_t name_len[FUNCSPAN_NAME_LENS]; /* strlen(), at most SP_SPAN_ARENA */
 	uint64_t unknown_probe;   /* records naming no known probe */
 };
 

@@ -17,12 +17,19 @@
 
 struct sp_pipeline {
 	struct sp_pipeline_opts opts;
-	struct sp_spanpool *pool;
+	struct sp_spancache cache; /* spans of the pool, taken a batch at a time */
 	struct sp_span_sink sink;
+	/* Finished spans not handed to the sink yet (opts.push_batch). */
+	uint32_t push_batch, n_done;
+	struct sp_span *done[PIPELINE_PUSH_MAX];
 	struct sp_idgen ids;
 	int64_t mono_to_unix;
 	struct sp_threads threads;
 	struct sp_u32map processes; /* pid -> struct sp_resource */
+	/* The entry of `processes` last looked up (pid 0: none): a thread's
+	 * records come in runs.  Forgotten whenever the entry may change. */
+	uint32_t last_pid;
+	struct sp_resource *last_res;
 	struct sp_pipeline_stats stats;
 	bool draining;
 	uint64_t meta_generation; /* the enricher's, when last refreshed */
@@ -36,8 +43,12 @@ struct sp_pipeline *pipeline_create(const struct sp_pipeline_opts *opts)
 	if (!p)
 		goto fail;
 	p->opts = *opts;
-	p->pool = opts->pool;
+	if (opts->pool)
+		spancache_init(&p->cache, opts->pool);
 	p->sink = opts->sink;
+	if (opts->sink.push_many && opts->push_batch > 1)
+		p->push_batch = opts->push_batch < PIPELINE_PUSH_MAX ? opts->push_batch
+								     : PIPELINE_PUSH_MAX;
 	p->mono_to_unix = clock_mono_to_real_offset();
 	if (opts->id_seed)
 		idgen_seed(&p->ids, opts->id_seed);
@@ -89,16 +100,19 @@ static void discard_thread(uint32_t tid, void *value, void *arg)
 {
 	struct sp_pipeline *p = arg;
 
-	threads_abandon_calls(value, 0, NULL, p->pool);
+	threads_abandon_calls(value, 0, NULL, &p->cache);
 }
 
 void pipeline_destroy(struct sp_pipeline *p)
 {
 	if (!p)
 		return;
+	pipeline_flush(p);
 	if (p->threads.slab)
 		u32map_each(&p->threads.map, discard_thread, p);
 	threads_destroy(&p->threads);
+	if (p->cache.pool)
+		spancache_destroy(&p->cache);
 	if (p->processes.keys)
 		u32map_each(&p->processes, put_resource, NULL);
 	u32map_destroy(&p->processes);
@@ -115,6 +129,7 @@ int pipeline_set_resource(struct sp_pipeline *p, uint32_t pid,
 
 	res->filtered = process_filtered(&p->opts.filter, res);
 	err = u32map_put(&p->processes, pid, res);
+	p->last_pid = 0;
 
 	if (err) {
 		resource_put(res);
@@ -245,10 +260,16 @@ void pipeline_refresh_resources(struct sp_pipeline *p)
 
 struct sp_resource *pipeline_resource(struct sp_pipeline *p, uint32_t pid)
 {
-	struct sp_resource *res = u32map_get(&p->processes, pid);
+	struct sp_resource *res;
 
-	if (res)
+	if (pid && pid == p->last_pid)
+		return table_get(p->last_res);
+	res = u32map_get(&p->processes, pid);
+	if (res) {
+		p->last_pid = pid;
+		p->last_res = res;
 		return table_get(res);
+	}
 	res = process_read_resource((pid_t)pid, &p->opts.resource_defaults);
 	if (!res)
 		res = fallback_resource(p, pid);
@@ -268,7 +289,7 @@ struct sp_span *pipeline_span_start(struct sp_pipeline *p, uint32_t pid,
 				    uint32_t tid, uint64_t mono_ns,
 				    struct sp_span *parent)
 {
-	struct sp_span *span = spanpool_get(p->pool);
+	struct sp_span *span = spancache_get(&p->cache);
 
 	if (!span) {
 		p->stats.pool_empty++;
@@ -323,13 +344,33 @@ void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,
 			p->stats.filtered++;
 		else
 			p->stats.spans_not_sampled++;
-		spanpool_put(p->pool, span);
+		spancache_put(&p->cache, span);
 		return;
 	}
 	p->stats.spans_finished++;
+	if (p->push_batch) {
+		p->done[p->n_done++] = span;
+		if (p->n_done == p->push_batch)
+			pipeline_flush(p);
+		return;
+	}
 	if ((p->draining ? p->sink.push_wait(p->sink.ctx, span)
 			 : p->sink.push(p->sink.ctx, span)) == -ENOSPC)
 		p->stats.queue_full++;
+}
+
+/*
+ * The sink's queue is shared with the export thread: one lock for a few
+ * dozen spans rather than one per span, which also makes it rare that
+ * the reader finds the lock taken and sleeps.
+ */
+void pipeline_flush(struct sp_pipeline *p)
+{
+	if (!p->n_done)
+		return;
+	p->stats.queue_full += p->sink.push_many(p->sink.ctx, p->done, p->n_done,
+						 p->draining);
+	p->n_done = 0;
 }
 
 void pipeline_span_filter_port(struct sp_pipeline *p, struct sp_span *span,
@@ -342,7 +383,7 @@ void pipeline_span_filter_port(struct sp_pipeline *p, struct sp_span *span,
 void pipeline_span_discard(struct sp_pipeline *p, struct sp_span *span)
 {
 	p->stats.discarded++;
-	spanpool_put(p->pool, span);
+	spancache_put(&p->cache, span);
 }
 
 void pipeline_sync_clock(struct sp_pipeline *p)
@@ -392,21 +433,23 @@ void pipeline_thread_pop(struct sp_pipeline *p, uint32_t tid, uint64_t key)
 		}
 	}
 	if (th && th->depth == 0)
-		threads_remove(&p->threads, th);
+		threads_idle(&p->threads, th);
 }
 
 void pipeline_thread_exit(struct sp_pipeline *p, uint32_t pid, uint32_t tid,
 			  bool process_exit)
 {
-	struct sp_thread *th = threads_find(&p->threads, tid);
+	struct sp_thread *th = threads_lookup(&p->threads, tid);
 
 	if (th) {
 		/* Calls that never returned: no end time to report, so no span. */
 		pipeline_abandon_calls(p, th, 0, NULL);
 		threads_remove(&p->threads, th);
 	}
-	if (process_exit)
+	if (process_exit) {
+		p->last_pid = 0;
 		table_put(u32map_del(&p->processes, pid));
+	}
 }
 
 struct exec_sweep {
@@ -484,6 +527,7 @@ void pipeline_process_exec(struct sp_pipeline *p, uint32_t pid,
 	struct sp_resource *res;
 
 	drop_calls_of(p, pid);
+	p->last_pid = 0;
 	table_put(u32map_del(&p->processes, pid));
 	res = process_read_resource((pid_t)pid, &p->opts.resource_defaults);
 	if (!res)
@@ -505,7 +549,7 @@ uint32_t pipeline_processes(const struct sp_pipeline *p)
 uint32_t pipeline_abandon_calls(struct sp_pipeline *p, struct sp_thread *th,
 				uint32_t from, const uint64_t *sp)
 {
-	uint32_t n = threads_abandon_calls(th, from, sp, p->pool);
+	uint32_t n = threads_abandon_calls(th, from, sp, &p->cache);
 
 	p->stats.abandoned += n;
 	return n;
@@ -530,12 +574,13 @@ static void end_open_calls(uint32_t tid, void *value, void *arg)
 {
 	struct sp_pipeline *p = arg;
 
-	p->stats.open_at_exit += threads_abandon_calls(value, 0, NULL, p->pool);
+	p->stats.open_at_exit += threads_abandon_calls(value, 0, NULL, &p->cache);
 }
 
 void pipeline_end_open_calls(struct sp_pipeline *p)
 {
 	u32map_each(&p->threads.map, end_open_calls, p);
+	pipeline_flush(p);
 }
 
 void pipeline_set_draining(struct sp_pipeline *p)

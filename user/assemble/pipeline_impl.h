@@ -37,8 +37,15 @@ struct sp_pipeline_opts {
 	sp_sample_fn sample;       /* NULL: keep every trace */
 	void *sample_ctx;
 	uint64_t id_seed;          /* 0: seed from getrandom() */
+	/* Finished spans handed to the sink this many at a time (its
+	 * push_many, one lock), at most PIPELINE_PUSH_MAX; 0 or 1: one by
+	 * one.  Above 1 the caller must call pipeline_flush() whenever it has
+	 * read what there was to read. */
+	uint32_t push_batch;
 	struct sp_filter filter;
 };
+
+#define PIPELINE_PUSH_MAX 64
 
 /* Returns NULL with errno set (EINVAL, ENOMEM). */
 struct sp_pipeline *pipeline_create(const struct sp_pipeline_opts *opts);
@@ -94,7 +101,7 @@ unsigned pipeline_prime_processes(struct sp_pipeline *p);
 struct sp_threads *pipeline_threads(struct sp_pipeline *p);
 
 /*
- * threads_abandon_calls() on `th`, with the pipeline's pool, counting the
+ * threads_abandon_calls() on `th`, with the pipeline's cache, counting the
  * calls removed as abandoned.  Returns their number.
  */
 uint32_t pipeline_abandon_calls(struct sp_pipeline *p, struct sp_thread *th,
@@ -104,6 +111,12 @@ uint32_t pipeline_abandon_calls(struct sp_pipeline *p, struct sp_thread *th,
 void pipeline_count_unmatched_return(struct sp_pipeline *p);
 void pipeline_count_threads_full(struct sp_pipeline *p);
 void pipeline_count_depth_exceeded(struct sp_pipeline *p);
+
+/*
+ * Hand the finished spans held back (push_batch) to the sink now.  Cheap
+ * when there are none: call it after every read of the ring buffer.
+ */
+void pipeline_flush(struct sp_pipeline *p);
 
 /* Measure the monotonic-to-Unix offset again (the wall clock may step). */
 void pipeline_sync_clock(struct sp_pipeline *p);
@@ -118,7 +131,8 @@ void pipeline_set_draining(struct sp_pipeline *p);
 /*
  * Tracing ended with these calls open (their return, or their thread's
  * exit, never read): they have no end, so no span; counted open_at_exit,
- * so that every span started is accounted for in the report.
+ * so that every span started is accounted for in the report.  The spans
+ * finished are handed to the sink (pipeline_flush()).
  */
 void pipeline_end_open_calls(struct sp_pipeline *p);
 

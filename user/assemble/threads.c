@@ -41,29 +41,102 @@ void threads_destroy(struct sp_threads *t)
 	t->frames = NULL;
 }
 
+struct sp_thread *threads_lookup(struct sp_threads *t, uint32_t tid)
+{
+	struct sp_thread *th = t->last;
+
+	if (th && th->tid == tid)
+		return th;
+	th = u32map_get(&t->map, tid);
+	if (th)
+		t->last = th;
+	return th;
+}
+
 struct sp_thread *threads_find(struct sp_threads *t, uint32_t tid)
 {
-	return u32map_get(&t->map, tid);
+	struct sp_thread *th = threads_lookup(t, tid);
+
+	return th && !th->idle ? th : NULL;
+}
+
+static void unlink_idle(struct sp_threads *t, struct sp_thread *th)
+{
+	if (th->idle_newer)
+		th->idle_newer->idle_older = th->idle_older;
+	else
+		t->idle_newest = th->idle_older;
+	if (th->idle_older)
+		th->idle_older->idle_newer = th->idle_newer;
+	else
+		t->idle_oldest = th->idle_newer;
+	th->idle = false;
+}
+
+/* A slot for a new thread: a free one, or the longest idle's. */
+static struct sp_thread *free_slot(struct sp_threads *t)
+{
+	struct sp_thread *th = t->free_list;
+
+	if (th) {
+		t->free_list = th->next_free;
+		return th;
+	}
+	th = t->idle_oldest;
+	if (!th)
+		return NULL;
+	unlink_idle(t, th);
+	u32map_del(&t->map, th->tid);
+	return th;
 }
 
 struct sp_thread *threads_get(struct sp_threads *t, uint32_t tid, uint32_t pid)
 {
-	struct sp_thread *th = u32map_get(&t->map, tid);
+	struct sp_thread *th = threads_lookup(t, tid);
 
-	if (th)
+	if (th) {
+		if (th->idle) {
+			unlink_idle(t, th);
+			th->pid = pid; /* the tid may be another process's now */
+		}
 		return th;
-	th = t->free_list;
-	if (!th || u32map_put(&t->map, tid, th))
+	}
+	th = free_slot(t);
+	if (!th)
 		return NULL;
-	t->free_list = th->next_free;
+	if (u32map_put(&t->map, tid, th)) { /* cannot: a slot per entry */
+		th->next_free = t->free_list;
+		t->free_list = th;
+		return NULL;
+	}
 	th->tid = tid;
 	th->pid = pid;
 	th->depth = 0;
+	t->last = th;
 	return th;
+}
+
+void threads_idle(struct sp_threads *t, struct sp_thread *th)
+{
+	th->depth = 0;
+	if (th->idle)
+		return;
+	th->idle = true;
+	th->idle_newer = NULL;
+	th->idle_older = t->idle_newest;
+	if (t->idle_newest)
+		t->idle_newest->idle_newer = th;
+	else
+		t->idle_oldest = th;
+	t->idle_newest = th;
 }
 
 void threads_remove(struct sp_threads *t, struct sp_thread *th)
 {
+	if (th->idle)
+		unlink_idle(t, th);
+	if (t->last == th)
+		t->last = NULL;
 	u32map_del(&t->map, th->tid);
 	th->depth = 0;
 	th->next_free = t->free_list;
@@ -72,13 +145,17 @@ void threads_remove(struct sp_threads *t, struct sp_thread *th)
 
 void threads_drop_frame(struct sp_thread *th, uint32_t index)
 {
+	if (index + 1 == th->depth) { /* the innermost: a call returning */
+		th->depth--;
+		return;
+	}
 	memmove(&th->frames[index], &th->frames[index + 1],
 		(th->depth - index - 1) * sizeof(th->frames[0]));
 	th->depth--;
 }
 
 uint32_t threads_abandon_calls(struct sp_thread *th, uint32_t from, const uint64_t *sp,
-			       struct sp_spanpool *pool)
+			       struct sp_spancache *cache)
 {
 	uint32_t n = 0;
 
@@ -86,7 +163,7 @@ uint32_t threads_abandon_calls(struct sp_thread *th, uint32_t from, const uint64
 	for (uint32_t i = th->depth; i-- > from;) {
 		if (th->frames[i].kind != SP_FRAME_FUNC || (sp && th->frames[i].key != *sp))
 			continue;
-		spanpool_put(pool, th->frames[i].span);
+		spancache_put(cache, th->frames[i].span);
 		threads_drop_frame(th, i);
 		n++;
 	}

@@ -3,16 +3,20 @@
  * Per-thread stacks of open spans (function calls and requests being
  * served), so that what a thread starts becomes a child of what it is in.
  * Fixed size: at most max_threads threads, max_depth open spans each.
+ * A thread whose spans all ended stays in the table, idle, until its slot
+ * is wanted (the longest idle goes first): a thread making call after
+ * call is not taken out of the table and put back every time.
  */
 #ifndef SPANPROBE_THREADS_H
 #define SPANPROBE_THREADS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "span/span.h"
 #include "util/u32map.h"
 
-struct sp_spanpool;
+struct sp_spancache;
 
 enum sp_frame_kind { SP_FRAME_FUNC = 1, SP_FRAME_REQUEST = 2 };
 
@@ -26,8 +30,10 @@ struct sp_thread {
 	uint32_t tid;
 	uint32_t pid;
 	uint32_t depth;
+	bool idle;               /* no open spans: on the idle list */
 	struct sp_frame *frames; /* max_depth entries */
 	struct sp_thread *next_free;
+	struct sp_thread *idle_newer, *idle_older;
 };
 
 struct sp_threads {
@@ -35,6 +41,8 @@ struct sp_threads {
 	struct sp_thread *slab;
 	struct sp_frame *frames;
 	struct sp_thread *free_list;
+	struct sp_thread *last; /* the last one looked up: records come in runs */
+	struct sp_thread *idle_newest, *idle_oldest;
 	uint32_t max_depth;
 };
 
@@ -45,10 +53,19 @@ void threads_destroy(struct sp_threads *t);
 /* The thread, or NULL when it has no open spans. */
 struct sp_thread *threads_find(struct sp_threads *t, uint32_t tid);
 
-/* The thread, added if new; NULL when the table is full. */
+/* The thread, idle or not, or NULL when the table does not hold it. */
+struct sp_thread *threads_lookup(struct sp_threads *t, uint32_t tid);
+
+/*
+ * The thread, added if new (a thread of `pid`; an idle one is now of
+ * `pid`); NULL when the table is full of threads with open spans.
+ */
 struct sp_thread *threads_get(struct sp_threads *t, uint32_t tid, uint32_t pid);
 
-/* Forget a thread (its frames must have been dealt with). */
+/* The thread has no open spans now: it stays in the table, idle. */
+void threads_idle(struct sp_threads *t, struct sp_thread *th);
+
+/* Forget a thread (its frames must have been dealt with): it is gone. */
 void threads_remove(struct sp_threads *t, struct sp_thread *th);
 
 /* Remove frame `index`, keeping the order of the others. */
@@ -58,10 +75,10 @@ void threads_drop_frame(struct sp_thread *th, uint32_t index);
  * Calls that will never return (unwound, their thread or program gone, or
  * their stack slot reused): remove the function-call frames at index
  * `from` and above, or, when `sp` is not NULL, only those that entered at
- * stack pointer *sp, and give their spans back to `pool`.  Request frames
+ * stack pointer *sp, and give their spans back to `cache`.  Request frames
  * stay: their source ends them.  Returns how many calls were removed.
  */
 uint32_t threads_abandon_calls(struct sp_thread *th, uint32_t from, const uint64_t *sp,
-			       struct sp_spanpool *pool);
+			       struct sp_spancache *cache);
 
 #endif /* SPANPROBE_THREADS_H */

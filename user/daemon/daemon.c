@@ -261,6 +261,7 @@ static int build_pipeline(struct sp_daemon *d)
 		.pool = &d->pool,
 		.sample = sample_root,
 		.sample_ctx = (void *)&cfg->sampler,
+		.push_batch = PIPELINE_PUSH_MAX, /* flushed after each read */
 		.filter = {
 			.pids = cfg->command == SP_CMD_RUN ? cfg->pids : NULL,
 			.n_pids = cfg->command == SP_CMD_RUN ? cfg->n_pids : 0,
@@ -581,6 +582,7 @@ static void poll_loop(struct sp_daemon *d)
 			tlscap_tick(d->tlscap, clock_mono_ms());
 		if (d->exchanges)
 			exchange_tick(d->exchanges, clock_mono_ns());
+		pipeline_flush(d->pipeline);
 		pipeline_refresh_resources(d->pipeline);
 		if (d->metrics)
 			publish_metrics(d, NULL);

@@ -69,6 +69,51 @@ static int push(struct sp_batch *bsp, struct sp_span *span, bool wait)
 	return 0;
 }
 
+/*
+ * push() for spans[0..n), under one lock: the reader hands over its
+ * finished spans a few dozen at a time.  Those that find no room are
+ * dropped as push() would drop them.  Returns how many were dropped.
+ */
+static uint32_t push_many(struct sp_batch *bsp, struct sp_span *const *spans,
+			  uint32_t n, bool wait)
+{
+	uint32_t q = bsp->opts.max_queue, i = 0;
+	bool wake = false, late = false;
+
+	pthread_mutex_lock(&bsp->lock);
+	counter_add(&bsp->received, n);
+	while (i < n) {
+		uint32_t room, k, tail, first;
+
+		if (wait)
+			wait_for_room(bsp);
+		late = bsp->stopping || out_of_time(bsp);
+		room = q - bsp->count;
+		if (!room || late)
+			break;
+		/* As many as fit, in at most two runs of the ring. */
+		k = n - i < room ? n - i : room;
+		tail = (bsp->head + bsp->count) % q;
+		first = k < q - tail ? k : q - tail;
+		memcpy(&bsp->ring[tail], spans + i, first * sizeof(*spans));
+		memcpy(bsp->ring, spans + i + first, (k - first) * sizeof(*spans));
+		wake |= bsp->count < bsp->opts.max_batch &&
+			bsp->count + k >= bsp->opts.max_batch;
+		bsp->count += k;
+		i += k;
+	}
+	/* The queue stays full (or late) while the lock is held: the rest go. */
+	if (i < n)
+		counter_add(late ? &bsp->dropped_at_shutdown : &bsp->dropped_queue_full,
+			    n - i);
+	pthread_mutex_unlock(&bsp->lock);
+	if (i < n)
+		spanpool_put_many(bsp->pool, spans + i, n - i);
+	if (wake)
+		pthread_cond_signal(&bsp->wake);
+	return n - i;
+}
+
 int batch_push(struct sp_batch *bsp, struct sp_span *span)
 {
 	return push(bsp, span, false);
@@ -89,10 +134,17 @@ static int sink_push_wait(void *ctx, struct sp_span *span)
 	return push(ctx, span, true);
 }
 
+static uint32_t sink_push_many(void *ctx, struct sp_span *const *spans,
+			       uint32_t n, bool wait)
+{
+	return push_many(ctx, spans, n, wait);
+}
+
 struct sp_span_sink batch_sink(struct sp_batch *bsp)
 {
 	return (struct sp_span_sink){ .push = sink_push,
-				      .push_wait = sink_push_wait, .ctx = bsp };
+				      .push_wait = sink_push_wait,
+				      .push_many = sink_push_many, .ctx = bsp };
 }
 
 /* Without the lock: the counters are atomic (util/counter.h). */

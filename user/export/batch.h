@@ -70,7 +70,8 @@ int batch_push(struct sp_batch *bsp, struct sp_span *span);
  */
 int batch_push_wait(struct sp_batch *bsp, struct sp_span *span);
 
-/* The processor as the sink of finished spans (batch_push, batch_push_wait). */
+/* The processor as the sink of finished spans (batch_push, batch_push_wait,
+ * and the same for many spans under one lock). */
 struct sp_span_sink batch_sink(struct sp_batch *bsp);
 
 /* Counters of the processor, copied at one moment. */

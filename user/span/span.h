@@ -83,7 +83,7 @@ struct sp_span {
 	uint16_t status_msg_off, status_msg_len;
 	uint16_t arena_used;
 	struct sp_resource *resource; /* reference held by the span */
-	struct sp_span *next;         /* pool / queue linkage */
+	struct sp_span *next;         /* export/batch.c's scratch */
 	struct sp_attr attrs[SP_SPAN_MAX_ATTRS];
 	char arena[SP_SPAN_ARENA];
 };
@@ -111,6 +111,9 @@ int span_add_cstr(struct sp_span *span, const char *key, const char *val);
 int span_add_int(struct sp_span *span, const char *key, int64_t val);
 int span_add_bool(struct sp_span *span, const char *key, bool val);
 int span_add_double(struct sp_span *span, const char *key, double val);
+/* A string attribute whose value is the span's name as set now: its bytes
+ * are the name's own in the arena, not a copy. */
+int span_add_name_attr(struct sp_span *span, const char *key);
 
 /* Read helpers: pointer into the arena (not NUL-terminated) and length. */
 static inline const char *span_str(const struct sp_span *span, uint16_t off)
@@ -132,11 +135,15 @@ const struct sp_attr *span_find_attr(const struct sp_span *span,
  * Both functions take over `span`: they return 0, or -ENOSPC when the span
  * was dropped (given back to its pool; the sink counts it).  push never
  * blocks; push_wait waits for room, for when nothing upstream can be lost
- * by waiting (the final drain).
+ * by waiting (the final drain).  push_many (optional) takes spans[0..n)
+ * at once, as push (or push_wait when `wait`) would one by one, and
+ * returns how many were dropped: one lock for many spans.
  */
 struct sp_span_sink {
 	int (*push)(void *ctx, struct sp_span *span);
 	int (*push_wait)(void *ctx, struct sp_span *span);
+	uint32_t (*push_many)(void *ctx, struct sp_span *const *spans, uint32_t n,
+			      bool wait);
 	void *ctx;
 };
 
