@@ -56,9 +56,16 @@ void http1_release(struct http1_conn *c)
 	http1_init(c);
 }
 
+/* The ring's sizes are powers of two: a mask, not a division, finds a
+ * slot (asked for on every header line). */
+_Static_assert((HTTP1_FIFO_INLINE & (HTTP1_FIFO_INLINE - 1)) == 0 &&
+		       (HTTP1_PIPELINE_MAX & (HTTP1_PIPELINE_MAX - 1)) == 0 &&
+		       HTTP1_PIPELINE_MAX >= HTTP1_FIFO_INLINE,
+	       "http1: the pending ring's sizes must be powers of two");
+
 static struct http1_pending *fifo_at(struct http1_conn *c, unsigned i)
 {
-	return &c->fifo[(c->head + i) % c->cap];
+	return &c->fifo[(c->head + i) & (c->cap - 1u)];
 }
 
 /*
@@ -171,7 +178,7 @@ static void emit_head(struct feed *f, uint32_t flags)
 	c->stats.exchanges++;
 	if (f->cb)
 		f->cb(&p->x, f->user);
-	c->head = (c->head + 1) % c->cap;
+	c->head = (c->head + 1) & (c->cap - 1u);
 	c->count--;
 	fifo_shrink(c);
 }

@@ -310,10 +310,13 @@ void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
 	size_t skip = 0;
 	bool trunc = cut;
 
-	if (has_prefix_ci(t, len, "http://"))
-		skip = 7;
-	else if (has_prefix_ci(t, len, "https://"))
-		skip = 8;
+	/* Nearly every target is in origin form: one byte tells. */
+	if (len && (t[0] | 0x20) == 'h') {
+		if (has_prefix_ci(t, len, "http://"))
+			skip = 7;
+		else if (has_prefix_ci(t, len, "https://"))
+			skip = 8;
+	}
 	if (skip) {
 		while (skip < len && t[skip] != '/' && t[skip] != '?')
 			skip++;

@@ -200,7 +200,7 @@ static enum stream_verdict http1_verdict(const union proto_state *st)
 static const struct http1_exchange *pending_exchange(const struct http1_conn *h, uint32_t seq)
 {
 	for (unsigned i = 0; i < h->count; i++) {
-		const struct http1_pending *p = &h->fifo[(h->head + i) % h->cap];
+		const struct http1_pending *p = &h->fifo[(h->head + i) & (h->cap - 1u)];
 
 		if (p->seq == seq)
 			return &p->x;
