@@ -97,10 +97,18 @@ static int fifo_grow(struct http1_conn *c)
 	return 0;
 }
 
-/* Nothing pending: back to the inline slots, the heap ring freed. */
+/*
+ * Nothing pending: back to the first inline slot, the heap ring freed.
+ * Without pipelining every exchange then takes the same slot, whose cache
+ * lines are still there from the last one (slots are found by number,
+ * never by place).
+ */
 static void fifo_shrink(struct http1_conn *c)
 {
-	if (c->count || c->fifo == c->inline_fifo)
+	if (c->count)
+		return;
+	c->head = 0;
+	if (c->fifo == c->inline_fifo)
 		return;
 	free(c->fifo);
 	c->fifo = c->inline_fifo;
