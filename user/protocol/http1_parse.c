@@ -375,10 +375,11 @@ static bool name_is(const char *l, const char *name, size_t n)
 	size_t i;
 
 	if (n < 8) {
-		uint32_t a = load32(name), b = load32(name + n - 4);
+		size_t last = n - 4;
+		uint32_t a = load32(name), b = load32(name + last);
 
 		return ((load32(l) | (a & 0x40404040u) >> 1) == a) &
-		       ((load32(l + n - 4) | (b & 0x40404040u) >> 1) == b);
+		       ((load32(l + last) | (b & 0x40404040u) >> 1) == b);
 	}
 	for (i = 0; i + 8 < n; i += 8) {
 		uint64_t w = load64(name + i);
