@@ -2,11 +2,14 @@
 /*
  * Hand-written OTLP protobuf encoder.
  *
- * Two passes over the batch: the first sizes every span (protobuf prefixes
- * each nested message with its length, and lengths are minimal varints, so
- * sizes must be known before the bytes), the second writes into a buffer of
- * exactly the total size.  It mirrors what protobuf-c emits for the same
- * message tree (see otlp_pb.c), so that the two are byte-identical:
+ * One pass over the batch.  Protobuf prefixes each nested message with its
+ * length as a minimal varint: a KeyValue's and an AnyValue's are known
+ * from the attribute's own lengths before it is written; a Span's, a
+ * ScopeSpans' and a ResourceSpans' are not, so their prefixes are reserved
+ * (the size they nearly always take) and written after the body, which
+ * moves only when the size takes another number of bytes.  It mirrors
+ * what protobuf-c emits for the same message tree (see otlp_pb.c), so
+ * that the two are byte-identical:
  *  - fields in field-number order (Span.flags, number 16, comes last);
  *  - proto3 scalars and strings outside a oneof are omitted when zero or
  *    empty; AnyValue members (a oneof) are always written;
@@ -16,7 +19,6 @@
  */
 #include "export/otlp_pb_fast.h"
 
-#include <assert.h>
 #include <endian.h>
 #include <errno.h>
 #include <stddef.h>
@@ -62,22 +64,21 @@ enum {
 };
 
 /*
- * Lengths measured by the sizing pass and reused by the writing pass, so
- * that each string is scanned once: per span, then per span attribute in
- * batch order.  Below this many bytes the scratch lives on the stack.
+ * Prefix bytes reserved before a body of unknown size: a Span is nearly
+ * always 128 bytes to 16 KiB, a batch's ScopeSpans and ResourceSpans 16
+ * KiB to 2 MiB.
  */
-#define STACK_SCRATCH 4096
+#define SPAN_PREFIX 2
+#define GROUP_PREFIX 3
 
-struct span_len {
-	size_t size;   /* Span message body */
-	uint16_t name; /* name cut at its first NUL */
-	uint16_t msg;  /* status message, same */
+/* The request being written: a buffer that grows, and where it is. */
+struct pb_out {
+	uint8_t *buf;
+	size_t used, cap;
 };
 
-struct attr_len {
-	uint32_t key; /* strlen(key); keys are short static strings */
-	uint32_t str; /* string value cut at its first NUL; 0 otherwise */
-};
+/* Bytes per span the last batch took, for the next one's first guess. */
+static __thread size_t last_span_bytes = 1024;
 
 static inline size_t varint_size(uint64_t v)
 {
@@ -175,41 +176,6 @@ static size_t status_size(const struct sp_span *s, size_t msg)
 	       (s->status_code ? 1 + varint_size(s->status_code) : 0);
 }
 
-/* Measure span `s` into *sl and its attributes into al[]. */
-static void span_measure(const struct sp_span *s, struct span_len *sl,
-			 struct attr_len *al)
-{
-	size_t n = len_field_size(16) + len_field_size(8);
-
-	sl->name = (uint16_t)str_cut(span_str(s, s->name_off), s->name_len);
-	sl->msg = (uint16_t)str_cut(span_str(s, s->status_msg_off),
-				    s->status_msg_len);
-	if (span_has_parent(s))
-		n += len_field_size(8);
-	if (sl->name)
-		n += len_field_size(sl->name);
-	if (s->kind)
-		n += 1 + varint_size(s->kind);
-	if (s->start_unix_ns)
-		n += 9;
-	if (s->end_unix_ns)
-		n += 9;
-	for (unsigned i = 0; i < s->n_attrs; i++) {
-		const struct sp_attr *a = &s->attrs[i];
-
-		al[i].key = (uint32_t)strlen(a->key);
-		al[i].str = a->type == SP_ATTR_STRING ?
-			(uint32_t)str_cut(span_str(s, a->v.str.off), a->v.str.len) : 0;
-		n += len_field_size(
-			key_value_size(al[i].key, any_value_size(a, al[i].str)));
-	}
-	if (span_has_status(s))
-		n += len_field_size(status_size(s, sl->msg));
-	if (s->sampled)
-		n += 2 + 4;
-	sl->size = n;
-}
-
 static size_t resattr_value_size(const struct sp_resattr *ra)
 {
 	if (ra->type == SP_RES_INT)
@@ -262,13 +228,6 @@ static const struct resource_pb *resource_pb(const struct sp_resource *r)
 	return pb;
 }
 
-static size_t resource_size(const struct sp_resource *r)
-{
-	const struct resource_pb *pb = resource_pb(r);
-
-	return pb ? pb->len : resource_attrs_size(r);
-}
-
 static size_t scope_size(void)
 {
 	return len_field_size(strlen(SP_SCOPE_NAME)) +
@@ -285,18 +244,43 @@ static size_t group_len(struct sp_span *const *spans, size_t count, size_t i)
 	return n;
 }
 
-/* Sizes of a group's ScopeSpans and ResourceSpans bodies. */
-static void group_sizes(struct sp_span *const *spans, const struct span_len *sl,
-			size_t n, size_t *ss, size_t *rs)
-{
-	const struct sp_resource *r = spans[0]->resource;
+/* --- the output buffer ----------------------------------------------------- */
 
-	*ss = len_field_size(scope_size());
-	for (size_t i = 0; i < n; i++)
-		*ss += len_field_size(sl[i].size);
-	*rs = len_field_size(*ss);
-	if (r)
-		*rs += len_field_size(resource_size(r));
+/* Room for `n` more bytes; returns where they go, or NULL (-ENOMEM). */
+static uint8_t *out_room(struct pb_out *o, size_t n)
+{
+	if (n > o->cap - o->used) {
+		size_t cap = o->cap * 2;
+		uint8_t *grown;
+
+		if (cap < o->used + n)
+			cap = o->used + n;
+		grown = realloc(o->buf, cap);
+		if (!grown)
+			return NULL;
+		o->buf = grown;
+		o->cap = cap;
+	}
+	return o->buf + o->used;
+}
+
+/*
+ * The body that began `reserved` bytes after `at` is complete: its length
+ * goes in front of it, the body moved when the varint is not `reserved`
+ * bytes long.  Returns 0 or -ENOMEM.
+ */
+static int out_prefix(struct pb_out *o, size_t at, size_t reserved)
+{
+	size_t body = o->used - at - reserved, k = varint_size(body);
+
+	if (k != reserved) {
+		if (k > reserved && !out_room(o, k - reserved))
+			return -ENOMEM;
+		memmove(o->buf + at + k, o->buf + at + reserved, body);
+		o->used = o->used + k - reserved;
+	}
+	put_varint(o->buf + at, body);
+	return 0;
 }
 
 /* --- writing -------------------------------------------------------------- */
@@ -314,31 +298,46 @@ static inline uint8_t *put_key_value_head(uint8_t *p, uint8_t tag,
 	return put_varint(p, vsize);
 }
 
-static inline uint8_t *put_span_attr(uint8_t *p, const struct sp_span *s,
-				     const struct sp_attr *a,
-				     const struct attr_len *al)
+/* One attribute of span `s`, its lengths taken as it is written. */
+static int put_span_attr(struct pb_out *o, const struct sp_span *s,
+			 const struct sp_attr *a)
 {
+	size_t klen = strlen(a->key), str = 0, vsize;
+	const char *v = NULL;
 	uint64_t bits;
+	uint8_t *p;
 
-	p = put_key_value_head(p, TAG_SPAN_ATTRIBUTES, a->key, al->key,
-			       any_value_size(a, al->str));
+	if (a->type == SP_ATTR_STRING) {
+		v = span_str(s, a->v.str.off);
+		str = str_cut(v, a->v.str.len);
+	}
+	vsize = any_value_size(a, str);
+	/* tag, two lengths, key and value with their tags and lengths */
+	p = out_room(o, 2 * 5 + len_field_size(klen) + vsize + 4);
+	if (!p)
+		return -ENOMEM;
+	p = put_key_value_head(p, TAG_SPAN_ATTRIBUTES, a->key, klen, vsize);
 	switch (a->type) {
 	case SP_ATTR_STRING:
-		return put_len_field(p, TAG_ANY_STRING,
-				     span_str(s, a->v.str.off), al->str);
+		p = put_len_field(p, TAG_ANY_STRING, v, str);
+		break;
 	case SP_ATTR_INT:
 		*p++ = TAG_ANY_INT;
-		return put_varint(p, (uint64_t)a->v.i);
+		p = put_varint(p, (uint64_t)a->v.i);
+		break;
 	case SP_ATTR_BOOL:
 		*p++ = TAG_ANY_BOOL;
 		*p++ = a->v.b ? 1 : 0;
-		return p;
+		break;
 	case SP_ATTR_DOUBLE:
 		memcpy(&bits, &a->v.d, 8);
-		return put_fixed64(p, TAG_ANY_DOUBLE, bits);
+		p = put_fixed64(p, TAG_ANY_DOUBLE, bits);
+		break;
 	default:
-		return p;
+		break;
 	}
+	o->used = (size_t)(p - o->buf);
+	return 0;
 }
 
 static uint8_t *put_status(uint8_t *p, const struct sp_span *s, size_t msg)
@@ -355,18 +354,24 @@ static uint8_t *put_status(uint8_t *p, const struct sp_span *s, size_t msg)
 	return p;
 }
 
-static uint8_t *put_span(uint8_t *p, const struct sp_span *s,
-			 const struct span_len *sl, const struct attr_len *al)
+/* Up to the attributes: at most this many bytes besides the name. */
+#define SPAN_HEAD_MAX (1 + SPAN_PREFIX + 18 + 10 + 10 + 1 + 5 + 11 + 9 + 9)
+
+/* The span's fields before its attributes, after the reserved prefix. */
+static int put_span_head(struct pb_out *o, const struct sp_span *s)
 {
-	*p++ = TAG_SS_SPANS;
-	p = put_varint(p, sl->size);
+	size_t name = str_cut(span_str(s, s->name_off), s->name_len);
+	uint8_t *p = out_room(o, SPAN_HEAD_MAX + name);
+
+	if (!p)
+		return -ENOMEM;
+	p += 1 + SPAN_PREFIX;
 	p = put_len_field(p, TAG_SPAN_TRACE_ID, s->trace_id, 16);
 	p = put_len_field(p, TAG_SPAN_SPAN_ID, s->span_id, 8);
 	if (span_has_parent(s))
 		p = put_len_field(p, TAG_SPAN_PARENT, s->parent_span_id, 8);
-	if (sl->name)
-		p = put_len_field(p, TAG_SPAN_NAME, span_str(s, s->name_off),
-				  sl->name);
+	if (name)
+		p = put_len_field(p, TAG_SPAN_NAME, span_str(s, s->name_off), name);
 	if (s->kind) {
 		*p++ = TAG_SPAN_KIND;
 		p = put_varint(p, s->kind);
@@ -375,28 +380,41 @@ static uint8_t *put_span(uint8_t *p, const struct sp_span *s,
 		p = put_fixed64(p, TAG_SPAN_START, s->start_unix_ns);
 	if (s->end_unix_ns)
 		p = put_fixed64(p, TAG_SPAN_END, s->end_unix_ns);
-	for (unsigned i = 0; i < s->n_attrs; i++)
-		p = put_span_attr(p, s, &s->attrs[i], &al[i]);
+	o->used = (size_t)(p - o->buf);
+	return 0;
+}
+
+/* The span's fields after its attributes: status and flags. */
+static int put_span_tail(struct pb_out *o, const struct sp_span *s)
+{
+	size_t msg = str_cut(span_str(s, s->status_msg_off), s->status_msg_len);
+	uint8_t *p = out_room(o, 1 + 5 + 1 + 5 + msg + 1 + 10 + 6);
+
+	if (!p)
+		return -ENOMEM;
 	if (span_has_status(s))
-		p = put_status(p, s, sl->msg);
+		p = put_status(p, s, msg);
 	/* W3C trace-flags bit 0: the span was sampled. */
 	if (s->sampled)
 		p = put_fixed32(p, 1);
-	return p;
+	o->used = (size_t)(p - o->buf);
+	return 0;
 }
 
-static uint8_t *put_resource(uint8_t *p, const struct sp_resource *r)
+/* One Span as field 2 of ScopeSpans. */
+static int put_span(struct pb_out *o, const struct sp_span *s)
 {
-	const struct resource_pb *pb = resource_pb(r);
+	size_t at = o->used;
+	int ret = put_span_head(o, s);
 
-	*p++ = TAG_RS_RESOURCE;
-	if (pb) {
-		p = put_varint(p, pb->len);
-		memcpy(p, pb->bytes, pb->len);
-		return p + pb->len;
-	}
-	p = put_varint(p, resource_attrs_size(r));
-	return put_resource_attrs(p, r);
+	if (ret)
+		return ret;
+	o->buf[at] = TAG_SS_SPANS;
+	for (unsigned i = 0; i < s->n_attrs && !ret; i++)
+		ret = put_span_attr(o, s, &s->attrs[i]);
+	if (!ret)
+		ret = put_span_tail(o, s);
+	return ret ? ret : out_prefix(o, at + 1, SPAN_PREFIX);
 }
 
 static uint8_t *put_resource_attrs(uint8_t *p, const struct sp_resource *r)
@@ -418,105 +436,96 @@ static uint8_t *put_resource_attrs(uint8_t *p, const struct sp_resource *r)
 	return p;
 }
 
-static uint8_t *put_scope(uint8_t *p)
+/* Resource (field 1 of ResourceSpans): its attributes encoded once. */
+static int put_resource(struct pb_out *o, const struct sp_resource *r)
 {
+	const struct resource_pb *pb = resource_pb(r);
+	size_t len = pb ? pb->len : resource_attrs_size(r);
+	uint8_t *p = out_room(o, 1 + 10 + len);
+
+	if (!p)
+		return -ENOMEM;
+	*p++ = TAG_RS_RESOURCE;
+	p = put_varint(p, len);
+	if (pb) {
+		memcpy(p, pb->bytes, len);
+		p += len;
+	} else {
+		p = put_resource_attrs(p, r);
+	}
+	o->used = (size_t)(p - o->buf);
+	return 0;
+}
+
+static int put_scope(struct pb_out *o)
+{
+	uint8_t *p = out_room(o, 1 + 5 + scope_size());
+
+	if (!p)
+		return -ENOMEM;
 	*p++ = TAG_SS_SCOPE;
 	p = put_varint(p, scope_size());
 	p = put_len_field(p, TAG_SCOPE_NAME, SP_SCOPE_NAME,
 			  strlen(SP_SCOPE_NAME));
-	return put_len_field(p, TAG_SCOPE_VERSION, SP_VERSION,
-			     strlen(SP_VERSION));
+	p = put_len_field(p, TAG_SCOPE_VERSION, SP_VERSION, strlen(SP_VERSION));
+	o->used = (size_t)(p - o->buf);
+	return 0;
 }
 
-/* One ResourceSpans for spans[0..n), measured in sl[] and al[]. */
-static uint8_t *put_group(uint8_t *p, struct sp_span *const *spans,
-			  const struct span_len *sl, const struct attr_len *al,
-			  size_t n)
+/* A tag and the room of a length prefix written later; returns where the
+ * prefix goes, or SIZE_MAX (-ENOMEM). */
+static size_t put_open(struct pb_out *o, uint8_t tag)
 {
-	size_t ss, rs;
+	uint8_t *p = out_room(o, 1 + GROUP_PREFIX);
 
-	group_sizes(spans, sl, n, &ss, &rs);
-	*p++ = TAG_REQ_RESOURCE_SPANS;
-	p = put_varint(p, rs);
+	if (!p)
+		return SIZE_MAX;
+	*p = tag;
+	o->used += 1 + GROUP_PREFIX;
+	return o->used - GROUP_PREFIX;
+}
+
+/* One ResourceSpans (field 1 of the request) for spans[0..n). */
+static int put_group(struct pb_out *o, struct sp_span *const *spans, size_t n)
+{
+	size_t rs = put_open(o, TAG_REQ_RESOURCE_SPANS), ss;
+	int ret = 0;
+
+	if (rs == SIZE_MAX)
+		return -ENOMEM;
 	if (spans[0]->resource)
-		p = put_resource(p, spans[0]->resource);
-	*p++ = TAG_RS_SCOPE_SPANS;
-	p = put_varint(p, ss);
-	p = put_scope(p);
-	for (size_t i = 0; i < n; i++) {
-		p = put_span(p, spans[i], &sl[i], al);
-		al += spans[i]->n_attrs;
-	}
-	return p;
-}
-
-/* Measure every span into sl[] and al[]; returns the request's size. */
-static size_t size_request(struct sp_span *const *spans, size_t count,
-			   struct span_len *sl, struct attr_len *al)
-{
-	size_t total = 0;
-
-	for (size_t i = 0; i < count; i++) {
-		span_measure(spans[i], &sl[i], al);
-		al += spans[i]->n_attrs;
-	}
-	for (size_t i = 0, n; i < count; i += n) {
-		size_t ss, rs;
-
-		n = group_len(spans, count, i);
-		group_sizes(spans + i, sl + i, n, &ss, &rs);
-		total += len_field_size(rs);
-	}
-	return total;
-}
-
-/* Write the request measured in sl[]/al[] into buf; returns its end. */
-static uint8_t *put_request(uint8_t *p, struct sp_span *const *spans,
-			    size_t count, const struct span_len *sl,
-			    const struct attr_len *al)
-{
-	for (size_t i = 0, n; i < count; i += n) {
-		n = group_len(spans, count, i);
-		p = put_group(p, spans + i, sl + i, al, n);
-		for (size_t k = i; k < i + n; k++)
-			al += spans[k]->n_attrs;
-	}
-	return p;
+		ret = put_resource(o, spans[0]->resource);
+	ss = ret ? SIZE_MAX : put_open(o, TAG_RS_SCOPE_SPANS);
+	if (ss == SIZE_MAX)
+		return -ENOMEM;
+	ret = put_scope(o);
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = put_span(o, spans[i]);
+	if (!ret)
+		ret = out_prefix(o, ss, GROUP_PREFIX);
+	return ret ? ret : out_prefix(o, rs, GROUP_PREFIX);
 }
 
 int otlp_encode_protobuf_fast(struct sp_span *const *spans, size_t count,
 			      uint8_t **out, size_t *len)
 {
-	_Alignas(max_align_t) char stack[STACK_SCRATCH];
-	size_t attrs = 0, need, total;
-	struct span_len *sl;
-	struct attr_len *al;
-	void *scratch = stack;
-	uint8_t *buf, *end;
+	struct pb_out o = { .cap = count * (last_span_bytes + last_span_bytes / 4) + 256 };
+	int ret = 0;
 
-	for (size_t i = 0; i < count; i++)
-		attrs += spans[i]->n_attrs;
-	need = count * sizeof(*sl) + attrs * sizeof(*al);
-	if (need > sizeof(stack)) {
-		scratch = malloc(need);
-		if (!scratch)
-			return -ENOMEM;
-	}
-	sl = scratch;
-	al = (struct attr_len *)(sl + count);
-	total = size_request(spans, count, sl, al);
-	buf = malloc(total ? total : 1);
-	if (buf) {
-		end = put_request(buf, spans, count, sl, al);
-		/* The sizing pass and the writers mirror each other. */
-		assert((size_t)(end - buf) == total);
-		(void)end;
-	}
-	if (scratch != stack)
-		free(scratch);
-	if (!buf)
+	o.buf = malloc(o.cap);
+	if (!o.buf)
 		return -ENOMEM;
-	*out = buf;
-	*len = total;
+	for (size_t i = 0, n; i < count && !ret; i += n) {
+		n = group_len(spans, count, i);
+		ret = put_group(&o, spans + i, n);
+	}
+	if (ret) {
+		free(o.buf);
+		return ret;
+	}
+	if (count)
+		last_span_bytes = o.used / count + 1;
+	*out = o.buf;
+	*len = o.used;
 	return 0;
 }

@@ -56,9 +56,16 @@ void http1_release(struct http1_conn *c)
 	http1_init(c);
 }
 
+/* The ring's sizes are powers of two: a mask, not a division, finds a
+ * slot (asked for on every header line). */
+_Static_assert((HTTP1_FIFO_INLINE & (HTTP1_FIFO_INLINE - 1)) == 0 &&
+		       (HTTP1_PIPELINE_MAX & (HTTP1_PIPELINE_MAX - 1)) == 0 &&
+		       HTTP1_PIPELINE_MAX >= HTTP1_FIFO_INLINE,
+	       "http1: the pending ring's sizes must be powers of two");
+
 static struct http1_pending *fifo_at(struct http1_conn *c, unsigned i)
 {
-	return &c->fifo[(c->head + i) % c->cap];
+	return &c->fifo[(c->head + i) & (c->cap - 1u)];
 }
 
 /*
@@ -90,10 +97,18 @@ static int fifo_grow(struct http1_conn *c)
 	return 0;
 }
 
-/* Nothing pending: back to the inline slots, the heap ring freed. */
+/*
+ * Nothing pending: back to the first inline slot, the heap ring freed.
+ * Without pipelining every exchange then takes the same slot, whose cache
+ * lines are still there from the last one (slots are found by number,
+ * never by place).
+ */
 static void fifo_shrink(struct http1_conn *c)
 {
-	if (c->count || c->fifo == c->inline_fifo)
+	if (c->count)
+		return;
+	c->head = 0;
+	if (c->fifo == c->inline_fifo)
 		return;
 	free(c->fifo);
 	c->fifo = c->inline_fifo;
@@ -171,7 +186,7 @@ static void emit_head(struct feed *f, uint32_t flags)
 	c->stats.exchanges++;
 	if (f->cb)
 		f->cb(&p->x, f->user);
-	c->head = (c->head + 1) % c->cap;
+	c->head = (c->head + 1) & (c->cap - 1u);
 	c->count--;
 	fifo_shrink(c);
 }
@@ -353,18 +368,19 @@ static int response_begin(struct feed *f, struct http1_half *h,
 
 static void mark_truncated(struct feed *f, struct http1_half *h);
 
-static void start_line_done(struct feed *f, struct http1_half *h, bool cut)
+static void start_line_done(struct feed *f, struct http1_half *h,
+			    const struct http1_line *l, bool cut)
 {
 	struct http1_reqline rl;
 	uint8_t version = 0;
 	int err;
 
 	if (h->kind == KIND_REQUEST) {
-		err = http1_parse_request_line(h, cut, &rl);
+		err = http1_parse_request_line(l, cut, &rl);
 		if (!err)
 			err = request_begin(f, h, &rl);
 	} else {
-		err = http1_parse_status_line(h, cut, &version, &h->status);
+		err = http1_parse_status_line(l, cut, &version, &h->status);
 		if (!err)
 			err = response_begin(f, h, version);
 	}
@@ -447,7 +463,8 @@ static void mark_truncated(struct feed *f, struct http1_half *h)
 		p->x.flags |= HTTP1_X_HEADERS_TRUNCATED;
 }
 
-static void header_line_done(struct feed *f, struct http1_half *h)
+static void header_line_done(struct feed *f, struct http1_half *h,
+			     const struct http1_line *l)
 {
 	struct http1_pending *p;
 	const char *v = NULL; /* set when a header is split; LTO cannot tell */
@@ -455,11 +472,11 @@ static void header_line_done(struct feed *f, struct http1_half *h)
 	uint64_t cl = 0;
 	int id;
 
-	if (http1_line_is_empty(h)) {
+	if (http1_line_is_empty(l)) {
 		headers_done(f, h);
 		return;
 	}
-	id = http1_split_header(h, &v, &n);
+	id = http1_split_header(l, &v, &n);
 	if (id == HDR_CONTENT_LENGTH) {
 		if (http1_parse_content_length(v, n, &cl) ||
 		    (h->has_cl && cl != h->content_length))
@@ -473,7 +490,7 @@ static void header_line_done(struct feed *f, struct http1_half *h)
 	}
 	p = half_entry(f->c, h);
 	if (id > HDR_OTHER && p && h->header_bytes <= HTTP1_HEADER_MAX)
-		http1_store_header(&p->x, h, id, v, n);
+		http1_store_header(&p->x, h, l, id, v, n);
 	http1_line_reset(h);
 }
 
@@ -483,12 +500,15 @@ static void gap_at_boundary(struct feed *f, struct http1_half *h);
 static void header_block_cut(struct feed *f, struct http1_half *h)
 {
 	if (h->state == H_START) {
+		struct http1_line l;
+
 		if (!h->start_ok) {
 			/* Too little seen to tell: not proof of non-HTTP. */
 			gap_at_boundary(f, h);
 			return;
 		}
-		start_line_done(f, h, true);
+		http1_line_of_half(h, &l);
+		start_line_done(f, h, &l, true);
 		if (h->state != H_HEADERS)
 			return;
 	}
@@ -503,9 +523,10 @@ static void header_block_cut(struct feed *f, struct http1_half *h)
 }
 
 /* In H_START before the line is known to be HTTP: sniff its first bytes. */
-static void start_sniff(struct feed *f, struct http1_half *h)
+static void start_sniff(struct feed *f, struct http1_half *h,
+			const struct http1_line *l)
 {
-	enum http1_class cls = http1_classify(h->line, h->line_len);
+	enum http1_class cls = http1_classify(l->p, l->len);
 	int rdir = request_dir(f->c);
 
 	if (cls == CLASS_MAYBE)
@@ -519,14 +540,31 @@ static void start_sniff(struct feed *f, struct http1_half *h)
 	h->kind = cls == CLASS_REQUEST ? KIND_REQUEST : KIND_RESPONSE;
 }
 
+/*
+ * The line as it will be parsed: where it was captured when it is whole
+ * there and fits the line buffer (nothing of it is in the buffer yet),
+ * else appended to the buffer.
+ */
+static void line_take(struct http1_half *h, const char *p, size_t seg,
+		      bool whole, struct http1_line *l)
+{
+	if (whole && h->line_total == 0 && seg <= HTTP1_LINE_MAX) {
+		*l = (struct http1_line){ .p = p, .len = seg, .total = (uint32_t)seg };
+		return;
+	}
+	http1_line_append(h, p, seg);
+	http1_line_of_half(h, l);
+}
+
 static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
 			size_t n)
 {
 	const char *lf = memchr(p, '\n', n);
 	size_t seg = lf ? (size_t)(lf - p) : n, used = lf ? seg + 1 : n;
 	uint32_t before = h->header_bytes;
+	struct http1_line l;
 
-	http1_line_append(h, p, seg);
+	line_take(h, p, seg, lf, &l);
 	h->header_bytes = before + used < before ? UINT32_MAX : before + used;
 	/* A start line over the limit is marked once it is parsed. */
 	if (before <= HTTP1_HEADER_MAX && h->header_bytes > HTTP1_HEADER_MAX &&
@@ -534,7 +572,7 @@ static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
 		mark_truncated(f, h);
 	if (h->state == H_START) {
 		if (!h->start_ok)
-			start_sniff(f, h);
+			start_sniff(f, h, &l);
 		if (h->state != H_START)
 			return used;
 		if (!lf && h->line_total > HTTP1_START_HARD_MAX) {
@@ -542,7 +580,7 @@ static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
 			return used;
 		}
 		if (lf && h->start_ok)
-			start_line_done(f, h, false);
+			start_line_done(f, h, &l, false);
 		else if (lf)
 			start_invalid(f, h);
 		return used;
@@ -553,7 +591,7 @@ static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
 		return used;
 	}
 	if (lf)
-		header_line_done(f, h);
+		header_line_done(f, h, &l);
 	return used;
 }
 
@@ -630,11 +668,13 @@ static size_t trailers_step(struct feed *f, struct http1_half *h,
 {
 	const char *lf = memchr(p, '\n', n);
 	size_t seg = lf ? (size_t)(lf - p) : n;
+	struct http1_line l;
 
 	http1_line_append(h, p, seg);
 	if (!lf)
 		return n;
-	if (http1_line_is_empty(h))
+	http1_line_of_half(h, &l);
+	if (http1_line_is_empty(&l))
 		message_done(f, h);
 	else
 		http1_line_reset(h);

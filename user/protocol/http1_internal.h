@@ -29,7 +29,21 @@ enum http1_kind { KIND_NONE = 0, KIND_REQUEST = 1, KIND_RESPONSE = 2 };
 enum http1_class { CLASS_NO = -1, CLASS_MAYBE = 0, CLASS_REQUEST = 1,
 		   CLASS_RESPONSE = 2 };
 
-/* A request line split into its parts (pointers into the line buffer). */
+/*
+ * The line being parsed.  A line that came whole in one chunk, no longer
+ * than the line buffer, is read where it was captured: no copy, and no
+ * wipe after (an Authorization value never enters the connection's
+ * memory).  Any other is read from the half's line buffer.
+ */
+struct http1_line {
+	const char *p;    /* its first bytes kept, CR included */
+	size_t len;       /* bytes at p */
+	uint32_t total;   /* bytes of the whole line, kept or not */
+	const char *tail; /* its last bytes when total > len */
+	size_t tail_len;
+};
+
+/* A request line split into its parts (pointers into the line). */
 struct http1_reqline {
 	const char *method, *target;
 	size_t method_len, target_len;
@@ -57,16 +71,18 @@ enum { TE_NONE = 0, TE_CHUNKED = 1, TE_OTHER = 2 };
 enum http1_class http1_classify(const char *p, size_t n);
 void http1_line_append(struct http1_half *h, const char *p, size_t n);
 void http1_line_reset(struct http1_half *h);
-bool http1_line_is_empty(const struct http1_half *h);
-int http1_parse_request_line(const struct http1_half *h, bool cut,
+/* The line the half's buffer holds. */
+void http1_line_of_half(const struct http1_half *h, struct http1_line *l);
+bool http1_line_is_empty(const struct http1_line *l);
+int http1_parse_request_line(const struct http1_line *l, bool cut,
 			     struct http1_reqline *out);
-int http1_parse_status_line(const struct http1_half *h, bool cut,
+int http1_parse_status_line(const struct http1_line *l, bool cut,
 			    uint8_t *version, uint16_t *status);
 enum http1_method http1_method_lookup(const char *m, size_t len);
 void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
 		       bool cut);
 /* Splits a header line; returns its name's id, or -1 when malformed. */
-int http1_split_header(const struct http1_half *h, const char **value,
+int http1_split_header(const struct http1_line *l, const char **value,
 		       size_t *value_len);
 bool http1_copy_field(char *dst, size_t size, const char *src, size_t n);
 /* `v` (n bytes, updated) past its last '@': no userinfo. */
@@ -77,6 +93,7 @@ bool http1_value_is(const char *v, size_t n, const char *lit);
 void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
 			const struct http1_reqline *rl);
 void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
-			int id, const char *v, size_t n);
+			const struct http1_line *l, int id, const char *v,
+			size_t n);
 
 #endif /* SPANPROBE_HTTP1_INTERNAL_H */

@@ -150,39 +150,51 @@ void http1_line_append(struct http1_half *h, const char *p, size_t n)
 /* Wipes the line: it may have held an Authorization or Cookie value. */
 void http1_line_reset(struct http1_half *h)
 {
-	memset(h->line, 0, h->line_len);
-	memset(h->tail, 0, sizeof(h->tail));
+	/* Most lines are parsed where they were captured: nothing to wipe. */
+	if (h->line_len)
+		memset(h->line, 0, h->line_len);
+	if (h->tail_len) /* only tail_append() writes there */
+		memset(h->tail, 0, sizeof(h->tail));
 	h->line_len = 0;
 	h->line_total = 0;
 	h->tail_len = 0;
 }
 
-bool http1_line_is_empty(const struct http1_half *h)
+void http1_line_of_half(const struct http1_half *h, struct http1_line *l)
 {
-	return h->line_total == 0 || (h->line_total == 1 && h->line[0] == '\r');
+	l->p = h->line;
+	l->len = h->line_len;
+	l->total = h->line_total;
+	l->tail = h->tail;
+	l->tail_len = h->tail_len;
 }
 
-static bool line_overflowed(const struct http1_half *h)
+bool http1_line_is_empty(const struct http1_line *l)
 {
-	return h->line_total > h->line_len;
+	return l->total == 0 || (l->total == 1 && l->p[0] == '\r');
+}
+
+static bool line_overflowed(const struct http1_line *l)
+{
+	return l->total > l->len;
 }
 
 /* The last bytes of the whole line (at most 16), CR removed. */
-static size_t line_suffix(const struct http1_half *h, char out[16])
+static size_t line_suffix(const struct http1_line *l, char out[16])
 {
 	size_t n;
 
-	if (!line_overflowed(h)) {
-		n = h->line_len < 16 ? h->line_len : 16;
-		memcpy(out, h->line + h->line_len - n, n);
+	if (!line_overflowed(l)) {
+		n = l->len < 16 ? l->len : 16;
+		memcpy(out, l->p + l->len - n, n);
 	} else {
-		size_t from_line = 16 - h->tail_len;
+		size_t from_line = 16 - l->tail_len;
 
-		if (from_line > h->line_len)
-			from_line = h->line_len;
-		memcpy(out, h->line + h->line_len - from_line, from_line);
-		memcpy(out + from_line, h->tail, h->tail_len);
-		n = from_line + h->tail_len;
+		if (from_line > l->len)
+			from_line = l->len;
+		memcpy(out, l->p + l->len - from_line, from_line);
+		memcpy(out + from_line, l->tail, l->tail_len);
+		n = from_line + l->tail_len;
 	}
 	if (n && out[n - 1] == '\r')
 		n--;
@@ -200,18 +212,18 @@ static int check_version(const char *suf, size_t n, uint8_t *version)
 }
 
 /*
- * Splits "METHOD SP target SP HTTP/1.x" held in `h`.  With `cut` (a gap
- * took the rest of the line) the version is unknown and the target is what
- * was kept.  Returns 0, or -1 when the line is not a request line.
+ * Splits the line "METHOD SP target SP HTTP/1.x".  With `cut` (a gap took
+ * the rest of the line) the version is unknown and the target is what was
+ * kept.  Returns 0, or -1 when the line is not a request line.
  */
-int http1_parse_request_line(const struct http1_half *h, bool cut,
+int http1_parse_request_line(const struct http1_line *line, bool cut,
 			     struct http1_reqline *out)
 {
-	const char *l = h->line, *sp, *end;
-	size_t len = h->line_len;
+	const char *l = line->p, *sp, *end;
+	size_t len = line->len;
 	char suf[16];
 
-	if (!cut && !line_overflowed(h) && len && l[len - 1] == '\r')
+	if (!cut && !line_overflowed(line) && len && l[len - 1] == '\r')
 		len--;
 	sp = memchr(l, ' ', len < HTTP1_METHOD_MAX ? len : HTTP1_METHOD_MAX);
 	if (!sp || sp == l)
@@ -223,15 +235,15 @@ int http1_parse_request_line(const struct http1_half *h, bool cut,
 	out->method_len = sp - l;
 	out->target = sp + 1;
 	out->version = 0;
-	out->target_cut = cut || line_overflowed(h);
+	out->target_cut = cut || line_overflowed(line);
 	if (cut) {
 		end = memchr(out->target, ' ', l + len - out->target);
 		if (!end)
 			end = l + len;
 	} else {
-		if (check_version(suf, line_suffix(h, suf), &out->version))
+		if (check_version(suf, line_suffix(line, suf), &out->version))
 			return -1;
-		end = line_overflowed(h) ? l + len : l + len - 9;
+		end = line_overflowed(line) ? l + len : l + len - 9;
 	}
 	if (end <= out->target || !target_start((unsigned char)*out->target))
 		return -1;
@@ -246,14 +258,14 @@ int http1_parse_request_line(const struct http1_half *h, bool cut,
 
 /* "HTTP/1.x SP 3DIGIT [SP reason]"; the reason is ignored.  With `cut` the
  * line may end after the code.  Returns 0 or -1. */
-int http1_parse_status_line(const struct http1_half *h, bool cut,
+int http1_parse_status_line(const struct http1_line *line, bool cut,
 			    uint8_t *version, uint16_t *status)
 {
-	const char *l = h->line;
-	size_t len = h->line_len;
+	const char *l = line->p;
+	size_t len = line->len;
 	unsigned code = 0;
 
-	if (!line_overflowed(h) && len && l[len - 1] == '\r')
+	if (!line_overflowed(line) && len && l[len - 1] == '\r')
 		len--;
 	if (len < 12 || classify_response(l, len) != CLASS_RESPONSE)
 		return -1;
@@ -298,10 +310,13 @@ void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
 	size_t skip = 0;
 	bool trunc = cut;
 
-	if (has_prefix_ci(t, len, "http://"))
-		skip = 7;
-	else if (has_prefix_ci(t, len, "https://"))
-		skip = 8;
+	/* Nearly every target is in origin form: one byte tells. */
+	if (len && (t[0] | 0x20) == 'h') {
+		if (has_prefix_ci(t, len, "http://"))
+			skip = 7;
+		else if (has_prefix_ci(t, len, "https://"))
+			skip = 8;
+	}
 	if (skip) {
 		while (skip < len && t[skip] != '/' && t[skip] != '?')
 			skip++;
@@ -325,58 +340,101 @@ out:
 		x->flags |= HTTP1_X_FIELD_TRUNCATED;
 }
 
-#define HEADER(s, id) { s, sizeof(s) - 1, id }
-static const struct {
-	const char *name;
-	size_t len; /* compared first: most names differ in length */
-	enum http1_hdr id;
-} header_names[] = {
-	HEADER("host", HDR_HOST),
-	HEADER("user-agent", HDR_USER_AGENT),
-	HEADER("traceparent", HDR_TRACEPARENT),
-	HEADER("tracestate", HDR_TRACESTATE),
-	HEADER("content-type", HDR_CONTENT_TYPE),
-	HEADER("content-length", HDR_CONTENT_LENGTH),
-	HEADER("transfer-encoding", HDR_TRANSFER_ENCODING),
-	HEADER("expect", HDR_EXPECT),
-	HEADER("upgrade", HDR_UPGRADE),
-};
-#undef HEADER
-
 static bool ows(char c)
 {
 	return c == ' ' || c == '\t';
 }
 
-/*
- * `l` is the lower-case header name `name` of `n` bytes, in any case (a
- * field name is ASCII, RFC 9110 section 5.1).  Inline: a call to
- * strncasecmp() per header line cost more than the comparing.
- */
-static bool name_is(const char *l, const char *name, size_t n)
+static uint64_t load64(const char *p)
 {
-	for (size_t i = 0; i < n; i++) {
-		char c = l[i] >= 'A' && l[i] <= 'Z' ? (char)(l[i] | 0x20) : l[i];
+	uint64_t v;
 
-		if (c != name[i])
-			return false;
-	}
-	return true;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint32_t load32(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
 }
 
 /*
- * "name: value" held in `h` (RFC 9112 section 5).  The value is trimmed of
+ * `l` is the header name `name` (lower-case letters and '-', 4 to 24
+ * bytes), in any case: a field name is ASCII (RFC 9110 section 5.1).
+ * Eight bytes at a time: OR-ing 0x20 into the bytes where `name` has a
+ * letter (bit 6 set; '-' has it clear) turns exactly that letter's upper
+ * case into it, and leaves every other byte as it is, so nothing else
+ * matches.  The last word overlaps the one before when `n` is not a
+ * multiple of its size; that compares some bytes twice, by the same rule.
+ */
+static bool name_is(const char *l, const char *name, size_t n)
+{
+	size_t i;
+
+	if (n < 8) {
+		size_t last = n - 4;
+		uint32_t a = load32(name), b = load32(name + last);
+
+		return ((load32(l) | (a & 0x40404040u) >> 1) == a) &
+		       ((load32(l + last) | (b & 0x40404040u) >> 1) == b);
+	}
+	for (i = 0; i + 8 < n; i += 8) {
+		uint64_t w = load64(name + i);
+
+		if ((load64(l + i) | (w & 0x4040404040404040ull) >> 1) != w)
+			return false;
+	}
+	i = n - 8;
+	return (load64(l + i) | (load64(name + i) & 0x4040404040404040ull) >> 1) ==
+	       load64(name + i);
+}
+
+/* The id of the header name `l` (`n` bytes): by its length first, which
+ * tells most names apart. */
+static int header_id(const char *l, size_t n)
+{
+	switch (n) {
+	case 4:
+		return name_is(l, "host", 4) ? HDR_HOST : HDR_OTHER;
+	case 6:
+		return name_is(l, "expect", 6) ? HDR_EXPECT : HDR_OTHER;
+	case 7:
+		return name_is(l, "upgrade", 7) ? HDR_UPGRADE : HDR_OTHER;
+	case 10:
+		if (name_is(l, "user-agent", 10))
+			return HDR_USER_AGENT;
+		return name_is(l, "tracestate", 10) ? HDR_TRACESTATE : HDR_OTHER;
+	case 11:
+		return name_is(l, "traceparent", 11) ? HDR_TRACEPARENT : HDR_OTHER;
+	case 12:
+		return name_is(l, "content-type", 12) ? HDR_CONTENT_TYPE : HDR_OTHER;
+	case 14:
+		return name_is(l, "content-length", 14) ? HDR_CONTENT_LENGTH
+							: HDR_OTHER;
+	case 17:
+		return name_is(l, "transfer-encoding", 17) ? HDR_TRANSFER_ENCODING
+							   : HDR_OTHER;
+	default:
+		return HDR_OTHER;
+	}
+}
+
+/*
+ * The line "name: value" (RFC 9112 section 5).  The value is trimmed of
  * whitespace; when the line overflowed it is the kept part.  Returns the
  * name's enum http1_hdr, or -1 for a line with no colon, an empty name or
  * whitespace before the colon, and for obsolete folded lines.
  */
-int http1_split_header(const struct http1_half *h, const char **value,
+int http1_split_header(const struct http1_line *line, const char **value,
 		       size_t *value_len)
 {
-	const char *l = h->line, *colon, *v, *e;
-	size_t len = h->line_len;
+	const char *l = line->p, *colon, *v, *e;
+	size_t len = line->len;
 
-	if (!line_overflowed(h) && len && l[len - 1] == '\r')
+	if (!line_overflowed(line) && len && l[len - 1] == '\r')
 		len--;
 	if (len == 0 || ows(l[0]))
 		return -1;
@@ -391,14 +449,7 @@ int http1_split_header(const struct http1_half *h, const char **value,
 		e--;
 	*value = v;
 	*value_len = e - v;
-	for (size_t i = 0; i < sizeof(header_names) / sizeof(header_names[0]);
-	     i++) {
-		size_t n = header_names[i].len;
-
-		if ((size_t)(colon - l) == n && name_is(l, header_names[i].name, n))
-			return header_names[i].id;
-	}
-	return HDR_OTHER;
+	return header_id(l, (size_t)(colon - l));
 }
 
 /* Content-Length is digits; a list of equal values ("5, 5") is allowed
@@ -501,7 +552,8 @@ const char *http1_skip_userinfo(const char *v, size_t *n)
 
 /* Keeps a header that matters; the first occurrence wins. */
 void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
-			int id, const char *v, size_t n)
+			const struct http1_line *l, int id, const char *v,
+			size_t n)
 {
 	bool req = h->kind == KIND_REQUEST, cut = false;
 
@@ -526,6 +578,6 @@ void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
 				       sizeof(x->resp_content_type), v, n);
 	else if (id == HDR_EXPECT && req && http1_value_is(v, n, "100-continue"))
 		x->flags |= HTTP1_X_EXPECT_CONTINUE;
-	if (cut || (id != HDR_OTHER && h->line_total > h->line_len))
+	if (cut || (id != HDR_OTHER && line_overflowed(l)))
 		x->flags |= HTTP1_X_FIELD_TRUNCATED;
 }

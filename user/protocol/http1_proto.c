@@ -53,8 +53,10 @@ static void set_status(struct proto_exchange *o, const struct http1_exchange *x,
 	}
 }
 
+/* `path` is the exchange's, its redacted parameters left out. */
 static void describe(struct proto_exchange *o, const struct proto_conn *c,
-		     const struct http1_exchange *x, bool with_query)
+		     const struct http1_exchange *x, const char *path,
+		     bool with_query)
 {
 	uint8_t version = x->req_version ? x->req_version : x->resp_version;
 	struct http_attrs_msg m = {
@@ -62,7 +64,7 @@ static void describe(struct proto_exchange *o, const struct proto_conn *c,
 						  : http1_method_name(x->method),
 		.method_original = x->method_original,
 		.connect = x->method == HTTP1_M_CONNECT,
-		.path = x->path,
+		.path = path,
 		.query = x->query,
 		.host = x->host,
 		.user_agent = x->user_agent,
@@ -81,7 +83,7 @@ static void on_exchange(const struct http1_exchange *x, void *user)
 	struct http1_emit_ctx *ec = user;
 	const struct proto_opts *opts = ec->emit->opts;
 	uint64_t end = x->resp_end_ns ? x->resp_end_ns : ec->ts_ns;
-	struct http1_exchange r = *x;
+	char path[sizeof(x->path)];
 	struct proto_exchange o;
 
 	if ((x->flags & HTTP1_X_INCOMPLETE) && ec->ts_ns > end)
@@ -90,9 +92,9 @@ static void on_exchange(const struct http1_exchange *x, void *user)
 	if (x->traceparent[0])
 		o.traceparent = x->traceparent;
 	/* Session IDs in path parameters never leave. */
-	route_redact_params(x->path, opts ? opts->redact_params : NULL, r.path,
-			    sizeof(r.path));
-	describe(&o, ec->c, &r, opts && opts->with_query);
+	route_redact_params(x->path, opts ? opts->redact_params : NULL, path,
+			    sizeof(path));
+	describe(&o, ec->c, x, path, opts && opts->with_query);
 	ec->emit->exchange(ec->emit->ctx, ec->c, &o);
 }
 
@@ -118,11 +120,16 @@ static bool http1_switched(const union proto_state *st, struct proto_switch *sw)
 	const struct http1_conn *c = &st->http1;
 	const struct http1_exchange *x;
 	struct http2_fields *f = &sw->req;
+	uint32_t seq;
+	size_t rest;
 
-	memset(sw, 0, sizeof(*sw));
-	x = http1_h2c(c, &sw->seq, &sw->rest);
+	/* Asked after every chunk: the answer is nearly always no. */
+	x = http1_h2c(c, &seq, &rest);
 	if (!x)
 		return false;
+	memset(sw, 0, sizeof(*sw));
+	sw->seq = seq;
+	sw->rest = rest;
 	sw->next = "http2";
 	sw->role = c->role == HTTP1_ROLE_SERVER	  ? PROTO_ROLE_SERVER
 		   : c->role == HTTP1_ROLE_CLIENT ? PROTO_ROLE_CLIENT
@@ -193,7 +200,7 @@ static enum stream_verdict http1_verdict(const union proto_state *st)
 static const struct http1_exchange *pending_exchange(const struct http1_conn *h, uint32_t seq)
 {
 	for (unsigned i = 0; i < h->count; i++) {
-		const struct http1_pending *p = &h->fifo[(h->head + i) % h->cap];
+		const struct http1_pending *p = &h->fifo[(h->head + i) & (h->cap - 1u)];
 
 		if (p->seq == seq)
 			return &p->x;
