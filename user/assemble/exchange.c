@@ -333,15 +333,25 @@ static int match_request(struct exchange_spans *xs, struct proto_conn *c,
 
 static void fill_span(struct sp_span *span, const struct proto_exchange *ex)
 {
+	const struct proto_attr *copied = NULL; /* the last string copied whole */
+	uint16_t copied_off = 0;
+
 	span_set_name(span, ex->name, ex->name_len);
 	span->kind = ex->server ? SP_KIND_SERVER : SP_KIND_CLIENT;
 	for (uint32_t i = 0; i < ex->n_attrs; i++) {
 		const struct proto_attr *a = &ex->attrs[i];
+		uint16_t at = span->arena_used; /* where a copy goes */
 
-		if (a->is_int)
+		if (a->is_int) {
 			span_add_int(span, a->key, a->i);
-		else
-			span_add_str(span, a->key, a->str, a->len);
+		} else if (copied && a->str == copied->str && a->len == copied->len) {
+			/* One text for two attributes (a server's client.address
+			 * and network.peer.address): one copy in the arena. */
+			span_add_arena_str(span, a->key, copied_off, (uint16_t)a->len);
+		} else if (span_add_str(span, a->key, a->str, a->len) == 0) {
+			copied = a;
+			copied_off = at;
+		}
 	}
 	if (ex->error && ex->status_message)
 		span_set_status(span, SP_STATUS_ERROR, ex->status_message);
