@@ -98,30 +98,30 @@ static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 
 	if (m->connect) {
 		/* The target is an authority: a client's URL is just that. */
-		proto_attr_cstr(o, "url.scheme", scheme);
+		attr_cstr(o, "url.scheme", scheme);
 		if (!server && m->host[0])
-			proto_attr_cstr(o, "url.full",
-					proto_text(o, "%s://%s", scheme, m->host));
+			attr_cstr(o, "url.full",
+				  proto_text(o, "%s://%s", scheme, m->host));
 		return;
 	}
 	if (m->path[0])
 		attr_cstr(o, "url.path", m->path);
 	if (query)
 		attr_cstr(o, "url.query", m->query);
-	attr_str(o, "url.scheme", scheme, c->tls ? 5 : 4);
+	attr_cstr(o, "url.scheme", scheme);
 	if (server)
 		return;
 	/* Clients must say url.full; the query only when allowed. */
 	if (m->host[0])
-		proto_attr_cstr(o, "url.full",
-				proto_text(o, "%s://%s%s%s%s", scheme, m->host, m->path,
-					   query ? "?" : "", query ? m->query : ""));
+		attr_cstr(o, "url.full",
+			  proto_text(o, "%s://%s%s%s%s", scheme, m->host, m->path,
+				     query ? "?" : "", query ? m->query : ""));
 	else
-		proto_attr_cstr(o, "url.full",
-				proto_text(o, "%s://%s:%u%s%s%s", scheme,
-					   stream_addr_str(&c->peer, buf, sizeof(buf)),
-					   c->peer.port, m->path, query ? "?" : "",
-					   query ? m->query : ""));
+		attr_cstr(o, "url.full",
+			  proto_text(o, "%s://%s:%u%s%s%s", scheme,
+				     stream_addr_str(&c->peer, buf, sizeof(buf)),
+				     c->peer.port, m->path, query ? "?" : "",
+				     query ? m->query : ""));
 }
 
 void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
@@ -142,7 +142,7 @@ void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
 bool http_attrs_status(struct proto_exchange *o, uint16_t status, bool server)
 {
 	if (status >= 500 || (!server && status >= 400)) {
-		proto_attr_cstr(o, "error.type", proto_text(o, "%u", status));
+		attr_cstr(o, "error.type", proto_text(o, "%u", status));
 		o->error = true;
 		return true;
 	}
