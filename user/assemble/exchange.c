@@ -28,6 +28,7 @@ struct exchange_req {
 	uint8_t explicit_ctx;  /* traceparent applied */
 	uint8_t linked;        /* client: a server span on this host took it as parent */
 	uint8_t orphan;        /* server: no context yet; its same-host client may come late */
+	uint8_t client;        /* sent by the traced process: counted in client_open */
 };
 
 /* This stage's part of a connection: its open requests, oldest first. */
@@ -41,6 +42,10 @@ struct exchange_spans {
 	struct proto_streams *streams;
 	struct exchange_stats stats;
 	struct latelink late;  /* finished server spans waiting for their client */
+	/* Open client requests on every connection.  None: a server request
+	 * has no same-host client to look for (a lookup in the connection
+	 * table, for every request of a node that only serves). */
+	uint32_t client_open;
 };
 
 static struct exchange_conn *xconn(struct proto_conn *c)
@@ -73,6 +78,7 @@ static void req_remove(struct exchange_spans *xs, struct proto_conn *c,
 
 	if (r->ctx_tid)
 		pipeline_thread_pop(xs->p, r->ctx_tid, request_key(c, r->seq));
+	xs->client_open -= r->client;
 	if (discard && r->span) {
 		pipeline_span_discard(xs->p, r->span);
 		xs->stats.discarded++;
@@ -131,9 +137,12 @@ static const char *request_traceparent(const struct proto_conn *c, uint32_t seq)
 static struct exchange_req *peer_client_request(struct exchange_spans *xs,
 						struct proto_conn *c)
 {
-	struct proto_conn *peer = proto_streams_peer(xs->streams, c);
+	struct proto_conn *peer;
 	struct exchange_conn *px;
 
+	if (!xs->client_open)
+		return NULL;
+	peer = proto_streams_peer(xs->streams, c);
 	if (!peer || !peer->ops || peer->ops->role(&peer->st) != PROTO_ROLE_CLIENT)
 		return NULL;
 	px = xconn(peer);
@@ -279,6 +288,8 @@ static void on_request(void *ctx, struct proto_conn *c, uint32_t seq,
 	memset(r, 0, sizeof(*r));
 	r->seq = seq;
 	r->start_ns = ts_ns;
+	r->client = dir != STREAM_IN;
+	xs->client_open += r->client;
 	r->span = dir == STREAM_IN ? start_server(xs, c, r, tid)
 				   : start_client(xs, c, r, tid);
 	if (!r->span)
@@ -333,15 +344,25 @@ static int match_request(struct exchange_spans *xs, struct proto_conn *c,
 
 static void fill_span(struct sp_span *span, const struct proto_exchange *ex)
 {
+	const struct proto_attr *copied = NULL; /* the last string copied whole */
+	uint16_t copied_off = 0;
+
 	span_set_name(span, ex->name, ex->name_len);
 	span->kind = ex->server ? SP_KIND_SERVER : SP_KIND_CLIENT;
 	for (uint32_t i = 0; i < ex->n_attrs; i++) {
 		const struct proto_attr *a = &ex->attrs[i];
+		uint16_t at = span->arena_used; /* where a copy goes */
 
-		if (a->is_int)
+		if (a->is_int) {
 			span_add_int(span, a->key, a->i);
-		else
-			span_add_str(span, a->key, a->str, a->len);
+		} else if (copied && a->str == copied->str && a->len == copied->len) {
+			/* One text for two attributes (a server's client.address
+			 * and network.peer.address): one copy in the arena. */
+			span_add_arena_str(span, a->key, copied_off, (uint16_t)a->len);
+		} else if (span_add_str(span, a->key, a->str, a->len) == 0) {
+			copied = a;
+			copied_off = at;
+		}
 	}
 	if (ex->error && ex->status_message)
 		span_set_status(span, SP_STATUS_ERROR, ex->status_message);

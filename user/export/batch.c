@@ -70,7 +70,7 @@ static int push(struct sp_batch *bsp, struct sp_span *span, bool wait)
 	}
 	bsp->ring[ring_index(bsp, bsp->head + bsp->count)] = span;
 	bsp->count++;
-	wake = bsp->count == bsp->opts.max_batch;
+	wake = bsp->count == bsp->opts.max_batch && !bsp->exporting;
 	pthread_mutex_unlock(&bsp->lock);
 	if (wake)
 		pthread_cond_signal(&bsp->wake);
@@ -105,7 +105,10 @@ static uint32_t push_many(struct sp_batch *bsp, struct sp_span *const *spans,
 		first = k < q - tail ? k : q - tail;
 		memcpy(&bsp->ring[tail], spans + i, first * sizeof(*spans));
 		memcpy(bsp->ring, spans + i + first, (k - first) * sizeof(*spans));
-		wake |= bsp->count < bsp->opts.max_batch &&
+		/* An exporter at work looks at the queue before it waits
+		 * again: only one that waits needs the wake (a futex call,
+		 * and an interrupt to its CPU). */
+		wake |= !bsp->exporting && bsp->count < bsp->opts.max_batch &&
 			bsp->count + k >= bsp->opts.max_batch;
 		bsp->count += k;
 		i += k;
@@ -204,11 +207,14 @@ static uint32_t take_batch(struct sp_batch *bsp, struct sp_span **batch)
 {
 	uint32_t n = bsp->count < bsp->opts.max_batch ? bsp->count
 						      : bsp->opts.max_batch;
+	uint32_t first = bsp->opts.max_queue - bsp->head;
 
-	for (uint32_t i = 0; i < n; i++) {
-		batch[i] = bsp->ring[bsp->head];
-		bsp->head = ring_index(bsp, bsp->head + 1);
-	}
+	/* In at most two runs of the ring, as push_many() fills it. */
+	if (first > n)
+		first = n;
+	memcpy(batch, &bsp->ring[bsp->head], first * sizeof(*batch));
+	memcpy(batch + first, bsp->ring, (n - first) * sizeof(*batch));
+	bsp->head = ring_index(bsp, bsp->head + n);
 	bsp->count -= n;
 	pthread_cond_broadcast(&bsp->space);
 	return n;

@@ -83,7 +83,8 @@ static void on_exchange(const struct http1_exchange *x, void *user)
 	struct http1_emit_ctx *ec = user;
 	const struct proto_opts *opts = ec->emit->opts;
 	uint64_t end = x->resp_end_ns ? x->resp_end_ns : ec->ts_ns;
-	char path[sizeof(x->path)];
+	char redacted[sizeof(x->path)];
+	const char *path = x->path;
 	struct proto_exchange o;
 
 	if ((x->flags & HTTP1_X_INCOMPLETE) && ec->ts_ns > end)
@@ -91,9 +92,13 @@ static void on_exchange(const struct http1_exchange *x, void *user)
 	proto_exchange_begin(&o, x->role == HTTP1_ROLE_SERVER, x->req_start_ns, end);
 	if (x->traceparent[0])
 		o.traceparent = x->traceparent;
-	/* Session IDs in path parameters never leave. */
-	route_redact_params(x->path, opts ? opts->redact_params : NULL, path,
-			    sizeof(path));
+	/* Session IDs in path parameters never leave.  Most paths have no
+	 * parameter at all: those are used as they are, not copied. */
+	if (strchr(x->path, ';')) {
+		route_redact_params(x->path, opts ? opts->redact_params : NULL,
+				    redacted, sizeof(redacted));
+		path = redacted;
+	}
 	describe(&o, ec->c, x, path, opts && opts->with_query);
 	ec->emit->exchange(ec->emit->ctx, ec->c, &o);
 }

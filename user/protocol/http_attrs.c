@@ -8,6 +8,31 @@
 
 #include "protocol/route.h"
 
+/*
+ * A string attribute whose length is known here: what proto_attr_str()
+ * does without copying, minus its measuring again (proto_attr_cstr()
+ * measures twice).  `len` bytes of `str`, no NUL among them.
+ */
+static void attr_str(struct proto_exchange *o, const char *key, const char *str,
+		     size_t len)
+{
+	struct proto_attr *a;
+
+	if (o->n_attrs == PROTO_ATTRS_MAX)
+		return; /* as proto_attr_str(): left out */
+	a = &o->attrs[o->n_attrs++];
+	a->key = key;
+	a->str = str;
+	a->len = (uint32_t)len;
+	a->is_int = 0;
+	a->i = 0;
+}
+
+static void attr_cstr(struct proto_exchange *o, const char *key, const char *str)
+{
+	attr_str(o, key, str, strlen(str));
+}
+
 void http_attrs_split_host(const char *host, const char **name, size_t *len,
 			   long *port)
 {
@@ -55,12 +80,12 @@ void http_attrs_server(struct proto_exchange *o, const char *host,
 
 	if (host[0]) {
 		http_attrs_split_host(host, &name, &len, &port);
-		proto_attr_str(o, "server.address", name, len, false);
+		attr_str(o, "server.address", name, len);
 		/* A host without a port means the scheme's default. */
 		proto_attr_int(o, "server.port", port > 0 ? port : tls ? 443 : 80);
 		return;
 	}
-	proto_attr_cstr(o, "server.address", http_attrs_addr_text(o, server_end));
+	attr_cstr(o, "server.address", http_attrs_addr_text(o, server_end));
 	proto_attr_int(o, "server.port", server_end->port);
 }
 
@@ -73,49 +98,51 @@ static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 
 	if (m->connect) {
 		/* The target is an authority: a client's URL is just that. */
-		proto_attr_cstr(o, "url.scheme", scheme);
+		attr_cstr(o, "url.scheme", scheme);
 		if (!server && m->host[0])
-			proto_attr_cstr(o, "url.full",
-					proto_text(o, "%s://%s", scheme, m->host));
+			attr_cstr(o, "url.full",
+				  proto_text(o, "%s://%s", scheme, m->host));
 		return;
 	}
 	if (m->path[0])
-		proto_attr_cstr(o, "url.path", m->path);
+		attr_cstr(o, "url.path", m->path);
 	if (query)
-		proto_attr_cstr(o, "url.query", m->query);
-	proto_attr_cstr(o, "url.scheme", scheme);
+		attr_cstr(o, "url.query", m->query);
+	attr_cstr(o, "url.scheme", scheme);
 	if (server)
 		return;
 	/* Clients must say url.full; the query only when allowed. */
 	if (m->host[0])
-		proto_attr_cstr(o, "url.full",
-				proto_text(o, "%s://%s%s%s%s", scheme, m->host, m->path,
-					   query ? "?" : "", query ? m->query : ""));
+		attr_cstr(o, "url.full",
+			  proto_text(o, "%s://%s%s%s%s", scheme, m->host, m->path,
+				     query ? "?" : "", query ? m->query : ""));
 	else
-		proto_attr_cstr(o, "url.full",
-				proto_text(o, "%s://%s:%u%s%s%s", scheme,
-					   stream_addr_str(&c->peer, buf, sizeof(buf)),
-					   c->peer.port, m->path, query ? "?" : "",
-					   query ? m->query : ""));
+		attr_cstr(o, "url.full",
+			  proto_text(o, "%s://%s:%u%s%s%s", scheme,
+				     stream_addr_str(&c->peer, buf, sizeof(buf)),
+				     c->peer.port, m->path, query ? "?" : "",
+				     query ? m->query : ""));
 }
 
 void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
 		     bool server)
 {
 	const char *peer = http_attrs_addr_text(o, &c->peer);
+	size_t len = strlen(peer);
 
+	/* Both attributes point at one text: the span keeps one copy. */
 	if (server) {
-		proto_attr_cstr(o, "client.address", peer);
+		attr_str(o, "client.address", peer, len);
 		proto_attr_int(o, "client.port", c->peer.port);
 	}
-	proto_attr_cstr(o, "network.peer.address", peer);
+	attr_str(o, "network.peer.address", peer, len);
 	proto_attr_int(o, "network.peer.port", c->peer.port);
 }
 
 bool http_attrs_status(struct proto_exchange *o, uint16_t status, bool server)
 {
 	if (status >= 500 || (!server && status >= 400)) {
-		proto_attr_cstr(o, "error.type", proto_text(o, "%u", status));
+		attr_cstr(o, "error.type", proto_text(o, "%u", status));
 		o->error = true;
 		return true;
 	}
@@ -124,17 +151,33 @@ bool http_attrs_status(struct proto_exchange *o, uint16_t status, bool server)
 
 static void set_name(struct proto_exchange *o, const struct http_attrs_msg *m)
 {
+	/* Semantic conventions: "HTTP" stands for a method we do not know. */
+	const char *method = m->method ? m->method : "HTTP";
 	char route[HTTP1_PATH_MAX]; /* the decoders keep paths this long */
+	size_t ml = strlen(method);
+	char *out;
 
 	if (m->connect) {
 		o->name = "CONNECT"; /* no route: the target is an authority */
 		o->name_len = strlen(o->name);
 		return;
 	}
-	route_template(m->path, route, sizeof(route));
-	/* Semantic conventions: "HTTP" stands for a method we do not know. */
-	o->name = proto_text_join(o, m->method ? m->method : "HTTP", ' ', route);
-	o->name_len = strlen(o->name);
+	out = proto_text_alloc(o, ml + 1 + sizeof(route));
+	if (!out) {
+		route_template(m->path, route, sizeof(route));
+		o->name = proto_text_join(o, method, ' ', route);
+		o->name_len = strlen(o->name);
+		return;
+	}
+	/* The route written straight after the method, in the text: the name
+	 * is written once.  What the route left of its room is given back
+	 * (it was the last allocation). */
+	memcpy(out, method, ml);
+	out[ml] = ' ';
+	route_template(m->path, out + ml + 1, sizeof(route));
+	o->name = out;
+	o->name_len = ml + 1 + strlen(out + ml + 1);
+	o->text_used -= (uint32_t)(sizeof(route) - (o->name_len - ml));
 }
 
 void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
@@ -145,20 +188,18 @@ void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 	set_name(o, m);
 	/* Neither: the method was not seen (headers left out). */
 	if (m->method || m->method_original[0])
-		proto_attr_cstr(o, "http.request.method",
-				m->method ? m->method : "_OTHER");
+		attr_cstr(o, "http.request.method", m->method ? m->method : "_OTHER");
 	if (!m->method && m->method_original[0])
-		proto_attr_cstr(o, "http.request.method_original",
-				m->method_original);
+		attr_cstr(o, "http.request.method_original", m->method_original);
 	add_url(o, c, m, server, with_query);
 	if (m->status)
 		proto_attr_int(o, "http.response.status_code", m->status);
 	http_attrs_server(o, m->host, server ? &c->local : &c->peer, c->tls);
 	http_attrs_peer(o, c, server);
 	if (m->version)
-		proto_attr_cstr(o, "network.protocol.version", m->version);
+		attr_cstr(o, "network.protocol.version", m->version);
 	if (m->user_agent[0])
-		proto_attr_cstr(o, "user_agent.original", m->user_agent);
+		attr_cstr(o, "user_agent.original", m->user_agent);
 	if (m->req_body_size >= 0)
 		proto_attr_int(o, "http.request.body.size", m->req_body_size);
 	if (m->status && m->resp_body_size >= 0)

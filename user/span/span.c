@@ -86,15 +86,21 @@ int span_add_cstr(struct sp_span *span, const char *key, const char *val)
 	return span_add_str(span, key, val, strlen(val));
 }
 
-int span_add_name_attr(struct sp_span *span, const char *key)
+int span_add_arena_str(struct sp_span *span, const char *key, uint16_t off,
+		       uint16_t len)
 {
 	struct sp_attr *a = attr_slot(span, key, SP_ATTR_STRING);
 
 	if (!a)
 		return -ENOSPC;
-	a->v.str.off = span->name_off;
-	a->v.str.len = span->name_len;
+	a->v.str.off = off;
+	a->v.str.len = len;
 	return 0;
+}
+
+int span_add_name_attr(struct sp_span *span, const char *key)
+{
+	return span_add_arena_str(span, key, span->name_off, span->name_len);
 }
 
 int span_add_int(struct sp_span *span, const char *key, int64_t val)

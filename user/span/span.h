@@ -114,6 +114,10 @@ int span_add_double(struct sp_span *span, const char *key, double val);
 /* A string attribute whose value is the span's name as set now: its bytes
  * are the name's own in the arena, not a copy. */
 int span_add_name_attr(struct sp_span *span, const char *key);
+/* A string attribute whose value is bytes already in the arena, at
+ * [off, off + len) (another attribute's value): not copied again. */
+int span_add_arena_str(struct sp_span *span, const char *key, uint16_t off,
+		       uint16_t len);
 
 /* Read helpers: pointer into the arena (not NUL-terminated) and length. */
 static inline const char *span_str(const struct sp_span *span, uint16_t off)
