@@ -20,7 +20,7 @@
  *   sock_capture__emit()          write the SP_EV_SOCK_DATA record (its
  *                                 first bytes, or HTTP/2's frames walked
  *                                 by sock_frames.bpf.h);
- *   sock_capture__plaintext()     a TLS library's plaintext: the last two
+ *   sock_capture_plaintext()      a TLS library's plaintext: the last two
  *                                 on the socket's TLS stream;
  *   sock_capture__tls_send()      a socket hook's part in TLS: note the
  *                                 socket of a library call, send a write's
@@ -92,14 +92,7 @@ struct {
 	__type(value, struct sp_sock_known);
 } sp_sock_known SEC(".maps");
 
-/* What the first checks of a call learnt of its connection, and what the
- * verdict says (sock_capture__unjudged(), sock_capture__wanted_bytes()). */
-struct sock_seen {
-	struct sp_sock_conn *conn; /* its entry in sp_sock_conns, when looked up */
-	__u32 ports;               /* skc_portpair, as the socket holds it */
-	__u8 state;                /* its slot's copy of the plain stream's verdict; 0: none */
-	__u8 whole;                /* SP_SOCK_CONN_HTTP: the directions captured whole */
-};
+
 
 /*
  * Where the walk of a call captured whole stands, between steps.  Kept in
@@ -198,31 +191,33 @@ static __always_inline struct sp_sock_known *sock_capture__known_slot(__u64 sk)
 	return bpf_map_lookup_elem(&sp_sock_known, &i);
 }
 
+/* The slot of `sk` when it holds the connection with `ports`, else NULL. */
+static __always_inline struct sp_sock_known *sock_capture__known(struct sock *sk, __u32 ports)
+{
+	struct sp_sock_known *k = sock_capture__known_slot((__u64)sk);
+
+	return k && k->sk == (__u64)sk && k->ports == ports ? k : NULL;
+}
+
 /*
  * The first checks of a socket call, cheapest first: the family (one
  * read, which turns away the local AF_UNIX traffic every desktop and
- * container runtime is full of, and gives the ports), the connection's
- * slot (judged not HTTP: not ours; else a verdict it may hold), then
- * TCP.  Returns the family, or 0 when the call is not ours; fills
- * `seen`'s ports, state and whole.
+ * container runtime is full of, and gives the ports), a connection
+ * already judged not HTTP (its slot), then TCP.  Returns the family, or
+ * 0 when the call is not ours; *ports: skc_portpair.  (An ignored one is
+ * still ours: a TLS connection's socket calls link the library's calls
+ * to their socket, sock_capture__tls_send().)
  */
-static __always_inline int sock_capture__unjudged(struct sock *sk, struct sock_seen *seen)
+static __always_inline int sock_capture__unjudged(struct sock *sk, __u32 *ports)
 {
-	__u16 family = sock_capture__family_ports(sk, &seen->ports);
+	__u16 family = sock_capture__family_ports(sk, ports);
 	struct sp_sock_known *k;
 
-	seen->conn = NULL;
-	seen->state = 0;
-	seen->whole = 0;
 	if (family != SOCK_AF_INET && family != SOCK_AF_INET6)
 		return 0;
-	k = sock_capture__known_slot((__u64)sk);
-	if (k && k->sk == (__u64)sk && k->ports == seen->ports) {
-		if (k->dirs == SOCK_DIRS_BOTH)
-			return 0;
-		seen->state = k->state;
-		seen->whole = k->whole;
-	}
+	k = sock_capture__known(sk, *ports);
+	if (k && k->dirs == SOCK_DIRS_BOTH)
+		return 0;
 	return sock_capture__tcp_of(sk, family);
 }
 
@@ -744,31 +739,40 @@ static __always_inline void sock_capture__tls_seen(__u64 id, __u32 ports, __u8 d
 /*
  * Decide whether this call is reported (`tls`: on the socket's TLS
  * plaintext stream, see sock_capture__stream_id()): the connection is
- * known HTTP (its slot says so, or its map entry), or its first bytes
- * start an HTTP message (HTTP/2's client preface, or a HEADERS frame on
- * a connection open before we started), or the call is too short to
- * tell (a one-byte reader still gets its request seen).  Fills `seen`'s
- * conn (the connection's map entry, if looked up and there) and whole.
+ * known HTTP, or its first bytes start an HTTP message (HTTP/2's client
+ * preface, or a HEADERS frame on a connection open before we started),
+ * or the call is too short to tell (a one-byte reader still gets its
+ * request seen).  `*connp`: the connection's map entry, if looked up and
+ * there.  A plain stream whose slot holds the verdict HTTP, with no
+ * direction captured whole, needs no lookup: its record needs nothing
+ * more of the verdict.  One with directions captured whole, or HTTP/2
+ * (whose frame walk keeps its state there), takes the map's entry.
+ * (Nothing of the slot is carried into the capture: a value from it
+ * would be one more state for the verifier to check all of the capture
+ * with, and the older kernels' verifiers are near their budget there.)
  */
-static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, struct sock_seen *seen,
-						       bool tls, const struct sock_io *io,
-						       __u32 total, bool has_buf, __u8 dir)
+static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u32 ports, bool tls,
+						       const struct sock_io *io,
+						       __u32 total, bool has_buf, __u8 dir,
+						       struct sp_sock_conn **connp)
 {
 	__u64 id = sock_capture__stream_id(sk, tls);
 	bool frames = sock_frames__available();
-	__u32 n, ports = seen->ports;
+	struct sp_sock_known *k = tls ? NULL : sock_capture__known(sk, ports);
 	struct sp_sock_conn *conn;
 	__u64 head[3] = {};
 	__u8 c, whole;
+	__u32 n;
 
-	if (!tls && seen->state)
-		return seen->state == SP_SOCK_CONN_HTTP;
+	*connp = NULL;
+	if (k && k->state == SP_SOCK_CONN_IGNORE)
+		return false;
+	if (k && k->state == SP_SOCK_CONN_HTTP && !k->whole)
+		return true;
 	conn = sock_capture__conn(id, ports);
-	seen->conn = conn;
-	if (conn) {
-		seen->whole = conn->state == SP_SOCK_CONN_HTTP ? conn->whole : 0;
+	*connp = conn;
+	if (conn)
 		return conn->state == SP_SOCK_CONN_HTTP || conn->state == SP_SOCK_CONN_H2;
-	}
 	if (!has_buf || total == 0)
 		return false;
 	n = sock_capture__peek(io, total, head);
@@ -780,17 +784,16 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, struct s
 		return false;
 	}
 	if (frames && sock_capture__h2_preface(head, n)) {
-		seen->conn = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 24, 0);
+		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 24, 0);
 		return true;
 	}
 	if (frames && n >= SOCK_H2_HEADER_LEN && sock_frames__starts_headers(head, total)) {
-		seen->conn = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 0, 0);
+		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 0, 0);
 		return true;
 	}
 	whole = sock_capture__looks_db(head, n, total, dir, tls);
 	if (whole || sock_capture__looks_http(head, n)) {
-		seen->conn = sock_capture__mark_http(id, ports, SP_SOCK_CONN_HTTP, dir, 0, whole);
-		seen->whole = whole;
+		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_HTTP, dir, 0, whole);
 		return true;
 	}
 	/* Too short to tell (an empty line may come alone, a client may write
@@ -982,28 +985,29 @@ __noinline int sock_capture_whole(struct sock_scratch *s, __u64 buf, __u64 iov,
  * database client's requests: a pipeline of commands in one write): true
  * when the kernel can send its parts after the first (bpf_loop(), 5.17).
  */
-static __always_inline bool sock_capture__whole(const struct sock_seen *seen, __u8 dir)
+static __always_inline bool sock_capture__whole(const struct sp_sock_conn *conn, __u8 dir)
 {
-	return (seen->whole & SOCK_DIR_BIT(dir)) && sock_frames__available();
+	return conn && conn->state == SP_SOCK_CONN_HTTP && (conn->whole & SOCK_DIR_BIT(dir)) &&
+	       sock_frames__available();
 }
 
 /*
  * Send the record of one call that moved `ret` bytes on TCP socket `sk`
  * (`family` from sock_capture__tcp_family()), already judged wanted: fixed part,
  * addresses and up to sp_sock_capture bytes from `io`, or its HTTP/2
- * frames (`seen`: what the checks learnt of the connection), or, for a
+ * frames (`conn`: the connection's map entry, NULL if none), or, for a
  * direction its decoder wants whole, the call in parts of
  * SP_SOCK_CAPTURE_MAX bytes, each a record of its own (up to
  * SP_SOCK_WHOLE_MAX).  `fd` is the process's descriptor (-1: unknown);
  * `tls`: the bytes are the plaintext of a TLS library call (nr 0).  A
  * full ring buffer is counted.
  */
-static __always_inline void sock_capture__emit(struct sock *sk, int family,
-				       const struct sock_seen *seen,
+static __always_inline void sock_capture__emit(struct sock *sk, int family, __u32 ports,
 				       const struct sock_io *io, bool has_buf,
-				       __s32 fd, long nr, int ret, __u8 dir, bool tls)
+				       __s32 fd, long nr, int ret, __u8 dir, bool tls,
+				       struct sp_sock_conn *conn)
 {
-	bool whole = has_buf && sock_capture__whole(seen, dir);
+	bool whole = has_buf && sock_capture__whole(conn, dir);
 	struct sock_scratch *s;
 	__u32 zero = 0, want = 0;
 
@@ -1017,10 +1021,10 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family,
 	s->ev.syscall_nr = nr;
 	s->ev.sock_flags = (has_buf ? 0 : SP_SOCK_F_NO_PAYLOAD) | (tls ? SP_SOCK_F_TLS : 0);
 	__builtin_memset(s->ev.reserved, 0, sizeof(s->ev.reserved));
-	sock_capture__fill_addrs(&s->ev, sk, family, seen->ports);
+	sock_capture__fill_addrs(&s->ev, sk, family, ports);
 	if (!has_buf && !tls && nr != SOCK_NR_SENDFILE && nr != SOCK_NR_SPLICE)
 		common__count_drop(SP_DROP_SOCK_UNKNOWN_CALL);
-	if (!sock_capture__frames(s, seen->conn, io, has_buf, ret, dir)) {
+	if (!sock_capture__frames(s, conn, io, has_buf, ret, dir)) {
 		want = whole ? SP_SOCK_CAPTURE_MAX : sp_sock_capture;
 		if (want > SP_SOCK_CAPTURE_MAX)
 			want = SP_SOCK_CAPTURE_MAX;
@@ -1045,21 +1049,29 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family,
 
 /*
  * `n` bytes of plaintext at `buf` that a TLS library read or wrote on TCP
- * socket `sk` (`family` from sock_capture__tcp_family()): a record on the
- * socket's TLS stream, if the stream is HTTP or starts like it.
+ * socket `sk_addr` (`family` from sock_capture__tcp_family()): a record
+ * on the socket's TLS stream, if the stream is HTTP or starts like it.
+ * A global function: the verifier checks it once, on its own, with
+ * arguments it knows nothing of, not once more inside each program that
+ * calls it (every socket program, for a TLS write's send, and the TLS
+ * return probes); inlined, it took the socket programs past the budget
+ * of one million instructions of 6.12's verifier.  Returns 0.
  */
-static __always_inline void sock_capture__plaintext(struct sock *sk, int family, __u64 buf,
-						    long n, __u8 dir)
+__noinline int sock_capture_plaintext(__u64 sk_addr, int family, __u64 buf, long n,
+				      __u32 dir)
 {
+	struct sock *sk = (struct sock *)sk_addr;
 	struct sock_io io = { .buf = (const void *)buf };
-	struct sock_seen seen = {};
+	struct sp_sock_conn *conn;
+	__u32 ports;
 
-	if (n <= 0 || n > 0x7fffffff)
-		return;
-	sock_capture__family_ports(sk, &seen.ports);
-	if (!sock_capture__wanted_bytes(sk, &seen, true, &io, n, true, dir))
-		return;
-	sock_capture__emit(sk, family, &seen, &io, true, -1, 0, n, dir, true);
+	if (n <= 0 || n > 0x7fffffff || (dir != SP_SOCK_SEND && dir != SP_SOCK_RECV))
+		return 0;
+	sock_capture__family_ports(sk, &ports);
+	if (!sock_capture__wanted_bytes(sk, ports, true, &io, n, true, dir, &conn))
+		return 0;
+	sock_capture__emit(sk, family, ports, &io, true, -1, 0, n, dir, true, conn);
+	return 0;
 }
 
 /* TLS's application-data record type (RFC 8446 5.1; every record of TLS
@@ -1085,7 +1097,7 @@ static __always_inline void sock_capture__tls_send(struct sock *sk, int family,
 {
 	struct tls_call *call = tls_link__note_socket(sk);
 	__u64 head[3] = {};
-	struct sock *tls_sk;
+	__u64 tls_sk;
 
 	if (!call || dir != SP_SOCK_SEND || call->dir != SP_SOCK_SEND || call->sent ||
 	    call->num <= call->skip || ret <= 0 || !has_buf)
@@ -1098,9 +1110,9 @@ static __always_inline void sock_capture__tls_send(struct sock *sk, int family,
 	 * use), loaded from there: fexit's socket is a typed pointer, and
 	 * the TLS stream's id (socket | 1) is arithmetic the verifier
 	 * refuses on one. */
-	tls_sk = (struct sock *)*(volatile __u64 *)&call->sk;
-	sock_capture__plaintext(tls_sk, family, call->buf + call->skip,
-				call->num - call->skip, SP_SOCK_SEND);
+	tls_sk = *(volatile __u64 *)&call->sk;
+	sock_capture_plaintext(tls_sk, family, call->buf + call->skip,
+			       call->num - call->skip, SP_SOCK_SEND);
 }
 
 /*
@@ -1112,10 +1124,11 @@ static __always_inline void sock_capture__tls_send(struct sock *sk, int family,
 static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int flags,
 						 __u8 dir)
 {
-	struct sock_seen seen;
+	struct sp_sock_conn *conn;
 	struct pt_regs *regs;
 	struct sock_io io;
 	bool has_buf;
+	__u32 ports;
 	__s32 fd;
 	int family;
 	long nr;
@@ -1124,18 +1137,18 @@ static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int f
 		return 0;
 	/* The process is asked after the socket: a judged connection's
 	 * call stops before any helper call but the socket's read. */
-	family = sock_capture__unjudged(sk, &seen);
+	family = sock_capture__unjudged(sk, &ports);
 	if (!family || !sock_capture__wanted_task(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	nr = SOCK_REGS_NR(regs);
 	has_buf = sock_capture__locate(regs, nr, &io);
 	sock_capture__tls_send(sk, family, &io, has_buf, ret, dir);
-	if (!sock_capture__wanted_bytes(sk, &seen, false, &io, ret, has_buf, dir))
+	if (!sock_capture__wanted_bytes(sk, ports, false, &io, ret, has_buf, dir, &conn))
 		return 0;
 	/* Every call here takes the socket first, but splice (its output). */
 	fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;
-	sock_capture__emit(sk, family, &seen, &io, has_buf, fd, nr, ret, dir, false);
+	sock_capture__emit(sk, family, ports, &io, has_buf, fd, nr, ret, dir, false, conn);
 	return 0;
 }
 

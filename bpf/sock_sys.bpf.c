@@ -64,11 +64,12 @@ static __always_inline __u8 sys__direction(long nr)
 static __always_inline int sys__handle(long nr, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct sock_seen seen;
+	struct sp_sock_conn *conn;
 	struct pt_regs *regs;
 	struct sock_io io;
 	struct sock *sk;
 	bool has_buf;
+	__u32 ports;
 	__s32 fd;
 	__u8 dir;
 	int family;
@@ -85,14 +86,14 @@ static __always_inline int sys__handle(long nr, long ret)
 	}
 	if (!sk || sys__peeks(regs, nr))
 		return 0;
-	family = sock_capture__unjudged(sk, &seen);
+	family = sock_capture__unjudged(sk, &ports);
 	if (!family)
 		return 0;
 	has_buf = sock_capture__locate(regs, nr, &io);
 	sock_capture__tls_send(sk, family, &io, has_buf, ret, dir);
-	if (!sock_capture__wanted_bytes(sk, &seen, false, &io, ret, has_buf, dir))
+	if (!sock_capture__wanted_bytes(sk, ports, false, &io, ret, has_buf, dir, &conn))
 		return 0;
-	sock_capture__emit(sk, family, &seen, &io, has_buf, fd, nr, ret, dir, false);
+	sock_capture__emit(sk, family, ports, &io, has_buf, fd, nr, ret, dir, false, conn);
 	return 0;
 }
 

@@ -174,7 +174,7 @@ static __always_inline int tls__leave(long ret)
 	}
 	family = sock_capture__tcp_family(sk);
 	if (family)
-		sock_capture__plaintext(sk, family, buf, n, c.dir);
+		sock_capture_plaintext((__u64)sk, family, buf, n, c.dir);
 	return 0;
 }
 
@@ -297,7 +297,7 @@ static __always_inline int gotls__emit(__u64 conn, __u64 buf, long n, __u8 dir)
 	}
 	family = sock_capture__tcp_family(sk);
 	if (family)
-		sock_capture__plaintext(sk, family, buf, n, dir);
+		sock_capture_plaintext((__u64)sk, family, buf, n, dir);
 	return 0;
 }
 

@@ -212,9 +212,10 @@ struct sp_sock_conn {
  * read by every socket call before any map lookup.  A slot holds one
  * socket and its ports: the directions whose first bytes were not HTTP
  * (both: the connection is not, for good), or the verdict of its plain
- * stream, a copy of `sp_sock_conns`' (HTTP or ignore) that spares the
- * hash lookup on every call.  An HTTP/2 connection is not copied (its
- * frame walk's state lives in the map).  Two sockets on one slot: the
+ * stream, a copy of `sp_sock_conns`' that spares the hash lookup on every
+ * call when it is "ignore", or HTTP with no direction captured whole (a
+ * whole direction's capture, and HTTP/2's frame walk, whose state lives
+ * in the map, still take the map's entry).  Two sockets on one slot: the
  * later wins, the earlier is looked up in the map again.  The BPF side
  * fills it; the daemon rewrites a slot holding the connection it gives a
  * verdict, after the map; TCP_CLOSE frees it.
