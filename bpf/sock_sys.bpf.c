@@ -19,6 +19,8 @@
  * Connection release keeps inet_sock_set_state (Linux 4.16, older than
  * every other hook spanprobe needs).
  */
+/* Inlined here: see sock_capture_plaintext(). */
+#define SOCK_PLAINTEXT_INLINE
 #include "sock_capture.bpf.h"
 
 /* The socket end of a splice: its output, else its input. */
