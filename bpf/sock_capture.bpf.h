@@ -92,8 +92,6 @@ struct {
 	__type(value, struct sp_sock_known);
 } sp_sock_known SEC(".maps");
 
-
-
 /*
  * Where the walk of a call captured whole stands, between steps.  Kept in
  * the scratch map, not on the stack: the verifier tracks no value of map
@@ -247,6 +245,21 @@ static __always_inline bool sock_capture__stream_start(struct sock *sk, __u32 re
 }
 
 /*
+ * Give slot `k` to socket `sk` (`ports`): the socket is written last, so
+ * a call on another CPU never matches a slot half filled.
+ */
+static __always_inline void sock_capture__claim(struct sp_sock_known *k, __u64 sk, __u32 ports,
+						__u8 dirs, __u8 state, __u8 whole)
+{
+	k->sk = 0;
+	k->ports = ports;
+	k->dirs = dirs;
+	k->state = state;
+	k->whole = whole;
+	k->sk = sk;
+}
+
+/*
  * Remember direction `dir` of connection `sk` as not HTTP; both: the
  * connection is not.  Not once TCP gave its port back: a call that
  * returns after the close must not mark a socket reused.  Two CPUs
@@ -263,12 +276,7 @@ static __always_inline void sock_capture__mark_quiet(struct sock *sk, __u32 port
 		q->dirs |= SOCK_DIR_BIT(dir);
 		return;
 	}
-	q->sk = 0;
-	q->ports = ports;
-	q->dirs = SOCK_DIR_BIT(dir);
-	q->state = 0;
-	q->whole = 0;
-	q->sk = (__u64)sk;
+	sock_capture__claim(q, (__u64)sk, ports, SOCK_DIR_BIT(dir), 0, 0);
 }
 
 /*
@@ -288,12 +296,7 @@ static __always_inline void sock_capture__remember(__u64 sk, __u32 ports, __u8 s
 		k->state = state;
 		return;
 	}
-	k->sk = 0;
-	k->ports = ports;
-	k->dirs = 0;
-	k->whole = whole;
-	k->state = state;
-	k->sk = sk;
+	sock_capture__claim(k, sk, ports, 0, state, whole);
 }
 
 /*

@@ -27,6 +27,7 @@ struct sockhooks {
 	struct bpf_object_skeleton *skeleton; /* its libbpf description */
 	struct bpf_object *obj;
 	struct bpf_map *conns;
+	struct bpf_map *known;                /* sp_sock_known */
 	struct bpf_link *links[SOCKHOOKS_MAX_LINKS];
 	size_t n_links;                       /* ours until handed to a loader */
 	char left_out[96];                    /* optional functions this kernel lacks */
@@ -115,7 +116,7 @@ int sockhooks_map_fd(const struct sockhooks *h, const char *name)
 int sockhooks_known_set(const struct sockhooks *h, uint64_t sock_id, uint16_t local_port,
 			uint16_t peer_port, uint8_t state, uint8_t whole)
 {
-	int fd = sockhooks_map_fd(h, "sp_sock_known");
+	int fd = bpf_map__fd(h->known);
 	uint32_t i = sp_sock_known_slot(sock_id);
 	struct sp_sock_known k;
 
@@ -172,6 +173,7 @@ static const char *kernel_lacks(enum sockcap_hooks kind)
 		(h)->skeleton = skel->skeleton;                               \
 		(h)->obj = skel->obj;                                         \
 		(h)->conns = skel->maps.sp_sock_conns;                        \
+		(h)->known = skel->maps.sp_sock_known;                        \
 		skel->rodata->sp_wakeup_bytes = (s)->wakeup_bytes;            \
 		skel->rodata->sp_sock_capture = (s)->capture_bytes;           \
 		skel->rodata->sp_sock_all = (s)->all_processes;               \
