@@ -593,6 +593,35 @@ static void test_length_boundaries(void **state)
 	free(s);
 }
 
+/*
+ * A NUL byte at every place of names and values of 0 to 40 bytes (the
+ * fast encoder looks for it eight bytes at a time, the last word ending
+ * at the string's end), and none: both encoders cut there.
+ */
+static void test_nul_everywhere(void **state)
+{
+	char text[48];
+	struct sp_span *s = calloc(1, sizeof(*s));
+	struct sp_span *spans[1] = { s };
+
+	for (size_t len = 0; len <= 40; len++) {
+		for (size_t nul = 0; nul <= len; nul++) {
+			for (size_t i = 0; i < len; i++)
+				text[i] = (char)('a' + i % 26);
+			if (nul < len)
+				text[nul] = '\0';
+			span_reset(s);
+			s->span_id[0] = 1;
+			assert_int_equal(span_set_name(s, text, len), 0);
+			assert_int_equal(span_add_str(s, "url.path", text, len), 0);
+			assert_int_equal(span_add_str(s, keys[7], text, len), 0);
+			assert_int_equal(span_add_str(s, "", text, len), 0);
+			check_batch(spans, 1);
+		}
+	}
+	free(s);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +629,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fixture_round_trip),
 		cmocka_unit_test(test_known_bytes),
 		cmocka_unit_test(test_length_boundaries),
+		cmocka_unit_test(test_nul_everywhere),
 		cmocka_unit_test(test_random_small_batches),
 		cmocka_unit_test(test_random_large_batches),
 	};

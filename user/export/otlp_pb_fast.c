@@ -140,6 +140,89 @@ static inline uint8_t *put_fixed32(uint8_t *p, uint32_t v)
 	return p + 4;
 }
 
+/*
+ * Copy `len` bytes of a string to `dst` up to its first NUL byte and
+ * return how many that is (`len` when there is none).  One pass, eight
+ * bytes at a time, where memchr() and memcpy() were two library calls
+ * for what is mostly a short value.  It reads and writes no byte outside
+ * [src, src + len) and [dst, dst + len): the last word ends at len, over
+ * bytes already looked at.  In the word, the lowest byte flagged by
+ * (w - 0x01..) & ~w & 0x80.. is the first zero byte (only bytes above
+ * it may be flagged falsely).
+ */
+static inline size_t copy_cut(uint8_t *dst, const char *src, size_t len)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t ones = 0x0101010101010101ULL, highs = ones << 7;
+	uint64_t w, z;
+	size_t i = 0;
+
+	if (len < 8) {
+		for (; i < len && src[i]; i++)
+			dst[i] = (uint8_t)src[i];
+		return i;
+	}
+	for (;; i += 8) {
+		if (i + 8 > len)
+			i = len - 8;
+		memcpy(&w, src + i, 8);
+		memcpy(dst + i, &w, 8);
+		z = (w - ones) & ~w & highs;
+		if (z)
+			return i + (size_t)(__builtin_ctzll(z) >> 3);
+		if (i + 8 == len)
+			return len;
+	}
+#else
+	const char *nul = memchr(src, 0, len);
+
+	if (nul)
+		len = (size_t)(nul - src);
+	memcpy(dst, src, len);
+	return len;
+#endif
+}
+
+/*
+ * Span attribute keys, each with the KeyValue field it makes (tag,
+ * length, bytes), by the key's address: keys have static storage
+ * (span/span.h), so an address names one text for good, and a batch
+ * uses a few dozen of them thousands of times.  Direct-mapped, per
+ * thread; a collision replaces the slot.  A key too long for a slot is
+ * measured every time.
+ */
+#define KEY_SLOTS 64
+#define KEY_FIELD_MAX 56
+
+struct key_slot {
+	const char *key;
+	uint8_t len;                  /* of field[]: 0 for "", no field */
+	uint8_t field[KEY_FIELD_MAX]; /* TAG_KV_KEY, length, the key */
+};
+
+static __thread struct key_slot key_slots[KEY_SLOTS];
+
+/* The key's slot; NULL when the key is too long for one. */
+static inline const struct key_slot *key_field(const char *key)
+{
+	uint64_t h = (uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ULL;
+	struct key_slot *k = &key_slots[h >> 58];
+	size_t n;
+
+	_Static_assert(KEY_SLOTS == 1 << (64 - 58), "KEY_SLOTS is 2 ^ (64 - 58)");
+	if (k->key == key)
+		return k;
+	n = strlen(key);
+	if (n + 2 > KEY_FIELD_MAX || n > 127)
+		return NULL;
+	k->key = key;
+	k->len = (uint8_t)(n ? n + 2 : 0);
+	k->field[0] = TAG_KV_KEY;
+	k->field[1] = (uint8_t)n;
+	memcpy(k->field + 2, key, n);
+	return k;
+}
+
 /* --- sizes ---------------------------------------------------------------- */
 
 /* AnyValue body of `a`; `str` is its string length when a string. */
@@ -298,28 +381,38 @@ static inline uint8_t *put_key_value_head(uint8_t *p, uint8_t tag,
 	return put_varint(p, vsize);
 }
 
-/* One attribute of span `s`, its lengths taken as it is written. */
-static int put_span_attr(struct pb_out *o, const struct sp_span *s,
-			 const struct sp_attr *a)
+/*
+ * Attribute `a` of a span at `p`, its key's field from `k` (or `a->key`
+ * measured, `klen` bytes, when NULL) and its string value, when a string,
+ * `str` bytes at `v`.  The string is copied as it is looked at: *cut is
+ * where its first NUL is (`str` when none), and when that is not `str`
+ * what was written is wrong and the caller writes it again with `cut`.
+ * Returns the end.
+ */
+static uint8_t *put_attr(uint8_t *p, const struct sp_attr *a,
+			 const struct key_slot *k, size_t klen, const char *v,
+			 size_t str, size_t *cut)
 {
-	size_t klen = strlen(a->key), str = 0, vsize;
-	const char *v = NULL;
+	size_t kfield = k ? k->len : klen ? len_field_size(klen) : 0;
+	size_t vsize = any_value_size(a, str);
 	uint64_t bits;
-	uint8_t *p;
 
-	if (a->type == SP_ATTR_STRING) {
-		v = span_str(s, a->v.str.off);
-		str = str_cut(v, a->v.str.len);
-	}
-	vsize = any_value_size(a, str);
-	/* tag, two lengths, key and value with their tags and lengths */
-	p = out_room(o, 2 * 5 + len_field_size(klen) + vsize + 4);
-	if (!p)
-		return -ENOMEM;
-	p = put_key_value_head(p, TAG_SPAN_ATTRIBUTES, a->key, klen, vsize);
+	*p++ = TAG_SPAN_ATTRIBUTES;
+	p = put_varint(p, kfield + len_field_size(vsize));
+	if (k)
+		memcpy(p, k->field, KEY_FIELD_MAX); /* a fixed size: no call */
+	else if (klen)
+		put_len_field(p, TAG_KV_KEY, a->key, klen);
+	p += kfield;
+	*p++ = TAG_KV_VALUE;
+	p = put_varint(p, vsize);
+	*cut = str;
 	switch (a->type) {
 	case SP_ATTR_STRING:
-		p = put_len_field(p, TAG_ANY_STRING, v, str);
+		*p++ = TAG_ANY_STRING;
+		p = put_varint(p, str);
+		*cut = copy_cut(p, v, str);
+		p += str;
 		break;
 	case SP_ATTR_INT:
 		*p++ = TAG_ANY_INT;
@@ -336,6 +429,31 @@ static int put_span_attr(struct pb_out *o, const struct sp_span *s,
 	default:
 		break;
 	}
+	return p;
+}
+
+/* One attribute of span `s`, its lengths taken as it is written. */
+static int put_span_attr(struct pb_out *o, const struct sp_span *s,
+			 const struct sp_attr *a)
+{
+	const struct key_slot *k = key_field(a->key);
+	size_t klen = k ? 0 : strlen(a->key), str = 0, cut;
+	const char *v = NULL;
+	uint8_t *p;
+
+	if (a->type == SP_ATTR_STRING) {
+		v = span_str(s, a->v.str.off);
+		str = a->v.str.len;
+	}
+	/* tag, two lengths, key and value with their tags and lengths, and
+	 * the key slot's whole field copied */
+	p = out_room(o, 2 * 5 + len_field_size(klen) + any_value_size(a, str) +
+				4 + KEY_FIELD_MAX);
+	if (!p)
+		return -ENOMEM;
+	p = put_attr(o->buf + o->used, a, k, klen, v, str, &cut);
+	if (cut != str) /* a NUL byte in the value: rare */
+		p = put_attr(o->buf + o->used, a, k, klen, v, cut, &cut);
 	o->used = (size_t)(p - o->buf);
 	return 0;
 }
@@ -354,14 +472,29 @@ static uint8_t *put_status(uint8_t *p, const struct sp_span *s, size_t msg)
 	return p;
 }
 
+/* The span's name (field 5), its bytes copied as they are looked at. */
+static uint8_t *put_name(uint8_t *p, const struct sp_span *s)
+{
+	const char *name = span_str(s, s->name_off);
+	uint8_t *at = p;
+	size_t cut;
+
+	*p++ = TAG_SPAN_NAME;
+	p = put_varint(p, s->name_len);
+	cut = copy_cut(p, name, s->name_len);
+	if (cut == s->name_len)
+		return p + cut;
+	/* A NUL byte in the name: the name ends there (rare). */
+	return cut ? put_len_field(at, TAG_SPAN_NAME, name, cut) : at;
+}
+
 /* Up to the attributes: at most this many bytes besides the name. */
 #define SPAN_HEAD_MAX (1 + SPAN_PREFIX + 18 + 10 + 10 + 1 + 5 + 11 + 9 + 9)
 
 /* The span's fields before its attributes, after the reserved prefix. */
 static int put_span_head(struct pb_out *o, const struct sp_span *s)
 {
-	size_t name = str_cut(span_str(s, s->name_off), s->name_len);
-	uint8_t *p = out_room(o, SPAN_HEAD_MAX + name);
+	uint8_t *p = out_room(o, SPAN_HEAD_MAX + s->name_len);
 
 	if (!p)
 		return -ENOMEM;
@@ -370,8 +503,8 @@ static int put_span_head(struct pb_out *o, const struct sp_span *s)
 	p = put_len_field(p, TAG_SPAN_SPAN_ID, s->span_id, 8);
 	if (span_has_parent(s))
 		p = put_len_field(p, TAG_SPAN_PARENT, s->parent_span_id, 8);
-	if (name)
-		p = put_len_field(p, TAG_SPAN_NAME, span_str(s, s->name_off), name);
+	if (s->name_len)
+		p = put_name(p, s);
 	if (s->kind) {
 		*p++ = TAG_SPAN_KIND;
 		p = put_varint(p, s->kind);
