@@ -24,6 +24,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "span/resource.h"
 #include "export/otlp_encode.h"
@@ -140,37 +143,80 @@ static inline uint8_t *put_fixed32(uint8_t *p, uint32_t v)
 	return p + 4;
 }
 
+/* The first zero byte of the word `w` (little-endian): its index, or the
+ * word's size.  Of the bytes that (w - 0x01..) & ~w & 0x80.. flags, the
+ * lowest is the first zero (only bytes above it may be flagged falsely). */
+static inline size_t zero_at64(uint64_t w)
+{
+	uint64_t z = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+
+	return z ? (size_t)__builtin_ctzll(z) >> 3 : 8;
+}
+
+static inline size_t zero_at32(uint32_t w)
+{
+	uint32_t z = (w - 0x01010101U) & ~w & 0x80808080U;
+
+	return z ? (size_t)__builtin_ctz(z) >> 3 : 4;
+}
+
+/* copy_cut() of fewer than 16 bytes: two words that overlap or meet. */
+static inline size_t copy_cut_short(uint8_t *dst, const char *src, size_t len)
+{
+	size_t at;
+
+	if (len >= 8) {
+		uint64_t a, b;
+
+		memcpy(&a, src, 8);
+		memcpy(&b, src + len - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + len - 8, &b, 8);
+		at = zero_at64(a);
+		return at < 8 ? at : len - 8 + zero_at64(b);
+	}
+	if (len >= 4) {
+		uint32_t a, b;
+
+		memcpy(&a, src, 4);
+		memcpy(&b, src + len - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + len - 4, &b, 4);
+		at = zero_at32(a);
+		return at < 4 ? at : len - 4 + zero_at32(b);
+	}
+	for (at = 0; at < len && src[at]; at++)
+		dst[at] = (uint8_t)src[at];
+	return at;
+}
+
 /*
  * Copy `len` bytes of a string to `dst` up to its first NUL byte and
- * return how many that is (`len` when there is none).  One pass, eight
- * bytes at a time, where memchr() and memcpy() were two library calls
- * for what is mostly a short value.  It reads and writes no byte outside
- * [src, src + len) and [dst, dst + len): the last word ends at len, over
- * bytes already looked at.  In the word, the lowest byte flagged by
- * (w - 0x01..) & ~w & 0x80.. is the first zero byte (only bytes above
- * it may be flagged falsely).
+ * return how many that is (`len` when there is none): one pass where
+ * memchr() and memcpy() were two library calls, for what is mostly a
+ * value of a few dozen bytes.  It reads and writes no byte outside
+ * [src, src + len) and [dst, dst + len): the last piece ends at `len`,
+ * over bytes already looked at (a NUL among those was found first).
  */
 static inline size_t copy_cut(uint8_t *dst, const char *src, size_t len)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	const uint64_t ones = 0x0101010101010101ULL, highs = ones << 7;
-	uint64_t w, z;
-	size_t i = 0;
+#if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const __m128i zero = _mm_setzero_si128();
 
-	if (len < 8) {
-		for (; i < len && src[i]; i++)
-			dst[i] = (uint8_t)src[i];
-		return i;
-	}
-	for (;; i += 8) {
-		if (i + 8 > len)
-			i = len - 8;
-		memcpy(&w, src + i, 8);
-		memcpy(dst + i, &w, 8);
-		z = (w - ones) & ~w & highs;
-		if (z)
-			return i + (size_t)(__builtin_ctzll(z) >> 3);
-		if (i + 8 == len)
+	if (len < 16)
+		return copy_cut_short(dst, src, len);
+	for (size_t i = 0;; i += 16) {
+		__m128i v;
+		unsigned nul;
+
+		if (i + 16 > len)
+			i = len - 16;
+		v = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+		_mm_storeu_si128((__m128i *)(void *)(dst + i), v);
+		nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
+		if (nul)
+			return i + (size_t)__builtin_ctz(nul);
+		if (i + 16 == len)
 			return len;
 	}
 #else
@@ -192,7 +238,7 @@ static inline size_t copy_cut(uint8_t *dst, const char *src, size_t len)
  * measured every time.
  */
 #define KEY_SLOTS 64
-#define KEY_FIELD_MAX 56
+#define KEY_FIELD_MAX 48
 
 struct key_slot {
 	const char *key;
