@@ -622,6 +622,39 @@ static void test_nul_everywhere(void **state)
 	free(s);
 }
 
+/*
+ * More keys than the fast encoder keeps fields of (it looks keys up by
+ * address): 600 keys of 1 to 60 bytes, in turn, several times.
+ */
+static void test_many_keys(void **state)
+{
+	static char many[600][64];
+	struct sp_span *s = calloc(8, sizeof(*s));
+	struct sp_span *spans[8];
+
+	for (size_t i = 0; i < 600; i++) {
+		size_t len = 1 + i % 60;
+
+		for (size_t j = 0; j < len; j++)
+			many[i][j] = (char)('a' + (i + j) % 26);
+		many[i][len] = '\0';
+	}
+	for (size_t round = 0; round < 3; round++) {
+		for (size_t i = 0; i < 600;) {
+			for (size_t n = 0; n < 8; n++) {
+				spans[n] = &s[n];
+				span_reset(&s[n]);
+				s[n].span_id[0] = 1;
+				for (size_t a = 0; a < 10 && i < 600; a++, i++)
+					span_add_int(&s[n], many[(i * 7 + round) % 600],
+						     (int64_t)i);
+			}
+			check_batch(spans, 8);
+		}
+	}
+	free(s);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -630,6 +663,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_known_bytes),
 		cmocka_unit_test(test_length_boundaries),
 		cmocka_unit_test(test_nul_everywhere),
+		cmocka_unit_test(test_many_keys),
 		cmocka_unit_test(test_random_small_batches),
 		cmocka_unit_test(test_random_large_batches),
 	};

@@ -233,11 +233,14 @@ static inline size_t copy_cut(uint8_t *dst, const char *src, size_t len)
  * Span attribute keys, each with the KeyValue field it makes (tag,
  * length, bytes), by the key's address: keys have static storage
  * (span/span.h), so an address names one text for good, and a batch
- * uses a few dozen of them thousands of times.  Direct-mapped, per
- * thread; a collision replaces the slot.  A key too long for a slot is
- * measured every time.
+ * uses a few dozen of them thousands of times.  Per thread, open
+ * addressing: a key takes the first free slot of the KEY_PROBES from
+ * its hash, or, all taken, the first (a table of KEY_SLOTS keys that
+ * keep coming back in turn would measure some every time: still right).
+ * A key too long for a slot is measured every time.
  */
-#define KEY_SLOTS 64
+#define KEY_SLOTS 128
+#define KEY_PROBES 4
 #define KEY_FIELD_MAX 48
 
 struct key_slot {
@@ -246,27 +249,53 @@ struct key_slot {
 	uint8_t field[KEY_FIELD_MAX]; /* TAG_KV_KEY, length, the key */
 };
 
-static __thread struct key_slot key_slots[KEY_SLOTS];
+static __thread struct key_slot *key_slots;
 
-/* The key's slot; NULL when the key is too long for one. */
-static inline const struct key_slot *key_field(const char *key)
+/* The slot of a key not found in its probes, filled; NULL: too long. */
+static struct key_slot *key_fill(struct key_slot *first, const char *key)
 {
-	uint64_t h = (uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ULL;
-	struct key_slot *k = &key_slots[h >> 58];
-	size_t n;
+	struct key_slot *k = first;
+	size_t n = strlen(key);
 
-	_Static_assert(KEY_SLOTS == 1 << (64 - 58), "KEY_SLOTS is 2 ^ (64 - 58)");
-	if (k->key == key)
-		return k;
-	n = strlen(key);
-	if (n + 2 > KEY_FIELD_MAX || n > 127)
+	if (n + 2 > KEY_FIELD_MAX)
 		return NULL;
+	for (unsigned i = 0; i < KEY_PROBES; i++) {
+		struct key_slot *at = key_slots + (size_t)(first - key_slots + i) % KEY_SLOTS;
+
+		if (!at->key) {
+			k = at;
+			break;
+		}
+	}
 	k->key = key;
 	k->len = (uint8_t)(n ? n + 2 : 0);
 	k->field[0] = TAG_KV_KEY;
 	k->field[1] = (uint8_t)n;
 	memcpy(k->field + 2, key, n);
 	return k;
+}
+
+/* The key's slot; NULL when the key is too long for one, or no memory. */
+static inline const struct key_slot *key_field(const char *key)
+{
+	uint64_t h = (uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ULL;
+	size_t at = (size_t)(h >> 57);
+
+	_Static_assert(KEY_SLOTS == 1 << (64 - 57), "KEY_SLOTS is 2 ^ (64 - 57)");
+	if (!key_slots) {
+		key_slots = calloc(KEY_SLOTS, sizeof(*key_slots));
+		if (!key_slots)
+			return NULL;
+	}
+	for (unsigned i = 0; i < KEY_PROBES; i++) {
+		const struct key_slot *k = &key_slots[(at + i) % KEY_SLOTS];
+
+		if (k->key == key)
+			return k;
+		if (!k->key)
+			break;
+	}
+	return key_fill(&key_slots[at], key);
 }
 
 /* --- sizes ---------------------------------------------------------------- */
@@ -435,9 +464,9 @@ static inline uint8_t *put_key_value_head(uint8_t *p, uint8_t tag,
  * what was written is wrong and the caller writes it again with `cut`.
  * Returns the end.
  */
-static uint8_t *put_attr(uint8_t *p, const struct sp_attr *a,
-			 const struct key_slot *k, size_t klen, const char *v,
-			 size_t str, size_t *cut)
+static inline __attribute__((always_inline)) uint8_t *
+put_attr(uint8_t *p, const struct sp_attr *a, const struct key_slot *k,
+	 size_t klen, const char *v, size_t str, size_t *cut)
 {
 	size_t kfield = k ? k->len : klen ? len_field_size(klen) : 0;
 	size_t vsize = any_value_size(a, str);
@@ -478,6 +507,14 @@ static uint8_t *put_attr(uint8_t *p, const struct sp_attr *a,
 	return p;
 }
 
+/* put_attr() again, the string's length cut at its NUL byte: rare. */
+static __attribute__((noinline)) uint8_t *
+put_attr_cut(uint8_t *p, const struct sp_attr *a, const struct key_slot *k,
+	     size_t klen, const char *v, size_t cut)
+{
+	return put_attr(p, a, k, klen, v, cut, &cut);
+}
+
 /* One attribute of span `s`, its lengths taken as it is written. */
 static int put_span_attr(struct pb_out *o, const struct sp_span *s,
 			 const struct sp_attr *a)
@@ -498,8 +535,8 @@ static int put_span_attr(struct pb_out *o, const struct sp_span *s,
 	if (!p)
 		return -ENOMEM;
 	p = put_attr(o->buf + o->used, a, k, klen, v, str, &cut);
-	if (cut != str) /* a NUL byte in the value: rare */
-		p = put_attr(o->buf + o->used, a, k, klen, v, cut, &cut);
+	if (cut != str) /* a NUL byte in the value */
+		p = put_attr_cut(o->buf + o->used, a, k, klen, v, cut);
 	o->used = (size_t)(p - o->buf);
 	return 0;
 }
