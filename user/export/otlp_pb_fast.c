@@ -198,7 +198,8 @@ static inline size_t copy_cut_short(uint8_t *dst, const char *src, size_t len)
  * [src, src + len) and [dst, dst + len): the last piece ends at `len`,
  * over bytes already looked at (a NUL among those was found first).
  */
-static inline size_t copy_cut(uint8_t *dst, const char *src, size_t len)
+static inline __attribute__((always_inline)) size_t
+copy_cut(uint8_t *dst, const char *src, size_t len)
 {
 #if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	const __m128i zero = _mm_setzero_si128();
