@@ -187,10 +187,12 @@ static int gzip_isal(const uint8_t *in, size_t len, int level, uint8_t **out,
 	isal_deflate_reset(st);
 	st->level_buf_size = ISAL_DEF_LVL3_DEFAULT;
 	st->gzip_flag = IGZIP_GZIP;
+	if (trained && isal_deflate_set_hufftables(st, &trained->tables,
+						   IGZIP_HUFFTABLE_CUSTOM) != COMP_OK)
+		trained = NULL; /* igzip's own level 1, then */
+	if (!trained) /* not the last call's trained code */
+		isal_deflate_set_hufftables(st, NULL, IGZIP_HUFFTABLE_DEFAULT);
 	st->level = trained ? 0 : (uint32_t)level;
-	if (trained)
-		isal_deflate_set_hufftables(st, &trained->tables,
-					    IGZIP_HUFFTABLE_CUSTOM);
 	st->end_of_stream = 1;
 	st->flush = NO_FLUSH;
 	st->next_in = (uint8_t *)in;
