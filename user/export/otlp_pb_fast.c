@@ -153,41 +153,24 @@ static inline size_t zero_at64(uint64_t w)
 	return z ? (size_t)__builtin_ctzll(z) >> 3 : 8;
 }
 
-static inline size_t zero_at32(uint32_t w)
-{
-	uint32_t z = (w - 0x01010101U) & ~w & 0x80808080U;
-
-	return z ? (size_t)__builtin_ctz(z) >> 3 : 4;
-}
-
-/* copy_cut() of fewer than 16 bytes: two words that overlap or meet. */
+/* copy_cut() of fewer than 16 bytes: two words that overlap or meet, or
+ * byte by byte below eight. */
 static inline size_t copy_cut_short(uint8_t *dst, const char *src, size_t len)
 {
+	uint64_t a, b;
 	size_t at;
 
-	if (len >= 8) {
-		uint64_t a, b;
-
-		memcpy(&a, src, 8);
-		memcpy(&b, src + len - 8, 8);
-		memcpy(dst, &a, 8);
-		memcpy(dst + len - 8, &b, 8);
-		at = zero_at64(a);
-		return at < 8 ? at : len - 8 + zero_at64(b);
+	if (len < 8) {
+		for (at = 0; at < len && src[at]; at++)
+			dst[at] = (uint8_t)src[at];
+		return at;
 	}
-	if (len >= 4) {
-		uint32_t a, b;
-
-		memcpy(&a, src, 4);
-		memcpy(&b, src + len - 4, 4);
-		memcpy(dst, &a, 4);
-		memcpy(dst + len - 4, &b, 4);
-		at = zero_at32(a);
-		return at < 4 ? at : len - 4 + zero_at32(b);
-	}
-	for (at = 0; at < len && src[at]; at++)
-		dst[at] = (uint8_t)src[at];
-	return at;
+	memcpy(&a, src, 8);
+	memcpy(&b, src + len - 8, 8);
+	memcpy(dst, &a, 8);
+	memcpy(dst + len - 8, &b, 8);
+	at = zero_at64(a);
+	return at < 8 ? at : len - 8 + zero_at64(b);
 }
 
 /*
