@@ -46,8 +46,10 @@ enum sp_attr_type {
 
 /*
  * One attribute.  `key` points to a string with static storage (semantic
- * convention names are compile-time constants); string values live in the
- * owning span's arena at [str.off, str.off + str.len).
+ * convention names are compile-time constants): the protobuf encoder
+ * keeps each key's encoded field by the key's address, so an address
+ * must never name another text.  String values live in the owning span's
+ * arena at [str.off, str.off + str.len).
  */
 struct sp_attr {
 	const char *key;
