@@ -55,12 +55,11 @@ static int gzip_libdeflate(const uint8_t *in, size_t len, int level, uint8_t **o
 
 /*
  * Level 1's Huffman code, made from the thread's own input.  igzip's
- * level 1 counts the symbols of each block and builds a code for it: on
- * the exporter's batches that is a third of its time (bench/throughput:
- * the hash-and-count pass, the tree, the tables).  Its level 0 matches
- * with one hash and writes with a code given beforehand; with igzip's
- * generic code the ratio falls from 6.42 to 5.52, with a code made from
- * the same kind of batch it stays at 6.41, 17 % faster.  The code is made
+ * level 1 counts the symbols of each block and builds a code for it.  Its
+ * level 0 matches with one hash and writes with a code given beforehand:
+ * on bench/throughput's batches, with igzip's generic code the ratio
+ * falls from 6.42 to 5.51, with a code made from an earlier batch it
+ * stays at 6.41, and the time is 17 % less than level 1's.  The code is made
  * from TRAIN_SLICES slices spread over an input of at least TRAIN_MIN
  * bytes, and made again every TRAIN_EVERY inputs, or at the next input
  * when one compressed a quarter worse than the input it was made from
