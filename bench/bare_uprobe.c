@@ -9,7 +9,8 @@
  * `bare_uprobe --sock SECONDS`: the bare socket programs instead, on every
  * socket call of the host for SECONDS, the records drained as they come
  * (every 10 ms), as spanprobe's reader drains its own; beside them, the
- * programs that read the socket once and stop.
+ * programs that read the socket once and stop.  `--sock-read SECONDS`:
+ * only those (started before spanprobe, they run before its programs).
  */
 #include <bpf/libbpf.h>
 #include <stdbool.h>
@@ -51,14 +52,15 @@ static bool attach_all(struct bare_bpf *skel, const char *exe, char *functions)
 	return true;
 }
 
-/* The socket floor: attached for `seconds`, drained as it runs. */
-static int run_sock(struct bare_bpf *skel, double seconds)
+/* The socket floor: attached for `seconds`, drained as it runs; only the
+ * programs that read the socket once when `read_only`. */
+static int run_sock(struct bare_bpf *skel, double seconds, bool read_only)
 {
 	struct ring_buffer *rb;
 	long records = 0;
 
-	if (!bpf_program__attach(skel->progs.bare_sock_send) ||
-	    !bpf_program__attach(skel->progs.bare_sock_recv) ||
+	if ((!read_only && (!bpf_program__attach(skel->progs.bare_sock_send) ||
+			    !bpf_program__attach(skel->progs.bare_sock_recv))) ||
 	    !bpf_program__attach(skel->progs.bare_read_send) ||
 	    !bpf_program__attach(skel->progs.bare_read_recv)) {
 		fprintf(stderr, "bare_uprobe: cannot attach the socket programs\n");
@@ -84,13 +86,13 @@ int main(int argc, char **argv)
 	int status = 1;
 	pid_t child;
 
-	if (argc == 3 && !strcmp(argv[1], "--sock")) {
+	if (argc == 3 && (!strcmp(argv[1], "--sock") || !strcmp(argv[1], "--sock-read"))) {
 		skel = bare_bpf__open_and_load();
 		if (!skel) {
 			fprintf(stderr, "bare_uprobe: cannot load (root needed)\n");
 			return 2;
 		}
-		status = run_sock(skel, atof(argv[2]));
+		status = run_sock(skel, atof(argv[2]), !strcmp(argv[1], "--sock-read"));
 		bare_bpf__destroy(skel);
 		return status;
 	}

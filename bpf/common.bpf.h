@@ -36,18 +36,30 @@ struct {
 	__type(value, __u32);
 } sp_tracked SEC(".maps");
 
+/* Bytes this CPU wrote since it last woke the reader (one shared map, as
+ * the others: the loader hands every object the same). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} sp_wake_acct SEC(".maps");
+
 /*
- * Wake the reader each time another this many bytes wait in the ring
- * buffer; below that it finds them at its next timed poll, which bounds
- * the delay.  A wake-up per record costs the traced thread more than the
- * record itself: the ring buffer's wake-up is an interrupt the CPU sends
- * itself, a trap to the hypervisor in a virtual machine (microseconds).
- * So only the record that carries the backlog past a multiple of the
- * setting wakes the reader, not every record while the reader, woken,
- * waits for a CPU (it polls level-triggered: nothing is missed).
- * 0: the ring buffer's own choice (wake when the reader has caught up).
- * The one wake-up setting of every object: the loader computes it from the
- * ring-buffer size (loader_wakeup_bytes()) and sets it before load.
+ * Wake the reader each time this CPU has written another this many bytes
+ * to the ring buffer; below that the reader finds them at its next timed
+ * poll, which bounds the delay.  A wake-up per record costs the traced
+ * thread more than the record itself: the ring buffer's wake-up is an
+ * interrupt the CPU sends itself, a trap to the hypervisor in a virtual
+ * machine (microseconds).  The count is the CPU's own (sp_wake_acct), not
+ * the ring buffer's backlog: asking the ring buffer for its backlog reads
+ * the reader's position, a cache line the reader's CPU writes, and that
+ * miss cost every record some 60 ns here, a tenth of an HTTP call.  The
+ * loader shares the setting out between the CPUs
+ * (loader_wakeup_for()), so the bytes all CPUs leave waiting between two
+ * wake-ups stay within its mark.  0: the ring buffer's own choice (wake
+ * when the reader has caught up).  The loader computes it from the
+ * ring-buffer size and the CPUs and sets it in every object before load.
  */
 const volatile __u32 sp_wakeup_bytes = 0;
 
@@ -100,14 +112,17 @@ static __always_inline void *common__reserve(__u16 type, __u16 size)
 #define COMMON_RB_SPACE(size) ((((__u64)(size)) + 8 + 7) & ~7ULL)
 
 /*
- * The submit flags for a record of `type` that brings the bytes waiting
- * from `before` to `after`: the one wake-up policy of every object, for
- * bpf_ringbuf_submit() and bpf_ringbuf_output() alike.  Records of other
- * CPUs may land between the query and the record: the next multiple
- * still wakes the reader, and the timed poll bounds the rest.
+ * The submit flags for a record of `type` and `size` bytes: the one
+ * wake-up policy of every object, for bpf_ringbuf_submit() and
+ * bpf_ringbuf_output() alike.  A program interrupted on its CPU by
+ * another between the read and the write of the count may lose a
+ * record's bytes from it: a later wake-up, or the timed poll.
  */
-static __always_inline __u64 common__wakeup_for(__u16 type, __u64 before, __u64 after)
+static __always_inline __u64 common__wakeup_flags(__u16 type, __u32 size)
 {
+	__u32 zero = 0;
+	__u64 *acct;
+
 	/* The one exception: an exec wakes the reader at once, which reads
 	 * /proc/PID (command line, cgroup) for the new program's resource
 	 * while the process still runs; a short-lived one would be gone by
@@ -116,28 +131,22 @@ static __always_inline __u64 common__wakeup_for(__u16 type, __u64 before, __u64 
 		return BPF_RB_FORCE_WAKEUP;
 	if (!sp_wakeup_bytes)
 		return 0;
-	return before / sp_wakeup_bytes != after / sp_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-								  : BPF_RB_NO_WAKEUP;
+	acct = bpf_map_lookup_elem(&sp_wake_acct, &zero);
+	if (!acct)
+		return 0;
+	*acct += COMMON_RB_SPACE(size);
+	if (*acct < sp_wakeup_bytes)
+		return BPF_RB_NO_WAKEUP;
+	*acct = 0;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
-/* For bpf_ringbuf_output() of `size` bytes, asked before the output. */
-static __always_inline __u64 common__wakeup_flags(__u16 type, __u32 size)
-{
-	__u64 before = bpf_ringbuf_query(&sp_events, BPF_RB_AVAIL_DATA);
-
-	return common__wakeup_for(type, before, before + COMMON_RB_SPACE(size));
-}
-
-/* Submit a record reserved with common__reserve(): the bytes waiting
- * count it already. */
+/* Submit a record reserved with common__reserve(). */
 static __always_inline void common__submit(void *record)
 {
 	const struct sp_event_header *hdr = record;
-	__u64 after = bpf_ringbuf_query(&sp_events, BPF_RB_AVAIL_DATA);
-	__u64 space = COMMON_RB_SPACE(hdr->size);
 
-	bpf_ringbuf_submit(record, common__wakeup_for(hdr->type,
-						      after > space ? after - space : 0, after));
+	bpf_ringbuf_submit(record, common__wakeup_flags(hdr->type, hdr->size));
 }
 
 #endif /* SPANPROBE_COMMON_BPF_H */

@@ -204,7 +204,9 @@ static __always_inline struct sp_sock_known *sock_capture__known(struct sock *sk
  * already judged not HTTP (its slot), then TCP.  Returns the family, or
  * 0 when the call is not ours; *ports: skc_portpair.  (An ignored one is
  * still ours: a TLS connection's socket calls link the library's calls
- * to their socket, sock_capture__tls_send().)
+ * to their socket, sock_capture__tls_send().)  A socket its slot holds
+ * is TCP (only TCP calls get that far, and TCP's close empties the
+ * slot): its protocol is not read again.
  */
 static __always_inline int sock_capture__unjudged(struct sock *sk, __u32 *ports)
 {
@@ -214,8 +216,8 @@ static __always_inline int sock_capture__unjudged(struct sock *sk, __u32 *ports)
 	if (family != SOCK_AF_INET && family != SOCK_AF_INET6)
 		return 0;
 	k = sock_capture__known(sk, *ports);
-	if (k && k->dirs == SOCK_DIRS_BOTH)
-		return 0;
+	if (k)
+		return k->dirs == SOCK_DIRS_BOTH ? 0 : family;
 	return sock_capture__tcp_of(sk, family);
 }
 
@@ -620,17 +622,35 @@ static __always_inline __u32 sock_capture__peek(const struct sock_io *io, __u32 
 	return bpf_probe_read_user(b, SOCK_HTTP_PEEK, seg.iov_base) ? 0 : n;
 }
 
-/* `ports`: from sock_capture__family_ports(), read once per call. */
+/*
+ * The addresses of `sk`, with one read where the peer's address comes
+ * right before the local one, as it has in sock_common since IPv6 was
+ * added there (the record keeps them in that order); two reads
+ * elsewhere.  `ports`: from sock_capture__family_ports(), read once per
+ * call.
+ */
 static __always_inline void sock_capture__fill_addrs(struct sp_sock_data_event *ev,
 					     struct sock *sk, int family, __u32 ports)
 {
+	__u64 pair = 0;
+
 	ev->family = family;
 	ev->local_port = SOCK_LOCAL_PORT(ports);
 	ev->peer_port = SOCK_PEER_PORT(ports);
 	if (family == SOCK_AF_INET) {
-		__builtin_memset(ev->local_addr, 0, 32);
-		bpf_core_read(ev->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(ev->peer_addr, 4, &sk->__sk_common.skc_daddr);
+		__builtin_memset(ev->peer_addr, 0, 32);
+		if (bpf_core_field_offset(struct sock_common, skc_rcv_saddr) !=
+		    bpf_core_field_offset(struct sock_common, skc_daddr) + 4) {
+			bpf_core_read(ev->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+			bpf_core_read(ev->peer_addr, 4, &sk->__sk_common.skc_daddr);
+			return;
+		}
+		bpf_core_read(&pair, 8, &sk->__sk_common.skc_daddr);
+		*(__u32 *)ev->peer_addr = (__u32)pair;
+		*(__u32 *)ev->local_addr = (__u32)(pair >> 32);
+	} else if (bpf_core_field_offset(struct sock_common, skc_v6_rcv_saddr) ==
+		   bpf_core_field_offset(struct sock_common, skc_v6_daddr) + 16) {
+		bpf_core_read(ev->peer_addr, 32, &sk->__sk_common.skc_v6_daddr);
 	} else {
 		bpf_core_read(ev->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(ev->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);

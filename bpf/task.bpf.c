@@ -63,7 +63,7 @@ int sp_proc_exec(struct bpf_raw_tracepoint_args *ctx)
 		ev->filename[0] = 0;
 		common__count_drop(SP_DROP_READ_FAILED);
 	}
-	/* Woken at once (see common__wakeup_for()). */
+	/* Woken at once (see common__wakeup_flags()). */
 	common__submit(ev);
 	return 0;
 }

@@ -20,7 +20,7 @@
 #include <linux/types.h>
 #endif
 
-#define SP_EVENT_VERSION 2
+#define SP_EVENT_VERSION 3
 
 enum sp_event_type {
 	SP_EV_FUNC_ENTRY = 1,  /* struct sp_func_event: a traced function was entered */
@@ -161,8 +161,8 @@ struct sp_sock_data_event {
 	__u16 syscall_nr;   /* the call that moved the bytes (architecture's number) */
 	__u8 sock_flags;    /* enum sp_sock_flags */
 	__u8 reserved[5];
+	__u8 peer_addr[16];  /* then local_addr: the order of struct sock_common */
 	__u8 local_addr[16];
-	__u8 peer_addr[16];
 	/* __u8 data[captured] */
 };
 
@@ -284,7 +284,8 @@ SP_ASSERT_LAYOUT(struct sp_sock_conn, 32);
 SP_ASSERT_LAYOUT(struct sp_sock_piece, 6);
 _Static_assert(__builtin_offsetof(struct sp_sock_data_event, captured) == 40,
 	       "sp_sock_data_event.captured moved");
-_Static_assert(__builtin_offsetof(struct sp_sock_data_event, local_addr) == 56,
-	       "sp_sock_data_event.local_addr moved");
+_Static_assert(__builtin_offsetof(struct sp_sock_data_event, peer_addr) == 56 &&
+	       __builtin_offsetof(struct sp_sock_data_event, local_addr) == 72,
+	       "sp_sock_data_event's addresses moved");
 
 #endif /* SPANPROBE_EVENTS_H */

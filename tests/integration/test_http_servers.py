@@ -218,6 +218,35 @@ def test_ipv6(agent, root):
         py6.stop()
 
 
+def test_distinct_addresses(agent, py, root):
+    """Each end's address where it belongs: the client bound to another
+    loopback address than the server's, over IPv4 and over an IPv6
+    socket that takes IPv4 (v4-mapped addresses)."""
+    rc, out, pid = curl("--interface", "127.0.0.5", f"http://127.0.0.1:{py.port}/index.html")
+    servers, clients = exchange(agent, py.pid, pid, 1, out)
+    check("IPv4, client on 127.0.0.5: server span's client and server addresses",
+          len(servers) == 1 and servers[0]["_attrs"].get("client.address") == "127.0.0.5"
+          and servers[0]["_attrs"].get("network.peer.address") == "127.0.0.5"
+          and servers[0]["_attrs"].get("server.address") == "127.0.0.1"
+          and len(clients) == 1
+          and clients[0]["_attrs"].get("network.peer.address") == "127.0.0.1",
+          [s["_attrs"] for s in servers + clients])
+    port = free_port()
+    dual = python_server(port, root, bind="::")
+    try:
+        rc, out, pid = curl("--interface", "127.0.0.6", f"http://127.0.0.1:{port}/index.html")
+        servers, clients = exchange(agent, dual.pid, pid, 1, out)
+        # The record's addresses are v4-mapped IPv6 ones; spans name them
+        # as IPv4.
+        check("IPv6 socket, IPv4 client on 127.0.0.6: each address where it belongs",
+              len(servers) == 1
+              and servers[0]["_attrs"].get("client.address") == "127.0.0.6"
+              and servers[0]["_attrs"].get("server.address") == "127.0.0.1",
+              [s["_attrs"] for s in servers + clients])
+    finally:
+        dual.stop()
+
+
 def main():
     root = tempfile.mkdtemp(prefix="sp-www-")
     with open(os.path.join(root, "index.html"), "w") as f:
@@ -238,6 +267,7 @@ def main():
             test_query_not_exported(agent, node)
             test_pipelined(agent, node)
             test_nginx_http10(agent, nginx)
+            test_distinct_addresses(agent, py, root)
             test_ipv6(agent, root)
     finally:
         rc = agent.stop()

@@ -84,6 +84,39 @@ static void test_one_span_exact(void **state)
 	resource_put(res);
 }
 
+/* The resource's attributes are written once and kept with it: a second
+ * batch gives the same bytes from the copy, and an attribute set before
+ * the resource is shared again drops the copy. */
+static void test_resource_kept(void **state)
+{
+	struct sp_resource *res = bare_resource(7);
+	struct sp_span s;
+	struct sp_span *batch[] = { &s };
+	const char *head = "{\"resourceSpans\":[{\"resource\":{\"attributes\":["
+			   "{\"key\":\"service.name\",\"value\":{\"stringValue\":\"%s\"}}"
+			   "]},\"scopeSpans\":[{" SCOPE ",\"spans\":["
+			   "{\"traceId\":\"" TRACE_HEX "\",\"spanId\":\"a1a1a1a1a1a1a1a1\","
+			   "\"name\":\"s\",\"kind\":1,"
+			   "\"startTimeUnixNano\":\"1700000000000000001\","
+			   "\"endTimeUnixNano\":\"1700000000000000002\","
+			   "\"attributes\":[],\"status\":{}}]}]}]}";
+	char want[1024];
+
+	(void)state;
+	assert_int_equal(resource_set_str(res, "service.name", "before"), 0);
+	mk_span(&s, 0xa1, "s", res, 1, 2);
+	snprintf(want, sizeof(want), head, "before");
+	assert_null(res->encoded_json);
+	expect_json(batch, 1, want);
+	assert_non_null(res->encoded_json);
+	expect_json(batch, 1, want);
+	assert_int_equal(resource_set_str(res, "service.name", "after"), 0);
+	assert_null(res->encoded_json);
+	snprintf(want, sizeof(want), head, "after");
+	expect_json(batch, 1, want);
+	resource_put(res);
+}
+
 /* Two processes: a ResourceSpans per run of spans sharing a resource. */
 static void test_two_resources(void **state)
 {
@@ -322,6 +355,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty_batch),
 		cmocka_unit_test(test_one_span_exact),
+		cmocka_unit_test(test_resource_kept),
 		cmocka_unit_test(test_two_resources),
 		cmocka_unit_test(test_attribute_types),
 		cmocka_unit_test(test_status),

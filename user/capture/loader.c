@@ -58,11 +58,22 @@ static int on_record(void *ctx, void *data, size_t size)
 	return l->on_event(l->on_event_ctx, data, size);
 }
 
-uint32_t loader_wakeup_for(uint32_t ringbuf_bytes)
+uint32_t loader_wakeup_for(uint32_t ringbuf_bytes, unsigned int ncpus)
 {
 	uint32_t eighth = ringbuf_bytes / 8;
+	uint32_t mark = eighth < LOADER_WAKEUP_MAX ? eighth : LOADER_WAKEUP_MAX;
+	uint32_t share, floor;
 
-	return eighth < LOADER_WAKEUP_MAX ? eighth : LOADER_WAKEUP_MAX;
+	if (ncpus == 0)
+		ncpus = 1;
+	share = mark / ncpus;
+	/* The floor: LOADER_WAKEUP_CPU_MIN, never past the mark, and all
+	 * the shares together within half the ring. */
+	floor = LOADER_WAKEUP_CPU_MIN < mark ? LOADER_WAKEUP_CPU_MIN : mark;
+	if (floor > ringbuf_bytes / 2 / ncpus)
+		floor = ringbuf_bytes / 2 / ncpus;
+	share = share > floor ? share : floor;
+	return share ? share : 1;
 }
 
 uint32_t loader_wakeup_bytes(const struct sp_loader *l)
@@ -87,10 +98,11 @@ const struct records_stats *loader_record_stats(const struct sp_loader *l)
 
 int loader_share_maps(struct sp_loader *l, struct bpf_object *obj)
 {
-	static const char *const names[] = { "sp_events", "sp_drops", "sp_tracked" };
-	const int fds[] = { l->events_fd, l->drops_fd, l->tracked_fd };
+	static const char *const names[] = { "sp_events", "sp_drops", "sp_tracked",
+					     "sp_wake_acct" };
+	const int fds[] = { l->events_fd, l->drops_fd, l->tracked_fd, l->wake_fd };
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		struct bpf_map *map = bpf_object__find_map_by_name(obj, names[i]);
 		int err = map ? bpf_map__reuse_fd(map, fds[i]) : -ENOENT;
 
@@ -153,6 +165,7 @@ static int open_func(struct sp_loader *l, const struct sp_loader_opts *opts)
 		return report_load_error("function", err);
 	l->events_fd = bpf_map__fd(l->func->maps.sp_events);
 	l->drops_fd = bpf_map__fd(l->func->maps.sp_drops);
+	l->wake_fd = bpf_map__fd(l->func->maps.sp_wake_acct);
 	l->tracked_fd = bpf_map__fd(l->func->maps.sp_tracked);
 	return 0;
 }
@@ -179,13 +192,18 @@ static int open_task(struct sp_loader *l)
 
 int loader_open(struct sp_loader *l, const struct sp_loader_opts *opts)
 {
+	long ncpus;
 	int err;
 
 	memset(l, 0, sizeof(*l));
-	l->events_fd = l->drops_fd = l->tracked_fd = -1;
+	l->events_fd = l->drops_fd = l->tracked_fd = l->wake_fd = -1;
 	l->on_event = opts->on_event;
 	l->on_event_ctx = opts->on_event_ctx;
-	l->wakeup_bytes = loader_wakeup_for(opts->ringbuf_bytes);
+	/* Shares for the CPUs online now (one brought up later adds its
+	 * share to the mark; the timed poll still bounds the delay). */
+	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	l->wakeup_bytes = loader_wakeup_for(opts->ringbuf_bytes,
+					    ncpus > 0 ? (unsigned int)ncpus : 1);
 	l->follow_children = opts->follow_children;
 	l->all_processes = opts->all_processes;
 	loader_quiet_libbpf();

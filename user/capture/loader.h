@@ -41,7 +41,7 @@ struct sp_loader {
 	struct func_bpf *func;
 	struct task_bpf *task;
 	struct ring_buffer *ring;
-	int events_fd, drops_fd, tracked_fd;
+	int events_fd, drops_fd, tracked_fd, wake_fd;
 	struct bpf_link **links;
 	size_t n_links, cap_links;
 	int *multi_fds;       /* uprobe-multi links (capture/umulti.h) */
@@ -66,19 +66,6 @@ struct sp_loader_opts {
 };
 
 /*
- * The wake-up setting of every BPF object (their rodata sp_wakeup_bytes):
- * the reader is woken once LOADER_WAKEUP_MAX bytes wait in the ring buffer,
- * or an eighth of the ring buffer when that is less; below it, the
- * reader's timed poll finds the records.  Batching spares the traced
- * threads a wake-up per record; the cap keeps each burst small enough for
- * the export queue, the eighth leaves a small ring room to fill while the
- * reader wakes.  An exec record still wakes the reader at once
- * (bpf/common.bpf.h).
- */
-#define LOADER_WAKEUP_MAX (64u << 10)
-
-/* The wake-up setting for a ring buffer of `ringbuf_bytes` (rule above). */
-/*
  * libbpf's messages go to stderr at -vv only; the last warning is kept to
  * explain a failure (loader_libbpf_last(), "" when none since the last
  * loader_libbpf_forget()).  loader_open() installs this; code that loads
@@ -88,7 +75,26 @@ void loader_quiet_libbpf(void);
 const char *loader_libbpf_last(void);
 void loader_libbpf_forget(void);
 
-uint32_t loader_wakeup_for(uint32_t ringbuf_bytes);
+/*
+ * The wake-up setting of every BPF object (their rodata sp_wakeup_bytes):
+ * the mark is LOADER_WAKEUP_MAX bytes waiting in the ring buffer, or an
+ * eighth of the ring buffer when that is less; each CPU wakes the reader
+ * once it has written its share of the mark since its last wake-up
+ * (bpf/common.bpf.h), and below it the reader's timed poll finds the
+ * records.  Batching spares the traced threads a wake-up per record; the
+ * cap keeps each burst small enough for the export queue, the eighth
+ * leaves a small ring room to fill while the reader wakes.  On a machine
+ * of many CPUs a share is at least LOADER_WAKEUP_CPU_MIN bytes (a smaller
+ * one would wake the reader at nearly every record of a busy CPU), while
+ * all the CPUs' shares together stay within half the ring.  An exec
+ * record still wakes the reader at once.
+ */
+#define LOADER_WAKEUP_MAX (64u << 10)
+#define LOADER_WAKEUP_CPU_MIN (4u << 10)
+
+/* One CPU's share (rule above) of a ring buffer of `ringbuf_bytes`
+ * on `ncpus` CPUs. */
+uint32_t loader_wakeup_for(uint32_t ringbuf_bytes, unsigned int ncpus);
 
 /*
  * The wake-up setting loader_open() computed and gave its own objects;

@@ -68,9 +68,8 @@ static void add_span_attr(struct sp_strbuf *b, const struct sp_span *span,
 	strbuf_adds(b, "}}");
 }
 
-static void add_resource(struct sp_strbuf *b, const struct sp_resource *res)
+static void add_resource_attrs(struct sp_strbuf *b, const struct sp_resource *res)
 {
-	strbuf_adds(b, "{\"resource\":{\"attributes\":[");
 	for (size_t i = 0; res && i < res->count; i++) {
 		const struct sp_resattr *a = &res->attrs[i];
 
@@ -88,6 +87,52 @@ static void add_resource(struct sp_strbuf *b, const struct sp_resource *res)
 		}
 		strbuf_adds(b, "}}");
 	}
+}
+
+/* A resource's attributes as JSON, written once (struct sp_resource's
+ * `encoded_json`): a batch of spans of many processes carries one
+ * resource block per process, and they do not change once shared. */
+struct resource_json {
+	size_t len;
+	char text[];
+};
+
+/* The resource's attributes as JSON, made at its first batch; NULL when
+ * memory is short (then they are written in place, as every time). */
+static const struct resource_json *resource_json(const struct sp_resource *r)
+{
+	struct resource_json *j = __atomic_load_n((void **)&r->encoded_json, __ATOMIC_ACQUIRE);
+	struct sp_strbuf t;
+	void *none = NULL;
+
+	if (j)
+		return j;
+	strbuf_init(&t, JSON_LIMIT);
+	add_resource_attrs(&t, r);
+	j = t.err ? NULL : malloc(sizeof(*j) + t.len);
+	if (j) {
+		j->len = t.len;
+		memcpy(j->text, t.data, t.len);
+	}
+	strbuf_free(&t);
+	/* Two encoders at once: the first one's copy stays. */
+	if (j && !__atomic_compare_exchange_n((void **)&r->encoded_json, &none, j, false,
+					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		free(j);
+		return none;
+	}
+	return j;
+}
+
+static void add_resource(struct sp_strbuf *b, const struct sp_resource *res)
+{
+	const struct resource_json *j = res ? resource_json(res) : NULL;
+
+	strbuf_adds(b, "{\"resource\":{\"attributes\":[");
+	if (j)
+		strbuf_add(b, j->text, j->len);
+	else
+		add_resource_attrs(b, res);
 	strbuf_adds(b, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"" SP_SCOPE_NAME
 		       "\",\"version\":\"" SP_VERSION "\"},\"spans\":[");
 }

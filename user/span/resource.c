@@ -36,6 +36,7 @@ void resource_put_n(struct sp_resource *res, int n)
 	free(res->attrs);
 	free(res->cgroup);
 	free(res->encoded);
+	free(res->encoded_json);
 	free(res);
 }
 
@@ -55,7 +56,9 @@ static struct sp_resattr *slot_for(struct sp_resource *res, const char *key)
 
 	/* Set only before it is shared; an encoding made before is stale. */
 	free(res->encoded);
+	free(res->encoded_json);
 	res->encoded = NULL;
+	res->encoded_json = NULL;
 	if (a) {
 		free(a->str);
 		a->str = NULL;

@@ -38,6 +38,7 @@ struct sp_resource {
 	 * spans of many processes carries one resource block per process.
 	 * Set once (atomically), freed with the resource. */
 	void *encoded;
+	void *encoded_json; /* the same for export/otlp_json.c */
 	/* References the process table took ahead, for spans to come
 	 * (assemble/pipeline.c; its thread only): one atomic operation per
 	 * RESOURCE_PREPAID spans instead of one per span. */
