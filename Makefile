@@ -25,7 +25,7 @@ override CFLAGS += -DSP_HAVE_ISAL
 LDLIBS    += -lisal
 endif
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
-              -Ivmlinux -Iinclude -Ibpf
+              -Ivmlinux -Iinclude -Ibpf $(BPF_DEFS)
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -66,7 +66,7 @@ RUN_ARGS  ?= run
 # A recipe that fails leaves no half-written target behind.
 .DELETE_ON_ERROR:
 
-.PHONY: all deps run test unit integration bench bench-https bench-h2 bench-kernels bench-growth soak clean format lint asan tsan vmlinux fuzz fuzz-run install image
+.PHONY: all deps run test unit integration bench bench-https bench-h2 bench-kernels bench-growth bench-stages soak clean format lint asan tsan vmlinux fuzz fuzz-run install image
 all: $(BUILD)/spanprobe
 
 deps:
@@ -109,6 +109,14 @@ bench-h2: deps
 bench-growth: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/growth_load $(BUILD)/tests/programs/calls64
 	@SP_BUILD=$(BUILD) python3 bench/growth.py
+
+# Where an HTTP call's BPF time goes: spanprobe built again (in
+# $(BUILD)/stages) with its socket path cut at a stage the bench moves
+# between rounds (bench/bpf_stages.py).
+bench-stages: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/bare_uprobe
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/stages BPF_DEFS=-DSP_BPF_STAGES all
+	@SP_BUILD=$(BUILD) SP_STAGES_BUILD=$(BUILD)/stages python3 bench/bpf_stages.py
 
 # The node-wide tax inside each kernel of the kernel matrix (QEMU), per
 # HTTP capture path: the ratio with/without spanprobe (bench/kernels.py).

@@ -886,8 +886,20 @@ static __always_inline void sock_capture__output(struct sock_scratch *s)
 	 * no-op for want <= SP_SOCK_FRAMES_MAX. */
 	barrier_var(want);
 	want &= SP_SOCK_FRAMES_MAX * 2 - 1;
+	if (SP_STAGE(10))
+		want = 0;
+	if (SP_STAGE(11)) {
+		struct sp_sock_data_event *r = bpf_ringbuf_reserve(&sp_events, sizeof(*r), 0);
+
+		if (r) {
+			common__fill_header(&r->hdr, SP_EV_SOCK_DATA, sizeof(*r));
+			bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+		}
+		return;
+	}
 	common__fill_header(&s->ev.hdr, SP_EV_SOCK_DATA, sizeof(s->ev) + want);
 	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want,
+			       SP_STAGE(9) ? BPF_RB_NO_WAKEUP :
 			       common__wakeup_flags(SP_EV_SOCK_DATA, sizeof(s->ev) + want)))
 		common__count_drop(SP_DROP_RINGBUF_FULL);
 }
@@ -1064,6 +1076,15 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family, __u3
 	} else {
 		whole = false;
 	}
+	if (SP_STAGE(6))
+		return;
+	if (SP_STAGE(7) || SP_STAGE(8)) {
+		common__fill_header(&s->ev.hdr, SP_EV_SOCK_DATA, sizeof(s->ev));
+		if (SP_STAGE(8))
+			s->ev.hdr.flags = (__u8)common__wakeup_flags(SP_EV_SOCK_DATA,
+								      sizeof(s->ev));
+		return;
+	}
 	sock_capture__output(s);
 	if (whole)
 		sock_capture_whole(s, (__u64)io->buf, (__u64)io->iov, io->iovcnt,
@@ -1166,18 +1187,23 @@ static __always_inline int sock_capture__in_call(struct sock *sk, int ret, int f
 	int family;
 	long nr;
 
-	if (ret < 0 || (flags & SOCK_MSG_PEEK))
+	if (ret < 0 || (flags & SOCK_MSG_PEEK) || SP_STAGE(0))
 		return 0;
 	/* The process is asked after the socket: a judged connection's
 	 * call stops before any helper call but the socket's read. */
 	family = sock_capture__unjudged(sk, &ports);
-	if (!family || !sock_capture__wanted_task(bpf_get_current_pid_tgid() >> 32))
+	if (!family || SP_STAGE(1) ||
+	    !sock_capture__wanted_task(bpf_get_current_pid_tgid() >> 32) || SP_STAGE(2))
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	nr = SOCK_REGS_NR(regs);
 	has_buf = sock_capture__locate(regs, nr, &io);
+	if (SP_STAGE(3))
+		return 0;
 	sock_capture__tls_send(sk, family, &io, has_buf, ret, dir);
-	if (!sock_capture__wanted_bytes(sk, ports, false, &io, ret, has_buf, dir, &conn))
+	if (SP_STAGE(4) ||
+	    !sock_capture__wanted_bytes(sk, ports, false, &io, ret, has_buf, dir, &conn) ||
+	    SP_STAGE(5))
 		return 0;
 	/* Every call here takes the socket first, but splice (its output). */
 	fd = has_buf || nr == SOCK_NR_SENDFILE ? (__s32)SOCK_REGS_ARG1(regs) : -1;

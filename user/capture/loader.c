@@ -60,16 +60,16 @@ static int on_record(void *ctx, void *data, size_t size)
 
 uint32_t loader_wakeup_for(uint32_t ringbuf_bytes, unsigned int ncpus)
 {
-	uint32_t eighth = ringbuf_bytes / 8;
-	uint32_t mark = eighth < LOADER_WAKEUP_MAX ? eighth : LOADER_WAKEUP_MAX;
-	uint32_t share, floor;
+	uint32_t eighth = ringbuf_bytes / 8, share, floor;
 
 	if (ncpus == 0)
 		ncpus = 1;
-	share = mark / ncpus;
-	/* The floor: LOADER_WAKEUP_CPU_MIN, never past the mark, and all
+	share = eighth / ncpus;
+	if (share > LOADER_WAKEUP_MAX)
+		share = LOADER_WAKEUP_MAX;
+	/* The floor: LOADER_WAKEUP_CPU_MIN, never past the eighth, and all
 	 * the shares together within half the ring. */
-	floor = LOADER_WAKEUP_CPU_MIN < mark ? LOADER_WAKEUP_CPU_MIN : mark;
+	floor = LOADER_WAKEUP_CPU_MIN < eighth ? LOADER_WAKEUP_CPU_MIN : eighth;
 	if (floor > ringbuf_bytes / 2 / ncpus)
 		floor = ringbuf_bytes / 2 / ncpus;
 	share = share > floor ? share : floor;

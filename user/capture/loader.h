@@ -77,19 +77,22 @@ void loader_libbpf_forget(void);
 
 /*
  * The wake-up setting of every BPF object (their rodata sp_wakeup_bytes):
- * the mark is LOADER_WAKEUP_MAX bytes waiting in the ring buffer, or an
- * eighth of the ring buffer when that is less; each CPU wakes the reader
- * once it has written its share of the mark since its last wake-up
- * (bpf/common.bpf.h), and below it the reader's timed poll finds the
- * records.  Batching spares the traced threads a wake-up per record; the
- * cap keeps each burst small enough for the export queue, the eighth
- * leaves a small ring room to fill while the reader wakes.  On a machine
- * of many CPUs a share is at least LOADER_WAKEUP_CPU_MIN bytes (a smaller
- * one would wake the reader at nearly every record of a busy CPU), while
- * all the CPUs' shares together stay within half the ring.  An exec
- * record still wakes the reader at once.
+ * each CPU wakes the reader once it has written its share since its last
+ * wake-up (bpf/common.bpf.h), and below that the reader's timed poll
+ * finds the records.  A share is an eighth of the ring buffer divided
+ * between the CPUs, at most LOADER_WAKEUP_MAX bytes.  Batching spares the
+ * traced threads a wake-up per record: a wake-up costs the thread that
+ * sends it microseconds in a virtual machine, and at the former 32 KiB a
+ * CPU it still cost an HTTP call some 90 ns (bench/bpf_stages.py); the
+ * cap keeps each burst small enough for the export queue (a few hundred
+ * spans a CPU), the eighth leaves the ring room to fill while the reader
+ * wakes.  On a machine of many CPUs a share is at least
+ * LOADER_WAKEUP_CPU_MIN bytes (a smaller one would wake the reader at
+ * nearly every record of a busy CPU), while all the CPUs' shares
+ * together stay within half the ring.  An exec record still wakes the
+ * reader at once.
  */
-#define LOADER_WAKEUP_MAX (64u << 10)
+#define LOADER_WAKEUP_MAX (128u << 10)
 #define LOADER_WAKEUP_CPU_MIN (4u << 10)
 
 /* One CPU's share (rule above) of a ring buffer of `ringbuf_bytes`
