@@ -154,7 +154,7 @@ static void set_name(struct proto_exchange *o, const struct http_attrs_msg *m)
 	/* Semantic conventions: "HTTP" stands for a method we do not know. */
 	const char *method = m->method ? m->method : "HTTP";
 	char route[HTTP1_PATH_MAX]; /* the decoders keep paths this long */
-	size_t ml = strlen(method);
+	size_t ml = strlen(method), rl;
 	char *out;
 
 	if (m->connect) {
@@ -174,9 +174,9 @@ static void set_name(struct proto_exchange *o, const struct http_attrs_msg *m)
 	 * (it was the last allocation). */
 	memcpy(out, method, ml);
 	out[ml] = ' ';
-	route_template(m->path, out + ml + 1, sizeof(route));
+	route_template_len(m->path, out + ml + 1, sizeof(route), &rl);
 	o->name = out;
-	o->name_len = ml + 1 + strlen(out + ml + 1);
+	o->name_len = ml + 1 + rl;
 	o->text_used -= (uint32_t)(sizeof(route) - (o->name_len - ml));
 }
 
