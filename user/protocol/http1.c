@@ -264,6 +264,29 @@ static void message_begin(struct feed *f, struct http1_half *h)
 	http1_line_reset(h);
 }
 
+/*
+ * A slot taken for a new request: its numbers cleared, its strings empty.
+ * Nothing reads a string past its NUL, so the rest of the slot (1.1 KiB of
+ * text fields) is left as the last exchange wrote it, not cleared again.
+ */
+static void pending_clear(struct http1_pending *p)
+{
+	struct http1_exchange *x = &p->x;
+
+	memset(x, 0, offsetof(struct http1_exchange, method_original));
+	x->method_original[0] = '\0';
+	x->path[0] = '\0';
+	x->query[0] = '\0';
+	x->host[0] = '\0';
+	x->user_agent[0] = '\0';
+	x->traceparent[0] = '\0';
+	x->tracestate[0] = '\0';
+	x->req_content_type[0] = '\0';
+	x->resp_content_type[0] = '\0';
+	p->seq = 0;
+	p->req_done = 0;
+}
+
 /* A request line was seen whole (or cut by a gap) in `h`. */
 static int request_begin(struct feed *f, struct http1_half *h,
 			 const struct http1_reqline *rl)
@@ -301,7 +324,7 @@ static int request_begin(struct feed *f, struct http1_half *h,
 		return 0;
 	}
 	p = fifo_at(c, c->count);
-	memset(p, 0, sizeof(*p));
+	pending_clear(p);
 	p->seq = h->msg_seq;
 	c->count++;
 	h->slot_valid = 1;
