@@ -511,8 +511,8 @@ static void header_line_done(struct feed *f, struct http1_half *h,
 	} else if (id == HDR_UPGRADE && h->kind == KIND_RESPONSE) {
 		h->upgrade_h2c = http1_value_is(v, n, "h2c");
 	}
-	p = half_entry(f->c, h);
-	if (id > HDR_OTHER && p && h->header_bytes <= HTTP1_HEADER_MAX)
+	if (id > HDR_OTHER && h->header_bytes <= HTTP1_HEADER_MAX &&
+	    (p = half_entry(f->c, h)))
 		http1_store_header(&p->x, h, l, id, v, n);
 	http1_line_reset(h);
 }

@@ -28,11 +28,22 @@ const char *http1_method_name(enum http1_method m)
 /* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET. */
 enum http1_method http1_method_lookup(const char *m, size_t len)
 {
-	for (size_t i = 1; i < sizeof(method_names) / sizeof(method_names[0]);
-	     i++) {
-		if (strlen(method_names[i]) == len &&
-		    memcmp(method_names[i], m, len) == 0)
-			return (enum http1_method)i;
+	/* By length first: one compare for nearly every request. */
+	static const uint8_t by_len[][3] = {
+		[3] = { HTTP1_M_GET, HTTP1_M_PUT },
+		[4] = { HTTP1_M_POST, HTTP1_M_HEAD },
+		[5] = { HTTP1_M_PATCH, HTTP1_M_TRACE },
+		[6] = { HTTP1_M_DELETE },
+		[7] = { HTTP1_M_OPTIONS, HTTP1_M_CONNECT },
+	};
+
+	if (len >= sizeof(by_len) / sizeof(by_len[0]))
+		return HTTP1_M_OTHER;
+	for (int i = 0; i < 3 && by_len[len][i]; i++) {
+		uint8_t id = by_len[len][i];
+
+		if (memcmp(method_names[id], m, len) == 0)
+			return (enum http1_method)id;
 	}
 	return HTTP1_M_OTHER;
 }
@@ -47,6 +58,39 @@ static bool method_char(char c)
 static bool target_char(unsigned char c)
 {
 	return c > ' ' && c != 0x7f;
+}
+
+static uint64_t load64(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+#define BYTES(b) (0x0101010101010101ull * (b))
+
+/*
+ * Every byte of `t` is a target_char(), eight at a time: a byte below
+ * 0x21 (x - 0x21 borrows into bit 7 where x's own bit 7 is clear) or
+ * equal to 0x7f (x ^ 0x7f is zero) sets its bit 7 in `bad`.  A borrow may
+ * also mark a byte above a bad one, never a word without one.
+ */
+static bool target_chars(const char *t, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x = load64(t + i), z = x ^ BYTES(0x7f);
+		uint64_t bad = ((x - BYTES(0x21)) & ~x) | ((z - BYTES(1)) & ~z);
+
+		if (bad & BYTES(0x80))
+			return false;
+	}
+	for (; i < n; i++)
+		if (!target_char((unsigned char)t[i]))
+			return false;
+	return true;
 }
 
 /* The four target forms of RFC 9112 3.2 start with '/' (origin), a letter
@@ -250,9 +294,8 @@ int http1_parse_request_line(const struct http1_line *line, bool cut,
 	out->target_len = end - out->target;
 	if (out->target[0] == '*' && out->target_len > 1)
 		return -1;
-	for (size_t i = 0; i < out->target_len; i++)
-		if (!target_char((unsigned char)out->target[i]))
-			return -1;
+	if (!target_chars(out->target, out->target_len))
+		return -1;
 	return 0;
 }
 
@@ -345,14 +388,6 @@ static bool ows(char c)
 	return c == ' ' || c == '\t';
 }
 
-static uint64_t load64(const char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 static uint32_t load32(const char *p)
 {
 	uint32_t v;
@@ -433,6 +468,7 @@ int http1_split_header(const struct http1_line *line, const char **value,
 {
 	const char *l = line->p, *colon, *v, *e;
 	size_t len = line->len;
+	int id;
 
 	if (!line_overflowed(line) && len && l[len - 1] == '\r')
 		len--;
@@ -441,6 +477,10 @@ int http1_split_header(const struct http1_line *line, const char **value,
 	colon = memchr(l, ':', len);
 	if (!colon || colon == l || ows(colon[-1]))
 		return -1;
+	id = header_id(l, (size_t)(colon - l));
+	/* Nobody reads the value of another header: not trimmed. */
+	if (id == HDR_OTHER)
+		return HDR_OTHER;
 	v = colon + 1;
 	e = l + len;
 	while (v < e && ows(*v))
@@ -449,7 +489,7 @@ int http1_split_header(const struct http1_line *line, const char **value,
 		e--;
 	*value = v;
 	*value_len = e - v;
-	return header_id(l, (size_t)(colon - l));
+	return id;
 }
 
 /* Content-Length is digits; a list of equal values ("5, 5") is allowed
@@ -541,13 +581,12 @@ void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
 /* An authority without its "user:password@", which is never kept. */
 const char *http1_skip_userinfo(const char *v, size_t *n)
 {
-	for (size_t i = *n; i > 0; i--) {
-		if (v[i - 1] == '@') {
-			*n -= i;
-			return v + i;
-		}
-	}
-	return v;
+	const char *at = *n ? memrchr(v, '@', *n) : NULL;
+
+	if (!at)
+		return v;
+	*n -= (size_t)(at + 1 - v);
+	return at + 1;
 }
 
 /* Keeps a header that matters; the first occurrence wins. */
