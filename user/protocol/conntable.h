@@ -18,6 +18,9 @@
 #include "protocol/protocol.h"
 #include "util/u64map.h"
 
+/* Room for an address as text: INET6_ADDRSTRLEN (<netinet/in.h>). */
+#define PROTO_ADDR_TEXT_MAX 46
+
 struct proto_conn {
 	uint64_t id;                 /* the kernel socket: the key */
 	uint32_t pid;                /* process doing the I/O (latest seen) */
@@ -29,6 +32,10 @@ struct proto_conn {
 	uint8_t tls;                 /* the plaintext of a TLS connection */
 	struct proto_conn *lru_prev, *lru_next; /* most recent first */
 	uint64_t tuple_key;          /* 0: not in the address index */
+	/* The peer's address as text, formatted once per connection for
+	 * the spans' attributes (peer_text_len 0: not formatted). */
+	uint8_t peer_text_len;
+	char peer_text[PROTO_ADDR_TEXT_MAX];
 	union proto_state st;
 };
 

@@ -127,8 +127,10 @@ static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
 		     bool server)
 {
-	const char *peer = http_attrs_addr_text(o, &c->peer);
-	size_t len = strlen(peer);
+	/* Formatted once for the connection (protocol/streams.c); else now. */
+	const char *peer = c->peer_text_len ? c->peer_text
+					    : http_attrs_addr_text(o, &c->peer);
+	size_t len = c->peer_text_len ? c->peer_text_len : strlen(peer);
 
 	/* Both attributes point at one text: the span keeps one copy. */
 	if (server) {

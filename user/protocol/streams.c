@@ -168,6 +168,8 @@ static struct proto_conn *conn_for(struct proto_streams *s,
 		c->local = *ch->local;
 		c->peer = *ch->peer;
 		c->tls = ch->tls;
+		c->peer_text_len = (uint8_t)strlen(
+			stream_addr_str(&c->peer, c->peer_text, sizeof(c->peer_text)));
 		conntable_index_tuple(&s->conns, c);
 	}
 	c->pid = ch->pid;
