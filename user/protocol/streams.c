@@ -61,6 +61,8 @@ struct proto_streams *proto_streams_create(const struct proto_streams_opts *opts
 	s->opts = *opts;
 	s->ev = *events;
 	err = conntable_init(&s->conns, opts->max_conns, events->user_size);
+	if (!err && events->user_clear)
+		conntable_set_user_clear(&s->conns, events->user_clear);
 	if (err) {
 		free(s);
 		errno = -err;
