@@ -579,8 +579,8 @@ static void line_take(struct http1_half *h, const char *p, size_t seg,
 	http1_line_of_half(h, l);
 }
 
-static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
-			size_t n)
+static size_t one_line(struct feed *f, struct http1_half *h, const char *p,
+		       size_t n)
 {
 	const char *lf = memchr(p, '\n', n);
 	size_t seg = lf ? (size_t)(lf - p) : n, used = lf ? seg + 1 : n;
@@ -615,6 +615,19 @@ static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
 	}
 	if (lf)
 		header_line_done(f, h, &l);
+	return used;
+}
+
+/* The start line and the header lines the chunk holds, one after another
+ * (half_step() would only come back here between them). */
+static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
+			size_t n)
+{
+	size_t used = 0;
+
+	do
+		used += one_line(f, h, p + used, n - used);
+	while (used < n && h->state == H_HEADERS && !http1_is_skipped(f->c));
 	return used;
 }
 

@@ -70,7 +70,18 @@ enum { TE_NONE = 0, TE_CHUNKED = 1, TE_OTHER = 2 };
 
 enum http1_class http1_classify(const char *p, size_t n);
 void http1_line_append(struct http1_half *h, const char *p, size_t n);
-void http1_line_reset(struct http1_half *h);
+void http1_line_wipe(struct http1_half *h);
+
+/*
+ * Ends the current line: wipes what the half's buffer holds of it.  Most
+ * lines are parsed where they were captured and leave nothing there (it
+ * is asked several times per line: one test then).
+ */
+static inline void http1_line_reset(struct http1_half *h)
+{
+	if (h->line_len | h->tail_len | h->line_total)
+		http1_line_wipe(h);
+}
 /* The line the half's buffer holds. */
 void http1_line_of_half(const struct http1_half *h, struct http1_line *l);
 bool http1_line_is_empty(const struct http1_line *l);

@@ -106,9 +106,15 @@ static enum http1_class classify_response(const char *p, size_t n)
 	static const char v[] = "HTTP/1.";
 	size_t i;
 
-	for (i = 0; i < n && i < 7; i++)
-		if (p[i] != v[i])
+	/* Nearly always whole: one compare of seven bytes. */
+	if (n >= 7) {
+		if (memcmp(p, v, 7) != 0)
 			return CLASS_NO;
+	} else {
+		for (i = 0; i < n; i++)
+			if (p[i] != v[i])
+				return CLASS_NO;
+	}
 	if (n <= 7)
 		return CLASS_MAYBE;
 	if (p[7] != '0' && p[7] != '1')
@@ -192,9 +198,8 @@ void http1_line_append(struct http1_half *h, const char *p, size_t n)
 }
 
 /* Wipes the line: it may have held an Authorization or Cookie value. */
-void http1_line_reset(struct http1_half *h)
+void http1_line_wipe(struct http1_half *h)
 {
-	/* Most lines are parsed where they were captured: nothing to wipe. */
 	if (h->line_len)
 		memset(h->line, 0, h->line_len);
 	if (h->tail_len) /* only tail_append() writes there */
