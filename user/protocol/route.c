@@ -49,15 +49,23 @@ static bool is_uuid(const char *s, size_t n)
 	return true;
 }
 
-/* A segment of `n` bytes whose classes, AND-ed, are `all` and, OR-ed,
- * `any`: an identifier by the rules of route.h? */
-static bool is_identifier(const char *s, size_t n, unsigned all, unsigned any)
+static bool has_digit(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (route_class[(uint8_t)s[i]] & R_DIGIT)
+			return true;
+	return false;
+}
+
+/* A segment of `n` bytes whose classes, AND-ed, are `all`: an identifier
+ * by the rules of route.h? */
+static bool is_identifier(const char *s, size_t n, unsigned all)
 {
 	if (all & R_DIGIT)
 		return true;
 	if ((all & R_HEX) && n >= HEX_ID_MIN)
 		return true;
-	if ((all & R_ALNUM) && n >= TOKEN_ID_MIN && (any & R_DIGIT))
+	if ((all & R_ALNUM) && n >= TOKEN_ID_MIN && has_digit(s, n))
 		return true;
 	return is_uuid(s, n);
 }
@@ -70,29 +78,23 @@ static bool is_identifier(const char *s, size_t n, unsigned all, unsigned any)
 static size_t put_segment(const char *s, char *out, size_t outsize, size_t *len,
 			  bool *fits)
 {
-	size_t room = outsize - 1 - *len, n = 0;
-	unsigned all = R_DIGIT | R_HEX | R_ALNUM, any = 0;
-	char *o = out + *len;
-	uint8_t c;
+	size_t room = outsize - 1 - *len, n = 0, put, take;
+	unsigned all = R_DIGIT | R_HEX | R_ALNUM, k;
+	const char *from = s;
 
-	/* Copied while it is read: most segments are kept, and short. */
-	while (!(route_class[c = (uint8_t)s[n]] & R_STOP)) {
-		all &= route_class[c];
-		any |= route_class[c];
-		if (n < room)
-			o[n] = (char)c;
+	while (!((k = route_class[(uint8_t)s[n]]) & R_STOP)) {
+		all &= k;
 		n++;
 	}
-	if (is_identifier(s, n, all, any)) {
-		size_t take = sizeof(ROUTE_ID) - 1 < room ? sizeof(ROUTE_ID) - 1 : room;
-
-		memcpy(o, ROUTE_ID, take);
-		*fits = take == sizeof(ROUTE_ID) - 1;
-		*len += take;
-	} else {
-		*fits = n <= room;
-		*len += n < room ? n : room;
+	put = n;
+	if (is_identifier(s, n, all)) {
+		from = ROUTE_ID;
+		put = sizeof(ROUTE_ID) - 1;
 	}
+	take = put < room ? put : room;
+	memcpy(out + *len, from, take);
+	*len += take;
+	*fits = take == put;
 	return n;
 }
 
