@@ -463,8 +463,9 @@ static int header_id(const char *l, size_t n)
 }
 
 /*
- * The line "name: value" (RFC 9112 section 5).  The value is trimmed of
- * whitespace; when the line overflowed it is the kept part.  Returns the
+ * The line "name: value" (RFC 9112 section 5).  The value of a known name
+ * is set, trimmed of whitespace; when the line overflowed it is the kept
+ * part (HDR_OTHER leaves it unset: nobody reads it).  Returns the
  * name's enum http1_hdr, or -1 for a line with no colon, an empty name or
  * whitespace before the colon, and for obsolete folded lines.
  */

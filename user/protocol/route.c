@@ -103,10 +103,10 @@ int route_template_len(const char *path, char *out, size_t outsize, size_t *out_
 	size_t len = 0, i = 0;
 	bool fits = true;
 
+	*out_len = 0;
 	if (!out || outsize == 0)
 		return -EINVAL;
 	out[0] = '\0';
-	*out_len = 0;
 	if (!path || path[0] == '?' || path[0] == '#' || path[0] == '\0') {
 		if (outsize < 2)
 			return -ENOSPC;
