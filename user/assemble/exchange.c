@@ -11,6 +11,7 @@
 #include "assemble/exchange.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -471,6 +472,8 @@ struct exchange_spans *exchange_create(struct sp_pipeline *p,
 		.release = on_release,
 		.ctx = xs,
 		.user_size = sizeof(struct exchange_conn),
+		/* An open request's slot is cleared when it is taken. */
+		.user_clear = offsetof(struct exchange_conn, reqs),
 	};
 
 	if (!xs)

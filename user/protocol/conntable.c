@@ -55,6 +55,11 @@ static void lru_push_front(struct conntable *t, struct proto_conn *c)
 
 /* --- the table ---------------------------------------------------------- */
 
+void conntable_set_user_clear(struct conntable *t, size_t bytes)
+{
+	t->user_clear = bytes < t->user_size ? bytes : t->user_size;
+}
+
 int conntable_init(struct conntable *t, uint32_t max, size_t user_size)
 {
 	memset(t, 0, sizeof(*t));
@@ -62,6 +67,7 @@ int conntable_init(struct conntable *t, uint32_t max, size_t user_size)
 		return -EINVAL;
 	t->max = max;
 	t->user_size = user_size;
+	t->user_clear = user_size;
 	t->max_spare = max / 8 < CONNTABLE_SPARE ? max / 8 : CONNTABLE_SPARE;
 	if (u64map_init(&t->by_id, max) || u64map_init(&t->by_tuple, max)) {
 		conntable_destroy(t);
@@ -142,7 +148,10 @@ struct proto_conn *conntable_add(struct conntable *t, uint64_t sock_id,
 	if (c) {
 		t->spare = c->lru_next;
 		t->n_spare--;
-		memset(c, 0, CONNTABLE_USER_OFFSET + t->user_size);
+		/* The header and what the stage above needs cleared; the
+		 * decoder's init() sets the state. */
+		memset(c, 0, offsetof(struct proto_conn, st));
+		memset(proto_conn_user(c), 0, t->user_clear);
 	} else {
 		c = calloc(1, CONNTABLE_USER_OFFSET + t->user_size);
 	}

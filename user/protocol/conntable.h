@@ -6,7 +6,10 @@
  * when full, the connection idle the longest is evicted (counted) to make
  * room.  Entries are allocated on first use and freed on removal, so an
  * idle daemon holds little memory.  Each entry carries `user_size` bytes
- * for the stage above (proto_conn_user()), zeroed when the entry is made.
+ * for the stage above (proto_conn_user()), zeroed when the entry is made
+ * (but see conntable_set_user_clear()).  The decoder state (`st`) of an
+ * entry taken from the spares is not cleared: a decoder's init() sets
+ * it, and nothing reads it before (`ops` is NULL until then).
  */
 #ifndef SPANPROBE_CONNTABLE_H
 #define SPANPROBE_CONNTABLE_H
@@ -17,6 +20,9 @@
 #include "capture/stream.h"
 #include "protocol/protocol.h"
 #include "util/u64map.h"
+
+/* Room for an address as text: INET6_ADDRSTRLEN (<netinet/in.h>). */
+#define PROTO_ADDR_TEXT_MAX 46
 
 struct proto_conn {
 	uint64_t id;                 /* the kernel socket: the key */
@@ -29,6 +35,10 @@ struct proto_conn {
 	uint8_t tls;                 /* the plaintext of a TLS connection */
 	struct proto_conn *lru_prev, *lru_next; /* most recent first */
 	uint64_t tuple_key;          /* 0: not in the address index */
+	/* The peer's address as text, formatted once per connection for
+	 * the spans' attributes (peer_text_len 0: not formatted). */
+	uint8_t peer_text_len;
+	char peer_text[PROTO_ADDR_TEXT_MAX];
 	union proto_state st;
 };
 
@@ -44,6 +54,7 @@ struct conntable {
 	struct proto_conn *lru_head, *lru_tail;
 	uint32_t count, max;
 	size_t user_size;
+	size_t user_clear; /* of the user area, the bytes a new entry clears */
 	uint64_t evictions;
 	uint64_t alloc_failures;
 	struct proto_conn *spare; /* freed entries kept for reuse (lru_next) */
@@ -59,6 +70,14 @@ struct conntable {
 
 /* Room for `max` connections.  Returns 0, -EINVAL or -ENOMEM. */
 int conntable_init(struct conntable *t, uint32_t max, size_t user_size);
+
+/*
+ * A new entry clears only the first `bytes` of its user area (at most
+ * user_size; all of it until this is called): the stage above clears the
+ * rest as it uses it.  An entry is some 8 KiB, and clearing all of it for
+ * every connection was most of what a short connection cost.
+ */
+void conntable_set_user_clear(struct conntable *t, size_t bytes);
 
 /* Free every entry (their spans must have been dealt with) and the table. */
 void conntable_destroy(struct conntable *t);

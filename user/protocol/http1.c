@@ -264,6 +264,29 @@ static void message_begin(struct feed *f, struct http1_half *h)
 	http1_line_reset(h);
 }
 
+/*
+ * A slot taken for a new request: its numbers cleared, its strings empty.
+ * Nothing reads a string past its NUL, so the rest of the slot (1.1 KiB of
+ * text fields) is left as the last exchange wrote it, not cleared again.
+ */
+static void pending_clear(struct http1_pending *p)
+{
+	struct http1_exchange *x = &p->x;
+
+	memset(x, 0, offsetof(struct http1_exchange, method_original));
+	x->method_original[0] = '\0';
+	x->path[0] = '\0';
+	x->query[0] = '\0';
+	x->host[0] = '\0';
+	x->user_agent[0] = '\0';
+	x->traceparent[0] = '\0';
+	x->tracestate[0] = '\0';
+	x->req_content_type[0] = '\0';
+	x->resp_content_type[0] = '\0';
+	p->seq = 0;
+	p->req_done = 0;
+}
+
 /* A request line was seen whole (or cut by a gap) in `h`. */
 static int request_begin(struct feed *f, struct http1_half *h,
 			 const struct http1_reqline *rl)
@@ -301,7 +324,7 @@ static int request_begin(struct feed *f, struct http1_half *h,
 		return 0;
 	}
 	p = fifo_at(c, c->count);
-	memset(p, 0, sizeof(*p));
+	pending_clear(p);
 	p->seq = h->msg_seq;
 	c->count++;
 	h->slot_valid = 1;
@@ -488,8 +511,8 @@ static void header_line_done(struct feed *f, struct http1_half *h,
 	} else if (id == HDR_UPGRADE && h->kind == KIND_RESPONSE) {
 		h->upgrade_h2c = http1_value_is(v, n, "h2c");
 	}
-	p = half_entry(f->c, h);
-	if (id > HDR_OTHER && p && h->header_bytes <= HTTP1_HEADER_MAX)
+	if (id > HDR_OTHER && h->header_bytes <= HTTP1_HEADER_MAX &&
+	    (p = half_entry(f->c, h)))
 		http1_store_header(&p->x, h, l, id, v, n);
 	http1_line_reset(h);
 }
@@ -556,8 +579,8 @@ static void line_take(struct http1_half *h, const char *p, size_t seg,
 	http1_line_of_half(h, l);
 }
 
-static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
-			size_t n)
+static size_t one_line(struct feed *f, struct http1_half *h, const char *p,
+		       size_t n)
 {
 	const char *lf = memchr(p, '\n', n);
 	size_t seg = lf ? (size_t)(lf - p) : n, used = lf ? seg + 1 : n;
@@ -592,6 +615,19 @@ static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
 	}
 	if (lf)
 		header_line_done(f, h, &l);
+	return used;
+}
+
+/* The start line and the header lines the chunk holds, one after another
+ * (half_step() would only come back here between them). */
+static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
+			size_t n)
+{
+	size_t used = 0;
+
+	do
+		used += one_line(f, h, p + used, n - used);
+	while (used < n && h->state == H_HEADERS && !http1_is_skipped(f->c));
 	return used;
 }
 
@@ -872,6 +908,12 @@ int http1_feed(struct http1_conn *c, enum http1_dir dir, const void *data,
 	if (http1_is_skipped(c))
 		return 0;
 	h = &c->half[dir];
+	/* A start line reads the other direction's state and takes or pairs
+	 * a pending slot; after a few hundred other connections' chunks
+	 * their lines are no longer near, and the line's parsing hides
+	 * their way back. */
+	__builtin_prefetch(&c->half[!dir]);
+	__builtin_prefetch(fifo_at(c, c->count), 1);
 	if (captured)
 		chunk_opening(&f, h, p, captured);
 	while (captured && !http1_is_skipped(c)) {

@@ -70,7 +70,18 @@ enum { TE_NONE = 0, TE_CHUNKED = 1, TE_OTHER = 2 };
 
 enum http1_class http1_classify(const char *p, size_t n);
 void http1_line_append(struct http1_half *h, const char *p, size_t n);
-void http1_line_reset(struct http1_half *h);
+void http1_line_wipe(struct http1_half *h);
+
+/*
+ * Ends the current line: wipes what the half's buffer holds of it.  Most
+ * lines are parsed where they were captured and leave nothing there (it
+ * is asked several times per line: one test then).
+ */
+static inline void http1_line_reset(struct http1_half *h)
+{
+	if (h->line_len | h->tail_len | h->line_total)
+		http1_line_wipe(h);
+}
 /* The line the half's buffer holds. */
 void http1_line_of_half(const struct http1_half *h, struct http1_line *l);
 bool http1_line_is_empty(const struct http1_line *l);
@@ -81,7 +92,8 @@ int http1_parse_status_line(const struct http1_line *l, bool cut,
 enum http1_method http1_method_lookup(const char *m, size_t len);
 void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
 		       bool cut);
-/* Splits a header line; returns its name's id, or -1 when malformed. */
+/* Splits a header line; returns its name's id, or -1 when malformed.  The
+ * value is set for a known name only (not for HDR_OTHER). */
 int http1_split_header(const struct http1_line *l, const char **value,
 		       size_t *value_len);
 bool http1_copy_field(char *dst, size_t size, const char *src, size_t n);

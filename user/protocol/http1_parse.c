@@ -28,11 +28,22 @@ const char *http1_method_name(enum http1_method m)
 /* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET. */
 enum http1_method http1_method_lookup(const char *m, size_t len)
 {
-	for (size_t i = 1; i < sizeof(method_names) / sizeof(method_names[0]);
-	     i++) {
-		if (strlen(method_names[i]) == len &&
-		    memcmp(method_names[i], m, len) == 0)
-			return (enum http1_method)i;
+	/* By length first: one compare for nearly every request. */
+	static const uint8_t by_len[][3] = {
+		[3] = { HTTP1_M_GET, HTTP1_M_PUT },
+		[4] = { HTTP1_M_POST, HTTP1_M_HEAD },
+		[5] = { HTTP1_M_PATCH, HTTP1_M_TRACE },
+		[6] = { HTTP1_M_DELETE },
+		[7] = { HTTP1_M_OPTIONS, HTTP1_M_CONNECT },
+	};
+
+	if (len >= sizeof(by_len) / sizeof(by_len[0]))
+		return HTTP1_M_OTHER;
+	for (int i = 0; i < 3 && by_len[len][i]; i++) {
+		uint8_t id = by_len[len][i];
+
+		if (memcmp(method_names[id], m, len) == 0)
+			return (enum http1_method)id;
 	}
 	return HTTP1_M_OTHER;
 }
@@ -49,6 +60,39 @@ static bool target_char(unsigned char c)
 	return c > ' ' && c != 0x7f;
 }
 
+static uint64_t load64(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+#define BYTES(b) (0x0101010101010101ull * (b))
+
+/*
+ * Every byte of `t` is a target_char(), eight at a time: a byte below
+ * 0x21 (x - 0x21 borrows into bit 7 where x's own bit 7 is clear) or
+ * equal to 0x7f (x ^ 0x7f is zero) sets its bit 7 in `bad`.  A borrow may
+ * also mark a byte above a bad one, never a word without one.
+ */
+static bool target_chars(const char *t, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x = load64(t + i), z = x ^ BYTES(0x7f);
+		uint64_t bad = ((x - BYTES(0x21)) & ~x) | ((z - BYTES(1)) & ~z);
+
+		if (bad & BYTES(0x80))
+			return false;
+	}
+	for (; i < n; i++)
+		if (!target_char((unsigned char)t[i]))
+			return false;
+	return true;
+}
+
 /* The four target forms of RFC 9112 3.2 start with '/' (origin), a letter
  * (absolute "http://..." or CONNECT's authority) or are "*". */
 static bool target_start(unsigned char c)
@@ -62,9 +106,15 @@ static enum http1_class classify_response(const char *p, size_t n)
 	static const char v[] = "HTTP/1.";
 	size_t i;
 
-	for (i = 0; i < n && i < 7; i++)
-		if (p[i] != v[i])
+	/* Nearly always whole: one compare of seven bytes. */
+	if (n >= 7) {
+		if (memcmp(p, v, 7) != 0)
 			return CLASS_NO;
+	} else {
+		for (i = 0; i < n; i++)
+			if (p[i] != v[i])
+				return CLASS_NO;
+	}
 	if (n <= 7)
 		return CLASS_MAYBE;
 	if (p[7] != '0' && p[7] != '1')
@@ -148,9 +198,8 @@ void http1_line_append(struct http1_half *h, const char *p, size_t n)
 }
 
 /* Wipes the line: it may have held an Authorization or Cookie value. */
-void http1_line_reset(struct http1_half *h)
+void http1_line_wipe(struct http1_half *h)
 {
-	/* Most lines are parsed where they were captured: nothing to wipe. */
 	if (h->line_len)
 		memset(h->line, 0, h->line_len);
 	if (h->tail_len) /* only tail_append() writes there */
@@ -250,9 +299,8 @@ int http1_parse_request_line(const struct http1_line *line, bool cut,
 	out->target_len = end - out->target;
 	if (out->target[0] == '*' && out->target_len > 1)
 		return -1;
-	for (size_t i = 0; i < out->target_len; i++)
-		if (!target_char((unsigned char)out->target[i]))
-			return -1;
+	if (!target_chars(out->target, out->target_len))
+		return -1;
 	return 0;
 }
 
@@ -345,14 +393,6 @@ static bool ows(char c)
 	return c == ' ' || c == '\t';
 }
 
-static uint64_t load64(const char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 static uint32_t load32(const char *p)
 {
 	uint32_t v;
@@ -423,8 +463,9 @@ static int header_id(const char *l, size_t n)
 }
 
 /*
- * The line "name: value" (RFC 9112 section 5).  The value is trimmed of
- * whitespace; when the line overflowed it is the kept part.  Returns the
+ * The line "name: value" (RFC 9112 section 5).  The value of a known name
+ * is set, trimmed of whitespace; when the line overflowed it is the kept
+ * part (HDR_OTHER leaves it unset: nobody reads it).  Returns the
  * name's enum http1_hdr, or -1 for a line with no colon, an empty name or
  * whitespace before the colon, and for obsolete folded lines.
  */
@@ -433,6 +474,7 @@ int http1_split_header(const struct http1_line *line, const char **value,
 {
 	const char *l = line->p, *colon, *v, *e;
 	size_t len = line->len;
+	int id;
 
 	if (!line_overflowed(line) && len && l[len - 1] == '\r')
 		len--;
@@ -441,6 +483,10 @@ int http1_split_header(const struct http1_line *line, const char **value,
 	colon = memchr(l, ':', len);
 	if (!colon || colon == l || ows(colon[-1]))
 		return -1;
+	id = header_id(l, (size_t)(colon - l));
+	/* Nobody reads the value of another header: not trimmed. */
+	if (id == HDR_OTHER)
+		return HDR_OTHER;
 	v = colon + 1;
 	e = l + len;
 	while (v < e && ows(*v))
@@ -449,7 +495,7 @@ int http1_split_header(const struct http1_line *line, const char **value,
 		e--;
 	*value = v;
 	*value_len = e - v;
-	return header_id(l, (size_t)(colon - l));
+	return id;
 }
 
 /* Content-Length is digits; a list of equal values ("5, 5") is allowed
@@ -541,13 +587,12 @@ void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
 /* An authority without its "user:password@", which is never kept. */
 const char *http1_skip_userinfo(const char *v, size_t *n)
 {
-	for (size_t i = *n; i > 0; i--) {
-		if (v[i - 1] == '@') {
-			*n -= i;
-			return v + i;
-		}
-	}
-	return v;
+	const char *at = *n ? memrchr(v, '@', *n) : NULL;
+
+	if (!at)
+		return v;
+	*n -= (size_t)(at + 1 - v);
+	return at + 1;
 }
 
 /* Keeps a header that matters; the first occurrence wins. */

@@ -127,8 +127,10 @@ static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
 		     bool server)
 {
-	const char *peer = http_attrs_addr_text(o, &c->peer);
-	size_t len = strlen(peer);
+	/* Formatted once for the connection (protocol/streams.c); else now. */
+	const char *peer = c->peer_text_len ? c->peer_text
+					    : http_attrs_addr_text(o, &c->peer);
+	size_t len = c->peer_text_len ? c->peer_text_len : strlen(peer);
 
 	/* Both attributes point at one text: the span keeps one copy. */
 	if (server) {
@@ -154,7 +156,7 @@ static void set_name(struct proto_exchange *o, const struct http_attrs_msg *m)
 	/* Semantic conventions: "HTTP" stands for a method we do not know. */
 	const char *method = m->method ? m->method : "HTTP";
 	char route[HTTP1_PATH_MAX]; /* the decoders keep paths this long */
-	size_t ml = strlen(method);
+	size_t ml = strlen(method), rl;
 	char *out;
 
 	if (m->connect) {
@@ -174,9 +176,9 @@ static void set_name(struct proto_exchange *o, const struct http_attrs_msg *m)
 	 * (it was the last allocation). */
 	memcpy(out, method, ml);
 	out[ml] = ' ';
-	route_template(m->path, out + ml + 1, sizeof(route));
+	route_template_len(m->path, out + ml + 1, sizeof(route), &rl);
 	o->name = out;
-	o->name_len = ml + 1 + strlen(out + ml + 1);
+	o->name_len = ml + 1 + rl;
 	o->text_used -= (uint32_t)(sizeof(route) - (o->name_len - ml));
 }
 

@@ -3,25 +3,37 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
 #define HEX_ID_MIN 16
 #define TOKEN_ID_MIN 20
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
+/*
+ * What a byte of a path is to a template: one table, so that a segment is
+ * measured and classified in one pass (a test per kind per byte, and a
+ * strcspn() per segment, were most of a span's name).
+ */
+enum {
+	R_DIGIT = 1,
+	R_HEX = 2,
+	R_ALNUM = 4,
+	R_STOP = 8, /* ends a segment: '/', '?', '#', NUL */
+};
+
+static const uint8_t route_class[256] = {
+	['0' ... '9'] = R_DIGIT | R_HEX | R_ALNUM,
+	['a' ... 'f'] = R_HEX | R_ALNUM,
+	['A' ... 'F'] = R_HEX | R_ALNUM,
+	['g' ... 'z'] = R_ALNUM,
+	['G' ... 'Z'] = R_ALNUM,
+	['/'] = R_STOP, ['?'] = R_STOP, ['#'] = R_STOP, [0] = R_STOP,
+};
 
 static bool is_hex(char c)
 {
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static bool is_alnum(char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+	return route_class[(uint8_t)c] & R_HEX;
 }
 
 static bool is_uuid(const char *s, size_t n)
@@ -37,67 +49,91 @@ static bool is_uuid(const char *s, size_t n)
 	return true;
 }
 
-static bool is_identifier(const char *s, size_t n)
+static bool has_digit(const char *s, size_t n)
 {
-	size_t digits = 0, hex = 0, alnum = 0;
-
-	if (n == 0)
-		return false;
-	if (is_uuid(s, n))
-		return true;
-	for (size_t i = 0; i < n; i++) {
-		digits += is_digit(s[i]);
-		hex += is_hex(s[i]);
-		alnum += is_alnum(s[i]);
-	}
-	if (digits == n)
-		return true;
-	if (hex == n && n >= HEX_ID_MIN)
-		return true;
-	return alnum == n && n >= TOKEN_ID_MIN && digits > 0;
+	for (size_t i = 0; i < n; i++)
+		if (route_class[(uint8_t)s[i]] & R_DIGIT)
+			return true;
+	return false;
 }
 
-/* Appends n bytes, cut to the room left; false when cut. */
-static bool put(char *out, size_t outsize, size_t *len, const char *s,
-		size_t n)
+/* A segment of `n` bytes whose classes, AND-ed, are `all`: an identifier
+ * by the rules of route.h? */
+static bool is_identifier(const char *s, size_t n, unsigned all)
 {
-	size_t room = outsize - 1 - *len;
-	size_t take = n < room ? n : room;
+	if (all & R_DIGIT)
+		return true;
+	if ((all & R_HEX) && n >= HEX_ID_MIN)
+		return true;
+	if ((all & R_ALNUM) && n >= TOKEN_ID_MIN && has_digit(s, n))
+		return true;
+	return is_uuid(s, n);
+}
 
-	memcpy(out + *len, s, take);
+/*
+ * The segment at `s`, up to its end (a R_STOP byte), into `out` at `*len`
+ * (cut to the room left): as it is, or ROUTE_ID.  Returns its length in
+ * `path`; *fits is false when the output was cut.
+ */
+static size_t put_segment(const char *s, char *out, size_t outsize, size_t *len,
+			  bool *fits)
+{
+	size_t room = outsize - 1 - *len, n = 0, put, take;
+	unsigned all = R_DIGIT | R_HEX | R_ALNUM, k;
+	const char *from = s;
+
+	while (!((k = route_class[(uint8_t)s[n]]) & R_STOP)) {
+		all &= k;
+		n++;
+	}
+	put = n;
+	if (is_identifier(s, n, all)) {
+		from = ROUTE_ID;
+		put = sizeof(ROUTE_ID) - 1;
+	}
+	take = put < room ? put : room;
+	memcpy(out + *len, from, take);
 	*len += take;
-	out[*len] = '\0';
-	return take == n;
+	*fits = take == put;
+	return n;
+}
+
+int route_template_len(const char *path, char *out, size_t outsize, size_t *out_len)
+{
+	size_t len = 0, i = 0;
+	bool fits = true;
+
+	*out_len = 0;
+	if (!out || outsize == 0)
+		return -EINVAL;
+	out[0] = '\0';
+	if (!path || path[0] == '?' || path[0] == '#' || path[0] == '\0') {
+		if (outsize < 2)
+			return -ENOSPC;
+		memcpy(out, "/", 2);
+		*out_len = 1;
+		return 0;
+	}
+	while (fits && path[i] != '?' && path[i] != '#' && path[i] != '\0') {
+		if (path[i] == '/') {
+			fits = len + 1 < outsize;
+			if (fits)
+				out[len++] = '/';
+			i++;
+			continue;
+		}
+		i += put_segment(path + i, out, outsize, &len, &fits);
+	}
+	out[len] = '\0';
+	*out_len = len;
+	return fits ? 0 : -ENOSPC;
 }
 
 int route_template(const char *path, char *out, size_t outsize)
 {
-	size_t len = 0, end;
-	bool fits = true;
+	size_t len;
 
-	if (!out || outsize == 0)
-		return -EINVAL;
-	out[0] = '\0';
-	end = path ? strcspn(path, "?#") : 0;
-	if (end == 0)
-		return put(out, outsize, &len, "/", 1) ? 0 : -ENOSPC;
-	for (size_t i = 0; i < end && fits;) {
-		size_t seg;
-
-		if (path[i] == '/') {
-			fits = put(out, outsize, &len, "/", 1);
-			i++;
-			continue;
-		}
-		seg = strcspn(path + i, "/?#");
-		if (is_identifier(path + i, seg))
-			fits = put(out, outsize, &len, ROUTE_ID,
-				   sizeof(ROUTE_ID) - 1);
-		else
-			fits = put(out, outsize, &len, path + i, seg);
-		i += seg;
-	}
-	return fits ? 0 : -ENOSPC;
+	return route_template_len(path, out, outsize, &len);
 }
 
 /* Is `name` (n bytes) one of the comma-separated `list`? */

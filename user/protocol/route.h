@@ -25,6 +25,9 @@
  * -EINVAL when out is NULL or outsize is 0.
  */
 int route_template(const char *path, char *out, size_t outsize);
+/* The same, and the template's length (what strlen(out) would say). */
+int route_template_len(const char *path, char *out, size_t outsize,
+		       size_t *out_len);
 
 /* Path parameters removed from every exported path: session IDs. */
 #define ROUTE_REDACT_DEFAULT "jsessionid,phpsessid,sessionid,sid"

@@ -61,6 +61,8 @@ struct proto_streams *proto_streams_create(const struct proto_streams_opts *opts
 	s->opts = *opts;
 	s->ev = *events;
 	err = conntable_init(&s->conns, opts->max_conns, events->user_size);
+	if (!err && events->user_clear)
+		conntable_set_user_clear(&s->conns, events->user_clear);
 	if (err) {
 		free(s);
 		errno = -err;
@@ -168,6 +170,8 @@ static struct proto_conn *conn_for(struct proto_streams *s,
 		c->local = *ch->local;
 		c->peer = *ch->peer;
 		c->tls = ch->tls;
+		c->peer_text_len = (uint8_t)strlen(
+			stream_addr_str(&c->peer, c->peer_text, sizeof(c->peer_text)));
 		conntable_index_tuple(&s->conns, c);
 	}
 	c->pid = ch->pid;
@@ -254,6 +258,10 @@ static void on_data(void *ctx, const struct stream_chunk *ch)
 	c = conn_for(s, ch);
 	if (!c)
 		return;
+	/* The stage above reads its part of the entry (some 6 KiB past the
+	 * header, a line of its own) once the chunk is decoded: asked for
+	 * now, it comes while the decoder works. */
+	__builtin_prefetch(proto_conn_user(c), 1);
 	if (choose_decoder(s, c, ch)) {
 		s->cur = ch;
 		if (c->ops->feed(c, ch, &s->emit))

@@ -33,6 +33,9 @@ struct proto_events {
 	void (*release)(void *ctx, struct proto_conn *c);
 	void *ctx;
 	size_t user_size; /* bytes the stage keeps per connection */
+	/* Of those, the bytes a new connection needs zeroed (the stage
+	 * clears the rest as it uses it); 0: all of them. */
+	size_t user_clear;
 };
 
 struct proto_streams_opts {
