@@ -562,12 +562,11 @@ static void poll_loop(struct sp_daemon *d)
 	int err = slice_request(SLICE_SHORT_NS);
 
 	/* The reader wakes in bursts; short turns keep the servers it shares
-	 * a CPU with from waiting a whole default slice for it, and it waits
-	 * for their turn to end rather than preempt them (util/slice.h). */
+	 * a CPU with from waiting a whole default slice for it. */
 	if (d->cfg->verbose)
-		sp_info("scheduling: the reader and the exporter run SCHED_BATCH with %u us "
-			"slices%s%s", SLICE_SHORT_NS / 1000,
-			err ? ": " : " (slices from Linux 6.12)", err ? strerror(-err) : "");
+		sp_info("scheduling: the reader and the exporter ask for %u us slices%s%s",
+			SLICE_SHORT_NS / 1000, err ? ": " : " (used from Linux 6.12)",
+			err ? strerror(-err) : "");
 
 	while (!__atomic_load_n(&stop_requested, __ATOMIC_RELAXED)) {
 		int n = loader_poll(&d->loader, POLL_MS);

@@ -22,7 +22,7 @@ struct slice_attr {
 
 int slice_request(uint64_t ns)
 {
-	struct slice_attr a = { .size = sizeof(a), .sched_policy = SCHED_BATCH,
+	struct slice_attr a = { .size = sizeof(a), .sched_policy = SCHED_OTHER,
 				.sched_runtime = ns };
 
 	/* The thread's own nice value (getpriority of its thread ID). */

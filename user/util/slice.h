@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * How the daemon's busy threads (the reader, the exporter) share a CPU
- * with the servers they trace: SCHED_BATCH, the kernel's policy for work
- * that is not interactive, so that a woken reader never preempts a
- * server in the middle of a request (it runs at the server's next turn
- * instead), and a short scheduling slice (Linux 6.12 and later, EEVDF's
- * sched_attr::sched_runtime), so that a burst of its work delays a
- * request by at most one turn.  It gets the same share of the CPU.
- * Called by each of those threads for itself, after any program
- * spanprobe launches was forked: a child would keep the policy.
+ * A short scheduling slice for the calling thread (Linux 6.12 and later,
+ * EEVDF's sched_attr::sched_runtime for SCHED_OTHER): where spanprobe
+ * shares a CPU with the servers it traces, it runs in short turns, so a
+ * burst of its work delays a request by at most one turn.  It gets the
+ * same share of the CPU.
  */
 #ifndef SPANPROBE_UTIL_SLICE_H
 #define SPANPROBE_UTIL_SLICE_H
@@ -19,9 +15,8 @@
 #define SLICE_SHORT_NS 100000u
 
 /*
- * SCHED_BATCH and slices of `ns` for the calling thread, keeping its nice
- * value.  0, or -errno (older kernels take the call and ignore the
- * length).
+ * Ask for slices of `ns` for the calling thread, keeping its nice value.
+ * 0, or -errno (older kernels take the call and ignore the length).
  */
 int slice_request(uint64_t ns);
 
