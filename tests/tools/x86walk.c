@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,6 +71,27 @@ static void walk_range(const uint8_t *file, size_t size, uint64_t off, uint64_t 
 	putchar('\n');
 }
 
+/* All `size` bytes of `fd` from its start; 0, or -1 (errno set; EIO when
+ * the file is shorter than its size said). */
+static int read_all(int fd, uint8_t *buf, size_t size)
+{
+	size_t got = 0;
+
+	while (got < size) {
+		ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long long off, len;
@@ -88,14 +108,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "x86walk: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	file = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (file == MAP_FAILED) {
-		fprintf(stderr, "x86walk: mmap %s: %s\n", argv[1], strerror(errno));
+	/* Read, not mapped: the kernel writes the breakpoints of every uprobe
+	 * registered on the file (another tracer's on this host) into each
+	 * new mapping that may execute, a read-only private one too, and the
+	 * walk would decode those int3s.  The daemon reads with pread() too. */
+	file = malloc((size_t)st.st_size);
+	if (!file || read_all(fd, file, (size_t)st.st_size)) {
+		fprintf(stderr, "x86walk: reading %s: %s\n", argv[1],
+			file ? strerror(errno) : "out of memory");
 		return 1;
 	}
 	while (scanf("%lli %lli", &off, &len) == 2 && off >= 0 && len >= 0)
 		walk_range(file, (size_t)st.st_size, (uint64_t)off, (uint64_t)len);
-	munmap(file, (size_t)st.st_size);
+	free(file);
 	close(fd);
 	return 0;
 }
