@@ -139,8 +139,8 @@ def main():
             f.write("1")
         lead = start_bare(seconds, "--sock-read")
         d = ho.Daemon(["-o", "otlp-json", "--output-file", "/dev/null"], tmp)
-        bare = start_bare(seconds)
         try:
+            bare = start_bare(seconds)
             for _ in range(ROUNDS):
                 for key, _, run in loads:
                     before = prog_stats(d.proc.pid)
@@ -157,8 +157,9 @@ def main():
                                                READ_PROGS))
         finally:
             d.stop()
-            bare.kill()
-            bare.wait()
+            if bare:
+                bare.kill()
+                bare.wait()
     finally:
         if lead:
             lead.kill()

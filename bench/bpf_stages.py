@@ -97,8 +97,8 @@ def main():
         with open(bc.STATS, "w") as f:
             f.write("1")
         d = ho.Daemon(["-o", "otlp-json", "--output-file", "/dev/null"], tmp)
-        bare = bc.start_bare(ROUNDS * len(STAGES) * (bc.SECONDS + 3) + 60)
         try:
+            bare = bc.start_bare(ROUNDS * len(STAGES) * (bc.SECONDS + 3) + 60)
             maps = stage_maps(d.proc.pid)
             bc.http_load(port)  # every connection judged before the rounds
             for r in range(ROUNDS):
@@ -113,8 +113,9 @@ def main():
                                              bc.BARE_PROGS)["all"][0])
         finally:
             d.stop()
-            bare.kill()
-            bare.wait()
+            if bare:
+                bare.kill()
+                bare.wait()
     finally:
         with open(bc.STATS, "w") as f:
             f.write(old)
