@@ -138,7 +138,10 @@ static int variant_check(struct variant *v, int runs, size_t batches,
 	return -EIO;
 }
 
-/* Both encoders give the same bytes, the sink got what was sent. */
+/* Both encoders give the same bytes (before gzip: its level 1 codes with
+ * a Huffman code made from the thread's own earlier batches, so what one
+ * variant sends depends on what was compressed before it), the sink got
+ * what was sent. */
 static int check_totals(struct variant *vs, const struct sink *s)
 {
 	uint64_t requests = 0, h2 = 0, bytes = 0;
@@ -153,8 +156,8 @@ static int check_totals(struct variant *vs, const struct sink *s)
 		bytes += vs[i].exp->stats.bytes_sent;
 		if (i % 2 == 0 && (vs[i].exp->stats.bytes_raw !=
 					   vs[i + 1].exp->stats.bytes_raw ||
-				   vs[i].exp->stats.bytes_sent !=
-					   vs[i + 1].exp->stats.bytes_sent)) {
+				   (!vs[i].gzip && vs[i].exp->stats.bytes_sent !=
+							   vs[i + 1].exp->stats.bytes_sent))) {
 			fprintf(stderr, "export: the encoders sent different"
 				" bytes (%s %s)\n", vs[i].transport,
 				vs[i].gzip ? "gzip" : "none");
