@@ -101,6 +101,13 @@ def start_bare(seconds, mode="--sock"):
     return p
 
 
+def stop(proc):
+    """Stop a floor's loader, if it started."""
+    if proc:
+        proc.kill()
+        proc.wait()
+
+
 def http_load(port):
     subprocess.run(["wrk", "-t1", "-c16", f"-d{SECONDS}s", f"http://127.0.0.1:{port}/index.html"],
                    capture_output=True, check=True)
@@ -157,13 +164,9 @@ def main():
                                                READ_PROGS))
         finally:
             d.stop()
-            if bare:
-                bare.kill()
-                bare.wait()
+            stop(bare)
     finally:
-        if lead:
-            lead.kill()
-            lead.wait()
+        stop(lead)
         with open(STATS, "w") as f:
             f.write(old)
         nginx.terminate()

@@ -113,9 +113,7 @@ def main():
                                              bc.BARE_PROGS)["all"][0])
         finally:
             d.stop()
-            if bare:
-                bare.kill()
-                bare.wait()
+            bc.stop(bare)
     finally:
         with open(bc.STATS, "w") as f:
             f.write(old)
