@@ -101,9 +101,8 @@ struct resource_json {
  * memory is short (then they are written in place, as every time). */
 static const struct resource_json *resource_json(const struct sp_resource *r)
 {
-	struct resource_json *j = __atomic_load_n((void **)&r->encoded_json, __ATOMIC_ACQUIRE);
+	struct resource_json *j = resource_encoded((void *const *)&r->encoded_json);
 	struct sp_strbuf t;
-	void *none = NULL;
 
 	if (j)
 		return j;
@@ -115,13 +114,7 @@ static const struct resource_json *resource_json(const struct sp_resource *r)
 		memcpy(j->text, t.data, t.len);
 	}
 	strbuf_free(&t);
-	/* Two encoders at once: the first one's copy stays. */
-	if (j && !__atomic_compare_exchange_n((void **)&r->encoded_json, &none, j, false,
-					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		free(j);
-		return none;
-	}
-	return j;
+	return j ? resource_keep_encoded((void **)&r->encoded_json, j) : NULL;
 }
 
 static void add_resource(struct sp_strbuf *b, const struct sp_resource *res)

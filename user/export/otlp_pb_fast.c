@@ -349,8 +349,7 @@ static uint8_t *put_resource_attrs(uint8_t *p, const struct sp_resource *r);
  */
 static const struct resource_pb *resource_pb(const struct sp_resource *r)
 {
-	struct resource_pb *pb = __atomic_load_n((void **)&r->encoded, __ATOMIC_ACQUIRE);
-	void *none = NULL;
+	struct resource_pb *pb = resource_encoded((void *const *)&r->encoded);
 	size_t len;
 
 	if (pb)
@@ -361,13 +360,7 @@ static const struct resource_pb *resource_pb(const struct sp_resource *r)
 		return NULL;
 	pb->len = len;
 	put_resource_attrs(pb->bytes, r);
-	/* Two encoders at once: the first one's copy stays. */
-	if (!__atomic_compare_exchange_n((void **)&r->encoded, &none, pb, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		free(pb);
-		return none;
-	}
-	return pb;
+	return resource_keep_encoded((void **)&r->encoded, pb);
 }
 
 static size_t scope_size(void)

@@ -40,6 +40,23 @@ void resource_put_n(struct sp_resource *res, int n)
 	free(res);
 }
 
+void *resource_encoded(void *const *slot)
+{
+	return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+}
+
+void *resource_keep_encoded(void **slot, void *made)
+{
+	void *kept = NULL;
+
+	/* Two encoders at once: the first one's copy stays. */
+	if (__atomic_compare_exchange_n(slot, &kept, made, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return made;
+	free(made);
+	return kept;
+}
+
 const struct sp_resattr *resource_find(const struct sp_resource *res,
 				       const char *key)
 {

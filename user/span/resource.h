@@ -103,6 +103,17 @@ void resource_put(struct sp_resource *res);
 void resource_put_n(struct sp_resource *res, int n); /* accepts NULL */
 
 /*
+ * An encoder's copy of a resource's attributes, kept in one of its
+ * encoded fields (`slot`: &res->encoded or &res->encoded_json), which
+ * any export thread may read or fill.  resource_encoded(): the copy kept,
+ * NULL when none yet.  resource_keep_encoded(): keep `made` (malloc'd)
+ * unless another encoder kept one first, in which case `made` is freed;
+ * returns the copy kept.
+ */
+void *resource_encoded(void *const *slot);
+void *resource_keep_encoded(void **slot, void *made);
+
+/*
  * The container ID in a cgroup path: the last 64-hex-digit run that forms
  * a path component or a "<runtime>-<id>.scope" name (Docker, containerd,
  * CRI-O, Kubernetes), copied to out[65].  Returns 0 or -ENOENT.
