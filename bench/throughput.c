@@ -88,6 +88,13 @@ struct rig {
 
 struct runs {
 	uint64_t wall[MAX_RUNS], cpu[MAX_RUNS], reader[MAX_RUNS], exporter[MAX_RUNS];
+	int on[MAX_RUNS];	/* the CPU both threads were pinned to, or -1 */
+};
+
+/* The CPUs the runs take turns on: a VM's vCPUs need not run at one speed. */
+struct cpus {
+	int id[CPU_SETSIZE];
+	int n;
 };
 
 static struct sp_idgen rng;
@@ -401,14 +408,41 @@ static double report_per_span(const char *what, uint64_t *v, int runs, double sp
 	return (double)v[runs / 2] / spans / 1e3;
 }
 
+/*
+ * The runs take turns on the CPUs: one line per CPU shows whether they ran
+ * at one speed (a hypervisor may give a vCPU half the time of another).
+ */
+static void report_per_cpu(const struct runs *m, int runs, double spans)
+{
+	uint64_t v[MAX_RUNS];
+	bool done[MAX_RUNS] = { false };
+
+	for (int i = 0; i < runs; i++) {
+		int n = 0;
+
+		if (done[i] || m->on[i] < 0)
+			continue;
+		for (int j = i; j < runs; j++)
+			if (m->on[j] == m->on[i]) {
+				v[n++] = m->cpu[j];
+				done[j] = true;
+			}
+		qsort(v, (size_t)n, sizeof(v[0]), cmp_u64);
+		printf("throughput: on CPU %-3d %d runs, CPU per span min %.3f median %.3f"
+		       " max %.3f us\n", m->on[i], n, (double)v[0] / spans / 1e3,
+		       (double)v[n / 2] / spans / 1e3, (double)v[n - 1] / spans / 1e3);
+	}
+}
+
 static void report(struct runs *m, int runs, double spans, bool pinned)
 {
 	char measured[64];
 	double cpu, rate;
 
+	report_per_cpu(m, runs, spans);
 	qsort(m->wall, (size_t)runs, sizeof(m->wall[0]), cmp_u64);
 	printf("throughput: spans/s %s: min %.0f median %.0f max %.0f\n",
-	       pinned ? "on one core (wall clock)" : "(wall clock, not pinned)",
+	       pinned ? "with both threads on one core (wall clock)" : "(wall clock, not pinned)",
 	       spans * 1e9 / (double)m->wall[runs - 1],
 	       spans * 1e9 / (double)m->wall[runs / 2], spans * 1e9 / (double)m->wall[0]);
 	cpu = report_per_span("CPU, both threads:", m->cpu, runs, spans);
@@ -423,15 +457,29 @@ static void report(struct runs *m, int runs, double spans, bool pinned)
 	summary_record("daemon CPU per span", measured, "<= 1 us", cpu <= 1.0);
 }
 
-/* Both threads on the CPU we run on now (the sink, started before, is not). */
-static int pin_to_one_cpu(void)
+static int allowed_cpus(struct cpus *c)
 {
 	cpu_set_t set;
-	int cpu = sched_getcpu();
+
+	c->n = 0;
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return -errno;
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &set))
+			c->id[c->n++] = i;
+	return c->n ? 0 : -ENOENT;
+}
+
+/* Both threads on one CPU (the sink, started before, is not). */
+static int pin_both(struct rig *r, int cpu)
+{
+	cpu_set_t set;
 
 	CPU_ZERO(&set);
-	CPU_SET(cpu < 0 ? 0 : cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		return -errno;
+	return -pthread_setaffinity_np(r->bsp.thread, sizeof(set), &set);
 }
 
 static int usage(void)
@@ -447,8 +495,9 @@ int main(int argc, char **argv)
 	static struct runs m;
 	struct block b = { 0 };
 	struct sink sink = { 0 };
+	static struct cpus cpus;
 	char sink_path[PATH_MAX];
-	int runs = 7, replays = 8, opt, err;
+	int runs = 8, replays = 8, opt, err;
 	bool pin = true;
 	double spans;
 
@@ -476,13 +525,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "throughput: the sink %s did not start\n", sink_path);
 		return 1;
 	}
-	err = pin ? pin_to_one_cpu() : 0;
+	err = allowed_cpus(&cpus);
 	if (err)
-		fprintf(stderr, "throughput: cannot pin to one CPU: %s\n", strerror(-err));
+		fprintf(stderr, "throughput: cannot read the allowed CPUs: %s\n", strerror(-err));
 	if (!err)
 		err = rig_open(&rig, sink.port);
-	for (int run = -1; run < runs && !err; run++)
-		err = run_once(&rig, &b, replays, &m, run);
+	for (int run = -1; run < runs && !err; run++) {
+		int cpu = pin ? cpus.id[(run + 1) % cpus.n] : -1;
+
+		err = pin ? pin_both(&rig, cpu) : 0;
+		if (err)
+			fprintf(stderr, "throughput: cannot pin to CPU %d: %s\n", cpu,
+				strerror(-err));
+		else
+			err = run_once(&rig, &b, replays, &m, run);
+		if (run >= 0)
+			m.on[run] = cpu;
+	}
 	spans = (double)b.exchanges * replays;
 	printf("throughput: %d runs of %d replays of %u exchanges (%u records, %.1f MB),"
 	       " %d connections, sink on 127.0.0.1:%d\n", runs, replays, b.exchanges,
