@@ -20,6 +20,28 @@ struct {
 	__uint(max_entries, 1 << 22);
 } sp_events SEC(".maps");
 
+/*
+ * Or one ring buffer per CPU (up to LOADER_RINGS_MAX; past that CPUs
+ * share them): producers on different CPUs then never take the same lock
+ * nor pass the ring's positions between their caches at every record.
+ * The daemon merges the rings in time order (user/capture/rings.h).  The
+ * loader makes the rings (the first is the template of the values) and
+ * sets sp_ring_count in every object before load; 0: sp_events alone.
+ */
+struct sp_ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct sp_ring);
+} sp_rings SEC(".maps");
+
+const volatile __u32 sp_ring_count = 0;
+
 /* Per-CPU counters indexed by enum sp_drop_reason. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -107,13 +129,45 @@ static __always_inline void common__fill_header(struct sp_event_header *hdr,
 	hdr->ts_ns = bpf_ktime_get_ns();
 }
 
+/* This CPU's ring buffer (CPU i writes to ring i % sp_ring_count); NULL
+ * only if the loader left its slot empty. */
+static __always_inline void *common__cpu_ring(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id() % sp_ring_count;
+
+	return bpf_map_lookup_elem(&sp_rings, &cpu);
+}
+
+/* bpf_ringbuf_reserve() in the ring buffer this record goes to.  The
+ * verifier knows sp_ring_count (read-only data): one branch is loaded. */
+static __always_inline void *common__ring_reserve(__u32 size)
+{
+	void *ring;
+
+	if (!sp_ring_count)
+		return bpf_ringbuf_reserve(&sp_events, size, 0);
+	ring = common__cpu_ring();
+	return ring ? bpf_ringbuf_reserve(ring, size, 0) : NULL;
+}
+
+/* bpf_ringbuf_output() likewise; non-zero: not written. */
+static __always_inline long common__ring_output(void *data, __u32 size, __u64 flags)
+{
+	void *ring;
+
+	if (!sp_ring_count)
+		return bpf_ringbuf_output(&sp_events, data, size, flags);
+	ring = common__cpu_ring();
+	return ring ? bpf_ringbuf_output(ring, data, size, flags) : -1;
+}
+
 /*
  * Reserve a record of `size` bytes and fill its header.  Returns NULL (and
  * counts the drop) when the ring buffer is full.
  */
 static __always_inline void *common__reserve(__u16 type, __u16 size)
 {
-	struct sp_event_header *hdr = bpf_ringbuf_reserve(&sp_events, size, 0);
+	struct sp_event_header *hdr = common__ring_reserve(size);
 
 	if (!hdr) {
 		common__count_drop(SP_DROP_RINGBUF_FULL);

@@ -889,7 +889,7 @@ static __always_inline void sock_capture__output(struct sock_scratch *s)
 	if (SP_STAGE(10))
 		want = 0;
 	if (SP_STAGE(11)) {
-		struct sp_sock_data_event *r = bpf_ringbuf_reserve(&sp_events, sizeof(*r), 0);
+		struct sp_sock_data_event *r = common__ring_reserve(sizeof(*r));
 
 		if (r) {
 			common__fill_header(&r->hdr, SP_EV_SOCK_DATA, sizeof(*r));
@@ -898,7 +898,7 @@ static __always_inline void sock_capture__output(struct sock_scratch *s)
 		return;
 	}
 	common__fill_header(&s->ev.hdr, SP_EV_SOCK_DATA, sizeof(s->ev) + want);
-	if (bpf_ringbuf_output(&sp_events, s, sizeof(s->ev) + want,
+	if (common__ring_output(s, sizeof(s->ev) + want,
 			       SP_STAGE(9) ? BPF_RB_NO_WAKEUP :
 			       common__wakeup_flags(SP_EV_SOCK_DATA, sizeof(s->ev) + want)))
 		common__count_drop(SP_DROP_RINGBUF_FULL);

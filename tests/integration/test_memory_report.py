@@ -62,6 +62,35 @@ def ring_mapping_kib(pid, ring_bytes):
     return sizes
 
 
+def ring_layout(line):
+    """(rings, KiB each) from the ring buffer's line: one per CPU, or one."""
+    m = re.search(r"one per CPU: (\d+) of (\d+) KiB", line)
+    if m:
+        return int(m.group(1)), int(m.group(2))
+    return 1, None
+
+
+def possible_cpus():
+    """CPUs the kernel may ever bring up (a ring buffer each): "0-3,8"."""
+    with open("/sys/devices/system/cpu/possible") as f:
+        n = 0
+        for part in f.read().strip().split(","):
+            lo, _, hi = part.partition("-")
+            n += int(hi or lo) - int(lo) + 1
+    return n
+
+
+def check_mapped(what, line, total_kib, maps):
+    """Each ring buffer mapped as its data twice and a page; together, the
+    total the line says; one per CPU unless shared."""
+    rings, each = ring_layout(line)
+    if each is None:
+        each = total_kib
+    want = [each * 2 + 4] * rings
+    got = sorted(k for k in maps if k > 4)
+    check(what, got == want and rings * each == total_kib, (rings, each, got))
+
+
 def traced(args, traffic=None):
     agent = subprocess.Popen([SPANPROBE, "run", "-v", "-o", "otlp-json", "--output-file",
                               "/dev/null"] + args,
@@ -95,8 +124,10 @@ def main():
               and "RSS counts 8 MiB" in ring[1], ring)
         check("the kernel's own figure of all BPF maps holds the ring buffer",
               got.get("bpf maps, total", (0,))[0] >= 4 << 20, got.get("bpf maps, total"))
-        check("the ring buffer is mapped twice (4 MiB data twice and a page)",
-              4 * 2 * 1024 + 4 in maps, maps)
+        check("default: one ring buffer per possible CPU, up to 16",
+              ring_layout(ring[1])[0] == min(possible_cpus(), 16), (ring, possible_cpus()))
+        check_mapped("the ring buffers are mapped twice (4 MiB in all, data twice and a page)",
+                     ring[1], 4 * 1024, maps)
         pool = got.get("span pool", (0, ""))
         check("default span pool: 16384 spans, by --span-pool",
               "16384 spans of" in pool[1] and "--span-pool" in pool[1], pool)
@@ -113,8 +144,8 @@ def main():
         ring = got.get("ring buffer", (0, ""))
         check("--ringbuf-size 1048576: the line says 1 MiB, 2 MiB of RSS",
               rc == 0 and ring[0] == 1 << 20 and "RSS counts 2 MiB" in ring[1], ring)
-        check("--ringbuf-size 1048576: mapped as 1 MiB twice and a page",
-              2 * 1024 + 4 in maps and 4 * 2 * 1024 + 4 not in maps, maps)
+        check_mapped("--ringbuf-size 1048576: 1 MiB in all mapped twice and a page",
+                     ring[1], 1024, maps)
         check("--span-pool 1000: the line says 1000 spans",
               "1000 spans of" in got.get("span pool", (0, ""))[1], got.get("span pool"))
         conns = got.get("connections", (0, ""))
@@ -130,6 +161,12 @@ def main():
             # A request's client and server spans are open at once.
             check("the spans of 3 requests came from the pool, all given back",
                   in_use == 0 and 2 <= peak <= size == 1000, (in_use, peak, size))
+        rc, err, rest, maps = traced(["--port", str(port), "--ringbuf-shared"])
+        ring = memory_lines(err).get("ring buffer", (0, ""))
+        check("--ringbuf-shared: one ring buffer of 4 MiB for all CPUs",
+              rc == 0 and ring[0] == 4 << 20 and "one for all" in ring[1], ring)
+        check_mapped("--ringbuf-shared: mapped as 4 MiB twice and a page", ring[1],
+                     4 * 1024, maps)
     finally:
         server.kill()
         server.wait()

@@ -50,10 +50,24 @@ static void wakeup_shared_by_the_cpus(void **state)
 	assert_int_equal(loader_wakeup_for(4u << 20, 0), 128u << 10);
 }
 
+/* Per-CPU ring buffers: the total divided, a power of two, at least a page. */
+static void ring_bytes_per_cpu(void **state)
+{
+	(void)state;
+	assert_int_equal(loader_ring_bytes(4u << 20, 1, 4096), 4u << 20);
+	assert_int_equal(loader_ring_bytes(4u << 20, 2, 4096), 2u << 20);
+	assert_int_equal(loader_ring_bytes(4u << 20, 3, 4096), 1u << 20);
+	assert_int_equal(loader_ring_bytes(4u << 20, 64, 4096), 64u << 10);
+	assert_int_equal(loader_ring_bytes(4u << 20, 4096, 4096), 4096);
+	assert_int_equal(loader_ring_bytes(4096, 2, 4096), 4096);
+	assert_int_equal(loader_ring_bytes(1u << 30, 2, 4096), 512u << 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(wakeup_scales_with_the_ring),
+		cmocka_unit_test(ring_bytes_per_cpu),
 		cmocka_unit_test(wakeup_shared_by_the_cpus),
 	};
 

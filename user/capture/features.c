@@ -80,6 +80,24 @@ const char *features_btf_custom_path(void)
 	return strcmp(btf_path, "/sys/kernel/btf/vmlinux") ? btf_path : NULL;
 }
 
+/* Ring buffers as the values of an array of maps: one per CPU. */
+static bool detect_ringbuf_per_cpu(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o);
+	int inner, outer;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sp_probe_ring", 0, 0, 4096, NULL);
+	if (inner < 0)
+		return false;
+	o.inner_map_fd = inner;
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "sp_probe_rings", 4, 4, 1, &o);
+	close(inner);
+	if (outer < 0)
+		return false;
+	close(outer);
+	return true;
+}
+
 const struct sp_kernel_features *features_get(void)
 {
 	static struct sp_kernel_features f;
@@ -101,6 +119,7 @@ const struct sp_kernel_features *features_get(void)
 	if (!f.privileged)
 		return &f;
 	f.ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
+	f.ringbuf_per_cpu = f.ringbuf && detect_ringbuf_per_cpu();
 	f.raw_tracepoints =
 		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1;
 	f.attach_cookie = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
@@ -168,6 +187,8 @@ void features_report(FILE *out)
 	fprintf(out, "  %-34s %s\n", "privileges (root / CAP_BPF)", yes_no(f->privileged));
 	fprintf(out, "  %-34s %s\n", "BTF (CO-RE)", yes_no(f->btf));
 	fprintf(out, "  %-34s %s\n", "ring buffer", yes_no(f->ringbuf));
+	fprintf(out, "  %-34s %s\n", "a ring buffer per CPU (map in map)",
+		yes_no(f->ringbuf_per_cpu));
 	fprintf(out, "  %-34s %s\n", "uprobes / uretprobes", yes_no(f->uprobes));
 	fprintf(out, "  %-34s %s\n", "attach cookies", yes_no(f->attach_cookie));
 	fprintf(out, "  %-34s %s\n", "bpf_task_pt_regs()", yes_no(f->task_pt_regs));
@@ -185,5 +206,8 @@ void features_report(FILE *out)
 	fprintf(out, "  function spans: uprobe + uretprobe, one program for all symbols (attach cookie), %s\n",
 		f->uprobe_multi ? "one uprobe-multi link per file and direction"
 				: "one perf-event link per symbol and direction");
+	fprintf(out, "  records: %s\n", f->ringbuf_per_cpu ?
+		"a BPF ring buffer per CPU, merged in time order (--ringbuf-shared: one for all)" :
+		"one BPF ring buffer for all CPUs");
 	fprintf(out, "  process life cycle: raw tracepoints sched_process_exit, sched_process_exec, sched_process_fork\n");
 }

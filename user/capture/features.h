@@ -14,6 +14,7 @@ struct sp_kernel_features {
 	bool privileged;      /* root, or CAP_BPF + CAP_PERFMON */
 	bool btf;             /* kernel BTF: needed for CO-RE */
 	bool ringbuf;
+	bool ringbuf_per_cpu; /* ring buffers inside an array of maps (Linux 5.8) */
 	bool uprobes;
 	bool kprobes;
 	bool raw_tracepoints;

@@ -76,6 +76,25 @@ uint32_t loader_wakeup_for(uint32_t ringbuf_bytes, unsigned int ncpus)
 	return share ? share : 1;
 }
 
+uint32_t loader_ring_bytes(uint32_t total, unsigned int n, uint32_t page)
+{
+	uint32_t each = n ? total / n : total, size = page;
+
+	while (size <= each / 2)
+		size *= 2;
+	return size;
+}
+
+unsigned int loader_ring_count(const struct sp_loader *l)
+{
+	return l->n_rings;
+}
+
+uint32_t loader_ring_size(const struct sp_loader *l)
+{
+	return l->ring_bytes;
+}
+
 uint32_t loader_wakeup_bytes(const struct sp_loader *l)
 {
 	return l->wakeup_bytes;
@@ -99,10 +118,11 @@ const struct records_stats *loader_record_stats(const struct sp_loader *l)
 int loader_share_maps(struct sp_loader *l, struct bpf_object *obj)
 {
 	static const char *const names[] = { "sp_events", "sp_drops", "sp_tracked",
-					     "sp_wake_acct" };
-	const int fds[] = { l->events_fd, l->drops_fd, l->tracked_fd, l->wake_fd };
+					     "sp_wake_acct", "sp_rings" };
+	const int fds[] = { l->events_fd, l->drops_fd, l->tracked_fd, l->wake_fd,
+			    l->rings_fd };
 
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		struct bpf_map *map = bpf_object__find_map_by_name(obj, names[i]);
 		int err = map ? bpf_map__reuse_fd(map, fds[i]) : -ENOENT;
 
@@ -134,6 +154,86 @@ static int report_load_error(const char *what, int err)
 	return err;
 }
 
+/* One ring buffer per CPU, made before load: the first is the template of
+ * sp_rings' values (libbpf's own template would take the declared size). */
+static int make_rings(struct sp_loader *l)
+{
+	l->ring_fds = malloc(l->n_rings * sizeof(*l->ring_fds));
+	if (!l->ring_fds)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < l->n_rings; i++)
+		l->ring_fds[i] = -1;
+	for (unsigned int i = 0; i < l->n_rings; i++) {
+		l->ring_fds[i] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sp_ring", 0, 0,
+						l->ring_bytes, NULL);
+		if (l->ring_fds[i] < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * The ring buffers' sizes, before load: per CPU, sp_rings gets a slot per
+ * CPU and sp_events a page (unused, but every object declares it); else
+ * sp_events gets it all.
+ */
+static int size_rings(struct sp_loader *l, struct func_bpf *func)
+{
+	int err;
+
+	if (!l->n_rings)
+		return bpf_map__set_max_entries(func->maps.sp_events, l->ring_bytes);
+	err = make_rings(l);
+	if (!err)
+		err = bpf_map__set_max_entries(func->maps.sp_events, (uint32_t)getpagesize());
+	if (!err)
+		err = bpf_map__set_inner_map_fd(func->maps.sp_rings, l->ring_fds[0]);
+	if (!err)
+		err = bpf_map__set_max_entries(func->maps.sp_rings, l->n_rings);
+	return err;
+}
+
+/* Each CPU's ring buffer in its slot of sp_rings, once it exists. */
+static int fill_rings(struct sp_loader *l)
+{
+	for (unsigned int i = 0; i < l->n_rings; i++) {
+		__u32 key = i;
+
+		if (bpf_map_update_elem(l->rings_fd, &key, &l->ring_fds[i], BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * One ring buffer per possible CPU, up to LOADER_RINGS_MAX (CPU i writes
+ * to ring i % the count), where the kernel takes ring buffers in an array
+ * of maps, unless told otherwise.
+ */
+static void choose_rings(struct sp_loader *l, const struct sp_loader_opts *opts)
+{
+	int possible = libbpf_num_possible_cpus();
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int sharing;
+
+	l->n_rings = 0;
+	l->ring_bytes = opts->ringbuf_bytes;
+	if (!opts->shared_ring && features_get()->ringbuf_per_cpu && possible > 1) {
+		l->n_rings = (unsigned int)possible < LOADER_RINGS_MAX ?
+			(unsigned int)possible : LOADER_RINGS_MAX;
+		l->ring_bytes = loader_ring_bytes(opts->ringbuf_bytes, l->n_rings,
+						  (uint32_t)getpagesize());
+	}
+	/* Each CPU wakes the reader at its share of the ring it writes to:
+	 * one ring per CPU, or the CPUs sharing one (those online now: one
+	 * brought up later adds its share; the timed poll bounds the delay). */
+	if (l->n_rings)
+		sharing = ((unsigned int)possible + l->n_rings - 1) / l->n_rings;
+	else
+		sharing = online > 0 ? (unsigned int)online : 1;
+	l->wakeup_bytes = loader_wakeup_for(l->ring_bytes, sharing);
+}
+
 static int open_func(struct sp_loader *l, const struct sp_loader_opts *opts)
 {
 	int err;
@@ -143,9 +243,12 @@ static int open_func(struct sp_loader *l, const struct sp_loader_opts *opts)
 	l->func = func_bpf__open_opts(&oo);
 	if (!l->func)
 		return report_load_error("function", -errno);
-	bpf_map__set_max_entries(l->func->maps.sp_events, opts->ringbuf_bytes);
+	err = size_rings(l, l->func);
+	if (err)
+		return report_load_error("function", err);
 	bpf_map__set_max_entries(l->func->maps.sp_tracked, opts->max_processes);
 	l->func->rodata->sp_wakeup_bytes = l->wakeup_bytes;
+	l->func->rodata->sp_ring_count = l->n_rings;
 	/* A program loaded for multi links cannot take perf-event ones. */
 	l->multi = umulti_supported();
 	if (l->multi) {
@@ -167,7 +270,9 @@ static int open_func(struct sp_loader *l, const struct sp_loader_opts *opts)
 	l->drops_fd = bpf_map__fd(l->func->maps.sp_drops);
 	l->wake_fd = bpf_map__fd(l->func->maps.sp_wake_acct);
 	l->tracked_fd = bpf_map__fd(l->func->maps.sp_tracked);
-	return 0;
+	l->rings_fd = bpf_map__fd(l->func->maps.sp_rings);
+	err = fill_rings(l);
+	return err ? report_load_error("function", err) : 0;
 }
 
 static int open_task(struct sp_loader *l)
@@ -182,6 +287,7 @@ static int open_task(struct sp_loader *l)
 	l->task->rodata->sp_follow_children = l->follow_children;
 	l->task->rodata->sp_task_all = l->all_processes;
 	l->task->rodata->sp_wakeup_bytes = l->wakeup_bytes;
+	l->task->rodata->sp_ring_count = l->n_rings;
 	err = loader_share_maps(l, l->task->obj);
 	if (!err)
 		err = task_bpf__load(l->task);
@@ -192,24 +298,20 @@ static int open_task(struct sp_loader *l)
 
 int loader_open(struct sp_loader *l, const struct sp_loader_opts *opts)
 {
-	long ncpus;
 	int err;
 
 	memset(l, 0, sizeof(*l));
-	l->events_fd = l->drops_fd = l->tracked_fd = l->wake_fd = -1;
+	l->events_fd = l->drops_fd = l->tracked_fd = l->wake_fd = l->rings_fd = -1;
+	l->rings.epoll_fd = -1;
 	l->on_event = opts->on_event;
 	l->on_event_ctx = opts->on_event_ctx;
-	/* Shares for the CPUs online now (one brought up later adds its
-	 * share to the mark; the timed poll still bounds the delay). */
-	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
-	l->wakeup_bytes = loader_wakeup_for(opts->ringbuf_bytes,
-					    ncpus > 0 ? (unsigned int)ncpus : 1);
 	l->follow_children = opts->follow_children;
 	l->all_processes = opts->all_processes;
 	loader_quiet_libbpf();
 	err = features_check_required();
 	if (err)
 		return err;
+	choose_rings(l, opts);
 	err = open_func(l, opts);
 	if (!err)
 		err = open_task(l);
@@ -220,13 +322,16 @@ int loader_map_ring(struct sp_loader *l)
 {
 	int err;
 
-	if (l->ring)
+	if (l->mapped)
 		return 0;
-	l->ring = ring_buffer__new(l->events_fd, on_record, l, NULL);
-	if (l->ring)
-		return 0;
-	err = -errno;
-	sp_err("bpf: cannot read the ring buffer: %s", strerror(-err));
+	if (l->n_rings)
+		err = rings_open(&l->rings, l->ring_fds, l->n_rings, l->ring_bytes,
+				 on_record, l);
+	else
+		err = rings_open(&l->rings, &l->events_fd, 1, l->ring_bytes, on_record, l);
+	l->mapped = !err;
+	if (err)
+		sp_err("bpf: cannot read the ring buffer: %s", strerror(-err));
 	return err;
 }
 
@@ -309,17 +414,11 @@ int loader_attach_functions(struct sp_loader *l, const char *path,
 
 int loader_poll(struct sp_loader *l, int timeout_ms)
 {
-	int n = loader_map_ring(l);
-	int more;
+	int err = loader_map_ring(l);
 
-	if (!n)
-		n = ring_buffer__poll(l->ring, timeout_ms);
-	if (n < 0)
-		return n;
-	/* Records submitted without a wake-up are not seen by epoll: read
-	 * whatever is there after every wait. */
-	more = ring_buffer__consume(l->ring);
-	return more < 0 ? more : n + more;
+	/* Records submitted without a wake-up are not seen by epoll: the
+	 * drain after every wait reads whatever is there. */
+	return err ? err : rings_poll(&l->rings, timeout_ms);
 }
 
 int loader_read_drops(struct sp_loader *l, uint64_t *out)
@@ -363,8 +462,13 @@ void loader_detach(struct sp_loader *l)
 void loader_close(struct sp_loader *l)
 {
 	loader_detach(l);
-	ring_buffer__free(l->ring);
-	l->ring = NULL;
+	rings_close(&l->rings);
+	l->mapped = false;
+	for (unsigned int i = 0; l->ring_fds && i < l->n_rings; i++)
+		if (l->ring_fds[i] >= 0)
+			close(l->ring_fds[i]);
+	free(l->ring_fds);
+	l->ring_fds = NULL;
 	task_bpf__destroy(l->task);
 	func_bpf__destroy(l->func);
 	l->task = NULL;

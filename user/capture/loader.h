@@ -6,9 +6,10 @@
  * of include/spanprobe/.
  *
  * BPF life cycle: open -> configure (map sizes) -> load -> attach -> poll
- * -> close.  The loader owns the maps every BPF object shares (ring buffer
- * `sp_events`, drop counters `sp_drops`, tracked processes `sp_tracked`):
- * they are created with the first object and reused by the others.
+ * -> close.  The loader owns the maps every BPF object shares (the ring
+ * buffers: one per CPU in `sp_rings`, or `sp_events` for all; drop
+ * counters `sp_drops`, tracked processes `sp_tracked`): they are created
+ * with the first object and reused by the others.
  */
 #ifndef SPANPROBE_LOADER_H
 #define SPANPROBE_LOADER_H
@@ -19,12 +20,12 @@
 #include <sys/types.h>
 
 #include "capture/records.h"
+#include "capture/rings.h"
 #include "spanprobe/events.h"
 
 struct bpf_object;
 struct bpf_program;
 struct bpf_link;
-struct ring_buffer;
 struct func_bpf;
 struct task_bpf;
 
@@ -40,8 +41,12 @@ typedef int (*sp_event_fn)(void *ctx, const struct sp_event_header *hdr,
 struct sp_loader {
 	struct func_bpf *func;
 	struct task_bpf *task;
-	struct ring_buffer *ring;
-	int events_fd, drops_fd, tracked_fd, wake_fd;
+	struct rings rings;   /* the reader, once mapped */
+	bool mapped;
+	int events_fd, drops_fd, tracked_fd, wake_fd, rings_fd;
+	int *ring_fds;        /* the per-CPU ring buffers in sp_rings, or none */
+	unsigned int n_rings; /* 0: sp_events alone */
+	uint32_t ring_bytes;  /* size of each ring buffer read */
 	struct bpf_link **links;
 	size_t n_links, cap_links;
 	int *multi_fds;       /* uprobe-multi links (capture/umulti.h) */
@@ -57,7 +62,8 @@ struct sp_loader {
 };
 
 struct sp_loader_opts {
-	uint32_t ringbuf_bytes; /* power of two, >= page size */
+	uint32_t ringbuf_bytes; /* power of two, >= page size: all ring buffers */
+	bool shared_ring;       /* one ring buffer for all CPUs even if per CPU works */
 	uint32_t max_processes; /* entries of sp_tracked */
 	bool follow_children;   /* track the new processes of tracked ones */
 	bool all_processes;     /* node-wide: exec/exit of every process */
@@ -100,6 +106,28 @@ void loader_libbpf_forget(void);
 uint32_t loader_wakeup_for(uint32_t ringbuf_bytes, unsigned int ncpus);
 
 /*
+ * Per-CPU ring buffers, at most: past that many CPUs share them (CPU i
+ * writes to ring i % the count), so the default --ringbuf-size still
+ * gives each 256 KiB on a large machine.
+ */
+#define LOADER_RINGS_MAX 16u
+
+/*
+ * Each of `n` per-CPU ring buffers out of `total` bytes: the largest
+ * power of two within total / n, at least a page (so on many CPUs a small
+ * --ringbuf-size grows to a page each).
+ */
+uint32_t loader_ring_bytes(uint32_t total, unsigned int n, uint32_t page);
+
+/*
+ * The ring buffers loader_open() chose: how many per CPU in sp_rings (0:
+ * sp_events alone, for all CPUs), each object's rodata sp_ring_count,
+ * set like sp_wakeup_bytes before load; and the size of each.
+ */
+unsigned int loader_ring_count(const struct sp_loader *l);
+uint32_t loader_ring_size(const struct sp_loader *l);
+
+/*
  * The wake-up setting loader_open() computed and gave its own objects;
  * the loader of any other object sets it as that object's rodata
  * sp_wakeup_bytes before load.
@@ -123,7 +151,7 @@ void loader_count_unhandled(struct sp_loader *l);
 int loader_open(struct sp_loader *l, const struct sp_loader_opts *opts);
 
 /*
- * Map the ring buffer for reading (loader_poll() does it if not done).
+ * Map the ring buffers for reading (loader_poll() does it if not done).
  * Call once every object is loaded: the mapping counts twice the ring's
  * size in RSS at once, and loading parses the kernel's BTF (some 10 MB
  * for a while) for each object: apart, the two make a lower peak.

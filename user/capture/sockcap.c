@@ -68,6 +68,7 @@ struct sockcap *sockcap_open(struct sp_loader *l, const struct sockcap_opts *opt
 		.capture_bytes = sc->opts.capture_bytes,
 		.bpf_conns = sc->opts.bpf_conns,
 		.wakeup_bytes = loader_wakeup_bytes(l),
+		.ring_count = loader_ring_count(l),
 		.all_processes = sc->opts.all_processes,
 	};
 	sc->hooks = sockhooks_open(l, sc->opts.hooks, &hs);

@@ -175,6 +175,7 @@ static const char *kernel_lacks(enum sockcap_hooks kind)
 		(h)->conns = skel->maps.sp_sock_conns;                        \
 		(h)->known = skel->maps.sp_sock_known;                        \
 		skel->rodata->sp_wakeup_bytes = (s)->wakeup_bytes;            \
+		skel->rodata->sp_ring_count = (s)->ring_count;                \
 		skel->rodata->sp_sock_capture = (s)->capture_bytes;           \
 		skel->rodata->sp_sock_all = (s)->all_processes;               \
 		skel->rodata->sp_sock_self_tgid = (uint32_t)getpid();         \

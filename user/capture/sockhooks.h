@@ -46,6 +46,7 @@ struct sockhooks_settings {
 	uint32_t capture_bytes;  /* payload bytes per call */
 	uint32_t bpf_conns;      /* entries of the per-connection verdict map */
 	uint32_t wakeup_bytes;   /* ring buffer wake-up rule */
+	uint32_t ring_count;     /* per-CPU ring buffers, 0: one (loader_ring_count()) */
 	bool all_processes;      /* node-wide, not only the tracked processes */
 };
 

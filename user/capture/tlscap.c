@@ -386,6 +386,7 @@ static int load(struct tlscap *t, const struct sockhooks *h, const struct tlscap
 	if (!t->skel)
 		return -errno;
 	t->skel->rodata->sp_wakeup_bytes = loader_wakeup_bytes(t->loader);
+	t->skel->rodata->sp_ring_count = loader_ring_count(t->loader);
 	t->skel->rodata->sp_sock_capture = o->capture_bytes;
 	t->skel->rodata->sp_sock_all = o->all_processes;
 	t->skel->rodata->sp_sock_self_tgid = (uint32_t)getpid();

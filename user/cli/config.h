@@ -63,7 +63,8 @@ struct sp_config {
 	const char *metrics_address;      /* --metrics-address: /metrics, /healthz, /readyz */
 
 	/* Sizes: every buffer has one, and a policy when full. */
-	uint32_t ringbuf_bytes;           /* BPF ring buffer; full: drop, counted in BPF */
+	uint32_t ringbuf_bytes;           /* BPF ring buffers, all CPUs'; full: drop, counted in BPF */
+	bool ringbuf_shared;              /* --ringbuf-shared: one for all CPUs */
 	uint32_t span_pool;               /* spans in flight; empty: drop, counted */
 	uint32_t max_threads;             /* threads with open calls; full: drop, counted */
 	uint32_t max_depth;               /* open calls per thread; deeper: drop, counted */

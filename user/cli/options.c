@@ -55,7 +55,9 @@ void options_usage(FILE *out)
 	      "      --service-name NAME   service.name when the process sets none (and is in no\n"
 	      "                            known Kubernetes pod)\n"
 	      "      --with-command-line   export process.command_line (may hold secrets)\n"
-	      "      --ringbuf-size BYTES  BPF ring buffer size (power of two; default 4194304)\n"
+	      "      --ringbuf-size BYTES  BPF ring buffers, all CPUs' (power of two; default\n"
+	      "                            4194304): one per CPU shares it, each at least a page\n"
+	      "      --ringbuf-shared      one BPF ring buffer for all CPUs, not one per CPU\n"
 	      "      --span-pool N         spans in flight\n"
 	      "      --max-threads N       threads with open calls\n"
 	      "      --max-depth N         open calls per thread\n"
@@ -202,6 +204,7 @@ enum {
 	OPT_SERVICE_NAME,
 	OPT_WITH_CMDLINE,
 	OPT_RINGBUF,
+	OPT_RINGBUF_SHARED,
 	OPT_POOL,
 	OPT_THREADS,
 	OPT_DEPTH,
@@ -253,6 +256,7 @@ static const struct option long_opts[] = {
 	{ "service-name", required_argument, NULL, OPT_SERVICE_NAME },
 	{ "with-command-line", no_argument, NULL, OPT_WITH_CMDLINE },
 	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
+	{ "ringbuf-shared", no_argument, NULL, OPT_RINGBUF_SHARED },
 	{ "span-pool", required_argument, NULL, OPT_POOL },
 	{ "max-threads", required_argument, NULL, OPT_THREADS },
 	{ "max-depth", required_argument, NULL, OPT_DEPTH },
@@ -361,6 +365,9 @@ static int parse_one(struct sp_config *cfg, int opt, const char *arg,
 		return 0;
 	case OPT_WITH_CMDLINE:
 		cfg->with_command_line = 1;
+		return 0;
+	case OPT_RINGBUF_SHARED:
+		cfg->ringbuf_shared = true;
 		return 0;
 	case OPT_RINGBUF:
 		if (parse_u32("--ringbuf-size", arg, 1u << 30, &cfg->ringbuf_bytes))

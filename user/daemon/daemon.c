@@ -818,6 +818,7 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 	const struct sp_config *cfg = d->cfg;
 	struct sp_loader_opts lo = {
 		.ringbuf_bytes = cfg->ringbuf_bytes,
+		.shared_ring = cfg->ringbuf_shared,
 		.max_processes = cfg->max_processes,
 		.follow_children = cfg->command == SP_CMD_TRACE,
 		.all_processes = cfg->command == SP_CMD_RUN,
@@ -930,7 +931,9 @@ int daemon_main(const struct sp_config *cfg)
 		if (cfg->verbose)
 			memory_account(stderr, cfg, &(struct memory_facts){
 				.conn_bytes = d.exchanges ? exchange_conn_bytes() : 0,
-				.k8s = d.k8s != NULL });
+				.k8s = d.k8s != NULL,
+				.rings = loader_ring_count(&d.loader),
+				.ring_bytes = loader_ring_size(&d.loader) });
 	}
 	if (!err && cfg->command != SP_CMD_TRACE && cfg->command != SP_CMD_ATTACH)
 		sp_info("tracing HTTP of every process on this host");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "assemble/threads.h"
+#include "capture/loader.h"
 #include "protocol/http2.h"
 #include "protocol/mysql.h"
 #include "protocol/pgsql.h"
@@ -88,6 +89,7 @@ static const char *map_setting(const char *name)
 		const char *name, *setting;
 	} known[] = {
 		{ "sp_events", "--ringbuf-size" },
+		{ "sp_ring", "--ringbuf-size" },
 		{ "sp_tracked", "--max-processes" },
 		{ "sp_sock_conns", "--max-connections" },
 	};
@@ -235,15 +237,23 @@ void memory_account(FILE *out, const struct sp_config *cfg, const struct memory_
 {
 	struct rlimit rl;
 	size_t stack = 8u << 20; /* glibc's default when the limit is unlimited */
-	char how[200];
+	double ring;
+	char how[240];
 
 	if (!getrlimit(RLIMIT_STACK, &rl) && rl.rlim_cur != RLIM_INFINITY)
 		stack = rl.rlim_cur;
 
-	snprintf(how, sizeof(how), "BPF ring buffer (--ringbuf-size); kernel memory, its data "
-		 "pages mapped twice into spanprobe: RSS counts %.0f MiB from the start",
-		 2.0 * cfg->ringbuf_bytes / MIB);
-	line(out, "ring buffer", cfg->ringbuf_bytes, how);
+	ring = (double)f->ring_bytes * (f->rings ? f->rings : 1);
+	if (f->rings)
+		snprintf(how, sizeof(how), "BPF ring buffers, one per CPU: %u of %.0f KiB "
+			 "(--ringbuf-size; more CPUs than %u share them); kernel memory, their data pages mapped twice into "
+			 "spanprobe: RSS counts %.0f MiB from the start", f->rings,
+			 f->ring_bytes / KIB, LOADER_RINGS_MAX, 2.0 * ring / MIB);
+	else
+		snprintf(how, sizeof(how), "BPF ring buffer (--ringbuf-size), one for all "
+			 "CPUs; kernel memory, its data pages mapped twice into spanprobe: "
+			 "RSS counts %.0f MiB from the start", 2.0 * ring / MIB);
+	line(out, "ring buffer", ring, how);
 	account_maps(out);
 	snprintf(how, sizeof(how), "%u spans of %zu B (--span-pool); reserved, resident as "
 		 "many as were ever in use at once (the peak, below)", cfg->span_pool,

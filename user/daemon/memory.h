@@ -22,6 +22,8 @@
 struct memory_facts {
 	size_t conn_bytes;  /* one HTTP connection's entry (0: no HTTP capture) */
 	bool k8s;           /* the Kubernetes metadata thread runs */
+	unsigned int rings; /* BPF ring buffers, one per CPU (0: one for all) */
+	uint32_t ring_bytes; /* the size of each */
 };
 
 void memory_tune(void);
