@@ -25,7 +25,8 @@ too (a few calls against the tens of thousands each round makes).
 Run as root.
 
 Environment: SP_BUILD (build dir), BENCH_ROUNDS (5), BENCH_SECONDS (3),
-BENCH_LOADS (which loads, e.g. "tcp,unix"; all three)."""
+BENCH_LOADS (which loads, e.g. "tcp,unix"; all three), BENCH_SPANPROBE_ARGS
+(more arguments for spanprobe run, e.g. "--ringbuf-shared")."""
 import json
 import os
 import statistics
@@ -145,7 +146,8 @@ def main():
         with open(STATS, "w") as f:
             f.write("1")
         lead = start_bare(seconds, "--sock-read")
-        d = ho.Daemon(["-o", "otlp-json", "--output-file", "/dev/null"], tmp)
+        extra = os.environ.get("BENCH_SPANPROBE_ARGS", "").split()
+        d = ho.Daemon(["-o", "otlp-json", "--output-file", "/dev/null"] + extra, tmp)
         try:
             bare = start_bare(seconds)
             for _ in range(ROUNDS):
