@@ -24,7 +24,7 @@ from httptest import WAIT_S, Agent, free_port  # noqa: E402
 require_root()
 
 SERVER, CLIENT = 2, 3
-N = 50 if IN_KERNEL_MATRIX else 400  # an emulated guest is slow
+N = 50 if IN_KERNEL_MATRIX else 400  # an emulated guest (by hand) is slow
 ALL_CPUS = sorted(os.sched_getaffinity(0))
 STATUSES = (200, 201, 404, 500, 302)
 
