@@ -18,7 +18,9 @@ Then, unless BENCH_SWEEP=0, the ring buffer's size against loss: memload
 as fast as it goes, for ring buffers of 1 to 8 MiB.
 
 Environment: SP_BUILD (build dir), BENCH_ROUNDS (3), BENCH_SECONDS (5),
-BENCH_SWEEP (1), BENCH_SWEEP_ROUNDS (2).  About two minutes.  Run as root."""
+BENCH_SWEEP (1), BENCH_SWEEP_ROUNDS (2), BENCH_SPANPROBE_ARGS (more
+arguments for spanprobe run, e.g. "--ringbuf-shared").  About two
+minutes.  Run as root."""
 import os
 import re
 import signal
@@ -39,6 +41,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 SWEEP = os.environ.get("BENCH_SWEEP", "1") != "0"
 SWEEP_ROUNDS = int(os.environ.get("BENCH_SWEEP_ROUNDS", "2"))
 RATES = (1000, 10000, 100000)   # spans/s: two per request
+EXTRA = os.environ.get("BENCH_SPANPROBE_ARGS", "").split()
 SWEEP_SIZES = (1 << 20, 2 << 20, 4 << 20, 8 << 20)
 READY_LINE = "tracing HTTP of every process on this host"
 TARGET_MIB = 32
@@ -75,7 +78,7 @@ class Daemon:
         with open(self.log, "w") as err:
             self.proc = subprocess.Popen(
                 [SPANPROBE, "run", "-v", "-o", "otlp", "--otlp-endpoint",
-                 f"http://127.0.0.1:{sink_port}", *extra],
+                 f"http://127.0.0.1:{sink_port}", *EXTRA, *extra],
                 stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + 30
         while READY_LINE not in self.stderr():
