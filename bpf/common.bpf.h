@@ -113,9 +113,14 @@ static __always_inline int common__is_tracked(__u32 tgid)
 	return bpf_map_lookup_elem(&sp_tracked, &tgid) != NULL;
 }
 
-/* Fill the common header of a record about the current task. */
-static __always_inline void common__fill_header(struct sp_event_header *hdr,
-						__u16 type, __u16 size)
+/*
+ * Fill the common header of a record about the current task, its clock
+ * `ts_ns` read before the record's space was reserved: the daemon's merge
+ * of the per-CPU ring buffers relies on no record being later than its
+ * reservation (user/capture/rings.h).
+ */
+static __always_inline void common__fill_header_at(struct sp_event_header *hdr,
+						   __u16 type, __u16 size, __u64 ts_ns)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
@@ -126,7 +131,14 @@ static __always_inline void common__fill_header(struct sp_event_header *hdr,
 	hdr->cpu = (__u16)bpf_get_smp_processor_id();
 	hdr->pid = pid_tgid >> 32;
 	hdr->tid = (__u32)pid_tgid;
-	hdr->ts_ns = bpf_ktime_get_ns();
+	hdr->ts_ns = ts_ns;
+}
+
+/* The same, for a record built before it is written (bpf_ringbuf_output). */
+static __always_inline void common__fill_header(struct sp_event_header *hdr,
+						__u16 type, __u16 size)
+{
+	common__fill_header_at(hdr, type, size, bpf_ktime_get_ns());
 }
 
 /* This CPU's ring buffer (CPU i writes to ring i % sp_ring_count); NULL
@@ -167,13 +179,14 @@ static __always_inline long common__ring_output(void *data, __u32 size, __u64 fl
  */
 static __always_inline void *common__reserve(__u16 type, __u16 size)
 {
+	__u64 ts_ns = bpf_ktime_get_ns();
 	struct sp_event_header *hdr = common__ring_reserve(size);
 
 	if (!hdr) {
 		common__count_drop(SP_DROP_RINGBUF_FULL);
 		return NULL;
 	}
-	common__fill_header(hdr, type, size);
+	common__fill_header_at(hdr, type, size, ts_ns);
 	return hdr;
 }
 

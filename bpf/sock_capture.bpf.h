@@ -889,10 +889,11 @@ static __always_inline void sock_capture__output(struct sock_scratch *s)
 	if (SP_STAGE(10))
 		want = 0;
 	if (SP_STAGE(11)) {
+		__u64 ts_ns = bpf_ktime_get_ns();
 		struct sp_sock_data_event *r = common__ring_reserve(sizeof(*r));
 
 		if (r) {
-			common__fill_header(&r->hdr, SP_EV_SOCK_DATA, sizeof(*r));
+			common__fill_header_at(&r->hdr, SP_EV_SOCK_DATA, sizeof(*r), ts_ns);
 			bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 		}
 		return;

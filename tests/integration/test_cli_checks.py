@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from sptest import SPANPROBE, check, finish, require_root  # noqa: E402
+from sptest import SPANPROBE, check, finish, require_root, wait_started  # noqa: E402
 from httptest import curl, free_port, python_server, wait_port  # noqa: E402
 
 require_root()
@@ -67,15 +67,16 @@ def test_settings():
 def write_failure(name, web, port, extra=(), **popen):
     """spanprobe writing spans where they cannot go: it must stop with one
     message and a non-zero status."""
-    sp = subprocess.Popen([SPANPROBE, "run", "-p", str(web.pid), *extra],
+    sp = subprocess.Popen([SPANPROBE, "run", "-v", "-p", str(web.pid), *extra],
                           stderr=subprocess.PIPE, text=True, **popen)
-    time.sleep(3)  # probes attached
+    head = wait_started(sp)  # probes attached
     curl(f"http://127.0.0.1:{port}/")
     try:
         _, err = sp.communicate(timeout=15)
     except subprocess.TimeoutExpired:
         sp.send_signal(signal.SIGINT)
         _, err = sp.communicate(timeout=30)
+    err = head + err
     msgs = [line for line in err.splitlines() if "writing spans failed" in line]
     check(f"{name}: non-zero exit, one message", sp.returncode not in (0, None) and
           len(msgs) == 1, f"rc={sp.returncode} {err!r}")

@@ -12,7 +12,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from sptest import SPANPROBE, check, finish, require_root  # noqa: E402
+from sptest import SPANPROBE, check, finish, require_root, wait_started  # noqa: E402
 from httptest import free_port, python_server, wait_port  # noqa: E402
 
 require_root()
@@ -48,11 +48,11 @@ def test_injection():
     web = python_server(port, tmp)
     out = os.path.join(tmp, "spans.txt")
     open(out, "w").close()
-    sp = subprocess.Popen([SPANPROBE, "run", "-p", str(web.pid), "--output-file", out],
+    sp = subprocess.Popen([SPANPROBE, "run", "-v", "-p", str(web.pid), "--output-file", out],
                           stderr=subprocess.PIPE, text=True)
     try:
         wait_port("127.0.0.1", port)
-        time.sleep(3)  # probes attached
+        wait_started(sp)  # probes attached
         send_raw(port)
         data = wait_for(out, lambda d: b"SERVER" in d)
     finally:

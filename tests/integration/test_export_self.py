@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from sptest import SPANPROBE, check, finish, require_root  # noqa: E402
+from sptest import SPANPROBE, check, finish, require_root, wait_started  # noqa: E402
 import test_export_otlp  # noqa: E402
 from test_export_otlp import Receiver, free_port  # noqa: E402
 from httptest import curl, python_server, wait_port  # noqa: E402
@@ -36,15 +36,16 @@ def run_variant(name, flag, args, web_port):
     path = "" if flag == "--grpc" else "/v1/traces"
     # -p keeps the spans exact under other traffic on this host; capture
     # stays node-wide (the loop needs no filter to happen).
-    sp = subprocess.Popen([SPANPROBE, "run", "-p", str(rcv.proc.pid), "-p", str(web.pid),
+    sp = subprocess.Popen([SPANPROBE, "run", "-v", "-p", str(rcv.proc.pid), "-p", str(web.pid),
                            "--otlp-endpoint", f"http://127.0.0.1:{port}{path}", *args],
                           env=dict(os.environ, OTEL_BSP_SCHEDULE_DELAY="300"),
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)  # probes attached
+    head = wait_started(sp)  # probes attached
     curl(f"http://127.0.0.1:{web_port}/")
     time.sleep(3)  # ten export rounds of 300 ms: a loop shows in two
     sp.send_signal(signal.SIGINT)
     _, err = sp.communicate(timeout=60)
+    err = head + err
     time.sleep(0.5)
     spans = rcv.spans()
     rcv.stop()

@@ -7,6 +7,7 @@
  * to 8.  One ring: every record in its order.  Several: merged by the
  * records' clocks, and only what the rules let through.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -245,6 +246,18 @@ static void a_failing_callback_stops_the_drain(void **state)
 	assert_int_equal(rings_drain(&g->r), 0);
 }
 
+/* A reader never opened (a zeroed struct) closes without closing fd 0. */
+static void closing_a_zeroed_reader(void **state)
+{
+	struct rings r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	rings_close(&r);
+	assert_int_not_equal(fcntl(0, F_GETFD), -1);
+	assert_int_equal(r.epoll_fd, -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +268,7 @@ int main(void)
 		cmocka_unit_test(a_clock_no_kernel_wrote_does_not_hold_its_ring),
 		cmocka_unit_test(a_busy_ring_holds_back_what_is_newer),
 		cmocka_unit_test(a_failing_callback_stops_the_drain),
+		cmocka_unit_test(closing_a_zeroed_reader),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

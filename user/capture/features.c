@@ -86,7 +86,8 @@ static bool detect_ringbuf_per_cpu(void)
 	LIBBPF_OPTS(bpf_map_create_opts, o);
 	int inner, outer;
 
-	inner = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sp_probe_ring", 0, 0, 4096, NULL);
+	inner = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sp_probe_ring", 0, 0,
+			       (__u32)getpagesize(), NULL);
 	if (inner < 0)
 		return false;
 	o.inner_map_fd = inner;

@@ -217,7 +217,8 @@ static void choose_rings(struct sp_loader *l, const struct sp_loader_opts *opts)
 	unsigned int sharing;
 
 	l->n_rings = 0;
-	l->ring_bytes = opts->ringbuf_bytes;
+	/* At least a page (the kernel's rule; pages may be 64 KiB). */
+	l->ring_bytes = loader_ring_bytes(opts->ringbuf_bytes, 1, (uint32_t)getpagesize());
 	if (!opts->shared_ring && features_get()->ringbuf_per_cpu && possible > 1) {
 		l->n_rings = (unsigned int)possible < LOADER_RINGS_MAX ?
 			(unsigned int)possible : LOADER_RINGS_MAX;

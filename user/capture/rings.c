@@ -266,9 +266,10 @@ void rings_close(struct rings *r)
 		munmap(r->ring[i].consumer, page);
 		munmap((void *)r->ring[i].producer, r->ring[i].map_size);
 	}
-	free(r->ring);
-	if (r->epoll_fd >= 0)
+	/* A zeroed struct (never opened) has no epoll fd, whatever 0 says. */
+	if (r->ring && r->epoll_fd >= 0)
 		close(r->epoll_fd);
+	free(r->ring);
 	memset(r, 0, sizeof(*r));
 	r->epoll_fd = -1;
 }

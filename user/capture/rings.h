@@ -15,7 +15,10 @@
  * Why that order holds for records that depend on each other: a program
  * writes its record before the call it traces returns, so a record B
  * caused by record A (the response sent after the request was read) takes
- * its clock after A was committed.  A drain reads the clock first (t0),
+ * its clock after A was committed; and every program reads a record's
+ * clock before it reserves the record's space (bpf/common.bpf.h), so in
+ * a ring no record waits behind one whose clock is later than its own
+ * reservation.  A drain reads the clock first (t0),
  * then each ring's producer position, and hands over only records older
  * than t0: if B is handed over, A was committed before t0, so it is seen
  * in this drain too, and comes first.  A record still being written

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BUILD = os.path.join(ROOT, os.environ.get("SP_BUILD", "build"))
@@ -227,3 +228,20 @@ def check_report_sums(name, err):
     check(f"{name}: finished = exported + failed + timed out + queue full + at shutdown",
           finished == gone, f"{finished} != {gone}: {c}")
     return c
+
+
+READY_LINE = "tracing HTTP of every process"
+
+
+def wait_started(proc, limit=30):
+    """The stderr of `spanprobe run -v` (proc, its stderr a text pipe) up to
+    the line that says it traces, or its end: the probes are attached.  A
+    fixed wait lost that race when the host was slow."""
+    head = ""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        head += line
+        if not line or READY_LINE in line:
+            break
+    return head
