@@ -14,7 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -33,11 +32,11 @@ def cpus():
     return ALL_CPUS
 
 
-def serve(listener, stop):
+def serve(listener):
     """One keep-alive connection at a time: read a request on the first
     CPU, answer from the last (each exchange crosses CPUs)."""
     first, last = cpus()[0], cpus()[-1]
-    while not stop.is_set():
+    while True:
         try:
             conn, _ = listener.accept()
         except OSError:
@@ -90,13 +89,12 @@ def check_run(label, extra):
         return
     port = free_port()
     listener = socket.create_server(("127.0.0.1", port))
-    stop = threading.Event()
     # The server runs in a child process: the agent traces it by PID, and
     # its CPU moves are its own.
     pid = os.fork()
     if pid == 0:
         try:
-            serve(listener, stop)
+            serve(listener)
         finally:
             os._exit(0)
     listener.close()
