@@ -217,14 +217,12 @@ static void choose_rings(struct sp_loader *l, const struct sp_loader_opts *opts)
 	unsigned int sharing;
 
 	l->n_rings = 0;
-	/* At least a page (the kernel's rule; pages may be 64 KiB). */
-	l->ring_bytes = loader_ring_bytes(opts->ringbuf_bytes, 1, (uint32_t)getpagesize());
-	if (!opts->shared_ring && features_get()->ringbuf_per_cpu && possible > 1) {
+	if (!opts->shared_ring && features_get()->ringbuf_per_cpu && possible > 1)
 		l->n_rings = (unsigned int)possible < LOADER_RINGS_MAX ?
 			(unsigned int)possible : LOADER_RINGS_MAX;
-		l->ring_bytes = loader_ring_bytes(opts->ringbuf_bytes, l->n_rings,
-						  (uint32_t)getpagesize());
-	}
+	/* At least a page (the kernel's rule; pages may be 64 KiB). */
+	l->ring_bytes = loader_ring_bytes(opts->ringbuf_bytes, l->n_rings ? l->n_rings : 1,
+					  (uint32_t)getpagesize());
 	/* Each CPU wakes the reader at its share of the ring it writes to:
 	 * one ring per CPU, or the CPUs sharing one (those online now: one
 	 * brought up later adds its share; the timed poll bounds the delay). */

@@ -2,6 +2,7 @@
 #include "capture/rings.h"
 
 #include <errno.h>
+#include <linux/bpf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -11,12 +12,7 @@
 #include "spanprobe/events.h"
 #include "util/clock.h"
 
-/* The kernel's record header (include/uapi/linux/bpf.h). */
-#define RB_BUSY (1u << 31)
-#define RB_DISCARD (1u << 30)
-#define RB_HDR_SIZE 8u
-
-enum head_state { HEAD_UNKNOWN, HEAD_READY, HEAD_DONE, HEAD_BUSY };
+enum head_state { HEAD_READY, HEAD_DONE, HEAD_BUSY };
 
 /* A ring's next record in this drain (kept between the merge's steps). */
 struct head {
@@ -28,7 +24,7 @@ struct head {
 
 static uint64_t record_space(uint32_t len)
 {
-	return ((uint64_t)len + RB_HDR_SIZE + 7) & ~7ULL;
+	return ((uint64_t)len + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;
 }
 
 /*
@@ -60,17 +56,17 @@ static void head_read(struct rings_one *o, struct head *h)
 	while (o->cons < o->limit) {
 		const uint32_t *hdr = (const uint32_t *)(o->data + (o->cons & o->mask));
 		uint32_t word = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
-		uint32_t len = word & ~(RB_BUSY | RB_DISCARD);
+		uint32_t len = word & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
 
-		if (word & RB_BUSY) {
+		if (word & BPF_RINGBUF_BUSY_BIT) {
 			h->state = HEAD_BUSY;
 			return;
 		}
-		if (word & RB_DISCARD) {
+		if (word & BPF_RINGBUF_DISCARD_BIT) {
 			o->cons += record_space(len);
 			continue;
 		}
-		h->data = (void *)((const uint8_t *)hdr + RB_HDR_SIZE);
+		h->data = (void *)((const uint8_t *)hdr + BPF_RINGBUF_HDR_SZ);
 		h->len = len;
 		/* A record too short for a header goes first; the records
 		 * check refuses it. */
