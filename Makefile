@@ -221,6 +221,14 @@ $(BUILD)/bench/bare.skel.h: $(BUILD)/bench/bare.bpf.o
 	$(BPFTOOL) gen skeleton $< name bare_bpf > $@.tmp && mv $@.tmp $@
 $(BUILD)/bench/bare_uprobe: $(BUILD)/bench/bare.skel.h
 $(BUILD)/bench/bare_uprobe: CFLAGS += -I$(BUILD)/bench
+# The kernel's prices for a BPF program's helpers (bench/kprice.c).
+$(BUILD)/bench/kprice.bpf.o: bench/kprice.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/bench/kprice.skel.h: $(BUILD)/bench/kprice.bpf.o
+	$(BPFTOOL) gen skeleton $< name kprice_bpf > $@.tmp && mv $@.tmp $@
+$(BUILD)/bench/kprice: $(BUILD)/bench/kprice.skel.h
+$(BUILD)/bench/kprice: CFLAGS += -I$(BUILD)/bench
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)

@@ -29,6 +29,7 @@ echo "== HTTP server under load (nginx + wrk), untraced vs traced" && SP_BUILD="
 echo "== HTTPS server under load (nginx + TLS + wrk), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/https_overhead.py
 echo "== cost per OpenSSL call (SSL_write, SSL_read)" && SP_BUILD="$BUILD" python3 bench/ssl_calls.py
 echo "== BPF cost per socket call (bpf_stats): HTTP, TCP not HTTP, AF_UNIX" && SP_BUILD="$BUILD" python3 bench/bpf_cost.py
+echo "== the kernel's prices for a BPF program's helpers (bpf_stats)" && "$BUILD"/bench/kprice
 echo "== node-wide tax on processes without HTTP (syscalls, pipe, sockets)" && SP_BUILD="$BUILD" python3 bench/syscall_tax.py
 echo "== Redis client under load (redis-benchmark -t get,set), untraced vs traced" && SP_BUILD="$BUILD" python3 bench/redis_bench.py
 echo "== cost growth: CPU per span and RSS as connections, processes and traced functions grow" && SP_BUILD="$BUILD" python3 bench/growth.py

@@ -1058,6 +1058,8 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family, __u3
 	s->ev.sock_flags = (has_buf ? 0 : SP_SOCK_F_NO_PAYLOAD) | (tls ? SP_SOCK_F_TLS : 0);
 	__builtin_memset(s->ev.reserved, 0, sizeof(s->ev.reserved));
 	sock_capture__fill_addrs(&s->ev, sk, family, ports);
+	if (SP_STAGE(12))
+		return;
 	if (!has_buf && !tls && nr != SOCK_NR_SENDFILE && nr != SOCK_NR_SPLICE)
 		common__count_drop(SP_DROP_SOCK_UNKNOWN_CALL);
 	if (!sock_capture__frames(s, conn, io, has_buf, ret, dir)) {
@@ -1066,6 +1068,8 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family, __u3
 			want = SP_SOCK_CAPTURE_MAX;
 		if ((__u32)ret < want)
 			want = ret;
+		if (SP_STAGE(13) && want > 8)
+			want = 8;
 		s->ev.captured = has_buf ? sock_capture__capture(s, io, want) : 0;
 		/* The rest from where the first record's copy stopped (a
 		 * vector's first SOCK_MAX_IOV segments may hold less). */
@@ -1077,7 +1081,7 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family, __u3
 	} else {
 		whole = false;
 	}
-	if (SP_STAGE(6))
+	if (SP_STAGE(6) || SP_STAGE(13))
 		return;
 	if (SP_STAGE(7) || SP_STAGE(8)) {
 		common__fill_header(&s->ev.hdr, SP_EV_SOCK_DATA, sizeof(s->ev));
