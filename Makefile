@@ -213,22 +213,16 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fno-lto -Itests $< -o $@ $(LIB) $(LDLIBS)
 
-# The bare uprobe pair the function-tracing benchmark compares against.
-$(BUILD)/bench/bare.bpf.o: bench/bare.bpf.c
+# The benchmarks' own BPF programs: the bare floors (bench/bare_uprobe)
+# and the kernel's helper prices (bench/kprice), each with its skeleton.
+$(BUILD)/bench/%.bpf.o: bench/%.bpf.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-$(BUILD)/bench/bare.skel.h: $(BUILD)/bench/bare.bpf.o
-	$(BPFTOOL) gen skeleton $< name bare_bpf > $@.tmp && mv $@.tmp $@
+$(BUILD)/bench/%.skel.h: $(BUILD)/bench/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
 $(BUILD)/bench/bare_uprobe: $(BUILD)/bench/bare.skel.h
-$(BUILD)/bench/bare_uprobe: CFLAGS += -I$(BUILD)/bench
-# The kernel's prices for a BPF program's helpers (bench/kprice.c).
-$(BUILD)/bench/kprice.bpf.o: bench/kprice.bpf.c
-	@mkdir -p $(@D)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-$(BUILD)/bench/kprice.skel.h: $(BUILD)/bench/kprice.bpf.o
-	$(BPFTOOL) gen skeleton $< name kprice_bpf > $@.tmp && mv $@.tmp $@
 $(BUILD)/bench/kprice: $(BUILD)/bench/kprice.skel.h
-$(BUILD)/bench/kprice: CFLAGS += -I$(BUILD)/bench
+$(BUILD)/bench/bare_uprobe $(BUILD)/bench/kprice: CFLAGS += -I$(BUILD)/bench
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
