@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import check, finish, require_root  # noqa: E402
@@ -185,6 +186,59 @@ def test_pipelined(agent, node):
           and all(is_child(s, c) for s, c in zip(servers, clients)))
 
 
+def serve_vectored(listener):
+    """One exchange, every call vectored: the request read into three
+    buffers, the response sent in seven segments."""
+    conn, _ = listener.accept()
+    with conn:
+        got = b""
+        while b"\r\n\r\n" not in got:
+            bufs = [bytearray(5), bytearray(7), bytearray(500)]
+            n = conn.recvmsg_into(bufs)[0]
+            got += b"".join(bufs)[:n]
+        conn.sendmsg([b"HTTP/1.1 201 Created\r\n", b"Content-Type: text/plain\r\n",
+                      b"X-A: 1\r\n", b"X-B: 2\r\n", b"Content-Length: 5\r\n", b"\r\n",
+                      b"hello"])
+
+
+def test_vectored(agent):
+    """sendmsg and recvmsg with several segments, the path and the status
+    line cut across them: what a record captures spans the segments."""
+    me = os.getpid()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = threading.Thread(target=serve_vectored, args=(listener,))
+    server.start()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendmsg([b"GET /vec", b"tored/1 HTTP/1.1\r\n", b"Host: vec\r\n", b"\r\n"])
+        got = b""
+        while not got.endswith(b"hello"):
+            bufs = [bytearray(3), bytearray(20), bytearray(200)]
+            n = sock.recvmsg_into(bufs)[0]
+            if n == 0:
+                break
+            got += b"".join(bufs)[:n]
+    server.join(10)
+    listener.close()
+    servers = agent.wait_for(lambda s: s["_resource"].get("process.pid") == me
+                             and s["kind"] == SERVER and s["_attrs"].get("server.address") == "vec", 1)
+    clients = agent.wait_for(lambda s: s["_resource"].get("process.pid") == me
+                             and s["kind"] == CLIENT and "/vectored" in s["_attrs"].get("url.full", ""), 1)
+    want = {"url.path": "/vectored/1", "http.response.status_code": 201,
+            "http.response.body.size": 5}
+    got_s = {k: servers[0]["_attrs"].get(k) for k in want} if len(servers) == 1 else None
+    check("vectored: the response arrived", got.startswith(b"HTTP/1.1 201") and got.endswith(b"hello"),
+          got)
+    check("vectored: one SERVER span, its path and status from several segments",
+          got_s == want, f"{len(servers)} {got_s}")
+    check("vectored: one CLIENT span with the status and size cut across its buffers",
+          len(clients) == 1 and clients[0]["_attrs"].get("http.response.status_code") == 201
+          and clients[0]["_attrs"].get("http.response.body.size") == 5
+          and clients[0]["_attrs"].get("url.full") == "http://vec/vectored/1"
+          if len(clients) == 1 else False,
+          f"{[c['_attrs'] for c in clients]}")
+
+
 def test_nginx_http10(agent, nginx):
     rc, out, pid = curl("--http1.0", f"http://127.0.0.1:{nginx.port}/index.html")
     servers, clients = exchange(agent, nginx.pid, pid, 1, out)
@@ -266,6 +320,7 @@ def main():
             test_chunked_and_post(agent, node)
             test_query_not_exported(agent, node)
             test_pipelined(agent, node)
+            test_vectored(agent)
             test_nginx_http10(agent, nginx)
             test_distinct_addresses(agent, py, root)
             test_ipv6(agent, root)
