@@ -634,8 +634,8 @@ static __always_inline __u32 sock_capture__walk(struct sock_scratch *s,
  * vector goes through bpf_loop() where the kernel has it (5.17): the
  * verifier then checks one step, not SOCK_MAX_IOV unrolled copies of
  * it, which were three quarters of its work on the socket programs
- * (2 s of every start on the development machine).  Kernels without it
- * get the loop unrolled, as it was.
+ * (1.6 s of every start on the development machine).  Kernels without
+ * it get the loop unrolled, as it was.
  */
 static __always_inline __u32 sock_capture__capture(struct sock_scratch *s,
 					   const struct sock_io *io, __u32 want)
