@@ -7,9 +7,12 @@
  * ring-buffer record.
  * bpf_stats around BENCH_CALLS calls per step, the steps in alternating
  * order round by round, BENCH_ROUNDS rounds; min/median/max per step, and
- * the median of each round's difference from the empty program.  Root.
+ * the median of each round's difference from the empty program, after a
+ * round not kept; all on the CPU it started on.  Root.
  */
 #include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +37,10 @@ static const char *const step_name[STEPS] = {
 
 static char user_bytes[4096] __attribute__((aligned(4096)));
 
-/* The probed function: not inlined, not folded away.  It reads the bytes
+/* The probed function: not inlined, cloned or folded away.  It reads the bytes
  * the program copies, as a process has touched the buffer it hands to a
  * socket call (their page is in the TLB). */
-__attribute__((noinline)) void kp_call(void)
+__attribute__((noipa, used)) void kp_call(void)
 {
 	*(volatile char *)user_bytes;
 	__asm__ volatile("" ::: "memory");
@@ -55,7 +58,8 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* ns per run of the program over `calls` calls in step `step`. */
+/* ns per run of the program over `calls` calls in step `step`; -1 when
+ * the kernel did not count one run per call. */
 static double run_step(struct kprice_bpf *skel, struct ring_buffer *rb, int step, long calls)
 {
 	struct bpf_prog_info a = {}, b = {};
@@ -63,16 +67,17 @@ static double run_step(struct kprice_bpf *skel, struct ring_buffer *rb, int step
 	int fd = bpf_program__fd(skel->progs.kp_probe);
 
 	skel->bss->kp_step = step;
-	bpf_obj_get_info_by_fd(fd, &a, &len);
+	if (bpf_obj_get_info_by_fd(fd, &a, &len))
+		return -1;
 	for (long i = 0; i < calls; i++) {
 		kp_call();
 		if ((i & 4095) == 4095)
 			ring_buffer__consume(rb); /* never full: no failed reservation */
 	}
 	len = sizeof(b);
-	bpf_obj_get_info_by_fd(fd, &b, &len);
-	return b.run_cnt > a.run_cnt ?
-		(double)(b.run_time_ns - a.run_time_ns) / (double)(b.run_cnt - a.run_cnt) : 0;
+	if (bpf_obj_get_info_by_fd(fd, &b, &len) || b.run_cnt - a.run_cnt != (__u64)calls)
+		return -1;
+	return (double)(b.run_time_ns - a.run_time_ns) / (double)calls;
 }
 
 static long env_long(const char *name, long dflt)
@@ -90,16 +95,34 @@ static struct bpf_link *attach_self(struct kprice_bpf *skel)
 					       "/proc/self/exe", 0, &opts);
 }
 
-/* Rounds of every step, in alternating order; each round's ns in ns[step][round]. */
-static void measure(struct kprice_bpf *skel, struct ring_buffer *rb, int rounds, long calls,
+/* Rounds of every step, in alternating order, after one round not kept;
+ * each round's ns in ns[step][round].  False if a count was wrong. */
+static bool measure(struct kprice_bpf *skel, struct ring_buffer *rb, int rounds, long calls,
 		    double ns[STEPS][64])
 {
+	for (int k = 0; k < STEPS; k++)
+		if (run_step(skel, rb, k, calls) < 0)
+			return false;
 	for (int r = 0; r < rounds; r++)
 		for (int k = 0; k < STEPS; k++) {
 			int step = r % 2 ? STEPS - 1 - k : k;
 
 			ns[step][r] = run_step(skel, rb, step, calls);
+			if (ns[step][r] < 0)
+				return false;
 		}
+	return true;
+}
+
+/* All on one CPU: the one it runs on now (the CPUs of a VM may differ). */
+static int pin_here(void)
+{
+	int cpu = sched_getcpu();
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu < 0 ? 0 : cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -1 : cpu;
 }
 
 static void report(int rounds, long calls, double ns[STEPS][64])
@@ -107,8 +130,8 @@ static void report(int rounds, long calls, double ns[STEPS][64])
 	double sorted[64], diff[64], added[STEPS] = {0};
 	char figure[160], measured[80];
 
-	printf("kernel prices: ns per run of a BPF program (bpf_stats), %d rounds of %ld calls:\n",
-	       rounds, calls);
+	printf("kernel prices: ns per run of a BPF program (bpf_stats), %d rounds of %ld calls, "
+	       "on CPU %d:\n", rounds, calls, sched_getcpu());
 	for (int s = 0; s < STEPS; s++) {
 		memcpy(sorted, ns[s], sizeof(double) * rounds);
 		qsort(sorted, rounds, sizeof(double), cmp_double);
@@ -158,7 +181,11 @@ int main(void)
 			strerror(errno));
 		goto out;
 	}
-	measure(skel, rb, rounds, calls, ns);
+	if (pin_here() < 0 || !measure(skel, rb, rounds, calls, ns)) {
+		fprintf(stderr, "kprice: could not pin to a CPU, or the kernel did not count "
+			"one run of the program per call\n");
+		goto out;
+	}
 	report(rounds, calls, ns);
 	status = 0;
 out:

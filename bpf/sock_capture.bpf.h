@@ -574,7 +574,9 @@ static __always_inline int sock_capture__copy(struct sock_scratch *s, __u32 off,
 	return bpf_probe_read_user(&s->data[at], n, src);
 }
 
-/* A vector's capture under bpf_loop(): `got` of `want` bytes so far. */
+/* A vector's capture under bpf_loop(): `got` of `want` bytes so far.
+ * On the stack, unlike the whole call's walk: 16 steps of a few words,
+ * and no state is carried from one call to the next. */
 struct sock_capture_walk {
 	struct sock_scratch *s;
 	const struct iovec *iov;
@@ -632,7 +634,7 @@ static __always_inline __u32 sock_capture__walk(struct sock_scratch *s,
 /*
  * Capture up to `want` bytes of the call; returns the bytes copied.  A
  * vector goes through bpf_loop() where the kernel has it (5.17): the
- * verifier then checks one step, not SOCK_MAX_IOV unrolled copies of
+ * verifier then checks its step, not SOCK_MAX_IOV unrolled copies of
  * it, which were three quarters of its work on the socket programs
  * (1.6 s of every start on the development machine).  Kernels without
  * it get the loop unrolled, as it was.

@@ -62,7 +62,7 @@ for t in tests/lint/test_*; do
 done
 # The kernel matrix: the BPF integration tests again, inside Debian's 6.1
 # and 6.12 kernels under QEMU, once per HTTP capture path each offers
-# (tests/kernels/matrix.py; about 6 minutes alone).  Each guest has a
+# (tests/kernels/matrix.py; about 7 minutes alone).  Each guest has a
 # kernel, BPF programs and loopback network of its own, so it runs
 # beside the host's integration tests, which spend most of their time
 # waiting on servers, clients and timers (SP_KERNEL_MATRIX_BESIDE=0: after

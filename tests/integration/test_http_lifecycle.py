@@ -83,6 +83,8 @@ def wrk_measured(hist, duration_us, requests, connections):
     h = dict(hist)
     if requests // connections > 0:
         expected = duration_us // (requests // connections)
+        if expected <= 0:
+            return None
         for n in sorted(h, reverse=True):
             if n < 2 * expected:
                 break

@@ -189,12 +189,16 @@ def test_pipelined(agent, node):
 def serve_vectored(listener):
     """One exchange, every call vectored: the request read into three
     buffers, the response sent in seven segments."""
+    listener.settimeout(10)
     conn, _ = listener.accept()
     with conn:
+        conn.settimeout(10)
         got = b""
         while b"\r\n\r\n" not in got:
             bufs = [bytearray(5), bytearray(7), bytearray(500)]
             n = conn.recvmsg_into(bufs)[0]
+            if n == 0:
+                return
             got += b"".join(bufs)[:n]
         conn.sendmsg([b"HTTP/1.1 201 Created\r\n", b"Content-Type: text/plain\r\n",
                       b"X-A: 1\r\n", b"X-B: 2\r\n", b"Content-Length: 5\r\n", b"\r\n",
@@ -207,9 +211,9 @@ def test_vectored(agent):
     me = os.getpid()
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    server = threading.Thread(target=serve_vectored, args=(listener,))
+    server = threading.Thread(target=serve_vectored, args=(listener,), daemon=True)
     server.start()
-    with socket.create_connection(("127.0.0.1", port)) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendmsg([b"GET /vec", b"tored/1 HTTP/1.1\r\n", b"Host: vec\r\n", b"\r\n"])
         got = b""
         while not got.endswith(b"hello"):
