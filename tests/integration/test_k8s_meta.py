@@ -22,7 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from sptest import SPANPROBE, check, finish, parse_otlp_json, require_root  # noqa: E402
+from sptest import SPANPROBE, check, finish, parse_otlp_json, require_root, wait_started  # noqa: E402
 
 require_root()
 
@@ -235,13 +235,7 @@ class Agent:
         self.proc = subprocess.Popen([SPANPROBE, "run", verbose, "-o", "otlp-json",
                                       "--output-file", self.out, "--node-name", NODE, *args],
                                      stderr=subprocess.PIPE, text=True)
-        self.err = []
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            line = self.proc.stderr.readline()
-            self.err.append(line)
-            if "tracing HTTP of every process" in line or not line:
-                break
+        self.err = [wait_started(self.proc, 30)]
 
     def stop(self):
         time.sleep(1.0)

@@ -12,7 +12,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from sptest import SPANPROBE, check, finish, parse_otlp_json, require_root  # noqa: E402
+from sptest import SPANPROBE, check, finish, parse_otlp_json, require_root, wait_started  # noqa: E402
 
 require_root()
 
@@ -50,11 +50,7 @@ def curl(port, path, *args):
 def traced(args, traffic):
     agent = subprocess.Popen([SPANPROBE, "run", "-v", "-o", "otlp-json"] + args,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        line = agent.stderr.readline()
-        if "tracing HTTP of every process" in line or not line:
-            break
+    wait_started(agent, 20)
     traffic()
     time.sleep(1.0)
     agent.send_signal(signal.SIGINT)
