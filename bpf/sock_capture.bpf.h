@@ -637,7 +637,9 @@ static __always_inline __u32 sock_capture__walk(struct sock_scratch *s,
  * verifier then checks its step, not SOCK_MAX_IOV unrolled copies of
  * it, which were three quarters of its work on the socket programs
  * (1.6 s of every start on the development machine).  Kernels without
- * it get the loop unrolled, as it was.
+ * it get the loop unrolled, as it was: calling sock_capture__segment()
+ * from it instead cost 3 % more verifier steps on 6.18, and no kernel
+ * before 5.17 is in the matrix to show it would still fit there.
  */
 static __always_inline __u32 sock_capture__capture(struct sock_scratch *s,
 					   const struct sock_io *io, __u32 want)
