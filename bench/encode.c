@@ -7,9 +7,11 @@
  * The batch: HTTP server and client spans with ~12 semantic-convention
  * attributes each, random trace/span IDs, two resources.  Prints min,
  * median and max over the runs for both protobuf encoders (protobuf-c and
- * hand-written) and for gzip at zlib levels 1 and 6, libdeflate level 1,
- * igzip's own level 1 and the exporter's compress_gzip() at levels 1 and 2
- * (ISA-L's igzip where built in), with the compression ratio.  Exits
+ * hand-written), OTLP/JSON and the text console (written to /dev/null, as
+ * `-o otlp-json` and `-o text` write them), and for gzip at zlib levels 1
+ * and 6, libdeflate level 1, igzip's own level 1 and the exporter's
+ * compress_gzip() at levels 1 and 2 (ISA-L's igzip where built in), with
+ * the compression ratio.  Exits
  * non-zero when the two encoders disagree or a compressed copy does not
  * decompress to the original.
  */
@@ -24,6 +26,7 @@
 #endif
 
 #include "export/compress.h"
+#include "export/console.h"
 #include "span/resource.h"
 #include "span/span.h"
 #include "export/otlp_encode.h"
@@ -66,6 +69,29 @@ static int bench_encode(const char *what, encode_fn fn, struct sp_span **spans,
 			ns[r] = clock_mono_ns() - t0;
 		free(out);
 	}
+	report(what, ns, runs, count, "");
+	return 0;
+}
+
+/* The console exporter's whole export of the batch to /dev/null. */
+static int bench_console(const char *what, int json, struct sp_span **spans,
+			 size_t count, int runs, uint64_t *ns)
+{
+	struct sp_exporter *exp = console_exporter_create("/dev/null", json);
+
+	if (!exp)
+		return -EIO;
+	for (int r = -2; r < runs; r++) { /* two warm-up runs */
+		uint64_t t0 = clock_mono_ns();
+
+		if (exp->ops->export_spans(exp, spans, count)) {
+			exp->ops->destroy(exp);
+			return -EIO;
+		}
+		if (r >= 0)
+			ns[r] = clock_mono_ns() - t0;
+	}
+	exp->ops->destroy(exp);
 	report(what, ns, runs, count, "");
 	return 0;
 }
@@ -284,6 +310,10 @@ int main(int argc, char **argv)
 			    count, runs, ns);
 	err |= bench_encode("encode hand-written", otlp_encode_protobuf_fast,
 			    spans, count, runs, ns);
+	err |= bench_encode("encode OTLP/JSON", otlp_encode_json, spans, count,
+			    runs, ns);
+	err |= bench_console("console OTLP/JSON", 1, spans, count, runs, ns);
+	err |= bench_console("console text", 0, spans, count, runs, ns);
 	err |= bench_zlib(1, a, alen, runs, ns, count);
 	err |= bench_zlib(6, a, alen, runs, ns, count);
 	err |= bench_libdeflate(1, a, alen, runs, ns, count);

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -183,6 +184,75 @@ static void test_text_terminal_controls(void **state)
 	JSON("\xc2\x9b\xe2\x80\xae\x7f", "\xc2\x9b\xe2\x80\xae\x7f");
 }
 
+/*
+ * Plain bytes are found sixteen at a time: every byte that needs care, at
+ * every position of strings up to 50 bytes long, before, inside and after
+ * each block of sixteen, with each escape function.
+ */
+static void test_escape_every_position(void **state)
+{
+	static const struct {
+		const char *in, *json, *text;
+	} cases[] = {
+		{ "\"", "\\\"", "\\\"" },
+		{ "\\", "\\\\", "\\\\" },
+		{ "\x1f", "\\u001f", "\\u001f" },
+		{ "\x7f", "\x7f", "\\u007f" },
+		{ "\x80", FFFD, FFFD },
+		{ "\xff", FFFD, FFFD },
+		{ "\xc3\xa9", "\xc3\xa9", "\xc3\xa9" },
+		{ "\xc2\x9b", "\xc2\x9b", "\\u009b" },
+		{ "\xe2\x80\xae", "\xe2\x80\xae", "\\u202e" },
+		{ " ", " ", " " },
+		{ "~", "~", "~" },
+	};
+	char in[64], json[64], text[64], plain[64];
+
+	(void)state;
+	memset(plain, 'a', sizeof(plain));
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t n = strlen(cases[c].in);
+
+		for (size_t len = n; len <= 50; len++)
+			for (size_t at = 0; at + n <= len; at++) {
+				size_t after = len - at - n;
+
+				memset(in, 'a', len);
+				memcpy(in + at, cases[c].in, n);
+				snprintf(json, sizeof(json), "%.*s%s%.*s", (int)at,
+					 plain, cases[c].json, (int)after, plain);
+				snprintf(text, sizeof(text), "%.*s%s%.*s", (int)at,
+					 plain, cases[c].text, (int)after, plain);
+				expect_escaped(strbuf_add_json_str, in, len, json);
+				expect_escaped(strbuf_add_text_str, in, len, text);
+			}
+	}
+}
+
+/* Decimal digits two at a time: every length, and the edges of each. */
+static void test_u64_every_length(void **state)
+{
+	uint64_t v = 1;
+
+	(void)state;
+	for (int digits = 1; digits <= 20; digits++, v *= 10) {
+		uint64_t vals[] = { v, v + 1, v * 10 - 1, v * 3 + 7 };
+
+		for (size_t i = 0; i < 4 && (digits < 20 || i == 0); i++) {
+			struct sp_strbuf b;
+			char want[24];
+
+			if (digits == 20 && i == 0)
+				vals[i] = UINT64_MAX;
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)vals[i]);
+			strbuf_init(&b, 64);
+			assert_int_equal(strbuf_add_u64(&b, vals[i]), 0);
+			assert_buf(&b, want, strlen(want));
+			strbuf_free(&b);
+		}
+	}
+}
+
 static void test_addf_long(void **state)
 {
 	struct sp_strbuf b;
@@ -210,6 +280,8 @@ int main(void)
 		cmocka_unit_test(test_json_limit),
 		cmocka_unit_test(test_addf_long),
 		cmocka_unit_test(test_text_terminal_controls),
+		cmocka_unit_test(test_escape_every_position),
+		cmocka_unit_test(test_u64_every_length),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 void strbuf_init(struct sp_strbuf *b, size_t limit)
 {
 	memset(b, 0, sizeof(*b));
@@ -26,7 +30,7 @@ void strbuf_reset(struct sp_strbuf *b)
 	b->err = 0;
 }
 
-char *strbuf_reserve(struct sp_strbuf *b, size_t len)
+char *strbuf_reserve_slow(struct sp_strbuf *b, size_t len)
 {
 	if (b->err)
 		return NULL;
@@ -51,22 +55,6 @@ char *strbuf_reserve(struct sp_strbuf *b, size_t len)
 		b->cap = cap;
 	}
 	return b->data + b->len;
-}
-
-int strbuf_add(struct sp_strbuf *b, const void *data, size_t len)
-{
-	char *p = strbuf_reserve(b, len);
-
-	if (!p)
-		return b->err;
-	memcpy(p, data, len);
-	b->len += len;
-	return 0;
-}
-
-int strbuf_addc(struct sp_strbuf *b, char c)
-{
-	return strbuf_add(b, &c, 1);
 }
 
 int strbuf_addf(struct sp_strbuf *b, const char *fmt, ...)
@@ -94,15 +82,25 @@ int strbuf_addf(struct sp_strbuf *b, const char *fmt, ...)
 	return 0;
 }
 
+/* "00" to "99": two digits per division (a time is 19 digits). */
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233"
+	"34353637383940414243444546474849505152535455565758596061626364656667"
+	"6869707172737475767778798081828384858687888990919293949596979899";
+
 int strbuf_add_u64(struct sp_strbuf *b, uint64_t v)
 {
 	char tmp[20];
 	int i = sizeof(tmp);
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		memcpy(tmp + (i -= 2), digit_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10)
+		memcpy(tmp + (i -= 2), digit_pairs + 2 * v, 2);
+	else
+		tmp[--i] = (char)('0' + v);
 	return strbuf_add(b, tmp + i, sizeof(tmp) - (size_t)i);
 }
 
@@ -185,6 +183,74 @@ static size_t add_escaped_char(struct sp_strbuf *b, const unsigned char *p,
 	return n;
 }
 
+static bool plain_byte(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+#if defined(__SSE2__)
+/* Bit i set when byte i of v needs no escape. */
+static unsigned plain_mask(__m128i v)
+{
+	/* Signed compares: bytes 0x80 and up are negative, so fail. */
+	__m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
+				   _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f)));
+	__m128i esc = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+				   _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+
+	return (unsigned)_mm_movemask_epi8(_mm_andnot_si128(esc, ok));
+}
+
+/*
+ * The run that ends the text: the last `w` bytes (16 or 8) looked at
+ * again, those before `from` known plain; returns the run's end.
+ */
+static size_t plain_tail(const unsigned char *p, size_t n, size_t from,
+			 unsigned w)
+{
+	__m128i v = w == 16 ? _mm_loadu_si128((const __m128i *)(p + n - 16))
+			    : _mm_loadl_epi64((const __m128i *)(p + n - 8));
+	unsigned m = plain_mask(v) | (0xffffu << w & 0xffffu);
+
+	m |= (1u << (from - (n - w))) - 1;
+	return m == 0xffff ? n : n - w + (size_t)__builtin_ctz(~m);
+}
+#endif
+
+/*
+ * How many bytes from p on are plain ASCII that needs no escape (up to n):
+ * sixteen or eight bytes a test where SSE2 is (every x86-64), the last
+ * ones by a load that overlaps what was looked at (never past the text),
+ * since the text of a span (paths, names, keys) is almost all such bytes
+ * and mostly short.
+ */
+static size_t plain_run(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+#if defined(__SSE2__)
+	if (n >= 16) {
+		for (; i + 16 <= n; i += 16) {
+			unsigned m = plain_mask(_mm_loadu_si128((const __m128i *)(p + i)));
+
+			if (m != 0xffff)
+				return i + (size_t)__builtin_ctz(~m);
+		}
+		return i == n ? n : plain_tail(p, n, i, 16);
+	}
+	if (n >= 8) {
+		unsigned m = plain_mask(_mm_loadl_epi64((const __m128i *)p)) | 0xff00;
+
+		if (m != 0xffff)
+			return (size_t)__builtin_ctz(~m);
+		return n == 8 ? n : plain_tail(p, n, 8, 8);
+	}
+#endif
+	while (i < n && plain_byte(p[i]))
+		i++;
+	return i;
+}
+
 static int add_escaped(struct sp_strbuf *b, const char *s, size_t len,
 		       bool for_terminal)
 {
@@ -192,15 +258,12 @@ static int add_escaped(struct sp_strbuf *b, const char *s, size_t len,
 	size_t i = 0;
 
 	while (i < len) {
-		size_t run = i;
-
 		/* Copy runs of plain ASCII in one go. */
-		while (run < len && p[run] >= 0x20 && p[run] < 0x7f &&
-		       p[run] != '"' && p[run] != '\\')
-			run++;
-		if (run > i && strbuf_add(b, s + i, run - i))
+		size_t run = plain_run(p + i, len - i);
+
+		if (run && strbuf_add(b, s + i, run))
 			return b->err;
-		i = run;
+		i += run;
 		if (i < len)
 			i += add_escaped_char(b, p + i, len - i, for_terminal);
 	}

@@ -21,9 +21,44 @@ void strbuf_init(struct sp_strbuf *b, size_t limit);
 void strbuf_free(struct sp_strbuf *b);
 void strbuf_reset(struct sp_strbuf *b);
 
+/* The growth behind strbuf_reserve(); the caller's fast path failed. */
+char *strbuf_reserve_slow(struct sp_strbuf *b, size_t len);
+
+/*
+ * Reserve room for `len` more bytes; returns where to write or NULL.
+ * Inline: the renderers append a few bytes at a time, and room is there
+ * almost always (cap never exceeds limit, so the limit holds here too).
+ */
+static inline char *strbuf_reserve(struct sp_strbuf *b, size_t len)
+{
+	if (__builtin_expect(!b->err && len <= b->cap - b->len, 1))
+		return b->data + b->len;
+	return strbuf_reserve_slow(b, len);
+}
+
 /* Append; on failure set b->err and return it. */
-int strbuf_add(struct sp_strbuf *b, const void *data, size_t len);
-int strbuf_addc(struct sp_strbuf *b, char c);
+static inline int strbuf_add(struct sp_strbuf *b, const void *data, size_t len)
+{
+	char *p = strbuf_reserve(b, len);
+
+	if (!p)
+		return b->err;
+	__builtin_memcpy(p, data, len);
+	b->len += len;
+	return 0;
+}
+
+static inline int strbuf_addc(struct sp_strbuf *b, char c)
+{
+	char *p = strbuf_reserve(b, 1);
+
+	if (!p)
+		return b->err;
+	*p = c;
+	b->len++;
+	return 0;
+}
+
 /* Inline so that the length of a string literal is known at compile time. */
 static inline int strbuf_adds(struct sp_strbuf *b, const char *s)
 {
@@ -33,9 +68,6 @@ int strbuf_addf(struct sp_strbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int strbuf_add_u64(struct sp_strbuf *b, uint64_t v);
 int strbuf_add_i64(struct sp_strbuf *b, int64_t v);
-
-/* Reserve room for `len` more bytes; returns where to write or NULL. */
-char *strbuf_reserve(struct sp_strbuf *b, size_t len);
 
 /*
  * Append `len` bytes as the inside of a JSON string: quotes, backslashes and
