@@ -23,6 +23,7 @@
 #include "span/spanpool.h"
 #include "export/batch.h"
 #include "export/exporter.h"
+#include "protocol/http_attrs.h"
 
 #define IN STREAM_IN
 #define OUT STREAM_OUT
@@ -271,6 +272,68 @@ static void test_tls_default_port(void **state)
 	}
 	assert_int_equal(exported[0].kind, SP_KIND_SERVER);
 	assert_str_attr(&exported[1], "url.full", "https://shop.example/s");
+}
+
+static void set_v6(struct stream_addr *a, const char *ip, uint16_t port)
+{
+	a->family = AF_INET6;
+	memset(a->addr, 0, sizeof(a->addr));
+	inet_pton(AF_INET6, ip, a->addr);
+	a->port = port;
+}
+
+/* No Host header: url.full names the peer's address and port, an IPv6
+ * address in brackets (the query is left out unless asked for). */
+static void test_client_url_from_address(void **state)
+{
+	struct fixture *f = *state;
+
+	set_v6(&f->other.local, "2001:db8::1", 41000);
+	set_v6(&f->other.peer, "2001:db8::2", 8443);
+	feed(f, &f->other, 9, OUT, "GET /a/b?q=1 HTTP/1.0\r\n\r\n", 100);
+	feed(f, &f->other, 9, IN, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 300);
+	close_conn(f, &f->other, 900);
+	flush(f);
+	assert_int_equal(n_exported, 1);
+	assert_str_attr(&exported[0], "url.full", "http://[2001:db8::2]:8443/a/b");
+	assert_str_attr(&exported[0], "server.address", "2001:db8::2");
+	assert_int_attr(&exported[0], "server.port", 8443);
+}
+
+/* A Host header's name and port: the port digits only, 1 to 65535. */
+static void test_split_host(void **state)
+{
+	static const struct {
+		const char *host, *name;
+		long port;
+	} cases[] = {
+		{ "shop.example", "shop.example", -1 },
+		{ "shop.example:8080", "shop.example", 8080 },
+		{ "h:65535", "h", 65535 },
+		{ "h:065535", "h", 65535 },
+		{ "h:65536", "h", -1 },
+		{ "h:99999999999999999999", "h", -1 },
+		{ "h:0", "h", -1 },
+		{ "h:", "h", -1 },
+		{ "h:+80", "h", -1 },
+		{ "h: 80", "h", -1 },
+		{ "h:80x", "h", -1 },
+		{ "[::1]:8080", "::1", 8080 },
+		{ "[::1]", "::1", -1 },
+		{ "[::1", "[::1", -1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *name;
+		size_t len;
+		long port;
+
+		http_attrs_split_host(cases[i].host, &name, &len, &port);
+		assert_int_equal(len, strlen(cases[i].name));
+		assert_memory_equal(name, cases[i].name, len);
+		assert_int_equal(port, cases[i].port);
+	}
 }
 
 static void test_client_status_rules(void **state)
@@ -767,6 +830,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_default_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_status_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_url_from_address, setup, teardown),
+		cmocka_unit_test(test_split_host),
 		cmocka_unit_test_setup_teardown(test_traceparent_joins_trace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_and_peer_context, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_client_record_adopts_server, setup, teardown),

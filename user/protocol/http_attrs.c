@@ -33,6 +33,21 @@ static void attr_cstr(struct proto_exchange *o, const char *key, const char *str
 	attr_str(o, key, str, strlen(str));
 }
 
+/* RFC 3986's port: digits only, here 1 to 65535; else -1. */
+static long port_value(const char *s)
+{
+	long v = 0;
+
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+		if (v > 65535)
+			return -1;
+	}
+	return v > 0 ? v : -1;
+}
+
 void http_attrs_split_host(const char *host, const char **name, size_t *len,
 			   long *port)
 {
@@ -53,13 +68,8 @@ void http_attrs_split_host(const char *host, const char **name, size_t *len,
 		colon = strrchr(host, ':');
 		*len = colon ? (size_t)(colon - host) : strlen(host);
 	}
-	if (colon && colon[1]) {
-		char *stop;
-		long p = strtol(colon + 1, &stop, 10);
-
-		if (*stop == '\0' && p > 0 && p < 65536)
-			*port = p;
-	}
+	if (colon && colon[1])
+		*port = port_value(colon + 1);
 }
 
 /* The address as text, kept in the exchange (formatted straight there). */
@@ -89,19 +99,50 @@ void http_attrs_server(struct proto_exchange *o, const char *host,
 	proto_attr_int(o, "server.port", server_end->port);
 }
 
+/* A port's digits in `buf` (6 bytes), NUL-terminated. */
+static const char *port_text(char *buf, uint16_t port)
+{
+	char *p = buf + 5;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + port % 10);
+		port /= 10;
+	} while (port);
+	return p;
+}
+
+/*
+ * url.full: "scheme://host[:port][path][?query]".  A port is given only
+ * with an address, which an IPv6 one needs brackets around (RFC 3986
+ * section 3.2.2); a Host header's value is used as it came.
+ */
+static void add_url_full(struct proto_exchange *o, const char *scheme,
+			 const char *host, const char *port, const char *path,
+			 const char *query)
+{
+	bool v6 = port && strchr(host, ':');
+	const char *parts[] = { scheme, "://", v6 ? "[" : "", host, v6 ? "]" : "",
+				port ? ":" : "", port ? port : "", path,
+				query ? "?" : "", query ? query : "" };
+	const char *full;
+	size_t len = proto_text_cat(o, parts, sizeof(parts) / sizeof(parts[0]), &full);
+
+	attr_str(o, "url.full", full, len);
+}
+
 static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 		    const struct http_attrs_msg *m, bool server, bool with_query)
 {
 	bool query = with_query && m->query[0];
 	const char *scheme = c->tls ? "https" : "http";
-	char buf[64];
+	char buf[64], port[6];
 
 	if (m->connect) {
 		/* The target is an authority: a client's URL is just that. */
 		attr_cstr(o, "url.scheme", scheme);
 		if (!server && m->host[0])
-			attr_cstr(o, "url.full",
-				  proto_text(o, "%s://%s", scheme, m->host));
+			add_url_full(o, scheme, m->host, NULL, "", NULL);
 		return;
 	}
 	if (m->path[0])
@@ -113,15 +154,11 @@ static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 		return;
 	/* Clients must say url.full; the query only when allowed. */
 	if (m->host[0])
-		attr_cstr(o, "url.full",
-			  proto_text(o, "%s://%s%s%s%s", scheme, m->host, m->path,
-				     query ? "?" : "", query ? m->query : ""));
+		add_url_full(o, scheme, m->host, NULL, m->path, query ? m->query : NULL);
 	else
-		attr_cstr(o, "url.full",
-			  proto_text(o, "%s://%s:%u%s%s%s", scheme,
-				     stream_addr_str(&c->peer, buf, sizeof(buf)),
-				     c->peer.port, m->path, query ? "?" : "",
-				     query ? m->query : ""));
+		add_url_full(o, scheme, stream_addr_str(&c->peer, buf, sizeof(buf)),
+			     port_text(port, c->peer.port), m->path,
+			     query ? m->query : NULL);
 }
 
 void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,

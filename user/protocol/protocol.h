@@ -109,6 +109,15 @@ char *proto_text_alloc(struct proto_exchange *x, size_t size);
  */
 const char *proto_text_join(struct proto_exchange *x, const char *a, char sep,
 			    const char *b);
+/*
+ * The `n` strings of `parts` (at most PROTO_CAT_MAX) one after another
+ * into x->text, as "%s%s..." would put them there without printf's cost
+ * on every span: *out is the text, or "" when it does not fit; returns
+ * its length.
+ */
+#define PROTO_CAT_MAX 12
+size_t proto_text_cat(struct proto_exchange *x, const char *const *parts,
+		      size_t n, const char **out);
 /* printf into x->text; returns the string, or "" when it does not fit. */
 const char *proto_text(struct proto_exchange *x, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

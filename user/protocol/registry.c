@@ -121,6 +121,29 @@ const char *proto_text_join(struct proto_exchange *x, const char *a, char sep,
 	return out;
 }
 
+size_t proto_text_cat(struct proto_exchange *x, const char *const *parts,
+		      size_t n, const char **out)
+{
+	size_t lens[PROTO_CAT_MAX], total = 0;
+	char *p;
+
+	*out = "";
+	if (n > PROTO_CAT_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		total += lens[i] = strlen(parts[i]);
+	p = proto_text_alloc(x, total + 1);
+	if (!p)
+		return 0;
+	*out = p;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p, parts[i], lens[i]);
+		p += lens[i];
+	}
+	*p = '\0';
+	return total;
+}
+
 /* A copy of `len` bytes of `str` (cut at a NUL, as "%.*s" would) in x->text. */
 static const char *text_copy(struct proto_exchange *x, const char *str, size_t len)
 {
