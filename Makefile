@@ -171,11 +171,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 
 # The counters threads share, under ThreadSanitizer in every build: the
 # files that write and read them are compiled into the test instrumented
-# (the library's uninstrumented copies are then not linked in).
+# (the library's uninstrumented copies are then not linked in).  Not in
+# the AddressSanitizer build, which cannot have both: there the test
+# runs under AddressSanitizer like the others.
 TSAN_UNIT_SRCS := user/export/batch.c user/export/exporter.c user/export/console.c user/export/export_health.c
+STATS_RACE_SAN := $(if $(findstring -fsanitize=address,$(CFLAGS)),,-fsanitize=thread)
 $(BUILD)/tests/test_stats_race: tests/unit/test_stats_race.c $(TSAN_UNIT_SRCS) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fno-lto -fsanitize=thread -Itests $< $(TSAN_UNIT_SRCS) -o $@ $(LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -fno-lto $(STATS_RACE_SAN) -Itests $< $(TSAN_UNIT_SRCS) -o $@ $(LIB) $(LDLIBS) -lcmocka
 
 # Test programs keep their symbols and frames: they are traced by name.
 $(BUILD)/tests/programs/%: tests/programs/%.c
