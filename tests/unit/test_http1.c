@@ -768,6 +768,41 @@ static void test_traceparent_parse(void **state)
 	assert_int_equal(traceparent_parse(NULL, 55, &tp), -EINVAL);
 }
 
+/* Every byte value at every position of a traceparent: accepted exactly
+ * where it is a lower-case hex digit (or the fixed character), and the
+ * IDs decoded from it. */
+static void test_traceparent_every_byte(void **state)
+{
+	static const char good[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+	char s[56];
+
+	(void)state;
+	for (size_t pos = 0; pos < 55; pos++)
+		for (int c = 0; c < 256; c++) {
+			bool fixed = pos < 3 || pos == 35 || pos == 52;
+			bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+			bool want = fixed ? c == good[pos] : hex;
+			struct traceparent tp;
+			uint8_t ids[25];
+
+			memcpy(s, good, sizeof(good));
+			s[pos] = (char)c;
+			assert_int_equal(traceparent_parse(s, 55, &tp), want ? 0 : -EINVAL);
+			if (!want)
+				continue;
+			for (size_t i = 0; i < 25; i++) {
+				size_t at = i < 16 ? 3 + 2 * i : i < 24 ? 36 + 2 * (i - 16) : 53;
+				unsigned v;
+
+				assert_int_equal(sscanf(s + at, "%2x", &v), 1);
+				ids[i] = (uint8_t)v;
+			}
+			assert_memory_equal(tp.trace_id, ids, 16);
+			assert_memory_equal(tp.parent_id, ids + 16, 8);
+			assert_int_equal(tp.flags, ids[24]);
+		}
+}
+
 /* Picked up mid-connection: a response without request is skipped. */
 static void test_orphan_response(void **state)
 {
@@ -890,6 +925,7 @@ int main(void)
 		T(test_method_length_limit),
 		T(test_trace_headers),
 		T(test_traceparent_parse),
+		T(test_traceparent_every_byte),
 		T(test_orphan_response),
 		T(test_upgrade),
 		T(test_early_response),
