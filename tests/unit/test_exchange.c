@@ -61,12 +61,18 @@ static int record_verdict(void *ctx, uint64_t conn_id, uint16_t local_port,
 	return 0;
 }
 
+static void set_addr(struct stream_addr *a, int family, const char *ip,
+		     uint16_t port)
+{
+	a->family = (uint8_t)family;
+	memset(a->addr, 0, sizeof(a->addr));
+	inet_pton(family, ip, a->addr);
+	a->port = port;
+}
+
 static void set_v4(struct stream_addr *a, const char *ip, uint16_t port)
 {
-	a->family = AF_INET;
-	memset(a->addr, 0, sizeof(a->addr));
-	inet_pton(AF_INET, ip, a->addr);
-	a->port = port;
+	set_addr(a, AF_INET, ip, port);
 }
 
 /* --port of the next setup(); 0: no filter. */
@@ -274,22 +280,14 @@ static void test_tls_default_port(void **state)
 	assert_str_attr(&exported[1], "url.full", "https://shop.example/s");
 }
 
-static void set_v6(struct stream_addr *a, const char *ip, uint16_t port)
-{
-	a->family = AF_INET6;
-	memset(a->addr, 0, sizeof(a->addr));
-	inet_pton(AF_INET6, ip, a->addr);
-	a->port = port;
-}
-
 /* No Host header: url.full names the peer's address and port, an IPv6
  * address in brackets (the query is left out unless asked for). */
 static void test_client_url_from_address(void **state)
 {
 	struct fixture *f = *state;
 
-	set_v6(&f->other.local, "2001:db8::1", 41000);
-	set_v6(&f->other.peer, "2001:db8::2", 8443);
+	set_addr(&f->other.local, AF_INET6, "2001:db8::1", 41000);
+	set_addr(&f->other.peer, AF_INET6, "2001:db8::2", 8443);
 	feed(f, &f->other, 9, OUT, "GET /a/b?q=1 HTTP/1.0\r\n\r\n", 100);
 	feed(f, &f->other, 9, IN, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 300);
 	close_conn(f, &f->other, 900);
