@@ -3,7 +3,6 @@
 #include "protocol/http_attrs.h"
 
 #include <arpa/inet.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "protocol/route.h"
