@@ -173,9 +173,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 # files that write and read them are compiled into the test instrumented
 # (the library's uninstrumented copies are then not linked in).  Not in
 # the AddressSanitizer build, which cannot have both: there the test
-# runs under AddressSanitizer like the others.
+# runs under AddressSanitizer like the others (a build that sets its own
+# -fsanitize= keeps it as it is: the ThreadSanitizer build has it already).
 TSAN_UNIT_SRCS := user/export/batch.c user/export/exporter.c user/export/console.c user/export/export_health.c
-STATS_RACE_SAN := $(if $(findstring -fsanitize=address,$(CFLAGS)),,-fsanitize=thread)
+STATS_RACE_SAN := $(if $(findstring -fsanitize=,$(CFLAGS)),,-fsanitize=thread)
 $(BUILD)/tests/test_stats_race: tests/unit/test_stats_race.c $(TSAN_UNIT_SRCS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fno-lto $(STATS_RACE_SAN) -Itests $< $(TSAN_UNIT_SRCS) -o $@ $(LIB) $(LDLIBS) -lcmocka
