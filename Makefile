@@ -269,7 +269,7 @@ $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/
 FUZZ_HTTP2 := user/protocol/http2.c user/protocol/http2_frame.c user/protocol/http2_fields.c \
 	user/protocol/http2_proto.c user/protocol/grpc_attrs.c user/protocol/http_attrs.c \
 	user/protocol/registry.c user/protocol/route.c user/protocol/http1.c \
-	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c \
+	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c user/util/strbuf.c \
 	user/protocol/redis.c user/protocol/redis_reply.c user/protocol/resp.c user/protocol/db_attrs.c user/protocol/sql.c \
 	user/protocol/sql_lex.c user/protocol/mysql.c user/protocol/mysql_resp.c user/protocol/mysql_wire.c \
 	user/protocol/pgsql.c user/protocol/pgsql_calls.c

@@ -89,25 +89,19 @@ static void add_time(struct console *c, struct sp_strbuf *b, uint64_t unix_ns)
  */
 static void add_duration(struct sp_strbuf *b, uint64_t ns)
 {
-	char tmp[32];
-	size_t i = sizeof(tmp) - 2, digits;
-	uint64_t us = ns / 1000;
+	char tmp[32], *p = tmp + sizeof(tmp) - 2 - 3 - 1;
 
 	if (ns >= 100000000000000ULL) {
 		strbuf_addf(b, " %10.3fus", (double)ns / 1000.0);
 		return;
 	}
-	memcpy(tmp + i, "us", 2);
-	put_3(tmp + (i -= 3), (unsigned)(ns % 1000));
-	tmp[--i] = '.';
-	do {
-		tmp[--i] = (char)('0' + us % 10);
-		us /= 10;
-	} while (us);
-	for (digits = sizeof(tmp) - 2 - i; digits < 10; digits++)
-		tmp[--i] = ' ';
-	tmp[--i] = ' ';
-	strbuf_add(b, tmp + i, sizeof(tmp) - i);
+	memcpy(put_3(p + 1, (unsigned)(ns % 1000)), "us", 2);
+	*p = '.';
+	p = strbuf_u64_digits(p, ns / 1000);
+	while (tmp + sizeof(tmp) - 2 - p < 10)
+		*--p = ' ';
+	*--p = ' ';
+	strbuf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* " <label>=<hex>" */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "protocol/route.h"
+#include "util/strbuf.h"
 
 /*
  * A string attribute whose length is known here: what proto_attr_str()
@@ -101,14 +102,8 @@ void http_attrs_server(struct proto_exchange *o, const char *host,
 /* A port's digits in `buf` (6 bytes), NUL-terminated. */
 static const char *port_text(char *buf, uint16_t port)
 {
-	char *p = buf + 5;
-
-	*p = '\0';
-	do {
-		*--p = (char)('0' + port % 10);
-		port /= 10;
-	} while (port);
-	return p;
+	buf[5] = '\0';
+	return strbuf_u64_digits(buf + 5, port);
 }
 
 /*

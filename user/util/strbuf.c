@@ -88,20 +88,27 @@ static const char digit_pairs[201] =
 	"34353637383940414243444546474849505152535455565758596061626364656667"
 	"6869707172737475767778798081828384858687888990919293949596979899";
 
-int strbuf_add_u64(struct sp_strbuf *b, uint64_t v)
+char *strbuf_u64_digits(char *end, uint64_t v)
 {
-	char tmp[20];
-	int i = sizeof(tmp);
+	char *p = end;
 
 	while (v >= 100) {
-		memcpy(tmp + (i -= 2), digit_pairs + 2 * (v % 100), 2);
+		memcpy(p -= 2, digit_pairs + 2 * (v % 100), 2);
 		v /= 100;
 	}
 	if (v >= 10)
-		memcpy(tmp + (i -= 2), digit_pairs + 2 * v, 2);
+		memcpy(p -= 2, digit_pairs + 2 * v, 2);
 	else
-		tmp[--i] = (char)('0' + v);
-	return strbuf_add(b, tmp + i, sizeof(tmp) - (size_t)i);
+		*--p = (char)('0' + v);
+	return p;
+}
+
+int strbuf_add_u64(struct sp_strbuf *b, uint64_t v)
+{
+	char tmp[STRBUF_U64_DIGITS];
+	char *p = strbuf_u64_digits(tmp + sizeof(tmp), v);
+
+	return strbuf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 int strbuf_add_i64(struct sp_strbuf *b, int64_t v)

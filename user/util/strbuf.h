@@ -70,6 +70,14 @@ int strbuf_add_u64(struct sp_strbuf *b, uint64_t v);
 int strbuf_add_i64(struct sp_strbuf *b, int64_t v);
 
 /*
+ * The decimal digits of `v` written so that they end just before `end`
+ * (at most STRBUF_U64_DIGITS of them, no NUL); returns where they start.
+ * For a number formatted among other text (strbuf_add_u64() appends one).
+ */
+#define STRBUF_U64_DIGITS 20
+char *strbuf_u64_digits(char *end, uint64_t v);
+
+/*
  * Append `len` bytes as the inside of a JSON string: quotes, backslashes and
  * control characters escaped, invalid UTF-8 replaced by U+FFFD.
  */
