@@ -103,9 +103,10 @@ void proto_attr_int(struct proto_exchange *x, const char *key, int64_t value);
 /* `size` bytes of x->text for the caller to fill, or NULL when full. */
 char *proto_text_alloc(struct proto_exchange *x, size_t size);
 /*
- * `a`, the character `sep` and `b` into x->text (what proto_text(x,
- * "%s%c%s", ...) gives, without printf's cost on every span); returns
- * the string, or "" when it does not fit.
+ * `a`, the character `sep` (not NUL) and `b` into x->text (what
+ * proto_text(x, "%s%c%s", ...) gives, without printf's cost on every
+ * span; proto_text_cat() of the three); returns the string, or "" when
+ * it does not fit.
  */
 const char *proto_text_join(struct proto_exchange *x, const char *a, char sep,
 			    const char *b);

@@ -109,15 +109,11 @@ const char *proto_text(struct proto_exchange *x, const char *fmt, ...)
 const char *proto_text_join(struct proto_exchange *x, const char *a, char sep,
 			    const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	char *out = proto_text_alloc(x, la + 1 + lb + 1);
+	const char between[2] = { sep, '\0' };
+	const char *parts[] = { a, between, b };
+	const char *out;
 
-	if (!out)
-		return "";
-	memcpy(out, a, la);
-	out[la] = sep;
-	memcpy(out + la + 1, b, lb);
-	out[la + 1 + lb] = '\0';
+	proto_text_cat(x, parts, 3, &out);
 	return out;
 }
 
