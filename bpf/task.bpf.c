@@ -21,13 +21,16 @@ int sp_thread_exit(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	/* do_exit() counts the thread out of signal->live before this
-	 * tracepoint: zero means the last thread, whichever it is (the main
-	 * thread may leave first, with pthread_exit). */
+	 * tracepoint: zero means no thread is left alive, whichever left
+	 * first (the main thread may, with pthread_exit).  Threads that exit
+	 * together can all read zero, each after it counted itself out. */
 	bool process_exit = BPF_CORE_READ(task, signal, live.counter) == 0;
-	bool tracked = common__is_tracked(tgid);
+	/* Live or exited: a thread that counted out before another found
+	 * the process over still reports its exit (enum sp_tracked_state). */
+	__u32 *state = bpf_map_lookup_elem(&sp_tracked, &tgid);
 	struct sp_task_event *ev;
 
-	if (!tracked && !(sp_task_all && process_exit))
+	if (!state && !(sp_task_all && process_exit))
 		return 0;
 	ev = common__reserve(SP_EV_THREAD_EXIT, sizeof(*ev));
 	if (ev) {
@@ -37,8 +40,32 @@ int sp_thread_exit(struct bpf_raw_tracepoint_args *ctx)
 		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 		common__submit(ev);
 	}
-	/* The process is gone: a new process reusing its PID is not ours. */
-	if (tracked && process_exit)
+	/* The process is over: its sockets and children are no longer ours.
+	 * The entry goes when its main thread's task is freed (below). */
+	if (state && process_exit)
+		*state = SP_TRACKED_EXITED;
+	return 0;
+}
+
+/*
+ * sched_process_free(struct task_struct *p), from the RCU callback that
+ * frees a task.  A main thread is freed after it was reaped, which is
+ * after every other thread of its process was released, each after its
+ * exit record: so no thread of the process can still write one.  A new
+ * process that took the PID since (it is free by now) and is tracked is
+ * SP_TRACKED_LIVE, and stays.
+ */
+SEC("raw_tracepoint/sched_process_free")
+int sp_proc_free(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 *state;
+
+	if (BPF_CORE_READ(task, pid) != tgid)
+		return 0;
+	state = bpf_map_lookup_elem(&sp_tracked, &tgid);
+	if (state && *state == SP_TRACKED_EXITED)
 		bpf_map_delete_elem(&sp_tracked, &tgid);
 	return 0;
 }
@@ -74,7 +101,7 @@ int sp_proc_fork(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *parent = (struct task_struct *)ctx->args[0];
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
-	__u32 ptgid, ctgid, cpid, one = 1;
+	__u32 ptgid, ctgid, cpid, live = SP_TRACKED_LIVE;
 
 	if (!sp_follow_children)
 		return 0;
@@ -84,7 +111,7 @@ int sp_proc_fork(struct bpf_raw_tracepoint_args *ctx)
 	/* A new thread shares the tracked tgid already. */
 	if (ctgid == ptgid || cpid != ctgid || !common__is_tracked(ptgid))
 		return 0;
-	if (bpf_map_update_elem(&sp_tracked, &ctgid, &one, BPF_ANY))
+	if (bpf_map_update_elem(&sp_tracked, &ctgid, &live, BPF_ANY))
 		common__count_drop(SP_DROP_MAP_FULL);
 	return 0;
 }

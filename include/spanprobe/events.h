@@ -62,8 +62,24 @@ struct sp_func_event {
 
 #define SP_COMM_LEN 16
 
-/* sp_task_event.hdr.flags */
-#define SP_TASK_F_PROCESS_EXIT 0x1 /* the last thread of the process exited */
+/* sp_task_event.hdr.flags: no thread of the process is left alive.
+ * Threads that exit together may each say so: the flag is read after a
+ * thread has counted itself out, and others may count out before it
+ * reaches the record. */
+#define SP_TASK_F_PROCESS_EXIT 0x1
+
+/*
+ * Values of the sp_tracked map (tgid -> state).  A process whose threads
+ * have all counted out stays in the map as SP_TRACKED_EXITED until its
+ * main thread's task is freed, which is after every thread has written
+ * its exit record: a thread that is still on its way out when another
+ * finds the process over is still reported (its open calls counted).
+ * Nothing else treats an exited process as tracked.
+ */
+enum sp_tracked_state {
+	SP_TRACKED_LIVE = 1,
+	SP_TRACKED_EXITED = 2,
+};
 
 /* Thread exit of a tracked process (node-wide: process exit of any). */
 struct sp_task_event {

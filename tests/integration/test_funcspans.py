@@ -172,7 +172,15 @@ def test_threads():
     check("threads: 4 worker thread ids, none the main thread",
           len(tids) == 4 and pid not in tids, tids)
     check("threads: the call that never returned is counted",
-          "1 calls that never returned" in err, err)
+          "1 calls that never returned" in err and " 0 calls open at exit" in err, err)
+    # 16 threads wait inside leave() while the main thread ends the
+    # process: 17 threads in do_exit at once, each one's open call counted
+    # whichever of them finds the process over first.
+    rc, spans, err = run_json(["trace", "-u", "leave", "--", program("threads"),
+                               "exit-all", "16"])
+    check("threads: 16 threads ending with their process, each call counted",
+          rc == 0 and not spans and "16 calls that never returned" in err
+          and " 0 calls open at exit" in err, err)
 
 
 def test_command_line_opt_in():

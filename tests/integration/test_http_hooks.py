@@ -259,6 +259,22 @@ def test_trace_tracked_only(node):
           f"{err} {[(s['name'], s['kind'], pid_of(s)) for s in spans]}")
 
 
+def test_trace_children_come_and_go(node):
+    """A process `trace` followed leaves sp_tracked once it is gone: with
+    room for 4, a shell that runs curl 8 times in a row (and sleep between:
+    17 processes in all) gets all 8 client spans."""
+    url = f"http://127.0.0.1:{node.port}/users/7"
+    loop = f"for i in 1 2 3 4 5 6 7 8; do curl -s -o /dev/null {url}; sleep 0.05; done"
+    rc, spans, err = run_json(["trace", "--http-hooks", HOOKS, "--max-processes", "4",
+                               "--", "sh", "-c", loop])
+    clients = [s for s in spans if s["kind"] == CLIENT
+               and s["_attrs"].get("url.full") == url]
+    check(f"trace --http-hooks {HOOKS} --max-processes 4: 8 short-lived curls, 8 CLIENT spans",
+          rc == 0 and len(clients) == 8 and len(spans) == 8
+          and len({pid_of(s) for s in clients}) == 8,
+          f"{err} {[(s['name'], s['kind'], pid_of(s)) for s in spans]}")
+
+
 def main():
     # In the kernel matrix each kernel's first boot runs `spanprobe probes`
     # itself and reports every set's state, and a set that did not work
@@ -293,6 +309,7 @@ def main():
             rc = agent.stop()
         if node.ready:
             test_trace_tracked_only(node)
+            test_trace_children_come_and_go(node)
     finally:
         for s in (node, py, nginx):
             s.stop()

@@ -6,13 +6,21 @@
  *
  * `threads main-exit N`: the main thread leaves at once (pthread_exit);
  * a worker waits for a line on stdin, then calls work() N times.
+ *
+ * `threads exit-all N`: N threads enter leave() and wait there; the main
+ * thread ends the process (exit) as soon as they are all in, so that N + 1
+ * threads are in do_exit at once, in any order.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static volatile unsigned long sink;
 static int calls;
+static int entered; /* threads inside leave() */
+static int hold;    /* leave() waits there for the process's end */
 
 __attribute__((noinline)) void work(int i)
 {
@@ -23,6 +31,9 @@ __attribute__((noinline)) void work(int i)
 __attribute__((noinline)) void leave(void)
 {
 	sink++;
+	__atomic_add_fetch(&entered, 1, __ATOMIC_RELEASE);
+	while (hold)
+		pause();
 	pthread_exit(NULL);
 }
 
@@ -49,8 +60,30 @@ static void *late_worker(void *arg)
 	return arg;
 }
 
+/* Returns once `n` threads are inside leave(), leaving it. */
+static void all_leave(int n)
+{
+	pthread_t t;
+
+	for (int i = 0; i < n; i++) {
+		if (pthread_create(&t, NULL, leaver, NULL)) {
+			fprintf(stderr, "threads: thread %d not created\n", i);
+			exit(1);
+		}
+		pthread_detach(t);
+	}
+	while (__atomic_load_n(&entered, __ATOMIC_ACQUIRE) < n)
+		sched_yield();
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2 && argv[1][0] == 'e') {
+		hold = 1;
+		all_leave(atoi(argv[2]));
+		printf("done\n");
+		exit(0);
+	}
 	if (argc > 2 && argv[1][0] == 'm') {
 		pthread_t t;
 

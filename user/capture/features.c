@@ -210,5 +210,5 @@ void features_report(FILE *out)
 	fprintf(out, "  records: %s\n", f->ringbuf_per_cpu ?
 		"a BPF ring buffer per CPU, merged in time order (--ringbuf-shared: one for all)" :
 		"one BPF ring buffer for all CPUs");
-	fprintf(out, "  process life cycle: raw tracepoints sched_process_exit, sched_process_exec, sched_process_fork\n");
+	fprintf(out, "  process life cycle: raw tracepoints sched_process_exit, sched_process_exec, sched_process_fork, sched_process_free\n");
 }
