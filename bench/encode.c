@@ -73,7 +73,9 @@ static int bench_encode(const char *what, encode_fn fn, struct sp_span **spans,
 	return 0;
 }
 
-/* The console exporter's whole export of the batch to /dev/null. */
+/* The console exporter's whole export of the batch to /dev/null.  The
+ * text console writes a process's resource line once, as the daemon does:
+ * in the first warm-up run here, so the timed runs are its steady state. */
 static int bench_console(const char *what, int json, struct sp_span **spans,
 			 size_t count, int runs, uint64_t *ns)
 {
