@@ -52,12 +52,14 @@ import guest  # noqa: E402
 
 PATHS = ("sock", "fentry", "kprobes", "syscalls")
 # Tests of what every kernel must do, with the hooks `auto` chooses there:
-# function spans and the process life cycle under load.  (Every test here
+# function spans and the process life cycle under load, and HTTP capture
+# as a kernel before bpf_loop() (5.17) gets it, checked by this kernel's
+# verifier.  (Every test here
 # reads a ring buffer per CPU from the guest's two CPUs; their merge is
 # the daemon's own, checked on the host by test_ring_order.)  SP_KERNEL_FULL=1
 # adds attaching, many symbols, HTTP servers of every kind and the filters
 # (the host runs them on every `make test`).
-KERNEL_TESTS = ["test_funcspans", "test_http_lifecycle"]
+KERNEL_TESTS = ["test_funcspans", "test_http_lifecycle", "test_before_bpf_loop"]
 FULL_TESTS = ["test_attach", "test_startup", "test_http_servers", "test_run_filters"]
 if os.environ.get("SP_KERNEL_FULL") == "1":
     KERNEL_TESTS += FULL_TESTS

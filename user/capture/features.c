@@ -63,6 +63,19 @@ static bool has_btf_type(struct btf *vmlinux, const char *name)
 	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
 }
 
+/* Whether enum `type` of the BTF has the value `name`. */
+static bool has_enum_value(struct btf *vmlinux, const char *type, const char *name)
+{
+	int id = vmlinux ? btf__find_by_name_kind(vmlinux, type, BTF_KIND_ENUM) : -1;
+	const struct btf_type *t = id > 0 ? btf__type_by_id(vmlinux, id) : NULL;
+	const struct btf_enum *e = t ? btf_enum(t) : NULL;
+
+	for (__u16 i = 0; e && i < btf_vlen(t); i++)
+		if (strcmp(btf__name_by_offset(vmlinux, e[i].name_off), name) == 0)
+			return true;
+	return false;
+}
+
 static const char *btf_path = "/sys/kernel/btf/vmlinux";
 
 void features_set_btf_path(const char *path)
@@ -127,12 +140,15 @@ const struct sp_kernel_features *features_get(void)
 						  BPF_FUNC_get_attach_cookie, NULL) == 1;
 	f.task_pt_regs = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
 						 BPF_FUNC_task_pt_regs, NULL) == 1;
-	f.bpf_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT,
-					     BPF_FUNC_loop, NULL) == 1;
 	f.uprobe_multi = umulti_supported();
 	vmlinux = f.btf ? btf__parse(btf_path, NULL) : NULL;
 	if (vmlinux && libbpf_get_error(vmlinux))
 		vmlinux = NULL;
+	/* The BPF programs choose their bpf_loop() branches by the BTF they
+	 * are loaded with (CO-RE): so does what is reported of them. */
+	f.bpf_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT,
+					     BPF_FUNC_loop, NULL) == 1 &&
+		     has_enum_value(vmlinux, "bpf_func_id", "BPF_FUNC_loop");
 	/* Raw tracepoints have a BTF typedef btf_trace_<name>. */
 	f.sock_length_tp = has_btf_type(vmlinux, "btf_trace_sock_send_length") &&
 			   has_btf_type(vmlinux, "btf_trace_sock_recv_length");

@@ -78,6 +78,7 @@ void options_usage(FILE *out)
 	      "      --db-server-spans     SERVER spans in traced database servers too (off:\n"
 	      "                            CLIENT spans only, in the applications)\n"
 	      "      --btf PATH            kernel BTF file, for kernels without /sys/kernel/btf/vmlinux\n"
+	      "                            default: $SPANPROBE_BTF\n"
 	      "      --otlp-endpoint URL   send spans to an OTLP collector (implies -o otlp)\n"
 	      "      --otlp-protocol P     grpc, http/protobuf (default) or http/json\n"
 	      "      --otlp-header K=V     request header (repeatable), e.g. an API key\n"
@@ -160,6 +161,11 @@ static int parse_env(struct sp_config *cfg)
 	cfg->resource_attrs = getenv("OTEL_RESOURCE_ATTRIBUTES");
 	if (!cfg->redact_params) /* the command line wins */
 		cfg->redact_params = getenv("SPANPROBE_REDACT_PATH_PARAMS");
+	if (!cfg->btf_path) { /* a fleet's BTF file; the command line wins */
+		cfg->btf_path = getenv("SPANPROBE_BTF");
+		if (cfg->btf_path && !*cfg->btf_path)
+			cfg->btf_path = NULL;
+	}
 	if (!cfg->metrics_address) {
 		cfg->metrics_address = getenv("SPANPROBE_METRICS_ADDRESS");
 		if (cfg->metrics_address && !*cfg->metrics_address)
