@@ -50,8 +50,7 @@ struct {
 	__type(value, __u64);
 } sp_drops SEC(".maps");
 
-/* Processes the daemon follows (tgid -> enum sp_tracked_state).  Size set
- * by the loader. */
+/* Processes the daemon follows (tgid -> flags).  Size set by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -111,9 +110,7 @@ static __always_inline void common__count_drop(__u32 reason)
 
 static __always_inline int common__is_tracked(__u32 tgid)
 {
-	__u32 *state = bpf_map_lookup_elem(&sp_tracked, &tgid);
-
-	return state && *state == SP_TRACKED_LIVE;
+	return bpf_map_lookup_elem(&sp_tracked, &tgid) != NULL;
 }
 
 /*

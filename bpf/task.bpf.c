@@ -9,6 +9,25 @@
  */
 #include "common.bpf.h"
 
+/*
+ * Tracked processes that ended (tgid -> 1), from the thread that found
+ * none of its threads alive, until the main thread's task is freed: a
+ * thread that counted itself out before and reaches its exit tracepoint
+ * after is still reported (before 6.16 the tracepoint comes after
+ * exit_mm(), which wakes a thread waiting in pthread_join(): that thread
+ * can end the process first).  sp_tracked loses the process at once, as before.  An
+ * LRU map: never full; past SP_EXITED_MAX ends awaiting their free (a
+ * parent that reaps no child keeps its zombies' entries) the oldest go.
+ */
+#define SP_EXITED_MAX 1024
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SP_EXITED_MAX);
+	__type(key, __u32);
+	__type(value, __u8);
+} sp_exited SEC(".maps");
+
 /* Set by the loader: track the new processes of tracked processes. */
 const volatile bool sp_follow_children = false;
 /* Set by the loader for the node-wide mode: report exec and process exit
@@ -25,12 +44,12 @@ int sp_thread_exit(struct bpf_raw_tracepoint_args *ctx)
 	 * first (the main thread may, with pthread_exit).  Threads that exit
 	 * together can all read zero, each after it counted itself out. */
 	bool process_exit = BPF_CORE_READ(task, signal, live.counter) == 0;
-	/* Live or exited: a thread that counted out before another found
-	 * the process over still reports its exit (enum sp_tracked_state). */
-	__u32 *state = bpf_map_lookup_elem(&sp_tracked, &tgid);
+	bool tracked = common__is_tracked(tgid);
 	struct sp_task_event *ev;
+	__u8 one = 1;
 
-	if (!state && !(sp_task_all && process_exit))
+	if (!tracked && !bpf_map_lookup_elem(&sp_exited, &tgid) &&
+	    !(sp_task_all && process_exit))
 		return 0;
 	ev = common__reserve(SP_EV_THREAD_EXIT, sizeof(*ev));
 	if (ev) {
@@ -40,10 +59,12 @@ int sp_thread_exit(struct bpf_raw_tracepoint_args *ctx)
 		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 		common__submit(ev);
 	}
-	/* The process is over: its sockets and children are no longer ours.
-	 * The entry goes when its main thread's task is freed (below). */
-	if (state && process_exit)
-		*state = SP_TRACKED_EXITED;
+	/* The process is gone: a new process reusing its PID is not ours.
+	 * Its late threads still report (sp_exited, first). */
+	if (tracked && process_exit) {
+		bpf_map_update_elem(&sp_exited, &tgid, &one, BPF_ANY);
+		bpf_map_delete_elem(&sp_tracked, &tgid);
+	}
 	return 0;
 }
 
@@ -51,22 +72,17 @@ int sp_thread_exit(struct bpf_raw_tracepoint_args *ctx)
  * sched_process_free(struct task_struct *p), from the RCU callback that
  * frees a task.  A main thread is freed after it was reaped, which is
  * after every other thread of its process was released, each after its
- * exit record: so no thread of the process can still write one.  A new
- * process that took the PID since (it is free by now) and is tracked is
- * SP_TRACKED_LIVE, and stays.
+ * exit record: no thread of the process can still write one.
  */
 SEC("raw_tracepoint/sched_process_free")
 int sp_proc_free(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 tgid = BPF_CORE_READ(task, tgid);
-	__u32 *state;
 
-	if (BPF_CORE_READ(task, pid) != tgid)
-		return 0;
-	state = bpf_map_lookup_elem(&sp_tracked, &tgid);
-	if (state && *state == SP_TRACKED_EXITED)
-		bpf_map_delete_elem(&sp_tracked, &tgid);
+	/* Every task of the host comes here: a look first, no lock. */
+	if (BPF_CORE_READ(task, pid) == tgid && bpf_map_lookup_elem(&sp_exited, &tgid))
+		bpf_map_delete_elem(&sp_exited, &tgid);
 	return 0;
 }
 
@@ -101,7 +117,7 @@ int sp_proc_fork(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *parent = (struct task_struct *)ctx->args[0];
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
-	__u32 ptgid, ctgid, cpid, live = SP_TRACKED_LIVE;
+	__u32 ptgid, ctgid, cpid, one = 1;
 
 	if (!sp_follow_children)
 		return 0;
@@ -111,7 +127,7 @@ int sp_proc_fork(struct bpf_raw_tracepoint_args *ctx)
 	/* A new thread shares the tracked tgid already. */
 	if (ctgid == ptgid || cpid != ctgid || !common__is_tracked(ptgid))
 		return 0;
-	if (bpf_map_update_elem(&sp_tracked, &ctgid, &live, BPF_ANY))
+	if (bpf_map_update_elem(&sp_tracked, &ctgid, &one, BPF_ANY))
 		common__count_drop(SP_DROP_MAP_FULL);
 	return 0;
 }

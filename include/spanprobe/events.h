@@ -68,19 +68,6 @@ struct sp_func_event {
  * reaches the record. */
 #define SP_TASK_F_PROCESS_EXIT 0x1
 
-/*
- * Values of the sp_tracked map (tgid -> state).  A process whose threads
- * have all counted out stays in the map as SP_TRACKED_EXITED until its
- * main thread's task is freed, which is after every thread has written
- * its exit record: a thread that is still on its way out when another
- * finds the process over is still reported (its open calls counted).
- * Nothing else treats an exited process as tracked.
- */
-enum sp_tracked_state {
-	SP_TRACKED_LIVE = 1,
-	SP_TRACKED_EXITED = 2,
-};
-
 /* Thread exit of a tracked process (node-wide: process exit of any). */
 struct sp_task_event {
 	struct sp_event_header hdr;

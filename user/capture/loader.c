@@ -336,9 +336,9 @@ int loader_map_ring(struct sp_loader *l)
 
 int loader_track_pid(struct sp_loader *l, pid_t pid)
 {
-	__u32 key = (__u32)pid, live = SP_TRACKED_LIVE;
+	__u32 key = (__u32)pid, one = 1;
 
-	return bpf_map_update_elem(l->tracked_fd, &key, &live, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(l->tracked_fd, &key, &one, BPF_ANY) ? -errno : 0;
 }
 
 int loader_untrack_pid(struct sp_loader *l, pid_t pid)

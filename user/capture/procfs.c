@@ -4,11 +4,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 ssize_t procfs_read(pid_t pid, const char *name, char *buf, size_t size)
@@ -241,4 +243,19 @@ int procfs_read_process(pid_t pid, bool with_cmdline, struct sp_procfs_process *
 	if (with_cmdline)
 		out->command_line = read_cmdline(pid, out->cmdline, sizeof(out->cmdline));
 	return 0;
+}
+
+int procfs_wait_threads_gone(pid_t pid, int timeout_ms)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int n;
+
+	if (fd < 0)
+		return errno == ESRCH ? 0 : -errno;
+	do
+		n = poll(&p, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	return n > 0 ? 0 : n == 0 ? -ETIMEDOUT : -errno;
 }

@@ -46,6 +46,15 @@ struct sp_procfs_stat {
 int procfs_read_stat(pid_t pid, struct sp_procfs_stat *out);
 
 /*
+ * Wait, at most `timeout_ms`, until process `pid` has no thread left
+ * running: its main thread has exited and every other thread is gone (a
+ * pidfd polls readable then, Linux 5.3).  Returns 0 when so or when the
+ * process is gone already, -ETIMEDOUT, or the negative errno of
+ * pidfd_open() (-ENOSYS before 5.3).
+ */
+int procfs_wait_threads_gone(pid_t pid, int timeout_ms);
+
+/*
  * Why the executable of process `pid` cannot be resolved: 0 (it can),
  * or the negative errno of reading its exe link (-EACCES: not allowed,
  * -ENOENT: no program, -ESRCH: no such process).

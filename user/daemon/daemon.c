@@ -522,6 +522,8 @@ static void report_all(struct sp_daemon *d)
 		memory_usage(stderr, &d->pool);
 }
 
+#define TARGET_GONE_WAIT_MS 1000
+
 /* True when the traced command or attached process has ended. */
 static bool target_done(struct sp_daemon *d)
 {
@@ -538,6 +540,14 @@ static bool target_done(struct sp_daemon *d)
 	/* EPERM: it lives, but is another user's and we lack CAP_KILL. */
 	if (d->cfg->command == SP_CMD_ATTACH &&
 	    (d->target_exited || (kill(d->target_pid, 0) == -1 && errno == ESRCH))) {
+		/* The exit record came from the thread that found none alive;
+		 * others may still be on the way to theirs (before Linux 6.16
+		 * a thread's exit tracepoint comes after exit_mm()), and the
+		 * probes go at the stop: wait for them, a second at most. */
+		if (procfs_wait_threads_gone(d->target_pid, TARGET_GONE_WAIT_MS) == -ETIMEDOUT)
+			sp_warn("attach: process %d: threads still exiting after %d ms; "
+				"their open calls are counted open at exit",
+				(int)d->target_pid, TARGET_GONE_WAIT_MS);
 		sp_info("attach: process %d exited", (int)d->target_pid);
 		return true;
 	}
