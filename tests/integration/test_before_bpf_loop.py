@@ -64,8 +64,12 @@ def test_probes(btf):
 def relay(name, btf):
     """Runs tests/integration/NAME.py with SPANPROBE_BTF; its checks, labelled."""
     env = dict(os.environ, SPANPROBE_BTF=btf)
-    p = subprocess.run([sys.executable, os.path.join(HERE, name + ".py")],
-                       capture_output=True, text=True, env=env, timeout=600)
+    try:
+        p = subprocess.run([sys.executable, os.path.join(HERE, name + ".py")],
+                           capture_output=True, text=True, env=env, timeout=600)
+    except subprocess.TimeoutExpired as e:
+        check(f"{LABEL} {name}: ran to its end", False, f"timed out after {e.timeout} s")
+        return
     seen = failed = 0
     for line in p.stdout.splitlines():
         for mark, ok in (("ok - ", True), ("not ok - ", False)):

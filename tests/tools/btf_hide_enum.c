@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 	FILE *out;
 	int off;
 
-	if (argc < 4 || argc > 5 || strlen(argv[2]) >= sizeof(hidden)) {
+	if (argc < 4 || argc > 5 || !argv[2][0] || strlen(argv[2]) >= sizeof(hidden)) {
 		fprintf(stderr, "usage: btf_hide_enum ENUM NAME OUT [IN]\n");
 		return 2;
 	}
