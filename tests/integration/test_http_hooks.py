@@ -273,14 +273,19 @@ def test_trace_children_come_and_go(node):
           rc == 0 and len(clients) == 8 and len(spans) == 8
           and len({pid_of(s) for s in clients}) == 8,
           f"{err} {[(s['name'], s['kind'], pid_of(s)) for s in spans]}")
-    # A parent that reaps none of its children until it ends: ended
+    # A parent that reaps none of its children until the last has ended
+    # (each waited for with WNOWAIT: a zombie until the end): ended
     # processes waiting to be reaped take no room in the tracked map.
-    forker = ("import os, sys, time\n"
+    forker = ("import os, sys\n"
+              "kids = []\n"
               "for i in range(8):\n"
-              "    if os.fork() == 0:\n"
+              "    pid = os.fork()\n"
+              "    if pid == 0:\n"
               "        os.execvp('curl', ['curl', '-s', '-o', '/dev/null', sys.argv[1]])\n"
-              "    time.sleep(0.1)\n"
-              "time.sleep(0.5)\n")
+              "    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)\n"
+              "    kids.append(pid)\n"
+              "for pid in kids:\n"
+              "    os.waitpid(pid, 0)\n")
     rc, spans, err = run_json(["trace", "--http-hooks", HOOKS, "--max-processes", "4",
                                "--", sys.executable, "-c", forker, url])
     clients = [s for s in spans if s["kind"] == CLIENT
