@@ -15,8 +15,8 @@
  * thread that counted itself out before and reaches its exit tracepoint
  * after is still reported (before 6.16 the tracepoint comes after
  * exit_mm(), which wakes a thread waiting in pthread_join(): that thread
- * can end the process first).  sp_tracked loses the process at once, as before.  An
- * LRU map: never full; past SP_EXITED_MAX ends awaiting their free (a
+ * can end the process first).  sp_tracked loses the process at once.
+ * An LRU map: never full; past SP_EXITED_MAX ends awaiting their free (a
  * parent that reaps no child keeps its zombies' entries) the oldest go.
  */
 #define SP_EXITED_MAX 1024
