@@ -91,6 +91,8 @@ struct http_conn {
 	const struct http_proto_ops *ops; /* NULL: closed */
 	bool fresh;          /* nothing received yet */
 	bool settings_seen;  /* HTTP/2 SETTINGS from the server */
+	uint8_t h1_match;    /* the server's first bytes that spelled "HTTP/" so
+			      * far (5: all; H1_MATCH_NOT: they did not) */
 	nghttp2_session *h2;
 	const uint8_t *out;  /* HTTP/2 output from nghttp2 not yet copied */
 	size_t out_len;

@@ -128,6 +128,7 @@ static int h2_open(struct http_conn *hc)
 		return -ENOMEM;
 	}
 	hc->settings_seen = false;
+	hc->h1_match = 0;
 	return 0;
 }
 
@@ -258,6 +259,30 @@ static int h2_on_writable(struct http_conn *hc)
 	}
 }
 
+#define H1_MATCH_NOT 0xff
+
+/*
+ * Whether the server's stream starts "HTTP/": an HTTP/1 server answering
+ * our preface with a status line.  Its first five bytes are matched in
+ * however many reads they come; a read that merely holds "HTTP/" later
+ * (inside a SETTINGS frame) is not the start.
+ */
+static bool h1_answer(struct http_conn *hc, const uint8_t *p, size_t n)
+{
+	static const char v[] = "HTTP/";
+	size_t got = hc->h1_match, take;
+
+	if (got >= sizeof(v) - 1) /* decided */
+		return false;
+	take = n < sizeof(v) - 1 - got ? n : sizeof(v) - 1 - got;
+	if (memcmp(p, v + got, take)) {
+		hc->h1_match = H1_MATCH_NOT;
+		return false;
+	}
+	hc->h1_match = (uint8_t)(got + take);
+	return hc->h1_match == sizeof(v) - 1;
+}
+
 static int h2_on_readable(struct http_conn *hc)
 {
 	uint8_t buf[16384];
@@ -269,8 +294,7 @@ static int h2_on_readable(struct http_conn *hc)
 			break;
 		if (n <= 0)
 			return n == 0 ? -ECONNRESET : (int)n;
-		/* An HTTP/1 server answers our preface with a status line. */
-		if (!hc->settings_seen && n >= 5 && memcmp(buf, "HTTP/", 5) == 0)
+		if (h1_answer(hc, buf, (size_t)n))
 			return -EPROTONOSUPPORT;
 		hc->fresh = false;
 		used = nghttp2_session_mem_recv(hc->h2, buf, (size_t)n);
