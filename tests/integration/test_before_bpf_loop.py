@@ -10,7 +10,7 @@ verifier of the kernel under test checks that code.
 
 The HTTP/1 tests whose expectations hold there run again with it
 (test_http_servers and test_http_pipelining on the host, test_http_hooks
-in every guest of the kernel matrix and on the host); their checks come
+on the host and in the first kernel of the matrix); their checks come
 back as "[before bpf_loop] CHECK".  HTTP/2's frames and the databases'
 whole calls need bpf_loop() and are left out."""
 import os
