@@ -181,6 +181,16 @@ def test_threads():
     check("threads: 16 threads ending with their process, each call counted",
           rc == 0 and not spans and "16 calls that never returned" in err
           and " 0 calls open at exit" in err, err)
+    # Which thread reaches its exit tracepoint last is the kernel's to
+    # choose; the exit program's rule is checked by running it here
+    # (BPF_PROG_TEST_RUN) for each state of this process in the maps.
+    tool = os.path.join(sptest.BUILD, "tests", "tools", "task_exit_run")
+    p = subprocess.run([tool], capture_output=True, text=True, timeout=300)
+    check("the exit program: a record for a tracked process and for one ended "
+          "but not freed, none otherwise",
+          p.returncode == 0 and p.stdout.split() ==
+          ["untracked", "0", "tracked", "1", "ended", "1", "gone", "0"],
+          p.stdout + p.stderr)
 
 
 def test_command_line_opt_in():
