@@ -293,6 +293,13 @@ def test_trace_children_come_and_go(node):
     check(f"trace --http-hooks {HOOKS} --max-processes 4: 8 curls left unreaped, 8 CLIENT spans",
           rc == 0 and len(clients) == 8 and len({pid_of(s) for s in clients}) == 8,
           f"{err} {[(s['name'], s['kind'], pid_of(s)) for s in spans]}")
+    # No room past the parent: no child followed, and the exit report says
+    # how many were refused.
+    rc, spans, err = run_json(["trace", "--http-hooks", HOOKS, "--max-processes", "1",
+                               "--", sys.executable, "-c", forker, url])
+    check(f"trace --http-hooks {HOOKS} --max-processes 1: no curl followed, 8 refusals reported",
+          rc == 0 and not spans and "spanprobe: kernel side: 8 table entries refused" in err,
+          f"{err} {[(s['name'], s['kind'], pid_of(s)) for s in spans]}")
 
 
 def main():

@@ -63,6 +63,16 @@ void report_print_values(FILE *out, const struct report_values *v)
 		(unsigned long long)es->requests_retried,
 		(unsigned long long)es->bytes_raw,
 		(unsigned long long)es->bytes_sent);
+	/* Rare, and each means something was not captured: said when seen. */
+	if (drops[SP_DROP_MAP_FULL] || drops[SP_DROP_SOCK_UNKNOWN_CALL] ||
+	    drops[SP_DROP_TLS_NO_SOCKET])
+		fprintf(out, "spanprobe: kernel side: %llu table entries refused (a new "
+			"process not followed past --max-processes, or a socket judged "
+			"call by call past --max-connections), %llu socket calls of a "
+			"kind not read, %llu TLS records of no socket seen\n",
+			(unsigned long long)drops[SP_DROP_MAP_FULL],
+			(unsigned long long)drops[SP_DROP_SOCK_UNKNOWN_CALL],
+			(unsigned long long)drops[SP_DROP_TLS_NO_SOCKET]);
 	if (drops[SP_DROP_H2_CUT] || drops[SP_DROP_H2_LOST])
 		fprintf(out, "spanprobe: http/2 frame walk: %llu calls cut at %u bytes "
 			"of frames, %llu walks out of step\n",
