@@ -90,7 +90,6 @@ struct http_conn {
 	struct net_conn io;
 	const struct http_proto_ops *ops; /* NULL: closed */
 	bool fresh;          /* nothing received yet */
-	bool settings_seen;  /* HTTP/2 SETTINGS from the server */
 	uint8_t h1_match;    /* the server's first bytes that spelled "HTTP/" so
 			      * far (5: all; H1_MATCH_NOT: they did not) */
 	nghttp2_session *h2;

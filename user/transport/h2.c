@@ -62,11 +62,8 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id,
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame,
 			 void *user)
 {
-	struct http_conn *hc = user;
 	struct http_exchange *x;
 
-	if (frame->hd.type == NGHTTP2_SETTINGS)
-		hc->settings_seen = true;
 	if ((frame->hd.type == NGHTTP2_HEADERS ||
 	     frame->hd.type == NGHTTP2_DATA) &&
 	    (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
@@ -127,7 +124,6 @@ static int h2_open(struct http_conn *hc)
 		h2_close(hc);
 		return -ENOMEM;
 	}
-	hc->settings_seen = false;
 	hc->h1_match = 0;
 	return 0;
 }
@@ -296,7 +292,10 @@ static int h2_on_readable(struct http_conn *hc)
 			return n == 0 ? -ECONNRESET : (int)n;
 		if (h1_answer(hc, buf, (size_t)n))
 			return -EPROTONOSUPPORT;
-		hc->fresh = false;
+		/* Bytes that may still begin a status line ("HTT") told us
+		 * nothing: the connection can still fall back to HTTP/1.1. */
+		if (hc->h1_match == H1_MATCH_NOT)
+			hc->fresh = false;
 		used = nghttp2_session_mem_recv(hc->h2, buf, (size_t)n);
 		if (used < 0) {
 			sp_debug("export: HTTP/2 protocol error from %s: %s",
