@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from sptest import BUILD, IN_KERNEL_MATRIX, SPANPROBE, check, finish, require_root  # noqa: E402
+from sptest import BUILD, IN_KERNEL_MATRIX, check, finish, require_root, run  # noqa: E402
 
 require_root()
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,9 +37,8 @@ def make_btf(path):
 
 
 def probes(env, args=()):
-    p = subprocess.run([SPANPROBE, "probes", *args], capture_output=True, text=True,
-                       env=dict(os.environ, **env), timeout=120)
-    return p.returncode, p.stdout + p.stderr
+    rc, out, err = run(["probes", *args], env=env)
+    return rc, out + err
 
 
 def has_line(out, *words):
