@@ -193,7 +193,7 @@ def main():
         sink.terminate()
         sink.wait()
     print(f"  memload keeps {CONNS} connections; more open or evicted are other HTTP on "
-          "this host, traced too: each costs the daemon ~10 KB while open")
+          "this host, traced too: each costs the daemon ~2.5 KB while open")
     top = results[RATES[-1]]
     reached = statistics.median(r["reached"] for r in top)
     peak = statistics.median(r["peak"] for r in top)

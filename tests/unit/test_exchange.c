@@ -27,7 +27,7 @@
 
 #define IN STREAM_IN
 #define OUT STREAM_OUT
-#define MAX_SPANS 16
+#define MAX_SPANS 32
 
 #include "keep_exporter.h"
 
@@ -719,6 +719,55 @@ static void test_pipelined_five(void **state)
 	assert_int_equal(stats(f).over_inflight, 0);
 }
 
+/* Pipelined requests "/p/<first>" .. up to `last` in one read at `ts`. */
+static void feed_requests(struct fixture *f, int first, int last, uint64_t ts)
+{
+	char req[1024] = "";
+
+	for (int i = first; i <= last; i++)
+		snprintf(req + strlen(req), sizeof(req) - strlen(req),
+			 "GET /p/%d HTTP/1.1\r\nHost: h\r\n\r\n", i);
+	feed(f, &f->other, 2, IN, req, ts);
+}
+
+/* Their responses, `n` of them in one write at `ts`. */
+static void feed_responses(struct fixture *f, int n, uint64_t ts)
+{
+	char resp[2048] = "";
+
+	for (int i = 0; i < n; i++)
+		strcat(resp, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	feed(f, &f->other, 2, OUT, resp, ts);
+}
+
+/* A connection's open requests outgrow the slots inside its entry while
+ * the oldest of them sit past the ring's start: each keeps its span, in
+ * order, and the connection is back to its inline slots once idle. */
+static void test_open_requests_grow_past_inline(void **state)
+{
+	struct fixture *f = *state;
+	char want[16];
+
+	feed_requests(f, 0, 2, 10);
+	feed_responses(f, 2, 20);
+	feed_requests(f, 3, 20, 30); /* 19 open: the ring doubles to 32 */
+	feed_responses(f, 19, 40);
+	feed_requests(f, 21, 21, 50);
+	feed_responses(f, 1, 60);
+	flush(f);
+	assert_int_equal(n_exported, 22);
+	for (int i = 0; i < 22; i++) {
+		snprintf(want, sizeof(want), "/p/%d", i);
+		assert_str_attr(&exported[i], "url.path", want);
+		assert_int_equal(exported[i].start_unix_ns - exported[0].start_unix_ns,
+				 i < 3 ? 0 : i < 21 ? 20 : 40);
+	}
+	assert_int_equal(stats(f).server_spans, 22);
+	assert_int_equal(stats(f).discarded, 0);
+	assert_int_equal(stats(f).over_inflight, 0);
+	assert_int_equal(stats(f).ring_no_memory, 0);
+}
+
 /* Request `req` on `c` (served when `dir` is IN, sent when OUT) at `ts`,
  * answered by an empty 200 at ts + 10. */
 static void exchange_200(struct fixture *f, struct test_conn *c, uint32_t tid,
@@ -845,6 +894,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forwarded_traceparent_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_five, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_requests_grow_past_inline,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_filter_uses_socket, setup_port_8080,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_empty_line_before_request, setup, teardown),

@@ -32,10 +32,28 @@ struct exchange_req {
 	uint8_t client;        /* sent by the traced process: counted in client_open */
 };
 
-/* This stage's part of a connection: its open requests, oldest first. */
+/*
+ * Open requests kept inside a connection's entry; more go to a heap ring
+ * that doubles up to PROTO_INFLIGHT and is freed when none is open.
+ * Nearly every connection has one request open at a time (an HTTP/1
+ * exchange, a database call): its entry was 4 KB bigger when all 128
+ * slots an HTTP/2 connection may need were inside it, and every
+ * connection's entry is allocated whole.
+ */
+#define XREQ_INLINE 4
+
+_Static_assert((XREQ_INLINE & (XREQ_INLINE - 1)) == 0 &&
+		       (PROTO_INFLIGHT & (PROTO_INFLIGHT - 1)) == 0 &&
+		       PROTO_INFLIGHT >= XREQ_INLINE,
+	       "exchange: the request ring's sizes must be powers of two");
+
+/* This stage's part of a connection: its open requests, oldest first.
+ * All zero is an empty ring on the inline slots. */
 struct exchange_conn {
 	uint16_t head, count;
-	struct exchange_req reqs[PROTO_INFLIGHT];
+	uint16_t cap;              /* slots of `ring`; unused while it is NULL */
+	struct exchange_req *ring; /* NULL: the inline slots */
+	struct exchange_req reqs[XREQ_INLINE];
 };
 
 struct exchange_spans {
@@ -62,7 +80,41 @@ static uint64_t request_key(const struct proto_conn *c, uint32_t seq)
 
 static struct exchange_req *fifo_at(struct exchange_conn *x, unsigned i)
 {
-	return &x->reqs[(x->head + i) % PROTO_INFLIGHT];
+	if (x->ring)
+		return &x->ring[(x->head + i) & (x->cap - 1u)];
+	return &x->reqs[(x->head + i) & (XREQ_INLINE - 1u)];
+}
+
+/* Room for one more open request: the ring doubles, its requests copied
+ * in order.  Returns 0, or -ENOMEM. */
+static int fifo_grow(struct exchange_conn *x)
+{
+	unsigned cap = x->ring ? x->cap : XREQ_INLINE;
+	struct exchange_req *ring;
+
+	if (x->count < cap)
+		return 0;
+	cap *= 2u; /* count < PROTO_INFLIGHT: never past it */
+	ring = malloc(cap * sizeof(*ring));
+	if (!ring)
+		return -ENOMEM;
+	for (unsigned i = 0; i < x->count; i++)
+		ring[i] = *fifo_at(x, i);
+	memset(ring + x->count, 0, (cap - x->count) * sizeof(*ring));
+	free(x->ring);
+	x->ring = ring;
+	x->cap = (uint16_t)cap;
+	x->head = 0;
+	return 0;
+}
+
+/* None open: back to the first inline slot, the heap ring freed. */
+static void fifo_shrink(struct exchange_conn *x)
+{
+	x->head = 0;
+	free(x->ring);
+	x->ring = NULL;
+	x->cap = 0;
 }
 
 /*
@@ -86,13 +138,14 @@ static void req_remove(struct exchange_spans *xs, struct proto_conn *c,
 	}
 	if (i == 0) {
 		memset(r, 0, sizeof(*r));
-		x->head = (x->head + 1) % PROTO_INFLIGHT;
+		x->head = (uint16_t)(x->head + 1);
 	} else {
 		for (; i + 1 < x->count; i++)
 			*fifo_at(x, i) = *fifo_at(x, i + 1);
 		memset(fifo_at(x, i), 0, sizeof(*r));
 	}
-	x->count--;
+	if (--x->count == 0)
+		fifo_shrink(x);
 }
 
 static void req_pop(struct exchange_spans *xs, struct proto_conn *c, bool discard)
@@ -285,6 +338,12 @@ static void on_request(void *ctx, struct proto_conn *c, uint32_t seq,
 		xs->stats.over_inflight++;
 		return;
 	}
+	if (fifo_grow(x)) {
+		/* The exchange still makes its span when it comes out, but
+		 * no call made while it is served becomes its child. */
+		xs->stats.ring_no_memory++;
+		return;
+	}
 	r = fifo_at(x, x->count);
 	memset(r, 0, sizeof(*r));
 	r->seq = seq;
@@ -461,6 +520,11 @@ size_t exchange_conn_bytes(void)
 	return CONNTABLE_USER_OFFSET + sizeof(struct exchange_conn);
 }
 
+size_t exchange_ring_bytes(void)
+{
+	return PROTO_INFLIGHT * sizeof(struct exchange_req);
+}
+
 struct exchange_spans *exchange_create(struct sp_pipeline *p,
 				       const struct proto_streams_opts *opts)
 {
@@ -552,4 +616,9 @@ void exchange_report(const struct exchange_spans *xs, FILE *out)
 		(unsigned long long)h->ctx_thread, (unsigned long long)h->ctx_peer,
 		(unsigned long long)h->bad_traceparent,
 		(unsigned long long)xs->late.held, (unsigned long long)xs->late.adopted);
+	if (h->ring_no_memory)
+		fprintf(out, "spans: %llu requests not kept open for want of "
+			"memory (each made its span when answered, with no "
+			"children)\n",
+			(unsigned long long)h->ring_no_memory);
 }

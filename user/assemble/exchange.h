@@ -36,6 +36,7 @@ struct exchange_stats {
 	uint64_t bad_traceparent;  /* header present but invalid: ignored */
 	uint64_t discarded;        /* open spans dropped (eviction, no response) */
 	uint64_t over_inflight;    /* requests past PROTO_INFLIGHT: no span */
+	uint64_t ring_no_memory;   /* requests not kept open: no memory */
 };
 
 /*
@@ -48,6 +49,9 @@ struct exchange_spans *exchange_create(struct sp_pipeline *p,
 
 /* Bytes of one connection's entry (the memory report, daemon/memory.c). */
 size_t exchange_conn_bytes(void);
+/* Bytes of the heap ring of a connection with the most requests open
+ * (PROTO_INFLIGHT: HTTP/2 streams); the first few need none. */
+size_t exchange_ring_bytes(void);
 
 /* Held spans end, open ones are dropped (counted), then everything is
  * freed.  Accepts NULL. */

@@ -941,6 +941,7 @@ int daemon_main(const struct sp_config *cfg)
 		if (cfg->verbose)
 			memory_account(stderr, cfg, &(struct memory_facts){
 				.conn_bytes = d.exchanges ? exchange_conn_bytes() : 0,
+				.reqs_bytes = d.exchanges ? exchange_ring_bytes() : 0,
 				.k8s = d.k8s != NULL,
 				.rings = loader_ring_count(&d.loader),
 				.ring_bytes = loader_ring_size(&d.loader) });

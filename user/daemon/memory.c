@@ -39,7 +39,7 @@ void memory_tune(void)
 
 /*
  * free() gives back only the top of the heap, past the trim threshold.
- * After loading (libbpf's BTF) or a burst of connections (10 KB each, up
+ * After loading (libbpf's BTF) or a burst of connections (2.5 KB each, up
  * to --max-connections) the heap keeps free pages; malloc_trim() gives
  * back every free page, a walk of the free chunks (a few ms; some 50 ms
  * when it gives back 20 MB), so every MEMORY_TRIM_NS.
@@ -282,12 +282,15 @@ void memory_account(FILE *out, const struct sp_config *cfg, const struct memory_
 	}
 	if (f->conn_bytes) {
 		snprintf(how, sizeof(how), "an HTTP/2 connection: up to %u streams of %zu B "
-			 "and an HPACK table of up to %u B each way, from the heap while in use "
+			 "(and a pointer each), their open requests' ring of %zu B and an "
+			 "HPACK table of up to %u B each way, from the heap while in use "
 			 "(fixed)", (unsigned)HTTP2_STREAMS_MAX, sizeof(struct http2_stream),
-			 (unsigned)HTTP2_HPACK_TABLE_MAX);
+			 f->reqs_bytes, (unsigned)HTTP2_HPACK_TABLE_MAX);
 		line(out, "http/2, each",
-		     (double)HTTP2_STREAMS_MAX * sizeof(struct http2_stream) +
-		     2.0 * HTTP2_HPACK_TABLE_MAX, how);
+		     (double)HTTP2_STREAMS_MAX *
+				     (sizeof(struct http2_stream) + sizeof(void *)) +
+			     (double)f->reqs_bytes + 2.0 * HTTP2_HPACK_TABLE_MAX,
+		     how);
 	}
 	if (f->conn_bytes) {
 		/* The largest of the three: Redis's queue of commands. */

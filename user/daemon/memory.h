@@ -21,6 +21,7 @@
 /* What only the running daemon knows. */
 struct memory_facts {
 	size_t conn_bytes;  /* one HTTP connection's entry (0: no HTTP capture) */
+	size_t reqs_bytes;  /* its open requests' heap ring at the most */
 	bool k8s;           /* the Kubernetes metadata thread runs */
 	unsigned int rings; /* BPF ring buffers, one per CPU (0: one for all) */
 	uint32_t ring_bytes; /* the size of each */

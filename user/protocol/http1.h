@@ -37,11 +37,12 @@
  * pipelining): more are dropped and counted (pipeline_overflows).  Browsers
  * and pipelining benchmarks stay at 32 or fewer, and a server answers what
  * one read brought before it reads again.  Each slot is a struct
- * http1_pending (about 1.2 KiB), allocated with its connection, so
- * --max-connections bounds the total.
+ * http1_pending (about 1.2 KiB), so --max-connections bounds the total.
  */
-/* Pending exchanges kept inside struct http1_conn; more are allocated. */
-#define HTTP1_FIFO_INLINE 4
+/* Pending exchanges kept inside struct http1_conn; more are allocated
+ * while they wait.  Without pipelining one is ever pending, and every
+ * connection's entry holds the inline ones, busy or idle. */
+#define HTTP1_FIFO_INLINE 1
 #ifndef HTTP1_PIPELINE_MAX
 #define HTTP1_PIPELINE_MAX 64
 #endif

@@ -30,6 +30,7 @@ void http2_release(struct http2_conn *c)
 		return;
 	for (unsigned i = 0; i < c->n_streams; i++)
 		free(c->streams[i]);
+	free(c->streams);
 	for (int d = 0; d < 2; d++)
 		if (c->half[d].hd)
 			nghttp2_hd_inflate_del(c->half[d].hd);
@@ -81,6 +82,27 @@ const struct http2_stream *http2_find_seq(const struct http2_conn *c,
 			return s;
 	}
 	return NULL;
+}
+
+/* Room for one more stream in the table.  Returns 0, or -ENOSPC at
+ * HTTP2_STREAMS_MAX, -ENOMEM. */
+static int streams_room(struct http2_conn *c)
+{
+	unsigned cap = c->streams_cap ? c->streams_cap * 2u : 8u;
+	struct http2_stream **grown;
+
+	if (c->n_streams < c->streams_cap)
+		return 0;
+	if (c->n_streams >= HTTP2_STREAMS_MAX)
+		return -ENOSPC;
+	if (cap > HTTP2_STREAMS_MAX)
+		cap = HTTP2_STREAMS_MAX;
+	grown = realloc(c->streams, cap * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	c->streams = grown;
+	c->streams_cap = (uint16_t)cap;
+	return 0;
 }
 
 /* Stream `i` comes out and leaves the table. */
@@ -177,7 +199,7 @@ static void request_block(struct walk *k)
 {
 	struct http2_conn *c = k->c;
 	struct http2_half *h = k->h;
-	int i = stream_index(c, h->block_stream);
+	int i = stream_index(c, h->block_stream), err;
 	struct http2_stream *s;
 
 	if (i < 0) {
@@ -188,11 +210,12 @@ static void request_block(struct walk *k)
 			return;
 		}
 		c->max_req_stream = h->block_stream;
-		if (c->n_streams == HTTP2_STREAMS_MAX) {
+		err = streams_room(c);
+		if (err == -ENOSPC) {
 			c->stats.table_full++;
 			return;
 		}
-		s = calloc(1, sizeof(*s));
+		s = err ? NULL : calloc(1, sizeof(*s));
 		if (!s) {
 			c->stats.no_memory++;
 			return;
@@ -524,7 +547,7 @@ int http2_upgraded(struct http2_conn *c, enum http2_role role, uint32_t seq,
 
 	if (c->state != C_NEW || (role != HTTP2_ROLE_CLIENT && role != HTTP2_ROLE_SERVER))
 		return -EINVAL;
-	s = calloc(1, sizeof(*s));
+	s = streams_room(c) ? NULL : calloc(1, sizeof(*s));
 	if (!s) {
 		c->stats.no_memory++;
 		return -ENOMEM;

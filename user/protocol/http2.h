@@ -25,7 +25,8 @@
  *
  * Memory: the state below lives in the connection table; each stream in
  * flight takes one struct http2_stream from the heap (HTTP2_STREAMS_MAX
- * at most: a stream past that is dropped and counted), each inflater its
+ * at most: a stream past that is dropped and counted) and a pointer in an
+ * array that grows with them, each inflater its
  * dynamic table (HTTP2_HPACK_TABLE_MAX at most) and nghttp2's buffers.
  * http2_release() frees all of it.
  */
@@ -147,7 +148,11 @@ struct http2_conn {
 	uint64_t now_ns;    /* the chunk being fed */
 	struct http2_stats stats;
 	struct http2_half half[2]; /* by enum http2_dir */
-	struct http2_stream *streams[HTTP2_STREAMS_MAX];
+	/* The streams in flight, `n_streams` of `streams_cap`: an array
+	 * from the heap that doubles up to HTTP2_STREAMS_MAX (not inside
+	 * the state, which every connection's entry in the table holds). */
+	struct http2_stream **streams;
+	uint16_t streams_cap;
 };
 
 /* What comes out of a connection. */
