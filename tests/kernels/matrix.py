@@ -60,8 +60,9 @@ PATHS = ("sock", "fentry", "kprobes", "syscalls")
 KERNEL_TESTS = ["test_funcspans", "test_http_lifecycle"]
 # Once in the matrix, in its first kernel (kernels.list puts the oldest
 # first: its verifier is the nearest to a 5.15's): HTTP capture as a
-# kernel before bpf_loop() (5.17) gets it.
-ONCE_TESTS = ["test_before_bpf_loop"]
+# kernel before bpf_loop() (5.17) gets it, and TLS plaintext joined to
+# sockets through the hooks a kernel without the socket tracepoints has.
+ONCE_TESTS = ["test_before_bpf_loop", "test_https"]
 _once_run = set()
 FULL_TESTS = ["test_attach", "test_startup", "test_http_servers", "test_run_filters"]
 if os.environ.get("SP_KERNEL_FULL") == "1":
