@@ -2,8 +2,9 @@
 /*
  * Everything spanprobe reads of a process from /proc, in one place: whole
  * files, the executable link through a thread still running, the mapped
- * files, and what a process's resource is built from.  Plain data only:
- * what it means is for the callers.
+ * files, and what a process's resource is built from; and, through a
+ * pidfd, whether its threads are all gone.  Plain data only: what it
+ * means is for the callers.
  */
 #ifndef SPANPROBE_PROCFS_H
 #define SPANPROBE_PROCFS_H
