@@ -23,13 +23,31 @@
 #include "span/spanpool.h"
 #include "export/batch.h"
 #include "export/exporter.h"
+#include "protocol/http1.h"
 #include "protocol/http_attrs.h"
+#include "protocol/protocol.h"
 
 #define IN STREAM_IN
 #define OUT STREAM_OUT
 #define MAX_SPANS 32
 
 #include "keep_exporter.h"
+
+/* The link wraps malloc() (Makefile: --wrap=malloc): the next `fail_left`
+ * calls for exactly `fail_size` bytes get NULL. */
+void *__real_malloc(size_t size);
+void *__wrap_malloc(size_t size);
+static size_t fail_size;
+static int fail_left;
+
+void *__wrap_malloc(size_t size)
+{
+	if (fail_left && size == fail_size) {
+		fail_left--;
+		return NULL;
+	}
+	return __real_malloc(size);
+}
 
 struct test_conn {
 	uint64_t id;
@@ -768,6 +786,70 @@ static void test_open_requests_grow_past_inline(void **state)
 	assert_int_equal(stats(f).ring_no_memory, 0);
 }
 
+/*
+ * Six requests pipelined in one read, the last with a traceparent; the
+ * ring of open requests cannot grow for the fifth (no memory), and can
+ * for the sixth.  Pipelined requests share their start: each exchange
+ * still takes its own request's span, by number, and the fifth makes a
+ * span of its own, outside the sixth's trace.
+ */
+static void test_no_room_for_an_open_request(void **state)
+{
+	struct fixture *f = *state;
+	char req[1024] = "", want[16];
+
+	for (int i = 0; i < 6; i++)
+		snprintf(req + strlen(req), sizeof(req) - strlen(req),
+			 "GET /p/%d HTTP/1.1\r\nHost: h\r\n%s%s%s\r\n", i,
+			 i == 5 ? "traceparent: " : "", i == 5 ? TP : "",
+			 i == 5 ? "\r\n" : "");
+	/* The ring past the 4 inline slots: 8 of PROTO_INFLIGHT's. */
+	fail_size = exchange_ring_bytes() / PROTO_INFLIGHT * 8;
+	fail_left = 1;
+	feed(f, &f->other, 2, IN, req, 10);
+	assert_int_equal(fail_left, 0);
+	feed_responses(f, 6, 20);
+	flush(f);
+	assert_int_equal(n_exported, 6);
+	for (int i = 0; i < 6; i++) {
+		snprintf(want, sizeof(want), "/p/%d", i);
+		assert_str_attr(&exported[i], "url.path", want);
+		assert_int_equal(span_has_parent(&exported[i]), i == 5);
+	}
+	assert_memory_equal(exported[5].trace_id,
+			    "\x0a\xf7\x65\x19\x16\xcd\x43\xdd\x84\x48\xeb\x21\x1c\x80\x31\x9c",
+			    16);
+	assert_int_equal(stats(f).ring_no_memory, 1);
+	assert_int_equal(stats(f).discarded, 0);
+}
+
+/*
+ * The decoder has no memory for the second of three pipelined requests:
+ * it leaves that exchange out (its response is skipped by number), and
+ * the span opened for it is dropped.  The third exchange takes its own
+ * span, the one its thread's client call was made under.
+ */
+static void test_decoder_drops_a_pipelined_request(void **state)
+{
+	struct fixture *f = *state;
+
+	fail_size = 2 * sizeof(struct http1_pending);
+	fail_left = 1;
+	feed_requests(f, 0, 2, 10);
+	assert_int_equal(fail_left, 0);
+	feed(f, &f->client, 2, OUT, "GET /back HTTP/1.1\r\nHost: b\r\n\r\n", 15);
+	feed(f, &f->client, 2, IN, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 18);
+	feed_responses(f, 3, 20);
+	settle(f);
+	assert_int_equal(n_exported, 3);
+	assert_name(&exported[0], "GET /back");
+	assert_str_attr(&exported[1], "url.path", "/p/0");
+	assert_str_attr(&exported[2], "url.path", "/p/2");
+	assert_memory_equal(exported[0].parent_span_id, exported[2].span_id, 8);
+	assert_int_equal(stats(f).discarded, 1);
+	assert_int_equal(stats(f).server_spans, 2);
+}
+
 /* Request `req` on `c` (served when `dir` is IN, sent when OUT) at `ts`,
  * answered by an empty 200 at ts + 10. */
 static void exchange_200(struct fixture *f, struct test_conn *c, uint32_t tid,
@@ -895,6 +977,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pipelined_and_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_five, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_requests_grow_past_inline,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_room_for_an_open_request,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decoder_drops_a_pipelined_request,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_filter_uses_socket, setup_port_8080,
 						teardown),

@@ -38,7 +38,8 @@ struct exchange_req {
  * Nearly every connection has one request open at a time (an HTTP/1
  * exchange, a database call): its entry was 4 KB bigger when all 128
  * slots an HTTP/2 connection may need were inside it, and every
- * connection's entry is allocated whole.
+ * connection's entry is allocated whole.  A request that finds no room
+ * is not opened; its exchange, matched by number, makes its own span.
  */
 #define XREQ_INLINE 4
 
@@ -391,12 +392,21 @@ static int match_request(struct exchange_spans *xs, struct proto_conn *c,
 	}
 	while (x->count) {
 		struct exchange_req *r = fifo_at(x, 0);
+		/* The open request against the exchange's: before it (< 0),
+		 * it, or after it; by number when the decoder gives one
+		 * (pipelined requests of one read share their start). */
+		int32_t order = ex->announced ? (int32_t)(r->seq - ex->seq)
+					      : r->start_ns < ex->req_start_ns ? -1
+					      : r->start_ns > ex->req_start_ns;
 
-		if (r->start_ns == ex->req_start_ns)
+		if (order == 0)
 			return 0;
-		if (r->start_ns > ex->req_start_ns)
+		/* Opened after it: this exchange's request was never opened
+		 * here (no room for it). */
+		if (order > 0)
 			return -1;
-		/* The decoder dropped that request (pipeline overflow). */
+		/* The decoder dropped that request (pipeline overflow, or no
+		 * memory for it). */
 		req_pop(xs, c, true);
 	}
 	return -1;

@@ -183,6 +183,7 @@ static void emit_head(struct feed *f, uint32_t flags)
 	if (!p->req_done && p->x.status)
 		p->x.flags |= HTTP1_X_REQUEST_PARTIAL;
 	p->x.role = c->role;
+	p->x.seq = p->seq;
 	c->stats.exchanges++;
 	if (f->cb)
 		f->cb(&p->x, f->user);

@@ -6,8 +6,8 @@
  * (`total_len`) and the first `captured` of them.  The rest of the chunk is
  * a gap: known length, unknown content.  http1_feed() takes those chunks of
  * one connection, in order, and calls back once per request/response
- * exchange.  State is fixed size (no allocation), so a struct http1_conn
- * can live inside a connection table.
+ * exchange.  A struct http1_conn lives inside a connection table; it
+ * allocates only for pipelined requests (below), while they wait.
  *
  * Framing follows RFC 9112 section 6.3.  Policies when something is lost:
  *  - a gap inside a body is counted as body bytes;
@@ -122,6 +122,7 @@ struct http1_exchange {
 	uint64_t resp_start_ns, resp_end_ns;
 	int64_t req_body_size, resp_body_size;
 	uint32_t flags; /* HTTP1_X_* */
+	uint32_t seq;   /* the request's number (http1_conn.req_seq then) */
 	uint16_t status; /* final status; 0: no response */
 	uint8_t method; /* enum http1_method */
 	uint8_t role; /* enum http1_role */

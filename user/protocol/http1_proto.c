@@ -90,6 +90,10 @@ static void on_exchange(const struct http1_exchange *x, void *user)
 	if ((x->flags & HTTP1_X_INCOMPLETE) && ec->ts_ns > end)
 		end = ec->ts_ns;
 	proto_exchange_begin(&o, x->role == HTTP1_ROLE_SERVER, x->req_start_ns, end);
+	/* Every request the parser counted is announced: its number names
+	 * it, as pipelined requests of one read share their start. */
+	o.announced = true;
+	o.seq = x->seq;
 	if (x->traceparent[0])
 		o.traceparent = x->traceparent;
 	/* Session IDs in path parameters never leave.  Most paths have no

@@ -26,7 +26,8 @@
  * Memory: the state below lives in the connection table; each stream in
  * flight takes one struct http2_stream from the heap (HTTP2_STREAMS_MAX
  * at most: a stream past that is dropped and counted) and a pointer in an
- * array that grows with them, each inflater its
+ * array that grows with them (kept until the connection goes: 1 KiB at
+ * most), each inflater its
  * dynamic table (HTTP2_HPACK_TABLE_MAX at most) and nghttp2's buffers.
  * http2_release() frees all of it.
  */

@@ -67,7 +67,10 @@ struct proto_exchange {
 	uint64_t end_ns;
 	/* A decoder whose exchanges end in any order (HTTP/2 streams) names
 	 * the request by the number requests_started() gave it instead:
-	 * `unordered`, and `seq` when `announced` (else none was opened). */
+	 * `unordered`, and `seq` when `announced` (else none was opened).
+	 * One whose exchanges end in order may name it too (`announced`,
+	 * `seq`): the requests before it whose exchanges never came are
+	 * then known without their start times. */
 	bool unordered;
 	bool announced;
 	uint32_t seq;

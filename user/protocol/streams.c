@@ -258,7 +258,7 @@ static void on_data(void *ctx, const struct stream_chunk *ch)
 	c = conn_for(s, ch);
 	if (!c)
 		return;
-	/* The stage above reads its part of the entry (some 6 KiB past the
+	/* The stage above reads its part of the entry (some 2 KiB past the
 	 * header, a line of its own) once the chunk is decoded: asked for
 	 * now, it comes while the decoder works. */
 	__builtin_prefetch(proto_conn_user(c), 1);
