@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from sptest import check, finish, program, require_root, run_json  # noqa: E402
+from sptest import IN_KERNEL_MATRIX, check, finish, program, require_root, run_json  # noqa: E402
 from httptest import (Agent, Server, free_port, is_child, make_cert, seconds_until_out,  # noqa: E402
                       python_server)
 
@@ -228,9 +228,11 @@ def main():
     check("the report names the one program whose TLS was not decrypted, with its one "
           "connection", blind == [f"tls: TLS traffic not decrypted: "
                                   f"{os.path.realpath(GO_STRIPPED)}, 1 connections"], blind)
-    if go.ready:
+    # `trace` and the filters choose the same on every kernel, and each
+    # starts the daemon again (seconds under emulation): the host's run.
+    if go.ready and not IN_KERNEL_MATRIX:
         test_trace(go)
-    if go.ready and node.ready:
+    if go.ready and node.ready and not IN_KERNEL_MATRIX:
         test_filters(node, go)
     for s in servers:
         s.stop()
