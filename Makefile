@@ -169,9 +169,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fno-lto -Itests $< -o $@ $(LIB) $(LDLIBS) -lcmocka $(UNIT_LDFLAGS)
 
-# test_exchange makes malloc() fail where it chooses (__wrap_malloc): the
-# rings of open requests when they must grow.
-$(BUILD)/tests/test_exchange: UNIT_LDFLAGS = -Wl,--wrap=malloc
+# Tests that make malloc() fail where they choose (tests/unit/fail_malloc.h):
+# the rings of open requests and pending exchanges when they must grow.
+$(BUILD)/tests/test_exchange $(BUILD)/tests/test_http2: UNIT_LDFLAGS = -Wl,--wrap=malloc
 
 # The counters threads share, under ThreadSanitizer in every build: the
 # files that write and read them are compiled into the test instrumented

@@ -32,22 +32,7 @@
 #define MAX_SPANS 32
 
 #include "keep_exporter.h"
-
-/* The link wraps malloc() (Makefile: --wrap=malloc): the next `fail_left`
- * calls for exactly `fail_size` bytes get NULL. */
-void *__real_malloc(size_t size);
-void *__wrap_malloc(size_t size);
-static size_t fail_size;
-static int fail_left;
-
-void *__wrap_malloc(size_t size)
-{
-	if (fail_left && size == fail_size) {
-		fail_left--;
-		return NULL;
-	}
-	return __real_malloc(size);
-}
+#include "fail_malloc.h"
 
 struct test_conn {
 	uint64_t id;
@@ -108,6 +93,7 @@ static int setup(void **state)
 					    .verdict = record_verdict,
 					    .verdict_ctx = f };
 
+	fail_left = 0; /* none left over from a test that failed early */
 	assert_int_equal(spanpool_init(&f->pool, 32), 0);
 	f->exp.ops = &keep_ops;
 	assert_int_equal(batch_start(&f->bsp, &bopts, &f->exp, &f->pool), 0);

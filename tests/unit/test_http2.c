@@ -23,6 +23,7 @@
 #include "assemble/pipeline_impl.h"
 #include "export/batch.h"
 #include "export/exporter.h"
+#include "protocol/http1.h"
 #include "protocol/http2.h"
 #include "protocol/protocol.h"
 #include "span/span.h"
@@ -33,6 +34,7 @@
 #define MAX_SPANS 32
 
 #include "keep_exporter.h"
+#include "fail_malloc.h"
 
 /* --- bytes on the wire --------------------------------------------------- */
 
@@ -157,6 +159,7 @@ static int setup(void **state)
 					  .id_seed = 42 };
 	struct proto_streams_opts sopts = { .max_conns = 8 };
 
+	fail_left = 0; /* none left over from a test that failed early */
 	assert_int_equal(spanpool_init(&f->pool, 32), 0);
 	f->exp.ops = &keep_ops;
 	assert_int_equal(batch_start(&f->bsp, &bopts, &f->exp, &f->pool), 0);
@@ -1185,6 +1188,56 @@ static void test_h2c_upgrade(void **state)
 	assert_null(span_find_attr(second, "spanprobe.partial"));
 }
 
+/*
+ * The same upgrade with a second HTTP/1 request pipelined behind it, for
+ * which the HTTP/1 decoder has no memory: counted, left out.  HTTP/2
+ * numbers its streams on after both, so the next stream is matched to
+ * its own span, and nothing goes back over the numbers given out.
+ */
+static void test_h2c_upgrade_after_a_dropped_request(void **state)
+{
+	static const char reqs[] =
+		"GET /first HTTP/1.1\r\nHost: up.example\r\n"
+		"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+		"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n"
+		"GET /dropped HTTP/1.1\r\nHost: up.example\r\n\r\n";
+	static const char switching[] =
+		"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+		"Upgrade: h2c\r\n\r\n";
+	struct fixture *f = *state;
+	const nghttp2_nv resp[] = { nv(":status", "200") };
+	const nghttp2_nv req2[] = {
+		nv(":method", "GET"), nv(":scheme", "http"),
+		nv(":authority", "up.example"), nv(":path", "/second"),
+	};
+	struct exchange_stats st;
+
+	fail_size = 2 * sizeof(struct http1_pending);
+	fail_left = 1;
+	put(&f->w, reqs, strlen(reqs));
+	send_wire(f, &f->server, IN, 1000);
+	assert_int_equal(fail_left, 0);
+	put(&f->w, switching, strlen(switching));
+	settings(&f->w, 0);
+	headers(&f->w, f->resp_hd, 1, 0, resp, N(resp));
+	data(&f->w, 1, H2_FLAG_END_STREAM, 7);
+	send_wire(f, &f->server, OUT, 2000);
+	preface(&f->w);
+	settings(&f->w, 0);
+	headers(&f->w, f->req_hd, 3, H2_FLAG_END_STREAM, req2, N(req2));
+	send_wire(f, &f->server, IN, 3000);
+	headers(&f->w, f->resp_hd, 3, 0, resp, N(resp));
+	data(&f->w, 3, H2_FLAG_END_STREAM, 4);
+	send_wire(f, &f->server, OUT, 5000);
+	flush(f);
+	assert_int_equal(n_exported, 2);
+	assert_int_equal(duration(span_with("url.path", "/first")), 1000);
+	assert_int_equal(duration(span_with("url.path", "/second")), 2000);
+	exchange_stats(f->xs, &st);
+	assert_int_equal(st.over_inflight, 0);
+	assert_int_equal(st.server_spans, 2);
+}
+
 static void test_recognise(void **state)
 {
 	const char *get = "GET / HTTP/1.1\r\n";
@@ -1207,6 +1260,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_started_and_reset_in_one_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_continuation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_h2c_upgrade, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_h2c_upgrade_after_a_dropped_request,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_padding_and_priority, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_byte_by_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_not_captured, setup, teardown),

@@ -138,6 +138,9 @@ static bool http1_switched(const union proto_state *st, struct proto_switch *sw)
 		return false;
 	memset(sw, 0, sizeof(*sw));
 	sw->seq = seq;
+	/* Requests pipelined after it and left out (no memory) were
+	 * counted too: the next decoder numbers on after them. */
+	sw->next_seq = c->req_seq;
 	sw->rest = rest;
 	sw->next = "http2";
 	sw->role = c->role == HTTP1_ROLE_SERVER	  ? PROTO_ROLE_SERVER

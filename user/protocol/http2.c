@@ -540,12 +540,14 @@ static bool conn_start(struct http2_conn *c, enum http2_dir dir,
 }
 
 int http2_upgraded(struct http2_conn *c, enum http2_role role, uint32_t seq,
-		   uint64_t start_ns, int64_t req_body, const struct http2_fields *req)
+		   uint32_t next_seq, uint64_t start_ns, int64_t req_body,
+		   const struct http2_fields *req)
 {
 	enum http2_dir client = role == HTTP2_ROLE_CLIENT ? HTTP2_OUT : HTTP2_IN;
 	struct http2_stream *s;
 
-	if (c->state != C_NEW || (role != HTTP2_ROLE_CLIENT && role != HTTP2_ROLE_SERVER))
+	if (c->state != C_NEW || (role != HTTP2_ROLE_CLIENT && role != HTTP2_ROLE_SERVER) ||
+	    (int32_t)(next_seq - seq) <= 0)
 		return -EINVAL;
 	s = streams_room(c) ? NULL : calloc(1, sizeof(*s));
 	if (!s) {
@@ -568,7 +570,7 @@ int http2_upgraded(struct http2_conn *c, enum http2_role role, uint32_t seq,
 	s->grpc_status = -1;
 	s->req = *req;
 	c->streams[c->n_streams++] = s;
-	c->req_seq = c->told = seq + 1;
+	c->req_seq = c->told = next_seq;
 	c->max_req_stream = 1;
 	return 0;
 }

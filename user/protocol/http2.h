@@ -187,12 +187,17 @@ int http2_feed(struct http2_conn *c, enum http2_dir dir, const void *data,
 /*
  * A fresh `c` takes over a connection an HTTP/1.1 request upgraded to h2c
  * (RFC 7540 section 3.2): that request, number `seq` (started already),
- * is stream 1, half closed; `role` is the process's side.  The client
- * preface comes next from the client, HTTP/2 frames from the server.
- * Returns 0, -EINVAL (not fresh, no role) or -ENOMEM (counted).
+ * is stream 1, half closed; `role` is the process's side.  The requests
+ * after it are numbered from `next_seq` on: the requests HTTP/1 counted
+ * are all started already, kept or not (later than `seq` only when
+ * requests were pipelined after it and left out).  The client preface
+ * comes next from the client, HTTP/2 frames from the server.  Returns 0,
+ * -EINVAL (not fresh, no role, `next_seq` not after `seq`) or -ENOMEM
+ * (counted).
  */
 int http2_upgraded(struct http2_conn *c, enum http2_role role, uint32_t seq,
-		   uint64_t start_ns, int64_t req_body, const struct http2_fields *req);
+		   uint32_t next_seq, uint64_t start_ns, int64_t req_body,
+		   const struct http2_fields *req);
 
 /* The connection closed at `ts_ns`: every stream in flight comes out
  * (H2S_CLOSED), oldest first.  The counters stay: http2_release() next. */

@@ -250,8 +250,8 @@ static int http2_adopt(union proto_state *st, const struct proto_switch *sw)
 			       : sw->role == PROTO_ROLE_CLIENT ? HTTP2_ROLE_CLIENT
 							       : HTTP2_ROLE_UNKNOWN;
 
-	return http2_upgraded(&st->http2, role, sw->seq, sw->start_ns, sw->req_body,
-			      &sw->req);
+	return http2_upgraded(&st->http2, role, sw->seq, sw->next_seq, sw->start_ns,
+			      sw->req_body, &sw->req);
 }
 
 static void http2_report(FILE *out)

@@ -138,6 +138,7 @@ struct proto_switch {
 	size_t rest;             /* where it starts in the chunk just fed */
 	enum proto_role role;
 	uint32_t seq;            /* the request's number (started already) */
+	uint32_t next_seq;       /* requests started so far: the next number */
 	uint64_t start_ns;       /* the request's first byte */
 	int64_t req_body;
 	struct http2_fields req; /* what the request said */

@@ -32,7 +32,9 @@ static void announce_requests(struct proto_streams *s, struct proto_conn *c,
 {
 	uint32_t now = c->ops->requests_started(&c->st);
 
-	for (; c->requests != now; c->requests++) {
+	/* Forward only: a decoder that counted fewer than were announced
+	 * (none should) must not make this go round 2^32 numbers. */
+	for (; (int32_t)(now - c->requests) > 0; c->requests++) {
 		uint64_t start = c->ops->request_start_ns
 					 ? c->ops->request_start_ns(&c->st, c->requests)
 					 : 0;
