@@ -1128,32 +1128,23 @@ static void test_push_promise(void **state)
 	dec_free(d);
 }
 
-/* HTTP/2's preface goes to the HTTP/2 decoder, a request line to HTTP/1. */
 /*
- * HTTP/1.1 "Upgrade: h2c" seen by the server: the request that asked is
- * answered on stream 1, the 101 and the first HTTP/2 frames in one write
- * (so HTTP/2 starts inside the chunk), then a second request as stream 3.
+ * The server's side of an h2c upgrade after the request(s) at 1000: the
+ * 101 and stream 1's answer in one write at 2000, then the preface and a
+ * second request, GET `authority` /second as stream 3, at 3000, answered
+ * at 5000; flushed.
  */
-static void test_h2c_upgrade(void **state)
+static void h2c_switch_and_second_stream(struct fixture *f, const char *authority)
 {
-	static const char upgrade_req[] =
-		"GET /first HTTP/1.1\r\nHost: up.example:8443\r\n"
-		"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
-		"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
-		"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n";
 	static const char switching[] =
 		"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
 		"Upgrade: h2c\r\n\r\n";
-	struct fixture *f = *state;
 	const nghttp2_nv resp[] = { nv(":status", "200") };
 	const nghttp2_nv req2[] = {
 		nv(":method", "GET"), nv(":scheme", "http"),
-		nv(":authority", "up.example:8443"), nv(":path", "/second"),
+		nv(":authority", authority), nv(":path", "/second"),
 	};
-	const struct sp_span *first, *second;
 
-	put(&f->w, upgrade_req, strlen(upgrade_req));
-	send_wire(f, &f->server, IN, 1000);
 	put(&f->w, switching, strlen(switching));
 	settings(&f->w, 0);
 	headers(&f->w, f->resp_hd, 1, 0, resp, N(resp));
@@ -1167,6 +1158,26 @@ static void test_h2c_upgrade(void **state)
 	data(&f->w, 3, H2_FLAG_END_STREAM, 4);
 	send_wire(f, &f->server, OUT, 5000);
 	flush(f);
+}
+
+/*
+ * HTTP/1.1 "Upgrade: h2c" seen by the server: the request that asked is
+ * answered on stream 1, the 101 and the first HTTP/2 frames in one write
+ * (so HTTP/2 starts inside the chunk), then a second request as stream 3.
+ */
+static void test_h2c_upgrade(void **state)
+{
+	static const char upgrade_req[] =
+		"GET /first HTTP/1.1\r\nHost: up.example:8443\r\n"
+		"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+		"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+		"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n";
+	struct fixture *f = *state;
+	const struct sp_span *first, *second;
+
+	put(&f->w, upgrade_req, strlen(upgrade_req));
+	send_wire(f, &f->server, IN, 1000);
+	h2c_switch_and_second_stream(f, "up.example:8443");
 	assert_int_equal(n_exported, 2);
 	first = span_with("url.path", "/first");
 	second = span_with("url.path", "/second");
@@ -1201,15 +1212,7 @@ static void test_h2c_upgrade_after_a_dropped_request(void **state)
 		"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
 		"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n"
 		"GET /dropped HTTP/1.1\r\nHost: up.example\r\n\r\n";
-	static const char switching[] =
-		"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-		"Upgrade: h2c\r\n\r\n";
 	struct fixture *f = *state;
-	const nghttp2_nv resp[] = { nv(":status", "200") };
-	const nghttp2_nv req2[] = {
-		nv(":method", "GET"), nv(":scheme", "http"),
-		nv(":authority", "up.example"), nv(":path", "/second"),
-	};
 	struct exchange_stats st;
 
 	fail_size = 2 * sizeof(struct http1_pending);
@@ -1217,19 +1220,7 @@ static void test_h2c_upgrade_after_a_dropped_request(void **state)
 	put(&f->w, reqs, strlen(reqs));
 	send_wire(f, &f->server, IN, 1000);
 	assert_int_equal(fail_left, 0);
-	put(&f->w, switching, strlen(switching));
-	settings(&f->w, 0);
-	headers(&f->w, f->resp_hd, 1, 0, resp, N(resp));
-	data(&f->w, 1, H2_FLAG_END_STREAM, 7);
-	send_wire(f, &f->server, OUT, 2000);
-	preface(&f->w);
-	settings(&f->w, 0);
-	headers(&f->w, f->req_hd, 3, H2_FLAG_END_STREAM, req2, N(req2));
-	send_wire(f, &f->server, IN, 3000);
-	headers(&f->w, f->resp_hd, 3, 0, resp, N(resp));
-	data(&f->w, 3, H2_FLAG_END_STREAM, 4);
-	send_wire(f, &f->server, OUT, 5000);
-	flush(f);
+	h2c_switch_and_second_stream(f, "up.example");
 	assert_int_equal(n_exported, 2);
 	assert_int_equal(duration(span_with("url.path", "/first")), 1000);
 	assert_int_equal(duration(span_with("url.path", "/second")), 2000);
@@ -1238,6 +1229,7 @@ static void test_h2c_upgrade_after_a_dropped_request(void **state)
 	assert_int_equal(st.server_spans, 2);
 }
 
+/* HTTP/2's preface goes to the HTTP/2 decoder, a request line to HTTP/1. */
 static void test_recognise(void **state)
 {
 	const char *get = "GET / HTTP/1.1\r\n";
