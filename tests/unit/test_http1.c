@@ -337,6 +337,41 @@ static void test_pipeline_overflow(void **state)
 	assert_int_equal(f->s.x[i].flags, 0);
 }
 
+/*
+ * Request numbers wrap.  The request dropped past the limit is the last
+ * before the wrap, and one sent after a response (number 0) is kept: the
+ * dropped one's response is still skipped, not given to it.
+ */
+static void test_pipeline_overflow_across_the_wrap(void **state)
+{
+	struct fixture *f = *state;
+	char msg[64];
+	int i;
+
+	f->c.req_seq = f->c.resp_seq = UINT32_MAX - HTTP1_PIPELINE_MAX;
+	for (i = 0; i <= HTTP1_PIPELINE_MAX; i++) {
+		snprintf(msg, sizeof(msg), "GET /%d HTTP/1.1\r\n\r\n", i);
+		feed(f, IN, msg, 1);
+	}
+	assert_int_equal(f->c.stats.pipeline_overflows, 1);
+	feed(f, OUT, "HTTP/1.1 200 X\r\nContent-Length: 0\r\n\r\n", 2);
+	feed(f, IN, "GET /after HTTP/1.1\r\n\r\n", 3);
+	assert_int_equal(f->c.req_seq, 1);
+	for (i = 1; i < HTTP1_PIPELINE_MAX; i++) {
+		snprintf(msg, sizeof(msg),
+			 "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", 200 + i);
+		feed(f, OUT, msg, 4);
+	}
+	feed(f, OUT, "HTTP/1.1 404 Dropped\r\nContent-Length: 0\r\n\r\n", 5);
+	feed(f, OUT, "HTTP/1.1 299 After\r\nContent-Length: 0\r\n\r\n", 6);
+	assert_int_equal(f->s.n, HTTP1_PIPELINE_MAX + 1);
+	for (i = 0; i < HTTP1_PIPELINE_MAX; i++)
+		assert_int_equal(f->s.x[i].status, 200 + i);
+	assert_string_equal(f->s.x[i].path, "/after");
+	assert_int_equal(f->s.x[i].status, 299);
+	assert_int_equal(f->c.stats.orphan_responses, 1);
+}
+
 /* Node's res.write(5000 bytes) then res.end(3000 bytes), 64 bytes of each
  * write captured: the gaps hold the data, the CRLFs and the last chunk,
  * and the body size is still 8000. */
@@ -906,6 +941,7 @@ int main(void)
 		T(test_pipelining),
 		T(test_pipelining_one_byte),
 		T(test_pipeline_overflow),
+		T(test_pipeline_overflow_across_the_wrap),
 		T(test_http10_keepalive),
 		T(test_gap_past_body),
 		T(test_chunked_past_capture),

@@ -333,6 +333,14 @@ static int request_begin(struct feed *f, struct http1_half *h,
 	return 0;
 }
 
+/* Request `seq` is not after `resp`, the number the next final response
+ * answers: numbers wrap (a busy keep-alive connection makes 2^32 requests
+ * in days), so by their difference. */
+static bool seq_answered_by(uint32_t seq, uint32_t resp)
+{
+	return (int32_t)(seq - resp) <= 0;
+}
+
 static void pair_response(struct http1_half *h, struct http1_pending *p,
 			  uint8_t version)
 {
@@ -371,7 +379,7 @@ static int response_begin(struct feed *f, struct http1_half *h,
 	if (h->status / 100 == 1 || h->status == 204 || h->status == 304)
 		h->no_body = 1;
 	if (interim) {
-		if (p && p->seq <= c->resp_seq)
+		if (p && seq_answered_by(p->seq, c->resp_seq))
 			p->x.flags |= HTTP1_X_INTERIM;
 		return 0;
 	}
@@ -379,12 +387,12 @@ static int response_begin(struct feed *f, struct http1_half *h,
 	if (o->state == H_BODY_UNKNOWN && o->kind == KIND_REQUEST &&
 	    p && half_entry(c, o) == p)
 		message_done(f, o);
-	if (p && p->seq <= c->resp_seq) {
+	if (p && seq_answered_by(p->seq, c->resp_seq)) {
 		c->resp_seq = p->seq + 1;
 		pair_response(h, p, version);
 		return 0;
 	}
-	if (p || c->req_seq > c->resp_seq)
+	if (p || !seq_answered_by(c->req_seq, c->resp_seq))
 		c->resp_seq++;
 	c->stats.orphan_responses++;
 	return 0;
