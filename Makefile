@@ -264,7 +264,7 @@ vmlinux:
 # for that long; `make test` runs each for FUZZ_TEST_SECONDS (tests/run.sh).
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Itests
 FUZZ_SECONDS ?= 300
-FUZZ_HTTP1   := user/protocol/http1.c user/protocol/http1_parse.c user/protocol/route.c user/assemble/traceparent.c user/util/hex.c
+FUZZ_HTTP1   := user/protocol/http1.c user/protocol/http1_parse.c user/protocol/route.c user/assemble/traceparent.c user/util/hex.c user/util/ring.c
 fuzz: $(BUILD)/fuzz/fuzz_http1
 $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/protocol/*.h user/assemble/*.h)
 	@mkdir -p $(@D)
@@ -273,7 +273,7 @@ $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/
 FUZZ_HTTP2 := user/protocol/http2.c user/protocol/http2_frame.c user/protocol/http2_fields.c \
 	user/protocol/http2_proto.c user/protocol/grpc_attrs.c user/protocol/http_attrs.c \
 	user/protocol/registry.c user/protocol/route.c user/protocol/http1.c \
-	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c user/util/strbuf.c \
+	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c user/util/ring.c user/util/strbuf.c \
 	user/protocol/redis.c user/protocol/redis_reply.c user/protocol/resp.c user/protocol/db_attrs.c user/protocol/sql.c \
 	user/protocol/sql_lex.c user/protocol/mysql.c user/protocol/mysql_resp.c user/protocol/mysql_wire.c \
 	user/protocol/pgsql.c user/protocol/pgsql_calls.c

@@ -8,7 +8,8 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iuser \
  *     tests/fuzz/fuzz_http1.c user/protocol/http1.c user/protocol/http1_parse.c \
- *     user/protocol/route.c user/assemble/traceparent.c -o fuzz_http1
+ *     user/protocol/route.c user/assemble/traceparent.c user/util/hex.c \
+ *     user/util/ring.c -o fuzz_http1
  *   ./fuzz_http1 -dict=tests/fuzz/http1.dict tests/fuzz/corpus_http1
  */
 #include "protocol/http1.h"

@@ -19,6 +19,7 @@
 #include "assemble/pipeline.h"
 #include "assemble/traceparent.h"
 #include "span/span.h"
+#include "util/ring.h"
 
 /* A request whose span is open. */
 struct exchange_req {
@@ -95,13 +96,13 @@ static int fifo_grow(struct exchange_conn *x)
 
 	if (x->count < cap)
 		return 0;
-	cap *= 2u; /* count < PROTO_INFLIGHT: never past it */
-	ring = malloc(cap * sizeof(*ring));
+	/* count < PROTO_INFLIGHT: never past it.  A slot is cleared when
+	 * taken (on_request). */
+	ring = ring_regrow(x->ring ? (const void *)x->ring : x->reqs, cap, x->head,
+			   x->count, sizeof(*ring), cap * 2u);
 	if (!ring)
 		return -ENOMEM;
-	for (unsigned i = 0; i < x->count; i++)
-		ring[i] = *fifo_at(x, i);
-	memset(ring + x->count, 0, (cap - x->count) * sizeof(*ring));
+	cap *= 2u;
 	free(x->ring);
 	x->ring = ring;
 	x->cap = (uint16_t)cap;

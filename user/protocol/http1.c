@@ -10,6 +10,7 @@
  */
 #include "protocol/http1_internal.h"
 #include "util/hex.h"
+#include "util/ring.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -84,11 +85,9 @@ static int fifo_grow(struct http1_conn *c)
 		return -ENOSPC;
 	if (cap > HTTP1_PIPELINE_MAX)
 		cap = HTTP1_PIPELINE_MAX;
-	ring = malloc(cap * sizeof(*ring));
+	ring = ring_regrow(c->fifo, c->cap, c->head, c->count, sizeof(*ring), cap);
 	if (!ring)
 		return -ENOMEM;
-	for (unsigned i = 0; i < c->count; i++)
-		ring[i] = *fifo_at(c, i);
 	if (c->fifo != c->inline_fifo)
 		free(c->fifo);
 	c->fifo = ring;
