@@ -18,7 +18,9 @@ runs the paths it names in boots of their own.
 
 A boot's lines are printed when it ends.  Inside the guests the tests
 leave out their checks that do not depend on the kernel (the host's run
-has them): SP_KERNEL_MATRIX_GUEST=1.
+has them): SP_KERNEL_MATRIX_GUEST=1; and a run through a path other than
+`auto`'s leaves out those that do not depend on the path (the process
+life cycle under `trace`): SP_PATH_CHECKS_ONLY=1.
 
 Every check line of a guest's tests comes back as
     ok - [KERNEL PATH] TEST: CHECK
@@ -147,7 +149,8 @@ def guest_run_path(path, tests):
     """The HTTP tests through capture path `path`, in this boot: each
     test's name carries the path (TEST@PATH)."""
     print(f"{MARK}ran {path}", flush=True)
-    env = {"SPANPROBE_HTTP_HOOKS": path}
+    # The checks that do not depend on the path ran with `auto`'s.
+    env = {"SPANPROBE_HTTP_HOOKS": path, "SP_PATH_CHECKS_ONLY": "1"}
     for t in tests:
         guest_run_tests([t], env, name=f"{t}@{path}")
 
