@@ -244,6 +244,35 @@ static void test_pipelining(void **state)
 	assert_int_equal(f->s.x[2].resp_start_ns, 3);
 }
 
+/* The pending ring grows while its head is past its first slot: the
+ * exchanges waiting keep their order (a copy from slot 0 would answer /c
+ * before /b). */
+static void test_pipeline_grows_past_the_head(void **state)
+{
+	struct fixture *f = *state;
+	static const char *paths[] = { "/a", "/b", "/c", "/d", "/e" };
+	static const int status[] = { 200, 201, 202, 203, 204 };
+
+	feed(f, IN, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 1);
+	feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 2);
+	/* /b waits in the second slot; /c takes the first, /d and /e make the
+	 * ring grow twice with the head on /b. */
+	feed(f, IN, "GET /c HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\n\r\n"
+		    "GET /e HTTP/1.1\r\n\r\n", 3);
+	feed(f, OUT, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+		     "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
+		     "HTTP/1.1 203 Non-Authoritative Information\r\n"
+		     "Content-Length: 0\r\n\r\n"
+		     "HTTP/1.1 204 No Content\r\n\r\n", 4);
+	assert_int_equal(f->s.n, 5);
+	for (int i = 0; i < 5; i++) {
+		assert_string_equal(f->s.x[i].path, paths[i]);
+		assert_int_equal(f->s.x[i].status, status[i]);
+		assert_int_equal(f->s.x[i].seq, i);
+	}
+	assert_int_equal(f->c.stats.pipeline_overflows, 0);
+}
+
 /* Three pipelined requests and their responses, one byte per read. */
 static void test_pipelining_one_byte(void **state)
 {
@@ -940,6 +969,7 @@ int main(void)
 		T(test_keepalive_one_byte),
 		T(test_pipelining),
 		T(test_pipelining_one_byte),
+		T(test_pipeline_grows_past_the_head),
 		T(test_pipeline_overflow),
 		T(test_pipeline_overflow_across_the_wrap),
 		T(test_http10_keepalive),
