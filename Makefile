@@ -310,7 +310,7 @@ $(BUILD)/fuzz/fuzz_k8s_watch: tests/fuzz/fuzz_k8s_watch.c $(FUZZ_K8S) $(wildcard
 # what nghttp2 hands h2.c's callbacks, OTLP responses) and of its settings:
 # tests/fuzz/fuzz_<name>.c with FUZZ_SRCS_<name>, a seed corpus
 # tests/fuzz/corpus_<name>/ and a dictionary tests/fuzz/<name>.dict.
-FUZZ_EXPORT := otlp_response net_h1 net_h2 config metrics_request
+FUZZ_EXPORT := otlp_response net_h1 net_h2 config metrics_request otlp_encode compress
 FUZZ_SRCS_otlp_response := user/export/otlp_response.c user/transport/pbwire.c user/transport/grpc.c user/transport/exchange.c user/util/hex.c
 FUZZ_SRCS_net_h1 := user/transport/h1.c user/transport/exchange.c user/transport/conn.c user/transport/url.c user/util/clock.c user/util/log.c
 FUZZ_LIBS_net_h1 := -lnghttp2 -lssl -lcrypto
@@ -320,12 +320,20 @@ FUZZ_SRCS_config := user/export/otlp_config.c user/export/otlp_headers.c user/ex
 FUZZ_LIBS_config := -lssl -lcrypto
 # The metrics server's request heads and listening addresses (daemon/httpserve.c).
 FUZZ_SRCS_metrics_request := user/daemon/httpserve.c user/util/clock.c user/util/strbuf.c user/util/log.c
+# What the exporter writes: the fast protobuf encoder against protobuf-c's
+# bytes, gzip at every level (ISA-L as the daemon has it) against zlib.
+FUZZ_SRCS_otlp_encode := user/export/otlp_pb_fast.c user/export/otlp_pb.c user/span/span.c user/span/resource.c user/util/hex.c user/util/log.c $(PROTO_C)
+FUZZ_CFLAGS_otlp_encode := -I$(BUILD)/proto -DSP_VERSION=\"$(VERSION)\"
+FUZZ_LIBS_otlp_encode := -lprotobuf-c -pthread
+FUZZ_SRCS_compress := user/export/compress.c
+FUZZ_CFLAGS_compress := $(filter -DSP_HAVE_ISAL,$(CFLAGS))
+FUZZ_LIBS_compress := $(filter -lisal,$(LDLIBS)) -ldeflate -lz
 FUZZ_EXPORT_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_EXPORT))
 fuzz: $(FUZZ_EXPORT_BINS)
 $(foreach t,$(FUZZ_EXPORT),$(eval $(BUILD)/fuzz/fuzz_$(t): $(FUZZ_SRCS_$(t))))
-$(FUZZ_EXPORT_BINS): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h user/transport/*.h user/export/*.h user/util/*.h)
+$(FUZZ_EXPORT_BINS): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h user/transport/*.h user/export/*.h user/span/*.h user/util/*.h)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_SRCS_$*) -o $@ $(FUZZ_LIBS_$*)
+	$(CLANG) $(FUZZ_FLAGS) $(FUZZ_CFLAGS_$*) $< $(FUZZ_SRCS_$*) -o $@ $(FUZZ_LIBS_$*)
 fuzz-run: fuzz
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_http1 -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http1.dict $(BUILD)/fuzz/corpus tests/fuzz/corpus_http1

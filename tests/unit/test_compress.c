@@ -115,6 +115,27 @@ static void test_empty(void **state)
 			 -EBADMSG);
 }
 
+/* A bound of 0 bytes: an empty member is within it, a 1-byte one is not
+ * (the 1-byte buffer taken for it filled without asking for more). */
+static void test_bound_zero(void **state)
+{
+	uint8_t *z, *out = NULL;
+	size_t zlen, outlen;
+
+	assert_int_equal(compress_gzip((const uint8_t *)"x", 1, 1, &z, &zlen), 0);
+	assert_int_equal(compress_gunzip(z, zlen, 0, &out, &outlen), -EFBIG);
+	assert_int_equal(compress_gunzip(z, zlen, 1, &out, &outlen), 0);
+	assert_int_equal(outlen, 1);
+	assert_int_equal(out[0], 'x');
+	free(out);
+	free(z);
+	assert_int_equal(compress_gzip((const uint8_t *)"", 0, 1, &z, &zlen), 0);
+	assert_int_equal(compress_gunzip(z, zlen, 0, &out, &outlen), 0);
+	assert_int_equal(outlen, 0);
+	free(out);
+	free(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +143,7 @@ int main(void)
 		cmocka_unit_test(test_incompressible),
 		cmocka_unit_test(test_trained_code_other_input),
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_bound_zero),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -276,6 +276,10 @@ int compress_gunzip(const uint8_t *in, size_t len, size_t max_out,
 		}
 	}
 	inflateEnd(&zs);
+	/* A bound of 0 still takes a 1-byte buffer, which a 1-byte member
+	 * fills without asking for more. */
+	if (ret == Z_STREAM_END && zs.total_out > max_out)
+		ret = -EFBIG;
 	if (ret != Z_STREAM_END) {
 		free(buf);
 		return ret;
