@@ -42,9 +42,8 @@
 			abort();                                               \
 	} while (0)
 
-/* compress.c's TRAIN_MIN and TRAIN_EVERY. */
-#define TRAIN_MIN (64u << 10)
-#define TRAIN_EVERY 64
+#define TRAIN_MIN COMPRESS_TRAIN_MIN
+#define TRAIN_EVERY COMPRESS_TRAIN_EVERY
 #define MAX_BATCHES 12
 
 static uint64_t next_noise(uint64_t *x)

@@ -49,8 +49,8 @@
 
 #define MAX_SPANS 128
 #define MAX_RESOURCES 3
-#define MANY_KEYS 384 /* three times otlp_pb_fast.c's KEY_SLOTS */
-#define MANY_KEY_MAX 46 /* the longest key its slots hold */
+#define MANY_KEYS (3 * OTLP_PB_KEY_SLOTS)
+#define MANY_KEY_MAX (OTLP_PB_KEY_FIELD_MAX - 2) /* the longest key a slot holds */
 #define RES_TEXT_MAX ((2u << 20) + 256)
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
@@ -98,7 +98,8 @@ static const char key128[] = S100 S10 S10 "abcdefgh";
 static const char key129[] = S100 S10 S10 "abcdefghi";
 static const char key300[] = S100 S100 S100;
 static const char key1000[] = S100 S100 S100 S100 S100 S100 S100 S100 S100 S100;
-_Static_assert(sizeof(key46) == 47 && sizeof(key47) == 48, "key lengths");
+_Static_assert(sizeof(key46) - 1 == MANY_KEY_MAX && sizeof(key47) - 1 == MANY_KEY_MAX + 1,
+	       "key46 and key47: the longest key a slot holds, and one byte more");
 _Static_assert(sizeof(key127) == 128 && sizeof(key129) == 130, "key lengths");
 _Static_assert(sizeof(key1000) == 1001, "key lengths");
 /* Texts equal to others' at other addresses: an address names one key. */

@@ -68,10 +68,10 @@ static int gzip_libdeflate(const uint8_t *in, size_t len, int level, uint8_t **o
  * written with it: a stale code costs ratio, never correctness.  Until a
  * large enough input came, level 1 is igzip's own.
  */
-#define TRAIN_MIN (64u << 10)
+#define TRAIN_MIN COMPRESS_TRAIN_MIN
 #define TRAIN_SLICES 8
 #define TRAIN_SLICE (32u << 10)
-#define TRAIN_EVERY 64
+#define TRAIN_EVERY COMPRESS_TRAIN_EVERY
 
 struct isal_trained {
 	struct isal_hufftables tables;

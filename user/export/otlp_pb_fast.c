@@ -223,9 +223,9 @@ copy_cut(uint8_t *dst, const char *src, size_t len)
  * keep coming back in turn would measure some every time: still right).
  * A key too long for a slot is measured every time.
  */
-#define KEY_SLOTS 128
+#define KEY_SLOTS OTLP_PB_KEY_SLOTS
 #define KEY_PROBES 4
-#define KEY_FIELD_MAX 48
+#define KEY_FIELD_MAX OTLP_PB_KEY_FIELD_MAX
 
 struct key_slot {
 	const char *key;

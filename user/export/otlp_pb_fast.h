@@ -22,4 +22,9 @@
 int otlp_encode_protobuf_fast(struct sp_span *const *spans, size_t count,
 			      uint8_t **out, size_t *len);
 
+/* Its per-thread table of encoded keys: slots, and the bytes a slot holds
+ * (tag, length, key: keys up to OTLP_PB_KEY_FIELD_MAX - 2 bytes). */
+#define OTLP_PB_KEY_SLOTS 128
+#define OTLP_PB_KEY_FIELD_MAX 48
+
 #endif /* SPANPROBE_OTLP_PB_FAST_H */
