@@ -235,6 +235,23 @@ def test_faults():
     finally:
         r.stop()
 
+    # A graceful GOAWAY naming the request's stream as taken, its answer
+    # 300 ms later: the request is answered on that connection, not sent
+    # again (the collector would have its spans twice); the next batch
+    # goes on a new connection.
+    r, ep = fault('goaway', 1, '--delay-ms', '300')
+    try:
+        st, err = push(ep['h2c'], [5, 6], args=fast)
+        expect('GOAWAY with the request taken: delivered once, not retried', st[0],
+               exported=5, failed=0, timed_out=0, retried=0, connects=1)
+        expect('GOAWAY: the next batch on a new connection', st[1],
+               exported=11, failed=0, timed_out=0, retried=0, connects=2)
+        check('GOAWAY: the collector got each batch once',
+              [x['spans'] for x in r.records()] == [names(0, 5), names(1, 6)],
+              str(r.records()))
+    finally:
+        r.stop()
+
     r, ep = fault('partial', 1, '--rejected', '2')
     try:
         st, err = push(ep['h2c'], [8], args=fast)

@@ -14,9 +14,11 @@
 //   {"port","fault","httpVersion","contentType","encoding","ua",
 //    "spans":[name...],"services":[service.name...]}
 // Faults apply to the first --count N requests (all ports together):
-//   --fault 503|429|400|reset|delay|partial|unavailable|exhausted|exhausted-retry
+//   --fault 503|429|400|reset|delay|goaway|partial|unavailable|exhausted|exhausted-retry
 //   --retry-after VALUE   Retry-After header (503/429) or RetryInfo seconds
-//   --delay-ms MS         for "delay": answer that late
+//   --delay-ms MS         for "delay": answer that late; for "goaway" (h2c
+//                         OTLP/HTTP): a graceful GOAWAY naming this stream
+//                         the last taken, the answer MS later, then close
 //   --rejected K          for "partial": rejected_spans
 //   --start-delay MS      listen only after MS
 // Prints "ready" on stdout once listening.
@@ -106,7 +108,7 @@ function statusDetails(code, message, retrySeconds) {
 }
 
 // OTLP/HTTP answer for `fault` (h1 res or h2 stream via `send`).
-function httpAnswer(fault, json, send) {
+function httpAnswer(fault, json, send, goaway) {
   const ct = json ? 'application/json' : 'application/x-protobuf';
   if (fault === '503' || fault === '429')
     return send(Number(fault), { 'retry-after': opts.retryAfter, 'content-type': 'text/plain' },
@@ -127,11 +129,13 @@ function httpAnswer(fault, json, send) {
   const reply = () => send(200, { 'content-type': ct }, body);
   if (fault === 'delay')
     setTimeout(reply, Number(opts.delayMs));
+  else if (fault === 'goaway' && goaway)
+    goaway(reply, Number(opts.delayMs));
   else
     reply();
 }
 
-function handleOtlpHttp(port, headers, body, httpVersion, send, reset) {
+function handleOtlpHttp(port, headers, body, httpVersion, send, reset, goaway) {
   const fault = nextFault();
   const entry = { port, fault, httpVersion, contentType: headers['content-type'] || '',
                   encoding: headers['content-encoding'] || '', ua: headers['user-agent'] || '' };
@@ -152,7 +156,7 @@ function handleOtlpHttp(port, headers, body, httpVersion, send, reset) {
   if (accepted)
     dump(port, decoded, json);
   record(Object.assign(entry, accepted ? summarize(decoded) : { spans: [], services: [] }));
-  httpAnswer(fault, json, send);
+  httpAnswer(fault, json, send, goaway);
 }
 
 function grpcFaultStatus(fault) {
@@ -250,7 +254,12 @@ function startH2c(port) {
         stream.respond(Object.assign({ ':status': status }, hdrs));
         stream.end(b);
       };
-      handleOtlpHttp('h2c', headers, body, '2.0', send, () => stream.session.destroy());
+      // Taken, then the session ends gracefully: no new stream on it.
+      const goaway = (reply, ms) => {
+        stream.session.goaway(0, stream.id);
+        setTimeout(() => { reply(); stream.session.close(); }, ms);
+      };
+      handleOtlpHttp('h2c', headers, body, '2.0', send, () => stream.session.destroy(), goaway);
     });
   });
   server.listen(Number(port), '127.0.0.1');

@@ -45,6 +45,11 @@ struct http_proto_ops {
 	bool (*wants_write)(const struct http_conn *hc);
 	/* Can the connection carry new requests at all (no GOAWAY)? */
 	bool (*usable)(const struct http_conn *hc);
+	/*
+	 * Not usable, but requests the server took are still to be answered
+	 * on it (after a graceful GOAWAY); may be NULL: never.
+	 */
+	bool (*draining)(const struct http_conn *hc);
 	/* May another request start now (HTTP/1.1: one at a time)? */
 	bool (*has_room)(const struct http_conn *hc);
 	/*

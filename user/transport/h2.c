@@ -200,12 +200,28 @@ static bool h2_wants_write(const struct http_conn *hc)
 	return hc->out_len || hc->wlen > hc->woff || nghttp2_session_want_write(hc->h2);
 }
 
+/* Is the session still going (streams open, or open to new ones)? */
+static bool h2_going(const struct http_conn *hc)
+{
+	return hc->h2 && (nghttp2_session_want_read(hc->h2) ||
+			  nghttp2_session_want_write(hc->h2));
+}
+
 /* Can new requests go on this session (no GOAWAY, not finished)? */
 static bool h2_usable(const struct http_conn *hc)
 {
-	return hc->h2 && nghttp2_session_check_request_allowed(hc->h2) &&
-	       (nghttp2_session_want_read(hc->h2) ||
-		nghttp2_session_want_write(hc->h2));
+	return h2_going(hc) && nghttp2_session_check_request_allowed(hc->h2);
+}
+
+/*
+ * After a GOAWAY the streams up to its last stream ID were taken by the
+ * server and are answered on this session; nghttp2 closes the others
+ * (on_stream_close: retryable).  Failing the taken ones too would send
+ * them again: the collector would get those spans twice.
+ */
+static bool h2_draining(const struct http_conn *hc)
+{
+	return h2_going(hc) && !nghttp2_session_check_request_allowed(hc->h2);
 }
 
 /* Copy what nghttp2 has to send into wbuf, up to its size. */
@@ -310,7 +326,8 @@ static int h2_on_readable(struct http_conn *hc)
 
 static bool h2_has_room(const struct http_conn *hc)
 {
-	return true; /* streams are multiplexed */
+	/* Streams are multiplexed, but none is new after a GOAWAY. */
+	return hc->h2 && nghttp2_session_check_request_allowed(hc->h2);
 }
 
 /* Keep the connection; only this stream is abandoned. */
@@ -330,6 +347,7 @@ const struct http_proto_ops h2_ops = {
 	.on_writable = h2_on_writable,
 	.wants_write = h2_wants_write,
 	.usable = h2_usable,
+	.draining = h2_draining,
 	.has_room = h2_has_room,
 	.abandon = h2_abandon,
 	.close = h2_close,

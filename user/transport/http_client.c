@@ -300,8 +300,13 @@ static void conn_on_events(struct roundtrip *rt, struct http_conn *hc,
 		ret = hc->ops->on_readable(hc);
 	if (ret == 0 && (revents & POLLOUT))
 		ret = hc->ops->on_writable(hc);
-	if (ret == 0 && !hc->ops->usable(hc))
-		ret = 1; /* GOAWAY: what was refused is failed by nghttp2 */
+	if (ret == 0 && !hc->ops->usable(hc)) {
+		/* GOAWAY: what was refused is failed by nghttp2; what was
+		 * taken is answered here before the connection goes. */
+		if (hc->active && hc->ops->draining && hc->ops->draining(hc))
+			return;
+		ret = 1;
+	}
 	if (ret == 0)
 		return;
 	if (ret < 0 && try_h1_fallback(rt, hc, ret))
@@ -408,8 +413,9 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 		for (unsigned i = 0; i < c->n_conns; i++) {
 			struct http_conn *hc = &c->conns[i];
 
+			/* An idle one is reopened when it is not usable. */
 			if (has_waiting(&rt, hc) &&
-			    (!hc->ops || hc->ops->has_room(hc)))
+			    (!hc->ops || !hc->active || hc->ops->has_room(hc)))
 				conn_start_work(&rt, hc);
 		}
 		roundtrip_poll(&rt);
