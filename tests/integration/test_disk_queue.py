@@ -15,10 +15,11 @@ import struct
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sptest import Agent, Target, check, finish, require_root  # noqa: E402
-from otlprx import Receiver, spans_of  # noqa: E402
+from otlprx import Receiver, free_port, spans_of  # noqa: E402
 
 require_root()
 OUTAGE_S = float(os.environ.get("SP_QUEUE_OUTAGE_S", "60"))
@@ -37,6 +38,18 @@ def agent(target, rx, qdir, *extra):
     return Agent(target.proc.pid, ["outer", "inner"], env=ENV,
                  output=["--no-http", "--otlp-endpoint", rx.endpoint(),
                          "--queue-dir", qdir, *extra])
+
+
+def exported(port):
+    """spanprobe's own count of spans the collector answered for (-1: no
+    answer from its metrics endpoint)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return -1
+    m = re.search(r"^spanprobe_spans_exported_total (\d+)$", text, re.M)
+    return int(m.group(1)) if m else -1
 
 
 def feed(target, seconds, lines=None):
@@ -99,6 +112,24 @@ def queue_counts(err):
     return [int(x) for x in m[-1]] if m else None
 
 
+def report_lines(err):
+    """The exit report's export lines, to tell a loss in spanprobe from
+    one on the way."""
+    return " | ".join(line for line in err.splitlines()
+                      if re.search(r"spans: \d+ started|export: \d+ requests|queue: \d+", line))
+
+
+def twice(spans, t_down_ns):
+    """Where the spans received twice were: when made, against the outage's
+    start, and at which places in the order received."""
+    at = {}
+    for i, s in enumerate(spans):
+        at.setdefault(s["spanId"], []).append(i)
+    dup = [(int(spans[v[0]]["startTimeUnixNano"]), v) for v in at.values() if len(v) > 1]
+    return ", ".join(f"made {(t - t_down_ns) / 1e9:+.2f} s from the outage, received as {v}"
+                     for t, v in sorted(dup)[:4])
+
+
 def stop_agent(a, target):
     a.proc.send_signal(signal.SIGINT)
     a.wait(60)
@@ -110,14 +141,20 @@ def test_outage_and_kill(tmp):
     rx = Receiver(tmp)
     got = Received(rx)
     target = Target()
-    a1 = agent(target, rx, qdir)
+    metrics = free_port()
+    a1 = agent(target, rx, qdir, "--metrics-address", f"127.0.0.1:{metrics}")
     check("outage: receiver and first spanprobe started", rx.ready and a1.started,
           "".join(a1.err))
     produced = feed(target, 2) * 4
+    # The receiver stores a request before it answers: spanprobe counting
+    # every span as exported means no request is left in flight for the
+    # outage to cut (one cut there is retried, so received twice).
     check("outage: before it, spans are delivered directly",
-          wait_for(lambda: got.poll() == produced, 15), f"{len(got.spans)} of {produced}")
+          wait_for(lambda: got.poll() == produced and exported(metrics) == produced, 15),
+          f"{len(got.spans)} received and {exported(metrics)} exported of {produced}")
     rx.stop()
     t_down = time.monotonic()
+    t_down_ns = time.time_ns()
     produced += feed(target, OUTAGE_S / 2) * 4
     # Everything made so far is on disk (or was delivered) before the kill.
     on_disk = wait_for(lambda: got.poll() + disk_pending(qdir) == produced, 15)
@@ -143,11 +180,12 @@ def test_outage_and_kill(tmp):
           f"{len(ids) - len(set(ids))} duplicates, {q[5] if q else '?'} dropped by the budget")
     check(f"outage: collector down {outage:.0f} s", outage >= OUTAGE_S, f"{outage:.1f}")
     check(f"outage: every span made ({produced}) received", len(set(ids)) == produced,
-          f"{len(set(ids))} distinct of {produced}")
+          f"{len(set(ids))} distinct of {produced}; " + report_lines(err))
     resent = q[8] if q else 0
     check("outage: no span received twice (none was being sent at the kill)",
           len(ids) == len(set(ids)) and resent == 0,
-          f"{len(ids) - len(set(ids))} duplicates, {resent} counted as sent again")
+          f"{len(ids) - len(set(ids))} duplicates, {resent} counted as sent again; "
+          + twice(got.spans, t_down_ns))
     check("outage: names exact", sorted({s["name"] for s in got.spans}) == ["inner", "outer"] and
           sum(s["name"] == "outer" for s in got.spans) == produced // 4)
     outer = [int(s["startTimeUnixNano"]) for s in got.spans if s["name"] == "outer"]

@@ -25,6 +25,7 @@ class Receiver:
         self.out = os.path.join(tmp, "requests.jsonl")
         self.dump = os.path.join(tmp, "dump.jsonl")
         self.proc = None
+        self.pos = {}  # how far take() has read each file
         self.start()
 
     def start(self):
@@ -40,14 +41,21 @@ class Receiver:
         return f"http://127.0.0.1:{self.ports[port]}"
 
     def take(self):
-        """Requests and full dumps received since the last call."""
-        reqs, dumps = [], []
-        for path, dest in ((self.out, reqs), (self.dump, dumps)):
-            if os.path.exists(path):
-                with open(path) as f:
-                    dest.extend(json.loads(line) for line in f if line.strip())
-                os.unlink(path)
-        return reqs, dumps
+        """Requests and full dumps received since the last call.  The files
+        are read on from where the last call stopped, complete lines only,
+        and never moved or removed: the receiver appends to them by name,
+        so a line written between a read and a removal would be lost."""
+        return self._lines(self.out), self._lines(self.dump)
+
+    def _lines(self, path):
+        if not os.path.exists(path):
+            return []
+        with open(path, "rb") as f:
+            f.seek(self.pos.get(path, 0))
+            data = f.read()
+        whole = data[:data.rfind(b"\n") + 1]
+        self.pos[path] = self.pos.get(path, 0) + len(whole)
+        return [json.loads(line) for line in whole.splitlines() if line.strip()]
 
     def stop(self):
         self.proc.kill()
