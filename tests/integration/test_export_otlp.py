@@ -252,6 +252,23 @@ def test_faults():
     finally:
         r.stop()
 
+    # One stream at a time (a connection warmed by a first batch knows
+    # it), the first part of the second batch answered past the timeout:
+    # the parts nghttp2 held back never left, so they are not "outcome
+    # unknown" (with --queue-dir they would be kept and sent later).
+    r, ep = fault('delay', 1, '--delay-ms', '3000', '--max-streams', '1', '--skip', '1')
+    try:
+        st, err = push(ep['h2c'], [1, 12], env={'OTEL_EXPORTER_OTLP_TIMEOUT': '1000'},
+                       args=fast + ['--connections', '1', '--max-body', '700'])
+        recs = r.records()
+        first = len(recs[1]['spans']) if len(recs) > 1 else -1
+        check('stream limit: only the first part of the batch reached the collector',
+              len(recs) == 2 and 0 < first < 12, recs)
+        expect('stream limit: the part sent is outcome unknown, those held back failed',
+               st[1], exported=1, timed_out=first, failed=12 - first, retried=0)
+    finally:
+        r.stop()
+
     r, ep = fault('partial', 1, '--rejected', '2')
     try:
         st, err = push(ep['h2c'], [8], args=fast)

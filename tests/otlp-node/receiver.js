@@ -13,7 +13,8 @@
 // and appends one JSON line per request to --out FILE:
 //   {"port","fault","httpVersion","contentType","encoding","ua",
 //    "spans":[name...],"services":[service.name...]}
-// Faults apply to the first --count N requests (all ports together):
+// Faults apply to the first --count N requests (all ports together), after
+// the first --skip K:
 //   --fault 503|429|400|reset|delay|goaway|partial|unavailable|exhausted|exhausted-retry
 //   --retry-after VALUE   Retry-After header (503/429) or RetryInfo seconds
 //   --delay-ms MS         for "delay": answer that late; for "goaway" (h2c
@@ -21,6 +22,7 @@
 //                         the last taken, the answer MS later, then close
 //   --rejected K          for "partial": rejected_spans
 //   --start-delay MS      listen only after MS
+//   --max-streams N       h2c: SETTINGS_MAX_CONCURRENT_STREAMS
 // Prints "ready" on stdout once listening.
 
 'use strict';
@@ -37,13 +39,14 @@ const { toJson } = require('./decode');
 const v1 = root.opentelemetry.proto.collector.trace.v1;
 const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
-const opts = { count: 0, fault: '', retryAfter: '0', delayMs: 0, rejected: 0,
+const opts = { count: 0, skip: 0, fault: '', retryAfter: '0', delayMs: 0, rejected: 0,
                startDelay: 0, out: '/dev/stdout' };
 for (let i = 2; i < process.argv.length; i += 2) {
   const k = process.argv[i].replace(/^--/, '').replace(/-(.)/g, (m, c) => c.toUpperCase());
   opts[k] = process.argv[i + 1];
 }
 opts.count = Number(opts.count);
+opts.skip = Number(opts.skip);
 let seen = 0;
 
 function record(entry) {
@@ -53,7 +56,7 @@ function record(entry) {
 // The fault for the next request, counting it.
 function nextFault() {
   seen += 1;
-  return seen <= opts.count ? opts.fault : '';
+  return seen > opts.skip && seen <= opts.skip + opts.count ? opts.fault : '';
 }
 
 // --dump FILE: every accepted request in full, as decoded by the generated
@@ -240,7 +243,8 @@ function nextPeekReset(req, reset) {
 }
 
 function startH2c(port) {
-  const server = http2.createServer();
+  const settings = opts.maxStreams ? { maxConcurrentStreams: Number(opts.maxStreams) } : {};
+  const server = http2.createServer({ settings });
   server.on('stream', (stream, headers) => {
     if (opts.fault === 'reset' && seen < opts.count) {
       nextFault();

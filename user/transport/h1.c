@@ -79,6 +79,7 @@ static int h1_on_writable(struct http_conn *hc)
 			return 0;
 		if (n < 0)
 			return (int)n;
+		x->on_wire = true;
 		if (hc->h1.head_off < hc->h1.head_len)
 			hc->h1.head_off += (size_t)n;
 		else

@@ -74,6 +74,21 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame,
 	return 0;
 }
 
+/* The request's HEADERS went out: from now on the server may have it. */
+static int on_frame_send(nghttp2_session *s, const nghttp2_frame *frame,
+			 void *user)
+{
+	struct http_exchange *x;
+
+	if (frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	x = stream_exchange(s, frame->hd.stream_id);
+	if (x)
+		x->on_wire = true;
+	(void)user;
+	return 0;
+}
+
 static int on_stream_close(nghttp2_session *s, int32_t stream_id,
 			   uint32_t error_code, void *user)
 {
@@ -112,6 +127,7 @@ static int h2_open(struct http_conn *hc)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs,
 								  on_data_chunk);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
 							       on_stream_close);
 	ret = nghttp2_session_client_new(&hc->h2, cbs, hc);

@@ -51,7 +51,7 @@ struct http_response {
 	uint8_t *body;
 	size_t body_len;
 	bool body_truncated;
-	bool sent; /* the request was put on a connection: with -ETIMEDOUT,
+	bool sent; /* the request's first bytes went out: with -ETIMEDOUT,
 		    * the server may have it (outcome unknown) */
 };
 

@@ -284,6 +284,7 @@ static bool try_h1_fallback(struct roundtrip *rt, struct http_conn *hc, int err)
 
 		if (x->conn == hc && !x->done && x->started) {
 			x->started = false;
+			x->on_wire = false; /* refused: not HTTP/2 */
 			http_response_reset(x->resp);
 		}
 	}
@@ -421,7 +422,7 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 		roundtrip_poll(&rt);
 	}
 	for (size_t i = 0; i < n; i++)
-		resps[i].sent = rt.x[i].started;
+		resps[i].sent = rt.x[i].on_wire;
 	free(rt.x);
 	return 0;
 }
