@@ -28,7 +28,6 @@ step of their direction.  Checks that hit this limit on today's capture:
 - grpcio's client writes its first frames (preface, SETTINGS, HEADERS) in
   more than 16 small iovecs: the request headers are cut
   (spanprobe.partial) on its spans."""
-import json
 import os
 import shutil
 import signal
@@ -391,7 +390,6 @@ class Exporter:
     def __init__(self, rx, tmp, extra_args):
         self.rx = rx
         self.spans = []
-        self.offset = 0
         self.errfile = open(os.path.join(tmp, "exporter.err"), "w+")
         env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint("h2c"),
                    OTEL_BSP_SCHEDULE_DELAY="100")
@@ -405,19 +403,11 @@ class Exporter:
     def snapshot(self):
         """Every span received so far, with its attributes as a dict under
         "_attrs" and its resource's under "_resource" (as Agent's).  The
-        receiver's dump is read as it grows (complete lines only), never
-        moved away under the receiver's appends."""
-        if os.path.exists(self.rx.dump):
-            with open(self.rx.dump, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-            whole = data[:data.rfind(b"\n") + 1]
-            self.offset += len(whole)
-            dumps = [json.loads(line) for line in whole.splitlines() if line.strip()]
-            for res, _, s in spans_of(dumps):
-                s["_attrs"] = attrs(s.get("attributes"))
-                s["_resource"] = res
-                self.spans.append(s)
+        receiver's dump is read as it grows (Receiver.take())."""
+        for res, _, s in spans_of(self.rx.take()[1]):
+            s["_attrs"] = attrs(s.get("attributes"))
+            s["_resource"] = res
+            self.spans.append(s)
         return self.spans
 
     def wait_ready(self, port):

@@ -53,10 +53,16 @@ function record(entry) {
   fs.appendFileSync(opts.out, JSON.stringify(entry) + '\n');
 }
 
+// Whether the next request gets the fault (--skip, --count).
+function faultDue() {
+  return seen >= opts.skip && seen < opts.skip + opts.count;
+}
+
 // The fault for the next request, counting it.
 function nextFault() {
+  const due = faultDue();
   seen += 1;
-  return seen > opts.skip && seen <= opts.skip + opts.count ? opts.fault : '';
+  return due ? opts.fault : '';
 }
 
 // --dump FILE: every accepted request in full, as decoded by the generated
@@ -233,7 +239,7 @@ function startHttp1(port) {
 
 // Reset faults hit before the body is read, so nothing is accepted.
 function nextPeekReset(req, reset) {
-  if (opts.fault !== 'reset' || seen >= opts.count)
+  if (opts.fault !== 'reset' || !faultDue())
     return false;
   nextFault();
   record({ port: req.httpVersion === '2.0' ? 'h2c' : 'h1', fault: 'reset', httpVersion: req.httpVersion,
@@ -246,7 +252,7 @@ function startH2c(port) {
   const settings = opts.maxStreams ? { maxConcurrentStreams: Number(opts.maxStreams) } : {};
   const server = http2.createServer({ settings });
   server.on('stream', (stream, headers) => {
-    if (opts.fault === 'reset' && seen < opts.count) {
+    if (opts.fault === 'reset' && faultDue()) {
       nextFault();
       record({ port: 'h2c', fault: 'reset', httpVersion: '2.0', spans: [], services: [] });
       return stream.session.destroy();
