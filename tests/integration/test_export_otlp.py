@@ -171,6 +171,104 @@ def test_transports():
         r.stop()
 
 
+class BothPort:
+    """A collector port that serves HTTP/1.1 and h2c, as the OpenTelemetry
+    Collector's does: each connection goes on to the receiver's h2c or
+    HTTP/1.1 port by its first bytes.  The first `close_h2c` h2c
+    connections are closed unanswered, as by a collector restarting, or
+    by a server that drops what it cannot read."""
+    PREFACE = b'PRI * HTTP/2.0\r\n'
+
+    def __init__(self, h1, h2c, close_h2c):
+        self.ports = {False: h1, True: h2c}
+        self.close_h2c = close_h2c
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        first = b''
+        while len(first) < len(self.PREFACE) and self.PREFACE.startswith(first):
+            got = conn.recv(len(self.PREFACE) - len(first))
+            if not got:
+                conn.close()
+                return
+            first += got
+        h2c = first == self.PREFACE
+        if h2c and self.close_h2c > 0:
+            self.close_h2c -= 1
+            conn.close()
+            return
+        up = socket.create_connection(('127.0.0.1', self.ports[h2c]))
+        up.sendall(first)
+        threading.Thread(target=self.pipe, args=(up, conn), daemon=True).start()
+        self.pipe(conn, up)
+
+    @staticmethod
+    def pipe(a, b):
+        try:
+            while (data := a.recv(65536)):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self):
+        self.sock.close()
+
+
+def test_h2c_closed_unanswered():
+    """A new h2c connection closed without an answer is not proof that the
+    server cannot speak h2c: that export goes over HTTP/1.1, the next asks
+    for h2c again, and only three such closes in a row keep HTTP/1.1."""
+    r, (h1, h2c, _) = receiver_on_free_ports()
+    try:
+        both = BothPort(h1, h2c, 1)
+        st, err = push(f'http://127.0.0.1:{both.port}', [5, 5, 5],
+                       args=['--connections', '1', '-v'])
+        recs = r.records()
+        expect('h2c closed once: counters', st[-1], exported=15, failed=0, retried=0,
+               connects=3, h1_fallbacks=1, requests=4)
+        check('h2c closed once: HTTP/1.1 for that export, h2c again after',
+              [x['httpVersion'] for x in recs] == ['1.1', '2.0', '2.0'], str(recs))
+        check('h2c closed once: not called an HTTP/1 server',
+              'does not speak HTTP/2' not in err, err)
+        both.stop()
+
+        r0 = len(recs)
+        both = BothPort(h1, h2c, 100)
+        st, err = push(f'http://127.0.0.1:{both.port}', [5] * 5,
+                       args=['--connections', '1', '-v'])
+        recs = r.records()[r0:]
+        expect('h2c always closed: counters', st[-1], exported=25, failed=0, retried=0,
+               connects=6, h1_fallbacks=3, requests=8)
+        check('h2c always closed: HTTP/1.1 throughout',
+              [x['httpVersion'] for x in recs] == ['1.1'] * 5, str(recs))
+        check('h2c always closed: HTTP/1.1 for good after three, said once',
+              err.count('does not speak HTTP/2') == 1, err)
+        check('h2c always closed: every span once',
+              sorted(s for x in recs for s in x['spans']) ==
+              sorted(n for b in range(5) for n in names(b, 5)))
+        both.stop()
+    finally:
+        r.stop()
+
+
 def fault(kind, count, *extra):
     r, (h1, h2c, grpc) = receiver_on_free_ports('--fault', kind, '--count', count, *extra)
     return r, {'h1': f'http://127.0.0.1:{h1}', 'h2c': f'http://127.0.0.1:{h2c}',
@@ -469,7 +567,7 @@ def main():
     if not shutil.which('node') or not os.path.isdir(os.path.join(NODE_DIR, 'node_modules')):
         print('not ok - node and tests/otlp-node/node_modules are needed (npm ci)')
         return 1
-    tests = [test_transports, test_faults, test_grpc_faults, test_endpoint_down, test_tls,
+    tests = [test_transports, test_h2c_closed_unanswered, test_faults, test_grpc_faults, test_endpoint_down, test_tls,
              test_shutdown, test_collector_down_bytes]
     only = sys.argv[1:]
     for t in tests:

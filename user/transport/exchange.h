@@ -98,6 +98,8 @@ struct http_conn {
 	struct net_conn io;
 	const struct http_proto_ops *ops; /* NULL: closed */
 	bool fresh;          /* nothing received yet */
+	bool h1_stopgap;     /* HTTP/1.1 for the rest of this export only: a
+			      * fresh h2c connection was closed unanswered */
 	uint8_t h1_match;    /* the server's first bytes that spelled "HTTP/" so
 			      * far (5: all; H1_MATCH_NOT: they did not) */
 	nghttp2_session *h2;

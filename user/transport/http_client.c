@@ -31,6 +31,7 @@ struct http_client {
 	int connect_timeout_ms;
 	struct tlsctx tls;    /* ctx NULL: cleartext */
 	bool h1_only;        /* learned: the server does not speak h2c */
+	unsigned h2c_closes; /* fresh h2c connections closed unanswered, in a row */
 	struct http_conn *conns;
 	unsigned n_conns;
 	unsigned next_conn;  /* round-robin start */
@@ -185,7 +186,7 @@ static int conn_connect(struct http_client *c, struct http_conn *hc,
 	if (c->tls.ctx)
 		h1 = strcmp(hc->io.alpn, "h2") != 0;
 	else
-		h1 = c->version == HTTP_PREF_1_1 || c->h1_only;
+		h1 = c->version == HTTP_PREF_1_1 || c->h1_only || hc->h1_stopgap;
 	if (h1 && c->version == HTTP_PREF_2) {
 		sp_debug("export: %s did not agree to HTTP/2 in ALPN",
 			 c->target.url.authority);
@@ -265,7 +266,16 @@ static void conn_start_work(struct roundtrip *rt, struct http_conn *hc)
 	}
 }
 
-/* h2c refused by an HTTP/1 server: start the same requests over again. */
+/* A fresh h2c connection closed this many times in a row without an
+ * answer means a server that does not speak h2c (and says nothing). */
+#define H2C_CLOSES_MAX 3
+
+/*
+ * h2c refused: start the same requests over again on HTTP/1.1.  An
+ * HTTP/1 answer settles it for good.  A close without an answer may also
+ * be a collector restarting: HTTP/1.1 for the rest of this export, h2c
+ * again for the next, and for good only after H2C_CLOSES_MAX in a row.
+ */
 static bool try_h1_fallback(struct roundtrip *rt, struct http_conn *hc, int err)
 {
 	struct http_client *c = rt->c;
@@ -274,10 +284,16 @@ static bool try_h1_fallback(struct roundtrip *rt, struct http_conn *hc, int err)
 	    c->version != HTTP_PREF_AUTO ||
 	    (err != -EPROTONOSUPPORT && err != -ECONNRESET && err != -EPIPE))
 		return false;
-	if (!c->h1_only)
-		sp_info("export: %s does not speak HTTP/2 without TLS (h2c);"
-			" using HTTP/1.1", c->target.url.authority);
-	c->h1_only = true;
+	if (err == -EPROTONOSUPPORT || ++c->h2c_closes >= H2C_CLOSES_MAX) {
+		if (!c->h1_only)
+			sp_info("export: %s does not speak HTTP/2 without TLS"
+				" (h2c); using HTTP/1.1", c->target.url.authority);
+		c->h1_only = true;
+	} else {
+		sp_debug("export: %s closed a new h2c connection unanswered;"
+			 " HTTP/1.1 for this export", c->target.url.authority);
+		hc->h1_stopgap = true;
+	}
 	c->stats.h1_fallbacks++;
 	for (size_t i = 0; i < rt->n; i++) {
 		struct http_exchange *x = &rt->x[i];
@@ -389,6 +405,23 @@ static void roundtrip_poll(struct roundtrip *rt)
 			conn_on_events(rt, who[i], pfd[i].revents);
 }
 
+/* Before an export: a connection that answered over h2c clears the count
+ * of unanswered ones; a stopgap HTTP/1.1 connection is closed, so that
+ * the next one asks for h2c again. */
+static void pool_round_start(struct http_client *c)
+{
+	for (unsigned i = 0; i < c->n_conns; i++) {
+		struct http_conn *hc = &c->conns[i];
+
+		if (hc->ops == &h2_ops && !hc->fresh)
+			c->h2c_closes = 0;
+		if (hc->h1_stopgap) {
+			conn_drop(hc);
+			hc->h1_stopgap = false;
+		}
+	}
+}
+
 int http_client_roundtrip(struct http_client *c, const struct http_request *reqs,
 			  struct http_response *resps, size_t n,
 			  int64_t deadline_ms)
@@ -400,6 +433,7 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 		return -ENOMEM;
 	if (c->tls.ctx)
 		tlsctx_refresh(&c->tls, clock_mono_ms());
+	pool_round_start(c);
 	for (size_t i = 0; i < n; i++) {
 		http_response_reset(&resps[i]);
 		rt.x[i].req = &reqs[i];
