@@ -92,8 +92,8 @@ int http1_parse_status_line(const struct http1_line *l, bool cut,
 enum http1_method http1_method_lookup(const char *m, size_t len);
 void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
 		       bool cut);
-/* Splits a header line; returns its name's id, or -1 when malformed.  The
- * value is set for a known name only (not for HDR_OTHER). */
+/* Splits a header line; returns its name's id (HDR_OTHER for a name not
+ * kept, and for a malformed line).  The value is set for a kept name only. */
 int http1_split_header(const struct http1_line *l, const char **value,
 		       size_t *value_len);
 bool http1_copy_field(char *dst, size_t size, const char *src, size_t n);

@@ -432,62 +432,74 @@ static bool name_is(const char *l, const char *name, size_t n)
 	       load64(name + i);
 }
 
-/* The id of the header name `l` (`n` bytes): by its length first, which
- * tells most names apart. */
-static int header_id(const char *l, size_t n)
+/* `l` (len bytes) opens with the field name `name` (n bytes) and its
+ * colon. */
+static bool named(const char *l, size_t len, const char *name, size_t n)
 {
-	switch (n) {
-	case 4:
-		return name_is(l, "host", 4) ? HDR_HOST : HDR_OTHER;
-	case 6:
-		return name_is(l, "expect", 6) ? HDR_EXPECT : HDR_OTHER;
-	case 7:
-		return name_is(l, "upgrade", 7) ? HDR_UPGRADE : HDR_OTHER;
-	case 10:
-		if (name_is(l, "user-agent", 10))
-			return HDR_USER_AGENT;
-		return name_is(l, "tracestate", 10) ? HDR_TRACESTATE : HDR_OTHER;
-	case 11:
-		return name_is(l, "traceparent", 11) ? HDR_TRACEPARENT : HDR_OTHER;
-	case 12:
-		return name_is(l, "content-type", 12) ? HDR_CONTENT_TYPE : HDR_OTHER;
-	case 14:
-		return name_is(l, "content-length", 14) ? HDR_CONTENT_LENGTH
-							: HDR_OTHER;
-	case 17:
-		return name_is(l, "transfer-encoding", 17) ? HDR_TRANSFER_ENCODING
-							   : HDR_OTHER;
-	default:
-		return HDR_OTHER;
-	}
+	return len > n && l[n] == ':' && name_is(l, name, n);
 }
 
 /*
- * The line "name: value" (RFC 9112 section 5).  The value of a known name
+ * The id of the line's field name, which then ends at its colon, byte
+ * `*n`: each kept name, and the colon right after it, are compared with
+ * the line's first bytes (by the first letter), so that no line is
+ * searched for its colon; most names are not kept.  Whitespace before
+ * the colon is not allowed (RFC 9112 section 5.1): a kept name followed
+ * by any byte but ':' is HDR_OTHER, as a malformed line is.
+ */
+static int header_id(const char *l, size_t len, size_t *n)
+{
+#define KEPT(name, id)                                                         \
+	if (named(l, len, name, sizeof(name) - 1)) {                           \
+		*n = sizeof(name) - 1;                                         \
+		return id;                                                     \
+	}
+	switch (l[0] | 0x20) {
+	case 'c':
+		KEPT("content-length", HDR_CONTENT_LENGTH)
+		KEPT("content-type", HDR_CONTENT_TYPE)
+		break;
+	case 'h':
+		KEPT("host", HDR_HOST)
+		break;
+	case 't':
+		KEPT("traceparent", HDR_TRACEPARENT)
+		KEPT("tracestate", HDR_TRACESTATE)
+		KEPT("transfer-encoding", HDR_TRANSFER_ENCODING)
+		break;
+	case 'u':
+		KEPT("user-agent", HDR_USER_AGENT)
+		KEPT("upgrade", HDR_UPGRADE)
+		break;
+	case 'e':
+		KEPT("expect", HDR_EXPECT)
+		break;
+	}
+	return HDR_OTHER;
+#undef KEPT
+}
+
+/*
+ * The line "name: value" (RFC 9112 section 5).  The value of a kept name
  * is set, trimmed of whitespace; when the line overflowed it is the kept
- * part (HDR_OTHER leaves it unset: nobody reads it).  Returns the
- * name's enum http1_hdr, or -1 for a line with no colon, an empty name or
- * whitespace before the colon, and for obsolete folded lines.
+ * part.  Returns the name's enum http1_hdr: HDR_OTHER for every other
+ * line, malformed ones included (nobody reads those).
  */
 int http1_split_header(const struct http1_line *line, const char **value,
 		       size_t *value_len)
 {
-	const char *l = line->p, *colon, *v, *e;
-	size_t len = line->len;
+	const char *l = line->p, *v, *e;
+	size_t len = line->len, n = 0;
 	int id;
 
 	if (!line_overflowed(line) && len && l[len - 1] == '\r')
 		len--;
-	if (len == 0 || ows(l[0]))
-		return -1;
-	colon = memchr(l, ':', len);
-	if (!colon || colon == l || ows(colon[-1]))
-		return -1;
-	id = header_id(l, (size_t)(colon - l));
-	/* Nobody reads the value of another header: not trimmed. */
+	if (len == 0)
+		return HDR_OTHER;
+	id = header_id(l, len, &n);
 	if (id == HDR_OTHER)
 		return HDR_OTHER;
-	v = colon + 1;
+	v = l + n + 1;
 	e = l + len;
 	while (v < e && ows(*v))
 		v++;
