@@ -410,7 +410,8 @@ static uint32_t load32(const char *p)
  * matches.  The last word overlaps the one before when `n` is not a
  * multiple of its size; that compares some bytes twice, by the same rule.
  */
-static bool name_is(const char *l, const char *name, size_t n)
+static inline __attribute__((always_inline)) bool
+name_is(const char *l, const char *name, size_t n)
 {
 	size_t i;
 
@@ -434,7 +435,8 @@ static bool name_is(const char *l, const char *name, size_t n)
 
 /* `l` (len bytes) opens with the field name `name` (n bytes) and its
  * colon. */
-static bool named(const char *l, size_t len, const char *name, size_t n)
+static inline __attribute__((always_inline)) bool
+named(const char *l, size_t len, const char *name, size_t n)
 {
 	return len > n && l[n] == ':' && name_is(l, name, n);
 }
