@@ -115,9 +115,12 @@ static void fifo_shrink(struct http1_conn *c)
 	c->head = 0;
 }
 
+_Static_assert(C_NOT_HTTP > C_HTTP && C_UPGRADED > C_NOT_HTTP && C_H2C > C_UPGRADED,
+	       "http1: the states a connection is skipped in come last");
+
 int http1_is_skipped(const struct http1_conn *c)
 {
-	return c->state == C_NOT_HTTP || c->state == C_UPGRADED || c->state == C_H2C;
+	return c->state >= C_NOT_HTTP; /* asked after every line */
 }
 
 static int half_dir(const struct http1_conn *c, const struct http1_half *h)
