@@ -176,12 +176,14 @@ class BothPort:
     Collector's does: each connection goes on to the receiver's h2c or
     HTTP/1.1 port by its first bytes.  The first `close_h2c` h2c
     connections are closed unanswered, as by a collector restarting, or
-    by a server that drops what it cannot read."""
+    by a server that drops what it cannot read; before them, the first
+    `close_any` connections of either kind (nothing serves the port yet)."""
     PREFACE = b'PRI * HTTP/2.0\r\n'
 
-    def __init__(self, h1, h2c, close_h2c):
+    def __init__(self, h1, h2c, close_h2c, close_any=0):
         self.ports = {False: h1, True: h2c}
         self.close_h2c = close_h2c
+        self.close_any = close_any
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(('127.0.0.1', 0))
@@ -206,6 +208,10 @@ class BothPort:
                 return
             first += got
         h2c = first == self.PREFACE
+        if self.close_any > 0:
+            self.close_any -= 1
+            conn.close()
+            return
         if h2c and self.close_h2c > 0:
             self.close_h2c -= 1
             conn.close()
@@ -229,6 +235,10 @@ class BothPort:
                 pass
 
     def stop(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept()
+        except OSError:
+            pass
         self.sock.close()
 
 
@@ -264,6 +274,22 @@ def test_h2c_closed_unanswered():
         check('h2c always closed: every span once',
               sorted(s for x in recs for s in x['spans']) ==
               sorted(n for b in range(5) for n in names(b, 5)))
+        both.stop()
+
+        # Nothing answers at all for three tries (h2c, then HTTP/1.1, each
+        # closed): that says nothing of h2c, which the fourth try gets.
+        r0 = len(r.records())
+        both = BothPort(h1, h2c, 0, close_any=6)
+        st, err = push(f'http://127.0.0.1:{both.port}', [5, 5],
+                       args=['--connections', '1', '-v', '--retry-initial', '50',
+                             '--retry-max', '200'])
+        recs = r.records()[r0:]
+        expect('port closing everything: counters', st[-1], exported=10, failed=0,
+               retried=3, connects=7, h1_fallbacks=3, requests=8)
+        check('port closing everything: h2c once it answers',
+              [x['httpVersion'] for x in recs] == ['2.0', '2.0'], str(recs))
+        check('port closing everything: not called an HTTP/1 server',
+              'does not speak HTTP/2' not in err, err)
         both.stop()
     finally:
         r.stop()

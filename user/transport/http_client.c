@@ -220,6 +220,7 @@ struct roundtrip {
 	struct http_exchange *x;
 	size_t n;
 	int64_t deadline;
+	bool h2c_closed; /* a new h2c connection was closed unanswered */
 };
 
 static void fail_on_conn(struct roundtrip *rt, struct http_conn *hc,
@@ -266,15 +267,24 @@ static void conn_start_work(struct roundtrip *rt, struct http_conn *hc)
 	}
 }
 
-/* A fresh h2c connection closed this many times in a row without an
- * answer means a server that does not speak h2c (and says nothing). */
+/* This many exports in a row whose new h2c connection was closed
+ * unanswered, and which HTTP/1.1 then answered, mean a server that does
+ * not speak h2c (and says nothing). */
 #define H2C_CLOSES_MAX 3
+
+static void keep_h1(struct http_client *c)
+{
+	if (!c->h1_only)
+		sp_info("export: %s does not speak HTTP/2 without TLS (h2c);"
+			" using HTTP/1.1", c->target.url.authority);
+	c->h1_only = true;
+}
 
 /*
  * h2c refused: start the same requests over again on HTTP/1.1.  An
  * HTTP/1 answer settles it for good.  A close without an answer may also
  * be a collector restarting: HTTP/1.1 for the rest of this export, h2c
- * again for the next, and for good only after H2C_CLOSES_MAX in a row.
+ * again for the next (count_h2c_close() decides at the export's end).
  */
 static bool try_h1_fallback(struct roundtrip *rt, struct http_conn *hc, int err)
 {
@@ -284,15 +294,13 @@ static bool try_h1_fallback(struct roundtrip *rt, struct http_conn *hc, int err)
 	    c->version != HTTP_PREF_AUTO ||
 	    (err != -EPROTONOSUPPORT && err != -ECONNRESET && err != -EPIPE))
 		return false;
-	if (err == -EPROTONOSUPPORT || ++c->h2c_closes >= H2C_CLOSES_MAX) {
-		if (!c->h1_only)
-			sp_info("export: %s does not speak HTTP/2 without TLS"
-				" (h2c); using HTTP/1.1", c->target.url.authority);
-		c->h1_only = true;
+	if (err == -EPROTONOSUPPORT) {
+		keep_h1(c);
 	} else {
 		sp_debug("export: %s closed a new h2c connection unanswered;"
 			 " HTTP/1.1 for this export", c->target.url.authority);
 		hc->h1_stopgap = true;
+		rt->h2c_closed = true;
 	}
 	c->stats.h1_fallbacks++;
 	for (size_t i = 0; i < rt->n; i++) {
@@ -315,6 +323,8 @@ static void conn_on_events(struct roundtrip *rt, struct http_conn *hc,
 
 	if (revents & (POLLIN | POLLHUP | POLLERR))
 		ret = hc->ops->on_readable(hc);
+	if (hc->ops == &h2_ops && !hc->fresh)
+		rt->c->h2c_closes = 0; /* it speaks h2c */
 	if (ret == 0 && (revents & POLLOUT))
 		ret = hc->ops->on_writable(hc);
 	if (ret == 0 && !hc->ops->usable(hc)) {
@@ -405,21 +415,38 @@ static void roundtrip_poll(struct roundtrip *rt)
 			conn_on_events(rt, who[i], pfd[i].revents);
 }
 
-/* Before an export: a connection that answered over h2c clears the count
- * of unanswered ones; a stopgap HTTP/1.1 connection is closed, so that
- * the next one asks for h2c again. */
+/* Before an export: a stopgap HTTP/1.1 connection is closed, so that the
+ * next one asks for h2c again. */
 static void pool_round_start(struct http_client *c)
 {
 	for (unsigned i = 0; i < c->n_conns; i++) {
 		struct http_conn *hc = &c->conns[i];
 
-		if (hc->ops == &h2_ops && !hc->fresh)
-			c->h2c_closes = 0;
 		if (hc->h1_stopgap) {
 			conn_drop(hc);
 			hc->h1_stopgap = false;
 		}
 	}
+}
+
+/*
+ * After an export whose new h2c connection was closed unanswered: when
+ * HTTP/1.1 then answered, the server speaks that, and the third such
+ * export in a row keeps it (its stopgap connections stay open).  One that
+ * HTTP/1.1 did not answer either (nothing serves the port yet) tells
+ * nothing, and counts nothing.
+ */
+static void count_h2c_close(struct http_client *c, const struct roundtrip *rt)
+{
+	bool answered = false;
+
+	for (size_t i = 0; i < rt->n; i++)
+		answered |= rt->x[i].conn->h1_stopgap && rt->x[i].resp->status;
+	if (!answered || ++c->h2c_closes < H2C_CLOSES_MAX)
+		return;
+	keep_h1(c);
+	for (unsigned i = 0; i < c->n_conns; i++)
+		c->conns[i].h1_stopgap = false;
 }
 
 int http_client_roundtrip(struct http_client *c, const struct http_request *reqs,
@@ -455,6 +482,8 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 		}
 		roundtrip_poll(&rt);
 	}
+	if (rt.h2c_closed)
+		count_h2c_close(c, &rt);
 	for (size_t i = 0; i < n; i++)
 		resps[i].sent = rt.x[i].on_wire;
 	free(rt.x);
