@@ -553,7 +553,8 @@ static int segments_list(struct diskq *q)
 			q->segs[q->n_segs++] = (struct segment){ seq, (uint64_t)sb.st_size };
 	}
 	closedir(d);
-	qsort(q->segs, q->n_segs, sizeof(*q->segs), seq_cmp);
+	if (q->n_segs) /* segs is NULL while none was found */
+		qsort(q->segs, q->n_segs, sizeof(*q->segs), seq_cmp);
 	return ret;
 }
 

@@ -111,7 +111,8 @@ static const struct resource_json *resource_json(const struct sp_resource *r)
 	j = t.err ? NULL : malloc(sizeof(*j) + t.len);
 	if (j) {
 		j->len = t.len;
-		memcpy(j->text, t.data, t.len);
+		if (t.len) /* a resource with no attributes: no buffer */
+			memcpy(j->text, t.data, t.len);
 	}
 	strbuf_free(&t);
 	return j ? resource_keep_encoded((void **)&r->encoded_json, j) : NULL;
