@@ -452,9 +452,13 @@ named(const char *l, size_t len, const char *name, size_t n)
 static int header_id(const char *l, size_t len, size_t *n)
 {
 #define KEPT(name, id)                                                         \
-	if (named(l, len, name, sizeof(name) - 1)) {                           \
-		*n = sizeof(name) - 1;                                         \
-		return id;                                                     \
+	{                                                                      \
+		_Static_assert(sizeof(name) - 1 >= 4,                          \
+			       "name_is() compares 4 bytes at least");          \
+		if (named(l, len, name, sizeof(name) - 1)) {                   \
+			*n = sizeof(name) - 1;                                 \
+			return id;                                             \
+		}                                                              \
 	}
 	switch (l[0] | 0x20) {
 	case 'c':
