@@ -359,6 +359,24 @@ def test_faults():
     finally:
         r.stop()
 
+    # Refusals that take 500 ms, Retry-After: 0, a 2 s timeout: the retry
+    # at 0.5 s fits; at 1 s another would need its answer by the deadline
+    # with no room to spare, so it is not sent (it would only have turned
+    # "failed" into "outcome unknown", and kept the spans out of a disk
+    # queue).
+    r, ep = fault('503', 100, '--retry-after', '0', '--delay-ms', '500')
+    try:
+        st, err = push(ep['h2c'], [5], env={'OTEL_EXPORTER_OTLP_TIMEOUT': '2000'},
+                       args=fast)
+        expect('slow refusals: one retry, then failed, no try left unanswered', st[-1],
+               exported=0, failed=5, timed_out=0, retried=1)
+        check('slow refusals: the collector saw two tries', len(r.records()) == 2,
+              str(r.records()))
+        check('slow refusals: logged as the timeout reached while retrying',
+              'export timeout reached while retrying' in err, err)
+    finally:
+        r.stop()
+
     # A graceful GOAWAY naming the request's stream as taken, its answer
     # 300 ms later: the request is answered on that connection, not sent
     # again (the collector would have its spans twice); the next batch

@@ -17,7 +17,8 @@
 // the first --skip K:
 //   --fault 503|429|400|reset|delay|goaway|partial|unavailable|exhausted|exhausted-retry
 //   --retry-after VALUE   Retry-After header (503/429) or RetryInfo seconds
-//   --delay-ms MS         for "delay": answer that late; for "goaway" (h2c
+//   --delay-ms MS         for "delay", "503" and "429": answer that late;
+//                         for "goaway" (h2c
 //                         OTLP/HTTP): a graceful GOAWAY naming this stream
 //                         the last taken, the answer MS later, then close
 //   --rejected K          for "partial": rejected_spans
@@ -119,9 +120,12 @@ function statusDetails(code, message, retrySeconds) {
 // OTLP/HTTP answer for `fault` (h1 res or h2 stream via `send`).
 function httpAnswer(fault, json, send, goaway) {
   const ct = json ? 'application/json' : 'application/x-protobuf';
-  if (fault === '503' || fault === '429')
-    return send(Number(fault), { 'retry-after': opts.retryAfter, 'content-type': 'text/plain' },
-                'busy, come back later');
+  if (fault === '503' || fault === '429') {
+    const refuse = () => send(Number(fault), { 'retry-after': opts.retryAfter,
+                                               'content-type': 'text/plain' },
+                              'busy, come back later');
+    return opts.delayMs > 0 ? setTimeout(refuse, Number(opts.delayMs)) : refuse();
+  }
   if (fault === '400') {
     const body = json ? JSON.stringify({ code: 3, message: 'bad spans here' })
       : Buffer.from(Writer.create().uint32(8).int32(3).uint32(18).string('bad spans here').finish());

@@ -539,16 +539,19 @@ static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
 			   struct part *parts, size_t n, int64_t deadline)
 {
 	size_t left = n;
-	int64_t wait, now;
+	int64_t wait, now, took;
 
 	for (unsigned retry = 0; left; retry++) {
+		took = clock_mono_ms();
 		wait = send_round(o, st, parts, n, retry,
 				  export_deadline(o, deadline), &left);
 		if (!left)
 			break;
 		now = clock_mono_ms();
-		if (!retry_fits(now, wait, export_deadline(o, deadline))) {
-			give_up(o, st, parts, n, retry_fits(now, wait, deadline));
+		took = now - took;
+		if (!retry_fits(now, wait, took, export_deadline(o, deadline))) {
+			give_up(o, st, parts, n,
+				retry_fits(now, wait, took, deadline));
 			return -ETIMEDOUT;
 		}
 		http_client_pause(o->client, now + wait);

@@ -110,9 +110,14 @@ int retry_parse_after(const char *value, time_t now, int64_t *ms)
 	return 0;
 }
 
-bool retry_fits(int64_t now_ms, int64_t delay_ms, int64_t deadline_ms)
+bool retry_fits(int64_t now_ms, int64_t delay_ms, int64_t took_ms,
+		int64_t deadline_ms)
 {
-	return now_ms + delay_ms < deadline_ms;
+	int64_t room = 2 * took_ms;
+
+	if (room < RETRY_ROOM_MIN_MS)
+		room = RETRY_ROOM_MIN_MS;
+	return now_ms + delay_ms + room < deadline_ms;
 }
 
 int retry_grpc_from_http(int http_status)

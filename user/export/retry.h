@@ -80,8 +80,18 @@ int64_t retry_delay_ms(const struct sp_retry_policy *p, unsigned retry,
  */
 int retry_parse_after(const char *value, time_t now, int64_t *ms);
 
-/* Would a wait of `delay_ms` from `now_ms` leave time before `deadline_ms`? */
-bool retry_fits(int64_t now_ms, int64_t delay_ms, int64_t deadline_ms);
+/* Least time a retry must leave for its answer before the deadline. */
+#define RETRY_ROOM_MIN_MS 100
+
+/*
+ * Would a wait of `delay_ms` from `now_ms` leave time before `deadline_ms`
+ * for a try that takes twice as long as the last one did (`took_ms`), and
+ * at least RETRY_ROOM_MIN_MS?  A try sent just before the deadline gets no
+ * answer: its spans would count as outcome unknown, and stay out of the
+ * disk queue, for nothing.
+ */
+bool retry_fits(int64_t now_ms, int64_t delay_ms, int64_t took_ms,
+		int64_t deadline_ms);
 
 /*
  * Map an HTTP status seen on a gRPC call (no grpc-status) to a gRPC code,
