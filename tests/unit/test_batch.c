@@ -381,6 +381,60 @@ static void test_shutdown_bounded_by_a_stuck_export(void **state)
 	free(f);
 }
 
+static void *open_idle_gate_after(void *arg)
+{
+	struct recorder *r = arg;
+
+	usleep(300 * 1000);
+	pthread_mutex_lock(&r->lock);
+	r->idle_gate_closed = false;
+	pthread_cond_broadcast(&r->changed);
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/*
+ * The export thread held in the exporter's idle work (sending its disk
+ * queue) at shutdown, its last batch exported: nothing is left to count
+ * as dropped (that batch was counted by the exporter).
+ */
+static void test_shutdown_stuck_in_idle(void **state)
+{
+	struct fx *f = fx_open(10, 2, 50, 50);
+	pthread_t helper;
+	size_t entered;
+
+	(void)state;
+	pthread_mutex_lock(&f->rec.lock);
+	f->rec.idle_gate_closed = true;
+	pthread_mutex_unlock(&f->rec.lock);
+	assert_int_equal(push(f, NULL), 0);
+	assert_int_equal(push(f, NULL), 0);
+	assert_int_equal(rec_wait_spans(&f->rec, 2, WAIT_MS), 2);
+	for (int i = 0; i < 500; i++) {
+		pthread_mutex_lock(&f->rec.lock);
+		entered = f->rec.n_idle_entered;
+		pthread_mutex_unlock(&f->rec.lock);
+		if (entered)
+			break;
+		usleep(10 * 1000);
+	}
+	assert_true(entered > 0);
+	assert_int_equal(batch_shutdown(&f->bsp), -ETIMEDOUT);
+	assert_int_equal(f->bsp.dropped_at_shutdown, 0);
+	assert_int_equal(pthread_create(&helper, NULL, open_idle_gate_after, &f->rec), 0);
+	pthread_join(helper, NULL);
+	for (int i = 0; i < 500 && !__atomic_load_n(&f->bsp.thread_done, __ATOMIC_ACQUIRE); i++)
+		usleep(10 * 1000);
+	pthread_mutex_lock(&f->bsp.lock);
+	assert_true(f->bsp.thread_done);
+	pthread_mutex_unlock(&f->bsp.lock);
+	free(f->bsp.ring);
+	rec_destroy(&f->rec.exp);
+	spanpool_destroy(&f->pool);
+	free(f);
+}
+
 static void test_grouped_by_resource(void **state)
 {
 	struct fx *f = fx_open(100, 50, LONG_DELAY_MS, 5000);
@@ -421,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_shutdown_timeout_drops),
 		cmocka_unit_test(test_abort_ends_a_waiting_push),
 		cmocka_unit_test(test_shutdown_bounded_by_a_stuck_export),
+		cmocka_unit_test(test_shutdown_stuck_in_idle),
 		cmocka_unit_test(test_grouped_by_resource),
 	};
 

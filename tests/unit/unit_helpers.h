@@ -35,6 +35,9 @@ struct recorder {
 	/* Gate: while closed, export_spans waits inside (after counting entry). */
 	bool gate_closed;
 	size_t n_entered;
+	/* The same for the idle work (idle()). */
+	bool idle_gate_closed;
+	size_t n_idle_entered;
 };
 
 static int rec_export(struct sp_exporter *exp, struct sp_span *const *spans,
@@ -58,6 +61,18 @@ static int rec_export(struct sp_exporter *exp, struct sp_span *const *spans,
 	pthread_cond_broadcast(&r->changed);
 	pthread_mutex_unlock(&r->lock);
 	return 0;
+}
+
+static void rec_idle(struct sp_exporter *exp)
+{
+	struct recorder *r = exp->state;
+
+	pthread_mutex_lock(&r->lock);
+	r->n_idle_entered++;
+	pthread_cond_broadcast(&r->changed);
+	while (r->idle_gate_closed)
+		pthread_cond_wait(&r->changed, &r->lock);
+	pthread_mutex_unlock(&r->lock);
 }
 
 static int rec_flush(struct sp_exporter *exp)
@@ -94,6 +109,7 @@ static const struct sp_exporter_ops rec_ops = {
 	.name = "recorder",
 	.export_spans = rec_export,
 	.flush = rec_flush,
+	.idle = rec_idle,
 	.destroy = rec_destroy,
 };
 

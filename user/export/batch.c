@@ -414,12 +414,16 @@ static bool join_in_time(struct sp_batch *bsp)
 		;
 	done = bsp->thread_done;
 	if (!done) {
+		/* Not in an export (in the exporter's idle work): its last
+		 * batch was counted by the exporter already. */
+		uint32_t left = (bsp->exporting ? bsp->in_export : 0) + bsp->count;
+
 		/* The spans stay out of the pool: the thread may still put them. */
 		bsp->abandoned = true;
-		counter_add(&bsp->dropped_at_shutdown, bsp->in_export + bsp->count);
+		counter_add(&bsp->dropped_at_shutdown, left);
 		bsp->count = 0;
-		sp_warn("export: an export still runs past the shutdown deadline; "
-			"its %u spans counted dropped at shutdown", bsp->in_export);
+		sp_warn("export: the export thread is still busy past the shutdown"
+			" deadline; %u spans counted dropped at shutdown", left);
 	}
 	pthread_mutex_unlock(&bsp->lock);
 	if (done)
