@@ -87,7 +87,7 @@ def receiver_on_free_ports(*extra):
                 raise
 
 
-def push(endpoint, batches, env=None, args=(), protocol=None):
+def push(endpoint, batches, env=None, args=(), protocol=None, commands=None):
     e = dict(os.environ)
     for k in list(e):
         if k.startswith('OTEL_'):
@@ -96,7 +96,8 @@ def push(endpoint, batches, env=None, args=(), protocol=None):
     if protocol:
         e['OTEL_EXPORTER_OTLP_PROTOCOL'] = protocol
     e.update(env or {})
-    cmds = ''.join(f'send {n}\n' for n in batches) + 'quit\n'
+    cmds = ''.join(f'send {n}\n' for n in batches) + ''.join(
+        f'{c}\n' for c in commands or ()) + 'quit\n'
     p = subprocess.run([PUSH, *map(str, args)], input=cmds, capture_output=True, text=True,
                        env=e, timeout=120)
     lines = [json.loads(l) for l in p.stdout.splitlines() if l.startswith('{')]
@@ -295,6 +296,79 @@ def test_h2c_closed_unanswered():
         r.stop()
 
 
+class Stall:
+    """A TCP port that takes connections and never says a word: a TLS
+    handshake with it waits until the client's connect timeout."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.conns.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def stop(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept()
+        except OSError:
+            pass
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def test_connect_timeout():
+    """A connection not made within the connect timeout (here a TLS
+    handshake never answered) sent nothing: it is retried while the export
+    timeout leaves room, then kept in the disk queue, and a batch of the
+    queue stays there, at its head, until it is sent."""
+    fast = ['--retry-initial', '50', '--retry-max', '200', '--connect-timeout', '300']
+    env = {'OTEL_EXPORTER_OTLP_TIMEOUT': '2000'}
+    s = Stall()
+    try:
+        st, err = push(f'https://127.0.0.1:{s.port}', [5], env=env, args=fast)
+        got = st[-1] if st else {}
+        check('connect timeout: retried while the timeout leaves room, then failed',
+              got.get('failed') == 5 and got.get('timed_out') == 0 and
+              got.get('exported') == 0 and got.get('retried', 0) >= 3, str(got))
+        check('connect timeout: one connection per try',
+              len(s.conns) == got.get('retried', -2) + 1, f'{len(s.conns)} {got}')
+        check('connect timeout: said so',
+              'not made within the connect timeout (300 ms)' in err, err)
+    finally:
+        s.stop()
+
+    s = Stall()
+    qdir = tempfile.mkdtemp()
+    try:
+        st, err = push(f'https://127.0.0.1:{s.port}', [5], env=env,
+                       args=fast + ['--queue-dir', qdir],
+                       commands=['sleep 300', 'idle', 'cutoff', 'sleep 300', 'idle'])
+        want = dict(exported=0, failed=0, timed_out=0, cut_off=0,
+                    queue_appended_spans=5, queue_sent_spans=0, queue_pending_spans=5)
+        check('connect timeout, disk queue: the batch is queued, not failed',
+              len(st) == 3, str(st))
+        for name, line in zip(('queued', 'queue tried, not sent',
+                               'queue tried after the shutdown deadline'), st):
+            expect(f'connect timeout, disk queue: {name}: the batch stays at the head',
+                   line, **want)
+        check('connect timeout, disk queue: the queue tried the batch',
+              len(s.conns) > (st[0].get('retried', 0) + 1 if st else 0), str(len(s.conns)))
+        check('connect timeout, disk queue: no recovery claimed',
+              'accepts spans again' not in err, err)
+    finally:
+        s.stop()
+        shutil.rmtree(qdir, ignore_errors=True)
+
+
 def fault(kind, count, *extra):
     r, (h1, h2c, grpc) = receiver_on_free_ports('--fault', kind, '--count', count, *extra)
     return r, {'h1': f'http://127.0.0.1:{h1}', 'h2c': f'http://127.0.0.1:{h2c}',
@@ -359,18 +433,17 @@ def test_faults():
     finally:
         r.stop()
 
-    # Refusals that take 500 ms, Retry-After: 0, a 2 s timeout: the retry
-    # at 0.5 s fits; at 1 s another would need its answer by the deadline
-    # with no room to spare, so it is not sent (it would only have turned
-    # "failed" into "outcome unknown", and kept the spans out of a disk
-    # queue).
-    r, ep = fault('503', 100, '--retry-after', '0', '--delay-ms', '500')
+    # Refusals that take 600 ms, Retry-After: 0, a 2 s timeout: retries
+    # at 0.6 and 1.2 s fit; at 1.8 s one more would be answered 0.4 s past
+    # the deadline, so it is not sent (it would only have turned "failed"
+    # into "outcome unknown", and kept the spans out of a disk queue).
+    r, ep = fault('503', 100, '--retry-after', '0', '--delay-ms', '600')
     try:
         st, err = push(ep['h2c'], [5], env={'OTEL_EXPORTER_OTLP_TIMEOUT': '2000'},
                        args=fast)
-        expect('slow refusals: one retry, then failed, no try left unanswered', st[-1],
-               exported=0, failed=5, timed_out=0, retried=1)
-        check('slow refusals: the collector saw two tries', len(r.records()) == 2,
+        expect('slow refusals: two retries, then failed, no try left unanswered', st[-1],
+               exported=0, failed=5, timed_out=0, retried=2)
+        check('slow refusals: the collector saw three tries', len(r.records()) == 3,
               str(r.records()))
         check('slow refusals: logged as the timeout reached while retrying',
               'export timeout reached while retrying' in err, err)
@@ -611,7 +684,8 @@ def main():
     if not shutil.which('node') or not os.path.isdir(os.path.join(NODE_DIR, 'node_modules')):
         print('not ok - node and tests/otlp-node/node_modules are needed (npm ci)')
         return 1
-    tests = [test_transports, test_h2c_closed_unanswered, test_faults, test_grpc_faults, test_endpoint_down, test_tls,
+    tests = [test_transports, test_h2c_closed_unanswered, test_faults, test_connect_timeout,
+             test_grpc_faults, test_endpoint_down, test_tls,
              test_shutdown, test_collector_down_bytes]
     only = sys.argv[1:]
     for t in tests:

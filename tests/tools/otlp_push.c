@@ -4,13 +4,20 @@
  * Configured by the OTEL_EXPORTER_OTLP_* variables plus a few options;
  * reads commands on stdin, one per line:
  *   send N     export one batch of N spans, then print the counters
+ *   idle       the export thread's idle work (sending the disk queue),
+ *              then print the counters
+ *   cutoff     the shutdown deadline: now (exporter_set_deadline())
+ *   sleep MS   wait
  *   quit
  * Each counters line is JSON:
- *   {"ret":0,"exported":N,"failed":N,"retried":N,"bytes_raw":N,
- *    "bytes_sent":N,"connects":N,"h1_fallbacks":N,"requests":N}
+ *   {"ret":0,"exported":N,"failed":N,"timed_out":N,"cut_off":N,
+ *    "retried":N,"bytes_raw":N,"bytes_sent":N,"bytes_written":N,
+ *    "connects":N,"h1_fallbacks":N,"requests":N,
+ *    "queue_appended_spans":N,"queue_sent_spans":N,"queue_pending_spans":N}
  * Span names are "push-<batch>-<index>" so a receiver can check each one.
  * Options: --connections N --retry-initial MS --retry-max MS
- *          --max-body BYTES --gzip-min BYTES --http-version V -v
+ *          --max-body BYTES --gzip-min BYTES --http-version V
+ *          --connect-timeout MS --queue-dir DIR -v
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +30,8 @@
 #include "span/span.h"
 #include "export/otlp_config.h"
 #include "export/otlp_exporter.h"
+#include "export/diskq.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 static void make_span(struct sp_span *s, struct sp_resource *res,
@@ -51,12 +60,35 @@ static void make_span(struct sp_span *s, struct sp_resource *res,
 		      "a value long enough to make bodies worth compressing");
 }
 
+static void print_counters(struct sp_exporter *exp, int ret)
+{
+	struct http_client_stats hs;
+	struct diskq_stats q = { 0 };
+
+	otlp_exporter_http_stats(exp, &hs);
+	otlp_exporter_queue_stats(exp, &q);
+	printf("{\"ret\":%d,\"exported\":%" PRIu64 ",\"failed\":%" PRIu64
+	       ",\"timed_out\":%" PRIu64 ",\"cut_off\":%" PRIu64
+	       ",\"retried\":%" PRIu64 ",\"bytes_raw\":%" PRIu64
+	       ",\"bytes_sent\":%" PRIu64 ",\"bytes_written\":%" PRIu64
+	       ",\"connects\":%" PRIu64
+	       ",\"h1_fallbacks\":%" PRIu64 ",\"requests\":%" PRIu64
+	       ",\"queue_appended_spans\":%" PRIu64 ",\"queue_sent_spans\":%" PRIu64
+	       ",\"queue_pending_spans\":%" PRIu64 "}\n",
+	       ret, exp->stats.spans_exported, exp->stats.spans_failed,
+	       exp->stats.spans_timed_out, exp->stats.spans_cut_off,
+	       exp->stats.requests_retried, exp->stats.bytes_raw,
+	       exp->stats.bytes_sent, hs.bytes_written, hs.connects,
+	       hs.h1_fallbacks, hs.requests, q.appended_spans, q.sent_spans,
+	       q.pending_spans);
+	fflush(stdout);
+}
+
 static int send_batch(struct sp_exporter *exp, struct sp_resource *res,
 		      unsigned batch, unsigned n)
 {
 	struct sp_span *spans = calloc(n ? n : 1, sizeof(*spans));
 	struct sp_span **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
-	struct http_client_stats hs;
 	int ret;
 
 	if (!spans || !ptrs) {
@@ -69,19 +101,7 @@ static int send_batch(struct sp_exporter *exp, struct sp_resource *res,
 		ptrs[i] = &spans[i];
 	}
 	ret = exp->ops->export_spans(exp, ptrs, n);
-	otlp_exporter_http_stats(exp, &hs);
-	printf("{\"ret\":%d,\"exported\":%" PRIu64 ",\"failed\":%" PRIu64
-	       ",\"timed_out\":%" PRIu64 ",\"cut_off\":%" PRIu64
-	       ",\"retried\":%" PRIu64 ",\"bytes_raw\":%" PRIu64
-	       ",\"bytes_sent\":%" PRIu64 ",\"bytes_written\":%" PRIu64
-	       ",\"connects\":%" PRIu64
-	       ",\"h1_fallbacks\":%" PRIu64 ",\"requests\":%" PRIu64 "}\n",
-	       ret, exp->stats.spans_exported, exp->stats.spans_failed,
-	       exp->stats.spans_timed_out, exp->stats.spans_cut_off,
-	       exp->stats.requests_retried, exp->stats.bytes_raw,
-	       exp->stats.bytes_sent, hs.bytes_written, hs.connects,
-	       hs.h1_fallbacks, hs.requests);
-	fflush(stdout);
+	print_counters(exp, ret);
 	free(spans);
 	free(ptrs);
 	return 0;
@@ -109,6 +129,10 @@ static int parse_options(struct sp_otlp_config *cfg, int argc, char **argv)
 			cfg->max_body_bytes = (uint32_t)atoi(v);
 		else if (strcmp(a, "--gzip-min") == 0)
 			cfg->gzip_min_bytes = (uint32_t)atoi(v);
+		else if (strcmp(a, "--connect-timeout") == 0)
+			cfg->connect_timeout_ms = (uint32_t)atoi(v);
+		else if (strcmp(a, "--queue-dir") == 0)
+			cfg->queue_dir = v;
 		else if (strcmp(a, "--http-version") == 0) {
 			if (otlp_config_set_http_version(cfg, v))
 				return -EINVAL;
@@ -141,9 +165,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	while (fgets(line, sizeof(line), stdin)) {
-		if (sscanf(line, "send %u", &n) == 1)
+		if (sscanf(line, "send %u", &n) == 1) {
 			send_batch(exp, res, batch++, n);
-		else if (strncmp(line, "quit", 4) == 0)
+		} else if (strncmp(line, "idle", 4) == 0) {
+			exp->ops->idle(exp);
+			print_counters(exp, 0);
+		} else if (sscanf(line, "sleep %u", &n) == 1) {
+			usleep(n * 1000u);
+		} else if (strncmp(line, "cutoff", 6) == 0) {
+			exporter_set_deadline(exp, clock_mono_ms());
+		} else if (strncmp(line, "quit", 4) == 0)
 			break;
 	}
 	exp->ops->destroy(exp);

@@ -57,6 +57,7 @@ struct part {
 	uint8_t *wire;
 	size_t raw_len, wire_len;
 	bool gzip, pending;
+	bool queued; /* read from the disk queue: stays there unless settled */
 	struct http_header headers[SP_OTLP_MAX_HEADERS + EXTRA_HEADERS];
 	char grpc_timeout[24];
 	struct sp_attempt last;
@@ -319,6 +320,10 @@ static void classify_response(struct otlp *o, const struct http_response *r,
 		else if (r->error == -EPROTO)
 			snprintf(p->why, sizeof(p->why),
 				 "unreadable answer or failed TLS handshake");
+		else if (r->error == -ETIME)
+			snprintf(p->why, sizeof(p->why), "connection failed:"
+				 " not made within the connect timeout (%u ms)",
+				 (unsigned)o->cfg->connect_timeout_ms);
 		else
 			snprintf(p->why, sizeof(p->why), "connection failed: %s",
 				 strerror(-r->error));
@@ -401,24 +406,41 @@ static bool cutoff_passed(const struct otlp *o)
 static void part_queue(struct otlp *o, struct sp_export_stats *st,
 		       struct part *p, const char *how);
 
-/* What one round left undelivered: counted, or kept for a retry (true). */
+/*
+ * Not sent, and no time left for it: to the disk queue when there is one
+ * (a restart sends it), else counted, as cut off by the shutdown deadline
+ * or failed.
+ */
+static void part_give_up(struct otlp *o, struct sp_export_stats *st,
+			 struct part *p, bool cut, const char *how)
+{
+	if (cut && !o->queue)
+		part_lost(o, &st->spans_cut_off, p, how, "spans not sent");
+	else
+		part_queue(o, st, p, how);
+	p->pending = false;
+}
+
+/*
+ * What one round left undelivered: counted, or kept (true) for a retry,
+ * or, read from the disk queue, to stay at its head.
+ */
 static bool part_settle(struct otlp *o, struct sp_export_stats *st,
 			struct part *p, bool sent, bool cut)
 {
+	bool timeout = p->last.kind == SP_ATTEMPT_TIMEOUT;
+
 	/* Sent and unanswered: the collector may well have the spans. */
-	if (p->last.kind == SP_ATTEMPT_TIMEOUT && sent)
+	if (timeout && sent)
 		part_lost(o, &st->spans_timed_out, p, "export timed out",
 			  "outcome unknown");
-	else if (!retry_is_retryable(&p->last) &&
-		 (p->last.kind != SP_ATTEMPT_TIMEOUT || !cut))
+	else if (!timeout && !retry_is_retryable(&p->last))
 		part_failed(o, st, p, "export failed");
-	else if (cut && o->queue)
-		part_queue(o, st, p, "shutdown deadline reached");
-	else if (cut)
-		part_lost(o, &st->spans_cut_off, p, "shutdown deadline reached",
-			  "spans not sent");
-	else
+	else if (p->queued || (!timeout && !cut))
 		return true;
+	else
+		part_give_up(o, st, p, cut, cut ? "shutdown deadline reached"
+						: "export timeout reached");
 	p->pending = false;
 	return false;
 }
@@ -473,27 +495,16 @@ static int64_t send_round(struct otlp *o, struct sp_export_stats *st,
 	return wait;
 }
 
-/*
- * No retry fits: every part still pending goes to the disk queue when
- * there is one (a restart sends it), else it is counted, as cut off by
- * the shutdown deadline or failed.
- */
+/* No retry fits: every part still pending is given up. */
 static void give_up(struct otlp *o, struct sp_export_stats *st,
 		    struct part *parts, size_t n, bool cut)
 {
 	const char *how = cut ? "shutdown deadline reached while retrying"
 			      : "export timeout reached while retrying";
 
-	for (size_t i = 0; i < n; i++) {
-		if (!parts[i].pending)
-			continue;
-		if (cut && !o->queue)
-			part_lost(o, &st->spans_cut_off, &parts[i], how,
-				  "spans not sent");
-		else
-			part_queue(o, st, &parts[i], how);
-		parts[i].pending = false;
-	}
+	for (size_t i = 0; i < n; i++)
+		if (parts[i].pending)
+			part_give_up(o, st, &parts[i], cut, how);
 }
 
 /*
@@ -555,9 +566,13 @@ static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
 			return -ETIMEDOUT;
 		}
 		http_client_pause(o->client, now + wait);
-		if (cutoff_passed(o)) {
-			give_up(o, st, parts, n, true);
-			return -ECANCELED;
+		/* A shutdown during the pause brings the deadline closer. */
+		now = clock_mono_ms();
+		if (!retry_fits(now, 0, took, export_deadline(o, deadline))) {
+			bool cut = retry_fits(now, 0, took, deadline);
+
+			give_up(o, st, parts, n, cut);
+			return cut ? -ECANCELED : -ETIMEDOUT;
 		}
 		counter_add(&st->requests_retried, left);
 	}
@@ -566,13 +581,15 @@ static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
 
 /*
  * Send the oldest queued batch, once.  Returns 0 when it left the queue
- * (delivered, or refused for good and counted), -EAGAIN when it is to be
- * tried again later, -ENOENT when the queue is empty, or another -errno.
+ * (*delivered, or refused for good and counted), -EAGAIN when it is to be
+ * tried again later (not sent, or refused for now: it stays at the head),
+ * -ENOENT when the queue is empty, or another -errno.
  */
-static int queue_send_one(struct otlp *o, struct sp_export_stats *st)
+static int queue_send_one(struct otlp *o, struct sp_export_stats *st,
+			  bool *delivered)
 {
 	struct diskq_record rec;
-	struct part p = { .pending = true };
+	struct part p = { .pending = true, .queued = true };
 	size_t left = 0;
 	int ret;
 
@@ -606,6 +623,7 @@ static int queue_send_one(struct otlp *o, struct sp_export_stats *st)
 		return -EAGAIN;
 	}
 	o->queue_retry = 0;
+	*delivered = p.last.kind == SP_ATTEMPT_OK;
 	return diskq_pop(o->queue);
 }
 
@@ -613,16 +631,17 @@ static int queue_send_one(struct otlp *o, struct sp_export_stats *st)
 static void queue_drain(struct otlp *o, struct sp_export_stats *st)
 {
 	int64_t end = clock_mono_ms() + QUEUE_SLICE_MS;
-	bool sent = false;
+	bool sent = false, delivered;
 	int ret = 0;
 
 	if (!o->queue)
 		return;
 	while (clock_mono_ms() >= o->queue_next_ms && clock_mono_ms() < end) {
-		ret = queue_send_one(o, st);
+		delivered = false;
+		ret = queue_send_one(o, st, &delivered);
 		if (ret)
 			break;
-		sent = true;
+		sent |= delivered;
 	}
 	if (ret && ret != -EAGAIN && ret != -ENOENT) {
 		sp_warn_once("export: reading the disk queue in %s failed: %s",

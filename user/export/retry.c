@@ -113,7 +113,7 @@ int retry_parse_after(const char *value, time_t now, int64_t *ms)
 bool retry_fits(int64_t now_ms, int64_t delay_ms, int64_t took_ms,
 		int64_t deadline_ms)
 {
-	int64_t room = 2 * took_ms;
+	int64_t room = took_ms;
 
 	if (room < RETRY_ROOM_MIN_MS)
 		room = RETRY_ROOM_MIN_MS;

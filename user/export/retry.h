@@ -85,8 +85,8 @@ int retry_parse_after(const char *value, time_t now, int64_t *ms);
 
 /*
  * Would a wait of `delay_ms` from `now_ms` leave time before `deadline_ms`
- * for a try that takes twice as long as the last one did (`took_ms`), and
- * at least RETRY_ROOM_MIN_MS?  A try sent just before the deadline gets no
+ * for a try that takes as long as the last one did (`took_ms`), and
+ * RETRY_ROOM_MIN_MS at least?  A try sent just before the deadline gets no
  * answer: its spans would count as outcome unknown, and stay out of the
  * disk queue, for nothing.
  */

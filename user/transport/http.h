@@ -43,7 +43,9 @@ struct http_request {
 };
 
 struct http_response {
-	int error;   /* 0: an answer came; else why not (-ECONNREFUSED...) */
+	int error;   /* 0: an answer came; else why not (-ECONNREFUSED...;
+		      * -ETIMEDOUT: the deadline passed; -ETIME: the
+		      * connect timeout passed before it) */
 	int status;  /* HTTP status, 0 when none */
 	int version; /* 1 (HTTP/1.x) or 2 */
 	char *fields;      /* header and trailer fields: http_response_field() */

@@ -177,6 +177,10 @@ static int conn_connect(struct http_client *c, struct http_conn *hc,
 	}
 	ret = conn_open(&hc->io, &c->target.url, c->tls.ctx, alpn, alpn_len,
 			(int)left);
+	/* The connect timeout, not the deadline: a failed connection, which
+	 * a retry may get (-ETIMEDOUT says the deadline passed). */
+	if (ret == -ETIMEDOUT && clock_mono_ms() < deadline)
+		return -ETIME;
 	if (ret)
 		return ret;
 	hc->tls_generation = c->tls.generation;
