@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,8 @@ int main(int argc, char **argv)
 	char line[128];
 	unsigned batch = 0, n;
 
+	/* As the daemon: a peer's close is an error return, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	otlp_config_defaults(&cfg);
 	if (otlp_config_from_env(&cfg, NULL) || parse_options(&cfg, argc, argv) ||
 	    otlp_config_finish(&cfg)) {

@@ -381,16 +381,28 @@ static void test_shutdown_bounded_by_a_stuck_export(void **state)
 	free(f);
 }
 
-static void *open_idle_gate_after(void *arg)
+static void rec_set_idle_gate(struct recorder *r, bool closed)
 {
-	struct recorder *r = arg;
-
-	usleep(300 * 1000);
 	pthread_mutex_lock(&r->lock);
-	r->idle_gate_closed = false;
+	r->idle_gate_closed = closed;
 	pthread_cond_broadcast(&r->changed);
 	pthread_mutex_unlock(&r->lock);
-	return NULL;
+}
+
+/* Wait until the export thread has entered idle() more than `seen` times. */
+static bool rec_wait_idle(struct recorder *r, size_t seen, unsigned ms)
+{
+	struct timespec until;
+	bool in;
+
+	deadline_in_ms(&until, ms);
+	pthread_mutex_lock(&r->lock);
+	while (r->n_idle_entered <= seen &&
+	       pthread_cond_timedwait(&r->changed, &r->lock, &until) != ETIMEDOUT)
+		;
+	in = r->n_idle_entered > seen;
+	pthread_mutex_unlock(&r->lock);
+	return in;
 }
 
 /*
@@ -401,29 +413,22 @@ static void *open_idle_gate_after(void *arg)
 static void test_shutdown_stuck_in_idle(void **state)
 {
 	struct fx *f = fx_open(10, 2, 50, 50);
-	pthread_t helper;
-	size_t entered;
+	size_t seen;
 
 	(void)state;
-	pthread_mutex_lock(&f->rec.lock);
-	f->rec.idle_gate_closed = true;
-	pthread_mutex_unlock(&f->rec.lock);
 	assert_int_equal(push(f, NULL), 0);
 	assert_int_equal(push(f, NULL), 0);
 	assert_int_equal(rec_wait_spans(&f->rec, 2, WAIT_MS), 2);
-	for (int i = 0; i < 500; i++) {
-		pthread_mutex_lock(&f->rec.lock);
-		entered = f->rec.n_idle_entered;
-		pthread_mutex_unlock(&f->rec.lock);
-		if (entered)
-			break;
-		usleep(10 * 1000);
-	}
-	assert_true(entered > 0);
+	/* Closed now, and entered after: the thread is held there (an idle()
+	 * begun before the gate closed has passed through it). */
+	pthread_mutex_lock(&f->rec.lock);
+	f->rec.idle_gate_closed = true;
+	seen = f->rec.n_idle_entered;
+	pthread_mutex_unlock(&f->rec.lock);
+	assert_true(rec_wait_idle(&f->rec, seen, WAIT_MS));
 	assert_int_equal(batch_shutdown(&f->bsp), -ETIMEDOUT);
 	assert_int_equal(f->bsp.dropped_at_shutdown, 0);
-	assert_int_equal(pthread_create(&helper, NULL, open_idle_gate_after, &f->rec), 0);
-	pthread_join(helper, NULL);
+	rec_set_idle_gate(&f->rec, false);
 	for (int i = 0; i < 500 && !__atomic_load_n(&f->bsp.thread_done, __ATOMIC_ACQUIRE); i++)
 		usleep(10 * 1000);
 	pthread_mutex_lock(&f->bsp.lock);

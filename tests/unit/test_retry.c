@@ -87,13 +87,15 @@ static void test_backoff_bounds(void **state)
 	assert_int_equal(retry_delay_ms(&p, 0, &a, 0), 500);
 	a.server_delay_ms = 7000;
 	assert_int_equal(retry_delay_ms(&p, 3, &a, 0), 7000);
-	/* Room for the last try's time, and RETRY_ROOM_MIN_MS at least. */
+	/* Room for the last try's time and half as long again, and
+	 * RETRY_ROOM_MIN_MS at least beyond it. */
 	assert_true(retry_fits(1000, 500, 0, 2000));
 	assert_true(retry_fits(1000, 899, 0, 2000));
 	assert_false(retry_fits(1000, 900, 0, 2000));
 	assert_false(retry_fits(1000, 1000, 0, 2000));
-	assert_true(retry_fits(1000, 500, 499, 2000));
-	assert_false(retry_fits(1000, 500, 500, 2000));
+	assert_true(retry_fits(1000, 500, 199, 2000));
+	assert_true(retry_fits(1000, 500, 332, 2000));
+	assert_false(retry_fits(1000, 500, 334, 2000));
 	/* A collector answering in 3.5 s of a 10 s timeout: one retry. */
 	assert_true(retry_fits(3500, 0, 3500, 10000));
 }

@@ -315,7 +315,8 @@ static void classify_response(struct otlp *o, const struct http_response *r,
 						   SP_ATTEMPT_LOST;
 		if (r->error == -ETIMEDOUT)
 			snprintf(p->why, sizeof(p->why),
-				 "no answer within the export timeout (%u ms)",
+				 "%s within the export timeout (%u ms)",
+				 r->sent ? "no answer" : "not sent",
 				 o->cfg->timeout_ms);
 		else if (r->error == -EPROTO)
 			snprintf(p->why, sizeof(p->why),
@@ -422,8 +423,10 @@ static void part_give_up(struct otlp *o, struct sp_export_stats *st,
 }
 
 /*
- * What one round left undelivered: counted, or kept (true) for a retry,
- * or, read from the disk queue, to stay at its head.
+ * What one round left undelivered: counted, or kept (true): for a retry,
+ * for give_up() (not sent by the export's deadline: it gives up every
+ * part left in order, so that the disk queue keeps the batch's order), or,
+ * read from the disk queue, to stay at its head.
  */
 static bool part_settle(struct otlp *o, struct sp_export_stats *st,
 			struct part *p, bool sent, bool cut)
@@ -436,11 +439,10 @@ static bool part_settle(struct otlp *o, struct sp_export_stats *st,
 			  "outcome unknown");
 	else if (!timeout && !retry_is_retryable(&p->last))
 		part_failed(o, st, p, "export failed");
-	else if (p->queued || (!timeout && !cut))
+	else if (p->queued || !cut)
 		return true;
 	else
-		part_give_up(o, st, p, cut, cut ? "shutdown deadline reached"
-						: "export timeout reached");
+		part_give_up(o, st, p, true, "shutdown deadline reached");
 	p->pending = false;
 	return false;
 }

@@ -113,11 +113,11 @@ int retry_parse_after(const char *value, time_t now, int64_t *ms)
 bool retry_fits(int64_t now_ms, int64_t delay_ms, int64_t took_ms,
 		int64_t deadline_ms)
 {
-	int64_t room = took_ms;
+	int64_t spare = took_ms / 2;
 
-	if (room < RETRY_ROOM_MIN_MS)
-		room = RETRY_ROOM_MIN_MS;
-	return now_ms + delay_ms + room < deadline_ms;
+	if (spare < RETRY_ROOM_MIN_MS)
+		spare = RETRY_ROOM_MIN_MS;
+	return now_ms + delay_ms + took_ms + spare < deadline_ms;
 }
 
 int retry_grpc_from_http(int http_status)

@@ -80,15 +80,15 @@ int64_t retry_delay_ms(const struct sp_retry_policy *p, unsigned retry,
  */
 int retry_parse_after(const char *value, time_t now, int64_t *ms);
 
-/* Least time a retry must leave for its answer before the deadline. */
+/* Least time a retry must leave beyond the last try's before the deadline. */
 #define RETRY_ROOM_MIN_MS 100
 
 /*
  * Would a wait of `delay_ms` from `now_ms` leave time before `deadline_ms`
- * for a try that takes as long as the last one did (`took_ms`), and
- * RETRY_ROOM_MIN_MS at least?  A try sent just before the deadline gets no
- * answer: its spans would count as outcome unknown, and stay out of the
- * disk queue, for nothing.
+ * for a try that takes as long as the last one did (`took_ms`), and half
+ * as long again (RETRY_ROOM_MIN_MS at least) for a slower answer?  A try
+ * sent just before the deadline gets no answer: its spans would count as
+ * outcome unknown, and stay out of the disk queue, for nothing.
  */
 bool retry_fits(int64_t now_ms, int64_t delay_ms, int64_t took_ms,
 		int64_t deadline_ms);

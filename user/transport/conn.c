@@ -8,11 +8,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "util/clock.h"
@@ -133,6 +135,19 @@ static int tls_verify_name(SSL *ssl, const char *host)
 	return SSL_set1_host(ssl, host) == 1 ? 0 : -EINVAL;
 }
 
+/*
+ * The server closed or reset the connection during the handshake (a
+ * collector restarting behind a TCP balancer does): a lost connection,
+ * which a retry may get, not a TLS failure.
+ */
+static bool tls_peer_closed(int err)
+{
+	if (err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL)
+		return true;
+	return err == SSL_ERROR_SSL &&
+	       ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+}
+
 static int tls_handshake(struct net_conn *c, const struct net_url *u,
 			 SSL_CTX *ctx, const uint8_t *alpn, size_t alpn_len,
 			 int64_t deadline)
@@ -157,13 +172,19 @@ static int tls_handshake(struct net_conn *c, const struct net_url *u,
 				return ret;
 			continue;
 		}
-		if (SSL_get_verify_result(c->ssl) != X509_V_OK)
+		if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
 			snprintf(tls_reason, sizeof(tls_reason),
 				 "certificate verification failed: %s",
 				 X509_verify_cert_error_string(
 					 SSL_get_verify_result(c->ssl)));
-		else
+		} else if (tls_peer_closed(err)) {
+			snprintf(tls_reason, sizeof(tls_reason),
+				 "the server closed the connection in the handshake");
+			ERR_clear_error();
+			return -ECONNRESET;
+		} else {
 			tls_note_error("TLS handshake");
+		}
 		return -EPROTO;
 	}
 	SSL_get0_alpn_selected(c->ssl, &chosen, &chosen_len);

@@ -90,8 +90,10 @@ void http_client_destroy(struct http_client *c); /* accepts NULL */
  * Send `n` requests at once (spread over the pool, multiplexed on HTTP/2)
  * and wait for every answer until `deadline_ms` (clock_mono_ms(), util/clock.h).
  * Each resps[i] is reset, then holds the answer or its error: -ETIMEDOUT
- * (deadline or cutoff passed; see `sent`), -ECONNREFUSED, -ECONNRESET (connection lost), -EHOSTUNREACH,
- * -EPROTO (unreadable answer or TLS failure).  Returns 0; the outcome of
+ * (deadline or cutoff passed; see `sent`), -ETIME (no connection within
+ * the connect timeout, before the deadline), -ECONNREFUSED, -ECONNRESET
+ * (connection lost), -EHOSTUNREACH, -EPROTO (unreadable answer or TLS
+ * failure), -ENOMEM.  Returns 0; the outcome of
  * each request is in its response.  Each call first looks whether the TLS
  * files changed (transport/tlsctx.h); idle connections made with the
  * files from before a change are closed and made again.  The caller frees bodies with

@@ -460,8 +460,14 @@ int http_client_roundtrip(struct http_client *c, const struct http_request *reqs
 	struct roundtrip rt = { .c = c, .n = n, .deadline = deadline_ms };
 
 	rt.x = calloc(n ? n : 1, sizeof(*rt.x));
-	if (!rt.x)
+	if (!rt.x) {
+		/* Each response says so: nothing was sent, a retry may do. */
+		for (size_t i = 0; i < n; i++) {
+			http_response_reset(&resps[i]);
+			resps[i].error = -ENOMEM;
+		}
 		return -ENOMEM;
+	}
 	if (c->tls.ctx)
 		tlsctx_refresh(&c->tls, clock_mono_ms());
 	pool_round_start(c);
