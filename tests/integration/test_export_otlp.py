@@ -366,6 +366,9 @@ def test_connect_timeout():
                    line, **want)
         check('connect timeout, disk queue: the queue tried the batch',
               len(s.conns) > (st[0].get('retried', 0) + 1 if st else 0), str(len(s.conns)))
+        check('connect timeout, disk queue: the batch kept at the head is said, once',
+              err.count('not made within the connect timeout (300 ms); the disk queue'
+                        ' keeps its oldest batch for a later try') == 1, err)
     finally:
         s.stop()
         shutil.rmtree(qdir, ignore_errors=True)

@@ -618,6 +618,12 @@ static int queue_send_one(struct otlp *o, struct sp_export_stats *st,
 	if (ret)
 		return ret;
 	if (left) {
+		char line[1024];
+
+		/* Said once per cause until the collector takes spans again. */
+		snprintf(line, sizeof(line), "export: %s: %s; the disk queue keeps"
+			 " its oldest batch for a later try", o->url.authority, p.why);
+		log_once(o, line);
 		diskq_mark_sending(o->queue, false);
 		o->queue_next_ms = clock_mono_ms() +
 			retry_delay_ms(&o->policy, o->queue_retry++, &p.last,

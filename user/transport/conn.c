@@ -168,8 +168,12 @@ static int tls_handshake(struct net_conn *c, const struct net_url *u,
 		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
 			ret = wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
 				      deadline);
-			if (ret)
+			if (ret) {
+				snprintf(tls_reason, sizeof(tls_reason),
+					 "handshake not done in time: %s",
+					 strerror(-ret));
 				return ret;
+			}
 			continue;
 		}
 		if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
