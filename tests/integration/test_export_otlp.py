@@ -172,6 +172,14 @@ def test_transports():
         r.stop()
 
 
+def close_listener(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # wakes its accept()
+    except OSError:
+        pass
+    sock.close()
+
+
 class BothPort:
     """A collector port that serves HTTP/1.1 and h2c, as the OpenTelemetry
     Collector's does: each connection goes on to the receiver's h2c or
@@ -236,11 +244,7 @@ class BothPort:
                 pass
 
     def stop(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept()
-        except OSError:
-            pass
-        self.sock.close()
+        close_listener(self.sock)
 
 
 def test_h2c_closed_unanswered():
@@ -320,11 +324,7 @@ class Stall:
                 self.conns[-1].close()
 
     def stop(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept()
-        except OSError:
-            pass
-        self.sock.close()
+        close_listener(self.sock)
         for c in self.conns:
             c.close()
 

@@ -54,6 +54,25 @@ static void fx_close(struct fx *f)
 	free(f);
 }
 
+/*
+ * After a shutdown that left the export thread behind (its gate now
+ * open): wait for it to end, then free what batch_shutdown() could not
+ * (the thread may have been using it).
+ */
+static void fx_close_left_behind(struct fx *f)
+{
+	for (int i = 0; i < 500 && !__atomic_load_n(&f->bsp.thread_done, __ATOMIC_ACQUIRE); i++)
+		usleep(10 * 1000);
+	/* Set under the lock: once we hold it, the thread is done with it. */
+	pthread_mutex_lock(&f->bsp.lock);
+	assert_true(f->bsp.thread_done);
+	pthread_mutex_unlock(&f->bsp.lock);
+	free(f->bsp.ring);
+	rec_destroy(&f->rec.exp);
+	spanpool_destroy(&f->pool);
+	free(f);
+}
+
 /* Push a span numbered by push order (its span ID); returns batch_push's result. */
 static int push(struct fx *f, struct sp_resource *res)
 {
@@ -369,16 +388,7 @@ static void test_shutdown_bounded_by_a_stuck_export(void **state)
 	/* Let the left-behind thread end before the fixture goes. */
 	assert_int_equal(pthread_create(&helper, NULL, open_gate_after, &f->rec), 0);
 	pthread_join(helper, NULL);
-	for (int i = 0; i < 500 && !__atomic_load_n(&f->bsp.thread_done, __ATOMIC_ACQUIRE); i++)
-		usleep(10 * 1000);
-	/* Set under the lock: once we hold it, the thread is done with it. */
-	pthread_mutex_lock(&f->bsp.lock);
-	assert_true(f->bsp.thread_done);
-	pthread_mutex_unlock(&f->bsp.lock);
-	free(f->bsp.ring);
-	rec_destroy(&f->rec.exp);
-	spanpool_destroy(&f->pool);
-	free(f);
+	fx_close_left_behind(f);
 }
 
 static void rec_set_idle_gate(struct recorder *r, bool closed)
@@ -429,15 +439,7 @@ static void test_shutdown_stuck_in_idle(void **state)
 	assert_int_equal(batch_shutdown(&f->bsp), -ETIMEDOUT);
 	assert_int_equal(f->bsp.dropped_at_shutdown, 0);
 	rec_set_idle_gate(&f->rec, false);
-	for (int i = 0; i < 500 && !__atomic_load_n(&f->bsp.thread_done, __ATOMIC_ACQUIRE); i++)
-		usleep(10 * 1000);
-	pthread_mutex_lock(&f->bsp.lock);
-	assert_true(f->bsp.thread_done);
-	pthread_mutex_unlock(&f->bsp.lock);
-	free(f->bsp.ring);
-	rec_destroy(&f->rec.exp);
-	spanpool_destroy(&f->pool);
-	free(f);
+	fx_close_left_behind(f);
 }
 
 static void test_grouped_by_resource(void **state)
