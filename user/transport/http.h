@@ -93,8 +93,8 @@ void http_client_destroy(struct http_client *c); /* accepts NULL */
  * (deadline or cutoff passed; see `sent`), -ETIME (no connection within
  * the connect timeout, before the deadline), -ECONNREFUSED, -ECONNRESET
  * (connection lost), -EHOSTUNREACH, -EPROTO (unreadable answer or TLS
- * failure), -ENOMEM.  Returns 0; the outcome of
- * each request is in its response.  Each call first looks whether the TLS
+ * failure), -ENOMEM.  Returns 0 (-ENOMEM when it could not start: every
+ * response says so); the outcome of each request is in its response.  Each call first looks whether the TLS
  * files changed (transport/tlsctx.h); idle connections made with the
  * files from before a change are closed and made again.  The caller frees bodies with
  * http_response_reset().
