@@ -310,6 +310,108 @@ static void test_segments_roll_and_go(void **state)
 	diskq_close(q);
 }
 
+/* The path of the segment file numbered `seq`. */
+static void segment_path(char *path, size_t size, unsigned seq)
+{
+	snprintf(path, size, "%s/%016x.spq", dir, seq);
+}
+
+/*
+ * A segment removed under the queue (by hand, or lost to an I/O error):
+ * its records are counted dropped and the queue goes on with the next; the
+ * only segment removed, new records go to a new one, after the cursor.
+ */
+static void test_segment_removed(void **state)
+{
+	struct diskq *q = open_q(1 << 20, 2 * RECORD);
+	struct diskq_stats st;
+	struct diskq_record r;
+	char path[128];
+
+	for (int i = 0; i < 6; i++)
+		append(q, i); /* segments 1: {0, 1}, 2: {2, 3}, 3: {4, 5} */
+	segment_path(path, sizeof(path), 2);
+	assert_int_equal(unlink(path), 0);
+	expect_next(q, 0);
+	expect_next(q, 1);
+	expect_next(q, 4);
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.dropped, 2);
+	assert_int_equal(st.dropped_spans, 3 + 4);
+	assert_int_equal(st.corrupt, 1);
+	assert_int_equal(st.pending, 1);
+	assert_int_equal(st.pending_bytes, RECORD);
+	diskq_close(q);
+
+	q = open_q(1 << 20, 2 * RECORD); /* segment 3 only, {5} left */
+	segment_path(path, sizeof(path), 3);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(diskq_peek(q, &r), -ENOENT); /* found gone when read */
+	expect_empty(q);
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.dropped, 1);
+	assert_int_equal(st.pending, 0);
+	append(q, 9);
+	append(q, 10);
+	expect_next(q, 9);
+	diskq_close(q);
+	q = open_q(1 << 20, 2 * RECORD); /* the cursor did not pass them */
+	expect_next(q, 10);
+	expect_empty(q);
+	diskq_close(q);
+}
+
+/* Only the names the queue makes are its segments. */
+static void test_other_names_ignored(void **state)
+{
+	static const char *const others[] = { "0x00000000000001.spq",
+					      "000000000000000A.spq",
+					      "-000000000000001.spq",
+					      " 00000000000001.spq" };
+	struct diskq *q = open_q(1 << 20, 0);
+	char path[128], other[128];
+
+	for (int i = 0; i < 3; i++)
+		append(q, i);
+	diskq_close(q);
+	first_segment(path, sizeof(path));
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		snprintf(other, sizeof(other), "%s/%s", dir, others[i]);
+		assert_int_equal(link(path, other), 0);
+	}
+	q = open_q(1 << 20, 0);
+	for (int i = 0; i < 3; i++)
+		expect_next(q, i);
+	expect_empty(q);
+	diskq_close(q);
+}
+
+/* Records of another format (here: another magic number) in the newest
+ * segment are not a torn tail: left on disk, skipped and counted when read. */
+static void test_other_format_kept(void **state)
+{
+	struct diskq *q = open_q(1 << 20, 0);
+	struct diskq_stats st;
+	char path[128];
+	struct stat sb;
+
+	for (int i = 0; i < 3; i++)
+		append(q, i);
+	diskq_close(q);
+	first_segment(path, sizeof(path));
+	for (int i = 0; i < 3; i++)
+		flip_byte(path, (off_t)i * RECORD); /* the magic's first byte */
+	q = open_q(1 << 20, 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 3 * RECORD);
+	append(q, 9);
+	expect_next(q, 9);
+	expect_empty(q);
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.corrupt, 1);
+	diskq_close(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +422,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_drops_oldest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_segments_roll_and_go, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_segment_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_names_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_format_kept, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

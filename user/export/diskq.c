@@ -30,6 +30,7 @@
 struct segment {
 	uint64_t seq;
 	uint64_t size;
+	uint64_t records, spans, bytes; /* the valid ones not yet taken */
 };
 
 struct diskq {
@@ -306,6 +307,47 @@ static void head_remove(struct diskq *q)
 	q->dir_dirty = true;
 }
 
+static int segment_add(struct diskq *q);
+
+/* An error that says the file is gone or broken, not that we lack a resource. */
+static bool segment_broken(int err)
+{
+	return err == -ENOENT || err == -EIO || err == -ESTALE || err == -EISDIR;
+}
+
+/*
+ * The oldest segment cannot be read (removed under us, an I/O error): its
+ * records are counted dropped, and it is forgotten, so that the queue goes
+ * on.  The only segment is first followed by a new one, so that sequence
+ * numbers (and the cursor) keep going up.
+ */
+static int head_lost(struct diskq *q, int err)
+{
+	struct segment s = q->segs[0];
+	char name[SEGMENT_NAME];
+	int ret;
+
+	segment_name(s.seq, name);
+	sp_warn("diskq: cannot read %s/%s (%s); its %llu batches (%llu spans) are"
+		" dropped", q->dir, name, strerror(-err),
+		(unsigned long long)s.records, (unsigned long long)s.spans);
+	counter_add(&q->st.corrupt, 1);
+	counter_add(&q->st.dropped, s.records);
+	counter_add(&q->st.dropped_spans, s.spans);
+	counter_sub(&q->st.pending, s.records < q->st.pending ? s.records : q->st.pending);
+	counter_sub(&q->st.pending_spans,
+		    s.spans < q->st.pending_spans ? s.spans : q->st.pending_spans);
+	counter_sub(&q->st.pending_bytes,
+		    s.bytes < q->st.pending_bytes ? s.bytes : q->st.pending_bytes);
+	if (q->n_segs == 1) {
+		ret = segment_add(q);
+		if (ret)
+			return ret;
+	}
+	head_remove(q);
+	return cursor_write(q);
+}
+
 int diskq_peek(struct diskq *q, struct diskq_record *rec)
 {
 	uint64_t next;
@@ -320,11 +362,15 @@ int diskq_peek(struct diskq *q, struct diskq_record *rec)
 			continue;
 		}
 		fd = head_fd(q);
-		if (fd < 0)
-			return fd;
-		ret = record_read(q, fd, q->segs[0].size, q->roff);
+		ret = fd < 0 ? fd : record_read(q, fd, q->segs[0].size, q->roff);
 		if (ret == 0)
 			break;
+		if (segment_broken(ret)) {
+			ret = head_lost(q, ret);
+			if (ret)
+				return ret;
+			continue;
+		}
 		if (ret != -EBADMSG)
 			return ret;
 		ret = record_resync(q, fd, q->segs[0].size, q->roff, &next);
@@ -355,6 +401,11 @@ static int take(struct diskq *q, bool sent)
 		return -ENOENT;
 	q->peeked = false;
 	q->roff += q->peek_bytes;
+	if (q->segs[0].records) {
+		q->segs[0].records--;
+		q->segs[0].spans -= q->peek_spans;
+		q->segs[0].bytes -= q->peek_bytes;
+	}
 	if (q->st.pending) {
 		counter_sub(&q->st.pending, 1);
 		counter_sub(&q->st.pending_spans, q->peek_spans);
@@ -474,6 +525,9 @@ int diskq_append(struct diskq *q, const void *data, size_t len,
 	ret = record_write(q, data, len, spans, flags);
 	if (ret)
 		return ret;
+	q->segs[q->n_segs - 1].records++;
+	q->segs[q->n_segs - 1].spans += spans;
+	q->segs[q->n_segs - 1].bytes += need;
 	counter_add(&q->st.appended, 1);
 	counter_add(&q->st.appended_spans, spans);
 	counter_add(&q->st.pending, 1);
@@ -541,16 +595,20 @@ static int segments_list(struct diskq *q)
 		return -errno;
 	}
 	while (!ret && (e = readdir(d))) {
-		char *end;
-		uint64_t seq = strtoull(e->d_name, &end, 16);
+		uint64_t seq;
 
-		if (end != e->d_name + 16 || strcmp(end, ".spq") ||
-		    fstatat(q->dirfd, e->d_name, &sb, 0))
+		/* Exactly the names segment_name() makes: strtoull() alone
+		 * takes "0x", signs, spaces and capitals too. */
+		if (strlen(e->d_name) != 20 || strcmp(e->d_name + 16, ".spq") ||
+		    strspn(e->d_name, "0123456789abcdef") != 16 ||
+		    fstatat(q->dirfd, e->d_name, &sb, 0) || !S_ISREG(sb.st_mode))
 			continue;
+		seq = strtoull(e->d_name, NULL, 16);
 		if (q->n_segs == q->cap_segs)
 			ret = segment_grow(q);
 		if (!ret)
-			q->segs[q->n_segs++] = (struct segment){ seq, (uint64_t)sb.st_size };
+			q->segs[q->n_segs++] = (struct segment){
+				.seq = seq, .size = (uint64_t)sb.st_size };
 	}
 	closedir(d);
 	if (q->n_segs) /* segs is NULL while none was found */
@@ -583,6 +641,24 @@ static void cursor_read(struct diskq *q)
 	q->was_sending = get32(c + 20) && q->n_segs && q->segs[0].seq == seq;
 }
 
+/*
+ * Is the bad end of the newest segment, from `off`, what an append cut
+ * short leaves: less than a header, or a header whose record runs past
+ * the end?  Anything else (another format's records, garbage) is left in
+ * place, skipped and counted when read, never cut off.
+ */
+static bool torn_at(int fd, uint64_t size, uint64_t off)
+{
+	uint8_t hdr[DISKQ_HEADER];
+
+	if (size - off < DISKQ_HEADER)
+		return true;
+	if (full_pread(fd, hdr, sizeof(hdr), off))
+		return false;
+	return get32(hdr) == RECORD_MAGIC &&
+	       size - off - DISKQ_HEADER < get32(hdr + 4);
+}
+
 /* Count the valid records of segment i from `off`; cut a torn tail. */
 static int segment_scan(struct diskq *q, size_t i, uint64_t off)
 {
@@ -595,6 +671,9 @@ static int segment_scan(struct diskq *q, size_t i, uint64_t off)
 	while (off < s->size) {
 		ret = record_read(q, fd, s->size, off);
 		if (ret == 0) {
+			s->records++;
+			s->spans += get32(q->buf + 8);
+			s->bytes += DISKQ_HEADER + (uint64_t)get32(q->buf + 4);
 			counter_add(&q->st.pending, 1);
 			counter_add(&q->st.pending_spans, get32(q->buf + 8));
 			counter_add(&q->st.pending_bytes, DISKQ_HEADER + (uint64_t)get32(q->buf + 4));
@@ -603,7 +682,7 @@ static int segment_scan(struct diskq *q, size_t i, uint64_t off)
 		}
 		if (ret != -EBADMSG || (ret = record_resync(q, fd, s->size, off, &next)))
 			break;
-		if (next < s->size || i + 1 < q->n_segs) {
+		if (next < s->size || i + 1 < q->n_segs || !torn_at(fd, s->size, off)) {
 			off = next; /* skipped, and counted, when read */
 			continue;
 		}
@@ -617,6 +696,35 @@ static int segment_scan(struct diskq *q, size_t i, uint64_t off)
 	}
 	close(fd);
 	return ret;
+}
+
+/*
+ * Segment i cannot be read at start: renamed NAME.bad (left for a look,
+ * and out of the way of the names to come) and left out, said and counted.
+ */
+static int segment_set_aside(struct diskq *q, size_t i, int err)
+{
+	char name[SEGMENT_NAME], bad[SEGMENT_NAME + 4];
+
+	segment_name(q->segs[i].seq, name);
+	snprintf(bad, sizeof(bad), "%s.bad", name);
+	sp_warn("diskq: cannot read %s/%s (%s); set aside as %s", q->dir, name,
+		strerror(-err), bad);
+	counter_add(&q->st.corrupt, 1);
+	if (renameat(q->dirfd, name, q->dirfd, bad))
+		sp_warn("diskq: cannot rename %s/%s: %s", q->dir, name, strerror(errno));
+	/* What the scan counted before it failed is not in the queue now. */
+	counter_add(&q->st.dropped, q->segs[i].records);
+	counter_add(&q->st.dropped_spans, q->segs[i].spans);
+	counter_sub(&q->st.pending, q->segs[i].records);
+	counter_sub(&q->st.pending_spans, q->segs[i].spans);
+	counter_sub(&q->st.pending_bytes, q->segs[i].bytes);
+	memmove(q->segs + i, q->segs + i + 1, (q->n_segs - i - 1) * sizeof(*q->segs));
+	q->n_segs--;
+	if (i == 0)
+		q->roff = 0;
+	q->dir_dirty = true;
+	return 0;
 }
 
 static int diskq_load(struct diskq *q)
@@ -635,8 +743,11 @@ static int diskq_load(struct diskq *q)
 	if (ret)
 		return ret;
 	cursor_read(q);
-	for (size_t i = 0; !ret && i < q->n_segs; i++)
+	for (size_t i = 0; !ret && i < q->n_segs; i++) {
 		ret = segment_scan(q, i, i ? 0 : q->roff);
+		if (segment_broken(ret) || ret == -EACCES || ret == -EPERM)
+			ret = segment_set_aside(q, i--, ret);
+	}
 	if (ret)
 		return ret;
 	if (q->was_sending && record_read(q, head_fd(q), q->segs[0].size, q->roff) == 0) {
