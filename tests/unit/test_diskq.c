@@ -361,6 +361,29 @@ static void test_segment_removed(void **state)
 	diskq_close(q);
 }
 
+/* A cursor emptied beside segments: the oldest is sent again, and that
+ * is said and counted. */
+static void test_empty_cursor(void **state)
+{
+	struct diskq *q = open_q(1 << 20, 0);
+	struct diskq_stats st;
+	char path[128];
+
+	for (int i = 0; i < 3; i++)
+		append(q, i);
+	expect_next(q, 0);
+	diskq_close(q);
+	snprintf(path, sizeof(path), "%s/cursor", dir);
+	assert_int_equal(truncate(path, 0), 0);
+	q = open_q(1 << 20, 0);
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.corrupt, 1);
+	for (int i = 0; i < 3; i++)
+		expect_next(q, i);
+	expect_empty(q);
+	diskq_close(q);
+}
+
 /* Only the names the queue makes are its segments. */
 static void test_other_names_ignored(void **state)
 {
@@ -424,6 +447,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_segments_roll_and_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_segment_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_names_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_format_kept, setup, teardown),
 	};
 

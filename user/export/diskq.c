@@ -623,8 +623,15 @@ static void cursor_read(struct diskq *q)
 	ssize_t n = pread(q->cursor_fd, c, sizeof(c), 0);
 	uint64_t seq, off;
 
-	if (n == 0)
+	if (n == 0 && !q->n_segs)
 		return; /* a new queue */
+	if (n == 0) {
+		/* Segments and no cursor: made and never written, or emptied. */
+		counter_add(&q->st.corrupt, 1);
+		sp_warn("diskq: empty cursor in %s beside segments; resending from"
+			" the oldest segment", q->dir);
+		return;
+	}
 	if (n != (ssize_t)sizeof(c) || get32(c) != CURSOR_MAGIC ||
 	    get32(c + 24) != (uint32_t)crc32(0L, c, 24)) {
 		counter_add(&q->st.corrupt, 1);
