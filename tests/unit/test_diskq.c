@@ -106,6 +106,17 @@ static void first_segment(char *path, size_t size)
 	snprintf(path, size, "%s/%s", dir, best);
 }
 
+/* A closed queue of records 0, 1, 2 in one segment, whose path is given. */
+static void three_records_closed(char *path, size_t size)
+{
+	struct diskq *q = open_q(1 << 20, 0);
+
+	for (int i = 0; i < 3; i++)
+		append(q, i);
+	diskq_close(q);
+	first_segment(path, size);
+}
+
 static int count_segments(void)
 {
 	DIR *d = opendir(dir);
@@ -204,15 +215,12 @@ static void test_stopped_while_sending(void **state)
 /* A record cut short by a crash: cut off at open, counted, appends go on. */
 static void test_truncated_tail(void **state)
 {
-	struct diskq *q = open_q(1 << 20, 0);
+	struct diskq *q;
 	struct diskq_stats st;
 	char path[128];
 	struct stat sb;
 
-	for (int i = 0; i < 3; i++)
-		append(q, i);
-	diskq_close(q);
-	first_segment(path, sizeof(path));
+	three_records_closed(path, sizeof(path));
 	assert_int_equal(truncate(path, 3 * RECORD - 7), 0);
 	q = open_q(1 << 20, 0);
 	diskq_get_stats(q, &st);
@@ -391,13 +399,10 @@ static void test_other_names_ignored(void **state)
 					      "000000000000000A.spq",
 					      "-000000000000001.spq",
 					      " 00000000000001.spq" };
-	struct diskq *q = open_q(1 << 20, 0);
+	struct diskq *q;
 	char path[128], other[128];
 
-	for (int i = 0; i < 3; i++)
-		append(q, i);
-	diskq_close(q);
-	first_segment(path, sizeof(path));
+	three_records_closed(path, sizeof(path));
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
 		snprintf(other, sizeof(other), "%s/%s", dir, others[i]);
 		assert_int_equal(link(path, other), 0);
@@ -413,15 +418,12 @@ static void test_other_names_ignored(void **state)
  * segment are not a torn tail: left on disk, skipped and counted when read. */
 static void test_other_format_kept(void **state)
 {
-	struct diskq *q = open_q(1 << 20, 0);
+	struct diskq *q;
 	struct diskq_stats st;
 	char path[128];
 	struct stat sb;
 
-	for (int i = 0; i < 3; i++)
-		append(q, i);
-	diskq_close(q);
-	first_segment(path, sizeof(path));
+	three_records_closed(path, sizeof(path));
 	for (int i = 0; i < 3; i++)
 		flip_byte(path, (off_t)i * RECORD); /* the magic's first byte */
 	q = open_q(1 << 20, 0);
