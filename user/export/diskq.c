@@ -728,8 +728,10 @@ static int segment_set_aside(struct diskq *q, size_t i, int err)
 	counter_sub(&q->st.pending_bytes, q->segs[i].bytes);
 	memmove(q->segs + i, q->segs + i + 1, (q->n_segs - i - 1) * sizeof(*q->segs));
 	q->n_segs--;
-	if (i == 0)
+	if (i == 0) {
 		q->roff = 0;
+		q->was_sending = false; /* that batch went with the segment */
+	}
 	q->dir_dirty = true;
 	return 0;
 }
