@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -298,6 +300,38 @@ static void test_budget_drops_oldest(void **state)
 	diskq_close(q);
 }
 
+/* A write that fails (here: past the file size limit, as a full disk
+ * fails it) is refused and costs no queued record. */
+static void test_failed_write_drops_nothing(void **state)
+{
+	struct diskq *q = open_q(3 * RECORD, 0);
+	struct diskq_stats st;
+	struct rlimit old, lim;
+	uint8_t data[PAYLOAD];
+
+	for (int i = 0; i < 3; i++)
+		append(q, i); /* the budget is full */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 3 * RECORD;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	memset(data, 3, sizeof(data));
+	assert_int_equal(diskq_append(q, data, sizeof(data), 4, 7), -EFBIG);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.dropped, 0);
+	assert_int_equal(st.pending, 3);
+	append(q, 4); /* with room to write: the oldest goes */
+	diskq_get_stats(q, &st);
+	assert_int_equal(st.dropped, 1);
+	for (int i = 1; i < 3; i++)
+		expect_next(q, i);
+	expect_next(q, 4);
+	expect_empty(q);
+	diskq_close(q);
+}
+
 /* Segments roll at their size and go once read; the cursor survives it. */
 static void test_segments_roll_and_go(void **state)
 {
@@ -447,6 +481,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_drops_oldest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_segments_roll_and_go, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_write_drops_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_segment_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_names_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_cursor, setup, teardown),

@@ -465,12 +465,12 @@ static int segment_add(struct diskq *q)
 	return 0;
 }
 
-/* Make room for `need` bytes within the budget: drop the oldest records. */
-static void budget_make_room(struct diskq *q, uint64_t need)
+/* Back within the budget: drop the oldest records. */
+static void budget_keep(struct diskq *q)
 {
 	struct diskq_record rec;
 
-	while (q->st.pending && q->st.pending_bytes + need > q->opts.max_bytes) {
+	while (q->st.pending && q->st.pending_bytes > q->opts.max_bytes) {
 		if (diskq_peek(q, &rec) || take(q, false))
 			break;
 	}
@@ -521,7 +521,8 @@ int diskq_append(struct diskq *q, const void *data, size_t len,
 		counter_add(&q->st.dropped_spans, spans);
 		return -E2BIG;
 	}
-	budget_make_room(q, need);
+	/* Written first, the oldest dropped after: a write that fails (a
+	 * full disk) costs no queued record. */
 	ret = record_write(q, data, len, spans, flags);
 	if (ret)
 		return ret;
@@ -533,6 +534,7 @@ int diskq_append(struct diskq *q, const void *data, size_t len,
 	counter_add(&q->st.pending, 1);
 	counter_add(&q->st.pending_spans, spans);
 	counter_add(&q->st.pending_bytes, need);
+	budget_keep(q);
 	maybe_sync(q);
 	return 0;
 }
