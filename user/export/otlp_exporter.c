@@ -548,11 +548,32 @@ static void part_queue(struct otlp *o, struct sp_export_stats *st,
 	o->queue_next_ms = clock_mono_ms() + o->cfg->retry_initial_ms;
 }
 
+/*
+ * Does a retry after `wait` ms, like the last try (`took` ms), fit before
+ * the deadline and the shutdown's?  0 when it does; else every part still
+ * pending is given up, and -ECANCELED (the shutdown's deadline came
+ * first) or -ETIMEDOUT.
+ */
+static int retry_room(struct otlp *o, struct sp_export_stats *st,
+		      struct part *parts, size_t n, int64_t wait, int64_t took,
+		      int64_t deadline)
+{
+	int64_t now = clock_mono_ms();
+	bool cut;
+
+	if (retry_fits(now, wait, took, export_deadline(o, deadline)))
+		return 0;
+	cut = retry_fits(now, wait, took, deadline);
+	give_up(o, st, parts, n, cut);
+	return cut ? -ECANCELED : -ETIMEDOUT;
+}
+
 static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
 			   struct part *parts, size_t n, int64_t deadline)
 {
 	size_t left = n;
-	int64_t wait, now, took;
+	int64_t wait, took;
+	int ret;
 
 	for (unsigned retry = 0; left; retry++) {
 		took = clock_mono_ms();
@@ -560,22 +581,15 @@ static int otlp_send_parts(struct otlp *o, struct sp_export_stats *st,
 				  export_deadline(o, deadline), &left);
 		if (!left)
 			break;
-		now = clock_mono_ms();
-		took = now - took;
-		if (!retry_fits(now, wait, took, export_deadline(o, deadline))) {
-			give_up(o, st, parts, n,
-				retry_fits(now, wait, took, deadline));
-			return -ETIMEDOUT;
-		}
-		http_client_pause(o->client, now + wait);
-		/* A shutdown during the pause brings the deadline closer. */
-		now = clock_mono_ms();
-		if (!retry_fits(now, 0, took, export_deadline(o, deadline))) {
-			bool cut = retry_fits(now, 0, took, deadline);
-
-			give_up(o, st, parts, n, cut);
-			return cut ? -ECANCELED : -ETIMEDOUT;
-		}
+		took = clock_mono_ms() - took;
+		ret = retry_room(o, st, parts, n, wait, took, deadline);
+		if (ret)
+			return ret;
+		http_client_pause(o->client, clock_mono_ms() + wait);
+		/* Again: a shutdown during the pause brings its deadline closer. */
+		ret = retry_room(o, st, parts, n, 0, took, deadline);
+		if (ret)
+			return ret;
 		counter_add(&st->requests_retried, left);
 	}
 	return 0;
