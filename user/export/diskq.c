@@ -309,6 +309,18 @@ static void head_remove(struct diskq *q)
 
 static int segment_add(struct diskq *q);
 
+/* The records of `s` not yet taken leave the queue, counted dropped, and
+ * the segment as broken. */
+static void segment_dropped(struct diskq *q, const struct segment *s)
+{
+	counter_add(&q->st.corrupt, 1);
+	counter_add(&q->st.dropped, s->records);
+	counter_add(&q->st.dropped_spans, s->spans);
+	counter_sub(&q->st.pending, s->records);
+	counter_sub(&q->st.pending_spans, s->spans);
+	counter_sub(&q->st.pending_bytes, s->bytes);
+}
+
 /* An error that says the file is gone or broken, not that we lack a resource. */
 static bool segment_broken(int err)
 {
@@ -331,14 +343,7 @@ static int head_lost(struct diskq *q, int err)
 	sp_warn("diskq: cannot read %s/%s (%s); its %llu batches (%llu spans) are"
 		" dropped", q->dir, name, strerror(-err),
 		(unsigned long long)s.records, (unsigned long long)s.spans);
-	counter_add(&q->st.corrupt, 1);
-	counter_add(&q->st.dropped, s.records);
-	counter_add(&q->st.dropped_spans, s.spans);
-	counter_sub(&q->st.pending, s.records < q->st.pending ? s.records : q->st.pending);
-	counter_sub(&q->st.pending_spans,
-		    s.spans < q->st.pending_spans ? s.spans : q->st.pending_spans);
-	counter_sub(&q->st.pending_bytes,
-		    s.bytes < q->st.pending_bytes ? s.bytes : q->st.pending_bytes);
+	segment_dropped(q, &s);
 	if (q->n_segs == 1) {
 		ret = segment_add(q);
 		if (ret)
@@ -719,15 +724,10 @@ static int segment_set_aside(struct diskq *q, size_t i, int err)
 	snprintf(bad, sizeof(bad), "%s.bad", name);
 	sp_warn("diskq: cannot read %s/%s (%s); set aside as %s", q->dir, name,
 		strerror(-err), bad);
-	counter_add(&q->st.corrupt, 1);
 	if (renameat(q->dirfd, name, q->dirfd, bad))
 		sp_warn("diskq: cannot rename %s/%s: %s", q->dir, name, strerror(errno));
 	/* What the scan counted before it failed is not in the queue now. */
-	counter_add(&q->st.dropped, q->segs[i].records);
-	counter_add(&q->st.dropped_spans, q->segs[i].spans);
-	counter_sub(&q->st.pending, q->segs[i].records);
-	counter_sub(&q->st.pending_spans, q->segs[i].spans);
-	counter_sub(&q->st.pending_bytes, q->segs[i].bytes);
+	segment_dropped(q, &q->segs[i]);
 	memmove(q->segs + i, q->segs + i + 1, (q->n_segs - i - 1) * sizeof(*q->segs));
 	q->n_segs--;
 	if (i == 0) {
