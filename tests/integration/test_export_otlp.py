@@ -4,6 +4,7 @@
 every protocol and transport, gzip, and the fault modes, each with exact
 counts of what was delivered, retried and dropped.  The push driver
 (tests/tools/otlp_push) sends synthetic spans named push-<batch>-<index>."""
+import contextlib
 import json
 import os
 import shutil
@@ -329,6 +330,17 @@ class Stall:
             c.close()
 
 
+@contextlib.contextmanager
+def stalled(close=False):
+    """A Stall and a scratch directory for a disk queue, both gone after."""
+    s, qdir = Stall(close), tempfile.mkdtemp()
+    try:
+        yield s, qdir
+    finally:
+        s.stop()
+        shutil.rmtree(qdir, ignore_errors=True)
+
+
 def test_connect_timeout():
     """A connection not made within the connect timeout (here a TLS
     handshake never answered) sent nothing: it is retried while the export
@@ -336,8 +348,7 @@ def test_connect_timeout():
     queue stays there, at its head, until it is sent."""
     fast = ['--retry-initial', '50', '--retry-max', '200', '--connect-timeout', '300']
     env = {'OTEL_EXPORTER_OTLP_TIMEOUT': '2000'}
-    s = Stall()
-    try:
+    with stalled() as (s, _):
         st, err = push(f'https://127.0.0.1:{s.port}', [5], env=env, args=fast)
         got = st[-1] if st else {}
         check('connect timeout: retried while the timeout leaves room, then failed',
@@ -347,12 +358,8 @@ def test_connect_timeout():
               len(s.conns) == got.get('retried', -2) + 1, f'{len(s.conns)} {got}')
         check('connect timeout: said so',
               'not made within the connect timeout (300 ms)' in err, err)
-    finally:
-        s.stop()
 
-    s = Stall()
-    qdir = tempfile.mkdtemp()
-    try:
+    with stalled() as (s, qdir):
         st, err = push(f'https://127.0.0.1:{s.port}', [5], env=env,
                        args=fast + ['--queue-dir', qdir],
                        commands=['sleep 300', 'idle', 'cutoff', 'sleep 300', 'idle'])
@@ -369,14 +376,9 @@ def test_connect_timeout():
         check('connect timeout, disk queue: the batch kept at the head is said, once',
               err.count('not made within the connect timeout (300 ms); the disk queue'
                         ' keeps its oldest batch for a later try') == 1, err)
-    finally:
-        s.stop()
-        shutil.rmtree(qdir, ignore_errors=True)
 
     # The export timeout ends the connect: nothing was sent, to the queue.
-    s = Stall()
-    qdir = tempfile.mkdtemp()
-    try:
+    with stalled() as (s, qdir):
         st, err = push(f'https://127.0.0.1:{s.port}', [5],
                        env={'OTEL_EXPORTER_OTLP_TIMEOUT': '1000'},
                        args=['--retry-initial', '50', '--retry-max', '200',
@@ -386,17 +388,12 @@ def test_connect_timeout():
                queue_appended_spans=5, queue_pending_spans=5)
         check('export timeout before anything was sent: said so',
               'not sent within the export timeout (1000 ms)' in err, err)
-    finally:
-        s.stop()
-        shutil.rmtree(qdir, ignore_errors=True)
 
     # A server that closes every connection in the TLS handshake (a
     # collector restarting behind a TCP balancer): a lost connection,
     # retried, then queued; not a TLS failure refused for good.
     for queue in (False, True):
-        s = Stall(close=True)
-        qdir = tempfile.mkdtemp()
-        try:
+        with stalled(close=True) as (s, qdir):
             st, err = push(f'https://127.0.0.1:{s.port}', [5], env=env,
                            args=fast + (['--queue-dir', qdir] if queue else []))
             got = st[-1] if st else {}
@@ -405,9 +402,6 @@ def test_connect_timeout():
                   got.get('retried', 0) >= 3 and got.get('timed_out') == 0 and
                   got.get('failed') == (0 if queue else 5) and
                   got.get('queue_appended_spans') == (5 if queue else 0), str(got))
-        finally:
-            s.stop()
-            shutil.rmtree(qdir, ignore_errors=True)
 
 
 def fault(kind, count, *extra):
