@@ -217,11 +217,25 @@ static void test_service_name_precedence(void **state)
 	assert_string_equal(service_of(NULL, NULL, "service.name=ownattrs",
 				       "service.name=fromattrs"),
 			    "ownattrs");
-	/* ...and OTEL_SERVICE_NAME beats OTEL_RESOURCE_ATTRIBUTES. */
-	assert_string_equal(service_of(NULL, "agent", "service.name=ownattrs", NULL),
+	/* ...and OTEL_SERVICE_NAME beats OTEL_RESOURCE_ATTRIBUTES of the
+	 * same program... */
+	assert_string_equal(service_of(NULL, "agent", NULL, "service.name=fromattrs"),
 			    "agent");
+	assert_string_equal(service_of("own", NULL, "service.name=ownattrs", NULL),
+			    "own");
 	assert_string_equal(service_of("own", NULL, NULL, "service.name=fromattrs"),
 			    "own");
+	/* ...but spanprobe's name never renames a process that names itself,
+	 * in either variable. */
+	assert_string_equal(service_of(NULL, "agent", "service.name=ownattrs", NULL),
+			    "ownattrs");
+	assert_string_equal(service_of(NULL, "agent", "team=a,service.name=o%20a", NULL),
+			    "o a");
+	/* Attributes of the process without service.name, or malformed: the
+	 * agent's name still applies. */
+	assert_string_equal(service_of(NULL, "agent", "team=a", NULL), "agent");
+	assert_string_equal(service_of(NULL, "agent", "service.name=x,broken", NULL),
+			    "agent");
 }
 
 static void test_build_env_attrs(void **state)

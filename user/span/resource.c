@@ -129,8 +129,10 @@ static void trim(const char **s, size_t *len)
 		(*len)--;
 }
 
-/* Split "k=v,..." into decoded pairs; calls add() for each unless dry. */
-static int parse_pairs(struct sp_resource *res, const char *value, int dry)
+/* Split "k=v,..." into decoded pairs; sets each unless dry.  *service:
+ * whether one of them is service.name. */
+static int parse_pairs(struct sp_resource *res, const char *value, int dry,
+		       bool *service)
 {
 	const char *p = value;
 	int added = 0;
@@ -155,31 +157,46 @@ static int parse_pairs(struct sp_resource *res, const char *value, int dry)
 			return -EINVAL;
 		if (!dry && resource_set_str(res, key, val))
 			return -ENOMEM;
+		*service |= strcmp(key, "service.name") == 0;
 		added++;
 		p = *end ? end + 1 : end;
 	}
 	return added;
 }
 
-int resource_parse_env(struct sp_resource *res, const char *value)
+static int parse_env(struct sp_resource *res, const char *value, bool *service)
 {
+	bool dry_service = false;
 	int ret;
 
 	/* Validate everything first: a malformed value is ignored as a whole. */
-	ret = parse_pairs(res, value, 1);
+	ret = parse_pairs(res, value, 1, &dry_service);
 	if (ret < 0)
 		return ret;
-	return parse_pairs(res, value, 0);
+	return parse_pairs(res, value, 0, service);
 }
 
-static void add_env_attrs(struct sp_resource *res, const char *value,
+int resource_parse_env(struct sp_resource *res, const char *value)
+{
+	bool service = false;
+
+	return parse_env(res, value, &service);
+}
+
+/* Returns whether `value` was taken and named service.name. */
+static bool add_env_attrs(struct sp_resource *res, const char *value,
 			  const char *whose)
 {
+	bool service = false;
+
 	if (!value || !*value)
-		return;
-	if (resource_parse_env(res, value) == -EINVAL)
+		return false;
+	if (parse_env(res, value, &service) == -EINVAL) {
 		sp_warn("resource: OTEL_RESOURCE_ATTRIBUTES of %s is malformed "
 			"(expected key=value,...); ignored as a whole", whose);
+		return false;
+	}
+	return service;
 }
 
 static int add_static_attrs(struct sp_resource *res,
@@ -242,6 +259,7 @@ struct sp_resource *resource_build(const struct sp_process_info *info,
 	struct sp_resource *res = calloc(1, sizeof(*res));
 	const char *service = NULL;
 	char whose[64];
+	bool own;
 	int named = 0;
 
 	if (!res)
@@ -272,8 +290,10 @@ struct sp_resource *resource_build(const struct sp_process_info *info,
 			goto nomem;
 	}
 	snprintf(whose, sizeof(whose), "process %d", (int)info->pid);
-	add_env_attrs(res, info->own_resource_attrs, whose);
-	if (defaults->service_name && *defaults->service_name && named <= 0)
+	/* The process naming itself in its OTEL_RESOURCE_ATTRIBUTES ranks
+	 * above spanprobe's node-wide default, as a pod's name does. */
+	own = add_env_attrs(res, info->own_resource_attrs, whose);
+	if (defaults->service_name && *defaults->service_name && named <= 0 && !own)
 		service = defaults->service_name;
 	if (info->service_name && *info->service_name)
 		service = info->service_name;
