@@ -47,7 +47,7 @@ static void console_values(struct metrics_values *v)
 	r->exp = (struct sp_export_stats){
 		.spans_exported = 7, .spans_failed = 1, .spans_timed_out = 14,
 		.spans_cut_off = 2, .requests_retried = 12, .bytes_raw = 1000,
-		.bytes_sent = 900,
+		.bytes_sent = 900, .spans_discarded = 15,
 	};
 	r->batch = (struct sp_batch_stats){ .dropped_queue_full = 13,
 					    .dropped_at_shutdown = 3 };
@@ -91,6 +91,7 @@ static const char console_text[] =
 	"spanprobe_spans_dropped_total{reason=\"unfinished\"} 6\n"
 	"spanprobe_spans_dropped_total{reason=\"never_returned\"} 7\n"
 	"spanprobe_spans_dropped_total{reason=\"open_at_exit\"} 8\n"
+	"spanprobe_spans_dropped_total{reason=\"no_exporter\"} 15\n"
 	FAMILY("spanprobe_ringbuf_lost_total", "counter",
 	       "Ring-buffer records lost (the buffer was full).")
 	"spanprobe_ringbuf_lost_total 20\n"

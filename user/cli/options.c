@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "export/otlp_config.h"
 #include "spanprobe/events.h"
@@ -50,7 +51,8 @@ void options_usage(FILE *out)
 	      "                            started by, or comm is NAME (a glob; repeatable)\n"
 	      "      --cgroup PATH         run: only processes in cgroup PATH (or below)\n"
 	      "      --port N              run: only HTTP spans whose server.port is N\n"
-	      "  -o, --output FORMAT       text (default), otlp-json, or otlp (to a collector)\n"
+	      "  -o, --output FORMAT       text (default), otlp-json, otlp (to a collector), or\n"
+	      "                            none (spans counted, sent nowhere)\n"
 	      "      --output-file PATH    write console output to PATH\n"
 	      "      --service-name NAME   service.name when the process sets none (and is in no\n"
 	      "                            known Kubernetes pod)\n"
@@ -311,8 +313,10 @@ static int parse_output(struct sp_config *cfg, const char *v)
 		cfg->output = SP_OUTPUT_OTLP_JSON;
 	else if (strcmp(v, "otlp") == 0)
 		cfg->output = SP_OUTPUT_OTLP;
+	else if (strcmp(v, "none") == 0)
+		cfg->output = SP_OUTPUT_NONE;
 	else {
-		sp_err("--output: '%s' is not one of text, otlp-json, otlp", v);
+		sp_err("--output: '%s' is not one of text, otlp-json, otlp, none", v);
 		return -EINVAL;
 	}
 	return 0;
@@ -514,9 +518,69 @@ static int apply_otlp_flag(struct sp_otlp_config *o, const struct otlp_flag *f)
 	}
 }
 
+static const struct {
+	const char *name;
+	enum sp_output output;
+} traces_exporters[] = {
+	{ "otlp", SP_OUTPUT_OTLP },
+	{ "console", SP_OUTPUT_TEXT },
+	{ "none", SP_OUTPUT_NONE },
+};
+
+/* One name of OTEL_TRACES_EXPORTER, [s, s + n): its index, or -1. */
+static int traces_exporter(const char *s, size_t n)
+{
+	for (size_t i = 0; i < sizeof(traces_exporters) / sizeof(traces_exporters[0]); i++)
+		if (strlen(traces_exporters[i].name) == n &&
+		    strncasecmp(traces_exporters[i].name, s, n) == 0)
+			return (int)i;
+	return -1;
+}
+
 /*
- * The exporter: OTLP when an endpoint is configured (environment or flag)
- * or -o otlp is given, the console otherwise.
+ * OTEL_TRACES_EXPORTER, as the SDK specification reads it: a list of
+ * otlp, console and none, any case, blanks around each name ignored, an
+ * unknown name said and left out.  spanprobe sends spans to one place: of
+ * several names the first known one is taken, and the others said.
+ * Returns whether it chose the output.
+ */
+static bool env_traces_exporter(struct sp_config *cfg)
+{
+	const char *v = getenv("OTEL_TRACES_EXPORTER"), *p = v;
+	int chosen = -1;
+
+	while (p && *p) {
+		const char *end = strchrnul(p, ','), *s = p;
+		size_t n = (size_t)(end - p);
+		int i;
+
+		while (n && (*s == ' ' || *s == '\t'))
+			s++, n--;
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		p = *end ? end + 1 : end;
+		if (!n)
+			continue;
+		i = traces_exporter(s, n);
+		if (i < 0)
+			sp_warn("OTEL_TRACES_EXPORTER: '%.*s' is not one of otlp, console, "
+				"none: left out", (int)n, s);
+		else if (chosen >= 0 && i != chosen)
+			sp_warn("OTEL_TRACES_EXPORTER: spans go to one place, %s: '%.*s' "
+				"left out", traces_exporters[chosen].name, (int)n, s);
+		else
+			chosen = i;
+	}
+	if (chosen < 0)
+		return false;
+	cfg->output = traces_exporters[chosen].output;
+	return true;
+}
+
+/*
+ * The exporter: -o, else OTLP when --otlp-endpoint is given, else
+ * OTEL_TRACES_EXPORTER, else OTLP when the environment names an endpoint,
+ * else the console.
  */
 static int configure_export(struct sp_config *cfg, const struct otlp_flag *flags,
 			    size_t n_flags, bool output_given)
@@ -532,19 +596,23 @@ static int configure_export(struct sp_config *cfg, const struct otlp_flag *flags
 	}
 	/* Spans go to one place: an endpoint asked for is not dropped unsaid. */
 	if (endpoint_flag && output_given && cfg->output != SP_OUTPUT_OTLP) {
-		sp_err("--otlp-endpoint sends spans to a collector, -o %s to the "
-		       "console: give one of them",
-		       cfg->output == SP_OUTPUT_TEXT ? "text" : "otlp-json");
+		sp_err("--otlp-endpoint sends spans to a collector, -o %s %s: "
+		       "give one of them",
+		       cfg->output == SP_OUTPUT_TEXT ? "text" :
+		       cfg->output == SP_OUTPUT_NONE ? "none" : "otlp-json",
+		       cfg->output == SP_OUTPUT_NONE ? "nowhere" : "to the console");
 		return -EINVAL;
 	}
 	/* A sampler setting it cannot use is reported and replaced by the
 	 * default (the SDK specification), not fatal. */
 	sampler_from_env(&cfg->sampler, NULL);
-	if (!output_given && cfg->otlp.enabled)
+	if (!output_given && (endpoint_flag || !env_traces_exporter(cfg)) &&
+	    cfg->otlp.enabled)
 		cfg->output = SP_OUTPUT_OTLP;
 	if (cfg->output != SP_OUTPUT_OTLP) {
 		if (cfg->otlp.queue_dir)
-			sp_info("--queue-dir: not used, spans go to the console");
+			sp_info("--queue-dir: not used, spans go %s",
+				cfg->output == SP_OUTPUT_NONE ? "nowhere" : "to the console");
 		return 0;
 	}
 	return otlp_config_finish(&cfg->otlp) ? -EINVAL : 0;

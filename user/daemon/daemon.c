@@ -886,7 +886,8 @@ static int reserve_stdio(const struct sp_config *cfg)
 	for (int std = 0; std <= 2; std++) {
 		if (fcntl(std, F_GETFD) != -1 || errno != EBADF)
 			continue;
-		if (std == STDOUT_FILENO && cfg->output != SP_OUTPUT_OTLP &&
+		if (std == STDOUT_FILENO && (cfg->output == SP_OUTPUT_TEXT ||
+					     cfg->output == SP_OUTPUT_OTLP_JSON) &&
 		    !cfg->output_file) {
 			sp_err("export: writing spans failed: standard output is closed "
 			       "(give --output-file PATH)");

@@ -116,6 +116,7 @@ static void format_spans(struct sp_strbuf *b, const struct report_values *r)
 		{ "unfinished", st->discarded },
 		{ "never_returned", st->abandoned },
 		{ "open_at_exit", st->open_at_exit },
+		{ "no_exporter", r->exp.spans_discarded },
 	};
 
 	const struct single spans[] = {

@@ -63,6 +63,9 @@ void report_print_values(FILE *out, const struct report_values *v)
 		(unsigned long long)es->requests_retried,
 		(unsigned long long)es->bytes_raw,
 		(unsigned long long)es->bytes_sent);
+	if (es->spans_discarded)
+		fprintf(out, "spanprobe: spans: %llu sent nowhere (output none)\n",
+			(unsigned long long)es->spans_discarded);
 	/* Rare, and each means something was not captured: said when seen. */
 	if (drops[SP_DROP_MAP_FULL] || drops[SP_DROP_SOCK_UNKNOWN_CALL] ||
 	    drops[SP_DROP_TLS_NO_SOCKET])

@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "export/console.h"
+#include "export/discard.h"
 #include "export/otlp_exporter.h"
 #include "util/counter.h"
 
@@ -16,6 +17,8 @@ struct sp_exporter *exporter_create(const struct sp_exporter_options *o)
 		return console_exporter_create(o->output_file, 1);
 	case SP_OUTPUT_OTLP:
 		return otlp_exporter_create(o->otlp);
+	case SP_OUTPUT_NONE:
+		return discard_exporter_create();
 	}
 	errno = EINVAL;
 	return NULL;
@@ -46,4 +49,5 @@ void exporter_get_stats(const struct sp_exporter *exp, struct sp_export_stats *o
 	out->bytes_raw = counter_get(&st->bytes_raw);
 	out->bytes_sent = counter_get(&st->bytes_sent);
 	out->write_errors = counter_get(&st->write_errors);
+	out->spans_discarded = counter_get(&st->spans_discarded);
 }

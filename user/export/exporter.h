@@ -24,6 +24,7 @@ enum sp_output {
 	SP_OUTPUT_TEXT = 0,
 	SP_OUTPUT_OTLP_JSON,
 	SP_OUTPUT_OTLP, /* send to a collector: see otlp */
+	SP_OUTPUT_NONE, /* nowhere: counted, then let go (export/discard.h) */
 };
 
 /* What exporter_create() builds; filled by whoever read the settings. */
@@ -45,6 +46,7 @@ struct sp_export_stats {
 	uint64_t bytes_raw;        /* before compression */
 	uint64_t bytes_sent;       /* written to sockets (framing included) */
 	uint64_t write_errors;     /* console: output failed; spanprobe stops */
+	uint64_t spans_discarded;  /* -o none: finished, sent nowhere */
 };
 
 struct sp_exporter_ops {
