@@ -101,7 +101,22 @@ static void test_endpoint_rules(void **state)
 			 "OTEL_EXPORTER_OTLP_INSECURE=true",
 			 "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", NULL };
 	char *bad[] = { "OTEL_EXPORTER_OTLP_ENDPOINT=ftp://c", NULL };
+	char *query[] = { "OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4318/?tenant=a", NULL };
+	char *query_base[] = { "OTEL_EXPORTER_OTLP_ENDPOINT=http://c/base?t=a/b", NULL };
+	char *cased[] = { "OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4317",
+			  "OTEL_EXPORTER_OTLP_PROTOCOL=gRPC", NULL };
 
+	/* The signal path goes before a query, which stays. */
+	assert_int_equal(load(&cfg, query), 0);
+	assert_string_equal(endpoint(&cfg), "http://c:4318/v1/traces?tenant=a");
+	otlp_config_free(&cfg);
+	assert_int_equal(load(&cfg, query_base), 0);
+	assert_string_equal(endpoint(&cfg), "http://c/base/v1/traces?t=a/b");
+	otlp_config_free(&cfg);
+	/* Enumerated values in any case (the SDK specification). */
+	assert_int_equal(load(&cfg, cased), 0);
+	assert_int_equal(cfg.protocol, SP_OTLP_GRPC);
+	otlp_config_free(&cfg);
 	assert_int_equal(load(&cfg, generic), 0);
 	assert_int_equal(cfg.enabled, 1);
 	assert_string_equal(endpoint(&cfg), "http://c:4318/v1/traces");

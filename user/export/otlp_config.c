@@ -103,11 +103,11 @@ static int env_file(char *const *envp, const char *suffix, char **dst)
 
 static int parse_protocol(const char *s, enum sp_otlp_protocol *out)
 {
-	if (strcmp(s, "grpc") == 0)
+	if (strcasecmp(s, "grpc") == 0)
 		*out = SP_OTLP_GRPC;
-	else if (strcmp(s, "http/protobuf") == 0)
+	else if (strcasecmp(s, "http/protobuf") == 0)
 		*out = SP_OTLP_HTTP_PROTOBUF;
-	else if (strcmp(s, "http/json") == 0)
+	else if (strcasecmp(s, "http/json") == 0)
 		*out = SP_OTLP_HTTP_JSON;
 	else
 		return -EINVAL;
@@ -375,13 +375,16 @@ static bool wants_signal_path(const struct sp_otlp_config *cfg,
 	return cfg->endpoint_source == SP_OTLP_EP_FLAG && !u->has_path;
 }
 
+/* "v1/traces" after the base path, before a query the URL keeps. */
 static int add_signal_path(struct net_url *u)
 {
-	size_t len = strlen(u->path);
+	char query[sizeof(u->path)];
+	size_t len = strcspn(u->path, "?");
 	const char *sep = len && u->path[len - 1] == '/' ? "" : "/";
 
-	if (snprintf(u->path + len, sizeof(u->path) - len, "%sv1/traces", sep) >=
-	    (int)(sizeof(u->path) - len))
+	snprintf(query, sizeof(query), "%s", u->path + len);
+	if (snprintf(u->path + len, sizeof(u->path) - len, "%sv1/traces%s", sep,
+		     query) >= (int)(sizeof(u->path) - len))
 		return -EINVAL;
 	u->has_path = true;
 	return 0;
