@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """HTTP capture against bad input: binary garbage on an HTTP port, a 10 kB
-request line, a request written one byte at a time, and a client that
-closes before the response.  Expectation each time: no crash, no span
+request line, a request written one byte at a time, a client that
+closes before the response, and header values that are not UTF-8.  Expectation each time: no crash, no span
 with invented data, the spans that are real and nothing else."""
 import os
 import socket
@@ -115,6 +115,20 @@ def test_closed_before_response(agent, node):
           [s["_attrs"] for s in impatient])
 
 
+def test_not_utf8(agent, node):
+    """obs-text (RFC 9110) in a header value is bytes, OTLP strings UTF-8:
+    each bad byte comes out as '?', valid characters as they were."""
+    sock, port = connect(node.port)
+    sock.sendall(b"GET /users/7 HTTP/1.1\r\nHost: utf8\r\n"
+                 b"User-Agent: caf\xe9 \xff\xc3\xa9/1.0\r\n\r\n")
+    reply = read_all(sock)
+    sock.close()
+    servers = agent.wait_for(lambda s: s["_attrs"].get("client.port") == port, 1)
+    ua = [s["_attrs"].get("user_agent.original") for s in servers]
+    check("header value not UTF-8: one span, its bytes mended",
+          reply.startswith(b"HTTP/1.1 200") and ua == ["caf? ?\u00e9/1.0"], (reply[:30], ua))
+
+
 def main():
     node = node_server(free_port())
     agent = Agent()
@@ -127,6 +141,7 @@ def main():
             test_long_request_line(agent, node)
             test_one_byte_at_a_time(agent, node)
             test_closed_before_response(agent, node)
+            test_not_utf8(agent, node)
     finally:
         rc = agent.stop()
         node.stop()

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "util/hex.h"
+#include "util/utf8.h"
 #include "util/log.h"
 
 #define SP_SDK_NAME "spanprobe"
@@ -107,7 +108,11 @@ int resource_set_str(struct sp_resource *res, const char *key, const char *val)
 		return -ENOMEM;
 	a->type = SP_RES_STRING;
 	a->str = strdup(val);
-	return a->str ? 0 : -ENOMEM;
+	if (!a->str)
+		return -ENOMEM;
+	/* File names, environments and API answers are bytes: OTLP's are not. */
+	a->str[utf8_mend(a->str, strlen(a->str))] = '\0';
+	return 0;
 }
 
 int resource_set_int(struct sp_resource *res, const char *key, int64_t val)

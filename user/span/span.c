@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/utf8.h"
+
 /* Words that may alias the span's fields (span_reset). */
 typedef uint64_t __attribute__((may_alias)) span_word;
 
@@ -25,8 +27,10 @@ void span_reset(struct sp_span *span)
 	}
 }
 
-/* Copy up to `len` bytes into the arena; sets *off and *out_len.  -ENOSPC when cut. */
-static int arena_put(struct sp_span *span, const char *s, size_t len,
+/* Copy up to `len` bytes into the arena, mended to UTF-8 (util/utf8.h);
+ * sets *off and *out_len.  -ENOSPC when cut to fit. */
+static inline __attribute__((always_inline)) int
+arena_put(struct sp_span *span, const char *s, size_t len,
 		     uint16_t *off, uint16_t *out_len)
 {
 	size_t room = SP_SPAN_ARENA - span->arena_used;
@@ -37,6 +41,8 @@ static int arena_put(struct sp_span *span, const char *s, size_t len,
 		ret = -ENOSPC;
 	}
 	memcpy(span->arena + span->arena_used, s, len);
+	if (!utf8_is_ascii(span->arena + span->arena_used, len))
+		len = utf8_mend(span->arena + span->arena_used, len);
 	*off = span->arena_used;
 	*out_len = (uint16_t)len;
 	span->arena_used += (uint16_t)len;
