@@ -301,7 +301,7 @@ $(FUZZ_DB_BINS): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HTTP2) $(wildc
 # The Kubernetes API's answers: HTTP framing, the JSON stream of a list or
 # a watch, the pod table and the attributes a pod gives.
 FUZZ_K8S := user/k8s/httpresp.c user/k8s/watch.c user/k8s/pod.c user/k8s/podtable.c \
-	user/span/resource.c user/util/hex.c user/util/log.c
+	user/span/resource.c user/util/hex.c user/util/log.c user/util/utf8.c
 fuzz: $(BUILD)/fuzz/fuzz_k8s_watch
 $(BUILD)/fuzz/fuzz_k8s_watch: tests/fuzz/fuzz_k8s_watch.c $(FUZZ_K8S) $(wildcard user/k8s/*.h user/span/*.h)
 	@mkdir -p $(@D)
@@ -322,7 +322,7 @@ FUZZ_LIBS_config := -lssl -lcrypto
 FUZZ_SRCS_metrics_request := user/daemon/httpserve.c user/util/clock.c user/util/strbuf.c user/util/log.c
 # What the exporter writes: the fast protobuf encoder against protobuf-c's
 # bytes, gzip at every level (ISA-L as the daemon has it) against zlib.
-FUZZ_SRCS_otlp_encode := user/export/otlp_pb_fast.c user/export/otlp_pb.c user/span/span.c user/span/resource.c user/util/hex.c user/util/log.c $(PROTO_C)
+FUZZ_SRCS_otlp_encode := user/export/otlp_pb_fast.c user/export/otlp_pb.c user/span/span.c user/span/resource.c user/util/hex.c user/util/log.c user/util/utf8.c $(PROTO_C)
 FUZZ_CFLAGS_otlp_encode := -I$(BUILD)/proto -DSP_VERSION=\"$(VERSION)\"
 FUZZ_LIBS_otlp_encode := -lprotobuf-c -pthread
 FUZZ_SRCS_compress := user/export/compress.c
