@@ -270,7 +270,7 @@ $(BUILD)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_HTTP1) $(wildcard user/
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_HTTP1) -o $@
 # The HTTP/2 decoder: frames, HPACK (nghttp2), streams as spans.
-FUZZ_HTTP2 := user/protocol/http2.c user/protocol/http2_frame.c user/protocol/http2_fields.c \
+FUZZ_HTTP2 := user/protocol/http2.c user/protocol/hpack.c user/protocol/http2_frame.c user/protocol/http2_fields.c \
 	user/protocol/http2_proto.c user/protocol/grpc_attrs.c user/protocol/http_attrs.c \
 	user/protocol/registry.c user/protocol/route.c user/protocol/http1.c \
 	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c user/util/ring.c user/util/strbuf.c \

@@ -760,10 +760,16 @@ static void test_bad_hpack_block_partial(void **state)
 	assert_int_equal(n_exported, 4);
 	assert_name(&exported[0], "GET /a");
 	assert_null(span_find_attr(&exported[0], "spanprobe.partial"));
+	/* The bad block: what came before the bad index. */
+	assert_name(&exported[1], "GET");
+	assert_str_attr(&exported[1], "http.request.method", "GET");
+	assert_null(span_find_attr(&exported[1], "url.path"));
+	/* After it the table is lost: the next block's :authority names an
+	 * entry from before (left out), its :path (never indexed by this
+	 * encoder) and :method are kept (hpack.h). */
+	assert_name(&exported[2], "GET /a");
+	assert_str_attr(&exported[2], "url.path", "/a");
 	for (int i = 1; i <= 2; i++) {
-		assert_name(&exported[i], "GET");
-		assert_str_attr(&exported[i], "http.request.method", "GET");
-		assert_null(span_find_attr(&exported[i], "url.path"));
 		assert_str_attr(&exported[i], "spanprobe.partial", "request_headers");
 		assert_int_attr(&exported[i], "http.response.status_code", 200);
 	}
@@ -1096,6 +1102,67 @@ static void test_midstream_pickup(void **state)
 }
 
 /*
+ * Picked up after its first requests, a connection whose encoder names
+ * its :authority and a header from its table: those are left out of the
+ * blocks that name them (the rest kept), until the encoder's table turns
+ * over (a user-agent that changes each request) and adds them again;
+ * then every field is there.  Nothing is ever given a wrong value.  (A
+ * header whose name is in no table of ours, its value changing, would
+ * stay unknown: each new entry takes its name from the one before.)
+ */
+static void test_midstream_learns_table(void **state)
+{
+	struct fixture *f = *state;
+	struct dec *d = dec_new();
+	const nghttp2_nv ok[] = { nv(":status", "200") };
+	int partial_first = -1, whole_last = 0;
+	char seq[32];
+
+	for (uint32_t i = 0; i < 240; i++) {
+		nghttp2_nv req[] = { nv(":method", "POST"), nv(":scheme", "http"),
+				     nv(":authority", "api.example"), nv(":path", "/svc/Do"),
+				     nv("content-type", "application/grpc"),
+				     nv("user-agent", seq) };
+		uint32_t id = 1 + 2 * i;
+
+		snprintf(seq, sizeof(seq), "request-number-%u", i);
+		req[5] = nv("user-agent", seq);
+		if (i == 0)
+			preface(&f->w);
+		headers(&f->w, f->req_hd, id, H2_FLAG_END_STREAM, req, N(req));
+		if (i >= 5) /* spanprobe starts here */
+			dec_feed(d, HTTP2_IN, &f->w, f->w.n, 10 + i);
+		f->w.n = 0;
+		headers(&f->w, f->resp_hd, id, H2_FLAG_END_STREAM, ok, N(ok));
+		if (i >= 5)
+			dec_feed(d, HTTP2_OUT, &f->w, f->w.n, 10 + i);
+		f->w.n = 0;
+	}
+	int kept = d->n < DEC_MAX ? d->n : DEC_MAX;
+
+	assert_int_equal(d->n, 235);
+	for (int i = 0; i < kept; i++) {
+		const struct http2_stream *s = &d->s[i];
+		bool whole = !(s->flags & H2S_REQ_PARTIAL);
+
+		assert_string_equal(s->req.path, "/svc/Do");
+		assert_string_equal(s->req.method, "POST");
+		if (s->req.authority[0])
+			assert_string_equal(s->req.authority, "api.example");
+		if (whole)
+			assert_string_equal(s->req.authority, "api.example");
+		else if (partial_first < 0)
+			partial_first = i;
+		if (i >= kept - 20)
+			whole_last += whole;
+	}
+	assert_int_equal(partial_first, 0);   /* the first block picked up */
+	assert_int_equal(whole_last, 20);     /* learned again since */
+	assert_true(d->c.stats.hpack_unknown > 0);
+	dec_free(d);
+}
+
+/*
  * A server push: the PUSH_PROMISE's block is inflated (the table must
  * stay the encoder's) but a pushed stream gives no span and is no loss.
  */
@@ -1267,6 +1334,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lost_step_and_resync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_step_after_end_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_midstream_pickup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_midstream_learns_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_promise, setup, teardown),
 		cmocka_unit_test(test_recognise),
 		cmocka_unit_test_setup_teardown(test_grpc_unary_ok, setup, teardown),

@@ -6,6 +6,8 @@
 #include "protocol/http2_internal.h"
 
 #include <errno.h>
+
+#include "protocol/hpack.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,9 +33,16 @@ void http2_release(struct http2_conn *c)
 	for (unsigned i = 0; i < c->n_streams; i++)
 		free(c->streams[i]);
 	free(c->streams);
-	for (int d = 0; d < 2; d++)
-		if (c->half[d].hd)
-			nghttp2_hd_inflate_del(c->half[d].hd);
+	for (int d = 0; d < 2; d++) {
+		struct http2_half *h = &c->half[d];
+
+		if (h->hd)
+			nghttp2_hd_inflate_del(h->hd);
+		if (h->tol)
+			hpack_dec_free(h->tol);
+		free(h->tol);
+		free(h->blk);
+	}
 	http2_init(c);
 }
 
@@ -126,28 +135,48 @@ static void stream_out(struct http2_conn *c, const struct http2_cbs *cb,
 	c->streams[c->n_streams] = NULL;
 }
 
-static void hpack_drop(struct http2_half *h)
+/* The direction's table is no longer the encoder's: from the next block
+ * on, hpack.h's decoder learns it again (nghttp2's would stop at every
+ * block that names an entry it never saw). */
+static void hpack_drop(struct http2_conn *c, struct http2_half *h)
 {
 	if (h->hd) {
 		nghttp2_hd_inflate_del(h->hd);
 		h->hd = NULL;
 	}
+	if (h->tol) {
+		hpack_dec_forget(h->tol);
+		return;
+	}
+	h->tol = malloc(sizeof(*h->tol));
+	if (h->tol && hpack_dec_init(h->tol, h->table_max)) {
+		hpack_dec_free(h->tol);
+		free(h->tol);
+		h->tol = NULL;
+	}
+	if (!h->tol)
+		c->stats.no_memory++; /* nghttp2's, from an empty table, then */
 }
 
 /* The open block's headers stop here, and the direction's table no
- * longer is the encoder's: the next block starts from an empty one. */
+ * longer is the encoder's. */
 static void block_fail(struct http2_conn *c, struct http2_half *h)
 {
 	if (h->in_block && !h->block_bad) {
 		h->block_bad = 1;
 		c->stats.hpack_failures++;
 	}
-	hpack_drop(h);
+	hpack_drop(c, h);
 }
 
-/* An inflater for the next block, told the table size allowed. */
+/* An inflater for the next block, told the table size allowed.  A
+ * connection picked up after its preface starts with hpack.h's. */
 static bool hpack_ready(struct http2_conn *c, struct http2_half *h)
 {
+	if (!h->hd && !h->tol && c->stats.midstream)
+		hpack_drop(c, h);
+	if (h->tol)
+		return true;
 	if (!h->hd) {
 		if (nghttp2_hd_inflate_new(&h->hd)) {
 			h->hd = NULL;
@@ -164,6 +193,51 @@ static bool hpack_ready(struct http2_conn *c, struct http2_half *h)
 	return true;
 }
 
+static void field_out(void *fields, const nghttp2_nv *nv)
+{
+	http2_fields_add(fields, nv);
+}
+
+/* Gather `n` bytes of the open block for hpack.h; decode at its end. */
+static void gather(struct http2_conn *c, struct http2_half *h,
+		   const uint8_t *p, size_t n, bool final)
+{
+	int r;
+
+	if (h->block_bad)
+		return;
+	if (n > HTTP2_BLOCK_MAX - h->blk_len) {
+		block_fail(c, h); /* its entries are not learned: lost */
+		h->blk_len = 0;
+		return;
+	}
+	if (h->blk_len + n > h->blk_cap) {
+		uint32_t cap = (uint32_t)(h->blk_len + n) * 2;
+		uint8_t *grown = realloc(h->blk, cap < HTTP2_BLOCK_MAX ? cap : HTTP2_BLOCK_MAX);
+
+		if (!grown) {
+			c->stats.no_memory++;
+			block_fail(c, h);
+			return;
+		}
+		h->blk = grown;
+		h->blk_cap = cap < HTTP2_BLOCK_MAX ? cap : HTTP2_BLOCK_MAX;
+	}
+	if (n)
+		memcpy(h->blk + h->blk_len, p, n);
+	h->blk_len += (uint32_t)n;
+	if (!final)
+		return;
+	r = hpack_dec_block(h->tol, h->blk, h->blk_len, field_out, &h->fields);
+	h->blk_len = 0;
+	if (r < 0) {
+		block_fail(c, h);
+	} else if (r > 0) {
+		h->block_bad = 1; /* its other fields are kept */
+		c->stats.hpack_unknown += (uint32_t)r;
+	}
+}
+
 /* Inflate `n` bytes of the open block (`final`: its last). */
 static void inflate(struct http2_conn *c, struct http2_half *h,
 		    const uint8_t *p, size_t n, bool final)
@@ -172,6 +246,10 @@ static void inflate(struct http2_conn *c, struct http2_half *h,
 
 	if (!p)
 		p = none;
+	if (h->tol) {
+		gather(c, h, p, n, final);
+		return;
+	}
 	while (!h->block_bad && h->hd) {
 		nghttp2_nv nv;
 		int flags = 0;
@@ -316,6 +394,7 @@ static void block_begin(struct walk *k, const struct h2_frame *f)
 	h->block_push = f->type == H2_PUSH_PROMISE;
 	h->block_end_stream = f->type == H2_HEADERS && (f->flags & H2_FLAG_END_STREAM);
 	h->block_bad = 0;
+	h->blk_len = 0;
 	http2_fields_reset(&h->fields);
 	if (!hpack_ready(k->c, h))
 		block_fail(k->c, h);
@@ -335,7 +414,7 @@ static void on_begin(void *user, const struct h2_frame *f)
 		block_fail(k->c, h);
 		block_done(k);
 	} else if (f->type == H2_CONTINUATION) {
-		hpack_drop(h);
+		hpack_drop(k->c, h);
 	}
 	if (f->type == H2_HEADERS || f->type == H2_PUSH_PROMISE)
 		block_begin(k, f);
@@ -372,6 +451,8 @@ static void on_setting(void *user, uint16_t id, uint32_t value)
 		value = HTTP2_HPACK_TABLE_MAX;
 	if (value > o->table_max)
 		o->table_max = value;
+	if (o->tol)
+		hpack_dec_set_limit(o->tol, o->table_max);
 }
 
 static void data_end(struct walk *k, const struct h2_frame *f,
@@ -481,7 +562,7 @@ static void on_lost(void *user)
 		block_fail(c, k->h);
 		block_done(k);
 	}
-	hpack_drop(k->h);
+	hpack_drop(c, k->h);
 	if (!c->role)
 		return;
 	for (unsigned i = 0; i < c->n_streams; i++) {

@@ -49,6 +49,8 @@
 #define HTTP2_HPACK_TABLE_MAX 65536
 /* The protocol's initial table size (RFC 9113 section 6.5.2). */
 #define HTTP2_HPACK_TABLE_DEFAULT 4096
+/* A header block gathered for hpack.h: larger ones are left out. */
+#define HTTP2_BLOCK_MAX 65536
 
 #define HTTP2_METHOD_MAX 24
 #define HTTP2_PATH_MAX 256
@@ -122,12 +124,20 @@ struct http2_stats {
 	uint32_t losses;         /* a direction lost its frame step */
 	uint32_t orphan_blocks;  /* header blocks of streams not seen */
 	uint32_t midstream;      /* picked up without the preface (0 or 1) */
+	uint32_t hpack_unknown;  /* fields left out: they named table entries
+				  * from before the table was lost */
 };
 
 /* One direction's frames and header blocks.  Private to http2.c. */
 struct http2_half {
 	struct h2_walker w;
 	struct nghttp2_hd_inflater *hd; /* NULL: made at the next block */
+	/* Once the table was lost (a gap, or picked up after the preface):
+	 * the decoder that learns it again (hpack.h), fed whole blocks
+	 * gathered in `blk`; `hd` is not used again. */
+	struct hpack_dec *tol;
+	uint8_t *blk;
+	uint32_t blk_len, blk_cap;
 	uint32_t table_max;  /* the largest table the peer's SETTINGS allow */
 	uint32_t table_told; /* what `hd` was told */
 	uint32_t block_stream; /* the open header block's stream (0: none) */

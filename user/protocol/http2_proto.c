@@ -24,7 +24,7 @@ struct http2_emit_ctx {
 /* Losses of closed connections (reader thread only), for the report. */
 static struct {
 	uint64_t table_full, no_memory, hpack_failures, partial, losses,
-		orphan_blocks, midstream;
+		orphan_blocks, midstream, hpack_unknown;
 } http2_totals;
 
 static enum proto_guess http2_proto_recognise(const void *data, size_t len,
@@ -189,6 +189,7 @@ static void add_totals(const struct http2_stats *st)
 	http2_totals.losses += st->losses;
 	http2_totals.orphan_blocks += st->orphan_blocks;
 	http2_totals.midstream += st->midstream;
+	http2_totals.hpack_unknown += st->hpack_unknown;
 }
 
 static void http2_proto_close(struct proto_conn *c, uint64_t ts_ns,
@@ -260,7 +261,8 @@ static void http2_report(FILE *out)
 		"%llu not kept for want of memory, %llu header blocks cut or "
 		"not inflated, %llu spans with headers left out, %llu framing "
 		"losses, %llu header blocks of streams not seen, %llu "
-		"connections picked up without the preface\n",
+		"connections picked up without the preface, %llu header fields "
+		"naming table entries from before a loss\n",
 		(unsigned long long)http2_totals.table_full,
 		(unsigned)HTTP2_STREAMS_MAX,
 		(unsigned long long)http2_totals.no_memory,
@@ -268,7 +270,8 @@ static void http2_report(FILE *out)
 		(unsigned long long)http2_totals.partial,
 		(unsigned long long)http2_totals.losses,
 		(unsigned long long)http2_totals.orphan_blocks,
-		(unsigned long long)http2_totals.midstream);
+		(unsigned long long)http2_totals.midstream,
+		(unsigned long long)http2_totals.hpack_unknown);
 }
 
 const struct proto_ops proto_http2 = {
