@@ -819,6 +819,36 @@ static void test_grpc_error_trailers(void **state)
 	assert_str_attr(&exported[0], "error.type", "NOT_FOUND");
 }
 
+/*
+ * A grpc-message that does not percent-decode is kept as it came
+ * (PROTOCOL-HTTP2); one that decodes to bytes that are not UTF-8 is
+ * mended; and a call whose :path was not seen still has its gRPC status.
+ */
+static void test_grpc_message_and_no_path(void **state)
+{
+	struct fixture *f = *state;
+
+	preface(&f->w);
+	grpc_request(f, 1, "/shop.v1.Cart/Add", NULL);
+	grpc_request(f, 3, "/shop.v1.Cart/Add", NULL);
+	grpc_request(f, 5, "", NULL); /* the path left out */
+	send_wire(f, &f->server, IN, 10);
+	grpc_response(f, 1, "13", "100% sure");
+	grpc_response(f, 3, "13", "caf%E9 %E2%82");
+	grpc_response(f, 5, "14", "down");
+	send_wire(f, &f->server, OUT, 20);
+	flush(f);
+	assert_int_equal(n_exported, 3);
+	assert_status_message(&exported[0], "100% sure");
+	assert_status_message(&exported[1], "caf? ");
+	assert_name(&exported[2], "POST");
+	assert_str_attr(&exported[2], "rpc.system", "grpc");
+	assert_int_attr(&exported[2], "rpc.grpc.status_code", 14);
+	assert_int_equal(exported[2].status_code, SP_STATUS_ERROR);
+	assert_str_attr(&exported[2], "error.type", "UNAVAILABLE");
+	assert_status_message(&exported[2], "down");
+}
+
 /* A trailers-only response: the status is in the only HEADERS. */
 static void test_grpc_trailers_only(void **state)
 {
@@ -1328,6 +1358,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_goaway_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_hpack_block_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grpc_error_trailers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grpc_message_and_no_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grpc_trailers_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grpc_streaming_and_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_table_full, setup, teardown),

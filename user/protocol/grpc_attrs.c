@@ -141,10 +141,20 @@ static void set_status(struct proto_exchange *o, const struct http2_stream *s,
 		return;
 	o->error = true;
 	proto_attr_cstr(o, "error.type", name ? name : proto_text(o, "%d", code));
-	/* grpc-message is percent-encoded (PROTOCOL-HTTP2). */
+	/* grpc-message is percent-encoded (PROTOCOL-HTTP2), which also says
+	 * a message that does not decode is not thrown away: it is kept as
+	 * it came (one cut short by our field's room often ends so). */
 	msg = n ? proto_text_alloc(o, n + 1) : NULL;
-	if (msg && percent_decode(s->grpc_message, n, msg) >= 0)
+	if (msg && percent_decode(s->grpc_message, n, msg) < 0)
+		memcpy(msg, s->grpc_message, n + 1);
+	if (msg)
 		o->status_message = msg;
+}
+
+void grpc_attrs_status_only(struct proto_exchange *o, const struct http2_stream *s)
+{
+	proto_attr_cstr(o, "rpc.system", "grpc");
+	set_status(o, s, grpc_attrs_code(s));
 }
 
 bool grpc_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,

@@ -42,6 +42,13 @@ bool grpc_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 /* The call's status code, or -1 when nothing says it. */
 int grpc_attrs_code(const struct http2_stream *s);
 
+/*
+ * A gRPC call whose :path was not seen (a header block cut or naming a
+ * table entry from before a loss): described as HTTP, this adds what is
+ * known of the call, rpc.system and its status by gRPC's rules.
+ */
+void grpc_attrs_status_only(struct proto_exchange *o, const struct http2_stream *s);
+
 /* "OK", ..., "UNAUTHENTICATED"; NULL for a code past those. */
 const char *grpc_attrs_code_name(int code);
 

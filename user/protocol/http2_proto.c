@@ -117,6 +117,12 @@ static void describe(struct proto_exchange *o, const struct proto_conn *c,
 		o->name = m.method ? m.method : "HTTP";
 		o->name_len = strlen(o->name);
 	}
+	/* gRPC by its content-type, its path not seen: its status still
+	 * counts by gRPC's rules, not by the HTTP status (200). */
+	if (s->req.grpc && !path[0]) {
+		grpc_attrs_status_only(o, s);
+		return;
+	}
 	if (!http_attrs_status(o, m.status, o->server) && !(s->flags & H2S_RESP_END))
 		set_cut_short(o, s);
 }
