@@ -999,6 +999,57 @@ static void test_stream_table_full(void **state)
 }
 
 /*
+ * Streams whose responses went by in bytes not seen never end: once they
+ * fill the table, the oldest of them is pushed out for each new stream
+ * (partial, no error said, counted), where every new stream was dropped
+ * until the connection closed.  Live streams are never pushed out.
+ */
+static void test_lost_streams_make_room(void **state)
+{
+	struct fixture *f = *state;
+	struct dec *d = dec_new();
+	const nghttp2_nv ok[] = { nv(":status", "200") };
+	char path[32];
+
+	preface(&f->w);
+	dec_feed(d, HTTP2_IN, &f->w, f->w.n, 1);
+	for (uint32_t i = 0; i < HTTP2_STREAMS_MAX + 3; i++) {
+		nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				     nv(":authority", "h"), nv(":path", path) };
+
+		snprintf(path, sizeof(path), "/%u", i);
+		req[3] = nv(":path", path);
+		headers(&f->w, f->req_hd, 1 + 2 * i, H2_FLAG_END_STREAM, req, N(req));
+		dec_feed(d, HTTP2_IN, &f->w, f->w.n, 2 + i);
+		if (i == HTTP2_STREAMS_MAX - 1) {
+			/* The server's answers so far, all lost: 5 bytes of a
+			 * frame header, the rest not captured. */
+			headers(&f->w, f->resp_hd, 1, H2_FLAG_END_STREAM, ok, N(ok));
+			dec_feed(d, HTTP2_OUT, &f->w, 5, 500);
+		}
+	}
+	assert_int_equal(d->c.stats.losses, 1);
+	assert_int_equal(d->c.stats.end_lost, 3);
+	assert_int_equal(d->c.stats.table_full, 0);
+	assert_int_equal(d->n, 3);
+	for (int i = 0; i < 3; i++) {
+		char want[8];
+
+		snprintf(want, sizeof(want), "/%d", i);
+		assert_string_equal(d->s[i].req.path, want); /* oldest first */
+		assert_true(d->s[i].flags & H2S_END_LOST);
+		assert_true(d->s[i].flags & H2S_RESP_PARTIAL);
+	}
+	/* The others come out at the close, none of them pushed out (a
+	 * table of live streams drops the new one: test_stream_table_full). */
+	http2_close(&d->c, 1000, &(struct http2_cbs){ .stream = dec_stream, .user = d });
+	assert_int_equal(d->n, 3 + HTTP2_STREAMS_MAX);
+	for (int i = 3; i < d->n && i < DEC_MAX; i++)
+		assert_false(d->s[i].flags & H2S_END_LOST);
+	dec_free(d);
+}
+
+/*
  * A read whose bytes stop inside a frame header loses the direction's
  * step (counted), and its bodies; a later read made of whole frames finds
  * it again.  The table is gone with the step: the next block is inflated
@@ -1362,6 +1413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_grpc_trailers_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grpc_streaming_and_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_table_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_streams_make_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_step_and_resync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_step_after_end_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_midstream_pickup, setup, teardown),

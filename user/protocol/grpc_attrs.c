@@ -129,7 +129,7 @@ static void set_status(struct proto_exchange *o, const struct http2_stream *s,
 
 	if (code < 0) {
 		/* No status at all: a client whose call was cut short failed. */
-		if (!o->server && !(s->flags & H2S_RESP_END)) {
+		if (!o->server && !(s->flags & (H2S_RESP_END | H2S_END_LOST))) {
 			proto_attr_cstr(o, "error.type", "connection_closed");
 			o->status_message = "connection closed before the call ended";
 			o->error = true;

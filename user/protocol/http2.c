@@ -272,6 +272,33 @@ static void inflate(struct http2_conn *c, struct http2_half *h,
 	}
 }
 
+/*
+ * The table is full: the oldest stream that was in flight when bytes went
+ * by unseen (its end may have been among them) comes out, so that such
+ * streams cannot keep every new one out until the connection closes.
+ * Returns false when there is none: a full table of live streams.
+ */
+static bool push_out_lost(struct walk *k)
+{
+	struct http2_conn *c = k->c;
+	int oldest = -1;
+
+	for (unsigned i = 0; i < c->n_streams; i++) {
+		const struct http2_stream *s = c->streams[i];
+
+		if ((s->flags & (H2S_REQ_BODY_LOST | H2S_RESP_BODY_LOST)) &&
+		    (oldest < 0 || s->seq - c->streams[oldest]->seq > (1u << 31)))
+			oldest = (int)i;
+	}
+	if (oldest < 0)
+		return false;
+	c->streams[oldest]->flags |= H2S_END_LOST | H2S_RESP_PARTIAL;
+	c->streams[oldest]->end_ns = c->now_ns;
+	c->stats.end_lost++;
+	stream_out(c, k->cb, (unsigned)oldest);
+	return true;
+}
+
 /* A request's headers: a new stream, or the request's trailers. */
 static void request_block(struct walk *k)
 {
@@ -289,6 +316,8 @@ static void request_block(struct walk *k)
 		}
 		c->max_req_stream = h->block_stream;
 		err = streams_room(c);
+		if (err == -ENOSPC && push_out_lost(k))
+			err = streams_room(c);
 		if (err == -ENOSPC) {
 			c->stats.table_full++;
 			return;

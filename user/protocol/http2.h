@@ -97,6 +97,8 @@ enum {
 	H2S_REQ_BODY_LOST = 1u << 11, /* DATA of the request went uncounted */
 	H2S_RESP_BODY_LOST = 1u << 12,
 	H2S_TRAILERS = 1u << 13,      /* the response ended with trailers */
+	H2S_END_LOST = 1u << 14,      /* pushed out of a full table: in flight
+				       * when bytes were lost, its end unseen */
 };
 
 /* One stream: its request's fields, what the response said, sizes and
@@ -126,6 +128,8 @@ struct http2_stats {
 	uint32_t midstream;      /* picked up without the preface (0 or 1) */
 	uint32_t hpack_unknown;  /* fields left out: they named table entries
 				  * from before the table was lost */
+	uint32_t end_lost;       /* streams pushed out of a full table, their
+				  * end in bytes not seen */
 };
 
 /* One direction's frames and header blocks.  Private to http2.c. */

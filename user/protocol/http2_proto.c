@@ -24,7 +24,7 @@ struct http2_emit_ctx {
 /* Losses of closed connections (reader thread only), for the report. */
 static struct {
 	uint64_t table_full, no_memory, hpack_failures, partial, losses,
-		orphan_blocks, midstream, hpack_unknown;
+		orphan_blocks, midstream, hpack_unknown, end_lost;
 } http2_totals;
 
 static enum proto_guess http2_proto_recognise(const void *data, size_t len,
@@ -69,6 +69,8 @@ static void set_cut_short(struct proto_exchange *o, const struct http2_stream *s
 {
 	bool by_client = s->flags & H2S_RESET_BY_CLIENT;
 
+	if (s->flags & H2S_END_LOST)
+		return; /* its outcome is not known: no error said */
 	if (s->flags & H2S_RESET) {
 		if (o->server && by_client)
 			return;
@@ -196,6 +198,7 @@ static void add_totals(const struct http2_stats *st)
 	http2_totals.orphan_blocks += st->orphan_blocks;
 	http2_totals.midstream += st->midstream;
 	http2_totals.hpack_unknown += st->hpack_unknown;
+	http2_totals.end_lost += st->end_lost;
 }
 
 static void http2_proto_close(struct proto_conn *c, uint64_t ts_ns,
@@ -268,7 +271,8 @@ static void http2_report(FILE *out)
 		"not inflated, %llu spans with headers left out, %llu framing "
 		"losses, %llu header blocks of streams not seen, %llu "
 		"connections picked up without the preface, %llu header fields "
-		"naming table entries from before a loss\n",
+		"naming table entries from before a loss, %llu streams pushed out "
+		"of a full table after a loss\n",
 		(unsigned long long)http2_totals.table_full,
 		(unsigned)HTTP2_STREAMS_MAX,
 		(unsigned long long)http2_totals.no_memory,
@@ -277,7 +281,8 @@ static void http2_report(FILE *out)
 		(unsigned long long)http2_totals.losses,
 		(unsigned long long)http2_totals.orphan_blocks,
 		(unsigned long long)http2_totals.midstream,
-		(unsigned long long)http2_totals.hpack_unknown);
+		(unsigned long long)http2_totals.hpack_unknown,
+		(unsigned long long)http2_totals.end_lost);
 }
 
 const struct proto_ops proto_http2 = {
