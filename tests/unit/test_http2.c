@@ -1244,6 +1244,45 @@ static void test_midstream_learns_table(void **state)
 }
 
 /*
+ * Records lost in the kernel (a full ring buffer) may have held the ends
+ * of streams in flight: once they fill the table, the oldest of them make
+ * room for new streams.  The header tables are kept (a lost block rarely
+ * adds entries; letting them go would leave every later block partial):
+ * the streams after the loss are whole.
+ */
+static void test_ring_loss_makes_room(void **state)
+{
+	struct fixture *f = *state;
+	struct dec *d = dec_new();
+	const nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				   nv(":authority", "h.example"), nv(":path", "/a") };
+
+	preface(&f->w);
+	for (uint32_t i = 0; i < HTTP2_STREAMS_MAX + 2; i++) {
+		if (i == HTTP2_STREAMS_MAX)
+			proto_records_lost();
+		headers(&f->w, f->req_hd, 1 + 2 * i, H2_FLAG_END_STREAM, req, N(req));
+		dec_feed(d, HTTP2_IN, &f->w, f->w.n, 10 + i);
+	}
+	assert_int_equal(d->c.stats.table_full, 0);
+	assert_int_equal(d->c.stats.end_lost, 2);
+	assert_int_equal(d->n, 2);
+	assert_true(d->s[0].flags & H2S_END_LOST);
+	assert_int_equal(d->s[0].id, 1);
+	assert_int_equal(d->s[1].id, 3);
+	assert_string_equal(d->s[1].req.authority, "h.example");
+	/* Streams opened after the loss are not pushed out by it. */
+	http2_close(&d->c, 1000, &(struct http2_cbs){ .stream = dec_stream, .user = d });
+	assert_int_equal(d->n, 2 + HTTP2_STREAMS_MAX);
+	for (int i = 2; i < d->n && i < DEC_MAX; i++) {
+		assert_false(d->s[i].flags & (H2S_END_LOST | H2S_REQ_PARTIAL));
+		assert_string_equal(d->s[i].req.authority, "h.example");
+		assert_int_equal(!!(d->s[i].flags & H2S_AT_LOSS), d->s[i].id < 2 * HTTP2_STREAMS_MAX);
+	}
+	dec_free(d);
+}
+
+/*
  * A server push: the PUSH_PROMISE's block is inflated (the table must
  * stay the encoder's) but a pushed stream gives no span and is no loss.
  */
@@ -1418,6 +1457,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lost_step_after_end_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_midstream_pickup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_midstream_learns_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_loss_makes_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_promise, setup, teardown),
 		cmocka_unit_test(test_recognise),
 		cmocka_unit_test_setup_teardown(test_grpc_unary_ok, setup, teardown),

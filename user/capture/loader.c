@@ -441,6 +441,23 @@ int loader_read_drops(struct sp_loader *l, uint64_t *out)
 	return 0;
 }
 
+uint64_t loader_ring_lost(struct sp_loader *l)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 k = SP_DROP_RINGBUF_FULL;
+	uint64_t sum = 0;
+
+	if (ncpu <= 0 || l->drops_fd < 0)
+		return 0;
+	if (!l->lost_vals)
+		l->lost_vals = calloc((size_t)ncpu, sizeof(*l->lost_vals));
+	if (!l->lost_vals || bpf_map_lookup_elem(l->drops_fd, &k, l->lost_vals))
+		return 0;
+	for (int c = 0; c < ncpu; c++)
+		sum += l->lost_vals[c];
+	return sum;
+}
+
 void loader_detach(struct sp_loader *l)
 {
 	for (size_t i = 0; i < l->n_links; i++)
@@ -461,6 +478,8 @@ void loader_detach(struct sp_loader *l)
 void loader_close(struct sp_loader *l)
 {
 	loader_detach(l);
+	free(l->lost_vals);
+	l->lost_vals = NULL;
 	rings_close(&l->rings);
 	l->mapped = false;
 	for (unsigned int i = 0; l->ring_fds && i < l->n_rings; i++)

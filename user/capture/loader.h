@@ -57,6 +57,7 @@ struct sp_loader {
 	uint64_t bad_records; /* refused by records_check() or by no handler */
 	struct records_stats records; /* refused records, per reason */
 	uint32_t wakeup_bytes; /* every object's rodata sp_wakeup_bytes */
+	uint64_t *lost_vals;   /* loader_ring_lost()'s per-CPU values */
 	bool follow_children;
 	bool all_processes;
 };
@@ -197,6 +198,10 @@ int loader_poll(struct sp_loader *l, int timeout_ms);
 
 /* Sum the per-CPU drop counters into out[SP_DROP_REASON_MAX]. */
 int loader_read_drops(struct sp_loader *l, uint64_t *out);
+
+/* Records lost so far because the ring buffer was full (one lookup):
+ * read after every poll, to tell the decoders.  0 when unknown. */
+uint64_t loader_ring_lost(struct sp_loader *l);
 
 /* Detach every program; records already written can still be polled. */
 void loader_detach(struct sp_loader *l);

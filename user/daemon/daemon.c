@@ -39,6 +39,7 @@
 #include "capture/tlscap.h"
 #include "assemble/exchange.h"
 #include "protocol/ownconns.h"
+#include "protocol/protocol.h"
 #include "transport/conn.h"
 #include "k8s/meta.h"
 #include "util/clock.h"
@@ -52,6 +53,7 @@
 
 struct sp_daemon {
 	const struct sp_config *cfg;
+	uint64_t ring_lost; /* records lost to a full ring buffer, as last told */
 	struct sp_resource_defaults resource_defaults;
 	struct sp_target *targets;
 	const char *names[SP_MAX_SYMBOLS];
@@ -565,6 +567,25 @@ static bool output_failed(struct sp_daemon *d)
 	return st.write_errors != 0;
 }
 
+/*
+ * Records lost to a full ring buffer since the last poll are some
+ * connection's: the decoders that must see every record are told
+ * (protocol.h), before the records after the loss are read further.
+ * One map lookup a poll that read records.
+ */
+static void tell_ring_losses(struct sp_daemon *d)
+{
+	uint64_t lost;
+
+	if (!d->sockcap && !d->tlscap)
+		return; /* no decoder reads connections */
+	lost = loader_ring_lost(&d->loader);
+	if (lost != d->ring_lost) {
+		d->ring_lost = lost;
+		proto_records_lost();
+	}
+}
+
 static void poll_loop(struct sp_daemon *d)
 {
 	uint64_t next_report = clock_mono_ns() + d->cfg->stats_interval_ms * 1000000ULL;
@@ -586,6 +607,8 @@ static void poll_loop(struct sp_daemon *d)
 			d->exit_status = 1;
 			break;
 		}
+		if (n > 0)
+			tell_ring_losses(d);
 		if (target_done(d) || output_failed(d))
 			break;
 		if (d->tlscap)

@@ -6,10 +6,11 @@
 #include "protocol/http2_internal.h"
 
 #include <errno.h>
-
-#include "protocol/hpack.h"
 #include <stdlib.h>
 #include <string.h>
+
+#include "protocol/hpack.h"
+#include "protocol/protocol.h"
 
 enum conn_state { C_NEW = 0, C_HTTP2, C_NOT_HTTP2 };
 
@@ -274,7 +275,8 @@ static void inflate(struct http2_conn *c, struct http2_half *h,
 
 /*
  * The table is full: the oldest stream that was in flight when bytes went
- * by unseen (its end may have been among them) comes out, so that such
+ * by unseen or records were lost in the kernel (its end may have been
+ * among them) comes out, so that such
  * streams cannot keep every new one out until the connection closes.
  * Returns false when there is none: a full table of live streams.
  */
@@ -286,7 +288,7 @@ static bool push_out_lost(struct walk *k)
 	for (unsigned i = 0; i < c->n_streams; i++) {
 		const struct http2_stream *s = c->streams[i];
 
-		if ((s->flags & (H2S_REQ_BODY_LOST | H2S_RESP_BODY_LOST)) &&
+		if ((s->flags & (H2S_REQ_BODY_LOST | H2S_RESP_BODY_LOST | H2S_AT_LOSS)) &&
 		    (oldest < 0 || s->seq - c->streams[oldest]->seq > (1u << 31)))
 			oldest = (int)i;
 	}
@@ -685,6 +687,18 @@ int http2_upgraded(struct http2_conn *c, enum http2_role role, uint32_t seq,
 	return 0;
 }
 
+/*
+ * Records were lost in the kernel since this connection was last fed
+ * (protocol.h): the end of any stream in flight may have been among
+ * them, so each may make room in a full table (push_out_lost()).
+ */
+static void streams_after_ring_loss(struct http2_conn *c)
+{
+	c->loss_epoch = proto_loss_epoch;
+	for (unsigned i = 0; i < c->n_streams; i++)
+		c->streams[i]->flags |= H2S_AT_LOSS;
+}
+
 int http2_feed(struct http2_conn *c, enum http2_dir dir, const void *data,
 	       size_t captured, size_t total, uint64_t ts_ns,
 	       const struct http2_cbs *cb)
@@ -699,6 +713,8 @@ int http2_feed(struct http2_conn *c, enum http2_dir dir, const void *data,
 		return 0;
 	c->now_ns = ts_ns;
 	c->told = c->req_seq; /* the stage above heard of the earlier ones */
+	if (c->loss_epoch != proto_loss_epoch)
+		streams_after_ring_loss(c);
 	k = (struct walk){ .c = c, .h = &c->half[dir], .dir = dir, .cb = cb };
 	http2_frame_walk(&k.h->w, data, captured, total, ts_ns, &walk_ops, &k);
 	return 0;

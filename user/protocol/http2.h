@@ -99,6 +99,8 @@ enum {
 	H2S_TRAILERS = 1u << 13,      /* the response ended with trailers */
 	H2S_END_LOST = 1u << 14,      /* pushed out of a full table: in flight
 				       * when bytes were lost, its end unseen */
+	H2S_AT_LOSS = 1u << 15,       /* in flight when records were lost in
+				       * the kernel (protocol.h) */
 };
 
 /* One stream: its request's fields, what the response said, sizes and
@@ -161,6 +163,7 @@ struct http2_conn {
 	uint32_t told;      /* of them, told to the stage above */
 	uint32_t max_req_stream; /* highest stream id a request opened */
 	uint64_t now_ns;    /* the chunk being fed */
+	uint32_t loss_epoch; /* proto_loss_epoch when its streams were told */
 	struct http2_stats stats;
 	struct http2_half half[2]; /* by enum http2_dir */
 	/* The streams in flight, `n_streams` of `streams_cap`: an array

@@ -224,4 +224,14 @@ const struct proto_ops *proto_recognise(const void *data, size_t len,
 /* The registered decoder called `name`, or NULL. */
 const struct proto_ops *proto_find(const char *name);
 
+/*
+ * Records were lost in the kernel (a full ring buffer): whose is not
+ * known, so a decoder that waits for something a lost record may have
+ * carried (the end of an HTTP/2 stream) compares proto_loss_epoch with
+ * the value it last saw and stops counting on it when it moved.  Raised
+ * by proto_records_lost(); reader thread only.
+ */
+extern uint32_t proto_loss_epoch;
+void proto_records_lost(void);
+
 #endif /* SPANPROBE_PROTOCOL_H */

@@ -23,6 +23,13 @@ const struct proto_ops *const proto_registry[] = {
 	NULL,
 };
 
+uint32_t proto_loss_epoch;
+
+void proto_records_lost(void)
+{
+	proto_loss_epoch++;
+}
+
 const struct proto_ops *proto_recognise(const void *data, size_t len,
 					enum stream_dir dir)
 {
