@@ -1280,6 +1280,16 @@ static void test_ring_loss_makes_room(void **state)
 		assert_int_equal(!!(d->s[i].flags & H2S_AT_LOSS), d->s[i].id < 2 * HTTP2_STREAMS_MAX);
 	}
 	dec_free(d);
+	/* A connection that starts after a loss is not touched by it. */
+	d = dec_new();
+	fresh_deflaters(f);
+	preface(&f->w);
+	headers(&f->w, f->req_hd, 1, H2_FLAG_END_STREAM, req, N(req));
+	dec_feed(d, HTTP2_IN, &f->w, f->w.n, 2000);
+	http2_close(&d->c, 2001, &(struct http2_cbs){ .stream = dec_stream, .user = d });
+	assert_int_equal(d->n, 1);
+	assert_false(d->s[0].flags & H2S_AT_LOSS);
+	dec_free(d);
 }
 
 /*

@@ -245,6 +245,16 @@ static void test_flags_win(void **state)
 	assert_int_equal(otlp_config_set_endpoint(&cfg, "http://flag/x/traces"), 0);
 	assert_int_equal(otlp_config_finish(&cfg), 0);
 	assert_string_equal(endpoint(&cfg), "http://flag/x/traces");
+	/* One with a query and no path gets the signal path before it. */
+	assert_int_equal(otlp_config_set_endpoint(&cfg, "http://flag:4318?tenant=a"), 0);
+	assert_int_equal(otlp_config_finish(&cfg), 0);
+	assert_string_equal(endpoint(&cfg), "http://flag:4318/v1/traces?tenant=a");
+	assert_int_equal(otlp_config_set_endpoint(&cfg, "http://flag:4318/?t=a/b"), 0);
+	assert_int_equal(otlp_config_finish(&cfg), 0);
+	assert_string_equal(endpoint(&cfg), "http://flag:4318/v1/traces?t=a/b");
+	assert_int_equal(otlp_config_set_endpoint(&cfg, "http://flag/x?t=1"), 0);
+	assert_int_equal(otlp_config_finish(&cfg), 0);
+	assert_string_equal(endpoint(&cfg), "http://flag/x?t=1");
 	assert_int_equal(otlp_config_set_protocol(&cfg, "thrift"), -EINVAL);
 	assert_int_equal(otlp_config_set_timeout(&cfg, "-1"), -EINVAL);
 	assert_int_equal(otlp_config_set_http_version(&cfg, "3"), -EINVAL);

@@ -416,7 +416,7 @@ static int match_request(struct exchange_spans *xs, struct proto_conn *c,
 static void fill_span(struct sp_span *span, const struct proto_exchange *ex)
 {
 	const struct proto_attr *copied = NULL; /* the last string copied whole */
-	uint16_t copied_off = 0;
+	uint16_t copied_off = 0, copied_len = 0; /* its copy (mended: util/utf8.h) */
 
 	span_set_name(span, ex->name, ex->name_len);
 	span->kind = ex->server ? SP_KIND_SERVER : SP_KIND_CLIENT;
@@ -429,10 +429,11 @@ static void fill_span(struct sp_span *span, const struct proto_exchange *ex)
 		} else if (copied && a->str == copied->str && a->len == copied->len) {
 			/* One text for two attributes (a server's client.address
 			 * and network.peer.address): one copy in the arena. */
-			span_add_arena_str(span, a->key, copied_off, (uint16_t)a->len);
+			span_add_arena_str(span, a->key, copied_off, copied_len);
 		} else if (span_add_str(span, a->key, a->str, a->len) == 0) {
 			copied = a;
 			copied_off = at;
+			copied_len = span->attrs[span->n_attrs - 1].v.str.len;
 		}
 	}
 	if (ex->error && ex->status_message)

@@ -372,7 +372,9 @@ static bool wants_signal_path(const struct sp_otlp_config *cfg,
 		return false;
 	if (cfg->endpoint_source == SP_OTLP_EP_GENERIC)
 		return true;
-	return cfg->endpoint_source == SP_OTLP_EP_FLAG && !u->has_path;
+	/* A flag's URL whose path is "/" or none, a query after it or not. */
+	return cfg->endpoint_source == SP_OTLP_EP_FLAG &&
+	       (!u->has_path || strcspn(u->path, "?") <= 1);
 }
 
 /* "v1/traces" after the base path, before a query the URL keeps. */

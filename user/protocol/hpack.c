@@ -180,6 +180,14 @@ static uint8_t *put_int(uint8_t *q, uint8_t first, unsigned bits, uint32_t v)
 	return q;
 }
 
+/* An inflater that failed once fails every call after: a new one. */
+static int lit_renew(struct hpack_dec *d)
+{
+	nghttp2_hd_inflate_del(d->lit);
+	d->lit = NULL;
+	return nghttp2_hd_inflate_new(&d->lit) ? -ENOMEM : 0;
+}
+
 /* One field through the private inflater: `mini` holds it without
  * indexing, so that inflater's table never changes.  nv is good until
  * the next call (the block before is ended first, not at once: ending
@@ -188,13 +196,15 @@ static int inflate_one(struct hpack_dec *d, size_t len, nghttp2_nv *nv)
 {
 	const uint8_t *p = d->mini;
 
+	if (!d->lit && lit_renew(d)) /* (one renewed without memory) */
+		return -ENOMEM;
 	nghttp2_hd_inflate_end_headers(d->lit);
 	for (;;) {
 		int flags = 0;
 		ssize_t rv = nghttp2_hd_inflate_hd2(d->lit, nv, &flags, p, len, 1);
 
 		if (rv < 0)
-			return -EPROTO;
+			return lit_renew(d) ? -ENOMEM : -EPROTO;
 		p += rv;
 		len -= (size_t)rv;
 		/* The one field, and nothing after it; asked once more, the
@@ -352,9 +362,8 @@ int hpack_dec_block(struct hpack_dec *d, const uint8_t *p, size_t n,
 	while (p < end) {
 		int r = one_field(d, &p, end, emit, arg);
 
-		if (r < 0) {
-			if (r == -EPROTO)
-				hpack_dec_forget(d);
+		if (r < 0) { /* the block's insertions were not all made */
+			hpack_dec_forget(d);
 			return r;
 		}
 		unknown += r;

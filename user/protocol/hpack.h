@@ -52,8 +52,8 @@ void hpack_dec_set_limit(struct hpack_dec *d, uint32_t limit);
 /*
  * Decode one whole header block: `emit` gets each field it can name.
  * Returns how many fields it could not (they named entries from before
- * the table was lost), or -EPROTO when the block does not parse (the
- * table is then forgotten) or -ENOMEM.
+ * the table was lost), or -EPROTO when the block does not parse or
+ * -ENOMEM (the table is then forgotten either way).
  */
 int hpack_dec_block(struct hpack_dec *d, const uint8_t *p, size_t n,
 		    void (*emit)(void *arg, const nghttp2_nv *nv), void *arg);

@@ -25,6 +25,7 @@ struct walk {
 void http2_init(struct http2_conn *c)
 {
 	memset(c, 0, sizeof(*c));
+	c->loss_epoch = proto_loss_epoch; /* losses before it are not its */
 }
 
 void http2_release(struct http2_conn *c)
