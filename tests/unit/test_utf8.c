@@ -99,6 +99,28 @@ static void test_is_ascii(void **state)
 	}
 }
 
+/* The copy that tests as it goes: every byte copied, none past `n`
+ * written, the same answer as the test alone. */
+static void test_copy_ascii(void **state)
+{
+	char src[48], dst[48];
+
+	(void)state;
+	for (size_t n = 0; n <= 40; n++) {
+		for (size_t at = 0; at <= n; at++) {
+			for (size_t i = 0; i < sizeof(src); i++)
+				src[i] = (char)('a' + i % 26);
+			if (at < n)
+				src[at] = (char)0xc3;
+			memset(dst, 0x5a, sizeof(dst));
+			assert_int_equal(utf8_copy_ascii(dst, src, n), at == n);
+			assert_memory_equal(dst, src, n);
+			for (size_t i = n; i < sizeof(dst); i++)
+				assert_int_equal((unsigned char)dst[i], 0x5a);
+		}
+	}
+}
+
 static void test_span_copies_mended(void **state)
 {
 	struct sp_span *span = calloc(1, sizeof(*span));
@@ -149,6 +171,7 @@ int main(void)
 		cmocka_unit_test(test_bad_bytes_replaced),
 		cmocka_unit_test(test_cut_character_dropped),
 		cmocka_unit_test(test_is_ascii),
+		cmocka_unit_test(test_copy_ascii),
 		cmocka_unit_test(test_span_copies_mended),
 		cmocka_unit_test(test_resource_mended),
 	};

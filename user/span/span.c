@@ -40,8 +40,7 @@ arena_put(struct sp_span *span, const char *s, size_t len,
 		len = room;
 		ret = -ENOSPC;
 	}
-	memcpy(span->arena + span->arena_used, s, len);
-	if (!utf8_is_ascii(span->arena + span->arena_used, len))
+	if (!utf8_copy_ascii(span->arena + span->arena_used, s, len))
 		len = utf8_mend(span->arena + span->arena_used, len);
 	*off = span->arena_used;
 	*out_len = (uint16_t)len;

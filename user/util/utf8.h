@@ -61,4 +61,39 @@ static inline bool utf8_is_ascii(const char *s, size_t n)
 	return !(acc & 0x8080808080808080ULL);
 }
 
+/*
+ * Copy s[0, n) to dst (not overlapping) and say whether it was all ASCII:
+ * the copy a span makes of a value and the test in one pass, a word at a
+ * time, the last word overlapping the one before (no byte outside either
+ * range is touched).
+ */
+static inline bool utf8_copy_ascii(char *dst, const char *s, size_t n)
+{
+	uint64_t acc = 0, w;
+	uint32_t a, b;
+
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&w, s + i, 8);
+			memcpy(dst + i, &w, 8);
+			acc |= w;
+		}
+		memcpy(&w, s + n - 8, 8);
+		memcpy(dst + n - 8, &w, 8);
+		acc |= w;
+	} else if (n >= 4) {
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + n - 4, &b, 4);
+		acc = a | b;
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			dst[i] = s[i];
+			acc |= (uint8_t)s[i];
+		}
+	}
+	return !(acc & 0x8080808080808080ULL);
+}
+
 #endif /* SPANPROBE_UTF8_H */
