@@ -63,9 +63,11 @@ static void check_exchange(const struct http1_exchange *x, void *user)
 		CHECK(x->flags & HTTP1_X_INCOMPLETE);
 	}
 	/* Nothing invented: the path came from a request target (a
-	 * CONNECT's is its authority, kept as the host). */
+	 * CONNECT's is its authority, kept as the host: none is left of
+	 * one that is all userinfo, "x@"). */
 	CHECK(x->path[0] || x->query[0] || (x->flags & HTTP1_X_FIELD_TRUNCATED) ||
-	      (x->method == HTTP1_M_CONNECT && x->host[0]));
+	      x->method == HTTP1_M_CONNECT);
+	CHECK(x->method != HTTP1_M_CONNECT || !x->path[0]);
 	/* Userinfo is never kept. */
 	CHECK(!strchr(x->host, '@'));
 	CHECK(route_template(x->path, route, sizeof(route)) == 0);
