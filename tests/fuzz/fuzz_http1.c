@@ -49,7 +49,7 @@ static void check_exchange(const struct http1_exchange *x, void *user)
 	CHECK(x->method <= HTTP1_M_PATCH);
 	CHECK(x->method != HTTP1_M_OTHER || x->method_original[0]);
 	CHECK(x->role == HTTP1_ROLE_SERVER || x->role == HTTP1_ROLE_CLIENT);
-	CHECK(x->status == 0 || (x->status >= 100 && x->status <= 599));
+	CHECK(x->status == 0 || (x->status >= 100 && x->status <= 999));
 	CHECK(x->req_version == 0 || x->req_version == 10 ||
 	      x->req_version == 11);
 	CHECK(x->req_body_size >= -1 && x->resp_body_size >= -1);

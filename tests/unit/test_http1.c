@@ -168,6 +168,29 @@ static void test_client_role(void **state)
 	assert_int_equal(f->s.x[0].resp_body_size, 0);
 }
 
+/* A status outside 100..599 (LinkedIn's 999) still frames its response:
+ * the requests after it keep their own responses. */
+static void test_status_past_599(void **state)
+{
+	struct fixture *f = *state;
+
+	feed(f, OUT, "GET /1 HTTP/1.1\r\nHost: b\r\n\r\n", 1);
+	feed(f, IN, "HTTP/1.1 999 Request denied\r\nContent-Length: 2\r\n\r\nno", 2);
+	feed(f, OUT, "GET /2 HTTP/1.1\r\nHost: b\r\n\r\n", 3);
+	feed(f, IN, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 4);
+	feed(f, OUT, "GET /3 HTTP/1.1\r\nHost: b\r\n\r\n", 5);
+	feed(f, IN, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 6);
+	assert_int_equal(f->s.n, 3);
+	assert_string_equal(f->s.x[0].path, "/1");
+	assert_int_equal(f->s.x[0].status, 999);
+	assert_int_equal(f->s.x[0].resp_body_size, 2);
+	assert_string_equal(f->s.x[1].path, "/2");
+	assert_int_equal(f->s.x[1].status, 200);
+	assert_string_equal(f->s.x[2].path, "/3");
+	assert_int_equal(f->s.x[2].status, 404);
+	assert_int_equal(f->c.stats.desyncs, 0);
+}
+
 /* A whole keep-alive conversation, one byte per read in both directions. */
 static void test_keepalive_one_byte(void **state)
 {
@@ -681,6 +704,40 @@ static void test_not_http(void **state)
 	assert_true(http1_is_skipped(&f->c));
 }
 
+/*
+ * Request lines around the line buffer's size, one request each on one
+ * connection, with and without a CR: " HTTP/1.1" may start inside what
+ * the buffer kept.  Each is one exchange with its whole path (cut only
+ * past HTTP1_PATH_MAX), and the connection stays HTTP.
+ */
+static void test_request_lines_near_the_buffer(void **state)
+{
+	struct fixture *f = *state;
+	char req[HTTP1_LINE_MAX + 128];
+	int n = 0;
+
+	/* (MAX_SEEN exchanges are kept: 72 here) */
+	for (size_t k = HTTP1_LINE_MAX - 16; k < HTTP1_LINE_MAX + 20; k++) {
+		for (int cr = 0; cr < 2; cr++, n++) {
+			size_t path = k - 4; /* "GET " and the path: k bytes */
+
+			memcpy(req, "GET /", 5);
+			memset(req + 5, 'a' + n % 26, path - 1);
+			snprintf(req + 4 + path, sizeof(req) - 4 - path, " HTTP/1.1%s\nHost: h\r\n\r\n",
+				 cr ? "\r" : "");
+			feed(f, IN, req, 1 + 2 * (uint64_t)n);
+			feed(f, OUT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 2 + 2 * (uint64_t)n);
+			assert_int_equal(f->s.n, n + 1);
+			assert_int_equal(strlen(f->s.x[n].path),
+					 path < HTTP1_PATH_MAX ? path : HTTP1_PATH_MAX - 1);
+			assert_memory_equal(f->s.x[n].path, req + 4, strlen(f->s.x[n].path));
+			assert_int_equal(f->s.x[n].req_version, 11);
+			assert_int_equal(f->s.x[n].status, 200);
+		}
+	}
+	assert_false(http1_is_skipped(&f->c));
+}
+
 static void test_long_request_line(void **state)
 {
 	struct fixture *f = *state;
@@ -966,6 +1023,7 @@ int main(void)
 		T(test_server_get),
 		T(test_secrets_not_kept),
 		T(test_client_role),
+		T(test_status_past_599),
 		T(test_keepalive_one_byte),
 		T(test_pipelining),
 		T(test_pipelining_one_byte),
@@ -986,6 +1044,7 @@ int main(void)
 		T(test_close_mid_message),
 		T(test_not_http),
 		T(test_long_request_line),
+		T(test_request_lines_near_the_buffer),
 		T(test_header_limit),
 		T(test_methods_and_targets),
 		T(test_method_length_limit),

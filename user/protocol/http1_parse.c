@@ -228,6 +228,14 @@ static bool line_overflowed(const struct http1_line *l)
 	return l->total > l->len;
 }
 
+/* The whole line ends with a CR (of an overflowed line, its tail does). */
+static bool line_ends_cr(const struct http1_line *l)
+{
+	if (line_overflowed(l) && l->tail_len)
+		return l->tail[l->tail_len - 1] == '\r';
+	return l->len && l->p[l->len - 1] == '\r';
+}
+
 /* The last bytes of the whole line (at most 16), CR removed. */
 static size_t line_suffix(const struct http1_line *l, char out[16])
 {
@@ -284,15 +292,21 @@ int http1_parse_request_line(const struct http1_line *line, bool cut,
 	out->method_len = sp - l;
 	out->target = sp + 1;
 	out->version = 0;
-	out->target_cut = cut || line_overflowed(line);
+	out->target_cut = cut;
 	if (cut) {
 		end = memchr(out->target, ' ', l + len - out->target);
 		if (!end)
 			end = l + len;
 	} else {
+		size_t target_end;
+
 		if (check_version(suf, line_suffix(line, suf), &out->version))
 			return -1;
-		end = line_overflowed(line) ? l + len : l + len - 9;
+		/* " HTTP/1.x" (and a CR) end the whole line: of a line longer
+		 * than what was kept, they may begin inside the kept part. */
+		target_end = line->total - 9 - (line_ends_cr(line) ? 1 : 0);
+		out->target_cut = target_end > len;
+		end = l + (out->target_cut ? len : target_end);
 	}
 	if (end <= out->target || !target_start((unsigned char)*out->target))
 		return -1;
@@ -324,7 +338,11 @@ int http1_parse_status_line(const struct http1_line *line, bool cut,
 	}
 	if (len > 12 && l[12] != ' ' && !(cut && len == 12))
 		return -1;
-	if (code < 100 || code > 599)
+	/* RFC 9110 section 15 has 100..599; a status line of another three
+	 * digits (LinkedIn's 999) frames a response all the same, and
+	 * refusing it would set every later response of the connection
+	 * against the wrong request. */
+	if (code < 100)
 		return -1;
 	*version = l[7] == '1' ? 11 : 10;
 	*status = code;
