@@ -666,6 +666,61 @@ static void test_prepare_refused(void **state)
 	assert_int_equal(duration(&exported[0]), 600);
 }
 
+/*
+ * Drivers that prepare with a Flush and send the Sync only after the
+ * answer (asyncpg, postgres.js): a statement refused then has its span,
+ * its Sync makes no second call (the next query pairs with its own
+ * answer), and one prepared then run much later is timed from its Bind,
+ * not from the Parse.
+ */
+static void test_prepare_with_flush(void **state)
+{
+	struct fixture *f = *state;
+
+	session(f, &f->client, "app", "shop");
+	parse(&f->w, "bad", "SELECT * FROM nosuch WHERE id = $1");
+	named(&f->w, 'D', 'S', "bad");
+	empty(&f->w, 'H');
+	send_wire(f, &f->client, OUT, 1000);
+	error(&f->w, "42P01", "relation \"nosuch\" does not exist");
+	send_wire(f, &f->client, IN, 1200);
+	empty(&f->w, 'S');
+	send_wire(f, &f->client, OUT, 1300);
+	ready(&f->w);
+	send_wire(f, &f->client, IN, 1400);
+	/* Prepared well, run 1.5 s later. */
+	parse(&f->w, "s1", "SELECT name FROM users WHERE id = $1");
+	named(&f->w, 'D', 'S', "s1");
+	empty(&f->w, 'H');
+	send_wire(f, &f->client, OUT, 2000);
+	empty(&f->w, '1');
+	rows(&f->w, 0);
+	send_wire(f, &f->client, IN, 2100);
+	bind_msg(&f->w, "", "s1");
+	named(&f->w, 'E', 0, "");
+	empty(&f->w, 'S');
+	send_wire(f, &f->client, OUT, 3600);
+	empty(&f->w, '2');
+	rows(&f->w, 1);
+	complete(&f->w, "SELECT 1");
+	ready(&f->w);
+	send_wire(f, &f->client, IN, 3650);
+	ask(f, &f->client, "SELECT 1", 4000);
+	answer(f, &f->client, "SELECT 1", 4010);
+	flush(f);
+	assert_int_equal(n_exported, 3);
+	assert_int_equal(exported[0].status_code, SP_STATUS_ERROR);
+	assert_str_attr(&exported[0], "db.response.status_code", "42P01");
+	assert_str_attr(&exported[0], "db.query.text", "SELECT * FROM nosuch WHERE id = $1");
+	assert_int_equal(duration(&exported[0]), 200);
+	assert_ok_call(&exported[1], "shop");
+	assert_str_attr(&exported[1], "db.query.text", "SELECT name FROM users WHERE id = $1");
+	assert_int_attr(&exported[1], "db.response.returned_rows", 1);
+	assert_int_equal(duration(&exported[1]), 50);
+	assert_ok_call(&exported[2], "shop");
+	assert_int_equal(duration(&exported[2]), 10);
+}
+
 /* Three unnamed statements before one Sync: a span each, in order, each
  * ended by its own CommandComplete. */
 static void test_pipeline(void **state)
@@ -1122,6 +1177,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prepared_by_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prepare_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prepare_with_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_pipeline, setup, teardown),

@@ -393,16 +393,22 @@ void pgsql_fe_message(struct pg_ctx *x, struct pg_dir *d, size_t kept)
 {
 	struct pgsql_state *s = x->s;
 	const char *b = d->buf;
-	uint64_t start = s->batch_start_ns ? s->batch_start_ns : d->start_ns;
+	bool fresh = !s->batch_start_ns || s->flushed;
+	uint64_t start = fresh ? d->start_ns : s->batch_start_ns;
 	struct pg_text *t;
 
 	if (d->type == 0) {
 		fe_startup(x, b, kept, d->len);
 		return;
 	}
+	if (d->type != 'Q' && d->type != 'E' && d->type != 'S' &&
+	    !strchr("PBDCH", d->type))
+		return; /* copy data, function call, password, terminate */
+	if (fresh)
+		new_request(x);
+	s->flushed = false;
 	switch (d->type) {
 	case 'Q':
-		new_request(x);
 		t = text_new(s, b, strnlen(b, kept));
 		call_start(x, PG_CALL_SIMPLE, t, d->start_ns);
 		text_put(&t);
@@ -413,35 +419,34 @@ void pgsql_fe_message(struct pg_ctx *x, struct pg_dir *d, size_t kept)
 	case 'D':
 	case 'C':
 	case 'H':
-		if (!s->batch_start_ns) {
-			new_request(x);
+		if (fresh)
 			s->batch_start_ns = d->start_ns;
-		}
 		if (d->type == 'P')
 			fe_parse(x, b, kept);
 		else if (d->type == 'B')
 			fe_bind(x, b, kept);
 		else if (d->type == 'C')
 			fe_close(s, b, kept);
+		else
+			s->flushed = true;
 		return;
 	case 'E':
-		if (!s->batch_start_ns)
-			new_request(x);
 		fe_execute(x, b, kept, start);
 		text_put(&s->batch_parse);
 		s->batch_start_ns = 0;
 		return;
-	case 'S':
+	default: /* 'S' */
+		s->batch_start_ns = 0;
+		if (s->sync_owed) {
+			s->sync_owed = false;
+			text_put(&s->batch_parse);
+			return;
+		}
 		/* A statement prepared and not executed (a driver's prepare
 		 * round trip): its text, should the server refuse it. */
-		if (!s->batch_start_ns)
-			new_request(x);
 		call_start(x, PG_SYNC, s->batch_parse, start);
 		text_put(&s->batch_parse);
-		s->batch_start_ns = 0;
 		return;
-	default:
-		return; /* copy data, function call, password, terminate */
 	}
 }
 
@@ -504,6 +509,15 @@ static void be_error(struct pg_ctx *x, struct pg_dir *d, size_t kept)
 	const char *code = "", *msg = NULL;
 	size_t i = 0, mlen = 0;
 
+	if (!call && !s->count && s->batch_parse && s->batch_start_ns) {
+		/* A statement refused when prepared with a Flush, before any
+		 * Sync (asyncpg, postgres.js): its call now, standing for the
+		 * Sync to come, so that it is ended by that ReadyForQuery. */
+		call_start(x, PG_SYNC, s->batch_parse, s->batch_start_ns);
+		text_put(&s->batch_parse);
+		s->batch_start_ns = 0;
+		s->sync_owed = s->count != 0;
+	}
 	if (!call && s->count && call_at(s, 0)->text && !call_at(s, 0)->status[0]) {
 		call = call_at(s, 0); /* a statement refused when prepared */
 	} else if (!call) {

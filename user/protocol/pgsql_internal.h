@@ -89,6 +89,13 @@ struct pgsql_state {
 	struct pg_stmt portals[PGSQL_PORTALS_MAX];
 	uint64_t stamp;
 	uint64_t batch_start_ns; /* first message of the extended batch; 0 */
+	/* A Flush ended the batch's messages so far: the client waits for
+	 * their answers, and the next message starts anew (a driver that
+	 * prepares with Flush, then executes much later). */
+	bool flushed;
+	/* A statement refused before its Sync came (prepared with Flush):
+	 * its call stands for that Sync, which starts none of its own. */
+	bool sync_owed;
 	uint64_t be_last_ns;     /* the latest backend chunk */
 	struct pg_call *calls;   /* ring */
 	uint32_t head, count, cap;
