@@ -361,6 +361,54 @@ static void test_query_result(void **state)
 	fixture_free(f);
 }
 
+/* A connection that takes compression (zlib or zstd) is not read after
+ * its handshake: no span made of compressed packets, and it is counted;
+ * one whose server does not offer it is read as usual. */
+static void test_compressed_left_out(void **state)
+{
+	static const uint32_t kinds[] = { (uint32_t)CLIENT_COMPRESS,
+					  (uint32_t)CLIENT_ZSTD_COMPRESSION };
+
+	for (int i = 0; i < 2; i++) {
+		struct fixture *f = fixture_new();
+		struct wire w = { .n = 0 };
+
+		greeting(&w, "8.0.36", CAPS_BASE | CLIENT_CONNECT_WITH_DB | kinds[i]);
+		feed(f, IN, &w, 1);
+		login(&w, CAPS_BASE | kinds[i], "shop");
+		feed(f, OUT, &w, 2);
+		assert_int_equal(f->c.st.mysql.stats.compressed, 1);
+		assert_int_equal(proto_mysql.verdict(&f->c.st), STREAM_VERDICT_IGNORE);
+		ok(&w, 2, 2);
+		feed(f, IN, &w, 3);
+		query(&w, "SELECT 1"); /* (as if it were not compressed) */
+		feed(f, OUT, &w, 10);
+		result(&w, 1, 1, false);
+		feed(f, IN, &w, 11);
+		assert_int_equal(f->n, 0);
+		fixture_free(f);
+	}
+	/* Asked for by the client only: not taken, read as usual. */
+	{
+		struct fixture *f = fixture_new();
+		struct wire w = { .n = 0 };
+
+		greeting(&w, "8.0.36", CAPS_BASE | CLIENT_CONNECT_WITH_DB);
+		feed(f, IN, &w, 1);
+		login(&w, CAPS_BASE | (uint32_t)CLIENT_COMPRESS, "shop");
+		feed(f, OUT, &w, 2);
+		assert_int_equal(f->c.st.mysql.stats.compressed, 0);
+		ok(&w, 2, 2);
+		feed(f, IN, &w, 3);
+		query(&w, "SELECT 1");
+		feed(f, OUT, &w, 10);
+		result(&w, 1, 1, false);
+		feed(f, IN, &w, 11);
+		assert_int_equal(f->n, 1);
+		fixture_free(f);
+	}
+}
+
 /* CLIENT_DEPRECATE_EOF: no EOF after the columns, an OK with 0xfe ends. */
 static void test_deprecate_eof(void **state)
 {
@@ -420,6 +468,14 @@ static void test_error(void **state)
 	err(&w, 1, 1062, "23000", "Duplicate entry 's3cret' for key 'PRIMARY'");
 	feed(f, IN, &w, 23);
 	assert_string_equal(f->calls[1].status, "SQLSTATE 23000: Duplicate entry ?");
+	f->n = 1;
+
+	/* An apostrophe of the message's English is no quote. */
+	query(&w, "SELECT * FROM nosuch");
+	feed(f, OUT, &w, 22);
+	err(&w, 1, 1146, "42S02", "Table 'shop.nosuch' doesn't exist");
+	feed(f, IN, &w, 23);
+	assert_string_equal(f->calls[1].status, "SQLSTATE 42S02: Table ? doesn't exist");
 	f->n = 1;
 
 	/* Raw, on request. */
@@ -1124,6 +1180,7 @@ int main(void)
 		cmocka_unit_test(test_recognise),
 		cmocka_unit_test(test_query_result),
 		cmocka_unit_test(test_deprecate_eof),
+		cmocka_unit_test(test_compressed_left_out),
 		cmocka_unit_test(test_error),
 		cmocka_unit_test(test_prepared),
 		cmocka_unit_test(test_prepare_execute_pipelined),

@@ -35,9 +35,11 @@ struct call_end {
 };
 
 /* Losses of closed connections (reader thread only), for the report. */
+#define MYSQL_COMPRESSED (CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION)
+
 static struct {
 	uint64_t inflight_overflows, stmts_full, unknown_stmts, lost_places,
-		orphans, unknown_commands, no_memory;
+		orphans, unknown_commands, no_memory, compressed;
 } mysql_totals;
 
 /* Commands that begin a call on a connection met mid-stream. */
@@ -160,7 +162,15 @@ static const char *command_name(const struct mysql_cmd *k)
  * like a value in it.  But MySQL quotes the statement's rest as it came
  * ("... near 'x = 's3cret'' at line 1"), quotes inside quotes: unless the
  * raw text is asked for, all from the first quote to the last is one "?".
+ * An apostrophe between two letters ("doesn't") is the message's English,
+ * not a quote.
  */
+static bool apostrophe(const char *m, size_t len, size_t i)
+{
+	return m[i] == '\'' && i > 0 && i + 1 < len && isalpha((unsigned char)m[i - 1]) &&
+	       isalpha((unsigned char)m[i + 1]);
+}
+
 static const char *error_text(const struct mysql_err *e, bool raw, char *buf,
 			      size_t size)
 {
@@ -168,6 +178,8 @@ static const char *error_text(const struct mysql_err *e, bool raw, char *buf,
 
 	for (size_t i = 0; !raw && i < len; i++) {
 		if (e->msg[i] != '\'' && e->msg[i] != '"' && e->msg[i] != '`')
+			continue;
+		if (apostrophe(e->msg, len, i))
 			continue;
 		if (first == len)
 			first = i;
@@ -475,6 +487,13 @@ static void on_login(struct mysql_conn *m, const uint8_t *p,
 		return;
 	}
 	m->caps = l.caps & m->server_caps;
+	if (m->caps & MYSQL_COMPRESSED) {
+		/* Every packet after the handshake is compressed (zlib or
+		 * zstd): not read, and said, rather than misread. */
+		m->stats.compressed++;
+		m->phase = PH_IGNORED;
+		return;
+	}
 	if (l.db && l.db_len)
 		set_db(m, l.db, l.db_len);
 	m->phase = PH_AUTH;
@@ -646,6 +665,7 @@ static void add_totals(const struct mysql_stats *s)
 	mysql_totals.lost_places += s->lost_places;
 	mysql_totals.orphans += s->orphans;
 	mysql_totals.no_memory += s->no_memory;
+	mysql_totals.compressed += s->compressed;
 }
 
 static void mysql_release(union proto_state *st)
@@ -721,7 +741,8 @@ static void mysql_report(FILE *out)
 		"%llu prepared statements not kept (limit %u), "
 		"%llu executions of unknown statements, %llu responses lost "
 		"in capture gaps, %llu responses to no command, "
-		"%llu unknown commands, %llu allocation failures\n",
+		"%llu unknown commands, %llu allocation failures, %llu "
+		"compressed connections not read\n",
 		(unsigned long long)mysql_totals.inflight_overflows,
 		(unsigned)MYSQL_PENDING_MAX,
 		(unsigned long long)mysql_totals.stmts_full, (unsigned)MYSQL_STMTS_MAX,
@@ -729,7 +750,8 @@ static void mysql_report(FILE *out)
 		(unsigned long long)mysql_totals.lost_places,
 		(unsigned long long)mysql_totals.orphans,
 		(unsigned long long)mysql_totals.unknown_commands,
-		(unsigned long long)mysql_totals.no_memory);
+		(unsigned long long)mysql_totals.no_memory,
+		(unsigned long long)mysql_totals.compressed);
 }
 
 const struct proto_ops proto_mysql = {

@@ -69,6 +69,7 @@ struct mysql_stats {
 	uint32_t lost_places;        /* a header in a gap: calls cut short */
 	uint32_t orphans;            /* responses with no command waiting */
 	uint32_t no_memory;
+	uint32_t compressed;         /* connections left out: compressed */
 };
 
 struct mysql_conn {

@@ -14,12 +14,14 @@
 /* Capability flags (the protocol's CLIENT_*); MariaDB's own above bit 32. */
 #define CLIENT_MYSQL                (1ull << 0)  /* unset: a MariaDB peer */
 #define CLIENT_CONNECT_WITH_DB      (1ull << 3)
+#define CLIENT_COMPRESS             (1ull << 5)
 #define CLIENT_PROTOCOL_41          (1ull << 9)
 #define CLIENT_SSL                  (1ull << 11)
 #define CLIENT_SECURE_CONNECTION    (1ull << 15)
 #define CLIENT_PLUGIN_AUTH_LENENC   (1ull << 21)
 #define CLIENT_DEPRECATE_EOF        (1ull << 24)
 #define CLIENT_OPTIONAL_METADATA    (1ull << 25) /* MySQL 8 */
+#define CLIENT_ZSTD_COMPRESSION     (1ull << 26) /* MySQL 8 */
 #define MARIADB_CACHE_METADATA      (1ull << 36)
 
 /* Server status flags. */
