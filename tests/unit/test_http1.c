@@ -867,8 +867,13 @@ static void test_traceparent_parse(void **state)
 		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
 		"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
 		"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
-		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 		"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		/* version 00 is exactly 55; a later one goes on with a '-' */
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0100",
+		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
 		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
 		"00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01",
 		"00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
@@ -881,6 +886,13 @@ static void test_traceparent_parse(void **state)
 	assert_int_equal(traceparent_parse("00-4bf92f3577b34da6a3ce929d0e0e4736"
 					   "-00f067aa0ba902b7-00", 55, &tp),
 			 0);
+	assert_int_equal(tp.flags, 0);
+	/* A later version: its first 55 characters, as version 00's. */
+	assert_int_equal(traceparent_parse("01-4bf92f3577b34da6a3ce929d0e0e4736"
+					   "-00f067aa0ba902b7-01", 55, &tp), 0);
+	assert_int_equal(tp.flags, 1);
+	assert_int_equal(traceparent_parse("cc-4bf92f3577b34da6a3ce929d0e0e4736"
+					   "-00f067aa0ba902b7-00-what-follows", 69, &tp), 0);
 	assert_int_equal(tp.flags, 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(traceparent_parse(bad[i], strlen(bad[i]), &tp),
@@ -900,7 +912,8 @@ static void test_traceparent_every_byte(void **state)
 	(void)state;
 	for (size_t pos = 0; pos < 55; pos++)
 		for (int c = 0; c < 256; c++) {
-			bool fixed = pos < 3 || pos == 35 || pos == 52;
+			/* the version: any two hex digits but "ff" */
+			bool fixed = pos == 2 || pos == 35 || pos == 52;
 			bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 			bool want = fixed ? c == good[pos] : hex;
 			struct traceparent tp;

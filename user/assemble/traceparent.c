@@ -95,10 +95,15 @@ int traceparent_parse(const char *s, size_t len, struct traceparent *out)
 {
 	struct traceparent tp;
 
-	if (!s || !out || len != TRACEPARENT_LEN)
+	uint8_t version;
+
+	if (!s || !out || len < TRACEPARENT_LEN)
 		return -EINVAL;
-	if (s[0] != '0' || s[1] != '0' || s[2] != '-' || s[35] != '-' ||
-	    s[52] != '-')
+	if (!hex_decode(s, &version, 1) || version == 0xff ||
+	    (version == 0 && len != TRACEPARENT_LEN) ||
+	    (len > TRACEPARENT_LEN && s[TRACEPARENT_LEN] != '-'))
+		return -EINVAL;
+	if (s[2] != '-' || s[35] != '-' || s[52] != '-')
 		return -EINVAL;
 	if (!hex_decode(s + 3, tp.trace_id, 16) ||
 	    !hex_decode(s + 36, tp.parent_id, 8) ||

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define TRACEPARENT_LEN 55
+#define TRACEPARENT_KEEP 63
 
 struct traceparent {
 	uint8_t trace_id[16];
@@ -20,9 +21,13 @@ struct traceparent {
 
 /*
  * Parses the header value `s` of `len` bytes (surrounding whitespace is
- * the caller's to strip).  Only version 00 is accepted, with lower-case
- * hex as the spec requires; an all-zero trace-id or parent-id is invalid.
- * Returns 0 and fills `out`, or -EINVAL (out untouched).
+ * the caller's to strip), lower-case hex as the spec requires; an
+ * all-zero trace-id or parent-id is invalid.  Version 00 is exactly 55
+ * characters.  A later version (not "ff") is read as the spec asks: its
+ * first 55 characters as version 00's, then nothing or a '-' (what
+ * follows is the later version's own).  Returns 0 and fills `out`, or
+ * -EINVAL (out untouched).  Callers keep TRACEPARENT_KEEP characters of
+ * a header: enough to tell a longer one.
  */
 int traceparent_parse(const char *s, size_t len, struct traceparent *out);
 

@@ -61,7 +61,7 @@
 #define HTTP1_QUERY_MAX 128
 #define HTTP1_HOST_MAX 128
 #define HTTP1_UA_MAX 256 /* a phone browser's runs past 128 */
-#define HTTP1_TRACEPARENT_MAX 56 /* 55 characters for version 00 */
+#define HTTP1_TRACEPARENT_MAX 64 /* 55 for version 00; more tells a longer one */
 #define HTTP1_TRACESTATE_MAX 256
 #define HTTP1_CTYPE_MAX 64
 
