@@ -27,8 +27,9 @@
 
 /* Prepared statements remembered per connection (the unnamed one aside):
  * past it, the one used least recently is forgotten (counted); an
- * Execute of a forgotten statement has no text. */
-#define PGSQL_STMTS_MAX 64
+ * Execute of a forgotten statement has no text.  As many as the drivers
+ * keep (asyncpg and psycopg 100, pgjdbc 256): 80 bytes each. */
+#define PGSQL_STMTS_MAX 256
 /* Named portals remembered (cursors; the unnamed portal aside). */
 #define PGSQL_PORTALS_MAX 8
 /* Bytes of a statement kept: the rest of a longer one is not seen. */
