@@ -12,7 +12,7 @@ BUILD_PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 
 # The tests, benchmarks and `make image` (mmdebstrap, buildah) too.
 PACKAGES="$BUILD_PACKAGES
- libcmocka-dev python3 python3-h2 python3-grpcio python3-yaml curl openssl nginx-light nghttp2-client wrk
+ libcmocka-dev python3 python3-h2 python3-grpcio python3-yaml curl openssl nginx-light nghttp2-client wrk iptables
  libclang-rt-14-dev libgcc-12-dev
  qemu-system-x86 busybox-static cpio xz-utils binutils golang-go prometheus
  mmdebstrap buildah

@@ -572,6 +572,52 @@ def test_endpoint_down():
         r.stop()
 
 
+def test_peer_gone_silent():
+    """A collector that goes silent without a reset (its host lost: here
+    the firewall drops every packet to it): the batch in flight times out,
+    and once its data stays unacknowledged for 20 s the kernel closes the
+    pooled connection, so that the next batch opens a new one instead of
+    timing out on the old one for as long as TCP retransmits."""
+    if shutil.which('iptables') is None:
+        check('silent peer: iptables installed (deps.sh)', False)
+        return
+    r, (_, h2c, _) = receiver_on_free_ports()
+    rule = ['INPUT', '-p', 'tcp', '--dport', str(h2c), '-j', 'DROP']
+    e = {k: v for k, v in os.environ.items() if not k.startswith('OTEL_')}
+    e.update(OTEL_EXPORTER_OTLP_ENDPOINT=f'http://127.0.0.1:{h2c}',
+             OTEL_EXPORTER_OTLP_TIMEOUT='2000')
+    p = subprocess.Popen([PUSH, '--retry-initial', '100', '--retry-max', '200'],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=e)
+    dropping = False
+
+    def send(n):
+        p.stdin.write(f'send {n}\n')
+        p.stdin.flush()
+        return json.loads(p.stdout.readline())
+
+    try:
+        first = send(3)
+        subprocess.run(['iptables', '-I', *rule], check=True)
+        dropping = True
+        silent = send(4)
+        time.sleep(23)
+        subprocess.run(['iptables', '-D', *rule], check=True)
+        dropping = False
+        after = send(5)
+    finally:
+        if dropping:
+            subprocess.run(['iptables', '-D', *rule], check=False)
+        p.stdin.close()
+        p.wait(timeout=30)
+        r.stop()
+    expect('silent peer: the first batch delivered', first, exported=3, connects=1)
+    expect('silent peer: the batch sent into silence times out', silent,
+           exported=3, timed_out=4, connects=1)
+    expect('silent peer: the next batch goes on a new connection', after,
+           exported=8, timed_out=4, failed=0, connects=2)
+
+
 def test_tls():
     cert, key = os.path.join(tmp, 'cert.pem'), os.path.join(tmp, 'key.pem')
     subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
@@ -721,7 +767,7 @@ def main():
         print('not ok - node and tests/otlp-node/node_modules are needed (npm ci)')
         return 1
     tests = [test_transports, test_h2c_closed_unanswered, test_faults, test_connect_timeout,
-             test_grpc_faults, test_endpoint_down, test_tls,
+             test_grpc_faults, test_endpoint_down, test_peer_gone_silent, test_tls,
              test_shutdown, test_collector_down_bytes]
     only = sys.argv[1:]
     for t in tests:

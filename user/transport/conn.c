@@ -77,6 +77,31 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
+/*
+ * A peer that is gone without a word (its host or pod lost: no reset ever
+ * comes) must not keep a pooled connection: every request on it would
+ * time out, for as long as TCP goes on retransmitting (some 15 minutes).
+ * Data unacknowledged for TCP_GONE_MS closes it, and so do keep-alive
+ * probes unanswered on an idle one; a peer that is only slow to answer
+ * still acknowledges, and keeps it.
+ */
+#define TCP_GONE_MS 20000
+#define TCP_PROBE_IDLE_S 30
+#define TCP_PROBE_EVERY_S 10
+#define TCP_PROBES 3
+
+static void tcp_liveness(int fd)
+{
+	int one = 1, gone = TCP_GONE_MS, idle = TCP_PROBE_IDLE_S;
+	int every = TCP_PROBE_EVERY_S, probes = TCP_PROBES;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &every, sizeof(every));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &gone, sizeof(gone));
+}
+
 static int tcp_try(const struct addrinfo *ai, int64_t deadline)
 {
 	int fd, err = 0, one = 1;
@@ -87,6 +112,7 @@ static int tcp_try(const struct addrinfo *ai, int64_t deadline)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	tcp_liveness(fd);
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		return fd;
 	if (errno != EINPROGRESS) {

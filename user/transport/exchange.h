@@ -25,8 +25,10 @@ struct http_exchange {
 	size_t body_off;   /* request body bytes handed out */
 	int32_t stream_id; /* HTTP/2 */
 	bool started;      /* put on the connection */
-	bool on_wire;      /* its first bytes went out: the server may have it
-			    * (HTTP/2 holds a stream past the server's limit
+	bool on_wire;      /* the whole request went out: the server may have
+			    * processed it (a part of a body it cannot have:
+			    * a request cut short is safe to send again;
+			    * HTTP/2 holds a stream past the server's limit
 			    * back, and refuses it after a GOAWAY) */
 	bool ended;        /* the answer ended normally (END_STREAM / length) */
 	bool done;

@@ -79,11 +79,12 @@ static int h1_on_writable(struct http_conn *hc)
 			return 0;
 		if (n < 0)
 			return (int)n;
-		x->on_wire = true;
 		if (hc->h1.head_off < hc->h1.head_len)
 			hc->h1.head_off += (size_t)n;
 		else
 			x->body_off += (size_t)n;
+		x->on_wire = hc->h1.head_off == hc->h1.head_len &&
+			     x->body_off == x->req->body_len;
 	}
 	return 0;
 }

@@ -74,13 +74,15 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame,
 	return 0;
 }
 
-/* The request's HEADERS went out: from now on the server may have it. */
+/* The request's last frame (END_STREAM) went out: from now on the server
+ * may have processed it; a body cut short by flow control it cannot. */
 static int on_frame_send(nghttp2_session *s, const nghttp2_frame *frame,
 			 void *user)
 {
 	struct http_exchange *x;
 
-	if (frame->hd.type != NGHTTP2_HEADERS)
+	if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return 0;
 	x = stream_exchange(s, frame->hd.stream_id);
 	if (x)
