@@ -522,12 +522,37 @@ def refused_run():
     check("401: said once, clearly", err.count("401 Unauthorized") == 1, err[-1500:])
 
 
+def unreachable_run():
+    """An API server not reached, and a node name with no pod: each a
+    likely setting gone wrong, said once at start; spans flow."""
+    kc = kubeconfig("kc-down", f"http://127.0.0.1:{free_port()}", {"token": TOKEN})
+    srv, port = start_server(make_cgroup(cgroupfs_path(13)))
+    agent = Agent(["--kubeconfig", kc, "-p", str(srv.pid)])
+    time.sleep(1.5)  # a try or two, with their backoff
+    curl(port, "/a")
+    rc, spans, err = agent.stop()
+    check("API server not reached: the span flows, without pod attributes",
+          len(by_port(spans, port)) == 1, len(by_port(spans, port)))
+    check("API server not reached: said once",
+          err.count("spans go out without pod metadata until it answers") == 1, err[-1500:])
+    api_port = free_port()
+    api = KubeAPI(api_port, [PODS[1]], 1000, extra=["--token", TOKEN])
+    kc = kubeconfig("kc-other-node", f"http://127.0.0.1:{api_port}", {"token": TOKEN})
+    agent = Agent(["--kubeconfig", kc, "--node-name", "no-such-node", "-p", str(srv.pid)])
+    api.wait_for(lambda r: "/pods?" in r and r.endswith(" 200"), "the pods were listed")
+    rc, spans, err = agent.stop()
+    api.kill()
+    check("a node with no pod: said once",
+          err.count("k8s: no pod on node no-such-node") == 1, err[-1500:])
+
+
 def main():
     t0 = time.time()
     try:
         check_main(*main_run())
         tls_run()
         refused_run()
+        unreachable_run()
     finally:
         for p in procs:
             p.kill()
@@ -535,7 +560,7 @@ def main():
         remove_cgroups()
         shutil.rmtree(TMP, ignore_errors=True)
     # Sanitizer builds run a few times slower.
-    limit = 120 if "san" in os.environ.get("SP_BUILD", "") else 35
+    limit = 120 if "san" in os.environ.get("SP_BUILD", "") else 45
     check(f"the test took under {limit} s", time.time() - t0 < limit, time.time() - t0)
     finish()
 

@@ -28,6 +28,7 @@ struct k8s_meta {
 	pthread_t thread;
 	bool started;
 	bool told_auth[2];       /* 401, 403 said once */
+	bool told_down;          /* the API server not reached yet: said once */
 	bool told_rs_forbidden;
 	struct k8s_meta_stats stats; /* counters: atomic */
 };

@@ -69,6 +69,19 @@ static void request_failed(struct k8s_meta *m, const char *what, int ret)
 		*told = true;
 		return;
 	}
+	/* Until the first list, a failure is most likely a setting (the
+	 * server, its CA, a proxy): said once; later ones (a watch dropped,
+	 * a restart of the API server) are the everyday kind. */
+	if (!m->listed && !m->told_down) {
+		m->told_down = true;
+		if (ret > 0)
+			sp_warn("k8s: %s: HTTP status %d from %s; spans go out without "
+				"pod metadata until it answers", what, ret, m->api.cfg.server);
+		else
+			sp_warn("k8s: %s: %s (%s); spans go out without pod metadata "
+				"until it answers", what, strerror(-ret), m->api.cfg.server);
+		return;
+	}
 	if (ret > 0)
 		sp_debug("k8s: %s: HTTP status %d", what, ret);
 	else
@@ -145,6 +158,9 @@ static int list_pods(struct k8s_meta *m)
 	}
 	if (m->listed)
 		count(&m->stats.relists);
+	else if (!k8s_podtable_count(&m->pods))
+		sp_warn("k8s: no pod on node %s: is that this node's name "
+			"(--node-name, NODE_NAME)?", m->node);
 	m->listed = true;
 	sp_debug("k8s: %u pods on node %s (resourceVersion %s)",
 		 k8s_podtable_count(&m->pods), m->node, m->rv);
