@@ -80,27 +80,8 @@ static void test_cut_character_dropped(void **state)
 	MENDS("ab\xe2\x28", "ab?(");
 }
 
-/* The inline test, at every length up to 40 and every place of one high
- * byte: its word, overlapping and byte paths against the plain answer. */
-static void test_is_ascii(void **state)
-{
-	char buf[48];
-
-	(void)state;
-	for (size_t n = 0; n <= 40; n++) {
-		memset(buf, 'a', sizeof(buf));
-		buf[n] = '\x80'; /* just past the end: never looked at */
-		assert_true(utf8_is_ascii(buf, n));
-		for (size_t at = 0; at < n; at++) {
-			memset(buf, 'a', sizeof(buf));
-			buf[at] = (char)(0x80 | at);
-			assert_false(utf8_is_ascii(buf, n));
-		}
-	}
-}
-
 /* The copy that tests as it goes: every byte copied, none past `n`
- * written, the same answer as the test alone. */
+ * written, and the answer true exactly when no byte is above 0x7f. */
 static void test_copy_ascii(void **state)
 {
 	char src[48], dst[48];
@@ -170,7 +151,6 @@ int main(void)
 		cmocka_unit_test(test_valid_kept),
 		cmocka_unit_test(test_bad_bytes_replaced),
 		cmocka_unit_test(test_cut_character_dropped),
-		cmocka_unit_test(test_is_ascii),
 		cmocka_unit_test(test_copy_ascii),
 		cmocka_unit_test(test_span_copies_mended),
 		cmocka_unit_test(test_resource_mended),

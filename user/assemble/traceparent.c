@@ -94,7 +94,6 @@ static bool all_zero(const uint8_t *b, size_t n)
 int traceparent_parse(const char *s, size_t len, struct traceparent *out)
 {
 	struct traceparent tp;
-
 	uint8_t version;
 
 	if (!s || !out || len < TRACEPARENT_LEN)

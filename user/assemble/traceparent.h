@@ -11,7 +11,6 @@
 #include <stdint.h>
 
 #define TRACEPARENT_LEN 55
-#define TRACEPARENT_KEEP 63
 
 struct traceparent {
 	uint8_t trace_id[16];
@@ -26,8 +25,8 @@ struct traceparent {
  * characters.  A later version (not "ff") is read as the spec asks: its
  * first 55 characters as version 00's, then nothing or a '-' (what
  * follows is the later version's own).  Returns 0 and fills `out`, or
- * -EINVAL (out untouched).  Callers keep TRACEPARENT_KEEP characters of
- * a header: enough to tell a longer one.
+ * -EINVAL (out untouched).  Callers keep more than 55 characters of a
+ * header, to tell a longer one.
  */
 int traceparent_parse(const char *s, size_t len, struct traceparent *out);
 

@@ -12,9 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 /*
  * Make s[0, n) valid UTF-8 in place (RFC 3629: no overlong forms, no
@@ -23,43 +20,6 @@
  * (a value cut to fit) is cut off.  Returns the length kept.
  */
 size_t utf8_mend(char *s, size_t n);
-
-/*
- * No byte above 0x7f in s[0, n): the test every copy pays, so inline and
- * a word at a time (the last word overlapping the one before it), where
- * utf8_mend() is the call the rare other text takes.
- */
-static inline bool utf8_is_ascii(const char *s, size_t n)
-{
-	uint64_t acc = 0, w;
-	uint32_t a, b;
-
-#ifdef __SSE2__
-	if (n >= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
-
-		for (size_t i = 0; i + 16 < n; i += 16)
-			v = _mm_or_si128(v, _mm_loadu_si128((const __m128i *)(const void *)(s + i)));
-		return _mm_movemask_epi8(v) == 0;
-	}
-#endif
-	if (n >= 8) {
-		for (size_t i = 0; i + 8 < n; i += 8) {
-			memcpy(&w, s + i, 8);
-			acc |= w;
-		}
-		memcpy(&w, s + n - 8, 8);
-		acc |= w;
-	} else if (n >= 4) {
-		memcpy(&a, s, 4);
-		memcpy(&b, s + n - 4, 4);
-		acc = a | b;
-	} else {
-		for (size_t i = 0; i < n; i++)
-			acc |= (uint8_t)s[i];
-	}
-	return !(acc & 0x8080808080808080ULL);
-}
 
 /*
  * Copy s[0, n) to dst (not overlapping) and say whether it was all ASCII:
