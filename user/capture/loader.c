@@ -420,6 +420,19 @@ int loader_poll(struct sp_loader *l, int timeout_ms)
 	return err ? err : rings_poll(&l->rings, timeout_ms);
 }
 
+/* The per-CPU values of drop counter `k` summed, read into vals[ncpu];
+ * 0 when they cannot be read. */
+static uint64_t drop_sum(const struct sp_loader *l, __u32 k, uint64_t *vals, int ncpu)
+{
+	uint64_t sum = 0;
+
+	if (bpf_map_lookup_elem(l->drops_fd, &k, vals))
+		return 0;
+	for (int c = 0; c < ncpu; c++)
+		sum += vals[c];
+	return sum;
+}
+
 int loader_read_drops(struct sp_loader *l, uint64_t *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -431,12 +444,8 @@ int loader_read_drops(struct sp_loader *l, uint64_t *out)
 	vals = calloc((size_t)ncpu, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	for (__u32 k = 0; k < SP_DROP_REASON_MAX; k++) {
-		if (bpf_map_lookup_elem(l->drops_fd, &k, vals))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			out[k] += vals[c];
-	}
+	for (__u32 k = 0; k < SP_DROP_REASON_MAX; k++)
+		out[k] = drop_sum(l, k, vals, ncpu);
 	free(vals);
 	return 0;
 }
@@ -444,18 +453,12 @@ int loader_read_drops(struct sp_loader *l, uint64_t *out)
 uint64_t loader_ring_lost(struct sp_loader *l)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	__u32 k = SP_DROP_RINGBUF_FULL;
-	uint64_t sum = 0;
 
 	if (ncpu <= 0 || l->drops_fd < 0)
 		return 0;
 	if (!l->lost_vals)
 		l->lost_vals = calloc((size_t)ncpu, sizeof(*l->lost_vals));
-	if (!l->lost_vals || bpf_map_lookup_elem(l->drops_fd, &k, l->lost_vals))
-		return 0;
-	for (int c = 0; c < ncpu; c++)
-		sum += l->lost_vals[c];
-	return sum;
+	return l->lost_vals ? drop_sum(l, SP_DROP_RINGBUF_FULL, l->lost_vals, ncpu) : 0;
 }
 
 void loader_detach(struct sp_loader *l)

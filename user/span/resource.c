@@ -134,8 +134,8 @@ static void trim(const char **s, size_t *len)
 		(*len)--;
 }
 
-/* Split "k=v,..." into decoded pairs; sets each unless dry.  *service:
- * whether one of them is service.name. */
+/* Split "k=v,..." into decoded pairs; sets each unless dry, and then
+ * *service: whether one of them is service.name. */
 static int parse_pairs(struct sp_resource *res, const char *value, int dry,
 		       bool *service)
 {
@@ -160,9 +160,11 @@ static int parse_pairs(struct sp_resource *res, const char *value, int dry,
 			return -EINVAL;
 		if (percent_decode(k, klen, key) < 0 || percent_decode(v, vlen, val) < 0)
 			return -EINVAL;
-		if (!dry && resource_set_str(res, key, val))
-			return -ENOMEM;
-		*service |= strcmp(key, "service.name") == 0;
+		if (!dry) {
+			if (resource_set_str(res, key, val))
+				return -ENOMEM;
+			*service |= strcmp(key, "service.name") == 0;
+		}
 		added++;
 		p = *end ? end + 1 : end;
 	}
@@ -171,11 +173,10 @@ static int parse_pairs(struct sp_resource *res, const char *value, int dry,
 
 static int parse_env(struct sp_resource *res, const char *value, bool *service)
 {
-	bool dry_service = false;
 	int ret;
 
 	/* Validate everything first: a malformed value is ignored as a whole. */
-	ret = parse_pairs(res, value, 1, &dry_service);
+	ret = parse_pairs(res, value, 1, service);
 	if (ret < 0)
 		return ret;
 	return parse_pairs(res, value, 0, service);
