@@ -210,20 +210,22 @@ static void gather(struct http2_conn *c, struct http2_half *h,
 		return;
 	if (n > HTTP2_BLOCK_MAX - h->blk_len) {
 		block_fail(c, h); /* its entries are not learned: lost */
-		h->blk_len = 0;
 		return;
 	}
 	if (h->blk_len + n > h->blk_cap) {
 		uint32_t cap = (uint32_t)(h->blk_len + n) * 2;
-		uint8_t *grown = realloc(h->blk, cap < HTTP2_BLOCK_MAX ? cap : HTTP2_BLOCK_MAX);
+		uint8_t *grown;
 
+		if (cap > HTTP2_BLOCK_MAX)
+			cap = HTTP2_BLOCK_MAX;
+		grown = realloc(h->blk, cap);
 		if (!grown) {
 			c->stats.no_memory++;
 			block_fail(c, h);
 			return;
 		}
 		h->blk = grown;
-		h->blk_cap = cap < HTTP2_BLOCK_MAX ? cap : HTTP2_BLOCK_MAX;
+		h->blk_cap = cap;
 	}
 	if (n)
 		memcpy(h->blk + h->blk_len, p, n);

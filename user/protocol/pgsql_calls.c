@@ -401,8 +401,7 @@ void pgsql_fe_message(struct pg_ctx *x, struct pg_dir *d, size_t kept)
 		fe_startup(x, b, kept, d->len);
 		return;
 	}
-	if (d->type != 'Q' && d->type != 'E' && d->type != 'S' &&
-	    !strchr("PBDCH", d->type))
+	if (!strchr("QPBDCHES", d->type))
 		return; /* copy data, function call, password, terminate */
 	if (fresh)
 		new_request(x);
