@@ -20,7 +20,9 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-static char tls_reason[256];
+/* Per thread: the exporter's and the Kubernetes client's connections fail
+ * apart, and each reads its own reason right after its own failure. */
+static __thread char tls_reason[256];
 static struct conn_observer observer;
 
 void conn_set_observer(const struct conn_observer *o)
