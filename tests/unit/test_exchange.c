@@ -23,6 +23,7 @@
 #include "span/spanpool.h"
 #include "export/batch.h"
 #include "export/exporter.h"
+#include "export/sampler.h"
 #include "protocol/http1.h"
 #include "protocol/http_attrs.h"
 #include "protocol/protocol.h"
@@ -80,6 +81,13 @@ static void set_v4(struct stream_addr *a, const char *ip, uint16_t port)
 
 /* --port of the next setup(); 0: no filter. */
 static uint32_t setup_filter_port;
+static struct sp_sampler *setup_sampler; /* NULL: keep every trace */
+
+static bool sample(void *ctx, const uint8_t trace_id[16], bool has_parent,
+		   bool parent_sampled)
+{
+	return sampler_keep(ctx, trace_id, parent_sampled, has_parent);
+}
 
 static int setup(void **state)
 {
@@ -100,6 +108,8 @@ static int setup(void **state)
 	popts.sink = batch_sink(&f->bsp);
 	popts.pool = &f->pool;
 	popts.filter.port = setup_filter_port;
+	popts.sample = setup_sampler ? sample : NULL;
+	popts.sample_ctx = setup_sampler;
 	f->p = pipeline_create(&popts);
 	assert_non_null(f->p);
 	f->xs = exchange_create(f->p, &sopts);
@@ -389,6 +399,55 @@ static void test_traceparent_joins_trace(void **state)
 	assert_int_equal(stats(f).ctx_traceparent, 1);
 	assert_false(span_find_attr(&exported[0], "http.response.body.size") &&
 		     attr(&exported[0], "http.response.body.size")->v.i != 0);
+}
+
+/*
+ * A caller's sampled flag is followed only by the parentbased_ samplers
+ * (the SDK specification): always_off drops a sampled caller's trace,
+ * always_on keeps an unsampled one, and traceidratio decides from the
+ * caller's trace ID, as every other agent on the trace does.
+ */
+static void test_sampler_and_remote_parent(void **state)
+{
+	static const struct {
+		const char *sampler, *arg;
+		char flags; /* the traceparent's last digit */
+		int kept;
+	} cases[] = {
+		{ "always_off", NULL, '1', 0 },
+		{ "always_on", NULL, '0', 1 },
+		{ "parentbased_always_on", NULL, '0', 0 },
+		{ "parentbased_always_on", NULL, '1', 1 },
+		{ "parentbased_always_off", NULL, '1', 1 },
+		/* The trace ID's low 56 bits are 0x48eb211c80319c: about
+		 * 0.28 of 2^56, so kept at a ratio of 0.9, not at 0.5. */
+		{ "traceidratio", "0.9", '0', 1 },
+		{ "traceidratio", "0.5", '1', 0 },
+		{ "parentbased_traceidratio", "0.5", '1', 1 },
+	};
+	char req[256], tp[64];
+
+	teardown(state);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sp_sampler s;
+		struct fixture *f;
+
+		assert_int_equal(sampler_parse(&s, cases[i].sampler, cases[i].arg), 0);
+		setup_sampler = &s;
+		setup(state);
+		f = *state;
+		snprintf(tp, sizeof(tp), "%.*s%c", (int)strlen(TP) - 1, TP, cases[i].flags);
+		snprintf(req, sizeof(req), "GET / HTTP/1.1\r\ntraceparent: %s\r\n\r\n", tp);
+		feed(f, &f->other, 5, IN, req, 10);
+		feed(f, &f->other, 5, OUT, "HTTP/1.1 204 No Content\r\n\r\n", 20);
+		flush(f);
+		if (n_exported != cases[i].kept)
+			fail_msg("%s %s, caller's flag %c: %d spans kept", cases[i].sampler,
+				 cases[i].arg ? cases[i].arg : "", cases[i].flags, n_exported);
+		teardown(state);
+		setup_sampler = NULL;
+	}
+	setup(state);
 }
 
 /* nginx-like: serve on one connection, call a backend on another. */
@@ -948,6 +1007,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_url_from_address, setup, teardown),
 		cmocka_unit_test(test_split_host),
 		cmocka_unit_test_setup_teardown(test_traceparent_joins_trace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sampler_and_remote_parent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_and_peer_context, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_client_record_adopts_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_client_record_after_child, setup, teardown),

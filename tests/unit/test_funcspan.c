@@ -627,7 +627,8 @@ static void test_return_before_entry_time(void **state)
 	fx_close(f);
 }
 
-static bool drop_all(void *ctx, const uint8_t trace_id[16])
+static bool drop_all(void *ctx, const uint8_t trace_id[16], bool has_parent,
+		     bool parent_sampled)
 {
 	(*(int *)ctx)++;
 	return false;

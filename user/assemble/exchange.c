@@ -176,7 +176,7 @@ static bool apply_traceparent(struct exchange_spans *xs, struct sp_span *span,
 
 	if (!read_traceparent(xs, raw, &tp))
 		return false;
-	pipeline_span_set_remote_parent(span, tp.trace_id, tp.parent_id,
+	pipeline_span_set_remote_parent(xs->p, span, tp.trace_id, tp.parent_id,
 					tp.flags & 1);
 	return true;
 }
@@ -236,7 +236,7 @@ static struct sp_span *start_server(struct exchange_spans *xs,
 	if (!span)
 		return NULL;
 	if (has_tp && !client) {
-		pipeline_span_set_remote_parent(span, tp.trace_id, tp.parent_id,
+		pipeline_span_set_remote_parent(xs->p, span, tp.trace_id, tp.parent_id,
 						tp.flags & 1);
 		xs->stats.ctx_traceparent++;
 	}

@@ -304,7 +304,7 @@ struct sp_span *pipeline_span_start(struct sp_pipeline *p, uint32_t pid,
 	} else {
 		idgen_trace_id(&p->ids, span->trace_id);
 		span->sampled = !p->opts.sample ||
-				p->opts.sample(p->opts.sample_ctx, span->trace_id);
+				p->opts.sample(p->opts.sample_ctx, span->trace_id, false, false);
 	}
 	span->start_unix_ns = pipeline_unix_ns(p, mono_ns);
 	span->pid = pid;
@@ -322,14 +322,19 @@ void pipeline_span_adopt(struct sp_span *span, const struct sp_span *parent)
 	span->sampled = parent->sampled;
 }
 
-void pipeline_span_set_remote_parent(struct sp_span *span,
+void pipeline_span_set_remote_parent(struct sp_pipeline *p, struct sp_span *span,
 				     const uint8_t trace_id[16],
 				     const uint8_t parent_span_id[8],
 				     bool sampled)
 {
 	memcpy(span->trace_id, trace_id, 16);
 	memcpy(span->parent_span_id, parent_span_id, 8);
-	span->sampled = sampled;
+	/* The caller's flag is followed only by a parent-based sampler:
+	 * always_off drops a sampled caller's trace, always_on keeps an
+	 * unsampled one, and a ratio is applied to the caller's trace ID. */
+	span->sampled = p->opts.sample ? p->opts.sample(p->opts.sample_ctx, trace_id,
+							 true, sampled)
+				       : sampled;
 }
 
 void pipeline_span_end(struct sp_pipeline *p, struct sp_span *span,

@@ -56,8 +56,11 @@ struct sp_span *pipeline_span_start(struct sp_pipeline *p, uint32_t pid,
  */
 void pipeline_span_adopt(struct sp_span *span, const struct sp_span *parent);
 
-/* Make `span` a child of the remote parent `trace_id`/`parent_span_id`. */
-void pipeline_span_set_remote_parent(struct sp_span *span,
+/*
+ * Make `span` a child of the remote parent `trace_id`/`parent_span_id`,
+ * whose trace is `sampled` or not: kept as the pipeline's sampler says.
+ */
+void pipeline_span_set_remote_parent(struct sp_pipeline *p, struct sp_span *span,
 				     const uint8_t trace_id[16],
 				     const uint8_t parent_span_id[8],
 				     bool sampled);

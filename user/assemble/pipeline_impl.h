@@ -14,7 +14,13 @@
 struct sp_thread;
 
 /* Keep or drop a new trace, decided from its ID (OTEL_TRACES_SAMPLER). */
-typedef bool (*sp_sample_fn)(void *ctx, const uint8_t trace_id[16]);
+/*
+ * Keep the trace?  A root span's (`has_parent` false), or a span whose
+ * parent is remote (a traceparent): the sampler decides whether to follow
+ * the parent's `parent_sampled` flag (its parentbased_ forms) or not.
+ */
+typedef bool (*sp_sample_fn)(void *ctx, const uint8_t trace_id[16], bool has_parent,
+			     bool parent_sampled);
 
 /* What `run` is narrowed to (--pid, --exe, --cgroup, --port); empty: all. */
 struct sp_filter {

@@ -171,10 +171,11 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 	return 0;
 }
 
-/* Root spans: the configured sampler decides from the new trace ID. */
-static bool sample_root(void *ctx, const uint8_t trace_id[16])
+/* The configured sampler: root spans, and spans of a remote parent. */
+static bool sample_span(void *ctx, const uint8_t trace_id[16], bool has_parent,
+			bool parent_sampled)
 {
-	return sampler_keep(ctx, trace_id, false, false);
+	return sampler_keep(ctx, trace_id, parent_sampled, has_parent);
 }
 
 static void own_conn_opened(void *ctx, const struct sockaddr *local,
@@ -261,7 +262,7 @@ static int build_pipeline(struct sp_daemon *d)
 		.resource_defaults = d->resource_defaults,
 		.sink = batch_sink(&d->bsp),
 		.pool = &d->pool,
-		.sample = sample_root,
+		.sample = sample_span,
 		.sample_ctx = (void *)&cfg->sampler,
 		.push_batch = PIPELINE_PUSH_MAX, /* flushed after each read */
 		.filter = {
