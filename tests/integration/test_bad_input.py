@@ -83,6 +83,14 @@ def main():
         one_line_error("attach without -p", ["attach", "-u", "x"], "give -p PID", rc_expected=2)
         one_line_error("trace without command", ["trace", "-u", "x"], "give it after --",
                        rc_expected=2)
+        # A PID namespace of its own: the kernel's process IDs are not
+        # its own, so it would trace nothing; refused, with the way out.
+        if shutil.which("unshare"):
+            one_line_error("own PID namespace", ["trace", "-u", "inner", "--", NESTED, "1"],
+                           "runs in a PID namespace of its own", rc_expected=1,
+                           prefix=["unshare", "--pid", "--fork", "--mount-proc"])
+        else:
+            check("own PID namespace: unshare (util-linux) is needed for this test", False)
         one_line_error("bad OTEL_BSP_MAX_QUEUE_SIZE", ["trace", "-u", "x", "--", NESTED],
                        "OTEL_BSP_MAX_QUEUE_SIZE: 'lots' is not a number", rc_expected=2,
                        env=dict(os.environ, OTEL_BSP_MAX_QUEUE_SIZE="lots"))

@@ -156,13 +156,39 @@ static struct caps_work work_of(const struct sp_config *cfg, uint64_t eff)
 	return w;
 }
 
+/* The initial PID namespace's inode number (the kernel's PROC_PID_INIT_INO). */
+#define PIDNS_INIT_INO 0xEFFFFFFCU
+
+/*
+ * The BPF programs see the kernel's process IDs, those of the initial PID
+ * namespace; a process in a namespace of its own sees others, and no
+ * record would ever match a process it tracks or reads in /proc.  Refused
+ * with the way out, rather than running and tracing nothing.
+ */
+static int pidns_check(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/pid", &st) != 0 || st.st_ino == PIDNS_INIT_INO)
+		return 0; /* unreadable: no namespaces in this kernel */
+	sp_err("spanprobe runs in a PID namespace of its own: the kernel names "
+	       "processes by the host's IDs, which it cannot see from here; run it "
+	       "in the host's PID namespace (docker run --pid=host, Kubernetes "
+	       "hostPID: true)");
+	return -EPERM;
+}
+
 int caps_check(const struct sp_config *cfg)
 {
 	struct caps_verdict v[CAPS_MAX];
 	struct caps_work w;
 	uint64_t eff;
 	size_t n;
-	int err = caps_effective(&eff);
+	int err = pidns_check();
+
+	if (err)
+		return err;
+	err = caps_effective(&eff);
 
 	if (err) {
 		sp_warn("cannot read this process's capabilities (%s): not checked",
