@@ -935,6 +935,10 @@ static __always_inline bool sock_capture__frames(struct sock_scratch *s,
 					  (__u64)io->buf, (__u64)io->iov,
 					  (__u64)dir << 48 | (io->iovcnt & 0xffff) << 32 | total);
 	s->ev.sock_flags |= SP_SOCK_F_FRAMES;
+	/* Numbered before the ring buffer is asked for room: a record that
+	 * finds none leaves a number out, and the daemon knows the table
+	 * went with it. */
+	s->ev.h2_seq = ++st->seq;
 	return true;
 }
 
@@ -1123,6 +1127,7 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family, __u3
 	s->ev.direction = dir;
 	s->ev.syscall_nr = nr;
 	s->ev.sock_flags = (has_buf ? 0 : SP_SOCK_F_NO_PAYLOAD) | (tls ? SP_SOCK_F_TLS : 0);
+	s->ev.h2_seq = 0;
 	__builtin_memset(s->ev.reserved, 0, sizeof(s->ev.reserved));
 	sock_capture__fill_addrs(&s->ev, sk, family, ports);
 	if (SP_STAGE(12))

@@ -163,7 +163,12 @@ struct sp_sock_data_event {
 	__u16 peer_port;
 	__u16 syscall_nr;   /* the call that moved the bytes (architecture's number) */
 	__u8 sock_flags;    /* enum sp_sock_flags */
-	__u8 reserved[5];
+	/* SP_SOCK_F_FRAMES: the number of this walked call in its direction
+	 * (struct sp_sock_h2dir.seq, wrapping), counted whether or not its
+	 * record found room: a number skipped means records of the direction
+	 * were lost, and the HPACK table with them.  0 otherwise. */
+	__u8 h2_seq;
+	__u8 reserved[4];
 	__u8 peer_addr[16];  /* then local_addr: the order of struct sock_common */
 	__u8 local_addr[16];
 	/* __u8 data[captured] */
@@ -192,7 +197,7 @@ struct sp_sock_h2dir {
 	__u8 keep;       /* those bytes go into the record */
 	__u8 hdr_have;   /* bytes of the next frame header seen (0..8) */
 	__u8 synced;     /* in step; 0: the next call must start at a frame header */
-	__u8 reserved;
+	__u8 seq;        /* calls walked, wrapping (sp_sock_data_event.h2_seq) */
 	__u32 head;      /* its first 4 bytes (length, type) as far as seen, first lowest */
 };
 

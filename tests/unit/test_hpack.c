@@ -117,6 +117,53 @@ static void test_known_and_learned(void **state)
 	nghttp2_hd_deflate_del(def);
 }
 
+/*
+ * A table taken over from nghttp2's inflater (its blocks could go no
+ * further) is the encoder's whole: every later field comes out as
+ * nghttp2 gives it, with a small table that evicts as it goes.
+ */
+static void test_take_over(void **state)
+{
+	nghttp2_hd_deflater *def;
+	nghttp2_hd_inflater *inf, *twin;
+	struct hpack_dec d;
+	struct fields want, got;
+	uint8_t b[512];
+	char v[32];
+
+	(void)state;
+	assert_int_equal(nghttp2_hd_deflate_new(&def, 256), 0);
+	assert_int_equal(nghttp2_hd_inflate_new(&inf), 0);
+	assert_int_equal(nghttp2_hd_inflate_new(&twin), 0);
+	assert_int_equal(hpack_dec_init(&d, 4096), 0);
+	for (int i = 0; i < 40; i++) {
+		nghttp2_nv nv[] = { field(":path", "/svc/Do", 0), field("x-seq", v, 0),
+				    field(":authority", "api.example", 0) };
+		size_t n;
+
+		snprintf(v, sizeof(v), "value-%d", i % 7);
+		n = deflate(def, nv, 3, b, sizeof(b));
+		inflate_all(twin, b, n, &want);
+		if (i < 20) {
+			inflate_all(inf, b, n, &got);
+			if (i == 19)
+				assert_int_equal(hpack_dec_take(&d, inf), 0);
+			continue;
+		}
+		got.n = 0;
+		assert_int_equal(hpack_dec_block(&d, b, n, keep, &got), 0);
+		assert_int_equal(got.n, want.n);
+		for (int j = 0; j < got.n; j++) {
+			assert_string_equal(got.name[j], want.name[j]);
+			assert_string_equal(got.value[j], want.value[j]);
+		}
+	}
+	hpack_dec_free(&d);
+	nghttp2_hd_inflate_del(inf);
+	nghttp2_hd_inflate_del(twin);
+	nghttp2_hd_deflate_del(def);
+}
+
 /* A new value for a name whose entry went by unseen: left out, but its
  * entry is added (name unknown), so later indexes still line up. */
 static void test_name_from_before(void **state)
@@ -291,6 +338,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_and_learned),
+		cmocka_unit_test(test_take_over),
 		cmocka_unit_test(test_name_from_before),
 		cmocka_unit_test(test_differential),
 		cmocka_unit_test(test_size_update),

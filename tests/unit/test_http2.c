@@ -1293,6 +1293,110 @@ static void test_ring_loss_makes_room(void **state)
 }
 
 /*
+ * The kernel numbers the calls whose frames it walked.  A number skipped
+ * is a call lost in the ring buffer, and the header block in it may have
+ * added table entries: the fields after it would name the wrong ones
+ * (":authority" for ":path"), so the table is forgotten there and
+ * learned again.  Fields are then left out, never wrong.  Calls in
+ * pieces share a number; numbers wrap.
+ */
+static void test_lost_calls_forget_table(void **state)
+{
+	struct fixture *f = *state;
+	struct dec *d = dec_new();
+	const nghttp2_nv ok[] = { nv(":status", "200") };
+	struct http2_cbs cb = { .stream = dec_stream, .user = d };
+	uint8_t seq_in = 250, seq_out = 0;
+	char ua[32];
+	int left_out = 0;
+
+	for (uint32_t i = 0; i < 40; i++) {
+		nghttp2_nv req[] = { nv(":method", "POST"), nv(":scheme", "http"),
+				     nv(":authority", "api.example"), nv(":path", "/svc/Do"),
+				     nv("user-agent", ua) };
+		uint32_t id = 1 + 2 * i;
+
+		snprintf(ua, sizeof(ua), "client-%u", i);
+		req[4] = nv("user-agent", ua);
+		if (i == 0)
+			preface(&f->w);
+		headers(&f->w, f->req_hd, id, H2_FLAG_END_STREAM, req, N(req));
+		seq_in++;
+		if (i != 10) { /* call 10's record is lost: its entry with it */
+			http2_call_seq(&d->c, HTTP2_IN, seq_in);
+			dec_feed(d, HTTP2_IN, &f->w, f->w.n, 10 + i);
+		}
+		f->w.n = 0;
+		headers(&f->w, f->resp_hd, id, H2_FLAG_END_STREAM, ok, N(ok));
+		/* In two pieces of one call: one number. */
+		http2_call_seq(&d->c, HTTP2_OUT, ++seq_out);
+		assert_int_equal(http2_feed(&d->c, HTTP2_OUT, f->w.b, 5, 5, 10 + i, &cb), 0);
+		http2_call_seq(&d->c, HTTP2_OUT, seq_out);
+		assert_int_equal(http2_feed(&d->c, HTTP2_OUT, f->w.b + 5, f->w.n - 5,
+					    f->w.n - 5, 10 + i, &cb), 0);
+		f->w.n = 0;
+	}
+	assert_int_equal(d->c.stats.calls_lost, 1);
+	assert_int_equal(d->n, 39);
+	for (int i = 0; i < d->n; i++) {
+		const struct http2_stream *s = &d->s[i];
+
+		/* Never another field's value. */
+		assert_string_equal(s->req.path, "/svc/Do");
+		assert_true(!s->req.authority[0] ||
+			    strcmp(s->req.authority, "api.example") == 0);
+		snprintf(ua, sizeof(ua), "client-%u", (s->id - 1) / 2);
+		assert_true(!s->req.user_agent[0] || strcmp(s->req.user_agent, ua) == 0);
+		left_out += !s->req.authority[0];
+		if (i < 10)
+			assert_false(s->flags & H2S_REQ_PARTIAL);
+	}
+	assert_true(left_out > 0);
+	assert_true(d->c.stats.hpack_unknown > 0);
+	assert_int_equal(d->c.stats.tables_kept, 0);
+	dec_free(d);
+}
+
+/*
+ * An encoder whose blocks add no entries (the same fields every time,
+ * all in its table): a call lost then most likely added none either, so
+ * the table is kept and every span stays whole.
+ */
+static void test_lost_calls_steady_table_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct dec *d = dec_new();
+	const nghttp2_nv req[] = { nv(":method", "POST"), nv(":scheme", "http"),
+				   nv(":authority", "api.example"), nv(":path", "/svc/Do"),
+				   nv("user-agent", "steady/1.0") };
+	uint8_t seq = 0;
+
+	for (uint32_t i = 0; i < 30; i++) {
+		if (i == 0)
+			preface(&f->w);
+		headers(&f->w, f->req_hd, 1 + 2 * i, H2_FLAG_END_STREAM, req, N(req));
+		seq++;
+		if (i != 20) {
+			http2_call_seq(&d->c, HTTP2_IN, seq);
+			dec_feed(d, HTTP2_IN, &f->w, f->w.n, 10 + i);
+		}
+		f->w.n = 0;
+	}
+	http2_close(&d->c, 1000, &(struct http2_cbs){ .stream = dec_stream, .user = d });
+	assert_int_equal(d->c.stats.calls_lost, 1);
+	assert_int_equal(d->c.stats.tables_kept, 1);
+	assert_int_equal(d->c.stats.hpack_unknown, 0);
+	assert_int_equal(d->n, 29);
+	for (int i = 0; i < d->n; i++) {
+		assert_false(d->s[i].flags & H2S_REQ_PARTIAL);
+		assert_string_equal(d->s[i].req.path, "/svc/Do");
+		assert_string_equal(d->s[i].req.authority, "api.example");
+		assert_string_equal(d->s[i].req.user_agent, "steady/1.0");
+	}
+	dec_free(d);
+}
+
+/*
  * A server push: the PUSH_PROMISE's block is inflated (the table must
  * stay the encoder's) but a pushed stream gives no span and is no loss.
  */
@@ -1468,6 +1572,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_midstream_pickup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_midstream_learns_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_loss_makes_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_calls_forget_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_calls_steady_table_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_promise, setup, teardown),
 		cmocka_unit_test(test_recognise),
 		cmocka_unit_test_setup_teardown(test_grpc_unary_ok, setup, teardown),

@@ -248,10 +248,13 @@ static int handle_data(struct sockcap *sc, const struct sp_event_header *hdr,
 		.data = ev + 1, .captured = ev->captured, .total_len = ev->total_len,
 		.tls = ev->sock_flags & SP_SOCK_F_TLS,
 	};
-	if (ev->sock_flags & SP_SOCK_F_FRAMES)
+	if (ev->sock_flags & SP_SOCK_F_FRAMES) {
+		ch.has_seq = true;
+		ch.seq = ev->h2_seq;
 		hand_pieces(sc, &ch);
-	else
+	} else {
 		sc->sink.data(sc->sink.ctx, &ch);
+	}
 	return 0;
 }
 

@@ -34,6 +34,10 @@ struct stream_chunk {
 	const void *data;
 	size_t captured, total_len;
 	bool tls;         /* plaintext read or written at a TLS library */
+	/* An HTTP/2 call whose frames the kernel walked: its number in its
+	 * direction (sp_sock_data_event.h2_seq); one skipped is a lost record. */
+	bool has_seq;
+	uint8_t seq;
 };
 
 struct stream_sink {

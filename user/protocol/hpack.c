@@ -126,6 +126,26 @@ static int insert(struct hpack_dec *d, const nghttp2_nv *nv, bool name_known)
 	return 0;
 }
 
+int hpack_dec_take(struct hpack_dec *d, struct nghttp2_hd_inflater *from)
+{
+	size_t n = nghttp2_hd_inflate_get_num_table_entries(from);
+	size_t max = nghttp2_hd_inflate_get_max_dynamic_table_size(from);
+
+	hpack_dec_forget(d);
+	d->max = max < d->limit ? (uint32_t)max : d->limit;
+	/* Oldest first (nghttp2 counts from 1, static entries first): each
+	 * entry added makes the ones before it older, as the encoder did. */
+	for (size_t i = n; i > STATIC_ENTRIES; i--) {
+		const nghttp2_nv *nv = nghttp2_hd_inflate_get_table_entry(from, i);
+
+		if (!nv || insert(d, nv, true)) {
+			hpack_dec_forget(d);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 /* An integer with an `bits`-bit prefix (RFC 7541 5.1) at *p. */
 static int get_int(const uint8_t **p, const uint8_t *end, unsigned bits,
 		   uint32_t *out)

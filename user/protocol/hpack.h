@@ -46,6 +46,14 @@ void hpack_dec_free(struct hpack_dec *d);
 /* The table was lost again: every entry is unknown from here. */
 void hpack_dec_forget(struct hpack_dec *d);
 
+/*
+ * Take over the table of `from`, an nghttp2 inflater that decoded the
+ * direction so far and whose table still is the encoder's, every entry
+ * known (blocks can no longer go through it: one was cut).  Returns 0, or
+ * -ENOMEM with the table forgotten.
+ */
+int hpack_dec_take(struct hpack_dec *d, struct nghttp2_hd_inflater *from);
+
 /* SETTINGS_HEADER_TABLE_SIZE as the peer sent it (the encoder's bound). */
 void hpack_dec_set_limit(struct hpack_dec *d, uint32_t limit);
 

@@ -20,12 +20,15 @@ struct walk {
 	struct http2_half *h;
 	enum http2_dir dir;
 	const struct http2_cbs *cb;
+	bool keep_table; /* a loss that leaves the HPACK table as it is */
 };
 
 void http2_init(struct http2_conn *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->loss_epoch = proto_loss_epoch; /* losses before it are not its */
+	/* Until eight blocks said otherwise, each may add table entries. */
+	c->half[HTTP2_IN].adds = c->half[HTTP2_OUT].adds = 0xff;
 }
 
 void http2_release(struct http2_conn *c)
@@ -160,15 +163,59 @@ static void hpack_drop(struct http2_conn *c, struct http2_half *h)
 		c->stats.no_memory++; /* nghttp2's, from an empty table, then */
 }
 
-/* The open block's headers stop here, and the direction's table no
- * longer is the encoder's. */
-static void block_fail(struct http2_conn *c, struct http2_half *h)
+/* What the direction's table is now, in a word that any entry added or
+ * evicted changes: blocks are told apart by whether they changed it. */
+static uint64_t table_mark(const struct http2_half *h)
+{
+	if (h->tol)
+		return (uint64_t)h->tol->head << 48 ^ (uint64_t)h->tol->count << 32 ^
+		       h->tol->size;
+	if (h->hd)
+		return (uint64_t)nghttp2_hd_inflate_get_num_table_entries(h->hd) << 32 ^
+		       nghttp2_hd_inflate_get_dynamic_table_size(h->hd);
+	return 0;
+}
+
+/* The open block's headers stop here. */
+static void block_cut(struct http2_conn *c, struct http2_half *h)
 {
 	if (h->in_block && !h->block_bad) {
 		h->block_bad = 1;
 		c->stats.hpack_failures++;
 	}
+}
+
+/* The open block's headers stop here, and the direction's table no
+ * longer is the encoder's. */
+static void block_fail(struct http2_conn *c, struct http2_half *h)
+{
+	block_cut(c, h);
 	hpack_drop(c, h);
+}
+
+/*
+ * The table still is the encoder's, but nghttp2's inflater cannot go on
+ * (a block it was fed is cut): hpack.h's decoder takes the table over,
+ * every entry known.
+ */
+static void hpack_keep(struct http2_conn *c, struct http2_half *h)
+{
+	if (h->tol || !h->hd)
+		return;
+	h->tol = malloc(sizeof(*h->tol));
+	if (h->tol && hpack_dec_init(h->tol, h->table_max)) {
+		hpack_dec_free(h->tol);
+		free(h->tol);
+		h->tol = NULL;
+	}
+	if (h->tol && hpack_dec_take(h->tol, h->hd))
+		c->stats.no_memory++; /* taken over empty, then */
+	if (!h->tol) {
+		hpack_drop(c, h);
+		return;
+	}
+	nghttp2_hd_inflate_del(h->hd);
+	h->hd = NULL;
 }
 
 /* An inflater for the next block, told the table size allowed.  A
@@ -400,6 +447,7 @@ static void block_done(struct walk *k)
 	struct http2_half *h = k->h;
 
 	h->in_block = 0;
+	h->adds = (uint8_t)(h->adds << 1 | (table_mark(h) != h->table_at));
 	if (h->block_push)
 		return; /* inflated for the table's sake: no span for a push */
 	if (c->role == HTTP2_ROLE_UNKNOWN) {
@@ -432,6 +480,7 @@ static void block_begin(struct walk *k, const struct h2_frame *f)
 	http2_fields_reset(&h->fields);
 	if (!hpack_ready(k->c, h))
 		block_fail(k->c, h);
+	h->table_at = table_mark(h);
 }
 
 static void on_begin(void *user, const struct h2_frame *f)
@@ -592,11 +641,19 @@ static void on_lost(void *user)
 	struct http2_conn *c = k->c;
 
 	c->stats.losses++;
-	if (k->h->in_block) {
-		block_fail(c, k->h);
-		block_done(k);
+	if (k->keep_table) {
+		hpack_keep(c, k->h);
+		if (k->h->in_block) {
+			block_cut(c, k->h);
+			block_done(k);
+		}
+	} else {
+		if (k->h->in_block) {
+			block_fail(c, k->h);
+			block_done(k);
+		}
+		hpack_drop(c, k->h);
 	}
-	hpack_drop(c, k->h);
 	if (!c->role)
 		return;
 	for (unsigned i = 0; i < c->n_streams; i++) {
@@ -702,6 +759,47 @@ static void streams_after_ring_loss(struct http2_conn *c)
 		c->streams[i]->flags |= H2S_AT_LOSS;
 }
 
+/*
+ * Calls of this direction were lost before the chunk (http2_call_seq()).
+ * The HPACK table may have lost entries with them: it is kept only when
+ * the direction's last eight blocks added none, the encoder then sending
+ * what its table has (the lost blocks most likely did the same);
+ * otherwise it is learned again.  A walk between frames goes on (a call
+ * nearly always ends with a frame, and a next one that does not start
+ * one is found out by its header or its gap); one inside a frame or a
+ * header block has lost its step.
+ */
+static void calls_lost(struct walk *k)
+{
+	struct http2_half *h = k->h;
+	bool keep = !h->adds;
+
+	h->seq_lost = 0;
+	k->c->stats.calls_lost++;
+	k->c->stats.tables_kept += keep;
+	if (http2_frame_between(&h->w) && !h->in_block) {
+		if (!keep)
+			hpack_drop(k->c, h);
+		return;
+	}
+	k->keep_table = keep;
+	http2_frame_lose(&h->w, &walk_ops, k);
+	k->keep_table = false;
+}
+
+void http2_call_seq(struct http2_conn *c, enum http2_dir dir, uint8_t seq)
+{
+	struct http2_half *h;
+
+	if (!c || (dir != HTTP2_IN && dir != HTTP2_OUT))
+		return;
+	h = &c->half[dir];
+	if (h->seq_known && seq != h->seq && seq != (uint8_t)(h->seq + 1))
+		h->seq_lost = 1;
+	h->seq = seq;
+	h->seq_known = 1;
+}
+
 int http2_feed(struct http2_conn *c, enum http2_dir dir, const void *data,
 	       size_t captured, size_t total, uint64_t ts_ns,
 	       const struct http2_cbs *cb)
@@ -719,6 +817,8 @@ int http2_feed(struct http2_conn *c, enum http2_dir dir, const void *data,
 	if (c->loss_epoch != proto_loss_epoch)
 		streams_after_ring_loss(c);
 	k = (struct walk){ .c = c, .h = &c->half[dir], .dir = dir, .cb = cb };
+	if (k.h->seq_lost)
+		calls_lost(&k);
 	http2_frame_walk(&k.h->w, data, captured, total, ts_ns, &walk_ops, &k);
 	return 0;
 }

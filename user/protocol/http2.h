@@ -132,6 +132,10 @@ struct http2_stats {
 				  * from before the table was lost */
 	uint32_t end_lost;       /* streams pushed out of a full table, their
 				  * end in bytes not seen */
+	uint32_t calls_lost;     /* times a direction's numbered calls skipped
+				  * a number: records lost (http2_call_seq()) */
+	uint32_t tables_kept;    /* of those, the table kept: the encoder was
+				  * adding no entries */
 };
 
 /* One direction's frames and header blocks.  Private to http2.c. */
@@ -152,6 +156,12 @@ struct http2_half {
 	uint8_t block_push;    /* a PUSH_PROMISE's block: inflated, not kept */
 	uint8_t block_end_stream;
 	uint8_t block_bad;     /* headers left out from some point on */
+	uint8_t seq;           /* the last call number seen (http2_call_seq()) */
+	uint8_t seq_known;
+	uint8_t seq_lost;      /* calls before the next chunk were lost */
+	uint8_t adds;          /* the last eight blocks, newest lowest: bit
+				* set when the block changed the table */
+	uint64_t table_at;     /* table_mark() as the open block began */
 	struct http2_fields fields; /* what the open block said so far */
 };
 
@@ -190,6 +200,15 @@ void http2_init(struct http2_conn *c);
 /* Free the streams and inflaters; `c` is then as after http2_init().
  * Accepts NULL. */
 void http2_release(struct http2_conn *c);
+
+/*
+ * The next chunks of `dir` are of the call the kernel numbered `seq` when
+ * it walked its frames (stream.h); the pieces of one call share it.  A
+ * number skipped means calls were lost on the way (the ring buffer was
+ * full): the next chunk is fed as after a loss, the HPACK table with it,
+ * since blocks that added entries may have been among them.
+ */
+void http2_call_seq(struct http2_conn *c, enum http2_dir dir, uint8_t seq);
 
 /*
  * Feed one chunk: `dir`, its first `captured` of `total` bytes, `ts_ns`.

@@ -129,6 +129,16 @@ static void lose(struct h2_walker *w, const struct h2_frame_ops *ops, void *user
 	ops->lost(user);
 }
 
+bool http2_frame_between(const struct h2_walker *w)
+{
+	return w->state == H2W_HEADER && w->hdr_len == 0;
+}
+
+void http2_frame_lose(struct h2_walker *w, const struct h2_frame_ops *ops, void *user)
+{
+	lose(w, ops, user);
+}
+
 static bool header_frame(const struct h2_frame *f)
 {
 	return f->type == H2_HEADERS || f->type == H2_PUSH_PROMISE ||

@@ -129,6 +129,13 @@ int http2_frame_walk(struct h2_walker *w, const uint8_t *p, size_t captured,
 		     size_t total, uint64_t ts_ns, const struct h2_frame_ops *ops,
 		     void *user);
 
+/* True when the walker expects a frame header next, none begun. */
+bool http2_frame_between(const struct h2_walker *w);
+
+/* Bytes of unknown length went by unseen (records lost): the walker is
+ * lost, as after a frame header in a gap, even when it already was. */
+void http2_frame_lose(struct h2_walker *w, const struct h2_frame_ops *ops, void *user);
+
 /* True when `p` (n bytes) is, byte for byte, a prefix of the preface. */
 bool http2_frame_is_preface(const uint8_t *p, size_t n);
 

@@ -24,7 +24,8 @@ struct http2_emit_ctx {
 /* Losses of closed connections (reader thread only), for the report. */
 static struct {
 	uint64_t table_full, no_memory, hpack_failures, partial, losses,
-		orphan_blocks, midstream, hpack_unknown, end_lost;
+		orphan_blocks, midstream, hpack_unknown, end_lost, calls_lost,
+		tables_kept;
 } http2_totals;
 
 static enum proto_guess http2_proto_recognise(const void *data, size_t len,
@@ -182,9 +183,12 @@ static int http2_proto_feed(struct proto_conn *c, const struct stream_chunk *ch,
 	struct http2_emit_ctx ec = { .c = c, .emit = emit };
 	struct http2_cbs cb = { .stream = on_stream, .announce = on_announce,
 				.user = &ec };
+	enum http2_dir dir = ch->dir == STREAM_OUT ? HTTP2_OUT : HTTP2_IN;
 
-	return http2_feed(&c->st.http2, ch->dir == STREAM_OUT ? HTTP2_OUT : HTTP2_IN,
-			  ch->data, ch->captured, ch->total_len, ch->ts_ns, &cb);
+	if (ch->has_seq)
+		http2_call_seq(&c->st.http2, dir, ch->seq);
+	return http2_feed(&c->st.http2, dir, ch->data, ch->captured, ch->total_len,
+			  ch->ts_ns, &cb);
 }
 
 /* The connection's losses join the totals (its state is reset after). */
@@ -199,6 +203,8 @@ static void add_totals(const struct http2_stats *st)
 	http2_totals.midstream += st->midstream;
 	http2_totals.hpack_unknown += st->hpack_unknown;
 	http2_totals.end_lost += st->end_lost;
+	http2_totals.calls_lost += st->calls_lost;
+	http2_totals.tables_kept += st->tables_kept;
 }
 
 static void http2_proto_close(struct proto_conn *c, uint64_t ts_ns,
@@ -272,7 +278,9 @@ static void http2_report(FILE *out)
 		"losses, %llu header blocks of streams not seen, %llu "
 		"connections picked up without the preface, %llu header fields "
 		"naming table entries from before a loss, %llu streams pushed out "
-		"of a full table after a loss\n",
+		"of a full table after a loss, %llu times calls were lost in "
+		"the kernel (%llu of them with the HPACK table kept: the encoder "
+		"was adding no entries)\n",
 		(unsigned long long)http2_totals.table_full,
 		(unsigned)HTTP2_STREAMS_MAX,
 		(unsigned long long)http2_totals.no_memory,
@@ -282,7 +290,9 @@ static void http2_report(FILE *out)
 		(unsigned long long)http2_totals.orphan_blocks,
 		(unsigned long long)http2_totals.midstream,
 		(unsigned long long)http2_totals.hpack_unknown,
-		(unsigned long long)http2_totals.end_lost);
+		(unsigned long long)http2_totals.end_lost,
+		(unsigned long long)http2_totals.calls_lost,
+		(unsigned long long)http2_totals.tables_kept);
 }
 
 const struct proto_ops proto_http2 = {
