@@ -274,7 +274,8 @@ FUZZ_HTTP2 := user/protocol/http2.c user/protocol/hpack.c user/protocol/http2_fr
 	user/protocol/http2_proto.c user/protocol/grpc_attrs.c user/protocol/http_attrs.c \
 	user/protocol/registry.c user/protocol/route.c user/protocol/http1.c \
 	user/protocol/http1_parse.c user/protocol/http1_proto.c user/capture/stream.c user/util/hex.c user/util/ring.c user/util/strbuf.c \
-	user/protocol/redis.c user/protocol/redis_reply.c user/protocol/resp.c user/protocol/db_attrs.c user/protocol/sql.c \
+	user/protocol/redis.c user/protocol/redis_reply.c user/protocol/redis_commands.c user/protocol/resp.c \
+	user/protocol/db_attrs.c user/protocol/sql.c \
 	user/protocol/sql_lex.c user/protocol/mysql.c user/protocol/mysql_resp.c user/protocol/mysql_wire.c \
 	user/protocol/pgsql.c user/protocol/pgsql_calls.c
 fuzz: $(BUILD)/fuzz/fuzz_http2

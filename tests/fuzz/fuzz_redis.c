@@ -62,7 +62,7 @@ static const struct fuzz_target target = {
 	.local_port = 40000, .peer_port = 6379,
 	.skip = 1,
 	.unordered = true,
-	.whole = FUZZ_WHOLE_FIRST,
+	.whole = FUZZ_WHOLE_UNTIL_ROLE, /* the first command decides */
 	.same = FUZZ_SAME_ANNOUNCED | FUZZ_SAME_NAME | FUZZ_SAME_TEXT,
 	.opts = opts, .fed = fed, .closing = closing, .closed = closed,
 };

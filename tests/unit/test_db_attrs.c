@@ -240,6 +240,8 @@ static void test_redis(void **state)
 		{ "JSON.SET k $ 4111111111111111", "JSON.SET ? ? ?", "JSON.SET" },
 		{ "  MSET  a 1   b 2 ", "MSET ? ? ? ?", "MSET" },
 		{ "s3cr\x01t x", "? ?", "" },
+		{ "NOSUCH s3cret", "? ?", "" },
+		{ "HIDDEN", "?", "" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

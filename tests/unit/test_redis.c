@@ -215,8 +215,16 @@ static void assert_attr(const struct seen_x *s, const char *key, const char *wan
 
 static void test_recognise(void **state)
 {
-	static const char *const yes[] = { "*1\r\n$4\r\nPING\r\n", "*3\r\n$",
-					   "*12\r\n$3\r\nSET\r\n" };
+	static const char *const yes[] = { "*1\r\n$4\r\nPING\r\n",
+					   "*12\r\n$3\r\nSET\r\n",
+					   "*2\r\n$3\r\nget\r\n$1\r\nk\r\n",
+					   "*3\r\n$8\r\nJSON.SET\r\n",
+					   "*1\r\n$20\r\ngeoradiusbymember_ro\r\n" };
+	/* A reply of a command's shape (MGET's), or a name not all there:
+	 * maybe, a command may follow. */
+	static const char *const maybe[] = { "*3\r\n$", "*2\r\n$6\r\nHIDDEN\r\n$1\r\nx\r\n",
+					     "*1\r\n$4\r\nPI", "*1\r\n$3\r\nGE\0\r\n",
+					     "*1\r\n$8\r\njohn.do3\r\n" };
 	static const char *const no[] = { "PING\r\n", "*1\r\n:1\r\n", "*\r\n$",
 					   "+OK\r\n", "GET / HTTP/1.1\r\n",
 					   "*1\n$4\r\n", "*1\r\n" };
@@ -225,8 +233,64 @@ static void test_recognise(void **state)
 		assert_int_equal(proto_redis.recognise(yes[i], strlen(yes[i]), OUT), PROTO_YES);
 		assert_ptr_equal(proto_recognise(yes[i], strlen(yes[i]), OUT), &proto_redis);
 	}
+	for (size_t i = 0; i < sizeof(maybe) / sizeof(maybe[0]); i++)
+		assert_int_equal(proto_redis.recognise(maybe[i], strlen(maybe[i]) +
+						       (i == 3 ? 4 : 0), IN),
+				 PROTO_MAYBE);
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
 		assert_int_equal(proto_redis.recognise(no[i], strlen(no[i]), OUT), PROTO_NO);
+}
+
+/* A connection met between a command and its reply: the reply (MGET's,
+ * of a command's shape) says nothing of the side; the next command does,
+ * and no stored value becomes an operation. */
+static void test_reply_first(void **state)
+{
+	struct fixture *f = *state;
+	char w[256] = "";
+
+	f->opts.db_server_spans = true;
+	feed(f, IN, "*2\r\n$6\r\nHIDDEN\r\n$6\r\ns3cret\r\n", 10);
+	assert_int_equal(proto_redis.role(&f->c->st), PROTO_ROLE_UNKNOWN);
+	assert_int_equal(proto_redis.verdict(&f->c->st), STREAM_VERDICT_NONE);
+	feed(f, OUT, "$1\r\nv\r\n", 20);
+	command(w, sizeof(w), 2, "GET", "k");
+	feed(f, OUT, w, 30);
+	assert_int_equal(proto_redis.role(&f->c->st), PROTO_ROLE_CLIENT);
+	feed(f, IN, "$1\r\nv\r\n", 40);
+	assert_int_equal(f->n, 1);
+	assert_false(f->x[0].server);
+	assert_string_equal(f->x[0].name, "GET");
+	assert_attr(&f->x[0], "db.operation.name", "GET");
+	assert_null(strstr(f->x[0].attrs, "HIDDEN"));
+	/* Replies alone, for long: no Redis. */
+	proto_redis.release(&f->c->st);
+	proto_redis.init(&f->c->st);
+	for (int i = 0; i < 16; i++)
+		feed(f, IN, "*1\r\n$6\r\nHIDDEN\r\n", 50 + i);
+	assert_int_equal(proto_redis.verdict(&f->c->st), STREAM_VERDICT_IGNORE);
+	assert_int_equal(f->n, 1);
+}
+
+/* A name Redis does not know names no operation: it may be a value. */
+static void test_unknown_command(void **state)
+{
+	struct fixture *f = *state;
+	char w[256] = "";
+
+	command(w, sizeof(w), 2, "GET", "k");
+	command(w, sizeof(w), 2, "NOSUCH", "s3cret");
+	command(w, sizeof(w), 3, "ft.search", "idx", "s3cret");
+	feed(f, OUT, w, 10);
+	feed(f, IN, "$-1\r\n-ERR unknown command\r\n*0\r\n", 20);
+	assert_int_equal(f->n, 3);
+	assert_string_equal(f->x[1].name, "redis");
+	assert_null(attr(&f->x[1], "db.operation.name"));
+	assert_null(attr(&f->x[1], "db.query.summary"));
+	assert_attr(&f->x[1], "db.query.text", "? ?");
+	assert_null(strstr(f->x[1].attrs, "NOSUCH"));
+	assert_string_equal(f->x[2].name, "FT.SEARCH");
+	assert_attr(&f->x[2], "db.query.text", "FT.SEARCH ? ?");
 }
 
 /* --- commands and replies ------------------------------------------------------ */
@@ -885,7 +949,8 @@ static void test_malformed(void **state)
 	feed(f, OUT, "PING  now\r\n\r\n", 12);
 	feed(f, IN, "+PONG\r\n-ERR Protocol error\r\n+PONG\r\n", 20);
 	assert_int_equal(f->n, 3);
-	assert_attr(&f->x[1], "db.operation.name", "?");
+	assert_null(attr(&f->x[1], "db.operation.name"));
+	assert_string_equal(f->x[1].name, "redis");
 	assert_attr(&f->x[2], "db.operation.name", "PING");
 	assert_int_equal(rc_of(f)->stats.malformed, 1);
 	/* Not RESP in the commands: lost until the next write. */
@@ -1084,6 +1149,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_recognise, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_1000, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_text, setup, teardown),

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "protocol/http_attrs.h"
+#include "protocol/redis.h"
 #include "protocol/sql.h"
 
 /* An error message longer than this is cut (the span's status message). */
@@ -85,7 +86,9 @@ static size_t redis_text(const char *q, size_t len, char *name, size_t name_cap,
 		k = word_len(p, end);
 		const char *w = "?";
 
-		if (i == 0 && redis_word(p, k, name, name_cap)) {
+		/* A name Redis does not know may be a value. */
+		if (i == 0 && redis_command_known(p, k) &&
+		    redis_word(p, k, name, name_cap)) {
 			w = name;
 			for (const char *const *c = redis_containers; *c; c++)
 				container |= !strcmp(name, *c);

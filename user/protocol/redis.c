@@ -22,6 +22,9 @@
 
 enum { REDIS_NEW = 0, REDIS_CLIENT, REDIS_SERVER, REDIS_SKIPPED };
 
+/* Chunks read before a command decides the side, at most. */
+#define REDIS_UNDECIDED_MAX 16
+
 /* The queue's first allocation; it doubles from there. */
 #define REDIS_QUEUE_FIRST 16
 
@@ -33,23 +36,60 @@ static struct {
 
 static const struct proto_opts redis_default_opts;
 
-/* "*N\r\n$": a RESP array whose first element is a bulk string. */
-static bool starts_command(const char *d, size_t len)
+/* The digits at d[i] (at most 11), their value in *v: the index after
+ * them (i: none). */
+static size_t digits(const char *d, size_t len, size_t i, size_t *v)
 {
-	size_t i = 1;
+	size_t start = i;
 
-	if (len < 5 || d[0] != '*')
-		return false;
-	while (i < len && i < 12 && d[i] >= '0' && d[i] <= '9')
-		i++;
-	return i > 1 && i + 2 < len && d[i] == '\r' && d[i + 1] == '\n' &&
-	       d[i + 2] == '$';
+	*v = 0;
+	while (i < len && i - start < 11 && d[i] >= '0' && d[i] <= '9')
+		*v = *v * 10 + (size_t)(d[i++] - '0');
+	return i;
 }
 
+/* "*N\r\n$": a RESP array whose first element is a bulk string; the
+ * index of the '$' (0: not so). */
+static size_t array_of_bulk(const char *d, size_t len)
+{
+	size_t n, i;
+
+	if (len < 5 || d[0] != '*')
+		return 0;
+	i = digits(d, len, 1, &n);
+	return i > 1 && i + 2 < len && d[i] == '\r' && d[i + 1] == '\n' &&
+	       d[i + 2] == '$' ? i + 2 : 0;
+}
+
+/*
+ * A command: an array of bulk strings, the first a command's name.  The
+ * shape alone does not tell: MGET's, LRANGE's, HGETALL's, EXEC's replies
+ * have it, and a server's reply read first would make the server the
+ * client and its values the operations.  A name not all captured is
+ * taken for none: its start ("GE") may as well start a value ("GEORGE"),
+ * and a client's call is captured from its first byte, well past it.
+ */
+static bool starts_command(const char *d, size_t len)
+{
+	size_t at = array_of_bulk(d, len), i, n;
+
+	if (!at)
+		return false;
+	i = digits(d, len, at + 1, &n);
+	if (i == at + 1 || i + 2 > len || d[i] != '\r' || d[i + 1] != '\n' ||
+	    n > len - i - 2)
+		return false;
+	return redis_command_known(d + i + 2, n);
+}
+
+/* A command, sure; a RESP array of bulk strings, maybe (a connection met
+ * between a command and its reply: a command follows). */
 static enum proto_guess redis_recognise(const void *data, size_t len,
 					enum stream_dir dir)
 {
-	return starts_command(data, len) ? PROTO_YES : PROTO_NO;
+	if (starts_command(data, len))
+		return PROTO_YES;
+	return array_of_bulk(data, len) ? PROTO_MAYBE : PROTO_NO;
 }
 
 static void redis_init(union proto_state *st)
@@ -176,14 +216,16 @@ void redis_emit_command(struct redis_feed *fc, const struct redis_cmd *cmd,
 	struct redis_conn *rc = &fc->c->st.redis;
 	const struct proto_opts *opts = fc->emit->opts ? fc->emit->opts
 						       : &redis_default_opts;
-	char op[REDIS_WORD_MAX], code[32], message[RESP_LINE_MAX + 8];
+	char op[REDIS_NAME_MAX + 1], code[32], message[RESP_LINE_MAX + 8];
 	struct db_attrs_msg m = {
 		.system = "redis", .query = cmd->text, .query_len = cmd->text_len,
 		.sql = false, .operation = op, .namespace_ = rc->ns,
 		.cut_short = !r,
 	};
 	struct proto_exchange o;
-	size_t name = cmd->name_len < sizeof(op) ? cmd->name_len : sizeof(op) - 1;
+	/* A name Redis does not know may be anything (a value): no
+	 * operation then, and the span is named after the system. */
+	size_t name = redis_command_known(cmd->text, cmd->name_len) ? cmd->name_len : 0;
 
 	memcpy(op, cmd->text, name);
 	op[name] = '\0';
@@ -470,19 +512,27 @@ static void before_command(struct redis_feed *fc, const struct stream_chunk *ch)
 	}
 	/* Only a call that starts as a command does: another may start
 	 * inside one (a value's bytes taken for an inline command). */
-	if (rc->req.state == RESP_LOST && starts_command(ch->data, ch->captured)) {
+	if (rc->req.state == RESP_LOST && array_of_bulk(ch->data, ch->captured)) {
 		resp_reset(&rc->req);
 		rc->cmd_ok = 0;
 	}
 	rc->read_since_write = 0;
 }
 
-/* The first bytes say which side this process is. */
+/*
+ * The first command says which side this process is: the one that sends
+ * it is the client.  Until one comes, on a connection met between a
+ * command and its reply, the replies say nothing (their shape may be a
+ * command's); REDIS_UNDECIDED_MAX chunks without one, it is no Redis.
+ */
 static void choose_side(struct redis_conn *rc, const struct stream_chunk *ch,
 			const struct proto_opts *opts)
 {
 	if (!starts_command(ch->data, ch->captured)) {
-		rc->state = REDIS_SKIPPED;
+		if (!rc->undecided && !array_of_bulk(ch->data, ch->captured))
+			rc->state = REDIS_SKIPPED;
+		else if (++rc->undecided >= REDIS_UNDECIDED_MAX)
+			rc->state = REDIS_SKIPPED;
 		return;
 	}
 	rc->state = ch->dir == STREAM_OUT ? REDIS_CLIENT : REDIS_SERVER;
@@ -508,7 +558,7 @@ static int redis_feed(struct proto_conn *c, const struct stream_chunk *ch,
 		return -EINVAL;
 	if (rc->state == REDIS_NEW)
 		choose_side(rc, ch, emit->opts);
-	if (rc->state == REDIS_SKIPPED ||
+	if (rc->state == REDIS_NEW || rc->state == REDIS_SKIPPED ||
 	    (rc->state == REDIS_SERVER && !rc->server_spans))
 		return 0;
 	req_dir = rc->state == REDIS_CLIENT ? STREAM_OUT : STREAM_IN;

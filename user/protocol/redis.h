@@ -36,6 +36,9 @@
 #define REDIS_TEXT_MAX 96
 /* Bytes of a command's name and first argument kept. */
 #define REDIS_WORD_MAX 24
+/* Bytes of a command's name at most (the longest, GEORADIUSBYMEMBER_RO,
+ * has 20; a module's, PREFIX.NAME, a few more). */
+#define REDIS_NAME_MAX 32
 /* Bytes of a reply's first element kept (a pub/sub message's kind). */
 #define REDIS_KIND_MAX 16
 
@@ -119,6 +122,7 @@ struct redis_conn {
 	uint8_t read_since_write; /* a reply read since the last command */
 	uint8_t cmd_ok;       /* the command being read is an array */
 	uint8_t replies;      /* enum redis_replies */
+	uint8_t undecided;    /* chunks read before the first command */
 	uint32_t req_seq;     /* commands announced (requests_started) */
 	uint32_t announced_open; /* of them, waiting for their reply */
 	uint32_t reply_skip;  /* replies to skip (commands not kept) */
@@ -136,5 +140,14 @@ struct redis_conn {
 	struct resp_parser req, resp; /* the commands', the replies' walk */
 	struct redis_stats stats;
 };
+
+/*
+ * Whether the `len` bytes at `p` name a command Redis knows (any case):
+ * a core command of Redis 7.x or a module's PREFIX.NAME (JSON.SET).  A
+ * value a reply carries is rarely one, so it is what tells a command
+ * from a reply of the same shape (MGET's, LRANGE's), and what names an
+ * operation (redis_commands.c).
+ */
+bool redis_command_known(const char *p, size_t len);
 
 #endif /* SPANPROBE_REDIS_H */
