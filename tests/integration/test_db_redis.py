@@ -303,6 +303,7 @@ def report_ok(label, rc, err):
     check(f"{label}: exit 0, nothing dropped, no place lost",
           rc == 0 and re.search(r"spanprobe: dropped: 0 queue full, 0 at shutdown, 0 span pool", err)
           and "0 replies to no command, 0 places lost in commands, 0 in replies, "
+              "0 to records lost in the kernel, "
               "0 commands cut short" in err, err[-1500:])
 
 

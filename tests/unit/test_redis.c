@@ -868,6 +868,54 @@ static void test_gap_in_commands(void **state)
 	assert_int_equal(rc_of(f)->stats.lost_requests, 1);
 }
 
+/* Records lost in the kernel (a full ring buffer): whose is not known.
+ * A command's reply among them must not go to the next command, nor the
+ * next command's reply to it. */
+static void test_ring_loss(void **state)
+{
+	struct fixture *f = *state;
+	char w[256] = "";
+
+	command(w, sizeof(w), 2, "GET", "a");
+	feed(f, OUT, w, 10);
+	proto_records_lost(); /* GET's reply */
+	w[0] = '\0';
+	command(w, sizeof(w), 2, "INCR", "b");
+	feed(f, OUT, w, 20);
+	feed(f, IN, "-ERR value is not an integer or out of range\r\n", 30);
+	w[0] = '\0';
+	command(w, sizeof(w), 1, "PING");
+	feed(f, OUT, w, 40);
+	feed(f, IN, "+PONG\r\n", 50);
+	assert_int_equal(f->n, 3);
+	assert_string_equal(f->x[0].name, "GET");
+	assert_false(f->x[0].error);
+	assert_attr(&f->x[0], "spanprobe.partial", "response");
+	assert_int_equal(f->x[0].end, 20);
+	assert_string_equal(f->x[1].name, "INCR");
+	assert_false(f->x[1].error);
+	assert_attr(&f->x[1], "spanprobe.partial", "response");
+	assert_string_equal(f->x[2].name, "PING");
+	assert_null(attr(&f->x[2], "spanprobe.partial"));
+	assert_int_equal(f->x[2].end, 50);
+	assert_int_equal(rc_of(f)->stats.ring_losses, 1);
+	assert_int_equal(rc_of(f)->stats.orphan_replies, 1);
+	/* A command lost: its reply goes to no command. */
+	w[0] = '\0';
+	command(w, sizeof(w), 2, "GET", "c");
+	proto_records_lost();
+	feed(f, OUT, w, 60);
+	feed(f, IN, "$1\r\nx\r\n$1\r\nc\r\n", 70);
+	assert_int_equal(f->n, 3);
+	feed_pings(f, 1, 80);
+	feed(f, IN, "+PONG\r\n", 90);
+	assert_int_equal(f->n, 5);
+	assert_attr(&f->x[3], "spanprobe.partial", "response");
+	assert_attr(&f->x[4], "db.operation.name", "PING");
+	assert_null(attr(&f->x[4], "spanprobe.partial"));
+	assert_int_equal(rc_of(f)->stats.ring_losses, 2);
+}
+
 /* CLIENT REPLY OFF and SKIP: commands the server does not answer end as
  * sent, and the replies still pair with the right commands. */
 static void test_client_reply(void **state)
@@ -1165,6 +1213,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gap_in_payload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_loses_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_in_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),

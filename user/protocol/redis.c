@@ -31,7 +31,8 @@ enum { REDIS_NEW = 0, REDIS_CLIENT, REDIS_SERVER, REDIS_SKIPPED };
 /* Losses of closed connections (reader thread only), for the report. */
 static struct {
 	uint64_t queue_full, no_memory, orphan_replies, lost_requests,
-		lost_replies, cut_short, pushed, monitor_lines, malformed;
+		lost_replies, ring_losses, cut_short, pushed, monitor_lines,
+		malformed;
 } redis_totals;
 
 static const struct proto_opts redis_default_opts;
@@ -98,6 +99,7 @@ static void redis_init(union proto_state *st)
 
 	memset(rc, 0, sizeof(*rc));
 	strcpy(rc->ns, "0");
+	rc->loss_epoch = proto_loss_epoch; /* losses before it are not its */
 	resp_reset(&rc->req);
 	resp_reset(&rc->resp);
 }
@@ -505,7 +507,8 @@ static void before_command(struct redis_feed *fc, const struct stream_chunk *ch)
 		flush_commands(fc, 0, ts_ns);
 		resp_reset(&rc->resp);
 		rc->lost = 0;
-		rc->req_lost = 0;
+		rc->req_lost = rc->ring_lost;
+		rc->ring_lost = 0;
 	} else if (rc->req_lost && rc->read_since_write) {
 		flush_commands(fc, first_unmatched(rc), ts_ns);
 		rc->req_lost = 0;
@@ -539,6 +542,25 @@ static void choose_side(struct redis_conn *rc, const struct stream_chunk *ch,
 	rc->server_spans = rc->state == REDIS_SERVER && opts && opts->db_server_spans;
 }
 
+/*
+ * Records were lost in the kernel since this connection was last fed
+ * (protocol.h), whose is not known: the reply of a command in flight may
+ * be among them (the next reply is not its), or a command (its reply
+ * would go to the one after).  As after a gap both ways: the commands in
+ * flight end at the next command, cut short; those from it on take no
+ * reply until replies came and a command follows; both walks start
+ * again at a message's start.
+ */
+static void after_ring_loss(struct redis_conn *rc)
+{
+	rc->loss_epoch = proto_loss_epoch;
+	rc->stats.ring_losses++;
+	rc->lost = 1;
+	rc->ring_lost = 1;
+	rc->req.state = RESP_LOST;
+	rc->resp.state = RESP_LOST;
+}
+
 static int redis_feed(struct proto_conn *c, const struct stream_chunk *ch,
 		      const struct proto_emit *emit)
 {
@@ -561,6 +583,8 @@ static int redis_feed(struct proto_conn *c, const struct stream_chunk *ch,
 	if (rc->state == REDIS_NEW || rc->state == REDIS_SKIPPED ||
 	    (rc->state == REDIS_SERVER && !rc->server_spans))
 		return 0;
+	if (rc->loss_epoch != proto_loss_epoch)
+		after_ring_loss(rc);
 	req_dir = rc->state == REDIS_CLIENT ? STREAM_OUT : STREAM_IN;
 	if (ch->dir == req_dir) {
 		before_command(&fc, ch);
@@ -603,6 +627,7 @@ static void add_totals(const struct redis_stats *s)
 	redis_totals.orphan_replies += s->orphan_replies;
 	redis_totals.lost_requests += s->lost_requests;
 	redis_totals.lost_replies += s->lost_replies;
+	redis_totals.ring_losses += s->ring_losses;
 	redis_totals.cut_short += s->cut_short;
 	redis_totals.pushed += s->pushed;
 	redis_totals.monitor_lines += s->monitor_lines;
@@ -675,7 +700,8 @@ static void redis_report(FILE *out)
 {
 	fprintf(out, "redis: %llu commands past the queue (%u), %llu not kept "
 		"for want of memory, %llu replies to no command, %llu places "
-		"lost in commands, %llu in replies, %llu commands cut short; "
+		"lost in commands, %llu in replies, %llu to records lost in the "
+		"kernel, %llu commands cut short; "
 		"%llu pub/sub messages and pushes, %llu MONITOR lines, "
 		"%llu requests that were no command\n",
 		(unsigned long long)redis_totals.queue_full, (unsigned)REDIS_QUEUE_MAX,
@@ -683,6 +709,7 @@ static void redis_report(FILE *out)
 		(unsigned long long)redis_totals.orphan_replies,
 		(unsigned long long)redis_totals.lost_requests,
 		(unsigned long long)redis_totals.lost_replies,
+		(unsigned long long)redis_totals.ring_losses,
 		(unsigned long long)redis_totals.cut_short,
 		(unsigned long long)redis_totals.pushed,
 		(unsigned long long)redis_totals.monitor_lines,

@@ -17,7 +17,11 @@
  * commands in flight end at the next command or the close, cut short.
  * A command line in a gap loses the place in the commands: those before
  * it still take their replies, those read after it (from the next call
- * on) end cut short at the first command after replies came.
+ * on) end cut short at the first command after replies came.  Records
+ * lost in the kernel (proto_loss_epoch moved: whose is not known) lose
+ * both places: the commands in flight end at the next command, which,
+ * with those after it, ends cut short at the first command after
+ * replies came.
  */
 #ifndef SPANPROBE_REDIS_H
 #define SPANPROBE_REDIS_H
@@ -101,6 +105,7 @@ struct redis_stats {
 	uint32_t orphan_replies; /* replies with no command waiting */
 	uint32_t lost_requests;  /* places lost in the commands */
 	uint32_t lost_replies;   /* places lost in the replies */
+	uint32_t ring_losses;    /* places lost to records lost in the kernel */
 	uint32_t cut_short;      /* commands ended without their reply */
 	uint32_t pushed;         /* pub/sub messages and RESP3 pushes */
 	uint32_t monitor_lines;  /* MONITOR's lines */
@@ -119,6 +124,8 @@ struct redis_conn {
 				 commands end at the next command */
 	uint8_t req_lost;     /* the place in the commands was lost: the
 				 commands read since are unmatched */
+	uint8_t ring_lost;    /* records were lost in the kernel: from the
+				 next command on, the commands are unmatched */
 	uint8_t read_since_write; /* a reply read since the last command */
 	uint8_t cmd_ok;       /* the command being read is an array */
 	uint8_t replies;      /* enum redis_replies */
@@ -128,6 +135,7 @@ struct redis_conn {
 	uint32_t reply_skip;  /* replies to skip (commands not kept) */
 	uint32_t confirms;    /* subscription confirmations still to come
 				 for the last (un)subscribe answered */
+	uint32_t loss_epoch;  /* proto_loss_epoch when last fed */
 	uint64_t last_reply_ns;
 	char ns[REDIS_WORD_MAX];      /* db.namespace: the selected index */
 	char multi_ns[REDIS_WORD_MAX]; /* a SELECT queued in MULTI ("": none) */
