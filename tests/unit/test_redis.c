@@ -953,6 +953,30 @@ static void test_client_reply(void **state)
 	assert_attr(&f->x[7], "db.namespace", "2");
 	assert_int_equal(rc_of(f)->count, 0);
 	assert_int_equal(rc_of(f)->stats.orphan_replies, 0);
+	/* RESET answers after OFF and turns replies on (as redis-server 7.0
+	 * does); after SKIP, its reply is the one skipped. */
+	w[0] = '\0';
+	command(w, sizeof(w), 3, "CLIENT", "REPLY", "OFF");
+	command(w, sizeof(w), 1, "RESET");
+	command(w, sizeof(w), 2, "GET", "c");
+	feed(f, OUT, w, 30);
+	feed(f, IN, "+RESET\r\n$1\r\n3\r\n", 40);
+	assert_int_equal(f->n, 11);
+	assert_string_equal(f->x[9].name, "RESET");
+	assert_int_equal(f->x[9].end, 40);
+	assert_string_equal(f->x[10].name, "GET");
+	w[0] = '\0';
+	command(w, sizeof(w), 3, "CLIENT", "REPLY", "SKIP");
+	command(w, sizeof(w), 1, "RESET");
+	command(w, sizeof(w), 1, "PING");
+	feed(f, OUT, w, 50);
+	assert_int_equal(f->n, 13);
+	feed(f, IN, "+PONG\r\n", 60);
+	assert_int_equal(f->n, 14);
+	assert_string_equal(f->x[13].name, "PING");
+	assert_int_equal(f->x[13].end, 60);
+	assert_int_equal(rc_of(f)->count, 0);
+	assert_int_equal(rc_of(f)->stats.orphan_replies, 0);
 }
 
 /* Past REDIS_QUEUE_MAX commands waiting: counted, their replies skipped,

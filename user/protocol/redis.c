@@ -406,8 +406,9 @@ static bool word_is(const char *w, size_t len, const char *s)
 }
 
 /*
- * Whether the server answers `cmd`: not while CLIENT REPLY OFF holds, nor
- * the command after CLIENT REPLY SKIP, nor those two themselves.
+ * Whether the server answers `cmd`: not while CLIENT REPLY OFF holds (until
+ * CLIENT REPLY ON or RESET), nor the command after CLIENT REPLY SKIP, nor
+ * those two themselves.
  */
 static bool expects_reply(struct redis_conn *rc, const struct redis_cmd *cmd)
 {
@@ -435,6 +436,10 @@ static bool expects_reply(struct redis_conn *rc, const struct redis_cmd *cmd)
 		rc->replies = REDIS_REPLIES_ON;
 		return false;
 	}
+	/* RESET turns replies on, and answers (+RESET) even after OFF;
+	 * after SKIP (above), the server skips its reply as any other. */
+	if (cmd->kind == REDIS_K_RESET)
+		rc->replies = REDIS_REPLIES_ON;
 	return rc->replies == REDIS_REPLIES_ON;
 }
 
