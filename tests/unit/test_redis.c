@@ -344,6 +344,28 @@ static void test_set_get(void **state)
 	assert_attr(&f->x[2], "db.query.text", "CLIENT SETNAME ?");
 }
 
+/* db.query.text counts the arguments: spaces in one, or one empty, make
+ * no more or fewer "?". */
+static void test_query_text_counted(void **state)
+{
+	struct fixture *f = *state;
+	char w[512] = "";
+
+	command(w, sizeof(w), 3, "SET", "greeting", "hello big world");
+	command(w, sizeof(w), 3, "SET", "k", "");
+	command(w, sizeof(w), 3, "client", "setname", "a b");
+	command(w, sizeof(w), 3, "CONFIG", "s3cret value", "x");
+	command(w, sizeof(w), 2, "GET", " ");
+	feed(f, OUT, w, 10);
+	feed(f, IN, "+OK\r\n+OK\r\n+OK\r\n-ERR x\r\n$-1\r\n", 20);
+	assert_int_equal(f->n, 5);
+	assert_attr(&f->x[0], "db.query.text", "SET ? ?");
+	assert_attr(&f->x[1], "db.query.text", "SET ? ?");
+	assert_attr(&f->x[2], "db.query.text", "CLIENT SETNAME ?");
+	assert_attr(&f->x[3], "db.query.text", "CONFIG ? ?");
+	assert_attr(&f->x[4], "db.query.text", "GET ?");
+}
+
 /* 1,000 commands in one write and their replies in one read: every one
  * an exchange, in order; the first REDIS_INFLIGHT announced, the others
  * with their thread. */
@@ -1224,6 +1246,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reply_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_text_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_1000, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),

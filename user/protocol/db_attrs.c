@@ -61,18 +61,40 @@ static bool redis_word(const char *p, size_t n, char *out, size_t cap)
 	return true;
 }
 
+/* Word `w` after the `n` bytes of `out` (`cap`), a space between; the
+ * length now, or 0 when it does not fit. */
+static size_t put_word(char *out, size_t cap, size_t n, const char *w)
+{
+	size_t wl = strlen(w), sp = n ? 1 : 0;
+
+	if (n + sp + wl + 1 > cap)
+		return 0;
+	if (sp)
+		out[n++] = ' ';
+	memcpy(out + n, w, wl);
+	return n + wl;
+}
+
+static bool redis_container(const char *name)
+{
+	for (const char *const *c = redis_containers; *c; c++)
+		if (!strcmp(name, *c))
+			return true;
+	return false;
+}
+
 /*
  * A Redis command's words -> its name (in `name`, upper case, "" when the
- * first word is not a name) and, in `out` (`cap` bytes), the name, the
- * subcommand of a container command, then "?" for every other word.
- * Returns the length written (cut at a word when full).
+ * first word is not a command Redis knows) and, in `out` (`cap` bytes),
+ * the name, the subcommand of a container command, then "?" for every
+ * other word.  Returns the length written (cut at a word when full).
  */
 static size_t redis_text(const char *q, size_t len, char *name, size_t name_cap,
 			 char *out, size_t cap)
 {
 	const char *p = q, *end = q + len;
 	char word[32];
-	size_t n = 0, k;
+	size_t n = 0, k, put;
 	bool container = false;
 
 	name[0] = '\0';
@@ -90,20 +112,49 @@ static size_t redis_text(const char *q, size_t len, char *name, size_t name_cap,
 		if (i == 0 && redis_command_known(p, k) &&
 		    redis_word(p, k, name, name_cap)) {
 			w = name;
-			for (const char *const *c = redis_containers; *c; c++)
-				container |= !strcmp(name, *c);
+			container = redis_container(name);
 		} else if (i == 1 && container && redis_word(p, k, word, sizeof(word))) {
 			w = word;
 		}
-		size_t wl = strlen(w), sp = n ? 1 : 0;
-
-		if (n + sp + wl + 1 > cap)
+		put = put_word(out, cap, n, w);
+		if (!put)
 			break;
-		if (sp)
-			out[n++] = ' ';
-		memcpy(out + n, w, wl);
-		n += wl;
+		n = put;
 		p += k;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/*
+ * The same from the command's count of words (m->argc): the name
+ * (m->operation, "?" when none), a container's subcommand (m->arg1, whole:
+ * shorter than REDIS_WORD_MAX), then "?" for every other argument,
+ * whatever its bytes.
+ */
+static size_t redis_text_counted(const struct db_attrs_msg *m, char *out,
+				 size_t cap)
+{
+	const char *name = m->operation && m->operation[0] ? m->operation : "?";
+	char sub[REDIS_WORD_MAX];
+	size_t n = 0, put;
+	uint32_t i = 1;
+
+	if (!cap)
+		return 0;
+	n = put_word(out, cap, 0, name);
+	if (n && m->argc > 1 && m->arg1 && redis_container(name) &&
+	    strlen(m->arg1) < sizeof(sub) - 1 &&
+	    redis_word(m->arg1, strlen(m->arg1), sub, sizeof(sub))) {
+		put = put_word(out, cap, n, sub);
+		n = put ? put : n;
+		i += put ? 1 : m->argc;
+	}
+	for (; n && i < m->argc; i++) {
+		put = put_word(out, cap, n, "?");
+		if (!put)
+			break;
+		n = put;
 	}
 	out[n] = '\0';
 	return n;
@@ -196,6 +247,8 @@ static void add_query(struct proto_exchange *o, const struct db_attrs_msg *m,
 	} else if (m->sql) {
 		n = sql_sanitize_dialect(m->query, m->query_len, buf, room,
 					 dialect_of(m->system));
+	} else if (m->argc) {
+		n = redis_text_counted(m, buf, room);
 	} else {
 		n = redis_text(m->query, m->query_len, name, sizeof(name), buf, room);
 	}
@@ -215,7 +268,7 @@ static const char *add_operation(struct proto_exchange *o,
 	if (m->query && m->sql)
 		sql_summarize_dialect(m->query, m->query_len, &sum,
 				      dialect_of(m->system));
-	else if (m->query)
+	else if (m->query && !m->operation)
 		redis_text(m->query, m->query_len, sum.operation,
 			   sizeof(sum.operation), scratch, sizeof(scratch));
 	op = m->operation && m->operation[0] ? m->operation : sum.operation;

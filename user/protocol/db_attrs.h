@@ -30,6 +30,13 @@ struct db_attrs_msg {
 	bool sql;                /* query is SQL; else a Redis command, whose
 				    arguments (all but the command's name and
 				    a subcommand) are literals */
+	uint32_t argc;           /* Redis: the command's words, its name
+				    included, and with `arg1` its first
+				    argument: db.query.text (unless raw) is
+				    counted, not split from `query` (whose
+				    words may hold spaces or be empty);
+				    0: split */
+	const char *arg1;
 	const char *operation;   /* db.operation.name when the protocol says
 				    it (a Redis command, "EXECUTE"...); NULL:
 				    from the SQL */
@@ -59,9 +66,9 @@ struct db_attrs_msg {
  *
  * Unless opts->db_query_raw: SQL is sanitised by the system's dialect
  * (sql_sanitize_dialect(): MySQL/MariaDB, PostgreSQL, else standard); a
- * Redis command keeps its name and a container command's subcommand
- * (CLIENT SETNAME, CONFIG GET...), every other word becomes "?" ("SET ?
- * ?"); the error message loses its quoted runs and numbers ("Duplicate
+ * Redis command keeps its name (when Redis knows it) and a container
+ * command's subcommand (CLIENT SETNAME, CONFIG GET...), every other word
+ * becomes "?" ("SET ? ?"; m->argc of them when given); the error message loses its quoted runs and numbers ("Duplicate
  * entry ? for key ?": MySQL puts the row's value there).  The query text
  * takes what o->text has left but DB_ATTRS_TEXT_RESERVE bytes for the
  * decoder's own attributes, cut at a token (raw: at a character) when

@@ -221,7 +221,8 @@ void redis_emit_command(struct redis_feed *fc, const struct redis_cmd *cmd,
 	char op[REDIS_NAME_MAX + 1], code[32], message[RESP_LINE_MAX + 8];
 	struct db_attrs_msg m = {
 		.system = "redis", .query = cmd->text, .query_len = cmd->text_len,
-		.sql = false, .operation = op, .namespace_ = rc->ns,
+		.sql = false, .argc = cmd->argc, .arg1 = cmd->arg1,
+		.operation = op, .namespace_ = rc->ns,
 		.cut_short = !r,
 	};
 	struct proto_exchange o;
