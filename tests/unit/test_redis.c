@@ -321,7 +321,7 @@ static void test_set_get(void **state)
 	assert_false(f->x[0].error);
 	assert_attr(&f->x[0], "db.system.name", "redis");
 	assert_attr(&f->x[0], "db.operation.name", "SET");
-	assert_attr(&f->x[0], "db.namespace", "0");
+	assert_null(attr(&f->x[0], "db.namespace"));
 	assert_string_equal(f->x[0].name, "SET");
 	assert_attr(&f->x[0], "db.query.summary", "SET");
 	assert_attr(&f->x[0], "db.query.text", "SET ? ?");
@@ -633,7 +633,7 @@ static void test_multi_exec(void **state)
 	assert_int_equal(f->x[1].end, 20);
 	assert_int_equal(f->x[3].end, 30);
 	assert_attr(&f->x[3], "db.operation.name", "INCR");
-	assert_attr(&f->x[3], "db.namespace", "0");
+	assert_null(attr(&f->x[3], "db.namespace"));
 	feed(f, IN, "*3\r\n+OK\r\n+OK\r\n:2\r\n$-1\r\n", 40);
 	assert_int_equal(f->n, 6);
 	assert_attr(&f->x[4], "db.operation.name", "EXEC");
@@ -675,7 +675,7 @@ static void test_select(void **state)
 	feed(f, OUT, w, 10);
 	feed(f, IN, "+PONG\r\n+OK\r\n$-1\r\n-ERR DB index is out of range\r\n$-1\r\n", 20);
 	assert_int_equal(f->n, 5);
-	assert_attr(&f->x[0], "db.namespace", "0");
+	assert_null(attr(&f->x[0], "db.namespace"));
 	assert_attr(&f->x[1], "db.namespace", "3");
 	assert_attr(&f->x[2], "db.namespace", "3");
 	assert_attr(&f->x[3], "db.namespace", "3");
@@ -688,6 +688,48 @@ static void test_select(void **state)
 	feed(f, OUT, w, 30);
 	feed(f, IN, "+RESET\r\n+PONG\r\n", 40);
 	assert_attr(&f->x[6], "db.namespace", "0");
+}
+
+/* db.namespace only once known: a connection met mid-stream may have
+ * selected any database before. */
+static void test_namespace(void **state)
+{
+	struct fixture *f = *state;
+	char w[512] = "";
+
+	command(w, sizeof(w), 2, "GET", "k");
+	command(w, sizeof(w), 2, "HELLO", "2");
+	command(w, sizeof(w), 2, "GET", "k");
+	feed(f, OUT, w, 10);
+	feed(f, IN, "$-1\r\n*0\r\n$-1\r\n", 20);
+	assert_int_equal(f->n, 3);
+	for (int i = 0; i < 3; i++)
+		assert_null(attr(&f->x[i], "db.namespace"));
+	/* SELECT tells it; records lost in the kernel (a SELECT among
+	 * them?) make it unknown again. */
+	w[0] = '\0';
+	command(w, sizeof(w), 2, "SELECT", "3");
+	feed(f, OUT, w, 30);
+	feed(f, IN, "+OK\r\n", 40);
+	assert_attr(&f->x[3], "db.namespace", "3");
+	proto_records_lost();
+	feed_pings(f, 1, 50);
+	feed(f, IN, "+PONG\r\n", 60);
+	feed_pings(f, 1, 70);
+	feed(f, IN, "+PONG\r\n", 80);
+	assert_int_equal(f->n, 6);
+	assert_null(attr(&f->x[5], "db.namespace"));
+	/* A connection that opens with HELLO is seen from its start: 0. */
+	proto_redis.release(&f->c->st);
+	proto_redis.init(&f->c->st);
+	w[0] = '\0';
+	command(w, sizeof(w), 2, "HELLO", "3");
+	command(w, sizeof(w), 2, "GET", "k");
+	feed(f, OUT, w, 90);
+	feed(f, IN, "%1\r\n$5\r\nproto\r\n:3\r\n_\r\n", 100);
+	assert_int_equal(f->n, 8);
+	assert_attr(&f->x[6], "db.namespace", "0");
+	assert_attr(&f->x[7], "db.namespace", "0");
 }
 
 /* RESP2 pub/sub: SUBSCRIBE ends at its first confirmation; the others
@@ -1254,6 +1296,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commands_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multi_exec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_select, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_namespace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pubsub_resp2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pubsub_resp3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_monitor, setup, teardown),

@@ -97,8 +97,9 @@ static void redis_init(union proto_state *st)
 {
 	struct redis_conn *rc = &st->redis;
 
+	/* No namespace: nothing tells whether the connection is seen from
+	 * its start, and a pool may have run SELECT before. */
 	memset(rc, 0, sizeof(*rc));
-	strcpy(rc->ns, "0");
 	rc->loss_epoch = proto_loss_epoch; /* losses before it are not its */
 	resp_reset(&rc->req);
 	resp_reset(&rc->resp);
@@ -463,6 +464,7 @@ static void cmd_done(void *ctx)
 	} else if (cmd->argc == 1) {
 		cmd->kind = command_kind(cmd);
 	}
+	cmd->first = rc->stats.commands == 1;
 	if (expects_reply(rc, cmd)) {
 		q_push(rc, cmd);
 	} else {
@@ -565,6 +567,8 @@ static void after_ring_loss(struct redis_conn *rc)
 	rc->ring_lost = 1;
 	rc->req.state = RESP_LOST;
 	rc->resp.state = RESP_LOST;
+	/* A SELECT may be among them. */
+	rc->ns[0] = rc->multi_ns[0] = '\0';
 }
 
 static int redis_feed(struct proto_conn *c, const struct stream_chunk *ch,
@@ -599,6 +603,7 @@ static int redis_feed(struct proto_conn *c, const struct stream_chunk *ch,
 			      &cmd_hooks) == RESP_LOST) {
 			rc->stats.lost_requests++;
 			rc->req_lost = 1;
+			rc->ns[0] = '\0'; /* a SELECT may be in the gap */
 		}
 		return 0;
 	}

@@ -11,7 +11,10 @@
  * REDIS_QUEUE_MAX (past it a command is counted and its reply skipped).
  * What the replies mean besides success or error: "+QUEUED" inside
  * MULTI/EXEC (the queued command's exchange ends there), SELECT's index
- * (db.namespace of the later commands), HELLO's protocol version,
+ * (db.namespace of the later commands: none until known, as a connection
+ * met mid-stream may have selected any; RESET's 0, and 0 after a HELLO
+ * read as the connection's first command, the handshake clients open
+ * with), HELLO's protocol version,
  * subscriptions and MONITOR, whose pushed messages are counted, not
  * exchanges.  A reply whose header fell in a gap loses the place: the
  * commands in flight end at the next command or the close, cut short.
@@ -79,6 +82,7 @@ struct redis_cmd {
 	uint8_t name_len;      /* the name's bytes at the start of `text` */
 	uint8_t unmatched;     /* read after a place lost in the commands:
 				  which reply is its own is not known */
+	uint8_t first;         /* the first command read on the connection */
 	char arg1[REDIS_WORD_MAX]; /* its first argument (SELECT's index...) */
 	char text[REDIS_TEXT_MAX]; /* its words, space-separated */
 };
@@ -137,7 +141,8 @@ struct redis_conn {
 				 for the last (un)subscribe answered */
 	uint32_t loss_epoch;  /* proto_loss_epoch when last fed */
 	uint64_t last_reply_ns;
-	char ns[REDIS_WORD_MAX];      /* db.namespace: the selected index */
+	char ns[REDIS_WORD_MAX];      /* db.namespace: the selected index
+					 ("": not known) */
 	char multi_ns[REDIS_WORD_MAX]; /* a SELECT queued in MULTI ("": none) */
 	/* The queue: a ring of `cap` entries on the heap (NULL until the
 	 * first command), doubling up to REDIS_QUEUE_MAX. */
