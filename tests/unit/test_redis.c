@@ -468,6 +468,37 @@ static void test_query_text(void **state)
 	assert_true(rc_of(f)->resp3);
 }
 
+/* Raw text: the credentials of CONFIG SET, ACL SETUSER and MIGRATE are
+ * "?" too. */
+static void test_query_text_credentials(void **state)
+{
+	struct fixture *f = *state;
+	char w[1024] = "";
+
+	f->opts.db_query_raw = true;
+	command(w, sizeof(w), 4, "CONFIG", "SET", "requirepass", "s3cret");
+	command(w, sizeof(w), 8, "config", "set", "maxmemory", "100mb",
+		"MasterAuth", "s3cret", "masteruser", "s3cret");
+	command(w, sizeof(w), 3, "CONFIG", "GET", "requirepass");
+	command(w, sizeof(w), 6, "ACL", "SETUSER", "alice", "on", ">s3cret", "~*");
+	command(w, sizeof(w), 11, "MIGRATE", "h", "6379", "", "0", "5000", "COPY",
+		"AUTH", "s3cret", "KEYS", "a");
+	command(w, sizeof(w), 10, "MIGRATE", "h", "6379", "k", "0", "5000",
+		"AUTH2", "s3cret", "s3cret", "REPLACE");
+	feed(f, OUT, w, 10);
+	feed(f, IN, "+OK\r\n+OK\r\n*0\r\n+OK\r\n+OK\r\n+OK\r\n", 20);
+	assert_int_equal(f->n, 6);
+	assert_attr(&f->x[0], "db.query.text", "CONFIG SET requirepass ?");
+	assert_attr(&f->x[1], "db.query.text",
+		    "CONFIG set maxmemory 100mb MasterAuth ? masteruser ?");
+	assert_attr(&f->x[2], "db.query.text", "CONFIG GET requirepass");
+	assert_attr(&f->x[3], "db.query.text", "ACL SETUSER alice ? ? ?");
+	assert_attr(&f->x[4], "db.query.text", "MIGRATE h 6379  0 5000 COPY AUTH ? KEYS a");
+	assert_attr(&f->x[5], "db.query.text", "MIGRATE h 6379 k 0 5000 AUTH2 ? ? REPLACE");
+	for (int i = 0; i < f->n; i++)
+		assert_null(strstr(f->x[i].attrs, "s3cret"));
+}
+
 /* Errors: the prefix is the status code and error type; a RESP3 blob
  * error too; quoted arguments leave the message. */
 static void test_errors(void **state)
@@ -1291,6 +1322,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_query_text_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_1000, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_text_credentials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_types, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commands_split, setup, teardown),

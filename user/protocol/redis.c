@@ -304,6 +304,8 @@ static const struct {
 	{ "SUNSUBSCRIBE", REDIS_K_UNSUBSCRIBE },
 	{ "MONITOR", REDIS_K_MONITOR },	     { "RESET", REDIS_K_RESET },
 	{ "AUTH", REDIS_K_AUTH },	     { "CLIENT", REDIS_K_CLIENT },
+	{ "CONFIG", REDIS_K_CONFIG },	     { "ACL", REDIS_K_ACL },
+	{ "MIGRATE", REDIS_K_MIGRATE },
 };
 
 static uint8_t command_kind(const struct redis_cmd *cmd)
@@ -315,12 +317,53 @@ static uint8_t command_kind(const struct redis_cmd *cmd)
 	return REDIS_K_OTHER;
 }
 
-/* A password never leaves, even raw: AUTH's arguments, HELLO's past its
- * protocol version. */
-static bool masked(const struct redis_cmd *cmd, uint32_t word)
+static bool word_is(const char *w, size_t len, const char *s)
 {
-	return (cmd->kind == REDIS_K_AUTH && word >= 1) ||
-	       (cmd->kind == REDIS_K_HELLO && word >= 2);
+	return len == strlen(s) && !strncasecmp(w, s, len);
+}
+
+/* CONFIG SET's parameters whose value is a credential. */
+static bool secret_param(const char *w, size_t len)
+{
+	return word_is(w, len, "requirepass") || word_is(w, len, "masterauth") ||
+	       word_is(w, len, "masteruser");
+}
+
+/*
+ * A password never leaves, even raw: word `word` of `cmd` is one when it
+ * is AUTH's argument, HELLO's past its protocol version, the value of
+ * CONFIG SET requirepass/masterauth/masteruser, ACL SETUSER's rules
+ * (">password", "#hash"), what follows MIGRATE's AUTH (a password) or
+ * AUTH2 (a user and a password).  Told as the word starts, from the
+ * word before it (its text, complete then) and the first argument.
+ */
+static bool masked(struct redis_cmd *cmd, uint32_t word)
+{
+	const char *prev = cmd->text + cmd->word_at;
+	size_t len = cmd->text_len - cmd->word_at;
+	size_t sub = strlen(cmd->arg1);
+
+	if (cmd->mask_next) {
+		cmd->mask_next--;
+		return true;
+	}
+	switch (cmd->kind) {
+	case REDIS_K_AUTH:
+		return word >= 1;
+	case REDIS_K_HELLO:
+		return word >= 2;
+	case REDIS_K_CONFIG: /* CONFIG SET name value [name value...] */
+		return word >= 3 && word % 2 && word_is(cmd->arg1, sub, "SET") &&
+		       secret_param(prev, len);
+	case REDIS_K_ACL:
+		return word >= 3 && word_is(cmd->arg1, sub, "SETUSER");
+	case REDIS_K_MIGRATE: /* its options from the 6th argument on */
+		if (word >= 6 && word_is(prev, len, "AUTH2"))
+			cmd->mask_next = 1;
+		return word >= 6 && (word_is(prev, len, "AUTH") || cmd->mask_next);
+	default:
+		return false;
+	}
 }
 
 static void text_put(struct redis_cmd *cmd, char ch)
@@ -351,9 +394,11 @@ static void cmd_elem(void *ctx, unsigned depth, char type, int64_t n)
 		return;
 	if (cmd->argc == 1)
 		cmd->kind = command_kind(cmd);
+	cmd->mask = masked(cmd, cmd->argc);
 	if (cmd->argc)
 		text_put(cmd, ' ');
-	if (masked(cmd, cmd->argc))
+	cmd->word_at = cmd->text_len;
+	if (cmd->mask)
 		text_put(cmd, '?');
 	cmd->argc++;
 }
@@ -374,7 +419,7 @@ static void cmd_text(void *ctx, unsigned depth, const char *p, size_t len)
 		for (size_t i = 0; i < len && have + 1 < sizeof(cmd->arg1); i++)
 			cmd->arg1[have++] = redis_printable(p[i]);
 	}
-	if (masked(cmd, word))
+	if (cmd->mask)
 		return;
 	for (size_t i = 0; i < len && cmd->text_len < REDIS_TEXT_MAX; i++) {
 		char ch = redis_printable(p[i]);
@@ -400,11 +445,6 @@ static size_t text_word(const struct redis_cmd *cmd, unsigned n, const char **w)
 		;
 	*w = cmd->text + i;
 	return end - i;
-}
-
-static bool word_is(const char *w, size_t len, const char *s)
-{
-	return len == strlen(s) && !strncasecmp(w, s, len);
 }
 
 /*

@@ -63,6 +63,9 @@ enum redis_kind {
 	REDIS_K_RESET,
 	REDIS_K_AUTH,
 	REDIS_K_CLIENT,      /* CLIENT REPLY ON|OFF|SKIP among others */
+	REDIS_K_CONFIG,      /* CONFIG SET requirepass... (a password) */
+	REDIS_K_ACL,         /* ACL SETUSER name rules (passwords) */
+	REDIS_K_MIGRATE,     /* MIGRATE ... AUTH password, AUTH2 user password */
 };
 
 /* CLIENT REPLY: whether the server answers the next commands. */
@@ -83,6 +86,9 @@ struct redis_cmd {
 	uint8_t unmatched;     /* read after a place lost in the commands:
 				  which reply is its own is not known */
 	uint8_t first;         /* the first command read on the connection */
+	uint8_t mask;          /* the word being read is a credential: "?" */
+	uint8_t mask_next;     /* words after it that are too */
+	uint8_t word_at;       /* where the word being read starts in `text` */
 	char arg1[REDIS_WORD_MAX]; /* its first argument (SELECT's index...) */
 	char text[REDIS_TEXT_MAX]; /* its words, space-separated */
 };
