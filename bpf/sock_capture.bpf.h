@@ -753,9 +753,10 @@ static __always_inline struct sp_sock_conn *sock_capture__conn(__u64 id, __u32 p
  */
 static __always_inline struct sp_sock_conn *sock_capture__mark_http(__u64 id, __u32 ports,
 								   __u32 state, __u8 dir,
-								   __u32 need, __u8 whole)
+								   __u32 need, __u8 whole,
+								   bool start)
 {
-	struct sp_sock_conn conn = { .state = state, .whole = whole };
+	struct sp_sock_conn conn = { .state = state, .whole = whole, .start = start };
 	struct sp_sock_h2dir *st = &conn.h2[(dir - 1) & 1];
 	long err;
 
@@ -874,16 +875,20 @@ static __always_inline bool sock_capture__wanted_bytes(struct sock *sk, __u32 po
 		return false;
 	}
 	if (frames && sock_capture__h2_preface(head, n)) {
-		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 24, 0);
+		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 24, 0, false);
 		return true;
 	}
 	if (frames && n >= SOCK_H2_HEADER_LEN && sock_frames__starts_headers(head, total)) {
-		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 0, 0);
+		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_H2, dir, 0, 0, false);
 		return true;
 	}
 	whole = sock_capture__looks_db(head, n, total, dir, tls);
 	if (whole || sock_capture__looks_http(head, n)) {
-		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_HTTP, dir, 0, whole);
+		/* A database decoder is told when it sees a connection from
+		 * its start (Redis's index is then 0); HTTP needs not. */
+		*connp = sock_capture__mark_http(id, ports, SP_SOCK_CONN_HTTP, dir, 0, whole,
+						 whole && !tls &&
+						 sock_capture__stream_start(sk, total, dir));
 		return true;
 	}
 	/* Too short to tell (an empty line may come alone, a client may write
@@ -1152,6 +1157,10 @@ static __always_inline void sock_capture__emit(struct sock *sk, int family, __u3
 			s->ev.total_len = want;
 	} else {
 		whole = false;
+	}
+	if (conn && conn->start) {
+		s->ev.sock_flags |= SP_SOCK_F_START;
+		conn->start = 0;
 	}
 	if (SP_STAGE(6) || SP_STAGE(13))
 		return;

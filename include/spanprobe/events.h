@@ -123,6 +123,8 @@ enum sp_sock_flags {
 	SP_SOCK_F_NO_PAYLOAD = 1 << 1, /* the call has no user buffer (sendfile, splice) */
 	SP_SOCK_F_TLS = 1 << 2,        /* plaintext of a TLS library call (sock_id | 1) */
 	SP_SOCK_F_FRAMES = 1 << 3,     /* HTTP/2 frames walked: the payload is pieces */
+	SP_SOCK_F_START = 1 << 4,      /* a database connection's first bytes this way
+					* (TCP's counters; not said for TLS) */
 };
 
 #define SP_SOCK_CAPTURE_MAX 4096 /* upper bound of the capture setting */
@@ -209,7 +211,11 @@ struct sp_sock_conn {
 	 * requests: a pipeline of commands, a statement and its execution in
 	 * one write); the others, their first bytes only. */
 	__u8 whole;
-	__u16 reserved;
+	/* Set with the entry by the kernel side when the call that made it
+	 * moved its direction's first bytes: that call's record says so
+	 * (SP_SOCK_F_START), and this goes back to 0.  The daemon writes 0. */
+	__u8 start;
+	__u8 reserved;
 	__u16 local_port, peer_port; /* host order, as in the data records */
 	struct sp_sock_h2dir h2[2]; /* [direction - 1] */
 };

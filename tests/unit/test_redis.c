@@ -761,6 +761,25 @@ static void test_namespace(void **state)
 	assert_int_equal(f->n, 8);
 	assert_attr(&f->x[6], "db.namespace", "0");
 	assert_attr(&f->x[7], "db.namespace", "0");
+	/* The kernel says the first command is the connection's first
+	 * bytes: 0 from the start, without a HELLO. */
+	proto_redis.release(&f->c->st);
+	proto_redis.init(&f->c->st);
+	w[0] = '\0';
+	command(w, sizeof(w), 2, "GET", "k");
+	{
+		struct stream_chunk ch = {
+			.conn_id = f->c->id, .ts_ns = 110, .pid = 1, .tid = 77,
+			.dir = OUT, .local = &f->c->local, .peer = &f->c->peer,
+			.data = w, .captured = strlen(w), .total_len = strlen(w),
+			.start = true,
+		};
+
+		assert_int_equal(proto_redis.feed(f->c, &ch, &f->emit), 0);
+	}
+	feed(f, IN, "$-1\r\n", 120);
+	assert_int_equal(f->n, 9);
+	assert_attr(&f->x[8], "db.namespace", "0");
 }
 
 /* RESP2 pub/sub: SUBSCRIBE ends at its first confirmation; the others

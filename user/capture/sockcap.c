@@ -247,6 +247,7 @@ static int handle_data(struct sockcap *sc, const struct sp_event_header *hdr,
 		.local = &local, .peer = &peer,
 		.data = ev + 1, .captured = ev->captured, .total_len = ev->total_len,
 		.tls = ev->sock_flags & SP_SOCK_F_TLS,
+		.start = ev->sock_flags & SP_SOCK_F_START,
 	};
 	if (ev->sock_flags & SP_SOCK_F_FRAMES) {
 		ch.has_seq = true;

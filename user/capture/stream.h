@@ -38,6 +38,9 @@ struct stream_chunk {
 	 * direction (sp_sock_data_event.h2_seq); one skipped is a lost record. */
 	bool has_seq;
 	uint8_t seq;
+	/* The call moved the first bytes of its direction of a database
+	 * connection (SP_SOCK_F_START): it is seen from its start. */
+	bool start;
 };
 
 struct stream_sink {

@@ -637,6 +637,10 @@ static int redis_feed(struct proto_conn *c, const struct stream_chunk *ch,
 		after_ring_loss(rc);
 	req_dir = rc->state == REDIS_CLIENT ? STREAM_OUT : STREAM_IN;
 	if (ch->dir == req_dir) {
+		/* Its first command, the kernel says: database 0 until a
+		 * SELECT says otherwise. */
+		if (ch->start && !rc->stats.commands)
+			strcpy(rc->ns, "0");
 		before_command(&fc, ch);
 		if (rc->req.state != RESP_LOST &&
 		    resp_feed(&rc->req, ch->data, ch->captured, ch->total_len,
