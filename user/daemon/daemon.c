@@ -47,6 +47,8 @@
 #include "util/slice.h"
 
 #define POLL_MS 100
+/* trace: told to stop, the command's own shutdown is read this long. */
+#define TRACE_GRACE_MS 5000
 #define CLOCK_SYNC_NS (5ULL * 1000000000ULL)
 /* Export connections remembered: the pool's, and closed ones for a while. */
 #define OWN_CONNS_MAX 256
@@ -75,6 +77,7 @@ struct sp_daemon {
 	bool target_exited;
 	struct sp_child child; /* trace only */
 	bool child_exec_seen;
+	uint64_t grace_end_ns;  /* trace: told to stop; reading until then */
 	int exit_status;
 	pthread_t watcher;        /* during shutdown: waits for the signal
 				   * that ends it at once */
@@ -87,8 +90,10 @@ struct sp_daemon {
 };
 
 /* Set by the signal handler, read by the main and the watcher threads:
- * atomic accesses (a volatile sig_atomic_t is only safe for one thread). */
+ * atomic accesses (a volatile sig_atomic_t is only safe for one thread).
+ * stop_requested is the first signal, stop_code its si_code. */
 static int stop_requested;
+static int stop_code;
 static int signals_seen;
 /* The handler writes a byte: shutdown's watcher wakes up (self-pipe). */
 static int signal_pipe[2] = { -1, -1 };
@@ -101,11 +106,13 @@ static void signal_pipe_poke(void)
 	(void)n;
 }
 
-static void on_signal(int sig)
+static void on_signal(int sig, siginfo_t *si, void *uctx)
 {
-	int saved = errno;
+	int saved = errno, none = 0;
 
-	__atomic_store_n(&stop_requested, sig, __ATOMIC_RELAXED);
+	if (__atomic_compare_exchange_n(&stop_requested, &none, sig, false,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		__atomic_store_n(&stop_code, si->si_code, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&signals_seen, 1, __ATOMIC_RELAXED);
 	signal_pipe_poke();
 	errno = saved;
@@ -113,7 +120,7 @@ static void on_signal(int sig)
 
 static void install_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
 
 	if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC))
 		sp_warn("daemon: no pipe for signals (%s): a second signal will "
@@ -587,6 +594,52 @@ static void tell_ring_losses(struct sp_daemon *d)
 	}
 }
 
+/*
+ * A terminal's Ctrl-C (SI_KERNEL) went to the whole foreground process
+ * group: the command got it too, unless it left our group.  A signal
+ * sent to spanprobe alone (kill, a service manager's stop) did not reach
+ * it: it is asked to end with SIGTERM, as a service manager would.
+ */
+static void tell_child(struct sp_daemon *d)
+{
+	if (__atomic_load_n(&stop_code, __ATOMIC_RELAXED) == SI_KERNEL &&
+	    getpgid(d->child.pid) == getpgrp())
+		return;
+	if (kill(d->child.pid, SIGTERM) && errno != ESRCH)
+		sp_warn("trace: cannot pass the stop on to process %d: %s",
+			(int)d->child.pid, strerror(errno));
+}
+
+/*
+ * Told to stop, `run` and `attach` stop reading at once.  `trace` reads
+ * on while its command winds down (what its signal handler calls is part
+ * of the trace) until it is reaped (target_done()), TRACE_GRACE_MS have
+ * passed, or a second signal comes; a command still running then is left
+ * to run, and the exit status is that of our signal.
+ */
+static bool stop_now(struct sp_daemon *d)
+{
+	int sig = __atomic_load_n(&stop_requested, __ATOMIC_RELAXED);
+
+	if (!sig)
+		return false;
+	if (d->child.pid <= 0)
+		return true;
+	if (!d->grace_end_ns) {
+		d->grace_end_ns = clock_mono_ns() + TRACE_GRACE_MS * 1000000ULL;
+		tell_child(d);
+		return false;
+	}
+	if (__atomic_load_n(&signals_seen, __ATOMIC_RELAXED) < 2 &&
+	    clock_mono_ns() < d->grace_end_ns)
+		return false;
+	if (clock_mono_ns() >= d->grace_end_ns)
+		sp_warn("trace: process %d still running %d s after the stop: "
+			"stopping without it", (int)d->child.pid, TRACE_GRACE_MS / 1000);
+	d->exit_status = 128 + sig;
+	return true;
+}
+
 static void poll_loop(struct sp_daemon *d)
 {
 	uint64_t next_report = clock_mono_ns() + d->cfg->stats_interval_ms * 1000000ULL;
@@ -600,7 +653,7 @@ static void poll_loop(struct sp_daemon *d)
 			SLICE_SHORT_NS / 1000, err ? ": " : " (used from Linux 6.12)",
 			err ? strerror(-err) : "");
 
-	while (!__atomic_load_n(&stop_requested, __ATOMIC_RELAXED)) {
+	while (!stop_now(d)) {
 		int n = loader_poll(&d->loader, POLL_MS);
 
 		if (n < 0 && n != -EINTR) {
@@ -710,8 +763,8 @@ static void cleanup(struct sp_daemon *d)
 {
 	metrics_stop(d->metrics);
 	if (d->child.pid > 0) {
-		/* Stopped by a signal while the command runs: it got the same
-		 * signal from the terminal, or we leave it running. */
+		/* Still running past the grace period, or a second signal
+		 * came: it was told to stop, and is left to do so. */
 		waitpid(d->child.pid, NULL, WNOHANG);
 	}
 	if (!d->sockcap_closed)

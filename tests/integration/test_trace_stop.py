@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Stopping `spanprobe trace`: told to stop (Ctrl-C, SIGTERM), it reads on
+while the command winds down, so what the command's signal handler calls
+is traced; it passes SIGTERM on when the command did not get the signal
+itself, and exits with the command's status."""
+import fcntl
+import os
+import pty
+import signal
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from sptest import SPANPROBE, check, finish, parse_otlp_json, program, require_root  # noqa: E402
+
+require_root()
+STOPPER = program("stopper")
+PROBES = ["--no-http", "-u", "on_stop", "-u", "cleanup"]
+
+
+class Trace:
+    """spanprobe trace -- stopper ARGS, spans to a file; started() once the
+    command runs traced (it prints "ready" after the probes are in)."""
+
+    def __init__(self, args, tty=False):
+        fd, self.path = tempfile.mkstemp(suffix=".jsonl")
+        os.close(fd)
+        argv = [SPANPROBE, "trace", *PROBES, "-o", "otlp-json", "--output-file", self.path,
+                "--", STOPPER, *args]
+        self.master = None
+        if tty:
+            # A terminal of its own, spanprobe's group in its foreground:
+            # ^C there is the kernel's SIGINT to the whole group.
+            self.master, slave = pty.openpty()
+            self.proc = subprocess.Popen(
+                argv, stdin=slave, stdout=slave, stderr=subprocess.PIPE, text=True,
+                start_new_session=True,
+                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+            os.close(slave)
+            self.out = os.fdopen(self.master, "r", errors="replace")
+        else:
+            self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True)
+            self.out = self.proc.stdout
+        self.lines = []
+        threading.Thread(target=self._read_err, daemon=True).start()
+
+    def _read_err(self):
+        # Line by line: a command left running holds the pipe open.
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    @property
+    def err(self):
+        return "".join(self.lines)
+
+    def started(self):
+        ready = threading.Event()
+        threading.Thread(target=lambda: self.out.readline() == "ready\n" and ready.set(),
+                         daemon=True).start()
+        return ready.wait(30)
+
+    def ctrl_c(self):
+        os.write(self.master, b"\x03")
+
+    def wait(self, timeout=30):
+        """(exit status, seconds taken, spans by name)."""
+        start = time.monotonic()
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        took = time.monotonic() - start
+        time.sleep(0.2)  # the stderr reader
+        with open(self.path) as f:
+            spans = parse_otlp_json(f.read())
+        os.unlink(self.path)
+        names = {}
+        for s in spans:
+            names[s["name"]] = names.get(s["name"], 0) + 1
+        self.spans = spans
+        return self.proc.returncode, took, names
+
+
+def test_kill_spanprobe():
+    t = Trace(["exit", "5"])
+    check("kill: the command runs traced", t.started(), t.err)
+    t.proc.send_signal(signal.SIGTERM)
+    rc, took, names = t.wait()
+    check("kill spanprobe: SIGTERM passed on, the command's shutdown traced "
+          "(1 on_stop, 3 cleanup)", names == {"on_stop": 1, "cleanup": 3}, f"{names} {t.err}")
+    check("kill spanprobe: exits with the command's status (5)", rc == 5, f"rc={rc} {t.err}")
+    check("kill spanprobe: no wait past the command's end", took < 4, took)
+
+
+def test_ctrl_c_on_terminal():
+    t = Trace(["exit", "4"], tty=True)
+    check("Ctrl-C: the command runs traced", t.started(), t.err)
+    t.ctrl_c()
+    rc, took, names = t.wait()
+    check("Ctrl-C on the terminal: the command's shutdown traced, the signal "
+          "not passed on a second time (1 on_stop, 3 cleanup)",
+          names == {"on_stop": 1, "cleanup": 3}, f"{names} {t.err}")
+    check("Ctrl-C on the terminal: exits with the command's status (4)", rc == 4,
+          f"rc={rc} {t.err}")
+    os.close(t.master)
+
+
+def test_command_dies_of_signal():
+    t = Trace(["die"])
+    check("die: the command runs traced", t.started(), t.err)
+    t.proc.send_signal(signal.SIGINT)
+    rc, took, names = t.wait()
+    check("command killed by the SIGTERM passed on: status 128 + 15, shutdown traced",
+          rc == 143 and names == {"on_stop": 1, "cleanup": 3}, f"rc={rc} {names} {t.err}")
+
+
+def test_command_lingers():
+    t = Trace(["linger"])
+    check("linger: the command runs traced", t.started(), t.err)
+    t.proc.send_signal(signal.SIGTERM)
+    rc, took, names = t.wait()
+    pid = t.spans[0]["_resource"]["process.pid"] if t.spans else 0
+    alive = pid and os.path.exists(f"/proc/{pid}")
+    check("a command still running after the grace period: stop after about 5 s, "
+          "status 128 + 15, said", rc == 143 and 4.5 < took < 10 and "still running" in t.err,
+          f"rc={rc} took={took:.1f} {t.err}")
+    check("  what it did meanwhile is traced, and it is left running",
+          names == {"on_stop": 1, "cleanup": 3} and alive, f"{names} pid={pid}")
+    if alive:
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_second_signal():
+    t = Trace(["linger"])
+    check("second signal: the command runs traced", t.started(), t.err)
+    t.proc.send_signal(signal.SIGTERM)
+    time.sleep(1)
+    t.proc.send_signal(signal.SIGTERM)
+    rc, took, names = t.wait()
+    check("a second signal stops at once (status 128 + 15)", rc == 143 and took < 3,
+          f"rc={rc} took={took:.1f} {t.err}")
+    pid = t.spans[0]["_resource"]["process.pid"] if t.spans else 0
+    if pid and os.path.exists(f"/proc/{pid}"):
+        os.kill(pid, signal.SIGKILL)
+
+
+TESTS = {f.__name__: f for f in (test_kill_spanprobe, test_ctrl_c_on_terminal,
+                                 test_command_dies_of_signal, test_command_lingers,
+                                 test_second_signal)}
+for name in sys.argv[1:] or TESTS:
+    TESTS[name]()
+finish()
