@@ -3,7 +3,8 @@
 """Stopping `spanprobe trace`: told to stop (Ctrl-C, SIGTERM), it reads on
 while the command winds down, so what the command's signal handler calls
 is traced; it passes SIGTERM on when the command did not get the signal
-itself, and exits with the command's status."""
+itself, and exits with the command's status.  Stopped before the command
+was let run, it does not run it."""
 import fcntl
 import os
 import pty
@@ -20,17 +21,17 @@ from sptest import SPANPROBE, check, finish, parse_otlp_json, program, require_r
 
 require_root()
 STOPPER = program("stopper")
-PROBES = ["--no-http", "-u", "on_stop", "-u", "cleanup"]
+PROBES = ["-u", "on_stop", "-u", "cleanup"]
 
 
 class Trace:
     """spanprobe trace -- stopper ARGS, spans to a file; started() once the
     command runs traced (it prints "ready" after the probes are in)."""
 
-    def __init__(self, args, tty=False):
+    def __init__(self, args, tty=False, http=("--no-http",)):
         fd, self.path = tempfile.mkstemp(suffix=".jsonl")
         os.close(fd)
-        argv = [SPANPROBE, "trace", *PROBES, "-o", "otlp-json", "--output-file", self.path,
+        argv = [SPANPROBE, "trace", *http, *PROBES, "-o", "otlp-json", "--output-file", self.path,
                 "--", STOPPER, *args]
         self.master = None
         if tty:
@@ -151,9 +152,47 @@ def test_second_signal():
         os.kill(pid, signal.SIGKILL)
 
 
+def processes_with(token):
+    """PIDs whose command line holds token."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if token.encode() in f.read():
+                    pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
+def test_stop_while_starting():
+    """Stopped while loading (HTTP capture's programs take a second or
+    more), at several moments: the command must not run untraced and be
+    left behind; stopped before it was let run, the status is 130."""
+    for delay in (0.1, 0.3, 0.6, 0.9, 1.2, 1.6):
+        token = f"sp-start-{os.getpid()}-{delay}"
+        t = Trace(["exit", "3", token], http=())
+        time.sleep(delay)
+        t.proc.send_signal(signal.SIGINT)
+        rc, took, names = t.wait()
+        left = processes_with(token)
+        ran = bool(names)
+        # Let run just before the signal, the command may die of the
+        # SIGTERM passed on before its handler is in: 143, no span.
+        check(f"SIGINT {delay} s into the start: exit 130 and the command never ran, "
+              f"or it ran traced and its status is the exit status (rc={rc})",
+              (rc == 130 and not ran and "stopped before" in t.err)
+              or rc in (3, 143), f"rc={rc} {names} {t.err}")
+        check(f"  SIGINT {delay} s into the start: no command left running", not left, left)
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        if delay == 0.1:
+            check("  SIGINT 0.1 s into the start: before the launch", rc == 130, rc)
+
+
 TESTS = {f.__name__: f for f in (test_kill_spanprobe, test_ctrl_c_on_terminal,
                                  test_command_dies_of_signal, test_command_lingers,
-                                 test_second_signal)}
+                                 test_second_signal, test_stop_while_starting)}
 for name in sys.argv[1:] or TESTS:
     TESTS[name]()
 finish()

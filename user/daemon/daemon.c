@@ -424,10 +424,29 @@ static int set_child_resource(struct sp_daemon *d, const char *exe)
 	return pipeline_set_resource(d->pipeline, (uint32_t)d->child.pid, res);
 }
 
+/*
+ * Told to stop while starting (loading takes a second or more): the
+ * command is not started, or not let run, since it would run untraced
+ * and be left behind.  The status is that of the signal.
+ */
+static bool stopped_at_start(struct sp_daemon *d, const char *exe)
+{
+	int sig = __atomic_load_n(&stop_requested, __ATOMIC_RELAXED);
+
+	if (!sig)
+		return false;
+	sp_warn("trace: stopped before %s was started", exe);
+	d->exit_status = 128 + sig;
+	return true;
+}
+
 static int start_trace(struct sp_daemon *d, const char *exe)
 {
-	int err = launcher_spawn(exe, d->cfg->command_argv, &d->child);
+	int err;
 
+	if (stopped_at_start(d, exe))
+		return -EINTR;
+	err = launcher_spawn(exe, d->cfg->command_argv, &d->child);
 	if (err) {
 		sp_err("trace: cannot start %s: %s", exe, strerror(-err));
 		return err;
@@ -438,6 +457,8 @@ static int start_trace(struct sp_daemon *d, const char *exe)
 		err = loader_track_pid(&d->loader, d->child.pid);
 	if (!err)
 		err = attach_targets(d, d->child.pid);
+	if (!err && stopped_at_start(d, exe))
+		err = -EINTR;
 	if (err) {
 		launcher_abort(&d->child);
 		return err;
