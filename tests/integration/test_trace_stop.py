@@ -4,7 +4,8 @@
 while the command winds down, so what the command's signal handler calls
 is traced; it passes SIGTERM on when the command did not get the signal
 itself, and exits with the command's status.  Stopped before the command
-was let run, it does not run it."""
+was let run, it does not run it; started with SIGCHLD ignored, it still
+ends with the command."""
 import fcntl
 import os
 import pty
@@ -190,7 +191,22 @@ def test_stop_while_starting():
             check("  SIGINT 0.1 s into the start: before the launch", rc == 130, rc)
 
 
-TESTS = {f.__name__: f for f in (test_kill_spanprobe, test_ctrl_c_on_terminal,
+def test_sigchld_ignored():
+    """A parent that ignores SIGCHLD passes SIG_IGN on across exec: the
+    kernel then reaps the command, and waiting for it found nothing."""
+    try:
+        p = subprocess.run([SPANPROBE, "trace", "--no-http", "-u", "outer", "-o", "none",
+                            "--", program("nested"), "3", "0", "0", "7"],
+                           preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN),
+                           capture_output=True, text=True, timeout=30)
+        rc, err = p.returncode, p.stderr
+    except subprocess.TimeoutExpired as e:
+        rc, err = None, f"still running after 30 s: {e.stderr}"
+    check("SIGCHLD ignored by the parent: trace ends with its command, its status (7)",
+          rc == 7 and "3 finished" in err, f"rc={rc} {err}")
+
+
+TESTS = {f.__name__: f for f in (test_sigchld_ignored, test_kill_spanprobe, test_ctrl_c_on_terminal,
                                  test_command_dies_of_signal, test_command_lingers,
                                  test_second_signal, test_stop_while_starting)}
 for name in sys.argv[1:] or TESTS:

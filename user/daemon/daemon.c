@@ -130,6 +130,9 @@ static void install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* SIG_IGN, inherited across exec from a parent that ignores it, has
+	 * the kernel reap the command: its status would be lost. */
+	signal(SIGCHLD, SIG_DFL);
 }
 
 static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
@@ -561,7 +564,13 @@ static bool target_done(struct sp_daemon *d)
 	int status;
 
 	if (d->child.pid > 0) {
-		if (waitpid(d->child.pid, &status, WNOHANG) != d->child.pid)
+		pid_t got = waitpid(d->child.pid, &status, WNOHANG);
+
+		if (got == -1 && errno == ECHILD) { /* reaped, not by us */
+			d->child.pid = 0;
+			return true;
+		}
+		if (got != d->child.pid)
 			return false;
 		d->exit_status = WIFEXITED(status) ? WEXITSTATUS(status)
 						   : 128 + WTERMSIG(status);
