@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: MIT
 """`spanprobe attach` to a running process: exact spans while attached,
 the process's own OTEL_* settings, a flush on SIGTERM, exit when the
-process exits, and libraries found through /proc/PID/maps."""
+process exits, libraries found through /proc/PID/maps, and a program
+replaced on disk while it runs."""
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -74,7 +77,33 @@ def test_main_thread_leaves_first():
           rc == 0 and len(spans) == 20, f"rc={rc} n={len(spans)}")
 
 
+def test_replaced_program():
+    """A deploy replaces the program on disk while it runs: /proc/PID/exe
+    then ends in " (deleted)", which is no part of its name."""
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "svc")
+        shutil.copy(program("nested"), exe)
+        proc = subprocess.Popen([exe, "stdin"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        proc.stdout.readline()
+        os.unlink(exe)
+        shutil.copy(program("nested"), exe)  # the new version
+        agent = Agent(proc.pid, ["outer"])
+        check("replaced program: attach started", agent.started, "".join(agent.err))
+        proc.stdin.write("2\n")
+        proc.stdin.close()
+        proc.wait(timeout=10)
+        agent.wait()
+    spans = parse_otlp_json(agent.out)
+    res = spans[0]["_resource"] if spans else {}
+    check("replaced program: 2 spans; service.name and process.executable.* without "
+          "' (deleted)'", len(spans) == 2 and res.get("service.name") == "unknown_service:svc"
+          and res.get("process.executable.name") == "svc"
+          and res.get("process.executable.path") == exe, res)
+
+
 test_attach_until_exit()
+test_replaced_program()
 test_attach_sigterm_flushes()
 test_main_thread_leaves_first()
 finish()

@@ -220,6 +220,20 @@ static const char *read_cmdline(pid_t pid, char *buf, size_t size)
 	return n > 0 ? buf : NULL;
 }
 
+/*
+ * A program replaced or removed while it runs (a deploy) reads as
+ * "PATH (deleted)": its name is still PATH.  (A file really named so
+ * loses the suffix too; that is rarer than a deploy.)
+ */
+static void strip_deleted(char *path, size_t len)
+{
+	static const char suffix[] = " (deleted)";
+	size_t n = sizeof(suffix) - 1;
+
+	if (len > n && !strcmp(path + len - n, suffix))
+		path[len - n] = 0;
+}
+
 int procfs_read_process(pid_t pid, bool with_cmdline, struct sp_procfs_process *out)
 {
 	char link[96];
@@ -233,6 +247,7 @@ int procfs_read_process(pid_t pid, bool with_cmdline, struct sp_procfs_process *
 	if (n < 0)
 		return -ESRCH;
 	out->exe[n] = 0;
+	strip_deleted(out->exe, (size_t)n);
 	n = procfs_read(pid, "environ", out->environ, sizeof(out->environ));
 	if (n > 0) {
 		out->service_name = env_lookup(out->environ, (size_t)n, "OTEL_SERVICE_NAME");
