@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """What the user asked for is checked before tracing starts, and what
 cannot be done is said, with a non-zero exit: attach to PID 1, a kernel
-thread, a zombie or spanprobe itself; a cgroup that does not exist; an
+thread, a zombie, spanprobe itself or a thread's ID; a cgroup that does not exist; an
 endpoint with another output; and spans that cannot be written
 (/dev/full, a closed stdout, a closed pipe)."""
 import os
@@ -53,6 +53,22 @@ def test_attach_targets():
     check("attach to spanprobe itself: refused", rc != 0 and "is spanprobe itself" in err, err)
     refused("attach -p to no process", ["attach", "-p", "4000000"],
             "no process with PID 4000000")
+    # A thread's ID opens /proc/TID too, but probes go by process.
+    proc = subprocess.Popen([sys.executable, "-c", "import threading, sys; "
+                             "threading.Thread(target=sys.stdin.read).start()"],
+                            stdin=subprocess.PIPE)
+    try:
+        tids = []
+        deadline = time.monotonic() + 10
+        while len(tids) < 2 and time.monotonic() < deadline:
+            tids = sorted(int(t) for t in os.listdir(f"/proc/{proc.pid}/task"))
+            time.sleep(0.05)
+        tid = max(tids)
+        refused("attach -p to a thread", ["attach", "-p", str(tid)],
+                f"PID {tid} is a thread of process {proc.pid} (python")
+    finally:
+        proc.stdin.close()
+        proc.wait()
 
 
 def test_settings():

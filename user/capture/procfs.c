@@ -102,6 +102,21 @@ int procfs_read_stat(pid_t pid, struct sp_procfs_stat *out)
 	return 0;
 }
 
+pid_t procfs_read_tgid(pid_t pid)
+{
+	char buf[4096];
+	const char *tgid;
+	ssize_t n = procfs_read(pid, "status", buf, sizeof(buf));
+	int v;
+
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (pid_t)n;
+	tgid = strstr(buf, "\nTgid:");
+	if (!tgid || sscanf(tgid + 6, "%d", &v) != 1 || v <= 0)
+		return -EPROTO;
+	return v;
+}
+
 int procfs_exe_error(pid_t pid)
 {
 	char path[64], target[PATH_MAX];

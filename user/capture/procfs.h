@@ -47,6 +47,13 @@ struct sp_procfs_stat {
 int procfs_read_stat(pid_t pid, struct sp_procfs_stat *out);
 
 /*
+ * The process a task belongs to (Tgid in /proc/PID/status): `pid` itself
+ * for a process, another for a thread's ID, which /proc also answers to.
+ * Returns it, -ESRCH or -EPROTO.
+ */
+pid_t procfs_read_tgid(pid_t pid);
+
+/*
  * Wait, at most `timeout_ms`, until process `pid` has no thread left
  * running: its main thread has exited and every other thread is gone (a
  * pidfd polls readable then, Linux 5.3).  Returns 0 when so or when the

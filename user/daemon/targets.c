@@ -187,6 +187,25 @@ static int check_exe(pid_t pid, const struct sp_procfs_stat *st)
 	return err ? err : -ENOENT;
 }
 
+/*
+ * /proc answers to a thread's ID too, but probes and filters go by
+ * process: a thread's ID would trace nothing.  Refused, naming the
+ * process, rather than quietly widened to all its threads.
+ */
+static int check_thread(pid_t pid)
+{
+	pid_t tgid = procfs_read_tgid(pid);
+	struct sp_procfs_stat st;
+
+	if (tgid < 0 || tgid == pid)
+		return 0; /* unreadable: the checks after say why */
+	if (procfs_read_stat(tgid, &st))
+		snprintf(st.comm, sizeof(st.comm), "?");
+	sp_err("attach: PID %d is a thread of process %d (%s): give -p %d", (int)pid,
+	       (int)tgid, st.comm, (int)tgid);
+	return -EINVAL;
+}
+
 int targets_check_pid(pid_t pid)
 {
 	struct sp_procfs_stat st;
@@ -210,5 +229,6 @@ int targets_check_pid(pid_t pid)
 		       (int)pid, st.comm);
 		return -EINVAL;
 	}
-	return check_exe(pid, &st);
+	err = check_thread(pid);
+	return err ? err : check_exe(pid, &st);
 }
