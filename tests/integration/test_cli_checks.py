@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: MIT
 """What the user asked for is checked before tracing starts, and what
 cannot be done is said, with a non-zero exit: attach to PID 1, a kernel
-thread, a zombie, spanprobe itself or a thread's ID; a cgroup that does not exist; an
+thread, a zombie, spanprobe itself or a thread's ID; run -p the same; a
+command trace cannot run (127, 126); trace -p; a cgroup that does not exist; an
 endpoint with another output; and spans that cannot be written
 (/dev/full, a closed stdout, a closed pipe)."""
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -30,10 +32,14 @@ def run_briefly(argv):
     return p.returncode, err
 
 
-def refused(name, args, want):
+def refused(name, args, want, status=None):
+    """Refused, with one line holding `want`, and exit status `status`
+    (any but 0 when None)."""
     rc, err = run_briefly([SPANPROBE, *args])
-    check(f"{name}: refused with one line naming the problem",
-          rc != 0 and want in err and len(err.strip().splitlines()) == 1, f"rc={rc} {err!r}")
+    check(f"{name}: refused with one line naming the problem"
+          + (f", exit status {status}" if status is not None else ""),
+          rc != 0 and (status is None or rc == status) and want in err
+          and len(err.strip().splitlines()) == 1, f"rc={rc} {err!r}")
 
 
 def test_attach_targets():
@@ -71,7 +77,31 @@ def test_attach_targets():
         proc.wait()
 
 
+def test_command_cannot_run():
+    """As shells, env and timeout say it: 127 not found, 126 not run."""
+    refused("trace of a command not found", ["trace", "--", "no-such-command-here"],
+            "command 'no-such-command-here' not found", 127)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = os.path.join(tmp, "plain")
+        with open(plain, "w") as f:
+            f.write("#!/bin/sh\n")
+        refused("trace of a file that is not executable", ["trace", "--", plain],
+                f"'{plain}' is not executable", 126)
+        junk = os.path.join(tmp, "junk")
+        with open(junk, "wb") as f:
+            f.write(b"\0\1\2 not a program")
+        os.chmod(junk, 0o755)
+        refused("trace of an executable the kernel cannot run", ["trace", "-o", "none",
+                                                                  "--", junk],
+                "cannot run", 126)
+
+
 def test_settings():
+    refused("trace -p", ["trace", "-p", "1", "--", "true"], "trace: -p is for attach and run", 2)
+    refused("run -p to no process", ["run", "-p", "1", "-p", "4000000"],
+            "run: no process with PID 4000000")
+    refused("run -p to a kernel thread", ["run", "-p", "2"],
+            "run: PID 2 (kthreadd) is a kernel thread")
     refused("--cgroup /nonexistent", ["run", "--cgroup", "/nonexistent"],
             "--cgroup: no cgroup /nonexistent")
     refused("--otlp-endpoint http://", ["run", "--otlp-endpoint", "http://"],
@@ -116,6 +146,7 @@ def test_write_failures():
 
 
 test_attach_targets()
+test_command_cannot_run()
 test_settings()
 test_write_failures()
 finish()

@@ -474,6 +474,11 @@ static int check_command(const struct sp_config *cfg)
 		sp_err("attach: which process? give -p PID");
 		return -EINVAL;
 	}
+	if (cfg->command == SP_CMD_TRACE && cfg->n_pids) {
+		sp_err("trace: -p is for attach and run; trace follows the command it "
+		       "starts (after --)");
+		return -EINVAL;
+	}
 	if (cfg->command == SP_CMD_TRACE && !cfg->command_argv) {
 		sp_err("trace: which command? give it after --");
 		return -EINVAL;

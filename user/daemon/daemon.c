@@ -427,6 +427,13 @@ static int set_child_resource(struct sp_daemon *d, const char *exe)
 	return pipeline_set_resource(d->pipeline, (uint32_t)d->child.pid, res);
 }
 
+/* A command that cannot run: 127 not found, 126 found but not run, as
+ * shells, env and timeout say it. */
+static int cannot_run_status(int err)
+{
+	return err == -ENOENT ? 127 : 126;
+}
+
 /*
  * Told to stop while starting (loading takes a second or more): the
  * command is not started, or not let run, since it would run untraced
@@ -471,7 +478,7 @@ static int start_trace(struct sp_daemon *d, const char *exe)
 		sp_err("trace: cannot run %s: %s", exe, strerror(-err));
 		waitpid(d->child.pid, NULL, 0);
 		d->child.pid = 0;
-		d->exit_status = 127;
+		d->exit_status = cannot_run_status(err);
 	}
 	return err;
 }
@@ -893,11 +900,14 @@ static int open_http_capture(struct sp_daemon *d)
 }
 
 /* Which executable `trace` runs; checks it before anything is loaded. */
-static int find_command(const struct sp_config *cfg, char *exe, size_t size)
+static int find_command(struct sp_daemon *d, char *exe, size_t size)
 {
+	const struct sp_config *cfg = d->cfg;
 	char found[PATH_MAX];
 	int err = libpath_which(cfg->command_argv[0], found, sizeof(found));
 
+	if (err)
+		d->exit_status = cannot_run_status(err);
 	if (err == -ENOENT)
 		sp_err("trace: command '%s' not found", cfg->command_argv[0]);
 	else if (err)
@@ -908,13 +918,19 @@ static int find_command(const struct sp_config *cfg, char *exe, size_t size)
 	return err;
 }
 
-/* What the user named exists: a process to attach to, a cgroup to narrow to. */
+/* What the user named exists: a process to attach to, processes and a
+ * cgroup to narrow `run` to. */
 static int check_targets(const struct sp_config *cfg)
 {
-	int err;
+	int err = 0;
 
 	if (cfg->command == SP_CMD_ATTACH)
-		return targets_check_pid(cfg->pid);
+		return targets_check_pid("attach", cfg->pid, true);
+	/* HTTP capture needs no program file: only a live process. */
+	for (size_t i = 0; i < cfg->n_pids && !err; i++)
+		err = targets_check_pid("run", (pid_t)cfg->pids[i], false);
+	if (err)
+		return err;
 	if (!cfg->filter_cgroup)
 		return 0;
 	err = cfg->filter_cgroup[0] == '/' ? procfs_cgroup_exists(cfg->filter_cgroup)
@@ -963,7 +979,7 @@ static int prepare(struct sp_daemon *d, char *exe, size_t exe_size)
 			err = -ENOTSUP;
 	}
 	if (!err && cfg->command == SP_CMD_TRACE)
-		err = find_command(cfg, exe, exe_size);
+		err = find_command(d, exe, exe_size);
 	if (err)
 		return err;
 	d->targets = calloc(cfg->n_symbols, sizeof(*d->targets));

@@ -162,28 +162,32 @@ int targets_resolve(const char *const *symbols, size_t n, pid_t pid,
 	return err;
 }
 
-/* A live process whose program we may read, or the reason why not. */
-static int check_exe(pid_t pid, const struct sp_procfs_stat *st)
+/* A live process whose program we may read (need_program), or a live
+ * process, or the reason why not. */
+static int check_exe(const char *who, pid_t pid, const struct sp_procfs_stat *st,
+		     bool need_program)
 {
 	int err;
 
 	if (procfs_live_task(pid) > 0)
 		return 0;
 	if (st->state == 'Z' || st->state == 'X') {
-		sp_err("attach: process %d (%s) is a zombie: it has exited and waits "
-		       "for its parent to collect it", (int)pid, st->comm);
+		sp_err("%s: process %d (%s) is a zombie: it has exited and waits "
+		       "for its parent to collect it", who, (int)pid, st->comm);
 		return -EINVAL;
 	}
+	if (!need_program)
+		return 0;
 	err = procfs_exe_error(pid);
 	if (err == -EACCES || err == -EPERM)
-		sp_err("attach: not allowed to read process %d (%s): /proc/%d/exe: %s "
+		sp_err("%s: not allowed to read process %d (%s): /proc/%d/exe: %s "
 		       "(another user namespace, or a process protected from us)",
-		       (int)pid, st->comm, (int)pid, strerror(-err));
+		       who, (int)pid, st->comm, (int)pid, strerror(-err));
 	else if (err == -ESRCH)
-		sp_err("attach: no process with PID %d (it has just exited)", (int)pid);
+		sp_err("%s: no process with PID %d (it has just exited)", who, (int)pid);
 	else
-		sp_err("attach: cannot read the program of process %d (%s): %s",
-		       (int)pid, st->comm, strerror(err ? -err : ENOENT));
+		sp_err("%s: cannot read the program of process %d (%s): %s",
+		       who, (int)pid, st->comm, strerror(err ? -err : ENOENT));
 	return err ? err : -ENOENT;
 }
 
@@ -192,7 +196,7 @@ static int check_exe(pid_t pid, const struct sp_procfs_stat *st)
  * process: a thread's ID would trace nothing.  Refused, naming the
  * process, rather than quietly widened to all its threads.
  */
-static int check_thread(pid_t pid)
+static int check_thread(const char *who, pid_t pid)
 {
 	pid_t tgid = procfs_read_tgid(pid);
 	struct sp_procfs_stat st;
@@ -201,34 +205,34 @@ static int check_thread(pid_t pid)
 		return 0; /* unreadable: the checks after say why */
 	if (procfs_read_stat(tgid, &st))
 		snprintf(st.comm, sizeof(st.comm), "?");
-	sp_err("attach: PID %d is a thread of process %d (%s): give -p %d", (int)pid,
+	sp_err("%s: PID %d is a thread of process %d (%s): give -p %d", who, (int)pid,
 	       (int)tgid, st.comm, (int)tgid);
 	return -EINVAL;
 }
 
-int targets_check_pid(pid_t pid)
+int targets_check_pid(const char *who, pid_t pid, bool need_program)
 {
 	struct sp_procfs_stat st;
 	int err;
 
 	if (pid == getpid()) {
-		sp_err("attach: PID %d is spanprobe itself", (int)pid);
+		sp_err("%s: PID %d is spanprobe itself", who, (int)pid);
 		return -EINVAL;
 	}
 	err = procfs_read_stat(pid, &st);
 	if (err == -ESRCH) {
-		sp_err("attach: no process with PID %d", (int)pid);
+		sp_err("%s: no process with PID %d", who, (int)pid);
 		return err;
 	}
 	if (err) {
-		sp_err("attach: cannot read /proc/%d/stat: %s", (int)pid, strerror(-err));
+		sp_err("%s: cannot read /proc/%d/stat: %s", who, (int)pid, strerror(-err));
 		return err;
 	}
 	if (st.kernel_thread) {
-		sp_err("attach: PID %d (%s) is a kernel thread: it runs no program to probe",
-		       (int)pid, st.comm);
+		sp_err("%s: PID %d (%s) is a kernel thread: it runs no program to probe",
+		       who, (int)pid, st.comm);
 		return -EINVAL;
 	}
-	err = check_thread(pid);
-	return err ? err : check_exe(pid, &st);
+	err = check_thread(who, pid);
+	return err ? err : check_exe(who, pid, &st, need_program);
 }

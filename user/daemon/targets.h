@@ -4,6 +4,7 @@
 #define SPANPROBE_TARGETS_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,11 +27,13 @@ int targets_resolve(const char *const *symbols, size_t n, pid_t pid,
 		    const char *exe, struct sp_target *out);
 
 /*
- * Whether `attach` can trace process `pid`.  Returns 0, or a negative
- * errno with one line logged saying what is wrong: no such process
- * (-ESRCH), spanprobe itself (-EINVAL), a kernel thread or a zombie (no
- * program to probe: -EINVAL), or not allowed to read it (-EACCES).
+ * Whether process `pid` can be traced (`attach -p`, `run -p`; `who` starts
+ * the message).  Returns 0, or a negative errno with one line logged
+ * saying what is wrong: no such process (-ESRCH), spanprobe itself, a
+ * thread's ID, a kernel thread or a zombie (no program to probe: -EINVAL),
+ * or, when its uprobes need its program (need_program), not allowed to
+ * read it (-EACCES).
  */
-int targets_check_pid(pid_t pid);
+int targets_check_pid(const char *who, pid_t pid, bool need_program);
 
 #endif /* SPANPROBE_TARGETS_H */
