@@ -10,6 +10,7 @@ client holding every connection) get their 4xx and harm nothing."""
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -216,6 +217,36 @@ def check_options():
               err[-500:])
 
 
+def check_port_zero():
+    """Port 0: the kernel chooses one, and -v says which."""
+    sp = subprocess.Popen([SPANPROBE, "run", "-v", "-o", "none", "--metrics-address",
+                           "127.0.0.1:0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
+    head, port = "", None
+    try:
+        deadline = time.monotonic() + 30
+        while port is None and time.monotonic() < deadline:
+            line = sp.stderr.readline()
+            if not line:
+                break
+            head += line
+            m = re.search(r"metrics: serving /metrics, /healthz and /readyz on "
+                          r"127\.0\.0\.1:0 \(port (\d+)\)", line)
+            port = int(m.group(1)) if m else None
+        check("--metrics-address 127.0.0.1:0: -v says the port chosen",
+              port is not None and port != 0, head[-1000:])
+        if port:
+            check("--metrics-address 127.0.0.1:0: /healthz served there",
+                  wait(lambda: get(port, "/healthz") == (200, "ok\n")))
+    finally:
+        sp.send_signal(signal.SIGINT)
+        try:
+            sp.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            sp.kill()
+            sp.communicate()
+
+
 def run_quick(args, env=None):
     p = subprocess.run([SPANPROBE, "run", *args], capture_output=True, text=True, timeout=30,
                        env=dict(os.environ, **(env or {})))
@@ -276,6 +307,7 @@ def main():
         check("prometheus installed (sh deploy/deps.sh)", False)
         finish()
     check_options()
+    check_port_zero()
     tmp = tempfile.mkdtemp(prefix="sp-metrics-")
     docs = os.path.join(tmp, "www")
     os.mkdir(docs)

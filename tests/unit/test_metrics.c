@@ -2,8 +2,8 @@
 /*
  * Self-metrics: the exposition text for given counters (exact), label
  * escaping, /readyz and /healthz verdicts, the outcome counts of export
- * requests, and the request and address parsers of the metrics server on
- * good and bad input.
+ * requests, the request and address parsers of the metrics server on
+ * good and bad input, and the server itself on a port the kernel chose.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,10 +18,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "daemon/httpserve.h"
 #include "daemon/metrics.h"
 #include "export/export_health.h"
+#include "util/clock.h"
 
 static void assert_text(const struct sp_strbuf *b, const char *want)
 {
@@ -432,7 +436,7 @@ static void test_parse_address(void **state)
 	socklen_t len;
 	char text[64];
 	static const char *const bad[] = {
-		"", "9100", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+		"", "9100", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536",
 		"127.0.0.1:+80", "127.0.0.1:80x", "localhost:9100", "::1:9100",
 		"[::1:9100", "[]:9100", "[nothing]:9100", "1.2.3:9100",
 		"[::1]x:9100",
@@ -452,12 +456,77 @@ static void test_parse_address(void **state)
 	assert_int_equal(httpserve_parse_address(":1", &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_INET6);
 	assert_memory_equal(&a6->sin6_addr, &in6addr_any, sizeof(in6addr_any));
+	/* Port 0: the kernel chooses. */
+	assert_int_equal(httpserve_parse_address("127.0.0.1:0", &ss, &len), 0);
+	assert_int_equal(ntohs(a4->sin_port), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (httpserve_parse_address(bad[i], &ss, &len) != -EINVAL) {
 			print_error("'%s' was taken\n", bad[i]);
 			fail();
 		}
 	}
+}
+
+static void answer_ok(void *ctx, const struct httpserve_request *req,
+		      struct httpserve_response *r)
+{
+	(void)ctx;
+	if (strcmp(req->path, "/healthz"))
+		r->status = 404;
+	strbuf_adds(&r->body, r->status == 200 ? "ok\n" : "no\n");
+}
+
+static int connect_to(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* What the server sends on fd until it closes (or 5 s pass), NUL-ended. */
+static size_t read_answer(int fd, char *out, size_t size)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	size_t len = 0;
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (len + 1 < size && (n = recv(fd, out + len, size - 1 - len, 0)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	return len;
+}
+
+/* GET /healthz on a new connection: the answer, and how long it took. */
+static int64_t get_healthz(uint16_t port, char *out, size_t size)
+{
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	int64_t t0 = clock_mono_ms();
+	int fd = connect_to(port);
+
+	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)sizeof(req) - 1);
+	read_answer(fd, out, size);
+	close(fd);
+	return clock_mono_ms() - t0;
+}
+
+/* A server on port 0 listens on the port the kernel chose, and answers. */
+static void test_server_port_zero(void **state)
+{
+	struct httpserve *s = httpserve_start("127.0.0.1:0", answer_ok, NULL);
+	char buf[1024];
+
+	(void)state;
+	assert_non_null(s);
+	assert_true(httpserve_port(s) != 0);
+	get_healthz(httpserve_port(s), buf, sizeof(buf));
+	assert_true(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_non_null(strstr(buf, "\r\n\r\nok\n"));
+	httpserve_stop(s);
 }
 
 int main(void)
@@ -472,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_parse_address),
+		cmocka_unit_test(test_server_port_zero),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

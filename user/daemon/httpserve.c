@@ -156,6 +156,7 @@ int httpserve_parse(const char *buf, size_t len, struct httpserve_request *req)
 	}
 }
 
+/* 0 is taken: the kernel chooses a free port (tests; -v says which). */
 static int parse_port(const char *s, uint16_t *port)
 {
 	char *end;
@@ -165,7 +166,7 @@ static int parse_port(const char *s, uint16_t *port)
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > 65535)
+	if (errno || *end || v > 65535)
 		return -EINVAL;
 	*port = (uint16_t)v;
 	return 0;
@@ -481,6 +482,8 @@ static int open_listener(const char *address, struct httpserve *s)
 	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 						 : ((struct sockaddr_in *)&ss)->sin_port);
 	s->listen_fd = fd;
+	sp_info("metrics: serving /metrics, /healthz and /readyz on %s (port %u)",
+		address, s->port);
 	return 0;
 fail:
 	err = -errno;

@@ -41,7 +41,8 @@ int httpserve_parse(const char *buf, size_t len, struct httpserve_request *req);
 
 /*
  * Parse a listening address: "A.B.C.D:PORT", "[IPv6]:PORT", or ":PORT"
- * (every address: IPv6 and IPv4 both).  Returns 0, or -EINVAL.
+ * (every address: IPv6 and IPv4 both).  PORT 0 lets the kernel choose one
+ * (httpserve_port() says which).  Returns 0, or -EINVAL.
  */
 int httpserve_parse_address(const char *s, struct sockaddr_storage *out,
 			    socklen_t *len);
