@@ -3,7 +3,8 @@
  * Self-metrics: the exposition text for given counters (exact), label
  * escaping, /readyz and /healthz verdicts, the outcome counts of export
  * requests, the request and address parsers of the metrics server on
- * good and bad input, and the server itself on a port the kernel chose.
+ * good and bad input, and the server itself on a port the kernel chose,
+ * with every connection slot held by idle clients.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -150,7 +151,8 @@ static const char console_text[] =
 	       "Requests it refused (4xx, 5xx) for what the client sent.")
 	"spanprobe_metrics_bad_requests_total 32\n"
 	FAMILY("spanprobe_metrics_timeouts_total", "counter",
-	       "Connections closed: no whole request head within the time limit.")
+	       "Connections closed without a whole request head: the time limit passed,"
+	       " or a newer connection took the slot.")
 	"spanprobe_metrics_timeouts_total 33\n";
 
 static void test_format_console(void **state)
@@ -529,6 +531,53 @@ static void test_server_port_zero(void **state)
 	httpserve_stop(s);
 }
 
+/*
+ * Every slot held by a client that sent nothing, or half a head: a probe
+ * is still answered at once, not when the read timeout frees a slot; and
+ * again each round while the idle clients reconnect.  The connection that
+ * has waited longest gives its slot up (half a head gets its 408).
+ */
+static void test_server_slots_held(void **state)
+{
+	struct httpserve *s = httpserve_start("127.0.0.1:0", answer_ok, NULL);
+	struct httpserve_stats st;
+	int held[HTTPSERVE_CLIENTS];
+	char buf[1024];
+	uint16_t port;
+
+	(void)state;
+	assert_non_null(s);
+	port = httpserve_port(s);
+	for (int i = 0; i < HTTPSERVE_CLIENTS; i++)
+		held[i] = connect_to(port);
+	assert_int_equal(send(held[0], "G", 1, 0), 1);
+	for (int round = 0; round < 3; round++) {
+		int64_t took;
+
+		usleep(100 * 1000); /* every held one accepted before the probe */
+		took = get_healthz(port, buf, sizeof(buf));
+		if (strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) || took >= HTTPSERVE_READ_MS / 4) {
+			print_error("round %d: after %lld ms: '%.40s'\n", round,
+				    (long long)took, buf);
+			fail();
+		}
+		/* Accept order: held[round] has waited longest. */
+		read_answer(held[round], buf, sizeof(buf));
+		if (round == 0)
+			assert_true(strncmp(buf, "HTTP/1.1 408 ", 13) == 0);
+		else
+			assert_string_equal(buf, "");
+		close(held[round]);
+		held[round] = connect_to(port);
+	}
+	httpserve_get_stats(s, &st);
+	assert_int_equal(st.timeouts, 3);
+	assert_int_equal(st.requests, 4); /* the 408 and three 200s */
+	for (int i = 0; i < HTTPSERVE_CLIENTS; i++)
+		close(held[i]);
+	httpserve_stop(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_parse_address),
 		cmocka_unit_test(test_server_port_zero),
+		cmocka_unit_test(test_server_slots_held),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * The self-metrics server: poll() over an eventfd (stop), the listening
- * socket (only while a connection slot is free: the others wait in the
- * kernel's backlog) and up to HTTPSERVE_CLIENTS connections.  A
- * connection reads its request head into a fixed buffer, is answered
- * once, shut for writing, and drained a moment (closing with unread bytes
- * would reset the connection and could take the answer with it).
+ * socket and up to HTTPSERVE_CLIENTS connections.  A connection reads its
+ * request head into a fixed buffer, is answered once, shut for writing,
+ * and drained a moment (closing with unread bytes would reset the
+ * connection and could take the answer with it).  A new connection is
+ * always accepted: with every slot taken, it takes the slot of the one
+ * that has waited longest for its head.  Otherwise a few idle clients
+ * would hold /healthz away from a liveness probe for the read timeout,
+ * again and again if they reconnect.
  */
 #include "daemon/httpserve.h"
 
@@ -35,6 +38,7 @@ enum client_state { CLIENT_FREE = 0, CLIENT_READING, CLIENT_DRAINING };
 struct client {
 	int fd;
 	enum client_state state;
+	uint64_t seq; /* accept order: the lowest has waited longest */
 	int64_t deadline_ms;
 	size_t len;
 	char buf[HTTPSERVE_HEAD_MAX];
@@ -45,6 +49,7 @@ struct httpserve {
 	int stop_fd; /* eventfd */
 	uint16_t port;
 	int64_t accept_after_ms; /* accept() failed: the listener rests until */
+	uint64_t accepted;       /* connections so far: the next client's seq */
 	pthread_t thread;
 	httpserve_handler handler;
 	void *ctx;
@@ -362,7 +367,8 @@ static void client_readable(struct httpserve *s, struct client *c)
 		send_error(s, c, 431);
 }
 
-static void client_timed_out(struct httpserve *s, struct client *c)
+/* Closed before its head came in time (or to make room for a new one). */
+static void client_give_up(struct httpserve *s, struct client *c)
 {
 	if (c->state == CLIENT_READING) {
 		counter_add(&s->stats.timeouts, 1);
@@ -372,9 +378,39 @@ static void client_timed_out(struct httpserve *s, struct client *c)
 	client_close(c);
 }
 
+/*
+ * Which of a and b to give up first: a reader before one answered, then
+ * the older.  One answered is only draining, but its client may still be
+ * reading the answer.
+ */
+static bool give_up_first(const struct client *a, const struct client *b)
+{
+	if (a->state != b->state)
+		return a->state == CLIENT_READING;
+	return a->seq < b->seq;
+}
+
+/* A free slot, or the slot of the connection given up for a new one. */
+static struct client *take_slot(struct httpserve *s)
+{
+	struct client *victim = &s->clients[0];
+
+	for (int i = 0; i < HTTPSERVE_CLIENTS; i++) {
+		struct client *c = &s->clients[i];
+
+		if (c->state == CLIENT_FREE)
+			return c;
+		if (give_up_first(c, victim))
+			victim = c;
+	}
+	client_give_up(s, victim);
+	return victim;
+}
+
 static void accept_one(struct httpserve *s)
 {
 	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct client *c;
 
 	if (fd < 0) {
 		/* Out of files (or gone already): not a busy loop on the listener. */
@@ -382,42 +418,38 @@ static void accept_one(struct httpserve *s)
 			s->accept_after_ms = clock_mono_ms() + ACCEPT_PAUSE_MS;
 		return;
 	}
-	for (int i = 0; i < HTTPSERVE_CLIENTS; i++) {
-		struct client *c = &s->clients[i];
-
-		if (c->state != CLIENT_FREE)
-			continue;
-		c->fd = fd;
-		c->state = CLIENT_READING;
-		c->len = 0;
-		c->deadline_ms = clock_mono_ms() + HTTPSERVE_READ_MS;
-		return;
-	}
-	close(fd); /* not reached: the socket is polled only with a free slot */
+	c = take_slot(s);
+	c->fd = fd;
+	c->state = CLIENT_READING;
+	c->seq = s->accepted++;
+	c->len = 0;
+	c->deadline_ms = clock_mono_ms() + HTTPSERVE_READ_MS;
 }
 
-/* The poll set: stop, listen (when a slot is free), the clients. */
+/*
+ * The poll set: stop, the clients, listen (unless resting after a failed
+ * accept()).  The clients come first: what they sent is read, and a whole
+ * head answered, before a new connection may take a slot.
+ */
 static int fill_poll(struct httpserve *s, struct pollfd *p, int *slot, int *timeout)
 {
-	int n = 1, free_slots = 0;
+	int n = 1;
 	int64_t now = clock_mono_ms(), first = now + 60000;
 
 	p[0] = (struct pollfd){ .fd = s->stop_fd, .events = POLLIN };
 	for (int i = 0; i < HTTPSERVE_CLIENTS; i++) {
 		struct client *c = &s->clients[i];
 
-		if (c->state == CLIENT_FREE) {
-			free_slots++;
+		if (c->state == CLIENT_FREE)
 			continue;
-		}
 		slot[n] = i;
 		p[n++] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
 		first = c->deadline_ms < first ? c->deadline_ms : first;
 	}
-	if (free_slots && now >= s->accept_after_ms) {
+	if (now >= s->accept_after_ms) {
 		slot[n] = -1;
 		p[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
-	} else if (free_slots) {
+	} else {
 		first = s->accept_after_ms < first ? s->accept_after_ms : first;
 	}
 	*timeout = first > now ? (int)(first - now) : 0;
@@ -451,7 +483,7 @@ static void *serve(void *arg)
 			struct client *c = &s->clients[i];
 
 			if (c->state != CLIENT_FREE && clock_mono_ms() >= c->deadline_ms)
-				client_timed_out(s, c);
+				client_give_up(s, c);
 		}
 	}
 	return NULL;

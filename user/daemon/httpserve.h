@@ -3,8 +3,10 @@
  * A small HTTP/1.1 server for spanprobe's own endpoints (/metrics,
  * /healthz, /readyz): one thread, a few connections at once, one request
  * per connection (a keep-alive request is answered, then the connection
- * closed), a bounded request head and a time limit to send it.  Bad
- * requests get a 4xx answer; nothing a client sends can stop the thread.
+ * closed), a bounded request head and a time limit to send it.  A new
+ * connection is always taken: with every slot in use, the connection that
+ * has waited longest for its head is closed for it.  Bad requests get a
+ * 4xx answer; nothing a client sends can stop the thread.
  */
 #ifndef SPANPROBE_HTTPSERVE_H
 #define SPANPROBE_HTTPSERVE_H
@@ -18,7 +20,7 @@
 
 #define HTTPSERVE_HEAD_MAX 8192   /* request line and headers */
 #define HTTPSERVE_PATH_MAX 256    /* the target, query included */
-#define HTTPSERVE_CLIENTS 4       /* connections served at once */
+#define HTTPSERVE_CLIENTS 4       /* connections held at once */
 #define HTTPSERVE_READ_MS 2000    /* to send the whole request head */
 #define HTTPSERVE_WRITE_MS 2000   /* to take the whole answer */
 #define HTTPSERVE_BODY_MAX (1u << 20) /* an answer larger is a 500 */
@@ -65,7 +67,8 @@ struct httpserve_stats {
 	uint64_t requests;     /* answered, whatever the status */
 	uint64_t bad_requests; /* refused for what the client sent: 400, 405,
 				* 414, 431, 505 */
-	uint64_t timeouts;     /* closed: the head did not come in time */
+	uint64_t timeouts;     /* closed before a whole head: it did not come
+				* in time, or a newer connection took the slot */
 };
 
 struct httpserve;

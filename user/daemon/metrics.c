@@ -248,7 +248,8 @@ void metrics_format(struct sp_strbuf *b, const struct metrics_values *v,
 		  "Requests it refused (4xx, 5xx) for what the client sent.",
 		  server->bad_requests },
 		{ "spanprobe_metrics_timeouts_total", "counter",
-		  "Connections closed: no whole request head within the time limit.",
+		  "Connections closed without a whole request head: the time limit passed,"
+		  " or a newer connection took the slot.",
 		  server->timeouts },
 	};
 
