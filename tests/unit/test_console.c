@@ -5,7 +5,9 @@
  * <name> status=... trace=... span=... [parent=...] attrs".  The exporter
  * writes them without printf and caches the last second it formatted,
  * so times are taken within a second, across seconds and backwards,
- * durations at every width and past the exact range.
+ * durations at every width and past the exact range.  A file whose last
+ * line was cut short (the disk filled mid-line) is not joined to the next
+ * run's first line, in text or OTLP/JSON, to a file or to stdout.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,12 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "export/console.h"
+#include "export/otlp_encode.h"
 #include "util/hex.h"
 #include "util/strbuf.h"
 #include "unit/unit_helpers.h"
@@ -214,10 +218,122 @@ static void test_text_lines_match_printf(void **state)
 	strbuf_free(&want);
 }
 
+/* The whole file at path, NUL-ended; *len its size. */
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *got;
+	long size;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	rewind(f);
+	got = malloc((size_t)size + 1);
+	assert_non_null(got);
+	assert_int_equal(fread(got, 1, (size_t)size, f), (size_t)size);
+	got[size] = '\0';
+	fclose(f);
+	*len = (size_t)size;
+	return got;
+}
+
+/* What one batch of span `s` writes: its line(s), newline included. */
+static void batch_text(struct sp_strbuf *b, struct sp_span *s, int json)
+{
+	uint8_t *out;
+	size_t len;
+
+	if (!json) {
+		reference_line(b, s);
+		return;
+	}
+	assert_int_equal(otlp_encode_json(&s, 1, &out, &len), 0);
+	strbuf_add(b, out, len);
+	strbuf_addc(b, '\n');
+	free(out);
+}
+
+/* One run of the console: one batch of s to path (NULL: stdout). */
+static void one_run(const char *path, int json, struct sp_span *s)
+{
+	struct sp_exporter *exp = console_exporter_create(path, json);
+
+	assert_non_null(exp);
+	assert_int_equal(exp->ops->export_spans(exp, &s, 1), 0);
+	exp->ops->destroy(exp);
+}
+
+/*
+ * A run, a line cut short (as a full disk leaves it), two more runs: the
+ * cut line is ended before the second run's line, and a whole last line
+ * gets no empty line after it.  To a file, or to stdout appended to one.
+ */
+static void cut_line_then_runs(int json, int to_stdout)
+{
+	static const char cut[] = "{\"resourceSpans\":[{\"resou";
+	char path[] = "/tmp/sp-console-XXXXXX";
+	struct sp_span spans[3];
+	struct sp_strbuf want;
+	uint64_t x = 42, t = T0;
+	int fd, saved = -1;
+	size_t len;
+	char *got;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	if (to_stdout) { /* O_APPEND, write only: as `>>` or systemd's append: */
+		fd = open(path, O_WRONLY | O_APPEND);
+		assert_true(fd >= 0);
+		fflush(stdout);
+		saved = dup(STDOUT_FILENO);
+		assert_int_equal(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
+		close(fd);
+	}
+	strbuf_init(&want, 1u << 20);
+	for (size_t i = 0; i < 3; i++)
+		make_span(&spans[i], &x, i + 3, &t);
+	one_run(to_stdout ? NULL : path, json, &spans[0]);
+	batch_text(&want, &spans[0], json);
+	fd = open(path, O_WRONLY | O_APPEND);
+	assert_int_equal(write(fd, cut, sizeof(cut) - 1), (ssize_t)sizeof(cut) - 1);
+	close(fd);
+	strbuf_adds(&want, cut);
+	strbuf_addc(&want, '\n');
+	for (size_t i = 1; i < 3; i++) {
+		one_run(to_stdout ? NULL : path, json, &spans[i]);
+		batch_text(&want, &spans[i], json);
+	}
+	if (to_stdout) {
+		assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+		close(saved);
+	}
+	got = read_file(path, &len);
+	unlink(path);
+	assert_int_equal(want.err, 0);
+	if (len != want.len || memcmp(got, want.data, len)) {
+		print_error("json %d, stdout %d:\nwant %.*s\ngot  %s\n", json, to_stdout,
+			    (int)want.len, want.data, got);
+		fail();
+	}
+	free(got);
+	strbuf_free(&want);
+}
+
+static void test_cut_line_ended(void **state)
+{
+	(void)state;
+	for (int json = 0; json <= 1; json++)
+		for (int to_stdout = 0; to_stdout <= 1; to_stdout++)
+			cut_line_then_runs(json, to_stdout);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_lines_match_printf),
+		cmocka_unit_test(test_cut_line_ended),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

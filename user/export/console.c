@@ -3,14 +3,20 @@
  * The embedded default exporter: spans to stdout or a file, as readable
  * text (one line per span, a line per process resource the first time it
  * appears) or as OTLP/JSON lines (one ExportTraceServiceRequest per batch,
- * the format the Collector's otlpjsonfile receiver reads).
+ * the format the Collector's otlpjsonfile receiver reads).  A batch is
+ * one write() of whole lines, and a file that ends in a line cut short
+ * (the disk filled, the daemon was killed) gets that line ended before
+ * the first batch: a JSON-lines reader loses the cut line, not the next.
  */
 #include "export/console.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "span/resource.h"
 #include "export/otlp_encode.h"
@@ -197,17 +203,32 @@ static void add_text_span(struct console *c, struct sp_strbuf *b,
 }
 
 /*
- * Output that failed once (disk full, a closed pipe) is not tried again:
- * the spans have nowhere to go, and the daemon stops on write_errors.
+ * The batch in one write(), not through stdio, which cuts a large one
+ * into pieces: another process appending to the file cannot come between
+ * them.  Output that failed once (disk full, a closed pipe) is not tried
+ * again: the spans have nowhere to go, and the daemon stops on
+ * write_errors.
  */
 static int write_out(struct console *c, const void *data, size_t len)
 {
+	const char *p = data;
+	size_t left = len;
+
 	if (c->failed)
 		return -EIO;
-	if (fwrite(data, 1, len, c->out) != len || fflush(c->out)) {
-		sp_err("export: writing spans failed: %s", strerror(errno));
-		c->failed = 1;
-		return -EIO;
+	while (left) {
+		ssize_t n = write(fileno(c->out), p, left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			sp_err("export: writing spans failed: %s",
+			       strerror(n < 0 ? errno : EIO));
+			c->failed = 1;
+			return -EIO;
+		}
+		p += n;
+		left -= (size_t)n;
 	}
 	c->bytes += len;
 	return 0;
@@ -231,25 +252,38 @@ static int console_export_text(struct console *c, struct sp_span *const *spans,
 	return write_out(c, c->line.data, c->line.len);
 }
 
+/* The JSON and its newline in one buffer: one write, a whole line. */
+static int console_export_json(struct console *c, struct sp_span *const *spans,
+			       size_t count)
+{
+	uint8_t *json, *line;
+	size_t len;
+	int err;
+
+	err = otlp_encode_json(spans, count, &json, &len);
+	if (err)
+		return err;
+	line = realloc(json, len + 1);
+	if (!line) {
+		free(json);
+		return -ENOMEM;
+	}
+	line[len] = '\n';
+	err = write_out(c, line, len + 1);
+	free(line);
+	return err;
+}
+
 static int console_export(struct sp_exporter *exp, struct sp_span *const *spans,
 			  size_t count)
 {
 	struct console *c = exp->state;
-	uint8_t *json;
-	size_t len;
 	int err;
 
-	if (!c->json) {
+	if (!c->json)
 		err = console_export_text(c, spans, count);
-	} else {
-		err = otlp_encode_json(spans, count, &json, &len);
-		if (!err) {
-			err = write_out(c, json, len);
-			if (!err)
-				err = write_out(c, "\n", 1);
-			free(json);
-		}
-	}
+	else
+		err = console_export_json(c, spans, count);
 	if (err == -EIO)
 		counter_add(&exp->stats.write_errors, 1);
 	if (err)
@@ -286,6 +320,52 @@ static const struct sp_exporter_ops console_ops = {
 	.destroy = console_destroy,
 };
 
+/* The byte before the next write's place in the regular file fd, or -1. */
+static int byte_before_next_write(int fd)
+{
+	struct stat st;
+	char proc[32];
+	off_t at;
+	char last;
+	int rfd;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return -1;
+	at = fcntl(fd, F_GETFL) & O_APPEND ? st.st_size : lseek(fd, 0, SEEK_CUR);
+	if (at <= 0)
+		return -1;
+	if (pread(fd, &last, 1, at - 1) == 1)
+		return (unsigned char)last;
+	/* Opened for writing only (stdout appended to by a shell or systemd). */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	rfd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (rfd < 0)
+		return -1;
+	if (pread(rfd, &last, 1, at - 1) != 1)
+		last = '\n'; /* unknown: left as it is */
+	close(rfd);
+	return (unsigned char)last;
+}
+
+/*
+ * A file that ends in a line cut short (the disk filled, or the daemon was
+ * killed, mid-line) gets its newline: this run's first line would be
+ * joined to it, and a JSON-lines reader refuse both.
+ */
+static int end_cut_line(struct console *c)
+{
+	int last = byte_before_next_write(fileno(c->out));
+
+	if (last < 0 || last == '\n')
+		return 0;
+	if (write(fileno(c->out), "\n", 1) != 1) {
+		sp_err("export: cannot end the last line of the output: %s",
+		       strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
 struct sp_exporter *console_exporter_create(const char *path, int json)
 {
 	struct sp_exporter *exp = calloc(1, sizeof(*exp));
@@ -296,7 +376,8 @@ struct sp_exporter *console_exporter_create(const char *path, int json)
 	c->json = json;
 	c->out = stdout;
 	if (path) {
-		c->out = fopen(path, "ae"); /* not inherited by a traced command */
+		/* Not inherited by a traced command; readable for end_cut_line(). */
+		c->out = fopen(path, "a+e");
 		if (!c->out) {
 			sp_err("export: cannot open output file %s: %s", path,
 			       strerror(errno));
@@ -304,11 +385,15 @@ struct sp_exporter *console_exporter_create(const char *path, int json)
 		}
 		c->owns_out = 1;
 	}
+	if (end_cut_line(c))
+		goto fail;
 	strbuf_init(&c->line, 64u << 20);
 	exp->ops = &console_ops;
 	exp->state = c;
 	return exp;
 fail:
+	if (c && c->owns_out)
+		fclose(c->out);
 	free(c);
 	free(exp);
 	return NULL;
