@@ -46,6 +46,35 @@ static void test_names(void **state)
 	assert_true(s.ratio == 1.0);
 }
 
+/* Blanks around the name or the ratio (a quoted value in a manifest)
+ * are not part of it. */
+static void test_blanks_around(void **state)
+{
+	struct sp_sampler s;
+	char *env[] = { "OTEL_TRACES_SAMPLER= traceidratio\t",
+			"OTEL_TRACES_SAMPLER_ARG=0.1 ", NULL };
+
+	assert_int_equal(sampler_from_env(&s, env), 0);
+	assert_int_equal(s.root, SP_SAMPLE_RATIO);
+	assert_false(s.parent_based);
+	assert_true(s.ratio == 0.1);
+	assert_int_equal(sampler_parse(&s, "\tparentbased_always_off ", NULL), 0);
+	assert_true(s.parent_based);
+	assert_int_equal(s.root, SP_SAMPLE_ALWAYS_OFF);
+	assert_int_equal(sampler_parse(&s, "parentbased_traceidratio", " \t0.25\t "), 0);
+	assert_int_equal(s.threshold, 3ULL << 54);
+	/* Only blanks: as if unset. */
+	assert_int_equal(sampler_parse(&s, "traceidratio", "  "), 0);
+	assert_true(s.ratio == 1.0);
+	assert_int_equal(sampler_parse(&s, " \t", NULL), 0);
+	assert_int_equal(s.root, SP_SAMPLE_ALWAYS_ON);
+	assert_true(s.parent_based);
+	/* Inside, a blank is still wrong. */
+	assert_int_equal(sampler_parse(&s, "traceidratio", "0. 1"), -EINVAL);
+	assert_true(s.ratio == 1.0);
+	assert_int_equal(sampler_parse(&s, "always _on", NULL), -EINVAL);
+}
+
 static void test_ratio_threshold(void **state)
 {
 	struct sp_sampler s;
@@ -100,6 +129,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_blanks_around),
 		cmocka_unit_test(test_ratio_threshold),
 		cmocka_unit_test(test_ratio_fraction),
 	};

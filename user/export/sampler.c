@@ -41,6 +41,28 @@ void sampler_defaults(struct sp_sampler *s)
 	s->threshold = 0;
 }
 
+/*
+ * s without the spaces and tabs around it (a value quoted with a blank in
+ * a manifest or a unit file), in buf; NULL stays NULL, and one too long
+ * for buf stays as it is, to be refused.
+ */
+static const char *trim(const char *s, char *buf, size_t size)
+{
+	size_t n;
+
+	if (!s)
+		return NULL;
+	s += strspn(s, " \t");
+	n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (n >= size)
+		return s;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 static int parse_ratio(const char *arg, double *out)
 {
 	char *end;
@@ -57,8 +79,11 @@ static int parse_ratio(const char *arg, double *out)
 	return 0;
 }
 
-int sampler_parse(struct sp_sampler *s, const char *name, const char *arg)
+int sampler_parse(struct sp_sampler *s, const char *name_in, const char *arg_in)
 {
+	char name_buf[64], arg_buf[64];
+	const char *name = trim(name_in, name_buf, sizeof(name_buf));
+	const char *arg = trim(arg_in, arg_buf, sizeof(arg_buf));
 	const char *root = name;
 	int ret = 0;
 
@@ -76,14 +101,14 @@ int sampler_parse(struct sp_sampler *s, const char *name, const char *arg)
 		s->root = SP_SAMPLE_RATIO;
 		if (parse_ratio(arg, &s->ratio)) {
 			sp_warn("export: OTEL_TRACES_SAMPLER_ARG=\"%s\" is not a ratio"
-				" in [0, 1]; using 1.0", arg);
+				" in [0, 1]; using 1.0", arg_in);
 			s->ratio = 1.0;
 			ret = -EINVAL;
 		}
 		s->threshold = ratio_threshold(s->ratio);
 	} else {
 		sp_warn("export: OTEL_TRACES_SAMPLER=\"%s\" is not supported;"
-			" using parentbased_always_on", name);
+			" using parentbased_always_on", name_in);
 		sampler_defaults(s);
 		ret = -EINVAL;
 	}

@@ -28,7 +28,8 @@ struct sp_sampler {
 void sampler_defaults(struct sp_sampler *s);
 
 /*
- * Set `s` from a sampler name and its argument (NULL: none).  An unknown
+ * Set `s` from a sampler name and its argument (NULL: none), each read
+ * without the spaces and tabs around it.  An unknown
  * name or a bad ratio is warned about and replaced by the default
  * (parentbased_always_on / ratio 1.0), as the specification asks.
  * Returns 0, or -EINVAL when something was replaced.
