@@ -69,7 +69,7 @@ def main():
         one_line_error("non-ELF file", ["trace", "-u", "main", "--", script],
                        "is not an ELF file")
         one_line_error("command not found", ["trace", "-u", "main", "--", "no-such-command-x"],
-                       "command 'no-such-command-x' not found")
+                       "command 'no-such-command-x' not found", rc_expected=127)
         one_line_error("kernel without BTF", ["trace", "--btf", os.path.join(tmp, "none"),
                                               "-u", "inner", "--", NESTED, "1"],
                        "no kernel BTF at")
