@@ -76,6 +76,9 @@ static void test_parse_percent_and_spaces(void **state)
 	/* Encoded blanks are data, not padding. */
 	assert_int_equal(resource_parse_env(res, "pad=%20x%20"), 1);
 	assert_res_str(res, "pad", " x ");
+	/* Bytes that are no UTF-8, in a key as in a value: '?' (OTLP). */
+	assert_int_equal(resource_parse_env(res, "k%FFey=v%C3"), 1);
+	assert_res_str(res, "k?ey", "v");
 	resource_put(res);
 }
 

@@ -160,6 +160,8 @@ static int parse_pairs(struct sp_resource *res, const char *value, int dry,
 			return -EINVAL;
 		if (percent_decode(k, klen, key) < 0 || percent_decode(v, vlen, val) < 0)
 			return -EINVAL;
+		/* A key is an OTLP string too (values are mended when set). */
+		key[utf8_mend(key, strlen(key))] = '\0';
 		if (!dry) {
 			if (resource_set_str(res, key, val))
 				return -ENOMEM;
