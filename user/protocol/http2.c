@@ -143,6 +143,19 @@ static void stream_out(struct http2_conn *c, const struct http2_cbs *cb,
 /* The direction's table is no longer the encoder's: from the next block
  * on, hpack.h's decoder learns it again (nghttp2's would stop at every
  * block that names an entry it never saw). */
+/* hpack.h's decoder for the direction, empty; NULL: no memory. */
+static struct hpack_dec *tol_new(const struct http2_half *h)
+{
+	struct hpack_dec *d = malloc(sizeof(*d));
+
+	if (d && hpack_dec_init(d, h->table_max)) {
+		hpack_dec_free(d);
+		free(d);
+		d = NULL;
+	}
+	return d;
+}
+
 static void hpack_drop(struct http2_conn *c, struct http2_half *h)
 {
 	if (h->hd) {
@@ -153,12 +166,7 @@ static void hpack_drop(struct http2_conn *c, struct http2_half *h)
 		hpack_dec_forget(h->tol);
 		return;
 	}
-	h->tol = malloc(sizeof(*h->tol));
-	if (h->tol && hpack_dec_init(h->tol, h->table_max)) {
-		hpack_dec_free(h->tol);
-		free(h->tol);
-		h->tol = NULL;
-	}
+	h->tol = tol_new(h);
 	if (!h->tol)
 		c->stats.no_memory++; /* nghttp2's, from an empty table, then */
 }
@@ -202,12 +210,7 @@ static void hpack_keep(struct http2_conn *c, struct http2_half *h)
 {
 	if (h->tol || !h->hd)
 		return;
-	h->tol = malloc(sizeof(*h->tol));
-	if (h->tol && hpack_dec_init(h->tol, h->table_max)) {
-		hpack_dec_free(h->tol);
-		free(h->tol);
-		h->tol = NULL;
-	}
+	h->tol = tol_new(h);
 	if (h->tol && hpack_dec_take(h->tol, h->hd))
 		c->stats.no_memory++; /* taken over empty, then */
 	if (!h->tol) {
