@@ -205,11 +205,13 @@ static __always_inline __u64 common__wakeup_flags(__u16 type, __u32 size)
 	__u32 zero = 0;
 	__u64 *acct;
 
-	/* The one exception: an exec wakes the reader at once, which reads
+	/* The exceptions: an exec wakes the reader at once, which reads
 	 * /proc/PID (command line, cgroup) for the new program's resource
 	 * while the process still runs; a short-lived one would be gone by
-	 * the next timed poll.  Execs are rare next to the other records. */
-	if (type == SP_EV_PROC_EXEC)
+	 * the next timed poll.  A followed fork does too: the new process's
+	 * calls before the daemon attaches its function probes are missed.
+	 * Both are rare next to the other records. */
+	if (type == SP_EV_PROC_EXEC || type == SP_EV_PROC_FORK)
 		return BPF_RB_FORCE_WAKEUP;
 	if (!sp_wakeup_bytes)
 		return 0;

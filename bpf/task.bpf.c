@@ -4,7 +4,8 @@
  * thread's open spans and, at process exit, the process's state), exec (so
  * it knows the new program, even when the process is gone before the
  * daemon looks at /proc) and, for `trace`, fork (children of a tracked
- * process are tracked too).  Raw tracepoints: no tracefs needed, and they
+ * process are tracked too, and reported: the daemon attaches the function
+ * probes to them).  Raw tracepoints: no tracefs needed, and they
  * fire only on exit/exec/fork, which are rare next to the events we trace.
  */
 #include "common.bpf.h"
@@ -118,6 +119,7 @@ int sp_proc_fork(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *parent = (struct task_struct *)ctx->args[0];
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
 	__u32 ptgid, ctgid, cpid, one = 1;
+	struct sp_fork_event *ev;
 
 	if (!sp_follow_children)
 		return 0;
@@ -127,8 +129,18 @@ int sp_proc_fork(struct bpf_raw_tracepoint_args *ctx)
 	/* A new thread shares the tracked tgid already. */
 	if (ctgid == ptgid || cpid != ctgid || !common__is_tracked(ptgid))
 		return 0;
-	if (bpf_map_update_elem(&sp_tracked, &ctgid, &one, BPF_ANY))
+	if (bpf_map_update_elem(&sp_tracked, &ctgid, &one, BPF_ANY)) {
 		common__count_drop(SP_DROP_MAP_FULL);
+		return 0;
+	}
+	/* The function probes are per process: the daemon attaches them to
+	 * the child when it reads this (woken at once). */
+	ev = common__reserve(SP_EV_PROC_FORK, sizeof(*ev));
+	if (!ev)
+		return 0;
+	ev->child_pid = ctgid;
+	ev->reserved = 0;
+	common__submit(ev);
 	return 0;
 }
 

@@ -31,6 +31,7 @@ enum sp_event_type {
 	SP_EV_SOCK_CLOSE = 6,  /* struct sp_sock_close_event: a TCP socket we reported on closed */
 	SP_EV_LIB_LOADED = 7,  /* struct sp_lib_event: a process loaded a library (dlopen) */
 	SP_EV_TLS_SEEN = 8,    /* struct sp_tls_seen_event: a connection starts a TLS handshake */
+	SP_EV_PROC_FORK = 9,   /* struct sp_fork_event: a tracked process started a followed one */
 	SP_EV_TYPE_MAX,
 };
 
@@ -86,6 +87,16 @@ struct sp_exec_event {
 	struct sp_event_header hdr;
 	char comm[SP_COMM_LEN];
 	char filename[SP_EXEC_PATH_LEN]; /* as given to execve, NUL-terminated */
+};
+
+/*
+ * `trace`: a tracked process (hdr.pid) started a new process, tracked from
+ * now on (sp_tracked), so the daemon gives it the function probes too.
+ */
+struct sp_fork_event {
+	struct sp_event_header hdr;
+	__u32 child_pid; /* the new process's ID (its thread-group ID) */
+	__u32 reserved;
 };
 
 /*
@@ -289,6 +300,7 @@ SP_ASSERT_LAYOUT(struct sp_func_event, 40);
 SP_ASSERT_LAYOUT(struct sp_task_event, 48);
 SP_ASSERT_LAYOUT(struct sp_exec_event, 296);
 SP_ASSERT_LAYOUT(struct sp_lib_event, 24);
+SP_ASSERT_LAYOUT(struct sp_fork_event, 32);
 SP_ASSERT_LAYOUT(struct sp_tls_seen_event, 40);
 _Static_assert(__builtin_offsetof(struct sp_func_event, stack_ptr) == 32,
 	       "sp_func_event.stack_ptr moved");

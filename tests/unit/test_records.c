@@ -61,6 +61,7 @@ static void good_record_of_every_type(void **state)
 		{ SP_EV_THREAD_EXIT, sizeof(struct sp_task_event) },
 		{ SP_EV_PROC_EXEC, sizeof(struct sp_exec_event) },
 		{ SP_EV_SOCK_CLOSE, sizeof(struct sp_sock_close_event) },
+		{ SP_EV_PROC_FORK, sizeof(struct sp_fork_event) },
 	};
 	union record_buf b;
 	size_t size;

@@ -80,10 +80,11 @@ static const struct records_rule rules[SP_EV_TYPE_MAX] = {
 	[SP_EV_SOCK_CLOSE] = { sizeof(struct sp_sock_close_event), NULL },
 	[SP_EV_LIB_LOADED] = { sizeof(struct sp_lib_event), NULL },
 	[SP_EV_TLS_SEEN] = { sizeof(struct sp_tls_seen_event), NULL },
+	[SP_EV_PROC_FORK] = { sizeof(struct sp_fork_event), NULL },
 };
 
 /* A new record type needs its rule: the table must grow with the enum. */
-_Static_assert(SP_EV_TYPE_MAX == 9, "records: a record type has no rule");
+_Static_assert(SP_EV_TYPE_MAX == 10, "records: a record type has no rule");
 
 enum records_verdict records_check(const void *data, size_t size)
 {
