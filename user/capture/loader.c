@@ -132,19 +132,41 @@ int loader_share_maps(struct sp_loader *l, struct bpf_object *obj)
 	return 0;
 }
 
-int loader_keep_link(struct sp_loader *l, struct bpf_link *link)
+/* Room for one more of `size`-byte entries in *arr (and owners). */
+static int grow(void **arr, pid_t **owners, size_t n, size_t *cap, size_t size,
+		size_t first)
 {
-	if (l->n_links == l->cap_links) {
-		size_t cap = l->cap_links ? l->cap_links * 2 : 16;
-		struct bpf_link **n = realloc(l->links, cap * sizeof(*n));
+	size_t c = *cap ? *cap * 2 : first;
+	void *a;
+	pid_t *o;
 
-		if (!n)
-			return -ENOMEM;
-		l->links = n;
-		l->cap_links = cap;
-	}
+	if (n < *cap)
+		return 0;
+	a = realloc(*arr, c * size);
+	if (!a)
+		return -ENOMEM;
+	*arr = a;
+	o = realloc(*owners, c * sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	*owners = o;
+	*cap = c;
+	return 0;
+}
+
+static int keep_link_of(struct sp_loader *l, struct bpf_link *link, pid_t owner)
+{
+	if (grow((void **)&l->links, &l->link_owners, l->n_links, &l->cap_links,
+		 sizeof(*l->links), 16))
+		return -ENOMEM;
+	l->link_owners[l->n_links] = owner;
 	l->links[l->n_links++] = link;
 	return 0;
+}
+
+int loader_keep_link(struct sp_loader *l, struct bpf_link *link)
+{
+	return keep_link_of(l, link, 0);
 }
 
 static int report_load_error(const char *what, int err)
@@ -358,24 +380,28 @@ static int attach_one(struct sp_loader *l, struct bpf_program *prog, bool ret,
 	link = bpf_program__attach_uprobe_opts(prog, pid, path, (size_t)offset, &uo);
 	if (!link)
 		return -errno;
-	return loader_keep_link(l, link);
+	if (keep_link_of(l, link, pid > 0 ? pid : 0)) {
+		bpf_link__destroy(link);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int keep_multi_of(struct sp_loader *l, int fd, pid_t owner)
+{
+	if (grow((void **)&l->multi_fds, &l->multi_owners, l->n_multi, &l->cap_multi,
+		 sizeof(*l->multi_fds), 8)) {
+		close(fd);
+		return -ENOMEM;
+	}
+	l->multi_owners[l->n_multi] = owner;
+	l->multi_fds[l->n_multi++] = fd;
+	return 0;
 }
 
 int loader_keep_multi_fd(struct sp_loader *l, int fd)
 {
-	if (l->n_multi == l->cap_multi) {
-		size_t cap = l->cap_multi ? l->cap_multi * 2 : 8;
-		int *n = realloc(l->multi_fds, cap * sizeof(*n));
-
-		if (!n) {
-			close(fd);
-			return -ENOMEM;
-		}
-		l->multi_fds = n;
-		l->cap_multi = cap;
-	}
-	l->multi_fds[l->n_multi++] = fd;
-	return 0;
+	return keep_multi_of(l, fd, 0);
 }
 
 static int attach_multi(struct sp_loader *l, struct bpf_program *prog, bool ret,
@@ -385,7 +411,7 @@ static int attach_multi(struct sp_loader *l, struct bpf_program *prog, bool ret,
 	int fd = umulti_attach(bpf_program__fd(prog), path, offsets, probe_ids, n,
 			       pid > 0 ? pid : 0, ret);
 
-	return fd < 0 ? fd : loader_keep_multi_fd(l, fd);
+	return fd < 0 ? fd : keep_multi_of(l, fd, pid > 0 ? pid : 0);
 }
 
 int loader_attach_functions(struct sp_loader *l, const char *path,
@@ -409,6 +435,37 @@ int loader_attach_functions(struct sp_loader *l, const char *path,
 					 (uint32_t)probe_ids[i], pid);
 	}
 	return err;
+}
+
+size_t loader_release_functions(struct sp_loader *l, pid_t pid)
+{
+	size_t gone = 0, k = 0;
+
+	if (pid <= 0)
+		return 0;
+	/* The order of the others does not matter: compacted in place. */
+	for (size_t i = 0; i < l->n_links; i++) {
+		if (l->link_owners[i] == pid) {
+			bpf_link__destroy(l->links[i]);
+			gone++;
+			continue;
+		}
+		l->links[k] = l->links[i];
+		l->link_owners[k++] = l->link_owners[i];
+	}
+	l->n_links = k;
+	k = 0;
+	for (size_t i = 0; i < l->n_multi; i++) {
+		if (l->multi_owners[i] == pid) {
+			close(l->multi_fds[i]);
+			gone++;
+			continue;
+		}
+		l->multi_fds[k] = l->multi_fds[i];
+		l->multi_owners[k++] = l->multi_owners[i];
+	}
+	l->n_multi = k;
+	return gone;
 }
 
 int loader_poll(struct sp_loader *l, int timeout_ms)
@@ -466,10 +523,14 @@ void loader_detach(struct sp_loader *l)
 	for (size_t i = 0; i < l->n_links; i++)
 		bpf_link__destroy(l->links[i]);
 	free(l->links);
+	free(l->link_owners);
 	for (size_t i = 0; i < l->n_multi; i++)
 		close(l->multi_fds[i]);
 	free(l->multi_fds);
+	free(l->multi_owners);
 	l->multi_fds = NULL;
+	l->multi_owners = NULL;
+	l->link_owners = NULL;
 	l->n_multi = l->cap_multi = 0;
 	l->links = NULL;
 	l->n_links = l->cap_links = 0;

@@ -48,8 +48,10 @@ struct sp_loader {
 	unsigned int n_rings; /* 0: sp_events alone */
 	uint32_t ring_bytes;  /* size of each ring buffer read */
 	struct bpf_link **links;
+	pid_t *link_owners;   /* links[i]'s process (function probes), or 0 */
 	size_t n_links, cap_links;
 	int *multi_fds;       /* uprobe-multi links (capture/umulti.h) */
+	pid_t *multi_owners;  /* the same for multi_fds[i] */
 	size_t n_multi, cap_multi;
 	bool multi;           /* function programs attach by uprobe-multi links */
 	sp_event_fn on_event;
@@ -183,11 +185,20 @@ int loader_untrack_pid(struct sp_loader *l, pid_t pid);
  * file offsets `offsets` of `path`, for process `pid` (-1: every
  * process), with `probe_ids` as their attach cookies.  Where the kernel
  * has uprobe-multi links that is two links for all of them, else two
- * perf-event links per function.  Returns 0 or a negative errno.
+ * perf-event links per function.  The links are kept as `pid`'s (for
+ * loader_release_functions()) when it is > 0.  Returns 0 or a negative
+ * errno; on failure the links made for this call may stay until released.
  */
 int loader_attach_functions(struct sp_loader *l, const char *path,
 			    const uint64_t *offsets, const uint64_t *probe_ids,
 			    size_t n, pid_t pid);
+
+/*
+ * Destroy the function links made for process `pid` (> 0), at once: a
+ * followed child that ended, or whose attach failed half way.  Returns
+ * how many links went.
+ */
+size_t loader_release_functions(struct sp_loader *l, pid_t pid);
 
 /*
  * Wait up to `timeout_ms` for records and hand all available ones to the
