@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -276,10 +277,46 @@ def test_ringbuf_loss_accounted():
           str(c))
 
 
+def test_forked_children():
+    """A prefork-style command: the function probes are per process, so
+    each child (and grandchild) gets its own when its fork is read.  The
+    children call work() after a short sleep, so every call is counted:
+    1 in the parent, 3, 4 and 5 in the children, 2 in the grandchild,
+    each span with its own process's PID; the links go with each child."""
+    fd, path = tempfile.mkstemp(suffix=".jsonl")
+    os.close(fd)
+    try:
+        rc, out, err = run(["trace", "-u", "work", "-o", "otlp-json", "--output-file", path,
+                            "--", program("forks"), "3", "3", "300"])
+        with open(path) as f:
+            spans = sptest.parse_otlp_json(f.read())
+    finally:
+        os.unlink(path)
+    calls = {int(m.group(1)): int(m.group(2))
+             for m in re.finditer(r"^pid (\d+) calls (\d+)$", out, re.M)}
+    check("forked children: the command ran, 5 processes called work()",
+          rc == 0 and sorted(calls.values()) == [1, 2, 3, 4, 5], f"rc={rc} {calls} {err[-500:]}")
+    got = {}
+    for s in spans:
+        pid = s["_resource"].get("process.pid")
+        got[pid] = got.get(pid, 0) + 1
+    check("forked children: one span per call, 15 in all", len(spans) == 15,
+          f"{len(spans)} spans")
+    check("forked children: each process's spans carry its own process.pid",
+          got == calls, f"spans per pid {got}, calls per pid {calls}")
+    check("forked children: the children's spans name the program",
+          all(s["_resource"].get("process.executable.name") == "forks" for s in spans))
+    check("forked children: 4 children got the probes, all let go at their end",
+          "children: 4 given the function probes, 0 ended before them, 0 refused "
+          "(--max-processes), 0 refused by the kernel, 0 holding them now" in err,
+          err[-1000:])
+    check_report_sums("forked children", err)
+
+
 # What the kernel does: probes, nesting, libraries, threads, the ring
 # buffer, exit.  The rest is the same on every kernel (the host runs it).
 KERNEL = (test_open_at_exit_counted, test_ringbuf_loss_accounted, test_trace_nesting,
-          test_recursion, test_shared_library, test_threads)
+          test_recursion, test_shared_library, test_threads, test_forked_children)
 HOST = (test_sampling, test_default_symbol_version, test_full_queue_is_counted,
         test_text_output, test_command_line_opt_in, test_resource_env)
 for t in KERNEL + (() if IN_KERNEL_MATRIX else HOST):

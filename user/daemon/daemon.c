@@ -45,6 +45,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/slice.h"
+#include "util/u32map.h"
 
 #define POLL_MS 100
 /* trace: told to stop, the command's own shutdown is read this long. */
@@ -52,6 +53,21 @@
 #define CLOCK_SYNC_NS (5ULL * 1000000000ULL)
 /* Export connections remembered: the pool's, and closed ones for a while. */
 #define OWN_CONNS_MAX 256
+
+/*
+ * trace: the children (and their children) of the command, given the
+ * function probes when their fork record is read.  The links are per
+ * process (the kernel matches them by it), so each followed process has
+ * its own, released when it ends.  At most --max-processes at a time.
+ */
+struct sp_followed {
+	struct sp_u32map pids; /* processes whose links are theirs to release */
+	bool ready;
+	uint64_t attached;     /* given the probes */
+	uint64_t gone;         /* ended before their probes were attached */
+	uint64_t full;         /* refused: --max-processes followed already */
+	uint64_t failed;       /* refused: the kernel did not attach them */
+};
 
 struct sp_daemon {
 	const struct sp_config *cfg;
@@ -87,7 +103,11 @@ struct sp_daemon {
 			    * uses the exporter and the pool */
 	struct metrics *metrics; /* --metrics-address; NULL: off */
 	struct k8s_meta *k8s;     /* Kubernetes metadata; NULL when off */
+	struct sp_followed followed; /* trace: children with function probes */
 };
+
+static void follow_fork(struct sp_daemon *d, pid_t parent, pid_t child);
+static void follow_exit(struct sp_daemon *d, pid_t pid);
 
 /* Set by the signal handler, read by the main and the watcher threads:
  * atomic accesses (a volatile sig_atomic_t is only safe for one thread).
@@ -152,6 +172,8 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 		bool process_exit = hdr->flags & SP_TASK_F_PROCESS_EXIT;
 
 		pipeline_thread_exit(d->pipeline, hdr->pid, hdr->tid, process_exit);
+		if (process_exit)
+			follow_exit(d, (pid_t)hdr->pid);
 		if (process_exit && d->tlscap)
 			tlscap_process_exit(d->tlscap, (pid_t)hdr->pid);
 		if (process_exit && (pid_t)hdr->pid == d->target_pid)
@@ -167,6 +189,10 @@ static int on_event(void *ctx, const struct sp_event_header *hdr, size_t size)
 		else
 			pipeline_process_exec(d->pipeline, hdr->pid,
 					      ((const struct sp_exec_event *)hdr)->filename);
+		return 0;
+	case SP_EV_PROC_FORK:
+		follow_fork(d, (pid_t)hdr->pid,
+			    (pid_t)((const struct sp_fork_event *)hdr)->child_pid);
 		return 0;
 	}
 	if (d->sockcap && sockcap_owns(hdr->type)) {
@@ -322,7 +348,8 @@ nomem:
 
 /* Targets of one file (those of target `first` not attached yet) go in
  * one call: on kernels with uprobe-multi links that is one link each way. */
-static int attach_file(struct sp_daemon *d, size_t first, bool *done, pid_t pid)
+static int attach_file(struct sp_daemon *d, size_t first, bool *done, pid_t pid,
+		       bool quiet)
 {
 	size_t n = d->cfg->n_symbols, m = 0;
 	const char *path = d->targets[first].path;
@@ -339,10 +366,10 @@ static int attach_file(struct sp_daemon *d, size_t first, bool *done, pid_t pid)
 			}
 		err = loader_attach_functions(&d->loader, path, offsets, ids, m, pid);
 	}
-	if (err)
+	if (err && !quiet)
 		sp_err("bpf: cannot attach to %zu functions in %s (%s first): %s", m,
 		       path, d->targets[first].function, strerror(-err));
-	for (size_t k = 0; k < m && !err; k++)
+	for (size_t k = 0; k < m && !err && !quiet; k++)
 		sp_info("probe: %s at %s+0x%llx", d->targets[ids[k]].function, path,
 			(unsigned long long)offsets[k]);
 	free(offsets);
@@ -350,7 +377,9 @@ static int attach_file(struct sp_daemon *d, size_t first, bool *done, pid_t pid)
 	return err;
 }
 
-static int attach_targets(struct sp_daemon *d, pid_t pid)
+/* The targets' probes for process `pid`; `quiet`: a followed child's,
+ * whose failure the caller counts. */
+static int attach_targets_to(struct sp_daemon *d, pid_t pid, bool quiet)
 {
 	bool *done;
 	int err;
@@ -362,13 +391,132 @@ static int attach_targets(struct sp_daemon *d, pid_t pid)
 
 	for (size_t i = 0; i < d->cfg->n_symbols && !err; i++)
 		if (!done[i])
-			err = attach_file(d, i, done, pid);
+			err = attach_file(d, i, done, pid, quiet);
 	free(done);
-	if (err)
+	return err;
+}
+
+static int attach_targets(struct sp_daemon *d, pid_t pid)
+{
+	int err = attach_targets_to(d, pid, false);
+
+	if (err || d->funcs_off)
 		return err;
 	sp_info("tracing %zu functions in process %d%s", d->cfg->n_symbols, (int)pid,
 		d->sockcap ? ", and its HTTP" : "");
 	return 0;
+}
+
+/* Collects the followed processes that are gone (their exit record lost). */
+struct follow_sweep {
+	uint32_t *gone;
+	size_t n;
+};
+
+static void find_gone(uint32_t pid, void *value, void *arg)
+{
+	struct follow_sweep *sw = arg;
+
+	(void)value;
+	if (kill((pid_t)pid, 0) == -1 && errno == ESRCH)
+		sw->gone[sw->n++] = pid;
+}
+
+/* Room for one more followed process: those found gone are let go. */
+static bool follow_room(struct sp_daemon *d)
+{
+	struct sp_followed *f = &d->followed;
+	struct follow_sweep sw = { 0 };
+
+	if (f->pids.count < f->pids.max)
+		return true;
+	sw.gone = calloc(f->pids.count, sizeof(uint32_t));
+	if (sw.gone)
+		u32map_each(&f->pids, find_gone, &sw);
+	for (size_t i = 0; i < sw.n; i++)
+		follow_exit(d, (pid_t)sw.gone[i]);
+	free(sw.gone);
+	return f->pids.count < f->pids.max;
+}
+
+/*
+ * A followed process started `child`: it gets the command's probes, the
+ * same files and offsets (a fork maps what its parent mapped).  Its
+ * calls before this are missed: the fork record wakes us at once.
+ */
+static void follow_fork(struct sp_daemon *d, pid_t parent, pid_t child)
+{
+	struct sp_followed *f = &d->followed;
+	struct sp_resource *res;
+	int err;
+
+	if (d->stop_ns || child <= 0)
+		return;
+	/* Its resource, read while it runs: a short-lived child would be
+	 * gone from /proc by the time its first span is made. */
+	res = pipeline_resource(d->pipeline, (uint32_t)child);
+	if (res)
+		resource_put(res);
+	if (d->funcs_off || !d->cfg->n_symbols)
+		return;
+	if (!f->ready) {
+		if (u32map_init(&f->pids, d->cfg->max_processes, false)) {
+			f->failed++;
+			sp_warn_once("trace: out of memory for the table of followed "
+				     "processes: children get no function probes");
+			return;
+		}
+		f->ready = true;
+	}
+	/* Its PID again, the end of the one before unseen: a fresh start. */
+	follow_exit(d, child);
+	if (!follow_room(d)) {
+		f->full++;
+		sp_warn_once("trace: %u processes hold function probes already "
+			     "(--max-processes): new children get none (counted)",
+			     f->pids.max);
+		return;
+	}
+	err = attach_targets_to(d, child, true);
+	if (err) {
+		loader_release_functions(&d->loader, child);
+		if (err == -ESRCH || (kill(child, 0) == -1 && errno == ESRCH)) {
+			f->gone++;
+			return;
+		}
+		f->failed++;
+		sp_warn_once("trace: cannot attach the function probes to process %d "
+			     "(a child of %d): %s; such children are counted",
+			     (int)child, (int)parent, strerror(-err));
+		return;
+	}
+	u32map_put(&f->pids, (uint32_t)child, &f->pids); /* room was made */
+	f->attached++;
+	sp_debug("trace: process %d, a child of %d, gets the function probes",
+		 (int)child, (int)parent);
+}
+
+/* A followed process ended: its links go at once. */
+static void follow_exit(struct sp_daemon *d, pid_t pid)
+{
+	struct sp_followed *f = &d->followed;
+
+	if (f->ready && pid > 0 && u32map_del(&f->pids, (uint32_t)pid))
+		loader_release_functions(&d->loader, pid);
+}
+
+static void follow_report(const struct sp_daemon *d)
+{
+	const struct sp_followed *f = &d->followed;
+
+	if (!f->attached && !f->gone && !f->full && !f->failed)
+		return;
+	fprintf(stderr, "spanprobe: children: %llu given the function probes, %llu "
+		"ended before them, %llu refused (--max-processes), %llu refused "
+		"by the kernel, %u holding them now\n",
+		(unsigned long long)f->attached, (unsigned long long)f->gone,
+		(unsigned long long)f->full, (unsigned long long)f->failed,
+		f->ready ? f->pids.count : 0);
 }
 
 /*
@@ -547,6 +695,7 @@ static void report_all(struct sp_daemon *d)
 	report_collect(&v, d->pipeline, &d->bsp, d->exporter, &d->loader,
 		       funcspan_unknown_probes(&d->funcs));
 	report_print_values(stderr, &v);
+	follow_report(d);
 	if (d->metrics)
 		publish_metrics(d, &v);
 	if (d->cfg->output == SP_OUTPUT_OTLP) {
@@ -809,6 +958,9 @@ static void cleanup(struct sp_daemon *d)
 	if (d->batch_started)
 		batch_shutdown(&d->bsp);
 	loader_close(&d->loader);
+	if (d->followed.ready)
+		u32map_destroy(&d->followed.pids);
+	d->followed.ready = false;
 	if (d->export_stuck) {
 		free(d->targets);
 		return; /* the exit frees the rest */
