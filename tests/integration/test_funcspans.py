@@ -140,6 +140,76 @@ def test_default_symbol_version():
           rc == 0 and len(spans) == 5, f"{len(spans)} {err}")
 
 
+# foo@V1 (a hidden compat version) and foo@@V2 (the default) of one
+# library; the program calls foo() COUNT times and the V1 one twice as often.
+VERSIONED_LIB = r"""
+__attribute__((noinline)) int foo_v1(int x) { __asm__ volatile(""); return x + 1; }
+__attribute__((noinline)) int foo_v2(int x) { __asm__ volatile("nop"); return x + 2; }
+__asm__(".symver foo_v1, foo@V1");
+__asm__(".symver foo_v2, foo@@V2");
+"""
+VERSIONED_MAP = "V1 { global: foo; local: *; };\nV2 { global: foo; } V1;\n"
+VERSIONED_MAIN = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int foo(int);
+int foo_old(int);
+__asm__(".symver foo_old, foo@V1");
+int main(int argc, char **argv)
+{
+	int n = atoi(argv[1]), s = 0;
+	for (int i = 0; i < n; i++)
+		s += foo(i);
+	for (int i = 0; i < 2 * n; i++)
+		s += foo_old(i);
+	printf("%d\n", s);
+	return 0;
+}
+"""
+
+
+def build_versioned(tmp, strip):
+    """libfoov.so and a program using it; stripped as distributions ship
+    libraries (.dynsym only, the versions in .gnu.version and
+    .gnu.version_d), or with its .symtab (versioned names: "foo@@V2")."""
+    for name, text in (("libfoov.c", VERSIONED_LIB), ("libfoov.map", VERSIONED_MAP),
+                       ("main.c", VERSIONED_MAIN)):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write(text)
+    lib, exe = os.path.join(tmp, "libfoov.so"), os.path.join(tmp, "usefoov")
+    subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-Wl,--version-script=" +
+                    os.path.join(tmp, "libfoov.map"), os.path.join(tmp, "libfoov.c"),
+                    "-o", lib], check=True)
+    if strip:
+        subprocess.run(["strip", lib], check=True)
+    subprocess.run(["cc", "-O1", os.path.join(tmp, "main.c"), "-o", exe, "-L" + tmp,
+                    "-lfoov", "-Wl,-rpath," + tmp], check=True)
+    sections = subprocess.run(["readelf", "-S", lib], capture_output=True, text=True).stdout
+    check(f"versioned library: .symtab {'stripped' if strip else 'kept'}",
+          (".symtab" in sections) != strip, sections)
+    return exe
+
+
+def test_versioned_symbols():
+    """name@@VER is the default version VER, name@VER version VER even when
+    hidden, a bare name the default; the span is named by the bare name."""
+    for strip in (True, False):
+        what = "stripped library" if strip else "library with .symtab"
+        with tempfile.TemporaryDirectory() as tmp:
+            exe = build_versioned(tmp, strip)
+            for sym, calls in (("foo", 3), ("foo@@V2", 3), ("foo@V2", 3), ("foo@V1", 6)):
+                rc, spans, err = run_json(["trace", "-u", "libfoov.so:" + sym, "--", exe, "3"])
+                check(f"{what}, -u libfoov.so:{sym}: {calls} spans named foo",
+                      rc == 0 and len(spans) == calls
+                      and all(s["name"] == "foo"
+                              and s["_attrs"]["code.function.name"] == "foo"
+                              for s in spans), f"rc={rc} {[s['name'] for s in spans]} {err}")
+            for sym in ("foo@@V1", "foo@V3"):
+                rc, out, err = run(["trace", "-u", "libfoov.so:" + sym, "--", exe, "3"])
+                check(f"{what}, -u libfoov.so:{sym}: no such version, refused",
+                      rc != 0 and f"'{sym}' not found" in err, f"rc={rc} {err}")
+
+
 def test_sampling():
     rc, spans, err = run_json(["trace", "-u", "inner", "-u", "outer", "--", NESTED, "100"],
                               env={"OTEL_TRACES_SAMPLER": "always_off"})
@@ -317,8 +387,9 @@ def test_forked_children():
 # buffer, exit.  The rest is the same on every kernel (the host runs it).
 KERNEL = (test_open_at_exit_counted, test_ringbuf_loss_accounted, test_trace_nesting,
           test_recursion, test_shared_library, test_threads, test_forked_children)
-HOST = (test_sampling, test_default_symbol_version, test_full_queue_is_counted,
-        test_text_output, test_command_line_opt_in, test_resource_env)
+HOST = (test_sampling, test_default_symbol_version, test_versioned_symbols,
+        test_full_queue_is_counted, test_text_output, test_command_line_opt_in,
+        test_resource_env)
 for t in KERNEL + (() if IN_KERNEL_MATRIX else HOST):
     t()
 finish()

@@ -2,7 +2,8 @@
 /*
  * Symbols of one file resolved in one pass give what one name at a time
  * gives: the same offsets, -ENOENT for a missing name (the others still
- * resolved), -ENOTSUP for an IFUNC, names in any order and repeated.
+ * resolved), -ENOTSUP for an IFUNC, names in any order and repeated;
+ * "name@@VER" and "name@VER" pick a symbol version.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -64,6 +65,33 @@ static void test_library_dynsym_and_ifunc(void **state)
 	assert_true(one == offs[1]);
 }
 
+/*
+ * glibc's realpath: realpath@@GLIBC_2.3 the default, realpath@GLIBC_2.2.5
+ * a hidden compat one.  Debian's libc has no .symtab: the versions are
+ * read from .gnu.version and .gnu.version_d.
+ */
+static void test_library_symbol_versions(void **state)
+{
+	const char *names[] = { "realpath@@GLIBC_2.3", "realpath", "realpath@GLIBC_2.2.5",
+				"realpath@GLIBC_2.3", "realpath@@GLIBC_2.2.5",
+				"realpath@GLIBC_9.9" };
+	uint64_t offs[6] = { 0 };
+	char libc[4096];
+	int errs[6];
+
+	assert_int_equal(libpath_from_maps(getpid(), "libc.so.6", libc, sizeof(libc)), 0);
+	assert_int_equal(elfsym_find_all(libc, names, 6, offs, errs), 0);
+	assert_int_equal(errs[0], 0);
+	assert_int_equal(errs[1], 0);
+	assert_int_equal(errs[2], 0);
+	assert_int_equal(errs[3], 0);
+	assert_int_equal(errs[4], -ENOENT); /* not the default version */
+	assert_int_equal(errs[5], -ENOENT);
+	assert_true(offs[0] == offs[1]);
+	assert_true(offs[0] == offs[3]);
+	assert_true(offs[2] != offs[0] && offs[2] > 0);
+}
+
 static void test_file_errors(void **state)
 {
 	const char *names[] = { "main" };
@@ -82,6 +110,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_as_one_by_one),
 		cmocka_unit_test(test_library_dynsym_and_ifunc),
+		cmocka_unit_test(test_library_symbol_versions),
 		cmocka_unit_test(test_file_errors),
 	};
 

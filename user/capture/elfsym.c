@@ -71,12 +71,87 @@ static Elf_Data *versym_for(Elf *elf, size_t symtab_index)
 	return NULL;
 }
 
+/* The version definitions (.gnu.version_d), or NULL. */
+static Elf_Scn *verdef_scn(Elf *elf)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_verdef)
+			return scn;
+	}
+	return NULL;
+}
+
 /* Hidden versions (0x8000) are old compat symbols: "name@VER", not "name@@VER". */
 static bool is_hidden_version(Elf_Data *versym, size_t i)
 {
 	GElf_Versym v;
 
 	return versym && gelf_getversym(versym, (int)i, &v) && (v & 0x8000);
+}
+
+/* One symbol table being read, with what names the versions of its symbols. */
+struct table {
+	Elf *elf;
+	Elf_Data *versym;    /* .gnu.version of .dynsym; NULL for .symtab */
+	Elf_Scn *verdef;     /* .gnu.version_d */
+};
+
+/*
+ * The name of the version defined at index `ndx` of .gnu.version_d (its
+ * first name), or NULL: index 0 is local and 1 the unversioned global
+ * (the file's base entry), neither a version a symbol is asked by.
+ */
+static const char *verdef_name(const struct table *t, unsigned ndx)
+{
+	GElf_Shdr sh;
+	Elf_Data *data;
+	size_t off = 0;
+
+	if (ndx < 2 || !t->verdef || !gelf_getshdr(t->verdef, &sh) ||
+	    !(data = elf_getdata(t->verdef, NULL)))
+		return NULL;
+	for (size_t k = 0; k < sh.sh_info && off < data->d_size; k++) {
+		GElf_Verdef vd;
+		GElf_Verdaux va;
+
+		if (!gelf_getverdef(data, (int)off, &vd))
+			return NULL;
+		if (vd.vd_ndx == ndx && vd.vd_cnt &&
+		    gelf_getverdaux(data, (int)(off + vd.vd_aux), &va))
+			return elf_strptr(t->elf, sh.sh_link, va.vda_name);
+		if (!vd.vd_next)
+			return NULL;
+		off += vd.vd_next;
+	}
+	return NULL;
+}
+
+/*
+ * The bare name of symbol `i`, `name` in its table, and its version: in
+ * .symtab the linker writes it into the name ("foo@@V2" the default,
+ * "foo@V1" a hidden one); in .dynsym the name is bare and the version
+ * comes from .gnu.version and .gnu.version_d.  *ver is NULL when the
+ * symbol has none.  Returns the bare name's length.
+ */
+static size_t symbol_version(const struct table *t, size_t i, const char *name,
+			     const char **ver, bool *hidden)
+{
+	const char *at = strchr(name, '@');
+	GElf_Versym v;
+
+	if (at) {
+		*hidden = at[1] != '@';
+		*ver = at + (*hidden ? 1 : 2);
+		return (size_t)(at - name);
+	}
+	*hidden = is_hidden_version(t->versym, i);
+	*ver = t->versym && gelf_getversym(t->versym, (int)i, &v) ?
+		verdef_name(t, v & 0x7fff) : NULL;
+	return strlen(name);
 }
 
 /* What one pass has seen of one wanted name. */
@@ -87,15 +162,61 @@ struct sym_state {
 	bool ifunc, ifunc_default;
 };
 
+/*
+ * One name asked for: "name" (the version a program binds to by default),
+ * "name@@VER" (VER, the default version) or "name@VER" (VER, default or
+ * hidden).  Sorted by the bare name.
+ */
 struct sym_want {
-	const char *name;
+	const char *name;    /* the bare name, `len` bytes */
+	size_t len;
+	const char *version; /* NULL: any */
+	bool need_default;
 	size_t index;        /* into the caller's arrays */
 };
 
+static struct sym_want parse_want(const char *request, size_t index)
+{
+	const char *at = strchr(request, '@');
+	struct sym_want w = { .name = request, .len = strlen(request), .index = index };
+
+	if (at) {
+		w.len = (size_t)(at - request);
+		w.need_default = at[1] == '@';
+		w.version = at + (w.need_default ? 2 : 1);
+	}
+	return w;
+}
+
+static int name_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
 static int want_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct sym_want *)a)->name,
-		      ((const struct sym_want *)b)->name);
+	const struct sym_want *x = a, *y = b;
+
+	return name_cmp(x->name, x->len, y->name, y->len);
+}
+
+/* The first wanted entry of bare name `name` (`len` bytes), or NULL. */
+static const struct sym_want *want_find(const struct sym_want *want, size_t n,
+					const char *name, size_t len)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (name_cmp(want[mid].name, want[mid].len, name, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && !name_cmp(want[lo].name, want[lo].len, name, len) ? &want[lo] : NULL;
 }
 
 /* Record symbol `i` of the table for its wanted name.  The default version
@@ -118,31 +239,45 @@ static void note_symbol(struct sym_state *st, const GElf_Sym *sym, bool hidden)
 	}
 }
 
-/* A name asked for twice sits next to itself in the sorted `want`. */
-static void note_all(const struct sym_want *want, size_t n, size_t k,
-		     struct sym_state *st, const GElf_Sym *sym, bool hidden)
+/*
+ * A symbol of version `ver` (hidden or not) for each entry asking for its
+ * bare name, which sit next to each other from `first` on in the sorted
+ * `want`.  One asking for a version takes the symbol of that version as
+ * the one it wants, hidden or not.
+ */
+static void note_all(const struct sym_want *want, size_t n, const struct sym_want *first,
+		     struct sym_state *st, const GElf_Sym *sym, const char *ver,
+		     bool hidden)
 {
-	size_t first = k;
+	for (size_t j = (size_t)(first - want);
+	     j < n && !want_cmp(&want[j], first); j++) {
+		const struct sym_want *w = &want[j];
 
-	while (first > 0 && !strcmp(want[first - 1].name, want[k].name))
-		first--;
-	for (size_t j = first; j < n && !strcmp(want[j].name, want[k].name); j++)
-		note_symbol(&st[j], sym, hidden);
+		if (!w->version)
+			note_symbol(&st[j], sym, hidden);
+		else if (ver && !strcmp(ver, w->version) && !(w->need_default && hidden))
+			note_symbol(&st[j], sym, false);
+	}
 }
 
-size_t elfsym_each(Elf *elf, Elf64_Word type, elfsym_visit_fn *visit, void *ctx)
+typedef bool table_visit_fn(void *ctx, const struct table *t, size_t i,
+			    const char *name, const GElf_Sym *sym);
+
+/* Each named symbol of the tables of `type`; see elfsym_each(). */
+static size_t each_symbol(Elf *elf, Elf64_Word type, table_visit_fn *visit, void *ctx)
 {
+	struct table t = { .elf = elf, .verdef = verdef_scn(elf) };
 	Elf_Scn *scn = NULL;
 	size_t entries = 0;
 
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
-		Elf_Data *data, *versym;
+		Elf_Data *data;
 
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || !sh.sh_entsize)
 			continue;
 		data = elf_getdata(scn, NULL);
-		versym = versym_for(elf, elf_ndxscn(scn));
+		t.versym = versym_for(elf, elf_ndxscn(scn));
 		entries += sh.sh_size / sh.sh_entsize;
 		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
 			GElf_Sym sym;
@@ -152,11 +287,31 @@ size_t elfsym_each(Elf *elf, Elf64_Word type, elfsym_visit_fn *visit, void *ctx)
 			    !(name = elf_strptr(elf, sh.sh_link, sym.st_name)) ||
 			    !*name)
 				continue;
-			if (visit(ctx, name, &sym, is_hidden_version(versym, i)))
+			if (visit(ctx, &t, i, name, &sym))
 				return entries;
 		}
 	}
 	return entries;
+}
+
+struct each_ctx {
+	elfsym_visit_fn *visit;
+	void *ctx;
+};
+
+static bool each_one(void *ctx, const struct table *t, size_t i, const char *name,
+		     const GElf_Sym *sym)
+{
+	struct each_ctx *c = ctx;
+
+	return c->visit(c->ctx, name, sym, is_hidden_version(t->versym, i));
+}
+
+size_t elfsym_each(Elf *elf, Elf64_Word type, elfsym_visit_fn *visit, void *ctx)
+{
+	struct each_ctx c = { visit, ctx };
+
+	return each_symbol(elf, type, each_one, &c);
 }
 
 struct scan_ctx {
@@ -165,18 +320,23 @@ struct scan_ctx {
 	struct sym_state *st;
 };
 
-static bool scan_one(void *ctx, const char *name, const GElf_Sym *sym, bool hidden)
+static bool scan_one(void *ctx, const struct table *t, size_t i, const char *name,
+		     const GElf_Sym *sym)
 {
 	struct scan_ctx *c = ctx;
-	struct sym_want key = { .name = name }, *w;
+	const struct sym_want *w;
 	int kind = GELF_ST_TYPE(sym->st_info);
+	const char *ver;
+	bool hidden;
+	size_t len;
 
 	if (sym->st_shndx == SHN_UNDEF || sym->st_value == 0 ||
 	    (kind != STT_FUNC && kind != STT_GNU_IFUNC))
 		return false;
-	w = bsearch(&key, c->want, c->n, sizeof(*c->want), want_cmp);
+	len = symbol_version(t, i, name, &ver, &hidden);
+	w = want_find(c->want, c->n, name, len);
 	if (w)
-		note_all(c->want, c->n, w - c->want, c->st, sym, hidden);
+		note_all(c->want, c->n, w, c->st, sym, ver, hidden);
 	return false;
 }
 
@@ -186,7 +346,7 @@ static void scan_table(Elf *elf, Elf64_Word type, const struct sym_want *want,
 {
 	struct scan_ctx c = { want, n, st };
 
-	elfsym_each(elf, type, scan_one, &c);
+	each_symbol(elf, type, scan_one, &c);
 }
 
 /* -ENOTSUP for an IFUNC: its address is the resolver, not the function that
@@ -210,8 +370,10 @@ static void scan_dynsym_for_missing(Elf *elf, struct sym_want *want, size_t n,
 	size_t m = 0;
 
 	for (size_t k = 0; k < n; k++)
-		if (state_result(&st[k]) == -ENOENT)
-			miss[m++] = (struct sym_want){ want[k].name, k };
+		if (state_result(&st[k]) == -ENOENT) {
+			miss[m] = want[k];
+			miss[m++].index = k;
+		}
 	if (!m)
 		return;
 	scan_table(elf, SHT_DYNSYM, miss, m, miss_st);
@@ -248,7 +410,7 @@ int elfsym_find_all(const char *path, const char *const *names, size_t n,
 		elf = open_elf(path, &fd, &err);
 	if (elf) {
 		for (size_t i = 0; i < n; i++)
-			want[i] = (struct sym_want){ names[i], i };
+			want[i] = parse_want(names[i], i);
 		qsort(want, n, sizeof(*want), want_cmp);
 		resolve_wanted(elf, want, n, st, offsets, errs);
 		elf_end(elf);

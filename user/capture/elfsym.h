@@ -10,8 +10,12 @@
 
 /*
  * File offset of function `name` in the ELF file `path` (from .symtab, else
- * .dynsym; defined functions only; the default symbol version), as
- * uprobes want it.  Returns 0, -ENOENT when there is no such function,
+ * .dynsym; defined functions only), as uprobes want it.  A bare `name` is
+ * the default symbol version (the one a program binds to), or a hidden
+ * compat version when there is no other; "name@@VER" is the default
+ * version when it is VER, "name@VER" version VER, default or hidden.
+ * Versions are read from the names in .symtab and from .gnu.version and
+ * .gnu.version_d for .dynsym, so a stripped library answers alike.  Returns 0, -ENOENT when there is no such function,
  * -ENOTSUP when it is an IFUNC (chosen at load time, not traceable by
  * name), -ENOEXEC when the file is not ELF, or the negative errno of
  * opening it.

@@ -368,9 +368,9 @@ static int attach_file(struct sp_daemon *d, size_t first, bool *done, pid_t pid,
 	}
 	if (err && !quiet)
 		sp_err("bpf: cannot attach to %zu functions in %s (%s first): %s", m,
-		       path, d->targets[first].function, strerror(-err));
+		       path, d->targets[first].symbol, strerror(-err));
 	for (size_t k = 0; k < m && !err && !quiet; k++)
-		sp_info("probe: %s at %s+0x%llx", d->targets[ids[k]].function, path,
+		sp_info("probe: %s at %s+0x%llx", d->targets[ids[k]].symbol, path,
 			(unsigned long long)offsets[k]);
 	free(offsets);
 	free(ids);

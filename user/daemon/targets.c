@@ -81,7 +81,9 @@ static int locate_one(const char *const *symbols, size_t i, pid_t pid,
 	const char *name;
 
 	split_symbol(symbols[i], lib, sizeof(lib), &name);
-	snprintf(out[i].function, sizeof(out[i].function), "%s", name);
+	snprintf(out[i].symbol, sizeof(out[i].symbol), "%s", name);
+	snprintf(out[i].function, sizeof(out[i].function), "%.*s",
+		 (int)strcspn(name, "@"), name);
 	if (!lib[0]) {
 		snprintf(out[i].path, sizeof(out[i].path), "%s", exe);
 		return 0;
@@ -116,12 +118,12 @@ static int resolve_file(struct sp_target *t, size_t n, size_t first, bool *done,
 		goto out;
 	for (size_t i = first; i < n; i++)
 		if (!done[i] && !strcmp(t[i].path, t[first].path)) {
-			names[m] = t[i].function;
+			names[m] = t[i].symbol;
 			which[m++] = i;
 			done[i] = true;
 		}
 	err = elfsym_find_all(t[first].path, names, m, offsets, errs);
-	report_symbol_error(who, t[first].function, t[first].path, err);
+	report_symbol_error(who, t[first].symbol, t[first].path, err);
 	for (size_t k = 0; k < m && !err; k++) {
 		t[which[k]].offset = offsets[k];
 		err = errs[k];

@@ -12,7 +12,8 @@
 struct sp_target {
 	char path[PATH_MAX + 64]; /* file to attach to (may be under /proc/PID/root) */
 	uint64_t offset;     /* file offset of the function */
-	char function[256];  /* span name: the function's name */
+	char symbol[256];    /* the symbol asked for, "name", "name@VER" or "name@@VER" */
+	char function[256];  /* span name: the function's name, without a version */
 };
 
 /*
