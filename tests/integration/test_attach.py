@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 """`spanprobe attach` to a running process: exact spans while attached,
 the process's own OTEL_* settings, a flush on SIGTERM, exit when the
-process exits, libraries found through /proc/PID/maps, and a program
-replaced on disk while it runs."""
+process exits, libraries found through /proc/PID/maps, and a program or
+a library replaced on disk while it runs."""
 import os
 import select
 import shutil
@@ -102,8 +102,88 @@ def test_replaced_program():
           and res.get("process.executable.path") == exe, res)
 
 
+# A library, a second build of it laid out otherwise (del_work at another
+# offset), and a program that calls del_work() N times for each line N.
+DEL_LIB_V1 = "__attribute__((noinline)) int del_work(int x) { return x * 2; }\n"
+DEL_LIB_V2 = r"""
+__attribute__((noinline)) int pad1(int x) { return x * 3 + 7; }
+__attribute__((noinline)) int pad2(int x) { return x * 5 + pad1(x); }
+__attribute__((noinline)) int del_work(int x) { __asm__ volatile("nop; nop"); return x * 2; }
+"""
+DEL_MAIN = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int del_work(int);
+int main(void)
+{
+	char line[64];
+	long s = 0;
+	printf("ready\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		int n = atoi(line);
+		for (int i = 0; i < n; i++)
+			s += del_work(i);
+		printf("ok %d\n", n);
+		fflush(stdout);
+	}
+	return (int)(s & 1);
+}
+"""
+
+
+def build_del(tmp):
+    for name, text in (("v1.c", DEL_LIB_V1), ("v2.c", DEL_LIB_V2), ("main.c", DEL_MAIN)):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write(text)
+    for v in ("v1", "v2"):
+        subprocess.run(["cc", "-O1", "-shared", "-fPIC", os.path.join(tmp, v + ".c"),
+                        "-o", os.path.join(tmp, v + ".so")], check=True)
+    shutil.copy(os.path.join(tmp, "v1.so"), os.path.join(tmp, "libspdel.so"))
+    exe = os.path.join(tmp, "usedel")
+    subprocess.run(["cc", "-O1", os.path.join(tmp, "main.c"), "-o", exe, "-L" + tmp,
+                    "-lspdel", "-Wl,-rpath," + tmp], check=True)
+    addrs = [subprocess.run(["nm", "-D", os.path.join(tmp, v + ".so")], capture_output=True,
+                            text=True).stdout.split("del_work")[0].split()[-2]
+             for v in ("v1", "v2")]
+    check("the two builds have del_work at different offsets", addrs[0] != addrs[1], addrs)
+    return exe
+
+
+def test_replaced_library():
+    """A package upgrade replaces a library while its process runs (or
+    removes it): the maps then say "PATH (deleted)", and the file under
+    PATH is another one (or none).  The mapped one is read and probed
+    through /proc/PID/map_files."""
+    for how, lib_arg in (("replaced", "libspdel.so"), ("removed", None)):
+        with tempfile.TemporaryDirectory() as tmp:
+            exe = build_del(tmp)
+            lib = os.path.join(tmp, "libspdel.so")
+            target = Target(argv=[exe])
+            check(f"library {how}: the program ran", target.run(1))
+            if how == "replaced":
+                shutil.copy(os.path.join(tmp, "v2.so"), lib + ".new")
+                os.rename(lib + ".new", lib)
+            else:
+                os.unlink(lib)
+            with open(f"/proc/{target.proc.pid}/maps") as f:
+                maps = f.read()
+            check(f"library {how}: the maps say (deleted)", f"{lib} (deleted)" in maps, maps)
+            agent = Agent(target.proc.pid, [f"{lib_arg or lib}:del_work"])
+            check(f"library {how}: attach started", agent.started, "".join(agent.err))
+            check(f"library {how}: the program ran while attached", target.run(4))
+            target.close()
+            agent.wait()
+        spans = parse_otlp_json(agent.out)
+        err = "".join(agent.err)
+        check(f"library {how}: 4 del_work spans, the mapped file probed",
+              len(spans) == 4 and all(s["name"] == "del_work" for s in spans)
+              and "/map_files/" in err, f"{len(spans)} {err}")
+
+
 test_attach_until_exit()
 test_replaced_program()
+test_replaced_library()
 test_attach_sigterm_flushes()
 test_main_thread_leaves_first()
 finish()

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,28 +30,40 @@ static int name_matches(const char *path, const char *lib)
 }
 
 struct maps_search {
+	pid_t pid;
 	const char *lib;
 	char *out;
 	size_t size;
+	bool deleted;
 };
 
-static int copy_if_matches(const char *path, void *arg)
+static int copy_if_matches(const struct sp_procfs_mapping *m, void *arg)
 {
 	struct maps_search *ms = arg;
 
-	if (!name_matches(path, ms->lib))
+	if (!name_matches(m->path, ms->lib))
 		return 0;
-	snprintf(ms->out, ms->size, "%s", path);
+	/* The file under its name, as the process sees it (a container's
+	 * root), is another file or none once it was replaced: the mapped
+	 * one is still there through map_files. */
+	if (m->deleted)
+		snprintf(ms->out, ms->size, "/proc/%d/map_files/%lx-%lx", (int)ms->pid,
+			 m->start, m->end);
+	else
+		snprintf(ms->out, ms->size, "/proc/%d/root%s", (int)ms->pid, m->path);
+	ms->deleted = m->deleted;
 	return 1;
 }
 
-int libpath_from_maps(pid_t pid, const char *lib, char *out, size_t size)
+int libpath_from_maps(pid_t pid, const char *lib, char *out, size_t size, bool *deleted)
 {
-	struct maps_search ms = { .lib = lib, .out = out, .size = size };
-	int ret = procfs_maps_each(pid, copy_if_matches, &ms);
+	struct maps_search ms = { .pid = pid, .lib = lib, .out = out, .size = size };
+	int ret = procfs_maps_each_mapping(pid, copy_if_matches, &ms);
 
 	if (ret < 0)
 		return ret;
+	if (deleted)
+		*deleted = ms.deleted;
 	return ret ? 0 : -ENOENT;
 }
 

@@ -165,7 +165,27 @@ int procfs_cgroup_exists(const char *path)
 	return found;
 }
 
-int procfs_maps_each(pid_t pid, int (*fn)(const char *path, void *arg), void *arg)
+/*
+ * A program replaced or removed while it runs (a deploy) reads as
+ * "PATH (deleted)": its name is still PATH.  (A file really named so
+ * loses the suffix too; that is rarer than a deploy.)  Returns whether
+ * the suffix was there.
+ */
+static bool strip_deleted(char *path, size_t len)
+{
+	static const char suffix[] = " (deleted)";
+	size_t n = sizeof(suffix) - 1;
+
+	if (len > n && !strcmp(path + len - n, suffix)) {
+		path[len - n] = 0;
+		return true;
+	}
+	return false;
+}
+
+/* Each file mapping of `pid`; `raw` keeps the path as the maps have it. */
+static int maps_walk(pid_t pid, bool raw,
+		     int (*fn)(const struct sp_procfs_mapping *m, void *arg), void *arg)
 {
 	char line[PATH_MAX + 128], maps[64];
 	int ret = 0;
@@ -176,15 +196,45 @@ int procfs_maps_each(pid_t pid, int (*fn)(const char *path, void *arg), void *ar
 	if (!f)
 		return -ESRCH;
 	while (!ret && fgets(line, sizeof(line), f)) {
+		struct sp_procfs_mapping m = { 0 };
 		char *path = strchr(line, '/');
 
-		if (!path)
+		if (!path || sscanf(line, "%lx-%lx", &m.start, &m.end) != 2)
 			continue;
 		path[strcspn(path, "\n")] = 0;
-		ret = fn(path, arg);
+		if (!raw)
+			m.deleted = strip_deleted(path, strlen(path));
+		m.path = path;
+		ret = fn(&m, arg);
 	}
 	fclose(f);
 	return ret;
+}
+
+struct path_walk {
+	int (*fn)(const char *path, void *arg);
+	void *arg;
+};
+
+static int path_only(const struct sp_procfs_mapping *m, void *arg)
+{
+	struct path_walk *w = arg;
+
+	return w->fn(m->path, w->arg);
+}
+
+int procfs_maps_each(pid_t pid, int (*fn)(const char *path, void *arg), void *arg)
+{
+	struct path_walk w = { fn, arg };
+
+	return maps_walk(pid, true, path_only, &w);
+}
+
+int procfs_maps_each_mapping(pid_t pid,
+			     int (*fn)(const struct sp_procfs_mapping *m, void *arg),
+			     void *arg)
+{
+	return maps_walk(pid, false, fn, arg);
 }
 
 /* Value of NAME in a NUL-separated environ block, or NULL. */
@@ -233,20 +283,6 @@ static const char *read_cmdline(pid_t pid, char *buf, size_t size)
 		if (buf[i] == 0)
 			buf[i] = ' ';
 	return n > 0 ? buf : NULL;
-}
-
-/*
- * A program replaced or removed while it runs (a deploy) reads as
- * "PATH (deleted)": its name is still PATH.  (A file really named so
- * loses the suffix too; that is rarer than a deploy.)
- */
-static void strip_deleted(char *path, size_t len)
-{
-	static const char suffix[] = " (deleted)";
-	size_t n = sizeof(suffix) - 1;
-
-	if (len > n && !strcmp(path + len - n, suffix))
-		path[len - n] = 0;
 }
 
 int procfs_read_process(pid_t pid, bool with_cmdline, struct sp_procfs_process *out)

@@ -85,6 +85,22 @@ int procfs_cgroup_exists(const char *path);
  */
 int procfs_maps_each(pid_t pid, int (*fn)(const char *path, void *arg), void *arg);
 
+/* One file mapping of /proc/PID/maps. */
+struct sp_procfs_mapping {
+	unsigned long start, end; /* its addresses: /proc/PID/map_files/START-END */
+	const char *path;         /* the file's name, without " (deleted)" */
+	bool deleted;             /* the file was removed or replaced since */
+};
+
+/*
+ * procfs_maps_each() with each mapping's addresses, and the " (deleted)"
+ * the kernel writes after the name of a file removed (or replaced, as a
+ * package upgrade replaces a library) since it was mapped taken off.
+ */
+int procfs_maps_each_mapping(pid_t pid,
+			     int (*fn)(const struct sp_procfs_mapping *m, void *arg),
+			     void *arg);
+
 /* What the resource of a live process is built from; strings or NULL. */
 struct sp_procfs_process {
 	char exe[PATH_MAX];         /* the executable, as the kernel resolves it */

@@ -33,7 +33,7 @@ static void split_symbol(const char *sym, char *lib, size_t lib_size,
 static int find_library(const char *lib, pid_t pid, const char *exe,
 			char *out, size_t size)
 {
-	char mapped[PATH_MAX - 64];
+	bool deleted = false;
 	int err;
 
 	if (pid <= 0) {
@@ -44,15 +44,17 @@ static int find_library(const char *lib, pid_t pid, const char *exe,
 			       lib);
 		return err;
 	}
-	err = libpath_from_maps(pid, lib, mapped, sizeof(mapped));
+	/* Through the process's root, so a container's files are found; a
+	 * library replaced on disk since, through the mapping itself. */
+	err = libpath_from_maps(pid, lib, out, size, &deleted);
 	if (err == -ENOENT)
 		sp_err("attach: process %d has no library '%s' mapped (see /proc/%d/maps)",
 		       (int)pid, lib, (int)pid);
 	else if (err)
 		sp_err("attach: no process with PID %d", (int)pid);
-	/* Through the process's root, so a container's files are found. */
-	if (!err)
-		snprintf(out, size, "/proc/%d/root%s", (int)pid, mapped);
+	else if (deleted)
+		sp_info("attach: '%s' of process %d was replaced or removed on disk "
+			"since it was mapped: probing the mapped file, %s", lib, (int)pid, out);
 	return err;
 }
 
@@ -69,6 +71,10 @@ static void report_symbol_error(const char *who, const char *name,
 	else if (err == -ENOEXEC)
 		sp_err("%s: %s is not an ELF file; name a compiled program or library",
 		       who, path);
+	else if ((err == -EPERM || err == -EACCES) && strstr(path, "/map_files/"))
+		sp_err("%s: cannot read %s: %s (a library replaced on disk is read "
+		       "through the process's mapping of it, which needs CAP_SYS_ADMIN or "
+		       "CAP_CHECKPOINT_RESTORE)", who, path, strerror(-err));
 	else if (err)
 		sp_err("%s: cannot read %s: %s", who, path, strerror(-err));
 }

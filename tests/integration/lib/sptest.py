@@ -53,12 +53,13 @@ def program(name):
 
 
 class Target:
-    """nested in stdin mode: runs N iterations per line it reads."""
+    """nested in stdin mode: runs N iterations per line it reads (or
+    `argv`, a program that says "ready" and answers each N likewise)."""
 
-    def __init__(self, env=None):
+    def __init__(self, env=None, argv=None):
         full_env = dict(os.environ)
         full_env.update(env or {})
-        self.proc = subprocess.Popen([program("nested"), "stdin"], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(argv or [program("nested"), "stdin"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, env=full_env)
         assert self.proc.stdout.readline().strip() == "ready"
 
