@@ -12,6 +12,7 @@ decoded as HTTP; a stripped Go program is named as not decrypted, with
 its connections counted; `trace`
 follows the TLS of its own command only."""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,42 @@ def test_curl_each(agent, server, what):
           [(s["kind"], s["_attrs"]) for s in pair])
 
 
+def libssl_of(binary):
+    """The libssl a program loads, as the dynamic loader finds it."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.strip().startswith("libssl.so") and "=>" in line:
+            return line.split("=>")[1].split()[0]
+    return None
+
+
+def test_vendored_libssl(agent, server, d):
+    """A libssl under a name of its own, as Python wheels bundle it
+    (libssl-<hash>.so.N; its soname stays libssl.so.N, so preloading it
+    serves curl's libcurl): probed like libssl.so.N.  Loaded at start by
+    the dynamic loader, it is found by the scan its first handshake asks
+    for: that connection is missed, the next ones (half a second apart,
+    each a connection of its own) are traced."""
+    curl = shutil.which("curl")
+    lib = libssl_of(curl) if curl else None
+    if not check("vendored libssl: curl's libssl found", lib is not None, curl):
+        return
+    copy = os.path.join(d, "libssl-3f2a9c1d" + os.path.basename(lib)[len("libssl"):])
+    shutil.copyfile(lib, copy)
+    urls = [f"https://127.0.0.1:{server.port}/vendored-libssl/{i}" for i in (1, 2, 3)]
+    p = subprocess.Popen(["curl", "-sk", "--rate", "2/s", "-H", "Connection: close"] + urls,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         env=dict(os.environ, LD_PRELOAD=copy))
+    out, _ = p.communicate(timeout=60)
+    check("vendored libssl: curl got the 3 pages", p.returncode == 0
+          and out.count("/vendored-libssl/") == 3, out)
+    got = agent.wait_for(lambda s: s["_resource"].get("process.pid") == p.pid
+                         and s["kind"] == CLIENT, 2)
+    check("vendored libssl: curl's CLIENT spans of its 2nd and 3rd connections",
+          sorted(s["_attrs"].get("url.full") for s in got)[-2:] == urls[1:],
+          [s["_attrs"].get("url.full") for s in got])
+
+
 def test_node(agent, node):
     url = f"https://127.0.0.1:{node.port}/node"
     rc, out, pid = run_client(["node", NODE, "get", url, "3"])
@@ -211,6 +248,7 @@ def main():
         test_go(agent, go)
         for server, what in ((py_after, "python"), (node, "node"), (go, "go")):
             test_curl_each(agent, server, what)
+        test_vendored_libssl(agent, py_after, d)
         test_no_ciphertext_spans(agent, {s.port for s in (py_before, py_after, node, go)})
         test_stripped_go(agent)
     finally:

@@ -124,9 +124,15 @@ static bool consider(struct tlscap *t, const char *path, const char *shown, bool
 	return !err && !libc;
 }
 
+/* libssl.so.N, or a copy bundled under a name of its own: Python wheels
+ * ship libssl-<hash>.so.N (whether it is OpenSSL, its exports say). */
 static bool is_libssl(const char *path)
 {
-	return basename_starts(path, "libssl.so");
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return basename_starts(path, "libssl.so") ||
+	       (basename_starts(path, "libssl-") && strstr(base, ".so"));
 }
 
 static bool is_libc(const char *path)
