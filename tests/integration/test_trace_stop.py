@@ -140,7 +140,13 @@ def test_command_lingers():
 
 
 def test_second_signal():
-    t = Trace(["linger"])
+    # Batches held a minute: the shutdown's spans are still queued when
+    # the second signal comes.
+    os.environ["OTEL_BSP_SCHEDULE_DELAY"] = "60000"
+    try:
+        t = Trace(["linger"])
+    finally:
+        del os.environ["OTEL_BSP_SCHEDULE_DELAY"]
     check("second signal: the command runs traced", t.started(), t.err)
     t.proc.send_signal(signal.SIGTERM)
     time.sleep(1)
@@ -148,6 +154,9 @@ def test_second_signal():
     rc, took, names = t.wait()
     check("a second signal stops at once (status 128 + 15)", rc == 143 and took < 3,
           f"rc={rc} took={took:.1f} {t.err}")
+    check("a second signal ends the wait, not the export: the shutdown read before it "
+          "is exported (1 on_stop, 3 cleanup)", names == {"on_stop": 1, "cleanup": 3},
+          f"{names} {t.err}")
     pid = t.spans[0]["_resource"]["process.pid"] if t.spans else 0
     if pid and os.path.exists(f"/proc/{pid}"):
         os.kill(pid, signal.SIGKILL)

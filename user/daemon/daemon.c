@@ -898,9 +898,10 @@ static void *watch_signals(void *arg)
 
 static void watch_start(struct sp_daemon *d)
 {
-	/* Told to stop by a signal: the next one; else the first. */
-	d->signals_to_abort = __atomic_load_n(&stop_requested, __ATOMIC_RELAXED)
-				      ? 2 : __atomic_load_n(&signals_seen, __ATOMIC_RELAXED) + 1;
+	/* The next signal from here: the first, the second after a signal
+	 * stopped us, the third when a second ended `trace`'s wait for its
+	 * command (that one asked to stop waiting, not to drop the spans). */
+	d->signals_to_abort = __atomic_load_n(&signals_seen, __ATOMIC_RELAXED) + 1;
 	if (signal_pipe[0] < 0)
 		return;
 	d->watching = true;
