@@ -1358,6 +1358,55 @@ static void test_lost_calls_forget_table(void **state)
 }
 
 /*
+ * A full table whose new entries are the size of those they push out
+ * (a value of fixed length that changes, every other request here):
+ * count and size stay, yet the table changed, so a call lost then is
+ * taken as one that added an entry.  No field of another's value.
+ */
+static void test_lost_calls_full_table_same_sizes(void **state)
+{
+	struct fixture *f = *state;
+	struct dec *d = dec_new();
+	const nghttp2_nv ok[] = { nv(":status", "200") };
+	nghttp2_hd_deflater *small; /* full after a few entries */
+	uint8_t seq = 0;
+	char ua[32];
+
+	assert_int_equal(nghttp2_hd_deflate_new(&small, 512), 0);
+	for (uint32_t i = 0; i < 140; i++) {
+		nghttp2_nv req[] = { nv(":method", "GET"), nv(":scheme", "http"),
+				     nv(":authority", "api.example"), nv(":path", "/a"),
+				     nv("user-agent", ua) };
+
+		snprintf(ua, sizeof(ua), "client-%05u", i / 2);
+		req[4] = nv("user-agent", ua);
+		if (i == 0)
+			preface(&f->w);
+		headers(&f->w, small, 1 + 2 * i, H2_FLAG_END_STREAM, req, N(req));
+		seq++;
+		if (i != 100) {
+			http2_call_seq(&d->c, HTTP2_IN, seq);
+			dec_feed(d, HTTP2_IN, &f->w, f->w.n, 10 + i);
+		}
+		f->w.n = 0;
+		headers(&f->w, f->resp_hd, 1 + 2 * i, H2_FLAG_END_STREAM, ok, N(ok));
+		dec_feed(d, HTTP2_OUT, &f->w, f->w.n, 10 + i);
+	}
+	nghttp2_hd_deflate_del(small);
+	assert_int_equal(d->c.stats.calls_lost, 1);
+	assert_int_equal(d->c.stats.tables_kept, 0);
+	assert_int_equal(d->n, 139);
+	for (int i = 0; i < d->n && i < DEC_MAX; i++) {
+		const struct http2_stream *s = &d->s[i];
+
+		snprintf(ua, sizeof(ua), "client-%05u", (s->id - 1) / 2 / 2);
+		if (s->req.user_agent[0])
+			assert_string_equal(s->req.user_agent, ua);
+	}
+	dec_free(d);
+}
+
+/*
  * An encoder whose blocks add no entries (the same fields every time,
  * all in its table): a call lost then most likely added none either, so
  * the table is kept and every span stays whole.
@@ -1574,6 +1623,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ring_loss_makes_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_calls_forget_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_calls_steady_table_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_calls_full_table_same_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_promise, setup, teardown),
 		cmocka_unit_test(test_recognise),
 		cmocka_unit_test_setup_teardown(test_grpc_unary_ok, setup, teardown),

@@ -171,17 +171,36 @@ static void hpack_drop(struct http2_conn *c, struct http2_half *h)
 		c->stats.no_memory++; /* nghttp2's, from an empty table, then */
 }
 
-/* What the direction's table is now, in a word that any entry added or
- * evicted changes: blocks are told apart by whether they changed it. */
+/* FNV-1a of `n` bytes, on from `h`. */
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/*
+ * What the direction's table is now, in a word that an entry added
+ * changes: blocks are told apart by whether they changed it.  hpack.h's
+ * ring moves its head at each entry; nghttp2's table is told by its
+ * count, its size and its newest entry's bytes (a full table that takes
+ * an entry the size of the one it drops keeps its count and size).
+ */
 static uint64_t table_mark(const struct http2_half *h)
 {
+	const nghttp2_nv *newest;
+	size_t n;
+
 	if (h->tol)
 		return (uint64_t)h->tol->head << 48 ^ (uint64_t)h->tol->count << 32 ^
 		       h->tol->size;
-	if (h->hd)
-		return (uint64_t)nghttp2_hd_inflate_get_num_table_entries(h->hd) << 32 ^
-		       nghttp2_hd_inflate_get_dynamic_table_size(h->hd);
-	return 0;
+	if (!h->hd)
+		return 0;
+	n = nghttp2_hd_inflate_get_num_table_entries(h->hd);
+	newest = n > 61 ? nghttp2_hd_inflate_get_table_entry(h->hd, 62) : NULL;
+	return fnv(fnv((uint64_t)n << 32 ^ nghttp2_hd_inflate_get_dynamic_table_size(h->hd),
+		       newest ? newest->name : NULL, newest ? newest->namelen : 0),
+		   newest ? newest->value : NULL, newest ? newest->valuelen : 0);
 }
 
 /* The open block's headers stop here. */
