@@ -291,6 +291,14 @@ static void test_unknown_command(void **state)
 	assert_null(strstr(f->x[1].attrs, "NOSUCH"));
 	assert_string_equal(f->x[2].name, "FT.SEARCH");
 	assert_attr(&f->x[2], "db.query.text", "FT.SEARCH ? ?");
+	/* Names of every version in the table, any case; not a value. */
+	assert_true(redis_command_known("GET", 3));
+	assert_true(redis_command_known("hgetex", 6));   /* 8.0 */
+	assert_true(redis_command_known("VSIM", 4));     /* 8.0's vector sets */
+	assert_true(redis_command_known("STRALGO", 7));  /* 6.x */
+	assert_true(redis_command_known("ZUNIONSTORE", 11));
+	assert_false(redis_command_known("HIDDEN", 6));
+	assert_false(redis_command_known("GE", 2));
 }
 
 /* --- commands and replies ------------------------------------------------------ */
@@ -485,9 +493,15 @@ static void test_query_text_credentials(void **state)
 		"AUTH", "s3cret", "KEYS", "a");
 	command(w, sizeof(w), 10, "MIGRATE", "h", "6379", "k", "0", "5000",
 		"AUTH2", "s3cret", "s3cret", "REPLACE");
+	command(w, sizeof(w), 4, "CONFIG", "SET", "tls-key-file-pass", "s3cret");
+	command(w, sizeof(w), 5, "SENTINEL", "SET", "mymaster", "auth-pass", "s3cret");
+	command(w, sizeof(w), 5, "SENTINEL", "CONFIG", "SET", "sentinel-pass", "s3cret");
 	feed(f, OUT, w, 10);
-	feed(f, IN, "+OK\r\n+OK\r\n*0\r\n+OK\r\n+OK\r\n+OK\r\n", 20);
-	assert_int_equal(f->n, 6);
+	feed(f, IN, "+OK\r\n+OK\r\n*0\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n", 20);
+	assert_int_equal(f->n, 9);
+	assert_attr(&f->x[6], "db.query.text", "CONFIG SET tls-key-file-pass ?");
+	assert_attr(&f->x[7], "db.query.text", "SENTINEL SET mymaster auth-pass ?");
+	assert_attr(&f->x[8], "db.query.text", "SENTINEL CONFIG SET sentinel-pass ?");
 	assert_attr(&f->x[0], "db.query.text", "CONFIG SET requirepass ?");
 	assert_attr(&f->x[1], "db.query.text",
 		    "CONFIG set maxmemory 100mb MasterAuth ? masteruser ?");
@@ -736,8 +750,8 @@ static void test_namespace(void **state)
 	assert_int_equal(f->n, 3);
 	for (int i = 0; i < 3; i++)
 		assert_null(attr(&f->x[i], "db.namespace"));
-	/* SELECT tells it; records lost in the kernel (a SELECT among
-	 * them?) make it unknown again. */
+	/* SELECT tells it; records lost in the kernel (anywhere on the
+	 * host) leave it: a pool's connection would lose it for good. */
 	w[0] = '\0';
 	command(w, sizeof(w), 2, "SELECT", "3");
 	feed(f, OUT, w, 30);
@@ -749,7 +763,7 @@ static void test_namespace(void **state)
 	feed_pings(f, 1, 70);
 	feed(f, IN, "+PONG\r\n", 80);
 	assert_int_equal(f->n, 6);
-	assert_null(attr(&f->x[5], "db.namespace"));
+	assert_attr(&f->x[5], "db.namespace", "3");
 	/* A connection that opens with HELLO is seen from its start: 0. */
 	proto_redis.release(&f->c->st);
 	proto_redis.init(&f->c->st);

@@ -322,11 +322,24 @@ static bool word_is(const char *w, size_t len, const char *s)
 	return len == strlen(s) && !strncasecmp(w, s, len);
 }
 
-/* CONFIG SET's parameters whose value is a credential. */
+/* `len` bytes at `w` hold `s`, any case. */
+static bool word_has(const char *w, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (!strncasecmp(w + i, s, n))
+			return true;
+	return false;
+}
+
+/* Parameters whose value is a credential: CONFIG SET's requirepass,
+ * masterauth, masteruser, tls-key-file-pass...; SENTINEL's auth-pass,
+ * auth-user, sentinel-pass, sentinel-user. */
 static bool secret_param(const char *w, size_t len)
 {
-	return word_is(w, len, "requirepass") || word_is(w, len, "masterauth") ||
-	       word_is(w, len, "masteruser");
+	return word_has(w, len, "pass") || word_has(w, len, "auth") ||
+	       word_is(w, len, "masteruser") || word_has(w, len, "-user");
 }
 
 /*
@@ -362,7 +375,10 @@ static bool masked(struct redis_cmd *cmd, uint32_t word)
 			cmd->mask_next = 1;
 		return word >= 6 && (word_is(prev, len, "AUTH") || cmd->mask_next);
 	default:
-		return false;
+		/* SENTINEL SET master auth-pass pw, SENTINEL CONFIG SET
+		 * sentinel-pass pw: the value after such a name. */
+		return word >= 3 && word_is(cmd->text, cmd->name_len, "SENTINEL") &&
+		       secret_param(prev, len);
 	}
 }
 
@@ -597,7 +613,10 @@ static void choose_side(struct redis_conn *rc, const struct stream_chunk *ch,
  * would go to the one after).  As after a gap both ways: the commands in
  * flight end at the next command, cut short; those from it on take no
  * reply until replies came and a command follows; both walks start
- * again at a message's start.
+ * again at a message's start.  That costs each connection a span or two
+ * at most.  The namespace is kept: the loss is anywhere on the host, a
+ * pool's connections rarely SELECT again, and forgetting it would leave
+ * every later span of every connection without it.
  */
 static void after_ring_loss(struct redis_conn *rc)
 {
@@ -607,8 +626,6 @@ static void after_ring_loss(struct redis_conn *rc)
 	rc->ring_lost = 1;
 	rc->req.state = RESP_LOST;
 	rc->resp.state = RESP_LOST;
-	/* A SELECT may be among them. */
-	rc->ns[0] = rc->multi_ns[0] = '\0';
 }
 
 static int redis_feed(struct proto_conn *c, const struct stream_chunk *ch,
