@@ -213,6 +213,16 @@ def test_sigchld_ignored():
         rc, err = None, f"still running after 30 s: {e.stderr}"
     check("SIGCHLD ignored by the parent: trace ends with its command, its status (7)",
           rc == 7 and "3 finished" in err, f"rc={rc} {err}")
+    # What the command is given: SIGCHLD ignored, as without spanprobe;
+    # SIGINT as spanprobe got it (not ignored here).
+    p = subprocess.run([SPANPROBE, "trace", "-o", "none", "--", "grep", "SigIgn",
+                        "/proc/self/status"],
+                       preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN),
+                       capture_output=True, text=True, timeout=30)
+    ign = int(p.stdout.split()[1], 16) if p.stdout.startswith("SigIgn:") else -1
+    check("SIGCHLD ignored by the parent: the command has it ignored too, SIGINT not",
+          ign >= 0 and ign >> (signal.SIGCHLD - 1) & 1 and not ign >> (signal.SIGINT - 1) & 1,
+          f"rc={p.returncode} {p.stdout!r} {p.stderr[-300:]}")
 
 
 TESTS = {f.__name__: f for f in (test_sigchld_ignored, test_kill_spanprobe, test_ctrl_c_on_terminal,

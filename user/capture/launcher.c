@@ -4,10 +4,26 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* The signals spanprobe handles or resets, and whether each was ignored
+ * when it started (launcher_note_signals()). */
+static const int own_signals[] = { SIGPIPE, SIGINT, SIGTERM, SIGCHLD };
+static bool inherited_ign[sizeof(own_signals) / sizeof(own_signals[0])];
+
+void launcher_note_signals(void)
+{
+	for (size_t i = 0; i < sizeof(own_signals) / sizeof(own_signals[0]); i++) {
+		struct sigaction old;
+
+		inherited_ign[i] = !sigaction(own_signals[i], NULL, &old) &&
+				   old.sa_handler == SIG_IGN;
+	}
+}
 
 static void child_main(const char *path, char *const argv[], int go, int err)
 {
@@ -17,10 +33,11 @@ static void child_main(const char *path, char *const argv[], int go, int err)
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* spanprobe's handlers are not the command's. */
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
+	/* spanprobe's handlers are not the command's: it gets what spanprobe
+	 * was given (an ignored SIGCHLD, a nohup's SIGINT...), as it would
+	 * have run without it. */
+	for (size_t i = 0; i < sizeof(own_signals) / sizeof(own_signals[0]); i++)
+		signal(own_signals[i], inherited_ign[i] ? SIG_IGN : SIG_DFL);
 	/* If spanprobe dies before releasing us, do not run untraced. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	for (;;) {

@@ -15,6 +15,12 @@ struct sp_child {
 };
 
 /*
+ * Note which signals spanprobe was started with ignored, before it sets
+ * its own handlers: the command is given the same.
+ */
+void launcher_note_signals(void);
+
+/*
  * Fork a child that waits, then execs `path` with `argv`.  Returns 0 or a
  * negative errno.
  */

@@ -1191,6 +1191,7 @@ int daemon_main(const struct sp_config *cfg)
 		.with_command_line = cfg->with_command_line,
 	};
 	memory_tune();
+	launcher_note_signals();
 	install_signals();
 	err = reserve_stdio(cfg);
 	if (!err)
