@@ -764,17 +764,35 @@ static void test_namespace(void **state)
 	feed(f, IN, "+PONG\r\n", 80);
 	assert_int_equal(f->n, 6);
 	assert_attr(&f->x[5], "db.namespace", "3");
-	/* A connection that opens with HELLO is seen from its start: 0. */
+	/* A TLS connection (whose start the kernel cannot tell) that opens
+	 * with HELLO is seen from its start: 0.  A plain one met mid-stream
+	 * whose next command is HELLO is not (it may follow a SELECT). */
 	proto_redis.release(&f->c->st);
 	proto_redis.init(&f->c->st);
 	w[0] = '\0';
 	command(w, sizeof(w), 2, "HELLO", "3");
 	command(w, sizeof(w), 2, "GET", "k");
-	feed(f, OUT, w, 90);
+	{
+		struct stream_chunk ch = {
+			.conn_id = f->c->id, .ts_ns = 90, .pid = 1, .tid = 77,
+			.dir = OUT, .local = &f->c->local, .peer = &f->c->peer,
+			.data = w, .captured = strlen(w), .total_len = strlen(w),
+			.tls = true,
+		};
+
+		assert_int_equal(proto_redis.feed(f->c, &ch, &f->emit), 0);
+	}
 	feed(f, IN, "%1\r\n$5\r\nproto\r\n:3\r\n_\r\n", 100);
 	assert_int_equal(f->n, 8);
 	assert_attr(&f->x[6], "db.namespace", "0");
 	assert_attr(&f->x[7], "db.namespace", "0");
+	proto_redis.release(&f->c->st);
+	proto_redis.init(&f->c->st);
+	feed(f, OUT, w, 102);
+	feed(f, IN, "%1\r\n$5\r\nproto\r\n:3\r\n_\r\n", 104);
+	assert_int_equal(f->n, 10);
+	assert_null(attr(&f->x[8], "db.namespace"));
+	assert_null(attr(&f->x[9], "db.namespace"));
 	/* The kernel says the first command is the connection's first
 	 * bytes: 0 from the start, without a HELLO. */
 	proto_redis.release(&f->c->st);
@@ -792,8 +810,8 @@ static void test_namespace(void **state)
 		assert_int_equal(proto_redis.feed(f->c, &ch, &f->emit), 0);
 	}
 	feed(f, IN, "$-1\r\n", 120);
-	assert_int_equal(f->n, 9);
-	assert_attr(&f->x[8], "db.namespace", "0");
+	assert_int_equal(f->n, 11);
+	assert_attr(&f->x[10], "db.namespace", "0");
 }
 
 /* RESP2 pub/sub: SUBSCRIBE ends at its first confirmation; the others

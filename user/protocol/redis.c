@@ -658,6 +658,7 @@ static int redis_feed(struct proto_conn *c, const struct stream_chunk *ch,
 		 * SELECT says otherwise. */
 		if (ch->start && !rc->stats.commands)
 			strcpy(rc->ns, "0");
+		rc->tls |= ch->tls;
 		before_command(&fc, ch);
 		if (rc->req.state != RESP_LOST &&
 		    resp_feed(&rc->req, ch->data, ch->captured, ch->total_len,

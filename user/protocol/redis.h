@@ -12,9 +12,10 @@
  * What the replies mean besides success or error: "+QUEUED" inside
  * MULTI/EXEC (the queued command's exchange ends there), SELECT's index
  * (db.namespace of the later commands: none until known, as a connection
- * met mid-stream may have selected any; RESET's 0, and 0 after a HELLO
- * read as the connection's first command, the handshake clients open
- * with), HELLO's protocol version,
+ * met mid-stream may have selected any; 0 on one the kernel saw from
+ * its first command, RESET's 0, and on TLS 0 after a HELLO read as the
+ * connection's first command, the handshake clients open with), HELLO's
+ * protocol version,
  * subscriptions and MONITOR, whose pushed messages are counted, not
  * exchanges.  A reply whose header fell in a gap loses the place: the
  * commands in flight end at the next command or the close, cut short.
@@ -140,6 +141,8 @@ struct redis_conn {
 	uint8_t cmd_ok;       /* the command being read is an array */
 	uint8_t replies;      /* enum redis_replies */
 	uint8_t undecided;    /* chunks read before the first command */
+	uint8_t tls;          /* TLS plaintext: the kernel cannot tell its
+				 start (SP_SOCK_F_START), a first HELLO does */
 	uint32_t req_seq;     /* commands announced (requests_started) */
 	uint32_t announced_open; /* of them, waiting for their reply */
 	uint32_t reply_skip;  /* replies to skip (commands not kept) */

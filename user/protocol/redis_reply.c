@@ -142,9 +142,12 @@ void redis_apply_reply(struct redis_conn *rc, const struct redis_cmd *cmd,
 	case REDIS_K_HELLO:
 		if (cmd->arg1[0])
 			rc->resp3 = !strcmp(cmd->arg1, "3");
-		/* The handshake a client opens a connection with: seen first,
-		 * the connection is seen from its start, in database 0. */
-		if (cmd->first && !rc->ns[0])
+		/* The handshake a client opens a connection with: the first
+		 * command seen on a TLS connection, whose start the kernel
+		 * cannot tell, it says the connection is seen from its start,
+		 * in database 0.  (On a plain one the kernel said so; a HELLO
+		 * sent again mid-stream may follow a SELECT.) */
+		if (cmd->first && rc->tls && !rc->ns[0])
 			set_word(rc->ns, "0");
 		break;
 	case REDIS_K_SUBSCRIBE:
