@@ -158,6 +158,26 @@ static void make_span(struct sp_span *s, uint64_t *x, size_t i, uint64_t *t)
 		span_add_double(s, "d", (double)(rnd(x) % 100000) / 7.0);
 }
 
+/* The whole file at path, NUL-ended; *len its size. */
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *got;
+	long size;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	rewind(f);
+	got = malloc((size_t)size + 1);
+	assert_non_null(got);
+	assert_int_equal(fread(got, 1, (size_t)size, f), (size_t)size);
+	got[size] = '\0';
+	fclose(f);
+	*len = (size_t)size;
+	return got;
+}
+
 static void test_text_lines_match_printf(void **state)
 {
 	static struct sp_span spans[N_SPANS];
@@ -167,8 +187,7 @@ static void test_text_lines_match_printf(void **state)
 	struct sp_exporter *exp;
 	uint64_t x = 0x9e3779b97f4a7c15ULL, t = T0;
 	char *got;
-	long size;
-	FILE *f;
+	size_t size;
 	int fd;
 
 	(void)state;
@@ -191,18 +210,10 @@ static void test_text_lines_match_printf(void **state)
 		assert_int_equal(exp->ops->export_spans(exp, batch + i, n), 0);
 	}
 	exp->ops->destroy(exp);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	rewind(f);
-	got = malloc((size_t)size + 1);
-	assert_non_null(got);
-	assert_int_equal(fread(got, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
+	got = read_file(path, &size);
 	unlink(path);
 	assert_int_equal(want.err, 0);
-	assert_int_equal((size_t)size, want.len);
+	assert_int_equal(size, want.len);
 	for (size_t i = 0; i < want.len; i++)
 		if (got[i] != want.data[i]) {
 			size_t line = i;
@@ -216,26 +227,6 @@ static void test_text_lines_match_printf(void **state)
 		}
 	free(got);
 	strbuf_free(&want);
-}
-
-/* The whole file at path, NUL-ended; *len its size. */
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *got;
-	long size;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	rewind(f);
-	got = malloc((size_t)size + 1);
-	assert_non_null(got);
-	assert_int_equal(fread(got, 1, (size_t)size, f), (size_t)size);
-	got[size] = '\0';
-	fclose(f);
-	*len = (size_t)size;
-	return got;
 }
 
 /* What one batch of span `s` writes: its line(s), newline included. */
