@@ -26,6 +26,7 @@
 #include "transport/grpc.h"
 #include "util/clock.h"
 #include "util/counter.h"
+#include "util/fnv.h"
 #include "util/ids.h"
 #include "util/log.h"
 
@@ -64,19 +65,10 @@ struct part {
 	char why[320];
 };
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
-	return h;
-}
-
 /* Log `msg` unless this cause was already logged since the last recovery. */
 static void log_once(struct otlp *o, const char *msg)
 {
-	uint64_t h = hash_str(msg);
+	uint64_t h = fnv1a(FNV1A_START, msg, strlen(msg));
 
 	for (size_t i = 0; i < o->n_seen; i++)
 		if (o->seen[i] == h)

@@ -11,6 +11,7 @@
 
 #include "protocol/hpack.h"
 #include "protocol/protocol.h"
+#include "util/fnv.h"
 
 enum conn_state { C_NEW = 0, C_HTTP2, C_NOT_HTTP2 };
 
@@ -171,14 +172,6 @@ static void hpack_drop(struct http2_conn *c, struct http2_half *h)
 		c->stats.no_memory++; /* nghttp2's, from an empty table, then */
 }
 
-/* FNV-1a of `n` bytes, on from `h`. */
-static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 /*
  * What the direction's table is now, in a word that an entry added
  * changes: blocks are told apart by whether they changed it.  hpack.h's
@@ -198,9 +191,9 @@ static uint64_t table_mark(const struct http2_half *h)
 		return 0;
 	n = nghttp2_hd_inflate_get_num_table_entries(h->hd);
 	newest = n > 61 ? nghttp2_hd_inflate_get_table_entry(h->hd, 62) : NULL;
-	return fnv(fnv((uint64_t)n << 32 ^ nghttp2_hd_inflate_get_dynamic_table_size(h->hd),
-		       newest ? newest->name : NULL, newest ? newest->namelen : 0),
-		   newest ? newest->value : NULL, newest ? newest->valuelen : 0);
+	return fnv1a(fnv1a((uint64_t)n << 32 ^ nghttp2_hd_inflate_get_dynamic_table_size(h->hd),
+			   newest ? newest->name : NULL, newest ? newest->namelen : 0),
+		     newest ? newest->value : NULL, newest ? newest->valuelen : 0);
 }
 
 /* The open block's headers stop here. */
