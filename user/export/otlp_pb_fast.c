@@ -259,18 +259,20 @@ static struct key_slot *key_fill(struct key_slot *first, const char *key)
 	return k;
 }
 
-/* The key's slot; NULL when the key is too long for one, or no memory. */
-static inline const struct key_slot *key_field(const char *key)
+static size_t key_hash(const char *key)
 {
 	uint64_t h = (uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ULL;
-	size_t at = (size_t)(h >> 57);
 
 	_Static_assert(KEY_SLOTS == 1 << (64 - 57), "KEY_SLOTS is 2 ^ (64 - 57)");
-	if (!key_slots) {
-		key_slots = calloc(KEY_SLOTS, sizeof(*key_slots));
-		if (!key_slots)
-			return NULL;
-	}
+	return (size_t)(h >> 57);
+}
+
+/* The key's slot after its first probe missed: the other probes, or a
+ * slot filled; NULL when the key is too long for one. */
+static __attribute__((noinline)) const struct key_slot *key_probe(const char *key)
+{
+	size_t at = key_hash(key);
+
 	for (unsigned i = 0; i < KEY_PROBES; i++) {
 		const struct key_slot *k = &key_slots[(at + i) % KEY_SLOTS];
 
@@ -280,6 +282,32 @@ static inline const struct key_slot *key_field(const char *key)
 			break;
 	}
 	return key_fill(&key_slots[at], key);
+}
+
+/* The thread's key table, made at its first use; NULL: no memory. */
+static struct key_slot *key_table(void)
+{
+	if (!key_slots)
+		key_slots = calloc(KEY_SLOTS, sizeof(*key_slots));
+	return key_slots;
+}
+
+/* The key's slot in `slots` (key_table()); NULL when the key is too long
+ * for one. */
+static inline const struct key_slot *key_slot_of(const struct key_slot *slots,
+						 const char *key)
+{
+	const struct key_slot *k = &slots[key_hash(key)];
+
+	return k->key == key ? k : key_probe(key);
+}
+
+/* The key's slot; NULL when the key is too long for one, or no memory. */
+static inline const struct key_slot *key_field(const char *key)
+{
+	const struct key_slot *slots = key_table();
+
+	return slots ? key_slot_of(slots, key) : NULL;
 }
 
 /* --- sizes ---------------------------------------------------------------- */
@@ -518,6 +546,114 @@ static int put_span_attr(struct pb_out *o, const struct sp_span *s,
 	return 0;
 }
 
+/*
+ * Room an attribute of the common kinds takes besides its string's bytes:
+ * its tag and length, the key's field as copied from its slot (whole),
+ * the value's tag and length, the AnyValue's tag and an integer or a
+ * string's length, and what copy_short() may write past the string.
+ */
+#define ATTR_ROOM (1 + 5 + KEY_FIELD_MAX + 1 + 5 + 1 + 10 + 16)
+
+/*
+ * copy_cut() of a string of the arena that has 16 bytes of the arena from
+ * its start (`slack`) and fewer than 16 of its own: one load and one
+ * store, to a `dst` with 16 bytes of room.  The bytes past `len` are
+ * written over by what follows, or lie past the end of the output.
+ */
+static inline size_t copy_short(uint8_t *dst, const char *src, size_t len, bool slack)
+{
+#if defined(__SSE2__)
+	if (len < 16 && slack) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)src);
+		unsigned nul;
+
+		_mm_storeu_si128((__m128i *)(void *)dst, v);
+		nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())) &
+		      ((1u << len) - 1);
+		return nul ? (size_t)__builtin_ctz(nul) : len;
+	}
+#endif
+	(void)slack;
+	return copy_cut(dst, src, len);
+}
+
+/* A string attribute, its key's field from `k`: put_attr() for the kind
+ * most attributes are, without its choices. */
+static inline __attribute__((always_inline)) uint8_t *
+put_str_attr(uint8_t *p, const struct key_slot *k, const char *v, size_t len,
+	     bool slack, size_t *cut)
+{
+	size_t vsize = len_field_size(len);
+
+	*p++ = TAG_SPAN_ATTRIBUTES;
+	p = put_varint(p, k->len + len_field_size(vsize));
+	memcpy(p, k->field, KEY_FIELD_MAX);
+	p += k->len;
+	*p++ = TAG_KV_VALUE;
+	p = put_varint(p, vsize);
+	*p++ = TAG_ANY_STRING;
+	p = put_varint(p, len);
+	*cut = copy_short(p, v, len, slack);
+	return p + len;
+}
+
+/* An integer attribute, its key's field from `k`: every length here is
+ * one byte (a key's field is at most KEY_FIELD_MAX, the value 11). */
+static inline __attribute__((always_inline)) uint8_t *
+put_int_attr(uint8_t *p, const struct key_slot *k, int64_t i)
+{
+	uint8_t vsize = (uint8_t)(1 + varint_size((uint64_t)i));
+
+	_Static_assert(KEY_FIELD_MAX + 2 + 11 < 128, "an integer's KeyValue length is one byte");
+	*p++ = TAG_SPAN_ATTRIBUTES;
+	*p++ = (uint8_t)(k->len + 2 + vsize);
+	memcpy(p, k->field, KEY_FIELD_MAX);
+	p += k->len;
+	*p++ = TAG_KV_VALUE;
+	*p++ = vsize;
+	*p++ = TAG_ANY_INT;
+	return put_varint(p, (uint64_t)i);
+}
+
+/*
+ * The span's attributes.  Strings and integers under a key its slot holds
+ * (nearly all) are written here, the output's end kept in a register;
+ * any other, or one the room left does not take, by put_span_attr().
+ */
+static int put_attrs(struct pb_out *o, const struct sp_span *s)
+{
+	const struct key_slot *slots = key_table();
+	uint8_t *p = o->buf + o->used, *end = o->buf + o->cap;
+
+	for (unsigned i = 0; i < s->n_attrs; i++) {
+		const struct sp_attr *a = &s->attrs[i];
+		const struct key_slot *k = slots ? key_slot_of(slots, a->key) : NULL;
+		bool str = a->type == SP_ATTR_STRING;
+		size_t len = str ? a->v.str.len : 0, cut;
+		uint8_t *at = p;
+
+		if (!k || (!str && a->type != SP_ATTR_INT) ||
+		    (size_t)(end - p) < ATTR_ROOM + len) {
+			o->used = (size_t)(p - o->buf);
+			if (put_span_attr(o, s, a))
+				return -ENOMEM;
+			p = o->buf + o->used;
+			end = o->buf + o->cap;
+			continue;
+		}
+		if (!str) {
+			p = put_int_attr(p, k, a->v.i);
+			continue;
+		}
+		p = put_str_attr(p, k, span_str(s, a->v.str.off), len,
+				 a->v.str.off + 16u <= SP_SPAN_ARENA, &cut);
+		if (cut != len) /* a NUL byte in the value: it ends there */
+			p = put_str_attr(at, k, span_str(s, a->v.str.off), cut, false, &cut);
+	}
+	o->used = (size_t)(p - o->buf);
+	return 0;
+}
+
 static uint8_t *put_status(uint8_t *p, const struct sp_span *s, size_t msg)
 {
 	*p++ = TAG_SPAN_STATUS;
@@ -603,8 +739,7 @@ static int put_span(struct pb_out *o, const struct sp_span *s)
 	if (ret)
 		return ret;
 	o->buf[at] = TAG_SS_SPANS;
-	for (unsigned i = 0; i < s->n_attrs && !ret; i++)
-		ret = put_span_attr(o, s, &s->attrs[i]);
+	ret = put_attrs(o, s);
 	if (!ret)
 		ret = put_span_tail(o, s);
 	return ret ? ret : out_prefix(o, at + 1, SPAN_PREFIX);
