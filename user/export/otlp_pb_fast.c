@@ -624,15 +624,18 @@ static int put_attrs(struct pb_out *o, const struct sp_span *s)
 {
 	const struct key_slot *slots = key_table();
 	uint8_t *p = o->buf + o->used, *end = o->buf + o->cap;
+	/* Read once: a store through `p` (bytes) may alias anything. */
+	const unsigned n = s->n_attrs;
 
-	for (unsigned i = 0; i < s->n_attrs; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		const struct sp_attr *a = &s->attrs[i];
 		const struct key_slot *k = slots ? key_slot_of(slots, a->key) : NULL;
-		bool str = a->type == SP_ATTR_STRING;
+		const uint8_t type = a->type;
+		bool str = type == SP_ATTR_STRING;
 		size_t len = str ? a->v.str.len : 0, cut;
 		uint8_t *at = p;
 
-		if (!k || (!str && a->type != SP_ATTR_INT) ||
+		if (!k || (!str && type != SP_ATTR_INT) ||
 		    (size_t)(end - p) < ATTR_ROOM + len) {
 			o->used = (size_t)(p - o->buf);
 			if (put_span_attr(o, s, a))
