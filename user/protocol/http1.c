@@ -497,8 +497,10 @@ static void mark_truncated(struct feed *f, struct http1_half *h)
 		p->x.flags |= HTTP1_X_HEADERS_TRUNCATED;
 }
 
-static void header_line_done(struct feed *f, struct http1_half *h,
-			     const struct http1_line *l)
+/* A header line other than the empty one that ends the block: its `len`
+ * kept bytes at `l`, and whether the line was longer. */
+static void header_field(struct feed *f, struct http1_half *h, const char *l,
+			 size_t len, bool overflowed)
 {
 	struct http1_pending *p;
 	const char *v = NULL; /* set when a header is split; LTO cannot tell */
@@ -506,11 +508,9 @@ static void header_line_done(struct feed *f, struct http1_half *h,
 	uint64_t cl = 0;
 	int id;
 
-	if (http1_line_is_empty(l)) {
-		headers_done(f, h);
+	id = http1_split_header(l, len, overflowed, &v, &n);
+	if (id == HDR_OTHER)
 		return;
-	}
-	id = http1_split_header(l, &v, &n);
 	if (id == HDR_CONTENT_LENGTH) {
 		if (http1_parse_content_length(v, n, &cl) ||
 		    (h->has_cl && cl != h->content_length))
@@ -522,9 +522,18 @@ static void header_line_done(struct feed *f, struct http1_half *h,
 	} else if (id == HDR_UPGRADE && h->kind == KIND_RESPONSE) {
 		h->upgrade_h2c = http1_value_is(v, n, "h2c");
 	}
-	if (id > HDR_OTHER && h->header_bytes <= HTTP1_HEADER_MAX &&
-	    (p = half_entry(f->c, h)))
-		http1_store_header(&p->x, h, l, id, v, n);
+	if (h->header_bytes <= HTTP1_HEADER_MAX && (p = half_entry(f->c, h)))
+		http1_store_header(&p->x, h, overflowed, id, v, n);
+}
+
+static void header_line_done(struct feed *f, struct http1_half *h,
+			     const struct http1_line *l)
+{
+	if (http1_line_is_empty(l)) {
+		headers_done(f, h);
+		return;
+	}
+	header_field(f, h, l->p, l->len, l->total > l->len);
 	http1_line_reset(h);
 }
 
@@ -629,6 +638,48 @@ static size_t one_line(struct feed *f, struct http1_half *h, const char *p,
 	return used;
 }
 
+/*
+ * The header lines that are whole in the chunk, as one_line() would take
+ * them, in the case nearly every line is: nothing of it buffered, no
+ * longer than the line buffer, and the block still within
+ * HTTP1_HEADER_MAX after it (only the LFs before that bound are looked
+ * for), so that none of one_line()'s limits can apply and the line is
+ * read where it was captured.  Stops after the empty line, and before a
+ * line that is not such a line; returns the bytes taken.
+ */
+static size_t header_lines(struct feed *f, struct http1_half *h,
+			   const char *p, size_t n)
+{
+	size_t room = HTTP1_HEADER_MAX - h->header_bytes;
+	const char *q = p, *end, *lf;
+
+	if (h->line_total || h->header_bytes >= HTTP1_HEADER_MAX)
+		return 0;
+	end = p + (n < room ? n : room);
+	while ((lf = memchr(q, '\n', (size_t)(end - q)))) {
+		const char *l = q;
+		size_t seg = (size_t)(lf - l);
+
+		if (seg > HTTP1_LINE_MAX)
+			break;
+		h->header_bytes += (uint32_t)seg + 1;
+		q = lf + 1;
+		if (seg == 0 || (seg == 1 && l[0] == '\r')) {
+			headers_done(f, h);
+			break;
+		}
+		header_field(f, h, l, seg, false);
+	}
+	return (size_t)(q - p);
+}
+
+/* No more lines for line_step() in this chunk. */
+static bool lines_end(struct feed *f, struct http1_half *h, size_t used,
+		      size_t n)
+{
+	return used == n || h->state != H_HEADERS || http1_is_skipped(f->c);
+}
+
 /* The start line and the header lines the chunk holds, one after another
  * (half_step() would only come back here between them). */
 static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
@@ -636,10 +687,16 @@ static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
 {
 	size_t used = 0;
 
-	do
+	for (;;) {
+		if (h->state == H_HEADERS) {
+			used += header_lines(f, h, p + used, n - used);
+			if (lines_end(f, h, used, n))
+				return used;
+		}
 		used += one_line(f, h, p + used, n - used);
-	while (used < n && h->state == H_HEADERS && !http1_is_skipped(f->c));
-	return used;
+		if (lines_end(f, h, used, n))
+			return used;
+	}
 }
 
 static size_t idle_step(struct feed *f, struct http1_half *h, const char *p,

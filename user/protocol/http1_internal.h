@@ -92,10 +92,11 @@ int http1_parse_status_line(const struct http1_line *l, bool cut,
 enum http1_method http1_method_lookup(const char *m, size_t len);
 void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
 		       bool cut);
-/* Splits a header line; returns its name's id (HDR_OTHER for a name not
- * kept, and for a malformed line).  The value is set for a kept name only. */
-int http1_split_header(const struct http1_line *l, const char **value,
-		       size_t *value_len);
+/* Splits a header line (`len` bytes kept at `l`, of a longer line when
+ * `overflowed`); returns its name's id (HDR_OTHER for a name not kept, and
+ * for a malformed line).  The value is set for a kept name only. */
+int http1_split_header(const char *l, size_t len, bool overflowed,
+		       const char **value, size_t *value_len);
 bool http1_copy_field(char *dst, size_t size, const char *src, size_t n);
 /* `v` (n bytes, updated) past its last '@': no userinfo. */
 const char *http1_skip_userinfo(const char *v, size_t *n);
@@ -105,7 +106,6 @@ bool http1_value_is(const char *v, size_t n, const char *lit);
 void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
 			const struct http1_reqline *rl);
 void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
-			const struct http1_line *l, int id, const char *v,
-			size_t n);
+			bool overflowed, int id, const char *v, size_t n);
 
 #endif /* SPANPROBE_HTTP1_INTERNAL_H */

@@ -509,14 +509,14 @@ static int header_id(const char *l, size_t len, size_t *n)
  * part.  Returns the name's enum http1_hdr: HDR_OTHER for every other
  * line, malformed ones included (nobody reads those).
  */
-int http1_split_header(const struct http1_line *line, const char **value,
-		       size_t *value_len)
+int http1_split_header(const char *l, size_t len, bool overflowed,
+		       const char **value, size_t *value_len)
 {
-	const char *l = line->p, *v, *e;
-	size_t len = line->len, n = 0;
+	const char *v, *e;
+	size_t n = 0;
 	int id;
 
-	if (!line_overflowed(line) && len && l[len - 1] == '\r')
+	if (!overflowed && len && l[len - 1] == '\r')
 		len--;
 	if (len == 0)
 		return HDR_OTHER;
@@ -633,8 +633,7 @@ const char *http1_skip_userinfo(const char *v, size_t *n)
 
 /* Keeps a header that matters; the first occurrence wins. */
 void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
-			const struct http1_line *l, int id, const char *v,
-			size_t n)
+			bool overflowed, int id, const char *v, size_t n)
 {
 	bool req = h->kind == KIND_REQUEST, cut = false;
 
@@ -659,6 +658,6 @@ void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
 				       sizeof(x->resp_content_type), v, n);
 	else if (id == HDR_EXPECT && req && http1_value_is(v, n, "100-continue"))
 		x->flags |= HTTP1_X_EXPECT_CONTINUE;
-	if (cut || (id != HDR_OTHER && line_overflowed(l)))
+	if (cut || (id != HDR_OTHER && overflowed))
 		x->flags |= HTTP1_X_FIELD_TRUNCATED;
 }
