@@ -447,8 +447,10 @@ static void finish_upgrade(struct feed *f, struct http1_half *h)
 }
 
 /* The empty line after the headers: choose the body framing (RFC 9112
- * 6.3). */
-static void headers_done(struct feed *f, struct http1_half *h)
+ * 6.3).  Once a message: kept out of header_lines(), which inlines all it
+ * calls. */
+static __attribute__((noinline)) void headers_done(struct feed *f,
+						   struct http1_half *h)
 {
 	bool response = h->kind == KIND_RESPONSE;
 
@@ -645,10 +647,13 @@ static size_t one_line(struct feed *f, struct http1_half *h, const char *p,
  * HTTP1_HEADER_MAX after it (only the LFs before that bound are looked
  * for), so that none of one_line()'s limits can apply and the line is
  * read where it was captured.  Stops after the empty line, and before a
- * line that is not such a line; returns the bytes taken.
+ * line that is not such a line; returns the bytes taken.  Everything a
+ * line calls is inlined here (the split and store of http1_parse.c
+ * included, which LTO would otherwise call), so that a line does not pay
+ * for a call that saves and restores the loop's registers.
  */
-static size_t header_lines(struct feed *f, struct http1_half *h,
-			   const char *p, size_t n)
+static __attribute__((flatten)) size_t
+header_lines(struct feed *f, struct http1_half *h, const char *p, size_t n)
 {
 	size_t room = HTTP1_HEADER_MAX - h->header_bytes;
 	const char *q = p, *end, *lf;
