@@ -669,7 +669,8 @@ header_lines(struct feed *f, struct http1_half *h, const char *p, size_t n)
 			break;
 		h->header_bytes += (uint32_t)seg + 1;
 		q = lf + 1;
-		if (seg == 0 || (seg == 1 && l[0] == '\r')) {
+		/* One compare for a line of a field (two bytes at least). */
+		if (seg <= 1 && (seg == 0 || l[0] == '\r')) {
 			headers_done(f, h);
 			break;
 		}

@@ -534,6 +534,28 @@ int http1_split_header(const char *l, size_t len, bool overflowed,
 	return id;
 }
 
+/*
+ * A value of 1 to 18 digits and nothing else, as nearly every
+ * Content-Length is, into `out` (below 10^18, so under the 2^60 bound).
+ * Returns false for any other value.
+ */
+static bool plain_length(const char *v, size_t n, uint64_t *out)
+{
+	uint64_t val = 0;
+
+	if (n == 0 || n > 18)
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		unsigned d = (unsigned char)v[k] - '0';
+
+		if (d > 9)
+			return false;
+		val = val * 10 + d;
+	}
+	*out = val;
+	return true;
+}
+
 /* Content-Length is digits; a list of equal values ("5, 5") is allowed
  * (RFC 9110 8.6).  Returns 0, or -1 when invalid or over 2^60. */
 int http1_parse_content_length(const char *v, size_t n, uint64_t *out)
@@ -541,6 +563,8 @@ int http1_parse_content_length(const char *v, size_t n, uint64_t *out)
 	uint64_t first = 0;
 	bool have = false;
 
+	if (plain_length(v, n, out))
+		return 0;
 	for (size_t i = 0; i <= n; i++) {
 		size_t s = i, e;
 		uint64_t val = 0;
