@@ -63,6 +63,7 @@ enum http1_hdr {
 	HDR_TRANSFER_ENCODING,
 	HDR_EXPECT,
 	HDR_UPGRADE,
+	HDR_COUNT /* not a name: the number of ids */
 };
 
 /* Values of struct http1_half.chunked */

@@ -6,6 +6,7 @@
  */
 #include "protocol/http1_internal.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -655,33 +656,46 @@ const char *http1_skip_userinfo(const char *v, size_t *n)
 	return at + 1;
 }
 
-/* Keeps a header that matters; the first occurrence wins. */
+/* Where a kept header's value goes, by enum http1_hdr: in a request, in a
+ * response (size 0: not kept there). */
+struct kept_field {
+	uint16_t off, size;
+};
+
+#define FIELD(f)                                                               \
+	{ offsetof(struct http1_exchange, f),                                  \
+	  sizeof(((struct http1_exchange *)0)->f) }
+static const struct kept_field kept_fields[2][HDR_COUNT] = {
+	[0] = {
+		[HDR_HOST] = FIELD(host),
+		[HDR_USER_AGENT] = FIELD(user_agent),
+		[HDR_TRACEPARENT] = FIELD(traceparent),
+		[HDR_TRACESTATE] = FIELD(tracestate),
+		[HDR_CONTENT_TYPE] = FIELD(req_content_type),
+	},
+	[1] = {
+		[HDR_CONTENT_TYPE] = FIELD(resp_content_type),
+	},
+};
+#undef FIELD
+
+/* Keeps a header that matters; the first occurrence wins.  The field is
+ * found by a table rather than by comparing the name's id with each. */
 void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
 			bool overflowed, int id, const char *v, size_t n)
 {
 	bool req = h->kind == KIND_REQUEST, cut = false;
+	const struct kept_field *k = &kept_fields[!req][id];
+	char *dst = (char *)x + k->off;
 
-	if (id == HDR_HOST)
-		v = http1_skip_userinfo(v, &n);
-	if (id == HDR_HOST && req && !x->host[0])
-		cut = http1_copy_field(x->host, sizeof(x->host), v, n);
-	else if (id == HDR_USER_AGENT && req && !x->user_agent[0])
-		cut = http1_copy_field(x->user_agent, sizeof(x->user_agent), v,
-				       n);
-	else if (id == HDR_TRACEPARENT && req && !x->traceparent[0])
-		cut = http1_copy_field(x->traceparent, sizeof(x->traceparent),
-				       v, n);
-	else if (id == HDR_TRACESTATE && req && !x->tracestate[0])
-		cut = http1_copy_field(x->tracestate, sizeof(x->tracestate), v,
-				       n);
-	else if (id == HDR_CONTENT_TYPE && req && !x->req_content_type[0])
-		cut = http1_copy_field(x->req_content_type,
-				       sizeof(x->req_content_type), v, n);
-	else if (id == HDR_CONTENT_TYPE && !req && !x->resp_content_type[0])
-		cut = http1_copy_field(x->resp_content_type,
-				       sizeof(x->resp_content_type), v, n);
-	else if (id == HDR_EXPECT && req && http1_value_is(v, n, "100-continue"))
+	if (k->size && !dst[0]) {
+		if (id == HDR_HOST)
+			v = http1_skip_userinfo(v, &n);
+		cut = http1_copy_field(dst, k->size, v, n);
+	} else if (id == HDR_EXPECT && req &&
+		   http1_value_is(v, n, "100-continue")) {
 		x->flags |= HTTP1_X_EXPECT_CONTINUE;
+	}
 	if (cut || (id != HDR_OTHER && overflowed))
 		x->flags |= HTTP1_X_FIELD_TRUNCATED;
 }
