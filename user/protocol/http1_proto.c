@@ -116,11 +116,16 @@ static int http1_proto_feed(struct proto_conn *c, const struct stream_chunk *ch,
 			    const struct proto_emit *emit)
 {
 	struct http1_emit_ctx ec = { .c = c, .emit = emit, .ts_ns = ch->ts_ns };
+	int ret = http1_feed(&c->st.http1,
+			     ch->dir == STREAM_OUT ? HTTP1_OUTBOUND : HTTP1_INBOUND,
+			     ch->data, ch->captured, ch->total_len, ch->ts_ns,
+			     on_exchange, &ec);
 
-	return http1_feed(&c->st.http1,
-			  ch->dir == STREAM_OUT ? HTTP1_OUTBOUND : HTTP1_INBOUND,
-			  ch->data, ch->captured, ch->total_len, ch->ts_ns,
-			  on_exchange, &ec);
+	/* An upgrade leaves HTTP/1 for good: only then may http1_switched()
+	 * say yes. */
+	if (emit->switching && http1_is_skipped(&c->st.http1))
+		emit->switching(emit->ctx, c);
+	return ret;
 }
 
 /* "Upgrade: h2c" was granted: HTTP/2 answers the request. */
@@ -132,7 +137,8 @@ static bool http1_switched(const union proto_state *st, struct proto_switch *sw)
 	uint32_t seq;
 	size_t rest;
 
-	/* Asked after every chunk: the answer is nearly always no. */
+	/* Asked after chunks that left HTTP/1: not every one was an h2c
+	 * upgrade. */
 	x = http1_h2c(c, &seq, &rest);
 	if (!x)
 		return false;

@@ -166,6 +166,10 @@ struct proto_emit {
 	 * in the very chunk its request started (an HTTP/2 stream reset at
 	 * once), which the decoder emits after calling this. */
 	void (*announce)(void *ctx, struct proto_conn *c);
+	/* The chunk being fed may have moved the connection to another
+	 * protocol: the stage above asks switched() after it (else not,
+	 * which every chunk would cost).  NULL: not asked at all. */
+	void (*switching)(void *ctx, struct proto_conn *c);
 	void *ctx;
 	const struct proto_opts *opts;
 };
@@ -199,8 +203,9 @@ struct proto_ops {
 	 * start its exchange will carry; 0: unknown (the chunk that
 	 * announced it stands in). */
 	uint64_t (*request_start_ns)(const union proto_state *st, uint32_t seq);
-	/* After a chunk: true when the connection now speaks another
-	 * protocol (`sw` says which, from where).  NULL: never. */
+	/* After a chunk that called emit->switching: true when the
+	 * connection now speaks another protocol (`sw` says which, from
+	 * where).  NULL: never. */
 	bool (*switched)(const union proto_state *st, struct proto_switch *sw);
 	/* Take over from another decoder, `st` fresh from init().  Returns
 	 * 0 or a negative errno.  NULL: cannot. */

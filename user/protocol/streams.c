@@ -12,6 +12,7 @@ struct proto_streams {
 	struct proto_emit emit;
 	struct proto_streams_stats stats;
 	const struct stream_chunk *cur; /* the chunk being fed */
+	bool switching; /* the decoder said it may have switched (emit) */
 };
 
 static void on_exchange(void *ctx, struct proto_conn *c,
@@ -44,6 +45,13 @@ static void announce_requests(struct proto_streams *s, struct proto_conn *c,
 	}
 }
 
+static void on_switching(void *ctx, struct proto_conn *c)
+{
+	struct proto_streams *s = ctx;
+
+	s->switching = true;
+}
+
 static void on_announce(void *ctx, struct proto_conn *c)
 {
 	struct proto_streams *s = ctx;
@@ -72,6 +80,7 @@ struct proto_streams *proto_streams_create(const struct proto_streams_opts *opts
 	}
 	s->emit.exchange = on_exchange;
 	s->emit.announce = on_announce;
+	s->emit.switching = on_switching;
 	s->emit.ctx = s;
 	s->emit.opts = &s->opts.decode;
 	return s;
@@ -268,7 +277,10 @@ static void on_data(void *ctx, const struct stream_chunk *ch)
 		s->cur = ch;
 		if (c->ops->feed(c, ch, &s->emit))
 			s->stats.feed_errors++;
-		switch_decoder(s, c, ch);
+		if (s->switching) {
+			switch_decoder(s, c, ch);
+			s->switching = false;
+		}
 		s->cur = NULL;
 		if (c->ops)
 			announce_requests(s, c, ch);
