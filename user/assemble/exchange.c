@@ -413,29 +413,38 @@ static int match_request(struct exchange_spans *xs, struct proto_conn *c,
 	return -1;
 }
 
-static void fill_span(struct sp_span *span, const struct proto_exchange *ex)
+/* The exchange's attributes into the span's slots, taken at once: those
+ * past the span's room are left out (as span_add_*() would leave them). */
+static void fill_attrs(struct sp_span *span, const struct proto_exchange *ex)
 {
-	const struct proto_attr *copied = NULL; /* the last string copied whole */
-	uint16_t copied_off = 0, copied_len = 0; /* its copy (mended: util/utf8.h) */
+	struct sp_attr *out, *copied = NULL; /* the last string copied whole */
+	const struct proto_attr *src = NULL;  /* ... and where it came from */
+	unsigned n = span_attrs_take(span, ex->n_attrs, &out);
 
-	span_set_name(span, ex->name, ex->name_len);
-	span->kind = ex->server ? SP_KIND_SERVER : SP_KIND_CLIENT;
-	for (uint32_t i = 0; i < ex->n_attrs; i++) {
+	for (unsigned i = 0; i < n; i++, out++) {
 		const struct proto_attr *a = &ex->attrs[i];
-		uint16_t at = span->arena_used; /* where a copy goes */
 
+		out->key = a->key;
 		if (a->is_int) {
-			span_add_int(span, a->key, a->i);
-		} else if (copied && a->str == copied->str && a->len == copied->len) {
+			out->type = SP_ATTR_INT;
+			out->v.i = a->i;
+		} else if (src && a->str == src->str && a->len == src->len) {
 			/* One text for two attributes (a server's client.address
 			 * and network.peer.address): one copy in the arena. */
-			span_add_arena_str(span, a->key, copied_off, copied_len);
-		} else if (span_add_str(span, a->key, a->str, a->len) == 0) {
-			copied = a;
-			copied_off = at;
-			copied_len = span->attrs[span->n_attrs - 1].v.str.len;
+			out->type = SP_ATTR_STRING;
+			out->v.str = copied->v.str;
+		} else if (span_put_str(span, out, a->str, a->len) == 0) {
+			copied = out;
+			src = a;
 		}
 	}
+}
+
+static void fill_span(struct sp_span *span, const struct proto_exchange *ex)
+{
+	span_set_name(span, ex->name, ex->name_len);
+	span->kind = ex->server ? SP_KIND_SERVER : SP_KIND_CLIENT;
+	fill_attrs(span, ex);
 	if (ex->error && ex->status_message)
 		span_set_status(span, SP_STATUS_ERROR, ex->status_message);
 	else if (ex->error)

@@ -86,6 +86,13 @@ int span_add_str(struct sp_span *span, const char *key, const char *val,
 	return arena_put(span, val, len, &a->v.str.off, &a->v.str.len);
 }
 
+int span_put_str(struct sp_span *span, struct sp_attr *a, const char *val,
+		 size_t len)
+{
+	a->type = SP_ATTR_STRING;
+	return arena_put(span, val, len, &a->v.str.off, &a->v.str.len);
+}
+
 int span_add_cstr(struct sp_span *span, const char *key, const char *val)
 {
 	return span_add_str(span, key, val, strlen(val));

@@ -121,6 +121,29 @@ int span_add_name_attr(struct sp_span *span, const char *key);
 int span_add_arena_str(struct sp_span *span, const char *key, uint16_t off,
 		       uint16_t len);
 
+/*
+ * Up to `n` attribute slots after the last, for the caller to fill (key,
+ * type, value; a string's by span_put_str()): counted at once, not one
+ * by one.  Returns how many were taken (fewer when the span is full) and
+ * the first in *first.
+ */
+static inline unsigned span_attrs_take(struct sp_span *span, unsigned n,
+				       struct sp_attr **first)
+{
+	unsigned room = SP_SPAN_MAX_ATTRS - span->n_attrs;
+
+	if (n > room)
+		n = room;
+	*first = &span->attrs[span->n_attrs];
+	span->n_attrs = (uint8_t)(span->n_attrs + n);
+	return n;
+}
+
+/* The string value of slot `a` (taken by span_attrs_take()): what
+ * span_add_str() copies and returns. */
+int span_put_str(struct sp_span *span, struct sp_attr *a, const char *val,
+		 size_t len);
+
 /* Read helpers: pointer into the arena (not NUL-terminated) and length. */
 static inline const char *span_str(const struct sp_span *span, uint16_t off)
 {
