@@ -130,11 +130,12 @@ static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 {
 	bool query = with_query && m->query[0];
 	const char *scheme = c->tls ? "https" : "http";
+	size_t scheme_len = c->tls ? 5 : 4;
 	char buf[64], port[6];
 
 	if (m->connect) {
 		/* The target is an authority: a client's URL is just that. */
-		attr_cstr(o, "url.scheme", scheme);
+		attr_str(o, "url.scheme", scheme, scheme_len);
 		if (!server && m->host[0])
 			add_url_full(o, scheme, m->host, NULL, "", NULL);
 		return;
@@ -143,7 +144,7 @@ static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 		attr_cstr(o, "url.path", m->path);
 	if (query)
 		attr_cstr(o, "url.query", m->query);
-	attr_cstr(o, "url.scheme", scheme);
+	attr_str(o, "url.scheme", scheme, scheme_len);
 	if (server)
 		return;
 	/* Clients must say url.full; the query only when allowed. */
@@ -182,12 +183,14 @@ bool http_attrs_status(struct proto_exchange *o, uint16_t status, bool server)
 	return false;
 }
 
-static void set_name(struct proto_exchange *o, const struct http_attrs_msg *m)
+/* `method` is m->method, `ml` bytes long (measured once for the name and
+ * the attribute); "HTTP" stands for a method we do not know (semantic
+ * conventions). */
+static void set_name(struct proto_exchange *o, const struct http_attrs_msg *m,
+		     const char *method, size_t ml)
 {
-	/* Semantic conventions: "HTTP" stands for a method we do not know. */
-	const char *method = m->method ? m->method : "HTTP";
 	char route[HTTP1_PATH_MAX]; /* the decoders keep paths this long */
-	size_t ml = strlen(method), rl;
+	size_t rl;
 	char *out;
 
 	if (m->connect) {
@@ -217,11 +220,14 @@ void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 			 const struct http_attrs_msg *m, bool with_query)
 {
 	bool server = o->server;
+	size_t ml = m->method ? strlen(m->method) : 0;
 
-	set_name(o, m);
+	set_name(o, m, m->method ? m->method : "HTTP", m->method ? ml : 4);
 	/* Neither: the method was not seen (headers left out). */
-	if (m->method || m->method_original[0])
-		attr_cstr(o, "http.request.method", m->method ? m->method : "_OTHER");
+	if (m->method)
+		attr_str(o, "http.request.method", m->method, ml);
+	else if (m->method_original[0])
+		attr_str(o, "http.request.method", "_OTHER", 6);
 	if (!m->method && m->method_original[0])
 		attr_cstr(o, "http.request.method_original", m->method_original);
 	add_url(o, c, m, server, with_query);
