@@ -26,27 +26,27 @@ const char *http1_method_name(enum http1_method m)
 	return method_names[m];
 }
 
-/* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET. */
+/* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET.  By length
+ * first, then compares of a known size, which the compiler inlines (a
+ * memcmp() of a variable size is a library call). */
 enum http1_method http1_method_lookup(const char *m, size_t len)
 {
-	/* By length first: one compare for nearly every request. */
-	static const uint8_t by_len[][3] = {
-		[3] = { HTTP1_M_GET, HTTP1_M_PUT },
-		[4] = { HTTP1_M_POST, HTTP1_M_HEAD },
-		[5] = { HTTP1_M_PATCH, HTTP1_M_TRACE },
-		[6] = { HTTP1_M_DELETE },
-		[7] = { HTTP1_M_OPTIONS, HTTP1_M_CONNECT },
-	};
-
-	if (len >= sizeof(by_len) / sizeof(by_len[0]))
-		return HTTP1_M_OTHER;
-	for (int i = 0; i < 3 && by_len[len][i]; i++) {
-		uint8_t id = by_len[len][i];
-
-		if (memcmp(method_names[id], m, len) == 0)
-			return (enum http1_method)id;
+#define IS(name) (memcmp(m, name, sizeof(name) - 1) == 0)
+	switch (len) {
+	case 3:
+		return IS("GET") ? HTTP1_M_GET : IS("PUT") ? HTTP1_M_PUT : HTTP1_M_OTHER;
+	case 4:
+		return IS("POST") ? HTTP1_M_POST : IS("HEAD") ? HTTP1_M_HEAD : HTTP1_M_OTHER;
+	case 5:
+		return IS("PATCH") ? HTTP1_M_PATCH : IS("TRACE") ? HTTP1_M_TRACE : HTTP1_M_OTHER;
+	case 6:
+		return IS("DELETE") ? HTTP1_M_DELETE : HTTP1_M_OTHER;
+	case 7:
+		return IS("OPTIONS") ? HTTP1_M_OPTIONS
+		       : IS("CONNECT") ? HTTP1_M_CONNECT : HTTP1_M_OTHER;
 	}
 	return HTTP1_M_OTHER;
+#undef IS
 }
 
 /* Real methods are upper-case tokens; accepting every tchar would let too
