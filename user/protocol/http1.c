@@ -567,22 +567,74 @@ static void header_block_cut(struct feed *f, struct http1_half *h)
 	lose_framing(h);
 }
 
+/* A start line of class `cls` cannot be in the half's direction (the
+ * other one's kind came there first). */
+static bool start_wrong_dir(struct feed *f, struct http1_half *h,
+			    enum http1_class cls)
+{
+	int rdir = request_dir(f->c);
+
+	return rdir >= 0 && (cls == CLASS_REQUEST) != (rdir == half_dir(f->c, h));
+}
+
 /* In H_START before the line is known to be HTTP: sniff its first bytes. */
 static void start_sniff(struct feed *f, struct http1_half *h,
 			const struct http1_line *l)
 {
 	enum http1_class cls = http1_classify(l->p, l->len);
-	int rdir = request_dir(f->c);
 
 	if (cls == CLASS_MAYBE)
 		return;
-	if (cls == CLASS_NO ||
-	    (rdir >= 0 && (cls == CLASS_REQUEST) != (rdir == half_dir(f->c, h)))) {
+	if (cls == CLASS_NO || start_wrong_dir(f, h, cls)) {
 		start_invalid(f, h);
 		return;
 	}
 	h->start_ok = 1;
 	h->kind = cls == CLASS_REQUEST ? KIND_REQUEST : KIND_RESPONSE;
+}
+
+/*
+ * A start line that opens the chunk's bytes `p` (n of them), nothing of it
+ * buffered, read in one pass when it has the form nearly every one has
+ * (http1_quick_request_line(), http1_quick_status_line()), with the same
+ * outcome as one_line()'s sniff and parse of it.  Returns the bytes taken,
+ * 0 when one_line() is to read the line.
+ */
+static size_t start_line_quick(struct feed *f, struct http1_half *h,
+			       const char *p, size_t n)
+{
+	struct http1_reqline rl;
+	uint16_t status = 0;
+	uint8_t version = 0;
+	bool response = p[0] == 'H' && n > 1 && p[1] == 'T';
+	size_t used;
+	int err;
+
+	if (h->line_total)
+		return 0;
+	used = response ? http1_quick_status_line(p, n, &version, &status)
+			: http1_quick_request_line(p, n, &rl);
+	if (!used)
+		return 0;
+	h->header_bytes = (uint32_t)used;
+	if (start_wrong_dir(f, h, response ? CLASS_RESPONSE : CLASS_REQUEST)) {
+		start_invalid(f, h);
+		return used;
+	}
+	h->start_ok = 1;
+	if (response) {
+		h->kind = KIND_RESPONSE;
+		h->status = status;
+		err = response_begin(f, h, version);
+	} else {
+		h->kind = KIND_REQUEST;
+		err = request_begin(f, h, &rl);
+	}
+	if (err)
+		start_invalid(f, h);
+	else
+		h->state = H_HEADERS;
+	return used;
 }
 
 /*
@@ -708,14 +760,20 @@ static size_t line_step(struct feed *f, struct http1_half *h, const char *p,
 static size_t idle_step(struct feed *f, struct http1_half *h, const char *p,
 			size_t n)
 {
-	size_t i = 0;
+	size_t i = 0, used;
 
 	/* RFC 9112 2.2: empty lines before a start line are ignored. */
 	while (i < n && (p[i] == '\r' || p[i] == '\n'))
 		i++;
-	if (i < n)
-		message_begin(f, h);
-	return i;
+	if (i == n)
+		return i;
+	message_begin(f, h);
+	/* The message's lines follow here rather than after a turn of
+	 * http1_feed()'s loop. */
+	used = start_line_quick(f, h, p + i, n - i);
+	if (used && h->state == H_HEADERS && i + used < n)
+		used += line_step(f, h, p + i + used, n - i - used);
+	return i + used;
 }
 
 static void chunk_bad(struct feed *f, struct http1_half *h)

@@ -47,6 +47,8 @@ struct http1_line {
 struct http1_reqline {
 	const char *method, *target;
 	size_t method_len, target_len;
+	size_t query_at; /* the target's first '?', or target_len */
+	uint8_t method_id; /* enum http1_method */
 	uint8_t version; /* 10, 11, or 0 when the line was cut */
 	bool target_cut; /* the target's end was not kept */
 };
@@ -90,9 +92,13 @@ int http1_parse_request_line(const struct http1_line *l, bool cut,
 			     struct http1_reqline *out);
 int http1_parse_status_line(const struct http1_line *l, bool cut,
 			    uint8_t *version, uint16_t *status);
+/* The start lines nearly every message has, in one pass; 0 for any other
+ * line, which the two above then read.  Neither writes the half. */
+size_t http1_quick_request_line(const char *p, size_t n,
+				struct http1_reqline *out);
+size_t http1_quick_status_line(const char *p, size_t n, uint8_t *version,
+			       uint16_t *status);
 enum http1_method http1_method_lookup(const char *m, size_t len);
-void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
-		       bool cut);
 /* Splits a header line (`len` bytes kept at `l`, of a longer line when
  * `overflowed`); returns its name's id (HDR_OTHER for a name not kept, and
  * for a malformed line).  The value is set for a kept name only. */

@@ -277,7 +277,7 @@ static int check_version(const char *suf, size_t n, uint8_t *version)
 int http1_parse_request_line(const struct http1_line *line, bool cut,
 			     struct http1_reqline *out)
 {
-	const char *l = line->p, *sp, *end;
+	const char *l = line->p, *sp, *end, *q;
 	size_t len = line->len;
 	char suf[16];
 
@@ -316,6 +316,9 @@ int http1_parse_request_line(const struct http1_line *line, bool cut,
 		return -1;
 	if (!target_chars(out->target, out->target_len))
 		return -1;
+	out->method_id = http1_method_lookup(out->method, out->method_len);
+	q = memchr(out->target, '?', out->target_len);
+	out->query_at = q ? (size_t)(q - out->target) : out->target_len;
 	return 0;
 }
 
@@ -348,6 +351,143 @@ int http1_parse_status_line(const struct http1_line *line, bool cut,
 	*version = l[7] == '1' ? 11 : 10;
 	*status = code;
 	return 0;
+}
+
+/* Bit 7 of each byte of `x` that is zero; the lowest one set is the first
+ * such byte (a borrow only marks bytes above a zero one). */
+static uint64_t zero_bytes(uint64_t x)
+{
+	return (x - BYTES(1)) & ~x & BYTES(0x80);
+}
+
+/* Bit 7 of each byte of `x` that is not a target_char() (as
+ * target_chars()); the lowest one set is the first such byte. */
+static uint64_t bad_target_bytes(uint64_t x)
+{
+	return (((x - BYTES(0x21)) & ~x) | zero_bytes(x ^ BYTES(0x7f))) &
+	       BYTES(0x80);
+}
+
+/* The byte of `p` that bit 7 of `bits` (not 0) marks first. */
+static const char *first_marked(const char *p, uint64_t bits)
+{
+	return p + (__builtin_ctzll(bits) >> 3);
+}
+
+/* Where " HTTP/1.x" CRLF (or LF) begins the line's end at `e`: the version,
+ * 0 when it does not; `*lf` is then its LF (before `end`). */
+static uint8_t version_at(const char *e, const char *end, const char **lf)
+{
+	static const char v[8] = " HTTP/1.";
+
+	if (end - e < 10 || load64(e) != load64(v) || (e[8] != '0' && e[8] != '1'))
+		return 0;
+	*lf = e + 9 + (e[9] == '\r');
+	if (*lf >= end || **lf != '\n')
+		return 0;
+	return e[8] == '1' ? 11 : 10;
+}
+
+/*
+ * The request line at `p` (n bytes there) when it has the form nearly
+ * every one has: a method of RFC 9110, a target in origin or absolute
+ * form, " HTTP/1.x" and CRLF or LF, whole within HTTP1_LINE_MAX bytes and
+ * its LF.  Such a line is what http1_classify() and
+ * http1_parse_request_line() accept, and `out` what the latter sets; the
+ * target is read once, eight bytes at a time, for both its end (its first
+ * byte that is not a target_char()) and its '?'.  Returns the bytes to
+ * the LF included, 0 for any other line (left to those two).
+ */
+size_t http1_quick_request_line(const char *p, size_t n,
+				struct http1_reqline *out)
+{
+	const char *end = p + (n < HTTP1_LINE_MAX + 1 ? n : HTTP1_LINE_MAX + 1);
+	const char *t, *q, *query = NULL, *lf;
+	uint64_t sp;
+
+	/* The shortest such line, "GET / HTTP/1.1" CRLF, has 16 bytes. */
+	if (n < 16 || !(sp = zero_bytes(load64(p) ^ BYTES(' '))))
+		return 0;
+	t = first_marked(p, sp) + 1;
+	out->method_id = http1_method_lookup(p, (size_t)(t - 1 - p));
+	if (out->method_id == HTTP1_M_OTHER || *t == '*' ||
+	    !target_start((unsigned char)*t))
+		return 0;
+	/* The version and LF take ten bytes at least after the target: its
+	 * end is in a word before `end`. */
+	for (q = t;; q += 8) {
+		uint64_t x, bad, qm;
+
+		if (q + 8 > end)
+			return 0;
+		x = load64(q);
+		bad = bad_target_bytes(x);
+		qm = zero_bytes(x ^ BYTES('?'));
+		if (qm && !query)
+			query = first_marked(q, qm);
+		if (bad) {
+			q = first_marked(q, bad);
+			break;
+		}
+	}
+	out->version = version_at(q, end, &lf);
+	if (!out->version)
+		return 0;
+	out->method = p;
+	out->method_len = (size_t)(t - 1 - p);
+	out->target = t;
+	out->target_len = (size_t)(q - t);
+	out->target_cut = false;
+	/* A '?' is never past the target's end: " HTTP/1." follows it. */
+	out->query_at = query ? (size_t)(query - t) : out->target_len;
+	return (size_t)(lf + 1 - p);
+}
+
+/*
+ * The status line at `p` (n bytes there) when it is "HTTP/1.x SP 3DIGIT"
+ * then a reason or nothing, and CRLF or LF, whole within HTTP1_LINE_MAX
+ * bytes and its LF: what http1_classify() and http1_parse_status_line()
+ * accept, with what the latter sets.  Returns the bytes to the LF
+ * included, 0 for any other line (left to those two).
+ */
+size_t http1_quick_status_line(const char *p, size_t n, uint8_t *version,
+			       uint16_t *status)
+{
+	static const char v[8] = "HTTP/1.1";
+	const char *end = p + (n < HTTP1_LINE_MAX + 1 ? n : HTTP1_LINE_MAX + 1);
+	const char *q = p + 13;
+	unsigned d0, d1, d2;
+
+	/* '0' and '1' differ in bit 0 alone. */
+	if (n < 16 || (load64(p) | 1ull << 56) != load64(v) || p[8] != ' ')
+		return 0;
+	d0 = (unsigned char)p[9] - '0';
+	d1 = (unsigned char)p[10] - '0';
+	d2 = (unsigned char)p[11] - '0';
+	if (d0 > 9 || d1 > 9 || d2 > 9 || d0 == 0)
+		return 0;
+	if (p[12] == '\n' || (p[12] == '\r' && p[13] == '\n')) {
+		q = p + 12 + (p[12] == '\r');
+	} else if (p[12] == ' ') {
+		/* The reason is not read: only its end is looked for. */
+		for (; q + 8 <= end; q += 8) {
+			uint64_t lf = zero_bytes(load64(q) ^ BYTES('\n'));
+
+			if (lf) {
+				q = first_marked(q, lf);
+				break;
+			}
+		}
+		while (q < end && *q != '\n')
+			q++;
+		if (q >= end)
+			return 0;
+	} else {
+		return 0;
+	}
+	*version = p[7] == '1' ? 11 : 10;
+	*status = (uint16_t)(d0 * 100 + d1 * 10 + d2);
+	return (size_t)(q + 1 - p);
 }
 
 /*
@@ -396,12 +536,12 @@ static bool has_prefix_ci(const char *t, size_t n, const char *lit)
 /* Origin form "/p?q" is split at '?'.  Absolute form "http://h/p?q" loses
  * its scheme and authority; others ("*", CONNECT's "host:port") are kept
  * whole as the path. */
-void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
-		       bool cut)
+static void fill_target(struct http1_exchange *x,
+			const struct http1_reqline *rl)
 {
-	const char *q;
-	size_t skip = 0;
-	bool trunc = cut;
+	const char *t = rl->target;
+	size_t len = rl->target_len, q = rl->query_at, skip = 0;
+	bool trunc = rl->target_cut;
 
 	/* Nearly every target is in origin form: one byte tells. */
 	if (len && (t[0] | 0x20) == 'h') {
@@ -411,23 +551,24 @@ void http1_fill_target(struct http1_exchange *x, const char *t, size_t len,
 			skip = 8;
 	}
 	if (skip) {
+		/* The authority ends at the first '/' or '?': no '?' comes
+		 * before `skip` then. */
 		while (skip < len && t[skip] != '/' && t[skip] != '?')
 			skip++;
 		t += skip;
 		len -= skip;
+		q -= skip;
 		if (len == 0 || t[0] == '?') {
 			strcpy(x->path, "/");
 			if (len == 0)
 				goto out;
 		}
 	}
-	q = memchr(t, '?', len);
 	if (t[0] != '?')
-		trunc |= http1_copy_field(x->path, sizeof(x->path), t,
-					  q ? (size_t)(q - t) : len);
-	if (q)
-		trunc |= http1_copy_field(x->query, sizeof(x->query), q + 1,
-					  len - (q + 1 - t));
+		trunc |= http1_copy_field(x->path, sizeof(x->path), t, q);
+	if (q < len)
+		trunc |= http1_copy_field(x->query, sizeof(x->query), t + q + 1,
+					  len - q - 1);
 out:
 	if (trunc)
 		x->flags |= HTTP1_X_FIELD_TRUNCATED;
@@ -647,7 +788,7 @@ void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
 			const struct http1_reqline *rl)
 {
 
-	x->method = http1_method_lookup(rl->method, rl->method_len);
+	x->method = rl->method_id;
 	if (x->method == HTTP1_M_OTHER)
 		http1_copy_field(x->method_original,
 				 sizeof(x->method_original), rl->method,
@@ -668,7 +809,7 @@ void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
 			x->flags |= HTTP1_X_FIELD_TRUNCATED;
 		return;
 	}
-	http1_fill_target(x, rl->target, rl->target_len, rl->target_cut);
+	fill_target(x, rl);
 }
 
 /* An authority without its "user:password@", which is never kept. */
