@@ -156,7 +156,11 @@ static struct http1_pending *half_entry(struct http1_conn *c,
 {
 	if (!h->slot_valid)
 		return NULL;
-	for (unsigned i = 0; i < c->count; i++) {
+	/* Without pipelining it is the head (asked on every kept header
+	 * line): one compare, no walk. */
+	if (c->count && c->fifo[c->head].seq == h->msg_seq)
+		return &c->fifo[c->head];
+	for (unsigned i = 1; i < c->count; i++) {
 		struct http1_pending *p = fifo_at(c, i);
 
 		if (p->seq == h->msg_seq)
