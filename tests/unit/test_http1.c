@@ -1030,6 +1030,87 @@ static void test_bad_arguments(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+struct start_case {
+	const char *line;
+	bool quick; /* the one-pass reader takes it */
+};
+
+/* A start line the one-pass readers take is read as the step-by-step
+ * ones read it; any other is left to those. */
+static void test_quick_start_lines(void **state)
+{
+	static const struct start_case req[] = {
+		{ "GET / HTTP/1.1\r\n", true },
+		{ "GET /a?b=c HTTP/1.0\nHost: h\r\n", true },
+		{ "DELETE /x?? HTTP/1.1\r\nHost: h\r\n", true },
+		{ "OPTIONS http://h/p?q HTTP/1.1\r\n", true },
+		{ "CONNECT h:443 HTTP/1.1\r\n", true },
+		{ "PATCH /a%20b;c=d?e HTTP/1.1\r\n", true },
+		{ "GET * HTTP/1.1\r\n\r\n", false },
+		{ "get / HTTP/1.1\r\n", false },
+		{ "GET / HTTP/1.1\r\r\n", false },
+		{ "GET / HTTP/2.0\r\n", false },
+		{ "GET /a\tb HTTP/1.1\r\n", false },
+		{ "PROPFIND / HTTP/1.1\r\n", false },
+		{ "GET /abcdef HTTP/1.1", false },
+		{ "GET  / HTTP/1.1\r\n", false },
+		{ "GET / HTTP/1.1 \r\n", false },
+	};
+	static const struct start_case st[] = {
+		{ "HTTP/1.1 200 OK\r\n", true },
+		{ "HTTP/1.0 999\nServer: x\r\n", true },
+		{ "HTTP/1.1 101\r\nUpgrade: h2c\r\n", true },
+		{ "HTTP/1.1 404 Not Found\r\nX: y\r\n", true },
+		{ "HTTP/1.1 200 \x7f\x80\r\n", true },
+		{ "HTTP/1.1 099 Low\r\n", false },
+		{ "HTTP/1.1 200\r\r\nX: y\r\n", false },
+		{ "HTTP/1.1 2000 OK\r\n", false },
+		{ "HTTP/2.0 200 OK\r\n", false },
+		{ "HTTP/1.1 200 OK", false },
+		{ "HTTP/1.1 20 OK\r\n\r\n", false },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++) {
+		const char *s = req[i].line, *lf = strchr(s, '\n');
+		struct http1_reqline q, r;
+		size_t used = http1_quick_request_line(s, strlen(s), &q);
+		struct http1_line l = { .p = s };
+
+		assert_int_equal(used != 0, req[i].quick);
+		if (!used)
+			continue;
+		l.len = l.total = (uint32_t)used - 1; /* the line without its LF */
+		assert_int_equal(used, lf + 1 - s);
+		assert_int_equal(http1_classify(s, used - 1), CLASS_REQUEST);
+		assert_int_equal(http1_parse_request_line(&l, false, &r), 0);
+		assert_ptr_equal(q.method, r.method);
+		assert_int_equal(q.method_len, r.method_len);
+		assert_int_equal(q.method_id, r.method_id);
+		assert_ptr_equal(q.target, r.target);
+		assert_int_equal(q.target_len, r.target_len);
+		assert_int_equal(q.query_at, r.query_at);
+		assert_int_equal(q.version, r.version);
+		assert_int_equal(q.target_cut, r.target_cut);
+	}
+	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		const char *s = st[i].line, *lf = strchr(s, '\n');
+		uint8_t qv = 0, rv = 0;
+		uint16_t qs = 0, rs = 0;
+		size_t used = http1_quick_status_line(s, strlen(s), &qv, &qs);
+		struct http1_line l = { .p = s };
+
+		assert_int_equal(used != 0, st[i].quick);
+		if (!used)
+			continue;
+		l.len = l.total = (uint32_t)used - 1;
+		assert_int_equal(used, lf + 1 - s);
+		assert_int_equal(http1_classify(s, used - 1), CLASS_RESPONSE);
+		assert_int_equal(http1_parse_status_line(&l, false, &rv, &rs), 0);
+		assert_int_equal(qv, rv);
+		assert_int_equal(qs, rs);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1061,6 +1142,7 @@ int main(void)
 		T(test_header_limit),
 		T(test_methods_and_targets),
 		T(test_method_length_limit),
+		T(test_quick_start_lines),
 		T(test_trace_headers),
 		T(test_traceparent_parse),
 		T(test_traceparent_every_byte),
