@@ -27,6 +27,12 @@ static void collect(const struct http1_exchange *x, void *user)
 {
 	struct seen *s = user;
 
+	/* Every exchange carries its fields' lengths as they are stored. */
+	assert_int_equal(x->path_len, strlen(x->path));
+	assert_int_equal(x->query_len, strlen(x->query));
+	assert_int_equal(x->host_len, strlen(x->host));
+	assert_int_equal(x->user_agent_len, strlen(x->user_agent));
+
 	if (s->n < MAX_SEEN)
 		s->x[s->n] = *x;
 	s->n++;
@@ -818,6 +824,49 @@ static void test_methods_and_targets(void **state)
 	assert_string_equal(http1_method_name(HTTP1_M_PATCH), "PATCH");
 }
 
+/* The lengths of path, query, host and user agent follow what is stored:
+ * cut to the field, "/" for an absolute target without a path, the
+ * authority of CONNECT, a value's NUL. */
+static void test_field_lengths(void **state)
+{
+	struct fixture *f = *state;
+	static const char ua_nul[] = "GET /a HTTP/1.1\r\nHost: h\0idden\r\n"
+				     "User-Agent: \0x\r\n\r\n";
+	char req[1024];
+
+	snprintf(req, sizeof(req), "GET /%0*d HTTP/1.1\r\nHost: %0*d\r\n"
+		 "User-Agent: %0*d\r\n\r\n", 300, 0, 200, 0, 300, 0);
+	feed(f, IN, req, 1);
+	feed(f, OUT, "HTTP/1.1 204 No Content\r\n\r\n", 2);
+	snprintf(req, sizeof(req), "GET /q?%0*d HTTP/1.1\r\n\r\n", 200, 0);
+	feed(f, IN, req, 3);
+	feed(f, OUT, "HTTP/1.1 204 No Content\r\n\r\n", 4);
+	feed(f, IN, "GET http://u:p@h.example?q=1 HTTP/1.1\r\n\r\n", 5);
+	feed(f, OUT, "HTTP/1.1 204 No Content\r\n\r\n", 6);
+	feed(f, IN, "CONNECT u@db.example:5432 HTTP/1.1\r\n\r\n", 7);
+	feed(f, OUT, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", 8);
+	assert_int_equal(http1_feed(&f->c, IN, ua_nul, sizeof(ua_nul) - 1,
+				    sizeof(ua_nul) - 1, 9, collect, &f->s),
+			 0);
+	feed(f, OUT, "HTTP/1.1 204 No Content\r\n\r\n", 10);
+	assert_int_equal(f->s.n, 5);
+	assert_int_equal(f->s.x[0].path_len, HTTP1_PATH_MAX - 1);
+	assert_int_equal(f->s.x[0].host_len, HTTP1_HOST_MAX - 1);
+	assert_int_equal(f->s.x[0].user_agent_len, HTTP1_UA_MAX - 1);
+	assert_int_equal(f->s.x[1].path_len, 2);
+	assert_int_equal(f->s.x[1].query_len, HTTP1_QUERY_MAX - 1);
+	assert_string_equal(f->s.x[2].path, "/");
+	assert_int_equal(f->s.x[2].path_len, 1);
+	assert_int_equal(f->s.x[2].query_len, 3);
+	assert_int_equal(f->s.x[2].host_len, 0);
+	assert_string_equal(f->s.x[3].host, "db.example:5432");
+	assert_int_equal(f->s.x[3].host_len, 15);
+	assert_int_equal(f->s.x[3].path_len, 0);
+	assert_int_equal(f->s.x[4].path_len, 2);
+	assert_int_equal(f->s.x[4].host_len, 1);
+	assert_int_equal(f->s.x[4].user_agent_len, 0);
+}
+
 /* The longest method of the first-bytes rule (HTTP1_CLASSIFY_METHOD_MAX
  * characters, as the kernel side's) is accepted however the reads split
  * it; one more character is not HTTP. */
@@ -1141,6 +1190,7 @@ int main(void)
 		T(test_request_lines_near_the_buffer),
 		T(test_header_limit),
 		T(test_methods_and_targets),
+		T(test_field_lengths),
 		T(test_method_length_limit),
 		T(test_quick_start_lines),
 		T(test_trace_headers),

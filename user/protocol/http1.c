@@ -280,6 +280,9 @@ static void pending_clear(struct http1_pending *p)
 {
 	struct http1_exchange *x = &p->x;
 
+	_Static_assert(offsetof(struct http1_exchange, user_agent_len) <
+			       offsetof(struct http1_exchange, method_original),
+		       "http1: the field lengths are cleared with the numbers");
 	memset(x, 0, offsetof(struct http1_exchange, method_original));
 	x->method_original[0] = '\0';
 	x->path[0] = '\0';

@@ -127,6 +127,9 @@ struct http1_exchange {
 	uint8_t method; /* enum http1_method */
 	uint8_t role; /* enum http1_role */
 	uint8_t req_version, resp_version;
+	/* strlen() of path, query, host and user_agent: set wherever those
+	 * are written, so a reader need not measure them again. */
+	uint16_t path_len, query_len, host_len, user_agent_len;
 	char method_original[HTTP1_METHOD_MAX];
 	char path[HTTP1_PATH_MAX]; /* target without the query */
 	char query[HTTP1_QUERY_MAX]; /* after '?', without it */

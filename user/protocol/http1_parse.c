@@ -516,14 +516,21 @@ static void copy_short(char *dst, const char *src, size_t n)
 	}
 }
 
-/* Copies at most size-1 bytes, NUL-terminated; true when `src` was cut. */
-bool http1_copy_field(char *dst, size_t size, const char *src, size_t n)
+/* Copies at most size-1 bytes, NUL-terminated; returns the bytes copied
+ * (the field's strlen() when `src` holds no NUL, as a target never does). */
+static size_t copy_kept(char *dst, size_t size, const char *src, size_t n)
 {
 	size_t take = n < size - 1 ? n : size - 1;
 
 	copy_short(dst, src, take);
 	dst[take] = '\0';
-	return take < n;
+	return take;
+}
+
+/* Copies at most size-1 bytes, NUL-terminated; true when `src` was cut. */
+bool http1_copy_field(char *dst, size_t size, const char *src, size_t n)
+{
+	return copy_kept(dst, size, src, n) < n;
 }
 
 static bool has_prefix_ci(const char *t, size_t n, const char *lit)
@@ -560,15 +567,22 @@ static void fill_target(struct http1_exchange *x,
 		q -= skip;
 		if (len == 0 || t[0] == '?') {
 			strcpy(x->path, "/");
+			x->path_len = 1;
 			if (len == 0)
 				goto out;
 		}
 	}
-	if (t[0] != '?')
-		trunc |= http1_copy_field(x->path, sizeof(x->path), t, q);
-	if (q < len)
-		trunc |= http1_copy_field(x->query, sizeof(x->query), t + q + 1,
-					  len - q - 1);
+	if (t[0] != '?') {
+		x->path_len = (uint16_t)copy_kept(x->path, sizeof(x->path), t, q);
+		trunc |= x->path_len < q;
+	}
+	if (q < len) {
+		size_t n = len - q - 1;
+
+		x->query_len = (uint16_t)copy_kept(x->query, sizeof(x->query),
+						   t + q + 1, n);
+		trunc |= x->query_len < n;
+	}
 out:
 	if (trunc)
 		x->flags |= HTTP1_X_FIELD_TRUNCATED;
@@ -804,8 +818,8 @@ void http1_fill_request(struct http1_exchange *x, const struct http1_half *h,
 		size_t n = rl->target_len;
 
 		t = http1_skip_userinfo(t, &n);
-		if (http1_copy_field(x->host, sizeof(x->host), t, n) ||
-		    rl->target_cut)
+		x->host_len = (uint16_t)copy_kept(x->host, sizeof(x->host), t, n);
+		if (x->host_len < n || rl->target_cut)
 			x->flags |= HTTP1_X_FIELD_TRUNCATED;
 		return;
 	}
@@ -846,6 +860,10 @@ static const struct kept_field kept_fields[2][HDR_COUNT] = {
 };
 #undef FIELD
 
+/* The two kept headers whose lengths are kept come first. */
+_Static_assert(HDR_HOST == 1 && HDR_USER_AGENT == 2,
+	       "http1: host and user agent are the first header ids");
+
 /* Keeps a header that matters; the first occurrence wins.  The field is
  * found by a table rather than by comparing the name's id with each. */
 void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
@@ -858,7 +876,13 @@ void http1_store_header(struct http1_exchange *x, const struct http1_half *h,
 	if (k->size && !dst[0]) {
 		if (id == HDR_HOST)
 			v = http1_skip_userinfo(v, &n);
-		cut = http1_copy_field(dst, k->size, v, n);
+		size_t take = copy_kept(dst, k->size, v, n);
+
+		cut = take < n;
+		/* A value may hold a NUL, which ends the field. */
+		if (id <= HDR_USER_AGENT)
+			*(id == HDR_HOST ? &x->host_len : &x->user_agent_len) =
+				(uint16_t)strnlen(dst, take);
 	} else if (id == HDR_EXPECT && req &&
 		   http1_value_is(v, n, "100-continue")) {
 		x->flags |= HTTP1_X_EXPECT_CONTINUE;
