@@ -507,11 +507,12 @@ static void mark_truncated(struct feed *f, struct http1_half *h)
 }
 
 /* A header line other than the empty one that ends the block: its `len`
- * kept bytes at `l`, and whether the line was longer. */
-static void header_field(struct feed *f, struct http1_half *h, const char *l,
-			 size_t len, bool overflowed)
+ * kept bytes at `l`, and whether the line was longer.  `p` is the half's
+ * pending exchange (half_entry()), NULL when there is none or the block is
+ * past HTTP1_HEADER_MAX: the caller looks it up once for its lines. */
+static void header_field(struct http1_half *h, struct http1_pending *p,
+			 const char *l, size_t len, bool overflowed)
 {
-	struct http1_pending *p;
 	const char *v = NULL; /* set when a header is split; LTO cannot tell */
 	size_t n = 0;
 	uint64_t cl = 0;
@@ -531,7 +532,7 @@ static void header_field(struct feed *f, struct http1_half *h, const char *l,
 	} else if (id == HDR_UPGRADE && h->kind == KIND_RESPONSE) {
 		h->upgrade_h2c = http1_value_is(v, n, "h2c");
 	}
-	if (h->header_bytes <= HTTP1_HEADER_MAX && (p = half_entry(f->c, h)))
+	if (p)
 		http1_store_header(&p->x, h, overflowed, id, v, n);
 }
 
@@ -542,7 +543,9 @@ static void header_line_done(struct feed *f, struct http1_half *h,
 		headers_done(f, h);
 		return;
 	}
-	header_field(f, h, l->p, l->len, l->total > l->len);
+	header_field(h, h->header_bytes <= HTTP1_HEADER_MAX ? half_entry(f->c, h)
+							   : NULL,
+		     l->p, l->len, l->total > l->len);
 	http1_line_reset(h);
 }
 
@@ -716,10 +719,14 @@ header_lines(struct feed *f, struct http1_half *h, const char *p, size_t n)
 {
 	size_t room = HTTP1_HEADER_MAX - h->header_bytes;
 	const char *q = p, *end, *lf;
+	struct http1_pending *x;
 
 	if (h->line_total || h->header_bytes >= HTTP1_HEADER_MAX)
 		return 0;
 	end = p + (n < room ? n : room);
+	/* The lines stay within HTTP1_HEADER_MAX, and none of them adds or
+	 * takes a pending exchange: the message's is found once. */
+	x = half_entry(f->c, h);
 	while ((lf = memchr(q, '\n', (size_t)(end - q)))) {
 		const char *l = q;
 		size_t seg = (size_t)(lf - l);
@@ -733,7 +740,7 @@ header_lines(struct feed *f, struct http1_half *h, const char *p, size_t n)
 			headers_done(f, h);
 			break;
 		}
-		header_field(f, h, l, seg, false);
+		header_field(h, x, l, seg, false);
 	}
 	return (size_t)(q - p);
 }
