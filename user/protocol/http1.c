@@ -605,7 +605,7 @@ static void start_sniff(struct feed *f, struct http1_half *h,
 
 /*
  * A start line that opens the chunk's bytes `p` (n of them), nothing of it
- * buffered, read in one pass when it has the form nearly every one has
+ * buffered (message_begin() has just emptied the line buffer), read in one pass when it has the form nearly every one has
  * (http1_quick_request_line(), http1_quick_status_line()), with the same
  * outcome as one_line()'s sniff and parse of it.  Returns the bytes taken,
  * 0 when one_line() is to read the line.
@@ -620,17 +620,14 @@ static size_t start_line_quick(struct feed *f, struct http1_half *h,
 	size_t used;
 	int err;
 
-	if (h->line_total)
-		return 0;
 	used = response ? http1_quick_status_line(p, n, &version, &status)
 			: http1_quick_request_line(p, n, &rl);
 	if (!used)
 		return 0;
 	h->header_bytes = (uint32_t)used;
-	if (start_wrong_dir(f, h, response ? CLASS_RESPONSE : CLASS_REQUEST)) {
-		start_invalid(f, h);
-		return used;
-	}
+	/* A line in the wrong direction is refused by request_begin() and
+	 * response_begin() before they change anything, as start_wrong_dir()
+	 * would have; what is set here is then dead until message_begin(). */
 	h->start_ok = 1;
 	if (response) {
 		h->kind = KIND_RESPONSE;
