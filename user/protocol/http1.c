@@ -31,6 +31,7 @@ enum half_state {
 	H_BODY_CLOSE, /* until the connection closes */
 	H_BODY_UNKNOWN, /* framing lost: ends where the next message starts */
 	H_RESYNC, /* no message: wait for a chunk that opens one */
+	H_COUNT /* not a state */
 };
 
 struct feed {
@@ -115,6 +116,8 @@ static void fifo_shrink(struct http1_conn *c)
 	c->head = 0;
 }
 
+_Static_assert(H_RESYNC == H_BODY_UNKNOWN + 1 && H_RESYNC + 1 == H_COUNT,
+	       "http1: the states a chunk may reopen come last");
 _Static_assert(C_NOT_HTTP > C_HTTP && C_UPGRADED > C_NOT_HTTP && C_H2C > C_UPGRADED,
 	       "http1: the states a connection is skipped in come last");
 
@@ -149,17 +152,10 @@ static struct http1_pending *fifo_head(struct http1_conn *c)
 	return c->count ? &c->fifo[c->head] : NULL;
 }
 
-/* The pending exchange of the half's current message, NULL when it was
- * dropped, is an orphan, or was already emitted. */
-static struct http1_pending *half_entry(struct http1_conn *c,
-					struct http1_half *h)
+/* half_entry() past the head: pipelined requests, or none. */
+static __attribute__((noinline)) struct http1_pending *
+half_entry_walk(struct http1_conn *c, struct http1_half *h)
 {
-	if (!h->slot_valid)
-		return NULL;
-	/* Without pipelining it is the head (asked on every kept header
-	 * line): one compare, no walk. */
-	if (c->count && c->fifo[c->head].seq == h->msg_seq)
-		return &c->fifo[c->head];
 	for (unsigned i = 1; i < c->count; i++) {
 		struct http1_pending *p = fifo_at(c, i);
 
@@ -168,6 +164,19 @@ static struct http1_pending *half_entry(struct http1_conn *c,
 	}
 	h->slot_valid = 0;
 	return NULL;
+}
+
+/* The pending exchange of the half's current message, NULL when it was
+ * dropped, is an orphan, or was already emitted.  Without pipelining it
+ * is the head: one compare where it is asked, no call. */
+static inline __attribute__((always_inline)) struct http1_pending *
+half_entry(struct http1_conn *c, struct http1_half *h)
+{
+	if (!h->slot_valid)
+		return NULL;
+	if (c->count && c->fifo[c->head].seq == h->msg_seq)
+		return &c->fifo[c->head];
+	return half_entry_walk(c, h);
 }
 
 static void set_desync(struct http1_conn *c)
@@ -1008,10 +1017,11 @@ static void chunk_opening(struct feed *f, struct http1_half *h,
 			  const char *p, size_t n)
 {
 	enum http1_class cls;
-	int rdir = request_dir(f->c);
+	int rdir;
 
-	if (h->state != H_RESYNC && h->state != H_BODY_UNKNOWN)
+	if (h->state < H_BODY_UNKNOWN) /* nor H_RESYNC: nearly every chunk */
 		return;
+	rdir = request_dir(f->c);
 	cls = http1_classify(p, n < HTTP1_METHOD_MAX ? n : HTTP1_METHOD_MAX);
 	if (cls == CLASS_NO || cls == CLASS_MAYBE)
 		return;
