@@ -614,7 +614,8 @@ static void start_sniff(struct feed *f, struct http1_half *h,
 
 /*
  * A start line that opens the chunk's bytes `p` (n of them), nothing of it
- * buffered (message_begin() has just emptied the line buffer), read in one pass when it has the form nearly every one has
+ * buffered (message_begin() has just emptied the line buffer), read in one
+ * pass when it has the form nearly every one has
  * (http1_quick_request_line(), http1_quick_status_line()), with the same
  * outcome as one_line()'s sniff and parse of it.  Returns the bytes taken,
  * 0 when one_line() is to read the line.
