@@ -53,10 +53,11 @@ static void set_status(struct proto_exchange *o, const struct http1_exchange *x,
 	}
 }
 
-/* `path` is the exchange's, its redacted parameters left out. */
+/* `path` (`path_len` bytes) is the exchange's, its redacted parameters
+ * left out. */
 static void describe(struct proto_exchange *o, const struct proto_conn *c,
 		     const struct http1_exchange *x, const char *path,
-		     bool with_query)
+		     size_t path_len, bool with_query)
 {
 	uint8_t version = x->req_version ? x->req_version : x->resp_version;
 	struct http_attrs_msg m = {
@@ -69,6 +70,11 @@ static void describe(struct proto_exchange *o, const struct proto_conn *c,
 		.host = x->host,
 		.user_agent = x->user_agent,
 		.version = !version ? NULL : version == 10 ? "1.0" : "1.1",
+		.path_len = path_len,
+		.query_len = strlen(x->query),
+		.host_len = strlen(x->host),
+		.user_agent_len = strlen(x->user_agent),
+		.version_len = 3,
 		.status = x->status,
 		.req_body_size = x->req_body_size,
 		.resp_body_size = x->resp_body_size,
@@ -85,6 +91,7 @@ static void on_exchange(const struct http1_exchange *x, void *user)
 	uint64_t end = x->resp_end_ns ? x->resp_end_ns : ec->ts_ns;
 	char redacted[sizeof(x->path)];
 	const char *path = x->path;
+	size_t path_len = strlen(x->path);
 	struct proto_exchange o;
 
 	if ((x->flags & HTTP1_X_INCOMPLETE) && ec->ts_ns > end)
@@ -98,12 +105,13 @@ static void on_exchange(const struct http1_exchange *x, void *user)
 		o.traceparent = x->traceparent;
 	/* Session IDs in path parameters never leave.  Most paths have no
 	 * parameter at all: those are used as they are, not copied. */
-	if (strchr(x->path, ';')) {
-		route_redact_params(x->path, opts ? opts->redact_params : NULL,
-				    redacted, sizeof(redacted));
+	if (memchr(x->path, ';', path_len)) {
+		path_len = route_redact_params(x->path,
+					       opts ? opts->redact_params : NULL,
+					       redacted, sizeof(redacted));
 		path = redacted;
 	}
-	describe(&o, ec->c, x, path, opts && opts->with_query);
+	describe(&o, ec->c, x, path, path_len, opts && opts->with_query);
 	ec->emit->exchange(ec->emit->ctx, ec->c, &o);
 }
 

@@ -96,7 +96,7 @@ static void set_cut_short(struct proto_exchange *o, const struct http2_stream *s
 /* `path`: the stream's, redacted; it lives as long as `o`. */
 static void describe(struct proto_exchange *o, const struct proto_conn *c,
 		     const struct http2_stream *s, const char *path,
-		     bool with_query)
+		     size_t path_len, bool with_query)
 {
 	struct http_attrs_msg m = {
 		.method = known_method(s->req.method),
@@ -107,6 +107,11 @@ static void describe(struct proto_exchange *o, const struct proto_conn *c,
 		.host = s->req.authority,
 		.user_agent = s->req.user_agent,
 		.version = "2",
+		.path_len = path_len,
+		.query_len = strlen(s->req.query),
+		.host_len = strlen(s->req.authority),
+		.user_agent_len = strlen(s->req.user_agent),
+		.version_len = 1,
 		.status = s->flags & H2S_RESP_HEADERS ? s->status : 0,
 		.req_body_size = s->flags & H2S_REQ_BODY_LOST ? -1 : s->req_body,
 		.resp_body_size = s->flags & H2S_RESP_BODY_LOST ? -1 : s->resp_body,
@@ -148,6 +153,7 @@ static void on_stream(const struct http2_stream *s, enum http2_role role,
 	struct http2_emit_ctx *ec = user;
 	const struct proto_opts *opts = ec->emit->opts;
 	char path[HTTP2_PATH_MAX];
+	size_t path_len;
 	struct proto_exchange o;
 
 	proto_exchange_begin(&o, role == HTTP2_ROLE_SERVER, s->start_ns, s->end_ns);
@@ -157,9 +163,10 @@ static void on_stream(const struct http2_stream *s, enum http2_role role,
 	if (s->req.traceparent[0])
 		o.traceparent = s->req.traceparent;
 	/* Session IDs in path parameters never leave. */
-	route_redact_params(s->req.path, opts ? opts->redact_params : NULL, path,
-			    sizeof(path));
-	describe(&o, ec->c, s, path, opts && opts->with_query);
+	path_len = route_redact_params(s->req.path,
+				       opts ? opts->redact_params : NULL, path,
+				       sizeof(path));
+	describe(&o, ec->c, s, path, path_len, opts && opts->with_query);
 	add_partial(&o, s);
 	ec->emit->exchange(ec->emit->ctx, ec->c, &o);
 }

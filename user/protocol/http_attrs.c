@@ -33,12 +33,13 @@ static void attr_cstr(struct proto_exchange *o, const char *key, const char *str
 	attr_str(o, key, str, strlen(str));
 }
 
-/* RFC 3986's port: digits only, here 1 to 65535; else -1. */
-static long port_value(const char *s)
+/* RFC 3986's port: the `n` bytes at `s` digits only, here 1 to 65535;
+ * else -1. */
+static long port_value(const char *s, size_t n)
 {
 	long v = 0;
 
-	for (; *s; s++) {
+	for (const char *end = s + n; s < end; s++) {
 		if (*s < '0' || *s > '9')
 			return -1;
 		v = v * 10 + (*s - '0');
@@ -48,28 +49,35 @@ static long port_value(const char *s)
 	return v > 0 ? v : -1;
 }
 
-void http_attrs_split_host(const char *host, const char **name, size_t *len,
-			   long *port)
+void http_attrs_split_host_n(const char *host, size_t host_len,
+			     const char **name, size_t *len, long *port)
 {
-	const char *colon, *end;
+	const char *colon, *end = host + host_len;
 
 	*port = -1;
 	*name = host;
 	if (host[0] == '[') {
-		end = strchr(host, ']');
-		if (!end) {
-			*len = strlen(host);
+		const char *close = memchr(host, ']', host_len);
+
+		if (!close) {
+			*len = host_len;
 			return;
 		}
 		*name = host + 1;
-		*len = (size_t)(end - host - 1);
-		colon = end[1] == ':' ? end + 1 : NULL;
+		*len = (size_t)(close - host - 1);
+		colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
 	} else {
-		colon = strrchr(host, ':');
-		*len = colon ? (size_t)(colon - host) : strlen(host);
+		colon = memrchr(host, ':', host_len);
+		*len = colon ? (size_t)(colon - host) : host_len;
 	}
-	if (colon && colon[1])
-		*port = port_value(colon + 1);
+	if (colon && colon + 1 < end)
+		*port = port_value(colon + 1, (size_t)(end - colon - 1));
+}
+
+void http_attrs_split_host(const char *host, const char **name, size_t *len,
+			   long *port)
+{
+	http_attrs_split_host_n(host, strlen(host), name, len, port);
 }
 
 /* The address as text, kept in the exchange (formatted straight there). */
@@ -81,15 +89,16 @@ const char *http_attrs_addr_text(struct proto_exchange *o,
 	return out ? stream_addr_str(a, out, INET6_ADDRSTRLEN) : "";
 }
 
-void http_attrs_server(struct proto_exchange *o, const char *host,
-		       const struct stream_addr *server_end, bool tls)
+void http_attrs_server_n(struct proto_exchange *o, const char *host,
+			 size_t host_len, const struct stream_addr *server_end,
+			 bool tls)
 {
 	const char *name;
 	size_t len;
 	long port;
 
-	if (host[0]) {
-		http_attrs_split_host(host, &name, &len, &port);
+	if (host_len) {
+		http_attrs_split_host_n(host, host_len, &name, &len, &port);
 		attr_str(o, "server.address", name, len);
 		/* A host without a port means the scheme's default. */
 		proto_attr_int(o, "server.port", port > 0 ? port : tls ? 443 : 80);
@@ -97,6 +106,12 @@ void http_attrs_server(struct proto_exchange *o, const char *host,
 	}
 	attr_cstr(o, "server.address", http_attrs_addr_text(o, server_end));
 	proto_attr_int(o, "server.port", server_end->port);
+}
+
+void http_attrs_server(struct proto_exchange *o, const char *host,
+		       const struct stream_addr *server_end, bool tls)
+{
+	http_attrs_server_n(o, host, strlen(host), server_end, tls);
 }
 
 /* A port's digits in `buf` (6 bytes), NUL-terminated. */
@@ -128,7 +143,7 @@ static void add_url_full(struct proto_exchange *o, const char *scheme,
 static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 		    const struct http_attrs_msg *m, bool server, bool with_query)
 {
-	bool query = with_query && m->query[0];
+	bool query = with_query && m->query_len;
 	const char *scheme = c->tls ? "https" : "http";
 	size_t scheme_len = c->tls ? 5 : 4;
 	char buf[64], port[6];
@@ -140,10 +155,10 @@ static void add_url(struct proto_exchange *o, const struct proto_conn *c,
 			add_url_full(o, scheme, m->host, NULL, "", NULL);
 		return;
 	}
-	if (m->path[0])
-		attr_cstr(o, "url.path", m->path);
+	if (m->path_len)
+		attr_str(o, "url.path", m->path, m->path_len);
 	if (query)
-		attr_cstr(o, "url.query", m->query);
+		attr_str(o, "url.query", m->query, m->query_len);
 	attr_str(o, "url.scheme", scheme, scheme_len);
 	if (server)
 		return;
@@ -210,7 +225,7 @@ static void set_name(struct proto_exchange *o, const struct http_attrs_msg *m,
 	 * (it was the last allocation). */
 	memcpy(out, method, ml);
 	out[ml] = ' ';
-	route_template_len(m->path, out + ml + 1, sizeof(route), &rl);
+	route_template_n(m->path, m->path_len, out + ml + 1, sizeof(route), &rl);
 	o->name = out;
 	o->name_len = ml + 1 + rl;
 	o->text_used -= (uint32_t)(sizeof(route) - (o->name_len - ml));
@@ -233,12 +248,13 @@ void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 	add_url(o, c, m, server, with_query);
 	if (m->status)
 		proto_attr_int(o, "http.response.status_code", m->status);
-	http_attrs_server(o, m->host, server ? &c->local : &c->peer, c->tls);
+	http_attrs_server_n(o, m->host, m->host_len, server ? &c->local : &c->peer,
+			    c->tls);
 	http_attrs_peer(o, c, server);
 	if (m->version)
-		attr_cstr(o, "network.protocol.version", m->version);
-	if (m->user_agent[0])
-		attr_cstr(o, "user_agent.original", m->user_agent);
+		attr_str(o, "network.protocol.version", m->version, m->version_len);
+	if (m->user_agent_len)
+		attr_str(o, "user_agent.original", m->user_agent, m->user_agent_len);
 	if (m->req_body_size >= 0)
 		proto_attr_int(o, "http.request.body.size", m->req_body_size);
 	if (m->status && m->resp_body_size >= 0)

@@ -17,7 +17,8 @@
 #include "protocol/protocol.h"
 
 /* One request and its response.  Strings are NUL-terminated, "" when
- * absent; `path` is already free of the parameters that are redacted. */
+ * absent, and their lengths given (what strlen() says: no NUL inside);
+ * `path` is already free of the parameters that are redacted. */
 struct http_attrs_msg {
 	const char *method;          /* a known method's name; NULL: unknown */
 	const char *method_original; /* the unknown method as sent; "" with
@@ -27,6 +28,7 @@ struct http_attrs_msg {
 	const char *host;            /* Host or :authority, without userinfo */
 	const char *user_agent;
 	const char *version;         /* "1.0", "1.1", "2", or NULL: unknown */
+	size_t path_len, query_len, host_len, user_agent_len, version_len;
 	uint16_t status;             /* 0: no response */
 	int64_t req_body_size;       /* -1: unknown */
 	int64_t resp_body_size;      /* -1: unknown; left out without status */
@@ -52,6 +54,10 @@ bool http_attrs_status(struct proto_exchange *o, uint16_t status, bool server);
  * none, the scheme's default), else from the server's end of the socket. */
 void http_attrs_server(struct proto_exchange *o, const char *host,
 		       const struct stream_addr *server_end, bool tls);
+/* The same with the host's length known (`host_len` bytes, then a NUL). */
+void http_attrs_server_n(struct proto_exchange *o, const char *host,
+			 size_t host_len, const struct stream_addr *server_end,
+			 bool tls);
 
 /* network.peer.address/port, and client.address/port on a server. */
 void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
@@ -68,5 +74,8 @@ const char *http_attrs_addr_text(struct proto_exchange *o,
  */
 void http_attrs_split_host(const char *host, const char **name, size_t *len,
 			   long *port);
+/* The same with the host's length known (`host_len` bytes, then a NUL). */
+void http_attrs_split_host_n(const char *host, size_t host_len,
+			     const char **name, size_t *len, long *port);
 
 #endif /* SPANPROBE_HTTP_ATTRS_H */

@@ -98,6 +98,63 @@ static size_t put_segment(const char *s, char *out, size_t outsize, size_t *len,
 	return n;
 }
 
+/*
+ * The template when it cannot be cut (`out` has room for the longest
+ * one): one pass that classifies each byte and copies it, a segment found
+ * an identifier written over after.  Returns the template's length.
+ */
+static size_t template_bytes(const char *path, char *out)
+{
+	unsigned all = R_DIGIT | R_HEX | R_ALNUM, any = 0, k;
+	size_t o = 0, seg = 0, n;
+	const char *s = path;
+
+	for (;; s++) {
+		uint8_t c = (uint8_t)*s;
+
+		k = route_class[c];
+		if (!(k & R_STOP)) {
+			all &= k;
+			any |= k;
+			out[o++] = (char)c;
+			continue;
+		}
+		n = o - seg;
+		if (n && ((all & R_DIGIT) || ((all & R_HEX) && n >= HEX_ID_MIN) ||
+			  ((all & R_ALNUM) && n >= TOKEN_ID_MIN && (any & R_DIGIT)) ||
+			  is_uuid(s - n, n))) {
+			memcpy(out + seg, ROUTE_ID, sizeof(ROUTE_ID) - 1);
+			o = seg + sizeof(ROUTE_ID) - 1;
+		}
+		if (c != '/')
+			return o;
+		out[o++] = '/';
+		seg = o;
+		all = R_DIGIT | R_HEX | R_ALNUM;
+		any = 0;
+	}
+}
+
+int route_template_n(const char *path, size_t path_len, char *out,
+		     size_t outsize, size_t *out_len)
+{
+	size_t len;
+
+	/* Room for the longest template: a one-byte identifier between
+	 * slashes grows 2 bytes to 5. */
+	if (!path || !out || outsize < 8 || path_len > (outsize - 8) / 3)
+		return route_template_len(path, out, outsize, out_len);
+	len = template_bytes(path, out);
+	if (len == 0) {
+		memcpy(out, "/", 2);
+		*out_len = 1;
+		return 0;
+	}
+	out[len] = '\0';
+	*out_len = len;
+	return 0;
+}
+
 int route_template_len(const char *path, char *out, size_t outsize, size_t *out_len)
 {
 	size_t len = 0, i = 0;
@@ -150,8 +207,8 @@ static bool in_list(const char *list, const char *name, size_t n)
 	return false;
 }
 
-void route_redact_params(const char *path, const char *extra, char *out,
-			 size_t outsize)
+size_t route_redact_params(const char *path, const char *extra, char *out,
+			   size_t outsize)
 {
 	size_t o = 0;
 
@@ -173,4 +230,5 @@ void route_redact_params(const char *path, const char *extra, char *out,
 			out[o++] = *path++;
 	}
 	out[o] = '\0';
+	return o;
 }

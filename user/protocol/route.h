@@ -28,6 +28,10 @@ int route_template(const char *path, char *out, size_t outsize);
 /* The same, and the template's length (what strlen(out) would say). */
 int route_template_len(const char *path, char *out, size_t outsize,
 		       size_t *out_len);
+/* The same for a path whose length is known: `path_len` bytes, none of
+ * them NUL, and a NUL after them. */
+int route_template_n(const char *path, size_t path_len, char *out,
+		     size_t outsize, size_t *out_len);
 
 /* Path parameters removed from every exported path: session IDs. */
 #define ROUTE_REDACT_DEFAULT "jsessionid,phpsessid,sessionid,sid"
@@ -37,9 +41,9 @@ int route_template_len(const char *path, char *out, size_t outsize,
  * (";name" or ";name=value", up to the next ';' or '/') whose name,
  * compared without case, is in ROUTE_REDACT_DEFAULT or in `extra` (a
  * comma-separated list; NULL: none).  "/a;jsessionid=X/b" gives "/a/b".
- * The result is never longer than the path.
+ * The result is never longer than the path.  Returns its length.
  */
-void route_redact_params(const char *path, const char *extra, char *out,
-			 size_t outsize);
+size_t route_redact_params(const char *path, const char *extra, char *out,
+			   size_t outsize);
 
 #endif /* SPANPROBE_ROUTE_H */
