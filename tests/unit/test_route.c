@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -14,9 +15,16 @@
 static void expect_route(const char *path, const char *want)
 {
 	char out[256];
+	size_t len;
 
 	assert_int_equal(route_template(path, out, sizeof(out)), 0);
 	assert_string_equal(out, want);
+	/* The one-pass form, given the length, says the same. */
+	memset(out, 'x', sizeof(out));
+	assert_int_equal(route_template_n(path, path ? strlen(path) : 0, out,
+					  sizeof(out), &len), 0);
+	assert_string_equal(out, want);
+	assert_int_equal(len, strlen(want));
 }
 
 static void test_examples(void **state)
@@ -86,6 +94,35 @@ static void test_small_buffer(void **state)
 	assert_int_equal(route_template("/", out, 0), -EINVAL);
 }
 
+/* Identifiers of every size about the limits, behind any prefix: the
+ * one-pass form against the segment-by-segment one. */
+static void test_lengths(void **state)
+{
+	static const char *const alph[] = { "0123456789", "0123456789abcdef",
+					    "a1B2c3D4zZ", "abcdefghij", "x-1" };
+	char path[128], a[256], b[256];
+	size_t la, lb, r;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(alph) / sizeof(alph[0]); k++) {
+		for (size_t n = 0; n < 40; n++) {
+			size_t o = (size_t)snprintf(path, sizeof(path), "/v%zu/", n % 3);
+
+			for (size_t i = 0; i < n; i++)
+				path[o++] = alph[k][i % strlen(alph[k])];
+			strcpy(path + o, n % 2 ? "/" : "?q#");
+			assert_int_equal(route_template_len(path, a, sizeof(a), &la), 0);
+			assert_int_equal(route_template_n(path, strlen(path), b,
+							  sizeof(b), &lb), 0);
+			assert_string_equal(a, b);
+			assert_int_equal(la, lb);
+		}
+	}
+	r = route_redact_params("/a;sid=1/b", NULL, a, sizeof(a));
+	assert_string_equal(a, "/a/b");
+	assert_int_equal(r, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -93,6 +130,7 @@ int main(void)
 		cmocka_unit_test(test_kept_segments),
 		cmocka_unit_test(test_redact_params),
 		cmocka_unit_test(test_small_buffer),
+		cmocka_unit_test(test_lengths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
