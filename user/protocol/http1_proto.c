@@ -71,9 +71,9 @@ static void describe(struct proto_exchange *o, const struct proto_conn *c,
 		.user_agent = x->user_agent,
 		.version = !version ? NULL : version == 10 ? "1.0" : "1.1",
 		.path_len = path_len,
-		.query_len = strlen(x->query),
-		.host_len = strlen(x->host),
-		.user_agent_len = strlen(x->user_agent),
+		.query_len = x->query_len,
+		.host_len = x->host_len,
+		.user_agent_len = x->user_agent_len,
 		.version_len = 3,
 		.status = x->status,
 		.req_body_size = x->req_body_size,
@@ -91,7 +91,7 @@ static void on_exchange(const struct http1_exchange *x, void *user)
 	uint64_t end = x->resp_end_ns ? x->resp_end_ns : ec->ts_ns;
 	char redacted[sizeof(x->path)];
 	const char *path = x->path;
-	size_t path_len = strlen(x->path);
+	size_t path_len = x->path_len;
 	struct proto_exchange o;
 
 	if ((x->flags & HTTP1_X_INCOMPLETE) && ec->ts_ns > end)
