@@ -550,7 +550,7 @@ static int put_span_attr(struct pb_out *o, const struct sp_span *s,
  * Room an attribute of the common kinds takes besides its string's bytes:
  * its tag and length, the key's field as copied from its slot (whole),
  * the value's tag and length, the AnyValue's tag and an integer or a
- * string's length, and what copy_short() may write past the string.
+ * string's length, and what copy_cut_arena() may write past the string.
  */
 #define ATTR_ROOM (1 + 5 + KEY_FIELD_MAX + 1 + 5 + 1 + 10 + 16)
 
@@ -560,7 +560,8 @@ static int put_span_attr(struct pb_out *o, const struct sp_span *s,
  * store, to a `dst` with 16 bytes of room.  The bytes past `len` are
  * written over by what follows, or lie past the end of the output.
  */
-static inline size_t copy_short(uint8_t *dst, const char *src, size_t len, bool slack)
+static inline size_t copy_cut_arena(uint8_t *dst, const char *src, size_t len,
+				    bool slack)
 {
 #if defined(__SSE2__)
 	if (len < 16 && slack) {
@@ -593,7 +594,7 @@ put_str_attr(uint8_t *p, const struct key_slot *k, const char *v, size_t len,
 	p = put_varint(p, vsize);
 	*p++ = TAG_ANY_STRING;
 	p = put_varint(p, len);
-	*cut = copy_short(p, v, len, slack);
+	*cut = copy_cut_arena(p, v, len, slack);
 	return p + len;
 }
 
