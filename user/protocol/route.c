@@ -105,7 +105,7 @@ static size_t put_segment(const char *s, char *out, size_t outsize, size_t *len,
  */
 static size_t template_bytes(const char *path, char *out)
 {
-	unsigned all = R_DIGIT | R_HEX | R_ALNUM, any = 0, k;
+	unsigned all = R_DIGIT | R_HEX | R_ALNUM, k;
 	size_t o = 0, seg = 0, n;
 	const char *s = path;
 
@@ -115,14 +115,11 @@ static size_t template_bytes(const char *path, char *out)
 		k = route_class[c];
 		if (!(k & R_STOP)) {
 			all &= k;
-			any |= k;
 			out[o++] = (char)c;
 			continue;
 		}
 		n = o - seg;
-		if (n && ((all & R_DIGIT) || ((all & R_HEX) && n >= HEX_ID_MIN) ||
-			  ((all & R_ALNUM) && n >= TOKEN_ID_MIN && (any & R_DIGIT)) ||
-			  is_uuid(s - n, n))) {
+		if (n && is_identifier(s - n, n, all)) {
 			memcpy(out + seg, ROUTE_ID, sizeof(ROUTE_ID) - 1);
 			o = seg + sizeof(ROUTE_ID) - 1;
 		}
@@ -131,7 +128,6 @@ static size_t template_bytes(const char *path, char *out)
 		out[o++] = '/';
 		seg = o;
 		all = R_DIGIT | R_HEX | R_ALNUM;
-		any = 0;
 	}
 }
 
