@@ -30,6 +30,7 @@
 
 #include "span/resource.h"
 #include "export/otlp_encode.h"
+#include "util/swar.h"
 
 /* Wire types (protobuf encoding guide). */
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
@@ -144,11 +145,10 @@ static inline uint8_t *put_fixed32(uint8_t *p, uint32_t v)
 }
 
 /* The first zero byte of the word `w` (little-endian): its index, or the
- * word's size.  Of the bytes that (w - 0x01..) & ~w & 0x80.. flags, the
- * lowest is the first zero (only bytes above it may be flagged falsely). */
+ * word's size. */
 static inline size_t zero_at64(uint64_t w)
 {
-	uint64_t z = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+	uint64_t z = swar_zero_bytes(w);
 
 	return z ? (size_t)__builtin_ctzll(z) >> 3 : 8;
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/swar.h"
+
 static const char *const method_names[] = {
 	[HTTP1_M_OTHER] = "_OTHER",   [HTTP1_M_GET] = "GET",
 	[HTTP1_M_HEAD] = "HEAD",      [HTTP1_M_POST] = "POST",
@@ -61,33 +63,28 @@ static bool target_char(unsigned char c)
 	return c > ' ' && c != 0x7f;
 }
 
-static uint64_t load64(const char *p)
+/*
+ * Bit 7 of each byte of `x` that is not a target_char(): a byte below
+ * 0x21 (x - 0x21 borrows into bit 7 where x's own bit 7 is clear) or
+ * equal to 0x7f (x ^ 0x7f is zero).  A borrow may also mark a byte above
+ * a bad one, never a word without one: the lowest bit set is the first
+ * such byte.
+ */
+static uint64_t bad_target_bytes(uint64_t x)
 {
-	uint64_t v;
+	uint64_t low = (x - SWAR_BYTES(0x21)) & ~x;
 
-	memcpy(&v, p, sizeof(v));
-	return v;
+	return (low | swar_zero_bytes(x ^ SWAR_BYTES(0x7f))) & SWAR_BYTES(0x80);
 }
 
-#define BYTES(b) (0x0101010101010101ull * (b))
-
-/*
- * Every byte of `t` is a target_char(), eight at a time: a byte below
- * 0x21 (x - 0x21 borrows into bit 7 where x's own bit 7 is clear) or
- * equal to 0x7f (x ^ 0x7f is zero) sets its bit 7 in `bad`.  A borrow may
- * also mark a byte above a bad one, never a word without one.
- */
+/* Every byte of `t` is a target_char(), eight at a time. */
 static bool target_chars(const char *t, size_t n)
 {
 	size_t i = 0;
 
-	for (; i + 8 <= n; i += 8) {
-		uint64_t x = load64(t + i), z = x ^ BYTES(0x7f);
-		uint64_t bad = ((x - BYTES(0x21)) & ~x) | ((z - BYTES(1)) & ~z);
-
-		if (bad & BYTES(0x80))
+	for (; i + 8 <= n; i += 8)
+		if (bad_target_bytes(swar_load(t + i)))
 			return false;
-	}
 	for (; i < n; i++)
 		if (!target_char((unsigned char)t[i]))
 			return false;
@@ -353,21 +350,6 @@ int http1_parse_status_line(const struct http1_line *line, bool cut,
 	return 0;
 }
 
-/* Bit 7 of each byte of `x` that is zero; the lowest one set is the first
- * such byte (a borrow only marks bytes above a zero one). */
-static uint64_t zero_bytes(uint64_t x)
-{
-	return (x - BYTES(1)) & ~x & BYTES(0x80);
-}
-
-/* Bit 7 of each byte of `x` that is not a target_char() (as
- * target_chars()); the lowest one set is the first such byte. */
-static uint64_t bad_target_bytes(uint64_t x)
-{
-	return (((x - BYTES(0x21)) & ~x) | zero_bytes(x ^ BYTES(0x7f))) &
-	       BYTES(0x80);
-}
-
 /* The byte of `p` that bit 7 of `bits` (not 0) marks first. */
 static const char *first_marked(const char *p, uint64_t bits)
 {
@@ -380,7 +362,8 @@ static uint8_t version_at(const char *e, const char *end, const char **lf)
 {
 	static const char v[8] = " HTTP/1.";
 
-	if (end - e < 10 || load64(e) != load64(v) || (e[8] != '0' && e[8] != '1'))
+	if (end - e < 10 || swar_load(e) != swar_load(v) ||
+	    (e[8] != '0' && e[8] != '1'))
 		return 0;
 	*lf = e + 9 + (e[9] == '\r');
 	if (*lf >= end || **lf != '\n')
@@ -406,7 +389,7 @@ size_t http1_quick_request_line(const char *p, size_t n,
 	uint64_t sp;
 
 	/* The shortest such line, "GET / HTTP/1.1" CRLF, has 16 bytes. */
-	if (n < 16 || !(sp = zero_bytes(load64(p) ^ BYTES(' '))))
+	if (n < 16 || !(sp = swar_zero_bytes(swar_load(p) ^ SWAR_BYTES(' '))))
 		return 0;
 	t = first_marked(p, sp) + 1;
 	out->method_id = http1_method_lookup(p, (size_t)(t - 1 - p));
@@ -420,9 +403,9 @@ size_t http1_quick_request_line(const char *p, size_t n,
 
 		if (q + 8 > end)
 			return 0;
-		x = load64(q);
+		x = swar_load(q);
 		bad = bad_target_bytes(x);
-		qm = zero_bytes(x ^ BYTES('?'));
+		qm = swar_zero_bytes(x ^ SWAR_BYTES('?'));
 		if (qm && !query)
 			query = first_marked(q, qm);
 		if (bad) {
@@ -459,7 +442,7 @@ size_t http1_quick_status_line(const char *p, size_t n, uint8_t *version,
 	unsigned d0, d1, d2;
 
 	/* '0' and '1' differ in bit 0 alone. */
-	if (n < 16 || (load64(p) | 1ull << 56) != load64(v) || p[8] != ' ')
+	if (n < 16 || (swar_load(p) | 1ull << 56) != swar_load(v) || p[8] != ' ')
 		return 0;
 	d0 = (unsigned char)p[9] - '0';
 	d1 = (unsigned char)p[10] - '0';
@@ -471,7 +454,7 @@ size_t http1_quick_status_line(const char *p, size_t n, uint8_t *version,
 	} else if (p[12] == ' ') {
 		/* The reason is not read: only its end is looked for. */
 		for (; q + 8 <= end; q += 8) {
-			uint64_t lf = zero_bytes(load64(q) ^ BYTES('\n'));
+			uint64_t lf = swar_zero_bytes(swar_load(q) ^ SWAR_BYTES('\n'));
 
 			if (lf) {
 				q = first_marked(q, lf);
@@ -623,14 +606,14 @@ name_is(const char *l, const char *name, size_t n)
 		       ((load32(l + last) | (b & 0x40404040u) >> 1) == b);
 	}
 	for (i = 0; i + 8 < n; i += 8) {
-		uint64_t w = load64(name + i);
+		uint64_t w = swar_load(name + i);
 
-		if ((load64(l + i) | (w & 0x4040404040404040ull) >> 1) != w)
+		if ((swar_load(l + i) | (w & 0x4040404040404040ull) >> 1) != w)
 			return false;
 	}
 	i = n - 8;
-	return (load64(l + i) | (load64(name + i) & 0x4040404040404040ull) >> 1) ==
-	       load64(name + i);
+	return (swar_load(l + i) | (swar_load(name + i) & 0x4040404040404040ull) >> 1) ==
+	       swar_load(name + i);
 }
 
 /* `l` (len bytes) opens with the field name `name` (n bytes) and its
