@@ -341,7 +341,8 @@ static void test_split_host(void **state)
 		size_t len;
 		long port;
 
-		http_attrs_split_host(cases[i].host, &name, &len, &port);
+		http_attrs_split_host(cases[i].host, strlen(cases[i].host), &name, &len,
+				      &port);
 		assert_int_equal(len, strlen(cases[i].name));
 		assert_memory_equal(name, cases[i].name, len);
 		assert_int_equal(port, cases[i].port);

@@ -310,7 +310,7 @@ void db_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 	if (m->batch_size >= 2)
 		proto_attr_int(o, "db.operation.batch.size", m->batch_size);
 	add_status(o, m, opts);
-	http_attrs_server(o, "", server ? &c->local : &c->peer, false);
+	http_attrs_server(o, "", 0, server ? &c->local : &c->peer, false);
 	http_attrs_peer(o, c, server);
 	if (m->cut_short)
 		proto_attr_cstr(o, "spanprobe.partial", "response");

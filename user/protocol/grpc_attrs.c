@@ -173,8 +173,8 @@ bool grpc_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 	/* Recommended for RPC spans too (the transport's protocol). */
 	proto_attr_cstr(o, "network.protocol.name", "http");
 	proto_attr_cstr(o, "network.protocol.version", "2");
-	http_attrs_server(o, s->req.authority, o->server ? &c->local : &c->peer,
-			  c->tls);
+	http_attrs_server(o, s->req.authority, strlen(s->req.authority),
+			  o->server ? &c->local : &c->peer, c->tls);
 	http_attrs_peer(o, c, o->server);
 	set_status(o, s, grpc_attrs_code(s));
 	return true;

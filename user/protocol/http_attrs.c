@@ -49,8 +49,8 @@ static long port_value(const char *s, size_t n)
 	return v > 0 ? v : -1;
 }
 
-void http_attrs_split_host_n(const char *host, size_t host_len,
-			     const char **name, size_t *len, long *port)
+void http_attrs_split_host(const char *host, size_t host_len,
+			   const char **name, size_t *len, long *port)
 {
 	const char *colon, *end = host + host_len;
 
@@ -74,12 +74,6 @@ void http_attrs_split_host_n(const char *host, size_t host_len,
 		*port = port_value(colon + 1, (size_t)(end - colon - 1));
 }
 
-void http_attrs_split_host(const char *host, const char **name, size_t *len,
-			   long *port)
-{
-	http_attrs_split_host_n(host, strlen(host), name, len, port);
-}
-
 /* The address as text, kept in the exchange (formatted straight there). */
 const char *http_attrs_addr_text(struct proto_exchange *o,
 				 const struct stream_addr *a)
@@ -89,16 +83,16 @@ const char *http_attrs_addr_text(struct proto_exchange *o,
 	return out ? stream_addr_str(a, out, INET6_ADDRSTRLEN) : "";
 }
 
-void http_attrs_server_n(struct proto_exchange *o, const char *host,
-			 size_t host_len, const struct stream_addr *server_end,
-			 bool tls)
+void http_attrs_server(struct proto_exchange *o, const char *host,
+		       size_t host_len, const struct stream_addr *server_end,
+		       bool tls)
 {
 	const char *name;
 	size_t len;
 	long port;
 
 	if (host_len) {
-		http_attrs_split_host_n(host, host_len, &name, &len, &port);
+		http_attrs_split_host(host, host_len, &name, &len, &port);
 		attr_str(o, "server.address", name, len);
 		/* A host without a port means the scheme's default. */
 		proto_attr_int(o, "server.port", port > 0 ? port : tls ? 443 : 80);
@@ -106,12 +100,6 @@ void http_attrs_server_n(struct proto_exchange *o, const char *host,
 	}
 	attr_cstr(o, "server.address", http_attrs_addr_text(o, server_end));
 	proto_attr_int(o, "server.port", server_end->port);
-}
-
-void http_attrs_server(struct proto_exchange *o, const char *host,
-		       const struct stream_addr *server_end, bool tls)
-{
-	http_attrs_server_n(o, host, strlen(host), server_end, tls);
 }
 
 /* A port's digits in `buf` (6 bytes), NUL-terminated. */
@@ -248,8 +236,8 @@ void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 	add_url(o, c, m, server, with_query);
 	if (m->status)
 		proto_attr_int(o, "http.response.status_code", m->status);
-	http_attrs_server_n(o, m->host, m->host_len, server ? &c->local : &c->peer,
-			    c->tls);
+	http_attrs_server(o, m->host, m->host_len, server ? &c->local : &c->peer,
+			  c->tls);
 	http_attrs_peer(o, c, server);
 	if (m->version)
 		attr_str(o, "network.protocol.version", m->version, m->version_len);

@@ -50,14 +50,12 @@ void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
  */
 bool http_attrs_status(struct proto_exchange *o, uint16_t status, bool server);
 
-/* server.address and server.port: from `host` (the port, when it has
- * none, the scheme's default), else from the server's end of the socket. */
+/* server.address and server.port: from `host` (`host_len` bytes, then a
+ * NUL; the port, when it has none, the scheme's default), else (0 bytes)
+ * from the server's end of the socket. */
 void http_attrs_server(struct proto_exchange *o, const char *host,
-		       const struct stream_addr *server_end, bool tls);
-/* The same with the host's length known (`host_len` bytes, then a NUL). */
-void http_attrs_server_n(struct proto_exchange *o, const char *host,
-			 size_t host_len, const struct stream_addr *server_end,
-			 bool tls);
+		       size_t host_len, const struct stream_addr *server_end,
+		       bool tls);
 
 /* network.peer.address/port, and client.address/port on a server. */
 void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
@@ -68,14 +66,11 @@ const char *http_attrs_addr_text(struct proto_exchange *o,
 				 const struct stream_addr *a);
 
 /*
- * A Host value "name", "name:port" or "[v6]:port" -> the name (`len`
- * bytes from `*name`) and the port (-1 when there is none or it is not a
- * port).
+ * A Host value "name", "name:port" or "[v6]:port" (`host_len` bytes) ->
+ * the name (`len` bytes from `*name`) and the port (-1 when there is none
+ * or it is not a port).
  */
-void http_attrs_split_host(const char *host, const char **name, size_t *len,
-			   long *port);
-/* The same with the host's length known (`host_len` bytes, then a NUL). */
-void http_attrs_split_host_n(const char *host, size_t host_len,
-			     const char **name, size_t *len, long *port);
+void http_attrs_split_host(const char *host, size_t host_len,
+			   const char **name, size_t *len, long *port);
 
 #endif /* SPANPROBE_HTTP_ATTRS_H */
