@@ -462,6 +462,48 @@ static inline uint8_t *put_key_value_head(uint8_t *p, uint8_t tag,
 }
 
 /*
+ * copy_cut() of a string of the arena that has 16 bytes of the arena from
+ * its start (`slack`) and fewer than 16 of its own: one load and one
+ * store, to a `dst` with 16 bytes of room.  The bytes past `len` are
+ * written over by what follows, or lie past the end of the output.
+ */
+static inline size_t copy_cut_arena(uint8_t *dst, const char *src, size_t len,
+				    bool slack)
+{
+#if defined(__SSE2__)
+	if (len < 16 && slack) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)src);
+		unsigned nul;
+
+		_mm_storeu_si128((__m128i *)(void *)dst, v);
+		nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())) &
+		      ((1u << len) - 1);
+		return nul ? (size_t)__builtin_ctz(nul) : len;
+	}
+#endif
+	(void)slack;
+	return copy_cut(dst, src, len);
+}
+
+/* An AnyValue's string: tag, length, and the bytes copied as they are
+ * looked at (copy_cut_arena(), `slack` as there; *cut as copy_cut()). */
+static inline __attribute__((always_inline)) uint8_t *
+put_any_string(uint8_t *p, const char *v, size_t len, bool slack, size_t *cut)
+{
+	*p++ = TAG_ANY_STRING;
+	p = put_varint(p, len);
+	*cut = copy_cut_arena(p, v, len, slack);
+	return p + len;
+}
+
+/* An AnyValue's integer: tag and varint. */
+static inline uint8_t *put_any_int(uint8_t *p, int64_t i)
+{
+	*p++ = TAG_ANY_INT;
+	return put_varint(p, (uint64_t)i);
+}
+
+/*
  * Attribute `a` of a span at `p`, its key's field from `k` (or `a->key`
  * measured, `klen` bytes, when NULL) and its string value, when a string,
  * `str` bytes at `v`.  The string is copied as it is looked at: *cut is
@@ -489,14 +531,10 @@ put_attr(uint8_t *p, const struct sp_attr *a, const struct key_slot *k,
 	*cut = str;
 	switch (a->type) {
 	case SP_ATTR_STRING:
-		*p++ = TAG_ANY_STRING;
-		p = put_varint(p, str);
-		*cut = copy_cut(p, v, str);
-		p += str;
+		p = put_any_string(p, v, str, false, cut);
 		break;
 	case SP_ATTR_INT:
-		*p++ = TAG_ANY_INT;
-		p = put_varint(p, (uint64_t)a->v.i);
+		p = put_any_int(p, a->v.i);
 		break;
 	case SP_ATTR_BOOL:
 		*p++ = TAG_ANY_BOOL;
@@ -554,30 +592,6 @@ static int put_span_attr(struct pb_out *o, const struct sp_span *s,
  */
 #define ATTR_ROOM (1 + 5 + KEY_FIELD_MAX + 1 + 5 + 1 + 10 + 16)
 
-/*
- * copy_cut() of a string of the arena that has 16 bytes of the arena from
- * its start (`slack`) and fewer than 16 of its own: one load and one
- * store, to a `dst` with 16 bytes of room.  The bytes past `len` are
- * written over by what follows, or lie past the end of the output.
- */
-static inline size_t copy_cut_arena(uint8_t *dst, const char *src, size_t len,
-				    bool slack)
-{
-#if defined(__SSE2__)
-	if (len < 16 && slack) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)src);
-		unsigned nul;
-
-		_mm_storeu_si128((__m128i *)(void *)dst, v);
-		nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())) &
-		      ((1u << len) - 1);
-		return nul ? (size_t)__builtin_ctz(nul) : len;
-	}
-#endif
-	(void)slack;
-	return copy_cut(dst, src, len);
-}
-
 /* A string attribute, its key's field from `k`: put_attr() for the kind
  * most attributes are, without its choices. */
 static inline __attribute__((always_inline)) uint8_t *
@@ -592,10 +606,7 @@ put_str_attr(uint8_t *p, const struct key_slot *k, const char *v, size_t len,
 	p += k->len;
 	*p++ = TAG_KV_VALUE;
 	p = put_varint(p, vsize);
-	*p++ = TAG_ANY_STRING;
-	p = put_varint(p, len);
-	*cut = copy_cut_arena(p, v, len, slack);
-	return p + len;
+	return put_any_string(p, v, len, slack, cut);
 }
 
 /* An integer attribute, its key's field from `k`: every length here is
@@ -612,8 +623,7 @@ put_int_attr(uint8_t *p, const struct key_slot *k, int64_t i)
 	p += k->len;
 	*p++ = TAG_KV_VALUE;
 	*p++ = vsize;
-	*p++ = TAG_ANY_INT;
-	return put_varint(p, (uint64_t)i);
+	return put_any_int(p, i);
 }
 
 /*
