@@ -803,6 +803,52 @@ static void test_header_limit(void **state)
 	free(req);
 }
 
+/* A kept header line one byte over the line buffer is read through it:
+ * its field is marked cut, even when the value kept is whole; at the
+ * buffer's size it is read where it came, and is not. */
+static void test_header_lines_near_the_buffer(void **state)
+{
+	struct fixture *f = *state;
+
+	for (size_t len = HTTP1_LINE_MAX - 1; len <= HTTP1_LINE_MAX + 2; len++) {
+		char req[2 * HTTP1_LINE_MAX];
+		int n = sprintf(req, "GET /l HTTP/1.1\r\n");
+		int line = sprintf(req + n, "User-Agent: ua");
+
+		/* The line, CR included, is `len` bytes: blanks after the value. */
+		memset(req + n + line, ' ', len - 1 - (size_t)line);
+		strcpy(req + n + len - 1, "\r\nHost: h\r\n\r\n");
+		f->s.n = 0;
+		feed(f, IN, req, 1);
+		feed(f, OUT, "HTTP/1.1 204 No Content\r\n\r\n", 2);
+		assert_int_equal(f->s.n, 1);
+		assert_string_equal(f->s.x[0].user_agent, "ua");
+		assert_string_equal(f->s.x[0].host, "h");
+		assert_int_equal(f->s.x[0].flags & HTTP1_X_FIELD_TRUNCATED,
+				 len > HTTP1_LINE_MAX ? HTTP1_X_FIELD_TRUNCATED : 0);
+	}
+}
+
+/* A block of short lines that passes HTTP1_HEADER_MAX: the line that
+ * crosses it marks the headers cut, and no header after it is kept. */
+static void test_header_limit_short_lines(void **state)
+{
+	struct fixture *f = *state;
+	char *req = malloc(HTTP1_HEADER_MAX + 1024), *at = req;
+
+	at += sprintf(at, "GET /l HTTP/1.1\r\nHost: h\r\n");
+	while (at - req < HTTP1_HEADER_MAX + 50)
+		at += sprintf(at, "X-Pad: %090d\r\n", 0);
+	strcpy(at, "User-Agent: late\r\n\r\n");
+	feed(f, IN, req, 1);
+	feed(f, OUT, "HTTP/1.1 204 No Content\r\n\r\n", 2);
+	assert_int_equal(f->s.n, 1);
+	assert_string_equal(f->s.x[0].host, "h");
+	assert_string_equal(f->s.x[0].user_agent, "");
+	assert_int_equal(f->s.x[0].flags, HTTP1_X_HEADERS_TRUNCATED);
+	free(req);
+}
+
 static void test_methods_and_targets(void **state)
 {
 	struct fixture *f = *state;
@@ -1189,6 +1235,8 @@ int main(void)
 		T(test_long_request_line),
 		T(test_request_lines_near_the_buffer),
 		T(test_header_limit),
+		T(test_header_lines_near_the_buffer),
+		T(test_header_limit_short_lines),
 		T(test_methods_and_targets),
 		T(test_field_lengths),
 		T(test_method_length_limit),
