@@ -849,6 +849,118 @@ static void test_header_limit_short_lines(void **state)
 	free(req);
 }
 
+/* Header lines of every shape the line readers tell apart: whitespace
+ * around values (spaces, tabs, none, nothing else), LF without CR, a NUL
+ * in a value, names in any case, a kept name that begins a longer one. */
+static const char SHAPES_REQ[] =
+	"POST /s?q=1 HTTP/1.1\r\n"
+	"host:h1\r\n"
+	"USER-AGENT: \t ua  \t\r\n"
+	"Content-Type:\t\tapp/x \r\n"
+	"traceparent:    00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\n"
+	"Tracestate:\r\n"
+	"Host-Extra: no\r\n"
+	"X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+	"Expect: 100-continue \r\n"
+	"content-length:  3\r\n"
+	"\r\n"
+	"abc";
+static const char SHAPES_RESP[] =
+	"HTTP/1.1 200 OK\r\n"
+	"Server: x\r\n"
+	"Content-Type: text/plain; a=\"b\0c\"\r\n"
+	"Upgrade: h2c\r\n"
+	"Transfer-Encoding:  gzip ,\tchunked \r\n"
+	"\n"
+	"4\r\nwxyz\r\n0\r\n\r\n";
+
+/* A read of exactly `n` bytes from memory of its own, so that a byte read
+ * past it is an error under a sanitizer. */
+static void feed_exact(struct fixture *f, int dir, const char *s, size_t n,
+		       uint64_t ts)
+{
+	char *copy = malloc(n ? n : 1);
+
+	memcpy(copy, s, n);
+	assert_int_equal(http1_feed(&f->c, dir, copy, n, n, ts, collect, &f->s),
+			 0);
+	free(copy);
+}
+
+static void assert_same_exchange(const struct http1_exchange *a,
+				 const struct http1_exchange *b)
+{
+	assert_int_equal(a->req_start_ns, b->req_start_ns);
+	assert_int_equal(a->req_end_ns, b->req_end_ns);
+	assert_int_equal(a->resp_start_ns, b->resp_start_ns);
+	assert_int_equal(a->resp_end_ns, b->resp_end_ns);
+	assert_int_equal(a->req_body_size, b->req_body_size);
+	assert_int_equal(a->resp_body_size, b->resp_body_size);
+	assert_int_equal(a->flags, b->flags);
+	assert_int_equal(a->status, b->status);
+	assert_int_equal(a->method, b->method);
+	assert_int_equal(a->req_version, b->req_version);
+	assert_int_equal(a->resp_version, b->resp_version);
+	assert_string_equal(a->method_original, b->method_original);
+	assert_string_equal(a->path, b->path);
+	assert_string_equal(a->query, b->query);
+	assert_string_equal(a->host, b->host);
+	assert_string_equal(a->user_agent, b->user_agent);
+	assert_string_equal(a->traceparent, b->traceparent);
+	assert_string_equal(a->tracestate, b->tracestate);
+	assert_string_equal(a->req_content_type, b->req_content_type);
+	assert_string_equal(a->resp_content_type, b->resp_content_type);
+}
+
+/* The request, then the response, each in two reads split at `at[dir]`
+ * (whole when at its length). */
+static void feed_shapes(struct fixture *f, const size_t at[2])
+{
+	static const struct { const char *s; size_t n; } msg[2] = {
+		{ SHAPES_REQ, sizeof(SHAPES_REQ) - 1 },
+		{ SHAPES_RESP, sizeof(SHAPES_RESP) - 1 },
+	};
+
+	http1_release(&f->c);
+	f->s.n = 0;
+	for (int d = 0; d < 2; d++) {
+		feed_exact(f, d, msg[d].s, at[d], 10);
+		if (at[d] < msg[d].n)
+			feed_exact(f, d, msg[d].s + at[d], msg[d].n - at[d], 10);
+	}
+	assert_int_equal(f->s.n, 1);
+}
+
+/* However the reads split a head, its lines are read alike. */
+static void test_header_shapes_every_split(void **state)
+{
+	struct fixture *f = *state;
+	const size_t whole[2] = { sizeof(SHAPES_REQ) - 1, sizeof(SHAPES_RESP) - 1 };
+	struct http1_exchange ref;
+
+	feed_shapes(f, whole);
+	ref = f->s.x[0];
+	assert_string_equal(ref.host, "h1");
+	assert_string_equal(ref.user_agent, "ua");
+	assert_string_equal(ref.req_content_type, "app/x");
+	assert_string_equal(ref.traceparent,
+			    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+	assert_string_equal(ref.tracestate, "");
+	assert_string_equal(ref.resp_content_type, "text/plain; a=\"b");
+	assert_int_equal(ref.req_body_size, 3);
+	assert_int_equal(ref.resp_body_size, 4);
+	assert_int_equal(ref.flags, HTTP1_X_EXPECT_CONTINUE);
+	for (int d = 0; d < 2; d++) {
+		for (size_t k = 0; k < whole[d]; k++) {
+			size_t at[2] = { whole[0], whole[1] };
+
+			at[d] = k;
+			feed_shapes(f, at);
+			assert_same_exchange(&f->s.x[0], &ref);
+		}
+	}
+}
+
 static void test_methods_and_targets(void **state)
 {
 	struct fixture *f = *state;
@@ -1237,6 +1349,7 @@ int main(void)
 		T(test_header_limit),
 		T(test_header_lines_near_the_buffer),
 		T(test_header_limit_short_lines),
+		T(test_header_shapes_every_split),
 		T(test_methods_and_targets),
 		T(test_field_lengths),
 		T(test_method_length_limit),
