@@ -724,15 +724,17 @@ static size_t one_line(struct feed *f, struct http1_half *h, const char *p,
 static __attribute__((flatten)) size_t
 header_lines(struct feed *f, struct http1_half *h, const char *p, size_t n)
 {
-	size_t room = HTTP1_HEADER_MAX - h->header_bytes;
+	uint32_t before = h->header_bytes;
+	size_t room = HTTP1_HEADER_MAX - before;
 	const char *q = p, *end, *lf;
 	struct http1_pending *x;
 
-	if (h->line_total || h->header_bytes >= HTTP1_HEADER_MAX)
+	if (h->line_total || before >= HTTP1_HEADER_MAX)
 		return 0;
 	end = p + (n < room ? n : room);
 	/* The lines stay within HTTP1_HEADER_MAX, and none of them adds or
-	 * takes a pending exchange: the message's is found once. */
+	 * takes a pending exchange: the message's is found once.  Nor do
+	 * they read the block's size, which is counted once, at the end. */
 	x = half_entry(f->c, h);
 	while ((lf = memchr(q, '\n', (size_t)(end - q)))) {
 		const char *l = q;
@@ -740,15 +742,16 @@ header_lines(struct feed *f, struct http1_half *h, const char *p, size_t n)
 
 		if (seg > HTTP1_LINE_MAX)
 			break;
-		h->header_bytes += (uint32_t)seg + 1;
 		q = lf + 1;
 		/* One compare for a line of a field (two bytes at least). */
 		if (seg <= 1 && (seg == 0 || l[0] == '\r')) {
+			h->header_bytes = before + (uint32_t)(q - p);
 			headers_done(f, h);
-			break;
+			return (size_t)(q - p);
 		}
 		header_field(h, x, l, seg, false);
 	}
+	h->header_bytes = before + (uint32_t)(q - p);
 	return (size_t)(q - p);
 }
 
