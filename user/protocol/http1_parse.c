@@ -694,10 +694,16 @@ int http1_split_header(const char *l, size_t len, bool overflowed,
 		return HDR_OTHER;
 	v = l + n + 1;
 	e = l + len;
-	while (v < e && ows(*v))
+	/* Nearly every value has one space before it and nothing after:
+	 * a byte above ' ' is not whitespace, one compare. */
+	if (v < e && *v == ' ')
 		v++;
-	while (e > v && ows(e[-1]))
-		e--;
+	if (v < e && (unsigned char)*v <= ' ')
+		while (v < e && ows(*v))
+			v++;
+	if (e > v && (unsigned char)e[-1] <= ' ')
+		while (e > v && ows(e[-1]))
+			e--;
 	*value = v;
 	*value_len = e - v;
 	return id;
