@@ -1253,6 +1253,16 @@ static void test_quick_start_lines(void **state)
 		{ "OPTIONS http://h/p?q HTTP/1.1\r\n", true },
 		{ "CONNECT h:443 HTTP/1.1\r\n", true },
 		{ "PATCH /a%20b;c=d?e HTTP/1.1\r\n", true },
+		/* Targets of one, two and three blocks of 16 bytes; a '?'
+		 * past the target's end, in the block that ends it. */
+		{ "GET /abc HTTP/1.1\r\n?x", true },
+		{ "GET /abcdefghijklmnopq?r=s HTTP/1.1\nX?: y\r\n", true },
+		{ "GET /abcdefghijklmnopqrstuvwxyz0123456789?a HTTP/1.1\r\n", true },
+		{ "GET /abcdefghijklmnopqrstuvwxyz0123456789/a?? HTTP/1.0\r\n", true },
+		{ "GET /a\x80\xff?\x80 HTTP/1.1\r\n", true },
+		{ "GET /abcdefghijklmnop\x7fq HTTP/1.1\r\n", false },
+		{ "GET /abcdefghijklmnopq\x01 HTTP/1.1\r\n", false },
+		{ "GET /abcdefghijklmnopqrstuvwxyz0123456789 HTTP/1.1", false },
 		{ "GET * HTTP/1.1\r\n\r\n", false },
 		{ "get / HTTP/1.1\r\n", false },
 		{ "GET / HTTP/1.1\r\r\n", false },

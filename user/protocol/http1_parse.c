@@ -375,6 +375,58 @@ static uint8_t version_at(const char *e, const char *end, const char **lf)
 	return e[8] == '1' ? 11 : 10;
 }
 
+#if defined(__SSE2__)
+/* Bit i for each byte i of the 16 at `p` that is not a target_char(), in
+ * the result, and for each '?' in `*qm`. */
+static inline unsigned bad_target_bits(const char *p, unsigned *qm)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i low = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(' ')), x);
+	__m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
+
+	*qm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('?')));
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(low, del));
+}
+#endif
+
+/*
+ * The first byte from `t` on that is not a target_char(), looked for in
+ * whole words before `end` (NULL when none holds one), and in `*query`
+ * the first '?' before it when there is one (left as it is otherwise).
+ * Sixteen bytes a test where SSE2 is, then the word of eight that may be
+ * left, so that the words looked at are the same either way.
+ */
+static inline const char *target_end(const char *t, const char *end,
+				     const char **query)
+{
+	const char *q = t;
+
+#if defined(__SSE2__)
+	for (; q + 16 <= end; q += 16) {
+		unsigned qm, bad = bad_target_bits(q, &qm);
+
+		if (bad)
+			qm &= (bad & -bad) - 1;
+		if (qm && !*query)
+			*query = q + __builtin_ctz(qm);
+		if (bad)
+			return q + __builtin_ctz(bad);
+	}
+#endif
+	for (; q + 8 <= end; q += 8) {
+		uint64_t x = swar_load(q), bad = bad_target_bytes(x);
+		uint64_t qm = swar_zero_bytes(x ^ SWAR_BYTES('?'));
+
+		/* A '?' after the bad byte in its word would be in
+		 * " HTTP/1.", which version_at() then refuses. */
+		if (qm && !*query)
+			*query = first_marked(q, qm);
+		if (bad)
+			return first_marked(q, bad);
+	}
+	return NULL;
+}
+
 /*
  * The request line at `p` (n bytes there) when it has the form nearly
  * every one has: a method of RFC 9110, a target in origin or absolute
@@ -402,21 +454,9 @@ size_t http1_quick_request_line(const char *p, size_t n,
 		return 0;
 	/* The version and LF take ten bytes at least after the target: its
 	 * end is in a word before `end`. */
-	for (q = t;; q += 8) {
-		uint64_t x, bad, qm;
-
-		if (q + 8 > end)
-			return 0;
-		x = swar_load(q);
-		bad = bad_target_bytes(x);
-		qm = swar_zero_bytes(x ^ SWAR_BYTES('?'));
-		if (qm && !query)
-			query = first_marked(q, qm);
-		if (bad) {
-			q = first_marked(q, bad);
-			break;
-		}
-	}
+	q = target_end(t, end, &query);
+	if (!q)
+		return 0;
 	out->version = version_at(q, end, &lf);
 	if (!out->version)
 		return 0;
