@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 enum conn_state { C_SNIFF = 0, C_HTTP, C_NOT_HTTP, C_UPGRADED, C_H2C };
 
 enum half_state {
@@ -709,6 +713,35 @@ static size_t one_line(struct feed *f, struct http1_half *h, const char *p,
 	return used;
 }
 
+#if defined(__SSE2__)
+/* Bit i for each LF among the 16 bytes at `p`. */
+static inline uint32_t lf_bits16(const char *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+
+	return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+}
+#endif
+
+/*
+ * The first LF in [q, end), NULL when there is none.  Most header lines
+ * are shorter than 32 bytes: their LF is found by two compares of 16
+ * bytes, without the call, and memchr() looks at the rest of the others.
+ */
+static inline const char *next_lf(const char *q, const char *end)
+{
+#if defined(__SSE2__)
+	if (end - q >= 32) {
+		uint32_t lf = lf_bits16(q) | lf_bits16(q + 16) << 16;
+
+		if (lf)
+			return q + __builtin_ctz(lf);
+		return memchr(q + 32, '\n', (size_t)(end - q - 32));
+	}
+#endif
+	return memchr(q, '\n', (size_t)(end - q));
+}
+
 /*
  * The header lines that are whole in the chunk, as one_line() would take
  * them, in the case nearly every line is: nothing of it buffered, no
@@ -736,7 +769,7 @@ header_lines(struct feed *f, struct http1_half *h, const char *p, size_t n)
 	 * takes a pending exchange: the message's is found once.  Nor do
 	 * they read the block's size, which is counted once, at the end. */
 	x = half_entry(f->c, h);
-	while ((lf = memchr(q, '\n', (size_t)(end - q)))) {
+	while ((lf = next_lf(q, end))) {
 		const char *l = q;
 		size_t seg = (size_t)(lf - l);
 
