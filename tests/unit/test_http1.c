@@ -982,6 +982,35 @@ static void test_methods_and_targets(void **state)
 	assert_string_equal(http1_method_name(HTTP1_M_PATCH), "PATCH");
 }
 
+/* A Host's "user:password@" is never kept, whatever its length and
+ * wherever its last '@' is (also with another before it). */
+static void test_host_userinfo(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int len = 1; len <= 50; len++) {
+		for (int at = -1; at < len; at++) {
+			char host[64], req[128];
+			int n;
+
+			memset(host, 'a' + len % 26, (size_t)len);
+			host[len] = '\0';
+			if (at >= 0)
+				host[at] = '@';
+			if (at >= 2)
+				host[at / 2] = '@';
+			n = snprintf(req, sizeof(req),
+				     "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+			http1_release(&f->c);
+			f->s.n = 0;
+			feed_exact(f, IN, req, (size_t)n, 1);
+			feed(f, OUT, "HTTP/1.1 204 No Content\r\n\r\n", 2);
+			assert_int_equal(f->s.n, 1);
+			assert_string_equal(f->s.x[0].host, host + at + 1);
+		}
+	}
+}
+
 /* The lengths of path, query, host and user agent follow what is stored:
  * cut to the field, "/" for an absolute target without a path, the
  * authority of CONNECT, a value's NUL. */
@@ -1362,6 +1391,7 @@ int main(void)
 		T(test_header_shapes_every_split),
 		T(test_methods_and_targets),
 		T(test_field_lengths),
+		T(test_host_userinfo),
 		T(test_method_length_limit),
 		T(test_quick_start_lines),
 		T(test_trace_headers),
