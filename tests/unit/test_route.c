@@ -123,6 +123,39 @@ static void test_lengths(void **state)
 	assert_int_equal(r, 4);
 }
 
+/* Paths of every length about the 16-byte blocks the one-pass form reads
+ * (and past the longest it reads so), with digit segments that grow,
+ * keep or shrink to {id}: the one-pass form against the other. */
+static void test_blocks(void **state)
+{
+	static const char *const seg[] = { "1", "12", "1234", "123456", "v1", "ab",
+					   "", "9f86d081884c7d65", "x.2", "0?", "7#" };
+	char path[160], a[256], b[256];
+	size_t la, lb;
+	uint32_t rng = 1;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		size_t o = 0, want = (size_t)(i % 90);
+
+		while (o < want) {
+			const char *s;
+
+			rng = rng * 1103515245u + 12345u;
+			s = seg[(rng >> 16) % (sizeof(seg) / sizeof(seg[0]))];
+			if (rng & 0x100 || !o)
+				path[o++] = '/';
+			while (*s && o < want)
+				path[o++] = *s++;
+		}
+		path[o] = '\0';
+		assert_int_equal(route_template_len(path, a, sizeof(a), &la), 0);
+		assert_int_equal(route_template_n(path, o, b, sizeof(b), &lb), 0);
+		assert_string_equal(a, b);
+		assert_int_equal(la, lb);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_redact_params),
 		cmocka_unit_test(test_small_buffer),
 		cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,9 +3,14 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define HEX_ID_MIN 16
 #define TOKEN_ID_MIN 20
@@ -131,6 +136,136 @@ static size_t template_bytes(const char *path, char *out)
 	}
 }
 
+#if defined(__SSE2__)
+/* Paths shorter than this are classified 16 bytes at a time. */
+#define FAST_MAX 64
+
+struct path_bits {
+	uint64_t slash, end, digit; /* bit i: byte i is one */
+};
+
+/* The bits of the 16 bytes in `v`, the lowest `drop` left out, from bit
+ * `at` on. */
+static inline void add_bits(struct path_bits *b, __m128i v, unsigned at,
+			    unsigned drop)
+{
+	const __m128i zero = _mm_setzero_si128();
+	__m128i end = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('?')),
+						_mm_cmpeq_epi8(v, _mm_set1_epi8('#'))),
+				   _mm_cmpeq_epi8(v, zero));
+	/* Unsigned: a byte below '0' wraps past '9' too. */
+	__m128i d = _mm_subs_epu8(_mm_sub_epi8(v, _mm_set1_epi8('0')), _mm_set1_epi8(9));
+	uint64_t sl = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('/')));
+	uint64_t en = (unsigned)_mm_movemask_epi8(end);
+	uint64_t dg = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(d, zero));
+
+	b->slash |= sl >> drop << at;
+	b->end |= en >> drop << at;
+	b->digit |= dg >> drop << at;
+}
+
+/*
+ * Copy the `n` bytes at `path` to `out` (room for 16 at least) and find
+ * their slashes, ends ('?', '#', NUL) and digits.  Past 16 bytes, a block
+ * at a time and the last one overlapping; below, the copy is loaded, and
+ * the bits of what follows it are the caller's to mask off.
+ */
+static void copy_classify(const char *path, size_t n, char *out,
+			  struct path_bits *b)
+{
+	size_t k;
+
+	b->slash = b->end = b->digit = 0;
+	if (n < 16) {
+		memcpy(out, path, n);
+		add_bits(b, _mm_loadu_si128((const __m128i *)out), 0, 0);
+		return;
+	}
+	for (k = 0; k + 16 <= n; k += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(path + k));
+
+		_mm_storeu_si128((__m128i *)(out + k), v);
+		add_bits(b, v, (unsigned)k, 0);
+	}
+	if (k < n) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(path + n - 16));
+
+		_mm_storeu_si128((__m128i *)(out + n - 16), v);
+		add_bits(b, v, (unsigned)k, (unsigned)(16 - (n - k)));
+	}
+}
+
+/* Whether `x` has a run of 16 set bits. */
+static bool has_run16(uint64_t x)
+{
+	x &= x >> 1;
+	x &= x >> 2;
+	x &= x >> 4;
+	return x & (x >> 8);
+}
+
+/*
+ * template_bytes() for a path of `path_len` (< FAST_MAX) bytes, `out`
+ * having room for 16 at least, from bit masks: a segment under
+ * HEX_ID_MIN bytes can only be an identifier by being all digits, and a
+ * run of digits from a segment's start that carries over into its end
+ * says so, for every segment at once.  Returns the template's length, or
+ * -1 for template_bytes() to make it: a longer segment (it may be hex, a
+ * token, a UUID), or no end where the caller says (it reads on).
+ */
+static long template_fast(const char *path, size_t path_len, char *out)
+{
+	struct path_bits b;
+	uint64_t below, slash, digit, ids;
+	size_t end, len;
+
+	copy_classify(path, path_len + 1, out, &b);
+	/* Bytes [0, path_len]: what follows was not copied. */
+	b.end &= (2ULL << path_len) - 1;
+	if (!b.end)
+		return -1;
+	end = (size_t)__builtin_ctzll(b.end);
+	below = (1ULL << end) - 1;
+	slash = b.slash & below;
+	if (has_run16(~slash & below))
+		return -1;
+	digit = b.digit & below;
+	/* The byte after each all-digit segment: where the carry stops. */
+	ids = (digit + ((slash << 1 | 1) & digit)) & ~digit & (slash | 1ULL << end);
+	/* Each {id} written where its segment's output starts, the rest of
+	 * the path after it (a later {id} is written over that again). */
+	len = end;
+	while (ids) {
+		size_t stop = (size_t)__builtin_ctzll(ids);
+		uint64_t before = slash & ((1ULL << stop) - 1);
+		size_t start = before ? 64 - (size_t)__builtin_clzll(before) : 0;
+		char *o = out + (ptrdiff_t)start + ((ptrdiff_t)len - (ptrdiff_t)end);
+
+		memcpy(o, ROUTE_ID, sizeof(ROUTE_ID) - 1);
+		o += sizeof(ROUTE_ID) - 1;
+		memcpy(o, path + stop, end - stop);
+		len = (size_t)(o - out) + end - stop;
+		ids &= ids - 1;
+	}
+	return (long)len;
+}
+#endif
+
+/* The template when `out` has room for the longest one (route_template_n). */
+static size_t template_whole(const char *path, size_t path_len, char *out,
+			     size_t outsize)
+{
+#if defined(__SSE2__)
+	if (path_len < FAST_MAX && outsize >= 16) {
+		long len = template_fast(path, path_len, out);
+
+		if (len >= 0)
+			return (size_t)len;
+	}
+#endif
+	return template_bytes(path, out);
+}
+
 int route_template_n(const char *path, size_t path_len, char *out,
 		     size_t outsize, size_t *out_len)
 {
@@ -140,7 +275,7 @@ int route_template_n(const char *path, size_t path_len, char *out,
 	 * slashes grows 2 bytes to 5. */
 	if (!path || !out || outsize < 8 || path_len > (outsize - 8) / 3)
 		return route_template_len(path, out, outsize, out_len);
-	len = template_bytes(path, out);
+	len = template_whole(path, path_len, out, outsize);
 	if (len == 0) {
 		memcpy(out, "/", 2);
 		*out_len = 1;
