@@ -32,7 +32,7 @@ static inline bool utf8_copy_ascii(char *dst, const char *s, size_t n)
 	uint64_t acc = 0, w;
 	uint32_t a, b;
 
-	if (n >= 8) {
+	if (n > 16) {
 		for (size_t i = 0; i + 8 < n; i += 8) {
 			memcpy(&w, s + i, 8);
 			memcpy(dst + i, &w, 8);
@@ -41,17 +41,29 @@ static inline bool utf8_copy_ascii(char *dst, const char *s, size_t n)
 		memcpy(&w, s + n - 8, 8);
 		memcpy(dst + n - 8, &w, 8);
 		acc |= w;
+	} else if (n >= 8) {
+		/* Most values: two words, the second overlapping the first. */
+		uint64_t v;
+
+		memcpy(&w, s, 8);
+		memcpy(&v, s + n - 8, 8);
+		memcpy(dst, &w, 8);
+		memcpy(dst + n - 8, &v, 8);
+		acc = w | v;
 	} else if (n >= 4) {
 		memcpy(&a, s, 4);
 		memcpy(&b, s + n - 4, 4);
 		memcpy(dst, &a, 4);
 		memcpy(dst + n - 4, &b, 4);
 		acc = a | b;
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			dst[i] = s[i];
-			acc |= (uint8_t)s[i];
-		}
+	} else if (n) {
+		/* One to three bytes: the first, the middle and the last. */
+		uint8_t x = (uint8_t)s[0], y = (uint8_t)s[n / 2], z = (uint8_t)s[n - 1];
+
+		dst[0] = (char)x;
+		dst[n / 2] = (char)y;
+		dst[n - 1] = (char)z;
+		acc = x | y | z;
 	}
 	return !(acc & 0x8080808080808080ULL);
 }
