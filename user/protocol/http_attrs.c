@@ -186,6 +186,27 @@ bool http_attrs_status(struct proto_exchange *o, uint16_t status, bool server)
 	return false;
 }
 
+/* The method's `ml` bytes into `out`: a method's name is 3 to 7 bytes,
+ * copied here as three bytes or two overlapping words of 4 rather than by
+ * a call to memcpy(). */
+static void put_method(char *out, const char *method, size_t ml)
+{
+	uint32_t a, b;
+
+	if (ml == 3) {
+		out[0] = method[0];
+		out[1] = method[1];
+		out[2] = method[2];
+	} else if (ml >= 4 && ml <= 8) {
+		memcpy(&a, method, 4);
+		memcpy(&b, method + ml - 4, 4);
+		memcpy(out, &a, 4);
+		memcpy(out + ml - 4, &b, 4);
+	} else {
+		memcpy(out, method, ml);
+	}
+}
+
 /* `method` is m->method, `ml` bytes long (measured once for the name and
  * the attribute); "HTTP" stands for a method we do not know (semantic
  * conventions). */
@@ -211,7 +232,7 @@ static void set_name(struct proto_exchange *o, const struct http_attrs_msg *m,
 	/* The route written straight after the method, in the text: the name
 	 * is written once.  What the route left of its room is given back
 	 * (it was the last allocation). */
-	memcpy(out, method, ml);
+	put_method(out, method, ml);
 	out[ml] = ' ';
 	route_template_n(m->path, m->path_len, out + ml + 1, sizeof(route), &rl);
 	o->name = out;
