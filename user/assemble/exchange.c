@@ -114,6 +114,8 @@ static int fifo_grow(struct exchange_conn *x)
 static void fifo_shrink(struct exchange_conn *x)
 {
 	x->head = 0;
+	if (!x->ring)
+		return; /* the common case: no call to free() for nothing */
 	free(x->ring);
 	x->ring = NULL;
 	x->cap = 0;
