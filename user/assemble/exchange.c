@@ -368,11 +368,14 @@ static void on_updated(void *ctx, struct proto_conn *c)
 	struct exchange_conn *x = xconn(c);
 	struct exchange_req *r;
 
-	if (!x->count || c->ops->role(&c->st) != PROTO_ROLE_SERVER)
+	if (!x->count)
 		return;
+	/* A request that has its context says so before the decoder is
+	 * asked for its role: half of them came with a traceparent. */
 	r = fifo_at(x, x->count - 1);
-	if (r->span && !r->explicit_ctx &&
-	    apply_traceparent(xs, r->span, request_traceparent(c, r->seq))) {
+	if (!r->span || r->explicit_ctx || c->ops->role(&c->st) != PROTO_ROLE_SERVER)
+		return;
+	if (apply_traceparent(xs, r->span, request_traceparent(c, r->seq))) {
 		r->explicit_ctx = 1;
 		xs->stats.ctx_traceparent++;
 	}
