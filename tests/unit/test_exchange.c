@@ -330,6 +330,12 @@ static void test_split_host(void **state)
 		{ "h:+80", "h", -1 },
 		{ "h: 80", "h", -1 },
 		{ "h:80x", "h", -1 },
+		/* Hosts of 16 bytes and more: looked through from the end. */
+		{ "api.shop.example", "api.shop.example", -1 },
+		{ "api.shop.example:1", "api.shop.example", 1 },
+		{ "api.shop.example.internal:8443", "api.shop.example.internal", 8443 },
+		{ "a:b.shop.example.internal.local", "a", -1 },
+		{ "a:1.shop.example.internal:2", "a:1.shop.example.internal", 2 },
 		{ "[::1]:8080", "::1", 8080 },
 		{ "[::1]", "::1", -1 },
 		{ "[::1", "[::1", -1 },

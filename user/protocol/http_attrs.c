@@ -5,6 +5,10 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "protocol/route.h"
 #include "util/strbuf.h"
 
@@ -49,6 +53,22 @@ static long port_value(const char *s, size_t n)
 	return v > 0 ? v : -1;
 }
 
+/* The last ':' of the `n` bytes at `s`, or NULL: a host name 16 bytes
+ * long or more is looked through 16 bytes at a time from its end. */
+static const char *last_colon(const char *s, size_t n)
+{
+#if defined(__SSE2__)
+	for (; n >= 16; n -= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(s + n - 16));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+
+		if (m)
+			return s + n - 16 + (31 - __builtin_clz(m));
+	}
+#endif
+	return n ? memrchr(s, ':', n) : NULL;
+}
+
 void http_attrs_split_host(const char *host, size_t host_len,
 			   const char **name, size_t *len, long *port)
 {
@@ -67,7 +87,7 @@ void http_attrs_split_host(const char *host, size_t host_len,
 		*len = (size_t)(close - host - 1);
 		colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
 	} else {
-		colon = memrchr(host, ':', host_len);
+		colon = last_colon(host, host_len);
 		*len = colon ? (size_t)(colon - host) : host_len;
 	}
 	if (colon && colon + 1 < end)
