@@ -54,6 +54,7 @@ _Static_assert((XREQ_INLINE & (XREQ_INLINE - 1)) == 0 &&
 struct exchange_conn {
 	uint16_t head, count;
 	uint16_t cap;              /* slots of `ring`; unused while it is NULL */
+	uint8_t same_host;         /* the ends on one host: 0 not known yet, 1 no, 2 yes */
 	struct exchange_req *ring; /* NULL: the inline slots */
 	struct exchange_req reqs[XREQ_INLINE];
 };
@@ -72,6 +73,17 @@ struct exchange_spans {
 static struct exchange_conn *xconn(struct proto_conn *c)
 {
 	return proto_conn_user(c);
+}
+
+/* Whether both ends of `c` are on this host: its addresses are its own
+ * for as long as it is in the table, so they are compared once. */
+static bool same_host(struct proto_conn *c)
+{
+	struct exchange_conn *x = xconn(c);
+
+	if (!x->same_host)
+		x->same_host = latelink_same_host(&c->local, &c->peer) ? 2 : 1;
+	return x->same_host == 2;
 }
 
 /* Thread-context key of request `seq` on `c`: unique per request. */
@@ -465,7 +477,7 @@ static bool hold_server_span(struct exchange_spans *xs, struct proto_conn *c,
 			     struct sp_span *span, uint64_t end_ns, bool orphan)
 {
 	bool waits = orphan && !span_has_parent(span) && !span->has_children &&
-		     latelink_same_host(&c->local, &c->peer);
+		     same_host(c);
 	bool ready = !waits && latelink_holds(&xs->late, &c->local, &c->peer, c->tls);
 
 	if (!waits && !ready)
