@@ -196,14 +196,10 @@ void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
 	proto_attr_int(o, "network.peer.port", c->peer.port);
 }
 
-bool http_attrs_status(struct proto_exchange *o, uint16_t status, bool server)
+void http_attrs_error(struct proto_exchange *o, uint16_t status)
 {
-	if (status >= 500 || (!server && status >= 400)) {
-		attr_cstr(o, "error.type", proto_text(o, "%u", status));
-		o->error = true;
-		return true;
-	}
-	return false;
+	attr_cstr(o, "error.type", proto_text(o, "%u", status));
+	o->error = true;
 }
 
 /* The method's `ml` bytes into `out`: a method's name is 3 to 7 bytes,

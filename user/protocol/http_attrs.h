@@ -44,11 +44,23 @@ struct http_attrs_msg {
 void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 			 const struct http_attrs_msg *m, bool with_query);
 
+/* Make `o` an error of `status` (error.type the code). */
+void http_attrs_error(struct proto_exchange *o, uint16_t status);
+
 /*
  * The status rule: a 5xx is an error on both sides, a 4xx on the client
  * only (error.type the code).  Returns true when it made `o` an error.
+ * Inline: most exchanges are not errors, and are told so without a call.
  */
-bool http_attrs_status(struct proto_exchange *o, uint16_t status, bool server);
+static inline bool http_attrs_status(struct proto_exchange *o, uint16_t status,
+				     bool server)
+{
+	if (status >= 500 || (!server && status >= 400)) {
+		http_attrs_error(o, status);
+		return true;
+	}
+	return false;
+}
 
 /* server.address and server.port: from `host` (`host_len` bytes, then a
  * NUL; the port, when it has none, the scheme's default), else (0 bytes)
