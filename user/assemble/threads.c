@@ -143,12 +143,8 @@ void threads_remove(struct sp_threads *t, struct sp_thread *th)
 	t->free_list = th;
 }
 
-void threads_drop_frame(struct sp_thread *th, uint32_t index)
+void threads_drop_inner_frame(struct sp_thread *th, uint32_t index)
 {
-	if (index + 1 == th->depth) { /* the innermost: a call returning */
-		th->depth--;
-		return;
-	}
 	memmove(&th->frames[index], &th->frames[index + 1],
 		(th->depth - index - 1) * sizeof(th->frames[0]));
 	th->depth--;

@@ -68,8 +68,18 @@ void threads_idle(struct sp_threads *t, struct sp_thread *th);
 /* Forget a thread (its frames must have been dealt with): it is gone. */
 void threads_remove(struct sp_threads *t, struct sp_thread *th);
 
-/* Remove frame `index`, keeping the order of the others. */
-void threads_drop_frame(struct sp_thread *th, uint32_t index);
+/* Remove frame `index` from under others, keeping their order. */
+void threads_drop_inner_frame(struct sp_thread *th, uint32_t index);
+
+/* Remove frame `index`, keeping the order of the others.  Inline: it is
+ * nearly always the innermost (a request answered, a call returning). */
+static inline void threads_drop_frame(struct sp_thread *th, uint32_t index)
+{
+	if (index + 1 == th->depth)
+		th->depth--;
+	else
+		threads_drop_inner_frame(th, index);
+}
 
 /*
  * Calls that will never return (unwound, their thread or program gone, or
