@@ -32,6 +32,22 @@ static void attr_str(struct proto_exchange *o, const char *key, const char *str,
 	a->i = 0;
 }
 
+/* An integer attribute: what proto_attr_int() does, its fields written
+ * one by one rather than the slot cleared first. */
+static void attr_int(struct proto_exchange *o, const char *key, int64_t value)
+{
+	struct proto_attr *a;
+
+	if (o->n_attrs == PROTO_ATTRS_MAX)
+		return; /* as proto_attr_int(): left out */
+	a = &o->attrs[o->n_attrs++];
+	a->key = key;
+	a->str = NULL;
+	a->len = 0;
+	a->is_int = 1;
+	a->i = value;
+}
+
 static void attr_cstr(struct proto_exchange *o, const char *key, const char *str)
 {
 	attr_str(o, key, str, strlen(str));
@@ -115,11 +131,11 @@ void http_attrs_server(struct proto_exchange *o, const char *host,
 		http_attrs_split_host(host, host_len, &name, &len, &port);
 		attr_str(o, "server.address", name, len);
 		/* A host without a port means the scheme's default. */
-		proto_attr_int(o, "server.port", port > 0 ? port : tls ? 443 : 80);
+		attr_int(o, "server.port", port > 0 ? port : tls ? 443 : 80);
 		return;
 	}
 	attr_cstr(o, "server.address", http_attrs_addr_text(o, server_end));
-	proto_attr_int(o, "server.port", server_end->port);
+	attr_int(o, "server.port", server_end->port);
 }
 
 /* A port's digits in `buf` (6 bytes), NUL-terminated. */
@@ -190,10 +206,10 @@ void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
 	/* Both attributes point at one text: the span keeps one copy. */
 	if (server) {
 		attr_str(o, "client.address", peer, len);
-		proto_attr_int(o, "client.port", c->peer.port);
+		attr_int(o, "client.port", c->peer.port);
 	}
 	attr_str(o, "network.peer.address", peer, len);
-	proto_attr_int(o, "network.peer.port", c->peer.port);
+	attr_int(o, "network.peer.port", c->peer.port);
 }
 
 void http_attrs_error(struct proto_exchange *o, uint16_t status)
@@ -272,7 +288,7 @@ void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 		attr_cstr(o, "http.request.method_original", m->method_original);
 	add_url(o, c, m, server, with_query);
 	if (m->status)
-		proto_attr_int(o, "http.response.status_code", m->status);
+		attr_int(o, "http.response.status_code", m->status);
 	http_attrs_server(o, m->host, m->host_len, server ? &c->local : &c->peer,
 			  c->tls);
 	http_attrs_peer(o, c, server);
@@ -281,7 +297,7 @@ void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 	if (m->user_agent_len)
 		attr_str(o, "user_agent.original", m->user_agent, m->user_agent_len);
 	if (m->req_body_size >= 0)
-		proto_attr_int(o, "http.request.body.size", m->req_body_size);
+		attr_int(o, "http.request.body.size", m->req_body_size);
 	if (m->status && m->resp_body_size >= 0)
-		proto_attr_int(o, "http.response.body.size", m->resp_body_size);
+		attr_int(o, "http.response.body.size", m->resp_body_size);
 }
