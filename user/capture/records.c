@@ -54,7 +54,8 @@ static bool pieces_fit(const struct sp_sock_data_event *ev)
  * pieces: up to SP_SOCK_FRAMES_MAX, the call's length in all); the
  * direction is one of two.
  */
-static enum records_verdict check_sock_data(const void *data, size_t size)
+static inline __attribute__((always_inline)) enum records_verdict
+check_sock_data(const void *data, size_t size)
 {
 	const struct sp_sock_data_event *ev = data;
 
