@@ -24,17 +24,13 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 }
 
 /*
- * Requests the decoder started since the last look, announced from chunk
- * `ch`: they began where the decoder says (a request line may end a read
+ * Requests the decoder started since the last look (it counts `now`),
+ * announced from chunk `ch`: they began where the decoder says (a request line may end a read
  * after its first byte), else in `ch`.
  */
-static void announce_requests(struct proto_streams *s, struct proto_conn *c,
-			      const struct stream_chunk *ch)
+static void announce_from(struct proto_streams *s, struct proto_conn *c,
+			  const struct stream_chunk *ch, uint32_t now)
 {
-	uint32_t now = c->ops->requests_started(&c->st);
-
-	/* Forward only: a decoder that counted fewer than were announced
-	 * (none should) must not make this go round 2^32 numbers. */
 	for (; (int32_t)(now - c->requests) > 0; c->requests++) {
 		uint64_t start = c->ops->request_start_ns
 					 ? c->ops->request_start_ns(&c->st, c->requests)
@@ -43,6 +39,18 @@ static void announce_requests(struct proto_streams *s, struct proto_conn *c,
 		s->ev.request(s->ev.ctx, c, c->requests, ch->tid, ch->dir,
 			      start ? start : ch->ts_ns);
 	}
+}
+
+/* Inline: a chunk most often starts no request (a response, a body). */
+static inline void announce_requests(struct proto_streams *s, struct proto_conn *c,
+				     const struct stream_chunk *ch)
+{
+	uint32_t now = c->ops->requests_started(&c->st);
+
+	/* Forward only: a decoder that counted fewer than were announced
+	 * (none should) must not make this go round 2^32 numbers. */
+	if ((int32_t)(now - c->requests) > 0)
+		announce_from(s, c, ch, now);
 }
 
 static void on_switching(void *ctx, struct proto_conn *c)
