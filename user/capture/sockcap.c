@@ -218,34 +218,10 @@ static void prefetch_head(const void *data, size_t n)
 {
 	const char *p = data;
 
-	/* The lines after the first up to PREFETCH_HEAD, from the last one
-	 * down: one jump into the sequence rather than a loop. */
-	_Static_assert(PREFETCH_HEAD == 8 * 64, "prefetch_head: 7 lines after the first");
-	switch (n > PREFETCH_HEAD ? 7 : n ? (n - 1) / 64 : 0) {
-	case 7:
-		__builtin_prefetch(p + 7 * 64);
-		/* fall through */
-	case 6:
-		__builtin_prefetch(p + 6 * 64);
-		/* fall through */
-	case 5:
-		__builtin_prefetch(p + 5 * 64);
-		/* fall through */
-	case 4:
-		__builtin_prefetch(p + 4 * 64);
-		/* fall through */
-	case 3:
-		__builtin_prefetch(p + 3 * 64);
-		/* fall through */
-	case 2:
-		__builtin_prefetch(p + 2 * 64);
-		/* fall through */
-	case 1:
-		__builtin_prefetch(p + 64);
-		/* fall through */
-	default:
-		break;
-	}
+	if (n > PREFETCH_HEAD)
+		n = PREFETCH_HEAD;
+	for (size_t off = 64; off < n; off += 64)
+		__builtin_prefetch(p + off);
 }
 
 static int handle_data(struct sockcap *sc, const struct sp_event_header *hdr,
