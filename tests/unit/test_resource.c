@@ -9,8 +9,10 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -287,7 +289,32 @@ static void test_refcount(void **state)
 	resource_put(res);
 }
 
-/* Start `sleep 30` with `envp`; returns once it has exec'd. */
+/* Whether `pid` is asleep (state S in /proc/PID/stat). */
+static bool asleep(pid_t pid)
+{
+	char path[64], buf[256], *paren;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/*
+ * Start `sleep 30` with `envp`; returns once it sleeps.  The exec closing
+ * the pipe is not enough: the kernel closes close-on-exec files before it
+ * lays out the new arguments and environment, so /proc/PID/cmdline and
+ * environ can still read empty just after.
+ */
 static pid_t spawn_sleep(char *const envp[])
 {
 	int pfd[2];
@@ -306,6 +333,9 @@ static pid_t spawn_sleep(char *const envp[])
 	/* EOF when exec closed the write end (O_CLOEXEC). */
 	assert_int_equal(read(pfd[0], &c, 1), 0);
 	close(pfd[0]);
+	for (int i = 0; i < 5000 && !asleep(pid); i++)
+		usleep(1000);
+	assert_true(asleep(pid));
 	return pid;
 }
 
