@@ -54,8 +54,7 @@ static bool pieces_fit(const struct sp_sock_data_event *ev)
  * pieces: up to SP_SOCK_FRAMES_MAX, the call's length in all); the
  * direction is one of two.
  */
-static inline __attribute__((always_inline)) enum records_verdict
-check_sock_data(const void *data, size_t size)
+static enum records_verdict check_sock_data(const void *data, size_t size)
 {
 	const struct sp_sock_data_event *ev = data;
 
@@ -94,14 +93,6 @@ enum records_verdict records_check(const void *data, size_t size)
 
 	if (size < sizeof(*hdr) || hdr->size != size)
 		return RECORDS_BAD_HEADER;
-	/* Nearly every record: its rule's tests here, its tail's inline. */
-	if (hdr->type == SP_EV_SOCK_DATA) {
-		if (hdr->version != SP_EVENT_VERSION)
-			return RECORDS_BAD_VERSION;
-		if (size < sizeof(struct sp_sock_data_event))
-			return RECORDS_BAD_SIZE;
-		return check_sock_data(data, size);
-	}
 	if (hdr->type == 0 || hdr->type >= SP_EV_TYPE_MAX || !rules[hdr->type].fixed)
 		return RECORDS_BAD_TYPE;
 	if (hdr->version != SP_EVENT_VERSION)
