@@ -35,10 +35,11 @@ static inline bool hex_pair(const char *s, uint8_t *out)
 /*
  * 16 hex characters into 8 bytes with SSE2 (every x86-64): a request's
  * trace and parent IDs are 48 of its characters, in three such steps,
- * inline, the valid ones told by one mask.  A byte is a digit when c - '0' is 0..9, a letter when c - 'a' is 0..5:
- * unsigned, a wrapped subtraction is past both.  A digit's c - 'a' + 10
- * wraps past 15 and a letter's c - '0' is past 15 too, so the smaller of
- * the two is the value of either.  Returns the mask of the valid ones.
+ * inline, the valid ones told by one mask.  A byte is a digit when
+ * c - '0' is 0..9, a letter when c - 'a' is 0..5: unsigned, a wrapped
+ * subtraction is past both.  A digit's c - 'a' + 10 wraps past 15 and a
+ * letter's c - '0' is past 15 too, so the smaller of the two is the value
+ * of either.  Returns the mask of the valid ones.
  */
 static unsigned hex_decode16(const char *s, uint8_t *out)
 {

@@ -25,8 +25,8 @@ static void on_exchange(void *ctx, struct proto_conn *c,
 
 /*
  * Requests the decoder started since the last look (it counts `now`),
- * announced from chunk `ch`: they began where the decoder says (a request line may end a read
- * after its first byte), else in `ch`.
+ * announced from chunk `ch`: they began where the decoder says (a
+ * request line may end a read after its first byte), else in `ch`.
  */
 static void announce_from(struct proto_streams *s, struct proto_conn *c,
 			  const struct stream_chunk *ch, uint32_t now)
