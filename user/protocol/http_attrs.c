@@ -5,10 +5,6 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "protocol/route.h"
 #include "util/strbuf.h"
 
@@ -32,22 +28,6 @@ static void attr_str(struct proto_exchange *o, const char *key, const char *str,
 	a->i = 0;
 }
 
-/* An integer attribute: what proto_attr_int() does, its fields written
- * one by one rather than the slot cleared first. */
-static void attr_int(struct proto_exchange *o, const char *key, int64_t value)
-{
-	struct proto_attr *a;
-
-	if (o->n_attrs == PROTO_ATTRS_MAX)
-		return; /* as proto_attr_int(): left out */
-	a = &o->attrs[o->n_attrs++];
-	a->key = key;
-	a->str = NULL;
-	a->len = 0;
-	a->is_int = 1;
-	a->i = value;
-}
-
 static void attr_cstr(struct proto_exchange *o, const char *key, const char *str)
 {
 	attr_str(o, key, str, strlen(str));
@@ -69,22 +49,6 @@ static long port_value(const char *s, size_t n)
 	return v > 0 ? v : -1;
 }
 
-/* The last ':' of the `n` bytes at `s`, or NULL: a host name 16 bytes
- * long or more is looked through 16 bytes at a time from its end. */
-static const char *last_colon(const char *s, size_t n)
-{
-#if defined(__SSE2__)
-	for (; n >= 16; n -= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(s + n - 16));
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
-
-		if (m)
-			return s + n - 16 + (31 - __builtin_clz(m));
-	}
-#endif
-	return n ? memrchr(s, ':', n) : NULL;
-}
-
 void http_attrs_split_host(const char *host, size_t host_len,
 			   const char **name, size_t *len, long *port)
 {
@@ -103,7 +67,7 @@ void http_attrs_split_host(const char *host, size_t host_len,
 		*len = (size_t)(close - host - 1);
 		colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
 	} else {
-		colon = last_colon(host, host_len);
+		colon = memrchr(host, ':', host_len);
 		*len = colon ? (size_t)(colon - host) : host_len;
 	}
 	if (colon && colon + 1 < end)
@@ -131,11 +95,11 @@ void http_attrs_server(struct proto_exchange *o, const char *host,
 		http_attrs_split_host(host, host_len, &name, &len, &port);
 		attr_str(o, "server.address", name, len);
 		/* A host without a port means the scheme's default. */
-		attr_int(o, "server.port", port > 0 ? port : tls ? 443 : 80);
+		proto_attr_int(o, "server.port", port > 0 ? port : tls ? 443 : 80);
 		return;
 	}
 	attr_cstr(o, "server.address", http_attrs_addr_text(o, server_end));
-	attr_int(o, "server.port", server_end->port);
+	proto_attr_int(o, "server.port", server_end->port);
 }
 
 /* A port's digits in `buf` (6 bytes), NUL-terminated. */
@@ -206,37 +170,16 @@ void http_attrs_peer(struct proto_exchange *o, const struct proto_conn *c,
 	/* Both attributes point at one text: the span keeps one copy. */
 	if (server) {
 		attr_str(o, "client.address", peer, len);
-		attr_int(o, "client.port", c->peer.port);
+		proto_attr_int(o, "client.port", c->peer.port);
 	}
 	attr_str(o, "network.peer.address", peer, len);
-	attr_int(o, "network.peer.port", c->peer.port);
+	proto_attr_int(o, "network.peer.port", c->peer.port);
 }
 
 void http_attrs_error(struct proto_exchange *o, uint16_t status)
 {
 	attr_cstr(o, "error.type", proto_text(o, "%u", status));
 	o->error = true;
-}
-
-/* The method's `ml` bytes into `out`: a method's name is 3 to 7 bytes,
- * copied here as three bytes or two overlapping words of 4 rather than by
- * a call to memcpy(). */
-static void put_method(char *out, const char *method, size_t ml)
-{
-	uint32_t a, b;
-
-	if (ml == 3) {
-		out[0] = method[0];
-		out[1] = method[1];
-		out[2] = method[2];
-	} else if (ml >= 4 && ml <= 8) {
-		memcpy(&a, method, 4);
-		memcpy(&b, method + ml - 4, 4);
-		memcpy(out, &a, 4);
-		memcpy(out + ml - 4, &b, 4);
-	} else {
-		memcpy(out, method, ml);
-	}
 }
 
 /* `method` is m->method, `ml` bytes long (measured once for the name and
@@ -264,7 +207,7 @@ static void set_name(struct proto_exchange *o, const struct http_attrs_msg *m,
 	/* The route written straight after the method, in the text: the name
 	 * is written once.  What the route left of its room is given back
 	 * (it was the last allocation). */
-	put_method(out, method, ml);
+	memcpy(out, method, ml);
 	out[ml] = ' ';
 	route_template_n(m->path, m->path_len, out + ml + 1, sizeof(route), &rl);
 	o->name = out;
@@ -288,7 +231,7 @@ void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 		attr_cstr(o, "http.request.method_original", m->method_original);
 	add_url(o, c, m, server, with_query);
 	if (m->status)
-		attr_int(o, "http.response.status_code", m->status);
+		proto_attr_int(o, "http.response.status_code", m->status);
 	http_attrs_server(o, m->host, m->host_len, server ? &c->local : &c->peer,
 			  c->tls);
 	http_attrs_peer(o, c, server);
@@ -297,7 +240,7 @@ void http_attrs_describe(struct proto_exchange *o, const struct proto_conn *c,
 	if (m->user_agent_len)
 		attr_str(o, "user_agent.original", m->user_agent, m->user_agent_len);
 	if (m->req_body_size >= 0)
-		attr_int(o, "http.request.body.size", m->req_body_size);
+		proto_attr_int(o, "http.request.body.size", m->req_body_size);
 	if (m->status && m->resp_body_size >= 0)
-		attr_int(o, "http.response.body.size", m->resp_body_size);
+		proto_attr_int(o, "http.response.body.size", m->resp_body_size);
 }

@@ -180,12 +180,18 @@ void proto_attr_cstr(struct proto_exchange *x, const char *key, const char *str)
 	proto_attr_str(x, key, str, strlen(str), false);
 }
 
+/* Its fields written one by one, not the slot cleared first: decoders
+ * add several integers to every exchange. */
 void proto_attr_int(struct proto_exchange *x, const char *key, int64_t value)
 {
-	struct proto_attr *a = attr_slot(x, key);
+	struct proto_attr *a;
 
-	if (!a)
+	if (x->n_attrs == PROTO_ATTRS_MAX)
 		return;
+	a = &x->attrs[x->n_attrs++];
+	a->key = key;
+	a->str = NULL;
+	a->len = 0;
 	a->is_int = 1;
 	a->i = value;
 }
