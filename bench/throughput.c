@@ -20,7 +20,10 @@
  * daemon's default 1024 bytes.  A run replays the block REPLAYS times
  * (each replay moves its times forward) and ends when every span was
  * exported.  No kernel: the verdicts (one BPF map update per connection)
- * are left out, and so is libbpf's ring-buffer walk.  Finished spans go
+ * are left out.  The records lie as the kernel lays out a BPF ring
+ * buffer (an 8-byte header each), in one ring as large as the block, and
+ * the daemon's ring reader (capture/rings.c) hands them over; a replay
+ * is the kernel moving the producer position one ring on.  Finished spans go
  * to the export queue 64 at a time, flushed after each replay, as the
  * daemon hands them over (push_batch, flushed after each read of the
  * ring buffer).  The reader waits
@@ -50,6 +53,7 @@
 #include "assemble/exchange.h"
 #include "assemble/pipeline_impl.h"
 #include "capture/records.h"
+#include "capture/rings.h"
 #include "capture/sockcap.h"
 #include "export/batch.h"
 #include "export/otlp_config.h"
@@ -66,11 +70,17 @@
 #define SERVER_PID 4242
 #define CAPTURE 1024      /* the daemon's default --capture-bytes */
 #define EXCHANGE_NS 20000 /* one exchange every 20 us in the block */
+#define RING_HDR 8        /* a ring-buffer record's header (BPF_RINGBUF_HDR_SZ) */
+#define RING_DISCARD (1u << 30) /* BPF_RINGBUF_DISCARD_BIT */
 
-/* The records of one block, each at an 8-byte boundary as in the ring buffer. */
+/*
+ * The records of one block as a BPF ring buffer holds them: each after
+ * an 8-byte header (its length), at an 8-byte boundary.  Once built, a
+ * discarded record fills the block up to `ring` bytes (a power of two).
+ */
 struct block {
 	uint8_t *buf;
-	size_t len, cap;
+	size_t len, cap, ring;
 	uint32_t records, exchanges;
 	uint64_t duration_ns;
 };
@@ -85,6 +95,10 @@ struct rig {
 	struct exchange_spans *xs;
 	struct sockcap *sc;
 	struct records_stats records;
+	struct rings rings;          /* over the block, one ring */
+	struct rings_one ring;
+	uint64_t consumer, producer; /* the ring's positions (the kernel's pages) */
+	uint64_t shift;              /* added to every clock of this replay */
 };
 
 struct runs {
@@ -108,8 +122,8 @@ static uint32_t pick(uint32_t n)
 
 static void *block_room(struct block *b, size_t size)
 {
-	size_t need = b->len + ((size + 7) & ~(size_t)7);
-	void *at;
+	size_t need = b->len + RING_HDR + ((size + 7) & ~(size_t)7);
+	uint32_t *hdr;
 
 	if (need > b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1 << 20;
@@ -123,11 +137,12 @@ static void *block_room(struct block *b, size_t size)
 		b->buf = n;
 		b->cap = cap;
 	}
-	at = b->buf + b->len;
-	memset(at, 0, need - b->len);
+	hdr = (uint32_t *)(b->buf + b->len);
+	memset(hdr, 0, need - b->len);
+	hdr[0] = (uint32_t)size; /* the length; no busy or discard bit */
 	b->len = need;
 	b->records++;
-	return at;
+	return (uint8_t *)hdr + RING_HDR;
 }
 
 static void put_header(struct sp_event_header *h, uint16_t type, size_t size,
@@ -237,6 +252,24 @@ static size_t make_response(char *buf, size_t size, size_t *total)
 	return n + body < size ? n + body : size;
 }
 
+/* The block made a whole ring: a discarded record from its end to the ring's. */
+static int block_ring(struct block *b)
+{
+	size_t ring = 1 << 20;
+	uint8_t *n;
+
+	while (ring < b->len + RING_HDR)
+		ring *= 2;
+	n = realloc(b->buf, ring);
+	if (!n)
+		return -ENOMEM;
+	memset(n + b->len, 0, ring - b->len);
+	*(uint32_t *)(n + b->len) = (uint32_t)(ring - b->len - RING_HDR) | RING_DISCARD;
+	b->buf = n;
+	b->cap = b->ring = ring;
+	return 0;
+}
+
 /* The block: CONNS connections, PER_CONN exchanges each, then their closes. */
 static int block_build(struct block *b)
 {
@@ -262,25 +295,44 @@ static int block_build(struct block *b)
 	for (uint32_t c = 0; c < CONNS && !err; c++)
 		err = put_close(b, c, ts + c);
 	b->duration_ns = ts + CONNS;
-	return err ? -ENOMEM : 0;
+	return err ? -ENOMEM : block_ring(b);
 }
 
-/* Every record of the block, as the daemon's ring-buffer callback takes it.
- * Not inlined: the reader's work is then one function to a profiler
+/* A record from the ring reader, as the daemon's callback takes it. */
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct rig *r = ctx;
+	struct sp_event_header *hdr = data;
+
+	hdr->ts_ns += r->shift; /* the replay comes later than the last */
+	if (records_validate(&r->records, hdr, size))
+		return 0;
+	if (sockcap_owns(hdr->type))
+		sockcap_handle(r->sc, hdr, size);
+	return 0;
+}
+
+/* The ring reader over the block (the consumer and producer pages are
+ * the rig's two positions). */
+static void rig_ring(struct rig *r, struct block *b)
+{
+	r->ring = (struct rings_one){ .fd = -1, .consumer = &r->consumer,
+				      .producer = &r->producer, .data = b->buf,
+				      .mask = b->ring - 1 };
+	r->rings = (struct rings){ .ring = &r->ring, .n = 1, .epoll_fd = -1,
+				   .fn = on_record, .ctx = r };
+}
+
+/* Every record of the block, through the ring reader.  Not inlined: the
+ * reader's work is then one function to a profiler
  * (`valgrind --tool=callgrind --toggle-collect=block_feed`). */
 static __attribute__((noinline)) void block_feed(struct rig *r, struct block *b, uint64_t shift)
 {
-	for (size_t off = 0; off < b->len;) {
-		struct sp_event_header *hdr = (void *)(b->buf + off);
-		size_t size = hdr->size;
-
-		off += (size + 7) & ~(size_t)7;
-		hdr->ts_ns += shift; /* the replay comes later than the last */
-		if (records_validate(&r->records, hdr, size))
-			continue;
-		if (sockcap_owns(hdr->type))
-			sockcap_handle(r->sc, hdr, size);
-	}
+	r->shift = shift;
+	__atomic_store_n(&r->producer, r->producer + b->ring, __ATOMIC_RELEASE);
+	while (r->consumer != r->producer)
+		if (rings_drain(&r->rings) < 0)
+			break;
 	pipeline_flush(r->p); /* as the daemon after each read of the ring */
 }
 
@@ -549,6 +601,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "throughput: cannot read the allowed CPUs: %s\n", strerror(-err));
 	if (!err)
 		err = rig_open(&rig, sink.port);
+	rig_ring(&rig, &b);
 	for (int run = -1; run < runs && !err; run++) {
 		int cpu = pin ? cpus.id[(run + 1) % cpus.n] : -1;
 
