@@ -78,11 +78,36 @@ static void head_read(struct rings_one *o, struct head *h)
 	h->state = HEAD_DONE;
 }
 
+/*
+ * Ask for the cache lines of the next RINGS_AHEAD bytes of records while
+ * this one is decoded, each line once, up to the drain's limit.  At
+ * saturation the reader runs most of a ring behind the kernel: the
+ * records have left the caches, and each one's first reads were what
+ * the decoders waited for (bench/throughput: the reader's time 0.89 of
+ * what it was; 512 to 2048 bytes ahead did as well, 1024 best).  The
+ * data is mapped twice, but a line's address is taken in the first
+ * mapping, where every position has one.
+ */
+#define RINGS_AHEAD 1024
+
+static void prefetch_ahead(struct rings_one *o)
+{
+	uint64_t end = o->cons + RINGS_AHEAD, p = o->ahead > o->cons ? o->ahead : o->cons;
+
+	if (end > o->limit)
+		end = o->limit;
+	for (p &= ~(uint64_t)63; p < end; p += 64)
+		__builtin_prefetch(o->data + (p & o->mask));
+	if (p > o->ahead)
+		o->ahead = p;
+}
+
 static int hand_over(struct rings *r, struct rings_one *o, const struct head *h)
 {
 	int err;
 
 	o->cons += record_space(h->len);
+	prefetch_ahead(o);
 	o->last_ts = h->ts > o->last_ts ? h->ts : o->last_ts;
 	err = r->fn(r->ctx, h->data, h->len);
 	publish_some(o);

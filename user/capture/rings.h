@@ -49,6 +49,7 @@ struct rings_one {
 	uint64_t mask;             /* size - 1 */
 	uint64_t cons, limit;      /* this drain: where it is, where it stops */
 	uint64_t last_ts;          /* clock of the last record handed over */
+	uint64_t ahead;            /* asked for the caches up to here */
 	size_t map_size;           /* of the producer mapping */
 };
 
