@@ -330,9 +330,10 @@ static __attribute__((noinline)) void block_feed(struct rig *r, struct block *b,
 {
 	r->shift = shift;
 	__atomic_store_n(&r->producer, r->producer + b->ring, __ATOMIC_RELEASE);
-	while (r->consumer != r->producer)
-		if (rings_drain(&r->rings) < 0)
-			break;
+	/* A drain that hands nothing over ends it: rig_check() then counts
+	 * the spans missing. */
+	while (r->consumer != r->producer && rings_drain(&r->rings) > 0)
+		;
 	pipeline_flush(r->p); /* as the daemon after each read of the ring */
 }
 
