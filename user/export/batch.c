@@ -216,7 +216,6 @@ static uint32_t take_batch(struct sp_batch *bsp, struct sp_span **batch)
 	memcpy(batch + first, bsp->ring, (n - first) * sizeof(*batch));
 	bsp->head = ring_index(bsp, bsp->head + n);
 	bsp->count -= n;
-	pthread_cond_broadcast(&bsp->space);
 	return n;
 }
 
@@ -300,6 +299,10 @@ static void *export_thread(void *arg)
 		bsp->in_export = n;
 		counter_add(&bsp->batches, 1);
 		pthread_mutex_unlock(&bsp->lock);
+		/* Room for producers that wait: told once the lock is free, or
+		 * each would wake only to wait for the lock (two more futex
+		 * calls and, on one CPU, two more switches a batch). */
+		pthread_cond_broadcast(&bsp->space);
 		export_batch(bsp, batch, batch + bsp->opts.max_batch, n);
 		pthread_mutex_lock(&bsp->lock);
 		bsp->exporting = false;
