@@ -337,6 +337,11 @@ static int h2_on_readable(struct http_conn *hc)
 				 nghttp2_strerror((int)used));
 			return -EPROTO;
 		}
+		/* A short read of a plain socket took all it had: poll() tells
+		 * of more, without a read that would say EAGAIN.  TLS may hold
+		 * decrypted bytes that poll() does not see: read on. */
+		if (!hc->io.ssl && (size_t)n < sizeof(buf))
+			break;
 	}
 	/* SETTINGS acks and WINDOW_UPDATEs go out at once. */
 	return h2_on_writable(hc);
