@@ -24,12 +24,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "span/resource.h"
 #include "export/otlp_encode.h"
+#include "util/simd16.h"
 #include "util/swar.h"
 
 /* Wire types (protobuf encoding guide). */
@@ -185,8 +183,6 @@ static inline __attribute__((always_inline)) size_t
 copy_cut(uint8_t *dst, const char *src, size_t len)
 {
 #if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	const __m128i zero = _mm_setzero_si128();
-
 	if (len < 16)
 		return copy_cut_short(dst, src, len);
 	for (size_t i = 0;; i += 16) {
@@ -197,7 +193,7 @@ copy_cut(uint8_t *dst, const char *src, size_t len)
 			i = len - 16;
 		v = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
 		_mm_storeu_si128((__m128i *)(void *)(dst + i), v);
-		nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
+		nul = simd16_eq(v, 0);
 		if (nul)
 			return i + (size_t)__builtin_ctz(nul);
 		if (i + 16 == len)
@@ -476,8 +472,7 @@ static inline size_t copy_cut_arena(uint8_t *dst, const char *src, size_t len,
 		unsigned nul;
 
 		_mm_storeu_si128((__m128i *)(void *)dst, v);
-		nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())) &
-		      ((1u << len) - 1);
+		nul = simd16_eq(v, 0) & ((1u << len) - 1);
 		return nul ? (size_t)__builtin_ctz(nul) : len;
 	}
 #endif

@@ -17,9 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "util/simd16.h"
 
 enum conn_state { C_SNIFF = 0, C_HTTP, C_NOT_HTTP, C_UPGRADED, C_H2C };
 
@@ -713,16 +711,6 @@ static size_t one_line(struct feed *f, struct http1_half *h, const char *p,
 	return used;
 }
 
-#if defined(__SSE2__)
-/* Bit i for each LF among the 16 bytes at `p`. */
-static inline uint32_t lf_bits16(const char *p)
-{
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-
-	return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
-}
-#endif
-
 /*
  * The first LF in [q, end), NULL when there is none.  Most header lines
  * are shorter than 32 bytes: their LF is found by two compares of 16
@@ -732,7 +720,7 @@ static inline const char *next_lf(const char *q, const char *end)
 {
 #if defined(__SSE2__)
 	if (end - q >= 32) {
-		uint32_t lf = lf_bits16(q) | lf_bits16(q + 16) << 16;
+		uint32_t lf = simd16_eq_at(q, '\n') | simd16_eq_at(q + 16, '\n') << 16;
 
 		if (lf)
 			return q + __builtin_ctz(lf);

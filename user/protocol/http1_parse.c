@@ -10,11 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/simd16.h"
 #include "util/swar.h"
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 static const char *const method_names[] = {
 	[HTTP1_M_OTHER] = "_OTHER",   [HTTP1_M_GET] = "GET",
@@ -392,7 +389,7 @@ static inline unsigned bad_target_bits(const char *p, unsigned *qm)
 	__m128i low = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(' ')), x);
 	__m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
 
-	*qm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('?')));
+	*qm = simd16_eq(x, '?');
 	return (unsigned)_mm_movemask_epi8(_mm_or_si128(low, del));
 }
 #endif
@@ -872,17 +869,13 @@ const char *http1_skip_userinfo(const char *v, size_t *n)
 
 #if defined(__SSE2__)
 	if (*n >= 16) {
-		const __m128i sign = _mm_set1_epi8('@');
 		size_t i = 0;
-		int any = 0;
+		unsigned any = 0;
 
 		for (; i + 16 < *n && !any; i += 16)
-			any = _mm_movemask_epi8(_mm_cmpeq_epi8(
-				_mm_loadu_si128((const __m128i *)(const void *)(v + i)), sign));
+			any = simd16_eq_at(v + i, '@');
 		if (!any)
-			any = _mm_movemask_epi8(_mm_cmpeq_epi8(
-				_mm_loadu_si128((const __m128i *)(const void *)(v + *n - 16)),
-				sign));
+			any = simd16_eq_at(v + *n - 16, '@');
 		if (!any)
 			return v;
 	}
@@ -932,9 +925,7 @@ static size_t kept_len(const char *dst, size_t take)
 {
 #if defined(__SSE2__)
 	for (size_t i = 0;; i += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(dst + i));
-		unsigned nul = (unsigned)_mm_movemask_epi8(
-			_mm_cmpeq_epi8(v, _mm_setzero_si128()));
+		unsigned nul = simd16_eq_at(dst + i, 0);
 
 		if (nul)
 			return i + (size_t)__builtin_ctz(nul);

@@ -8,9 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "util/simd16.h"
 
 #define HEX_ID_MIN 16
 #define TOKEN_ID_MIN 20
@@ -155,7 +153,7 @@ static inline void add_bits(struct path_bits *b, __m128i v, unsigned at,
 				   _mm_cmpeq_epi8(v, zero));
 	/* Unsigned: a byte below '0' wraps past '9' too. */
 	__m128i d = _mm_subs_epu8(_mm_sub_epi8(v, _mm_set1_epi8('0')), _mm_set1_epi8(9));
-	uint64_t sl = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('/')));
+	uint64_t sl = simd16_eq(v, '/');
 	uint64_t en = (unsigned)_mm_movemask_epi8(end);
 	uint64_t dg = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(d, zero));
 
