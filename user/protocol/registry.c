@@ -75,16 +75,22 @@ void proto_exchange_begin(struct proto_exchange *x, bool server,
 	x->text_used = 0;
 }
 
-static struct proto_attr *attr_slot(struct proto_exchange *x, const char *key)
+/* The next attribute, its fields written one by one rather than the
+ * slot cleared first (decoders add several to every exchange); past
+ * PROTO_ATTRS_MAX, left out. */
+static void attr_put(struct proto_exchange *x, const char *key, const char *str,
+		     uint32_t len, bool is_int, int64_t i)
 {
 	struct proto_attr *a;
 
 	if (x->n_attrs == PROTO_ATTRS_MAX)
-		return NULL;
+		return;
 	a = &x->attrs[x->n_attrs++];
-	memset(a, 0, sizeof(*a));
 	a->key = key;
-	return a;
+	a->str = str;
+	a->len = len;
+	a->is_int = is_int;
+	a->i = i;
 }
 
 char *proto_text_alloc(struct proto_exchange *x, size_t size)
@@ -164,15 +170,9 @@ static const char *text_copy(struct proto_exchange *x, const char *str, size_t l
 void proto_attr_str(struct proto_exchange *x, const char *key, const char *str,
 		    size_t len, bool copy)
 {
-	struct proto_attr *a;
-
 	if (copy)
 		str = text_copy(x, str, len);
-	a = attr_slot(x, key);
-	if (!a)
-		return;
-	a->str = str;
-	a->len = (uint32_t)strnlen(str, len);
+	attr_put(x, key, str, (uint32_t)strnlen(str, len), false, 0);
 }
 
 void proto_attr_cstr(struct proto_exchange *x, const char *key, const char *str)
@@ -180,18 +180,7 @@ void proto_attr_cstr(struct proto_exchange *x, const char *key, const char *str)
 	proto_attr_str(x, key, str, strlen(str), false);
 }
 
-/* Its fields written one by one, not the slot cleared first: decoders
- * add several integers to every exchange. */
 void proto_attr_int(struct proto_exchange *x, const char *key, int64_t value)
 {
-	struct proto_attr *a;
-
-	if (x->n_attrs == PROTO_ATTRS_MAX)
-		return;
-	a = &x->attrs[x->n_attrs++];
-	a->key = key;
-	a->str = NULL;
-	a->len = 0;
-	a->is_int = 1;
-	a->i = value;
+	attr_put(x, key, NULL, 0, true, value);
 }
