@@ -10,9 +10,9 @@
  * in all (RATE/PROCS each), spread round-robin over every connection, one
  * request in flight per connection at most.  Every connection first
  * carries one request (so a tracer has seen each before the measured part
- * starts); then the program prints "ready", waits for a line on stdin,
- * runs SECONDS, prints "requests N" (those of the measured part) and
- * keeps the connections open until stdin closes.  A client that fails
+ * starts); then the program prints "ready" and, for each line on stdin,
+ * runs SECONDS and prints "requests N" (those of that run), keeping the
+ * connections open until stdin closes.  A client that fails
  * (a refused connection, a closed one, a bad response) ends the run.
  */
 #include <arpa/inet.h>
@@ -138,15 +138,23 @@ static long poll_conns(int ep, int ms)
 	return done;
 }
 
-/* One request on every connection, all in flight at once. */
+/*
+ * One request on every connection, at most WARM_WINDOW in flight: 10,000
+ * at once would be a burst of 20,000 spans, more than a tracer's default
+ * queue holds.
+ */
+#define WARM_WINDOW 512
+
 static void warm_up(int ep, struct conn *c, int n)
 {
 	long done = 0;
+	int sent = 0;
 
-	for (int i = 0; i < n; i++)
-		send_request(&c[i]);
-	while (done < n)
+	while (done < n) {
+		while (sent < n && sent - done < WARM_WINDOW)
+			send_request(&c[sent++]);
 		done += poll_conns(ep, 1000);
+	}
 }
 
 /* Milliseconds until `due` s from now, at least 1, at most `left` s. */
@@ -157,15 +165,22 @@ static int wait_ms(double due, double left)
 	return s < 0.001 ? 1 : (int)(s * 1000) + 1;
 }
 
-/* RATE requests/s for SECONDS over the connections; returns the responses. */
-static long run_load(int ep, struct conn *c, int n, double rate, double seconds)
+/*
+ * RATE requests/s for SECONDS over the connections; returns the responses.
+ * The k-th request is due at (k + 1 - PHASE) / RATE: the clients' phases
+ * are spread over [0, 1), so that their requests interleave evenly as one
+ * client's do, instead of every client sending at the same instants (a
+ * burst of PROCS requests each 1/RATE s would measure bursts, not processes).
+ */
+static long run_load(int ep, struct conn *c, int n, double rate, double phase,
+		     double seconds)
 {
 	double t0 = now(), t;
 	long sent = 0, done = 0;
 	int next = 0;
 
 	while ((t = now() - t0) < seconds) {
-		long due = (long)(rate * t) - sent;
+		long due = (long)(rate * t + phase) - sent;
 
 		for (int tries = 0; due > 0 && tries < n; tries++) {
 			struct conn *k = &c[next];
@@ -179,15 +194,15 @@ static long run_load(int ep, struct conn *c, int n, double rate, double seconds)
 		}
 		/* Sleep until the next request is due: 500 clients of a few
 		 * requests/s each must not spin. */
-		done += poll_conns(ep, wait_ms((sent + 1) / rate - t, seconds - t));
+		done += poll_conns(ep, wait_ms((sent + 1 - phase) / rate - t, seconds - t));
 	}
 	while (done < sent)
 		done += poll_conns(ep, 1000);
 	return done;
 }
 
-static void client(int port, int n, double rate, double seconds, int ready_fd,
-		   int go_fd, int result_fd)
+static void client(int port, int n, double rate, double phase, double seconds,
+		   int ready_fd, int go_fd, int result_fd)
 {
 	struct conn *c = calloc(n, sizeof(*c));
 	int ep = epoll_create1(0);
@@ -204,13 +219,16 @@ static void client(int port, int n, double rate, double seconds, int ready_fd,
 			die("epoll_ctl");
 	}
 	warm_up(ep, c, n);
-	if (write(ready_fd, "r", 1) != 1 || read(go_fd, &b, 1) != 0)
+	if (write(ready_fd, "r", 1) != 1)
 		die("ready");
-	done = run_load(ep, c, n, rate, seconds);
-	if (write(result_fd, &done, sizeof(done)) != sizeof(done))
-		die("result");
-	for (;;) /* the connections stay open until the parent ends this one */
-		pause();
+	/* A byte on `go_fd` per run; its end (the parent's exit) ends this
+	 * one, the connections open until then. */
+	while (read(go_fd, &b, 1) == 1) {
+		done = run_load(ep, c, n, rate, phase, seconds);
+		if (write(result_fd, &done, sizeof(done)) != sizeof(done))
+			die("result");
+	}
+	exit(0);
 }
 
 static void raise_nofile(int conns)
@@ -224,13 +242,40 @@ static void raise_nofile(int conns)
 		die("setrlimit(RLIMIT_NOFILE)");
 }
 
+/* Wait for a line on stdin; 0 at its end. */
+static int next_line(void)
+{
+	int ch;
+
+	while ((ch = getchar()) != '\n')
+		if (ch == EOF)
+			return 0;
+	return 1;
+}
+
+/* One measured run of every client; prints "requests N". */
+static void run_all(int procs, int go_fd, int result_fd)
+{
+	long total = 0, n;
+
+	for (int i = 0; i < procs; i++)
+		if (write(go_fd, "g", 1) != 1)
+			die("go");
+	for (int i = 0; i < procs; i++) {
+		if (read(result_fd, &n, sizeof(n)) != sizeof(n))
+			die("a client failed");
+		total += n;
+	}
+	printf("requests %ld\n", total);
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	int ready[2], go[2], result[2];
-	int port, procs, conns, ch;
+	int port, procs, conns;
 	pid_t *kids;
 	double rate, seconds;
-	long total = 0, n;
 	char b;
 
 	if (argc != 6) {
@@ -261,7 +306,8 @@ int main(int argc, char **argv)
 			die("fork");
 		if (kids[i] == 0) {
 			close(go[1]);
-			client(port, mine, rate / procs, seconds, ready[1], go[0], result[1]);
+			client(port, mine, rate / procs, (double)i / procs, seconds, ready[1], go[0],
+			       result[1]);
 		}
 	}
 	close(go[0]);
@@ -270,19 +316,8 @@ int main(int argc, char **argv)
 			die("a client failed to start");
 	printf("ready\n");
 	fflush(stdout);
-	while ((ch = getchar()) != '\n')
-		if (ch == EOF)
-			break;
-	close(go[1]);
-	for (int i = 0; i < procs; i++) {
-		if (read(result[0], &n, sizeof(n)) != sizeof(n))
-			die("a client failed");
-		total += n;
-	}
-	printf("requests %ld\n", total);
-	fflush(stdout);
-	while (getchar() != EOF)
-		;
+	while (next_line())
+		run_all(procs, go[1], result[0]);
 	for (int i = 0; i < procs; i++)
 		kill(kids[i], SIGTERM);
 	while (wait(NULL) > 0)
