@@ -27,6 +27,14 @@ static void index_del(struct sp_u64map *ix, uint64_t key,
 		u64map_del(ix, key);
 }
 
+static void peer_unlink(struct proto_conn *c)
+{
+	if (c->peer_link) {
+		c->peer_link->peer_link = NULL;
+		c->peer_link = NULL;
+	}
+}
+
 /* --- least recently used order ----------------------------------------- */
 
 static void lru_unlink(struct conntable *t, struct proto_conn *c)
@@ -111,6 +119,7 @@ void conntable_remove(struct conntable *t, struct proto_conn *c)
 	if (c->tuple_key)
 		index_del(&t->by_tuple, c->tuple_key, c);
 	c->tuple_key = 0;
+	peer_unlink(c);
 	lru_unlink(t, c);
 	t->count--;
 }
@@ -187,27 +196,48 @@ static uint64_t tuple_key(const struct stream_addr *local,
 	return h ? h : 1;
 }
 
+/* A newer entry with the same addresses takes the slot (the older one's
+ * close was not seen): the older one leaves the index. */
 void conntable_index_tuple(struct conntable *t, struct proto_conn *c)
 {
 	uint64_t key = tuple_key(&c->local, &c->peer, c->tls);
+	struct proto_conn *old;
 
 	if (c->tuple_key == key)
 		return;
-	if (c->tuple_key)
+	if (c->tuple_key) {
 		index_del(&t->by_tuple, c->tuple_key, c);
+		peer_unlink(c);
+	}
+	old = u64map_get(&t->by_tuple, key);
+	if (old) {
+		old->tuple_key = 0;
+		peer_unlink(old);
+	}
 	c->tuple_key = key;
 	u64map_put(&t->by_tuple, key, c); /* entries <= connections <= max */
 }
 
-struct proto_conn *conntable_find_peer(struct conntable *t,
-				       const struct proto_conn *c)
+/*
+ * Linked only when `c` holds its own slot: then the peer's peer key
+ * finds `c`, and the link is the lookup's answer both ways until either
+ * leaves the index (removed, or its slot taken above).
+ */
+struct proto_conn *conntable_find_peer(struct conntable *t, struct proto_conn *c)
 {
-	struct proto_conn *p = u64map_get(&t->by_tuple, tuple_key(&c->peer, &c->local, c->tls));
+	struct proto_conn *p;
 
+	if (c->peer_link)
+		return c->peer_link;
+	p = u64map_get(&t->by_tuple, tuple_key(&c->peer, &c->local, c->tls));
 	/* A 64-bit hash may collide: check the addresses themselves. */
 	if (!p || p == c || p->tls != c->tls || !stream_addr_same(&p->local, &c->peer) ||
 	    !stream_addr_same(&p->peer, &c->local))
 		return NULL;
+	if (c->tuple_key) {
+		c->peer_link = p;
+		p->peer_link = c;
+	}
 	return p;
 }
 

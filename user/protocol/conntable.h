@@ -35,6 +35,11 @@ struct proto_conn {
 	uint8_t tls;                 /* the plaintext of a TLS connection */
 	struct proto_conn *lru_prev, *lru_next; /* most recent first */
 	uint64_t tuple_key;          /* 0: not in the address index */
+	/* The peer conntable_find_peer() found, and it this one: kept
+	 * while both hold their slots in the address index, so that each
+	 * request does not look it up again (a cache miss per lookup once
+	 * the index outgrows the caches). */
+	struct proto_conn *peer_link;
 	/* The peer's address as text, formatted once per connection for
 	 * the spans' attributes (peer_text_len 0: not formatted). */
 	uint8_t peer_text_len;
@@ -104,8 +109,7 @@ void conntable_free(struct conntable *t, struct proto_conn *conn);
 void conntable_index_tuple(struct conntable *t, struct proto_conn *conn);
 
 /* The connection whose local end is `c`'s peer and peer is `c`'s local end. */
-struct proto_conn *conntable_find_peer(struct conntable *t,
-				       const struct proto_conn *c);
+struct proto_conn *conntable_find_peer(struct conntable *t, struct proto_conn *c);
 
 /* Call fn for every entry; fn may not change the table. */
 void conntable_each(struct conntable *t,

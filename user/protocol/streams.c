@@ -313,8 +313,7 @@ struct stream_sink proto_streams_sink(struct proto_streams *s)
 	return (struct stream_sink){ .data = on_data, .close = on_close, .ctx = s };
 }
 
-struct proto_conn *proto_streams_peer(struct proto_streams *s,
-				      const struct proto_conn *c)
+struct proto_conn *proto_streams_peer(struct proto_streams *s, struct proto_conn *c)
 {
 	return conntable_find_peer(&s->conns, c);
 }

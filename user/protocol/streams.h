@@ -71,8 +71,7 @@ void proto_streams_destroy(struct proto_streams *s);
 struct stream_sink proto_streams_sink(struct proto_streams *s);
 
 /* The connection on this host at the other end of `c`, or NULL. */
-struct proto_conn *proto_streams_peer(struct proto_streams *s,
-				      const struct proto_conn *c);
+struct proto_conn *proto_streams_peer(struct proto_streams *s, struct proto_conn *c);
 
 void proto_streams_stats(const struct proto_streams *s,
 			 struct proto_streams_stats *out);
