@@ -8,6 +8,7 @@
 
 #include "span/spanpool.h"
 #include "export/exporter.h"
+#include "export/regroup.h"
 #include "util/clock.h"
 #include "util/counter.h"
 #include "util/log.h"
@@ -175,33 +176,6 @@ void batch_get_fill(struct sp_batch *bsp, uint32_t *queued, uint32_t *exporting)
 	pthread_mutex_unlock(&bsp->lock);
 }
 
-/*
- * Put spans of one resource next to each other (the encoders make one
- * ResourceSpans per run), keeping the order in which spans finished.
- * A batch holds few processes, so a pass per resource is cheap.
- */
-static void group_by_resource(struct sp_span **batch, struct sp_span **tmp,
-			      uint32_t n)
-{
-	uint32_t out = 0;
-
-	for (uint32_t i = 0; i < n; i++)
-		batch[i]->next = NULL; /* marks "not yet placed" below */
-	for (uint32_t i = 0; i < n; i++) {
-		const struct sp_resource *res = batch[i]->resource;
-
-		if (batch[i]->next)
-			continue;
-		for (uint32_t j = i; j < n; j++) {
-			if (batch[j]->resource != res || batch[j]->next)
-				continue;
-			batch[j]->next = batch[j]; /* placed */
-			tmp[out++] = batch[j];
-		}
-	}
-	memcpy(batch, tmp, n * sizeof(*batch));
-}
-
 /* Take up to max_batch spans off the queue (lock held). */
 static uint32_t take_batch(struct sp_batch *bsp, struct sp_span **batch)
 {
@@ -220,9 +194,9 @@ static uint32_t take_batch(struct sp_batch *bsp, struct sp_span **batch)
 }
 
 static void export_batch(struct sp_batch *bsp, struct sp_span **batch,
-			 struct sp_span **tmp, uint32_t n)
+			 struct regroup *runs, uint32_t n)
 {
-	group_by_resource(batch, tmp, n);
+	regroup_by_resource(runs, batch, n);
 	/* The exporter counts these spans itself, whatever comes of them. */
 	bsp->exporter->ops->export_spans(bsp->exporter, batch, n);
 	spanpool_put_many(bsp->pool, batch, n);
@@ -266,9 +240,14 @@ static void exporter_idle(struct sp_batch *bsp)
 static void *export_thread(void *arg)
 {
 	struct sp_batch *bsp = arg;
-	/* One allocation: the batch, then scratch room to regroup it. */
-	struct sp_span **batch = calloc(2 * (size_t)bsp->opts.max_batch, sizeof(*batch));
+	struct sp_span **batch = calloc(bsp->opts.max_batch, sizeof(*batch));
+	struct regroup runs;
 	struct timespec next;
+
+	if (regroup_init(&runs, bsp->opts.max_batch)) {
+		free(batch);
+		batch = NULL;
+	}
 
 	slice_request(SLICE_SHORT_NS); /* as the reader (util/slice.h) */
 	pthread_mutex_lock(&bsp->lock);
@@ -303,7 +282,7 @@ static void *export_thread(void *arg)
 		 * each would wake only to wait for the lock (two more futex
 		 * calls and, on one CPU, two more switches a batch). */
 		pthread_cond_broadcast(&bsp->space);
-		export_batch(bsp, batch, batch + bsp->opts.max_batch, n);
+		export_batch(bsp, batch, &runs, n);
 		pthread_mutex_lock(&bsp->lock);
 		bsp->exporting = false;
 		if (bsp->count < bsp->opts.max_batch)
@@ -317,6 +296,7 @@ static void *export_thread(void *arg)
 	if (!batch)
 		sp_err("export: out of memory for the export batch; exporting stopped");
 	free(batch);
+	regroup_destroy(&runs);
 	return NULL;
 }
 

@@ -85,7 +85,6 @@ struct sp_span {
 	uint16_t status_msg_off, status_msg_len;
 	uint16_t arena_used;
 	struct sp_resource *resource; /* reference held by the span */
-	struct sp_span *next;         /* export/batch.c's scratch */
 	struct sp_attr attrs[SP_SPAN_MAX_ATTRS];
 	char arena[SP_SPAN_ARENA];
 };
