@@ -6,7 +6,8 @@
  * are often present), the table evicts when full, and after every step
  * each entry's peer must be what the address index alone would give:
  * the entry that holds the slot of the reversed pair.  The peer link
- * that spares the lookup must never answer otherwise.
+ * that spares the lookup must never answer otherwise; nor may the most
+ * recent entries, which answer a find before the socket index does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -114,6 +115,22 @@ static unsigned check_peers(struct conntable *t, struct model *m)
 	return found;
 }
 
+/* Finds in a random order, absent IDs among them: the two most recent
+ * entries answer before the index does, and must answer as it would. */
+static void check_finds(struct conntable *t, struct model *m, uint32_t *rnd)
+{
+	for (int i = 0; i < 16; i++) {
+		uint64_t id = 1 + rand_r(rnd) % (IDS - 1);
+
+		if (i % 3 == 2 && t->lru_head && t->lru_head->lru_next)
+			id = t->lru_head->lru_next->id;
+		assert_ptr_equal(conntable_find(t, id), m->by_id[id]);
+		if (m->by_id[id])
+			assert_ptr_equal(t->lru_head, m->by_id[id]);
+	}
+	assert_null(conntable_find(t, 0));
+}
+
 static void test_peer_against_model(void **state)
 {
 	struct conntable t;
@@ -131,6 +148,7 @@ static void test_peer_against_model(void **state)
 			remove_one(&t, m, &rnd);
 		if (step % 7 == 0)
 			found += check_peers(&t, m);
+		check_finds(&t, m, &rnd);
 	}
 	/* The pool makes peers common: the check saw the link used. */
 	assert_true(found > 10000);

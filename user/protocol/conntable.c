@@ -102,10 +102,22 @@ void conntable_destroy(struct conntable *t)
 	t->count = 0;
 }
 
+/*
+ * A request's records alternate between its two sockets (the client's
+ * send, the server's receive and send, the client's receive): the two
+ * most recent entries answer most finds without the index, whose slot
+ * is a cache miss once it outgrows the caches.
+ */
 struct proto_conn *conntable_find(struct conntable *t, uint64_t sock_id)
 {
-	struct proto_conn *c = sock_id ? u64map_get(&t->by_id, sock_id) : NULL;
+	struct proto_conn *c = t->lru_head;
 
+	if (c && c->id == sock_id)
+		return c;
+	if (c && c->lru_next && c->lru_next->id == sock_id)
+		c = c->lru_next;
+	else
+		c = sock_id ? u64map_get(&t->by_id, sock_id) : NULL;
 	if (c && c != t->lru_head) {
 		lru_unlink(t, c);
 		lru_push_front(t, c);
