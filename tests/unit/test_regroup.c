@@ -138,6 +138,9 @@ static void test_init_limits(void **state)
 	regroup_destroy(&g);
 	assert_int_equal(regroup_init(&g, (1u << 24) + 1), -EINVAL);
 	regroup_destroy(&g);
+	/* 512 spans of a pointer and two indexes, 1024 slots of 16 bytes. */
+	assert_true(regroup_bytes(512) == 512 * 16 + 1024 * 16);
+	assert_true(regroup_bytes(3) == 3 * 16 + 8 * 16);
 }
 
 int main(void)

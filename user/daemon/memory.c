@@ -12,6 +12,7 @@
 
 #include "assemble/threads.h"
 #include "capture/loader.h"
+#include "export/regroup.h"
 #include "protocol/http2.h"
 #include "protocol/mysql.h"
 #include "protocol/pgsql.h"
@@ -259,11 +260,12 @@ void memory_account(FILE *out, const struct sp_config *cfg, const struct memory_
 		 "many as were ever in use at once (the peak, below)", cfg->span_pool,
 		 sizeof(struct sp_span));
 	line(out, "span pool", (double)cfg->span_pool * sizeof(struct sp_span), how);
-	snprintf(how, sizeof(how), "%u span pointers (OTEL_BSP_MAX_QUEUE_SIZE) and 2 x %u "
-		 "(OTEL_BSP_MAX_EXPORT_BATCH_SIZE); the spans are the pool's",
+	snprintf(how, sizeof(how), "%u span pointers (OTEL_BSP_MAX_QUEUE_SIZE), a batch of "
+		 "%u (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) and the room to put it in runs of one "
+		 "resource; the spans are the pool's",
 		 cfg->batch_max_queue, cfg->batch_max_batch);
-	line(out, "batch queue",
-	     8.0 * cfg->batch_max_queue + 16.0 * cfg->batch_max_batch, how);
+	line(out, "batch queue", 8.0 * cfg->batch_max_queue + 8.0 * cfg->batch_max_batch +
+				 regroup_bytes(cfg->batch_max_batch), how);
 	snprintf(how, sizeof(how), "%u threads x %u open calls of %zu B (--max-threads, "
 		 "--max-depth); reserved, resident as threads use them",
 		 cfg->max_threads, cfg->max_depth, sizeof(struct sp_frame));

@@ -7,15 +7,32 @@
 
 #include "span/span.h"
 
-int regroup_init(struct regroup *g, uint32_t max)
+/* At most half full: probes stay short. */
+static uint32_t slots_for(uint32_t max)
 {
 	uint32_t slots = 8;
+
+	while (slots < 2 * max)
+		slots *= 2;
+	return slots;
+}
+
+double regroup_bytes(uint32_t max)
+{
+	struct regroup *g = NULL;
+
+	return (double)max * (sizeof(*g->tmp) + sizeof(*g->group) + sizeof(*g->count)) +
+	       (double)slots_for(max) * (sizeof(*g->keys) + sizeof(*g->ids) + sizeof(*g->stamp));
+}
+
+int regroup_init(struct regroup *g, uint32_t max)
+{
+	uint32_t slots;
 
 	memset(g, 0, sizeof(*g));
 	if (max == 0 || max > (1u << 24))
 		return -EINVAL;
-	while (slots < 2 * max) /* at most half full: probes stay short */
-		slots *= 2;
+	slots = slots_for(max);
 	g->max = max;
 	g->mask = slots - 1;
 	g->tmp = calloc(max, sizeof(*g->tmp));

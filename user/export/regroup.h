@@ -28,6 +28,9 @@ struct regroup {
 	uint32_t mask, batch;              /* slots - 1; the current batch's stamp */
 };
 
+/* The bytes regroup_init(max) allocates (for the memory report). */
+double regroup_bytes(uint32_t max);
+
 /* Returns 0, -EINVAL (max 0 or too large) or -ENOMEM. */
 int regroup_init(struct regroup *g, uint32_t max);
 void regroup_destroy(struct regroup *g); /* also after a failed init */
