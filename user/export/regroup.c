@@ -6,38 +6,34 @@
 #include <string.h>
 
 #include "span/span.h"
-
-/* At most half full: probes stay short. */
-static uint32_t slots_for(uint32_t max)
-{
-	uint32_t slots = 8;
-
-	while (slots < 2 * max)
-		slots *= 2;
-	return slots;
-}
+#include "util/hashprobe.h"
 
 double regroup_bytes(uint32_t max)
 {
 	struct regroup *g = NULL;
+	uint32_t slots;
 
+	if (hashprobe_slots(max, &slots))
+		return 0;
 	return (double)max * (sizeof(*g->tmp) + sizeof(*g->group) + sizeof(*g->count)) +
-	       (double)slots_for(max) * (sizeof(*g->keys) + sizeof(*g->ids) + sizeof(*g->stamp));
+	       (double)slots * (sizeof(*g->keys) + sizeof(*g->ids) + sizeof(*g->stamp));
 }
 
+/* The slots are sized and hashed as u64map's (util/hashprobe.h), but a
+ * resource may be NULL, that scheme's empty key: a slot is taken when its
+ * stamp says so. */
 int regroup_init(struct regroup *g, uint32_t max)
 {
 	uint32_t slots;
 
 	memset(g, 0, sizeof(*g));
-	if (max == 0 || max > (1u << 24))
+	if (max > (1u << 24) || hashprobe_slots(max, &slots))
 		return -EINVAL;
-	slots = slots_for(max);
-	g->max = max;
 	g->mask = slots - 1;
+	g->shift = (uint8_t)(64 - __builtin_ctz(slots));
 	g->tmp = calloc(max, sizeof(*g->tmp));
 	g->group = calloc(max, sizeof(*g->group));
-	g->count = calloc((size_t)max + 1, sizeof(*g->count));
+	g->count = calloc(max, sizeof(*g->count));
 	g->keys = calloc(slots, sizeof(*g->keys));
 	g->ids = calloc(slots, sizeof(*g->ids));
 	g->stamp = calloc(slots, sizeof(*g->stamp));
@@ -66,7 +62,7 @@ void regroup_destroy(struct regroup *g)
  */
 static uint32_t run_of(struct regroup *g, const struct sp_resource *res, uint32_t *runs)
 {
-	uint32_t s = (uint32_t)(((uintptr_t)res * 0x9e3779b97f4a7c15ull) >> 32) & g->mask;
+	uint32_t s = hashprobe_home((uintptr_t)res, g->shift, 8);
 
 	for (; g->stamp[s] == g->batch; s = (s + 1) & g->mask)
 		if (g->keys[s] == res)

@@ -18,14 +18,14 @@ struct sp_resource;
 
 /* Scratch room for batches of up to `max` spans (one thread's). */
 struct regroup {
-	uint32_t max;
 	struct sp_span **tmp;              /* max: the spans reordered */
 	uint32_t *group;                   /* max: each span's run */
-	uint32_t *count;                   /* max + 1: spans per run, then where it starts */
+	uint32_t *count;                   /* max: spans per run, then where it starts */
 	const struct sp_resource **keys;   /* slots: a resource seen in this batch */
 	uint32_t *ids;                     /* slots: its run */
 	uint32_t *stamp;                   /* slots: the batch that filled it */
 	uint32_t mask, batch;              /* slots - 1; the current batch's stamp */
+	uint8_t shift;                     /* 64 - log2(slots) */
 };
 
 /* The bytes regroup_init(max) allocates (for the memory report). */
